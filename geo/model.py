@@ -1,0 +1,285 @@
+"""The input data model: layers, canonical columns, accepted Chinese aliases.
+
+This is the contract loaders, models and users rely on. After loading
+(:mod:`geo.io`) every layer has its canonical column names, ids as strings,
+counts as ``int64``, booleans as ``bool`` and geometries in one projected metric
+CRS (:attr:`Inputs.metric_crs`). Only :mod:`maps` reprojects to EPSG:4326.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal, Mapping
+
+import geopandas as gpd
+import pandas as pd
+import pyproj
+
+LevelName = Literal["primary", "junior"]
+LEVELS: tuple[LevelName, ...] = ("primary", "junior")
+
+
+class SchoolLevel(str, Enum):
+    """What a school teaches: 小学, 初中 or 九年一贯制."""
+
+    PRIMARY = "primary"
+    JUNIOR = "junior"
+    NINE_YEAR = "nine_year"
+
+
+class AreaType(str, Enum):
+    """Where a school or block lies: 城区, 镇区 or 乡村."""
+
+    URBAN = "urban"
+    TOWN = "town"
+    RURAL = "rural"
+
+
+class Title(str, Enum):
+    """Professional title of a teacher (初级/中级/高级)."""
+
+    JUNIOR = "junior"
+    INTERMEDIATE = "intermediate"
+    SENIOR = "senior"
+
+
+class Subject(str, Enum):
+    """Canonical subject names."""
+
+    CHINESE = "chinese"
+    MATH = "math"
+    ENGLISH = "english"
+    SCIENCE = "science"
+    PE = "pe"
+    MUSIC = "music"
+    ART = "art"
+    MORALITY = "morality"
+    IT = "it"
+    PHYSICS = "physics"
+    CHEMISTRY = "chemistry"
+    BIOLOGY = "biology"
+    HISTORY = "history"
+    GEOGRAPHY = "geography"
+    OTHER = "other"
+
+
+#: Chinese subject names accepted on input.
+SUBJECT_ALIASES: Mapping[str, str] = {
+    "语文": "chinese",
+    "数学": "math",
+    "英语": "english",
+    "科学": "science",
+    "体育": "pe",
+    "体育与健康": "pe",
+    "音乐": "music",
+    "美术": "art",
+    "道德与法治": "morality",
+    "道法": "morality",
+    "信息技术": "it",
+    "物理": "physics",
+    "化学": "chemistry",
+    "生物": "biology",
+    "历史": "history",
+    "地理": "geography",
+    "其他": "other",
+}
+
+#: Chinese values accepted for enumerated columns.
+VALUE_ALIASES: Mapping[str, Mapping[str, str]] = {
+    "level": {"小学": "primary", "初中": "junior", "九年一贯制": "nine_year", "九年制": "nine_year"},
+    "area_type": {"城区": "urban", "城市": "urban", "镇区": "town", "县镇": "town", "乡村": "rural", "农村": "rural"},
+    "title": {"初级": "junior", "中级": "intermediate", "高级": "senior", "副高级": "senior", "正高级": "senior"},
+    "sex": {"男": "M", "女": "F", "m": "M", "f": "F"},
+}
+
+ColumnKind = Literal["id", "str", "int", "float", "bool", "enum"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column of a layer.
+
+    Parameters
+    ----------
+    name
+        Canonical name.
+    kind
+        ``id`` (unique string key), ``str``, ``int`` (non-negative count),
+        ``float`` (non-negative amount), ``bool`` or ``enum``.
+    required
+        Whether loading fails without it.
+    aliases
+        Other headers accepted for it (usual Chinese headers).
+    choices
+        Valid values of an ``enum`` column.
+    description
+        What it holds, for the README table and messages.
+    """
+
+    name: str
+    kind: ColumnKind
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Columns of one input layer and its geometry type."""
+
+    name: str
+    columns: tuple[Column, ...]
+    geometry: Literal["point", "point_or_polygon", "line", "polygon", "none"]
+    id_column: str | None = None
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def aliases(self) -> dict[str, str]:
+        """Map every accepted header (lower-cased) to its canonical name."""
+        out: dict[str, str] = {}
+        for c in self.columns:
+            out[c.name.lower()] = c.name
+            for a in c.aliases:
+                out[a.lower()] = c.name
+        return out
+
+
+_LEVELS = tuple(v.value for v in SchoolLevel)
+_AREAS = tuple(v.value for v in AreaType)
+_TITLES = tuple(v.value for v in Title)
+_SUBJECTS = tuple(v.value for v in Subject)
+
+SCHOOLS = LayerSpec(
+    name="schools",
+    geometry="point",
+    id_column="school_id",
+    columns=(
+        Column("school_id", "id", True, ("学校代码", "学校标识码", "学校编号", "id"), description="unique school code"),
+        Column("name", "str", True, ("学校名称", "名称", "校名"), description="school name"),
+        Column("level", "enum", True, ("学段", "办学类型", "学校类型"), _LEVELS, "primary, junior or nine_year"),
+        Column("area_type", "enum", True, ("城乡类型", "城乡分类", "区域类型"), _AREAS, "urban, town or rural"),
+        Column("capacity_primary", "int", False, ("小学学位数", "小学容量"), description="primary seats"),
+        Column("capacity_junior", "int", False, ("初中学位数", "初中容量"), description="junior seats"),
+        Column("classes_primary", "int", False, ("小学班级数",), description="primary classes (× 45 seats if no capacity)"),
+        Column("classes_junior", "int", False, ("初中班级数",), description="junior classes (× 50 seats if no capacity)"),
+        Column("enrolled_primary", "int", False, ("小学在校生数", "小学学生数"), description="primary pupils enrolled"),
+        Column("enrolled_junior", "int", False, ("初中在校生数", "初中学生数"), description="junior pupils enrolled"),
+        Column("boarding", "bool", False, ("寄宿制", "是否寄宿"), description="boarding school"),
+        Column("teaching_point", "bool", False, ("教学点", "是否教学点"), description="teaching point (教学点)"),
+        Column("township", "str", False, ("乡镇", "所属乡镇", "街道"), description="township or street the school belongs to"),
+        Column("floor_area_m2", "float", False, ("教学及辅助用房面积", "校舍面积"), description="teaching and auxiliary rooms, m²"),
+        Column("sports_area_m2", "float", False, ("体育运动场馆面积", "运动场面积"), description="sports ground, m²"),
+        Column("equipment_yuan", "float", False, ("教学仪器设备值", "仪器设备值"), description="teaching equipment value, yuan"),
+        Column("multimedia_rooms", "int", False, ("网络多媒体教室数", "多媒体教室"), description="networked multimedia classrooms"),
+        Column("computers", "int", False, ("计算机台数", "计算机数"), description="computers"),
+        Column("books", "int", False, ("图书册数", "藏书"), description="library books"),
+        Column("quality_score", "float", False, ("质量监测成绩", "监测成绩"), description="quality-monitoring score (optional)"),
+    ),
+)
+
+BLOCKS = LayerSpec(
+    name="blocks",
+    geometry="point_or_polygon",
+    id_column="block_id",
+    columns=(
+        Column("block_id", "id", True, ("小区代码", "村代码", "编号", "id"), description="unique residential unit code"),
+        Column("name", "str", False, ("名称", "小区名称", "村名"), description="小区, 村 or 社区 name"),
+        Column("students_primary", "int", True, ("小学适龄人数", "小学学生数", "小学生数"), description="primary-age children"),
+        Column("students_junior", "int", True, ("初中适龄人数", "初中学生数", "初中生数"), description="junior-age children"),
+        Column("current_primary", "str", False, ("现对口小学", "对口小学"), description="school_id of today's primary school"),
+        Column("current_junior", "str", False, ("现对口初中", "对口初中"), description="school_id of today's junior school"),
+        Column("area_type", "enum", False, ("城乡类型",), _AREAS, "urban, town or rural"),
+        Column("township", "str", False, ("乡镇", "所属乡镇", "街道"), description="township or street"),
+        Column("left_behind", "int", False, ("留守儿童",), description="left-behind children"),
+        Column("migrant", "int", False, ("随迁子女",), description="migrant children"),
+        Column("disabled", "int", False, ("残疾儿童",), description="disabled children"),
+        Column("low_income", "int", False, ("困难家庭", "脱贫户"), description="children of low-income households"),
+    ),
+)
+
+TEACHERS = LayerSpec(
+    name="teachers",
+    geometry="none",
+    id_column="teacher_id",
+    columns=(
+        Column("teacher_id", "id", True, ("教师编号", "工号", "id"), description="unique teacher id"),
+        Column("school_id", "str", True, ("学校代码", "学校编号", "所在学校"), description="school the teacher is at"),
+        Column("subject", "enum", True, ("学科", "任教学科"), _SUBJECTS, "subject taught"),
+        Column("backbone", "bool", True, ("骨干教师", "是否骨干"), description="county-level or above backbone teacher"),
+        Column("above_qualification", "bool", True, ("学历达标以上", "高于规定学历"), description="above the required qualification"),
+        Column("title", "enum", True, ("职称",), _TITLES, "junior, intermediate or senior"),
+        Column("years_at_school", "int", True, ("本校任教年限", "在校年限"), description="years at the current school"),
+        Column("age", "int", True, ("年龄",), description="age in years"),
+        Column("sex", "enum", True, ("性别",), ("M", "F"), "M or F"),
+        Column("level", "enum", False, ("任教学段",), ("primary", "junior"), "level taught (nine-year schools)"),
+        Column("home_lon", "float", False, ("住址经度",), description="home longitude"),
+        Column("home_lat", "float", False, ("住址纬度",), description="home latitude"),
+        Column("exempt_reason", "str", False, ("免于交流原因",), description="why exempt from rotation, if so"),
+    ),
+)
+
+ROADS = LayerSpec(
+    name="roads",
+    geometry="line",
+    columns=(
+        Column("highway", "str", False, ("道路等级", "等级"), description="OSM-style road class"),
+        Column("speed_kmh", "float", False, ("限速", "速度"), description="driving speed, km/h"),
+        Column("oneway", "bool", False, ("单行",), description="one-way for vehicles"),
+        Column("name", "str", False, ("名称", "道路名称"), description="road name"),
+    ),
+)
+
+BOUNDARY = LayerSpec(
+    name="boundary",
+    geometry="polygon",
+    columns=(
+        Column("name", "str", False, ("名称",), description="county or township name"),
+        Column("township", "str", False, ("乡镇",), description="township name, for township boundaries"),
+    ),
+)
+
+LAYERS: Mapping[str, LayerSpec] = {s.name: s for s in (SCHOOLS, BLOCKS, TEACHERS, ROADS, BOUNDARY)}
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated inputs of a scenario, every geometry in :attr:`metric_crs`.
+
+    Attributes
+    ----------
+    schools
+        Points, canonical columns, ``capacity_primary``/``capacity_junior`` and
+        ``enrolled_*`` filled (0 where a school has no such level), ids unique.
+    blocks
+        Points or polygons with ``students_primary``/``students_junior``.
+    teachers
+        Table of teachers (no geometry), or ``None``.
+    roads
+        Lines with ``highway``/``speed_kmh``/``oneway`` where known, or ``None``.
+    boundary
+        County outline (and township polygons, column ``township``), or ``None``.
+    metric_crs
+        Projected CRS in metres all geometries are in (local UTM zone).
+    sources
+        Layer name to the file it came from (``"generated"`` for the demo).
+    """
+
+    schools: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame
+    teachers: pd.DataFrame | None
+    roads: gpd.GeoDataFrame | None
+    boundary: gpd.GeoDataFrame | None
+    metric_crs: pyproj.CRS
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def schools_of(self, level: LevelName) -> gpd.GeoDataFrame:
+        """Schools that teach ``level`` (nine-year schools take part in both)."""
+        lv = self.schools["level"]
+        return self.schools[(lv == level) | (lv == SchoolLevel.NINE_YEAR.value)]

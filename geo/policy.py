@@ -1,0 +1,103 @@
+"""Policy numbers, each with its source: the one place they live.
+
+These are defaults; a scenario may override any of them because provinces and
+counties set their own variants (items marked *local* in ``DOMAIN.md``).
+Kept in ``geo`` so that every layer (loading converts classes to seats) can
+import them without ``geo`` depending on ``planning``.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final, Mapping
+
+# --- Class size and school size (GB 50099-2011; 优质均衡 教督〔2017〕6号) ---------
+CLASS_SIZE_PRIMARY: Final = 45  # GB 50099-2011
+CLASS_SIZE_JUNIOR: Final = 50  # GB 50099-2011
+CLASS_SIZE_RURAL_INCOMPLETE_PRIMARY: Final = 30  # incomplete rural primary school
+OVERSIZED_CLASS: Final = 56  # 大班额
+VERY_OVERSIZED_CLASS: Final = 66  # 超大班额
+MAX_PUPILS_SINGLE_LEVEL_SCHOOL: Final = 2000  # primary or junior school
+MAX_PUPILS_NINE_YEAR_SCHOOL: Final = 2500
+SMALL_SCHOOL_FUNDED_AS: Final = 100  # schools with < 100 pupils funded as 100
+
+# --- Service radius and travel (GB 50180; 国办发〔2018〕27号) -------------------
+URBAN_PRIMARY_RADIUS_M: Final = 500  # 10-minute walk, GB 50180
+URBAN_JUNIOR_RADIUS_M: Final = 1000  # 15-minute walk, GB 50180
+URBAN_PRIMARY_WALK_S: Final = 10 * 60
+URBAN_JUNIOR_WALK_S: Final = 15 * 60
+RURAL_MAX_ONE_WAY_S: Final = 30 * 60  # grades 1-3 do not board, ≤ 30 min one way
+WALK_SPEED_KMH: Final = 4.5  # walking speed used for children
+
+# --- Zoning (教育部办公厅 2022 notice; 优质均衡) ----------------------------------
+ZONED_ADMISSION_SHARE_PRIMARY: Final = 1.00
+ZONED_ADMISSION_SHARE_JUNIOR: Final = 0.95
+
+# --- 基本均衡 (2012) and 优质均衡 (教督〔2017〕6号) CV thresholds ----------------
+BASIC_CV_MEAN_MAX: Final = MappingProxyType({"primary": 0.65, "junior": 0.55})
+QUALITY_CV_MAX: Final = MappingProxyType({"primary": 0.50, "junior": 0.45})
+QUALITY_MIN_STANDARDS_MET: Final = 6  # of 7 indicators per school
+QUALITY_SEVENTH_MIN_SHARE: Final = 0.85  # the 7th at ≥ 85% of its standard
+QUALITY_EXCLUDE_TEACHING_POINT_BELOW: Final = 50  # teaching points with < 50 pupils
+
+# 优质均衡 standards per level (教督〔2017〕6号), keyed by canonical indicator name.
+QUALITY_STANDARDS: Final[Mapping[str, Mapping[str, float]]] = MappingProxyType(
+    {
+        "primary": MappingProxyType(
+            {
+                "above_qualification_per_100": 4.2,
+                "backbone_per_100": 1.0,
+                "pe_art_per_100": 0.9,
+                "floor_area_per_pupil": 4.5,
+                "sports_area_per_pupil": 7.5,
+                "equipment_per_pupil": 2000.0,
+                "multimedia_per_100": 2.3,
+            }
+        ),
+        "junior": MappingProxyType(
+            {
+                "above_qualification_per_100": 5.3,
+                "backbone_per_100": 1.0,
+                "pe_art_per_100": 0.9,
+                "floor_area_per_pupil": 5.8,
+                "sports_area_per_pupil": 10.2,
+                "equipment_per_pupil": 2500.0,
+                "multimedia_per_100": 2.4,
+            }
+        ),
+    }
+)
+
+# --- Teacher rotation (教师〔2014〕4号) -------------------------------------------
+ROTATION_MIN_SHARE: Final = 0.10  # ≥ 10% of eligible teachers rotate each year
+ROTATION_BACKBONE_MIN_SHARE: Final = 0.20  # backbone ≥ 20% of movers (Gansu: 0.30)
+ROTATION_MIN_YEARS_AT_SCHOOL: Final = 6  # Anhui, Gansu, Beijing (local)
+ROTATION_MAX_AGE_MALE: Final = 50  # Gansu (local, off by default)
+ROTATION_MAX_AGE_FEMALE: Final = 45  # Gansu (local, off by default)
+ROTATION_EXCLUDE_YEARS_TO_RETIREMENT: Final = 5  # Beijing (local)
+RETIREMENT_AGE_MALE: Final = 60
+RETIREMENT_AGE_FEMALE: Final = 55
+ROTATION_MAX_COMMUTE_S: Final = 60 * 60
+
+# --- School groups (集团化办学; DOMAIN.md §4) -----------------------------------
+GROUP_MIN_MEMBERS: Final = 2  # 1 lead + 2..4 members (Haidian ≈ 3-4, Baiyun ≈ 5)
+GROUP_MAX_MEMBERS: Final = 4
+GROUP_MAX_TRAVEL_S: Final = 60 * 60  # lead-member travel by car
+
+# --- School bus (校车安全管理条例 2012) -------------------------------------------
+SCHOOL_BUS_MAX_KMH: Final = 60
+SCHOOL_BUS_MIN_SEATS: Final = 7
+
+# --- Student aid (两免一补) --------------------------------------------------------
+BOARDING_ALLOWANCE_YUAN: Final = MappingProxyType({"primary": 1000, "junior": 1250})
+NUTRITION_YUAN_PER_DAY: Final = 5
+
+
+def class_size(level: str) -> int:
+    """Standard class size (班额) of a level, ``primary`` or ``junior``."""
+    sizes = {"primary": CLASS_SIZE_PRIMARY, "junior": CLASS_SIZE_JUNIOR}
+    try:
+        return sizes[level]
+    except KeyError:
+        msg = f"unknown level {level!r}; expected one of {sorted(sizes)}"
+        raise ValueError(msg) from None
