@@ -10,7 +10,7 @@ file name:
 suffix     payload                                  written as
 ========== ======================================== ==========================
 ``.csv``   ``pandas.DataFrame``                     UTF-8 CSV, no index
-``.gpkg``  ``geopandas.GeoDataFrame``               GeoPackage, EPSG:4326
+``.gpkg``  ``geopandas.GeoDataFrame``               GeoPackage, in the frame's CRS
 ``.json``  JSON-able ``dict``/``list``              sorted keys, 2-space indent
 ``.xlsx``  ``dict[str, DataFrame]`` (sheet → table) Excel workbook
 other      ``str`` or ``bytes``                     as is (UTF-8 for ``str``)
@@ -18,6 +18,21 @@ other      ``str`` or ``bytes``                     as is (UTF-8 for ``str``)
 
 To add a stage: write ``planning/stages/<name>.py`` defining ``STAGE = Stage(...)``
 and list the module in :data:`planning.stages.STAGE_MODULES`.
+
+Canonical file names (what renderers and users rely on):
+
+- ``network``: ``summary.json`` (mode, speeds, nodes, edges, components)
+- ``zones``: per level ``primary/assignment.csv``, ``primary/zones.gpkg``,
+  ``primary/metrics.json``, ``primary/multischool.csv``,
+  ``primary/multischool_zones.gpkg``; and ``feeder.csv`` (primary → junior)
+- ``balance``: ``balance.csv``, ``schools_balance.csv``
+- ``communities``: ``groups.csv``, ``group_metrics.csv``, ``pairs.csv``, ``metrics.json``
+- ``rotation``: ``moves.csv``, ``schools_rotation.csv``, ``metrics.json``
+
+Renderers (maps, report) are found through the ``schoolplan.renderers`` entry
+point, so :mod:`planning` never imports :mod:`maps`; each is a :class:`Renderer`
+whose ``render(run, params)`` returns files like a stage does, written at the
+top of the output folder.
 """
 
 from __future__ import annotations
@@ -180,3 +195,47 @@ class Stage:
     run: Callable[[Context, Any], StageOutput]
     needs: tuple[str, ...] = ("schools",)
     description: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run made, handed to renderers.
+
+    Attributes
+    ----------
+    scenario
+        The validated scenario.
+    inputs
+        Validated inputs (metric CRS).
+    outputs
+        Stage name → its output, in run order.
+    timings_s
+        Stage name → wall time in seconds.
+    network
+        The road network used, or ``None`` (straight-line travel).
+    """
+
+    scenario: Scenario
+    inputs: Inputs
+    outputs: Mapping[str, StageOutput]
+    timings_s: Mapping[str, float] = field(default_factory=dict)
+    network: Any = None
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Something that turns a run into files (maps, report), registered by entry point.
+
+    Attributes
+    ----------
+    name
+        Renderer name; the scenario's ``[report]`` table is validated by ``params``.
+    params
+        Pydantic model of its settings.
+    render
+        ``render(run, params) -> Mapping[path, payload]``; pure, writes nothing.
+    """
+
+    name: str
+    params: type[BaseModel]
+    render: Callable[[RunResult, Any], Mapping[str, Payload]]
