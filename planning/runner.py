@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from geo.errors import InputError, Problem
 from geo.model import Inputs
 from planning.scenario import Scenario, _problems_from
-from planning.stage import Context, Renderer, RunResult, StageOutput
+from planning.stage import Renderer, RunResult
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +319,6 @@ def run_scenario(
     flat: bool = False,
     render: bool = True,
     step: StepCallback | None = None,
-    on_stage: Callable[[str, str], None] | None = None,
 ) -> RunSummary:
     """Run every enabled stage of a scenario and write its outputs.
 
@@ -338,8 +337,6 @@ def run_scenario(
         Run the renderers (maps, report) after the stages.
     step
         Called with a short text whenever a long step starts (progress display).
-    on_stage
-        Called with (stage name, "start" | "done") around each stage.
 
     Returns
     -------
@@ -352,42 +349,34 @@ def run_scenario(
     InfeasibleError
         A stage cannot make a plan; the message says where and by how much.
     """
-    out_dir = Path(out_dir)
-    step = step or (lambda text: logger.info(text))
-    report_settings = validate_report_settings(scenario) if render else {}
-    timings: dict[str, float] = {}
-    if inputs is None:
-        step("loading and validating inputs")
-        with _timed(timings, "load"):
-            inputs = load_scenario_inputs(scenario)
-    ctx = Context(scenario=scenario, inputs=inputs, step=step)
-    files: dict[str, Any] = {}
-    for name, params in scenario.stages.items():
-        from planning.stages import STAGES  # noqa: PLC0415
+    from planning.session import Session  # noqa: PLC0415
 
-        if on_stage:
-            on_stage(name, "start")
-        step(f"stage {name}")
-        with _timed(timings, name):
-            output: StageOutput = STAGES[name].run(ctx, params)
-        ctx.outputs[name] = output
+    if render:
+        validate_report_settings(scenario)  # fail on bad [report] before any long work
+    session = Session(scenario, inputs=inputs, step=step)
+    session.run_all()
+    written = session.write(out_dir, flat=flat, render=render)
+    summaries = {name: out.summary for name, out in session.outputs.items() if out.summary}
+    return RunSummary(run=session.result(), out_dir=Path(out_dir), written=tuple(written), summaries=summaries)
+
+
+def write_session(session: Any, out_dir: Path, *, flat: bool = False, render: bool = True) -> list[Path]:
+    """Write a session's stage files, rendered maps/report and the manifest."""
+    files: dict[str, Any] = {}
+    for name, output in session.outputs.items():
         prefix = "" if flat else f"{name}/"
         files.update({f"{prefix}{rel}": payload for rel, payload in output.files.items()})
-        if on_stage:
-            on_stage(name, "done")
-    run = RunResult(
-        scenario=scenario, inputs=inputs, outputs=dict(ctx.outputs), timings_s=dict(timings), network=ctx._network
-    )
-    for name, renderer in renderers().items() if render else ():
-        step(f"rendering {name}")
-        with _timed(timings, f"render:{name}"):
-            files.update(renderer.render(run, report_settings[name]))
-    step("writing outputs")
+    if render:
+        settings = validate_report_settings(session.scenario)
+        run = session.result()
+        for name, renderer in renderers().items():
+            session._step(f"rendering {name}")
+            with _timed(session.timings_s, f"render:{name}"):
+                files.update(renderer.render(run, settings[name]))
+    session._step("writing outputs")
     written = write_files(out_dir, files)
-    manifest = _manifest(scenario, out_dir, written, timings)
-    write_file(out_dir / MANIFEST, manifest)
-    summaries = {name: out.summary for name, out in ctx.outputs.items() if out.summary}
-    return RunSummary(run=run, out_dir=out_dir, written=(*written, out_dir / MANIFEST), summaries=summaries)
+    write_file(out_dir / MANIFEST, _manifest(session.scenario, out_dir, written, session.timings_s))
+    return [*written, out_dir / MANIFEST]
 
 
 def _manifest(scenario: Scenario, out_dir: Path, written: Sequence[Path], timings: Mapping[str, float]) -> dict:
