@@ -1,0 +1,909 @@
+"""Validation and normalisation of in-memory input layers (pure: no file access).
+
+:func:`validate_inputs` takes the layers as read (alias headers allowed, values
+as strings or numbers), checks everything, and returns canonical
+:class:`geo.model.Inputs`:
+
+- ids as strings (``1001.0`` read by a spreadsheet becomes ``"1001"``), counts as
+  ``int64``, amounts as ``float64``, booleans as ``bool``, enumerations in their
+  canonical spelling (Chinese values such as 小学, 城区, 语文, 高级, 男 accepted);
+- school capacity from ``classes × 45/50`` seats where no capacity is given, 0
+  at a level a school does not teach, missing ``enrolled_*`` as 0;
+- every geometry in one metric CRS (the local UTM zone of the schools,
+  :func:`geo.crs.metric_crs_for`), and the teachers' ``home_lon``/``home_lat``
+  (WGS84 degrees) projected into added columns ``home_x``/``home_y`` (metres).
+
+Every problem of every layer is collected before one :class:`InputError` is
+raised; each names the layer (file), the id or row, the column and what is
+wrong. Recoverable oddities (a block slightly outside the boundary, a school with
+zero capacity at a level it teaches, missing optional counts taken as 0) are
+reported with :class:`InputWarning`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from geo.crs import utm_crs_for
+from geo.errors import InputError, Problem
+from geo.model import (
+    BLOCKS,
+    BOUNDARY,
+    LAYERS,
+    LEVELS,
+    ROADS,
+    SCHOOLS,
+    SUBJECT_ALIASES,
+    TEACHERS,
+    VALUE_ALIASES,
+    Column,
+    Inputs,
+    LayerSpec,
+    SchoolLevel,
+)
+from geo.policy import class_size
+
+log = logging.getLogger(__name__)
+
+#: Blocks farther than this outside the boundary are errors; closer ones warn.
+FAR_OUTSIDE_BOUNDARY_M: Final = 5_000
+#: Below this distance a block counts as on the boundary (digitising noise).
+OUTSIDE_TOLERANCE_M: Final = 1.0
+#: Rough extent of China used to catch swapped or foreign coordinates (degrees).
+CHINA_LON: Final = (73.0, 135.0)
+CHINA_LAT: Final = (18.0, 54.0)
+#: At most this many rows are named per kind of problem and column; the rest are counted.
+MAX_ROWS_PER_PROBLEM: Final = 20
+
+#: Headers accepted for point coordinates in tables (CSV/Excel), lower-cased.
+LON_ALIASES: Final = ("lon", "lng", "long", "longitude", "经度", "东经", "x")
+LAT_ALIASES: Final = ("lat", "latitude", "纬度", "北纬", "y")
+
+_TRUE: Final = frozenset({"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓"})
+_FALSE: Final = frozenset({"false", "f", "no", "n", "0", "0.0", "否", "无", "×", "✗"})
+_ONEWAY_REVERSE: Final = frozenset({"-1", "-1.0", "reverse"})
+_GEOM_TYPES: Final = {
+    "point": ("Point",),
+    "point_or_polygon": ("Point", "Polygon", "MultiPolygon"),
+    "line": ("LineString", "MultiLineString"),
+    "polygon": ("Polygon", "MultiPolygon"),
+}
+_GEOM_WORDS: Final = {
+    "point": "points",
+    "point_or_polygon": "points or polygons",
+    "line": "lines",
+    "polygon": "polygons",
+}
+
+
+class InputWarning(UserWarning):
+    """A recoverable oddity in the input (the value used instead is stated)."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, InputWarning, stacklevel=3)
+
+
+@contextmanager
+def deferred_warnings(stacklevel: int) -> Iterator[None]:
+    """Hold back the warnings raised inside until it is known that no error follows.
+
+    Warnings are noise next to an :class:`InputError` (and, where warnings are
+    errors, would hide it), so they are recorded and re-emitted, pointing at the
+    caller, only when the block finishes without an exception.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=stacklevel + 2)
+
+
+# --- small helpers ----------------------------------------------------------------
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    if isinstance(v, float | np.floating):
+        return math.isnan(v)
+    if isinstance(v, str):
+        return v.strip() == ""
+    return False
+
+
+def _short(v: Any) -> str:
+    text = repr(v) if isinstance(v, str) else str(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(v: Any) -> str:
+    """A cell as trimmed text (integral floats lose their ``.0``)."""
+    if isinstance(v, bool | np.bool_):
+        return str(bool(v))
+    if isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    return str(v).strip()
+
+
+def _parse_number(v: Any) -> tuple[float, str | None]:
+    """A cell as a float; NaN and a reason when it is not a number (None if missing)."""
+    if _is_missing(v):
+        return math.nan, None
+    if isinstance(v, bool | np.bool_):
+        return math.nan, "not a number"
+    if isinstance(v, int | float | np.integer | np.floating):
+        f = float(v)
+    elif isinstance(v, str):
+        s = v.strip().replace(",", "").replace("，", "").replace("\u3000", "")
+        try:
+            f = float(s)
+        except ValueError:
+            return math.nan, "not a number"
+    else:
+        return math.nan, "not a number"
+    if not math.isfinite(f):
+        return math.nan, "not a finite number"
+    return f, None
+
+
+@dataclass
+class _Layer:
+    """Problems and warnings of one layer, with row labels."""
+
+    spec: LayerSpec
+    label: str
+    problems: list[Problem]
+    rows: list[str | int] = field(default_factory=list)
+
+    def add(self, message: str, *, row: str | int | None = None, column: str | None = None) -> None:
+        self.problems.append(Problem(layer=self.label, message=message, row=row, column=column))
+
+    def add_rows(self, positions: np.ndarray | list[int], column: str | None, describe: Callable[[int], str]) -> None:
+        """One problem per row (at most :data:`MAX_ROWS_PER_PROBLEM`, then a count)."""
+        positions = [int(p) for p in positions]
+        for p in positions[:MAX_ROWS_PER_PROBLEM]:
+            self.add(describe(p), row=self.rows[p] if p < len(self.rows) else p + 1, column=column)
+        rest = len(positions) - MAX_ROWS_PER_PROBLEM
+        if rest > 0:
+            self.add(f"... and {rest} more rows with the same kind of problem", column=column)
+
+    def names(self, positions: np.ndarray | list[int]) -> str:
+        """Row labels of ``positions`` for a warning, shortened."""
+        labels = [str(self.rows[int(p)]) for p in positions[:MAX_ROWS_PER_PROBLEM]]
+        more = len(positions) - len(labels)
+        return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
+
+
+def _row_labels(df: pd.DataFrame, spec: LayerSpec) -> list[str | int]:
+    """``"school_id S01"`` where the id is readable, else the 1-based row number."""
+    n = len(df)
+    if spec.id_column is None or spec.id_column not in df.columns:
+        return list(range(1, n + 1))
+    out: list[str | int] = []
+    for i, v in enumerate(df[spec.id_column].tolist()):
+        out.append(i + 1 if _is_missing(v) else f"{spec.id_column} {_text(v)}")
+    return out
+
+
+def accepted_headers(column: Column) -> str:
+    """The headers accepted for a column, for messages and the README table."""
+    return ", ".join([column.name, *column.aliases])
+
+
+def rename_aliases(df: pd.DataFrame, spec: LayerSpec, *, layer: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Rename accepted headers to canonical names (case-insensitive, trimmed).
+
+    Headers ``lon``/``lat`` and their aliases (经度/纬度 ...) become ``lon``/``lat``
+    for layers with geometry. Two headers meaning the same column is a problem.
+
+    Parameters
+    ----------
+    df
+        The layer as read.
+    spec
+        Its layer specification.
+    layer
+        Name used in problems (the file path).
+
+    Returns
+    -------
+    tuple
+        The renamed frame (a shallow copy) and the problems found.
+    """
+    lookup = spec.aliases()
+    if spec.geometry != "none" and not isinstance(df, gpd.GeoDataFrame):
+        lookup.update({a: "lon" for a in LON_ALIASES})
+        lookup.update({a: "lat" for a in LAT_ALIASES})
+    geometry_name = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    mapping: dict[Any, str] = {}
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
+    for col in df.columns:
+        if col == geometry_name:
+            continue
+        raw = str(col).replace("\ufeff", "").replace("\u3000", " ").strip()
+        canonical = lookup.get(raw.lower(), raw)
+        if canonical in seen:
+            msg = f"headers '{seen[canonical]}' and '{raw}' both mean '{canonical}'; keep one"
+            problems.append(Problem(layer=layer, message=msg, column=canonical))
+            continue
+        seen[canonical] = raw
+        mapping[col] = canonical
+    keep = [c for c in df.columns if c in mapping or c == geometry_name]
+    out = df[keep].rename(columns=mapping)
+    return out, problems
+
+
+# --- column conversion ---------------------------------------------------------------
+
+
+def _convert_id(lay: _Layer, s: pd.Series, name: str, *, required: bool) -> pd.Series:
+    vals = s.tolist()
+    missing = [i for i, v in enumerate(vals) if _is_missing(v)]
+    out = pd.Series([None if _is_missing(v) else _text(v) for v in vals], index=s.index, dtype="str")
+    if missing and required:
+        lay.add_rows(missing, name, lambda p: "empty id")
+    return out
+
+
+def _convert_str(lay: _Layer, s: pd.Series, name: str, *, required: bool) -> pd.Series:
+    vals = s.tolist()
+    out = pd.Series([None if _is_missing(v) else _text(v) for v in vals], index=s.index, dtype="str")
+    if required:
+        missing = [i for i, v in enumerate(vals) if _is_missing(v)]
+        lay.add_rows(missing, name, lambda p: "empty value")
+    return out
+
+
+def _convert_number(lay: _Layer, s: pd.Series, col: Column, *, fill: float | None) -> pd.Series:
+    """Counts (``int``) and amounts (``float``): numeric, non-negative, whole for counts.
+
+    ``fill`` replaces missing values (with a warning) when the column is optional.
+    """
+    name = col.name
+    vals = s.tolist()
+    parsed = [_parse_number(v) for v in vals]
+    arr = np.array([p[0] for p in parsed], dtype=np.float64)
+    bad_text = [i for i, p in enumerate(parsed) if p[1] is not None]
+    lay.add_rows(bad_text, name, lambda p: f"{parsed[p][1]}: {_short(vals[p])}")
+    signed = name in ("home_lon", "home_lat")
+    neg = np.flatnonzero(np.nan_to_num(arr, nan=0.0) < 0) if not signed else np.array([], dtype=int)
+    lay.add_rows(neg, name, lambda p: f"negative value {_short(vals[p])}; must be ≥ 0")
+    if col.kind == "int":
+        frac = np.flatnonzero(np.isfinite(arr) & (arr >= 0) & (arr != np.floor(arr)))
+        lay.add_rows(frac, name, lambda p: f"not a whole number: {_short(vals[p])}")
+        too_big = np.flatnonzero(np.isfinite(arr) & (np.abs(arr) > 2**53))
+        lay.add_rows(too_big, name, lambda p: f"implausibly large: {_short(vals[p])}")
+    missing = np.flatnonzero([_is_missing(v) for v in vals]) if len(vals) else np.array([], dtype=int)
+    if len(missing):
+        if col.required:
+            lay.add_rows(missing, name, lambda p: "missing value")
+        elif fill is not None:
+            _warn(f"{lay.label}, column '{name}': missing in {len(missing)} rows ({lay.names(missing)}); taken as {fill:g}")
+    if col.kind == "int":
+        safe = np.where(np.isfinite(arr) & (np.abs(arr) <= 2**53), arr, 0.0)
+        if fill is not None:
+            safe = np.where(np.isnan(arr), fill, safe)
+        return pd.Series(np.round(safe).astype(np.int64), index=s.index, name=name)
+    if fill is not None:
+        arr = np.where(np.isnan(arr), fill, arr)
+    return pd.Series(arr, index=s.index, name=name)
+
+
+def _convert_bool(lay: _Layer, s: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray]:
+    """Booleans from True/False, 1/0, yes/no, 是/否 ...; also flags OSM ``oneway=-1``."""
+    vals = s.tolist()
+    out = np.zeros(len(vals), dtype=bool)
+    reverse = np.zeros(len(vals), dtype=bool)
+    bad: list[int] = []
+    missing: list[int] = []
+    for i, v in enumerate(vals):
+        if _is_missing(v):
+            missing.append(i)
+            continue
+        t = _text(v).lower()
+        if t in _TRUE:
+            out[i] = True
+        elif t in _FALSE:
+            out[i] = False
+        elif col.name == "oneway" and t in _ONEWAY_REVERSE:
+            out[i] = True
+            reverse[i] = True
+        else:
+            bad.append(i)
+    lay.add_rows(bad, col.name, lambda p: f"not a yes/no value: {_short(vals[p])} (use true/false, 1/0, yes/no or 是/否)")
+    if col.required:
+        lay.add_rows(missing, col.name, lambda p: "missing value (true/false)")
+    return pd.Series(out, index=s.index, name=col.name), reverse
+
+
+def _enum_lookup(col: Column) -> dict[str, str]:
+    lookup = {c.lower(): c for c in col.choices}
+    if col.name == "subject":
+        lookup.update({k.lower(): v for k, v in SUBJECT_ALIASES.items()})
+    elif col.name in VALUE_ALIASES:
+        lookup.update({k.lower(): v for k, v in VALUE_ALIASES[col.name].items() if v in col.choices})
+    return lookup
+
+
+def _convert_enum(lay: _Layer, s: pd.Series, col: Column) -> pd.Series:
+    lookup = _enum_lookup(col)
+    vals = s.tolist()
+    out: list[str | None] = []
+    bad: list[int] = []
+    missing: list[int] = []
+    for i, v in enumerate(vals):
+        if _is_missing(v):
+            out.append(None)
+            missing.append(i)
+            continue
+        hit = lookup.get(_text(v).lower())
+        if hit is None:
+            bad.append(i)
+        out.append(hit)
+    chinese = sorted({k for k, v in lookup.items() if not k.isascii()})
+    valid = ", ".join(col.choices) + (f" (or {', '.join(chinese)})" if chinese else "")
+    lay.add_rows(bad, col.name, lambda p: f"unknown value {_short(vals[p])}; valid values: {valid}")
+    if col.required:
+        lay.add_rows(missing, col.name, lambda p: f"missing value; valid values: {valid}")
+    return pd.Series(out, index=s.index, dtype="str", name=col.name)
+
+
+# --- geometry ----------------------------------------------------------------------------
+
+
+def _table_points(lay: _Layer, df: pd.DataFrame) -> gpd.GeoDataFrame | None:
+    """Points from ``lon``/``lat`` columns of a plain table, taken as WGS84."""
+    if "lon" not in df.columns or "lat" not in df.columns:
+        lay.add(
+            "no geometry: give a spatial file (GeoPackage, GeoJSON, Shapefile) or lon/lat columns "
+            f"(accepted headers: {', '.join(LON_ALIASES)} / {', '.join(LAT_ALIASES)})"
+        )
+        return None
+    lon = df["lon"].tolist()
+    lat = df["lat"].tolist()
+    px = [_parse_number(v) for v in lon]
+    py = [_parse_number(v) for v in lat]
+    for name, parsed, vals in (("lon", px, lon), ("lat", py, lat)):
+        bad = [i for i, p in enumerate(parsed) if p[1] is not None]
+        lay.add_rows(bad, name, lambda p, parsed=parsed, vals=vals: f"coordinate {parsed[p][1]}: {_short(vals[p])}")
+    x = np.array([p[0] for p in px], dtype=np.float64)
+    y = np.array([p[0] for p in py], dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    geoms = np.full(len(df), None, dtype=object)
+    geoms[ok] = shapely.points(x[ok], y[ok])
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index), crs=4326)
+
+
+@dataclass
+class _Geo:
+    """Positions of a layer's usable geometries and their WGS84 representative points."""
+
+    label: str
+    ok: np.ndarray  # bool per row
+    lon: np.ndarray
+    lat: np.ndarray
+    layer: _Layer
+
+
+def _check_geometry(lay: _Layer, gdf: gpd.GeoDataFrame) -> _Geo | None:
+    spec = lay.spec
+    if gdf.crs is None:
+        lay.add(
+            "no coordinate system (CRS): the file does not say which one its coordinates are in; "
+            "declare it for this layer (scenario [inputs] layer_crs, or --crs), e.g. wgs84, cgcs2000, gcj02, bd09, EPSG:4547"
+        )
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    n = len(geoms)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    lay.add_rows(np.flatnonzero(missing), "geometry", lambda p: "empty or missing geometry")
+    types = shapely.get_type_id(geoms)
+    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"])
+    type_names = np.where(types >= 0, names[np.clip(types, 0, 7)], "")
+    allowed = _GEOM_TYPES[spec.geometry]
+    wrong = ~missing & ~np.isin(type_names, allowed)
+    lay.add_rows(
+        np.flatnonzero(wrong),
+        "geometry",
+        lambda p: f"wrong geometry type {type_names[p]}; {spec.name} must be {_GEOM_WORDS[spec.geometry]}",
+    )
+    finite = np.ones(n, dtype=bool)
+    if n:
+        coords = shapely.get_coordinates(geoms)
+        counts = shapely.get_num_coordinates(geoms)
+        if len(coords):
+            bad_coord = ~np.isfinite(coords).all(axis=1)
+            owner = np.repeat(np.arange(n), counts)
+            finite[np.unique(owner[bad_coord])] = False
+    lay.add_rows(np.flatnonzero(~missing & ~finite), "geometry", lambda p: "coordinates are not finite numbers")
+    check = ~missing & ~wrong & finite
+    valid = np.ones(n, dtype=bool)
+    valid[check] = shapely.is_valid(geoms[check])
+    reasons = np.full(n, "", dtype=object)
+    if (~valid).any():
+        reasons[~valid] = shapely.is_valid_reason(geoms[~valid])
+    lay.add_rows(
+        np.flatnonzero(~valid),
+        "geometry",
+        lambda p: f"invalid geometry ({reasons[p]}); repair it, e.g. QGIS 'Fix geometries'",
+    )
+    ok = check & valid
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    if gdf.crs is not None and ok.any():
+        rep = shapely.point_on_surface(geoms[ok])
+        rx, ry = shapely.get_x(rep), shapely.get_y(rep)
+        crs = pyproj.CRS(gdf.crs)
+        if crs.is_geographic and crs.equals(pyproj.CRS.from_epsg(4326)):
+            lon[ok], lat[ok] = rx, ry
+        else:
+            tr = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+            lon[ok], lat[ok] = tr.transform(rx, ry)
+    return _Geo(label=lay.label, ok=ok & np.isfinite(lon), lon=lon, lat=lat, layer=lay)
+
+
+def _in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return (lon >= CHINA_LON[0]) & (lon <= CHINA_LON[1]) & (lat >= CHINA_LAT[0]) & (lat <= CHINA_LAT[1])
+
+
+def _check_china(parts: list[tuple[_Layer, str, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Flag coordinates outside China, or that look like swapped lon/lat, when the data is Chinese.
+
+    The data is taken as Chinese when any usable coordinate lies in China's
+    extent, either way round; otherwise a single warning says the checks were skipped.
+    """
+    chinese = False
+    for _, _, ok, lon, lat in parts:
+        if ok.any() and (_in_china(lon[ok], lat[ok]).any() or _in_china(lat[ok], lon[ok]).any()):
+            chinese = True
+            break
+    if not chinese:
+        if any(ok.any() for _, _, ok, _, _ in parts):
+            _warn("the data lies outside China; the checks for Chinese coordinates were skipped")
+        return
+    box = f"lon {CHINA_LON[0]:g}–{CHINA_LON[1]:g}, lat {CHINA_LAT[0]:g}–{CHINA_LAT[1]:g}"
+    for lay, column, ok, lon, lat in parts:
+        inside = _in_china(lon, lat)
+        swapped = ~inside & _in_china(lat, lon)
+        sw = np.flatnonzero(ok & swapped)
+        lay.add_rows(
+            sw,
+            column,
+            lambda p, lon=lon, lat=lat: f"coordinates look like swapped lon/lat (lon={lon[p]:.6f}, lat={lat[p]:.6f}); "
+            "put longitude (73–135 in China) in lon and latitude in lat",
+        )
+        out = np.flatnonzero(ok & ~inside & ~swapped)
+        lay.add_rows(
+            out,
+            column,
+            lambda p, lon=lon, lat=lat: f"outside China (lon={lon[p]:.6f}, lat={lat[p]:.6f}; expected {box}); "
+            "check the coordinates and the declared CRS",
+        )
+
+
+# --- layers --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Result:
+    frame: pd.DataFrame | None
+    geo: _Geo | None = None
+    usable: bool = True
+    reverse: np.ndarray | None = None
+
+
+def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem]) -> _Result:
+    """Canonical columns and dtypes of one layer; problems appended to ``problems``."""
+    lay = _Layer(spec=spec, label=label, problems=problems)
+    if not isinstance(df, pd.DataFrame):
+        lay.add(f"expected a table (DataFrame), got {type(df).__name__}")
+        return _Result(None, usable=False)
+    df, renames = rename_aliases(df, spec, layer=label)
+    problems.extend(renames)
+    df = df.reset_index(drop=True)
+    if len(df) == 0:
+        lay.add("the layer is empty (no rows)")
+        return _Result(None, usable=False)
+    lay.rows = _row_labels(df, spec)
+    usable = not renames
+    for col in spec.columns:
+        if col.required and col.name not in df.columns:
+            lay.add(f"missing required column '{col.name}' (accepted headers: {accepted_headers(col)})", column=col.name)
+            usable = False
+    n_before = len(problems)
+
+    data: dict[str, Any] = {}
+    reverse = None
+    for col in spec.columns:
+        if col.name not in df.columns:
+            continue
+        s = df[col.name]
+        if col.kind == "id":
+            data[col.name] = _convert_id(lay, s, col.name, required=True)
+        elif col.kind == "str":
+            ref = col.name in ("current_primary", "current_junior") or (spec is TEACHERS and col.name == "school_id")
+            conv = _convert_id if ref else _convert_str
+            data[col.name] = conv(lay, s, col.name, required=col.required)
+        elif col.kind in ("int", "float"):
+            fill = None if col.required or col.kind == "float" else 0.0
+            per_level = spec is SCHOOLS and col.name.startswith(("capacity_", "classes_", "enrolled_"))
+            if per_level:
+                fill = None  # resolved with the school's level below
+            data[col.name] = _convert_number(lay, s, col, fill=fill)
+            if per_level:
+                data[col.name + "__missing"] = np.array([_is_missing(v) for v in s.tolist()], dtype=bool)
+        elif col.kind == "bool":
+            data[col.name], rev = _convert_bool(lay, s, col)
+            if rev.any():
+                reverse = rev
+        elif col.kind == "enum":
+            data[col.name] = _convert_enum(lay, s, col)
+
+    if spec is SCHOOLS and spec.id_column in data and "level" in data:
+        _resolve_capacity(lay, data)
+    for name in [k for k in data if k.endswith("__missing")]:
+        del data[name]
+
+    canonical = [c.name for c in spec.columns]
+    extras = [c for c in df.columns if c not in canonical and (not isinstance(df, gpd.GeoDataFrame) or c != df.geometry.name)]
+    cols = {name: data[name] for name in canonical if name in data}
+    # canonical columns added by the conversion (capacity, enrolled) in spec order
+    cols.update({k: v for k, v in data.items() if k not in cols})
+    frame = pd.DataFrame(cols, index=df.index)
+    for c in extras:
+        frame[c] = df[c].to_numpy()
+    if spec is TEACHERS and {"home_lon", "home_lat"} & set(frame.columns):
+        _check_home_pair(lay, frame)
+
+    geo = None
+    if spec.geometry != "none":
+        if isinstance(df, gpd.GeoDataFrame):
+            gdf = gpd.GeoDataFrame(frame, geometry=df.geometry.to_numpy(), crs=df.crs)
+        else:
+            gdf = _table_points(lay, df)
+            if gdf is not None:
+                gdf = gpd.GeoDataFrame(frame, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+        if gdf is None:
+            return _Result(None, usable=False)
+        if reverse is not None:
+            geoms = np.asarray(gdf.geometry.array, dtype=object)
+            geoms[reverse] = shapely.reverse(geoms[reverse])
+            gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+        geo = _check_geometry(lay, gdf)
+        frame = gdf
+    elif isinstance(frame, gpd.GeoDataFrame):  # pragma: no cover - frame is built as a DataFrame
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    if spec.id_column and spec.id_column in frame.columns:
+        _check_duplicates(lay, frame[spec.id_column])
+    return _Result(frame, geo=geo, usable=usable and len(problems) == n_before)
+
+
+def _check_duplicates(lay: _Layer, ids: pd.Series) -> None:
+    counts = ids.dropna().value_counts()
+    dup = counts[counts > 1].sort_index()
+    if len(dup):
+        listed = ", ".join(f"{k} (×{v})" for k, v in list(dup.items())[:MAX_ROWS_PER_PROBLEM])
+        more = f" and {len(dup) - MAX_ROWS_PER_PROBLEM} more" if len(dup) > MAX_ROWS_PER_PROBLEM else ""
+        lay.add(f"duplicate ids: {listed}{more}; ids must be unique", column=ids.name)
+
+
+def _resolve_capacity(lay: _Layer, data: dict[str, Any]) -> None:
+    """Seats per level: capacity, else classes × class size; 0 where the level is not taught."""
+    level = data["level"]
+    n = len(level)
+    for lv in LEVELS:
+        teaches = ((level == lv) | (level == SchoolLevel.NINE_YEAR.value)).fillna(False).to_numpy(dtype=bool)
+        known_level = level.notna().to_numpy()
+        cap_col, cls_col, enr_col = f"capacity_{lv}", f"classes_{lv}", f"enrolled_{lv}"
+        cap = data[cap_col].to_numpy() if cap_col in data else np.zeros(n, dtype=np.int64)
+        cap_missing = data.get(cap_col + "__missing", np.ones(n, dtype=bool))
+        cls = data[cls_col].to_numpy() if cls_col in data else np.zeros(n, dtype=np.int64)
+        cls_missing = data.get(cls_col + "__missing", np.ones(n, dtype=bool))
+        seats = np.where(cap_missing, cls * class_size(lv), cap).astype(np.int64)
+        unknown = teaches & cap_missing & cls_missing
+        lay.add_rows(
+            np.flatnonzero(unknown),
+            cap_col,
+            lambda p, lv=lv, cls_col=cls_col: f"no capacity for a school that teaches {lv}: give {cls_col.replace('classes', 'capacity')} "
+            f"(seats) or {cls_col} (classes × {class_size(lv)})",
+        )
+        extra = known_level & ~teaches & (seats > 0)
+        if extra.any():
+            _warn(
+                f"{lay.label}, column '{cap_col}': {int(extra.sum())} schools that do not teach {lv} have seats for it "
+                f"({lay.names(np.flatnonzero(extra))}); set to 0"
+            )
+        zero = teaches & ~unknown & (seats == 0)
+        if zero.any():
+            _warn(
+                f"{lay.label}, column '{cap_col}': {int(zero.sum())} schools teaching {lv} have zero capacity "
+                f"({lay.names(np.flatnonzero(zero))})"
+            )
+        seats = np.where(teaches, seats, 0)
+        data[cap_col] = pd.Series(seats.astype(np.int64), index=level.index, name=cap_col)
+        if cls_col in data:
+            data[cls_col] = pd.Series(np.where(teaches, cls, 0).astype(np.int64), index=level.index, name=cls_col)
+        enrolled = data[enr_col].to_numpy() if enr_col in data else np.zeros(n, dtype=np.int64)
+        enr_missing = data.get(enr_col + "__missing", np.zeros(n, dtype=bool)) & teaches
+        if enr_col in data and enr_missing.any():
+            _warn(
+                f"{lay.label}, column '{enr_col}': missing for {int(enr_missing.sum())} schools teaching {lv} "
+                f"({lay.names(np.flatnonzero(enr_missing))}); taken as 0"
+            )
+        stray = known_level & ~teaches & (enrolled > 0)
+        if stray.any():
+            _warn(
+                f"{lay.label}, column '{enr_col}': {int(stray.sum())} schools that do not teach {lv} have pupils "
+                f"enrolled in it ({lay.names(np.flatnonzero(stray))}); set to 0"
+            )
+        data[enr_col] = pd.Series(np.where(teaches, enrolled, 0).astype(np.int64), index=level.index, name=enr_col)
+
+
+def _check_home_pair(lay: _Layer, frame: pd.DataFrame) -> None:
+    if "home_lon" not in frame.columns or "home_lat" not in frame.columns:
+        lay.add("home_lon and home_lat must be given together", column="home_lon" if "home_lat" in frame.columns else "home_lat")
+        return
+    lon = frame["home_lon"].to_numpy(dtype=np.float64)
+    lat = frame["home_lat"].to_numpy(dtype=np.float64)
+    half = np.flatnonzero(np.isnan(lon) != np.isnan(lat))
+    lay.add_rows(half, "home_lon", lambda p: "only one of home_lon/home_lat is given")
+
+
+def _empty_blocks(crs: pyproj.CRS) -> gpd.GeoDataFrame:
+    data: dict[str, pd.Series] = {}
+    for col in BLOCKS.columns:
+        if col.required:
+            dtype = "str" if col.kind in ("id", "str") else np.int64
+            data[col.name] = pd.Series([], dtype=dtype)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+# --- cross-layer checks ---------------------------------------------------------------------
+
+
+def _check_references(
+    schools: pd.DataFrame, layers: Mapping[str, _Result], labels: Mapping[str, str], problems: list[Problem]
+) -> None:
+    known = set(schools["school_id"].dropna().tolist())
+    level = dict(zip(schools["school_id"].tolist(), schools["level"].tolist(), strict=True))
+    blocks = layers.get("blocks")
+    if blocks is not None and blocks.frame is not None:
+        lay = _Layer(BLOCKS, labels["blocks"], problems, _row_labels(blocks.frame, BLOCKS))
+        for lv in LEVELS:
+            col = f"current_{lv}"
+            if col not in blocks.frame.columns:
+                continue
+            ref = blocks.frame[col].tolist()
+            unknown = [i for i, v in enumerate(ref) if isinstance(v, str) and v not in known]
+            lay.add_rows(unknown, col, lambda p, ref=ref: f"unknown school id {ref[p]!r} (not in schools)")
+            wrong = [
+                i
+                for i, v in enumerate(ref)
+                if isinstance(v, str) and v in known and isinstance(level[v], str) and level[v] not in (lv, "nine_year")
+            ]
+            lay.add_rows(wrong, col, lambda p, ref=ref, lv=lv: f"school {ref[p]!r} does not teach {lv} (level {level[ref[p]]})")
+    teachers = layers.get("teachers")
+    if teachers is not None and teachers.frame is not None and "school_id" in teachers.frame.columns:
+        lay = _Layer(TEACHERS, labels["teachers"], problems, _row_labels(teachers.frame, TEACHERS))
+        ref = teachers.frame["school_id"].tolist()
+        unknown = [i for i, v in enumerate(ref) if isinstance(v, str) and v not in known]
+        lay.add_rows(unknown, "school_id", lambda p: f"unknown school id {ref[p]!r} (not in schools)")
+
+
+def _check_boundary(
+    frames: Mapping[str, tuple[gpd.GeoDataFrame, np.ndarray]],
+    boundary: gpd.GeoDataFrame,
+    labels: Mapping[str, str],
+    problems: list[Problem],
+) -> None:
+    """Blocks far outside the boundary are errors, slightly outside a warning; far schools warn."""
+    geoms = np.asarray(boundary.geometry.array, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if len(geoms) == 0:
+        return
+    area = shapely.union_all(geoms)
+    shapely.prepare(area)
+    for name, (frame, usable) in frames.items():
+        spec = LAYERS[name]
+        if len(frame) == 0:
+            continue
+        g = np.asarray(frame.geometry.array, dtype=object)
+        dist = np.zeros(len(g))
+        dist[usable] = shapely.distance(area, shapely.point_on_surface(g[usable]))
+        lay = _Layer(spec, labels[name], problems, _row_labels(frame, spec))
+        far = np.flatnonzero(dist > FAR_OUTSIDE_BOUNDARY_M)
+        near = np.flatnonzero((dist > OUTSIDE_TOLERANCE_M) & (dist <= FAR_OUTSIDE_BOUNDARY_M))
+        if name == "blocks":
+            lay.add_rows(
+                far,
+                "geometry",
+                lambda p: f"{dist[p] / 1000:.1f} km outside the boundary (more than {FAR_OUTSIDE_BOUNDARY_M / 1000:g} km): "
+                "wrong coordinates or CRS?",
+            )
+            if len(near):
+                _warn(
+                    f"{labels[name]}: {len(near)} blocks lie slightly outside the boundary "
+                    f"(up to {dist[near].max():.0f} m): {lay.names(near)}"
+                )
+        elif len(far):
+            _warn(
+                f"{labels[name]}: {len(far)} schools lie more than {FAR_OUTSIDE_BOUNDARY_M / 1000:g} km outside the "
+                f"boundary: {lay.names(far)}"
+            )
+
+
+def _home_xy(teachers: pd.DataFrame, crs: pyproj.CRS) -> pd.DataFrame:
+    lon = teachers["home_lon"].to_numpy(dtype=np.float64)
+    lat = teachers["home_lat"].to_numpy(dtype=np.float64)
+    tr = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    x, y = tr.transform(lon, lat)
+    out = teachers.copy()
+    out["home_x"] = np.where(np.isfinite(lon) & np.isfinite(lat), x, np.nan)
+    out["home_y"] = np.where(np.isfinite(lon) & np.isfinite(lat), y, np.nan)
+    return out
+
+
+def _choose_metric_crs(geos: list[_Geo]) -> pyproj.CRS | None:
+    for g in geos:
+        if g.ok.any():
+            lon, lat = g.lon[g.ok], g.lat[g.ok]
+            return utm_crs_for((lon.min() + lon.max()) / 2.0, (lat.min() + lat.max()) / 2.0)
+    return None
+
+
+# --- public -----------------------------------------------------------------------------------
+
+
+def validate_inputs(
+    schools: pd.DataFrame,
+    blocks: pd.DataFrame | None = None,
+    teachers: pd.DataFrame | None = None,
+    roads: pd.DataFrame | None = None,
+    boundary: pd.DataFrame | None = None,
+    *,
+    sources: Mapping[str, str] | None = None,
+    metric_crs: pyproj.CRS | None = None,
+) -> Inputs:
+    """Check the layers together and return them in canonical form.
+
+    Parameters
+    ----------
+    schools
+        Schools as points (a GeoDataFrame, or a table with ``lon``/``lat``
+        columns in WGS84). Headers may be any accepted alias.
+    blocks
+        Residential blocks (points or polygons); ``None`` gives an empty layer.
+    teachers
+        Teachers table; ``home_lon``/``home_lat`` are WGS84 degrees
+        (:func:`geo.io.read_layer` converts other declared CRSs).
+    roads
+        Road lines. An OSM ``oneway`` of ``-1`` reverses the line and sets ``oneway``.
+    boundary
+        County (and township) polygons.
+    sources
+        Layer name → file it came from, used to name the layer in messages and
+        kept in :attr:`Inputs.sources`.
+    metric_crs
+        Projected CRS to use; by default the UTM zone of the schools.
+
+    Returns
+    -------
+    Inputs
+        Every layer canonical and in ``metric_crs``.
+
+    Raises
+    ------
+    InputError
+        With every problem of every layer.
+
+    Warns
+    -----
+    InputWarning
+        Recoverable oddities: blocks slightly outside the boundary, zero capacity
+        at a level a school teaches, missing optional counts taken as 0, seats or
+        pupils at a level a school does not teach, data outside China.
+    """
+    problems: list[Problem] = []
+    given = {"schools": schools, "blocks": blocks, "teachers": teachers, "roads": roads, "boundary": boundary}
+    srcs = dict(sources or {})
+    labels = {k: srcs.get(k, k) for k in given}
+    results: dict[str, _Result] = {}
+    with deferred_warnings(stacklevel=1):
+        for name, df in given.items():
+            if df is None:
+                if name == "schools":
+                    problems.append(Problem(layer=labels[name], message="the schools layer is required"))
+                continue
+            results[name] = _validate_layer(df, LAYERS[name], labels[name], problems)
+        inputs = _finish(results, labels, srcs, problems, metric_crs)
+    return inputs
+
+
+def _finish(
+    results: dict[str, _Result],
+    labels: Mapping[str, str],
+    sources: Mapping[str, str],
+    problems: list[Problem],
+    metric_crs: pyproj.CRS | None,
+) -> Inputs:
+    sch = results.get("schools")
+    if sch is not None and sch.frame is not None and {"school_id", "level"} <= set(sch.frame.columns):
+        _check_references(sch.frame, results, labels, problems)
+    geos = [r.geo for r in results.values() if r.geo is not None]
+    parts = [(g.layer, "geometry", g.ok, g.lon, g.lat) for g in geos]
+    tea = results.get("teachers")
+    if tea is not None and tea.frame is not None and {"home_lon", "home_lat"} <= set(tea.frame.columns):
+        lon = tea.frame["home_lon"].to_numpy(dtype=np.float64)
+        lat = tea.frame["home_lat"].to_numpy(dtype=np.float64)
+        lay = _Layer(TEACHERS, labels["teachers"], problems, _row_labels(tea.frame, TEACHERS))
+        parts.append((lay, "home_lon", np.isfinite(lon) & np.isfinite(lat), lon, lat))
+    _check_china(parts)
+
+    ordered = [results[k].geo for k in ("schools", "blocks", "boundary", "roads") if k in results and results[k].geo]
+    crs = metric_crs if metric_crs is not None else _choose_metric_crs([g for g in ordered if g is not None])
+    projected: dict[str, Any] = {}
+    if crs is not None:
+        for name, res in results.items():
+            if res.frame is None:
+                continue
+            if isinstance(res.frame, gpd.GeoDataFrame):
+                if res.frame.crs is None:
+                    continue
+                projected[name] = res.frame.to_crs(crs)
+            else:
+                projected[name] = res.frame
+        if "teachers" in projected and {"home_lon", "home_lat"} <= set(projected["teachers"].columns):
+            projected["teachers"] = _home_xy(projected["teachers"], crs)
+        bnd = projected.get("boundary")
+        if bnd is not None and results["boundary"].geo is not None and results["boundary"].geo.ok.all():
+            frames = {
+                k: (projected[k], results[k].geo.ok)
+                for k in ("blocks", "schools")
+                if k in projected and results[k].geo is not None
+            }
+            _check_boundary(frames, bnd, labels, problems)
+    elif not problems:
+        problems.append(Problem(layer=labels["schools"], message="no usable geometry to locate the data"))
+
+    if problems:
+        raise InputError(problems)
+    assert crs is not None
+    out_sources = {k: sources.get(k, "given") for k in results}
+    return Inputs(
+        schools=projected["schools"],
+        blocks=projected.get("blocks", _empty_blocks(crs)),
+        teachers=projected.get("teachers"),
+        roads=projected.get("roads"),
+        boundary=projected.get("boundary"),
+        metric_crs=crs,
+        sources=out_sources,
+    )
+
+
+__all__ = [
+    "CHINA_LAT",
+    "CHINA_LON",
+    "FAR_OUTSIDE_BOUNDARY_M",
+    "InputWarning",
+    "LAT_ALIASES",
+    "LON_ALIASES",
+    "accepted_headers",
+    "deferred_warnings",
+    "rename_aliases",
+    "validate_inputs",
+]

@@ -1,0 +1,423 @@
+"""The validation matrix: each kind of bad input gives a message naming layer, row, column and what is wrong."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+from shapely.geometry import LineString, Point, Polygon, box
+
+from geo.errors import InputError
+from geo.validate import InputWarning, rename_aliases, validate_inputs
+from geo.model import SCHOOLS
+
+# A toy county near Qingjian (110.1°E, 37.1°N), WGS84.
+LON0, LAT0 = 110.10, 37.10
+UTM49N = 32649
+
+
+def schools(**columns: Any) -> gpd.GeoDataFrame:
+    data: dict[str, Any] = {
+        "school_id": ["S1", "S2", "S3"],
+        "name": ["城关小学", "城关中学", "乡九年制"],
+        "level": ["primary", "junior", "nine_year"],
+        "area_type": ["urban", "urban", "rural"],
+        "capacity_primary": [900, None, 270],
+        "capacity_junior": [None, 1000, 150],
+        "enrolled_primary": [800, None, 200],
+        "enrolled_junior": [None, 900, 100],
+    }
+    data.update(columns)
+    geometry = data.pop("geometry", [Point(LON0, LAT0), Point(LON0 + 0.01, LAT0), Point(LON0 + 0.1, LAT0 + 0.05)])
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=4326)
+
+
+def blocks(**columns: Any) -> gpd.GeoDataFrame:
+    data: dict[str, Any] = {
+        "block_id": ["B1", "B2"],
+        "students_primary": [120, 40],
+        "students_junior": [60, 20],
+        "current_primary": ["S1", "S3"],
+        "current_junior": ["S2", "S3"],
+    }
+    data.update(columns)
+    geometry = data.pop(
+        "geometry", [Point(LON0 + 0.002, LAT0 + 0.001), box(LON0 + 0.09, LAT0 + 0.04, LON0 + 0.095, LAT0 + 0.045)]
+    )
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=4326)
+
+
+def teachers(**columns: Any) -> pd.DataFrame:
+    data: dict[str, Any] = {
+        "teacher_id": ["T1", "T2"],
+        "school_id": ["S1", "S3"],
+        "subject": ["math", "语文"],
+        "backbone": [True, "否"],
+        "above_qualification": ["是", 0],
+        "title": ["senior", "中级"],
+        "years_at_school": [8, "3"],
+        "age": [45, 29],
+        "sex": ["F", "男"],
+    }
+    data.update(columns)
+    return pd.DataFrame(data)
+
+
+def county() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": ["清涧县"]}, geometry=[box(LON0 - 0.05, LAT0 - 0.05, LON0 + 0.2, LAT0 + 0.15)], crs=4326)
+
+
+def problems_of(excinfo: pytest.ExceptionInfo[InputError]) -> list[str]:
+    return [str(p) for p in excinfo.value.problems]
+
+
+# --- what valid input becomes -----------------------------------------------------------------
+
+
+def test_valid_layers_become_canonical_and_metric() -> None:
+    inp = validate_inputs(schools(), blocks(), teachers(), boundary=county(), sources={"schools": "schools.gpkg"})
+    assert inp.metric_crs.to_epsg() == UTM49N
+    for frame in (inp.schools, inp.blocks, inp.boundary):
+        assert frame.crs.to_epsg() == UTM49N
+    s = inp.schools
+    assert s["school_id"].tolist() == ["S1", "S2", "S3"]
+    assert str(s["school_id"].dtype) == "str"
+    # 0 seats and pupils at the level a school does not teach
+    assert s["capacity_primary"].tolist() == [900, 0, 270]
+    assert s["capacity_junior"].tolist() == [0, 1000, 150]
+    assert s["enrolled_primary"].tolist() == [800, 0, 200]
+    assert s["capacity_primary"].dtype == np.int64 and s["enrolled_junior"].dtype == np.int64
+    t = inp.teachers
+    assert t["subject"].tolist() == ["math", "chinese"]
+    assert t["backbone"].tolist() == [True, False] and t["backbone"].dtype == bool
+    assert t["above_qualification"].tolist() == [True, False]
+    assert t["title"].tolist() == ["senior", "intermediate"]
+    assert t["sex"].tolist() == ["F", "M"]
+    assert t["years_at_school"].tolist() == [8, 3] and t["years_at_school"].dtype == np.int64
+    assert inp.sources == {"schools": "schools.gpkg", "blocks": "given", "teachers": "given", "boundary": "given"}
+    # metric: 0.01° of longitude at 37.1°N is about 888 m
+    d = s.geometry.iloc[0].distance(s.geometry.iloc[1])
+    assert d == pytest.approx(888, rel=0.01)
+
+
+def test_capacity_from_classes_times_class_size() -> None:
+    s = schools(capacity_primary=[None, None, None], capacity_junior=[None, None, 100], classes_primary=[20, None, 6], classes_junior=[None, 24, 3])
+    out = validate_inputs(s).schools
+    assert out["capacity_primary"].tolist() == [20 * 45, 0, 6 * 45]
+    assert out["capacity_junior"].tolist() == [0, 24 * 50, 100]  # a given capacity wins over classes
+
+
+def test_missing_enrolled_columns_become_zero() -> None:
+    s = schools().drop(columns=["enrolled_primary", "enrolled_junior"])
+    out = validate_inputs(s).schools
+    assert out["enrolled_primary"].tolist() == [0, 0, 0]
+    assert out["enrolled_junior"].tolist() == [0, 0, 0]
+
+
+def test_chinese_headers_and_values_are_accepted() -> None:
+    s = schools().rename(columns={"school_id": "学校代码", "name": " 学校名称 ", "level": "学段", "area_type": "城乡类型"})
+    s["学段"] = ["小学", "初中", "九年一贯制"]
+    s["城乡类型"] = ["城区", "镇区", "农村"]
+    out = validate_inputs(s).schools
+    assert out["level"].tolist() == ["primary", "junior", "nine_year"]
+    assert out["area_type"].tolist() == ["urban", "town", "rural"]
+    assert list(out.columns[:4]) == ["school_id", "name", "level", "area_type"]
+
+
+def test_spreadsheet_float_ids_become_clean_strings() -> None:
+    s = schools(school_id=[1001.0, 1002.0, 1003.0])
+    b = blocks(current_primary=[1001.0, 1003.0], current_junior=["1002", "1003"])
+    inp = validate_inputs(s, b)
+    assert inp.schools["school_id"].tolist() == ["1001", "1002", "1003"]
+    assert inp.blocks["current_primary"].tolist() == ["1001", "1003"]
+
+
+def test_validation_is_idempotent() -> None:
+    first = validate_inputs(schools(), blocks(), teachers(), boundary=county())
+    again = validate_inputs(first.schools, first.blocks, first.teachers, boundary=first.boundary, metric_crs=first.metric_crs)
+    assert_geodataframe_equal(first.schools, again.schools)
+    assert_geodataframe_equal(first.blocks, again.blocks)
+    pd.testing.assert_frame_equal(first.teachers, again.teachers)
+
+
+def test_teacher_homes_get_metric_columns() -> None:
+    t = teachers(home_lon=[LON0, None], home_lat=[LAT0, None])
+    out = validate_inputs(schools(), teachers=t).teachers
+    x, y = pyproj.Transformer.from_crs(4326, UTM49N, always_xy=True).transform(LON0, LAT0)
+    assert out["home_x"].iloc[0] == pytest.approx(x) and out["home_y"].iloc[0] == pytest.approx(y)
+    assert np.isnan(out["home_x"].iloc[1])
+
+
+def test_table_with_lon_lat_columns_is_taken_as_wgs84_points() -> None:
+    s = pd.DataFrame(schools().drop(columns="geometry"))
+    s["经度"] = [LON0, LON0 + 0.01, LON0 + 0.1]
+    s["纬度"] = [LAT0, LAT0, LAT0 + 0.05]
+    out = validate_inputs(s).schools
+    assert out.crs.to_epsg() == UTM49N
+    assert out.geometry.iloc[0].x == pytest.approx(
+        pyproj.Transformer.from_crs(4326, UTM49N, always_xy=True).transform(LON0, LAT0)[0]
+    )
+
+
+def test_no_blocks_gives_an_empty_canonical_layer() -> None:
+    inp = validate_inputs(schools())
+    assert len(inp.blocks) == 0
+    assert {"block_id", "students_primary", "students_junior"} <= set(inp.blocks.columns)
+    assert inp.blocks.crs == inp.metric_crs
+
+
+def test_osm_reverse_oneway_reverses_the_line() -> None:
+    roads = gpd.GeoDataFrame(
+        {"highway": ["primary", "residential"], "oneway": ["-1", "no"], "speed_kmh": [60, None]},
+        geometry=[LineString([(LON0, LAT0), (LON0 + 0.01, LAT0)]), LineString([(LON0, LAT0), (LON0, LAT0 + 0.01)])],
+        crs=4326,
+    )
+    out = validate_inputs(schools(), roads=roads).roads
+    assert out["oneway"].tolist() == [True, False]
+    first = out.geometry.iloc[0].coords
+    assert first[0][0] > first[1][0]  # now drawn east → west
+    assert np.isnan(out["speed_kmh"].iloc[1])
+
+
+# --- the validation matrix: errors ---------------------------------------------------------------
+
+
+def test_missing_required_column_lists_accepted_headers() -> None:
+    with pytest.raises(InputError, match=r"schools\.csv, column 'level': missing required column 'level' \(accepted headers: level, 学段"):
+        validate_inputs(schools().drop(columns="level"), sources={"schools": "schools.csv"})
+
+
+def test_duplicate_ids_are_listed() -> None:
+    s = schools(school_id=["S1", "S1", "S3"])
+    with pytest.raises(InputError, match=r"column 'school_id': duplicate ids: S1 \(×2\)"):
+        validate_inputs(s)
+
+
+def test_negative_count() -> None:
+    with pytest.raises(InputError, match=r"blocks, block_id B2, column 'students_primary': negative value -4; must be ≥ 0"):
+        validate_inputs(schools(), blocks(students_primary=[10, -4]))
+
+
+def test_non_integer_count() -> None:
+    with pytest.raises(InputError, match=r"block_id B1, column 'students_junior': not a whole number: 2.5"):
+        validate_inputs(schools(), blocks(students_junior=[2.5, 3]))
+
+
+def test_non_numeric_count() -> None:
+    with pytest.raises(InputError, match=r"school_id S1, column 'capacity_primary': not a number: 'many'"):
+        validate_inputs(schools(capacity_primary=["many", None, 10]))
+
+
+def test_missing_required_value() -> None:
+    with pytest.raises(InputError, match=r"teacher_id T2, column 'age': missing value"):
+        validate_inputs(schools(), teachers=teachers(age=[40, None]))
+
+
+def test_empty_id() -> None:
+    with pytest.raises(InputError, match=r"schools, row 2, column 'school_id': empty id"):
+        validate_inputs(schools(school_id=["S1", " ", "S3"]))
+
+
+def test_bad_enum_lists_valid_values() -> None:
+    with pytest.raises(InputError, match=r"school_id S2, column 'level': unknown value 'high'; valid values: primary, junior, nine_year \(or"):
+        validate_inputs(schools(level=["primary", "high", "nine_year"]))
+
+
+def test_bad_subject_lists_valid_values() -> None:
+    with pytest.raises(InputError, match=r"teacher_id T1, column 'subject': unknown value 'dance'; valid values: chinese, math"):
+        validate_inputs(schools(), teachers=teachers(subject=["dance", "math"]))
+
+
+def test_bad_boolean() -> None:
+    with pytest.raises(InputError, match=r"teacher_id T2, column 'backbone': not a yes/no value: 'maybe'"):
+        validate_inputs(schools(), teachers=teachers(backbone=[True, "maybe"]))
+
+
+def test_empty_geometry() -> None:
+    s = schools(geometry=[Point(LON0, LAT0), Point(), None])
+    with pytest.raises(InputError) as excinfo:
+        validate_inputs(s)
+    assert problems_of(excinfo) == [
+        "schools, school_id S2, column 'geometry': empty or missing geometry",
+        "schools, school_id S3, column 'geometry': empty or missing geometry",
+    ]
+
+
+def test_invalid_geometry_names_the_reason() -> None:
+    bowtie = Polygon([(LON0, LAT0), (LON0 + 0.01, LAT0 + 0.01), (LON0 + 0.01, LAT0), (LON0, LAT0 + 0.01)])
+    b = blocks(geometry=[Point(LON0, LAT0), bowtie])
+    with pytest.raises(InputError, match=r"blocks, block_id B2, column 'geometry': invalid geometry \(Self-intersection"):
+        validate_inputs(schools(), b)
+
+
+def test_wrong_geometry_type() -> None:
+    s = schools(geometry=[Point(LON0, LAT0), LineString([(LON0, LAT0), (LON0 + 0.01, LAT0)]), Point(LON0, LAT0)])
+    with pytest.raises(InputError, match=r"school_id S2, column 'geometry': wrong geometry type LineString; schools must be points"):
+        validate_inputs(s)
+
+
+def test_unknown_school_referenced_from_blocks() -> None:
+    with pytest.raises(InputError, match=r"blocks, block_id B2, column 'current_primary': unknown school id 'S9' \(not in schools\)"):
+        validate_inputs(schools(), blocks(current_primary=["S1", "S9"]))
+
+
+def test_block_current_school_must_teach_the_level() -> None:
+    with pytest.raises(InputError, match=r"block_id B1, column 'current_primary': school 'S2' does not teach primary"):
+        validate_inputs(schools(), blocks(current_primary=["S2", "S3"]))
+
+
+def test_unknown_school_referenced_from_teachers() -> None:
+    with pytest.raises(InputError, match=r"teachers, teacher_id T2, column 'school_id': unknown school id 'X7'"):
+        validate_inputs(schools(), teachers=teachers(school_id=["S1", "X7"]))
+
+
+def test_missing_crs() -> None:
+    s = schools().set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match=r"schools\.shp: no coordinate system \(CRS\).*declare it for this layer"):
+        validate_inputs(s, sources={"schools": "schools.shp"})
+
+
+def test_swapped_lon_lat() -> None:
+    s = schools(geometry=[Point(LON0, LAT0), Point(LAT0, LON0 + 0.01), Point(LON0, LAT0)])
+    with pytest.raises(InputError, match=r"school_id S2, column 'geometry': coordinates look like swapped lon/lat \(lon=37.100000, lat=110.110000\)"):
+        validate_inputs(s)
+
+
+def test_coordinates_outside_china() -> None:
+    s = schools(geometry=[Point(LON0, LAT0), Point(LON0, LAT0), Point(2.35, 48.85)])
+    with pytest.raises(InputError, match=r"school_id S3, column 'geometry': outside China \(lon=2.350000, lat=48.850000; expected lon 73–135, lat 18–54\)"):
+        validate_inputs(s)
+
+
+def test_swapped_teacher_home() -> None:
+    t = teachers(home_lon=[LAT0, LON0], home_lat=[LON0, LAT0])
+    with pytest.raises(InputError, match=r"teacher_id T1, column 'home_lon': coordinates look like swapped"):
+        validate_inputs(schools(), teachers=t)
+
+
+def test_block_far_outside_boundary_is_an_error() -> None:
+    b = blocks(geometry=[Point(LON0 + 0.002, LAT0), Point(LON0 + 0.4, LAT0)])  # ~17.7 km east of the box
+    with pytest.raises(InputError, match=r"block_id B2, column 'geometry': 1[0-9]\.\d km outside the boundary \(more than 5 km\)"):
+        validate_inputs(schools(), b, boundary=county())
+
+
+def test_block_slightly_outside_boundary_is_a_warning() -> None:
+    b = blocks(geometry=[Point(LON0 + 0.002, LAT0), Point(LON0 + 0.21, LAT0)])  # ~890 m east of the box
+    with pytest.warns(InputWarning, match=r"1 blocks lie slightly outside the boundary \(up to 8\d\d m\): block_id B2"):
+        inp = validate_inputs(schools(), b, boundary=county())
+    assert len(inp.blocks) == 2
+
+
+def test_empty_layer() -> None:
+    with pytest.raises(InputError, match=r"blocks\.gpkg: the layer is empty \(no rows\)"):
+        validate_inputs(schools(), blocks().iloc[:0], sources={"blocks": "blocks.gpkg"})
+
+
+def test_missing_schools_layer() -> None:
+    with pytest.raises(InputError, match="the schools layer is required"):
+        validate_inputs(None)  # type: ignore[arg-type]
+
+
+def test_not_a_table() -> None:
+    with pytest.raises(InputError, match="expected a table \\(DataFrame\\), got list"):
+        validate_inputs([1, 2])  # type: ignore[arg-type]
+
+
+def test_no_capacity_for_a_taught_level() -> None:
+    s = schools(capacity_primary=[None, None, 270])
+    with pytest.raises(InputError, match=r"school_id S1, column 'capacity_primary': no capacity for a school that teaches primary: give capacity_primary \(seats\) or classes_primary"):
+        validate_inputs(s)
+
+
+def test_two_headers_for_one_column() -> None:
+    s = schools()
+    s["学校代码"] = s["school_id"]
+    with pytest.raises(InputError, match=r"column 'school_id': headers 'school_id' and '学校代码' both mean 'school_id'; keep one"):
+        validate_inputs(s)
+
+
+def test_every_problem_of_every_layer_at_once() -> None:
+    s = schools(level=["primary", "high", "nine_year"])
+    b = blocks(students_primary=[-1, 3], current_junior=["S2", "S0"])
+    t = teachers(sex=["F", "X"])
+    with pytest.raises(InputError) as excinfo:
+        validate_inputs(s, b, t, sources={"schools": "s.csv", "blocks": "b.gpkg", "teachers": "t.xlsx"})
+    text = str(excinfo.value)
+    assert text.startswith("4 problems found in the input:")
+    for part in ("s.csv, school_id S2, column 'level'", "b.gpkg, block_id B1, column 'students_primary'", "t.xlsx, teacher_id T2, column 'sex'", "b.gpkg, block_id B2, column 'current_junior'"):
+        assert part in text
+
+
+def test_many_bad_rows_are_capped_with_a_count() -> None:
+    n = 30
+    b = gpd.GeoDataFrame(
+        {"block_id": [f"B{i}" for i in range(n)], "students_primary": [-1] * n, "students_junior": [0] * n},
+        geometry=[Point(LON0, LAT0)] * n,
+        crs=4326,
+    )
+    with pytest.raises(InputError, match=r"\.\.\. and 10 more rows with the same kind of problem") as excinfo:
+        validate_inputs(schools(), b)
+    assert len(excinfo.value.problems) == 21
+
+
+# --- the validation matrix: warnings -------------------------------------------------------------
+
+
+def test_zero_capacity_at_a_taught_level_warns() -> None:
+    with pytest.warns(InputWarning, match=r"column 'capacity_junior': 1 schools teaching junior have zero capacity \(school_id S3\)"):
+        out = validate_inputs(schools(capacity_junior=[None, 1000, 0])).schools
+    assert out["capacity_junior"].tolist() == [0, 1000, 0]
+
+
+def test_seats_for_a_level_not_taught_warn_and_become_zero() -> None:
+    with pytest.warns(InputWarning, match=r"1 schools that do not teach junior have seats for it \(school_id S1\); set to 0"):
+        out = validate_inputs(schools(capacity_junior=[300, 1000, 150])).schools
+    assert out["capacity_junior"].tolist() == [0, 1000, 150]
+
+
+def test_missing_optional_counts_warn_and_become_zero() -> None:
+    with pytest.warns(InputWarning, match=r"column 'left_behind': missing in 1 rows \(block_id B2\); taken as 0"):
+        out = validate_inputs(schools(), blocks(left_behind=[3, None])).blocks
+    assert out["left_behind"].tolist() == [3, 0]
+
+
+def test_data_outside_china_only_warns() -> None:
+    s = schools(geometry=[Point(24.94, 60.17), Point(24.95, 60.17), Point(24.96, 60.18)])  # Helsinki
+    with pytest.warns(InputWarning, match="outside China; the checks for Chinese coordinates were skipped"):
+        inp = validate_inputs(s)
+    assert inp.metric_crs.to_epsg() == 32635
+
+
+def test_clean_input_emits_no_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_inputs(schools(), blocks(), teachers(), boundary=county())
+
+
+def test_rename_aliases_maps_case_insensitively() -> None:
+    df = pd.DataFrame({" School_ID ": ["a"], "学校名称": ["x"], "extra": [1]})
+    out, problems = rename_aliases(df, SCHOOLS, layer="s")
+    assert list(out.columns) == ["school_id", "name", "extra"]
+    assert problems == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("geo.demo") is None, reason="geo.demo (the demo county generator) is not written yet")
+def test_demo_inputs_are_accepted_unchanged() -> None:
+    from geo.demo import build_demo  # noqa: PLC0415
+
+    demo = build_demo().inputs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)
+        out = validate_inputs(
+            demo.schools, demo.blocks, demo.teachers, demo.roads, demo.boundary, metric_crs=demo.metric_crs
+        )
+    assert out.metric_crs == demo.metric_crs
+    assert_geodataframe_equal(out.schools, demo.schools, check_like=True)
+    assert_geodataframe_equal(out.blocks, demo.blocks, check_like=True)
