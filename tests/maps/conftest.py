@@ -1,0 +1,161 @@
+"""Small inline runs shaped exactly like the stages' canonical outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.model import Inputs
+from geo.network import NetworkSettings
+from planning.scenario import InputsSection, Scenario, SolverSection
+from planning.stage import RunResult, StageOutput
+
+CRS = "EPSG:32649"  # UTM 49N: around 110°E, 37°N (northern Shaanxi)
+X0, Y0 = 400_000.0, 4_100_000.0
+CELL_M = 400.0
+ALL_STAGES = ("zones", "balance", "communities", "rotation")
+
+
+def make_run(nx: int = 6, ny: int = 4, *, stages: tuple[str, ...] = ALL_STAGES, name: str = "测试县") -> RunResult:
+    """A grid county of ``nx × ny`` blocks with 4 schools, one per quadrant.
+
+    Blocks in the left half go to P1/P2 (top/bottom), right half to P3/P4;
+    school P4 is over capacity; the last block is unserved.
+    """
+    xs, ys = np.meshgrid(np.arange(nx), np.arange(ny))
+    xs, ys = xs.ravel(), ys.ravel()
+    polys = shapely.box(X0 + xs * CELL_M, Y0 + ys * CELL_M, X0 + (xs + 1) * CELL_M, Y0 + (ys + 1) * CELL_M)
+    n = len(polys)
+    bid = [f"B{k:05d}" for k in range(n)]
+    quadrant = (xs >= nx // 2).astype(int) * 2 + (ys >= ny // 2).astype(int)
+    sids = np.array(["P1", "P2", "P3", "P4"])[quadrant]
+    blocks = gpd.GeoDataFrame(
+        {
+            "block_id": bid,
+            "name": [f"小区{k}" for k in range(n)],
+            "students_primary": np.full(n, 30, dtype=np.int64),
+            "students_junior": np.full(n, 15, dtype=np.int64),
+            "township": np.where(xs < nx // 2, "东镇", "西镇"),
+        },
+        geometry=polys,
+        crs=CRS,
+    )
+    centres = [(X0 + (nx / 4 + dx * nx / 2) * CELL_M, Y0 + (ny / 4 + dy * ny / 2) * CELL_M) for dx in (0, 1) for dy in (0, 1)]
+    schools = gpd.GeoDataFrame(
+        {
+            "school_id": ["P1", "P2", "P3", "P4"],
+            "name": ["城关一小", "城关二小", "西镇小学", "南关小学"],
+            "level": ["primary"] * 4,
+            "area_type": ["urban", "urban", "rural", "town"],
+            "capacity_primary": np.array([400, 400, 400, 120], dtype=np.int64),
+            "capacity_junior": np.zeros(4, dtype=np.int64),
+            "enrolled_primary": np.array([380, 300, 120, 260], dtype=np.int64),
+            "enrolled_junior": np.zeros(4, dtype=np.int64),
+        },
+        geometry=gpd.points_from_xy([c[0] for c in centres], [c[1] for c in centres]),
+        crs=CRS,
+    )
+    county = shapely.box(X0, Y0, X0 + nx * CELL_M, Y0 + ny * CELL_M)
+    half = X0 + (nx // 2) * CELL_M
+    boundary = gpd.GeoDataFrame(
+        {"name": ["测试县", "东镇", "西镇"], "township": [None, "东镇", "西镇"]},
+        geometry=[county, shapely.box(X0, Y0, half, Y0 + ny * CELL_M), shapely.box(half, Y0, X0 + nx * CELL_M, Y0 + ny * CELL_M)],
+        crs=CRS,
+    )
+    roads = gpd.GeoDataFrame(
+        {"highway": ["primary", "residential"], "name": ["人民路", "小巷"]},
+        geometry=[
+            shapely.LineString([(X0, Y0 + ny * CELL_M / 2), (X0 + nx * CELL_M, Y0 + ny * CELL_M / 2)]),
+            shapely.LineString([(half, Y0), (half, Y0 + ny * CELL_M)]),
+        ],
+        crs=CRS,
+    )
+    inputs = Inputs(schools=schools, blocks=blocks, teachers=None, roads=roads, boundary=boundary, metric_crs=blocks.crs)
+    outputs: dict[str, StageOutput] = {}
+    if "zones" in stages:
+        assigned = sids.astype(object)
+        assigned[-1] = None
+        travel = (np.hypot(xs - nx / 4, ys - ny / 4) * 300).astype(np.int64)
+        assignment = pd.DataFrame(
+            {
+                "block_id": bid,
+                "school_id": assigned,
+                "travel_s": np.where(pd.isna(assigned), np.nan, travel),
+                "travel_m": travel * 1.2,
+                "reason": np.where(pd.isna(assigned), "unreachable", "optimal"),
+            }
+        )
+        zones = blocks.assign(school_id=sids).iloc[:-1].dissolve("school_id", as_index=False)[["school_id", "geometry"]]
+        students = blocks.iloc[:-1].groupby(sids[:-1])["students_primary"].sum()
+        seats = schools.set_index("school_id")["capacity_primary"]
+        zones["name"] = zones["school_id"].map(schools.set_index("school_id")["name"])
+        zones["students"] = zones["school_id"].map(students).astype(np.int64)
+        zones["capacity_seats"] = zones["school_id"].map(seats).astype(np.int64)
+        zones["utilization"] = zones["students"] / zones["capacity_seats"]
+        metrics = {
+            "status": "OPTIMAL", "objective": 123456, "bound": 123000, "gap": 0.0037, "moved": 12,
+            "mean_travel_s": 540.0, "p95_travel_s": 1300.0, "share_within_standard": 0.81,
+            "utilization": {"max": 1.35, "mean": 0.9},
+            "nearest": {"mean_travel_s": 500.0, "p95_travel_s": 1500.0, "share_within_standard": 0.84, "moved": 0},
+            "equity": {"left_behind_mean_travel_s": 610.0},
+        }
+        mz = gpd.GeoDataFrame({"multizone_id": ["M1"]}, geometry=[shapely.box(X0, Y0, half, Y0 + ny * CELL_M)], crs=CRS)
+        multischool = pd.DataFrame({"school_id": ["P1", "P2"], "multizone_id": ["M1", "M1"], "expected_intake": [60, 50], "strong": [True, False]})
+        outputs["zones"] = StageOutput(files={
+            "primary/assignment.csv": assignment,
+            "primary/zones.gpkg": zones,
+            "primary/metrics.json": metrics,
+            "primary/multischool.csv": multischool,
+            "primary/multischool_zones.gpkg": mz,
+        })
+    if "balance" in stages:
+        balance = pd.DataFrame({
+            "level": ["primary"] * 3,
+            "indicator": ["floor_area_per_pupil", "sports_area_per_pupil", "backbone_per_100"],
+            "county_value": [5.1, 8.2, 1.1],
+            "cv": [0.31, 0.62, 0.45],
+            "threshold": [0.50, 0.50, 0.50],
+            "passes": [True, False, True],
+            "kind": ["quality"] * 3,
+        })
+        schools_balance = pd.DataFrame({
+            "school_id": ["P1", "P2", "P3", "P4"], "strength": [1.3, 1.0, 0.7, 0.95],
+            "strength_class": ["strong", "middle", "weak", "middle"],
+        })
+        outputs["balance"] = StageOutput(files={"balance.csv": balance, "schools_balance.csv": schools_balance})
+    if "communities" in stages:
+        groups = pd.DataFrame({"school_id": ["P1", "P3", "P4"], "group_id": ["G1"] * 3, "role": ["lead", "member", "member"]})
+        gm = pd.DataFrame({"group_id": ["G1"], "schools": [3], "max_distance_m": [2100]})
+        outputs["communities"] = StageOutput(files={
+            "groups.csv": groups, "group_metrics.csv": gm, "pairs.csv": pd.DataFrame({"strong": ["P1"], "weak": ["P3"]}),
+            "metrics.json": {"groups": 1, "status": "OPTIMAL", "gap": 0.0},
+        })
+    if "rotation" in stages:
+        moves = pd.DataFrame({
+            "teacher_id": ["T1", "T2", "T3", "T4"], "from_school": ["P1", "P1", "P2", "P3"],
+            "to_school": ["P3", "P3", "P4", "P1"], "subject": ["math", "chinese", "math", "pe"],
+            "backbone": [True, False, True, False], "commute_s": [900, 1000, 800, 700],
+            "reason": ["quota"] * 4,
+        })
+        sr = pd.DataFrame({"school_id": ["P1", "P2", "P3", "P4"], "eligible": [10, 8, 3, 2], "out": [2, 1, 1, 0], "in": [1, 0, 2, 1]})
+        outputs["rotation"] = StageOutput(files={
+            "moves.csv": moves, "schools_rotation.csv": sr,
+            "metrics.json": {"quota": 2, "movers": 4, "backbone_share": 0.5,
+                             "cv_before": {"backbone_per_100": 0.45}, "cv_after": {"backbone_per_100": 0.30}},
+        })
+    scenario = Scenario(
+        name=name, seed=7, inputs=InputsSection(schools=Path("schools.csv")), solver=SolverSection(),
+        network=NetworkSettings(), stages={},
+    )
+    return RunResult(scenario=scenario, inputs=inputs, outputs=outputs)
+
+
+@pytest.fixture
+def toy_run() -> RunResult:
+    """All four stages on a 6 × 4 grid county."""
+    return make_run()
