@@ -67,6 +67,8 @@ CHINA_LAT: Final = (18.0, 54.0)
 #: At most this many rows are named per kind of problem and column; the rest are counted.
 MAX_ROWS_PER_PROBLEM: Final = 20
 
+#: Shapefile (dBASE) field names are cut to this many characters.
+SHAPEFILE_FIELD_LEN: Final = 10
 #: Headers accepted for point coordinates in tables (CSV/Excel), lower-cased.
 LON_ALIASES: Final = ("lon", "lng", "long", "longitude", "经度", "东经", "x")
 LAT_ALIASES: Final = ("lat", "latitude", "纬度", "北纬", "y")
@@ -205,10 +207,19 @@ def accepted_headers(column: Column) -> str:
     return ", ".join([column.name, *column.aliases])
 
 
+def _shapefile_name(raw: str, spec: LayerSpec) -> str | None:
+    """The canonical column a Shapefile header cut to 10 characters stands for, if one."""
+    if len(raw) != SHAPEFILE_FIELD_LEN:
+        return None
+    hits = [c.name for c in spec.columns if len(c.name) > SHAPEFILE_FIELD_LEN and c.name[:SHAPEFILE_FIELD_LEN] == raw.lower()]
+    return hits[0] if len(hits) == 1 else None
+
+
 def rename_aliases(df: pd.DataFrame, spec: LayerSpec, *, layer: str) -> tuple[pd.DataFrame, list[Problem]]:
     """Rename accepted headers to canonical names (case-insensitive, trimmed).
 
-    Headers ``lon``/``lat`` and their aliases (经度/纬度 ...) become ``lon``/``lat``
+    A header cut to 10 characters by the Shapefile format (``capacity_p``) is
+    recognised when it stands for one canonical column. Headers ``lon``/``lat`` and their aliases (经度/纬度 ...) become ``lon``/``lat``
     for layers with geometry. Two headers meaning the same column is a problem.
 
     Parameters
@@ -237,7 +248,7 @@ def rename_aliases(df: pd.DataFrame, spec: LayerSpec, *, layer: str) -> tuple[pd
         if col == geometry_name:
             continue
         raw = str(col).replace("\ufeff", "").replace("\u3000", " ").strip()
-        canonical = lookup.get(raw.lower(), raw)
+        canonical = lookup.get(raw.lower()) or _shapefile_name(raw, spec) or raw
         if canonical in seen:
             msg = f"headers '{seen[canonical]}' and '{raw}' both mean '{canonical}'; keep one"
             problems.append(Problem(layer=layer, message=msg, column=canonical))

@@ -1,0 +1,513 @@
+"""Reading input layers from files: the only module of :mod:`geo` that touches the disk.
+
+Supported formats: GeoPackage, GeoJSON, Shapefile (also zipped) and FlatGeobuf
+through pyogrio; CSV (UTF-8 with or without BOM, then GB18030 — a superset of
+GBK and GB2312 — tried in turn; comma, tab, semicolon or bar separated) and
+Excel ``.xlsx`` through openpyxl. Tables carry point coordinates in ``lon``/``lat``
+columns (经度/纬度 and the other :data:`geo.validate.LON_ALIASES` accepted), in
+the CRS the caller declares (WGS84 by default).
+
+:func:`read_layer` renames accepted headers to the canonical names and builds
+geometries but does not check values; :func:`load_inputs` reads every layer and
+validates them together with :func:`geo.validate.validate_inputs`, raising one
+:class:`~geo.errors.InputError` with every problem of every file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+
+from geo.crs import parse_crs, points_to_wgs84, to_wgs84
+from geo.errors import InputError, Problem
+from geo.model import LAYERS, Inputs, LayerSpec
+from geo.validate import (
+    LAT_ALIASES,
+    LON_ALIASES,
+    InputWarning,
+    _finish,
+    _parse_number,
+    _Result,
+    _validate_layer,
+    accepted_headers,
+    deferred_warnings,
+    rename_aliases,
+)
+
+log = logging.getLogger(__name__)
+
+#: Text encodings tried for CSV files, in order.
+CSV_ENCODINGS: Final = ("utf-8-sig", "gb18030")
+#: Separators a CSV file may use.
+CSV_SEPARATORS: Final = ",\t;|"
+_VECTOR: Final = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
+_TABLE: Final = (".csv", ".txt", ".tsv")
+_EXCEL: Final = (".xlsx", ".xlsm")
+_ORDER: Final = ("schools", "blocks", "teachers", "roads", "boundary")
+
+#: Headers accepted in plain tables that are not input layers (lower-cased → canonical).
+TABLE_ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
+    "groups": {
+        "学校代码": "school_id",
+        "学校编号": "school_id",
+        "集团编号": "group_id",
+        "集团": "group_id",
+        "共同体": "group_id",
+        "共同体编号": "group_id",
+        "角色": "role",
+        "group": "group_id",
+    },
+}
+
+FileKind = Literal["vector", "table", "excel", "osm"]
+
+
+def file_kind(path: str | Path) -> FileKind | None:
+    """What reader a file needs, from its name (``None`` if not supported)."""
+    name = Path(path).name.lower()
+    if name.endswith(".pbf"):
+        return "osm"
+    suffix = Path(name).suffix
+    if suffix in _VECTOR:
+        return "vector"
+    if suffix in _TABLE:
+        return "table"
+    if suffix in _EXCEL:
+        return "excel"
+    return None
+
+
+def _problem(path: Path | str, message: str, column: str | None = None) -> InputError:
+    return InputError([Problem(layer=str(path), message=message, column=column)])
+
+
+def _check_file(p: Path) -> FileKind:
+    if not p.exists():
+        raise _problem(p, "file not found")
+    if p.is_dir():
+        raise _problem(p, "is a folder, not a file")
+    kind = file_kind(p)
+    if kind is None:
+        hint = " (old Excel .xls: save it as .xlsx)" if p.suffix.lower() == ".xls" else ""
+        raise _problem(
+            p,
+            f"unsupported file type '{p.suffix}'{hint}; use GeoPackage (.gpkg), GeoJSON, Shapefile, CSV, Excel .xlsx "
+            "or, for roads, OpenStreetMap .osm.pbf",
+        )
+    return kind
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def _decode(p: Path) -> str:
+    raw = p.read_bytes()
+    for enc in CSV_ENCODINGS:
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise _problem(p, f"cannot decode the text; save it as UTF-8 (tried {', '.join(CSV_ENCODINGS)})")
+
+
+def _read_csv(p: Path) -> pd.DataFrame:
+    text = _decode(p)
+    if not text.strip():
+        raise _problem(p, "the file is empty")
+    head = "\n".join(text.splitlines()[:20])
+    try:
+        sep = csv.Sniffer().sniff(head, delimiters=CSV_SEPARATORS).delimiter
+    except csv.Error:
+        sep = ","
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise _problem(p, f"cannot read the CSV: {err}") from err
+
+
+def _read_excel(p: Path, layer: str) -> pd.DataFrame:
+    try:
+        sheets = pd.read_excel(p, sheet_name=None, dtype=str, engine="openpyxl")
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as err:
+        raise _problem(p, f"cannot read the Excel file: {err}") from err
+    except Exception as err:  # openpyxl raises its own error types for broken workbooks
+        raise _problem(p, f"cannot read the Excel file: {type(err).__name__}: {err}") from err
+    if not sheets:
+        raise _problem(p, "the workbook has no sheets")
+    by_name = {str(k).strip().lower(): k for k in sheets}
+    key = by_name.get(layer.lower(), next(iter(sheets)))
+    if len(sheets) > 1 and layer.lower() not in by_name:
+        log.info("%s: no sheet named %r, reading the first sheet %r", p, layer, key)
+    return sheets[key]
+
+
+def _read_any_table(p: Path, kind: FileKind, layer: str) -> pd.DataFrame:
+    if kind == "table":
+        return _read_csv(p)
+    if kind == "excel":
+        return _read_excel(p, layer)
+    msg = "must be a table (CSV or Excel .xlsx)"
+    raise _problem(p, msg)
+
+
+def read_table(path: str | Path, *, layer: str) -> pd.DataFrame:
+    """Read a plain CSV or Excel table, with trimmed and canonical headers.
+
+    Values are left as read (strings); the caller checks them.
+
+    Parameters
+    ----------
+    path
+        ``.csv`` (UTF-8 or GBK/GB18030) or ``.xlsx`` file.
+    layer
+        What the table holds, naming it in messages and choosing the header
+        aliases: an input layer (``teachers`` ...) or ``groups`` (学校代码 →
+        ``school_id``, 集团编号 → ``group_id``, 角色 → ``role``).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable or empty file, or two headers meaning one column.
+    """
+    p = Path(path)
+    kind = _check_file(p)
+    df = _read_any_table(p, kind, layer)
+    if layer in LAYERS:
+        spec = LAYERS[layer]
+        out, problems = rename_aliases(df, LayerSpec(spec.name, spec.columns, "none", spec.id_column), layer=str(p))
+        if problems:
+            raise InputError(problems)
+        return out
+    aliases = {k.lower(): v for k, v in TABLE_ALIASES.get(layer, {}).items()}
+    names = [str(c).replace("\ufeff", "").strip() for c in df.columns]
+    canonical = [aliases.get(n.lower(), n) for n in names]
+    dup = sorted({c for c in canonical if canonical.count(c) > 1})
+    if dup:
+        raise InputError([Problem(layer=str(p), message="two headers mean the same column", column=c) for c in dup])
+    return df.set_axis(canonical, axis=1)
+
+
+def _points_from_table(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS) -> gpd.GeoDataFrame:
+    if "lon" not in df.columns or "lat" not in df.columns:
+        missing = [c for c in ("lon", "lat") if c not in df.columns]
+        raise InputError(
+            [
+                Problem(
+                    layer=str(p),
+                    message="missing coordinate column; accepted headers: "
+                    + ", ".join(LON_ALIASES if c == "lon" else LAT_ALIASES),
+                    column=c,
+                )
+                for c in missing
+            ]
+        )
+    x = np.array([_parse_number(v)[0] for v in df["lon"].tolist()], dtype=np.float64)
+    y = np.array([_parse_number(v)[0] for v in df["lat"].tolist()], dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    geoms = np.full(len(df), None, dtype=object)
+    geoms[ok] = shapely.points(x[ok], y[ok])
+    attrs = df.drop(columns=["lon", "lat"])
+    if isinstance(declared, str):  # gcj02 / bd09: lon/lat shifted, convert to WGS84
+        gdf = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, index=df.index), crs=4326)
+        return to_wgs84(gdf, declared)
+    return gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, index=df.index), crs=declared)
+
+
+def _home_to_wgs84(df: pd.DataFrame, declared: str | pyproj.CRS) -> pd.DataFrame:
+    """Teachers' ``home_lon``/``home_lat`` from the declared CRS to WGS84 degrees."""
+    if "home_lon" not in df.columns or "home_lat" not in df.columns:
+        return df
+    if isinstance(declared, pyproj.CRS) and declared.equals(pyproj.CRS.from_epsg(4326)):
+        return df
+    x = np.array([_parse_number(v)[0] for v in df["home_lon"].tolist()], dtype=np.float64)
+    y = np.array([_parse_number(v)[0] for v in df["home_lat"].tolist()], dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return df
+    lon, lat = points_to_wgs84(x[ok], y[ok], declared)
+    out = df.copy()
+    for col, vals in (("home_lon", lon), ("home_lat", lat)):
+        new = out[col].astype(object).to_numpy(copy=True)
+        new[ok] = vals
+        out[col] = new
+    return out
+
+
+# --- spatial files ------------------------------------------------------------------------
+
+
+def _read_vector(p: Path, layer: str) -> pd.DataFrame:
+    try:
+        layers = pyogrio.list_layers(p)
+    except Exception as err:  # pyogrio/GDAL raise DataSourceError and others for broken files
+        raise _problem(p, f"cannot open: {err}") from err
+    names = [str(n) for n in layers[:, 0]] if len(layers) else []
+    if not names:
+        raise _problem(p, "the file holds no layer")
+    chosen = next((n for n in names if n.lower() == layer.lower()), None)
+    if chosen is None:
+        if len(names) > 1:
+            raise _problem(p, f"holds several layers ({', '.join(names)}) and none is called '{layer}'")
+        chosen = names[0]
+    try:
+        with warnings.catch_warnings():
+            # GDAL warns about e.g. a missing .prj; the missing CRS is reported by validation
+            warnings.simplefilter("ignore", RuntimeWarning)
+            # A Shapefile without a .cpg is read by GDAL as ISO-8859-1, which garbles
+            # Chinese text: try UTF-8, then GB18030 (GBK), as for CSV files.
+            no_cpg = p.suffix.lower() == ".shp" and not p.with_suffix(".cpg").exists() and not p.with_suffix(".CPG").exists()
+            try:
+                df = pyogrio.read_dataframe(p, layer=chosen, encoding="utf-8" if no_cpg else None)
+            except UnicodeDecodeError:
+                df = pyogrio.read_dataframe(p, layer=chosen, encoding="gb18030")
+    except Exception as err:  # GDAL errors on corrupt content
+        raise _problem(p, f"cannot read layer '{chosen}': {err}") from err
+    return df
+
+
+def _read_osm(p: Path, layer: str) -> gpd.GeoDataFrame:
+    if layer != "roads":
+        raise _problem(p, f"an OpenStreetMap .osm.pbf file can only give roads, not {layer}")
+    try:
+        from geo.osm import read_osm_roads  # noqa: PLC0415 (optional heavy reader)
+    except ImportError as err:
+        raise _problem(p, "reading .osm.pbf files is not available in this installation") from err
+    return read_osm_roads(p)
+
+
+def read_layer(path: str | Path, layer: str, *, crs: str | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Read one input layer from a file, with canonical headers and a geometry.
+
+    Parameters
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile (or zipped Shapefile), FlatGeobuf, CSV,
+        Excel ``.xlsx``, or for roads an OpenStreetMap ``.osm.pbf``. A file with
+        several layers (or an Excel workbook with several sheets) gives the one
+        named like ``layer``.
+    layer
+        ``schools``, ``blocks``, ``teachers``, ``roads`` or ``boundary``.
+    crs
+        The CRS the coordinates are in: ``wgs84``, ``cgcs2000``, ``gcj02``,
+        ``bd09``, ``EPSG:n`` or a pyproj string. For CSV/Excel it is the CRS of
+        the ``lon``/``lat`` (and teachers' ``home_lon``/``home_lat``) columns,
+        WGS84 when not given. For spatial files it overrides the file's own CRS
+        (needed for GCJ-02/BD-09 data, which files store as plain lon/lat, and
+        for files without one); when not given the file's CRS is kept.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or pandas.DataFrame
+        A GeoDataFrame for spatial layers (in the declared CRS, or WGS84 for
+        GCJ-02/BD-09 input), a DataFrame for teachers (home coordinates in WGS84).
+        Values are not checked: they may be strings.
+
+    Raises
+    ------
+    InputError
+        Unknown layer or CRS name, missing, unreadable or unsupported file,
+        missing coordinate columns, or two headers meaning one column.
+    """
+    p = Path(path)
+    if layer not in LAYERS:
+        raise _problem(p, f"unknown layer '{layer}'; layers are {', '.join(LAYERS)}")
+    spec = LAYERS[layer]
+    kind = _check_file(p)
+    try:
+        declared = parse_crs(crs) if crs is not None else None
+    except InputError as err:
+        raise InputError([Problem(layer=str(p), message=q.message, column="crs") for q in err.problems]) from err
+
+    if kind == "osm":
+        df: pd.DataFrame = _read_osm(p, layer)
+    elif kind == "vector":
+        df = _read_vector(p, layer)
+    else:
+        df = _read_any_table(p, kind, layer)
+
+    if spec.geometry == "none":
+        if isinstance(df, gpd.GeoDataFrame):
+            df = pd.DataFrame(df.drop(columns=df.geometry.name))
+        df, problems = rename_aliases(df, spec, layer=str(p))
+        if problems:
+            raise InputError(problems)
+        return _home_to_wgs84(df, declared if declared is not None else pyproj.CRS.from_epsg(4326))
+
+    if kind in ("table", "excel"):
+        if spec.geometry in ("line", "polygon"):
+            raise _problem(p, f"{layer} must be a spatial file (GeoPackage, GeoJSON, Shapefile); tables can only hold points")
+        df, problems = rename_aliases(df, spec, layer=str(p))
+        if problems:
+            raise InputError(problems)
+        return _points_from_table(p, df, declared if declared is not None else pyproj.CRS.from_epsg(4326))
+
+    if not isinstance(df, gpd.GeoDataFrame):
+        raise _problem(p, f"has no geometry; {layer} must be spatial")
+    df, problems = rename_aliases(df, spec, layer=str(p))
+    if problems:
+        raise InputError(problems)
+    if declared is None:
+        return df
+    if isinstance(declared, pyproj.CRS) and df.crs is not None and not pyproj.CRS(df.crs).equals(declared):
+        warnings.warn(
+            f"{p}: the file says its CRS is {df.crs.name} but {declared.name} was declared; using the declared CRS",
+            InputWarning,
+            stacklevel=2,
+        )
+    if isinstance(declared, str) or df.crs is not None:
+        try:
+            return to_wgs84(df, declared)
+        except InputError as err:
+            raise InputError([Problem(layer=str(p), message=q.message, column="crs") for q in err.problems]) from err
+    return df.set_crs(declared)
+
+
+def load_inputs(
+    paths: Mapping[str, str | Path | None],
+    *,
+    crs: str = "wgs84",
+    layer_crs: Mapping[str, str] | None = None,
+) -> Inputs:
+    """Read every given layer and validate them together.
+
+    Parameters
+    ----------
+    paths
+        Layer name (``schools``, ``blocks``, ``teachers``, ``roads``,
+        ``boundary``) → file; ``None`` entries are skipped. Schools are required.
+    crs
+        CRS of the coordinates in CSV/Excel layers (spatial files carry their own).
+    layer_crs
+        Per-layer override, for tables and spatial files alike (e.g.
+        ``{"blocks": "gcj02"}`` for a GeoJSON exported from Amap).
+
+    Returns
+    -------
+    Inputs
+        Canonical layers in the local UTM CRS, with ``sources`` naming the files.
+
+    Raises
+    ------
+    InputError
+        With every problem of every file: unreadable files and bad values alike.
+    """
+    problems: list[Problem] = []
+    overrides = dict(layer_crs or {})
+    for name in sorted(set(paths) - set(LAYERS)):
+        problems.append(Problem(layer=str(paths[name]), message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}"))
+    for name in sorted(set(overrides) - set(LAYERS)):
+        problems.append(Problem(layer="layer_crs", message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}"))
+    names = {"crs": crs, **{f"layer_crs.{k}": v for k, v in sorted(overrides.items())}}
+    for key, value in names.items():
+        try:
+            parse_crs(value)
+        except InputError as err:
+            problems.extend(Problem(layer=key, message=q.message) for q in err.problems)
+    if paths.get("schools") is None:
+        problems.append(Problem(layer="schools", message="the schools layer is required (no file given)"))
+    if problems and any(q.layer == "crs" or q.layer.startswith("layer_crs") for q in problems):
+        raise InputError(problems)
+
+    with deferred_warnings(stacklevel=1):
+        inputs = _read_and_validate(paths, crs, overrides, problems)
+    return inputs
+
+
+def _read_and_validate(
+    paths: Mapping[str, str | Path | None], crs: str, overrides: Mapping[str, str], problems: list[Problem]
+) -> Inputs:
+    frames: dict[str, pd.DataFrame] = {}
+    labels: dict[str, str] = {}
+    for name in _ORDER:
+        path = paths.get(name)
+        if path is None:
+            continue
+        labels[name] = str(path)
+        declared = overrides.get(name)
+        if declared is None and file_kind(path) in ("table", "excel"):
+            declared = crs
+        try:
+            frames[name] = read_layer(path, name, crs=declared)
+        except InputError as err:
+            problems.extend(err.problems)
+
+    results: dict[str, _Result] = {}
+    for name, df in frames.items():
+        results[name] = _validate_layer(df, LAYERS[name], labels[name], problems)
+    return _finish(results, {**{k: k for k in LAYERS}, **labels}, labels, problems, None)
+
+
+# --- documentation ------------------------------------------------------------------------
+
+
+def alias_table_markdown() -> str:
+    """The input schema as Markdown: per layer, canonical columns and accepted headers.
+
+    The README's table is generated from this one source.
+    """
+    kinds = {
+        "id": "text id",
+        "str": "text",
+        "int": "count ≥ 0",
+        "float": "number ≥ 0",
+        "bool": "yes/no",
+        "enum": "one of",
+    }
+    geometry = {
+        "point": "points",
+        "point_or_polygon": "points or polygons",
+        "line": "lines",
+        "polygon": "polygons",
+        "none": "table, no geometry",
+    }
+    lines: list[str] = []
+    for spec in LAYERS.values():
+        lines.append(f"### {spec.name} ({geometry[spec.geometry]})")
+        lines.append("")
+        lines.append("| column | required | type | accepted headers | meaning |")
+        lines.append("|---|---|---|---|---|")
+        for col in spec.columns:
+            kind = kinds[col.kind]
+            if col.kind == "enum":
+                kind += " " + " \\| ".join(f"`{c}`" for c in col.choices)
+            if col.name in ("home_lon", "home_lat"):
+                kind = "degrees"
+            headers = ", ".join(f"`{h}`" for h in accepted_headers(col).split(", "))
+            lines.append(f"| `{col.name}` | {'yes' if col.required else ''} | {kind} | {headers} | {col.description} |")
+        if spec.geometry in ("point", "point_or_polygon"):
+            lon = ", ".join(f"`{a}`" for a in LON_ALIASES)
+            lat = ", ".join(f"`{a}`" for a in LAT_ALIASES)
+            lines.append(f"| `lon` / `lat` | CSV/Excel | degrees (or x/y of the declared CRS) | {lon} / {lat} | point position |")
+        lines.append("")
+    from geo.model import SUBJECT_ALIASES, VALUE_ALIASES  # noqa: PLC0415
+
+    lines.append("### Accepted Chinese values")
+    lines.append("")
+    lines.append("| column | value → canonical |")
+    lines.append("|---|---|")
+    for col, mapping in VALUE_ALIASES.items():
+        lines.append(f"| `{col}` | " + ", ".join(f"{k} → `{v}`" for k, v in mapping.items()) + " |")
+    lines.append("| `subject` | " + ", ".join(f"{k} → `{v}`" for k, v in SUBJECT_ALIASES.items()) + " |")
+    lines.append("| yes/no columns | true/false, 1/0, yes/no, y/n, 是/否, 有/无 |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+__all__ = ["alias_table_markdown", "file_kind", "load_inputs", "read_layer", "read_table"]

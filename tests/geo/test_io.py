@@ -1,0 +1,360 @@
+"""Reading layers from files: formats, encodings, declared CRSs, and file-level problems."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyproj
+import pytest
+from shapely.geometry import Point, box
+
+from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
+from geo.errors import InputError
+from geo.io import alias_table_markdown, file_kind, load_inputs, read_layer, read_table
+from geo.validate import InputWarning
+
+LON0, LAT0 = 110.10, 37.10
+SCHOOLS_CSV = (
+    "学校代码,学校名称,学段,城乡类型,小学班级数,初中学位数,小学在校生数,初中在校生数,经度,纬度\n"
+    "S1,城关小学,小学,城区,20,,850,,110.10,37.10\n"
+    "S2,城关中学,初中,城区,,1000,,900,110.11,37.10\n"
+    "S3,下廿里铺九年制学校,九年一贯制,乡村,6,150,200,100,110.20,37.15\n"
+)
+BLOCKS_CSV = (
+    "编号,名称,小学适龄人数,初中适龄人数,对口小学,对口初中,lon,lat\n"
+    "B1,北关社区,120,60,S1,S2,110.102,37.101\n"
+    "B2,李家塔村,40,20,S3,S3,110.19,37.14\n"
+)
+TEACHERS_CSV = (
+    "教师编号,学校代码,任教学科,骨干教师,学历达标以上,职称,本校任教年限,年龄,性别\n"
+    "T1,S1,语文,是,是,高级,8,45,女\n"
+    "T2,S3,数学,否,是,中级,3,29,男\n"
+)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def schools_gdf() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "school_id": ["S1", "S2"],
+            "name": ["a", "b"],
+            "level": ["primary", "junior"],
+            "area_type": ["urban", "town"],
+            "capacity_primary": [900, 0],
+            "capacity_junior": [0, 800],
+        },
+        geometry=[Point(LON0, LAT0), Point(LON0 + 0.01, LAT0)],
+        crs=4326,
+    )
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_encodings(tmp_path: Path, encoding: str) -> None:
+    gdf = read_layer(write(tmp_path / "s.csv", SCHOOLS_CSV, encoding), "schools")
+    assert gdf["name"].tolist()[2] == "下廿里铺九年制学校"
+    assert gdf["school_id"].tolist() == ["S1", "S2", "S3"]
+    assert gdf.crs.to_epsg() == 4326
+    assert gdf.geometry.iloc[0].coords[0] == pytest.approx((LON0, LAT0))
+    assert "lon" not in gdf.columns and "经度" not in gdf.columns
+
+
+def test_csv_headers_renamed_but_values_not_checked(tmp_path: Path) -> None:
+    gdf = read_layer(write(tmp_path / "s.csv", SCHOOLS_CSV), "schools")
+    assert {"level", "area_type", "classes_primary", "capacity_junior"} <= set(gdf.columns)
+    assert gdf["level"].tolist() == ["小学", "初中", "九年一贯制"]  # converted by validation, not here
+
+
+@pytest.mark.parametrize("sep", ["\t", ";"])
+def test_csv_other_separators(tmp_path: Path, sep: str) -> None:
+    gdf = read_layer(write(tmp_path / "s.csv", SCHOOLS_CSV.replace(",", sep)), "schools")
+    assert len(gdf) == 3 and "school_id" in gdf.columns
+
+
+def test_excel_sheet_named_like_the_layer(tmp_path: Path) -> None:
+    path = tmp_path / "data.xlsx"
+    frame = pd.read_csv(write(tmp_path / "s.csv", SCHOOLS_CSV), dtype=str)
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        pd.DataFrame({"note": ["cover sheet"]}).to_excel(xl, sheet_name="说明", index=False)
+        frame.to_excel(xl, sheet_name="schools", index=False)
+    gdf = read_layer(path, "schools")
+    assert gdf["school_id"].tolist() == ["S1", "S2", "S3"]
+    assert gdf.geometry.iloc[2].coords[0] == pytest.approx((110.20, 37.15))
+
+
+def test_excel_numbers_become_clean_ids_after_validation(tmp_path: Path) -> None:
+    path = tmp_path / "s.xlsx"
+    df = pd.read_csv(write(tmp_path / "s.csv", SCHOOLS_CSV), dtype=str)
+    df["学校代码"] = [101, 102, 103]
+    df.to_excel(path, index=False)
+    inp = load_inputs({"schools": path})
+    assert inp.schools["school_id"].tolist() == ["101", "102", "103"]
+
+
+def test_csv_in_gcj02_is_converted_to_wgs84(tmp_path: Path) -> None:
+    gx, gy = wgs84_to_gcj02(LON0, LAT0)
+    text = f"school_id,name,level,area_type,capacity_primary,lon,lat\nS1,a,primary,urban,900,{gx!r},{gy!r}\n"
+    gdf = read_layer(write(tmp_path / "s.csv", text), "schools", crs="gcj02")
+    assert gdf.crs.to_epsg() == 4326
+    assert gdf.geometry.iloc[0].coords[0] == pytest.approx((LON0, LAT0), abs=1e-9)
+
+
+def test_csv_in_projected_crs_keeps_the_declared_crs(tmp_path: Path) -> None:
+    x, y = pyproj.Transformer.from_crs(4326, 4547, always_xy=True).transform(LON0, LAT0)
+    text = f"school_id,name,level,area_type,capacity_primary,x,y\nS1,a,primary,urban,900,{x},{y}\n"
+    gdf = read_layer(write(tmp_path / "s.csv", text), "schools", crs="EPSG:4547")
+    assert gdf.crs.to_epsg() == 4547
+
+
+def test_teacher_homes_in_bd09_become_wgs84(tmp_path: Path) -> None:
+    bx, by = wgs84_to_bd09(LON0, LAT0)
+    text = TEACHERS_CSV.replace("性别\n", "性别,住址经度,住址纬度\n").replace("女\n", f"女,{bx!r},{by!r}\n").replace("男\n", "男,,\n")
+    df = read_layer(write(tmp_path / "t.csv", text), "teachers", crs="bd09")
+    assert isinstance(df, pd.DataFrame) and not isinstance(df, gpd.GeoDataFrame)
+    assert float(df["home_lon"].iloc[0]) == pytest.approx(LON0, abs=1e-9)
+    assert float(df["home_lat"].iloc[0]) == pytest.approx(LAT0, abs=1e-9)
+
+
+def test_missing_coordinate_columns(tmp_path: Path) -> None:
+    text = "school_id,name,level,area_type\nS1,a,primary,urban\n"
+    with pytest.raises(InputError, match=r"s\.csv, column 'lon': missing coordinate column; accepted headers: lon, lng.*经度"):
+        read_layer(write(tmp_path / "s.csv", text), "schools")
+
+
+def test_roads_cannot_come_from_a_table(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="roads must be a spatial file"):
+        read_layer(write(tmp_path / "r.csv", "highway,lon,lat\nprimary,110,37\n"), "roads")
+
+
+def test_read_table_groups_aliases(tmp_path: Path) -> None:
+    df = read_table(write(tmp_path / "g.csv", " 学校代码 ,集团编号,角色\nS1,G1,lead\nS2,G1,member\n"), layer="groups")
+    assert list(df.columns) == ["school_id", "group_id", "role"]
+    assert df["school_id"].tolist() == ["S1", "S2"]
+
+
+def test_read_table_of_an_input_layer(tmp_path: Path) -> None:
+    df = read_table(write(tmp_path / "t.csv", TEACHERS_CSV), layer="teachers")
+    assert {"teacher_id", "school_id", "subject"} <= set(df.columns)
+
+
+# --- spatial files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("suffix", "driver"), [(".gpkg", "GPKG"), (".geojson", "GeoJSON"), (".shp", "ESRI Shapefile")])
+def test_spatial_formats(tmp_path: Path, suffix: str, driver: str) -> None:
+    path = tmp_path / f"schools{suffix}"
+    with warnings.catch_warnings():
+        # writing a Shapefile warns that long names are cut (that is what is tested)
+        warnings.simplefilter("ignore")
+        schools_gdf().rename(columns={"school_id": "学校代码", "level": "学段"}).to_file(path, driver=driver, encoding="gbk")
+    gdf = read_layer(path, "schools")
+    # Shapefile cuts capacity_primary to capacity_p: recognised and restored
+    assert {"school_id", "level", "capacity_primary", "capacity_junior"} <= set(gdf.columns)
+    assert gdf.crs.to_epsg() == 4326
+    assert gdf.geometry.iloc[1].coords[0] == pytest.approx((LON0 + 0.01, LAT0))
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_shapefile_without_cpg_keeps_chinese_text(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "s.shp"
+    gdf = schools_gdf().rename(columns={"level": "学段"})
+    gdf["学段"] = ["小学", "初中"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long names cut by the Shapefile format
+        gdf.to_file(path, encoding=encoding)
+    path.with_suffix(".cpg").unlink()
+    out = read_layer(path, "schools")
+    assert out["level"].tolist() == ["小学", "初中"]
+
+
+def test_geopackage_with_several_layers_gives_the_named_one(tmp_path: Path) -> None:
+    path = tmp_path / "all.gpkg"
+    schools_gdf().to_file(path, layer="schools")
+    gpd.GeoDataFrame({"name": ["县"]}, geometry=[box(110, 37, 110.3, 37.3)], crs=4326).to_file(path, layer="boundary")
+    assert read_layer(path, "boundary")["name"].tolist() == ["县"]
+    with pytest.raises(InputError, match=r"holds several layers \(.*\) and none is called 'blocks'"):
+        read_layer(path, "blocks")
+
+
+def test_geojson_declared_gcj02_is_shifted(tmp_path: Path) -> None:
+    gx, gy = wgs84_to_gcj02(LON0, LAT0)
+    path = tmp_path / "s.geojson"
+    gdf = schools_gdf().iloc[:1].copy()
+    gdf["geometry"] = [Point(gx, gy)]
+    gdf.to_file(path, driver="GeoJSON")
+    out = read_layer(path, "schools", crs="gcj02")
+    assert out.geometry.iloc[0].coords[0] == pytest.approx((LON0, LAT0), abs=1e-9)
+
+
+def test_shapefile_without_prj_is_a_missing_crs(tmp_path: Path) -> None:
+    path = tmp_path / "schools.shp"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long names cut by the Shapefile format
+        schools_gdf().to_file(path)
+    path.with_suffix(".prj").unlink()
+    with pytest.raises(InputError, match=r"schools\.shp: no coordinate system \(CRS\)"):
+        load_inputs({"schools": path})
+    # declaring it fixes it
+    inp = load_inputs({"schools": path}, layer_crs={"schools": "wgs84"})
+    assert inp.metric_crs.to_epsg() == 32649
+
+
+def test_declared_crs_disagreeing_with_the_file_warns(tmp_path: Path) -> None:
+    path = tmp_path / "s.gpkg"
+    schools_gdf().to_file(path)
+    with pytest.warns(InputWarning, match="the file says its CRS is WGS 84 but China Geodetic Coordinate System 2000 was declared"):
+        read_layer(path, "schools", crs="cgcs2000")
+
+
+# --- file-level problems --------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"nope\.gpkg: file not found"):
+        read_layer(tmp_path / "nope.gpkg", "schools")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "broken.gpkg", "this is not a geopackage")
+    with pytest.raises(InputError, match=r"broken\.gpkg: cannot open"):
+        read_layer(path, "schools")
+
+
+def test_unreadable_excel(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"bad\.xlsx: cannot read the Excel file"):
+        read_layer(write(tmp_path / "bad.xlsx", "plain text"), "schools")
+
+
+def test_empty_csv_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"empty\.csv: the file is empty"):
+        read_layer(write(tmp_path / "empty.csv", ""), "schools")
+
+
+def test_csv_with_header_only_is_an_empty_layer(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"s\.csv: the layer is empty \(no rows\)"):
+        load_inputs({"schools": write(tmp_path / "s.csv", SCHOOLS_CSV.splitlines()[0] + "\n")})
+
+
+def test_unsupported_file_type(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"old Excel \.xls: save it as \.xlsx"):
+        read_layer(write(tmp_path / "s.xls", "x"), "schools")
+
+
+def test_unknown_layer_name(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown layer 'pupils'; layers are schools, blocks"):
+        read_layer(write(tmp_path / "s.csv", SCHOOLS_CSV), "pupils")
+
+
+def test_unknown_crs_name(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"s\.csv, column 'crs': unknown coordinate system 'mars'"):
+        read_layer(write(tmp_path / "s.csv", SCHOOLS_CSV), "schools", crs="mars")
+    with pytest.raises(InputError, match=r"layer_crs\.blocks: unknown coordinate system 'gcj2'"):
+        load_inputs({"schools": tmp_path / "s.csv"}, layer_crs={"blocks": "gcj2"})
+
+
+def test_file_not_valid_utf8_nor_gbk(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"school_id\n\xff\xfe\xfa\xfb\x80\n")
+    with pytest.raises(InputError, match="cannot decode the text; save it as UTF-8"):
+        read_layer(path, "schools")
+
+
+# --- load_inputs ------------------------------------------------------------------------------------
+
+
+def test_load_inputs_reads_and_validates_every_layer(tmp_path: Path) -> None:
+    boundary = tmp_path / "boundary.geojson"
+    gpd.GeoDataFrame({"名称": ["清涧县"]}, geometry=[box(110.0, 37.0, 110.3, 37.3)], crs=4326).to_file(boundary)
+    paths = {
+        "schools": write(tmp_path / "schools.csv", SCHOOLS_CSV, "gbk"),
+        "blocks": write(tmp_path / "blocks.csv", BLOCKS_CSV),
+        "teachers": write(tmp_path / "teachers.csv", TEACHERS_CSV, "utf-8-sig"),
+        "roads": None,
+        "boundary": boundary,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inp = load_inputs(paths)
+    assert inp.metric_crs.to_epsg() == 32649
+    assert inp.schools["level"].tolist() == ["primary", "junior", "nine_year"]
+    assert inp.schools["capacity_primary"].tolist() == [900, 0, 270]
+    assert inp.blocks["current_primary"].tolist() == ["S1", "S3"]
+    assert inp.teachers["subject"].tolist() == ["chinese", "math"]
+    assert inp.boundary["name"].tolist() == ["清涧县"]
+    assert inp.roads is None
+    assert inp.sources["schools"] == str(paths["schools"])
+
+
+def test_load_inputs_reports_all_files_at_once(tmp_path: Path) -> None:
+    paths = {
+        "schools": write(tmp_path / "schools.csv", SCHOOLS_CSV.replace("S2,城关中学,初中", "S2,城关中学,高中")),
+        "blocks": tmp_path / "missing.gpkg",
+        "teachers": write(tmp_path / "teachers.csv", TEACHERS_CSV.replace("T2,S3", "T2,S8")),
+    }
+    with pytest.raises(InputError) as excinfo:
+        load_inputs(paths)
+    text = str(excinfo.value)
+    assert "missing.gpkg: file not found" in text
+    assert "schools.csv, school_id S2, column 'level': unknown value '高中'" in text
+    assert "teachers.csv, teacher_id T2, column 'school_id': unknown school id 'S8'" in text
+
+
+def test_load_inputs_without_schools(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="the schools layer is required"):
+        load_inputs({"blocks": write(tmp_path / "b.csv", BLOCKS_CSV)})
+
+
+def test_load_inputs_unknown_layer_key(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown layer 'pupils'"):
+        load_inputs({"schools": write(tmp_path / "s.csv", SCHOOLS_CSV), "pupils": tmp_path / "p.csv"})
+
+
+def test_load_inputs_scenario_crs_applies_to_tables_only(tmp_path: Path) -> None:
+    gx, gy = wgs84_to_gcj02(LON0 + 0.01, LAT0)
+    gpkg = tmp_path / "schools.gpkg"
+    schools_gdf().to_file(gpkg)  # true WGS84 in a file that says so
+    blocks = write(tmp_path / "b.csv", f"block_id,students_primary,students_junior,lon,lat\nB1,10,5,{gx!r},{gy!r}\n")
+    inp = load_inputs({"schools": gpkg, "blocks": blocks}, crs="gcj02")
+    # the block sits exactly on school S2 once converted; the GeoPackage was not shifted
+    assert inp.blocks.geometry.iloc[0].distance(inp.schools.geometry.iloc[1]) < 0.01
+
+
+def test_load_inputs_warnings_only_when_no_error(tmp_path: Path) -> None:
+    text = SCHOOLS_CSV.replace("S3,下廿里铺九年制学校,九年一贯制,乡村,6,150", "S3,下廿里铺九年制学校,九年一贯制,乡村,6,0")
+    with pytest.warns(InputWarning, match="1 schools teaching junior have zero capacity"):
+        load_inputs({"schools": write(tmp_path / "s.csv", text)})
+    bad = text.replace("S1,城关小学,小学", "S1,城关小学,大学")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match="unknown value '大学'"):
+            load_inputs({"schools": write(tmp_path / "s2.csv", bad)})
+
+
+def test_file_kind() -> None:
+    assert file_kind("a/b.osm.pbf") == "osm"
+    assert file_kind("x.GPKG") == "vector"
+    assert file_kind("x.csv") == "table"
+    assert file_kind("x.xlsx") == "excel"
+    assert file_kind("x.doc") is None
+
+
+def test_alias_table_markdown_documents_every_column() -> None:
+    text = alias_table_markdown()
+    assert "### schools (points)" in text and "### teachers (table, no geometry)" in text
+    assert "| `school_id` | yes | text id | `school_id`, `学校代码`" in text
+    assert "`经度`" in text and "语文 → `chinese`" in text
+    assert "| `level` | yes | one of `primary` \\| `junior` \\| `nine_year`" in text
+
+
+def test_osm_extract_can_only_give_roads(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"an OpenStreetMap \.osm\.pbf file can only give roads, not schools"):
+        read_layer(write(tmp_path / "x.osm.pbf", "x"), "schools")
