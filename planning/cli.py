@@ -254,13 +254,125 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=_cmd_validate)
 
-    for register in _STAGE_COMMANDS:
-        register(sub)
+    for command, (stage_name, help_text) in STAGE_COMMANDS.items():
+        _add_stage_command(sub, command, stage_name, help_text)
     return parser
 
 
-#: Functions adding one subcommand per stage (zones, balance, communities, rotate).
-_STAGE_COMMANDS: list[Callable[[Any], None]] = []
+#: Command name → (stage name, one-line help). Flags come from the stage's parameter model.
+STAGE_COMMANDS: dict[str, tuple[str, str]] = {
+    "zones": ("zones", "catchment zones (划片招生): nearest baseline, optimal zones, multi-school zones, feeders"),
+    "balance": ("balance", "balance indicators (基本/优质均衡) and their coefficients of variation"),
+    "communities": ("communities", "strong–weak school communities (集团化办学) and one-to-one pairing (结对帮扶)"),
+    "rotate": ("rotation", "teacher rotation plan (交流轮岗) meeting the quotas"),
+}
+
+#: Friendlier flags for some parameters: command → {flag: (parameter, converter)}.
+FLAG_ALIASES: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
+    "zones": {"--level": ("levels", lambda v: [v])},
+}
+
+_LAYERS = ("schools", "blocks", "teachers", "roads", "boundary")
+
+
+def _field_kind(annotation: Any) -> tuple[str, Any]:
+    """(kind, detail) of a parameter annotation for argparse: scalar type, literal choices, list, bool."""
+    import types  # noqa: PLC0415
+    import typing  # noqa: PLC0415
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _field_kind(args[0])
+    if annotation is bool:
+        return "bool", None
+    if origin is typing.Literal:
+        return "choice", [str(a) for a in typing.get_args(annotation)]
+    if origin in (list, tuple) and args:
+        inner_kind, inner = _field_kind(args[0])
+        if inner_kind in ("scalar", "choice"):
+            return "list", (inner_kind, inner)
+        return "skip", None
+    if annotation in (int, float, str) or annotation is Path:
+        return "scalar", annotation
+    return "skip", None
+
+
+def _add_stage_command(sub: Any, command: str, stage_name: str, help_text: str) -> None:
+    from planning.stages import STAGES  # noqa: PLC0415
+
+    if stage_name not in STAGES:
+        return
+    stage = STAGES[stage_name]
+    p = sub.add_parser(
+        command,
+        help=help_text,
+        description=f"{stage.description or help_text}. Writes its tables to --out. "
+        "Settings not shown here (tables, mappings) are set in a scenario file (schoolplan run).",
+    )
+    layers = p.add_argument_group("input layers (GeoPackage, GeoJSON, Shapefile, CSV or Excel)")
+    for layer in _LAYERS:
+        need = layer in stage.needs
+        layers.add_argument(f"--{layer}", required=need, metavar="FILE", help=f"{layer} layer{' (required)' if need else ''}")
+    layers.add_argument("--crs", default="wgs84", help=_CRS_HELP)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_solver(p)
+    group = p.add_argument_group(f"{stage_name} parameters (defaults as in a scenario's [{stage_name}] table)")
+    for flag, (param, _conv) in FLAG_ALIASES.get(command, {}).items():
+        field = stage.params.model_fields[param]
+        kind, detail = _field_kind(field.annotation)
+        choices = detail[1] if kind == "list" and detail[0] == "choice" else None
+        group.add_argument(flag, dest=f"alias__{param}", default=None, choices=choices, help=f"one value of {param}")
+    for name, field in stage.params.model_fields.items():
+        if name == "enabled":
+            continue
+        kind, detail = _field_kind(field.annotation)
+        flag = "--" + name.replace("_", "-")
+        default = field.get_default(call_default_factory=True)
+        doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
+        dest = f"param__{name}"
+        if kind == "bool":
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=doc)
+        elif kind == "choice":
+            group.add_argument(flag, dest=dest, choices=detail, default=None, help=doc)
+        elif kind == "scalar":
+            conv = str if detail is Path else detail
+            group.add_argument(flag, dest=dest, type=conv, default=None, help=doc)
+        elif kind == "list":
+            inner_kind, inner = detail
+            kwargs: dict[str, Any] = {"choices": inner} if inner_kind == "choice" else {"type": inner}
+            group.add_argument(flag, dest=dest, nargs="+", default=None, help=doc, **kwargs)
+    _add_common(p)
+    p.set_defaults(func=_cmd_stage, stage=stage_name, command_name=command)
+
+
+def _cmd_stage(args: argparse.Namespace) -> int:
+    from planning.runner import run_scenario  # noqa: PLC0415
+    from planning.scenario import scenario_from_dict  # noqa: PLC0415
+
+    params: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if value is None:
+            continue
+        if key.startswith("param__"):
+            params[key.removeprefix("param__")] = value
+        elif key.startswith("alias__"):
+            param = key.removeprefix("alias__")
+            params[param] = FLAG_ALIASES[args.command_name][next(
+                f for f, (p, _) in FLAG_ALIASES[args.command_name].items() if p == param
+            )][1](value)
+    inputs = {layer: getattr(args, layer) for layer in _LAYERS if getattr(args, layer, None)}
+    solver = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
+    data = {"name": args.command_name, "seed": args.seed, "inputs": {**inputs, "crs": args.crs}, args.stage: params}
+    if solver:
+        data["solver"] = solver
+    scenario = scenario_from_dict(data, base_dir=Path.cwd(), source="command line")
+    out_dir = Path(args.out)
+    with _Progress(args.quiet) as prog:
+        summary = run_scenario(scenario, out_dir, flat=True, render=False, step=prog.step)
+    _print_written(out_dir, summary.written, dict(summary.summaries), args.quiet)
+    return EXIT_OK
 
 
 def _report_input_error(err: InputError) -> None:
