@@ -217,7 +217,9 @@ def _num(frame: pd.DataFrame, column: str) -> pd.Series | None:
 
 def _ids(series: pd.Series) -> pd.Series:
     """Ids as plain strings, missing as ``""``."""
-    return series.astype(object).where(series.notna(), "").astype(str).str.strip().replace({"nan": "", "None": "", "<NA>": ""})
+    values = series.to_numpy(dtype=object)
+    out = ["" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v).strip() for v in values]
+    return pd.Series(out, index=series.index, dtype=object)
 
 
 def _pct(x: float) -> str:
