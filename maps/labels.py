@@ -41,6 +41,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "marker_size": ("圆点大小表示在校生数", "Marker size shows enrolment"),
     "travel": ("到校时间", "Travel"),
     "minutes": ("分钟", "min"),
+    "blocks_legend": ("颜色与所属学校片区相同", "Same colour as the school's zone"),
     "unserved_legend": ("没有可达学校或未分配的居住区", "Units with no reachable school or not assigned"),
     "multizone": ("多校划片片区", "Multi-school zone"),
     "expected_intake": ("预计招生", "Expected intake"),

@@ -244,15 +244,16 @@ def add_boundaries(m: folium.Map, boundary: gpd.GeoDataFrame, *, display: Displa
         return m
     town = _ids(boundary["township"]) if "township" in boundary.columns else pd.Series("", index=boundary.index)
     names = _ids(boundary["name"]) if "name" in boundary.columns else pd.Series("", index=boundary.index)
-    geoms = display_geometries(boundary, display)
+    # outlines as lines: a polygon would catch the pointer over its whole area
+    # (Leaflet's canvas hit test ignores fill: false) and hide the zones' tooltips
+    geoms = shapely.boundary(display_geometries(boundary, display))
     props = []
     for is_town, tw, nm in zip((town != "").to_numpy(), town, names, strict=True):
         if is_town:
             props.append({"c": "#555555", "w": 1.2, "s": {"dashArray": "5 4"}, "t": esc(tw)})
         else:
             props.append({"c": "#222222", "w": 3, "t": esc(nm) if nm else None})
-    # outlines only: draw polygon boundaries without fill so they never hide other layers
-    _add_layer(m, t("boundary", lang), geoms, props, base={"fill": False, "opacity": 0.9, "interactive": True})
+    _add_layer(m, t("boundary", lang), geoms, props, base={"fill": False, "opacity": 0.9})
     legend_of(m).section(
         t("boundary", lang),
         [("line", "#222222", t("county", lang), 3), ("dash", "#555555", t("township", lang), 1.2)],
@@ -320,8 +321,11 @@ def add_zones(
         if zones is not None and not zones.empty:
             logger.warning("zones (%s): no school_id column, layer skipped", level)
         return m
-    zones = zones.sort_values("school_id", kind="stable")
     colours = dict(colours or zone_colours(zones))
+    zones = zones.sort_values("school_id", kind="stable")
+    if "utilization" in zones.columns:  # over-capacity zones last, so no neighbour covers their red outline
+        over_first = pd.to_numeric(zones["utilization"], errors="coerce").gt(1.0 + 1e-9).to_numpy()
+        zones = zones.iloc[np.argsort(over_first, kind="stable")]
     ids = _ids(zones["school_id"])
     names = _ids(zones["name"]) if "name" in zones.columns else ids
     students = _num(zones, "students")
@@ -435,10 +439,13 @@ def add_blocks(
             un_g.append(pts[k])
     lv = level_name(level, lang)
     if draw_served:
-        _add_layer(
-            m, t("blocks", lang, level=lv), served_g, served_p, show=show,
+        name = t("blocks", lang, level=lv)
+        group = _add_layer(
+            m, name, served_g, served_p, show=show,
             base={"radius": 3, "weight": 0.5, "color": "#333333", "fillOpacity": 0.85},
         )
+        if group is not None:
+            legend_of(m).section(name, [("dot", PALETTE[0], t("blocks_legend", lang), 3)])
     if un_g:
         name = t("unserved", lang, level=lv)
         _add_layer(

@@ -43,7 +43,9 @@ class Legend(MacroElement):
 .sp-legend { position: absolute; z-index: 1000; left: 10px; bottom: 48px; max-width: 270px; max-height: 55%;
   overflow-y: auto; background: rgba(255,255,255,0.94); padding: 6px 10px; border-radius: 5px;
   box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 11.5px/1.3 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC",sans-serif; }
-.sp-legend h4 { margin: 2px 0 4px; font-size: 13px; }
+.sp-legend h4 { margin: 2px 0 4px; font-size: 13px; cursor: pointer; }
+.sp-legend h4::after { content: " ▾"; } .sp-legend.sp-folded h4::after { content: " ▸"; }
+.sp-legend.sp-folded .sp-sec { display: none !important; }
 .sp-legend .sp-sec b { display: block; margin-top: 4px; }
 .sp-legend .sp-row { display: flex; align-items: center; gap: 6px; }
 </style>
@@ -63,6 +65,8 @@ class Legend(MacroElement):
   map.on('overlayadd', function (e) { toggle(e.name, true); });
   map.on('overlayremove', function (e) { toggle(e.name, false); });
   L.DomEvent.disableScrollPropagation(box);
+  L.DomEvent.disableClickPropagation(box);
+  box.querySelector('h4').addEventListener('click', function () { box.classList.toggle('sp-folded'); });
 })();
 {% endmacro %}
 """
@@ -111,3 +115,19 @@ def legend_of(m: folium.Map, *, title: str = "图例 Legend") -> Legend:
     legend = Legend(title)
     m.add_child(legend, name="sp_legend")
     return legend
+
+
+class MetricScale(MacroElement):
+    """A scale bar in metres only (planners in China do not read feet)."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+L.control.scale({imperial: false, maxWidth: 150}).addTo({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"

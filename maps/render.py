@@ -24,7 +24,7 @@ from planning.stage import Renderer, RunResult
 from maps import layers as ly
 from maps.assets import external_references, fix_ids, make_offline
 from maps.labels import t
-from maps.legend import legend_of
+from maps.legend import MetricScale, legend_of
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +129,9 @@ def _bounds(run: RunResult, display: ly.Display) -> list[list[float]] | None:
 def _base_map(run: RunResult, params: ReportParams, display: ly.Display, title: str) -> folium.Map:
     figure = Figure(title=title)
     online = params.tiles != "none"
-    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_start=10, location=[0, 0])
+    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=False, zoom_start=10, location=[0, 0])
     figure.add_child(m)
+    m.add_child(MetricScale(), name="sp_scale")
     if params.tiles in _TILES:
         folium.TileLayer(**_TILES[params.tiles]).add_to(m)
     elif params.tiles == "tianditu":

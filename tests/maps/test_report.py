@@ -1,0 +1,116 @@
+"""report.html and report.xlsx: sections for the stages present, figures, charts, links."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from maps.assets import external_references
+from maps.charts import bar_chart, paired_bar_chart
+from maps.render import ReportParams
+from maps.report import build_report, flatten, fmt_value, report_tables, table_html
+from tests.maps.conftest import make_run
+
+
+def test_flatten_nested_sorted() -> None:
+    assert flatten({"b": 1, "a": {"y": 2, "x": {"z": 3}}}) == {"a.x.z": 3, "a.y": 2, "b": 1}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "text"),
+    [
+        ("mean_travel_s", 540.0, "9.0 分钟"),
+        ("share_within_standard", 0.8125, "81.2%"),
+        ("utilization.max", 1.35, "135.0%"),
+        ("gap", 0.0037, "0.4%"),
+        ("moved", 1234, "1,234"),
+        ("objective", 123456.0, "123,456"),
+        ("cv", 0.31234, "0.312"),
+        ("passes", True, "✓"),
+        ("cv", float("nan"), "–"),
+        ("status", "OPTIMAL", "OPTIMAL"),
+    ],
+)
+def test_fmt_value(key: str, value: object, text: str) -> None:
+    assert fmt_value(key, value) == text
+
+
+def test_table_html_escapes_truncates_and_flags() -> None:
+    frame = pd.DataFrame({"name": ["<b>x</b>", "y", "z"], "cv": [0.1, 0.7, np.nan]})
+    out = table_html(frame, lang="en", file="balance/balance.csv", bad_rows=[False, True, False], max_rows=2)
+    assert "&lt;b&gt;x&lt;/b&gt;" in out
+    assert out.count('<tr class="bad">') == 1
+    assert "First 2 of 3 rows; full table in balance/balance.csv" in out
+
+
+def test_bar_chart_marks_bars_beyond_their_limit() -> None:
+    svg = bar_chart(["a", "b"], [0.3, 0.6], title="CV", limits=[0.5, 0.5])
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count('fill="#e15759"') == 1  # only b exceeds 0.5
+    assert svg.count("<line") == 2
+    assert bar_chart([], [], title="x") == ""
+
+
+def test_paired_bar_chart_has_both_series() -> None:
+    svg = paired_bar_chart(["t"], [9.0], [8.3], title="travel", names=("opt", "near"))
+    assert "opt" in svg and "near" in svg and "9.00" in svg and "8.30" in svg
+
+
+def test_report_sections_and_figures() -> None:
+    page = build_report(make_run(), ReportParams(), maps=["map.html", "maps/zones.html"])
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in page
+    for section in ("summary", "zones", "balance", "communities", "rotation", "files"):
+        assert f'id="{section}"' in page
+    assert "<title>测试县 · 规划报告</title>" in page
+    # optimal vs nearest, side by side
+    assert re.search(r"平均到校时间</td><td class=\"num\">9.0 分钟</td><td class=\"num\">8.3 分钟", page)
+    assert "调整学校的学生数</td><td class=\"num\">12</td><td class=\"num\">0" in page
+    # over-capacity school and failing indicator flagged
+    assert page.count('<tr class="bad">') == 2
+    assert "城关一小</td><td>西镇小学</td><td class=\"num\">2</td><td class=\"num\">1</td><td>chinese, math" in page
+    assert page.count("<svg") == 4  # travel, utilization, CV vs threshold, CV before/after
+    assert external_references(page) == []
+    assert "<script" not in page
+
+
+def test_report_links_use_stage_folders() -> None:
+    page = build_report(make_run(), ReportParams(), maps=["map.html"])
+    for path in ("map.html", "zones/primary/assignment.csv", "zones/primary/zones.gpkg", "balance/balance.csv",
+                 "communities/groups.csv", "rotation/moves.csv", "report.xlsx"):
+        assert f'<a href="{path}">' in page
+
+
+def test_report_with_no_stage() -> None:
+    page = build_report(make_run(stages=()), ReportParams(language="en"))
+    assert "This run has no stage results." in page
+    assert 'id="zones"' not in page and 'id="rotation"' not in page
+
+
+def test_report_notes_missing_columns() -> None:
+    run = make_run(stages=("rotation",))
+    moves = run.outputs["rotation"].files["moves.csv"]
+    run.outputs["rotation"].files["moves.csv"] = moves.drop(columns=["subject", "backbone"])  # type: ignore[index]
+    page = build_report(run, ReportParams(language="en"))
+    assert "Table lacks columns: subject, backbone" in page
+    assert "Teacher rotation" in page
+
+
+def test_report_tables_sheets() -> None:
+    sheets = report_tables(make_run(), ReportParams())
+    assert list(sheets) == [
+        "概要", "小学片区", "小学分配", "小学多校划片", "均衡指标", "学校均衡", "共同体", "共同体指标", "结对",
+        "交流名单", "学校交流", "交流流向",
+    ]
+    summary = sheets["概要"]
+    row = summary[(summary["stage"] == "zones") & (summary["figure"] == "nearest.moved")]
+    assert row["value"].tolist() == [0]
+    assert "geometry" not in sheets["小学片区"].columns
+    assert sheets["交流流向"]["教师"].tolist() == [2, 1, 1]
+
+
+def test_report_tables_in_english() -> None:
+    sheets = report_tables(make_run(stages=("balance",)), ReportParams(language="en"))
+    assert list(sheets) == ["summary", "balance", "schools balance"]
