@@ -96,6 +96,17 @@ def _frame(obj: Any) -> pd.DataFrame | None:
     return obj if isinstance(obj, pd.DataFrame) else None
 
 
+def _layer(run: RunResult, stage: str, rel: str) -> gpd.GeoDataFrame | None:
+    """A GeoDataFrame output; one without a CRS is taken to be in the run's metric CRS."""
+    obj = stage_file(run, stage, rel)
+    if not isinstance(obj, gpd.GeoDataFrame):
+        return None
+    if obj.crs is None:
+        logger.warning("%s/%s has no CRS: taken to be in %s", stage, rel, run.inputs.metric_crs)
+        obj = obj.set_crs(run.inputs.metric_crs)
+    return obj
+
+
 def _gcj_shift() -> ly.Shift:
     from geo import crs  # noqa: PLC0415
 
@@ -129,7 +140,10 @@ def _bounds(run: RunResult, display: ly.Display) -> list[list[float]] | None:
 def _base_map(run: RunResult, params: ReportParams, display: ly.Display, title: str) -> folium.Map:
     figure = Figure(title=title)
     online = params.tiles != "none"
-    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=False, zoom_start=10, location=[0, 0])
+    m = folium.Map(
+        tiles=None, prefer_canvas=True, control_scale=False, zoom_start=10, location=[0, 0],
+        zoom_snap=0.25, zoom_delta=0.5,  # fit the county snugly, zoom in half steps
+    )
     figure.add_child(m)
     m.add_child(MetricScale(), name="sp_scale")
     if params.tiles in _TILES:
@@ -201,8 +215,8 @@ def build_map(run: RunResult, params: ReportParams, *, layers: tuple[str, ...] =
     levels = _levels(run)
     colours: dict[str, dict[str, str]] = {}
     for k, lv in enumerate(levels):
-        zones = stage_file(run, "zones", f"{lv}/zones.gpkg")
-        if isinstance(zones, gpd.GeoDataFrame) and not zones.empty and "school_id" in zones.columns:
+        zones = _layer(run, "zones", f"{lv}/zones.gpkg")
+        if zones is not None and not zones.empty and "school_id" in zones.columns:
             colours[lv] = ly.zone_colours(zones)
             if "zones" in layers:
                 ly.add_zones(m, zones, level=lv, colours=colours[lv], display=display, show=k == 0)
@@ -212,8 +226,8 @@ def build_map(run: RunResult, params: ReportParams, *, layers: tuple[str, ...] =
             ly.add_isochrones(m, inputs.blocks, assignment, level=lv, minutes=params.isochrone_minutes, display=display)
     for lv in levels:
         if "multischool" in layers:
-            mz = stage_file(run, "zones", f"{lv}/multischool_zones.gpkg")
-            if isinstance(mz, gpd.GeoDataFrame):
+            mz = _layer(run, "zones", f"{lv}/multischool_zones.gpkg")
+            if mz is not None:
                 ly.add_multischool(m, mz, _frame(stage_file(run, "zones", f"{lv}/multischool.csv")), level=lv,
                                    school_names=names, display=display)
     ly.add_roads(m, inputs.roads, display=display)

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 #: Rows shown per table in the HTML (the Excel workbook and CSV files hold all).
 MAX_HTML_ROWS = 200
+#: Bars in a per-school chart (the highest values; the table lists every school).
+MAX_CHART_BARS = 30
 
 #: Display names of figures the stages report (key → (Chinese, English)); others show their key.
 FIGURE_NAMES: Mapping[str, tuple[str, str]] = {
@@ -114,6 +116,7 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "fails": ("未达标", "fails"),
     "minutes": ("分钟", "min"),
     "tables": ("表格", "Tables"),
+    "top_bars": ("仅显示使用率最高的 {n} 所（共 {total} 所）", "The {n} highest of {total} schools"),
 }
 
 
@@ -297,16 +300,23 @@ def _zones(run: RunResult, lang: Language) -> str:
         if isinstance(zones, pd.DataFrame) and not zones.empty:
             z = pd.DataFrame(zones.drop(columns=zones.geometry.name)) if isinstance(zones, gpd.GeoDataFrame) else zones
             z = z.sort_values("school_id", kind="stable") if "school_id" in z.columns else z
+            if "name" in z.columns:  # name beside the id
+                z = z[[c for c in ("school_id", "name") if c in z.columns] + [c for c in z.columns if c not in ("school_id", "name")]]
             parts.append(f"<p><b>{_t('per_school', lang)}</b></p>")
             parts.append(_missing(z, ("school_id", "students", "capacity_seats", "utilization"), lang))
             util = pd.to_numeric(z["utilization"], errors="coerce") if "utilization" in z.columns else None
             bad = (util > 1.0 + 1e-9).to_list() if util is not None else None
             parts.append(table_html(z, lang=lang, file=f"zones/{lv}/zones.gpkg", bad_rows=bad))
             if util is not None:
-                labels = (_ids(z["name"]) if "name" in z.columns else _ids(z["school_id"])).to_list()
+                labels = (_ids(z["name"]) if "name" in z.columns else _ids(z["school_id"])).to_numpy()
+                order = np.argsort(-util.fillna(-1.0).to_numpy(), kind="stable")[:MAX_CHART_BARS]
+                note = ""
+                if len(z) > MAX_CHART_BARS:
+                    note = f'<figcaption class="note">{_e(_t("top_bars", lang, n=MAX_CHART_BARS, total=len(z)))}</figcaption>'
                 parts.append("<figure>" + charts.bar_chart(
-                    labels, util.to_list(), title=_t("util_chart", lang, level=lvn), limits=[1.0] * len(z), unit="%",
-                ) + "</figure>")
+                    labels[order].tolist(), util.to_numpy()[order].tolist(), title=_t("util_chart", lang, level=lvn),
+                    limits=[1.0] * len(order), unit="%",
+                ) + note + "</figure>")
         assignment = _frame(stage_file(run, "zones", f"{lv}/assignment.csv"))
         if assignment is not None and "school_id" in assignment.columns:
             un = assignment[_ids(assignment["school_id"]) == ""]

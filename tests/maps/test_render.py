@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import geo.crs
 from geo.errors import InputError
 from maps.assets import external_references
 from maps.render import RENDERER, ReportParams, build_map, render_run
-from planning.runner import excel_bytes
+from planning.runner import excel_bytes, write_files
 from tests.maps.conftest import make_run
 
 ZH_LAYERS = [
@@ -142,3 +143,25 @@ def test_10000_block_map_stays_under_5_mb() -> None:
     assert page.count('"type":"Point"') >= 10_000
     assert size_mb < 5.0, f"{size_mb:.2f} MB"
     assert seconds < 20, f"{seconds:.1f} s"
+
+
+def test_written_report_links_resolve(tmp_path: Path) -> None:
+    run = make_run()
+    files: dict = dict(render_run(run, ReportParams(map_per_stage=True)))
+    for stage, output in run.outputs.items():
+        files.update({f"{stage}/{rel}": payload for rel, payload in output.files.items()})
+    write_files(tmp_path, files)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    links = [h for h in re.findall(r'href="([^"#]+)"', page)]
+    assert len(links) >= 20
+    missing = [h for h in links if not (tmp_path / h).is_file()]
+    assert missing == []
+
+
+def test_zones_without_crs_use_the_metric_crs(caplog: pytest.LogCaptureFixture) -> None:
+    run = make_run(stages=("zones",))
+    files = run.outputs["zones"].files
+    files["primary/zones.gpkg"] = files["primary/zones.gpkg"].set_crs(None, allow_override=True)  # type: ignore[index]
+    page = build_map(run, ReportParams())
+    assert "小学片区" in json.dumps(_overlays(page), ensure_ascii=False)
+    assert "has no CRS" in caplog.text

@@ -114,3 +114,17 @@ def test_report_tables_sheets() -> None:
 def test_report_tables_in_english() -> None:
     sheets = report_tables(make_run(stages=("balance",)), ReportParams(language="en"))
     assert list(sheets) == ["summary", "balance", "schools balance"]
+
+
+def test_utilization_chart_keeps_the_highest_schools() -> None:
+    run = make_run(stages=("zones",))
+    zones = run.outputs["zones"].files["primary/zones.gpkg"]
+    many = pd.concat([zones] * 10, ignore_index=True)  # 40 schools
+    many["school_id"] = [f"S{k:02d}" for k in range(40)]
+    many["name"] = [f"学校{k:02d}" for k in range(40)]
+    many["utilization"] = np.arange(40) / 20.0
+    run.outputs["zones"].files["primary/zones.gpkg"] = many  # type: ignore[index]
+    page = build_report(run, ReportParams())
+    svg = page[page.index("各校学位使用率"):]
+    assert "学校39" in svg and "学校10" in svg and "学校09</text>" not in svg  # 30 highest: 10..39
+    assert "仅显示使用率最高的 30 所（共 40 所）" in page
