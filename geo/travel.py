@@ -7,14 +7,22 @@ is unreachable (or beyond the cutoff): never silently zero.
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.sparse.csgraph import dijkstra
 
+from geo.errors import InputError, Problem
 from geo.policy import WALK_SPEED_KMH
+
+from geo.network import DEFAULT_MAX_SNAP_M, UNDIRECTED_MODES, RoadNetwork, arcs_to_csr
+
+logger = logging.getLogger(__name__)
 
 #: Straight-line distance × this factor approximates road distance when no roads are given.
 DEFAULT_DETOUR_FACTOR = 1.3
@@ -35,6 +43,10 @@ class TravelMatrix:
         ``int32`` travel time in seconds and distance in metres of each pair.
     mode
         Travel mode (``walk``, ``bike``, ``drive``, ``bus``, ``straight``).
+    origin_snap_m, dest_snap_m
+        With a road network: distance (m) from each origin/destination to the
+        road it was snapped to (walked at walking speed and included in the
+        pairs' time and distance); ``None`` for straight-line matrices.
     """
 
     origin_ids: NDArray[np.str_]
@@ -44,6 +56,8 @@ class TravelMatrix:
     time_s: NDArray[np.int32]
     dist_m: NDArray[np.int32]
     mode: str
+    origin_snap_m: NDArray[np.float64] | None = None
+    dest_snap_m: NDArray[np.float64] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -153,6 +167,230 @@ def representative_xy(gdf: gpd.GeoDataFrame) -> NDArray[np.float64]:
     return shapely.get_coordinates(pts).reshape(-1, 2)
 
 
+#: Entries (schools × nodes, origins × schools) per chunk of the school-side search;
+#: bounds the working memory to a few hundred MB whatever the county size.
+CHUNK_ENTRIES = 4_000_000
+
+
+def network_matrix(
+    network: RoadNetwork,
+    origin_ids: NDArray[np.str_],
+    origin_xy: NDArray[np.float64],
+    dest_ids: NDArray[np.str_],
+    dest_xy: NDArray[np.float64],
+    *,
+    mode: str = "walk",
+    cutoff_s: float | None = None,
+    walk_speed_kmh: float = WALK_SPEED_KMH,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    workers: int = 1,
+) -> TravelMatrix:
+    """Travel matrix along a road network: the core on ids and coordinate arrays.
+
+    Each origin and destination is snapped to the nearest point of an edge the
+    mode may use (not only to a node); the off-network leg is walked at
+    ``walk_speed_kmh`` and the snapped point splits the edge's time and length
+    in proportion. Shortest paths run from the destination side with
+    :func:`scipy.sparse.csgraph.dijkstra` on the transposed graph (so times are
+    origin → destination, honouring one-way streets for ``drive`` and ``bus``),
+    destinations in chunks to bound memory, each search stopped at ``cutoff_s``.
+    Time is the objective; ``dist_m`` is the length of the fastest path (taken
+    from the shortest-path trees when speeds differ between roads).
+
+    Parameters
+    ----------
+    network
+        Road network from :func:`geo.network.build_network`.
+    origin_ids, dest_ids
+        Ids of origins (blocks) and destinations (schools).
+    origin_xy, dest_xy
+        ``(n, 2)`` coordinates (m) in the network's CRS.
+    mode
+        ``walk``, ``bike``, ``drive`` or ``bus``.
+    cutoff_s
+        Pairs slower than this are unreachable (left out); ``None`` keeps all reachable pairs.
+    walk_speed_kmh
+        Speed of the off-network legs.
+    max_snap_m
+        Origins or destinations farther than this from a usable road are logged
+        as implausible (their times still include the long off-network leg).
+    workers
+        Threads for the searches; the result does not depend on it.
+
+    Returns
+    -------
+    TravelMatrix
+        Reachable pairs only, sorted by origin then destination, with
+        ``origin_snap_m``/``dest_snap_m`` filled.
+    """
+    if walk_speed_kmh <= 0:
+        msg = f"walk_speed_kmh must be > 0, got {walk_speed_kmh}"
+        raise ValueError(msg)
+    if mode not in network.graphs:
+        msg = f"unknown mode {mode!r}; expected one of {sorted(network.graphs)}"
+        raise ValueError(msg)
+    origin_xy = np.asarray(origin_xy, dtype=np.float64).reshape(-1, 2)
+    dest_xy = np.asarray(dest_xy, dtype=np.float64).reshape(-1, 2)
+    origin_ids = np.asarray(origin_ids, dtype=str)
+    dest_ids = np.asarray(dest_ids, dtype=str)
+    n_o, n_d, n = len(origin_xy), len(dest_xy), network.n_nodes
+    walk_ms = walk_speed_kmh / 3.6
+    empty = np.empty(0, np.int32)
+    if n_o == 0 or n_d == 0:
+        return TravelMatrix(origin_ids, dest_ids, empty, empty, empty, empty, mode,
+                            np.zeros(n_o), np.zeros(n_d))  # fmt: skip
+    so = network.snap(origin_xy, mode=mode)
+    sd = network.snap(dest_xy, mode=mode)
+    _report_far(so.offset_m, origin_ids, "origin", max_snap_m)
+    _report_far(sd.offset_m, dest_ids, "destination", max_snap_m)
+
+    edge_t = network.edge_time_s(mode)
+    edge_l = network.length_m
+    undirected = mode in UNDIRECTED_MODES
+    back_ok = undirected | ~network.oneway  # forward is always open on a usable edge
+    graph = network.graphs[mode]
+    # Augmented graph: node n + k is destination k, reached from the ends of its edge.
+    e, g = sd.edge, sd.frac
+    base = graph.time_s.tocoo()
+    k_all = np.arange(n_d, dtype=np.int64) + n
+    kb = back_ok[e]
+    rows = np.r_[base.row, network.edge_u[e], network.edge_v[e][kb]]
+    cols = np.r_[base.col, k_all, k_all[kb]]
+    t = np.r_[base.data, g * edge_t[e], ((1 - g) * edge_t[e])[kb]]
+    ln = np.r_[graph.arc_length_m, g * edge_l[e], ((1 - g) * edge_l[e])[kb]]
+    # Transposed: searching from a destination gives times *to* it.
+    gt, gt_len = arcs_to_csr(cols, rows, t, ln, n + n_d)
+    gt_keys = np.repeat(np.arange(n + n_d, dtype=np.int64), np.diff(gt.indptr)) * (n + n_d) + gt.indices
+    uniform = graph.uniform_speed_ms
+
+    # Origins: leave the snapped point towards v (always open) or u (if the edge is two-way).
+    oe, f = so.edge, so.frac
+    o_to_v_t, o_to_v_d = (1 - f) * edge_t[oe], (1 - f) * edge_l[oe]
+    o_to_u_t = np.where(back_ok[oe], f * edge_t[oe], np.inf)
+    o_to_u_d = f * edge_l[oe]
+    ou, ov = network.edge_u[oe].astype(np.int64), network.edge_v[oe].astype(np.int64)
+    off_o_t, off_d_t = so.offset_m / walk_ms, sd.offset_m / walk_ms
+    same = _same_edge_pairs(oe, f, e, g, edge_t, edge_l, back_ok)
+    limit = np.inf if cutoff_s is None else float(cutoff_s)
+
+    def run(chunk: NDArray[np.int64]) -> tuple[NDArray[np.int64], ...]:
+        src = chunk + n
+        if uniform is None:
+            tt, pred = dijkstra(gt, directed=True, indices=src, limit=limit, return_predecessors=True)
+            dd = _tree_lengths(pred, gt_keys, gt_len, n + n_d)
+        else:
+            tt = dijkstra(gt, directed=True, indices=src, limit=limit)
+            dd = tt * uniform
+        # (chunk, origins) via v and via u; pick the faster.
+        tv, tu = tt[:, ov] + o_to_v_t, tt[:, ou] + o_to_u_t
+        via_u = tu < tv
+        best_t = np.where(via_u, tu, tv)
+        best_d = np.where(via_u, dd[:, ou] + o_to_u_d, dd[:, ov] + o_to_v_d)
+        sel = np.isin(same[1], chunk)
+        if sel.any():
+            r = np.searchsorted(chunk, same[1][sel])
+            c = same[0][sel]
+            better = same[2][sel] < best_t[r, c]
+            best_t[r[better], c[better]] = same[2][sel][better]
+            best_d[r[better], c[better]] = same[3][sel][better]
+        best_t += off_o_t[None, :] + off_d_t[chunk][:, None]
+        best_d += so.offset_m[None, :] + sd.offset_m[chunk][:, None]
+        keep = best_t <= limit if cutoff_s is not None else np.isfinite(best_t)
+        oi, ki = np.nonzero(keep.T)
+        return oi, chunk[ki], best_t.T[oi, ki], best_d.T[oi, ki]
+
+    per_chunk = max(1, min(256, CHUNK_ENTRIES // max(n + n_d, n_o, 1)))
+    chunks = [np.arange(s, min(s + per_chunk, n_d), dtype=np.int64) for s in range(0, n_d, per_chunk)]
+    if workers > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(run, chunks))
+    else:
+        parts = [run(c) for c in chunks]
+    o = np.concatenate([p[0] for p in parts])
+    k = np.concatenate([p[1] for p in parts])
+    tsec = np.concatenate([p[2] for p in parts])
+    dist = np.concatenate([p[3] for p in parts])
+    order = np.argsort(o, kind="stable")  # chunks are in destination order: stable keeps it
+    logger.debug("%s matrix: %d reachable pairs of %d × %d", mode, len(o), n_o, n_d)
+    return TravelMatrix(
+        origin_ids=origin_ids,
+        dest_ids=dest_ids,
+        origin=o[order].astype(np.int32),
+        dest=k[order].astype(np.int32),
+        time_s=np.rint(tsec[order]).astype(np.int32),
+        dist_m=np.rint(dist[order]).astype(np.int32),
+        mode=mode,
+        origin_snap_m=so.offset_m,
+        dest_snap_m=sd.offset_m,
+    )
+
+
+def _report_far(offset_m: NDArray[np.float64], ids: NDArray[np.str_], what: str, max_snap_m: float) -> None:
+    far = np.flatnonzero(offset_m > max_snap_m)
+    if len(far):
+        shown = ", ".join(f"{ids[i]} ({offset_m[i]:.0f} m)" for i in far[:10])
+        more = f" and {len(far) - 10} more" if len(far) > 10 else ""
+        logger.warning("%d %s(s) lie more than %.0f m from a road: %s%s", len(far), what, max_snap_m, shown, more)
+
+
+def _same_edge_pairs(
+    oe: NDArray[np.int32],
+    f: NDArray[np.float64],
+    de: NDArray[np.int32],
+    g: NDArray[np.float64],
+    edge_t: NDArray[np.float64],
+    edge_l: NDArray[np.float64],
+    back_ok: NDArray[np.bool_],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """(origin, dest, time, length) of pairs on one edge, travelled along it directly."""
+    order = np.argsort(oe, kind="stable")
+    lo = np.searchsorted(oe[order], de, side="left")
+    hi = np.searchsorted(oe[order], de, side="right")
+    counts = hi - lo
+    if counts.sum() == 0:
+        z = np.empty(0, np.int64)
+        return z, z, np.empty(0), np.empty(0)
+    k = np.repeat(np.arange(len(de), dtype=np.int64), counts)
+    o = order[np.repeat(lo, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)]
+    ed = de[k]
+    step = g[k] - f[o]  # > 0: dest lies ahead (u → v direction)
+    ok = (step >= 0) | back_ok[ed]
+    t = np.abs(step) * edge_t[ed]
+    d = np.abs(step) * edge_l[ed]
+    return o[ok].astype(np.int64), k[ok], t[ok], d[ok]
+
+
+def _tree_lengths(
+    pred: NDArray[np.int32],
+    keys: NDArray[np.int64],
+    arc_len: NDArray[np.float64],
+    n: int,
+) -> NDArray[np.float64]:
+    """Length of each node's path in shortest-path trees, by pointer jumping.
+
+    ``pred[r, j]`` is ``j``'s parent in tree ``r`` (negative at the root or when
+    unreached); the arc ``pred → j`` is looked up in the sorted ``keys``.
+    """
+    rows, width = pred.shape
+    has = pred >= 0
+    parent = pred.astype(np.int64)
+    own = np.broadcast_to(np.arange(width, dtype=np.int64), pred.shape)
+    parent = np.where(has, parent, own)
+    step = np.zeros(pred.shape)
+    q = parent[has] * n + own[has]
+    step[has] = arc_len[np.searchsorted(keys, q)]
+    offset = (np.arange(rows, dtype=np.int64) * width)[:, None]
+    jump = (parent + offset).ravel()
+    length = step.ravel()
+    while True:
+        nxt = jump[jump]
+        length = length + length[jump]
+        if np.array_equal(nxt, jump):
+            break
+        jump = nxt
+    return length.reshape(rows, width)
+
+
 def travel_matrix(
     origins: gpd.GeoDataFrame,
     destinations: gpd.GeoDataFrame,
@@ -164,6 +402,8 @@ def travel_matrix(
     cutoff_s: float | None = None,
     detour_factor: float = DEFAULT_DETOUR_FACTOR,
     walk_speed_kmh: float = WALK_SPEED_KMH,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    workers: int = 1,
 ) -> TravelMatrix:
     """Travel matrix between two layers in the same metric CRS.
 
@@ -182,11 +422,48 @@ def travel_matrix(
         ``walk``, ``bike``, ``drive`` or ``bus``.
     cutoff_s
         Pairs slower than this are unreachable (left out).
-    detour_factor, walk_speed_kmh
-        Straight-line settings.
+    detour_factor
+        Straight-line setting (no network).
+    walk_speed_kmh
+        Walking speed: of the ``walk`` mode without a network, and of the
+        off-network legs with one.
+    max_snap_m, workers
+        See :func:`network_matrix` (network only).
+
+    Returns
+    -------
+    TravelMatrix
+
+    Raises
+    ------
+    InputError
+        When a layer's CRS differs from the network's.
+    ValueError
+        On an unknown mode.
     """
     if network is not None:
-        raise NotImplementedError("road-network travel times land with the road-network issue")
+        if not isinstance(network, RoadNetwork):
+            msg = f"network must be a RoadNetwork from geo.network.build_network, got {type(network).__name__}"
+            raise TypeError(msg)
+        problems = [
+            Problem(name, f"layer CRS {layer.crs.name!r} differs from the road network's {network.crs.name!r}")
+            for name, layer in (("origins", origins), ("destinations", destinations))
+            if layer.crs is not None and network.crs is not None and layer.crs != network.crs
+        ]
+        if problems:
+            raise InputError(problems)
+        return network_matrix(
+            network,
+            origins[origin_id].astype(str).to_numpy(),
+            representative_xy(origins),
+            destinations[dest_id].astype(str).to_numpy(),
+            representative_xy(destinations),
+            mode=mode,
+            cutoff_s=cutoff_s,
+            walk_speed_kmh=walk_speed_kmh,
+            max_snap_m=max_snap_m,
+            workers=workers,
+        )
     speeds = {**STRAIGHT_LINE_SPEED_KMH, "walk": walk_speed_kmh}
     if mode not in speeds:
         msg = f"unknown mode {mode!r}; expected one of {sorted(speeds)}"
