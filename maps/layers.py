@@ -419,22 +419,26 @@ def add_blocks(
     travel = _num(a, "travel_s")
     travel = travel.reindex(bid.to_numpy()) if travel is not None else None
     reason = _ids(a["reason"]).reindex(bid.to_numpy()).fillna("") if "reason" in a.columns else None
-    names = _ids(blocks["name"]) if "name" in blocks.columns else bid
+    names = (_ids(blocks["name"]) if "name" in blocks.columns else bid).to_list()
     pts = display_geometries(_points(blocks), display, simplify=False)
+    # plain lists: positional pandas access in a 10,000-row loop costs seconds
+    sid_l, bid_l, n_l = sid.to_list(), bid.to_list(), students.astype(np.int64).to_list()
+    travel_l = travel.to_numpy(dtype=float).tolist() if travel is not None else [math.nan] * len(bid_l)
+    reason_l = reason.to_list() if reason is not None else [""] * len(bid_l)
+    w_students, w_school, w_min = t("students", lang), t("school", lang), t("minutes", lang)
     served_p, served_g, un_p, un_g = [], [], [], []
-    for k in range(len(bid)):
-        s = sid.iloc[k]
-        n = int(students.iloc[k])
-        tip = f"{esc(names.iloc[k])} ({esc(bid.iloc[k])})<br>{t('students', lang)} {n}"
+    for k, s in enumerate(sid_l):
+        n = n_l[k]
+        tip = f"{esc(names[k])} ({esc(bid_l[k])})<br>{w_students} {n}"
         if s:
-            tip += f"<br>{t('school', lang)} {esc(school_names.get(s, s))}"
-            if travel is not None and math.isfinite(float(travel.iloc[k])):
-                tip += f" · {float(travel.iloc[k]) / 60:.0f} {t('minutes', lang)}"
+            tip += f"<br>{w_school} {esc(school_names.get(s, s))}"
+            if math.isfinite(travel_l[k]):
+                tip += f" · {travel_l[k] / 60:.0f} {w_min}"
             served_p.append({"c": colours.get(s, UNKNOWN_COLOUR), "t": tip})
             served_g.append(pts[k])
         elif n > 0:
-            if reason is not None and reason.iloc[k]:
-                tip += f"<br>{esc(reason.iloc[k])}"
+            if reason_l[k]:
+                tip += f"<br>{esc(reason_l[k])}"
             un_p.append({"t": tip})
             un_g.append(pts[k])
     lv = level_name(level, lang)

