@@ -165,12 +165,19 @@ def _parse_number(v: Any) -> tuple[float, str | None]:
 
 @dataclass
 class _Layer:
-    """Problems and warnings of one layer, with row labels."""
+    """Problems and warnings of one layer; row labels computed only when a row is named."""
 
     spec: LayerSpec
     label: str
     problems: list[Problem]
-    rows: list[str | int] = field(default_factory=list)
+    source: pd.DataFrame | None = None
+    _rows: list[str | int] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> list[str | int]:
+        if self._rows is None:
+            self._rows = _row_labels(self.source, self.spec) if self.source is not None else []
+        return self._rows
 
     def add(self, message: str, *, row: str | int | None = None, column: str | None = None) -> None:
         self.problems.append(Problem(layer=self.label, message=message, row=row, column=column))
@@ -178,15 +185,19 @@ class _Layer:
     def add_rows(self, positions: np.ndarray | list[int], column: str | None, describe: Callable[[int], str]) -> None:
         """One problem per row (at most :data:`MAX_ROWS_PER_PROBLEM`, then a count)."""
         positions = [int(p) for p in positions]
+        if not positions:
+            return
+        rows = self.rows
         for p in positions[:MAX_ROWS_PER_PROBLEM]:
-            self.add(describe(p), row=self.rows[p] if p < len(self.rows) else p + 1, column=column)
+            self.add(describe(p), row=rows[p] if p < len(rows) else p + 1, column=column)
         rest = len(positions) - MAX_ROWS_PER_PROBLEM
         if rest > 0:
             self.add(f"... and {rest} more rows with the same kind of problem", column=column)
 
     def names(self, positions: np.ndarray | list[int]) -> str:
         """Row labels of ``positions`` for a warning, shortened."""
-        labels = [str(self.rows[int(p)]) for p in positions[:MAX_ROWS_PER_PROBLEM]]
+        rows = self.rows
+        labels = [str(rows[int(p)]) for p in positions[:MAX_ROWS_PER_PROBLEM]]
         more = len(positions) - len(labels)
         return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
 
@@ -263,21 +274,51 @@ def rename_aliases(df: pd.DataFrame, spec: LayerSpec, *, layer: str) -> tuple[pd
 # --- column conversion ---------------------------------------------------------------
 
 
+def _as_text(s: pd.Series) -> pd.Series:
+    """Cells as trimmed text (``str`` dtype), NaN where missing or blank.
+
+    Vectorised for text and integer columns; mixed columns go cell by cell
+    (integral floats such as spreadsheet ids ``1001.0`` become ``"1001"``).
+    """
+    if isinstance(s.dtype, pd.StringDtype):
+        t = s.str.strip()
+        return t.mask(t.eq(""))
+    if pd.api.types.is_bool_dtype(s.dtype) and not s.isna().any():
+        return s.astype(bool).map({True: "True", False: "False"}).astype("str")
+    if pd.api.types.is_integer_dtype(s.dtype) and not s.isna().any():
+        return s.astype(np.int64).astype("str")
+    return pd.Series([None if _is_missing(v) else _text(v) for v in s.tolist()], index=s.index, dtype="str")
+
+
+def _numeric_values(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, missing, not_finite)`` of a column; values NaN where not a number."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        raw = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(raw)
+        not_finite = ~missing & ~np.isfinite(raw)
+        return np.where(not_finite, np.nan, raw), missing, not_finite
+    text = _as_text(s)
+    missing = text.isna().to_numpy()
+    cleaned = text.str.replace(r"[,，\u3000\s]", "", regex=True)
+    num = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object:
+        is_bool = np.array([isinstance(v, bool | np.bool_) for v in s.tolist()], dtype=bool)
+        num = np.where(is_bool, np.nan, num)
+    not_finite = np.isinf(num)
+    return np.where(not_finite, np.nan, num), missing, not_finite
+
+
 def _convert_id(lay: _Layer, s: pd.Series, name: str, *, required: bool) -> pd.Series:
-    vals = s.tolist()
-    missing = [i for i, v in enumerate(vals) if _is_missing(v)]
-    out = pd.Series([None if _is_missing(v) else _text(v) for v in vals], index=s.index, dtype="str")
-    if missing and required:
-        lay.add_rows(missing, name, lambda p: "empty id")
+    out = _as_text(s).rename(name)
+    if required:
+        lay.add_rows(np.flatnonzero(out.isna().to_numpy()), name, lambda p: "empty id")
     return out
 
 
 def _convert_str(lay: _Layer, s: pd.Series, name: str, *, required: bool) -> pd.Series:
-    vals = s.tolist()
-    out = pd.Series([None if _is_missing(v) else _text(v) for v in vals], index=s.index, dtype="str")
+    out = _as_text(s).rename(name)
     if required:
-        missing = [i for i, v in enumerate(vals) if _is_missing(v)]
-        lay.add_rows(missing, name, lambda p: "empty value")
+        lay.add_rows(np.flatnonzero(out.isna().to_numpy()), name, lambda p: "empty value")
     return out
 
 
@@ -287,11 +328,11 @@ def _convert_number(lay: _Layer, s: pd.Series, col: Column, *, fill: float | Non
     ``fill`` replaces missing values (with a warning) when the column is optional.
     """
     name = col.name
+    arr, missing_mask, not_finite = _numeric_values(s)
     vals = s.tolist()
-    parsed = [_parse_number(v) for v in vals]
-    arr = np.array([p[0] for p in parsed], dtype=np.float64)
-    bad_text = [i for i, p in enumerate(parsed) if p[1] is not None]
-    lay.add_rows(bad_text, name, lambda p: f"{parsed[p][1]}: {_short(vals[p])}")
+    lay.add_rows(np.flatnonzero(not_finite), name, lambda p: f"not a finite number: {_short(vals[p])}")
+    not_number = ~missing_mask & ~not_finite & np.isnan(arr)
+    lay.add_rows(np.flatnonzero(not_number), name, lambda p: f"not a number: {_short(vals[p])}")
     signed = name in ("home_lon", "home_lat")
     neg = np.flatnonzero(np.nan_to_num(arr, nan=0.0) < 0) if not signed else np.array([], dtype=int)
     lay.add_rows(neg, name, lambda p: f"negative value {_short(vals[p])}; must be ≥ 0")
@@ -300,7 +341,7 @@ def _convert_number(lay: _Layer, s: pd.Series, col: Column, *, fill: float | Non
         lay.add_rows(frac, name, lambda p: f"not a whole number: {_short(vals[p])}")
         too_big = np.flatnonzero(np.isfinite(arr) & (np.abs(arr) > 2**53))
         lay.add_rows(too_big, name, lambda p: f"implausibly large: {_short(vals[p])}")
-    missing = np.flatnonzero([_is_missing(v) for v in vals]) if len(vals) else np.array([], dtype=int)
+    missing = np.flatnonzero(missing_mask)
     if len(missing):
         if col.required:
             lay.add_rows(missing, name, lambda p: "missing value")
@@ -318,29 +359,19 @@ def _convert_number(lay: _Layer, s: pd.Series, col: Column, *, fill: float | Non
 
 def _convert_bool(lay: _Layer, s: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray]:
     """Booleans from True/False, 1/0, yes/no, 是/否 ...; also flags OSM ``oneway=-1``."""
+    if pd.api.types.is_bool_dtype(s.dtype) and not s.isna().any():
+        return pd.Series(s.to_numpy(dtype=bool), index=s.index, name=col.name), np.zeros(len(s), dtype=bool)
+    key = _as_text(s).str.lower()
+    missing = key.isna().to_numpy()
+    true = key.isin(list(_TRUE)).to_numpy()
+    false = key.isin(list(_FALSE)).to_numpy()
+    reverse = key.isin(list(_ONEWAY_REVERSE)).to_numpy() if col.name == "oneway" else np.zeros(len(s), dtype=bool)
     vals = s.tolist()
-    out = np.zeros(len(vals), dtype=bool)
-    reverse = np.zeros(len(vals), dtype=bool)
-    bad: list[int] = []
-    missing: list[int] = []
-    for i, v in enumerate(vals):
-        if _is_missing(v):
-            missing.append(i)
-            continue
-        t = _text(v).lower()
-        if t in _TRUE:
-            out[i] = True
-        elif t in _FALSE:
-            out[i] = False
-        elif col.name == "oneway" and t in _ONEWAY_REVERSE:
-            out[i] = True
-            reverse[i] = True
-        else:
-            bad.append(i)
+    bad = np.flatnonzero(~missing & ~true & ~false & ~reverse)
     lay.add_rows(bad, col.name, lambda p: f"not a yes/no value: {_short(vals[p])} (use true/false, 1/0, yes/no or 是/否)")
     if col.required:
-        lay.add_rows(missing, col.name, lambda p: "missing value (true/false)")
-    return pd.Series(out, index=s.index, name=col.name), reverse
+        lay.add_rows(np.flatnonzero(missing), col.name, lambda p: "missing value (true/false)")
+    return pd.Series(true | reverse, index=s.index, name=col.name), reverse
 
 
 def _enum_lookup(col: Column) -> dict[str, str]:
@@ -354,25 +385,17 @@ def _enum_lookup(col: Column) -> dict[str, str]:
 
 def _convert_enum(lay: _Layer, s: pd.Series, col: Column) -> pd.Series:
     lookup = _enum_lookup(col)
+    text = _as_text(s)
+    out = text.str.lower().map(lookup)
+    missing = text.isna().to_numpy()
+    bad = np.flatnonzero(~missing & out.isna().to_numpy())
     vals = s.tolist()
-    out: list[str | None] = []
-    bad: list[int] = []
-    missing: list[int] = []
-    for i, v in enumerate(vals):
-        if _is_missing(v):
-            out.append(None)
-            missing.append(i)
-            continue
-        hit = lookup.get(_text(v).lower())
-        if hit is None:
-            bad.append(i)
-        out.append(hit)
-    chinese = sorted({k for k, v in lookup.items() if not k.isascii()})
+    chinese = sorted({k for k in lookup if not k.isascii()})
     valid = ", ".join(col.choices) + (f" (or {', '.join(chinese)})" if chinese else "")
     lay.add_rows(bad, col.name, lambda p: f"unknown value {_short(vals[p])}; valid values: {valid}")
     if col.required:
-        lay.add_rows(missing, col.name, lambda p: f"missing value; valid values: {valid}")
-    return pd.Series(out, index=s.index, dtype="str", name=col.name)
+        lay.add_rows(np.flatnonzero(missing), col.name, lambda p: f"missing value; valid values: {valid}")
+    return pd.Series(out.to_numpy(dtype=object), index=s.index, dtype="str", name=col.name)
 
 
 # --- geometry ----------------------------------------------------------------------------
@@ -530,7 +553,7 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
     if len(df) == 0:
         lay.add("the layer is empty (no rows)")
         return _Result(None, usable=False)
-    lay.rows = _row_labels(df, spec)
+    lay.source = df
     usable = not renames
     for col in spec.columns:
         if col.required and col.name not in df.columns:
@@ -557,7 +580,7 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
                 fill = None  # resolved with the school's level below
             data[col.name] = _convert_number(lay, s, col, fill=fill)
             if per_level:
-                data[col.name + "__missing"] = np.array([_is_missing(v) for v in s.tolist()], dtype=bool)
+                data[col.name + "__missing"] = _numeric_values(s)[1]
         elif col.kind == "bool":
             data[col.name], rev = _convert_bool(lay, s, col)
             if rev.any():
@@ -690,30 +713,35 @@ def _empty_blocks(crs: pyproj.CRS) -> gpd.GeoDataFrame:
 def _check_references(
     schools: pd.DataFrame, layers: Mapping[str, _Result], labels: Mapping[str, str], problems: list[Problem]
 ) -> None:
-    known = set(schools["school_id"].dropna().tolist())
-    level = dict(zip(schools["school_id"].tolist(), schools["level"].tolist(), strict=True))
+    """School ids used by blocks (``current_*``) and teachers must exist (and teach the level)."""
+    ids = schools["school_id"]
+    level = pd.Series(schools["level"].to_numpy(dtype=object), index=ids.to_numpy(dtype=object))
+    level = level[~level.index.duplicated()]
+    known = ids.dropna()
     blocks = layers.get("blocks")
     if blocks is not None and blocks.frame is not None:
-        lay = _Layer(BLOCKS, labels["blocks"], problems, _row_labels(blocks.frame, BLOCKS))
+        lay = _Layer(BLOCKS, labels["blocks"], problems, blocks.frame)
         for lv in LEVELS:
             col = f"current_{lv}"
             if col not in blocks.frame.columns:
                 continue
-            ref = blocks.frame[col].tolist()
-            unknown = [i for i, v in enumerate(ref) if isinstance(v, str) and v not in known]
-            lay.add_rows(unknown, col, lambda p, ref=ref: f"unknown school id {ref[p]!r} (not in schools)")
-            wrong = [
-                i
-                for i, v in enumerate(ref)
-                if isinstance(v, str) and v in known and isinstance(level[v], str) and level[v] not in (lv, "nine_year")
-            ]
-            lay.add_rows(wrong, col, lambda p, ref=ref, lv=lv: f"school {ref[p]!r} does not teach {lv} (level {level[ref[p]]})")
+            ref = blocks.frame[col]
+            vals = ref.tolist()
+            given = ref.notna().to_numpy()
+            found = ref.isin(known).to_numpy()
+            lay.add_rows(np.flatnonzero(given & ~found), col, lambda p, vals=vals: f"unknown school id {vals[p]!r} (not in schools)")
+            their = ref.map(level).to_numpy(dtype=object)
+            teaches = np.array([v in (lv, "nine_year") for v in their], dtype=bool)
+            has_level = np.array([isinstance(v, str) for v in their], dtype=bool)
+            wrong = np.flatnonzero(given & found & has_level & ~teaches)
+            lay.add_rows(wrong, col, lambda p, vals=vals, their=their, lv=lv: f"school {vals[p]!r} does not teach {lv} (level {their[p]})")
     teachers = layers.get("teachers")
     if teachers is not None and teachers.frame is not None and "school_id" in teachers.frame.columns:
-        lay = _Layer(TEACHERS, labels["teachers"], problems, _row_labels(teachers.frame, TEACHERS))
-        ref = teachers.frame["school_id"].tolist()
-        unknown = [i for i, v in enumerate(ref) if isinstance(v, str) and v not in known]
-        lay.add_rows(unknown, "school_id", lambda p: f"unknown school id {ref[p]!r} (not in schools)")
+        lay = _Layer(TEACHERS, labels["teachers"], problems, teachers.frame)
+        ref = teachers.frame["school_id"]
+        vals = ref.tolist()
+        unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(known).to_numpy())
+        lay.add_rows(unknown, "school_id", lambda p: f"unknown school id {vals[p]!r} (not in schools)")
 
 
 def _check_boundary(
@@ -736,7 +764,7 @@ def _check_boundary(
         g = np.asarray(frame.geometry.array, dtype=object)
         dist = np.zeros(len(g))
         dist[usable] = shapely.distance(area, shapely.point_on_surface(g[usable]))
-        lay = _Layer(spec, labels[name], problems, _row_labels(frame, spec))
+        lay = _Layer(spec, labels[name], problems, frame)
         far = np.flatnonzero(dist > FAR_OUTSIDE_BOUNDARY_M)
         near = np.flatnonzero((dist > OUTSIDE_TOLERANCE_M) & (dist <= FAR_OUTSIDE_BOUNDARY_M))
         if name == "blocks":
@@ -861,7 +889,7 @@ def _finish(
     if tea is not None and tea.frame is not None and {"home_lon", "home_lat"} <= set(tea.frame.columns):
         lon = tea.frame["home_lon"].to_numpy(dtype=np.float64)
         lat = tea.frame["home_lat"].to_numpy(dtype=np.float64)
-        lay = _Layer(TEACHERS, labels["teachers"], problems, _row_labels(tea.frame, TEACHERS))
+        lay = _Layer(TEACHERS, labels["teachers"], problems, tea.frame)
         parts.append((lay, "home_lon", np.isfinite(lon) & np.isfinite(lat), lon, lat))
     _check_china(parts)
 
