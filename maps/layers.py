@@ -243,6 +243,8 @@ def add_boundaries(m: folium.Map, boundary: gpd.GeoDataFrame, *, display: Displa
     if boundary is None or boundary.empty:
         return m
     town = _ids(boundary["township"]) if "township" in boundary.columns else pd.Series("", index=boundary.index)
+    order = np.argsort((town == "").to_numpy(), kind="stable")  # townships first, county outline on top
+    boundary, town = boundary.iloc[order], town.iloc[order]
     names = _ids(boundary["name"]) if "name" in boundary.columns else pd.Series("", index=boundary.index)
     # outlines as lines: a polygon would catch the pointer over its whole area
     # (Leaflet's canvas hit test ignores fill: false) and hide the zones' tooltips

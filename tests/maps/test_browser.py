@@ -159,3 +159,19 @@ def test_report_loads_offline(browser: object, pages: Path) -> None:
     assert page.locator("svg").count() == 4  # type: ignore[attr-defined]
     assert page.locator("h2").count() == 6  # type: ignore[attr-defined]
     assert page.title().endswith("规划报告")  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_demo_county_map_opens_offline(browser: object, tmp_path: Path, make_run: Callable[..., RunResult]) -> None:
+    demo_module = pytest.importorskip("geo.demo", reason="the demo county generator (geo.demo) is not available")
+    demo = demo_module.build_demo()
+    run = RunResult(scenario=make_run(stages=()).scenario, inputs=demo.inputs, outputs={})
+    path = tmp_path / "map.html"
+    path.write_text(render_run(run, ReportParams())["map.html"], encoding="utf-8")
+    opened = _open(browser, path)
+    assert opened.requests == [] and opened.errors == []
+    shot = opened.page.screenshot()  # type: ignore[attr-defined]
+    Path("/tmp/schoolplan_demo_map_browser.png").write_bytes(shot)
+    assert _pixels(shot).std() > 20, "screenshot is blank"
+    labels = opened.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()  # type: ignore[attr-defined]
+    assert [x.strip() for x in labels] == ["道路", "县界与乡镇界", "学校（按办学强弱着色）"]

@@ -184,3 +184,10 @@ def test_tooltips_escape_html() -> None:
     zones = gpd.GeoDataFrame({"school_id": ["A"], "name": ["<script>x</script>"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=CRS)
     page = _script(ly.add_zones(_map(), zones, level="junior"))
     assert "<script>x" not in page and "&lt;script&gt;x" in page
+
+
+def test_boundaries_county_drawn_over_townships(make_run: Callable[..., RunResult]) -> None:
+    run = make_run()
+    page = _script(ly.add_boundaries(_map(), run.inputs.boundary))
+    assert page.count('"type":"LineString"') == 3  # polygon outlines as lines: no hover over the area
+    assert page.index('"t":"东镇"') < page.index('"t":"测试县"')
