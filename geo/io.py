@@ -70,6 +70,15 @@ TABLE_ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
         "角色": "role",
         "group": "group_id",
     },
+    "staffing_targets": {
+        "学校代码": "school_id",
+        "学校编号": "school_id",
+        "学科": "subject",
+        "任教学科": "subject",
+        "编制数": "target",
+        "核定编制": "target",
+        "目标人数": "target",
+    },
 }
 
 FileKind = Literal["vector", "table", "excel", "osm"]

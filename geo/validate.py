@@ -64,6 +64,8 @@ OUTSIDE_TOLERANCE_M: Final = 1.0
 #: Rough extent of China used to catch swapped or foreign coordinates (degrees).
 CHINA_LON: Final = (73.0, 135.0)
 CHINA_LAT: Final = (18.0, 54.0)
+#: Teacher ages outside this range are reported as suspicious (warning).
+TEACHER_AGE_RANGE: Final = (18, 70)
 #: At most this many rows are named per kind of problem and column; the rest are counted.
 MAX_ROWS_PER_PROBLEM: Final = 20
 
@@ -603,6 +605,14 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
         frame[c] = df[c].to_numpy()
     if spec is TEACHERS and {"home_lon", "home_lat"} & set(frame.columns):
         _check_home_pair(lay, frame)
+    if spec is TEACHERS and "age" in frame.columns:
+        age = frame["age"].to_numpy()
+        odd = np.flatnonzero((age < TEACHER_AGE_RANGE[0]) | (age > TEACHER_AGE_RANGE[1]))
+        if len(odd):
+            _warn(
+                f"{lay.label}, column 'age': {len(odd)} teachers aged outside {TEACHER_AGE_RANGE[0]}–{TEACHER_AGE_RANGE[1]} "
+                f"({lay.names(odd)}); check the ages"
+            )
 
     geo = None
     if spec.geometry != "none":

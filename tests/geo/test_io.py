@@ -141,6 +141,16 @@ def test_read_table_groups_aliases(tmp_path: Path) -> None:
     assert df["school_id"].tolist() == ["S1", "S2"]
 
 
+def test_read_table_staffing_targets_aliases(tmp_path: Path) -> None:
+    df = read_table(write(tmp_path / "t.csv", "学校代码,学科,编制数\nS1,语文,4\n", "gbk"), layer="staffing_targets")
+    assert list(df.columns) == ["school_id", "subject", "target"]
+
+
+def test_read_table_duplicate_headers(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"g\.csv, column 'school_id': two headers mean the same column"):
+        read_table(write(tmp_path / "g.csv", "school_id,学校代码\nS1,S1\n"), layer="groups")
+
+
 def test_read_table_of_an_input_layer(tmp_path: Path) -> None:
     df = read_table(write(tmp_path / "t.csv", TEACHERS_CSV), layer="teachers")
     assert {"teacher_id", "school_id", "subject"} <= set(df.columns)

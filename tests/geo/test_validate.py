@@ -388,6 +388,11 @@ def test_missing_optional_counts_warn_and_become_zero() -> None:
     assert out["left_behind"].tolist() == [3, 0]
 
 
+def test_implausible_teacher_age_warns() -> None:
+    with pytest.warns(InputWarning, match=r"column 'age': 1 teachers aged outside 18–70 \(teacher_id T2\); check the ages"):
+        validate_inputs(schools(), teachers=teachers(age=[45, 7]))
+
+
 def test_data_outside_china_only_warns() -> None:
     s = schools(geometry=[Point(24.94, 60.17), Point(24.95, 60.17), Point(24.96, 60.18)])  # Helsinki
     with pytest.warns(InputWarning, match="outside China; the checks for Chinese coordinates were skipped"):
@@ -421,3 +426,6 @@ def test_demo_inputs_are_accepted_unchanged() -> None:
     assert out.metric_crs == demo.metric_crs
     assert_geodataframe_equal(out.schools, demo.schools, check_like=True)
     assert_geodataframe_equal(out.blocks, demo.blocks, check_like=True)
+    added = [c for c in ("home_x", "home_y") if c not in demo.teachers.columns]
+    pd.testing.assert_frame_equal(out.teachers.drop(columns=added), demo.teachers, check_like=True)
+    assert {"home_x", "home_y"} <= set(out.teachers.columns)
