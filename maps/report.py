@@ -67,6 +67,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.bad td { background: #fdecea; }
 .note { color: #666; font-size: 12px; }
 .ok { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
+@media print { nav { display: none; } h2 { break-before: auto; } figure, table { break-inside: avoid; } }
 nav a { margin-right: 12px; } figure { margin: 8px 0; } .files li { font-family: monospace; }
 """
 
@@ -91,6 +92,7 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "util_chart": ("{level}各校学位使用率（竖线 = 100%）", "{level} utilization per school (tick = 100%)"),
     "travel_chart": ("{level}到校时间（分钟）", "{level} travel time (minutes)"),
     "unserved": ("未覆盖居住区", "Unserved units"),
+    "feeder": ("小升初对口直升", "Primary → junior feeder"),
     "balance": ("均衡发展指标", "Balance indicators"),
     "cv_chart": ("{level}差异系数与标准（竖线 = 标准，红色 = 未达标）", "{level} coefficient of variation vs threshold (tick; red = fails)"),
     "before_after": ("交流轮岗前后差异系数", "CV before and after rotation"),
@@ -324,7 +326,7 @@ def _zones(run: RunResult, lang: Language) -> str:
                 parts.append(f"<p><b>{_t('unserved', lang)}</b> ({len(un)})</p>" + table_html(un, lang=lang, file=f"zones/{lv}/assignment.csv", max_rows=50))
     feeder = _frame(stage_file(run, "zones", "feeder.csv"))
     if feeder is not None and not feeder.empty:
-        parts.append("<h3>feeder</h3>" + table_html(feeder, lang=lang, file="zones/feeder.csv"))
+        parts.append(f"<h3>{_t('feeder', lang)}</h3>" + table_html(feeder, lang=lang, file="zones/feeder.csv"))
     return "".join(parts)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
@@ -166,3 +167,19 @@ def test_zones_without_crs_use_the_metric_crs(caplog: pytest.LogCaptureFixture, 
     page = build_map(run, ReportParams())
     assert "小学片区" in json.dumps(_overlays(page), ensure_ascii=False)
     assert "has no CRS" in caplog.text
+
+
+def test_junior_zones_drawn_hidden_beside_primary(make_run: Callable[..., RunResult]) -> None:
+    run = make_run(stages=("zones",))
+    files = run.outputs["zones"].files
+    for rel in list(files):
+        files[rel.replace("primary/", "junior/")] = files[rel]  # type: ignore[index]
+    files["feeder.csv"] = pd.DataFrame({"primary_school": ["P1"], "junior_school": ["J1"]})  # type: ignore[index]
+    page = build_map(run, ReportParams())
+    overlays = _overlays(page)
+    assert overlays[:2] == ["小学片区", "初中片区"]
+    assert "初中未覆盖居住区" in overlays
+    assert '<div class="sp-sec" data-layer="初中片区" style="display:none">' in page  # off at start
+    assert '<div class="sp-sec" data-layer="小学片区">' in page
+    report = render_run(run, ReportParams())["report.html"]
+    assert "<h3>初中</h3>" in report and "小升初对口直升" in report
