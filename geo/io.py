@@ -505,6 +505,13 @@ def alias_table_markdown() -> str:
             lat = ", ".join(f"`{a}`" for a in LAT_ALIASES)
             lines.append(f"| `lon` / `lat` | CSV/Excel | degrees (or x/y of the declared CRS) | {lon} / {lat} | point position |")
         lines.append("")
+        if spec.name == "schools":
+            lines.append(
+                "Every school needs `capacity_<level>` or `classes_<level>` for each level it teaches "
+                "(a nine-year school teaches both); seats at a level it does not teach are set to 0, "
+                "and a missing `enrolled_<level>` counts as 0."
+            )
+            lines.append("")
     from geo.model import SUBJECT_ALIASES, VALUE_ALIASES  # noqa: PLC0415
 
     lines.append("### Accepted Chinese values")
