@@ -38,13 +38,11 @@ from geo.validate import (
     LAT_ALIASES,
     LON_ALIASES,
     InputWarning,
-    _finish,
-    _parse_number,
-    _Result,
-    _validate_layer,
     accepted_headers,
     deferred_warnings,
+    parse_number,
     rename_aliases,
+    validate_frames,
 )
 
 log = logging.getLogger(__name__)
@@ -227,8 +225,8 @@ def _points_from_table(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS) ->
                 for c in missing
             ]
         )
-    x = np.array([_parse_number(v)[0] for v in df["lon"].tolist()], dtype=np.float64)
-    y = np.array([_parse_number(v)[0] for v in df["lat"].tolist()], dtype=np.float64)
+    x = np.array([parse_number(v)[0] for v in df["lon"].tolist()], dtype=np.float64)
+    y = np.array([parse_number(v)[0] for v in df["lat"].tolist()], dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok] = shapely.points(x[ok], y[ok])
@@ -245,8 +243,8 @@ def _home_to_wgs84(df: pd.DataFrame, declared: str | pyproj.CRS) -> pd.DataFrame
         return df
     if isinstance(declared, pyproj.CRS) and declared.equals(pyproj.CRS.from_epsg(4326)):
         return df
-    x = np.array([_parse_number(v)[0] for v in df["home_lon"].tolist()], dtype=np.float64)
-    y = np.array([_parse_number(v)[0] for v in df["home_lat"].tolist()], dtype=np.float64)
+    x = np.array([parse_number(v)[0] for v in df["home_lon"].tolist()], dtype=np.float64)
+    y = np.array([parse_number(v)[0] for v in df["home_lat"].tolist()], dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         return df
@@ -457,10 +455,7 @@ def _read_and_validate(
         except InputError as err:
             problems.extend(err.problems)
 
-    results: dict[str, _Result] = {}
-    for name, df in frames.items():
-        results[name] = _validate_layer(df, LAYERS[name], labels[name], problems)
-    return _finish(results, {**{k: k for k in LAYERS}, **labels}, labels, problems, None)
+    return validate_frames(frames, sources=labels, prior_problems=problems)
 
 
 # --- documentation ------------------------------------------------------------------------

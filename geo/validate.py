@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -144,8 +144,8 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
-def _parse_number(v: Any) -> tuple[float, str | None]:
-    """A cell as a float; NaN and a reason when it is not a number (None if missing)."""
+def parse_number(v: Any) -> tuple[float, str | None]:
+    """One cell as a float: ``(value, None)``, or ``(NaN, reason)`` if not a number, ``(NaN, None)`` if blank."""
     if _is_missing(v):
         return math.nan, None
     if isinstance(v, bool | np.bool_):
@@ -413,8 +413,8 @@ def _table_points(lay: _Layer, df: pd.DataFrame) -> gpd.GeoDataFrame | None:
         return None
     lon = df["lon"].tolist()
     lat = df["lat"].tolist()
-    px = [_parse_number(v) for v in lon]
-    py = [_parse_number(v) for v in lat]
+    px = [parse_number(v) for v in lon]
+    py = [parse_number(v) for v in lat]
     for name, parsed, vals in (("lon", px, lon), ("lat", py, lat)):
         bad = [i for i, p in enumerate(parsed) if p[1] is not None]
         lay.add_rows(bad, name, lambda p, parsed=parsed, vals=vals: f"coordinate {parsed[p][1]}: {_short(vals[p])}")
@@ -539,7 +539,6 @@ def _check_china(parts: list[tuple[_Layer, str, np.ndarray, np.ndarray, np.ndarr
 class _Result:
     frame: pd.DataFrame | None
     geo: _Geo | None = None
-    usable: bool = True
     reverse: np.ndarray | None = None
 
 
@@ -548,20 +547,17 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
     lay = _Layer(spec=spec, label=label, problems=problems)
     if not isinstance(df, pd.DataFrame):
         lay.add(f"expected a table (DataFrame), got {type(df).__name__}")
-        return _Result(None, usable=False)
+        return _Result(None)
     df, renames = rename_aliases(df, spec, layer=label)
     problems.extend(renames)
     df = df.reset_index(drop=True)
     if len(df) == 0:
         lay.add("the layer is empty (no rows)")
-        return _Result(None, usable=False)
+        return _Result(None)
     lay.source = df
-    usable = not renames
     for col in spec.columns:
         if col.required and col.name not in df.columns:
             lay.add(f"missing required column '{col.name}' (accepted headers: {accepted_headers(col)})", column=col.name)
-            usable = False
-    n_before = len(problems)
 
     data: dict[str, Any] = {}
     reverse = None
@@ -623,7 +619,7 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
             if gdf is not None:
                 gdf = gpd.GeoDataFrame(frame, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
         if gdf is None:
-            return _Result(None, usable=False)
+            return _Result(None)
         if reverse is not None:
             geoms = np.asarray(gdf.geometry.array, dtype=object)
             geoms[reverse] = shapely.reverse(geoms[reverse])
@@ -634,7 +630,7 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     if spec.id_column and spec.id_column in frame.columns:
         _check_duplicates(lay, frame[spec.id_column])
-    return _Result(frame, geo=geo, usable=usable and len(problems) == n_before)
+    return _Result(frame, geo=geo)
 
 
 def _check_duplicates(lay: _Layer, ids: pd.Series) -> None:
@@ -867,20 +863,40 @@ def validate_inputs(
         at a level a school teaches, missing optional counts taken as 0, seats or
         pupils at a level a school does not teach, data outside China.
     """
-    problems: list[Problem] = []
     given = {"schools": schools, "blocks": blocks, "teachers": teachers, "roads": roads, "boundary": boundary}
-    srcs = dict(sources or {})
-    labels = {k: srcs.get(k, k) for k in given}
-    results: dict[str, _Result] = {}
     with deferred_warnings(stacklevel=1):
-        for name, df in given.items():
-            if df is None:
-                if name == "schools":
-                    problems.append(Problem(layer=labels[name], message="the schools layer is required"))
-                continue
-            results[name] = _validate_layer(df, LAYERS[name], labels[name], problems)
-        inputs = _finish(results, labels, srcs, problems, metric_crs)
+        inputs = validate_frames(given, sources=sources, metric_crs=metric_crs)
     return inputs
+
+
+def validate_frames(
+    frames: Mapping[str, pd.DataFrame | None],
+    *,
+    sources: Mapping[str, str] | None = None,
+    metric_crs: pyproj.CRS | None = None,
+    prior_problems: Sequence[Problem] = (),
+) -> Inputs:
+    """:func:`validate_inputs` for a mapping of layers, adding earlier problems.
+
+    Used by :func:`geo.io.load_inputs` so that files that could not be read and
+    bad values in the others are reported in one :class:`InputError`.
+    Warnings are emitted as they are found (wrap in :func:`deferred_warnings`).
+    A missing schools layer is a problem unless ``prior_problems`` already say why.
+    """
+    problems: list[Problem] = list(prior_problems)
+    srcs = dict(sources or {})
+    labels = {k: srcs.get(k, k) for k in LAYERS}
+    for name in frames:
+        if name not in LAYERS:
+            problems.append(Problem(layer=labels.get(name, name), message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}"))
+    if frames.get("schools") is None and not prior_problems:
+        problems.append(Problem(layer=labels["schools"], message="the schools layer is required"))
+    results: dict[str, _Result] = {}
+    for name in LAYERS:
+        df = frames.get(name)
+        if df is not None:
+            results[name] = _validate_layer(df, LAYERS[name], labels[name], problems)
+    return _finish(results, labels, srcs, problems, metric_crs)
 
 
 def _finish(
@@ -953,6 +969,8 @@ __all__ = [
     "LON_ALIASES",
     "accepted_headers",
     "deferred_warnings",
+    "parse_number",
     "rename_aliases",
+    "validate_frames",
     "validate_inputs",
 ]
