@@ -166,6 +166,11 @@ class NetworkSettings(BaseModel):
         Blocks or schools farther than this from any road are reported.
     workers
         Threads computing shortest paths (results do not depend on it).
+    isochrone_minutes
+        Travel times (minutes) the ``network`` stage draws around every school
+        (by the mode of its level); empty draws none.
+    isochrone_buffer_m
+        Half-width (m) of the band drawn around reached roads in isochrones.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -178,6 +183,17 @@ class NetworkSettings(BaseModel):
     join_tolerance_m: float = Field(DEFAULT_JOIN_TOLERANCE_M, ge=0, le=50)
     max_snap_m: float = Field(DEFAULT_MAX_SNAP_M, gt=0)
     workers: int = Field(2, ge=1, le=64)
+    isochrone_minutes: list[int] = Field(default_factory=list)
+    isochrone_buffer_m: float = Field(50.0, gt=0, le=1000)
+
+    @field_validator("isochrone_minutes")
+    @classmethod
+    def _minutes_valid(cls, minutes: list[int]) -> list[int]:
+        bad = [m for m in minutes if not 1 <= m <= 180]
+        if bad:
+            msg = f"isochrone minutes must be between 1 and 180, got {bad}"
+            raise ValueError(msg)
+        return sorted(set(minutes))
 
     @field_validator("speed_table")
     @classmethod

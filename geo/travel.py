@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import InputError, Problem
@@ -246,21 +247,10 @@ def network_matrix(
 
     edge_t = network.edge_time_s(mode)
     edge_l = network.length_m
-    undirected = mode in UNDIRECTED_MODES
-    back_ok = undirected | ~network.oneway  # forward is always open on a usable edge
-    graph = network.graphs[mode]
-    # Augmented graph: node n + k is destination k, reached from the ends of its edge.
+    back_ok = open_backwards(network, mode)
     e, g = sd.edge, sd.frac
-    base = graph.time_s.tocoo()
-    k_all = np.arange(n_d, dtype=np.int64) + n
-    kb = back_ok[e]
-    rows = np.r_[base.row, network.edge_u[e], network.edge_v[e][kb]]
-    cols = np.r_[base.col, k_all, k_all[kb]]
-    t = np.r_[base.data, g * edge_t[e], ((1 - g) * edge_t[e])[kb]]
-    ln = np.r_[graph.arc_length_m, g * edge_l[e], ((1 - g) * edge_l[e])[kb]]
-    # Transposed: searching from a destination gives times *to* it.
-    gt, gt_len = arcs_to_csr(cols, rows, t, ln, n + n_d)
-    gt_keys = np.repeat(np.arange(n + n_d, dtype=np.int64), np.diff(gt.indptr)) * (n + n_d) + gt.indices
+    gt, gt_len, gt_keys = dest_side_graph(network, mode, e, g)
+    graph = network.graphs[mode]
     uniform = graph.uniform_speed_ms
 
     # Origins: leave the snapped point towards v (always open) or u (if the edge is two-way).
@@ -323,6 +313,47 @@ def network_matrix(
         origin_snap_m=so.offset_m,
         dest_snap_m=sd.offset_m,
     )
+
+
+def open_backwards(network: RoadNetwork, mode: str) -> NDArray[np.bool_]:
+    """Edges the mode may travel v → u (every usable edge is open u → v)."""
+    return (mode in UNDIRECTED_MODES) | ~network.oneway
+
+
+def dest_side_graph(
+    network: RoadNetwork,
+    mode: str,
+    dest_edge: NDArray[np.int32],
+    dest_frac: NDArray[np.float64],
+) -> tuple[sparse.csr_matrix, NDArray[np.float64], NDArray[np.int64]]:
+    """Transposed mode graph with one extra node per destination.
+
+    Node ``n_nodes + k`` is destination ``k``, lying at ``dest_frac[k]`` along
+    edge ``dest_edge[k]`` and reached from that edge's ends. A search from it on
+    this (transposed) graph gives travel times *to* the destination.
+
+    Returns
+    -------
+    tuple
+        ``(graph, arc_length_m, arc_keys)``: the CSR graph of seconds, the arc
+        lengths aligned with its data, and the sorted ``row * size + col`` key of
+        each arc (to look arcs up).
+    """
+    n, n_d = network.n_nodes, len(dest_edge)
+    edge_t = network.edge_time_s(mode)
+    edge_l = network.length_m
+    graph = network.graphs[mode]
+    e, g = dest_edge, dest_frac
+    base = graph.time_s.tocoo()
+    k_all = np.arange(n_d, dtype=np.int64) + n
+    kb = open_backwards(network, mode)[e]
+    rows = np.r_[base.row, network.edge_u[e], network.edge_v[e][kb]]
+    cols = np.r_[base.col, k_all, k_all[kb]]
+    t = np.r_[base.data, g * edge_t[e], ((1 - g) * edge_t[e])[kb]]
+    ln = np.r_[graph.arc_length_m, g * edge_l[e], ((1 - g) * edge_l[e])[kb]]
+    gt, gt_len = arcs_to_csr(cols, rows, t, ln, n + n_d)
+    keys = np.repeat(np.arange(n + n_d, dtype=np.int64), np.diff(gt.indptr)) * (n + n_d) + gt.indices
+    return gt, gt_len, keys
 
 
 def _report_far(offset_m: NDArray[np.float64], ids: NDArray[np.str_], what: str, max_snap_m: float) -> None:
