@@ -40,10 +40,8 @@ from geo.crs import utm_crs_for
 from geo.errors import InputError, Problem
 from geo.model import (
     BLOCKS,
-    BOUNDARY,
     LAYERS,
     LEVELS,
-    ROADS,
     SCHOOLS,
     SUBJECT_ALIASES,
     TEACHERS,
@@ -949,6 +947,11 @@ def _finish(
         raise InputError(problems)
     assert crs is not None
     out_sources = {k: sources.get(k, "given") for k in results}
+    log.info(
+        "validated %s; metric CRS %s",
+        ", ".join(f"{len(r.frame)} {k}" for k, r in results.items() if r.frame is not None),
+        crs.name,
+    )
     return Inputs(
         schools=projected["schools"],
         blocks=projected.get("blocks", _empty_blocks(crs)),
