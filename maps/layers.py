@@ -605,8 +605,9 @@ def add_groups(
     xy = _school_xy(schools, display)
     g = groups.assign(school_id=_ids(groups["school_id"]), group_id=_ids(groups["group_id"]))
     g["role"] = _ids(groups["role"]) if "role" in groups.columns else ""
+    g["level"] = _ids(groups["level"]) if "level" in groups.columns else ""  # group ids may repeat across levels
     geoms, props = [], []
-    for k, (gid, rows) in enumerate(sorted(g.groupby("group_id", sort=True), key=lambda kv: kv[0])):
+    for k, ((lv, gid), rows) in enumerate(sorted(g.groupby(["level", "group_id"], sort=True), key=lambda kv: kv[0])):
         colour = PALETTE[k % len(PALETTE)]
         leads = rows.loc[rows["role"] == "lead", "school_id"].to_list()
         members = sorted(rows.loc[rows["role"] != "lead", "school_id"].to_list())
@@ -614,7 +615,7 @@ def add_groups(
             logger.warning("community %s has no lead school: drawn without links", gid)
             continue
         lead = leads[0]
-        tip_head = f"<b>{t('group', lang)} {esc(gid)}</b><br>{t('lead', lang)}: {esc(school_names.get(lead, lead))}<br>{t('member', lang)}: " + "、".join(esc(school_names.get(s, s)) for s in members)
+        tip_head = f"<b>{t('group', lang)} {esc(gid)}{' · ' + t(lv, lang) if lv else ''}</b><br>{t('lead', lang)}: {esc(school_names.get(lead, lead))}<br>{t('member', lang)}: " + "、".join(esc(school_names.get(s, s)) for s in members)
         for s in members:
             if lead in xy and s in xy:
                 geoms.append(shapely.LineString([xy[lead], xy[s]]))

@@ -52,7 +52,37 @@ FIGURE_NAMES: Mapping[str, tuple[str, str]] = {
     "groups": ("共同体数", "Communities"),
     "cv_before": ("交流前差异系数", "CV before"),
     "cv_after": ("交流后差异系数", "CV after"),
+    "teachers": ("教师数", "Teachers"),
+    "eligible_teachers": ("符合交流条件的教师", "Eligible teachers"),
+    "eligible_at_sending_schools": ("派出校符合条件的教师", "Eligible at sending schools"),
+    "sending_schools": ("派出学校数", "Sending schools"),
+    "receiving_schools": ("接收学校数", "Receiving schools"),
+    "movers_out": ("派出交流教师", "Teachers sent out"),
+    "movers_return": ("交流期满返回", "Returning teachers"),
+    "rotation_share": ("交流比例", "Rotation share"),
+    "backbone_movers_out": ("派出骨干教师", "Backbone teachers sent"),
+    "backbone_share_of_movers": ("骨干教师占交流人数比例", "Backbone share of movers"),
+    "quota_scope": ("指标口径", "Quota scope"),
+    "quotas": ("交流指标数", "Quotas"),
+    "quotas_met": ("完成的交流指标", "Quotas met"),
+    "quota_shortfall_movers": ("交流人数缺口", "Movers short"),
+    "quota_shortfall_backbone": ("骨干教师缺口", "Backbone short"),
+    "same_community_share": ("共同体内交流比例", "Moves within a community"),
+    "commute_mean_s": ("平均通勤时间", "Mean commute"),
+    "commute_median_s": ("通勤时间中位数", "Median commute"),
+    "commute_p90_s": ("90% 通勤时间不超过", "90th percentile commute"),
+    "commute_max_s": ("最长通勤时间", "Longest commute"),
+    "lp_bound": ("线性松弛下界", "LP bound"),
+    "solve_s": ("求解用时", "Solve time"),
+    "members": ("成员校数", "Members"),
+    "pairs": ("结对数", "Pairs"),
+    "shortfalls": ("缺口", "Shortfalls"),
+    "primary": ("小学", "Primary"),
+    "junior": ("初中", "Junior"),
 }
+
+#: Keys ending in ``_s`` that are computing time (shown in seconds, not minutes).
+_WALL_CLOCK = ("solve_s", "solve_time_s", "wall_s", "time_limit_s")
 
 CSS = """
 body { font: 14px/1.5 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Helvetica Neue",Arial,sans-serif;
@@ -133,11 +163,12 @@ def _e(v: Any) -> str:
 
 
 def figure_name(key: str, lang: Language) -> str:
-    """Display name of a metric key (nested keys joined with ``.``)."""
-    head, _, rest = key.partition(".")
-    pair = FIGURE_NAMES.get(head)
-    name = key if pair is None else (pair[0] if lang == "zh" else pair[1])
-    return f"{name} · {rest}" if pair is not None and rest else name
+    """Display name of a metric key; each part of a nested key (``a.b``) translated when known."""
+    names = []
+    for part in key.split("."):
+        pair = FIGURE_NAMES.get(part)
+        names.append(part if pair is None else (pair[0] if lang == "zh" else pair[1]))
+    return " · ".join(names)
 
 
 def fmt_value(key: str, v: Any, lang: Language = "zh") -> str:
@@ -153,6 +184,8 @@ def fmt_value(key: str, v: Any, lang: Language = "zh") -> str:
         if not math.isfinite(x):
             return "–"
         last = key.rsplit(".", 1)[-1]
+        if last in _WALL_CLOCK:
+            return f"{x:.1f} s"
         if last.endswith("_s"):
             return f"{x / 60:.1f} {_t('minutes', lang)}"
         if "share" in last or "utilization" in key or last in ("gap", "moved_share"):
@@ -213,10 +246,14 @@ def table_html(
 def _figures_table(figures: Mapping[str, Any], lang: Language) -> str:
     if not figures:
         return ""
-    rows = "".join(
-        f"<tr><td>{_e(figure_name(k, lang))}</td><td class=\"num\">{_e(fmt_value(k, v, lang))}</td></tr>"
-        for k, v in figures.items()
-    )
+    rows = []
+    for k, v in figures.items():
+        if isinstance(v, (list, tuple)) and v and all(isinstance(x, Mapping) for x in v):
+            cell = table_html(pd.DataFrame(list(v)), lang=lang, max_rows=50)  # e.g. shortfalls
+            rows.append(f"<tr><td>{_e(figure_name(k, lang))}</td><td>{cell}</td></tr>")
+        else:
+            rows.append(f"<tr><td>{_e(figure_name(k, lang))}</td><td class=\"num\">{_e(fmt_value(k, v, lang))}</td></tr>")
+    rows = "".join(rows)
     return f"<table><thead><tr><th>{_t('figure', lang)}</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -342,6 +379,12 @@ def _cv_change(run: RunResult) -> pd.DataFrame | None:
     return pd.DataFrame({"indicator": keys, "before": [b[k] for k in keys], "after": [a[k] for k in keys]})
 
 
+def _level_label(key: str, lang: Language) -> str:
+    """``primary.books_per_pupil`` → ``小学 · books_per_pupil``."""
+    head, _, rest = key.partition(".")
+    return f"{t(head, lang)} · {rest}" if rest and head in ("primary", "junior") else key
+
+
 def _balance(run: RunResult, lang: Language) -> str:
     parts = [f"<h2 id=\"balance\">{_t('balance', lang)}</h2>"]
     bal = _frame(stage_file(run, "balance", "balance.csv"))
@@ -366,6 +409,7 @@ def _balance(run: RunResult, lang: Language) -> str:
         parts.append(table_html(sb, lang=lang, file="balance/schools_balance.csv"))
     change = _cv_change(run)
     if change is not None and not change.empty:
+        change["indicator"] = [_level_label(k, lang) for k in change["indicator"]]
         parts.append(f"<h3>{_t('before_after', lang)}</h3>" + table_html(change, lang=lang))
         parts.append("<figure>" + charts.paired_bar_chart(
             change["indicator"].to_list(), change["before"].to_list(), change["after"].to_list(),
@@ -385,13 +429,15 @@ def _communities(run: RunResult, lang: Language) -> str:
     if groups is not None and {"school_id", "group_id"} <= set(groups.columns):
         names = school_names(run)
         g = groups.assign(school_id=_ids(groups["school_id"]), group_id=_ids(groups["group_id"]))
+        g["level"] = _ids(groups["level"]) if "level" in groups.columns else ""
         role = _ids(groups["role"]) if "role" in groups.columns else pd.Series("", index=groups.index)
         rows = []
-        for gid, idx in sorted(g.groupby("group_id").groups.items()):
+        for (lv, gid), idx in sorted(g.groupby(["level", "group_id"]).groups.items()):
             sids = g.loc[idx, "school_id"]
             leads = [names.get(s, s) for s in sids[role.loc[idx] == "lead"]]
             members = sorted(names.get(s, s) for s in sids[role.loc[idx] != "lead"])
-            rows.append({_t("group", lang): gid, _t("lead", lang): "、".join(leads), _t("members", lang): "、".join(members)})
+            row = {_t("group", lang): gid, _t("lead", lang): "、".join(leads), _t("members", lang): "、".join(members)}
+            rows.append({"level": t(lv, lang), **row} if lv else row)
         parts.append(table_html(pd.DataFrame(rows), lang=lang, file="communities/groups.csv"))
     gm = _frame(stage_file(run, "communities", "group_metrics.csv"))
     if gm is not None and not gm.empty:

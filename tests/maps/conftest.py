@@ -130,7 +130,10 @@ def make_run(nx: int = 6, ny: int = 4, *, stages: tuple[str, ...] = ALL_STAGES, 
         })
         outputs["balance"] = StageOutput(files={"balance.csv": balance, "schools_balance.csv": schools_balance})
     if "communities" in stages:
-        groups = pd.DataFrame({"school_id": ["P1", "P3", "P4"], "group_id": ["G1"] * 3, "role": ["lead", "member", "member"]})
+        groups = pd.DataFrame({
+            "school_id": ["P1", "P3", "P4"], "group_id": ["G1"] * 3, "role": ["lead", "member", "member"],
+            "level": ["primary"] * 3, "lead_id": ["P1"] * 3, "travel_s": [0, 700, 900],
+        })
         gm = pd.DataFrame({"group_id": ["G1"], "schools": [3], "max_distance_m": [2100]})
         outputs["communities"] = StageOutput(files={
             "groups.csv": groups, "group_metrics.csv": gm, "pairs.csv": pd.DataFrame({"strong": ["P1"], "weak": ["P3"]}),
@@ -146,8 +149,12 @@ def make_run(nx: int = 6, ny: int = 4, *, stages: tuple[str, ...] = ALL_STAGES, 
         sr = pd.DataFrame({"school_id": ["P1", "P2", "P3", "P4"], "eligible": [10, 8, 3, 2], "out": [2, 1, 1, 0], "in": [1, 0, 2, 1]})
         outputs["rotation"] = StageOutput(files={
             "moves.csv": moves, "schools_rotation.csv": sr,
-            "metrics.json": {"quota": 2, "movers": 4, "backbone_share": 0.5,
-                             "cv_before": {"backbone_per_100": 0.45}, "cv_after": {"backbone_per_100": 0.30}},
+            "metrics.json": {
+                "quotas": 2, "quotas_met": 1, "movers": 4, "movers_out": 3, "rotation_share": 0.125,
+                "backbone_share_of_movers": 0.5, "commute_mean_s": 850.0, "solve_s": 0.42, "gap": 0.0,
+                "cv_before": {"primary": {"backbone_per_100": 0.45}}, "cv_after": {"primary": {"backbone_per_100": 0.30}},
+                "shortfalls": [{"where": "P2", "short_by": 1, "unit": "backbone teachers", "detail": "no eligible backbone"}],
+            },
         })
     scenario = Scenario(
         name=name, seed=7, inputs=InputsSection(schools=Path("schools.csv")), solver=SolverSection(),

@@ -73,6 +73,10 @@ def test_report_sections_and_figures(make_run: Callable[..., RunResult]) -> None
     assert page.count('<tr class="bad">') == 2
     assert "城关一小</td><td>西镇小学</td><td class=\"num\">2</td><td class=\"num\">1</td><td>chinese, math" in page
     assert page.count("<svg") == 4  # travel, utilization, CV vs threshold, CV before/after
+    assert "小学 · backbone_per_100" in page
+    assert "骨干教师占交流人数比例</td><td class=\"num\">50.0%" in page
+    assert "平均通勤时间</td><td class=\"num\">14.2 分钟" in page and "求解用时</td><td class=\"num\">0.4 s" in page
+    assert "<td>缺口</td><td><table>" in page and "no eligible backbone" in page
     assert external_references(page) == []
     assert "<script" not in page
 
