@@ -40,7 +40,7 @@ from geo.validate import (
     InputWarning,
     accepted_headers,
     deferred_warnings,
-    parse_number,
+    numeric_values,
     rename_aliases,
     validate_frames,
 )
@@ -54,7 +54,9 @@ CSV_SEPARATORS: Final = ",\t;|"
 _VECTOR: Final = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _TABLE: Final = (".csv", ".txt", ".tsv")
 _EXCEL: Final = (".xlsx", ".xlsm")
-_ORDER: Final = ("schools", "blocks", "teachers", "roads", "boundary")
+_ORDER: Final = ("schools", "blocks", "teachers", "boundary", "roads")  # roads last: OSM is cut to the others
+#: Margin around the study area when reading part of an OSM extract (degrees, ≈ 5-10 km).
+OSM_MARGIN_DEG: Final = 0.05
 
 #: Headers accepted in plain tables that are not input layers (lower-cased → canonical).
 TABLE_ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
@@ -225,8 +227,8 @@ def _points_from_table(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS) ->
                 for c in missing
             ]
         )
-    x = np.array([parse_number(v)[0] for v in df["lon"].tolist()], dtype=np.float64)
-    y = np.array([parse_number(v)[0] for v in df["lat"].tolist()], dtype=np.float64)
+    x = numeric_values(df["lon"])[0]
+    y = numeric_values(df["lat"])[0]
     ok = np.isfinite(x) & np.isfinite(y)
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok] = shapely.points(x[ok], y[ok])
@@ -243,8 +245,8 @@ def _home_to_wgs84(df: pd.DataFrame, declared: str | pyproj.CRS) -> pd.DataFrame
         return df
     if isinstance(declared, pyproj.CRS) and declared.equals(pyproj.CRS.from_epsg(4326)):
         return df
-    x = np.array([parse_number(v)[0] for v in df["home_lon"].tolist()], dtype=np.float64)
-    y = np.array([parse_number(v)[0] for v in df["home_lat"].tolist()], dtype=np.float64)
+    x = numeric_values(df["home_lon"])[0]
+    y = numeric_values(df["home_lat"])[0]
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         return df
@@ -289,17 +291,23 @@ def _read_vector(p: Path, layer: str) -> pd.DataFrame:
     return df
 
 
-def _read_osm(p: Path, layer: str) -> gpd.GeoDataFrame:
+def _read_osm(p: Path, layer: str, bounding_box: tuple[float, float, float, float] | None) -> gpd.GeoDataFrame:
     if layer != "roads":
         raise _problem(p, f"an OpenStreetMap .osm.pbf file can only give roads, not {layer}")
     try:
         from geo.osm import read_osm_roads  # noqa: PLC0415 (optional heavy reader)
     except ImportError as err:
         raise _problem(p, "reading .osm.pbf files is not available in this installation") from err
-    return read_osm_roads(p)
+    return read_osm_roads(p, bounding_box=bounding_box)
 
 
-def read_layer(path: str | Path, layer: str, *, crs: str | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+def read_layer(
+    path: str | Path,
+    layer: str,
+    *,
+    crs: str | None = None,
+    bounding_box: tuple[float, float, float, float] | None = None,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one input layer from a file, with canonical headers and a geometry.
 
     Parameters
@@ -318,6 +326,9 @@ def read_layer(path: str | Path, layer: str, *, crs: str | None = None) -> gpd.G
         WGS84 when not given. For spatial files it overrides the file's own CRS
         (needed for GCJ-02/BD-09 data, which files store as plain lon/lat, and
         for files without one); when not given the file's CRS is kept.
+    bounding_box
+        ``(min_lon, min_lat, max_lon, max_lat)`` in WGS84: read only this part
+        of an ``.osm.pbf`` extract (ignored for other formats).
 
     Returns
     -------
@@ -343,7 +354,7 @@ def read_layer(path: str | Path, layer: str, *, crs: str | None = None) -> gpd.G
         raise InputError([Problem(layer=str(p), message=q.message, column="crs") for q in err.problems]) from err
 
     if kind == "osm":
-        df: pd.DataFrame = _read_osm(p, layer)
+        df: pd.DataFrame = _read_osm(p, layer, bounding_box)
     elif kind == "vector":
         df = _read_vector(p, layer)
     else:
@@ -446,16 +457,39 @@ def _read_and_validate(
         path = paths.get(name)
         if path is None:
             continue
+        box = _study_area(frames) if name == "roads" and file_kind(path) == "osm" else None
         labels[name] = str(path)
         declared = overrides.get(name)
         if declared is None and file_kind(path) in ("table", "excel"):
             declared = crs
         try:
-            frames[name] = read_layer(path, name, crs=declared)
+            frames[name] = read_layer(path, name, crs=declared, bounding_box=box)
         except InputError as err:
             problems.extend(err.problems)
 
     return validate_frames(frames, sources=labels, prior_problems=problems)
+
+
+def _study_area(frames: Mapping[str, pd.DataFrame]) -> tuple[float, float, float, float] | None:
+    """WGS84 box around the boundary (else schools and blocks), with a margin, to cut OSM extracts."""
+    order = ("boundary",) if "boundary" in frames else ("schools", "blocks")
+    boxes = []
+    for name in order:
+        df = frames.get(name)
+        if not isinstance(df, gpd.GeoDataFrame) or df.crs is None:
+            continue
+        geoms = df.geometry[~(df.geometry.isna() | df.geometry.is_empty)]
+        if len(geoms):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # invalid input is reported by validation
+                bounds = geoms.to_crs(4326).total_bounds
+            if np.all(np.isfinite(bounds)):
+                boxes.append(bounds)
+    if not boxes:
+        return None
+    b = np.vstack(boxes)
+    m = OSM_MARGIN_DEG
+    return (float(b[:, 0].min() - m), float(b[:, 1].min() - m), float(b[:, 2].max() + m), float(b[:, 3].max() + m))
 
 
 # --- documentation ------------------------------------------------------------------------

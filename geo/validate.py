@@ -290,8 +290,11 @@ def _as_text(s: pd.Series) -> pd.Series:
     return pd.Series([None if _is_missing(v) else _text(v) for v in s.tolist()], index=s.index, dtype="str")
 
 
-def _numeric_values(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(values, missing, not_finite)`` of a column; values NaN where not a number."""
+def numeric_values(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, missing, not_finite)`` of a column; values NaN where not a number.
+
+    Text is trimmed and thousands separators (``1,200``) removed; booleans are not numbers.
+    """
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         raw = s.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(raw)
@@ -328,7 +331,7 @@ def _convert_number(lay: _Layer, s: pd.Series, col: Column, *, fill: float | Non
     ``fill`` replaces missing values (with a warning) when the column is optional.
     """
     name = col.name
-    arr, missing_mask, not_finite = _numeric_values(s)
+    arr, missing_mask, not_finite = numeric_values(s)
     vals = s.tolist()
     lay.add_rows(np.flatnonzero(not_finite), name, lambda p: f"not a finite number: {_short(vals[p])}")
     not_number = ~missing_mask & ~not_finite & np.isnan(arr)
@@ -576,7 +579,7 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
                 fill = None  # resolved with the school's level below
             data[col.name] = _convert_number(lay, s, col, fill=fill)
             if per_level:
-                data[col.name + "__missing"] = _numeric_values(s)[1]
+                data[col.name + "__missing"] = numeric_values(s)[1]
         elif col.kind == "bool":
             data[col.name], rev = _convert_bool(lay, s, col)
             if rev.any():
@@ -972,6 +975,7 @@ __all__ = [
     "LON_ALIASES",
     "accepted_headers",
     "deferred_warnings",
+    "numeric_values",
     "parse_number",
     "rename_aliases",
     "validate_frames",

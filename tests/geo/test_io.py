@@ -368,3 +368,27 @@ def test_alias_table_markdown_documents_every_column() -> None:
 def test_osm_extract_can_only_give_roads(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"an OpenStreetMap \.osm\.pbf file can only give roads, not schools"):
         read_layer(write(tmp_path / "x.osm.pbf", "x"), "schools")
+
+
+def test_osm_roads_are_read_around_the_study_area(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.osm  # noqa: PLC0415
+
+    seen: dict[str, object] = {}
+
+    def fake(path: Path, *, bounding_box: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        seen["box"] = bounding_box
+        from shapely.geometry import LineString  # noqa: PLC0415
+
+        return gpd.GeoDataFrame(
+            {"highway": ["primary"], "oneway": [False], "speed_kmh": [60.0]},
+            geometry=[LineString([(LON0, LAT0), (LON0 + 0.01, LAT0)])],
+            crs=4326,
+        ).to_crs(32649)
+
+    monkeypatch.setattr(geo.osm, "read_osm_roads", fake)
+    pbf = write(tmp_path / "shaanxi.osm.pbf", "stub, never parsed")
+    inp = load_inputs({"schools": write(tmp_path / "s.csv", SCHOOLS_CSV), "roads": pbf})
+    # schools span 110.10-110.20 E, 37.10-37.15 N; 0.05° margin
+    assert seen["box"] == pytest.approx((110.05, 37.05, 110.25, 37.20))
+    assert inp.roads["highway"].tolist() == ["primary"]
+    assert inp.roads.crs == inp.metric_crs
