@@ -1,0 +1,24 @@
+"""The README stays true: its schema table and CLI help are generated from the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geo.io import alias_table_markdown
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _between(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def test_schema_table_is_current() -> None:
+    text = README.read_text(encoding="utf-8")
+    table = _between(text, "<!-- schema:start -->", "<!-- schema:end -->")
+    assert table == alias_table_markdown().strip(), "regenerate with: python -m planning.docs"
+
+
+def test_set_up_commands_are_documented() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "make demo" in text and "make test" in text
