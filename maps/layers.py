@@ -210,9 +210,10 @@ def _add_layer(
 
 
 def _num(frame: pd.DataFrame, column: str) -> pd.Series | None:
+    """A column as float64 with NaN for missing or non-numeric values (nullable ``Int64`` included)."""
     if column not in frame.columns:
         return None
-    return pd.to_numeric(frame[column], errors="coerce")
+    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
 
 
 def _ids(series: pd.Series) -> pd.Series:
@@ -726,7 +727,7 @@ def add_isochrones(
     if blocks is None or blocks.empty or not {"block_id", "travel_s"} <= set(assignment.columns):
         return m
     a = assignment.assign(block_id=_ids(assignment["block_id"])).drop_duplicates("block_id").set_index("block_id")
-    travel = pd.to_numeric(a["travel_s"], errors="coerce").reindex(_ids(blocks["block_id"]).to_numpy()).to_numpy()
+    travel = _num(a, "travel_s").reindex(_ids(blocks["block_id"]).to_numpy()).to_numpy(dtype=float)
     bounds = sorted(int(x) for x in minutes)
     geo = blocks.geometry
     geo = geo.where(geo.geom_type.isin(["Polygon", "MultiPolygon"]), geo.buffer(radius_m))

@@ -343,7 +343,7 @@ def _zones(run: RunResult, lang: Language) -> str:
                 z = z[[c for c in ("school_id", "name") if c in z.columns] + [c for c in z.columns if c not in ("school_id", "name")]]
             parts.append(f"<p><b>{_t('per_school', lang)}</b></p>")
             parts.append(_missing(z, ("school_id", "students", "capacity_seats", "utilization"), lang))
-            util = pd.to_numeric(z["utilization"], errors="coerce") if "utilization" in z.columns else None
+            util = pd.to_numeric(z["utilization"], errors="coerce").astype("float64") if "utilization" in z.columns else None
             bad = (util > 1.0 + 1e-9).to_list() if util is not None else None
             parts.append(table_html(z, lang=lang, file=f"zones/{lv}/zones.gpkg", bad_rows=bad))
             if util is not None:
@@ -395,9 +395,9 @@ def _balance(run: RunResult, lang: Language) -> str:
         if {"indicator", "cv"} <= set(bal.columns):
             groups = bal.groupby(bal["level"].astype(str), sort=True) if "level" in bal.columns else [("", bal)]
             for lv, rows in groups:
-                lim = pd.to_numeric(rows["threshold"], errors="coerce").to_list() if "threshold" in rows.columns else None
+                lim = pd.to_numeric(rows["threshold"], errors="coerce").astype("float64").to_list() if "threshold" in rows.columns else None
                 parts.append("<figure>" + charts.bar_chart(
-                    _ids(rows["indicator"]).to_list(), pd.to_numeric(rows["cv"], errors="coerce").to_list(),
+                    _ids(rows["indicator"]).to_list(), pd.to_numeric(rows["cv"], errors="coerce").astype("float64").to_list(),
                     title=_t("cv_chart", lang, level=t(lv, lang) if lv else ""), limits=lim,
                 ) + "</figure>")
     sb = _frame(stage_file(run, "balance", "schools_balance.csv"))

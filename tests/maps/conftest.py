@@ -80,17 +80,20 @@ def make_run(nx: int = 6, ny: int = 4, *, stages: tuple[str, ...] = ALL_STAGES, 
     outputs: dict[str, StageOutput] = {}
     if "zones" in stages:
         assigned = sids.astype(object)
-        assigned[-1] = None
+        assigned[-1] = ""
         travel = (np.hypot(xs - nx / 4, ys - ny / 4) * 300).astype(np.int64)
         assignment = pd.DataFrame(
             {
                 "block_id": bid,
                 "school_id": assigned,
-                "travel_s": np.where(pd.isna(assigned), np.nan, travel),
-                "travel_m": travel * 1.2,
-                "reason": np.where(pd.isna(assigned), "unreachable", "optimal"),
+                # as the zones stage writes them: "" for unserved, nullable Int64 travel with <NA>
+                "travel_s": pd.array(travel, dtype="Int64"),
+                "travel_m": pd.array((travel * 1.2).astype(np.int64), dtype="Int64"),
+                "students": np.full(n, 30, dtype=np.int64),
+                "reason": np.where(assigned == "", "unreachable", "optimal"),
             }
         )
+        assignment.loc[assignment["school_id"] == "", ["travel_s", "travel_m"]] = pd.NA
         zones = blocks.assign(school_id=sids).iloc[:-1].dissolve("school_id", as_index=False)[["school_id", "geometry"]]
         students = blocks.iloc[:-1].groupby(sids[:-1])["students_primary"].sum()
         seats = schools.set_index("school_id")["capacity_primary"]
