@@ -110,7 +110,7 @@ def deferred_warnings(stacklevel: int) -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        warnings.warn(w.message, w.category, stacklevel=stacklevel + 2)
+        warnings.warn(w.message, w.category, stacklevel=stacklevel + 3)
 
 
 # --- small helpers ----------------------------------------------------------------

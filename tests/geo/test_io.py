@@ -340,8 +340,9 @@ def test_load_inputs_scenario_crs_applies_to_tables_only(tmp_path: Path) -> None
 
 def test_load_inputs_warnings_only_when_no_error(tmp_path: Path) -> None:
     text = SCHOOLS_CSV.replace("S3,下廿里铺九年制学校,九年一贯制,乡村,6,150", "S3,下廿里铺九年制学校,九年一贯制,乡村,6,0")
-    with pytest.warns(InputWarning, match="1 schools teaching junior have zero capacity"):
+    with pytest.warns(InputWarning, match="1 schools teaching junior have zero capacity") as record:
         load_inputs({"schools": write(tmp_path / "s.csv", text)})
+    assert record[0].filename == __file__
     bad = text.replace("S1,城关小学,小学", "S1,城关小学,大学")
     with warnings.catch_warnings():
         warnings.simplefilter("error")

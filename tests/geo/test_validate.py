@@ -371,9 +371,10 @@ def test_many_bad_rows_are_capped_with_a_count() -> None:
 
 
 def test_zero_capacity_at_a_taught_level_warns() -> None:
-    with pytest.warns(InputWarning, match=r"column 'capacity_junior': 1 schools teaching junior have zero capacity \(school_id S3\)"):
+    with pytest.warns(InputWarning, match=r"column 'capacity_junior': 1 schools teaching junior have zero capacity \(school_id S3\)") as record:
         out = validate_inputs(schools(capacity_junior=[None, 1000, 0])).schools
     assert out["capacity_junior"].tolist() == [0, 1000, 0]
+    assert record[0].filename == __file__  # the warning points at the caller
 
 
 def test_seats_for_a_level_not_taught_warn_and_become_zero() -> None:
