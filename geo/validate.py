@@ -22,6 +22,7 @@ reported with :class:`InputWarning`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import warnings
@@ -543,6 +544,15 @@ class _Result:
     reverse: np.ndarray | None = None
 
 
+def _close_header(col: Column, headers: list[str]) -> str | None:
+    """An unrecognised header that looks like a misspelling of ``col`` or one of its aliases."""
+    for name in (col.name, *col.aliases):
+        hit = difflib.get_close_matches(name.lower(), [h.lower() for h in headers], n=1, cutoff=0.6)
+        if hit:
+            return next(h for h in headers if h.lower() == hit[0])
+    return None
+
+
 def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem]) -> _Result:
     """Canonical columns and dtypes of one layer; problems appended to ``problems``."""
     lay = _Layer(spec=spec, label=label, problems=problems)
@@ -556,9 +566,15 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
         lay.add("the layer is empty (no rows)")
         return _Result(None)
     lay.source = df
+    known = {c.name for c in spec.columns} | {"lon", "lat"}
+    unknown = [str(c) for c in df.columns if c not in known and not (isinstance(df, gpd.GeoDataFrame) and c == df.geometry.name)]
     for col in spec.columns:
         if col.required and col.name not in df.columns:
-            lay.add(f"missing required column '{col.name}' (accepted headers: {accepted_headers(col)})", column=col.name)
+            msg = f"missing required column '{col.name}' (accepted headers: {accepted_headers(col)})"
+            close = _close_header(col, unknown)
+            if close is not None:
+                msg += f"; is '{close}' meant to be it?"
+            lay.add(msg, column=col.name)
 
     data: dict[str, Any] = {}
     reverse = None

@@ -194,6 +194,15 @@ def test_missing_required_column_lists_accepted_headers() -> None:
         validate_inputs(schools().drop(columns="level"), sources={"schools": "schools.csv"})
 
 
+def test_missing_required_column_suggests_a_close_header() -> None:
+    s = schools().rename(columns={"school_id": "学校代号"})
+    with pytest.raises(InputError, match=r"missing required column 'school_id' .*; is '学校代号' meant to be it\?"):
+        validate_inputs(s)
+    s = schools().rename(columns={"area_type": "areatype"})
+    with pytest.raises(InputError, match=r"missing required column 'area_type' .*; is 'areatype' meant to be it\?"):
+        validate_inputs(s)
+
+
 def test_duplicate_ids_are_listed() -> None:
     s = schools(school_id=["S1", "S1", "S3"])
     with pytest.raises(InputError, match=r"column 'school_id': duplicate ids: S1 \(×2\)"):
