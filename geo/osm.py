@@ -81,7 +81,7 @@ def _oneway(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if "junction" in frame.columns:
         junction = pd.Series([str(v).lower() if isinstance(v, str) else "" for v in frame["junction"].tolist()])
         implied = junction.isin(["roundabout", "circular"]).to_numpy() & ~text.isin(["no", "false", "0"]).to_numpy()
-        oneway |= implied
+        oneway = oneway | implied
     return oneway, reverse
 
 
