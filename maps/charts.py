@@ -17,8 +17,20 @@ def _fmt(v: float, unit: str) -> str:
         return "–"
     if unit == "%":
         return f"{100 * v:.0f}%"
-    text = f"{v:.2f}" if abs(v) < 10 else f"{v:,.0f}"
+    text = f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}" if abs(v) < 100 else f"{v:,.0f}"
     return f"{text}{unit}"
+
+
+def short_label(text: str, *, width: int = 32) -> str:
+    """``text`` cut to ``width`` display units (a CJK character counts 2), with an ellipsis."""
+    used, out = 0, []
+    for ch in text:
+        w = 2 if ord(ch) > 0x2E7F else 1
+        if used + w > width:
+            return "".join(out).rstrip() + "…"
+        used += w
+        out.append(ch)
+    return text
 
 
 def bar_chart(
@@ -56,8 +68,7 @@ def bar_chart(
         y = 28 + k * row_h
         bad = math.isfinite(lim) and math.isfinite(v) and ((v > lim) if higher_is_bad else (v < lim))
         w = 0.0 if not math.isfinite(v) else max(v, 0.0) / top * bar_w
-        short = lab if len(lab) <= 18 else lab[:17] + "…"
-        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(short)}</text>')
+        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(short_label(lab))}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 7}" fill="{BAD_COLOUR if bad else BAR_COLOUR}"/>')
         parts.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 14}">{html.escape(_fmt(v, unit))}</text>')
         if math.isfinite(lim):
@@ -97,8 +108,7 @@ def paired_bar_chart(
     ]
     for k, lab in enumerate(labels):
         y = 42 + k * row_h
-        short = lab if len(lab) <= 18 else lab[:17] + "…"
-        parts.append(f'<text x="{label_w - 6}" y="{y + 18}" text-anchor="end">{html.escape(short)}</text>')
+        parts.append(f'<text x="{label_w - 6}" y="{y + 18}" text-anchor="end">{html.escape(short_label(lab))}</text>')
         for j, (v, colour) in enumerate(((a[k], BAR_COLOUR), (b[k], SECOND_COLOUR))):
             w = 0.0 if not math.isfinite(v) else max(v, 0.0) / top * bar_w
             yy = y + 2 + j * 14

@@ -209,6 +209,13 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _missing_value(v: Any) -> bool:
+    """``None``, NaN, ``pd.NA`` or ``NaT``."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
+
+
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
@@ -235,7 +242,7 @@ def table_html(
             if _is_num(v):
                 cells.append(f'<td class="num">{_e(fmt_value(str(col), v, lang))}</td>')
             else:
-                cells.append(f"<td>{_e('' if v is None or (isinstance(v, float) and math.isnan(v)) else fmt_value(str(col), v, lang))}</td>")
+                cells.append(f"<td>{_e('' if _missing_value(v) else fmt_value(str(col), v, lang))}</td>")
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     note = ""
     if total > max_rows:

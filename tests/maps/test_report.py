@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from maps.assets import external_references
-from maps.charts import bar_chart, paired_bar_chart
+from maps.charts import bar_chart, paired_bar_chart, short_label
 from maps.render import ReportParams
 from maps.report import build_report, flatten, fmt_value, report_tables, table_html
 from planning.stage import RunResult
@@ -57,7 +57,7 @@ def test_bar_chart_marks_bars_beyond_their_limit() -> None:
 
 def test_paired_bar_chart_has_both_series() -> None:
     svg = paired_bar_chart(["t"], [9.0], [8.3], title="travel", names=("opt", "near"))
-    assert "opt" in svg and "near" in svg and "9.00" in svg and "8.30" in svg
+    assert "opt" in svg and "near" in svg and ">9.0<" in svg and ">8.3<" in svg
 
 
 def test_report_sections_and_figures(make_run: Callable[..., RunResult]) -> None:
@@ -133,3 +133,15 @@ def test_utilization_chart_keeps_the_highest_schools(make_run: Callable[..., Run
     svg = page[page.index("各校学位使用率"):]
     assert "学校39" in svg and "学校10" in svg and "学校09</text>" not in svg  # 30 highest: 10..39
     assert "仅显示使用率最高的 30 所（共 40 所）" in page
+
+
+def test_short_label_counts_cjk_double() -> None:
+    assert short_label("95th percentile travel time") == "95th percentile travel time"
+    assert short_label("一二三四五六七八九十一二三四五六七") == "一二三四五六七八九十一二三四五六…"
+    assert short_label("x" * 40) == "x" * 32 + "…"
+
+
+def test_missing_values_show_empty() -> None:
+    frame = pd.DataFrame({"block_id": ["B1"], "travel_s": pd.array([None], dtype="Int64"), "school_id": [None]})
+    out = table_html(frame, lang="zh")
+    assert "&lt;NA&gt;" not in out and "None" not in out
