@@ -186,7 +186,8 @@ def display_geometries(gdf: gpd.GeoSeries | gpd.GeoDataFrame, display: Display, 
 def _feature(geom: Any, props: Mapping[str, Any]) -> dict[str, Any] | None:
     if geom is None or shapely.is_empty(geom):
         return None
-    return {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": {k: v for k, v in props.items() if v is not None}}
+    properties = {k: v for k, v in props.items() if v is not None}
+    return {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": properties}
 
 
 def _add_layer(
@@ -516,7 +517,8 @@ def add_schools(
     for k, sid in enumerate(ids):
         c = cls.iloc[k]
         lines = [f"<b>{esc(names.iloc[k])}</b> ({esc(sid)})"]
-        lines.append(" · ".join(x for x in (t(levels.iloc[k], lang) if levels.iloc[k] else "", t(areas.iloc[k], lang) if areas.iloc[k] else "") if x))
+        kinds = (levels.iloc[k], areas.iloc[k])
+        lines.append(" · ".join(t(x, lang) for x in kinds if x))
         lines.append(f"{t('enrolled', lang)} {_int(enrolled.iloc[k])} / {t('capacity', lang)} {_int(seats.iloc[k])}"
                      + (f" ({_pct(enrolled.iloc[k] / seats.iloc[k])})" if seats.iloc[k] > 0 else ""))
         if c:
@@ -616,7 +618,12 @@ def add_groups(
             logger.warning("community %s has no lead school: drawn without links", gid)
             continue
         lead = leads[0]
-        tip_head = f"<b>{t('group', lang)} {esc(gid)}{' · ' + t(lv, lang) if lv else ''}</b><br>{t('lead', lang)}: {esc(school_names.get(lead, lead))}<br>{t('member', lang)}: " + "、".join(esc(school_names.get(s, s)) for s in members)
+        level_text = f" · {t(lv, lang)}" if lv else ""
+        member_text = "、".join(esc(school_names.get(s, s)) for s in members)
+        tip_head = (
+            f"<b>{t('group', lang)} {esc(gid)}{level_text}</b><br>"
+            f"{t('lead', lang)}: {esc(school_names.get(lead, lead))}<br>{t('member', lang)}: {member_text}"
+        )
         for s in members:
             if lead in xy and s in xy:
                 geoms.append(shapely.LineString([xy[lead], xy[s]]))
