@@ -263,7 +263,7 @@ def network_matrix(
     same = _same_edge_pairs(oe, f, e, g, edge_t, edge_l, back_ok)
     limit = np.inf if cutoff_s is None else float(cutoff_s)
 
-    def run(chunk: NDArray[np.int64]) -> tuple[NDArray[np.int64], ...]:
+    def run(chunk: NDArray[np.int64]) -> tuple[NDArray[np.int32], ...]:
         src = chunk + n
         if uniform is None:
             tt, pred = dijkstra(gt, directed=True, indices=src, limit=limit, return_predecessors=True)
@@ -287,7 +287,10 @@ def network_matrix(
         best_d += so.offset_m[None, :] + sd.offset_m[chunk][:, None]
         keep = best_t <= limit if cutoff_s is not None else np.isfinite(best_t)
         oi, ki = np.nonzero(keep.T)
-        return oi, chunk[ki], best_t.T[oi, ki], best_d.T[oi, ki]
+        # Round here so the kept pairs cost 16 bytes each, not 32.
+        t_pair = np.rint(best_t.T[oi, ki]).astype(np.int32)
+        d_pair = np.rint(best_d.T[oi, ki]).astype(np.int32)
+        return oi.astype(np.int32), chunk[ki].astype(np.int32), t_pair, d_pair
 
     per_chunk = max(1, min(256, CHUNK_ENTRIES // max(n + n_d, n_o, 1)))
     chunks = [np.arange(s, min(s + per_chunk, n_d), dtype=np.int64) for s in range(0, n_d, per_chunk)]
@@ -305,10 +308,10 @@ def network_matrix(
     return TravelMatrix(
         origin_ids=origin_ids,
         dest_ids=dest_ids,
-        origin=o[order].astype(np.int32),
-        dest=k[order].astype(np.int32),
-        time_s=np.rint(tsec[order]).astype(np.int32),
-        dist_m=np.rint(dist[order]).astype(np.int32),
+        origin=o[order],
+        dest=k[order],
+        time_s=tsec[order],
+        dist_m=dist[order],
         mode=mode,
         origin_snap_m=so.offset_m,
         dest_snap_m=sd.offset_m,
