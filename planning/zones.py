@@ -1,0 +1,1005 @@
+"""Single-school catchment zones (单校划片): the nearest baseline and the optimal plan.
+
+Formulation (per level). Blocks ``i`` with ``d_i`` students, schools ``j`` with
+``c_j`` seats, reachable pairs ``(i, j)`` with travel ``t_ij`` seconds (pairs
+beyond the block's maximum travel time, or across townships when asked, are
+dropped). Binary ``x_ij``: block ``i`` goes to school ``j``.
+
+- every reachable block goes to exactly one school: ``Σ_j x_ij = 1``;
+- no school above capacity: ``Σ_i d_i x_ij ≤ c_j`` (``+ o_j`` overflow seats,
+  penalized, when overflow is allowed);
+- optional stability: a penalty ``w`` per student whose school changes against
+  ``current_*`` and/or a cap ``Σ_i d_i [x_i ≠ current_i] ≤ max_moved``;
+- optional contiguity: the blocks of each zone form one piece of the block
+  adjacency graph, attached to the school's own block;
+- minimize ``Σ d_i (t_ij + w·moved_ij) x_ij + P Σ o_j``.
+
+Method. The transportation relaxation (blocks divisible) is a min-cost flow,
+solved exactly with OR-Tools ``SimpleMinCostFlow`` in integer students; its
+cost is a valid lower bound and a basic optimum splits at most ``#schools − 1``
+blocks. A stability cap is dualized (Lagrangian): the smallest integer price per
+moved student that meets the cap is found by bisection and the best Lagrangian
+value is the bound. Split blocks are then repaired to integrality with CP-SAT
+on a small subproblem (split blocks, the blocks cheapest to move out of the
+schools they touch, candidates among each block's nearest schools), every other
+block fixed; the subproblem grows when it is infeasible. Contiguity is enforced
+by cut generation: find the pieces of a zone not attached to its school, add the
+cut "a piece may belong to school ``j`` only if one of its bordering blocks
+does", free those blocks and re-solve, until every zone is one piece.
+
+Determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and a
+deterministic-time limit (``max_deterministic_time``), so the answer does not
+depend on machine speed; the wall-clock limit is a generous safety net only.
+Every output is sorted by id.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from ortools.graph.python import min_cost_flow
+from ortools.sat.python import cp_model
+from scipy.sparse.csgraph import connected_components
+
+from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
+from geo.policy import (
+    RURAL_MAX_ONE_WAY_S,
+    URBAN_JUNIOR_RADIUS_M,
+    URBAN_PRIMARY_RADIUS_M,
+)
+from geo.travel import TravelMatrix
+
+logger = logging.getLogger(__name__)
+
+Method = Literal["nearest", "optimal"]
+
+#: Default overflow penalty, seconds per overflow student: an overfilled seat
+#: costs as much as two hours of extra travel, so overflow is a last resort.
+DEFAULT_OVERFLOW_PENALTY_S = 7_200
+#: Candidate schools per block in the CP-SAT repair (its cheapest reachable ones
+#: plus every school its relaxation flow uses).
+REPAIR_CANDIDATES = 8
+#: Blocks per touched school freed in the repair, to start with (doubled when
+#: the subproblem is infeasible).
+REPAIR_MARGINAL_BLOCKS = 6
+#: Contiguity cut rounds before giving up and reporting the remaining enclaves.
+MAX_CONTIGUITY_ROUNDS = 30
+#: Blocks freed in the integer repair per split block of the relaxation, and at least.
+REPAIR_FREE_PER_SPLIT = 12
+REPAIR_MIN_FREE = 200
+#: Penalty per student above capacity inside the repair model when overflow is not
+#: allowed: dominates any travel saving, so capacity holds whenever it can.
+HARD_OVERFLOW_PENALTY = 10**7
+#: CP-SAT deterministic time per repair solve (about seconds on one core).
+REPAIR_DETERMINISTIC_TIME = 2.0
+
+REASON_NO_SCHOOL = "no school within {limit} min: needs boarding or a school bus"
+REASON_TOWNSHIP = "no school of its township within {limit} min: needs boarding or a school bus"
+
+
+@dataclass(frozen=True)
+class ZonePlan:
+    """A catchment plan of one level.
+
+    Attributes
+    ----------
+    level
+        ``primary`` or ``junior``.
+    method
+        ``nearest`` or ``optimal``.
+    assignment
+        One row per block with students at the level, sorted by ``block_id``:
+        ``block_id, school_id, travel_s, travel_m, students, reason``; unserved
+        blocks have an empty ``school_id`` and a ``reason``. Blocks with no
+        students are in :attr:`block_school` only.
+    school_load
+        One row per school, sorted by ``school_id``: ``school_id, students,
+        capacity_seats, utilization, overflow``.
+    objective_s
+        Optimized objective: student-seconds of travel plus stability and
+        overflow penalties.
+    travel_total_s
+        Student-seconds of travel alone.
+    bound_s
+        Lower bound on :attr:`objective_s` (transportation relaxation, or its
+        Lagrangian under a stability cap); ``nan`` for ``nearest``.
+    gap
+        ``(objective − bound) / objective`` (0 when proven optimal).
+    status
+        ``OPTIMAL``, ``FEASIBLE`` or ``BASELINE`` (nearest).
+    solve_time_s
+        Wall time of the solve.
+    unserved
+        ``block_id, students, reason`` of blocks no school can take.
+    overflow
+        ``school_id, capacity_seats, students, over_by`` of overfilled schools.
+    moved_students
+        Students whose school differs from ``current_*`` (``None`` when unknown).
+    block_school
+        School index of every block of the travel matrix (``-1``: none), zero-
+        student blocks included (they carry zones across).
+    contiguous
+        Whether every zone is one piece (``None`` when not checked).
+    enclaves
+        Pieces of zones detached from their school (empty when contiguous).
+    details
+        Solver figures: splits, repair sizes, cut rounds, Lagrange price.
+    """
+
+    level: str
+    method: str
+    assignment: pd.DataFrame
+    school_load: pd.DataFrame
+    objective_s: float
+    travel_total_s: float
+    bound_s: float
+    gap: float
+    status: str
+    solve_time_s: float
+    unserved: pd.DataFrame
+    overflow: pd.DataFrame
+    moved_students: int | None = None
+    block_school: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    contiguous: bool | None = None
+    enclaves: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    details: Mapping[str, float | int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Arrays of one zoning instance after filtering the pairs."""
+
+    block_ids: NDArray[np.str_]
+    school_ids: NDArray[np.str_]
+    demand: NDArray[np.int64]
+    capacity: NDArray[np.int64]
+    current: NDArray[np.int64]
+    origin: NDArray[np.int64]  # pair → block, sorted by block then cost
+    dest: NDArray[np.int64]
+    time_s: NDArray[np.int64]
+    dist_m: NDArray[np.int64]
+    cost: NDArray[np.int64]  # per student: travel + stability penalty
+    moved: NDArray[np.bool_]  # pair changes the block's current school
+    start: NDArray[np.int64]  # first pair of each block (len n + 1)
+    reason: NDArray[np.object_]  # unserved reason per block ("" when served)
+
+
+def _as_int_array(values: Sequence[int] | NDArray[np.integer], n: int, name: str) -> NDArray[np.int64]:
+    arr = np.asarray(values)
+    if arr.shape != (n,):
+        msg = f"{name} must have length {n}, got shape {arr.shape}"
+        raise InputError([Problem(layer="zones", column=name, message=msg)])
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise InputError([Problem(layer="zones", column=name, message="must hold whole numbers")])
+    arr = arr.astype(np.int64)
+    if (arr < 0).any():
+        bad = int(np.flatnonzero(arr < 0)[0])
+        raise InputError([Problem(layer="zones", column=name, row=bad + 1, message="must not be negative")])
+    return arr
+
+
+def _prepare(
+    travel: TravelMatrix,
+    demand: Sequence[int] | NDArray[np.integer],
+    capacity_seats: Sequence[int] | NDArray[np.integer],
+    *,
+    max_travel_s: float | NDArray[np.floating] | None,
+    current: NDArray[np.integer] | None,
+    stability_weight_s: int,
+    block_group: NDArray[np.object_] | None,
+    school_group: NDArray[np.object_] | None,
+) -> _Problem:
+    n, m = travel.shape
+    d = _as_int_array(demand, n, "demand")
+    c = _as_int_array(capacity_seats, m, "capacity_seats")
+    cur = np.full(n, -1, np.int64) if current is None else np.asarray(current, dtype=np.int64)
+    if cur.shape != (n,):
+        raise InputError([Problem(layer="zones", column="current", message=f"must have length {n}")])
+    o = travel.origin.astype(np.int64)
+    j = travel.dest.astype(np.int64)
+    t = travel.time_s.astype(np.int64)
+    dist = travel.dist_m.astype(np.int64)
+    limit = np.full(n, np.inf) if max_travel_s is None else np.broadcast_to(np.asarray(max_travel_s, float), (n,))
+    keep = (t <= limit[o]) & (c[j] > 0)
+    reachable = np.zeros(n, bool)
+    reachable[o[keep]] = True
+    if block_group is not None and school_group is not None:
+        bg = np.asarray(block_group, dtype=object)
+        sg = np.asarray(school_group, dtype=object)
+        known = pd.notna(bg[o]) & pd.notna(sg[j]) & (bg[o] != "") & (sg[j] != "")
+        keep &= ~known | (bg[o] == sg[j])
+    served = np.zeros(n, bool)
+    served[o[keep]] = True
+    reason = np.full(n, "", dtype=object)
+    for i in np.flatnonzero(~served):
+        lim = limit[i]
+        text = "∞" if not np.isfinite(lim) else f"{lim / 60:g}"
+        reason[i] = (REASON_TOWNSHIP if reachable[i] else REASON_NO_SCHOOL).format(limit=text)
+    o, j, t, dist = o[keep], j[keep], t[keep], dist[keep]
+    moved = (cur[o] >= 0) & (j != cur[o])
+    cost = t + np.int64(stability_weight_s) * moved
+    order = np.lexsort((j, cost, o))
+    o, j, t, dist, cost, moved = o[order], j[order], t[order], dist[order], cost[order], moved[order]
+    start = np.searchsorted(o, np.arange(n + 1))
+    return _Problem(
+        block_ids=np.asarray(travel.origin_ids, dtype=str),
+        school_ids=np.asarray(travel.dest_ids, dtype=str),
+        demand=d,
+        capacity=c,
+        current=cur,
+        origin=o,
+        dest=j,
+        time_s=t,
+        dist_m=dist,
+        cost=cost,
+        moved=moved,
+        start=start,
+        reason=reason,
+    )
+
+
+# --- relaxation ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Flow:
+    pair_flow: NDArray[np.int64]
+    overflow: NDArray[np.int64]
+    cost: int  # Σ flow × (cost + price × moved) + penalty × overflow
+    moved: int
+
+
+def _min_cost_flow(
+    p: _Problem,
+    *,
+    price: int,
+    overflow_penalty_s: int | None,
+    fixed: NDArray[np.int64] | None = None,
+    pair_mask: NDArray[np.bool_] | None = None,
+) -> _Flow | None:
+    """Transportation relaxation; ``None`` when capacity cannot take every student.
+
+    Blocks with ``fixed[i] ≥ 0`` may only use that school.
+    """
+    n, m = len(p.demand), len(p.capacity)
+    active = np.zeros(n, bool)
+    active[p.origin] = True
+    active &= p.demand > 0
+    use = active[p.origin]
+    if fixed is not None:
+        use &= (fixed[p.origin] < 0) | (p.dest == fixed[p.origin])
+    if pair_mask is not None:
+        use &= pair_mask
+    pairs = np.flatnonzero(use)
+    total = int(p.demand[active].sum())
+    sink = n + m
+    f = min_cost_flow.SimpleMinCostFlow()
+    unit = p.cost[pairs] + np.int64(price) * p.moved[pairs]
+    arcs = f.add_arcs_with_capacity_and_unit_cost(
+        p.origin[pairs], n + p.dest[pairs], p.demand[p.origin[pairs]], unit
+    )
+    f.add_arcs_with_capacity_and_unit_cost(n + np.arange(m), np.full(m, sink), p.capacity, np.zeros(m, np.int64))
+    over_arcs = None
+    if overflow_penalty_s is not None:
+        over_arcs = f.add_arcs_with_capacity_and_unit_cost(
+            n + np.arange(m), np.full(m, sink), np.full(m, total), np.full(m, overflow_penalty_s, np.int64)
+        )
+    supplies = np.zeros(n + m + 1, np.int64)
+    supplies[:n] = np.where(active, p.demand, 0)
+    supplies[sink] = -total
+    f.set_nodes_supplies(np.arange(n + m + 1), supplies)
+    status = f.solve_max_flow_with_min_cost()
+    if status != f.OPTIMAL:
+        raise SolverError(f"min-cost flow failed with status {status}")
+    if f.maximum_flow() < total:
+        return None
+    flow = np.zeros(len(p.origin), np.int64)
+    flow[pairs] = f.flows(arcs)
+    over = np.zeros(m, np.int64) if over_arcs is None else f.flows(over_arcs).astype(np.int64)
+    return _Flow(flow, over, int(f.optimal_cost()), int((flow * p.moved).sum()))
+
+
+def _shortfalls(p: _Problem, school_group: NDArray[np.object_] | None) -> list[Shortfall]:
+    """Where capacity is short: the least total overflow, school by school."""
+    flow = _min_cost_flow(p, price=0, overflow_penalty_s=10 * int(p.cost.max(initial=1)) + 10**6)
+    assert flow is not None
+    out = []
+    for j in np.flatnonzero(flow.overflow):
+        where = f"school {p.school_ids[j]}"
+        if school_group is not None and pd.notna(school_group[j]) and school_group[j] != "":
+            where += f" ({school_group[j]})"
+        out.append(
+            Shortfall(
+                where=where,
+                short_by=int(flow.overflow[j]),
+                detail=f"{int(p.capacity[j])} seats for {int(p.capacity[j] + flow.overflow[j])} students in reach",
+            )
+        )
+    return sorted(out, key=lambda s: s.where)
+
+
+# --- integer repair --------------------------------------------------------------
+
+
+def _pick(p: _Problem, flow: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """School of each block (largest flow; cheapest pair for zero-student blocks) and split flags."""
+    n = len(p.demand)
+    school = np.full(n, -1, np.int64)
+    has = p.start[1:] > p.start[:-1]
+    school[has] = p.dest[p.start[:-1][has]]  # cheapest pair (pairs sorted by cost)
+    pos = flow > 0
+    npos = np.bincount(p.origin[pos], minlength=n)
+    # largest flow per block: sort positive pairs by (block, -flow) and take the first
+    idx = np.flatnonzero(pos)
+    if len(idx):
+        idx = idx[np.lexsort((-flow[idx], p.origin[idx]))]
+        first = np.ones(len(idx), bool)
+        first[1:] = p.origin[idx][1:] != p.origin[idx][:-1]
+        school[p.origin[idx[first]]] = p.dest[idx[first]]
+    return school, npos > 1
+
+
+def _pair_index(p: _Problem, blocks: NDArray[np.int64], schools: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Pair index of each (block, school), −1 where not reachable."""
+    m = np.int64(len(p.capacity))
+    key = p.origin * m + p.dest
+    order = np.argsort(key, kind="stable")
+    want = blocks.astype(np.int64) * m + np.maximum(schools, 0)
+    pos = np.searchsorted(key[order], want)
+    pos = np.minimum(pos, max(len(order) - 1, 0))
+    out = np.full(len(blocks), -1, np.int64)
+    if len(order):
+        hit = (key[order][pos] == want) & (schools >= 0)
+        out[hit] = order[pos[hit]]
+    return out
+
+
+def _regret(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Extra cost per student of moving each block to its best other school (inf if none)."""
+    n = len(p.demand)
+    own = school[p.origin] == p.dest
+    other = np.where(own, np.inf, p.cost.astype(float))
+    best_other = np.full(n, np.inf)
+    np.minimum.at(best_other, p.origin, other)
+    own_cost = np.full(n, np.inf)
+    own_cost[p.origin[own]] = p.cost[own]
+    return best_other - own_cost
+
+
+@dataclass
+class _Cut:
+    school: int
+    piece: NDArray[np.int64]
+    border: NDArray[np.int64]
+
+
+def _solve_sub(
+    p: _Problem,
+    school: NDArray[np.int64],
+    free: NDArray[np.int64],
+    *,
+    flow: NDArray[np.int64] | None,
+    cuts: Sequence[_Cut],
+    roots: Mapping[int, int],
+    max_moved: int | None,
+    overflow_penalty_s: int | None,
+    seed: int,
+    time_limit_s: float,
+    deterministic_time: float,
+) -> tuple[NDArray[np.int64], int, int] | None:
+    """Re-assign the ``free`` blocks with CP-SAT, all others fixed; ``None`` if infeasible.
+
+    Returns the new school of every block, the CP-SAT status and the seats still
+    missing (students above capacity, 0 when the plan is feasible).
+    """
+    n, m = len(p.demand), len(p.capacity)
+    is_free = np.zeros(n, bool)
+    is_free[free] = True
+    fixed = ~is_free & (school >= 0)
+    load = np.bincount(school[fixed], weights=p.demand[fixed], minlength=m).astype(np.int64)
+    resid = p.capacity - load
+    fixed_moved = int(p.demand[fixed & (p.current >= 0) & (school != p.current)].sum())
+
+    # candidate pairs of each free block
+    extra: dict[int, set[int]] = {}
+    for cut in cuts:
+        for i in cut.border.tolist():
+            if is_free[i]:
+                extra.setdefault(i, set()).add(cut.school)
+    model = cp_model.CpModel()
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    by_school: dict[int, list[tuple[int, cp_model.IntVar]]] = {}
+    objective = []
+    moved_terms = []
+    hint_ok = True
+    hinted_true: set[int] = set()
+    for i in free.tolist():
+        lo, hi = int(p.start[i]), int(p.start[i + 1])
+        if lo == hi:
+            continue
+        cand = set(range(lo, min(hi, lo + REPAIR_CANDIDATES)))
+        dests = p.dest[lo:hi]
+        if flow is not None:
+            cand.update((lo + np.flatnonzero(flow[lo:hi] > 0)).tolist())
+        wanted = set(extra.get(i, ())) | {int(school[i])} | {j for j, r in roots.items() if r == i}
+        for j in wanted:
+            hit = np.flatnonzero(dests == j)
+            if len(hit):
+                cand.add(lo + int(hit[0]))
+        lits = []
+        for k in sorted(cand):
+            j = int(p.dest[k])
+            v = model.new_bool_var(f"x{i}_{j}")
+            x[i, j] = v
+            lits.append(v)
+            if p.demand[i]:
+                by_school.setdefault(j, []).append((int(p.demand[i]), v))
+                objective.append(int(p.cost[k] * p.demand[i]) * v)
+                if p.moved[k]:
+                    moved_terms.append(int(p.demand[i]) * v)
+            model.add_hint(v, j == school[i])
+            if j == school[i]:
+                hinted_true.add(v.index)
+        hint_ok &= int(school[i]) in {int(p.dest[k]) for k in cand}
+        model.add_exactly_one(lits)
+    for j, root in roots.items():
+        if is_free[root]:
+            if (root, j) in x:
+                model.add(x[root, j] == 1)
+    # Capacity is soft in the model (hard overflow penalty when overflow is not allowed)
+    # so that the rounded relaxation is always a complete, feasible hint.
+    hard = overflow_penalty_s is None
+    weight = HARD_OVERFLOW_PENALTY if hard else int(overflow_penalty_s)
+    over = []
+    over_vars = {}
+    for j, terms in sorted(by_school.items()):
+        expr = sum(d * v for d, v in terms)
+        hinted = sum(d for d, v in terms if v.index in hinted_true)
+        o = model.new_int_var(0, int(p.demand.sum()), f"o{j}")
+        model.add(expr <= int(resid[j]) + o)
+        model.add_hint(o, max(0, hinted - int(resid[j])))
+        over.append(weight * o)
+        over_vars[j] = o
+    if max_moved is not None:
+        model.add(sum(moved_terms) <= max_moved - fixed_moved)
+    for cut in cuts:
+        j = cut.school
+        if (school[cut.border][~is_free[cut.border]] == j).any():
+            continue  # a fixed bordering block already belongs to j
+        border = [x[k, j] for k in cut.border.tolist() if is_free[k] and (k, j) in x]
+        for i in cut.piece.tolist():
+            if is_free[i] and (i, j) in x:
+                model.add(x[i, j] <= sum(border))
+    model.minimize(sum(objective) + sum(over))
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.num_workers = 1
+    prm.random_seed = seed
+    prm.max_deterministic_time = deterministic_time
+    prm.max_time_in_seconds = time_limit_s
+    prm.relative_gap_limit = 1e-6
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if status == cp_model.INFEASIBLE:
+            return None
+        if status == cp_model.UNKNOWN:
+            raise SolverError(
+                f"CP-SAT found no plan for {len(free)} blocks within its limit; raise [solver] time_limit_s"
+            )
+        raise SolverError(f"CP-SAT repair stopped with status {solver.status_name(status)}")
+    excess = sum(solver.value(o) for o in over_vars.values()) if hard else 0
+    new = school.copy()
+    for (i, j), v in x.items():
+        if solver.boolean_value(v):
+            new[i] = j
+    logger.debug("repair: %d free blocks, %s, hint complete=%s", len(free), solver.status_name(status), hint_ok)
+    return new, int(status), int(excess)
+
+
+def _ejection_regret(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Regret of each block in reduced costs: how much moving it costs once chains are counted.
+
+    ``e_j`` is the cheapest cost of making room for one student at school ``j``
+    (a chain of moves to a school with spare seats: shortest path in the
+    school graph whose arc ``j → k`` costs ``min_i t_ik − t_ij`` over blocks of
+    ``j`` reaching ``k``). The regret of block ``i`` at ``j`` is
+    ``min_k (t_ik + e_k) − (t_ij + e_j)``: blocks with a small regret are the
+    ones worth freeing in the integer repair.
+    """
+    from scipy.sparse.csgraph import shortest_path  # noqa: PLC0415
+
+    n, m = len(p.demand), len(p.capacity)
+    own = school[p.origin]
+    ok = (own >= 0) & (p.dest != own) & (p.demand[p.origin] > 0)
+    own_cost = np.full(n, np.inf)
+    mine = own == p.dest
+    own_cost[p.origin[mine]] = p.cost[mine]
+    arc = p.cost[ok] - own_cost[p.origin[ok]]
+    w = np.full((m + 1, m + 1), np.inf)
+    np.minimum.at(w, (own[ok], p.dest[ok]), arc)
+    served = (school >= 0) & (p.demand > 0)
+    load = np.bincount(school[served], weights=p.demand[served], minlength=m)
+    slack = np.flatnonzero(load < p.capacity)
+    w[slack, m] = 0.0
+    w = np.maximum(w, -1e9)
+    finite = np.isfinite(w)
+    # shift so every arc is positive enough for csgraph to keep it (zero means "no arc")
+    rows, cols = np.nonzero(finite)
+    graph = sp.csr_array((w[rows, cols] + 0.0, (cols, rows)), shape=(m + 1, m + 1))  # reversed: from sink
+    graph.data[graph.data == 0] = 1e-9
+    try:
+        dist = shortest_path(graph, method="BF", directed=True, indices=m)
+    except Exception:  # negative cycle: relaxation not optimal for these costs; fall back
+        dist = np.zeros(m + 1)
+    e = np.where(np.isfinite(dist[:m]), dist[:m], 1e9)
+    red = p.cost + e[p.dest]
+    best = np.full(n, np.inf)
+    np.minimum.at(best, p.origin, np.where(mine, np.inf, red))
+    mine_red = np.full(n, np.inf)
+    mine_red[p.origin[mine]] = red[mine]
+    return best - mine_red
+
+
+def _fix_split(
+    p: _Problem,
+    flow: _Flow,
+    split: NDArray[np.bool_],
+    fixed: NDArray[np.int64],
+    overflow_penalty_s: int | None,
+) -> bool:
+    """Pin each split block to the school taking most of it that still has room; False if one has none."""
+    m = len(p.capacity)
+    pinned = fixed >= 0
+    load = np.bincount(fixed[pinned], weights=p.demand[pinned], minlength=m).astype(np.int64)
+    for i in sorted(np.flatnonzero(split).tolist(), key=lambda i: (-int(p.demand[i]), i)):
+        lo, hi = int(p.start[i]), int(p.start[i + 1])
+        f = flow.pair_flow[lo:hi]
+        order = np.lexsort((np.arange(hi - lo), -f))  # most flow first, then cheapest
+        for k in order.tolist():
+            j = int(p.dest[lo + k])
+            if overflow_penalty_s is not None or load[j] + p.demand[i] <= p.capacity[j]:
+                fixed[i] = j
+                load[j] += p.demand[i]
+                break
+        else:
+            return False
+    return True
+
+
+def _free_set(
+    p: _Problem, school: NDArray[np.int64], seeds: NDArray[np.int64], touched: NDArray[np.int64], per_school: int
+) -> NDArray[np.int64]:
+    """Seed blocks plus the ``per_school`` cheapest-to-move blocks of each touched school."""
+    if per_school <= 0 or not len(touched):
+        return np.unique(seeds)
+    regret = _regret(p, school)
+    member = np.isin(school, touched) & (p.demand >= 0)
+    cand = np.flatnonzero(member)
+    order = cand[np.lexsort((cand, regret[cand], school[cand]))]
+    s = school[order]
+    first = np.searchsorted(s, s, side="left")
+    rank = np.arange(len(order)) - first
+    return np.unique(np.concatenate([seeds, order[rank < per_school]]))
+
+
+# --- contiguity ------------------------------------------------------------------
+
+
+def _detached_pieces(
+    school: NDArray[np.int64], adjacency: sp.csr_array, roots: NDArray[np.int64]
+) -> list[tuple[int, NDArray[np.int64]]]:
+    """Pieces of zones neither holding nor bordering their school's root block."""
+    n = len(school)
+    coo = adjacency.tocoo()
+    same = (school[coo.row] == school[coo.col]) & (school[coo.row] >= 0)
+    g = sp.coo_array((np.ones(int(same.sum()), bool), (coo.row[same], coo.col[same])), shape=(n, n))
+    _, label = connected_components(g, directed=False)
+    out = []
+    assigned = np.flatnonzero(school >= 0)
+    if not len(assigned):
+        return out
+    labels_of = pd.Series(assigned).groupby(label[assigned]).apply(np.asarray)
+    for lab, blocks in labels_of.items():
+        j = int(school[blocks[0]])
+        r = int(roots[j])
+        if r < 0:
+            continue
+        if r in set(blocks.tolist()):
+            continue
+        near = adjacency.indices[adjacency.indptr[r] : adjacency.indptr[r + 1]]
+        if np.isin(blocks, near).any():
+            continue
+        out.append((j, np.sort(blocks)))
+    return sorted(out, key=lambda t: (t[0], int(t[1][0])))
+
+
+def _border(piece: NDArray[np.int64], adjacency: sp.csr_array) -> NDArray[np.int64]:
+    nb = np.concatenate([adjacency.indices[adjacency.indptr[i] : adjacency.indptr[i + 1]] for i in piece.tolist()])
+    return np.setdiff1d(np.unique(nb), piece)
+
+
+# --- public cores ------------------------------------------------------------------
+
+
+def _frames(
+    p: _Problem, school: NDArray[np.int64], *, level: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, int | None]:
+    n, m = len(p.demand), len(p.capacity)
+    pair = _pair_index(p, np.arange(n), school)
+    ok = pair >= 0
+    rows = np.flatnonzero(p.demand > 0)
+    assignment = pd.DataFrame(
+        {
+            "block_id": p.block_ids[rows],
+            "school_id": np.where(ok[rows], p.school_ids[np.maximum(school[rows], 0)], ""),
+            "travel_s": pd.array(np.where(ok[rows], p.time_s[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
+            "travel_m": pd.array(np.where(ok[rows], p.dist_m[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
+            "students": p.demand[rows],
+            "reason": p.reason[rows].astype(str),
+        }
+    )
+    assignment.loc[~ok[rows], ["travel_s", "travel_m"]] = pd.NA
+    assignment = assignment.sort_values("block_id", kind="stable").reset_index(drop=True)
+    served = ok & (p.demand > 0)
+    load = np.bincount(school[served], weights=p.demand[served], minlength=m).astype(np.int64)
+    school_load = pd.DataFrame(
+        {
+            "school_id": p.school_ids,
+            "students": load,
+            "capacity_seats": p.capacity,
+            "utilization": np.where(p.capacity > 0, load / np.maximum(p.capacity, 1), np.nan),
+            "overflow": np.maximum(load - p.capacity, 0),
+        }
+    ).sort_values("school_id", kind="stable").reset_index(drop=True)
+    unserved = assignment.loc[assignment["school_id"] == "", ["block_id", "students", "reason"]].reset_index(drop=True)
+    overflow = school_load.loc[school_load["overflow"] > 0, ["school_id", "capacity_seats", "students", "overflow"]]
+    overflow = overflow.rename(columns={"overflow": "over_by"}).reset_index(drop=True)
+    moved = None
+    if (p.current >= 0).any():
+        known = served & (p.current >= 0)
+        moved = int(p.demand[known & (school != p.current)].sum())
+    return assignment, school_load, unserved, overflow, moved
+
+
+def nearest_zones(
+    travel: TravelMatrix,
+    demand: Sequence[int] | NDArray[np.integer],
+    capacity_seats: Sequence[int] | NDArray[np.integer],
+    *,
+    level: str = "primary",
+    max_travel_s: float | NDArray[np.floating] | None = RURAL_MAX_ONE_WAY_S,
+    current: NDArray[np.integer] | None = None,
+    block_group: NDArray[np.object_] | None = None,
+    school_group: NDArray[np.object_] | None = None,
+) -> ZonePlan:
+    """Baseline: every block to its nearest school by travel time, capacity ignored.
+
+    Parameters
+    ----------
+    travel
+        Blocks × schools travel matrix.
+    demand
+        Students of each block (``travel.origin_ids`` order).
+    capacity_seats
+        Seats of each school (``travel.dest_ids`` order); used for utilization
+        and the overflow it causes, not as a constraint.
+    level
+        Label of the plan.
+    max_travel_s
+        Longest acceptable travel (scalar or per block); farther blocks are unserved.
+    current
+        Index of each block's current school (−1 unknown), for ``moved_students``.
+    block_group, school_group
+        Township of each block and school to keep zones within townships.
+
+    Returns
+    -------
+    ZonePlan
+    """
+    t0 = time.perf_counter()
+    p = _prepare(
+        travel, demand, capacity_seats, max_travel_s=max_travel_s, current=current,
+        stability_weight_s=0, block_group=block_group, school_group=school_group,
+    )
+    school, _ = _pick(p, np.zeros(len(p.origin), np.int64))
+    return _plan(p, school, level=level, method="nearest", bound=math.nan, status="BASELINE", t0=t0)
+
+
+def _plan(
+    p: _Problem,
+    school: NDArray[np.int64],
+    *,
+    level: str,
+    method: str,
+    bound: float,
+    status: str,
+    t0: float,
+    overflow_penalty_s: int | None = None,
+    contiguous: bool | None = None,
+    enclaves: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    details: Mapping[str, float | int | str] | None = None,
+) -> ZonePlan:
+    assignment, school_load, unserved, overflow, moved = _frames(p, school, level=level)
+    pair = _pair_index(p, np.arange(len(school)), school)
+    ok = (pair >= 0) & (p.demand > 0)
+    travel_total = float((p.time_s[pair[ok]] * p.demand[ok]).sum())
+    objective = float((p.cost[pair[ok]] * p.demand[ok]).sum())
+    if overflow_penalty_s is not None:
+        objective += float(overflow_penalty_s * school_load["overflow"].sum())
+    gap = math.nan
+    if not math.isnan(bound):
+        gap = 0.0 if objective <= bound else (objective - bound) / max(objective, 1.0)
+        if gap <= 1e-12:
+            status = "OPTIMAL"
+    return ZonePlan(
+        level=level,
+        method=method,
+        assignment=assignment,
+        school_load=school_load,
+        objective_s=objective,
+        travel_total_s=travel_total,
+        bound_s=bound,
+        gap=gap,
+        status=status,
+        solve_time_s=time.perf_counter() - t0,
+        unserved=unserved,
+        overflow=overflow,
+        moved_students=moved,
+        block_school=np.where(pair >= 0, school, -1),
+        contiguous=contiguous,
+        enclaves=enclaves,
+        details=dict(details or {}),
+    )
+
+
+def optimal_zones(
+    travel: TravelMatrix,
+    demand: Sequence[int] | NDArray[np.integer],
+    capacity_seats: Sequence[int] | NDArray[np.integer],
+    *,
+    level: str = "primary",
+    max_travel_s: float | NDArray[np.floating] | None = RURAL_MAX_ONE_WAY_S,
+    current: NDArray[np.integer] | None = None,
+    stability_weight_s: int = 0,
+    max_moved: int | None = None,
+    allow_overflow: bool = False,
+    overflow_penalty_s: int = DEFAULT_OVERFLOW_PENALTY_S,
+    block_group: NDArray[np.object_] | None = None,
+    school_group: NDArray[np.object_] | None = None,
+    adjacency: sp.csr_array | None = None,
+    roots: NDArray[np.integer] | None = None,
+    time_limit_s: float = 30.0,
+    seed: int = 0,
+) -> ZonePlan:
+    """Capacitated single-school zones minimizing student travel, with a proven gap.
+
+    See the module docstring for the model and the method.
+
+    Parameters
+    ----------
+    travel
+        Blocks × schools travel matrix (absent pairs are unreachable).
+    demand
+        Students of each block, in ``travel.origin_ids`` order.
+    capacity_seats
+        Seats of each school, in ``travel.dest_ids`` order.
+    level
+        Label of the plan.
+    max_travel_s
+        Longest acceptable travel, scalar or per block; blocks with no school in
+        reach are unserved with a reason (boarding or school bus).
+    current
+        Index of each block's current school (−1 unknown).
+    stability_weight_s
+        Penalty per student whose school changes, in seconds of travel.
+    max_moved
+        Cap on students whose school changes.
+    allow_overflow
+        Allow schools above capacity at ``overflow_penalty_s`` per extra student
+        instead of raising :class:`InfeasibleError`.
+    overflow_penalty_s
+        Penalty per overflow student, in seconds of travel.
+    block_group, school_group
+        Township of each block and school: zones stay within townships (blocks
+        or schools with no township are unrestricted).
+    adjacency
+        Block adjacency (``n × n``); when given, every zone is made one piece.
+    roots
+        Block index of each school's own block (−1 none), needed with ``adjacency``.
+    time_limit_s
+        Wall-clock safety limit per CP-SAT solve.
+    seed
+        CP-SAT random seed.
+
+    Returns
+    -------
+    ZonePlan
+
+    Raises
+    ------
+    InfeasibleError
+        Capacity is short (every short school named, with how many seats), the
+        stability cap cannot be met, or indivisible blocks do not fit.
+    SolverError
+        A solver stopped without a usable answer.
+    """
+    t0 = time.perf_counter()
+    p = _prepare(
+        travel, demand, capacity_seats, max_travel_s=max_travel_s, current=current,
+        stability_weight_s=stability_weight_s, block_group=block_group, school_group=school_group,
+    )
+    n, m = len(p.demand), len(p.capacity)
+    penalty = overflow_penalty_s if allow_overflow else None
+    if max_moved is not None and max_moved < 0:
+        raise InputError([Problem(layer="zones", column="max_moved", message="must be ≥ 0")])
+    if adjacency is not None and (roots is None or len(roots) != m):
+        raise InputError([Problem(layer="zones", column="roots", message="needed for every school with adjacency")])
+
+    base = _min_cost_flow(p, price=0, overflow_penalty_s=penalty)
+    if base is None:
+        total = int(p.demand[np.isin(np.arange(n), p.origin)].sum())
+        raise InfeasibleError(
+            summary=(
+                f"{level}: {total} students in reach of a school but the schools they can reach "
+                f"have too few seats ({int(p.capacity.sum())} seats in all)"
+            ),
+            shortfalls=_shortfalls(p, school_group),
+            hint="add seats or schools, raise the maximum travel time, or set allow_overflow = true",
+        )
+    flow, bound, price = base, float(base.cost), 0
+    if max_moved is not None and base.moved > max_moved:
+        hi = int(p.cost.max(initial=0)) + (overflow_penalty_s if allow_overflow else 0) + 1
+        top = _min_cost_flow(p, price=hi, overflow_penalty_s=penalty)
+        assert top is not None
+        if top.moved > max_moved:
+            raise InfeasibleError(
+                summary=f"{level}: at least {top.moved} students must change school but max_moved is {max_moved}",
+                shortfalls=[Shortfall(where="stability cap", short_by=top.moved - max_moved, unit="students")],
+                hint="raise max_moved: schools closed, out of reach or full force these moves",
+            )
+        lo, best = 0, top
+        bound = max(bound, top.cost - hi * max_moved)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            f = _min_cost_flow(p, price=mid, overflow_penalty_s=penalty)
+            assert f is not None
+            bound = max(bound, f.cost - mid * max_moved)
+            if f.moved <= max_moved:
+                hi, best = mid, f
+            else:
+                lo = mid
+        flow, price = best, hi
+
+    school, split = _pick(p, flow.pair_flow)
+    lp_split = np.flatnonzero(split)
+    root_map: dict[int, int] = {}
+    if adjacency is not None and roots is not None:
+        rts = np.asarray(roots, np.int64)
+        counts = np.bincount(rts[rts >= 0], minlength=n)
+        root_map = {j: int(r) for j, r in enumerate(rts.tolist()) if r >= 0 and counts[r] == 1}
+    details: dict[str, float | int | str] = {
+        "split_blocks": len(lp_split),
+        "lp_bound_s": float(base.cost),
+        "lagrange_price_s": price,
+    }
+    deadline = t0 + time_limit_s
+    cuts: list[_Cut] = []
+    worst = cp_model.OPTIMAL
+    free_total = 0
+
+    def sub(free: NDArray[np.int64], school: NDArray[np.int64], det: float) -> tuple[NDArray[np.int64], int, int] | None:
+        return _solve_sub(
+            p, school, free, flow=flow.pair_flow, cuts=cuts, roots=root_map, max_moved=max_moved,
+            overflow_penalty_s=penalty, seed=seed, time_limit_s=max(deadline - time.perf_counter(), 1.0),
+            deterministic_time=det,
+        )
+
+    def repair(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Free the seeds and their schools' marginal blocks; grow until CP-SAT finds a plan."""
+        nonlocal worst, free_total
+        touched = np.unique(np.concatenate([p.dest[np.isin(p.origin, seeds) & (flow.pair_flow > 0)], school[seeds]]))
+        touched = touched[touched >= 0]
+        per = REPAIR_MARGINAL_BLOCKS
+        while True:
+            free = _free_set(p, school, seeds, touched, per)
+            got = sub(free, school, REPAIR_DETERMINISTIC_TIME)
+            if got is not None and got[2] == 0:
+                free_total = max(free_total, len(free))
+                if got[1] != cp_model.OPTIMAL:
+                    worst = got[1]
+                return got[0]
+            if got is not None:
+                school = got[0]  # closer to feasible: the next, larger subproblem starts from it
+            if len(free) >= int((p.start[1:] > p.start[:-1]).sum()):
+                raise InfeasibleError(
+                    summary=f"{level}: blocks are indivisible and do not fit the seats in reach",
+                    shortfalls=_shortfalls(p, school_group),
+                    hint="allow overflow, raise capacity, or raise the maximum travel time",
+                )
+            per *= 2
+            near = np.isin(p.origin, free)  # widen to the schools the freed blocks could use
+            touched = np.unique(np.concatenate([touched, p.dest[near]]))
+
+    if len(lp_split):
+        # 1. Fix and resolve: pin each split block whole to the school taking most of it
+        # (with room), re-solve the flow on each block's nearest candidates; repeat.
+        rank = np.arange(len(p.origin)) - p.start[p.origin]
+        mask = (rank < REPAIR_CANDIDATES) | (flow.pair_flow > 0)
+        fixed = np.full(n, -1, np.int64)
+        now, fix_rounds = flow, 0
+        while split.any() and _fix_split(p, now, split, fixed, penalty):
+            got_flow = _min_cost_flow(p, price=price, overflow_penalty_s=penalty, fixed=fixed, pair_mask=mask)
+            if got_flow is None:
+                break
+            now = got_flow
+            school, split = _pick(p, now.pair_flow)
+            fix_rounds += 1
+        details["fix_rounds"] = fix_rounds
+        if split.any():
+            school, _ = _pick(p, flow.pair_flow)
+        # 2. CP-SAT on the split blocks and the blocks cheapest to move once chains of
+        # moves are counted (reduced-cost regret), everything else fixed.
+        regret = np.nan_to_num(_ejection_regret(p, school), nan=np.inf)
+        n_free = max(REPAIR_FREE_PER_SPLIT * len(lp_split), REPAIR_MIN_FREE)
+        has_pair = np.flatnonzero((p.start[1:] > p.start[:-1]) & (p.demand > 0))
+        order = has_pair[np.lexsort((has_pair, regret[has_pair]))]
+        while True:
+            free = np.union1d(np.union1d(lp_split, np.flatnonzero(split)), order[:n_free])
+            got = sub(free, school, REPAIR_DETERMINISTIC_TIME)
+            if got is not None:
+                free_total = max(free_total, len(free))
+                school = got[0]
+                if got[1] != cp_model.OPTIMAL:
+                    worst = got[1]
+                if got[2] == 0:
+                    break
+            if n_free >= len(order):
+                raise InfeasibleError(
+                    summary=f"{level}: blocks are indivisible and do not fit the seats in reach",
+                    shortfalls=_shortfalls(p, school_group),
+                    hint="allow overflow, raise capacity, or raise the maximum travel time",
+                )
+            n_free *= 2
+    if adjacency is not None:
+        wrong_root = [r for j, r in root_map.items() if school[r] != j and p.start[r + 1] > p.start[r]]
+        if wrong_root:
+            school = repair(np.asarray(wrong_root, np.int64), school)
+    rounds = 0
+    enclaves: list[tuple[int, NDArray[np.int64]]] = []
+    if adjacency is not None and roots is not None:
+        rts = np.asarray(roots, np.int64)
+        while rounds < MAX_CONTIGUITY_ROUNDS:
+            enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
+            if not enclaves:
+                break
+            rounds += 1
+            new_seeds = []
+            for j, piece in enclaves:
+                border = _border(piece, adjacency)
+                cuts.append(_Cut(j, piece, border))
+                new_seeds += [piece, border]
+            seeds = np.unique(np.concatenate(new_seeds))
+            logger.debug("contiguity round %d: %d detached pieces", rounds, len(enclaves))
+            school = repair(seeds, school)
+        else:
+            enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
+    details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
+    details["repair_status"] = "OPTIMAL" if worst == cp_model.OPTIMAL else "FEASIBLE"
+    enclave_ids = tuple(
+        (str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves
+    )
+    return _plan(
+        p, school, level=level, method="optimal", bound=bound, status="FEASIBLE", t0=t0,
+        overflow_penalty_s=penalty, contiguous=None if adjacency is None else not enclaves,
+        enclaves=enclave_ids, details=details,
+    )

@@ -1,0 +1,163 @@
+"""Single-school zones: toy instances whose optimum is worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from geo.errors import InfeasibleError
+from geo.travel import TravelMatrix
+from planning.zones import nearest_zones, optimal_zones
+
+
+def matrix(times: list[list[float]], blocks: list[str] | None = None, schools: list[str] | None = None) -> TravelMatrix:
+    """Travel matrix from a dense table of seconds (nan = unreachable); metres = seconds."""
+    t = np.asarray(times, dtype=float)
+    o, d = np.nonzero(~np.isnan(t))
+    return TravelMatrix(
+        origin_ids=np.array(blocks or [f"b{i}" for i in range(t.shape[0])]),
+        dest_ids=np.array(schools or ["A", "B", "C"][: t.shape[1]]),
+        origin=o.astype(np.int32),
+        dest=d.astype(np.int32),
+        time_s=t[o, d].astype(np.int32),
+        dist_m=t[o, d].astype(np.int32),
+        mode="test",
+    )
+
+
+# b1 and b3 keep A; moving b2 to B costs least (regret 100 s per student vs 250 and 400):
+# optimum = 10·100 + 10·300 + 10·150 = 5500; the nearest plan puts 30 students into A's 20 seats.
+TOY = matrix([[100, 500], [200, 300], [150, 400]], blocks=["b1", "b2", "b3"])
+
+
+def test_optimal_toy_matches_hand_optimum() -> None:
+    plan = optimal_zones(TOY, [10, 10, 10], [20, 20], max_travel_s=None)
+    assert plan.objective_s == 5500
+    assert plan.bound_s == 5500
+    assert plan.gap == 0 and plan.status == "OPTIMAL"
+    assert plan.assignment["school_id"].tolist() == ["A", "B", "A"]
+    assert plan.assignment["travel_s"].tolist() == [100, 300, 150]
+    assert plan.school_load["students"].tolist() == [20, 10]
+    assert plan.overflow.empty
+
+
+def test_nearest_baseline_reports_its_overflow() -> None:
+    plan = nearest_zones(TOY, [10, 10, 10], [20, 20], max_travel_s=None)
+    assert plan.assignment["school_id"].tolist() == ["A", "A", "A"]
+    assert plan.travel_total_s == 4500
+    assert plan.overflow.to_dict("records") == [
+        {"school_id": "A", "capacity_seats": 20, "students": 30, "over_by": 10}
+    ]
+
+
+def test_split_block_repaired_with_honest_gap() -> None:
+    # Relaxation: b0 → A (6), b1 split 3/3 → 3·10 + 3·20 = 90. Integer optimum: b1 → B, 6·20 = 120.
+    tm = matrix([[0, 100], [10, 20]])
+    plan = optimal_zones(tm, [6, 6], [9, 9], max_travel_s=None)
+    assert plan.bound_s == 90
+    assert plan.objective_s == 120
+    assert plan.gap == pytest.approx(30 / 120)
+    assert plan.assignment["school_id"].tolist() == ["A", "B"]
+    assert plan.details["split_blocks"] == 1
+
+
+def test_short_capacity_raises_with_each_short_school() -> None:
+    with pytest.raises(InfeasibleError, match=r"too few seats") as info:
+        optimal_zones(TOY, [10, 10, 10], [10, 10], max_travel_s=None)
+    err = info.value
+    assert sum(s.short_by for s in err.shortfalls) == 10
+    assert all(s.where.startswith("school ") for s in err.shortfalls)
+    assert "allow_overflow" in err.hint
+
+
+def test_overflow_allowed_reports_overfilled_school() -> None:
+    plan = optimal_zones(TOY, [10, 10, 10], [10, 10], max_travel_s=None, allow_overflow=True, overflow_penalty_s=1000)
+    # 10 students must overflow somewhere: cheapest is b2 at B (300) with A and B full otherwise.
+    assert plan.overflow["over_by"].sum() == 10
+    assert plan.objective_s == plan.travel_total_s + 10 * 1000
+
+
+def test_indivisible_blocks_that_cannot_fit_raise() -> None:
+    tm = matrix([[10, 20], [10, 20]])
+    with pytest.raises(InfeasibleError, match="indivisible"):
+        optimal_zones(tm, [6, 6], [7, 7 - 2], max_travel_s=None)
+
+
+def test_unreachable_block_is_unserved_with_reason() -> None:
+    tm = matrix([[100, np.nan], [np.nan, 5000]])
+    plan = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=1800)
+    row = plan.assignment.set_index("block_id").loc["b1"]
+    assert row["school_id"] == ""
+    assert "needs boarding or a school bus" in row["reason"]
+    assert pd.isna(row["travel_s"])
+    assert plan.unserved["block_id"].tolist() == ["b1"]
+
+
+def test_township_restriction_is_honoured() -> None:
+    tm = matrix([[10, 20], [10, 20]])
+    plan = optimal_zones(
+        tm, [5, 5], [10, 10], max_travel_s=None,
+        block_group=np.array(["east", "west"], dtype=object), school_group=np.array(["east", "west"], dtype=object),
+    )
+    assert plan.assignment["school_id"].tolist() == ["A", "B"]
+
+
+def test_stability_cap_honoured() -> None:
+    # Both blocks are at B today; A is closer. Unconstrained: both move (10 students).
+    # With max_moved = 5 the best single move is b1 (saves 50 s per student vs 40): 5·50 + 5·10 = 300.
+    tm = matrix([[10, 50], [10, 60]])
+    current = np.array([1, 1])
+    free = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=None, current=current)
+    assert free.moved_students == 10 and free.objective_s == 100
+    capped = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=None, current=current, max_moved=5)
+    assert capped.moved_students == 5
+    assert capped.objective_s == 300
+    assert capped.assignment["school_id"].tolist() == ["B", "A"]
+    assert capped.bound_s <= 300
+    with pytest.raises(InfeasibleError, match="must change school"):
+        optimal_zones(tm, [5, 5], [10, 0], max_travel_s=None, current=np.array([0, 1]), max_moved=0)
+
+
+def test_stability_weight_keeps_current_school() -> None:
+    tm = matrix([[10, 50], [10, 60]])
+    plan = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=None, current=np.array([1, 1]), stability_weight_s=45)
+    # moving b0 saves 40 < 45, moving b1 saves 50 > 45
+    assert plan.assignment["school_id"].tolist() == ["B", "A"]
+    assert plan.objective_s == 5 * 50 + 5 * (10 + 45)
+    assert plan.travel_total_s == 300
+
+
+def chain(n: int) -> sp.csr_array:
+    a = np.arange(n - 1)
+    m = sp.coo_array((np.ones(2 * (n - 1), bool), (np.r_[a, a + 1], np.r_[a + 1, a])), shape=(n, n))
+    return m.tocsr()
+
+
+def test_contiguity_removes_the_tempting_enclave() -> None:
+    # b0 - b1 - b2 - b3 in a row; A stands in b0, B in b3. Travel alone would give
+    # A = {b0, b2} and B = {b1, b3} (cost 2000), two broken zones. The best connected
+    # plan is A = {b0, b1}, B = {b2, b3}: 10·200 + 10·200 = 4000.
+    tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
+    loose = optimal_zones(tm, [10] * 4, [20, 20], max_travel_s=None)
+    assert loose.assignment["school_id"].tolist() == ["A", "B", "A", "B"]
+    plan = optimal_zones(tm, [10] * 4, [20, 20], max_travel_s=None, adjacency=chain(4), roots=np.array([0, 3]))
+    assert plan.assignment["school_id"].tolist() == ["A", "A", "B", "B"]
+    assert plan.objective_s == 4000
+    assert plan.contiguous is True and plan.enclaves == ()
+    assert plan.bound_s == 2000
+
+
+def test_deterministic() -> None:
+    rng = np.random.default_rng(3)
+    times = rng.integers(60, 1800, size=(40, 3)).astype(float)
+    tm = matrix(times.tolist())
+    demand = rng.integers(1, 30, 40)
+    cap = [int(demand.sum() * 0.4)] * 3
+    a = optimal_zones(tm, demand, cap, max_travel_s=None, seed=7)
+    b = optimal_zones(tm, demand, cap, max_travel_s=None, seed=7)
+    pd.testing.assert_frame_equal(a.assignment, b.assignment)
+    assert a.objective_s == b.objective_s
+    assert a.objective_s >= a.bound_s
+    assert (a.school_load["students"] <= a.school_load["capacity_seats"]).all()
