@@ -37,7 +37,8 @@ deterministically (same seed → identical frames) and vectorized:
   roads connecting every village (minimum spanning tree), tracks to some end
   villages, and the seat's street grid with a few one-way streets.
 
-Calibration for 清涧县 (sources in ``data/boundaries/README.md``): area 1,881 km²
+Sizes: see :func:`build_demo` for what ``scale`` grows. Calibration for 清涧县
+(sources in ``data/boundaries/README.md``): area 1,881 km²
 (outline 1,890 km²), about 200,000 people (registered 21.00万 in 2021), 640
 administrative villages (2010), 9 towns. School-age shares, the urban share,
 class counts and facility figures are assumptions stated there.
@@ -65,7 +66,7 @@ from shapely.strtree import STRtree
 from geo.boundaries import county_outline, resolve_county
 from geo.crs import utm_crs_for
 from geo.errors import InputError, Problem
-from geo.model import BLOCKS, BOUNDARY, ROADS, SCHOOLS, TEACHERS, Inputs
+from geo.model import Inputs
 from geo.policy import CLASS_SIZE_JUNIOR, CLASS_SIZE_PRIMARY, CLASS_SIZE_RURAL_INCOMPLETE_PRIMARY
 
 __all__ = [
@@ -220,8 +221,11 @@ def build_demo(county: str = QINGJIAN_CODE, *, scale: float = 1.0, seed: int = D
         County code or name (see :func:`geo.boundaries.resolve_county`);
         default 清涧县 (610830).
     scale
-        Multiplies villages, blocks, schools, teachers and people (1 ≈ the real
-        county; benchmarks use 50–100).
+        Size factor (1 ≈ the real county; benchmarks use 50–100). Below 1 it
+        multiplies everything; above 1 blocks grow as ``scale``, people (so
+        pupils and teachers) as ``scale**0.6`` and townships and village schools
+        as ``scale**0.4``: scale 100 gives ≈ 86,000 blocks, ≈ 640 schools and
+        ≈ 17,000 teachers.
     seed
         Random seed; the same seed gives identical frames.
 
@@ -267,7 +271,7 @@ def generate_county(
     code, name
         County code and name, used in ids and school names.
     scale
-        Multiplies villages, blocks, schools, teachers and people.
+        Size factor, as in :func:`build_demo`.
     seed
         Random seed.
     township_names
@@ -562,9 +566,6 @@ class _Generator:
 
     def _block_names(self, n_u: int, n_t: int, n_v: int, town: np.ndarray) -> list[str]:
         urban = _sample_names(self.rng, _compound_pool(), n_u)
-        tn = []
-        for t in self.townc_town:
-            tn.append(t)
         town_names = []
         counter: dict[int, int] = {}
         for t in self.townc_town:
@@ -1208,6 +1209,3 @@ class _Generator:
         log.info("demo county %s (%s): %s", self.name, self.code, stats)
         return DemoCounty(inputs=inputs, code=self.code, name=self.name, stats=MappingProxyType(stats))
 
-
-# keep the layer specs referenced so readers see which contract each frame follows
-_LAYER_SPECS: Final = (SCHOOLS, BLOCKS, TEACHERS, ROADS, BOUNDARY)
