@@ -52,7 +52,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "teachers": ("教师", "Teachers"),
     "backbone": ("骨干教师", "Backbone teachers"),
     "subjects": ("学科", "Subjects"),
-    "rotation_legend": ("弧线由派出校指向接收校（圆点端），线宽表示人数", "Arcs run from sending to receiving school (dot end); width shows teachers"),
+    "rotation_legend": ("弧线由派出校指向接收校（箭头），线宽表示人数", "Arcs run from sending to receiving school (arrow); width shows teachers"),
     "from": ("派出", "From"),
     "to": ("接收", "To"),
     "legend": ("图例", "Legend"),

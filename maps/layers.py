@@ -49,6 +49,8 @@ UNKNOWN_COLOUR = "#8c8c8c"
 OVER_CAPACITY_COLOUR = "#e31a1c"
 UNSERVED_COLOUR = "#e31a1c"
 ROTATION_COLOUR = "#d95f02"
+#: Largest rotation arrowhead, degrees of latitude (≈ 500 m): long arcs keep small arrows.
+ARROW_MAX_DEG = 0.0045
 
 #: Line width (px) of each OSM road class; unlisted classes get the last width.
 ROAD_WIDTHS: Mapping[str, float] = {
@@ -637,13 +639,42 @@ def add_groups(
 def _arc(a: tuple[float, float], b: tuple[float, float], *, bend: float = 0.18, n: int = 16) -> shapely.LineString:
     """Quadratic Bézier from ``a`` to ``b`` bending to the right of travel (A→B and B→A stay apart)."""
     (x0, y0), (x1, y1) = a, b
+    k = math.cos(math.radians((y0 + y1) / 2)) or 1.0  # bend in a locally isotropic frame
+    x0, x1 = x0 * k, x1 * k
     mx, my = (x0 + x1) / 2, (y0 + y1) / 2
     dx, dy = x1 - x0, y1 - y0
     cx, cy = mx + bend * dy, my - bend * dx
     s = np.linspace(0.0, 1.0, n)
-    x = (1 - s) ** 2 * x0 + 2 * (1 - s) * s * cx + s**2 * x1
+    x = ((1 - s) ** 2 * x0 + 2 * (1 - s) * s * cx + s**2 * x1) / k
     y = (1 - s) ** 2 * y0 + 2 * (1 - s) * s * cy + s**2 * y1
     return shapely.LineString(np.round(np.column_stack([x, y]), COORD_DECIMALS))
+
+
+def _arrowhead(a: tuple[float, float], b: tuple[float, float], *, bend: float = 0.18, at: float = 0.75) -> shapely.Polygon:
+    """A small triangle on the arc of :func:`_arc` at parameter ``at``, pointing towards ``b``.
+
+    Sized from the chord (5 %, at most :data:`ARROW_MAX_DEG`) and drawn in a locally equal-area frame (longitudes
+    scaled by cos φ), so it is not squashed at Chinese latitudes.
+    """
+    (x0, y0), (x1, y1) = a, b
+    k = math.cos(math.radians((y0 + y1) / 2)) or 1.0
+    x0, x1 = x0 * k, x1 * k
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    cx, cy = mx + bend * (y1 - y0), my - bend * (x1 - x0)
+    s = at
+    px = (1 - s) ** 2 * x0 + 2 * (1 - s) * s * cx + s**2 * x1
+    py = (1 - s) ** 2 * y0 + 2 * (1 - s) * s * cy + s**2 * y1
+    tx = 2 * (1 - s) * (cx - x0) + 2 * s * (x1 - cx)
+    ty = 2 * (1 - s) * (cy - y0) + 2 * s * (y1 - cy)
+    norm = math.hypot(tx, ty) or 1.0
+    tx, ty = tx / norm, ty / norm
+    size = min(0.05 * math.hypot(x1 - x0, y1 - y0), ARROW_MAX_DEG)
+    tip = (px + tx * size, py + ty * size)
+    left = (px - tx * size * 0.2 - ty * size * 0.55, py - ty * size * 0.2 + tx * size * 0.55)
+    right = (px - tx * size * 0.2 + ty * size * 0.55, py - ty * size * 0.2 - tx * size * 0.55)
+    pts = np.array([tip, left, right, tip])
+    pts[:, 0] /= k
+    return shapely.Polygon(np.round(pts, COORD_DECIMALS + 1))
 
 
 def rotation_flows(moves: pd.DataFrame) -> pd.DataFrame:
@@ -683,7 +714,7 @@ def add_rotation(
     """Teacher rotation flows: an arc from sending to receiving school, width by teachers.
 
     ``moves`` is ``moves.csv`` (``teacher_id``, ``from_school``, ``to_school``,
-    ``subject``, ``backbone``, ...). The receiving end carries a dot.
+    ``subject``, ``backbone``, ...). An arrowhead on each arc points to the receiving school.
     """
     lang = display.language
     flows = rotation_flows(moves)
@@ -700,8 +731,8 @@ def add_rotation(
                f"{t('teachers', lang)} {n} · {t('backbone', lang)} {bb}<br>{t('subjects', lang)}: {esc(subjects)}")
         geoms.append(_arc(xy[f], xy[to]))
         props.append({"w": round(1.5 + 2.0 * math.sqrt(n), 1), "t": tip})
-        heads.append(shapely.Point(xy[to]))
-        head_props.append({"r": 3.5, "t": tip})
+        heads.append(_arrowhead(xy[f], xy[to]))
+        head_props.append({"w": 1, "t": tip})
     name = t("rotation", lang)
     group = _add_layer(m, name, geoms + heads, props + head_props, show=show,
                        base={"color": ROTATION_COLOUR, "opacity": 0.85, "fillColor": ROTATION_COLOUR, "fillOpacity": 1})

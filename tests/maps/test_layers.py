@@ -133,7 +133,8 @@ def test_add_rotation_width_grows_with_teachers(make_run: Callable[..., RunResul
     m = ly.add_rotation(_map(), run.inputs.schools, run.outputs["rotation"].files["moves.csv"])
     page = _script(m)
     widths = sorted(float(w) for w in re.findall(r'"w":([0-9.]+)', page))
-    assert widths == [3.5, 3.5, 4.3]  # 1.5 + 2√n for n = 1, 1, 2
+    assert widths == [1, 1, 1, 3.5, 3.5, 4.3]  # 3 arrowheads; arcs 1.5 + 2√n for n = 1, 1, 2
+    assert page.count('"type":"Polygon"') == 3
     assert "骨干教师 1" in page and "chinese, math" in page
 
 
@@ -191,3 +192,13 @@ def test_boundaries_county_drawn_over_townships(make_run: Callable[..., RunResul
     page = _script(ly.add_boundaries(_map(), run.inputs.boundary))
     assert page.count('"type":"LineString"') == 3  # polygon outlines as lines: no hover over the area
     assert page.index('"t":"东镇"') < page.index('"t":"测试县"')
+
+
+def test_arrowhead_points_to_the_receiving_school() -> None:
+    a, b = (110.0, 37.0), (110.1, 37.0)
+    head = ly._arrowhead(a, b)
+    tip = head.exterior.coords[0]
+    base = np.mean(head.exterior.coords[1:3], axis=0)
+    assert tip[0] > base[0]  # points east, towards b
+    assert 110.05 < tip[0] < 110.1
+    assert ly._arrowhead(b, a).exterior.coords[0][0] < 110.05  # the return trip points west
