@@ -55,9 +55,11 @@ by reduced cost) and the deviations, with ``objective ≥ ⌈LP bound⌉`` as a 
 If that small model is infeasible, CP-SAT solves the model restricted to arcs
 the LP uses or prices cheaply, then the full model. The gap is reported against
 the LP bound (or CP-SAT's, when a reduced-cost test shows no left-out arc can
-improve the plan). Determinism: fixed
-``random_seed``, ``interleave_search`` (results independent of thread timing)
-and ``max_deterministic_time`` only (no wall-clock limit), so the same inputs
+improve the plan). Determinism: GLOP is
+deterministic; CP-SAT runs with a fixed ``random_seed``, one worker on the small
+repair and restricted models and ``interleave_search`` (independent of thread
+timing) when several workers solve the full model, and stops on the relative
+gap or ``max_deterministic_time`` only (no wall-clock limit), so the same inputs
 and seed give the same plan on any machine.
 """
 
@@ -607,12 +609,14 @@ def solve_mip(
     params = [
         f"random_seed:{int(seed)}",
         f"num_workers:{int(workers)}",
-        "interleave_search:true",
         f"max_deterministic_time:{float(deterministic_time_s)}",
         f"relative_gap_limit:{float(relative_gap)}",
     ]
-    if max_time_s is not None:  # wall clock: not deterministic, for the benchmark's peer only
+    if max_time_s is not None:
+        # wall clock and CP-SAT's default parallel portfolio: not deterministic, for the benchmark's peer only
         params.append(f"max_time_in_seconds:{float(max_time_s)}")
+    elif workers > 1:
+        params.append("interleave_search:true")  # deterministic with several workers
     s.set_solver_specific_parameters(" ".join(params))
     s.solve(h)
     status = s.status().name
@@ -669,7 +673,10 @@ def _solve_from_lp(
         return np.isfinite(obj) and obj - bound <= gap_ok * max(abs(obj), 1.0)
 
     best: tuple[str, float, float, NDArray[np.float64], bool] | None = None
-    status, obj, bound, xs = solve_mip(repair, hint=None, lower_bound=lp_floor, **settings)
+    # the repair and restricted models are small: one worker is deterministic and fastest
+    # (interleaved workers pay a large per-batch overhead on models this size)
+    small = {**settings, "workers": 1}
+    status, obj, bound, xs = solve_mip(repair, hint=None, lower_bound=lp_floor, **small)
     if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj):
         x = np.zeros(len(m.lb))
         x[cols] = xs
@@ -679,7 +686,7 @@ def _solve_from_lp(
             return best
     # the model over every arc the LP uses or prices cheaply, started from the repair
     hint = best[3][cols] if best is not None else None
-    status, obj, bound, xs = solve_mip(sub, hint=hint, lower_bound=lp_floor, **settings)
+    status, obj, bound, xs = solve_mip(sub, hint=hint, lower_bound=lp_floor, **small)
     if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj) and (best is None or obj <= best[1]):
         x = np.zeros(len(m.lb))
         x[cols] = xs
