@@ -1003,3 +1003,274 @@ def optimal_zones(
         overflow_penalty_s=penalty, contiguous=None if adjacency is None else not enclaves,
         enclaves=enclave_ids, details=details,
     )
+
+
+# --- GeoDataFrame door, metrics and zone polygons ------------------------------------
+
+#: Equity groups whose travel is reported separately (blocks layer count columns).
+EQUITY_COLUMNS = ("left_behind", "migrant", "disabled", "low_income")
+
+
+@dataclass(frozen=True)
+class LevelZones:
+    """Zones of one level: the optimal plan beside the nearest baseline.
+
+    Attributes
+    ----------
+    level
+        ``primary`` or ``junior``.
+    plan
+        The plan asked for (``optimal`` or ``nearest``).
+    nearest
+        The nearest-school baseline on the same travel matrix.
+    zones
+        One polygon per school zone: ``school_id, name, students,
+        capacity_seats, utilization, geometry`` (metric CRS).
+    metrics
+        JSON-able figures of both plans (see :func:`zone_metrics`).
+    """
+
+    level: str
+    plan: ZonePlan
+    nearest: ZonePlan
+    zones: gpd.GeoDataFrame
+    metrics: Mapping[str, object]
+
+
+def _weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64], q: float) -> float:
+    keep = weights > 0
+    values, weights = values[keep], weights[keep]
+    if not len(values):
+        return math.nan
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, q * cum[-1] - 1e-9)])
+
+
+def _travel_figures(
+    assignment: pd.DataFrame, weights: NDArray[np.float64], within: NDArray[np.bool_]
+) -> dict[str, float | int | None]:
+    served = (assignment["school_id"] != "").to_numpy()
+    t = assignment["travel_s"].to_numpy(dtype=float, na_value=np.nan)
+    total = float(weights.sum())
+    w_served = weights * served
+    mean = float((np.nan_to_num(t) * w_served).sum() / w_served.sum()) if w_served.sum() else math.nan
+    p95 = _weighted_quantile(np.nan_to_num(t), w_served, 0.95)
+    return {
+        "students": int(total),
+        "unserved": int(total - w_served.sum()),
+        "mean_travel_s": None if math.isnan(mean) else round(mean, 1),
+        "p95_travel_s": None if math.isnan(p95) else round(p95, 1),
+        "share_within_standard": None if total == 0 else round(float((weights * (within & served)).sum() / total), 4),
+    }
+
+
+def _within_standard(assignment: pd.DataFrame, area: NDArray[np.object_], level: str) -> NDArray[np.bool_]:
+    """Service standard per block: walking radius in towns and cities, 30 minutes in villages."""
+    radius = URBAN_PRIMARY_RADIUS_M if level == "primary" else URBAN_JUNIOR_RADIUS_M
+    t = assignment["travel_s"].to_numpy(dtype=float, na_value=np.inf)
+    m = assignment["travel_m"].to_numpy(dtype=float, na_value=np.inf)
+    urban = np.isin(area, ("urban", "town"))
+    return np.where(urban, m <= radius, t <= RURAL_MAX_ONE_WAY_S)
+
+
+def zone_metrics(plan: ZonePlan, blocks: pd.DataFrame, *, level: str) -> dict[str, object]:
+    """Figures of one plan: objective, bound, gap, travel, service standard, equity groups.
+
+    Parameters
+    ----------
+    plan
+        Plan of ``level``.
+    blocks
+        Blocks table indexed by nothing in particular, with ``block_id`` and
+        optionally ``area_type`` and the equity count columns.
+    level
+        ``primary`` or ``junior``.
+
+    Returns
+    -------
+    dict
+        JSON-able.
+    """
+    a = plan.assignment
+    b = blocks.set_index(blocks["block_id"].astype(str)).reindex(a["block_id"])
+    area = (b["area_type"] if "area_type" in b else pd.Series("rural", index=b.index)).fillna("rural")
+    within = _within_standard(a, area.astype(str).to_numpy(dtype=object), level)
+    out: dict[str, object] = {
+        "method": plan.method,
+        "status": plan.status,
+        "objective_s": plan.objective_s,
+        "travel_total_s": plan.travel_total_s,
+        "bound_s": None if math.isnan(plan.bound_s) else plan.bound_s,
+        "gap": None if math.isnan(plan.gap) else round(plan.gap, 6),
+        "solve_time_s": round(plan.solve_time_s, 3),
+        "moved_students": plan.moved_students,
+        "travel": _travel_figures(a, a["students"].to_numpy(dtype=float), within),
+        "unserved_blocks": int(len(plan.unserved)),
+        "overflow": plan.overflow.to_dict("records"),
+        "overflow_students": int(plan.overflow["over_by"].sum()) if len(plan.overflow) else 0,
+        "utilization": {
+            str(r.school_id): None if pd.isna(r.utilization) else round(float(r.utilization), 4)
+            for r in plan.school_load.itertuples()
+        },
+        "contiguous": plan.contiguous,
+        "detached_pieces": len(plan.enclaves),
+        "details": dict(plan.details),
+    }
+    equity = {}
+    for col in EQUITY_COLUMNS:
+        if col in b:
+            w = pd.to_numeric(b[col], errors="coerce").fillna(0).to_numpy(dtype=float)
+            # children of the group at this level ≈ the group's count where the block has students
+            w = np.where(a["students"].to_numpy() > 0, w, 0.0)
+            equity[col] = _travel_figures(a, w, within)
+    out["equity"] = equity
+    return out
+
+
+def school_roots(cells: NDArray[np.object_], school_points: NDArray[np.object_]) -> NDArray[np.int64]:
+    """Index of each school's own block: the block (cell) containing it, else the nearest."""
+    import shapely  # noqa: PLC0415
+
+    if not len(cells):
+        return np.full(len(school_points), -1, np.int64)
+    tree = shapely.STRtree(cells)
+    idx = tree.query_nearest(school_points, all_matches=False, return_distance=False)
+    out = np.full(len(school_points), -1, np.int64)
+    out[idx[0]] = idx[1]
+    return out
+
+
+def dissolve_zones(
+    cells: NDArray[np.object_],
+    block_school: NDArray[np.int64],
+    schools: gpd.GeoDataFrame,
+    school_load: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    """One polygon per school: union of the cells of its blocks, with load and utilization."""
+    import shapely  # noqa: PLC0415
+
+    ids = schools["school_id"].astype(str).to_numpy()
+    geoms = []
+    for j in range(len(ids)):
+        mine = cells[block_school == j]
+        geoms.append(shapely.union_all(mine) if len(mine) else None)
+    load = school_load.set_index("school_id").reindex(ids)
+    frame = gpd.GeoDataFrame(
+        {
+            "school_id": ids,
+            "name": schools["name"].astype(str).to_numpy() if "name" in schools else ids,
+            "students": load["students"].to_numpy(dtype=np.int64),
+            "capacity_seats": load["capacity_seats"].to_numpy(dtype=np.int64),
+            "utilization": load["utilization"].to_numpy(dtype=float),
+        },
+        geometry=geoms,
+        crs=schools.crs,
+    )
+    frame = frame[frame.geometry.notna()]
+    return frame.sort_values("school_id", kind="stable").reset_index(drop=True)
+
+
+def plan_level(
+    blocks: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    travel: TravelMatrix,
+    *,
+    level: str,
+    method: Method = "optimal",
+    cells: NDArray[np.object_] | None = None,
+    adjacency: sp.csr_array | None = None,
+    max_travel_s: float = RURAL_MAX_ONE_WAY_S,
+    stability_weight_s: int = 0,
+    max_moved: int | None = None,
+    allow_overflow: bool = False,
+    overflow_penalty_s: int = DEFAULT_OVERFLOW_PENALTY_S,
+    within_township: bool = False,
+    time_limit_s: float = 30.0,
+    seed: int = 0,
+) -> LevelZones:
+    """Zones of one level from the layers: the GeoDataFrame door to :func:`optimal_zones`.
+
+    Parameters
+    ----------
+    blocks
+        Blocks with ``block_id`` and ``students_<level>`` (optional
+        ``current_<level>``, ``area_type``, ``township``, equity counts).
+    schools
+        Schools teaching the level, with ``school_id``, ``name`` and
+        ``capacity_<level>``.
+    travel
+        Blocks × schools travel matrix (ids matching the layers).
+    level
+        ``primary`` or ``junior``.
+    method
+        ``optimal`` or ``nearest``.
+    cells
+        Polygon of each block (its polygon or clipped Voronoi cell), for zones.
+    adjacency
+        Block adjacency; with it every optimal zone is one connected piece.
+    max_travel_s
+        Longest acceptable travel; farther blocks are unserved.
+    stability_weight_s, max_moved, allow_overflow, overflow_penalty_s
+        As in :func:`optimal_zones`.
+    within_township
+        Keep each zone within its school's township.
+    time_limit_s, seed
+        Solver limits.
+
+    Returns
+    -------
+    LevelZones
+    """
+    problems = []
+    for col in ("block_id", f"students_{level}"):
+        if col not in blocks:
+            problems.append(Problem(layer="blocks", column=col, message="required column is missing"))
+    for col in ("school_id", f"capacity_{level}"):
+        if col not in schools:
+            problems.append(Problem(layer="schools", column=col, message="required column is missing"))
+    if problems:
+        raise InputError(problems)
+    block_ids = blocks["block_id"].astype(str).to_numpy()
+    school_ids = schools["school_id"].astype(str).to_numpy()
+    if list(travel.origin_ids) != list(block_ids) or list(travel.dest_ids) != list(school_ids):
+        msg = "travel matrix ids do not match the blocks and schools layers (same rows, same order)"
+        raise InputError([Problem(layer="travel", message=msg)])
+    demand = blocks[f"students_{level}"].fillna(0).to_numpy(dtype=np.int64)
+    capacity = schools[f"capacity_{level}"].fillna(0).to_numpy(dtype=np.int64)
+    current = None
+    col = f"current_{level}"
+    if col in blocks and blocks[col].notna().any():
+        pos = {s: k for k, s in enumerate(school_ids)}
+        cur_ids = blocks[col].astype("string").fillna("").to_numpy(dtype=object)
+        current = np.array([pos.get(s, -2) if s else -1 for s in cur_ids], dtype=np.int64)
+        current[current == -2] = len(school_ids)  # a closed/other school: staying is impossible
+    block_group = school_group = None
+    if within_township and "township" in blocks and "township" in schools:
+        block_group = blocks["township"].astype("string").fillna("").to_numpy(dtype=object)
+        school_group = schools["township"].astype("string").fillna("").to_numpy(dtype=object)
+    roots = None
+    if adjacency is not None and cells is not None:
+        roots = school_roots(np.asarray(cells, dtype=object), schools.geometry.to_numpy())
+    common = dict(level=level, max_travel_s=float(max_travel_s), block_group=block_group, school_group=school_group)
+    nearest = nearest_zones(travel, demand, capacity, current=current, **common)
+    if method == "nearest":
+        plan = nearest
+    else:
+        plan = optimal_zones(
+            travel, demand, capacity, current=current, stability_weight_s=int(stability_weight_s),
+            max_moved=max_moved, allow_overflow=allow_overflow, overflow_penalty_s=int(overflow_penalty_s),
+            adjacency=adjacency, roots=roots, time_limit_s=time_limit_s, seed=seed, **common,
+        )
+    table = pd.DataFrame(blocks.drop(columns=blocks.geometry.name))
+    metrics = {
+        "level": level,
+        "plan": zone_metrics(plan, table, level=level),
+        "nearest": zone_metrics(nearest, table, level=level),
+        "max_travel_s": float(max_travel_s),
+        "travel_mode": travel.mode,
+    }
+    if cells is None:
+        cells = blocks.geometry.to_numpy()
+    zones = dissolve_zones(np.asarray(cells, dtype=object), plan.block_school, schools, plan.school_load)
+    return LevelZones(level=level, plan=plan, nearest=nearest, zones=zones, metrics=metrics)
