@@ -150,10 +150,13 @@ def test_pairing_hand_optimum() -> None:
         pair_schools(t, k=1, weak_ids=["a", "b", "c"])
 
 
-def test_pairing_matches_brute_force() -> None:
+@pytest.mark.parametrize("unreachable", [False, True])  # True: one pair unreachable → min-cost flow, else assignment
+def test_pairing_matches_brute_force(unreachable: bool) -> None:
     rng = np.random.default_rng(3)
     for _ in range(5):
         t = rng.integers(1, 100, size=(5, 3)).astype(float)
+        if unreachable:
+            t[0, 0] = np.inf
         k = 2
         best = min(
             sum(t[i, s] for i, s in enumerate(choice))
@@ -207,7 +210,7 @@ def test_form_communities_by_level_and_pairs() -> None:
     jun = g[g["level"] == "junior"]
     assert sorted(jun.loc[jun["role"] == "lead", "school_id"]) == ["J1"]
     assert set(jun["group_id"]) == {"J-J1"}
-    assert plan.metrics["primary"]["gap"] <= 0.005 + 1e-12 and plan.metrics["primary"]["bound"] <= plan.metrics["primary"]["objective"]
+    assert plan.metrics["primary"]["gap"] <= 0.01 + 1e-12 and plan.metrics["primary"]["bound"] <= plan.metrics["primary"]["objective"]
     # pairs: every weak school with a strong school of its level
     assert sorted(plan.pairs["weak_id"]) == ["j1", "j2", "w1", "w2", "w3", "w4"]
     assert set(plan.pairs.loc[plan.pairs["level"] == "junior", "strong_id"]) == {"J1"}
