@@ -1169,7 +1169,9 @@ def _build(
     unit_teachers = tuple(tuple(sorted(keys[k], key=lambda i: (-years[i], tids[i]))) for k in unit_keys)
 
     school_time = _dense_time(school_travel, ids)
-    order_cache: dict[tuple[int, int, str, str], NDArray[np.int64]] = {}
+    # candidate destinations (nearest first, same community first) and their times, per
+    # (school, subject, level, home): units differing only in backbone/qualification share them
+    cand_cache: dict[tuple[int, int, str, str], tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
     arc_u: list[NDArray[np.int64]] = []
     arc_d: list[NDArray[np.int64]] = []
     arc_t: list[NDArray[np.float64]] = []
@@ -1178,7 +1180,7 @@ def _build(
     }
     for u, (s, j, lv, _bb, _aq, home) in enumerate(unit_keys):
         ck = (s, j, lv, home)
-        if ck not in order_cache:
+        if ck not in cand_cache:
             if home:
                 row = np.asarray(home_csr[home_rows[home]].toarray()).ravel()
                 times = np.where(row > 0, row - 1.0, np.inf)
@@ -1191,12 +1193,11 @@ def _build(
             d = np.flatnonzero(ok)
             outside = (comm[d] != comm[s]) | (comm[s] < 0) if (comm >= 0).any() else np.zeros(len(d), bool)
             order = np.lexsort((d, times[d], outside))[: opts.max_destinations]
-            order_cache[ck] = d[order]
-            order_cache[(*ck[:3], "t" + home)] = times[d[order]]
-        dd = order_cache[ck]
+            cand_cache[ck] = (d[order], times[d[order]])
+        dd, tt = cand_cache[ck]
         arc_u.append(np.full(len(dd), u, dtype=np.int64))
         arc_d.append(dd)
-        arc_t.append(order_cache[(*ck[:3], "t" + home)])
+        arc_t.append(tt)
     arc_unit = np.concatenate(arc_u) if arc_u else np.empty(0, np.int64)
     arc_dest = np.concatenate(arc_d) if arc_d else np.empty(0, np.int64)
     arc_time = np.rint(np.concatenate(arc_t)).astype(np.int64) if arc_t else np.empty(0, np.int64)
@@ -1275,7 +1276,6 @@ def _precheck(
     n_groups = len(prob.quota_movers)
     has_arc = np.zeros(len(prob.unit_school), dtype=bool)
     has_arc[prob.arc_unit] = True
-    src = prob.unit_school[prob.arc_unit]
     # exchange: a teacher can only leave if some teacher of the subject can come back
     can_return = set(zip(prob.arc_dest.tolist(), prob.unit_subject[prob.arc_unit].tolist()))
     no_return: dict[int, set[str]] = {}
@@ -1286,7 +1286,6 @@ def _precheck(
             if (s, j) not in can_return:
                 movable[u] = False
                 no_return.setdefault(s, set()).add(subjects[j])
-    del src
     g_of_unit = prob.quota_group[prob.unit_school]
     out: list[Shortfall] = []
     cap = _fmt_min(opts.max_commute_s)
