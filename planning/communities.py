@@ -262,6 +262,7 @@ def solve_groups(
     # lead → member travel, within the cap (fixed memberships always allowed)
     reach = (t.T <= max_travel_s) & cand[None, :] & joiner[:, None]  # reach[i, j]: i may join j
     np.fill_diagonal(reach, False)
+    full_reach = reach.copy()
     if nearest_leads is not None and nearest_leads < int(cand.sum()):
         # keep each school's nearest leads only: far leads are never worth it and blow up the model
         tt = np.where(reach, t.T, np.inf)
@@ -324,6 +325,26 @@ def solve_groups(
         raise InfeasibleError(
             "group sizes cannot hold the schools", shortfalls, hint="change the number of groups or the size bounds"
         )
+
+    if all_fixed and min_members <= max_members:
+        # Hall's condition: can every must-join school get a place in a group within reach?
+        rows, leads = np.nonzero(must & (fixed_of < 0))[0], np.nonzero(fixed)[0]
+        stuck_full = _unplaced(full_reach, t, rows, leads, max_members)
+        stuck = _unplaced(reach, t, rows, leads, max_members)
+        if len(stuck) > len(stuck_full):  # the nearest-lead shortcut cost places: keep every lead in reach
+            reach = full_reach
+            stuck = stuck_full
+        if len(stuck):
+            shortfalls = [
+                Shortfall(ids[i], 1, "place in a group", f"the {int(full_reach[i].sum())} lead(s) within the cap are full")
+                for i in stuck
+            ]
+            if not allow_unassigned:
+                raise InfeasibleError(
+                    f"{len(stuck)} school(s) that must join a group find every group within the travel cap full",
+                    shortfalls,
+                    hint="raise max_members or the travel cap, add groups (n_groups) or name more leads, or allow unassigned schools",
+                )
 
     # --- model
     model = cp_model.CpModel()
@@ -461,6 +482,17 @@ def solve_groups(
         status=name,
         wall_s=time.perf_counter() - t0,
     )
+
+
+def _unplaced(reach: NDArray[np.bool_], t: NDArray[np.float64], rows: NDArray[np.int64], leads: NDArray[np.int64], k: int) -> NDArray[np.int64]:
+    """Schools of ``rows`` that no assignment to ``leads`` (≤ k each, within ``reach``) can place: max flow."""
+    if len(rows) == 0:
+        return rows
+    if len(leads) == 0:
+        return rows
+    cost = np.where(reach[np.ix_(rows, leads)], t[np.ix_(leads, rows)].T, np.inf)
+    sol = pair_schools(cost, k=max(k, 1), max_travel_s=np.inf, allow_unpaired=True)
+    return rows[sorted(sol.unpaired)]
 
 
 def _flow_hint(
@@ -1021,6 +1053,22 @@ def _form_level(
         n_groups=n_groups,
         max_members=max_members,
     )
+    if lead_mode == "strongest" and n_groups is None:
+        # grow the number of groups (next strongest first) until every school that must join has room in reach
+        reach = (t <= max_travel_s) & ~np.eye(len(ids), dtype=bool)
+        base = np.nonzero(must_base)[0]
+        while True:
+            lead_pos = np.array([pos[c] for c in cands], dtype=np.int64)
+            rows = base[~np.isin(base, lead_pos)]
+            if len(_unplaced(reach.T, t, rows, lead_pos, max_members)) == 0:
+                break
+            more, _, _ = _choose_leads(
+                sub, must_base, fixed_leads, lead_mode=lead_mode, lead_ids=lead_ids,
+                lead_area_types=lead_area_types, n_groups=len(cands) + 1, max_members=max_members,
+            )
+            if len(more) == len(cands):
+                break
+            cands, fixed_l = more, more
     role = np.full(len(ids), "out", dtype=object)
     if middle == "optional":
         role[cls == "middle"] = "may"

@@ -245,3 +245,27 @@ def test_deterministic() -> None:
     pd.testing.assert_frame_equal(a.groups, b.groups)
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
     assert a.metrics["primary"]["objective"] == b.metrics["primary"]["objective"]
+
+
+def test_full_groups_within_reach_are_named() -> None:
+    # L1 at 0 and L2 at 10 000 s apart; a, b, c only reach L1 (cap 3600 s), d only L2; 2 members at most:
+    # 4 places for 4 schools in all, but L1 cannot take 3
+    t = line_times([0, 10_000, 100, 200, 300, 9_900])
+    args = (["L1", "L2", "a", "b", "c", "d"], [1.2, 1.2, 0.6, 0.6, 0.6, 0.6], t, ["lead", "lead", "must", "must", "must", "must"])
+    with pytest.raises(InfeasibleError, match=r"(?s)1 school.*every group within the travel cap full.*short by 1 place in a group \(the 1 lead"):
+        solve_groups(*args, min_members=1, max_members=2, max_travel_s=3600)
+    sol = solve_groups(*args, min_members=1, max_members=2, max_travel_s=3600, allow_unassigned=True)
+    assert sol.lead_of[5] == 1 and sorted(sol.lead_of[2:5]) == [-1, 0, 0] and len(sol.unassigned) == 1
+
+
+def test_strongest_mode_adds_groups_until_everyone_has_room() -> None:
+    schools, strength, _ = county()
+    ids = list(strength.index)
+    # w1, w2, w3 near P1 (max 2 members), w4 near P2; cap 20 min ≈ 7.7 km straight: P2 cannot reach w1-w3,
+    # so 2 groups leave one of them without room → the next strongest eligible school, N1, leads a third
+    xy = np.array([[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [1_500, 500], [11_000, 1_000], [4_000, 4_000], [0, 2_000]], float)
+    travel = straight_line_matrix(np.array(ids), xy, np.array(ids), xy, speed_kmh=30, cutoff_s=1200, mode="drive")
+    plan = form_communities(schools, strength, travel, min_members=1, max_members=2, max_travel_s=1200, pair_k=0)
+    prim = plan.groups[plan.groups["level"] == "primary"]
+    assert sorted(prim.loc[prim["role"] == "lead", "school_id"]) == ["N1", "P1", "P2"]
+    assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
