@@ -392,6 +392,7 @@ def add_blocks(
     display: Display = Display(),
     show: bool = False,
     draw_served: bool = True,
+    show_unserved: bool = True,
 ) -> tuple[folium.Map, int]:
     """Residential units as dots coloured by their assigned school; unserved ones as a red layer.
 
@@ -458,11 +459,12 @@ def add_blocks(
             legend_of(m).section(name, [("dot", PALETTE[0], t("blocks_legend", lang), 3)])
     if un_g:
         name = t("unserved", lang, level=lv)
+        # a red ring, so unserved units never read as (filled red) weak schools
         _add_layer(
-            m, name, un_g, un_p,
-            base={"radius": 6, "weight": 2, "color": "#ffffff", "fillColor": UNSERVED_COLOUR, "fillOpacity": 1},
+            m, name, un_g, un_p, show=show_unserved,
+            base={"radius": 4.5, "weight": 2.5, "color": UNSERVED_COLOUR, "fillColor": "#ffffff", "fillOpacity": 0.9},
         )
-        legend_of(m).section(name, [("dot", UNSERVED_COLOUR, t("unserved_legend", lang), 6)])
+        legend_of(m).section(name, [("ring", UNSERVED_COLOUR, t("unserved_legend", lang), 4.5)])
     return m, len(un_g)
 
 

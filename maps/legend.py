@@ -10,7 +10,7 @@ from branca.element import MacroElement
 from folium.template import Template
 
 #: Swatch kinds: a line, a dashed line, a filled square, an outlined square, a dot, or text only.
-Swatch = Literal["line", "dash", "fill", "outline", "dot", "text"]
+Swatch = Literal["line", "dash", "fill", "outline", "dot", "ring", "text"]
 Item = tuple[Swatch, str, str, float]
 
 
@@ -24,6 +24,7 @@ def swatch_svg(kind: Swatch, colour: str, size: float) -> str:
         "fill": f'<rect x="2" y="1" width="18" height="12" fill="{c}" fill-opacity="0.55" stroke="#fff"/>',
         "outline": f'<rect x="3" y="2" width="16" height="10" fill="none" stroke="{c}" stroke-width="{min(w, 3)}"/>',
         "dot": f'<circle cx="11" cy="7" r="{min(w, 6)}" fill="{c}" stroke="#fff"/>',
+        "ring": f'<circle cx="11" cy="7" r="{min(w, 5)}" fill="#fff" stroke="{c}" stroke-width="2.5"/>',
         "text": "",
     }[kind]
     return f'<svg width="22" height="14" viewBox="0 0 22 14" aria-hidden="true">{body}</svg>'

@@ -236,7 +236,7 @@ def build_map(run: RunResult, params: ReportParams, *, layers: tuple[str, ...] =
         assignment = _frame(stage_file(run, "zones", f"{lv}/assignment.csv"))
         if "blocks" in layers and assignment is not None and inputs.blocks is not None:
             ly.add_blocks(m, inputs.blocks, assignment, level=lv, colours=colours.get(lv, {}), school_names=names,
-                          display=display, show=False, draw_served=params.blocks_layer)
+                          display=display, show=False, draw_served=params.blocks_layer, show_unserved=k == 0)
     if "groups" in layers and groups is not None:
         ly.add_groups(m, inputs.schools, groups, school_names=names, display=display)
     moves = _frame(stage_file(run, "rotation", "moves.csv"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+import re
 from typing import Any, Iterable, Mapping, Sequence
 
 import geopandas as gpd
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: Rows shown per table in the HTML (the Excel workbook and CSV files hold all).
 MAX_HTML_ROWS = 200
+#: Tables longer than this start folded.
+FOLD_ROWS = 15
 #: Bars in a per-school chart (the highest values; the table lists every school).
 MAX_CHART_BARS = 30
 
@@ -77,6 +80,28 @@ FIGURE_NAMES: Mapping[str, tuple[str, str]] = {
     "members": ("成员校数", "Members"),
     "pairs": ("结对数", "Pairs"),
     "shortfalls": ("缺口", "Shortfalls"),
+    "plan": ("优化方案", "Plan"),
+    "travel": ("到校出行", "Travel"),
+    "students": ("学生数", "Students"),
+    "left_behind": ("留守儿童", "Left-behind children"),
+    "migrant": ("随迁子女", "Migrant children"),
+    "disabled": ("残疾儿童", "Disabled children"),
+    "low_income": ("困难家庭子女", "Low-income children"),
+    "moved_students": ("调整学校的学生数", "Students changing school"),
+    "overflow_students": ("超出学位的学生", "Students over capacity"),
+    "overflow": ("超出学位的学校", "Schools over capacity"),
+    "unserved_blocks": ("未覆盖居住区", "Unserved units"),
+    "travel_total_s": ("总出行时间", "Total travel time"),
+    "objective_s": ("目标值（总出行时间）", "Objective (total travel)"),
+    "bound_s": ("下界（总出行时间）", "Bound (total travel)"),
+    "method": ("方法", "Method"),
+    "contiguous": ("片区连续", "Contiguous zones"),
+    "detached_pieces": ("飞地数", "Detached pieces"),
+    "solve_time_s": ("求解用时", "Solve time"),
+    "max_travel_s": ("最长允许到校时间", "Longest allowed travel"),
+    "travel_mode": ("出行方式", "Travel mode"),
+    "adjacency": ("相邻判定", "Adjacency"),
+    "level": ("学段", "Level"),
     "primary": ("小学", "Primary"),
     "junior": ("初中", "Junior"),
 }
@@ -97,8 +122,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.bad td { background: #fdecea; }
 .note { color: #666; font-size: 12px; }
 .ok { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
-@media print { nav { display: none; } h2 { break-before: auto; } figure, table { break-inside: avoid; } }
-nav a { margin-right: 12px; } figure { margin: 8px 0; } .files li { font-family: monospace; }
+@media print { nav { display: none; } details > .tw { display: block; } h2 { break-before: auto; } figure, table { break-inside: avoid; } }
+nav a { margin-right: 12px; } .tw { overflow-x: auto; max-width: 100%; }
+details { margin: 6px 0 12px; } summary { cursor: pointer; color: #1f5f9f; } figure { margin: 8px 0; } .files li { font-family: monospace; }
 """
 
 _TEXT: Mapping[str, tuple[str, str]] = {
@@ -148,6 +174,8 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "fails": ("未达标", "fails"),
     "minutes": ("分钟", "min"),
     "tables": ("表格", "Tables"),
+    "show_rows": ("展开表格（{n} 行）", "Show table ({n} rows)"),
+    "flagged": ("{n} 行需关注", "{n} flagged"),
     "top_bars": ("仅显示使用率最高的 {n} 所（共 {total} 所）", "The {n} highest of {total} schools"),
 }
 
@@ -198,12 +226,18 @@ def fmt_value(key: str, v: Any, lang: Language = "zh") -> str:
     return str(v)
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts to ``{"a.b": value}``, keys sorted."""
+def flatten(obj: Any, prefix: str = "", *, max_items: int | None = None) -> dict[str, Any]:
+    """Nested dicts to ``{"a.b": value}``, keys sorted.
+
+    A mapping with more than ``max_items`` entries (a per-school table such as
+    ``utilization``) is left out: it belongs in a table, not a list of figures.
+    """
     out: dict[str, Any] = {}
     if isinstance(obj, Mapping):
+        if max_items is not None and prefix and len(obj) > max_items:
+            return out
         for k in sorted(obj, key=str):
-            out.update(flatten(obj[k], f"{prefix}{k}." if prefix or True else str(k)))
+            out.update(flatten(obj[k], f"{prefix}{k}.", max_items=max_items))
         return out
     out[prefix[:-1]] = obj
     return out
@@ -247,7 +281,12 @@ def table_html(
     note = ""
     if total > max_rows:
         note = f'<p class="note">{_e(_t("truncated", lang, n=max_rows, total=total, file=file))}</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
+    table = f'<div class="tw"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>{note}'
+    if total > FOLD_ROWS:  # long tables start folded (no script: <details>)
+        flagged = sum(1 for b in (bad_rows or [])[: len(shown)] if b)
+        extra = f" · {_t('flagged', lang, n=flagged)}" if flagged else ""
+        return f"<details><summary>{_e(_t('show_rows', lang, n=total))}{_e(extra)}</summary>{table}</details>"
+    return table
 
 
 def _figures_table(figures: Mapping[str, Any], lang: Language) -> str:
@@ -318,30 +357,7 @@ def _zones(run: RunResult, lang: Language) -> str:
         parts.append(f"<h3>{_e(lvn)}</h3>")
         metrics = stage_file(run, "zones", f"{lv}/metrics.json")
         if isinstance(metrics, Mapping):
-            nearest = metrics.get("nearest") if isinstance(metrics.get("nearest"), Mapping) else {}
-            flat_opt = flatten({k: v for k, v in metrics.items() if k != "nearest"})
-            flat_near = flatten(nearest)
-            shared = [k for k in flat_opt if k in flat_near]
-            if shared:
-                rows = "".join(
-                    f"<tr><td>{_e(figure_name(k, lang))}</td><td class=\"num\">{_e(fmt_value(k, flat_opt[k], lang))}</td>"
-                    f"<td class=\"num\">{_e(fmt_value(k, flat_near[k], lang))}</td></tr>"
-                    for k in shared
-                )
-                parts.append(
-                    f"<p><b>{_t('compare', lang)}</b></p><table><thead><tr><th>{_t('figure', lang)}</th>"
-                    f"<th>{_t('optimal', lang)}</th><th>{_t('nearest', lang)}</th></tr></thead><tbody>{rows}</tbody></table>"
-                )
-                travel = [k for k in shared if k.endswith("_s") and _is_num(flat_opt[k]) and _is_num(flat_near[k])]
-                if travel:
-                    parts.append("<figure>" + charts.paired_bar_chart(
-                        [figure_name(k, lang) for k in travel],
-                        [flat_opt[k] / 60 for k in travel], [flat_near[k] / 60 for k in travel],
-                        title=_t("travel_chart", lang, level=lvn), names=(_t("optimal", lang), _t("nearest", lang)),
-                    ) + "</figure>")
-            rest = {k: v for k, v in flat_opt.items() if k not in shared}
-            if rest:
-                parts.append(f"<p><b>{_t('other_figures', lang)}</b></p>" + _figures_table(rest, lang))
+            parts.append(_zone_figures(metrics, lang, lvn))
         zones = stage_file(run, "zones", f"{lv}/zones.gpkg")
         if isinstance(zones, pd.DataFrame) and not zones.empty:
             z = pd.DataFrame(zones.drop(columns=zones.geometry.name)) if isinstance(zones, gpd.GeoDataFrame) else zones
@@ -371,6 +387,56 @@ def _zones(run: RunResult, lang: Language) -> str:
     feeder = _frame(stage_file(run, "zones", "feeder.csv"))
     if feeder is not None and not feeder.empty:
         parts.append(f"<h3>{_t('feeder', lang)}</h3>" + table_html(feeder, lang=lang, file="zones/feeder.csv"))
+    return "".join(parts)
+
+
+#: Nested figure tables with more entries than this are per-item detail (left to the JSON file).
+MAX_FIGURE_ITEMS = 12
+_PER_STUDENT_TIME = re.compile(r"^(mean|median|p\d\d|max)_")
+
+
+def _zone_figures(metrics: Mapping[str, Any], lang: Language, level_name: str) -> str:
+    """Optimal plan vs nearest school side by side, a travel chart, then the other figures.
+
+    The zones stage writes ``{"plan": {...}, "nearest": {...}, ...}``; a flat
+    ``metrics.json`` (plan figures at the top) is read too.
+    """
+    nearest = metrics.get("nearest") if isinstance(metrics.get("nearest"), Mapping) else {}
+    if isinstance(metrics.get("plan"), Mapping):
+        plan = metrics["plan"]
+        top = {k: v for k, v in metrics.items() if k not in ("plan", "nearest")}
+    else:
+        plan = {k: v for k, v in metrics.items() if k != "nearest"}
+        top = {}
+    flat_opt = flatten(plan, max_items=MAX_FIGURE_ITEMS)
+    flat_near = flatten(nearest, max_items=MAX_FIGURE_ITEMS)
+    shared = [k for k in flat_opt if k in flat_near and not isinstance(flat_opt[k], (list, tuple))]
+    parts = []
+    if shared:
+        rows = "".join(
+            f"<tr><td>{_e(figure_name(k, lang))}</td><td class=\"num\">{_e(fmt_value(k, flat_opt[k], lang))}</td>"
+            f"<td class=\"num\">{_e(fmt_value(k, flat_near[k], lang))}</td></tr>"
+            for k in shared
+        )
+        parts.append(
+            f"<p><b>{_t('compare', lang)}</b></p><table><thead><tr><th>{_t('figure', lang)}</th>"
+            f"<th>{_t('optimal', lang)}</th><th>{_t('nearest', lang)}</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+        travel = [
+            k for k in shared
+            if k.endswith("_s") and _PER_STUDENT_TIME.match(k.rsplit(".", 1)[-1])
+            and _is_num(flat_opt[k]) and _is_num(flat_near[k])
+        ]
+        if travel:
+            parts.append("<figure>" + charts.paired_bar_chart(
+                [figure_name(k, lang) for k in travel],
+                [flat_opt[k] / 60 for k in travel], [flat_near[k] / 60 for k in travel],
+                title=_t("travel_chart", lang, level=level_name), names=(_t("optimal", lang), _t("nearest", lang)),
+            ) + "</figure>")
+    rest = {k: v for k, v in flat_opt.items() if k not in shared}
+    rest.update(flatten(top, max_items=MAX_FIGURE_ITEMS))
+    if rest:
+        parts.append(f"<p><b>{_t('other_figures', lang)}</b></p>" + _figures_table(rest, lang))
     return "".join(parts)
 
 
@@ -411,7 +477,7 @@ def _balance(run: RunResult, lang: Language) -> str:
     if sb is not None and not sb.empty:
         names = school_names(run)
         sb = sb.copy()
-        if "school_id" in sb.columns:
+        if "school_id" in sb.columns and "name" not in sb.columns:
             sb.insert(1, "name", _ids(sb["school_id"]).map(names).fillna(""))
         parts.append(table_html(sb, lang=lang, file="balance/schools_balance.csv"))
     change = _cv_change(run)

@@ -101,12 +101,23 @@ def make_run(nx: int = 6, ny: int = 4, *, stages: tuple[str, ...] = ALL_STAGES, 
         zones["students"] = zones["school_id"].map(students).astype(np.int64)
         zones["capacity_seats"] = zones["school_id"].map(seats).astype(np.int64)
         zones["utilization"] = zones["students"] / zones["capacity_seats"]
+        # as the zones stage writes it: the plan and the nearest-school baseline side by side
+        per_school = {f"S{k:02d}": 0.5 for k in range(20)}  # per-school detail, too long for a figure list
         metrics = {
-            "status": "OPTIMAL", "objective": 123456, "bound": 123000, "gap": 0.0037, "moved": 12,
-            "mean_travel_s": 540.0, "p95_travel_s": 1300.0, "share_within_standard": 0.81,
-            "utilization": {"max": 1.35, "mean": 0.9},
-            "nearest": {"mean_travel_s": 500.0, "p95_travel_s": 1500.0, "share_within_standard": 0.84, "moved": 0},
-            "equity": {"left_behind_mean_travel_s": 610.0},
+            "adjacency": "shared border", "level": "primary", "max_travel_s": 1800.0, "travel_mode": "walk",
+            "plan": {
+                "status": "OPTIMAL", "objective_s": 123456.0, "bound_s": 123000.0, "gap": 0.0037, "moved_students": 12,
+                "travel": {"mean_travel_s": 540.0, "p95_travel_s": 1300.0, "share_within_standard": 0.81, "unserved": 30},
+                "equity": {"left_behind": {"mean_travel_s": 610.0, "students": 40}},
+                "utilization": per_school, "solve_time_s": 0.8,
+                "overflow": [{"school_id": "P4", "capacity_seats": 120, "students": 150, "over_by": 30}],
+            },
+            "nearest": {
+                "status": "BASELINE", "objective_s": 110000.0, "bound_s": None, "gap": None, "moved_students": 0,
+                "travel": {"mean_travel_s": 500.0, "p95_travel_s": 1500.0, "share_within_standard": 0.84, "unserved": 30},
+                "equity": {"left_behind": {"mean_travel_s": 580.0, "students": 40}},
+                "utilization": per_school, "solve_time_s": 0.01, "overflow": [],
+            },
         }
         mz = gpd.GeoDataFrame({"multizone_id": ["M1"]}, geometry=[shapely.box(X0, Y0, half, Y0 + ny * CELL_M)], crs=CRS)
         multischool = pd.DataFrame({"school_id": ["P1", "P2"], "multizone_id": ["M1", "M1"], "expected_intake": [60, 50], "strong": [True, False]})

@@ -67,8 +67,12 @@ def test_report_sections_and_figures(make_run: Callable[..., RunResult]) -> None
         assert f'id="{section}"' in page
     assert "<title>测试县 · 规划报告</title>" in page
     # optimal vs nearest, side by side
-    assert re.search(r"平均到校时间</td><td class=\"num\">9.0 分钟</td><td class=\"num\">8.3 分钟", page)
+    assert "到校出行 · 平均到校时间</td><td class=\"num\">9.0 分钟</td><td class=\"num\">8.3 分钟" in page
     assert "调整学校的学生数</td><td class=\"num\">12</td><td class=\"num\">0" in page
+    assert "教育公平 · 留守儿童 · 平均到校时间</td><td class=\"num\">10.2 分钟</td><td class=\"num\">9.7 分钟" in page
+    assert "S07" not in page  # per-school utilization stays in the JSON and the per-school table
+    assert "<td>超出学位的学校</td><td><div class=\"tw\"><table>" in page  # plan's overflow list as a table
+    assert "最长允许到校时间</td><td class=\"num\">30.0 分钟" in page
     # over-capacity school and failing indicator flagged
     assert page.count('<tr class="bad">') == 2
     assert "城关一小</td><td>西镇小学</td><td class=\"num\">2</td><td class=\"num\">1</td><td>chinese, math" in page
@@ -76,7 +80,7 @@ def test_report_sections_and_figures(make_run: Callable[..., RunResult]) -> None
     assert "小学 · backbone_per_100" in page
     assert "骨干教师占交流人数比例</td><td class=\"num\">50.0%" in page
     assert "平均通勤时间</td><td class=\"num\">14.2 分钟" in page and "求解用时</td><td class=\"num\">0.4 s" in page
-    assert "<td>缺口</td><td><table>" in page and "no eligible backbone" in page
+    assert "<td>缺口</td><td><div class=\"tw\"><table>" in page and "no eligible backbone" in page
     assert external_references(page) == []
     assert "<script" not in page
 
@@ -110,7 +114,7 @@ def test_report_tables_sheets(make_run: Callable[..., RunResult]) -> None:
         "交流名单", "学校交流", "交流流向",
     ]
     summary = sheets["概要"]
-    row = summary[(summary["stage"] == "zones") & (summary["figure"] == "nearest.moved")]
+    row = summary[(summary["stage"] == "zones") & (summary["figure"] == "nearest.moved_students")]
     assert row["value"].tolist() == [0]
     assert "geometry" not in sheets["小学片区"].columns
     assert sheets["交流流向"]["教师"].tolist() == [2, 1, 1]
@@ -145,3 +149,20 @@ def test_missing_values_show_empty() -> None:
     frame = pd.DataFrame({"block_id": ["B1"], "travel_s": pd.array([None], dtype="Int64"), "school_id": [None]})
     out = table_html(frame, lang="zh")
     assert "&lt;NA&gt;" not in out and "None" not in out
+
+
+def test_flat_zone_metrics_are_read_too(make_run: Callable[..., RunResult]) -> None:
+    run = make_run(stages=("zones",))
+    run.outputs["zones"].files["primary/metrics.json"] = {  # type: ignore[index]
+        "mean_travel_s": 600.0, "status": "OPTIMAL", "nearest": {"mean_travel_s": 540.0},
+    }
+    page = build_report(run, ReportParams(language="en"))
+    assert "Mean travel time</td><td class=\"num\">10.0 min</td><td class=\"num\">9.0 min" in page
+    assert "Solver status</td><td class=\"num\">OPTIMAL" in page
+
+
+def test_long_tables_start_folded() -> None:
+    frame = pd.DataFrame({"school_id": [f"S{k:02d}" for k in range(20)], "utilization": [1.2] + [0.5] * 19})
+    out = table_html(frame, lang="zh", bad_rows=[True] + [False] * 19)
+    assert out.startswith("<details><summary>展开表格（20 行） · 1 行需关注</summary>")
+    assert table_html(frame.head(5), lang="zh").startswith('<div class="tw">')
