@@ -255,3 +255,33 @@ def test_bad_schools_and_teachers_listed_together() -> None:
     t.loc[0, "school_id"] = "Z"
     with pytest.raises(InputError, match="teachers, Z, column 'school_id': school_id not found"):
         evaluate_balance(county(), t)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["primary", "junior", "nine_year", "高中", ""]),
+            st.one_of(st.integers(-5, 3000), st.just(np.nan)),
+            st.one_of(st.floats(-10, 1e5), st.just(np.nan), st.none()),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_malformed_schools_raise_input_error_or_evaluate(rows: list[tuple[str, float, float | None]]) -> None:
+    df = pd.DataFrame(
+        {
+            "school_id": [f"s{i}" for i in range(len(rows))],
+            "level": [r[0] for r in rows],
+            "enrolled_primary": [r[1] for r in rows],
+            "enrolled_junior": [r[1] for r in rows],
+            "floor_area_m2": [r[2] for r in rows],
+        }
+    )
+    try:
+        report = evaluate_balance(df, None)
+    except InputError as err:
+        assert err.problems and all(p.layer == "schools" for p in err.problems)
+    else:
+        assert set(report.indicators["level"]) <= {"primary", "junior"}

@@ -269,3 +269,15 @@ def test_strongest_mode_adds_groups_until_everyone_has_room() -> None:
     prim = plan.groups[plan.groups["level"] == "primary"]
     assert sorted(prim.loc[prim["role"] == "lead", "school_id"]) == ["N1", "P1", "P2"]
     assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
+
+
+def test_mixed_levels_and_optimized_leads() -> None:
+    schools, strength, travel = county()
+    mixed = form_communities(schools, strength, travel, levels="mixed", min_members=1, max_members=3, pair_k=0)
+    assert set(mixed.groups["level"]) == {"all"} and all(g.startswith("G-") for g in mixed.groups["group_id"])
+    assert mixed.groups["school_id"].is_unique  # nine-year N1 appears once when levels are mixed
+    opt = form_communities(schools, strength, travel, lead_mode="optimize", n_groups=2, min_members=1, max_members=3, pair_k=0)
+    prim = opt.groups[opt.groups["level"] == "primary"]
+    assert (prim["role"] == "lead").sum() == 2
+    assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
+    assert opt.metrics["primary"]["bound"] <= opt.metrics["primary"]["objective"] + 1e-9
