@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from maps import charts
+from maps.charts import short_label
 from maps.layers import _ids, rotation_flows
 from maps.labels import Language, t
 from maps.render import ReportParams, school_names, stage_file
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: Rows shown per table in the HTML (the Excel workbook and CSV files hold all).
 MAX_HTML_ROWS = 200
+#: A stage's one-line summary is cut here (display units); its files hold the detail.
+MAX_SUMMARY_CHARS = 600
 #: Tables longer than this start folded.
 FOLD_ROWS = 15
 #: Bars in a per-school chart (the highest values; the table lists every school).
@@ -344,7 +347,10 @@ def _summary(run: RunResult, lang: Language) -> str:
         rows.append((_t("teachers", lang), f"{len(inputs.teachers):,}"))
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     out = f"<h2 id=\"summary\">{_t('summary', lang)}</h2><table>{body}</table>"
-    lines = [f"<li><b>{_e(name)}</b>: {_e(o.summary)}</li>" for name, o in run.outputs.items() if o.summary]
+    lines = [
+        f"<li><b>{_e(name)}</b>: {_e(short_label(' '.join(o.summary.split()), width=MAX_SUMMARY_CHARS))}</li>"
+        for name, o in run.outputs.items() if o.summary
+    ]
     if lines:
         out += f"<ul>{''.join(lines)}</ul>"
     return out
@@ -395,6 +401,20 @@ MAX_FIGURE_ITEMS = 12
 _PER_STUDENT_TIME = re.compile(r"^(mean|median|p\d\d|max)_")
 
 
+#: Order of the optimal-vs-nearest rows: what a planner reads first (prefixes), the rest after.
+_FIGURE_ORDER = (
+    "travel.", "moved_students", "overflow_students", "unserved_blocks", "status", "objective_s", "bound_s", "gap",
+    "equity.",
+)
+
+
+def _figure_order(key: str) -> tuple[int, str]:
+    for rank, prefix in enumerate(_FIGURE_ORDER):
+        if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
+            return rank, key
+    return len(_FIGURE_ORDER), key
+
+
 def _zone_figures(metrics: Mapping[str, Any], lang: Language, level_name: str) -> str:
     """Optimal plan vs nearest school side by side, a travel chart, then the other figures.
 
@@ -410,7 +430,9 @@ def _zone_figures(metrics: Mapping[str, Any], lang: Language, level_name: str) -
         top = {}
     flat_opt = flatten(plan, max_items=MAX_FIGURE_ITEMS)
     flat_near = flatten(nearest, max_items=MAX_FIGURE_ITEMS)
-    shared = [k for k in flat_opt if k in flat_near and not isinstance(flat_opt[k], (list, tuple))]
+    shared = sorted(
+        (k for k in flat_opt if k in flat_near and not isinstance(flat_opt[k], (list, tuple))), key=_figure_order,
+    )
     parts = []
     if shared:
         rows = "".join(

@@ -13,7 +13,7 @@ from maps.assets import external_references
 from maps.charts import bar_chart, paired_bar_chart, short_label
 from maps.render import ReportParams
 from maps.report import build_report, flatten, fmt_value, report_tables, table_html
-from planning.stage import RunResult
+from planning.stage import RunResult, StageOutput
 
 
 def test_flatten_nested_sorted() -> None:
@@ -166,3 +166,14 @@ def test_long_tables_start_folded() -> None:
     out = table_html(frame, lang="zh", bad_rows=[True] + [False] * 19)
     assert out.startswith("<details><summary>展开表格（20 行） · 1 行需关注</summary>")
     assert table_html(frame.head(5), lang="zh").startswith('<div class="tw">')
+
+
+def test_comparison_puts_travel_first_and_long_summaries_are_cut(make_run: Callable[..., RunResult]) -> None:
+    run = make_run(stages=("zones",))
+    zones = run.outputs["zones"]
+    long = StageOutput(files=zones.files, summary="primary: 4 schools; " + "warning text " * 200)
+    page = build_report(RunResult(scenario=run.scenario, inputs=run.inputs, outputs={"zones": long}), ReportParams())
+    compare = page[page.index("优化方案与就近分配对比"):]
+    assert compare.index("到校出行 · 平均到校时间") < compare.index("调整学校的学生数") < compare.index("教育公平")
+    summary = re.search(r"<li><b>zones</b>: (.*?)</li>", page).group(1)
+    assert summary.startswith("primary: 4 schools;") and summary.endswith("…") and len(summary) <= 601
