@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -75,6 +76,7 @@ def test_stage_writes_moves_schools_and_metrics() -> None:
                 "objective", "bound", "gap", "solve_s", "cv_before", "cv_after"):
         assert key in m
     assert m["quotas_met"] == m["quotas"] == 2
+    json.dumps(m, allow_nan=False)  # plain JSON: no numpy scalars, no NaN
     assert m["backbone_share_of_movers"] >= 0.2
     # CVs by the balance code: backbone teachers are concentrated in town, rotation spreads them
     cvb, cva = m["cv_before"]["primary"]["backbone_per_100"], m["cv_after"]["primary"]["backbone_per_100"]
@@ -113,3 +115,24 @@ def test_stage_needs_teachers() -> None:
                         metric_crs=ctx.inputs.metric_crs)
     with pytest.raises(InputError, match="needs a teachers table"):
         STAGE.run(ctx, params)
+
+
+def test_stage_takes_communities_from_the_stage_or_a_file(tmp_path: Path) -> None:
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from planning.stage import StageOutput  # noqa: PLC0415
+
+    # 县一小 leads a community with the far 远山小学 (R3); without it, moves go to the nearest rural schools
+    groups = pd.DataFrame({"school_id": ["U1", "R3", "U2", "R1", "R2"], "group_id": ["G1", "G1", "G2", "G2", "G2"],
+                           "role": ["lead", "member", "lead", "member", "member"]})
+    params = RotationParams(outside_community_penalty=500.0, gap_weight=0.0)
+    ctx = context(params)
+    ctx.outputs["communities"] = StageOutput(files={}, result=SimpleNamespace(groups=groups))
+    moves = STAGE.run(ctx, params).files["moves.csv"]
+    out_u1 = moves[moves["from_school"] == "U1"]
+    assert set(out_u1["to_school"]) == {"R3"}
+    path = tmp_path / "groups.csv"
+    groups.rename(columns={"school_id": "学校代码"}).to_csv(path, index=False)
+    from_file = RotationParams(outside_community_penalty=500.0, gap_weight=0.0, groups=path)
+    moves2 = STAGE.run(context(from_file), from_file).files["moves.csv"]
+    assert moves2.equals(moves)
