@@ -598,9 +598,13 @@ def _assignment(
     mates = np.array([solver.right_mate(i) for i in range(n_weak)], dtype=np.int64)
     partner = mates // k
     keys = wi * n_strong + sj
-    order = np.argsort(keys, kind="stable")
-    at = np.searchsorted(keys[order], np.arange(n_weak) * n_strong + partner)
-    ptime = tt[order][at].astype(np.int64)
+    if (np.diff(keys) >= 0).all():  # pairs from a dense matrix come sorted
+        at = np.searchsorted(keys, np.arange(n_weak) * n_strong + partner)
+        ptime = tt[at].astype(np.int64)
+    else:
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(keys[order], np.arange(n_weak) * n_strong + partner)
+        ptime = tt[order][at].astype(np.int64)
     return partner, ptime
 
 
