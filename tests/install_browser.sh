@@ -8,6 +8,6 @@ if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 echo "installing Debian's chromium for the browser tests..."
-(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null) \
   || echo "chromium could not be installed: browser tests will be skipped"
 exit 0
