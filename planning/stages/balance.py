@@ -114,7 +114,7 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
     metrics: dict[str, Any] = {"not_computable": list(report.not_computable)}
     for lv, comp in report.basic_composite.items():
         q = ind[(ind["level"] == lv) & (ind["kind"] == "quality")]
-        failing = q[q["passes"] != True]  # noqa: E712 - NA counts as not passing
+        failing = q[~q["passes"].fillna(False).astype(bool)]  # NA (no school counted) is not a pass
         counted = report.schools[(report.schools["level"] == lv) & ~report.schools["excluded"]]
         meeting = int(counted["meets_quality"].fillna(False).sum())
         metrics[lv] = {

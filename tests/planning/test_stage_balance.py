@@ -94,3 +94,14 @@ def test_deterministic() -> None:
     b = STAGE.run(context(BalanceParams()), BalanceParams())
     for name in a.files:
         assert a.files[name].to_csv(index=False) == b.files[name].to_csv(index=False)
+
+
+def test_level_with_only_teaching_points_is_reported_not_crashed() -> None:
+    ctx = context(BalanceParams())
+    schools = ctx.inputs.schools.copy()
+    schools.loc[schools["school_id"] == "T", ["level", "enrolled_primary", "enrolled_junior"]] = ["junior", 0, 20]
+    ctx.inputs = ctx.inputs.__class__(**{**ctx.inputs.__dict__, "schools": schools})
+    out = STAGE.run(ctx, BalanceParams())
+    junior = out.files["balance.csv"][out.files["balance.csv"]["level"] == "junior"]
+    assert (junior["n_schools"] == 0).all() and junior.loc[junior["kind"] == "quality", "passes"].isna().all()
+    assert out.metrics["junior"]["quality_cvs_passing"] == 0
