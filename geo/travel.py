@@ -265,32 +265,51 @@ def network_matrix(
 
     def run(chunk: NDArray[np.int64]) -> tuple[NDArray[np.int32], ...]:
         src = chunk + n
+        dd_t = None
         if uniform is None:
             tt, pred = dijkstra(gt, directed=True, indices=src, limit=limit, return_predecessors=True)
-            dd = _tree_lengths(pred, gt_keys, gt_len, n + n_d)
+            dd_t = np.ascontiguousarray(_tree_lengths(pred, gt_keys, gt_len, n + n_d).T)
+            del pred
         else:
             tt = dijkstra(gt, directed=True, indices=src, limit=limit)
-            dd = tt * uniform
-        # (chunk, origins) via v and via u; pick the faster.
-        tv, tu = tt[:, ov] + o_to_v_t, tt[:, ou] + o_to_u_t
+        tt_t = np.ascontiguousarray(tt.T)  # (nodes, chunk): gathering rows is cache-friendly
+        del tt
+        # (origins, chunk): leave the snapped point via v or via u, whichever is faster.
+        tv = tt_t[ov] + o_to_v_t[:, None]
+        tu = tt_t[ou] + o_to_u_t[:, None]
         via_u = tu < tv
-        best_t = np.where(via_u, tu, tv)
-        best_d = np.where(via_u, dd[:, ou] + o_to_u_d, dd[:, ov] + o_to_v_d)
+        best = np.minimum(tu, tv)
+        del tu, tv
+        direct = None
         sel = np.isin(same[1], chunk)
-        if sel.any():
-            r = np.searchsorted(chunk, same[1][sel])
-            c = same[0][sel]
-            better = same[2][sel] < best_t[r, c]
-            best_t[r[better], c[better]] = same[2][sel][better]
-            best_d[r[better], c[better]] = same[3][sel][better]
-        best_t += off_o_t[None, :] + off_d_t[chunk][:, None]
-        best_d += so.offset_m[None, :] + sd.offset_m[chunk][:, None]
-        keep = best_t <= limit if cutoff_s is not None else np.isfinite(best_t)
-        oi, ki = np.nonzero(keep.T)
-        # Round here so the kept pairs cost 16 bytes each, not 32.
-        t_pair = np.rint(best_t.T[oi, ki]).astype(np.int32)
-        d_pair = np.rint(best_d.T[oi, ki]).astype(np.int32)
-        return oi.astype(np.int32), chunk[ki].astype(np.int32), t_pair, d_pair
+        if sel.any():  # block and school on one edge: straight along it when faster
+            r, c = same[0][sel], np.searchsorted(chunk, same[1][sel])
+            better = same[2][sel] < best[r, c]
+            r, c = r[better], c[better]
+            best[r, c] = same[2][sel][better]
+            direct = (r, c, same[3][sel][better])
+        total = best + (off_o_t[:, None] + off_d_t[chunk][None, :])
+        keep = total <= limit if cutoff_s is not None else np.isfinite(total)
+        oi, ki = np.nonzero(keep)
+        del keep
+        t_pair = total[oi, ki]
+        if uniform is not None:  # one speed on every arc: length = time × speed
+            d_pair = best[oi, ki] * uniform
+        else:
+            u_side = via_u[oi, ki]
+            node = np.where(u_side, ou[oi], ov[oi])
+            d_pair = dd_t[node, ki] + np.where(u_side, o_to_u_d[oi], o_to_v_d[oi])
+            if direct is not None:
+                fix = np.zeros(best.shape, dtype=bool)
+                fix[direct[0], direct[1]] = True
+                val = np.zeros(best.shape)
+                val[direct[0], direct[1]] = direct[2]
+                hit = fix[oi, ki]
+                d_pair[hit] = val[oi[hit], ki[hit]]
+        d_pair = d_pair + so.offset_m[oi] + sd.offset_m[chunk[ki]]
+        # Round here so kept pairs cost 16 bytes each; rows come sorted by origin, then school.
+        return (oi.astype(np.int32), chunk[ki].astype(np.int32),
+                np.rint(t_pair).astype(np.int32), np.rint(d_pair).astype(np.int32))  # fmt: skip
 
     per_chunk = max(1, min(256, CHUNK_ENTRIES // max(n + n_d, n_o, 1)))
     chunks = [np.arange(s, min(s + per_chunk, n_d), dtype=np.int64) for s in range(0, n_d, per_chunk)]
@@ -299,19 +318,15 @@ def network_matrix(
             parts = list(pool.map(run, chunks))
     else:
         parts = [run(c) for c in chunks]
-    o = np.concatenate([p[0] for p in parts])
-    k = np.concatenate([p[1] for p in parts])
-    tsec = np.concatenate([p[2] for p in parts])
-    dist = np.concatenate([p[3] for p in parts])
-    order = np.argsort(o, kind="stable")  # chunks are in destination order: stable keeps it
+    o, k, tsec, dist = _merge_by_origin(parts, n_o)
     logger.debug("%s matrix: %d reachable pairs of %d × %d", mode, len(o), n_o, n_d)
     return TravelMatrix(
         origin_ids=origin_ids,
         dest_ids=dest_ids,
-        origin=o[order],
-        dest=k[order],
-        time_s=tsec[order],
-        dist_m=dist[order],
+        origin=o,
+        dest=k,
+        time_s=tsec,
+        dist_m=dist,
         mode=mode,
         origin_snap_m=so.offset_m,
         dest_snap_m=sd.offset_m,
@@ -357,6 +372,30 @@ def dest_side_graph(
     gt, gt_len = arcs_to_csr(cols, rows, t, ln, n + n_d)
     keys = np.repeat(np.arange(n + n_d, dtype=np.int64), np.diff(gt.indptr)) * (n + n_d) + gt.indices
     return gt, gt_len, keys
+
+
+def _merge_by_origin(parts: list[tuple[NDArray[np.int32], ...]], n_origins: int) -> tuple[NDArray[np.int32], ...]:
+    """Merge per-chunk pairs (each sorted by origin, chunks in school order) into origin-major order.
+
+    A counting sort: each pair's final slot is its origin's start, plus the
+    pairs of that origin in earlier chunks, plus its rank within its chunk.
+    Parts are released as they are placed, so peak memory stays near one copy.
+    """
+    counts = [np.bincount(p[0], minlength=n_origins) for p in parts]
+    total = int(sum(len(p[0]) for p in parts))
+    start = np.zeros(n_origins, dtype=np.int64)
+    np.cumsum(sum(counts, np.zeros(n_origins, dtype=np.int64))[:-1], out=start[1:])
+    out = tuple(np.empty(total, dtype=np.int32) for _ in range(4))
+    seen = np.zeros(n_origins, dtype=np.int64)
+    for j in range(len(parts)):
+        o = parts[j][0]
+        group_start = np.cumsum(counts[j]) - counts[j]
+        slot = start[o] + seen[o] + np.arange(len(o)) - group_start[o]
+        for field in range(4):
+            out[field][slot] = parts[j][field]
+        seen += counts[j]
+        parts[j] = ()  # release this chunk's pairs
+    return out
 
 
 def _report_far(offset_m: NDArray[np.float64], ids: NDArray[np.str_], what: str, max_snap_m: float) -> None:

@@ -52,6 +52,12 @@ def test_block_and_school_on_the_same_edge_go_straight_along_it():
     net = build_network(roads([[(0, 0), (1000, 0), (1000, 1000)]]))
     tm = matrix(net, [(200, 0), (900, 0)], [(500, 0)], mode="walk")
     assert tm.dist_m.tolist() == [300, 400]
+    # Driving with two road classes (speeds differ, distances come from the trees).
+    mixed = build_network(roads([[(0, 0), (1000, 0)], [(1000, 0), (1000, 1000)]], highway=["residential", "primary"]))
+    drive = matrix(mixed, [(200, 0), (900, 0), (1000, 600)], [(500, 0)], mode="drive")
+    assert mixed.graphs["drive"].uniform_speed_ms is None
+    assert drive.dist_m.tolist() == [300, 400, 1100]
+    assert drive.time_s.tolist() == [36, 48, 96]  # 300, 400 m at 30 km/h; 600 m at 60 (36 s) + 500 m at 30 (60 s)
 
 
 def test_grid_hand_computed():
