@@ -8,7 +8,9 @@ stage when it ran, else from the default index. Travel lead → member is by
 Files: ``groups.csv`` (``school_id, group_id, role`` lead|member, then level,
 lead, travel, strength), ``group_metrics.csv`` (members, travel, strength per
 group), ``pairs.csv`` (weak school, strong partner, travel), ``metrics.json``
-(objective, bound, gap, status, solve time per level) and, when some school
+(objective, bound, gap, status per level; the solve time, which varies from run
+to run, is in the summary and the manifest's timings so that files stay
+byte-identical) and, when some school
 could not be placed, ``unassigned.csv``. Result: :class:`~planning.communities.CommunityPlan`.
 """
 
@@ -119,7 +121,11 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
         "groups.csv": plan.groups,
         "group_metrics.csv": plan.group_metrics,
         "pairs.csv": plan.pairs,
-        "metrics.json": {**plan.metrics, "travel_mode": travel.mode},
+        # solve time varies run to run: it goes to the summary, not into a file (outputs stay byte-identical)
+        "metrics.json": {
+            **{lv: {k: v for k, v in m.items() if k != "solve_s"} for lv, m in plan.metrics.items()},
+            "travel_mode": travel.mode,
+        },
     }
     if len(plan.unassigned):
         files["unassigned.csv"] = plan.unassigned
@@ -128,7 +134,7 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
         lines.append(
             f"{lv}: {m['groups']} groups, {m['members']} members, travel {m['total_travel_s'] / 60:.0f} min in all"
             f" (max {m['max_travel_s'] / 60:.0f}), group mean strength spread {m['strength_spread']:.3f},"
-            f" {m['groups_without_rural']} without a rural member; gap {m['gap']:.2%} ({m['status']});"
+            f" {m['groups_without_rural']} without a rural member; gap {m['gap']:.2%} ({m['status']}, {m['solve_s']:.1f} s);"
             f" {m['pairs']} pairs" + (f" ({m['pair_note']})" if m["pair_note"] else "")
         )
     if len(plan.unassigned):
