@@ -33,7 +33,9 @@ class CommunitiesParams(StageParams):
     """Parameters of the ``communities`` stage."""
 
     levels: Literal["by_level", "mixed"] = Field("by_level", description="group within a level, or across levels")
-    lead_mode: Literal["strongest", "optimize", "given"] = "strongest"
+    lead_mode: Literal["strongest", "optimize", "given"] = Field(
+        "strongest", description="leads: the strongest schools, chosen by the solver among the strongest, or given"
+    )
     lead_ids: list[str] = Field(default_factory=list, description="leads when lead_mode = 'given'")
     lead_area_types: list[Literal["urban", "town", "rural"]] | None = Field(
         None, description="only these area types may lead (default any)"
@@ -42,9 +44,11 @@ class CommunitiesParams(StageParams):
     min_members: int = Field(GROUP_MIN_MEMBERS, ge=0, description="members per group besides the lead, at least")
     max_members: int = Field(GROUP_MAX_MEMBERS, ge=1, description="members per group besides the lead, at most")
     max_travel_min: float = Field(GROUP_MAX_TRAVEL_S / 60, gt=0, description="lead → member travel cap, minutes")
-    mode: Literal["drive", "bus", "bike", "walk"] = "drive"
+    mode: Literal["drive", "bus", "bike", "walk"] = Field("drive", description="travel mode lead → member")
     assign_rural: bool = Field(True, description="every rural school joins a group, not only weak ones")
-    middle: Literal["exclude", "optional", "include"] = "optional"
+    middle: Literal["exclude", "optional", "include"] = Field(
+        "optional", description="middle-strength non-rural schools: left out, may join (to fill groups) or must join"
+    )
     strength_weight_min: float = Field(
         DEFAULT_STRENGTH_WEIGHT_S / 60, ge=0, description="minutes of travel one unit of group strength deviation is worth"
     )
@@ -52,7 +56,7 @@ class CommunitiesParams(StageParams):
         DEFAULT_RURAL_PENALTY_S / 60, ge=0, description="minutes of travel a group without a rural member costs"
     )
     fixed_groups: Path | None = Field(None, description="existing groups to keep: school_id, group_id, role (+ level)")
-    pair_k: int | None = Field(None, ge=0, description="weak schools per strong partner (default: smallest that pairs all; 0 = off)")
+    pair_k: int | None = Field(None, ge=0, description="weak schools per strong partner in one-to-one pairing; none = smallest that pairs all, 0 = off")
     allow_unassigned: bool = Field(False, description="leave unplaceable schools out (listed) instead of failing")
     strength: StrengthParams | None = None
 
