@@ -75,6 +75,12 @@ REPAIR_MARGINAL_BLOCKS = 6
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
 REPAIR_FREE_PER_SPLIT = 12
+#: Polishing windows: schools around a split block, blocks freed per school, CP-SAT time.
+WINDOW_SCHOOLS = 4
+WINDOW_BLOCKS_PER_SCHOOL = 25
+WINDOW_DETERMINISTIC_TIME = 0.1
+#: Rounds of reserving overfilled seats and re-solving the relaxation.
+MAX_RESERVE_ROUNDS = 50
 REPAIR_MIN_FREE = 200
 #: Penalty per student above capacity inside the repair model when overflow is not
 #: allowed: dominates any travel saving, so capacity holds whenever it can.
@@ -266,6 +272,7 @@ def _min_cost_flow(
     overflow_penalty_s: int | None,
     fixed: NDArray[np.int64] | None = None,
     pair_mask: NDArray[np.bool_] | None = None,
+    capacity: NDArray[np.int64] | None = None,
 ) -> _Flow | None:
     """Transportation relaxation; ``None`` when capacity cannot take every student.
 
@@ -288,7 +295,8 @@ def _min_cost_flow(
     arcs = f.add_arcs_with_capacity_and_unit_cost(
         p.origin[pairs], n + p.dest[pairs], p.demand[p.origin[pairs]], unit
     )
-    f.add_arcs_with_capacity_and_unit_cost(n + np.arange(m), np.full(m, sink), p.capacity, np.zeros(m, np.int64))
+    cap = p.capacity if capacity is None else np.maximum(capacity, 0)
+    f.add_arcs_with_capacity_and_unit_cost(n + np.arange(m), np.full(m, sink), cap, np.zeros(m, np.int64))
     over_arcs = None
     if overflow_penalty_s is not None:
         over_arcs = f.add_arcs_with_capacity_and_unit_cost(
@@ -484,6 +492,7 @@ def _solve_sub(
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = 1
+    prm.linearization_level = 2  # full LP relaxation: these are tight packing models
     prm.random_seed = seed
     prm.max_deterministic_time = deterministic_time
     prm.max_time_in_seconds = time_limit_s
@@ -493,9 +502,8 @@ def _solve_sub(
         if status == cp_model.INFEASIBLE:
             return None
         if status == cp_model.UNKNOWN:
-            raise SolverError(
-                f"CP-SAT found no plan for {len(free)} blocks within its limit; raise [solver] time_limit_s"
-            )
+            logger.debug("CP-SAT found no plan for %d blocks within its limit", len(free))
+            return None
         raise SolverError(f"CP-SAT repair stopped with status {solver.status_name(status)}")
     excess = sum(solver.value(o) for o in over_vars.values()) if hard else 0
     new = school.copy()
@@ -548,6 +556,69 @@ def _ejection_regret(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.float
     mine_red = np.full(n, np.inf)
     mine_red[p.origin[mine]] = red[mine]
     return best - mine_red
+
+
+def _load(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Students placed at each school."""
+    ok = (school >= 0) & (p.demand > 0)
+    return np.bincount(school[ok], weights=p.demand[ok], minlength=len(p.capacity)).astype(np.int64)
+
+
+def _excess(p: _Problem, school: NDArray[np.int64], max_moved: int | None, overflow_penalty_s: int | None) -> int:
+    """How far a plan is from the hard rules: students above capacity (when not allowed) and above the cap."""
+    out = 0
+    if overflow_penalty_s is None:
+        out += int(np.maximum(_load(p, school) - p.capacity, 0).sum())
+    if max_moved is not None:
+        moved = int(p.demand[(p.current >= 0) & (school >= 0) & (school != p.current) & (p.demand > 0)].sum())
+        out += max(moved - max_moved, 0)
+    return out
+
+
+def _plan_cost(p: _Problem, school: NDArray[np.int64], overflow_penalty_s: int | None) -> int:
+    pair = _pair_index(p, np.arange(len(school)), school)
+    ok = (pair >= 0) & (p.demand > 0)
+    cost = int((p.cost[pair[ok]] * p.demand[ok]).sum())
+    if overflow_penalty_s is not None:
+        cost += overflow_penalty_s * int(np.maximum(_load(p, school) - p.capacity, 0).sum())
+    return cost
+
+
+def _polish_windows(
+    p: _Problem,
+    school: NDArray[np.int64],
+    split: NDArray[np.int64],
+    flow: NDArray[np.int64],
+    sub: object,
+    deadline: float,
+) -> tuple[NDArray[np.int64], int]:
+    """Re-solve small CP-SAT windows around each split block; returns the plan and windows done."""
+    done = 0
+    for i in split.tolist():
+        if time.perf_counter() > deadline:
+            break
+        lo, hi = int(p.start[i]), int(p.start[i + 1])
+        win = set(p.dest[lo:hi][flow[lo:hi] > 0].tolist()) | set(p.dest[lo : min(hi, lo + WINDOW_SCHOOLS)].tolist())
+        win.add(int(school[i]))
+        win_arr = np.array(sorted(win), np.int64)
+        free = _free_set(p, school, np.array([i], np.int64), win_arr, WINDOW_BLOCKS_PER_SCHOOL)
+        got = sub(free, school, WINDOW_DETERMINISTIC_TIME)  # type: ignore[operator]
+        done += 1
+        if got is None or got[2] > 0:
+            continue
+        mask = np.zeros(len(school), bool)
+        mask[free] = True
+        before = _subset_cost(p, school, free)
+        after = _subset_cost(p, got[0], free)
+        if after < before:
+            school = got[0]
+    return school, done
+
+
+def _subset_cost(p: _Problem, school: NDArray[np.int64], blocks: NDArray[np.int64]) -> int:
+    pair = _pair_index(p, blocks, school[blocks])
+    ok = pair >= 0
+    return int((p.cost[pair[ok]] * p.demand[blocks[ok]]).sum())
 
 
 def _fix_split(
@@ -931,45 +1002,61 @@ def optimal_zones(
             touched = np.unique(np.concatenate([touched, p.dest[near]]))
 
     if len(lp_split):
-        # 1. Fix and resolve: pin each split block whole to the school taking most of it
-        # (with room), re-solve the flow on each block's nearest candidates; repeat.
+        # 1. Reserve and resolve: round each split block to the school taking most of it;
+        # where that overfills a school, reserve the excess seats there and re-solve the
+        # flow (on each block's nearest candidates) until the rounding fits.
         rank = np.arange(len(p.origin)) - p.start[p.origin]
         mask = (rank < REPAIR_CANDIDATES) | (flow.pair_flow > 0)
-        fixed = np.full(n, -1, np.int64)
-        now, fix_rounds = flow, 0
-        while split.any() and _fix_split(p, now, split, fixed, penalty):
-            got_flow = _min_cost_flow(p, price=price, overflow_penalty_s=penalty, fixed=fixed, pair_mask=mask)
+        reserve = np.zeros(m, np.int64)
+        now, reserve_rounds = flow, 0
+        while True:
+            school, split = _pick(p, now.pair_flow)
+            over = _load(p, school) - p.capacity
+            if penalty is not None or (over <= 0).all() or reserve_rounds >= MAX_RESERVE_ROUNDS:
+                break
+            reserve += np.maximum(over, 0)
+            got_flow = _min_cost_flow(
+                p, price=price, overflow_penalty_s=penalty, pair_mask=mask, capacity=p.capacity - reserve
+            )
             if got_flow is None:
                 break
             now = got_flow
-            school, split = _pick(p, now.pair_flow)
-            fix_rounds += 1
-        details["fix_rounds"] = fix_rounds
-        if split.any():
-            school, _ = _pick(p, flow.pair_flow)
+            reserve_rounds += 1
+        details["reserve_rounds"] = reserve_rounds
+        details["reserved_seats"] = int(reserve.sum())
+        split = np.zeros(n, bool)
         # 2. CP-SAT on the split blocks and the blocks cheapest to move once chains of
         # moves are counted (reduced-cost regret), everything else fixed.
-        regret = np.nan_to_num(_ejection_regret(p, school), nan=np.inf)
-        n_free = max(REPAIR_FREE_PER_SPLIT * len(lp_split), REPAIR_MIN_FREE)
-        has_pair = np.flatnonzero((p.start[1:] > p.start[:-1]) & (p.demand > 0))
-        order = has_pair[np.lexsort((has_pair, regret[has_pair]))]
-        while True:
-            free = np.union1d(np.union1d(lp_split, np.flatnonzero(split)), order[:n_free])
-            got = sub(free, school, REPAIR_DETERMINISTIC_TIME)
-            if got is not None:
+        if _excess(p, school, max_moved, penalty) > 0:
+            regret = np.nan_to_num(_ejection_regret(p, school), nan=np.inf)
+            n_free = max(REPAIR_FREE_PER_SPLIT * len(lp_split), REPAIR_MIN_FREE)
+            has_pair = np.flatnonzero((p.start[1:] > p.start[:-1]) & (p.demand > 0))
+            order = has_pair[np.lexsort((has_pair, regret[has_pair]))]
+            while True:
+                free = np.union1d(np.union1d(lp_split, np.flatnonzero(split)), order[:n_free])
+                got = sub(free, school, REPAIR_DETERMINISTIC_TIME)
                 free_total = max(free_total, len(free))
-                school = got[0]
-                if got[1] != cp_model.OPTIMAL:
-                    worst = got[1]
-                if got[2] == 0:
+                if got is not None and (got[2] == 0 or _excess(p, school, max_moved, penalty) > 0):
+                    school = got[0]
+                if got is None or got[1] != cp_model.OPTIMAL:
+                    worst = cp_model.FEASIBLE
+                if _excess(p, school, max_moved, penalty) == 0:
                     break
-            if n_free >= len(order):
-                raise InfeasibleError(
-                    summary=f"{level}: blocks are indivisible and do not fit the seats in reach",
-                    shortfalls=_shortfalls(p, school_group),
-                    hint="allow overflow, raise capacity, or raise the maximum travel time",
-                )
-            n_free *= 2
+                if n_free >= len(order):
+                    raise InfeasibleError(
+                        summary=f"{level}: blocks are indivisible and do not fit the seats in reach",
+                        shortfalls=_shortfalls(p, school_group),
+                        hint="allow overflow, raise capacity, or raise the maximum travel time",
+                    )
+                n_free *= 2
+        # 3. Polish window by window: each split block with the schools around it and
+        # their blocks cheapest to move; a window's plan is kept only when it is better.
+        if _excess(p, school, max_moved, penalty) == 0:
+            school, polished = _polish_windows(p, school, lp_split, flow.pair_flow, sub, deadline)
+            details["polish_windows"] = polished
+            if polished < len(lp_split):
+                worst = cp_model.FEASIBLE
+
     if adjacency is not None:
         wrong_root = [r for j, r in root_map.items() if school[r] != j and p.start[r + 1] > p.start[r]]
         if wrong_root:
