@@ -173,6 +173,7 @@ SCHOOLS = LayerSpec(
         Column("enrolled_junior", "int", False, ("初中在校生数", "初中学生数"), description="junior pupils enrolled"),
         Column("boarding", "bool", False, ("寄宿制", "是否寄宿"), description="boarding school"),
         Column("teaching_point", "bool", False, ("教学点", "是否教学点"), description="teaching point (教学点)"),
+        Column("special", "bool", False, ("特殊教育学校", "特教学校"), description="special-education school (left out of balance)"),
         Column("township", "str", False, ("乡镇", "所属乡镇", "街道"), description="township or street the school belongs to"),
         Column("floor_area_m2", "float", False, ("教学及辅助用房面积", "校舍面积"), description="teaching and auxiliary rooms, m²"),
         Column("sports_area_m2", "float", False, ("体育运动场馆面积", "运动场面积"), description="sports ground, m²"),

@@ -151,6 +151,10 @@ def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str
     }
     for name in STAGES:
         data[name] = {"enabled": True}
+    if "rotation" in data:
+        # The 优质均衡 evaluation counts rotation county-wide; per-school quotas are
+        # infeasible for small rural schools with no eligible backbone teacher.
+        data["rotation"]["quota_scope"] = "county"
     return data
 
 
@@ -270,6 +274,7 @@ STAGE_COMMANDS: dict[str, tuple[str, str]] = {
 #: Friendlier flags for some parameters: command → {flag: (parameter, converter)}.
 FLAG_ALIASES: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "zones": {"--level": ("levels", lambda v: [v])},
+    "communities": {"--groups": ("fixed_groups", str)},
 }
 
 _LAYERS = ("schools", "blocks", "teachers", "roads", "boundary")

@@ -133,6 +133,16 @@ def _problems_from(err: ValidationError, layer: str, prefix: str = "") -> list[P
     return out
 
 
+def _resolve_paths(params: StageParams, base_dir: Path) -> StageParams:
+    """Make a stage's relative file parameters (``Path`` fields) relative to the scenario file."""
+    update = {
+        name: base_dir / value
+        for name in type(params).model_fields
+        if isinstance(value := getattr(params, name), Path) and not value.is_absolute()
+    }
+    return params.model_copy(update=update) if update else params
+
+
 def scenario_from_dict(
     data: Mapping[str, Any], *, base_dir: Path | None = None, source: str = "scenario"
 ) -> Scenario:
@@ -181,7 +191,7 @@ def scenario_from_dict(
             problems += _problems_from(err, source, prefix=name)
             continue
         if params.enabled:
-            stages[name] = params
+            stages[name] = _resolve_paths(params, base_dir) if base_dir is not None else params
 
     if top is not None:
         given = {k for k, v in top.inputs.paths().items() if v is not None}

@@ -15,6 +15,7 @@ from planning.stage import Stage, StageOutput, StageParams
 class ToyParams(StageParams):
     weight: float = 1.0
     level: str = "primary"
+    groups: Path | None = None
 
 
 TOY = Stage(name="toy", params=ToyParams, run=lambda ctx, p: StageOutput(files={}), needs=("schools", "blocks"))
@@ -33,8 +34,15 @@ def test_minimal_scenario_resolves_paths(tmp_path: Path) -> None:
     assert s.inputs.schools == tmp_path / "schools.gpkg"
     assert s.inputs.blocks == tmp_path / "b.csv"
     assert s.stages["toy"].weight == 2.5
+    assert s.stages["toy"].groups is None
     assert s.path == f.resolve()
     assert s.to_dict()["stages"]["toy"]["weight"] == 2.5
+
+
+def test_stage_file_parameters_relative_to_scenario(tmp_path: Path) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('[inputs]\nschools = "s.gpkg"\nblocks = "b.gpkg"\n[toy]\ngroups = "g/groups.csv"\n', encoding="utf-8")
+    assert load_scenario(f).stages["toy"].groups == tmp_path / "g/groups.csv"
 
 
 def test_every_problem_reported_at_once() -> None:
