@@ -290,11 +290,12 @@ def network_matrix(
             direct = (r, c, same[3][sel][better])
         total = best + (off_o_t[:, None] + off_d_t[chunk][None, :])
         keep = total <= limit if cutoff_s is not None else np.isfinite(total)
-        oi, ki = np.nonzero(keep)
+        flat = np.flatnonzero(keep)  # origin-major, then school
         del keep
-        t_pair = total[oi, ki]
+        oi, ki = np.divmod(flat, len(chunk))
+        t_pair = total.ravel()[flat]
         if uniform is not None:  # one speed on every arc: length = time × speed
-            d_pair = best[oi, ki] * uniform
+            d_pair = best.ravel()[flat] * uniform
         else:
             u_side = via_u[oi, ki]
             node = np.where(u_side, ou[oi], ov[oi])
