@@ -19,13 +19,16 @@ solved exactly with OR-Tools ``SimpleMinCostFlow`` in integer students; its
 cost is a valid lower bound and a basic optimum splits at most ``#schools − 1``
 blocks. A stability cap is dualized (Lagrangian): the smallest integer price per
 moved student that meets the cap is found by bisection and the best Lagrangian
-value is the bound. Split blocks are then repaired to integrality with CP-SAT
-on a small subproblem (split blocks, the blocks cheapest to move out of the
-schools they touch, candidates among each block's nearest schools), every other
-block fixed; the subproblem grows when it is infeasible. Contiguity is enforced
-by cut generation: find the pieces of a zone not attached to its school, add the
-cut "a piece may belong to school ``j`` only if one of its bordering blocks
-does", free those blocks and re-solve, until every zone is one piece.
+value is the bound. Integer repair: (1) round each split block to the school
+taking most of it; where that overfills a school, reserve the excess seats
+there and re-solve the flow, until the rounding fits; (2) if it still does not
+fit (or breaks the stability cap), CP-SAT re-packs the split blocks and the
+blocks cheapest to move in reduced costs, growing the set until it fits; (3)
+polish: a small CP-SAT window around each split block (its schools, their
+cheapest-to-move blocks), kept when better. Contiguity is enforced by cut
+generation: find the pieces of a zone not attached to its school, add the cut
+"a piece may belong to school ``j`` only if one of its bordering blocks does",
+free those blocks and re-solve, until every zone is one piece.
 
 Determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and a
 deterministic-time limit (``max_deterministic_time``), so the answer does not
@@ -619,32 +622,6 @@ def _subset_cost(p: _Problem, school: NDArray[np.int64], blocks: NDArray[np.int6
     pair = _pair_index(p, blocks, school[blocks])
     ok = pair >= 0
     return int((p.cost[pair[ok]] * p.demand[blocks[ok]]).sum())
-
-
-def _fix_split(
-    p: _Problem,
-    flow: _Flow,
-    split: NDArray[np.bool_],
-    fixed: NDArray[np.int64],
-    overflow_penalty_s: int | None,
-) -> bool:
-    """Pin each split block to the school taking most of it that still has room; False if one has none."""
-    m = len(p.capacity)
-    pinned = fixed >= 0
-    load = np.bincount(fixed[pinned], weights=p.demand[pinned], minlength=m).astype(np.int64)
-    for i in sorted(np.flatnonzero(split).tolist(), key=lambda i: (-int(p.demand[i]), i)):
-        lo, hi = int(p.start[i]), int(p.start[i + 1])
-        f = flow.pair_flow[lo:hi]
-        order = np.lexsort((np.arange(hi - lo), -f))  # most flow first, then cheapest
-        for k in order.tolist():
-            j = int(p.dest[lo + k])
-            if overflow_penalty_s is not None or load[j] + p.demand[i] <= p.capacity[j]:
-                fixed[i] = j
-                load[j] += p.demand[i]
-                break
-        else:
-            return False
-    return True
 
 
 def _free_set(
