@@ -123,3 +123,16 @@ def test_nearest_method_and_travel_cap() -> None:
     assert len(unserved) > 0
     assert unserved["reason"].str.contains("5 min").all()
     assert np.isfinite(out.files["primary/metrics.json"]["nearest"]["travel"]["mean_travel_s"])
+
+
+def test_point_blocks_get_voronoi_zones_clipped_to_the_boundary() -> None:
+    points = BLOCKS.set_geometry(BLOCKS.geometry.centroid)
+    boundary = gpd.GeoDataFrame({"name": ["县"]}, geometry=[shapely.box(0, 0, 6 * SIDE_M, 4 * SIDE_M)], crs=CRS)
+    p = ZonesParams(levels=["primary"], multischool=False, feeder=False)
+    ctx = context(p)
+    ctx.inputs = Inputs(schools=SCHOOLS, blocks=points, teachers=None, roads=None, boundary=boundary, metric_crs=CRS)
+    out = STAGE.run(ctx, p)
+    zones = out.files["primary/zones.gpkg"]
+    assert shapely.union_all(zones.geometry.to_numpy()).area == pytest.approx(boundary.area.iloc[0])
+    assert (zones.geometry.geom_type == "Polygon").all()
+    assert out.files["primary/metrics.json"]["adjacency"] == "clipped voronoi"
