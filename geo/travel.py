@@ -456,12 +456,15 @@ def _tree_lengths(
     offset = (np.arange(rows, dtype=np.int64) * width)[:, None]
     jump = (parent + offset).ravel()
     length = step.ravel()
-    while True:
-        nxt = jump[jump]
-        length = length + length[jump]
-        if np.array_equal(nxt, jump):
-            break
-        jump = nxt
+    # Only nodes whose pointer is not yet at the root take part in a round: their
+    # number roughly halves each round, so the whole costs a few passes, not log(depth).
+    active = np.flatnonzero(jump[jump] != jump)
+    while len(active):
+        target = jump[active]
+        length[active] += length[target]  # both read before any write in this round
+        jump[active] = jump[target]
+        nxt = jump[active]
+        active = active[jump[nxt] != nxt]
     return length.reshape(rows, width)
 
 
