@@ -52,6 +52,8 @@ def test_formats_by_suffix(tmp_path: Path) -> None:
     assert (tmp_path / "map.html").read_text(encoding="utf-8") == "<html>地图</html>"
     assert (tmp_path / "raw.bin").read_bytes() == b"\x00\x01"
     assert not list(tmp_path.rglob("*.tmp*")), "no temporary files left behind"
+    mode = (tmp_path / "map.html").stat().st_mode & 0o777
+    assert mode & 0o044 == 0o044, f"outputs readable by others, got {oct(mode)}"
 
 
 def test_rerun_is_byte_identical(tmp_path: Path) -> None:
