@@ -149,8 +149,11 @@ def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str
         },
         "solver": {"time_limit_s": time_limit_s, "workers": workers},
     }
+    from planning.scenario import RESERVED  # noqa: PLC0415
+
     for name in STAGES:
-        data[name] = {"enabled": True}
+        if name not in RESERVED:
+            data[name] = {"enabled": True}
     if "rotation" in data:
         # The 优质均衡 evaluation counts rotation county-wide; per-school quotas are
         # infeasible for small rural schools with no eligible backbone teacher.

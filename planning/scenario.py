@@ -179,6 +179,11 @@ def scenario_from_dict(
             valid = ", ".join([*RESERVED, *STAGES])
             problems.append(Problem(layer=source, column=key, message=f"unknown table or key; valid: {valid}"))
     for name, stage in STAGES.items():  # registry order is run order
+        if name in RESERVED:
+            # A stage named like a reserved table (network) takes its settings from
+            # that table and always runs: it only reports what the others use.
+            stages[name] = stage.params()
+            continue
         if name not in stage_tables:
             continue
         table = stage_tables[name]

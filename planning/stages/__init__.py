@@ -14,7 +14,7 @@ from planning.stage import Stage
 
 #: Stage modules in run order: travel first, zones before communities,
 #: balance and communities before rotation (which uses both).
-STAGE_MODULES: tuple[str, ...] = ("balance", "zones", "communities", "rotation")
+STAGE_MODULES: tuple[str, ...] = ("network", "balance", "zones", "communities", "rotation")
 
 
 def _load() -> dict[str, Stage]:
