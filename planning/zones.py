@@ -506,7 +506,7 @@ def _solve_sub(
             return None
         if status == cp_model.UNKNOWN:
             logger.debug("CP-SAT found no plan for %d blocks within its limit", len(free))
-            return None
+            return school.copy(), int(status), 10**9
         raise SolverError(f"CP-SAT repair stopped with status {solver.status_name(status)}")
     excess = sum(solver.value(o) for o in over_vars.values()) if hard else 0
     new = school.copy()
@@ -952,28 +952,30 @@ def optimal_zones(
             deterministic_time=det,
         )
 
-    def repair(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Free the seeds and their schools' marginal blocks; grow until CP-SAT finds a plan."""
+    def repair(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> tuple[NDArray[np.int64], bool]:
+        """Free the seeds and their schools' marginal blocks; grow until CP-SAT finds a plan.
+
+        Returns the plan and whether it succeeded (False: out of time, or no plan
+        meets the cuts even with every block free; the input plan is returned).
+        """
         nonlocal worst, free_total
         touched = np.unique(np.concatenate([p.dest[np.isin(p.origin, seeds) & (flow.pair_flow > 0)], school[seeds]]))
         touched = touched[touched >= 0]
         per = REPAIR_MARGINAL_BLOCKS
+        trial = school
         while True:
-            free = _free_set(p, school, seeds, touched, per)
-            got = sub(free, school, REPAIR_DETERMINISTIC_TIME)
+            free = _free_set(p, trial, seeds, touched, per)
+            got = sub(free, trial, REPAIR_DETERMINISTIC_TIME)
+            free_total = max(free_total, len(free))
             if got is not None and got[2] == 0:
-                free_total = max(free_total, len(free))
                 if got[1] != cp_model.OPTIMAL:
                     worst = got[1]
-                return got[0]
-            if got is not None:
-                school = got[0]  # closer to feasible: the next, larger subproblem starts from it
-            if len(free) >= int((p.start[1:] > p.start[:-1]).sum()):
-                raise InfeasibleError(
-                    summary=f"{level}: blocks are indivisible and do not fit the seats in reach",
-                    shortfalls=_shortfalls(p, school_group),
-                    hint="allow overflow, raise capacity, or raise the maximum travel time",
-                )
+                return got[0], True
+            if got is not None and got[1] != cp_model.UNKNOWN:
+                trial = got[0]  # closer to feasible: the next, larger subproblem starts from it
+            if time.perf_counter() > deadline or len(free) >= int((p.start[1:] > p.start[:-1]).sum()):
+                worst = cp_model.FEASIBLE
+                return school, False
             per *= 2
             near = np.isin(p.origin, free)  # widen to the schools the freed blocks could use
             touched = np.unique(np.concatenate([touched, p.dest[near]]))
@@ -1019,6 +1021,10 @@ def optimal_zones(
                     worst = cp_model.FEASIBLE
                 if _excess(p, school, max_moved, penalty) == 0:
                     break
+                if got is not None and got[1] == cp_model.UNKNOWN and time.perf_counter() > deadline:
+                    raise SolverError(
+                        f"{level}: no whole-block plan found within the time limit; raise [solver] time_limit_s"
+                    )
                 if n_free >= len(order):
                     raise InfeasibleError(
                         summary=f"{level}: blocks are indivisible and do not fit the seats in reach",
@@ -1029,7 +1035,9 @@ def optimal_zones(
         # 3. Polish window by window: each split block with the schools around it and
         # their blocks cheapest to move; a window's plan is kept only when it is better.
         if _excess(p, school, max_moved, penalty) == 0:
-            school, polished = _polish_windows(p, school, lp_split, flow.pair_flow, sub, deadline)
+            # leave half the time to contiguity when it is asked for
+            polish_end = deadline if adjacency is None else t0 + 0.5 * time_limit_s
+            school, polished = _polish_windows(p, school, lp_split, flow.pair_flow, sub, polish_end)
             details["polish_windows"] = polished
             if polished < len(lp_split):
                 worst = cp_model.FEASIBLE
@@ -1037,7 +1045,7 @@ def optimal_zones(
     if adjacency is not None:
         wrong_root = [r for j, r in root_map.items() if school[r] != j and p.start[r + 1] > p.start[r]]
         if wrong_root:
-            school = repair(np.asarray(wrong_root, np.int64), school)
+            school, _ = repair(np.asarray(wrong_root, np.int64), school)
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if adjacency is not None and roots is not None:
@@ -1054,7 +1062,10 @@ def optimal_zones(
                 new_seeds += [piece, border]
             seeds = np.unique(np.concatenate(new_seeds))
             logger.debug("contiguity round %d: %d detached pieces", rounds, len(enclaves))
-            school = repair(seeds, school)
+            school, ok = repair(seeds, school)
+            if not ok:
+                logger.info("contiguity: %d detached pieces remain (no plan found for the cuts)", len(enclaves))
+                break
         else:
             enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
