@@ -74,6 +74,8 @@ REPAIR_CANDIDATES = 8
 #: Blocks per touched school freed in the repair, to start with (doubled when
 #: the subproblem is infeasible).
 REPAIR_MARGINAL_BLOCKS = 6
+#: Above this many detached pieces, hand pieces greedily to bordering zones before cut generation.
+GREEDY_ATTACH_ABOVE = 20
 #: Contiguity cut rounds before giving up and reporting the remaining enclaves.
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
@@ -671,6 +673,53 @@ def _detached_pieces(
     return sorted(out, key=lambda t: (t[0], int(t[1][0])))
 
 
+def _attach_greedily(
+    p: _Problem,
+    school: NDArray[np.int64],
+    adjacency: sp.csr_array,
+    roots: NDArray[np.int64],
+    overflow_penalty_s: int | None,
+) -> NDArray[np.int64]:
+    """Hand each detached piece whole to the cheapest bordering zone with room for it.
+
+    Moving a detached piece into a zone it borders (at a block of an attached
+    piece) can disconnect nothing, so every move removes one detached piece.
+    """
+    school = school.copy()
+    for _ in range(3):
+        pieces = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, roots)
+        if not pieces:
+            break
+        detached = np.zeros(len(school), bool)
+        for _, piece in pieces:
+            detached[piece] = True
+        load = _load(p, school)
+        moved_any = False
+        for j, piece in pieces:
+            border = _border(piece, adjacency)
+            targets = sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j})
+            best, best_cost = -1, None
+            need = int(p.demand[piece].sum())
+            for k in targets:
+                if overflow_penalty_s is None and load[k] + need > p.capacity[k]:
+                    continue
+                pair = _pair_index(p, piece, np.full(len(piece), k))
+                if (pair < 0).any():
+                    continue
+                cost = int((p.cost[pair] * p.demand[piece]).sum())
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = k, cost
+            if best >= 0:
+                school[piece] = best
+                load[best] += need
+                load[j] -= need
+                detached[piece] = False
+                moved_any = True
+        if not moved_any:
+            break
+    return school
+
+
 def _border(piece: NDArray[np.int64], adjacency: sp.csr_array) -> NDArray[np.int64]:
     nb = np.concatenate([adjacency.indices[adjacency.indptr[i] : adjacency.indptr[i + 1]] for i in piece.tolist()])
     return np.setdiff1d(np.unique(nb), piece)
@@ -1050,6 +1099,11 @@ def optimal_zones(
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if adjacency is not None and roots is not None:
         rts = np.asarray(roots, np.int64)
+        pieces = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
+        if len(pieces) > GREEDY_ATTACH_ABOVE:
+            # many pieces: attach them greedily first, cut generation handles the rest
+            school = _attach_greedily(p, school, adjacency, rts, penalty)
+            details["greedy_attached"] = len(pieces)
         while rounds < MAX_CONTIGUITY_ROUNDS:
             enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
             if not enclaves:

@@ -161,3 +161,17 @@ def test_deterministic() -> None:
     assert a.objective_s == b.objective_s
     assert a.objective_s >= a.bound_s
     assert (a.school_load["students"] <= a.school_load["capacity_seats"]).all()
+
+
+def test_greedy_attachment_path_keeps_zones_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planning.zones as zones_mod
+
+    monkeypatch.setattr(zones_mod, "GREEDY_ATTACH_ABOVE", 0)
+    # Seats for 30 in each school: greedy hands b1 to A and b2 to B (4000); cut generation
+    # then finds nothing detached. The plan is whole, within capacity, above the bound.
+    tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
+    plan = optimal_zones(tm, [10] * 4, [30, 30], max_travel_s=None, adjacency=chain(4), roots=np.array([0, 3]))
+    assert plan.contiguous is True
+    assert plan.details["greedy_attached"] == 2
+    assert plan.objective_s >= plan.bound_s == 2000
+    assert (plan.school_load["students"] <= 30).all()
