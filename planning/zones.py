@@ -76,6 +76,8 @@ REPAIR_CANDIDATES = 8
 REPAIR_MARGINAL_BLOCKS = 6
 #: Above this many detached pieces, hand pieces greedily to bordering zones before cut generation.
 GREEDY_ATTACH_ABOVE = 20
+#: Detached pieces handled per CP-SAT solve in a cut round.
+CUT_PIECES_PER_SOLVE = 8
 #: Contiguity cut rounds before giving up and reporting the remaining enclaves.
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
@@ -1109,19 +1111,22 @@ def optimal_zones(
             if not enclaves:
                 break
             rounds += 1
-            new_seeds = []
-            for j, piece in enclaves:
-                border = _border(piece, adjacency)
-                cuts.append(_Cut(j, piece, border))
-                new_seeds += [piece, border]
-            seeds = np.unique(np.concatenate(new_seeds))
             logger.debug("contiguity round %d: %d detached pieces", rounds, len(enclaves))
-            school, ok = repair(seeds, school)
-            if not ok:
-                logger.info("contiguity: %d detached pieces remain (no plan found for the cuts)", len(enclaves))
+            ok = True
+            # a few pieces per CP-SAT model keeps each one small
+            for start in range(0, len(enclaves), CUT_PIECES_PER_SOLVE):
+                new_seeds = []
+                for j, piece in enclaves[start : start + CUT_PIECES_PER_SOLVE]:
+                    border = _border(piece, adjacency)
+                    cuts.append(_Cut(j, piece, border))
+                    new_seeds += [piece, border]
+                school, ok = repair(np.unique(np.concatenate(new_seeds)), school)
+                if not ok and time.perf_counter() > deadline:
+                    break
+            if not ok and time.perf_counter() > deadline:
+                logger.info("contiguity: out of time with detached pieces left")
                 break
-        else:
-            enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
+        enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["repair_status"] = "OPTIMAL" if worst == cp_model.OPTIMAL else "FEASIBLE"
     enclave_ids = tuple(
