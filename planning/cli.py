@@ -280,6 +280,7 @@ FLAG_ALIASES: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "communities": {"--groups": ("fixed_groups", str)},
 }
 
+_METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT", Path: "FILE"}
 _LAYERS = ("schools", "blocks", "teachers", "roads", "boundary")
 
 
@@ -346,10 +347,12 @@ def _add_stage_command(sub: Any, command: str, stage_name: str, help_text: str) 
             group.add_argument(flag, dest=dest, choices=detail, default=None, help=doc)
         elif kind == "scalar":
             conv = str if detail is Path else detail
-            group.add_argument(flag, dest=dest, type=conv, default=None, help=doc)
+            group.add_argument(flag, dest=dest, type=conv, default=None, help=doc, metavar=_METAVARS.get(detail, "VALUE"))
         elif kind == "list":
             inner_kind, inner = detail
-            kwargs: dict[str, Any] = {"choices": inner} if inner_kind == "choice" else {"type": inner}
+            kwargs: dict[str, Any] = (
+                {"choices": inner} if inner_kind == "choice" else {"type": inner, "metavar": _METAVARS.get(inner, "VALUE")}
+            )
             group.add_argument(flag, dest=dest, nargs="+", default=None, help=doc, **kwargs)
     _add_common(p)
     p.set_defaults(func=_cmd_stage, stage=stage_name, command_name=command)
