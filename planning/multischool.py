@@ -204,7 +204,8 @@ def strong_schools(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> tupl
             idx = strength_index(schools, teachers)
         except InputError as err:  # strength data incomplete: fall back, say why
             logger.info("strength index unavailable (%s); ranking by quality score or size", err)
-            note = "; strength index unavailable: " + "; ".join(str(p) for p in err.problems)
+            first = str(err.problems[0]) if err.problems else str(err)
+            note = f"; strength index unavailable ({len(err.problems)} problems, first: {first})"
         else:
             cls = idx["strength_class"].reindex(schools["school_id"].astype(str))
             return (cls == "strong").to_numpy(dtype=bool), "strength index (planning.strength)"
@@ -241,7 +242,8 @@ def plan_multischool(
     lz
         The level's zones (its ``plan`` gives each block's school).
     schools
-        Schools layer (``school_id``, capacities, optional ``quality_score``).
+        The whole schools layer (``school_id``, capacities, optional
+        ``quality_score``); strength is ranked over all of it.
     teachers
         Teachers table for the strength index, or ``None``.
     travel
@@ -278,8 +280,10 @@ def plan_multischool(
     T[reached < needing.sum(axis=1)[:, None]] = np.inf
     zadj = (member @ adjacency.astype(float) @ member.T).toarray() > 0
     np.fill_diagonal(zadj, False)
-    srows = schools.drop_duplicates("school_id").set_index(schools.drop_duplicates("school_id")["school_id"].astype(str)).loc[ids]
-    strong, source = strong_schools(srows.reset_index(drop=True), teachers)
+    all_schools = schools.drop_duplicates("school_id").reset_index(drop=True)
+    strong_all, source = strong_schools(all_schools, teachers)
+    by_id = dict(zip(all_schools["school_id"].astype(str), strong_all.tolist(), strict=True))
+    strong = np.array([bool(by_id.get(s, False)) for s in ids])
     groups, objective, bound, extra, status = multischool_core(
         ids, load["students"].to_numpy(), load["capacity_seats"].to_numpy(), strong, T, zadj,
         time_limit_s=time_limit_s, seed=seed,

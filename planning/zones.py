@@ -388,7 +388,9 @@ def _regret(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.float64]:
     np.minimum.at(best_other, p.origin, other)
     own_cost = np.full(n, np.inf)
     own_cost[p.origin[own]] = p.cost[own]
-    return best_other - own_cost
+    with np.errstate(invalid="ignore"):  # inf − inf where a block has no other school
+        out = best_other - own_cost
+    return np.nan_to_num(out, nan=np.inf)
 
 
 @dataclass
@@ -562,7 +564,8 @@ def _ejection_regret(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.float
     np.minimum.at(best, p.origin, np.where(mine, np.inf, red))
     mine_red = np.full(n, np.inf)
     mine_red[p.origin[mine]] = red[mine]
-    return best - mine_red
+    with np.errstate(invalid="ignore"):  # inf − inf: blocks with one school, regret undefined (nan)
+        return best - mine_red
 
 
 def _load(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -114,7 +114,7 @@ def run(ctx: Context, params: ZonesParams) -> StageOutput:
             within_township=params.within_township, time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
         )
         levels[level] = lz
-        travels[level] = travel
+        travels[level] = (travel, limit, blocks)
         m = dict(lz.metrics)
         m["adjacency"] = adj.method
         files[f"{level}/assignment.csv"] = _assignment_csv(lz)
@@ -153,9 +153,16 @@ def _multischool(
 
     out = {}
     for level, lz in levels.items():
-        schools = ctx.inputs.schools_of(level)
+        # Lottery sends a child to any school of the multi-school zone: measure travel
+        # to the neighbouring schools up to twice the zoning limit.
+        plan_schools = ctx.inputs.schools.set_index("school_id").loc[lz.plan.school_load["school_id"]].reset_index()
+        limit = travels[level][1]
+        travel = ctx.travel(
+            travels[level][2], plan_schools, origin_id="block_id", dest_id="school_id",
+            mode=ctx.scenario.network.mode_for(level), cutoff_s=2 * limit, key=f"multischool-{level}",
+        )
         ms = plan_multischool(
-            lz, schools, ctx.inputs.teachers, travel=travels[level], adjacency=adj.matrix, cells=adj.cells, level=level,
+            lz, ctx.inputs.schools, ctx.inputs.teachers, travel=travel, adjacency=adj.matrix, cells=adj.cells, level=level,
             time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
         )
         out[level] = ms
