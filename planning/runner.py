@@ -4,9 +4,11 @@ This module and :mod:`planning.cli` are the only places that write files.
 Every file is written atomically (to a temporary file in the same folder, then
 renamed) and deterministically: the same inputs and seed give byte-identical
 outputs (CSV, GeoPackage, JSON, Excel, HTML). ``manifest.json`` records the
-inputs with checksums, the resolved parameters, library versions, timings and
-the checksum of every output; its ``timings_s`` and ``created`` fields are the
-only content that differs between two identical runs.
+inputs with checksums, the resolved parameters, library versions, timings,
+each stage's key figures (``StageOutput.metrics``, where wall-clock solve times
+belong) and the checksum of every output; ``created``, ``timings_s`` and the
+solve times in ``stage_metrics`` are the only content that differs between two
+identical runs.
 """
 
 from __future__ import annotations
@@ -382,11 +384,18 @@ def write_session(session: Any, out_dir: Path, *, flat: bool = False, render: bo
                 files.update(renderer.render(run, settings[name]))
     session._step("writing outputs")
     written = write_files(out_dir, files)
-    write_file(out_dir / MANIFEST, _manifest(session.scenario, out_dir, written, session.timings_s))
+    stage_metrics = {name: dict(out.metrics) for name, out in session.outputs.items() if out.metrics}
+    write_file(out_dir / MANIFEST, _manifest(session.scenario, out_dir, written, session.timings_s, stage_metrics))
     return [*written, out_dir / MANIFEST]
 
 
-def _manifest(scenario: Scenario, out_dir: Path, written: Sequence[Path], timings: Mapping[str, float]) -> dict:
+def _manifest(
+    scenario: Scenario,
+    out_dir: Path,
+    written: Sequence[Path],
+    timings: Mapping[str, float],
+    stage_metrics: Mapping[str, Mapping[str, Any]],
+) -> dict:
     inputs = {}
     for layer, path in scenario.inputs.paths().items():
         if path is not None and Path(path).is_file():
@@ -400,5 +409,6 @@ def _manifest(scenario: Scenario, out_dir: Path, written: Sequence[Path], timing
         "inputs": inputs,
         "outputs": outputs,
         "timings_s": dict(timings),
+        "stage_metrics": stage_metrics,
         "versions": _versions(),
     }
