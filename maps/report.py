@@ -193,11 +193,17 @@ def _e(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
 
+#: Metrics whose sub-keys are data values (road classes), shown as they are.
+_VERBATIM_CHILDREN = frozenset({"edges_by_class", "speed_table_kmh"})
+
+
 def figure_name(key: str, lang: Language) -> str:
     """Display name of a metric key; each part of a nested key (``a.b``) translated when known."""
     names = []
-    for part in key.split("."):
-        pair = FIGURE_NAMES.get(part)
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        # Children of data-keyed tables are data (road class "primary" is not 小学).
+        pair = None if i and parts[i - 1] in _VERBATIM_CHILDREN else FIGURE_NAMES.get(part)
         names.append(part if pair is None else (pair[0] if lang == "zh" else pair[1]))
     return " · ".join(names)
 

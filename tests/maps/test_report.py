@@ -177,3 +177,10 @@ def test_comparison_puts_travel_first_and_long_summaries_are_cut(make_run: Calla
     assert compare.index("到校出行 · 平均到校时间") < compare.index("调整学校的学生数") < compare.index("教育公平")
     summary = re.search(r"<li><b>zones</b>: (.*?)</li>", page).group(1)
     assert summary.startswith("primary: 4 schools;") and summary.endswith("…") and len(summary) <= 601
+
+
+def test_road_classes_are_not_translated_as_levels() -> None:
+    from maps.report import figure_name
+
+    assert figure_name("edges_by_class.primary", "zh") == "edges_by_class · primary"
+    assert figure_name("modes.primary", "zh").endswith("小学")
