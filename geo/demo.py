@@ -765,6 +765,8 @@ class _Generator:
             sch[f"capacity_{level}"] = cap.astype(np.int64)
         sch["boarding"] = (kind == "town")
         sch["teaching_point"] = kind == "teaching_point"
+        # Special-education schools (特殊教育学校) are not generated: they take no part in zoning.
+        sch["special"] = np.zeros(len(sch), dtype=bool)
 
     def facilities(self) -> None:
         rng, sch = self.rng, self.sch
@@ -1151,6 +1153,7 @@ class _Generator:
                 "enrolled_junior": sch["enrolled_junior"].astype(np.int64),
                 "boarding": sch["boarding"].astype(bool),
                 "teaching_point": sch["teaching_point"].astype(bool),
+                "special": sch["special"].astype(bool),
                 "township": pd.array(town_name[sch["town"].to_numpy()], dtype="str"),
                 "floor_area_m2": sch["floor_area_m2"].astype(np.float64),
                 "sports_area_m2": sch["sports_area_m2"].astype(np.float64),
