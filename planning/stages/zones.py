@@ -99,7 +99,7 @@ class ZonesParams(StageParams):
     rural_mode: Mode | None = Field(
         "bus",
         description="how children of rural blocks travel (bus: free school bus 免费校车); urban and town blocks "
-        "use the level's mode (walk); the level's mode gives one mode for all blocks",
+        "use the level's mode (walk); set it to the level's mode for one mode everywhere",
     )
     allow_overflow: bool = Field(
         False, description="allow schools above capacity (大班额 risk, reported) instead of stopping with an explanation"
