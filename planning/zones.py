@@ -31,8 +31,10 @@ generation: find the pieces of a zone not attached to its school, add the cut
 free those blocks and re-solve, until every zone is one piece.
 
 Determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and a
-deterministic-time limit (``max_deterministic_time``), so the answer does not
-depend on machine speed; the wall-clock limit is a generous safety net only.
+deterministic-time limit (``max_deterministic_time``), and the repair loops stop
+on a budget of deterministic time, so the answer does not depend on machine
+speed; wall-clock limits are a generous safety net only. Solve times (wall
+clock) are kept on the plan, not in ``metrics.json``.
 Every output is sorted by id.
 """
 
@@ -400,6 +402,34 @@ class _Cut:
     border: NDArray[np.int64]
 
 
+#: Wall-clock safety net per CP-SAT call, as a multiple of its deterministic limit:
+#: deterministic limits decide when search stops (so the plan does not depend on
+#: the machine's speed); this only guards against a runaway solve.
+WALL_SAFETY_FACTOR = 20.0
+WALL_SAFETY_MIN_S = 5.0
+
+
+class _WorkBudget:
+    """Deterministic work budget (CP-SAT deterministic time units, ≈ seconds on a typical core).
+
+    Every repair loop stops on this budget rather than on the wall clock, so the
+    same inputs and seed give the same plan on a fast or a slow machine.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = float(limit)
+        self.spent = 0.0
+
+    def charge(self, solver: cp_model.CpSolver) -> None:
+        self.spent += float(solver.deterministic_time)
+
+    def remaining(self) -> float:
+        return max(self.limit - self.spent, 0.0)
+
+    def exhausted(self, share: float = 1.0) -> bool:
+        return self.spent >= share * self.limit
+
+
 def _solve_sub(
     p: _Problem,
     school: NDArray[np.int64],
@@ -411,8 +441,8 @@ def _solve_sub(
     max_moved: int | None,
     overflow_penalty_s: int | None,
     seed: int,
-    time_limit_s: float,
     deterministic_time: float,
+    budget: _WorkBudget,
 ) -> tuple[NDArray[np.int64], int, int] | None:
     """Re-assign the ``free`` blocks with CP-SAT, all others fixed; ``None`` if infeasible.
 
@@ -503,10 +533,12 @@ def _solve_sub(
     prm.num_workers = 1
     prm.linearization_level = 2  # full LP relaxation: these are tight packing models
     prm.random_seed = seed
-    prm.max_deterministic_time = deterministic_time
-    prm.max_time_in_seconds = time_limit_s
+    det = max(min(deterministic_time, budget.remaining()), 1e-3)
+    prm.max_deterministic_time = det
+    prm.max_time_in_seconds = max(WALL_SAFETY_FACTOR * det, WALL_SAFETY_MIN_S)
     prm.relative_gap_limit = 1e-6
     status = solver.solve(model)
+    budget.charge(solver)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.INFEASIBLE:
             return None
@@ -600,12 +632,13 @@ def _polish_windows(
     split: NDArray[np.int64],
     flow: NDArray[np.int64],
     sub: object,
-    deadline: float,
+    budget: _WorkBudget,
+    share: float,
 ) -> tuple[NDArray[np.int64], int]:
-    """Re-solve small CP-SAT windows around each split block; returns the plan and windows done."""
+    """Re-solve small CP-SAT windows around each split block until ``share`` of the budget is spent."""
     done = 0
     for i in split.tolist():
-        if time.perf_counter() > deadline:
+        if budget.exhausted(share):
             break
         lo, hi = int(p.start[i]), int(p.start[i + 1])
         win = set(p.dest[lo:hi][flow[lo:hi] > 0].tolist()) | set(p.dest[lo : min(hi, lo + WINDOW_SCHOOLS)].tolist())
@@ -919,7 +952,9 @@ def optimal_zones(
     roots
         Block index of each school's own block (−1 none), needed with ``adjacency``.
     time_limit_s
-        Wall-clock safety limit per CP-SAT solve.
+        Work budget of the repair, polish and contiguity loops, in CP-SAT
+        deterministic time (≈ seconds on a typical core). The loops stop on this
+        budget, not on the wall clock, so the plan does not depend on machine speed.
     seed
         CP-SAT random seed.
 
@@ -994,7 +1029,7 @@ def optimal_zones(
         "lp_bound_s": float(base.cost),
         "lagrange_price_s": price,
     }
-    deadline = t0 + time_limit_s
+    budget = _WorkBudget(time_limit_s)
     cuts: list[_Cut] = []
     worst = cp_model.OPTIMAL
     free_total = 0
@@ -1002,8 +1037,7 @@ def optimal_zones(
     def sub(free: NDArray[np.int64], school: NDArray[np.int64], det: float) -> tuple[NDArray[np.int64], int, int] | None:
         return _solve_sub(
             p, school, free, flow=flow.pair_flow, cuts=cuts, roots=root_map, max_moved=max_moved,
-            overflow_penalty_s=penalty, seed=seed, time_limit_s=max(deadline - time.perf_counter(), 1.0),
-            deterministic_time=det,
+            overflow_penalty_s=penalty, seed=seed, deterministic_time=det, budget=budget,
         )
 
     def repair(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> tuple[NDArray[np.int64], bool]:
@@ -1027,7 +1061,7 @@ def optimal_zones(
                 return got[0], True
             if got is not None and got[1] != cp_model.UNKNOWN:
                 trial = got[0]  # closer to feasible: the next, larger subproblem starts from it
-            if time.perf_counter() > deadline or len(free) >= int((p.start[1:] > p.start[:-1]).sum()):
+            if budget.exhausted() or len(free) >= int((p.start[1:] > p.start[:-1]).sum()):
                 worst = cp_model.FEASIBLE
                 return school, False
             per *= 2
@@ -1075,7 +1109,7 @@ def optimal_zones(
                     worst = cp_model.FEASIBLE
                 if _excess(p, school, max_moved, penalty) == 0:
                     break
-                if got is not None and got[1] == cp_model.UNKNOWN and time.perf_counter() > deadline:
+                if got is not None and got[1] == cp_model.UNKNOWN and budget.exhausted():
                     raise SolverError(
                         f"{level}: no whole-block plan found within the time limit; raise [solver] time_limit_s"
                     )
@@ -1089,9 +1123,9 @@ def optimal_zones(
         # 3. Polish window by window: each split block with the schools around it and
         # their blocks cheapest to move; a window's plan is kept only when it is better.
         if _excess(p, school, max_moved, penalty) == 0:
-            # leave half the time to contiguity when it is asked for
-            polish_end = deadline if adjacency is None else t0 + 0.5 * time_limit_s
-            school, polished = _polish_windows(p, school, lp_split, flow.pair_flow, sub, polish_end)
+            # leave half the budget to contiguity when it is asked for
+            share = 1.0 if adjacency is None else 0.5
+            school, polished = _polish_windows(p, school, lp_split, flow.pair_flow, sub, budget, share)
             details["polish_windows"] = polished
             if polished < len(lp_split):
                 worst = cp_model.FEASIBLE
@@ -1124,13 +1158,14 @@ def optimal_zones(
                     cuts.append(_Cut(j, piece, border))
                     new_seeds += [piece, border]
                 school, ok = repair(np.unique(np.concatenate(new_seeds)), school)
-                if not ok and time.perf_counter() > deadline:
+                if not ok and budget.exhausted():
                     break
-            if not ok and time.perf_counter() > deadline:
+            if not ok and budget.exhausted():
                 logger.info("contiguity: out of time with detached pieces left")
                 break
         enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
+    details["work_units"] = round(budget.spent, 3)
     details["repair_status"] = "OPTIMAL" if worst == cp_model.OPTIMAL else "FEASIBLE"
     enclave_ids = tuple(
         (str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves
@@ -1240,7 +1275,6 @@ def zone_metrics(plan: ZonePlan, blocks: pd.DataFrame, *, level: str) -> dict[st
         "travel_total_s": plan.travel_total_s,
         "bound_s": None if math.isnan(plan.bound_s) else plan.bound_s,
         "gap": None if math.isnan(plan.gap) else round(plan.gap, 6),
-        "solve_time_s": round(plan.solve_time_s, 3),
         "moved_students": plan.moved_students,
         "travel": _travel_figures(a, a["students"].to_numpy(dtype=float), within),
         "unserved_blocks": int(len(plan.unserved)),

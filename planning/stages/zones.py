@@ -375,6 +375,7 @@ def run(ctx: Context, params: ZonesParams) -> StageOutput:
             "unserved_blocks": m["plan"]["unserved_blocks"],
             "unserved_students": m["plan"]["travel"]["unserved"],
             "students_by_mode": {k: v["students"] for k, v in by_mode.items()},
+            "solve_time_s": round(lz.plan.solve_time_s, 3),  # wall clock: manifest only
         }
         gap = m["plan"]["gap"]
         others = [
