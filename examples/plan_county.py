@@ -24,7 +24,7 @@ def main(scenario_path: str, out_dir: str) -> None:
     print(f"{len(session.inputs.schools)} schools, {len(session.inputs.blocks)} blocks")
 
     rows = []
-    for cap in (None, 600):
+    for cap in (None, 1500):
         out = session.run("zones", levels=["primary"], max_moved=cap)
         plan = out.files["primary/metrics.json"]["plan"]
         rows.append(
@@ -37,7 +37,7 @@ def main(scenario_path: str, out_dir: str) -> None:
         )
     print(pd.DataFrame(rows).to_string(index=False))
 
-    # The last run (cap 600) is kept; later stages see it, and write() saves everything.
+    # The last run (cap 1500) is kept; later stages see it, and write() saves everything.
     session.run("balance")
     written = session.write(Path(out_dir))
     print(f"wrote {len(written)} files to {out_dir}")
