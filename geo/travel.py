@@ -8,7 +8,9 @@ is unreachable (or beyond the cutoff): never silently zero.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -216,7 +218,8 @@ def network_matrix(
         Origins or destinations farther than this from a usable road are logged
         as implausible (their times still include the long off-network leg).
     workers
-        Threads for the searches; the result does not depend on it.
+        Processes for the searches when the problem is large (at least
+        :data:`PROCESS_MIN_WORK`); the result does not depend on it.
 
     Returns
     -------
@@ -249,7 +252,7 @@ def network_matrix(
     edge_l = network.length_m
     back_ok = open_backwards(network, mode)
     e, g = sd.edge, sd.frac
-    gt, gt_len, gt_keys = dest_side_graph(network, mode, e, g)
+    gt, gt_len, _ = dest_side_graph(network, mode, e, g)
     graph = network.graphs[mode]
     uniform = graph.uniform_speed_ms
 
@@ -263,62 +266,15 @@ def network_matrix(
     same = _same_edge_pairs(oe, f, e, g, edge_t, edge_l, back_ok)
     limit = np.inf if cutoff_s is None else float(cutoff_s)
 
-    def run(chunk: NDArray[np.int64]) -> tuple[NDArray[np.int32], ...]:
-        src = chunk + n
-        dd_t = None
-        if uniform is None:
-            tt, pred = dijkstra(gt, directed=True, indices=src, limit=limit, return_predecessors=True)
-            dd_t = np.ascontiguousarray(_tree_lengths(pred, gt_keys, gt_len, n + n_d).T)
-            del pred
-        else:
-            tt = dijkstra(gt, directed=True, indices=src, limit=limit)
-        tt_t = np.ascontiguousarray(tt.T)  # (nodes, chunk): gathering rows is cache-friendly
-        del tt
-        # (origins, chunk): leave the snapped point via v or via u, whichever is faster.
-        tv = tt_t[ov] + o_to_v_t[:, None]
-        tu = tt_t[ou] + o_to_u_t[:, None]
-        via_u = tu < tv
-        best = np.minimum(tu, tv)
-        del tu, tv
-        direct = None
-        sel = np.isin(same[1], chunk)
-        if sel.any():  # block and school on one edge: straight along it when faster
-            r, c = same[0][sel], np.searchsorted(chunk, same[1][sel])
-            better = same[2][sel] < best[r, c]
-            r, c = r[better], c[better]
-            best[r, c] = same[2][sel][better]
-            direct = (r, c, same[3][sel][better])
-        total = best + (off_o_t[:, None] + off_d_t[chunk][None, :])
-        keep = total <= limit if cutoff_s is not None else np.isfinite(total)
-        flat = np.flatnonzero(keep)  # origin-major, then school
-        del keep
-        oi, ki = np.divmod(flat, len(chunk))
-        t_pair = total.ravel()[flat]
-        if uniform is not None:  # one speed on every arc: length = time × speed
-            d_pair = best.ravel()[flat] * uniform
-        else:
-            u_side = via_u[oi, ki]
-            node = np.where(u_side, ou[oi], ov[oi])
-            d_pair = dd_t[node, ki] + np.where(u_side, o_to_u_d[oi], o_to_v_d[oi])
-            if direct is not None:
-                fix = np.zeros(best.shape, dtype=bool)
-                fix[direct[0], direct[1]] = True
-                val = np.zeros(best.shape)
-                val[direct[0], direct[1]] = direct[2]
-                hit = fix[oi, ki]
-                d_pair[hit] = val[oi[hit], ki[hit]]
-        d_pair = d_pair + so.offset_m[oi] + sd.offset_m[chunk[ki]]
-        # Round here so kept pairs cost 16 bytes each; rows come sorted by origin, then school.
-        return (oi.astype(np.int32), chunk[ki].astype(np.int32),
-                np.rint(t_pair).astype(np.int32), np.rint(d_pair).astype(np.int32))  # fmt: skip
-
+    job = _ChunkJob(
+        gt=gt, gt_len=gt_len, n_nodes=n, n_dests=n_d, uniform_speed_ms=uniform,
+        limit=limit, has_cutoff=cutoff_s is not None, ou=ou, ov=ov,
+        o_to_u_t=o_to_u_t, o_to_v_t=o_to_v_t, o_to_u_d=o_to_u_d, o_to_v_d=o_to_v_d,
+        off_o_t=off_o_t, off_d_t=off_d_t, origin_snap_m=so.offset_m, dest_snap_m=sd.offset_m, same=same,
+    )  # fmt: skip
     per_chunk = max(1, min(256, CHUNK_ENTRIES // max(n + n_d, n_o, 1)))
     chunks = [np.arange(s, min(s + per_chunk, n_d), dtype=np.int64) for s in range(0, n_d, per_chunk)]
-    if workers > 1 and len(chunks) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(run, chunks))
-    else:
-        parts = [run(c) for c in chunks]
+    parts = _run_chunks(job, chunks, workers=workers, work=n_d * (n + n_d + n_o))
     o, k, tsec, dist = _merge_by_origin(parts, n_o)
     logger.debug("%s matrix: %d reachable pairs of %d × %d", mode, len(o), n_o, n_d)
     return TravelMatrix(
@@ -332,6 +288,146 @@ def network_matrix(
         origin_snap_m=so.offset_m,
         dest_snap_m=sd.offset_m,
     )
+
+
+#: Estimated work (schools × (nodes + schools + blocks) entries) from which
+#: :func:`network_matrix` searches in worker processes when ``workers > 1``: below it
+#: (the demo county, tests) starting processes costs more than it saves.
+PROCESS_MIN_WORK = 30_000_000
+
+
+@dataclass(frozen=True)
+class _ChunkJob:
+    """Everything a chunk of school-side searches needs; pickled once per worker process."""
+
+    gt: sparse.csr_matrix
+    gt_len: NDArray[np.float64]
+    n_nodes: int
+    n_dests: int
+    uniform_speed_ms: float | None
+    limit: float
+    has_cutoff: bool
+    ou: NDArray[np.int64]
+    ov: NDArray[np.int64]
+    o_to_u_t: NDArray[np.float64]
+    o_to_v_t: NDArray[np.float64]
+    o_to_u_d: NDArray[np.float64]
+    o_to_v_d: NDArray[np.float64]
+    off_o_t: NDArray[np.float64]
+    off_d_t: NDArray[np.float64]
+    origin_snap_m: NDArray[np.float64]
+    dest_snap_m: NDArray[np.float64]
+    same: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
+
+
+def _chunk_pairs(job: _ChunkJob, chunk: NDArray[np.int64]) -> tuple[NDArray[np.int32], ...]:
+    """Kept ``(origin, dest, time_s, dist_m)`` pairs of one chunk of schools, sorted by origin then school.
+
+    Each pair's value depends only on its own school's search, so the result
+    does not depend on how the schools are chunked or where a chunk runs.
+    """
+    n, ou, ov = job.n_nodes, job.ou, job.ov
+    src = chunk + n
+    dd_t = None
+    if job.uniform_speed_ms is None:
+        tt, pred = dijkstra(job.gt, directed=True, indices=src, limit=job.limit, return_predecessors=True)
+        dd_t = np.ascontiguousarray(_tree_lengths(pred, job.gt.indptr, job.gt.indices, job.gt_len).T)
+        del pred
+    else:
+        tt = dijkstra(job.gt, directed=True, indices=src, limit=job.limit)
+    tt_t = np.ascontiguousarray(tt.T)  # (nodes, chunk): gathering rows is cache-friendly
+    del tt
+    # (origins, chunk): leave the snapped point via v or via u, whichever is faster.
+    tv = tt_t[ov] + job.o_to_v_t[:, None]
+    tu = tt_t[ou] + job.o_to_u_t[:, None]
+    del tt_t
+    via_u = tu < tv
+    best = np.minimum(tu, tv)
+    del tu, tv
+    direct = None
+    same = job.same
+    sel = np.isin(same[1], chunk)
+    if sel.any():  # block and school on one edge: straight along it when faster
+        r, c = same[0][sel], np.searchsorted(chunk, same[1][sel])
+        better = same[2][sel] < best[r, c]
+        r, c = r[better], c[better]
+        best[r, c] = same[2][sel][better]
+        direct = (r, c, same[3][sel][better])
+    total = best + (job.off_o_t[:, None] + job.off_d_t[chunk][None, :])
+    keep = total <= job.limit if job.has_cutoff else np.isfinite(total)
+    if keep.all():  # every pair kept (no cutoff on a connected graph): no gathers needed
+        del keep
+        oi = np.repeat(np.arange(best.shape[0], dtype=np.int64), len(chunk))
+        ki = np.tile(np.arange(len(chunk), dtype=np.int64), best.shape[0])
+        t_pair = total.ravel()
+        b_pair = best.ravel()
+    else:
+        flat = np.flatnonzero(keep)  # origin-major, then school
+        del keep
+        oi, ki = np.divmod(flat, len(chunk))
+        t_pair = total.ravel()[flat]
+        b_pair = best.ravel()[flat] if job.uniform_speed_ms is not None else None
+        del flat
+    del total
+    if job.uniform_speed_ms is not None:  # one speed on every arc: length = time × speed
+        d_pair = b_pair * job.uniform_speed_ms
+    else:
+        u_side = via_u[oi, ki]
+        node = np.where(u_side, ou[oi], ov[oi])
+        d_pair = dd_t[node, ki] + np.where(u_side, job.o_to_u_d[oi], job.o_to_v_d[oi])
+        if direct is not None:
+            fix = np.zeros(best.shape, dtype=bool)
+            fix[direct[0], direct[1]] = True
+            val = np.zeros(best.shape)
+            val[direct[0], direct[1]] = direct[2]
+            hit = fix[oi, ki]
+            d_pair[hit] = val[oi[hit], ki[hit]]
+    d_pair = d_pair + job.origin_snap_m[oi] + job.dest_snap_m[chunk[ki]]
+    # Round here so kept pairs cost 16 bytes each; rows come sorted by origin, then school.
+    return (oi.astype(np.int32), chunk[ki].astype(np.int32),
+            np.rint(t_pair).astype(np.int32), np.rint(d_pair).astype(np.int32))  # fmt: skip
+
+
+#: The job of this worker process, set once by :func:`_init_worker`.
+_WORKER_JOB: _ChunkJob | None = None
+
+
+def _init_worker(job: _ChunkJob) -> None:
+    global _WORKER_JOB  # noqa: PLW0603 - one job per worker process, by design
+    _WORKER_JOB = job
+
+
+def _worker_chunk(chunk: NDArray[np.int64]) -> tuple[NDArray[np.int32], ...]:
+    assert _WORKER_JOB is not None
+    return _chunk_pairs(_WORKER_JOB, chunk)
+
+
+def _run_chunks(job: _ChunkJob, chunks: list[NDArray[np.int64]], *, workers: int, work: int) -> list[tuple[NDArray[np.int32], ...]]:
+    """Run every chunk, in ``workers`` processes when the problem is big enough; results in chunk order.
+
+    scipy's Dijkstra holds the GIL, so threads do not overlap searches; processes
+    do. Workers come from a ``forkserver`` context (no fork of a possibly threaded
+    parent), receive the job once, and return each chunk's pairs; ``map`` keeps
+    chunk order, so the merged result is the same for any number of workers. If
+    the processes cannot be started or die, the chunks run here instead.
+    """
+    n_proc = min(workers, len(chunks))
+    if n_proc > 1 and work >= PROCESS_MIN_WORK:
+        try:
+            return _run_in_processes(job, chunks, n_proc)
+        except (OSError, BrokenProcessPool) as exc:
+            logger.warning("travel-matrix worker processes failed (%s); computing in this process", exc)
+    return [_chunk_pairs(job, c) for c in chunks]
+
+
+def _run_in_processes(job: _ChunkJob, chunks: list[NDArray[np.int64]], n_proc: int) -> list[tuple[NDArray[np.int32], ...]]:
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload([__name__])  # import this module once in the server, not per worker
+    logger.debug("travel matrix: %d chunks in %d %s worker processes", len(chunks), n_proc, method)
+    with ProcessPoolExecutor(max_workers=n_proc, mp_context=ctx, initializer=_init_worker, initargs=(job,)) as pool:
+        return list(pool.map(_worker_chunk, chunks))
 
 
 def open_backwards(network: RoadNetwork, mode: str) -> NDArray[np.bool_]:
@@ -434,31 +530,63 @@ def _same_edge_pairs(
     return o[ok].astype(np.int64), k[ok], t[ok], d[ok]
 
 
+def _arc_positions(
+    indptr: NDArray[np.int32],
+    indices: NDArray[np.int32],
+    tail: NDArray[np.int64],
+    head: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """Position in a CSR graph of each existing arc ``tail → head``.
+
+    Scans each tail's row from its start, all arcs at once: the rows of a
+    road graph hold a handful of arcs, so this beats a binary search over
+    every arc's key.
+    """
+    out = np.empty(len(tail), dtype=np.int64)
+    todo = np.arange(len(tail))
+    pos = indptr[tail].astype(np.int64)
+    end = indptr[tail + 1]
+    want = head.astype(indices.dtype)
+    while len(todo):
+        if np.any(pos >= end):
+            msg = "arc not in graph"  # pred arrays only name existing arcs
+            raise AssertionError(msg)
+        hit = indices[pos] == want
+        out[todo[hit]] = pos[hit]
+        miss = ~hit
+        todo, pos, end, want = todo[miss], pos[miss] + 1, end[miss], want[miss]
+    return out
+
+
 def _tree_lengths(
     pred: NDArray[np.int32],
-    keys: NDArray[np.int64],
+    indptr: NDArray[np.int32],
+    indices: NDArray[np.int32],
     arc_len: NDArray[np.float64],
-    n: int,
 ) -> NDArray[np.float64]:
     """Length of each node's path in shortest-path trees, by pointer jumping.
 
     ``pred[r, j]`` is ``j``'s parent in tree ``r`` (negative at the root or when
-    unreached); the arc ``pred → j`` is looked up in the sorted ``keys``.
+    unreached); the arc ``pred → j`` is found in the CSR graph ``indptr``/``indices``
+    whose arc lengths are ``arc_len``.
     """
     rows, width = pred.shape
-    has = pred >= 0
-    parent = pred.astype(np.int64)
-    own = np.broadcast_to(np.arange(width, dtype=np.int64), pred.shape)
-    parent = np.where(has, parent, own)
-    step = np.zeros(pred.shape)
-    q = parent[has] * n + own[has]
-    step[has] = arc_len[np.searchsorted(keys, q)]
-    offset = (np.arange(rows, dtype=np.int64) * width)[:, None]
-    jump = (parent + offset).ravel()
-    length = step.ravel()
+    flat_pred = pred.ravel()
+    reached = np.flatnonzero(flat_pred >= 0)  # entries with a parent, in tree-major order
+    own = reached % width
+    parent = flat_pred[reached].astype(np.int64)
+    length = np.zeros(pred.size)
+    length[reached] = arc_len[_arc_positions(indptr, indices, parent, own)]
+    # Pointers into the flattened trees; int32 halves the memory traffic of the gathers below.
+    idx = np.int32 if pred.size < 2**31 else np.int64
+    jump = np.arange(pred.size, dtype=idx)
+    jump[reached] = reached - own + parent
+    del own, parent
     # Only nodes whose pointer is not yet at the root take part in a round: their
     # number roughly halves each round, so the whole costs a few passes, not log(depth).
-    active = np.flatnonzero(jump[jump] != jump)
+    up = jump[reached]
+    active = reached[jump[up] != up].astype(idx)
+    del reached, up
     while len(active):
         target = jump[active]
         length[active] += length[target]  # both read before any write in this round

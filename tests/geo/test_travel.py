@@ -126,6 +126,39 @@ def test_chunking_and_threads_do_not_change_the_result(monkeypatch):
     np.testing.assert_array_equal(order, np.arange(whole.n_pairs))
 
 
+def test_worker_processes_give_the_same_result_as_one_process(monkeypatch, caplog):
+    # Small enough for a unit test, so lower the size from which processes start
+    # and cut the schools into several chunks; drive (trees for distances) and walk.
+    rng = np.random.default_rng(5)
+    xs = np.arange(0, 1001, 100)
+    lines = [[(0, y)] + [(x, y) for x in xs[1:]] for y in xs] + [[(x, 0)] + [(x, y) for y in xs[1:]] for x in xs]
+    net = build_network(roads(lines, highway=["primary", "residential"] * 11, oneway=[True, False] * 11))
+    blocks = [tuple(p) for p in rng.uniform(0, 1000, (80, 2))]
+    schools = [tuple(p) for p in rng.uniform(0, 1000, (12, 2))]
+    monkeypatch.setattr(travel_mod, "CHUNK_ENTRIES", 300)
+    started = []
+    real = travel_mod._run_in_processes
+    monkeypatch.setattr(travel_mod, "_run_in_processes", lambda *a: started.append(a[2]) or real(*a))
+    monkeypatch.setattr(travel_mod, "PROCESS_MIN_WORK", 0)
+    for mode, cutoff in (("drive", None), ("walk", 600)):
+        one = matrix(net, blocks, schools, mode=mode, cutoff_s=cutoff, workers=1)
+        with caplog.at_level("WARNING", logger="geo.travel"):
+            two = matrix(net, blocks, schools, mode=mode, cutoff_s=cutoff, workers=2)
+        assert "worker processes failed" not in caplog.text  # really ran in processes
+        for f in ("origin", "dest", "time_s", "dist_m"):
+            np.testing.assert_array_equal(getattr(one, f), getattr(two, f))
+        assert one.n_pairs > 0
+    assert started == [2, 2]
+
+
+def test_small_problems_start_no_processes(monkeypatch):
+    net = build_network(roads([[(0, 0), (1000, 0)]]))
+    monkeypatch.setattr(travel_mod, "CHUNK_ENTRIES", 1)  # many chunks, but tiny work
+    monkeypatch.setattr(travel_mod, "_run_in_processes", lambda *a: pytest.fail("started processes"))
+    tm = matrix(net, [(100, 0), (900, 0)], [(0, 0), (500, 0), (1000, 0)], mode="walk", workers=2)
+    assert tm.dist_m.tolist() == [100, 400, 900, 900, 400, 100]
+
+
 def test_straight_line_fallback_without_network():
     tm = matrix(None, [(0, 0), (3000, 4000)], [(0, 0)], mode="walk", detour_factor=1.2)
     assert tm.dist_m.tolist() == [0, 6000]
