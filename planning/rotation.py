@@ -156,6 +156,10 @@ class EligibilityRules:
 _TEACHER_REQUIRED = ("teacher_id", "school_id", "subject", "backbone", "above_qualification", "years_at_school", "age", "sex")
 
 
+#: Upper bound for ages and years at a school: anything larger is a data error.
+_MAX_YEARS = 120
+
+
 def _validate_teachers(teachers: pd.DataFrame, school_ids: set[str] | None = None) -> None:
     """Raise :class:`InputError` listing every problem of the teachers table."""
     problems: list[Problem] = []
@@ -172,6 +176,10 @@ def _validate_teachers(teachers: pd.DataFrame, school_ids: set[str] | None = Non
         bad = vals.isna() | (vals < 0) | (vals != np.floor(vals.fillna(0)))
         for tid in ids[bad.to_numpy()]:
             problems.append(Problem("teachers", "must be a whole number ≥ 0", row=tid, column=col))
+        # a career is never longer than this: larger values are data errors (and would overflow)
+        too_big = ~bad & (vals > _MAX_YEARS)
+        for tid in ids[too_big.to_numpy()]:
+            problems.append(Problem("teachers", f"must be at most {_MAX_YEARS} (years)", row=tid, column=col))
     bad_sex = ~teachers["sex"].isin(["M", "F"])
     for tid in ids[bad_sex.to_numpy()]:
         problems.append(Problem("teachers", "sex must be M or F", row=tid, column="sex"))

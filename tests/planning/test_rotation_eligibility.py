@@ -99,3 +99,19 @@ def test_malformed_rows_raise_input_error_never_a_traceback(years: object, age: 
         assert "teachers" in str(err)
     else:
         assert out["eligible"].dtype == bool and len(out) == 1
+
+
+def test_absurd_years_are_reported_not_overflowed() -> None:
+    import pandas as pd
+    import pytest
+
+    from geo.errors import InputError
+    from planning.rotation import rotation_eligibility
+
+    t = pd.DataFrame(
+        {"teacher_id": ["T1"], "school_id": ["S1"], "subject": ["math"], "backbone": [False],
+         "above_qualification": [True], "title": ["junior"], "years_at_school": [9.223372036854776e18],
+         "age": [40], "sex": ["M"]}
+    )
+    with pytest.raises(InputError, match=r"T1, column 'years_at_school': must be at most 120"):
+        rotation_eligibility(t)
