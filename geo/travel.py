@@ -478,6 +478,9 @@ def _merge_by_origin(parts: list[tuple[NDArray[np.int32], ...]], n_origins: int)
     pairs of that origin in earlier chunks, plus its rank within its chunk.
     Parts are released as they are placed, so peak memory stays near one copy.
     """
+    widths = [len(p[0]) // max(n_origins, 1) for p in parts]
+    if n_origins and all(len(p[0]) == n_origins * w for p, w in zip(parts, widths, strict=True)):
+        return _merge_full(parts, n_origins, widths)
     counts = [np.bincount(p[0], minlength=n_origins) for p in parts]
     total = int(sum(len(p[0]) for p in parts))
     start = np.zeros(n_origins, dtype=np.int64)
@@ -493,6 +496,25 @@ def _merge_by_origin(parts: list[tuple[NDArray[np.int32], ...]], n_origins: int)
         seen += counts[j]
         parts[j] = ()  # release this chunk's pairs
     return out
+
+
+def _merge_full(parts: list[tuple[NDArray[np.int32], ...]], n_origins: int, widths: list[int]) -> tuple[NDArray[np.int32], ...]:
+    """Merge chunks that kept every pair: each is an origin-major block of consecutive schools."""
+    n_dests = sum(widths)
+    origin = np.repeat(np.arange(n_origins, dtype=np.int32), n_dests)
+    dest = np.tile(np.arange(n_dests, dtype=np.int32), n_origins)
+    out_t = np.empty((n_origins, n_dests), dtype=np.int32)
+    out_d = np.empty((n_origins, n_dests), dtype=np.int32)
+    col = 0
+    for j, w in enumerate(widths):
+        if not np.array_equal(parts[j][1][:w], np.arange(col, col + w)):
+            msg = "chunks must be consecutive schools in order"
+            raise AssertionError(msg)
+        out_t[:, col : col + w] = parts[j][2].reshape(n_origins, w)
+        out_d[:, col : col + w] = parts[j][3].reshape(n_origins, w)
+        col += w
+        parts[j] = ()  # release this chunk's pairs
+    return origin, dest, out_t.ravel(), out_d.ravel()
 
 
 def _report_far(offset_m: NDArray[np.float64], ids: NDArray[np.str_], what: str, max_snap_m: float) -> None:
