@@ -8,7 +8,8 @@ single-source Dijkstra takes per school (measured on a sample of schools and
 extrapolated) against the per-school time of the scipy matrix.
 
 Targets (2 cores): whole matrix ≤ 30 s, peak memory ≤ 4 GiB, ≥ 20× faster than
-networkx per source.
+networkx per source. The matrices run in ``--workers`` worker processes (2 by
+default); peak memory is given for this process and for it with its workers.
 
 Run::
 

@@ -165,7 +165,8 @@ class NetworkSettings(BaseModel):
     max_snap_m
         Blocks or schools farther than this from any road are reported.
     workers
-        Threads computing shortest paths (results do not depend on it).
+        Worker processes computing shortest paths on large problems (results
+        do not depend on it; small problems run in one process).
     isochrone_minutes
         Travel times (minutes) the ``network`` stage draws around every school
         (by the mode of its level); empty draws none.
