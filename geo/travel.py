@@ -219,7 +219,10 @@ def network_matrix(
         as implausible (their times still include the long off-network leg).
     workers
         Processes for the searches when the problem is large (at least
-        :data:`PROCESS_MIN_WORK`); the result does not depend on it.
+        :data:`PROCESS_MIN_WORK`); the result does not depend on it. Workers
+        start from a ``forkserver``, so a script calling this with
+        ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard
+        (without it the workers fail and the searches run in this process).
 
     Returns
     -------
@@ -421,6 +424,7 @@ def _run_chunks(job: _ChunkJob, chunks: list[NDArray[np.int64]], *, workers: int
 
 
 def _run_in_processes(job: _ChunkJob, chunks: list[NDArray[np.int64]], n_proc: int) -> list[tuple[NDArray[np.int32], ...]]:
+    """Each chunk's pairs from ``n_proc`` worker processes, in chunk order."""
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     if method == "forkserver":
