@@ -8,6 +8,7 @@ many seats or teachers it falls short and exits with code 3.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -115,21 +116,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _with_solver_overrides(scenario: Any, args: argparse.Namespace) -> Any:
-    from planning.scenario import Scenario  # noqa: PLC0415
+    """The scenario with ``--seed``, ``--time-limit`` and ``--workers`` applied (validated like the file)."""
+    from pydantic import ValidationError  # noqa: PLC0415
 
-    update = {}
-    if getattr(args, "time_limit", None) is not None:
-        update["time_limit_s"] = args.time_limit
-    if getattr(args, "workers", None) is not None:
-        update["workers"] = args.workers
-    if getattr(args, "seed", None) is not None and getattr(args, "command", "") == "run":
-        scenario = Scenario(**{**scenario.__dict__, "seed": args.seed})
+    from planning.scenario import SolverSection, _problems_from  # noqa: PLC0415
+
+    if args.seed is not None:
+        scenario = dataclasses.replace(scenario, seed=args.seed)
+    update = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
     if not update:
         return scenario
-    from planning.scenario import SolverSection  # noqa: PLC0415
-
-    solver = SolverSection.model_validate({**scenario.solver.model_dump(), **update})
-    return Scenario(**{**scenario.__dict__, "solver": solver})
+    try:
+        solver = SolverSection.model_validate({**scenario.solver.model_dump(), **update})
+    except ValidationError as err:
+        raise InputError(_problems_from(err, "command line", prefix="solver")) from err
+    return dataclasses.replace(scenario, solver=solver)
 
 
 def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str, Any]:

@@ -74,3 +74,12 @@ def test_infeasible_exits_3_with_explanation(
     assert code == cli.EXIT_INFEASIBLE
     err = capsys.readouterr().err
     assert "demand exceeds capacity" in err and "东关小学 zone: short by 120 seats" in err and "allow overflow" in err
+
+
+def test_bad_solver_flag_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('[inputs]\nschools = "s.gpkg"\n', encoding="utf-8")
+    assert cli.main(["run", str(f), "--time-limit", "0", "--out", str(tmp_path / "o")]) == cli.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "command line, column 'solver.time_limit_s'" in err and "greater than 0" in err
