@@ -371,9 +371,8 @@ def _cmd_stage(args: argparse.Namespace) -> int:
             params[key.removeprefix("param__")] = value
         elif key.startswith("alias__"):
             param = key.removeprefix("alias__")
-            params[param] = FLAG_ALIASES[args.command_name][next(
-                f for f, (p, _) in FLAG_ALIASES[args.command_name].items() if p == param
-            )][1](value)
+            convert = {p: conv for p, conv in FLAG_ALIASES[args.command_name].values()}[param]
+            params[param] = convert(value)
     inputs = {layer: getattr(args, layer) for layer in _LAYERS if getattr(args, layer, None)}
     solver = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
     data = {"name": args.command_name, "seed": args.seed, "inputs": {**inputs, "crs": args.crs}, args.stage: params}

@@ -27,6 +27,7 @@ A stage runs when its table is present (and ``enabled`` is not false).
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,4 +245,4 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as err:
         raise InputError([Problem(layer=str(path), message=f"not valid TOML: {err}")]) from err
     scenario = scenario_from_dict(data, base_dir=path.resolve().parent, source=str(path))
-    return Scenario(**{**scenario.__dict__, "path": path.resolve()})
+    return dataclasses.replace(scenario, path=path.resolve())
