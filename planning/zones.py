@@ -19,13 +19,13 @@ solved exactly with OR-Tools ``SimpleMinCostFlow`` in integer students; its
 cost is a valid lower bound and a basic optimum splits at most ``#schools − 1``
 blocks. A stability cap is dualized (Lagrangian): the smallest integer price per
 moved student that meets the cap is found by bisection and the best Lagrangian
-value is the bound. Integer repair: (1) round each split block to the school
-taking most of it; where that overfills a school, reserve the excess seats
-there and re-solve the flow, until the rounding fits; (2) if it still does not
-fit (or breaks the stability cap), CP-SAT re-packs the split blocks and the
-blocks cheapest to move in reduced costs, growing the set until it fits; (3)
-polish: a small CP-SAT window around each split block (its schools, their
-cheapest-to-move blocks), kept when better. Contiguity is enforced by cut
+value is the bound. Whole-block rounding (:mod:`planning.rounding`): round each
+split block to the school taking most of it; pass each overfilled school's
+excess along the cheapest chain of whole-block moves to a school with room,
+priced with the relaxation's seat prices (its duals); then shifts, swaps and
+chain moves while travel falls. Only if that cannot fit every block (or
+breaks the stability cap) does CP-SAT re-pack the split blocks and the blocks
+cheapest to move in reduced costs, growing the set until it fits. Contiguity is enforced by cut
 generation: find the pieces of a zone not attached to its school, add the cut
 "a piece may belong to school ``j`` only if one of its bordering blocks does",
 free those blocks and re-solve, until every zone is one piece.
@@ -40,6 +40,7 @@ Every output is sorted by id.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -62,6 +63,7 @@ from geo.policy import (
     URBAN_PRIMARY_RADIUS_M,
 )
 from geo.travel import TravelMatrix
+from planning.rounding import chain_improve, ejection_repair, loads, local_pairs, local_search, seat_prices
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +86,11 @@ CUT_PIECES_PER_SOLVE = 8
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
 REPAIR_FREE_PER_SPLIT = 12
-#: Polishing windows: schools around a split block, blocks freed per school, CP-SAT time.
-WINDOW_SCHOOLS = 4
-WINDOW_BLOCKS_PER_SCHOOL = 25
-WINDOW_DETERMINISTIC_TIME = 0.1
-#: Rounds of reserving overfilled seats and re-solving the relaxation.
-MAX_RESERVE_ROUNDS = 50
+#: Blocks freed in the CP-SAT repair at least.
 REPAIR_MIN_FREE = 200
+#: Cheapest schools per block the whole-block rounding may move it to (plus the
+#: schools the relaxation uses): moving a block farther is never worth it in practice.
+LOCAL_CANDIDATES = 8
 #: Penalty per student above capacity inside the repair model when overflow is not
 #: allowed: dominates any travel saving, so capacity holds whenever it can.
 HARD_OVERFLOW_PENALTY = 10**7
@@ -243,8 +243,13 @@ def _prepare(
     o, j, t, dist = o[keep], j[keep], t[keep], dist[keep]
     moved = (cur[o] >= 0) & (j != cur[o])
     cost = t + np.int64(stability_weight_s) * moved
-    order = np.lexsort((j, cost, o))
-    o, j, t, dist, cost, moved = o[order], j[order], t[order], dist[order], cost[order], moved[order]
+    # sort by block, then cost, then school (travel matrices usually come sorted: skip the sort then)
+    in_order = len(o) < 2 or bool(
+        np.all((o[1:] > o[:-1]) | ((o[1:] == o[:-1]) & ((cost[1:] > cost[:-1]) | ((cost[1:] == cost[:-1]) & (j[1:] > j[:-1])))))
+    )
+    if not in_order:
+        order = np.lexsort((j, cost, o))
+        o, j, t, dist, cost, moved = o[order], j[order], t[order], dist[order], cost[order], moved[order]
     start = np.searchsorted(o, np.arange(n + 1))
     return _Problem(
         block_ids=np.asarray(travel.origin_ids, dtype=str),
@@ -624,44 +629,6 @@ def _plan_cost(p: _Problem, school: NDArray[np.int64], overflow_penalty_s: int |
     if overflow_penalty_s is not None:
         cost += overflow_penalty_s * int(np.maximum(_load(p, school) - p.capacity, 0).sum())
     return cost
-
-
-def _polish_windows(
-    p: _Problem,
-    school: NDArray[np.int64],
-    split: NDArray[np.int64],
-    flow: NDArray[np.int64],
-    sub: object,
-    budget: _WorkBudget,
-    share: float,
-) -> tuple[NDArray[np.int64], int]:
-    """Re-solve small CP-SAT windows around each split block until ``share`` of the budget is spent."""
-    done = 0
-    for i in split.tolist():
-        if budget.exhausted(share):
-            break
-        lo, hi = int(p.start[i]), int(p.start[i + 1])
-        win = set(p.dest[lo:hi][flow[lo:hi] > 0].tolist()) | set(p.dest[lo : min(hi, lo + WINDOW_SCHOOLS)].tolist())
-        win.add(int(school[i]))
-        win_arr = np.array(sorted(win), np.int64)
-        free = _free_set(p, school, np.array([i], np.int64), win_arr, WINDOW_BLOCKS_PER_SCHOOL)
-        got = sub(free, school, WINDOW_DETERMINISTIC_TIME)  # type: ignore[operator]
-        done += 1
-        if got is None or got[2] > 0:
-            continue
-        mask = np.zeros(len(school), bool)
-        mask[free] = True
-        before = _subset_cost(p, school, free)
-        after = _subset_cost(p, got[0], free)
-        if after < before:
-            school = got[0]
-    return school, done
-
-
-def _subset_cost(p: _Problem, school: NDArray[np.int64], blocks: NDArray[np.int64]) -> int:
-    pair = _pair_index(p, blocks, school[blocks])
-    ok = pair >= 0
-    return int((p.cost[pair[ok]] * p.demand[blocks[ok]]).sum())
 
 
 def _free_set(
@@ -1069,30 +1036,28 @@ def optimal_zones(
             touched = np.unique(np.concatenate([touched, p.dest[near]]))
 
     if len(lp_split):
-        # 1. Reserve and resolve: round each split block to the school taking most of it;
-        # where that overfills a school, reserve the excess seats there and re-solve the
-        # flow (on each block's nearest candidates) until the rounding fits.
+        # 1. Whole-block rounding (planning.rounding): round each split block to the school
+        # taking most of it, pass the excess along ejection chains priced with the
+        # relaxation's seat prices, then shifts, swaps and chain moves while travel falls.
+        # Costs include the Lagrangian price of a move when a stability cap is set.
         rank = np.arange(len(p.origin)) - p.start[p.origin]
-        mask = (rank < REPAIR_CANDIDATES) | (flow.pair_flow > 0)
-        reserve = np.zeros(m, np.int64)
-        now, reserve_rounds = flow, 0
-        while True:
-            school, split = _pick(p, now.pair_flow)
-            over = _load(p, school) - p.capacity
-            if penalty is not None or (over <= 0).all() or reserve_rounds >= MAX_RESERVE_ROUNDS:
-                break
-            reserve += np.maximum(over, 0)
-            got_flow = _min_cost_flow(
-                p, price=price, overflow_penalty_s=penalty, pair_mask=mask, capacity=p.capacity - reserve
-            )
-            if got_flow is None:
-                break
-            now = got_flow
-            reserve_rounds += 1
-        details["reserve_rounds"] = reserve_rounds
-        details["reserved_seats"] = int(reserve.sum())
+        keep = (rank < LOCAL_CANDIDATES) | (flow.pair_flow > 0)
+        local = local_pairs(p, keep)
+        if price:
+            local = dataclasses.replace(local, cost=local.cost + np.int64(price) * p.moved[keep])
+        seats = p.capacity + flow.overflow  # overflow only where the relaxation chose it (allowed)
+        prices = seat_prices(local, flow.pair_flow[keep], seats)
+        school, chain_stats = ejection_repair(local, school, seats, prices)
+        if (loads(local, school, m) <= seats).all():
+            school, shifts, swaps = local_search(local, school, seats)
+            school, kept, touched = chain_improve(local, school, seats, prices)
+            school, shifts2, swaps2 = local_search(local, school, seats, dirty=touched)
+            details.update({"shifts": shifts + shifts2, "swaps": swaps + swaps2, "chain_improvements": kept})
+        details.update({"chain_rounds": chain_stats.chain_rounds, "chain_moves": chain_stats.chain_moves})
+        worst = cp_model.FEASIBLE
         split = np.zeros(n, bool)
-        # 2. CP-SAT on the split blocks and the blocks cheapest to move once chains of
+        # 2. If the chains could not make it fit (or a stability cap is broken): CP-SAT on
+        # the split blocks and the blocks cheapest to move once chains of
         # moves are counted (reduced-cost regret), everything else fixed.
         if _excess(p, school, max_moved, penalty) > 0:
             regret = np.nan_to_num(_ejection_regret(p, school), nan=np.inf)
@@ -1120,15 +1085,6 @@ def optimal_zones(
                         hint="allow overflow, raise capacity, or raise the maximum travel time",
                     )
                 n_free *= 2
-        # 3. Polish window by window: each split block with the schools around it and
-        # their blocks cheapest to move; a window's plan is kept only when it is better.
-        if _excess(p, school, max_moved, penalty) == 0:
-            # leave half the budget to contiguity when it is asked for
-            share = 1.0 if adjacency is None else 0.5
-            school, polished = _polish_windows(p, school, lp_split, flow.pair_flow, sub, budget, share)
-            details["polish_windows"] = polished
-            if polished < len(lp_split):
-                worst = cp_model.FEASIBLE
 
     if adjacency is not None:
         wrong_root = [r for j, r in root_map.items() if school[r] != j and p.start[r + 1] > p.start[r]]

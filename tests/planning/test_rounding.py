@@ -1,0 +1,115 @@
+"""Whole-block rounding: seat prices, cover knapsack, ejection chains, local search."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from planning import rounding as R
+from planning.rounding import LocalPairs
+from planning.zones import optimal_zones
+from tests.planning.test_zones import matrix
+
+
+def pairs(times: list[list[float]], demand: list[int]) -> LocalPairs:
+    """Pair table from a dense table of per-student costs (nan = unreachable), sorted by block then cost."""
+    t = np.asarray(times, float)
+    rows = []
+    for i in range(t.shape[0]):
+        for j in np.argsort(t[i], kind="stable"):
+            if not np.isnan(t[i, j]):
+                rows.append((i, int(j), int(t[i, j])))
+    o, d, c = (np.array(col, np.int64) for col in zip(*rows, strict=True))
+    start = np.searchsorted(o, np.arange(t.shape[0] + 1))
+    return LocalPairs(origin=o, dest=d, cost=c, start=start, demand=np.asarray(demand, np.int64))
+
+
+# Schools A, B, C in a line. A takes one 6-student block only (10 seats); the cheapest fix is a
+# chain: b1 A → B (6 × 4 more), then B is over by 1 and b2 B → C (5 × 4 more).
+# Optimum = 6·1 + 6·5 + 5·5 + 5·1 = 66 (the other fit, b1 → C and b2 stays, costs 70).
+CHAIN_TIMES = [[1, 5, 9], [1, 5, 9], [5, 1, 5], [9, 5, 1]]
+CHAIN_DEMAND = [6, 6, 5, 5]
+CHAIN_SEATS = np.array([10, 10, 20])
+
+
+def test_cover_prefers_a_fit_then_the_cheapest() -> None:
+    sizes = np.array([5, 3, 4])
+    # need 7: {3, 4} = 7 covers exactly and costs 7 against 8 for {5, 3}
+    assert R._cover(sizes, np.array([5.0, 3.0, 4.0]), 7).tolist() == [1, 2]
+    # {5, 3} = 8 is cheaper here, but with room for 7 only {3, 4} fits where it goes
+    assert R._cover(sizes, np.array([1.0, 1.0, 9.0]), 7).tolist() == [0, 1]
+    assert R._cover(sizes, np.array([1.0, 1.0, 9.0]), 7, room=7).tolist() == [1, 2]
+    # nothing covers: everything goes
+    assert R._cover(sizes, np.ones(3), 20).tolist() == [0, 1, 2]
+
+
+def test_ejection_chain_reaches_the_hand_optimum() -> None:
+    p = pairs(CHAIN_TIMES, CHAIN_DEMAND)
+    prices = np.array([4.0, 0.0, 0.0])  # the relaxation's: room at A costs 4 per student (to B)
+    start = np.array([0, 0, 1, 2])  # b0, b1 rounded to A: 12 students in 10 seats
+    school, stats = R.ejection_repair(p, start, CHAIN_SEATS, prices)
+    assert (R.loads(p, school, 3) <= CHAIN_SEATS).all()
+    cost = sum(CHAIN_DEMAND[i] * CHAIN_TIMES[i][j] for i, j in enumerate(school.tolist()))
+    assert cost == 66
+    assert 2 <= stats.chain_moves <= 3
+
+
+def test_optimal_zones_finds_the_chain_optimum() -> None:
+    plan = optimal_zones(matrix(CHAIN_TIMES), CHAIN_DEMAND, CHAIN_SEATS, max_travel_s=None)
+    assert plan.objective_s == 66
+    assert plan.school_load["students"].tolist() == [6, 6, 10]
+    assert plan.bound_s <= 66
+
+
+def test_local_search_swaps_two_blocks_across_full_schools() -> None:
+    # each block sits at the other one's near school; both schools are full, so only a swap helps
+    p = pairs([[10, 1], [1, 10]], [4, 4])
+    school, shifts, swaps = R.local_search(p, np.array([0, 1]), np.array([4, 4]))
+    assert school.tolist() == [1, 0]
+    assert (shifts, swaps) == (0, 1)
+
+
+def test_local_search_shifts_into_room_and_never_overfills() -> None:
+    p = pairs([[10, 1], [10, 1]], [3, 3])
+    school, shifts, _ = R.local_search(p, np.array([0, 0]), np.array([6, 4]))
+    assert sorted(school.tolist()) == [0, 1]  # only one block fits at the near school
+    assert shifts == 1
+
+
+def test_seat_prices_give_the_relaxation_bound() -> None:
+    # Chain toy with B cut to 7 seats. Relaxation: b0 6 → A, b1 4 → A and 2 → B, b2 → B, b3 → C;
+    # cost 6 + 4 + 10 + 5 + 5 = 30. Room at C is free; at B it costs 4 (a b2 student to C);
+    # at A 8 (an A student to B, +4, pushing a B student to C, +4; or straight to C, +8).
+    p = pairs(CHAIN_TIMES, CHAIN_DEMAND)
+    seats = np.array([10, 7, 20])
+    flow = np.zeros(len(p.origin), np.int64)
+    for i, j, k in [(0, 0, 6), (1, 0, 4), (1, 1, 2), (2, 1, 5), (3, 2, 5)]:
+        flow[np.flatnonzero((p.origin == i) & (p.dest == j))[0]] = k
+    u = R.seat_prices(p, flow, seats)
+    assert u.tolist() == pytest.approx([8.0, 4.0, 0.0], abs=1e-6)
+    # the dual bound Σ d_i min_j (t_ij + u_j) − Σ u_j c_j equals the relaxation's cost
+    best = np.full(4, np.inf)
+    np.minimum.at(best, p.origin, p.cost + u[p.dest])
+    assert (best * p.demand).sum() - (u * seats).sum() == pytest.approx(30)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rounding_is_feasible_and_close_to_brute_force(seed: int) -> None:
+    """Small random instances: the plan fits, the bound holds, and the plan is near the true optimum."""
+    rng = np.random.default_rng(seed)
+    n, m = 8, 3
+    bxy, sxy = rng.uniform(0, 10, (n, 2)), rng.uniform(0, 10, (m, 2))
+    times = np.rint(np.hypot(*(bxy[:, None, :] - sxy[None, :, :]).transpose(2, 0, 1)) * 60 + 1)
+    demand = rng.integers(1, 10, n)
+    seats = np.full(m, int(np.ceil(demand.sum() * 1.15 / m)))
+    best = np.inf
+    for combo in itertools.product(range(m), repeat=n):
+        c = np.asarray(combo)
+        if (np.bincount(c, weights=demand, minlength=m) <= seats).all():
+            best = min(best, float((times[np.arange(n), c] * demand).sum()))
+    plan = optimal_zones(matrix(times.tolist(), schools=["A", "B", "C"]), demand, seats, max_travel_s=None)
+    assert (plan.school_load["students"] <= plan.school_load["capacity_seats"]).all()
+    assert plan.bound_s <= best + 1e-6 <= plan.objective_s + 1e-6
+    assert plan.objective_s <= best * 1.10
