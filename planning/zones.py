@@ -1079,9 +1079,25 @@ def optimal_zones(
                         f"{level}: no whole-block plan found within the time limit; raise [solver] time_limit_s"
                     )
                 if n_free >= len(order):
+                    counts = p.start[1:] - p.start[:-1]
+                    proven = got is not None and got[1] == cp_model.OPTIMAL and (counts <= REPAIR_CANDIDATES).all()
+                    if not proven:
+                        raise SolverError(
+                            f"{level}: no whole-block plan found that fits every school; "
+                            "raise [solver] time_limit_s or set allow_overflow = true"
+                        )
+                    over = _load(p, school) - p.capacity
                     raise InfeasibleError(
                         summary=f"{level}: blocks are indivisible and do not fit the seats in reach",
-                        shortfalls=_shortfalls(p, school_group),
+                        shortfalls=[
+                            Shortfall(
+                                where=f"school {p.school_ids[j]}",
+                                short_by=int(over[j]),
+                                detail=f"{int(p.capacity[j])} seats; the best whole-block plan puts "
+                                f"{int(p.capacity[j] + over[j])} students there",
+                            )
+                            for j in np.flatnonzero(over > 0)
+                        ],
                         hint="allow overflow, raise capacity, or raise the maximum travel time",
                     )
                 n_free *= 2

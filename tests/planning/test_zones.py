@@ -81,8 +81,10 @@ def test_overflow_allowed_reports_overfilled_school() -> None:
 
 def test_indivisible_blocks_that_cannot_fit_raise() -> None:
     tm = matrix([[10, 20], [10, 20]])
-    with pytest.raises(InfeasibleError, match="indivisible"):
+    with pytest.raises(InfeasibleError, match="indivisible") as err:
         optimal_zones(tm, [6, 6], [7, 7 - 2], max_travel_s=None)
+    # 12 students fill 12 seats only if a block splits: the best whole-block plan overfills B by 1
+    assert [(s.where, s.short_by) for s in err.value.shortfalls] == [("school B", 1)]
 
 
 def test_unreachable_block_is_unserved_with_reason() -> None:
