@@ -919,9 +919,11 @@ def optimal_zones(
     roots
         Block index of each school's own block (−1 none), needed with ``adjacency``.
     time_limit_s
-        Work budget of the repair, polish and contiguity loops, in CP-SAT
-        deterministic time (≈ seconds on a typical core). The loops stop on this
-        budget, not on the wall clock, so the plan does not depend on machine speed.
+        Work budget of the CP-SAT repair (used only when the chain rounding
+        cannot fit every block or meet the stability cap) and of the contiguity
+        loop, in CP-SAT deterministic time (≈ seconds on a typical core). The
+        loops stop on this budget, not on the wall clock, so the plan does not
+        depend on machine speed.
     seed
         CP-SAT random seed.
 
