@@ -77,14 +77,10 @@ class RoundingStats:
         Rounds of the ejection-chain repair.
     chain_moves
         Blocks passed on along chains.
-    shifts, swaps
-        Improving moves applied by the local search.
     """
 
     chain_rounds: int = 0
     chain_moves: int = 0
-    shifts: int = 0
-    swaps: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,12 +179,12 @@ def seat_prices(
 
 def _arc_table(
     p: PairTable, school: NDArray[np.int64], mine: NDArray[np.float64], m: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
     """Moves of whole blocks off their school, grouped by arc (j, k), cheapest per student first.
 
-    Returns the pair indices sorted by (j, k, delta, block), the arc keys
+    With the moves sorted by (j, k, delta, block), returns the arc keys
     ``j·m + k`` of the groups, their first position (len + 1 entries), the
-    per-student delta of each sorted pair and its block.
+    per-student delta of each move and its block.
     """
     j = school[p.origin]
     ok = (j >= 0) & (p.dest != j) & (p.demand[p.origin] > 0)
@@ -201,7 +197,7 @@ def _arc_table(
     q, delta = q[order], delta[order]
     key = school[p.origin[q]] * np.int64(m) + p.dest[q]
     brk = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    return q, key[brk], np.r_[brk, len(q)], delta.astype(float), p.origin[q]
+    return key[brk], np.r_[brk, len(q)], delta.astype(float), p.origin[q]
 
 
 def _cover(
@@ -239,7 +235,6 @@ def _cover(
         if take[k, target]:
             chosen.append(k)
             target -= int(sizes[k])
-            # take[k] records an improvement made by item k at that total; walk back
     return np.asarray(sorted(chosen), np.int64)
 
 
@@ -254,7 +249,7 @@ class _SchoolGraph:
     def __init__(self, p: PairTable, school: NDArray[np.int64], prices: NDArray[np.float64], m: int) -> None:
         self.p, self.m, self.prices = p, m, prices
         mine = own_cost(p, school)
-        _, keys, self.first, self.delta, self.blk = _arc_table(p, school, mine, m)
+        keys, self.first, self.delta, self.blk = _arc_table(p, school, mine, m)
         src, dst = keys // m, keys % m
         w = np.maximum(self.delta[self.first[:-1]] + prices[dst] - prices[src], 0.0) + ARC_EPSILON
         self.graph = sp.csr_array((w, (dst, src)), shape=(m, m))  # reversed: search from the schools with room
@@ -557,7 +552,7 @@ def local_search(
         n_shift += changed
         # swaps between the two schools of an arc: best pair per arc, repeated while it saves
         mine = own_cost(p, school)
-        q, keys, first, delta, blk = _arc_table(p, school, mine, m)
+        keys, first, delta, blk = _arc_table(p, school, mine, m)
         here = can[blk]
         arcs = {int(k): (int(first[a]), int(first[a + 1])) for a, k in enumerate(keys.tolist())}
         swapped = 0
