@@ -271,7 +271,7 @@ class _SchoolGraph:
 
         ``school`` and ``load`` are updated in place.
         """
-        p, m, prices = self.p, self.m, self.prices
+        p, prices = self.p, self.prices
         need = int(load[start] - capacity[start])
         undo: list[tuple[int, int]] = []
         if need <= 0:
