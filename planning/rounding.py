@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 CHAIN_CANDIDATES = 24
 #: Rounds of rebuilding the school graph in the ejection-chain repair.
 MAX_CHAIN_ROUNDS = 60
+#: Rounds without less excess after which the chain repair stops (or drops the bordering rule).
+STALL_ROUNDS = 3
 #: Candidate blocks per school and direction in the swap neighbourhood.
 SWAP_CANDIDATES = 12
 #: Passes of the local search (each pass tries every shift, then every swap).
@@ -177,17 +179,73 @@ def seat_prices(
     return np.maximum(np.where(finite, u, top), 0.0)
 
 
+def border_keys(adjacency: sp.csr_array, school: NDArray[np.int64], m: int) -> NDArray[np.int64]:
+    """Sorted keys ``i·m + k`` of every block ``i`` bordering a block of zone ``k``."""
+    n = len(school)
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(adjacency.indptr))
+    zone = school[adjacency.indices]
+    ok = zone >= 0
+    return np.unique(rows[ok] * np.int64(m) + zone[ok])
+
+
+def borders(keys: NDArray[np.int64], blocks: NDArray[np.int64], dest: NDArray[np.int64], m: int) -> NDArray[np.bool_]:
+    """Whether each block borders the zone of its ``dest`` school (see :func:`border_keys`)."""
+    want = blocks.astype(np.int64) * np.int64(m) + dest
+    if not len(keys):
+        return np.zeros(len(want), bool)
+    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return keys[pos] == want
+
+
+def may_move(adjacency: sp.csr_array, school: NDArray[np.int64], i: int, to: int) -> bool:
+    """Whether block ``i`` can join zone ``to`` without scattering a zone.
+
+    It must border zone ``to``, and leaving must not cut its own zone: its
+    neighbours in that zone stay connected through that zone's blocks within
+    two steps of ``i`` (a local, conservative test: a zone joined only by a
+    long way round counts as cut).
+    """
+    ptr, ind = adjacency.indptr, adjacency.indices
+    nb = ind[ptr[i] : ptr[i + 1]]
+    if not (school[nb] == to).any():
+        return False
+    own = school[i]
+    same = nb[school[nb] == own]
+    if len(same) <= 1:
+        return True
+    near = set(same.tolist())
+    for k in same.tolist():
+        ring = ind[ptr[k] : ptr[k + 1]]
+        near.update(ring[(school[ring] == own) & (ring != i)].tolist())
+    seen, stack = {int(same[0])}, [int(same[0])]
+    while stack:
+        k = stack.pop()
+        for v in ind[ptr[k] : ptr[k + 1]].tolist():
+            if v in near and v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return all(int(k) in seen for k in same.tolist())
+
+
 def _arc_table(
-    p: PairTable, school: NDArray[np.int64], mine: NDArray[np.float64], m: int
+    p: PairTable,
+    school: NDArray[np.int64],
+    mine: NDArray[np.float64],
+    m: int,
+    adjacency: sp.csr_array | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
     """Moves of whole blocks off their school, grouped by arc (j, k), cheapest per student first.
 
     With the moves sorted by (j, k, delta, block), returns the arc keys
     ``j·m + k`` of the groups, their first position (len + 1 entries), the
-    per-student delta of each move and its block.
+    per-student delta of each move and its block. With ``adjacency``, a block
+    may only move to a zone it borders (so moves do not scatter zones).
     """
     j = school[p.origin]
     ok = (j >= 0) & (p.dest != j) & (p.demand[p.origin] > 0)
+    if adjacency is not None:
+        q = np.flatnonzero(ok)
+        ok[q] = borders(border_keys(adjacency, school, m), p.origin[q], p.dest[q], m)
     q = np.flatnonzero(ok)
     delta = p.cost[q] - mine[p.origin[q]]
     # two stable sorts (q is in block order): by delta, then by arc — as a lexsort, much faster
@@ -246,10 +304,17 @@ class _SchoolGraph:
     until the graph is rebuilt).
     """
 
-    def __init__(self, p: PairTable, school: NDArray[np.int64], prices: NDArray[np.float64], m: int) -> None:
-        self.p, self.m, self.prices = p, m, prices
+    def __init__(
+        self,
+        p: PairTable,
+        school: NDArray[np.int64],
+        prices: NDArray[np.float64],
+        m: int,
+        adjacency: sp.csr_array | None = None,
+    ) -> None:
+        self.p, self.m, self.prices, self.adjacency = p, m, prices, adjacency
         mine = own_cost(p, school)
-        keys, self.first, self.delta, self.blk = _arc_table(p, school, mine, m)
+        keys, self.first, self.delta, self.blk = _arc_table(p, school, mine, m, adjacency)
         src, dst = keys // m, keys % m
         w = np.maximum(self.delta[self.first[:-1]] + prices[dst] - prices[src], 0.0) + ARC_EPSILON
         self.graph = sp.csr_array((w, (dst, src)), shape=(m, m))  # reversed: search from the schools with room
@@ -326,8 +391,13 @@ class _SchoolGraph:
                 here = school[cand] == cur
                 if strict:
                     here &= self.left[cand] != to
-                if here.any():
-                    return to, cand[here][:CHAIN_CANDIDATES], self.delta[first:last][here][:CHAIN_CANDIDATES]
+                idx = np.flatnonzero(here)
+                if self.adjacency is not None and strict:
+                    idx = np.asarray([k for k in idx[: 2 * CHAIN_CANDIDATES].tolist()
+                                      if may_move(self.adjacency, school, int(cand[k]), to)], np.int64)
+                if len(idx):
+                    idx = idx[:CHAIN_CANDIDATES]
+                    return to, cand[idx], self.delta[first:last][idx]
         return None
 
 
@@ -336,6 +406,8 @@ def ejection_repair(
     school: NDArray[np.int64],
     capacity: NDArray[np.int64],
     prices: NDArray[np.float64],
+    *,
+    adjacency: sp.csr_array | None = None,
 ) -> tuple[NDArray[np.int64], RoundingStats]:
     """Bring every school within capacity by passing whole blocks along chains.
 
@@ -349,6 +421,11 @@ def ejection_repair(
         Seats of each school.
     prices
         Seat price of each school (:func:`seat_prices`).
+    adjacency
+        Block adjacency: when given, a block only moves to a zone it borders,
+        so that zones stay in one piece as far as possible.
+        Moves between zones that do not border are used only when no chain
+        of bordering moves can take the excess.
 
     Returns
     -------
@@ -363,9 +440,11 @@ def ejection_repair(
     load = loads(p, school, m)
     rounds = moves = 0
     left: NDArray[np.int64] | None = None
+    adj = adjacency
+    last_over, stalled = int(np.maximum(load - capacity, 0).sum()), 0
     while (load > capacity).any() and (load < capacity).any() and rounds < MAX_CHAIN_ROUNDS:
         rounds += 1
-        graph = _SchoolGraph(p, school, prices, m)
+        graph = _SchoolGraph(p, school, prices, m, adj)
         if left is not None:
             graph.left = left
         left = graph.left
@@ -374,8 +453,13 @@ def ejection_repair(
         for s in np.lexsort((np.arange(m), -excess))[: int((excess > 0).sum())].tolist():
             done += len(graph.push(school, load, capacity, s))
         moves += done
-        if not done:
-            break
+        over = int(np.maximum(load - capacity, 0).sum())
+        stalled = stalled + 1 if over >= last_over else 0
+        last_over = over
+        if not done or stalled >= STALL_ROUNDS:
+            if adj is None:
+                break
+            adj, stalled = None, 0  # no bordering chain is left: allow any move
     logger.debug("ejection chains: %d rounds, %d moves, %d students above capacity left",
                  rounds, moves, int(np.maximum(load - capacity, 0).sum()))
     return school, RoundingStats(chain_rounds=rounds, chain_moves=moves)
@@ -387,6 +471,7 @@ def chain_improve(
     capacity: NDArray[np.int64],
     prices: NDArray[np.float64],
     *,
+    adjacency: sp.csr_array | None = None,
     max_passes: int = 2,
 ) -> tuple[NDArray[np.int64], int, NDArray[np.bool_]]:
     """Bring blocks back to cheaper full schools, making room by a chain; keep what saves travel.
@@ -406,6 +491,9 @@ def chain_improve(
         Seats of each school.
     prices
         Seat price of each school.
+    adjacency
+        Block adjacency: when given, a block only moves to a zone it borders,
+        so that zones stay in one piece as far as possible.
     max_passes
         Passes over the candidates (the school graph is rebuilt each pass).
 
@@ -421,7 +509,7 @@ def chain_improve(
     kept = 0
     touched = np.zeros(m, bool)
     for _ in range(max_passes):
-        graph = _SchoolGraph(p, school, prices, m)
+        graph = _SchoolGraph(p, school, prices, m, adjacency)
         mine = own_cost(p, school)
         red = p.cost + prices[p.dest]
         best = np.full(n, np.inf)
@@ -439,6 +527,8 @@ def chain_improve(
         for i in cand.tolist():
             j, k = int(target[i]), int(school[i])
             if j < 0 or j == k:
+                continue
+            if adjacency is not None and not may_move(adjacency, school, i, j):
                 continue
             d = int(p.demand[i])
             undo = [(i, k)]
@@ -493,6 +583,7 @@ def local_search(
     *,
     movable: NDArray[np.bool_] | None = None,
     dirty: NDArray[np.bool_] | None = None,
+    adjacency: sp.csr_array | None = None,
     max_passes: int = MAX_SEARCH_PASSES,
 ) -> tuple[NDArray[np.int64], int, int]:
     """Improve a capacity-feasible plan by shifts and swaps until none saves travel.
@@ -510,6 +601,9 @@ def local_search(
     dirty
         Schools whose swaps are worth searching (default: all); later passes
         search only the schools the previous pass changed.
+    adjacency
+        Block adjacency: when given, a block only moves to a zone it borders,
+        so that zones stay in one piece as far as possible.
     max_passes
         Passes over the shift and swap neighbourhoods.
 
@@ -536,12 +630,16 @@ def local_search(
         gain = (mine[p.origin] - p.cost) * p.demand[p.origin]
         ok = can[p.origin] & (p.dest != j) & (gain > 0) & (p.demand[p.origin] <= capacity[p.dest] - load[p.dest])
         q = np.flatnonzero(ok)
+        if adjacency is not None:
+            q = q[borders(border_keys(adjacency, school, m), p.origin[q], p.dest[q], m)]
         q = q[np.lexsort((q, -gain[q]))]
         done = np.zeros(len(school), bool)
         for k in q.tolist():
             i, to = int(p.origin[k]), int(p.dest[k])
             d = int(p.demand[i])
             if done[i] or load[to] + d > capacity[to]:
+                continue
+            if adjacency is not None and not may_move(adjacency, school, i, to):
                 continue
             load[school[i]] -= d
             load[to] += d
@@ -552,7 +650,7 @@ def local_search(
         n_shift += changed
         # swaps between the two schools of an arc: best pair per arc, repeated while it saves
         mine = own_cost(p, school)
-        keys, first, delta, blk = _arc_table(p, school, mine, m)
+        keys, first, delta, blk = _arc_table(p, school, mine, m, adjacency)
         here = can[blk]
         arcs = {int(k): (int(first[a]), int(first[a + 1])) for a, k in enumerate(keys.tolist())}
         swapped = 0
@@ -581,6 +679,10 @@ def local_search(
             r, c = divmod(flat, cost.shape[1])
             if cost[r, c] < 0:
                 i1, i2 = int(x[r]), int(y[c])
+                if adjacency is not None and not (
+                    may_move(adjacency, school, i1, b) and may_move(adjacency, school, i2, a)
+                ):
+                    continue
                 d1, d2 = int(p.demand[i1]), int(p.demand[i2])
                 school[i1], school[i2] = b, a
                 load[a] += d2 - d1

@@ -1037,23 +1037,23 @@ def optimal_zones(
             near = np.isin(p.origin, free)  # widen to the schools the freed blocks could use
             touched = np.unique(np.concatenate([touched, p.dest[near]]))
 
+    rank = np.arange(len(p.origin)) - p.start[p.origin]
+    keep = (rank < LOCAL_CANDIDATES) | (flow.pair_flow > 0)
+    local = local_pairs(p, keep)
+    if price:  # costs include the Lagrangian price of a move when a stability cap is set
+        local = dataclasses.replace(local, cost=local.cost + np.int64(price) * p.moved[keep])
+    seats = p.capacity + flow.overflow  # overflow only where the relaxation chose it (allowed)
+    prices = seat_prices(local, flow.pair_flow[keep], seats)
     if len(lp_split):
         # 1. Whole-block rounding (planning.rounding): round each split block to the school
         # taking most of it, pass the excess along ejection chains priced with the
         # relaxation's seat prices, then shifts, swaps and chain moves while travel falls.
-        # Costs include the Lagrangian price of a move when a stability cap is set.
-        rank = np.arange(len(p.origin)) - p.start[p.origin]
-        keep = (rank < LOCAL_CANDIDATES) | (flow.pair_flow > 0)
-        local = local_pairs(p, keep)
-        if price:
-            local = dataclasses.replace(local, cost=local.cost + np.int64(price) * p.moved[keep])
-        seats = p.capacity + flow.overflow  # overflow only where the relaxation chose it (allowed)
-        prices = seat_prices(local, flow.pair_flow[keep], seats)
-        school, chain_stats = ejection_repair(local, school, seats, prices)
+        # With contiguity asked for, blocks move only to zones they border.
+        school, chain_stats = ejection_repair(local, school, seats, prices, adjacency=adjacency)
         if (loads(local, school, m) <= seats).all():
-            school, shifts, swaps = local_search(local, school, seats)
-            school, kept, touched = chain_improve(local, school, seats, prices)
-            school, shifts2, swaps2 = local_search(local, school, seats, dirty=touched)
+            school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency)
+            school, kept, touched = chain_improve(local, school, seats, prices, adjacency=adjacency)
+            school, shifts2, swaps2 = local_search(local, school, seats, dirty=touched, adjacency=adjacency)
             details.update({"shifts": shifts + shifts2, "swaps": swaps + swaps2, "chain_improvements": kept})
         details.update({"chain_rounds": chain_stats.chain_rounds, "chain_moves": chain_stats.chain_moves})
         worst = cp_model.FEASIBLE
@@ -1103,6 +1103,17 @@ def optimal_zones(
                         hint="allow overflow, raise capacity, or raise the maximum travel time",
                     )
                 n_free *= 2
+
+    # Blocks without students at this level take the school cheapest in seat-price
+    # terms: the zone the relaxation's partition puts them in, not a hole in it.
+    empty = np.flatnonzero((p.demand == 0) & (local.start[1:] > local.start[:-1]))
+    if len(empty):
+        red = (local.cost + prices[local.dest]).astype(float)
+        best = np.full(n, np.inf)
+        np.minimum.at(best, local.origin, red)
+        hit = np.flatnonzero((red == best[local.origin]) & (local.demand[local.origin] == 0))
+        first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
+        school[local.origin[first]] = local.dest[first]
 
     if adjacency is not None:
         wrong_root = [r for j, r in root_map.items() if school[r] != j and p.start[r + 1] > p.start[r]]

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from planning import rounding as R
 from planning.rounding import LocalPairs
@@ -113,3 +114,41 @@ def test_rounding_is_feasible_and_close_to_brute_force(seed: int) -> None:
     assert (plan.school_load["students"] <= plan.school_load["capacity_seats"]).all()
     assert plan.bound_s <= best + 1e-6 <= plan.objective_s + 1e-6
     assert plan.objective_s <= best * 1.10
+
+
+def path_adjacency(n: int) -> sp.csr_array:
+    """Blocks 0 – 1 – … – n−1 in a row."""
+    rows = np.r_[np.arange(n - 1), np.arange(1, n)]
+    cols = np.r_[np.arange(1, n), np.arange(n - 1)]
+    return sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(n, n))
+
+
+def test_may_move_only_to_a_bordering_zone_without_cutting_its_own() -> None:
+    adj = path_adjacency(5)
+    school = np.array([0, 0, 0, 1, 1])
+    assert R.may_move(adj, school, 2, 1)  # the end of zone 0 joins zone 1
+    assert not R.may_move(adj, school, 1, 1)  # does not border zone 1
+    # a neck: block 1 joins 0 and 2 of zone 0 and borders zone 1 (block 3 hangs off it)
+    rows, cols = [0, 1, 1, 2, 1, 3], [1, 0, 2, 1, 3, 1]
+    neck = sp.csr_array((np.ones(6, bool), (rows, cols)), shape=(4, 4))
+    assert not R.may_move(neck, np.array([0, 0, 0, 1]), 1, 1)
+
+
+def test_rounding_with_adjacency_moves_only_border_blocks() -> None:
+    # zone A = blocks 0–2, zone B = 3–4; A is over by 2. Block 2 borders B; block 0 is
+    # cheaper to move but far from B: with adjacency the chain must take block 2.
+    times = [[1, 3], [1, 9], [1, 5], [9, 1], [9, 1]]
+    p = pairs(times, [2, 2, 2, 2, 2])
+    start = np.array([0, 0, 0, 1, 1])
+    seats = np.array([4, 6])
+    free, _ = R.ejection_repair(p, start, seats, np.array([2.0, 0.0]))
+    assert free.tolist() == [1, 0, 0, 1, 1]
+    joined, _ = R.ejection_repair(p, start, seats, np.array([2.0, 0.0]), adjacency=path_adjacency(5))
+    assert joined.tolist() == [0, 0, 1, 1, 1]
+
+
+def test_blocks_without_students_follow_the_relaxation_partition() -> None:
+    # A holds b0 only (10 seats): room at A costs 9 per student, so the empty b1, nearer A
+    # (4 s against 5 s), lies in B's zone: 4 + 9 > 5 + 0.
+    plan = optimal_zones(matrix([[1, 10], [4, 5], [2, 3]]), [10, 0, 10], [10, 20], max_travel_s=None)
+    assert plan.block_school.tolist() == [0, 1, 1]
