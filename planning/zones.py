@@ -53,7 +53,6 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
-from scipy.sparse.csgraph import connected_components
 
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.policy import (
@@ -62,6 +61,7 @@ from geo.policy import (
     URBAN_PRIMARY_RADIUS_M,
 )
 from geo.travel import TravelMatrix
+from planning.contiguity import band, detached_pieces, neighbour_rule, piece_border
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,13 @@ REPAIR_CANDIDATES = 8
 REPAIR_MARGINAL_BLOCKS = 6
 #: Above this many detached pieces, hand pieces greedily to bordering zones before cut generation.
 GREEDY_ATTACH_ABOVE = 20
-#: Detached pieces handled per CP-SAT solve in a cut round.
-CUT_PIECES_PER_SOLVE = 8
+#: Contiguity windows: blocks around a detached piece re-solved at once (to start with;
+#: four times more when the window cannot take the change), how often it grows,
+#: how many hops deep it reaches, and CP-SAT deterministic time per window.
+CONTIGUITY_WINDOW_BLOCKS = 40
+CONTIGUITY_WINDOW_GROWTHS = 3
+CONTIGUITY_WINDOW_MAX_HOPS = 12
+CONTIGUITY_WINDOW_TIME = 0.2
 #: Contiguity cut rounds before giving up and reporting the remaining enclaves.
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
@@ -683,49 +688,28 @@ def _free_set(
 # --- contiguity ------------------------------------------------------------------
 
 
-def _detached_pieces(
-    school: NDArray[np.int64], adjacency: sp.csr_array, roots: NDArray[np.int64]
-) -> list[tuple[int, NDArray[np.int64]]]:
-    """Pieces of zones neither holding nor bordering their school's root block."""
-    n = len(school)
-    coo = adjacency.tocoo()
-    same = (school[coo.row] == school[coo.col]) & (school[coo.row] >= 0)
-    g = sp.coo_array((np.ones(int(same.sum()), bool), (coo.row[same], coo.col[same])), shape=(n, n))
-    _, label = connected_components(g, directed=False)
-    out = []
-    assigned = np.flatnonzero(school >= 0)
-    if not len(assigned):
-        return out
-    labels_of = pd.Series(assigned).groupby(label[assigned]).apply(np.asarray)
-    for lab, blocks in labels_of.items():
-        j = int(school[blocks[0]])
-        r = int(roots[j])
-        if r < 0:
-            continue
-        if r in set(blocks.tolist()):
-            continue
-        near = adjacency.indices[adjacency.indptr[r] : adjacency.indptr[r + 1]]
-        if np.isin(blocks, near).any():
-            continue
-        out.append((j, np.sort(blocks)))
-    return sorted(out, key=lambda t: (t[0], int(t[1][0])))
-
-
 def _attach_greedily(
     p: _Problem,
     school: NDArray[np.int64],
     adjacency: sp.csr_array,
     roots: NDArray[np.int64],
     overflow_penalty_s: int | None,
+    *,
+    connector: NDArray[np.bool_],
+    only_empty: bool = False,
 ) -> NDArray[np.int64]:
     """Hand each detached piece whole to the cheapest bordering zone with room for it.
 
     Moving a detached piece into a zone it borders (at a block of an attached
-    piece) can disconnect nothing, so every move removes one detached piece.
+    piece, or through connectors) can disconnect nothing, so every move removes
+    one detached piece. With ``only_empty``, only pieces without students move
+    (free of cost and of seats).
     """
     school = school.copy()
     for _ in range(3):
-        pieces = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, roots)
+        pieces = detached_pieces(school, adjacency, roots, connector)
+        if only_empty:
+            pieces = [(j, piece) for j, piece in pieces if not p.demand[piece].any()]
         if not pieces:
             break
         detached = np.zeros(len(school), bool)
@@ -734,7 +718,7 @@ def _attach_greedily(
         load = _load(p, school)
         moved_any = False
         for j, piece in pieces:
-            border = _border(piece, adjacency)
+            border = piece_border(piece, adjacency, connector)
             targets = sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j})
             best, best_cost = -1, None
             need = int(p.demand[piece].sum())
@@ -758,9 +742,94 @@ def _attach_greedily(
     return school
 
 
-def _border(piece: NDArray[np.int64], adjacency: sp.csr_array) -> NDArray[np.int64]:
-    nb = np.concatenate([adjacency.indices[adjacency.indptr[i] : adjacency.indptr[i + 1]] for i in piece.tolist()])
-    return np.setdiff1d(np.unique(nb), piece)
+def _make_contiguous(
+    p: _Problem,
+    school: NDArray[np.int64],
+    adjacency: sp.csr_array,
+    roots: NDArray[np.int64],
+    root_map: Mapping[int, int],
+    cuts: list[_Cut],
+    details: dict[str, float | int | str],
+    *,
+    flow: NDArray[np.int64],
+    max_moved: int | None,
+    overflow_penalty_s: int | None,
+    seed: int,
+    budget: _WorkBudget,
+) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
+    """Make every zone one piece: roots home, empty pieces handed over, then window solves.
+
+    Blocks no school can take are connectors (see :mod:`planning.contiguity`).
+    Each detached piece is re-solved with CP-SAT in a small window of blocks
+    around it (its neighbours a few hops deep), under the cut "the piece may
+    belong to ``j`` only if one of its bordering blocks does" (kept for later
+    windows) and the neighbour rule "a window block may belong to ``j`` only if
+    one of its neighbours does"; the window grows when its seats cannot take
+    the change. Rounds repeat until no piece is detached, the round cap or the
+    work budget.
+
+    Returns
+    -------
+    tuple
+        The plan, the rounds taken and the pieces still detached.
+    """
+    n = len(school)
+    has = p.start[1:] > p.start[:-1]
+    connector = ~has
+    school = np.where(has, school, -1)
+
+    def window(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        size = CONTIGUITY_WINDOW_BLOCKS
+        free = seeds
+        for _ in range(CONTIGUITY_WINDOW_GROWTHS):
+            free = band(seeds, adjacency, has, min_blocks=size, max_hops=CONTIGUITY_WINDOW_MAX_HOPS)
+            free = free[has[free]]
+            in_free = np.zeros(n, bool)
+            in_free[free] = True
+            cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
+            local = [_Cut(j, piece, border) for j, piece, border in neighbour_rule(free, school, cand, adjacency, roots)]
+            local += [cut for cut in cuts if in_free[cut.piece].any()]
+            got = _solve_sub(
+                p, school, free, flow=flow, cuts=local, roots=root_map, max_moved=max_moved,
+                overflow_penalty_s=overflow_penalty_s, seed=seed, deterministic_time=CONTIGUITY_WINDOW_TIME,
+                budget=budget,
+            )
+            if got is not None and got[2] == 0 and got[1] in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return got[0], free
+            if budget.exhausted():
+                break
+            size *= 4
+        return school, free
+
+    wrong_root = [r for j, r in sorted(root_map.items()) if school[r] != j and has[r]]
+    for r in wrong_root:
+        school, _ = window(np.array([r], np.int64), school)
+    details["wrong_roots"] = len(wrong_root)
+    # pieces without students move free of cost and seats
+    school = _attach_greedily(p, school, adjacency, roots, overflow_penalty_s, connector=connector, only_empty=True)
+    pieces = detached_pieces(school, adjacency, roots, connector)
+    if len(pieces) > GREEDY_ATTACH_ABOVE and max_moved is None:
+        # many pieces: attach them greedily first, the windows handle the rest
+        school = _attach_greedily(p, school, adjacency, roots, overflow_penalty_s, connector=connector)
+        details["greedy_attached"] = len(pieces)
+    rounds = 0
+    while rounds < MAX_CONTIGUITY_ROUNDS and not budget.exhausted():
+        pieces = detached_pieces(school, adjacency, roots, connector)
+        if not pieces:
+            break
+        rounds += 1
+        logger.debug("contiguity round %d: %d detached pieces", rounds, len(pieces))
+        touched = np.zeros(n, bool)
+        for j, piece in pieces:
+            if touched[piece].any():
+                continue  # an earlier window of this round changed it: look again next round
+            cuts.append(_Cut(j, piece, piece_border(piece, adjacency, connector)))
+            school, free = window(piece, school)
+            touched[free] = True
+            if budget.exhausted():
+                logger.info("contiguity: out of work budget with detached pieces left")
+                break
+    return school, rounds, detached_pieces(school, adjacency, roots, connector)
 
 
 # --- public cores ------------------------------------------------------------------
@@ -1130,40 +1199,13 @@ def optimal_zones(
             if polished < len(lp_split):
                 worst = cp_model.FEASIBLE
 
-    if adjacency is not None:
-        wrong_root = [r for j, r in root_map.items() if school[r] != j and p.start[r + 1] > p.start[r]]
-        if wrong_root:
-            school, _ = repair(np.asarray(wrong_root, np.int64), school)
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if adjacency is not None and roots is not None:
-        rts = np.asarray(roots, np.int64)
-        pieces = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
-        if len(pieces) > GREEDY_ATTACH_ABOVE:
-            # many pieces: attach them greedily first, cut generation handles the rest
-            school = _attach_greedily(p, school, adjacency, rts, penalty)
-            details["greedy_attached"] = len(pieces)
-        while rounds < MAX_CONTIGUITY_ROUNDS:
-            enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
-            if not enclaves:
-                break
-            rounds += 1
-            logger.debug("contiguity round %d: %d detached pieces", rounds, len(enclaves))
-            ok = True
-            # a few pieces per CP-SAT model keeps each one small
-            for start in range(0, len(enclaves), CUT_PIECES_PER_SOLVE):
-                new_seeds = []
-                for j, piece in enclaves[start : start + CUT_PIECES_PER_SOLVE]:
-                    border = _border(piece, adjacency)
-                    cuts.append(_Cut(j, piece, border))
-                    new_seeds += [piece, border]
-                school, ok = repair(np.unique(np.concatenate(new_seeds)), school)
-                if not ok and budget.exhausted():
-                    break
-            if not ok and budget.exhausted():
-                logger.info("contiguity: out of time with detached pieces left")
-                break
-        enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
+        school, rounds, enclaves = _make_contiguous(
+            p, school, adjacency, np.asarray(roots, np.int64), root_map, cuts, details,
+            flow=flow.pair_flow, max_moved=max_moved, overflow_penalty_s=penalty, seed=seed, budget=budget,
+        )
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["work_units"] = round(budget.spent, 3)
     details["repair_status"] = "OPTIMAL" if worst == cp_model.OPTIMAL else "FEASIBLE"
