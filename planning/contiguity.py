@@ -23,8 +23,21 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
 
-def _neighbours(adjacency: sp.csr_array, blocks: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Blocks adjacent to any of ``blocks`` (with repeats)."""
+def neighbours(adjacency: sp.csr_array, blocks: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Blocks adjacent to any of ``blocks`` (with repeats).
+
+    Parameters
+    ----------
+    adjacency
+        Symmetric block adjacency.
+    blocks
+        Block indices.
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices of their neighbours, one per edge.
+    """
     ptr, idx = adjacency.indptr, adjacency.indices
     if not len(blocks):
         return np.empty(0, np.int64)
@@ -157,14 +170,14 @@ def piece_border(
     """
     piece = np.asarray(piece, np.int64)
     region = piece
-    nb = np.unique(_neighbours(adjacency, piece))
+    nb = np.unique(neighbours(adjacency, piece))
     touched = nb[connector[nb]]
     if len(touched):
         # every connector reachable from the piece through connectors
         group = connector_components(adjacency, connector)
         reach = np.flatnonzero(np.isin(group, np.unique(group[touched])))
         region = np.union1d(piece, reach)
-        nb = np.unique(_neighbours(adjacency, region))
+        nb = np.unique(neighbours(adjacency, region))
     nb = np.setdiff1d(nb, region)
     return nb[~connector[nb]]
 
@@ -202,7 +215,7 @@ def band(
     for _ in range(max_hops):
         if int(inside.sum()) >= min_blocks or not len(front):
             break
-        nb = np.unique(_neighbours(adjacency, front))
+        nb = np.unique(neighbours(adjacency, front))
         nb = nb[passable[nb] & ~inside[nb]]
         inside[nb] = True
         front = nb
@@ -245,7 +258,7 @@ def neighbour_rule(
     """
     out = []
     free = np.asarray(free, np.int64)
-    around = np.union1d(free, _neighbours(adjacency, free))
+    around = np.union1d(free, neighbours(adjacency, free))
     near = set(school[around][school[around] >= 0].tolist())
     near |= {j for j, r in enumerate(roots.tolist()) if r >= 0 and r in set(free.tolist())}
     is_root_of = {int(r): j for j, r in enumerate(roots.tolist()) if r >= 0}
@@ -257,3 +270,128 @@ def neighbour_rule(
                 continue
             out.append((int(j), np.array([i], np.int64), nb if j in near else none))
     return out
+
+
+def frontier(school: NDArray[np.int64], adjacency: sp.csr_array, zones: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Blocks of the given zones that border another of them: where they can trade blocks.
+
+    Parameters
+    ----------
+    school
+        School index of each block (−1: in no zone).
+    adjacency
+        Symmetric block adjacency.
+    zones
+        Schools whose common borders are wanted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted block indices.
+    """
+    member = np.zeros(int(max(school.max(initial=-1), np.max(zones, initial=-1))) + 2, bool)
+    member[np.asarray(zones, np.int64)] = True
+    coo = adjacency.tocoo()
+    r, c = coo.row, coo.col
+    sr, sc = school[r], school[c]
+    hit = member[sr] & member[sc] & (sr != sc) & (sr >= 0) & (sc >= 0)
+    return np.unique(r[hit]).astype(np.int64)
+
+
+def _unit_cost(start: NDArray[np.int64], dest: NDArray[np.int64], cost: NDArray[np.int64], i: int, k: int) -> int | None:
+    lo, hi = int(start[i]), int(start[i + 1])
+    hit = np.flatnonzero(dest[lo:hi] == k)
+    return int(cost[lo + hit[0]]) if len(hit) else None
+
+
+def _one_piece(blocks: NDArray[np.int64], adjacency: sp.csr_array) -> bool:
+    if len(blocks) <= 1:
+        return True
+    sub = adjacency[blocks][:, blocks]
+    return connected_components(sub, directed=False)[0] == 1
+
+
+def swap_in(
+    piece: NDArray[np.int64],
+    school: NDArray[np.int64],
+    *,
+    adjacency: sp.csr_array,
+    roots: NDArray[np.int64],
+    detached: NDArray[np.bool_],
+    demand: NDArray[np.int64],
+    room: NDArray[np.int64],
+    start: NDArray[np.int64],
+    dest: NDArray[np.int64],
+    cost: NDArray[np.int64],
+) -> tuple[int, int, int] | None:
+    """Cheapest way to hand a detached piece to a bordering zone, making room there by one move.
+
+    The piece (of zone ``j``) goes whole to a zone ``k`` it borders at an
+    attached block. When ``k`` has too few free seats, one block ``b`` of ``k``
+    on its edge goes to a zone ``l`` it borders at an attached block that has
+    room for it (``j`` itself gains the piece's seats). Only moves keeping
+    ``k`` one piece (its root included) are considered, so the plan loses the
+    piece and gains no other.
+
+    Parameters
+    ----------
+    piece
+        Blocks of the detached piece.
+    school
+        School index of each block.
+    adjacency
+        Symmetric block adjacency.
+    roots
+        Root block of each school.
+    detached
+        Blocks in a detached piece (of any zone).
+    demand
+        Students per block.
+    room
+        Free seats per school (negative: over capacity).
+    start, dest, cost
+        Reachable pairs sorted by block: first pair of each block, school and
+        unit cost of each pair.
+
+    Returns
+    -------
+    (k, b, l) or None
+        Receiving zone, the block it gives away (−1: none) and where it goes
+        (−1: none); ``None`` when no such move exists.
+    """
+    j = int(school[piece[0]])
+    need = int(demand[piece].sum())
+    nb = np.unique(neighbours(adjacency, piece))
+    nb = nb[~np.isin(nb, piece) & ~detached[nb] & (school[nb] >= 0)]
+    best: tuple[int, int, int, int] | None = None
+    for k in np.unique(school[nb]).tolist():
+        if k == j:
+            continue
+        here = [_unit_cost(start, dest, cost, i, j) for i in piece.tolist()]
+        there = [_unit_cost(start, dest, cost, i, k) for i in piece.tolist()]
+        if any(t is None for t in there):
+            continue
+        delta = sum(int(demand[i]) * (int(t) - int(h or 0)) for i, t, h in zip(piece.tolist(), there, here, strict=True))
+        short = need - int(room[k])
+        if short <= 0:
+            if best is None or delta < best[0]:
+                best = (delta, k, -1, -1)
+            continue
+        mine = np.flatnonzero((school == k) & ~detached)
+        edge = mine[(demand[mine] >= short) & (mine != roots[k])]
+        for b in edge.tolist():
+            around = adjacency.indices[adjacency.indptr[b] : adjacency.indptr[b + 1]]
+            around = around[~detached[around] & (school[around] >= 0) & (school[around] != k)]
+            own = _unit_cost(start, dest, cost, b, k)
+            for l in np.unique(school[around]).tolist():
+                free = int(room[l]) + (need if l == j else 0)
+                to = _unit_cost(start, dest, cost, b, l)
+                if to is None or own is None or int(demand[b]) > free:
+                    continue
+                total = delta + int(demand[b]) * (to - own)
+                if best is not None and total >= best[0]:
+                    continue
+                after = np.union1d(mine[mine != b], piece)
+                if _one_piece(after, adjacency):
+                    best = (total, k, b, l)
+    return None if best is None else best[1:]

@@ -61,7 +61,8 @@ from geo.policy import (
     URBAN_PRIMARY_RADIUS_M,
 )
 from geo.travel import TravelMatrix
-from planning.contiguity import band, detached_pieces, neighbour_rule, piece_border
+from planning.contiguity import band, detached_pieces, frontier, neighbour_rule, piece_border, swap_in
+from planning.contiguity import neighbours as _neighbours_of
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +79,19 @@ REPAIR_CANDIDATES = 8
 REPAIR_MARGINAL_BLOCKS = 6
 #: Above this many detached pieces, hand pieces greedily to bordering zones before cut generation.
 GREEDY_ATTACH_ABOVE = 20
+#: Passes handing detached pieces to bordering zones (making room by one move) before the windows.
+CONTIGUITY_SWAP_PASSES = 4
 #: Contiguity windows: blocks around a detached piece re-solved at once (to start with;
 #: four times more when the window cannot take the change), how often it grows,
 #: how many hops deep it reaches, and CP-SAT deterministic time per window.
-CONTIGUITY_WINDOW_BLOCKS = 40
-CONTIGUITY_WINDOW_GROWTHS = 3
-CONTIGUITY_WINDOW_MAX_HOPS = 12
-CONTIGUITY_WINDOW_TIME = 0.2
+CONTIGUITY_WINDOW_BLOCKS = 20
+CONTIGUITY_WINDOW_GROWTHS = 2
+#: Hops from the piece within which zones trade blocks, per growth of the window.
+CONTIGUITY_WINDOW_HOPS = 5
+CONTIGUITY_WINDOW_TIME = 0.05
+CONTIGUITY_WINDOW_MAX_TIME = 0.3
+#: Solves of one window with the lazy cuts of the pieces it left detached.
+CONTIGUITY_WINDOW_RESOLVES = 5
 #: Contiguity cut rounds before giving up and reporting the remaining enclaves.
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
@@ -725,7 +732,7 @@ def _attach_greedily(
             for k in targets:
                 if overflow_penalty_s is None and load[k] + need > p.capacity[k]:
                     continue
-                pair = _pair_index(p, piece, np.full(len(piece), k))
+                pair = _pairs_to(p, piece, k)
                 if (pair < 0).any():
                     continue
                 cost = int((p.cost[pair] * p.demand[piece]).sum())
@@ -740,6 +747,16 @@ def _attach_greedily(
         if not moved_any:
             break
     return school
+
+
+def _pairs_to(p: _Problem, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
+    """Pair index of each of a few blocks with one school, −1 where out of reach."""
+    out = np.full(len(blocks), -1, np.int64)
+    for k, i in enumerate(blocks.tolist()):
+        hit = np.flatnonzero(p.dest[p.start[i] : p.start[i + 1]] == school)
+        if len(hit):
+            out[k] = p.start[i] + hit[0]
+    return out
 
 
 def _make_contiguous(
@@ -778,28 +795,100 @@ def _make_contiguous(
     connector = ~has
     school = np.where(has, school, -1)
 
+    def pieces_of(school: NDArray[np.int64], zones: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
+        return detached_pieces(np.where(np.isin(school, zones), school, -1), adjacency, roots, connector)
+
     def window(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        size = CONTIGUITY_WINDOW_BLOCKS
-        free = seeds
-        for _ in range(CONTIGUITY_WINDOW_GROWTHS):
-            free = band(seeds, adjacency, has, min_blocks=size, max_hops=CONTIGUITY_WINDOW_MAX_HOPS)
+        # Hint: the seeds handed to the cheapest zone they border and can reach, so that
+        # CP-SAT starts from a plan meeting every cut (seats may overflow; it repairs those).
+        hint = school.copy()
+        border = piece_border(seeds, adjacency, connector)
+        best = None
+        for k in sorted(set(school[border][school[border] >= 0].tolist()) - set(school[seeds].tolist())):
+            pair = _pairs_to(p, seeds, k)
+            if (pair >= 0).all():
+                cost = int((p.cost[pair] * p.demand[seeds]).sum())
+                if best is None or cost < best[0]:
+                    best = (cost, k)
+        if best is not None:
+            hint[seeds] = best[1]
+        # Window: the seeds and their neighbours, plus where the zones around them meet
+        # (a piece handed to a full zone needs that zone to give blocks to another one);
+        # each growth adds the meeting places of every zone in the window.
+        zones = np.union1d(school[border][school[border] >= 0], school[seeds])
+        for growth in range(CONTIGUITY_WINDOW_GROWTHS):
+            free = band(seeds, adjacency, has, min_blocks=CONTIGUITY_WINDOW_BLOCKS, max_hops=2)
+            reach = band(seeds, adjacency, has, min_blocks=n, max_hops=CONTIGUITY_WINDOW_HOPS * (growth + 1))
+            free = np.union1d(free, np.intersect1d(frontier(school, adjacency, zones), reach))
             free = free[has[free]]
+            old = {(j, tuple(pc.tolist())) for j, pc in pieces_of(school, zones)}
             in_free = np.zeros(n, bool)
             in_free[free] = True
             cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
-            local = [_Cut(j, piece, border) for j, piece, border in neighbour_rule(free, school, cand, adjacency, roots)]
-            local += [cut for cut in cuts if in_free[cut.piece].any()]
-            got = _solve_sub(
-                p, school, free, flow=flow, cuts=local, roots=root_map, max_moved=max_moved,
-                overflow_penalty_s=overflow_penalty_s, seed=seed, deterministic_time=CONTIGUITY_WINDOW_TIME,
-                budget=budget,
-            )
-            if got is not None and got[2] == 0 and got[1] in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                return got[0], free
+            rule = [_Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, school, cand, adjacency, roots)]
+            det = min(CONTIGUITY_WINDOW_TIME * len(free) / CONTIGUITY_WINDOW_BLOCKS, CONTIGUITY_WINDOW_MAX_TIME)
+            for _ in range(CONTIGUITY_WINDOW_RESOLVES):
+                local = rule + [cut for cut in cuts if in_free[cut.piece].any()]
+                got = _solve_sub(
+                    p, hint, free, flow=flow, cuts=local, roots=root_map, max_moved=max_moved,
+                    overflow_penalty_s=overflow_penalty_s, seed=seed, deterministic_time=det, budget=budget,
+                )
+                if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                    break
+                # lazy cuts: a piece the window made is cut off and the window solved again
+                left = pieces_of(got[0], np.union1d(zones, got[0][free]))
+                new = [(j, pc) for j, pc in left if (j, tuple(pc.tolist())) not in old]
+                logger.debug(
+                    "contiguity window: %d blocks, %d zones, status %d, %d pieces before, %d after, %d new",
+                    len(free), len(zones), got[1], len(old), len(left), len(new),
+                )
+                fixed = not any(np.isin(seeds, pc).any() for _, pc in left)
+                if not new and len(left) <= len(old) and fixed:
+                    return got[0], free
+                cuts.extend(_Cut(j, pc, piece_border(pc, adjacency, connector)) for j, pc in new)
+                if budget.exhausted():
+                    break
+            else:
+                if len(left) < len(old):
+                    return got[0], free  # fewer pieces than before: progress, the next round goes on
             if budget.exhausted():
                 break
-            size *= 4
+            zones = np.unique(np.r_[school[free], school[_neighbours_of(adjacency, free)]])
+            zones = zones[zones >= 0]
         return school, free
+
+    def swap_pieces(school: NDArray[np.int64]) -> int:
+        """Hand pieces to bordering zones, one block out of the receiving zone when it is full."""
+        swapped = 0
+        for _ in range(CONTIGUITY_SWAP_PASSES):
+            pieces = detached_pieces(school, adjacency, roots, connector)
+            detached = np.zeros(n, bool)
+            for _, piece in pieces:
+                detached[piece] = True
+            room = p.capacity - _load(p, school) if overflow_penalty_s is None else np.full(len(p.capacity), 1 << 40)
+            moved = 0
+            for j, piece in pieces:
+                got = swap_in(
+                    piece, school, adjacency=adjacency, roots=roots, detached=detached, demand=p.demand, room=room,
+                    start=p.start, dest=p.dest, cost=p.cost,
+                )
+                if got is None:
+                    continue
+                k, b, l = got
+                need = int(p.demand[piece].sum())
+                school[piece] = k
+                room[k] -= need
+                room[j] += need
+                detached[piece] = False
+                if b >= 0:
+                    school[b] = l
+                    room[l] -= p.demand[b]
+                    room[k] += p.demand[b]
+                moved += 1
+            swapped += moved
+            if not moved:
+                break
+        return swapped
 
     wrong_root = [r for j, r in sorted(root_map.items()) if school[r] != j and has[r]]
     for r in wrong_root:
@@ -813,7 +902,10 @@ def _make_contiguous(
         school = _attach_greedily(p, school, adjacency, roots, overflow_penalty_s, connector=connector)
         details["greedy_attached"] = len(pieces)
     rounds = 0
+    swapped = 0
     while rounds < MAX_CONTIGUITY_ROUNDS and not budget.exhausted():
+        if max_moved is None:
+            swapped += swap_pieces(school)  # in place
         pieces = detached_pieces(school, adjacency, roots, connector)
         if not pieces:
             break
@@ -829,6 +921,7 @@ def _make_contiguous(
             if budget.exhausted():
                 logger.info("contiguity: out of work budget with detached pieces left")
                 break
+    details["swapped_pieces"] = swapped
     return school, rounds, detached_pieces(school, adjacency, roots, connector)
 
 
