@@ -298,17 +298,52 @@ def frontier(school: NDArray[np.int64], adjacency: sp.csr_array, zones: NDArray[
     return np.unique(r[hit]).astype(np.int64)
 
 
-def _unit_cost(start: NDArray[np.int64], dest: NDArray[np.int64], cost: NDArray[np.int64], i: int, k: int) -> int | None:
+def _unit_cost(
+    start: NDArray[np.int64], dest: NDArray[np.int64], cost: NDArray[np.int64], i: int, k: int
+) -> int | None:
+    """Cost per student of block ``i`` at school ``k`` (``None``: out of reach)."""
     lo, hi = int(start[i]), int(start[i + 1])
     hit = np.flatnonzero(dest[lo:hi] == k)
     return int(cost[lo + hit[0]]) if len(hit) else None
 
 
 def _one_piece(blocks: NDArray[np.int64], adjacency: sp.csr_array) -> bool:
+    """Whether the blocks form one piece of the adjacency graph on their own."""
     if len(blocks) <= 1:
         return True
     sub = adjacency[blocks][:, blocks]
     return connected_components(sub, directed=False)[0] == 1
+
+
+def _exits(
+    k: int,
+    short: int,
+    school: NDArray[np.int64],
+    adjacency: sp.csr_array,
+    roots: NDArray[np.int64],
+    detached: NDArray[np.bool_],
+    demand: NDArray[np.int64],
+    start: NDArray[np.int64],
+    dest: NDArray[np.int64],
+    cost: NDArray[np.int64],
+) -> list[tuple[int, int, int]]:
+    """Single moves out of zone ``k`` freeing at least ``short`` seats: ``(extra cost, block, to)``, cheapest first."""
+    mine = np.flatnonzero((school == k) & ~detached)
+    edge = mine[(demand[mine] >= short) & (mine != roots[k])]
+    out = []
+    for b in edge.tolist():
+        around = adjacency.indices[adjacency.indptr[b] : adjacency.indptr[b + 1]]
+        around = around[~detached[around] & (school[around] >= 0) & (school[around] != k)]
+        if not len(around):
+            continue
+        own = _unit_cost(start, dest, cost, b, k)
+        if own is None:
+            continue
+        for l in np.unique(school[around]).tolist():
+            to = _unit_cost(start, dest, cost, b, l)
+            if to is not None:
+                out.append((int(demand[b]) * (to - own), b, l))
+    return sorted(out)
 
 
 def swap_in(
@@ -323,15 +358,16 @@ def swap_in(
     start: NDArray[np.int64],
     dest: NDArray[np.int64],
     cost: NDArray[np.int64],
-) -> tuple[int, int, int] | None:
-    """Cheapest way to hand a detached piece to a bordering zone, making room there by one move.
+    width: int = 8,
+) -> list[tuple[NDArray[np.int64], int]] | None:
+    """Cheapest way to hand a detached piece to a bordering zone, making room there by a short chain.
 
     The piece (of zone ``j``) goes whole to a zone ``k`` it borders at an
-    attached block. When ``k`` has too few free seats, one block ``b`` of ``k``
-    on its edge goes to a zone ``l`` it borders at an attached block that has
-    room for it (``j`` itself gains the piece's seats). Only moves keeping
-    ``k`` one piece (its root included) are considered, so the plan loses the
-    piece and gains no other.
+    attached block. When ``k`` has too few free seats, an edge block ``b`` of
+    ``k`` goes to a zone ``l`` it borders at an attached block; when ``l`` is
+    short too, an edge block of ``l`` goes on to a third zone with room (``j``
+    itself gains the piece's seats). Only chains keeping ``k`` and ``l`` one
+    piece each are kept, so the plan loses the piece and gains no other.
 
     Parameters
     ----------
@@ -352,18 +388,25 @@ def swap_in(
     start, dest, cost
         Reachable pairs sorted by block: first pair of each block, school and
         unit cost of each pair.
+    width
+        Second links tried per zone (cheapest first).
 
     Returns
     -------
-    (k, b, l) or None
-        Receiving zone, the block it gives away (−1: none) and where it goes
-        (−1: none); ``None`` when no such move exists.
+    list of (blocks, school) or None
+        The moves, in order (the piece first); ``None`` when no chain is found.
     """
     j = int(school[piece[0]])
     need = int(demand[piece].sum())
     nb = np.unique(neighbours(adjacency, piece))
     nb = nb[~np.isin(nb, piece) & ~detached[nb] & (school[nb] >= 0)]
-    best: tuple[int, int, int, int] | None = None
+    args = (school, adjacency, roots, detached, demand, start, dest, cost)
+
+    def whole_without(zone: int, out: int, add: NDArray[np.int64]) -> bool:
+        mine = np.flatnonzero((school == zone) & ~detached)
+        return _one_piece(np.union1d(mine[mine != out], add), adjacency)
+
+    best: tuple[int, list[tuple[NDArray[np.int64], int]]] | None = None
     for k in np.unique(school[nb]).tolist():
         if k == j:
             continue
@@ -371,27 +414,36 @@ def swap_in(
         there = [_unit_cost(start, dest, cost, i, k) for i in piece.tolist()]
         if any(t is None for t in there):
             continue
-        delta = sum(int(demand[i]) * (int(t) - int(h or 0)) for i, t, h in zip(piece.tolist(), there, here, strict=True))
+        pairs = zip(piece.tolist(), there, here, strict=True)
+        delta = sum(int(demand[i]) * (int(t) - int(h or 0)) for i, t, h in pairs)
+        if best is not None and delta >= best[0]:
+            continue
         short = need - int(room[k])
         if short <= 0:
-            if best is None or delta < best[0]:
-                best = (delta, k, -1, -1)
+            best = (delta, [(piece, k)])
             continue
-        mine = np.flatnonzero((school == k) & ~detached)
-        edge = mine[(demand[mine] >= short) & (mine != roots[k])]
-        for b in edge.tolist():
-            around = adjacency.indices[adjacency.indptr[b] : adjacency.indptr[b + 1]]
-            around = around[~detached[around] & (school[around] >= 0) & (school[around] != k)]
-            own = _unit_cost(start, dest, cost, b, k)
-            for l in np.unique(school[around]).tolist():
-                free = int(room[l]) + (need if l == j else 0)
-                to = _unit_cost(start, dest, cost, b, l)
-                if to is None or own is None or int(demand[b]) > free:
+        tried = 0
+        for extra, b, l in _exits(k, short, *args):
+            total = delta + extra
+            if best is not None and total >= best[0]:
+                break
+            free = int(room[l]) + (need if l == j else 0)
+            if int(demand[b]) <= free:
+                if whole_without(k, b, piece):
+                    best = (total, [(piece, k), (np.array([b]), l)])
+                    break
+                continue
+            if tried >= width or l == j:
+                continue
+            tried += 1
+            if not whole_without(k, b, piece):
+                continue
+            for extra2, b2, m in _exits(l, int(demand[b]) - free, *args):
+                if best is not None and total + extra2 >= best[0]:
+                    break
+                if m in (k, j) or b2 == b or int(demand[b2]) > int(room[m]):
                     continue
-                total = delta + int(demand[b]) * (to - own)
-                if best is not None and total >= best[0]:
-                    continue
-                after = np.union1d(mine[mine != b], piece)
-                if _one_piece(after, adjacency):
-                    best = (total, k, b, l)
-    return None if best is None else best[1:]
+                if whole_without(l, b2, np.array([b])):
+                    best = (total + extra2, [(piece, k), (np.array([b]), l), (np.array([b2]), m)])
+                    break
+    return None if best is None else best[1]

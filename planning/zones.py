@@ -11,7 +11,8 @@ dropped). Binary ``x_ij``: block ``i`` goes to school ``j``.
 - optional stability: a penalty ``w`` per student whose school changes against
   ``current_*`` and/or a cap ``Σ_i d_i [x_i ≠ current_i] ≤ max_moved``;
 - optional contiguity: the blocks of each zone form one piece of the block
-  adjacency graph, attached to the school's own block;
+  adjacency graph, attached to the school's own block (blocks no school can
+  take join the zones they touch; see Contiguity below);
 - minimize ``Σ d_i (t_ij + w·moved_ij) x_ij + P Σ o_j``.
 
 Method. The transportation relaxation (blocks divisible) is a min-cost flow,
@@ -25,10 +26,26 @@ there and re-solve the flow, until the rounding fits; (2) if it still does not
 fit (or breaks the stability cap), CP-SAT re-packs the split blocks and the
 blocks cheapest to move in reduced costs, growing the set until it fits; (3)
 polish: a small CP-SAT window around each split block (its schools, their
-cheapest-to-move blocks), kept when better. Contiguity is enforced by cut
-generation: find the pieces of a zone not attached to its school, add the cut
-"a piece may belong to school ``j`` only if one of its bordering blocks does",
-free those blocks and re-solve, until every zone is one piece.
+cheapest-to-move blocks), kept when better.
+
+Contiguity. A zone is whole when each of its blocks reaches the school's own
+block through blocks of the zone and *connectors*: blocks no school can take
+(beyond the travel cap, or outside every school's township when zones keep to
+townships), with or without students. They belong to no zone, so a zone that
+reaches its other part across them is one zone with a gap no school serves
+(the map shows the gap; those blocks need boarding or a bus). Blocks with no
+students but a school in reach are ordinary members and are drawn in a zone;
+they cost nothing and take no seats, so they go to whichever bordering zone
+keeps the zones whole. Method (:func:`_make_contiguous`, helpers in
+:mod:`planning.contiguity`): root blocks sent home; pieces without students
+handed over; each detached piece handed whole to a bordering zone, making room
+there by a chain of at most two edge-block moves that keep the zones whole;
+what is left is re-solved with CP-SAT in a small window (the piece, its
+neighbours and where the zones around it meet) under the cut "a piece may
+belong to school ``j`` only if one of its bordering blocks does" and the rule
+"a block may belong to ``j`` only if one of its neighbours does", adding lazy
+cuts for any piece the window leaves behind, until every zone is one piece or
+the work budget is spent (the plan then reports the pieces left).
 
 Determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and a
 deterministic-time limit (``max_deterministic_time``), and the repair loops stop
@@ -92,6 +109,8 @@ CONTIGUITY_WINDOW_TIME = 0.05
 CONTIGUITY_WINDOW_MAX_TIME = 0.3
 #: Solves of one window with the lazy cuts of the pieces it left detached.
 CONTIGUITY_WINDOW_RESOLVES = 5
+#: Growth a window of a piece that stayed detached may start from.
+CONTIGUITY_WINDOW_MAX_LEVEL = 3
 #: Contiguity cut rounds before giving up and reporting the remaining enclaves.
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
@@ -798,9 +817,13 @@ def _make_contiguous(
     def pieces_of(school: NDArray[np.int64], zones: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
         return detached_pieces(np.where(np.isin(school, zones), school, -1), adjacency, roots, connector)
 
-    def window(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        # Hint: the seeds handed to the cheapest zone they border and can reach, so that
-        # CP-SAT starts from a plan meeting every cut (seats may overflow; it repairs those).
+    def window(
+        seeds: NDArray[np.int64], school: NDArray[np.int64], *, level: int = 0, target: int = -1,
+        whole: tuple[int, ...] = (),
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], bool]:
+        """Re-solve a window around ``seeds``; ``level`` starts it larger, ``whole`` zones are freed whole."""
+        # Hint: the seeds handed to ``target`` or the cheapest zone they border and can reach,
+        # so that CP-SAT starts from a plan meeting every cut (seats may overflow; it repairs those).
         hint = school.copy()
         border = piece_border(seeds, adjacency, connector)
         best = None
@@ -810,14 +833,19 @@ def _make_contiguous(
                 cost = int((p.cost[pair] * p.demand[seeds]).sum())
                 if best is None or cost < best[0]:
                     best = (cost, k)
-        if best is not None:
+        if target >= 0:
+            hint[seeds] = target
+        elif best is not None:
             hint[seeds] = best[1]
         # Window: the seeds and their neighbours, plus where the zones around them meet
         # (a piece handed to a full zone needs that zone to give blocks to another one);
         # each growth adds the meeting places of every zone in the window.
-        zones = np.union1d(school[border][school[border] >= 0], school[seeds])
-        for growth in range(CONTIGUITY_WINDOW_GROWTHS):
+        zones = np.union1d(np.union1d(school[border][school[border] >= 0], school[seeds]), np.asarray(whole, np.int64))
+        zones = zones[zones >= 0]
+        for growth in range(level, level + CONTIGUITY_WINDOW_GROWTHS):
             free = band(seeds, adjacency, has, min_blocks=CONTIGUITY_WINDOW_BLOCKS, max_hops=2)
+            if whole:
+                free = np.union1d(free, np.flatnonzero(np.isin(school, whole)))
             reach = band(seeds, adjacency, has, min_blocks=n, max_hops=CONTIGUITY_WINDOW_HOPS * (growth + 1))
             free = np.union1d(free, np.intersect1d(frontier(school, adjacency, zones), reach))
             free = free[has[free]]
@@ -826,7 +854,7 @@ def _make_contiguous(
             in_free[free] = True
             cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
             rule = [_Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, school, cand, adjacency, roots)]
-            det = min(CONTIGUITY_WINDOW_TIME * len(free) / CONTIGUITY_WINDOW_BLOCKS, CONTIGUITY_WINDOW_MAX_TIME)
+            det = min(CONTIGUITY_WINDOW_TIME * len(free) / CONTIGUITY_WINDOW_BLOCKS, CONTIGUITY_WINDOW_MAX_TIME * (1 + growth))
             for _ in range(CONTIGUITY_WINDOW_RESOLVES):
                 local = rule + [cut for cut in cuts if in_free[cut.piece].any()]
                 got = _solve_sub(
@@ -844,18 +872,18 @@ def _make_contiguous(
                 )
                 fixed = not any(np.isin(seeds, pc).any() for _, pc in left)
                 if not new and len(left) <= len(old) and fixed:
-                    return got[0], free
+                    return got[0], free, True
                 cuts.extend(_Cut(j, pc, piece_border(pc, adjacency, connector)) for j, pc in new)
                 if budget.exhausted():
                     break
             else:
                 if len(left) < len(old):
-                    return got[0], free  # fewer pieces than before: progress, the next round goes on
+                    return got[0], free, True  # fewer pieces than before: progress, the next round goes on
             if budget.exhausted():
                 break
             zones = np.unique(np.r_[school[free], school[_neighbours_of(adjacency, free)]])
             zones = zones[zones >= 0]
-        return school, free
+        return school, free, False
 
     def swap_pieces(school: NDArray[np.int64]) -> int:
         """Hand pieces to bordering zones, one block out of the receiving zone when it is full."""
@@ -874,16 +902,13 @@ def _make_contiguous(
                 )
                 if got is None:
                     continue
-                k, b, l = got
-                need = int(p.demand[piece].sum())
-                school[piece] = k
-                room[k] -= need
-                room[j] += need
+                for blocks, to in got:
+                    frm = int(school[blocks[0]])
+                    students = int(p.demand[blocks].sum())
+                    school[blocks] = to
+                    room[to] -= students
+                    room[frm] += students
                 detached[piece] = False
-                if b >= 0:
-                    school[b] = l
-                    room[l] -= p.demand[b]
-                    room[k] += p.demand[b]
                 moved += 1
             swapped += moved
             if not moved:
@@ -891,8 +916,10 @@ def _make_contiguous(
         return swapped
 
     wrong_root = [r for j, r in sorted(root_map.items()) if school[r] != j and has[r]]
-    for r in wrong_root:
-        school, _ = window(np.array([r], np.int64), school)
+    for j, r in sorted(root_map.items()):
+        if r in wrong_root and school[r] != j:
+            # the zone is elsewhere: free it whole with the zone holding its root
+            school, _, _ = window(np.array([r], np.int64), school, target=j, whole=(j, int(school[r])))
     details["wrong_roots"] = len(wrong_root)
     # pieces without students move free of cost and seats
     school = _attach_greedily(p, school, adjacency, roots, overflow_penalty_s, connector=connector, only_empty=True)
@@ -903,6 +930,7 @@ def _make_contiguous(
         details["greedy_attached"] = len(pieces)
     rounds = 0
     swapped = 0
+    stalled: dict[tuple[int, int], int] = {}
     while rounds < MAX_CONTIGUITY_ROUNDS and not budget.exhausted():
         if max_moved is None:
             swapped += swap_pieces(school)  # in place
@@ -916,7 +944,10 @@ def _make_contiguous(
             if touched[piece].any():
                 continue  # an earlier window of this round changed it: look again next round
             cuts.append(_Cut(j, piece, piece_border(piece, adjacency, connector)))
-            school, free = window(piece, school)
+            key = (j, int(piece[0]))
+            school, free, ok = window(piece, school, level=min(stalled.get(key, 0), CONTIGUITY_WINDOW_MAX_LEVEL))
+            if not ok:
+                stalled[key] = stalled.get(key, 0) + 1  # start larger next round
             touched[free] = True
             if budget.exhausted():
                 logger.info("contiguity: out of work budget with detached pieces left")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from planning.contiguity import band, connector_components, detached_pieces, neighbour_rule, piece_border
+from planning.contiguity import band, connector_components, detached_pieces, neighbour_rule, piece_border, swap_in
 
 
 def graph(n: int, edges: list[tuple[int, int]]) -> sp.csr_array:
@@ -71,3 +71,33 @@ def test_neighbour_rule_cuts() -> None:
     assert got == {0: [1, 3], 1: [1, 3], 2: []}
     # a school's own root block is exempt
     assert neighbour_rule(np.array([3]), school, [np.array([1])], ROW, np.array([0, 3, 5])) == []
+
+
+def test_swap_in_makes_room_in_a_full_zone() -> None:
+    # A (root 0) = {0, 1, 3}, B (root 5) = {2, 4, 5}, 10 students each, 30 seats each.
+    # Block 3 touches only B's 2 and 4: a detached piece of A. B is full, so B hands
+    # its edge block 2 to A (which gains the piece's seats) and takes 3: A = {0, 1, 2}.
+    g = graph(6, [(0, 1), (1, 2), (2, 3), (3, 4), (2, 4), (4, 5)])
+    school = np.array([0, 0, 1, 0, 1, 1])
+    roots = np.array([0, 5])
+    pieces = detached_pieces(school, g, roots, NONE)
+    assert [(j, b.tolist()) for j, b in pieces] == [(0, [3])]
+    start = np.arange(0, 13, 2)
+    dest = np.tile([0, 1], 6)
+    cost = np.array([0, 50, 10, 40, 20, 30, 30, 20, 40, 10, 50, 0])
+    detached = np.isin(np.arange(6), [3])
+    demand = np.full(6, 10)
+    moves = swap_in(
+        np.array([3]), school, adjacency=g, roots=roots, detached=detached, demand=demand,
+        room=np.array([0, 0]), start=start, dest=dest, cost=cost,
+    )
+    assert moves is not None
+    assert [(b.tolist(), k) for b, k in moves] == [([3], 1), ([2], 0)]
+    for blocks, k in moves:
+        school[blocks] = k
+    assert detached_pieces(school, g, roots, NONE) == []
+    # with no zone able to give a block away, there is no move
+    assert swap_in(
+        np.array([3]), np.array([0, 0, 1, 0, 1, 1]), adjacency=g, roots=roots, detached=detached,
+        demand=np.array([10, 10, 10, 10, 10, 10]), room=np.array([-100, 0]), start=start, dest=dest, cost=cost,
+    ) is None
