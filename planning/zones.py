@@ -111,6 +111,8 @@ CONTIGUITY_WINDOW_MAX_TIME = 0.3
 CONTIGUITY_WINDOW_RESOLVES = 5
 #: Growth a window of a piece that stayed detached may start from.
 CONTIGUITY_WINDOW_MAX_LEVEL = 3
+#: Rounds without fewer detached pieces before the contiguity loop gives up.
+CONTIGUITY_STALL_ROUNDS = 4
 #: Contiguity cut rounds before giving up and reporting the remaining enclaves.
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
@@ -931,11 +933,18 @@ def _make_contiguous(
     rounds = 0
     swapped = 0
     stalled: dict[tuple[int, int], int] = {}
+    fewest, since = n + 1, 0
     while rounds < MAX_CONTIGUITY_ROUNDS and not budget.exhausted():
-        if max_moved is None:
-            swapped += swap_pieces(school)  # in place
         pieces = detached_pieces(school, adjacency, roots, connector)
+        if len(pieces) > GREEDY_ATTACH_ABOVE and max_moved is None:
+            # many pieces: chains of moves are quick; the windows (better plans) take the rest
+            swapped += swap_pieces(school)  # in place
+            pieces = detached_pieces(school, adjacency, roots, connector)
         if not pieces:
+            break
+        fewest, since = (len(pieces), 0) if len(pieces) < fewest else (fewest, since + 1)
+        if since >= CONTIGUITY_STALL_ROUNDS:
+            logger.info("contiguity: %d detached pieces left after %d rounds without progress", len(pieces), since)
             break
         rounds += 1
         logger.debug("contiguity round %d: %d detached pieces", rounds, len(pieces))
