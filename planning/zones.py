@@ -94,7 +94,7 @@ REPAIR_CANDIDATES = 8
 #: Blocks per touched school freed in the repair, to start with (doubled when
 #: the subproblem is infeasible).
 REPAIR_MARGINAL_BLOCKS = 6
-#: Above this many detached pieces, hand pieces greedily to bordering zones before cut generation.
+#: Above this many detached pieces, hand pieces to bordering zones (greedily, then by chains of moves) before the windows.
 GREEDY_ATTACH_ABOVE = 20
 #: Passes handing detached pieces to bordering zones (making room by one move) before the windows.
 CONTIGUITY_SWAP_PASSES = 4
