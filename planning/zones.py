@@ -11,7 +11,8 @@ dropped). Binary ``x_ij``: block ``i`` goes to school ``j``.
 - optional stability: a penalty ``w`` per student whose school changes against
   ``current_*`` and/or a cap ``Σ_i d_i [x_i ≠ current_i] ≤ max_moved``;
 - optional contiguity: the blocks of each zone form one piece of the block
-  adjacency graph, attached to the school's own block;
+  adjacency graph, attached to the school's own block (blocks no school can
+  take join the zones they touch; see Contiguity below);
 - minimize ``Σ d_i (t_ij + w·moved_ij) x_ij + P Σ o_j``.
 
 Method. The transportation relaxation (blocks divisible) is a min-cost flow,
@@ -25,10 +26,26 @@ excess along the cheapest chain of whole-block moves to a school with room,
 priced with the relaxation's seat prices (its duals); then shifts, swaps and
 chain moves while travel falls. Only if that cannot fit every block (or
 breaks the stability cap) does CP-SAT re-pack the split blocks and the blocks
-cheapest to move in reduced costs, growing the set until it fits. Contiguity is enforced by cut
-generation: find the pieces of a zone not attached to its school, add the cut
-"a piece may belong to school ``j`` only if one of its bordering blocks does",
-free those blocks and re-solve, until every zone is one piece.
+cheapest to move in reduced costs, growing the set until it fits.
+
+Contiguity. A zone is whole when each of its blocks reaches the school's own
+block through blocks of the zone and *connectors*: blocks no school can take
+(beyond the travel cap, or outside every school's township when zones keep to
+townships), with or without students. They belong to no zone, so a zone that
+reaches its other part across them is one zone with a gap no school serves
+(the map shows the gap; those blocks need boarding or a bus). Blocks with no
+students but a school in reach are ordinary members and are drawn in a zone;
+they cost nothing and take no seats, so they go to whichever bordering zone
+keeps the zones whole. Method (:func:`_make_contiguous`, helpers in
+:mod:`planning.contiguity`): root blocks sent home; pieces without students
+handed over; each detached piece handed whole to a bordering zone, making room
+there by a chain of at most two edge-block moves that keep the zones whole;
+what is left is re-solved with CP-SAT in a small window (the piece, its
+neighbours and where the zones around it meet) under the cut "a piece may
+belong to school ``j`` only if one of its bordering blocks does" and the rule
+"a block may belong to ``j`` only if one of its neighbours does", adding lazy
+cuts for any piece the window leaves behind, until every zone is one piece or
+the work budget is spent (the plan then reports the pieces left).
 
 Determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and a
 deterministic-time limit (``max_deterministic_time``), and the repair loops stop
@@ -54,7 +71,6 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
-from scipy.sparse.csgraph import connected_components
 
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.policy import (
@@ -63,6 +79,8 @@ from geo.policy import (
     URBAN_PRIMARY_RADIUS_M,
 )
 from geo.travel import TravelMatrix
+from planning.contiguity import band, detached_pieces, frontier, neighbour_rule, piece_border, swap_in
+from planning.contiguity import neighbours as _neighbours_of
 from planning.rounding import chain_improve, ejection_repair, loads, local_pairs, local_search, seat_prices
 
 logger = logging.getLogger(__name__)
@@ -78,10 +96,25 @@ REPAIR_CANDIDATES = 8
 #: Blocks per touched school freed in the repair, to start with (doubled when
 #: the subproblem is infeasible).
 REPAIR_MARGINAL_BLOCKS = 6
-#: Above this many detached pieces, hand pieces greedily to bordering zones before cut generation.
+#: Above this many detached pieces, hand pieces to bordering zones (greedily, then by chains of moves) before the windows.
 GREEDY_ATTACH_ABOVE = 20
-#: Detached pieces handled per CP-SAT solve in a cut round.
-CUT_PIECES_PER_SOLVE = 8
+#: Passes handing detached pieces to bordering zones (making room by one move) before the windows.
+CONTIGUITY_SWAP_PASSES = 4
+#: Contiguity windows: blocks around a detached piece re-solved at once (to start with;
+#: four times more when the window cannot take the change), how often it grows,
+#: how many hops deep it reaches, and CP-SAT deterministic time per window.
+CONTIGUITY_WINDOW_BLOCKS = 20
+CONTIGUITY_WINDOW_GROWTHS = 2
+#: Hops from the piece within which zones trade blocks, per growth of the window.
+CONTIGUITY_WINDOW_HOPS = 5
+CONTIGUITY_WINDOW_TIME = 0.05
+CONTIGUITY_WINDOW_MAX_TIME = 0.3
+#: Solves of one window with the lazy cuts of the pieces it left detached.
+CONTIGUITY_WINDOW_RESOLVES = 5
+#: Growth a window of a piece that stayed detached may start from.
+CONTIGUITY_WINDOW_MAX_LEVEL = 3
+#: Rounds without fewer detached pieces before the contiguity loop gives up.
+CONTIGUITY_STALL_ROUNDS = 4
 #: Contiguity cut rounds before giving up and reporting the remaining enclaves.
 MAX_CONTIGUITY_ROUNDS = 30
 #: Blocks freed in the integer repair per split block of the relaxation, and at least.
@@ -650,49 +683,28 @@ def _free_set(
 # --- contiguity ------------------------------------------------------------------
 
 
-def _detached_pieces(
-    school: NDArray[np.int64], adjacency: sp.csr_array, roots: NDArray[np.int64]
-) -> list[tuple[int, NDArray[np.int64]]]:
-    """Pieces of zones neither holding nor bordering their school's root block."""
-    n = len(school)
-    coo = adjacency.tocoo()
-    same = (school[coo.row] == school[coo.col]) & (school[coo.row] >= 0)
-    g = sp.coo_array((np.ones(int(same.sum()), bool), (coo.row[same], coo.col[same])), shape=(n, n))
-    _, label = connected_components(g, directed=False)
-    out = []
-    assigned = np.flatnonzero(school >= 0)
-    if not len(assigned):
-        return out
-    labels_of = pd.Series(assigned).groupby(label[assigned]).apply(np.asarray)
-    for lab, blocks in labels_of.items():
-        j = int(school[blocks[0]])
-        r = int(roots[j])
-        if r < 0:
-            continue
-        if r in set(blocks.tolist()):
-            continue
-        near = adjacency.indices[adjacency.indptr[r] : adjacency.indptr[r + 1]]
-        if np.isin(blocks, near).any():
-            continue
-        out.append((j, np.sort(blocks)))
-    return sorted(out, key=lambda t: (t[0], int(t[1][0])))
-
-
 def _attach_greedily(
     p: _Problem,
     school: NDArray[np.int64],
     adjacency: sp.csr_array,
     roots: NDArray[np.int64],
     overflow_penalty_s: int | None,
+    *,
+    connector: NDArray[np.bool_],
+    only_empty: bool = False,
 ) -> NDArray[np.int64]:
     """Hand each detached piece whole to the cheapest bordering zone with room for it.
 
     Moving a detached piece into a zone it borders (at a block of an attached
-    piece) can disconnect nothing, so every move removes one detached piece.
+    piece, or through connectors) can disconnect nothing, so every move removes
+    one detached piece. With ``only_empty``, only pieces without students move
+    (free of cost and of seats).
     """
     school = school.copy()
     for _ in range(3):
-        pieces = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, roots)
+        pieces = detached_pieces(school, adjacency, roots, connector)
+        if only_empty:
+            pieces = [(j, piece) for j, piece in pieces if not p.demand[piece].any()]
         if not pieces:
             break
         detached = np.zeros(len(school), bool)
@@ -701,14 +713,14 @@ def _attach_greedily(
         load = _load(p, school)
         moved_any = False
         for j, piece in pieces:
-            border = _border(piece, adjacency)
+            border = piece_border(piece, adjacency, connector)
             targets = sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j})
             best, best_cost = -1, None
             need = int(p.demand[piece].sum())
             for k in targets:
                 if overflow_penalty_s is None and load[k] + need > p.capacity[k]:
                     continue
-                pair = _pair_index(p, piece, np.full(len(piece), k))
+                pair = _pairs_to(p, piece, k)
                 if (pair < 0).any():
                     continue
                 cost = int((p.cost[pair] * p.demand[piece]).sum())
@@ -725,9 +737,199 @@ def _attach_greedily(
     return school
 
 
-def _border(piece: NDArray[np.int64], adjacency: sp.csr_array) -> NDArray[np.int64]:
-    nb = np.concatenate([adjacency.indices[adjacency.indptr[i] : adjacency.indptr[i + 1]] for i in piece.tolist()])
-    return np.setdiff1d(np.unique(nb), piece)
+def _pairs_to(p: _Problem, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
+    """Pair index of each of a few blocks with one school, −1 where out of reach."""
+    out = np.full(len(blocks), -1, np.int64)
+    for k, i in enumerate(blocks.tolist()):
+        hit = np.flatnonzero(p.dest[p.start[i] : p.start[i + 1]] == school)
+        if len(hit):
+            out[k] = p.start[i] + hit[0]
+    return out
+
+
+def _make_contiguous(
+    p: _Problem,
+    school: NDArray[np.int64],
+    adjacency: sp.csr_array,
+    roots: NDArray[np.int64],
+    root_map: Mapping[int, int],
+    cuts: list[_Cut],
+    details: dict[str, float | int | str],
+    *,
+    flow: NDArray[np.int64],
+    max_moved: int | None,
+    overflow_penalty_s: int | None,
+    seed: int,
+    budget: _WorkBudget,
+) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
+    """Make every zone one piece: roots home, empty pieces handed over, then window solves.
+
+    Blocks no school can take are connectors (see :mod:`planning.contiguity`).
+    Each detached piece is re-solved with CP-SAT in a small window of blocks
+    around it (its neighbours a few hops deep), under the cut "the piece may
+    belong to ``j`` only if one of its bordering blocks does" (kept for later
+    windows) and the neighbour rule "a window block may belong to ``j`` only if
+    one of its neighbours does"; the window grows when its seats cannot take
+    the change. Rounds repeat until no piece is detached, the round cap or the
+    work budget.
+
+    Returns
+    -------
+    tuple
+        The plan, the rounds taken and the pieces still detached.
+    """
+    n = len(school)
+    has = p.start[1:] > p.start[:-1]
+    connector = ~has
+    school = np.where(has, school, -1)
+
+    def pieces_of(school: NDArray[np.int64], zones: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
+        return detached_pieces(np.where(np.isin(school, zones), school, -1), adjacency, roots, connector)
+
+    def window(
+        seeds: NDArray[np.int64], school: NDArray[np.int64], *, level: int = 0, target: int = -1,
+        whole: tuple[int, ...] = (),
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], bool]:
+        """Re-solve a window around ``seeds``; ``level`` starts it larger, ``whole`` zones are freed whole."""
+        # Hint: the seeds handed to ``target`` or the cheapest zone they border and can reach,
+        # so that CP-SAT starts from a plan meeting every cut (seats may overflow; it repairs those).
+        hint = school.copy()
+        border = piece_border(seeds, adjacency, connector)
+        best = None
+        for k in sorted(set(school[border][school[border] >= 0].tolist()) - set(school[seeds].tolist())):
+            pair = _pairs_to(p, seeds, k)
+            if (pair >= 0).all():
+                cost = int((p.cost[pair] * p.demand[seeds]).sum())
+                if best is None or cost < best[0]:
+                    best = (cost, k)
+        if target >= 0:
+            hint[seeds] = target
+        elif best is not None:
+            hint[seeds] = best[1]
+        # Window: the seeds and their neighbours, plus where the zones around them meet
+        # (a piece handed to a full zone needs that zone to give blocks to another one);
+        # each growth adds the meeting places of every zone in the window.
+        zones = np.union1d(np.union1d(school[border][school[border] >= 0], school[seeds]), np.asarray(whole, np.int64))
+        zones = zones[zones >= 0]
+        for growth in range(level, level + CONTIGUITY_WINDOW_GROWTHS):
+            free = band(seeds, adjacency, has, min_blocks=CONTIGUITY_WINDOW_BLOCKS, max_hops=2)
+            if whole:
+                free = np.union1d(free, np.flatnonzero(np.isin(school, whole)))
+            reach = band(seeds, adjacency, has, min_blocks=n, max_hops=CONTIGUITY_WINDOW_HOPS * (growth + 1))
+            free = np.union1d(free, np.intersect1d(frontier(school, adjacency, zones), reach))
+            free = free[has[free]]
+            old = {(j, tuple(pc.tolist())) for j, pc in pieces_of(school, zones)}
+            in_free = np.zeros(n, bool)
+            in_free[free] = True
+            cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
+            rule = [_Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, school, cand, adjacency, roots)]
+            det = min(CONTIGUITY_WINDOW_TIME * len(free) / CONTIGUITY_WINDOW_BLOCKS, CONTIGUITY_WINDOW_MAX_TIME * (1 + growth))
+            for _ in range(CONTIGUITY_WINDOW_RESOLVES):
+                local = rule + [cut for cut in cuts if in_free[cut.piece].any()]
+                got = _solve_sub(
+                    p, hint, free, flow=flow, cuts=local, roots=root_map, max_moved=max_moved,
+                    overflow_penalty_s=overflow_penalty_s, seed=seed, deterministic_time=det, budget=budget,
+                )
+                if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                    break
+                # lazy cuts: a piece the window made is cut off and the window solved again
+                left = pieces_of(got[0], np.union1d(zones, got[0][free]))
+                new = [(j, pc) for j, pc in left if (j, tuple(pc.tolist())) not in old]
+                logger.debug(
+                    "contiguity window: %d blocks, %d zones, status %d, %d pieces before, %d after, %d new",
+                    len(free), len(zones), got[1], len(old), len(left), len(new),
+                )
+                fixed = not any(np.isin(seeds, pc).any() for _, pc in left)
+                if not new and len(left) <= len(old) and fixed:
+                    return got[0], free, True
+                cuts.extend(_Cut(j, pc, piece_border(pc, adjacency, connector)) for j, pc in new)
+                if budget.exhausted():
+                    break
+            else:
+                if len(left) < len(old):
+                    return got[0], free, True  # fewer pieces than before: progress, the next round goes on
+            if budget.exhausted():
+                break
+            zones = np.unique(np.r_[school[free], school[_neighbours_of(adjacency, free)]])
+            zones = zones[zones >= 0]
+        return school, free, False
+
+    def swap_pieces(school: NDArray[np.int64]) -> int:
+        """Hand pieces to bordering zones, one block out of the receiving zone when it is full."""
+        swapped = 0
+        for _ in range(CONTIGUITY_SWAP_PASSES):
+            pieces = detached_pieces(school, adjacency, roots, connector)
+            detached = np.zeros(n, bool)
+            for _, piece in pieces:
+                detached[piece] = True
+            room = p.capacity - _load(p, school) if overflow_penalty_s is None else np.full(len(p.capacity), 1 << 40)
+            moved = 0
+            for j, piece in pieces:
+                got = swap_in(
+                    piece, school, adjacency=adjacency, roots=roots, detached=detached, demand=p.demand, room=room,
+                    start=p.start, dest=p.dest, cost=p.cost,
+                )
+                if got is None:
+                    continue
+                for blocks, to in got:
+                    frm = int(school[blocks[0]])
+                    students = int(p.demand[blocks].sum())
+                    school[blocks] = to
+                    room[to] -= students
+                    room[frm] += students
+                detached[piece] = False
+                moved += 1
+            swapped += moved
+            if not moved:
+                break
+        return swapped
+
+    wrong_root = [r for j, r in sorted(root_map.items()) if school[r] != j and has[r]]
+    for j, r in sorted(root_map.items()):
+        if r in wrong_root and school[r] != j:
+            # the zone is elsewhere: free it whole with the zone holding its root
+            school, _, _ = window(np.array([r], np.int64), school, target=j, whole=(j, int(school[r])))
+    details["wrong_roots"] = len(wrong_root)
+    # pieces without students move free of cost and seats
+    school = _attach_greedily(p, school, adjacency, roots, overflow_penalty_s, connector=connector, only_empty=True)
+    pieces = detached_pieces(school, adjacency, roots, connector)
+    if len(pieces) > GREEDY_ATTACH_ABOVE and max_moved is None:
+        # many pieces: attach them greedily first, the windows handle the rest
+        school = _attach_greedily(p, school, adjacency, roots, overflow_penalty_s, connector=connector)
+        details["greedy_attached"] = len(pieces)
+    rounds = 0
+    swapped = 0
+    stalled: dict[tuple[int, int], int] = {}
+    fewest, since = n + 1, 0
+    while rounds < MAX_CONTIGUITY_ROUNDS and not budget.exhausted():
+        pieces = detached_pieces(school, adjacency, roots, connector)
+        if len(pieces) > GREEDY_ATTACH_ABOVE and max_moved is None:
+            # many pieces: chains of moves are quick; the windows (better plans) take the rest
+            swapped += swap_pieces(school)  # in place
+            pieces = detached_pieces(school, adjacency, roots, connector)
+        if not pieces:
+            break
+        fewest, since = (len(pieces), 0) if len(pieces) < fewest else (fewest, since + 1)
+        if since >= CONTIGUITY_STALL_ROUNDS:
+            logger.info("contiguity: %d detached pieces left after %d rounds without progress", len(pieces), since)
+            break
+        rounds += 1
+        logger.debug("contiguity round %d: %d detached pieces", rounds, len(pieces))
+        touched = np.zeros(n, bool)
+        for j, piece in pieces:
+            if touched[piece].any():
+                continue  # an earlier window of this round changed it: look again next round
+            cuts.append(_Cut(j, piece, piece_border(piece, adjacency, connector)))
+            key = (j, int(piece[0]))
+            school, free, ok = window(piece, school, level=min(stalled.get(key, 0), CONTIGUITY_WINDOW_MAX_LEVEL))
+            if not ok:
+                stalled[key] = stalled.get(key, 0) + 1  # start larger next round
+            touched[free] = True
+            if budget.exhausted():
+                logger.info("contiguity: out of work budget with detached pieces left")
+                break
+    details["swapped_pieces"] = swapped
+    return school, rounds, detached_pieces(school, adjacency, roots, connector)
 
 
 # --- public cores ------------------------------------------------------------------
@@ -1115,40 +1317,13 @@ def optimal_zones(
         first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
         school[local.origin[first]] = local.dest[first]
 
-    if adjacency is not None:
-        wrong_root = [r for j, r in root_map.items() if school[r] != j and p.start[r + 1] > p.start[r]]
-        if wrong_root:
-            school, _ = repair(np.asarray(wrong_root, np.int64), school)
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if adjacency is not None and roots is not None:
-        rts = np.asarray(roots, np.int64)
-        pieces = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
-        if len(pieces) > GREEDY_ATTACH_ABOVE:
-            # many pieces: attach them greedily first, cut generation handles the rest
-            school = _attach_greedily(p, school, adjacency, rts, penalty)
-            details["greedy_attached"] = len(pieces)
-        while rounds < MAX_CONTIGUITY_ROUNDS:
-            enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
-            if not enclaves:
-                break
-            rounds += 1
-            logger.debug("contiguity round %d: %d detached pieces", rounds, len(enclaves))
-            ok = True
-            # a few pieces per CP-SAT model keeps each one small
-            for start in range(0, len(enclaves), CUT_PIECES_PER_SOLVE):
-                new_seeds = []
-                for j, piece in enclaves[start : start + CUT_PIECES_PER_SOLVE]:
-                    border = _border(piece, adjacency)
-                    cuts.append(_Cut(j, piece, border))
-                    new_seeds += [piece, border]
-                school, ok = repair(np.unique(np.concatenate(new_seeds)), school)
-                if not ok and budget.exhausted():
-                    break
-            if not ok and budget.exhausted():
-                logger.info("contiguity: out of time with detached pieces left")
-                break
-        enclaves = _detached_pieces(np.where(p.start[1:] > p.start[:-1], school, -1), adjacency, rts)
+        school, rounds, enclaves = _make_contiguous(
+            p, school, adjacency, np.asarray(roots, np.int64), root_map, cuts, details,
+            flow=flow.pair_flow, max_moved=max_moved, overflow_penalty_s=penalty, seed=seed, budget=budget,
+        )
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["work_units"] = round(budget.spent, 3)
     details["repair_status"] = "OPTIMAL" if worst == cp_model.OPTIMAL else "FEASIBLE"

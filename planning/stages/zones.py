@@ -16,6 +16,16 @@ says so (``school bus (免费校车), 18 min``); ``metrics.json`` reports the bl
 students, unserved and mean travel per mode under ``travel_modes``. The feeder
 map measures a rural primary school's graduates by the same rural mode
 (``feeder.csv`` column ``travel_mode``).
+
+Contiguity (``contiguity = true``, the default): every zone is one piece of
+the block adjacency graph (shared borders, or clipped Voronoi cells for point
+blocks) holding its school's own block. Blocks no school can take at the level
+(beyond ``max_travel_s``, or outside the township with ``within_township``) are
+in no zone and join the zones they touch, so a zone reaching across such a gap
+is whole; blocks with no students at the level are drawn in a bordering zone
+that keeps the zones whole, at no cost. ``metrics.json`` reports
+``contiguous`` and ``detached_pieces`` (non-zero only when the work budget ran
+out) per level.
 """
 
 from __future__ import annotations
@@ -54,7 +64,9 @@ class ZonesParams(StageParams):
     method
         ``optimal`` (capacitated, proven gap) or ``nearest`` (baseline only).
     contiguity
-        Make every zone one connected piece of the block adjacency graph.
+        Make every zone one connected piece of the block adjacency graph;
+        blocks no school can take join the zones they touch (see the module
+        docstring).
     max_moved
         Cap on students whose school changes against ``current_<level>``.
     stability_weight

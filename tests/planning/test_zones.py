@@ -177,3 +177,53 @@ def test_greedy_attachment_path_keeps_zones_whole(monkeypatch: pytest.MonkeyPatc
     assert plan.details["greedy_attached"] == 2
     assert plan.objective_s >= plan.bound_s == 2000
     assert (plan.school_load["students"] <= 30).all()
+
+
+def test_zone_cut_by_an_unserved_block_is_whole() -> None:
+    # b0 - b1 - b2 in a row, A stands in b0. b1 is beyond every school's reach
+    # (unserved) and b2 can only reach A: A = {b0, b2} with the unserved b1 between
+    # is one zone with a gap no school serves, not a detached piece.
+    nan = float("nan")
+    tm = matrix([[0], [nan], [900]])
+    plan = optimal_zones(tm, [10, 10, 10], [40], max_travel_s=None, adjacency=chain(3), roots=np.array([0]))
+    assert plan.assignment["school_id"].tolist() == ["A", "", "A"]
+    assert plan.contiguous is True and plan.enclaves == ()
+    assert plan.block_school.tolist() == [0, -1, 0]
+    assert plan.details["contiguity_rounds"] == 0
+
+
+def test_zero_student_block_takes_the_zone_that_keeps_it_whole() -> None:
+    # b0 - b1 - b2 - b3 - b4 in a row; A in b0, B in b4. b2 has no students and is
+    # nearest to B, but b3 is A's (150 < 200): left with B, b2 would be a piece of B
+    # cut off by b3 and split A in two. It carries A across at no cost, so the plan
+    # is whole and as cheap as the bound.
+    tm = matrix([[0, 400], [100, 300], [200, 100], [150, 200], [400, 0]])
+    loose = optimal_zones(tm, [10, 10, 0, 10, 10], [50, 50], max_travel_s=None)
+    assert loose.block_school.tolist() == [0, 0, 1, 0, 1]
+    plan = optimal_zones(
+        tm, [10, 10, 0, 10, 10], [50, 50], max_travel_s=None, adjacency=chain(5), roots=np.array([0, 4])
+    )
+    assert plan.block_school.tolist() == [0, 0, 0, 0, 1]
+    assert plan.contiguous is True
+    assert plan.objective_s == plan.bound_s == loose.objective_s == 10 * (0 + 100 + 150 + 0)
+
+
+def test_full_zone_makes_room_for_a_detached_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planning.zones as zones_mod
+
+    monkeypatch.setattr(zones_mod, "GREEDY_ATTACH_ABOVE", 0)  # take the chain-of-moves path
+    # Edges 0-1, 1-2, 2-3, 3-4, 2-4, 4-5; A in b0, B in b5; 10 students a block, 30 seats
+    # a school. Travel alone: A = {b0, b1, b3}, B = {b2, b4, b5} (600), but b3 touches
+    # only B. B is full, so it hands b2 to A and takes b3: A = {b0, b1, b2} (800).
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (2, 4), (4, 5)]
+    a = np.array(edges).T
+    adj = sp.coo_array((np.ones(12, bool), (np.r_[a[0], a[1]], np.r_[a[1], a[0]])), shape=(6, 6)).tocsr()
+    tm = matrix([[0, 50], [10, 40], [30, 20], [20, 30], [40, 10], [50, 0]])
+    loose = optimal_zones(tm, [10] * 6, [30, 30], max_travel_s=None)
+    assert loose.block_school.tolist() == [0, 0, 1, 0, 1, 1]
+    plan = optimal_zones(tm, [10] * 6, [30, 30], max_travel_s=None, adjacency=adj, roots=np.array([0, 5]))
+    assert plan.block_school.tolist() == [0, 0, 0, 1, 1, 1]
+    assert plan.contiguous is True
+    assert plan.details["swapped_pieces"] == 1
+    assert plan.objective_s == 800 and plan.bound_s == 600
+    assert (plan.school_load["students"] <= 30).all()
