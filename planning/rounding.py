@@ -514,8 +514,9 @@ def chain_improve(
         red = p.cost + prices[p.dest]
         best = np.full(n, np.inf)
         np.minimum.at(best, p.origin, red)
-        act = (school >= 0) & (p.demand > 0)
-        rc = np.where(act, (mine + prices[np.maximum(school, 0)] - best) * p.demand, 0.0)
+        act = np.flatnonzero((school >= 0) & (p.demand > 0) & np.isfinite(mine))
+        rc = np.zeros(n)
+        rc[act] = (mine[act] + prices[school[act]] - best[act]) * p.demand[act]
         cand = np.flatnonzero(rc > 0.5)
         cand = cand[np.lexsort((cand, -rc[cand]))]
         # each candidate's target: its cheapest school in seat-price terms
