@@ -138,7 +138,7 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
         lines.append(
             f"{lv}: {m['groups']} groups, {m['members']} members, travel {m['total_travel_s'] / 60:.0f} min in all"
             f" (max {m['max_travel_s'] / 60:.0f}), group mean strength spread {m['strength_spread']:.3f},"
-            f" {m['groups_without_rural']} without a rural member; gap {m['gap']:.2%} ({m['status']}, {m['solve_s']:.1f} s);"
+            f" {m['groups_without_rural']} without a rural member; gap {m['gap']:.2%} ({m['status']});"
             f" {m['pairs']} pairs" + (f" ({m['pair_note']})" if m["pair_note"] else "")
         )
     if len(plan.unassigned):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -71,6 +72,8 @@ def test_files_and_plan() -> None:
     assert "solve_s" in out.metrics["primary"]
     assert m["bound"] <= m["objective"] and m["status"] in ("OPTIMAL", "FEASIBLE")
     assert "groups" in out.summary
+    # the summary goes into report.html, which must be byte-identical across runs: no wall time in it
+    assert not re.search(r"\d s\)", out.summary)
 
 
 def test_uses_balance_strength_when_it_ran() -> None:
