@@ -26,7 +26,13 @@ in integer students:
    the price of the seats left empty behind.
 3. **Local search** (:func:`local_search`): shifts (a block to a school with
    room, when travel falls) and swaps (two blocks of two schools exchanged,
-   when both fit and travel falls), until no move improves the plan.
+   when both fit and travel falls), until no move improves the plan; and
+   (:func:`chain_improve`) a block brought back to a cheaper full school,
+   room made there by a chain, kept when travel falls.
+
+With block adjacency (zones asked to be contiguous), blocks move only into a
+zone they border and, where there is a choice, never cut their own zone
+(:func:`may_move`); the contiguity pass in :mod:`planning.zones` mends the rest.
 
 Everything is deterministic: candidates are ordered by cost, then by index.
 """
@@ -374,7 +380,9 @@ class _SchoolGraph:
         """Cheapest next school toward room that has blocks to take: (school, candidate blocks, deltas).
 
         Blocks are never sent back to the school they last left (so chains
-        cannot cycle), unless no school can be reached otherwise.
+        cannot cycle), unless no school can be reached otherwise. With
+        adjacency, that first pass also takes only blocks whose move keeps the
+        zones whole (:func:`may_move`).
         """
         lo, hi = int(self.out_start[cur]), int(self.out_start[cur + 1])
         targets = self.out_dst[lo:hi]
@@ -393,8 +401,8 @@ class _SchoolGraph:
                     here &= self.left[cand] != to
                 idx = np.flatnonzero(here)
                 if self.adjacency is not None and strict:
-                    idx = np.asarray([k for k in idx[: 2 * CHAIN_CANDIDATES].tolist()
-                                      if may_move(self.adjacency, school, int(cand[k]), to)], np.int64)
+                    idx = np.asarray([c for c in idx[: 2 * CHAIN_CANDIDATES].tolist()
+                                      if may_move(self.adjacency, school, int(cand[c]), to)], np.int64)
                 if len(idx):
                     idx = idx[:CHAIN_CANDIDATES]
                     return to, cand[idx], self.delta[first:last][idx]
