@@ -239,6 +239,7 @@ def _arc_table(
     mine: NDArray[np.float64],
     m: int,
     adjacency: sp.csr_array | None = None,
+    pinned: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
     """Moves of whole blocks off their school, grouped by arc (j, k), cheapest per student first.
 
@@ -249,6 +250,8 @@ def _arc_table(
     """
     j = school[p.origin]
     ok = (j >= 0) & (p.dest != j) & (p.demand[p.origin] > 0)
+    if pinned is not None:
+        ok &= ~pinned[p.origin]
     if adjacency is not None:
         q = np.flatnonzero(ok)
         ok[q] = borders(border_keys(adjacency, school, m), p.origin[q], p.dest[q], m)
@@ -317,10 +320,11 @@ class _SchoolGraph:
         prices: NDArray[np.float64],
         m: int,
         adjacency: sp.csr_array | None = None,
+        pinned: NDArray[np.bool_] | None = None,
     ) -> None:
         self.p, self.m, self.prices, self.adjacency = p, m, prices, adjacency
         mine = own_cost(p, school)
-        keys, self.first, self.delta, self.blk = _arc_table(p, school, mine, m, adjacency)
+        keys, self.first, self.delta, self.blk = _arc_table(p, school, mine, m, adjacency, pinned)
         src, dst = keys // m, keys % m
         w = np.maximum(self.delta[self.first[:-1]] + prices[dst] - prices[src], 0.0) + ARC_EPSILON
         self.graph = sp.csr_array((w, (dst, src)), shape=(m, m))  # reversed: search from the schools with room
@@ -416,6 +420,7 @@ def ejection_repair(
     prices: NDArray[np.float64],
     *,
     adjacency: sp.csr_array | None = None,
+    pinned: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.int64], RoundingStats]:
     """Bring every school within capacity by passing whole blocks along chains.
 
@@ -434,6 +439,8 @@ def ejection_repair(
         so that zones stay in one piece as far as possible.
         Moves between zones that do not border are used only when no chain
         of bordering moves can take the excess.
+    pinned
+        Blocks that never move (each school's own block, under contiguity).
 
     Returns
     -------
@@ -452,7 +459,7 @@ def ejection_repair(
     last_over, stalled = int(np.maximum(load - capacity, 0).sum()), 0
     while (load > capacity).any() and (load < capacity).any() and rounds < MAX_CHAIN_ROUNDS:
         rounds += 1
-        graph = _SchoolGraph(p, school, prices, m, adj)
+        graph = _SchoolGraph(p, school, prices, m, adj, pinned)
         if left is not None:
             graph.left = left
         left = graph.left
@@ -480,6 +487,7 @@ def chain_improve(
     prices: NDArray[np.float64],
     *,
     adjacency: sp.csr_array | None = None,
+    pinned: NDArray[np.bool_] | None = None,
     max_passes: int = 2,
 ) -> tuple[NDArray[np.int64], int, NDArray[np.bool_]]:
     """Bring blocks back to cheaper full schools, making room by a chain; keep what saves travel.
@@ -502,6 +510,8 @@ def chain_improve(
     adjacency
         Block adjacency: when given, a block only moves to a zone it borders,
         so that zones stay in one piece as far as possible.
+    pinned
+        Blocks that never move (each school's own block, under contiguity).
     max_passes
         Passes over the candidates (the school graph is rebuilt each pass).
 
@@ -517,7 +527,7 @@ def chain_improve(
     kept = 0
     touched = np.zeros(m, bool)
     for _ in range(max_passes):
-        graph = _SchoolGraph(p, school, prices, m, adjacency)
+        graph = _SchoolGraph(p, school, prices, m, adjacency, pinned)
         mine = own_cost(p, school)
         red = p.cost + prices[p.dest]
         best = np.full(n, np.inf)
@@ -525,7 +535,7 @@ def chain_improve(
         act = np.flatnonzero((school >= 0) & (p.demand > 0) & np.isfinite(mine))
         rc = np.zeros(n)
         rc[act] = (mine[act] + prices[school[act]] - best[act]) * p.demand[act]
-        cand = np.flatnonzero(rc > 0.5)
+        cand = np.flatnonzero((rc > 0.5) & (True if pinned is None else ~pinned))
         cand = cand[np.lexsort((cand, -rc[cand]))]
         # each candidate's target: its cheapest school in seat-price terms
         is_best = red == best[p.origin]

@@ -1195,6 +1195,13 @@ def optimal_zones(
         rts = np.asarray(roots, np.int64)
         counts = np.bincount(rts[rts >= 0], minlength=n)
         root_map = {j: int(r) for j, r in enumerate(rts.tolist()) if r >= 0 and counts[r] == 1}
+    # Under contiguity each school's own block belongs to its zone: put it there and
+    # never move it in the rounding (otherwise the contiguity pass must redraw both zones).
+    pinned = np.zeros(n, bool)
+    for j, r in root_map.items():
+        if (_pair_index(p, np.array([r]), np.array([j])) >= 0)[0]:
+            school[r] = j
+            pinned[r] = True
     details: dict[str, float | int | str] = {
         "split_blocks": len(lp_split),
         "lp_bound_s": float(base.cost),
@@ -1251,11 +1258,11 @@ def optimal_zones(
         # taking most of it, pass the excess along ejection chains priced with the
         # relaxation's seat prices, then shifts, swaps and chain moves while travel falls.
         # With contiguity asked for, blocks move only to zones they border.
-        school, chain_stats = ejection_repair(local, school, seats, prices, adjacency=adjacency)
+        school, chain_stats = ejection_repair(local, school, seats, prices, adjacency=adjacency, pinned=pinned)
         if (loads(local, school, m) <= seats).all():
-            school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency)
-            school, kept, touched = chain_improve(local, school, seats, prices, adjacency=adjacency)
-            school, shifts2, swaps2 = local_search(local, school, seats, dirty=touched, adjacency=adjacency)
+            school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency, movable=~pinned)
+            school, kept, touched = chain_improve(local, school, seats, prices, adjacency=adjacency, pinned=pinned)
+            school, shifts2, swaps2 = local_search(local, school, seats, dirty=touched, adjacency=adjacency, movable=~pinned)
             details.update({"shifts": shifts + shifts2, "swaps": swaps + swaps2, "chain_improvements": kept})
         details.update({"chain_rounds": chain_stats.chain_rounds, "chain_moves": chain_stats.chain_moves})
         worst = cp_model.FEASIBLE
@@ -1308,12 +1315,12 @@ def optimal_zones(
 
     # Blocks without students at this level take the school cheapest in seat-price
     # terms: the zone the relaxation's partition puts them in, not a hole in it.
-    empty = np.flatnonzero((p.demand == 0) & (local.start[1:] > local.start[:-1]))
+    empty = np.flatnonzero((p.demand == 0) & (local.start[1:] > local.start[:-1]) & ~pinned)
     if len(empty):
         red = (local.cost + prices[local.dest]).astype(float)
         best = np.full(n, np.inf)
         np.minimum.at(best, local.origin, red)
-        hit = np.flatnonzero((red == best[local.origin]) & (local.demand[local.origin] == 0))
+        hit = np.flatnonzero((red == best[local.origin]) & (local.demand[local.origin] == 0) & ~pinned[local.origin])
         first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
         school[local.origin[first]] = local.dest[first]
 

@@ -152,3 +152,18 @@ def test_blocks_without_students_follow_the_relaxation_partition() -> None:
     # (4 s against 5 s), lies in B's zone: 4 + 9 > 5 + 0.
     plan = optimal_zones(matrix([[1, 10], [4, 5], [2, 3]]), [10, 0, 10], [10, 20], max_travel_s=None)
     assert plan.block_school.tolist() == [0, 1, 1]
+
+
+def test_pinned_blocks_never_move() -> None:
+    # the chain toy again: unpinned, b0 is the block passed from A to B; pinned (a school's own
+    # block, under contiguity), b1 goes instead and the optimum is the same
+    p = pairs(CHAIN_TIMES, CHAIN_DEMAND)
+    start = np.array([0, 0, 1, 2])
+    free, _ = R.ejection_repair(p, start, CHAIN_SEATS, np.array([4.0, 0.0, 0.0]))
+    assert free[0] == 1
+    pinned = np.array([True, False, False, False])
+    school, _ = R.ejection_repair(p, start, CHAIN_SEATS, np.array([4.0, 0.0, 0.0]), pinned=pinned)
+    assert school[0] == 0 and school[1] == 1
+    assert (R.loads(p, school, 3) <= CHAIN_SEATS).all()
+    searched, _, _ = R.local_search(p, school, CHAIN_SEATS, movable=~pinned)
+    assert searched[0] == 0
