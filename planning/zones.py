@@ -93,9 +93,6 @@ DEFAULT_OVERFLOW_PENALTY_S = 7_200
 #: Candidate schools per block in the CP-SAT repair (its cheapest reachable ones
 #: plus every school its relaxation flow uses).
 REPAIR_CANDIDATES = 8
-#: Blocks per touched school freed in the repair, to start with (doubled when
-#: the subproblem is infeasible).
-REPAIR_MARGINAL_BLOCKS = 6
 #: Above this many detached pieces, hand pieces to bordering zones (greedily, then by chains of moves) before the windows.
 GREEDY_ATTACH_ABOVE = 20
 #: Passes handing detached pieces to bordering zones (making room by one move) before the windows.
@@ -419,20 +416,6 @@ def _pair_index(p: _Problem, blocks: NDArray[np.int64], schools: NDArray[np.int6
     return out
 
 
-def _regret(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Extra cost per student of moving each block to its best other school (inf if none)."""
-    n = len(p.demand)
-    own = school[p.origin] == p.dest
-    other = np.where(own, np.inf, p.cost.astype(float))
-    best_other = np.full(n, np.inf)
-    np.minimum.at(best_other, p.origin, other)
-    own_cost = np.full(n, np.inf)
-    own_cost[p.origin[own]] = p.cost[own]
-    with np.errstate(invalid="ignore"):  # inf − inf where a block has no other school
-        out = best_other - own_cost
-    return np.nan_to_num(out, nan=np.inf)
-
-
 @dataclass
 class _Cut:
     school: int
@@ -653,31 +636,6 @@ def _excess(p: _Problem, school: NDArray[np.int64], max_moved: int | None, overf
         moved = int(p.demand[(p.current >= 0) & (school >= 0) & (school != p.current) & (p.demand > 0)].sum())
         out += max(moved - max_moved, 0)
     return out
-
-
-def _plan_cost(p: _Problem, school: NDArray[np.int64], overflow_penalty_s: int | None) -> int:
-    pair = _pair_index(p, np.arange(len(school)), school)
-    ok = (pair >= 0) & (p.demand > 0)
-    cost = int((p.cost[pair[ok]] * p.demand[ok]).sum())
-    if overflow_penalty_s is not None:
-        cost += overflow_penalty_s * int(np.maximum(_load(p, school) - p.capacity, 0).sum())
-    return cost
-
-
-def _free_set(
-    p: _Problem, school: NDArray[np.int64], seeds: NDArray[np.int64], touched: NDArray[np.int64], per_school: int
-) -> NDArray[np.int64]:
-    """Seed blocks plus the ``per_school`` cheapest-to-move blocks of each touched school."""
-    if per_school <= 0 or not len(touched):
-        return np.unique(seeds)
-    regret = _regret(p, school)
-    member = np.isin(school, touched) & (p.demand >= 0)
-    cand = np.flatnonzero(member)
-    order = cand[np.lexsort((cand, regret[cand], school[cand]))]
-    s = school[order]
-    first = np.searchsorted(s, s, side="left")
-    rank = np.arange(len(order)) - first
-    return np.unique(np.concatenate([seeds, order[rank < per_school]]))
 
 
 # --- contiguity ------------------------------------------------------------------
@@ -1218,34 +1176,6 @@ def optimal_zones(
             overflow_penalty_s=penalty, seed=seed, deterministic_time=det, budget=budget,
         )
 
-    def repair(seeds: NDArray[np.int64], school: NDArray[np.int64]) -> tuple[NDArray[np.int64], bool]:
-        """Free the seeds and their schools' marginal blocks; grow until CP-SAT finds a plan.
-
-        Returns the plan and whether it succeeded (False: out of time, or no plan
-        meets the cuts even with every block free; the input plan is returned).
-        """
-        nonlocal worst, free_total
-        touched = np.unique(np.concatenate([p.dest[np.isin(p.origin, seeds) & (flow.pair_flow > 0)], school[seeds]]))
-        touched = touched[touched >= 0]
-        per = REPAIR_MARGINAL_BLOCKS
-        trial = school
-        while True:
-            free = _free_set(p, trial, seeds, touched, per)
-            got = sub(free, trial, REPAIR_DETERMINISTIC_TIME)
-            free_total = max(free_total, len(free))
-            if got is not None and got[2] == 0:
-                if got[1] != cp_model.OPTIMAL:
-                    worst = got[1]
-                return got[0], True
-            if got is not None and got[1] != cp_model.UNKNOWN:
-                trial = got[0]  # closer to feasible: the next, larger subproblem starts from it
-            if budget.exhausted() or len(free) >= int((p.start[1:] > p.start[:-1]).sum()):
-                worst = cp_model.FEASIBLE
-                return school, False
-            per *= 2
-            near = np.isin(p.origin, free)  # widen to the schools the freed blocks could use
-            touched = np.unique(np.concatenate([touched, p.dest[near]]))
-
     rank = np.arange(len(p.origin)) - p.start[p.origin]
     keep = (rank < LOCAL_CANDIDATES) | (flow.pair_flow > 0)
     local = local_pairs(p, keep)
@@ -1260,13 +1190,15 @@ def optimal_zones(
         # With contiguity asked for, blocks move only to zones they border.
         school, chain_stats = ejection_repair(local, school, seats, prices, adjacency=adjacency, pinned=pinned)
         if (loads(local, school, m) <= seats).all():
-            school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency, movable=~pinned)
+            movable = ~pinned
+            school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency, movable=movable)
             school, kept, touched = chain_improve(local, school, seats, prices, adjacency=adjacency, pinned=pinned)
-            school, shifts2, swaps2 = local_search(local, school, seats, dirty=touched, adjacency=adjacency, movable=~pinned)
+            school, shifts2, swaps2 = local_search(
+                local, school, seats, dirty=touched, adjacency=adjacency, movable=movable
+            )
             details.update({"shifts": shifts + shifts2, "swaps": swaps + swaps2, "chain_improvements": kept})
         details.update({"chain_rounds": chain_stats.chain_rounds, "chain_moves": chain_stats.chain_moves})
         worst = cp_model.FEASIBLE
-        split = np.zeros(n, bool)
         # 2. If the chains could not make it fit (or a stability cap is broken): CP-SAT on
         # the split blocks and the blocks cheapest to move once chains of
         # moves are counted (reduced-cost regret), everything else fixed.
@@ -1276,7 +1208,7 @@ def optimal_zones(
             has_pair = np.flatnonzero((p.start[1:] > p.start[:-1]) & (p.demand > 0))
             order = has_pair[np.lexsort((has_pair, regret[has_pair]))]
             while True:
-                free = np.union1d(np.union1d(lp_split, np.flatnonzero(split)), order[:n_free])
+                free = np.union1d(lp_split, order[:n_free])
                 got = sub(free, school, REPAIR_DETERMINISTIC_TIME)
                 free_total = max(free_total, len(free))
                 if got is not None and (got[2] == 0 or _excess(p, school, max_moved, penalty) > 0):
@@ -1315,12 +1247,11 @@ def optimal_zones(
 
     # Blocks without students at this level take the school cheapest in seat-price
     # terms: the zone the relaxation's partition puts them in, not a hole in it.
-    empty = np.flatnonzero((p.demand == 0) & (local.start[1:] > local.start[:-1]) & ~pinned)
-    if len(empty):
-        red = (local.cost + prices[local.dest]).astype(float)
-        best = np.full(n, np.inf)
-        np.minimum.at(best, local.origin, red)
-        hit = np.flatnonzero((red == best[local.origin]) & (local.demand[local.origin] == 0) & ~pinned[local.origin])
+    red = (local.cost + prices[local.dest]).astype(float)
+    best = np.full(n, np.inf)
+    np.minimum.at(best, local.origin, red)
+    hit = np.flatnonzero((red == best[local.origin]) & (local.demand[local.origin] == 0) & ~pinned[local.origin])
+    if len(hit):
         first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
         school[local.origin[first]] = local.dest[first]
 
