@@ -31,8 +31,10 @@ in integer students:
    room made there by a chain, kept when travel falls.
 
 With block adjacency (zones asked to be contiguous), blocks move only into a
-zone they border and, where there is a choice, never cut their own zone
-(:func:`may_move`); the contiguity pass in :mod:`planning.zones` mends the rest.
+zone they border and never cut their own zone (:func:`may_move`, checked block
+by block when several move at once), so a plan of whole zones stays whole.
+Only when no such chain can take a school's excess does the repair allow any
+move; the contiguity pass in :mod:`planning.zones` mends what those scatter.
 
 Everything is deterministic: candidates are ordered by cost, then by index.
 """
@@ -203,34 +205,42 @@ def borders(keys: NDArray[np.int64], blocks: NDArray[np.int64], dest: NDArray[np
     return keys[pos] == want
 
 
-def may_move(adjacency: sp.csr_array, school: NDArray[np.int64], i: int, to: int) -> bool:
+def neighbour_lists(adjacency: sp.csr_array) -> list[list[int]]:
+    """Each block's neighbours as Python lists (quick to walk one block at a time)."""
+    ptr, ind = adjacency.indptr.tolist(), adjacency.indices.tolist()
+    return [ind[ptr[i] : ptr[i + 1]] for i in range(len(ptr) - 1)]
+
+
+def may_move(adjacency: sp.csr_array | list[list[int]], school: NDArray[np.int64], i: int, to: int) -> bool:
     """Whether block ``i`` can join zone ``to`` without scattering a zone.
 
     It must border zone ``to``, and leaving must not cut its own zone: its
     neighbours in that zone stay connected through that zone's blocks within
     two steps of ``i`` (a local, conservative test: a zone joined only by a
-    long way round counts as cut).
+    long way round counts as cut). A plan of whole zones stays whole after
+    such a move. ``adjacency`` is the block adjacency or its
+    :func:`neighbour_lists` (faster when called many times).
     """
-    ptr, ind = adjacency.indptr, adjacency.indices
-    nb = ind[ptr[i] : ptr[i + 1]]
-    if not (school[nb] == to).any():
+    nbrs = adjacency if isinstance(adjacency, list) else neighbour_lists(adjacency)
+    nb = nbrs[i]
+    zone = school[nb].tolist()
+    if to not in zone:
         return False
-    own = school[i]
-    same = nb[school[nb] == own]
+    own = int(school[i])
+    same = [k for k, z in zip(nb, zone, strict=True) if z == own]
     if len(same) <= 1:
         return True
-    near = set(same.tolist())
-    for k in same.tolist():
-        ring = ind[ptr[k] : ptr[k + 1]]
-        near.update(ring[(school[ring] == own) & (ring != i)].tolist())
-    seen, stack = {int(same[0])}, [int(same[0])]
+    near = set(same)
+    for k in same:
+        ring = nbrs[k]
+        near.update(v for v, z in zip(ring, school[ring].tolist(), strict=True) if z == own and v != i)
+    seen, stack = {same[0]}, [same[0]]
     while stack:
-        k = stack.pop()
-        for v in ind[ptr[k] : ptr[k + 1]].tolist():
+        for v in nbrs[stack.pop()]:
             if v in near and v not in seen:
                 seen.add(v)
                 stack.append(v)
-    return all(int(k) in seen for k in same.tolist())
+    return all(k in seen for k in same)
 
 
 def _arc_table(
@@ -321,8 +331,12 @@ class _SchoolGraph:
         m: int,
         adjacency: sp.csr_array | None = None,
         pinned: NDArray[np.bool_] | None = None,
+        nbrs: list[list[int]] | None = None,
     ) -> None:
         self.p, self.m, self.prices, self.adjacency = p, m, prices, adjacency
+        self.nbrs: list[list[int]] | None = None
+        if adjacency is not None:
+            self.nbrs = nbrs if nbrs is not None else neighbour_lists(adjacency)
         mine = own_cost(p, school)
         keys, self.first, self.delta, self.blk = _arc_table(p, school, mine, m, adjacency, pinned)
         src, dst = keys // m, keys % m
@@ -368,10 +382,20 @@ class _SchoolGraph:
             sizes = p.demand[cand]
             room = int(max(capacity[to] - load[to], 0))
             pick = cand[_cover(sizes, sizes * (dl + prices[to] + prices[cur]), need, room)]
+            if self.nbrs is not None and len(pick) > 1:
+                # checked one after the other: two blocks that may each leave alone
+                # can cut their zone when they leave together
+                ok = []
+                for i in pick.tolist():
+                    if may_move(self.nbrs, school, i, to):
+                        school[i] = to
+                        ok.append(i)
+                school[ok] = cur
+                pick = np.asarray(ok, np.int64)
             undo += [(int(i), cur) for i in pick.tolist()]
             school[pick] = to
             self.left[pick] = cur
-            moved = int(sizes[np.isin(cand, pick)].sum())
+            moved = int(p.demand[pick].sum())
             load[cur] -= moved
             load[to] += moved
             visited.add(to)
@@ -385,14 +409,15 @@ class _SchoolGraph:
 
         Blocks are never sent back to the school they last left (so chains
         cannot cycle), unless no school can be reached otherwise. With
-        adjacency, that first pass also takes only blocks whose move keeps the
-        zones whole (:func:`may_move`).
+        adjacency, only blocks whose move keeps the zones whole are taken
+        (:func:`may_move`); the caller drops the adjacency when no such chain
+        is left.
         """
         lo, hi = int(self.out_start[cur]), int(self.out_start[cur + 1])
         targets = self.out_dst[lo:hi]
         score = self.out_w[lo:hi] + dist[targets]
         order = np.lexsort((targets, score))
-        for strict in (True, False):
+        for tabu in (True, False):
             for k in order.tolist():
                 to = int(targets[k])
                 if not np.isfinite(score[k]) or to in visited:
@@ -401,12 +426,17 @@ class _SchoolGraph:
                 first, last = int(self.first[a]), int(self.first[a + 1])
                 cand = self.blk[first:last]
                 here = school[cand] == cur
-                if strict:
+                if tabu:
                     here &= self.left[cand] != to
                 idx = np.flatnonzero(here)
-                if self.adjacency is not None and strict:
-                    idx = np.asarray([c for c in idx[: 2 * CHAIN_CANDIDATES].tolist()
-                                      if may_move(self.adjacency, school, int(cand[c]), to)], np.int64)
+                if self.nbrs is not None:
+                    ok: list[int] = []
+                    for c in idx[: 4 * CHAIN_CANDIDATES].tolist():
+                        if may_move(self.nbrs, school, int(cand[c]), to):
+                            ok.append(c)
+                            if len(ok) == CHAIN_CANDIDATES:
+                                break
+                    idx = np.asarray(ok, np.int64)
                 if len(idx):
                     idx = idx[:CHAIN_CANDIDATES]
                     return to, cand[idx], self.delta[first:last][idx]
@@ -435,10 +465,10 @@ def ejection_repair(
     prices
         Seat price of each school (:func:`seat_prices`).
     adjacency
-        Block adjacency: when given, a block only moves to a zone it borders,
-        so that zones stay in one piece as far as possible.
-        Moves between zones that do not border are used only when no chain
-        of bordering moves can take the excess.
+        Block adjacency: when given, a block only moves to a zone it borders
+        and never cuts its own zone (:func:`may_move`), so whole zones stay
+        whole. Other moves are used only when no such chain can take the
+        excess.
     pinned
         Blocks that never move (each school's own block, under contiguity).
 
@@ -456,10 +486,11 @@ def ejection_repair(
     rounds = moves = 0
     left: NDArray[np.int64] | None = None
     adj = adjacency
+    nbrs = None if adjacency is None else neighbour_lists(adjacency)
     last_over, stalled = int(np.maximum(load - capacity, 0).sum()), 0
     while (load > capacity).any() and (load < capacity).any() and rounds < MAX_CHAIN_ROUNDS:
         rounds += 1
-        graph = _SchoolGraph(p, school, prices, m, adj, pinned)
+        graph = _SchoolGraph(p, school, prices, m, adj, pinned, nbrs)
         if left is not None:
             graph.left = left
         left = graph.left
@@ -508,8 +539,8 @@ def chain_improve(
     prices
         Seat price of each school.
     adjacency
-        Block adjacency: when given, a block only moves to a zone it borders,
-        so that zones stay in one piece as far as possible.
+        Block adjacency: when given, a block only moves to a zone it borders
+        and never cuts its own zone (:func:`may_move`), so whole zones stay whole.
     pinned
         Blocks that never move (each school's own block, under contiguity).
     max_passes
@@ -526,8 +557,9 @@ def chain_improve(
     load = loads(p, school, m)
     kept = 0
     touched = np.zeros(m, bool)
+    nbrs = None if adjacency is None else neighbour_lists(adjacency)
     for _ in range(max_passes):
-        graph = _SchoolGraph(p, school, prices, m, adjacency, pinned)
+        graph = _SchoolGraph(p, school, prices, m, adjacency, pinned, nbrs)
         mine = own_cost(p, school)
         red = p.cost + prices[p.dest]
         best = np.full(n, np.inf)
@@ -547,7 +579,7 @@ def chain_improve(
             j, k = int(target[i]), int(school[i])
             if j < 0 or j == k:
                 continue
-            if adjacency is not None and not may_move(adjacency, school, i, j):
+            if nbrs is not None and not may_move(nbrs, school, i, j):
                 continue
             d = int(p.demand[i])
             undo = [(i, k)]
@@ -621,8 +653,8 @@ def local_search(
         Schools whose swaps are worth searching (default: all); later passes
         search only the schools the previous pass changed.
     adjacency
-        Block adjacency: when given, a block only moves to a zone it borders,
-        so that zones stay in one piece as far as possible.
+        Block adjacency: when given, a block only moves to a zone it borders
+        and never cuts its own zone (:func:`may_move`), so whole zones stay whole.
     max_passes
         Passes over the shift and swap neighbourhoods.
 
@@ -637,6 +669,7 @@ def local_search(
     if movable is not None:
         can &= movable
     n_shift = n_swap = 0
+    nbrs = None if adjacency is None else neighbour_lists(adjacency)
     # schools whose blocks changed in the last pass: only their arcs are searched again
     dirty = np.ones(m, bool) if dirty is None else dirty.copy()
     for _ in range(max_passes):
@@ -658,7 +691,7 @@ def local_search(
             d = int(p.demand[i])
             if done[i] or load[to] + d > capacity[to]:
                 continue
-            if adjacency is not None and not may_move(adjacency, school, i, to):
+            if nbrs is not None and not may_move(nbrs, school, i, to):
                 continue
             load[school[i]] -= d
             load[to] += d
@@ -698,10 +731,14 @@ def local_search(
             r, c = divmod(flat, cost.shape[1])
             if cost[r, c] < 0:
                 i1, i2 = int(x[r]), int(y[c])
-                if adjacency is not None and not (
-                    may_move(adjacency, school, i1, b) and may_move(adjacency, school, i2, a)
-                ):
-                    continue
+                if nbrs is not None:
+                    # one move after the other: each block may be the other's only link to its new zone
+                    if not may_move(nbrs, school, i1, b):
+                        continue
+                    school[i1] = b
+                    if not may_move(nbrs, school, i2, a):
+                        school[i1] = a
+                        continue
                 d1, d2 = int(p.demand[i1]), int(p.demand[i2])
                 school[i1], school[i2] = b, a
                 load[a] += d2 - d1

@@ -167,3 +167,40 @@ def test_pinned_blocks_never_move() -> None:
     assert (R.loads(p, school, 3) <= CHAIN_SEATS).all()
     searched, _, _ = R.local_search(p, school, CHAIN_SEATS, movable=~pinned)
     assert searched[0] == 0
+
+
+def square_with_tail() -> sp.csr_array:
+    """Blocks 0–1, 0–2, 1–3, 2–3 (a ring of four), 1–4, 2–4 and 4–5."""
+    edges = np.array([(0, 1), (0, 2), (1, 3), (2, 3), (1, 4), (2, 4), (4, 5)]).T
+    rows, cols = np.r_[edges[0], edges[1]], np.r_[edges[1], edges[0]]
+    return sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(6, 6))
+
+
+def test_blocks_leaving_together_keep_their_zone_whole() -> None:
+    # A = ring {0, 1, 2, 3} (root 0), B = {4, 5} (root 5); A is over by 20. Blocks 1 and 2
+    # are the cheapest to hand to B and each may leave alone, but not both: block 3 would
+    # be cut off. Checked one after the other, 1 goes, then 3 (which now borders B).
+    times = [[0, 9], [1, 2], [1, 2], [1, 3], [9, 1], [9, 0]]
+    p = pairs(times, [0, 10, 10, 10, 10, 0])
+    start = np.array([0, 0, 0, 0, 1, 1])
+    seats = np.array([10, 40])
+    pinned = np.array([True, False, False, False, False, True])
+    prices = np.array([1.0, 0.0])
+    free, _ = R.ejection_repair(p, start, seats, prices, pinned=pinned)
+    assert free.tolist() == [0, 1, 1, 0, 1, 1]
+    whole, _ = R.ejection_repair(p, start, seats, prices, adjacency=square_with_tail(), pinned=pinned)
+    assert whole.tolist() == [0, 1, 0, 1, 1, 1]
+    assert (R.loads(p, whole, 2) <= seats).all()
+
+
+def test_swap_never_leaves_a_block_without_its_new_zone() -> None:
+    # 0 – 1 – 2 – 3 in a row, A = {0, 1}, B = {2, 3}, both full. Swapping 1 and 2 saves
+    # travel, but each is the other's only link to its new zone: with adjacency, no swap.
+    p = pairs([[0, 9], [5, 1], [1, 5], [9, 0]], [0, 10, 10, 0])
+    start = np.array([0, 0, 1, 1])
+    seats = np.array([10, 10])
+    movable = np.array([False, True, True, False])
+    free, _, swaps = R.local_search(p, start, seats, movable=movable)
+    assert free.tolist() == [0, 1, 0, 1] and swaps == 1
+    kept, _, swaps = R.local_search(p, start, seats, movable=movable, adjacency=path_adjacency(4))
+    assert kept.tolist() == [0, 0, 1, 1] and swaps == 0
