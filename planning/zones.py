@@ -36,11 +36,21 @@ reaches its other part across them is one zone with a gap no school serves
 (the map shows the gap; those blocks need boarding or a bus). Blocks with no
 students but a school in reach are ordinary members and are drawn in a zone;
 they cost nothing and take no seats, so they go to whichever bordering zone
-keeps the zones whole. Method (:func:`_make_contiguous`, helpers in
-:mod:`planning.contiguity`): root blocks sent home; pieces without students
-handed over; each detached piece handed whole to a bordering zone, making room
-there by a chain of at most two edge-block moves that keep the zones whole;
-what is left is re-solved with CP-SAT in a small window (the piece, its
+keeps the zones whole. Method: the relaxation's zones are star-shaped about
+their schools in the plane (travel plus seat price is an additively weighted
+distance), but a thin one falls apart on blocks. So each school's own block is
+pinned to it, and before the rounding every detached piece of the relaxation's
+partition joins the bordering zone cheapest in seat-price terms (pieces without
+students first, free). The rounding then moves a block only into a zone it
+borders and never cuts its own zone (:func:`planning.rounding.may_move`), so
+whole zones stay whole while the chains make up the seats. Only if no such
+chain can fit the excess does the rounding allow other moves, and the
+contiguity pass (:func:`_make_contiguous`, helpers in
+:mod:`planning.contiguity`) mends what they scatter: root blocks sent home;
+pieces without students handed over; each detached piece handed whole to a
+bordering zone, making room there by a chain of at most two edge-block moves
+that keep the zones whole; what is left is re-solved with CP-SAT in a small
+window (the piece, its
 neighbours and where the zones around it meet) under the cut "a piece may
 belong to school ``j`` only if one of its bordering blocks does" and the rule
 "a block may belong to ``j`` only if one of its neighbours does", adding lazy
@@ -81,7 +91,7 @@ from geo.policy import (
 from geo.travel import TravelMatrix
 from planning.contiguity import band, detached_pieces, frontier, neighbour_rule, piece_border, swap_in
 from planning.contiguity import neighbours as _neighbours_of
-from planning.rounding import chain_improve, ejection_repair, loads, local_pairs, local_search, seat_prices
+from planning.rounding import PairTable, chain_improve, ejection_repair, loads, local_pairs, local_search, seat_prices
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +131,10 @@ REPAIR_MIN_FREE = 200
 #: Cheapest schools per block the whole-block rounding may move it to (plus the
 #: schools the relaxation uses): moving a block farther is never worth it in practice.
 LOCAL_CANDIDATES = 8
+#: Passes of chain improvement (each rebuilds the school graph); under contiguity the
+#: rounding starts further from the relaxation (thin zones handed over whole), so more.
+CHAIN_PASSES = 2
+CONTIGUOUS_CHAIN_PASSES = 8
 #: Penalty per student above capacity inside the repair model when overflow is not
 #: allowed: dominates any travel saving, so capacity holds whenever it can.
 HARD_OVERFLOW_PENALTY = 10**7
@@ -650,13 +664,18 @@ def _attach_greedily(
     *,
     connector: NDArray[np.bool_],
     only_empty: bool = False,
+    seat_prices: NDArray[np.float64] | None = None,
+    pairs: PairTable | None = None,
 ) -> NDArray[np.int64]:
     """Hand each detached piece whole to the cheapest bordering zone with room for it.
 
     Moving a detached piece into a zone it borders (at a block of an attached
     piece, or through connectors) can disconnect nothing, so every move removes
     one detached piece. With ``only_empty``, only pieces without students move
-    (free of cost and of seats).
+    (free of cost and of seats). With ``seat_prices``, room is not asked for
+    and the cost counts the seats taken at their price (the rounding makes up
+    the seats). ``pairs`` restricts the schools a block may take (default: every
+    pair of ``p``).
     """
     school = school.copy()
     for _ in range(3):
@@ -673,16 +692,19 @@ def _attach_greedily(
         for j, piece in pieces:
             border = piece_border(piece, adjacency, connector)
             targets = sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j})
-            best, best_cost = -1, None
+            best, best_cost = -1, math.inf
             need = int(p.demand[piece].sum())
             for k in targets:
-                if overflow_penalty_s is None and load[k] + need > p.capacity[k]:
+                if overflow_penalty_s is None and seat_prices is None and load[k] + need > p.capacity[k]:
                     continue
-                pair = _pairs_to(p, piece, k)
+                table = p if pairs is None else pairs
+                pair = _pairs_to(table, piece, k)
                 if (pair < 0).any():
                     continue
-                cost = int((p.cost[pair] * p.demand[piece]).sum())
-                if best_cost is None or cost < best_cost:
+                cost = float((table.cost[pair] * p.demand[piece]).sum())
+                if seat_prices is not None:
+                    cost += float(seat_prices[k]) * need
+                if cost < best_cost:
                     best, best_cost = k, cost
             if best >= 0:
                 school[piece] = best
@@ -695,7 +717,7 @@ def _attach_greedily(
     return school
 
 
-def _pairs_to(p: _Problem, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
+def _pairs_to(p: PairTable, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
     """Pair index of each of a few blocks with one school, −1 where out of reach."""
     out = np.full(len(blocks), -1, np.int64)
     for k, i in enumerate(blocks.tolist()):
@@ -1183,7 +1205,28 @@ def optimal_zones(
         local = dataclasses.replace(local, cost=local.cost + np.int64(price) * p.moved[keep])
     seats = p.capacity + flow.overflow  # overflow only where the relaxation chose it (allowed)
     prices = seat_prices(local, flow.pair_flow[keep], seats)
-    if len(lp_split):
+    # Blocks without students at this level take the school cheapest in seat-price
+    # terms: the zone the relaxation's partition puts them in, not a hole in it.
+    red = (local.cost + prices[local.dest]).astype(float)
+    best = np.full(n, np.inf)
+    np.minimum.at(best, local.origin, red)
+    hit = np.flatnonzero((red == best[local.origin]) & (local.demand[local.origin] == 0) & ~pinned[local.origin])
+    if len(hit):
+        first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
+        school[local.origin[first]] = local.dest[first]
+
+    if adjacency is not None and roots is not None:
+        # Start the rounding from whole zones. The relaxation's zones are star-shaped
+        # about their schools in the plane, but on blocks a thin one falls apart:
+        # pieces without students go first (free), then each detached piece joins the
+        # bordering zone cheapest in seat-price terms, and the chains below make up
+        # the seats with moves that keep zones whole.
+        rts, connector = np.asarray(roots, np.int64), p.start[1:] == p.start[:-1]
+        school = _attach_greedily(p, school, adjacency, rts, penalty, connector=connector, only_empty=True)
+        school = _attach_greedily(
+            p, school, adjacency, rts, penalty, connector=connector, seat_prices=prices, pairs=local
+        )
+    if len(lp_split) or (loads(local, school, m) > seats).any():
         # 1. Whole-block rounding (planning.rounding): round each split block to the school
         # taking most of it, pass the excess along ejection chains priced with the
         # relaxation's seat prices, then shifts, swaps and chain moves while travel falls.
@@ -1192,7 +1235,10 @@ def optimal_zones(
         if (loads(local, school, m) <= seats).all():
             movable = ~pinned
             school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency, movable=movable)
-            school, kept, touched = chain_improve(local, school, seats, prices, adjacency=adjacency, pinned=pinned)
+            passes = CHAIN_PASSES if adjacency is None else CONTIGUOUS_CHAIN_PASSES
+            school, kept, touched = chain_improve(
+                local, school, seats, prices, adjacency=adjacency, pinned=pinned, max_passes=passes
+            )
             school, shifts2, swaps2 = local_search(
                 local, school, seats, dirty=touched, adjacency=adjacency, movable=movable
             )
@@ -1244,16 +1290,6 @@ def optimal_zones(
                         hint="allow overflow, raise capacity, or raise the maximum travel time",
                     )
                 n_free *= 2
-
-    # Blocks without students at this level take the school cheapest in seat-price
-    # terms: the zone the relaxation's partition puts them in, not a hole in it.
-    red = (local.cost + prices[local.dest]).astype(float)
-    best = np.full(n, np.inf)
-    np.minimum.at(best, local.origin, red)
-    hit = np.flatnonzero((red == best[local.origin]) & (local.demand[local.origin] == 0) & ~pinned[local.origin])
-    if len(hit):
-        first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
-        school[local.origin[first]] = local.dest[first]
 
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []

@@ -165,18 +165,46 @@ def test_deterministic() -> None:
     assert (a.school_load["students"] <= a.school_load["capacity_seats"]).all()
 
 
-def test_greedy_attachment_path_keeps_zones_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+def _mend(
+    tm: TravelMatrix, demand: list[int], seats: list[int], plan: list[int], adj: sp.csr_array, roots: list[int]
+) -> tuple[list[int], dict[str, float | int | str]]:
+    """The contiguity pass alone on a given plan (the path taken when the rounding had to scatter zones)."""
+    import planning.zones as zones_mod
+
+    p = zones_mod._prepare(
+        tm, demand, seats, max_travel_s=None, current=None, stability_weight_s=0, block_group=None, school_group=None
+    )
+    rts = np.asarray(roots, np.int64)
+    details: dict[str, float | int | str] = {}
+    school, _, left = zones_mod._make_contiguous(
+        p, np.asarray(plan, np.int64), adj, rts, dict(enumerate(roots)), [], details,
+        flow=np.zeros(len(p.origin), np.int64), max_moved=None, overflow_penalty_s=None, seed=0,
+        budget=zones_mod._WorkBudget(10.0),
+    )
+    assert left == []
+    return school.tolist(), details
+
+
+def test_thin_zones_are_handed_over_whole_before_the_rounding() -> None:
+    # The tempting-enclave row with 30 seats a school: the relaxation's A = {b0, b2},
+    # B = {b1, b3} fits but is broken; each piece joins the zone it borders before
+    # the rounding, so the contiguity pass has nothing left to do.
+    tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
+    plan = optimal_zones(tm, [10] * 4, [30, 30], max_travel_s=None, adjacency=chain(4), roots=np.array([0, 3]))
+    assert plan.block_school.tolist() == [0, 0, 1, 1]
+    assert plan.contiguous is True and plan.details["contiguity_rounds"] == 0
+    assert plan.objective_s == 4000 and plan.bound_s == 2000
+
+
+def test_contiguity_pass_attaches_pieces_greedily(monkeypatch: pytest.MonkeyPatch) -> None:
     import planning.zones as zones_mod
 
     monkeypatch.setattr(zones_mod, "GREEDY_ATTACH_ABOVE", 0)
-    # Seats for 30 in each school: greedy hands b1 to A and b2 to B (4000); cut generation
-    # then finds nothing detached. The plan is whole, within capacity, above the bound.
+    # Given A = {b0, b2}, B = {b1, b3}: greedy hands b1 to A and b2 to B, whole and within 30 seats.
     tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
-    plan = optimal_zones(tm, [10] * 4, [30, 30], max_travel_s=None, adjacency=chain(4), roots=np.array([0, 3]))
-    assert plan.contiguous is True
-    assert plan.details["greedy_attached"] == 2
-    assert plan.objective_s >= plan.bound_s == 2000
-    assert (plan.school_load["students"] <= 30).all()
+    school, details = _mend(tm, [10] * 4, [30, 30], [0, 1, 0, 1], chain(4), [0, 3])
+    assert school == [0, 0, 1, 1]
+    assert details["greedy_attached"] == 2
 
 
 def test_zone_cut_by_an_unserved_block_is_whole() -> None:
@@ -221,9 +249,13 @@ def test_full_zone_makes_room_for_a_detached_piece(monkeypatch: pytest.MonkeyPat
     tm = matrix([[0, 50], [10, 40], [30, 20], [20, 30], [40, 10], [50, 0]])
     loose = optimal_zones(tm, [10] * 6, [30, 30], max_travel_s=None)
     assert loose.block_school.tolist() == [0, 0, 1, 0, 1, 1]
+    # the rounding: b3 joins B before it, then B's excess goes to A by a move keeping both whole
     plan = optimal_zones(tm, [10] * 6, [30, 30], max_travel_s=None, adjacency=adj, roots=np.array([0, 5]))
     assert plan.block_school.tolist() == [0, 0, 0, 1, 1, 1]
-    assert plan.contiguous is True
-    assert plan.details["swapped_pieces"] == 1
+    assert plan.contiguous is True and plan.details["contiguity_rounds"] == 0
     assert plan.objective_s == 800 and plan.bound_s == 600
     assert (plan.school_load["students"] <= 30).all()
+    # the contiguity pass alone, from the relaxation's broken plan: the same, by one swap
+    school, details = _mend(tm, [10] * 6, [30, 30], [0, 0, 1, 0, 1, 1], adj, [0, 5])
+    assert school == [0, 0, 0, 1, 1, 1]
+    assert details["swapped_pieces"] == 1
