@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 CHAIN_CANDIDATES = 24
 #: Rounds of rebuilding the school graph in the ejection-chain repair.
 MAX_CHAIN_ROUNDS = 60
+#: Of those, rounds of moves that keep zones whole (under contiguity) before any move
+#: is allowed: the rest are left for that, so the repair still fits the seats.
+MAX_WHOLE_ROUNDS = 40
 #: Rounds without less excess after which the chain repair stops (or drops the bordering rule).
 STALL_ROUNDS = 3
 #: Candidate blocks per school and direction in the swap neighbourhood.
@@ -502,10 +505,11 @@ def ejection_repair(
         over = int(np.maximum(load - capacity, 0).sum())
         stalled = stalled + 1 if over >= last_over else 0
         last_over = over
-        if not done or stalled >= STALL_ROUNDS:
+        if not done or stalled >= STALL_ROUNDS or (adj is not None and rounds >= MAX_WHOLE_ROUNDS):
             if adj is None:
                 break
             adj, stalled = None, 0  # no bordering chain is left: allow any move
+            logger.debug("ejection chains: %d students above capacity left by moves keeping zones whole", over)
     logger.debug("ejection chains: %d rounds, %d moves, %d students above capacity left",
                  rounds, moves, int(np.maximum(load - capacity, 0).sum()))
     return school, RoundingStats(chain_rounds=rounds, chain_moves=moves)

@@ -1222,7 +1222,9 @@ def optimal_zones(
         # bordering zone cheapest in seat-price terms, and the chains below make up
         # the seats with moves that keep zones whole.
         rts, connector = np.asarray(roots, np.int64), p.start[1:] == p.start[:-1]
-        school = _attach_greedily(p, school, adjacency, rts, penalty, connector=connector, only_empty=True)
+        school = _attach_greedily(
+            p, school, adjacency, rts, penalty, connector=connector, only_empty=True, pairs=local
+        )
         school = _attach_greedily(
             p, school, adjacency, rts, penalty, connector=connector, seat_prices=prices, pairs=local
         )

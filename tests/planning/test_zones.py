@@ -259,3 +259,18 @@ def test_full_zone_makes_room_for_a_detached_piece(monkeypatch: pytest.MonkeyPat
     school, details = _mend(tm, [10] * 6, [30, 30], [0, 0, 1, 0, 1, 1], adj, [0, 5])
     assert school == [0, 0, 0, 1, 1, 1]
     assert details["swapped_pieces"] == 1
+
+
+def test_seats_come_first_when_no_move_keeps_zones_whole() -> None:
+    # Edges 0–1, 1–2, 1–3; A in b0, B in b3 (no students); 10 students in b0–b2, seats 20
+    # and 40. The relaxation: A = {b0, b1}, B = {b2, b3} (400), B broken; b2 joins A before
+    # the rounding, and A is over. Only b1 borders B, and it alone joins b2 to A: no move
+    # keeps both zones whole. The chains then move any block to fit the seats (b2, the
+    # cheapest) and the contiguity pass mends the zones: A = {b0}, B = {b1, b2, b3} (550).
+    edges = np.array([(0, 1), (1, 2), (1, 3)]).T
+    adj = sp.csr_array((np.ones(6, bool), (np.r_[edges[0], edges[1]], np.r_[edges[1], edges[0]])), shape=(4, 4))
+    tm = matrix([[0, 90], [10, 25], [20, 30], [90, 0]])
+    plan = optimal_zones(tm, [10, 10, 10, 0], [20, 40], max_travel_s=None, adjacency=adj, roots=np.array([0, 3]))
+    assert plan.block_school.tolist() == [0, 1, 1, 1]
+    assert plan.contiguous is True and plan.details["contiguity_rounds"] >= 1
+    assert plan.objective_s == 550 and plan.bound_s == 400
