@@ -1228,7 +1228,7 @@ def optimal_zones(
         school = _attach_greedily(
             p, school, adjacency, rts, penalty, connector=connector, seat_prices=prices, pairs=local
         )
-    if len(lp_split) or (loads(local, school, m) > seats).any():
+    if len(lp_split) or (loads(local, school, m) > seats).any() or _excess(p, school, max_moved, penalty) > 0:
         # 1. Whole-block rounding (planning.rounding): round each split block to the school
         # taking most of it, pass the excess along ejection chains priced with the
         # relaxation's seat prices, then shifts, swaps and chain moves while travel falls.
