@@ -90,10 +90,14 @@ class RoundingStats:
         Rounds of the ejection-chain repair.
     chain_moves
         Blocks passed on along chains.
+    kept_whole
+        Whether every move kept the zones whole (with adjacency: no chain had
+        to fall back to other moves).
     """
 
     chain_rounds: int = 0
     chain_moves: int = 0
+    kept_whole: bool = True
 
 
 @dataclass(frozen=True)
@@ -512,7 +516,7 @@ def ejection_repair(
             logger.debug("ejection chains: %d students above capacity left by moves keeping zones whole", over)
     logger.debug("ejection chains: %d rounds, %d moves, %d students above capacity left",
                  rounds, moves, int(np.maximum(load - capacity, 0).sum()))
-    return school, RoundingStats(chain_rounds=rounds, chain_moves=moves)
+    return school, RoundingStats(chain_rounds=rounds, chain_moves=moves, kept_whole=adj is not None or adjacency is None)
 
 
 def chain_improve(

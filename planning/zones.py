@@ -44,9 +44,10 @@ partition joins the bordering zone cheapest in seat-price terms (pieces without
 students first, free). The rounding then moves a block only into a zone it
 borders and never cuts its own zone (:func:`planning.rounding.may_move`), so
 whole zones stay whole while the chains make up the seats. Only if no such
-chain can fit the excess does the rounding allow other moves, and the
-contiguity pass (:func:`_make_contiguous`, helpers in
-:mod:`planning.contiguity`) mends what they scatter: root blocks sent home;
+chain can fit the excess (or making zones whole broke the stability cap) does
+the rounding start again from the relaxation's partition and fit the seats
+with any moves; the contiguity pass (:func:`_make_contiguous`, helpers in
+:mod:`planning.contiguity`) then mends the zones: root blocks sent home;
 pieces without students handed over; each detached piece handed whole to a
 bordering zone, making room there by a chain of at most two edge-block moves
 that keep the zones whole; what is left is re-solved with CP-SAT in a small
@@ -131,8 +132,8 @@ REPAIR_MIN_FREE = 200
 #: Cheapest schools per block the whole-block rounding may move it to (plus the
 #: schools the relaxation uses): moving a block farther is never worth it in practice.
 LOCAL_CANDIDATES = 8
-#: Passes of chain improvement (each rebuilds the school graph); under contiguity the
-#: rounding starts further from the relaxation (thin zones handed over whole), so more.
+#: Passes of chain improvement (each rebuilds the school graph); when zones were made
+#: whole before the rounding, it starts further from the relaxation, so more.
 CHAIN_PASSES = 2
 CONTIGUOUS_CHAIN_PASSES = 8
 #: Penalty per student above capacity inside the repair model when overflow is not
@@ -641,14 +642,18 @@ def _load(p: _Problem, school: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.bincount(school[ok], weights=p.demand[ok], minlength=len(p.capacity)).astype(np.int64)
 
 
+def _moved(p: _Problem, school: NDArray[np.int64]) -> int:
+    """Students whose school changes against their current one."""
+    return int(p.demand[(p.current >= 0) & (school >= 0) & (school != p.current) & (p.demand > 0)].sum())
+
+
 def _excess(p: _Problem, school: NDArray[np.int64], max_moved: int | None, overflow_penalty_s: int | None) -> int:
     """How far a plan is from the hard rules: students above capacity (when not allowed) and above the cap."""
     out = 0
     if overflow_penalty_s is None:
         out += int(np.maximum(_load(p, school) - p.capacity, 0).sum())
     if max_moved is not None:
-        moved = int(p.demand[(p.current >= 0) & (school >= 0) & (school != p.current) & (p.demand > 0)].sum())
-        out += max(moved - max_moved, 0)
+        out += max(_moved(p, school) - max_moved, 0)
     return out
 
 
@@ -1215,6 +1220,7 @@ def optimal_zones(
         first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
         school[local.origin[first]] = local.dest[first]
 
+    relaxed = school.copy()
     if adjacency is not None and roots is not None:
         # Start the rounding from whole zones. The relaxation's zones are star-shaped
         # about their schools in the plane, but on blocks a thin one falls apart:
@@ -1234,10 +1240,18 @@ def optimal_zones(
         # relaxation's seat prices, then shifts, swaps and chain moves while travel falls.
         # With contiguity asked for, blocks move only to zones they border.
         school, chain_stats = ejection_repair(local, school, seats, prices, adjacency=adjacency, pinned=pinned)
+        if not chain_stats.kept_whole or (max_moved is not None and _moved(p, school) > max_moved):
+            # Moves keeping the zones whole could not fit the seats (tight seats, or thin
+            # zones handed over whole to full neighbours), or making zones whole moved more
+            # students than the stability cap allows: start again from the relaxation's
+            # partition and fit the seats first; the contiguity pass mends the zones.
+            details["restarted_after_chain_rounds"] = chain_stats.chain_rounds
+            school, chain_stats = ejection_repair(local, relaxed, seats, prices, pinned=pinned)
         if (loads(local, school, m) <= seats).all():
             movable = ~pinned
             school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency, movable=movable)
-            passes = CHAIN_PASSES if adjacency is None else CONTIGUOUS_CHAIN_PASSES
+            whole_start = adjacency is not None and "restarted_after_chain_rounds" not in details
+            passes = CONTIGUOUS_CHAIN_PASSES if whole_start else CHAIN_PASSES
             school, kept, touched = chain_improve(
                 local, school, seats, prices, adjacency=adjacency, pinned=pinned, max_passes=passes
             )
@@ -1273,10 +1287,20 @@ def optimal_zones(
                     counts = p.start[1:] - p.start[:-1]
                     proven = got is not None and got[1] == cp_model.OPTIMAL and (counts <= REPAIR_CANDIDATES).all()
                     if not proven:
-                        raise SolverError(
-                            f"{level}: no whole-block plan found that fits every school; "
-                            "raise [solver] time_limit_s or set allow_overflow = true"
-                        )
+                        over = int(np.maximum(_load(p, school) - p.capacity, 0).sum()) if penalty is None else 0
+                        moved = _moved(p, school)
+                        unmet = [f"{over} students above capacity"] if over else []
+                        if max_moved is not None and moved > max_moved:
+                            unmet.append(f"{moved} students change school against max_moved {max_moved}")
+                        hints = ["raise [solver] time_limit_s"]
+                        if max_moved is not None and moved > max_moved:
+                            hints.append("raise max_moved")
+                        if penalty is None:
+                            hints.append("set allow_overflow = true")
+                        what = "fits every school" + (" within the stability cap" if max_moved is not None else "")
+                        best = f" (the best has {' and '.join(unmet)})" if unmet else ""
+                        advice = hints[0] if len(hints) == 1 else f"{', '.join(hints[:-1])} or {hints[-1]}"
+                        raise SolverError(f"{level}: no whole-block plan found that {what}{best}; {advice}")
                     over = _load(p, school) - p.capacity
                     raise InfeasibleError(
                         summary=f"{level}: blocks are indivisible and do not fit the seats in reach",

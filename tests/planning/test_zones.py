@@ -273,13 +273,14 @@ def test_seats_come_first_when_no_move_keeps_zones_whole() -> None:
     plan = optimal_zones(tm, [10, 10, 10, 0], [20, 40], max_travel_s=None, adjacency=adj, roots=np.array([0, 3]))
     assert plan.block_school.tolist() == [0, 1, 1, 1]
     assert plan.contiguous is True and plan.details["contiguity_rounds"] >= 1
+    assert "restarted_after_chain_rounds" in plan.details  # from the relaxation's partition
     assert plan.objective_s == 550 and plan.bound_s == 400
 
 
 def test_stability_cap_holds_when_contiguity_would_move_students() -> None:
     # The tempting enclave again, with today's broken zones as the current plan and no
-    # student allowed to move: making the zones whole would move 20, so the cap wins
-    # and the plan reports the pieces it could not mend.
+    # student allowed to move: making the zones whole would move 20, so the rounding starts
+    # again from the relaxation's partition, the cap wins and the plan reports the pieces.
     tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
     current = np.array([0, 1, 0, 1])
     plan = optimal_zones(
@@ -288,4 +289,5 @@ def test_stability_cap_holds_when_contiguity_would_move_students() -> None:
     )
     assert plan.moved_students == 0
     assert plan.block_school.tolist() == [0, 1, 0, 1]
+    assert "restarted_after_chain_rounds" in plan.details
     assert plan.contiguous is False and len(plan.enclaves) == 2
