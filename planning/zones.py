@@ -1220,7 +1220,7 @@ def optimal_zones(
         first = hit[np.r_[True, local.origin[hit][1:] != local.origin[hit][:-1]]]
         school[local.origin[first]] = local.dest[first]
 
-    relaxed = school.copy()
+    relaxed, restarted = school.copy(), False
     if adjacency is not None and roots is not None:
         # Start the rounding from whole zones. The relaxation's zones are star-shaped
         # about their schools in the plane, but on blocks a thin one falls apart:
@@ -1246,12 +1246,12 @@ def optimal_zones(
             # students than the stability cap allows: start again from the relaxation's
             # partition and fit the seats first; the contiguity pass mends the zones.
             details["restarted_after_chain_rounds"] = chain_stats.chain_rounds
+            restarted = True
             school, chain_stats = ejection_repair(local, relaxed, seats, prices, pinned=pinned)
         if (loads(local, school, m) <= seats).all():
             movable = ~pinned
             school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency, movable=movable)
-            whole_start = adjacency is not None and "restarted_after_chain_rounds" not in details
-            passes = CONTIGUOUS_CHAIN_PASSES if whole_start else CHAIN_PASSES
+            passes = CONTIGUOUS_CHAIN_PASSES if adjacency is not None and not restarted else CHAIN_PASSES
             school, kept, touched = chain_improve(
                 local, school, seats, prices, adjacency=adjacency, pinned=pinned, max_passes=passes
             )
