@@ -1210,6 +1210,12 @@ def optimal_zones(
         local = dataclasses.replace(local, cost=local.cost + np.int64(price) * p.moved[keep])
     seats = p.capacity + flow.overflow  # overflow only where the relaxation chose it (allowed)
     prices = seat_prices(local, flow.pair_flow[keep], seats)
+    # Where the relaxation overflows a school it fills every seat it opens, so whole blocks
+    # find no room anywhere: the chains may put up to one block more there (each extra
+    # student at the overflow price, as the seat prices say).
+    room = seats
+    if penalty is not None and flow.overflow.any():
+        room = seats + np.where(flow.overflow > 0, int(p.demand.max(initial=0)), 0)
     # Blocks without students at this level take the school cheapest in seat-price
     # terms: the zone the relaxation's partition puts them in, not a hole in it.
     red = (local.cost + prices[local.dest]).astype(float)
@@ -1234,12 +1240,12 @@ def optimal_zones(
         school = _attach_greedily(
             p, school, adjacency, rts, penalty, connector=connector, seat_prices=prices, pairs=local
         )
-    if len(lp_split) or (loads(local, school, m) > seats).any() or _excess(p, school, max_moved, penalty) > 0:
+    if len(lp_split) or (loads(local, school, m) > room).any() or _excess(p, school, max_moved, penalty) > 0:
         # 1. Whole-block rounding (planning.rounding): round each split block to the school
         # taking most of it, pass the excess along ejection chains priced with the
         # relaxation's seat prices, then shifts, swaps and chain moves while travel falls.
         # With contiguity asked for, blocks move only to zones they border.
-        school, chain_stats = ejection_repair(local, school, seats, prices, adjacency=adjacency, pinned=pinned)
+        school, chain_stats = ejection_repair(local, school, room, prices, adjacency=adjacency, pinned=pinned)
         if not chain_stats.kept_whole or (max_moved is not None and _moved(p, school) > max_moved):
             # Moves keeping the zones whole could not fit the seats (tight seats, or thin
             # zones handed over whole to full neighbours), or making zones whole moved more
@@ -1247,9 +1253,11 @@ def optimal_zones(
             # partition and fit the seats first; the contiguity pass mends the zones.
             details["restarted_after_chain_rounds"] = chain_stats.chain_rounds
             restarted = True
-            school, chain_stats = ejection_repair(local, relaxed, seats, prices, pinned=pinned)
-        if (loads(local, school, m) <= seats).all():
+            school, chain_stats = ejection_repair(local, relaxed, room, prices, pinned=pinned)
+        if (loads(local, school, m) <= room).all():
             movable = ~pinned
+            # the search saves travel only: it never adds to the overflow the chains left
+            seats = np.maximum(seats, loads(local, school, m))
             school, shifts, swaps = local_search(local, school, seats, adjacency=adjacency, movable=movable)
             passes = CONTIGUOUS_CHAIN_PASSES if adjacency is not None and not restarted else CHAIN_PASSES
             school, kept, touched = chain_improve(

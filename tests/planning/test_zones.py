@@ -291,3 +291,16 @@ def test_stability_cap_holds_when_contiguity_would_move_students() -> None:
     assert plan.block_school.tolist() == [0, 1, 0, 1]
     assert "restarted_after_chain_rounds" in plan.details
     assert plan.contiguous is False and len(plan.enclaves) == 2
+
+
+def test_overflow_gives_whole_blocks_room_where_the_relaxation_overflows() -> None:
+    # Seats 12 + 6 for 4 blocks of 5 students, overflow allowed. The relaxation overflows A
+    # by 2 and splits a2 (4 at A, 1 at B), filling every seat it opens. Rounded, a2 has
+    # nowhere to go without overflow: it stays at A (3 over, 3·7200 + 20 = 21,620, the
+    # hand optimum; a2 at B would put B 4 over) instead of chains passing blocks round.
+    tm = matrix([[1, 50], [1, 50], [1, 50], [50, 1]])
+    plan = optimal_zones(tm, [5, 5, 5, 5], [12, 6], max_travel_s=None, allow_overflow=True)
+    assert plan.block_school.tolist() == [0, 0, 0, 1]
+    assert plan.objective_s == 3 * 7200 + 20 and plan.bound_s == 2 * 7200 + 19 + 50
+    assert plan.details["chain_rounds"] == 0
+    assert plan.overflow["over_by"].tolist() == [3]
