@@ -1298,10 +1298,9 @@ def optimal_zones(
                         over = int(np.maximum(_load(p, school) - p.capacity, 0).sum()) if penalty is None else 0
                         moved = _moved(p, school)
                         unmet = [f"{over} students above capacity"] if over else []
-                        if max_moved is not None and moved > max_moved:
-                            unmet.append(f"{moved} students change school against max_moved {max_moved}")
                         hints = ["raise [solver] time_limit_s"]
                         if max_moved is not None and moved > max_moved:
+                            unmet.append(f"{moved} students change school against max_moved {max_moved}")
                             hints.append("raise max_moved")
                         if penalty is None:
                             hints.append("set allow_overflow = true")
