@@ -1,11 +1,12 @@
 # Two entry points, each works alone on a fresh machine with Python 3.11:
 #   make demo   creates .venv, installs, runs the built-in demo county end to end
 #   make test   creates .venv, installs with test extras, runs the whole test suite
+#   make lint   ruff, mypy and the import-layer contracts (CI runs it before the tests)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-test browser bench clean
+.PHONY: demo test lint install install-test browser bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -29,6 +30,13 @@ demo: install
 # Headless Chromium for the browser tests: Debian's package, installed when missing.
 browser:
 	@bash tests/install_browser.sh
+
+# ruff (rules in pyproject.toml), mypy with the pydantic plugin on geo/ and planning/, and the
+# import-linter contracts that keep the layers (geo <- planning models <- planning.app; maps by entry point).
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install-test browser
 	$(BIN)/python -m pytest -n 2 -q

@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from geo.policy import QUALITY_STANDARDS
 from geo.travel import straight_line_matrix
-from planning.balance import evaluate_balance
-from planning.communities import form_communities, pair_schools
+from planning.balance.indicators import evaluate_balance
+from planning.communities.groups import form_communities, pair_schools
 
 
 def _county(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from geo.travel import STRAIGHT_LINE_SPEED_KMH, straight_line_matrix
-from planning.rotation import (
+from planning.rotation.model import (
     RotationOptions,
     _build,
     plan_rotation,
@@ -118,7 +118,7 @@ def run_case(case: Case, seed: int, workers: int) -> None:
         )
         peer_text = f"objective {peer.objective:,.1f}, gap to the LP bound {(peer.objective - m['lp_bound']) / peer.objective:.3%}"
         peer_gap = (peer.objective - plan.bound) / peer.objective
-    except Exception as err:  # noqa: BLE001 - the peer may find nothing; report it
+    except Exception as err:
         peer_text, peer_gap = f"no plan ({type(err).__name__}: {str(err).splitlines()[0]})", math.inf
     ok = ours_s <= case.budget_s and plan.gap <= case.target_gap
     print(f"\n== {case.name}: {m['teachers']:,} teachers, {case.schools} schools, workers={workers}")

@@ -34,9 +34,9 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.network import build_network  # noqa: E402
-from geo.policy import RURAL_MAX_ONE_WAY_S  # noqa: E402
-from geo.travel import network_matrix  # noqa: E402
+from geo.network import build_network
+from geo.policy import RURAL_MAX_ONE_WAY_S
+from geo.travel import network_matrix
 
 CRS = "EPSG:32649"
 SPACING_M = 100.0
@@ -158,7 +158,7 @@ def main() -> None:
     for s in sample:
         nx.single_source_dijkstra_path_length(nxg, int(s), weight="weight")
     nx_per = (time.perf_counter() - t0) / len(sample)
-    from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415
+    from scipy.sparse.csgraph import dijkstra
 
     t0 = time.perf_counter()
     for s in sample:

@@ -36,8 +36,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.travel import TravelMatrix  # noqa: E402
-from planning.zones import optimal_zones  # noqa: E402
+from geo.travel import TravelMatrix
+from planning.zones.plan import optimal_zones
 
 K_NEAREST = 20
 WALK_MS = 4.5 / 3.6
@@ -155,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             cells = voronoi_cells(bxy)
             adj = point_adjacency(bxy, cells)
-            from planning.zones import school_roots
             import shapely
+
+            from planning.zones.plan import school_roots
 
             roots = school_roots(cells, shapely.points(instance(n, m)[4]))
             t1 = time.perf_counter()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from planning.session import Session
+from planning.app.session import Session
 
 
 def main(scenario_path: str, out_dir: str) -> None:

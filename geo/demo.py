@@ -48,9 +48,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Mapping, Sequence
+from typing import Final
 
 import geopandas as gpd
 import numpy as np
@@ -1183,7 +1184,7 @@ class _Generator:
         inputs = Inputs(
             schools=schools, blocks=blocks, teachers=teachers, roads=self.rd, boundary=boundary,
             metric_crs=pyproj.CRS(self.crs),
-            sources={k: "generated" for k in ("schools", "blocks", "teachers", "roads", "boundary")},
+            sources=dict.fromkeys(("schools", "blocks", "teachers", "roads", "boundary"), "generated"),
         )
         kind = sch["kind"].to_numpy()
         stats: dict[str, int | float] = {

@@ -9,8 +9,8 @@ and what is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,17 @@ class Problem:
         if self.column is not None:
             where += f", column '{self.column}'"
         return f"{where}: {self.message}"
+
+
+def missing_columns(present: Container[str], required: Iterable[str], layer: str) -> list[Problem]:
+    """One problem per required column absent from ``present`` (a frame or its columns).
+
+    Example
+    -------
+    >>> [str(p) for p in missing_columns(["school_id"], ["school_id", "target"], "staffing_targets")]
+    ["staffing_targets, column 'target': required column is missing"]
+    """
+    return [Problem(layer, "required column is missing", column=c) for c in required if c not in present]
 
 
 class InputError(ValueError):

@@ -8,9 +8,10 @@ CRS (:attr:`Inputs.metric_crs`). Only :mod:`maps` reprojects to EPSG:4326.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, Mapping
+from typing import Literal
 
 import geopandas as gpd
 import pandas as pd

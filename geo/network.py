@@ -37,8 +37,9 @@ Chinese class names (国道, 省道, 县道, 乡道, 村道, 城市主干路 ...
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Literal, get_args
 
 import geopandas as gpd
 import numpy as np

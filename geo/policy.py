@@ -8,8 +8,9 @@ import them without ``geo`` depending on ``planning``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, Mapping
+from typing import Final
 
 # --- Class size and school size (GB 50099-2011; 优质均衡 教督〔2017〕6号) ---------
 CLASS_SIZE_PRIMARY: Final = 45  # GB 50099-2011

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import InputError, Problem
-from geo.policy import WALK_SPEED_KMH
-
 from geo.network import DEFAULT_MAX_SNAP_M, UNDIRECTED_MODES, RoadNetwork, arcs_to_csr
+from geo.policy import WALK_SPEED_KMH
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +77,37 @@ class TravelMatrix:
         out[self.origin, self.dest] = getattr(self, what)
         return out
 
+    def reindex(self, origin_ids: ArrayLike, dest_ids: ArrayLike | None = None) -> TravelMatrix:
+        """The same pairs with origins and destinations renumbered to the given (unique) ids, in their order.
+
+        Pairs whose origin or destination is not among the given ids are dropped; a given id this
+        matrix does not know has no pairs (unreachable). ``dest_ids`` defaults to ``origin_ids``
+        (a schools × schools matrix looked up among a subset of schools).
+
+        Example
+        -------
+        >>> among = travel.reindex(ids)                   # doctest: +SKIP
+        >>> among.dense("time_s")                         # (len(ids), len(ids)), inf where unreachable  # doctest: +SKIP
+        """
+        o_ids = np.asarray(origin_ids).astype(str)
+        d_ids = o_ids if dest_ids is None else np.asarray(dest_ids).astype(str)
+        o_map = pd.Index(o_ids).get_indexer(self.origin_ids)
+        d_map = pd.Index(d_ids).get_indexer(self.dest_ids)
+        o_new, d_new = o_map[self.origin], d_map[self.dest]
+        keep = (o_new >= 0) & (d_new >= 0)
+        order = np.lexsort((d_new[keep], o_new[keep]))
+        return TravelMatrix(
+            origin_ids=o_ids,
+            dest_ids=d_ids,
+            origin=o_new[keep][order].astype(np.int32),
+            dest=d_new[keep][order].astype(np.int32),
+            time_s=self.time_s[keep][order],
+            dist_m=self.dist_m[keep][order],
+            mode=self.mode,
+            origin_snap_m=_reindex_snap(self.origin_snap_m, self.origin_ids, o_ids),
+            dest_snap_m=_reindex_snap(self.dest_snap_m, self.dest_ids, d_ids),
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """One row per reachable pair: ``origin_id, dest_id, time_s, dist_m``."""
         return pd.DataFrame(
@@ -88,6 +118,14 @@ class TravelMatrix:
                 "dist_m": self.dist_m,
             }
         )
+
+
+def _reindex_snap(snap: NDArray[np.float64] | None, ids: NDArray[np.str_], new_ids: NDArray[np.str_]) -> NDArray[np.float64] | None:
+    """Snap distances of ``ids`` in the order of ``new_ids`` (NaN for an id not among ``ids``)."""
+    if snap is None:
+        return None
+    pos = pd.Index(ids).get_indexer(new_ids)
+    return np.where(pos >= 0, snap[pos], np.nan)
 
 
 def straight_line_matrix(

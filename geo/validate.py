@@ -250,8 +250,8 @@ def rename_aliases(df: pd.DataFrame, spec: LayerSpec, *, layer: str) -> tuple[pd
     """
     lookup = spec.aliases()
     if spec.geometry != "none" and not isinstance(df, gpd.GeoDataFrame):
-        lookup.update({a: "lon" for a in LON_ALIASES})
-        lookup.update({a: "lat" for a in LAT_ALIASES})
+        lookup.update(dict.fromkeys(LON_ALIASES, "lon"))
+        lookup.update(dict.fromkeys(LAT_ALIASES, "lat"))
     geometry_name = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
     mapping: dict[Any, str] = {}
     seen: dict[str, str] = {}
@@ -986,9 +986,9 @@ __all__ = [
     "CHINA_LAT",
     "CHINA_LON",
     "FAR_OUTSIDE_BOUNDARY_M",
-    "InputWarning",
     "LAT_ALIASES",
     "LON_ALIASES",
+    "InputWarning",
     "accepted_headers",
     "deferred_warnings",
     "numeric_values",

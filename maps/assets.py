@@ -75,7 +75,7 @@ class RawHtml(Element):
         self._name = "RawHtml"
         self._text = text
 
-    def render(self, **kwargs: Any) -> str:  # noqa: ARG002 - branca signature
+    def render(self, **kwargs: Any) -> str:
         """The text as given."""
         return self._text
 

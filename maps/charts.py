@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 BAR_COLOUR = "#4e79a7"
 BAD_COLOUR = "#e15759"

@@ -16,8 +16,9 @@ import html
 import json
 import logging
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -25,8 +26,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from folium.template import Template
 from branca.element import MacroElement
+from folium.template import Template
 
 from maps.labels import Language, t
 from maps.legend import legend_of

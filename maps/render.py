@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import folium
 import geopandas as gpd
@@ -20,11 +21,11 @@ from branca.element import Figure
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geo.errors import InputError, Problem
-from planning.stage import Renderer, RunResult
 from maps import layers as ly
 from maps.assets import external_references, fix_ids, make_offline
 from maps.labels import t
 from maps.legend import MetricScale, legend_of
+from planning.app.stage import Renderer, RunResult
 
 logger = logging.getLogger(__name__)
 

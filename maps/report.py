@@ -11,7 +11,8 @@ import html
 import logging
 import math
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -19,10 +20,10 @@ import pandas as pd
 
 from maps import charts
 from maps.charts import short_label
-from maps.layers import _ids, rotation_flows
 from maps.labels import Language, t
+from maps.layers import _ids, rotation_flows
 from maps.render import ReportParams, school_names, stage_file
-from planning.stage import RunResult
+from planning.app.stage import RunResult
 
 logger = logging.getLogger(__name__)
 

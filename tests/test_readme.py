@@ -16,7 +16,7 @@ def _between(text: str, start: str, end: str) -> str:
 def test_schema_table_is_current() -> None:
     text = README.read_text(encoding="utf-8")
     table = _between(text, "<!-- schema:start -->", "<!-- schema:end -->")
-    assert table == alias_table_markdown().strip(), "regenerate with: python -m planning.docs"
+    assert table == alias_table_markdown().strip(), "regenerate with: python -m planning.app.docs"
 
 
 def test_set_up_commands_are_documented() -> None:

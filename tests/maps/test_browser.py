@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from maps.render import ReportParams, render_run
-from planning.stage import RunResult
+from planning.app.stage import RunResult
 
 pytestmark = pytest.mark.browser
 
@@ -46,13 +45,13 @@ def browser() -> Iterator[object]:
     if exe is None:
         pytest.skip("chromium not installed: run `bash tests/install_browser.sh` (Debian's chromium package)")
     try:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+        from playwright.sync_api import sync_playwright
     except ImportError as err:
         pytest.skip(f"playwright not installed: {err}")
     with sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=exe, args=ARGS)
-        except Exception as err:  # noqa: BLE001 - any launch failure is a reason to skip, stated
+        except Exception as err:
             pytest.skip(f"chromium at {exe} cannot start: {err}")
         yield b
         b.close()
@@ -89,7 +88,7 @@ def _open(browser: object, path: Path) -> Opened:
 
 
 def _pixels(png: bytes) -> np.ndarray:
-    from PIL import Image  # noqa: PLC0415 - matplotlib's dependency
+    from PIL import Image
 
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float64)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import folium
 import geopandas as gpd
@@ -15,7 +15,7 @@ import shapely
 from branca.element import Figure
 
 from maps import layers as ly
-from planning.stage import RunResult
+from planning.app.stage import RunResult
 
 CRS = "EPSG:32649"  # UTM 49N, the fixtures' metric CRS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -17,8 +17,8 @@ import geo.crs
 from geo.errors import InputError
 from maps.assets import external_references
 from maps.render import RENDERER, ReportParams, build_map, render_run
-from planning.runner import excel_bytes, write_files
-from planning.stage import RunResult
+from planning.app.runner import excel_bytes, write_files
+from planning.app.stage import RunResult
 
 ZH_LAYERS = [
     "小学片区", "小学多校划片", "道路", "县界与乡镇界", "小学居住区（按学校着色）",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ from maps.assets import external_references
 from maps.charts import bar_chart, paired_bar_chart, short_label
 from maps.render import ReportParams
 from maps.report import build_report, flatten, fmt_value, report_tables, table_html
-from planning.stage import RunResult, StageOutput
+from planning.app.stage import RunResult, StageOutput
 
 
 def test_flatten_nested_sorted() -> None:

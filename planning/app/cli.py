@@ -1,0 +1,432 @@
+"""``schoolplan`` command line: demo, run, validate and one command per stage.
+
+Bad input prints every problem (file, row or id, column, what is wrong) with no
+traceback and exits with code 2; an infeasible plan prints where and by how
+many seats or teachers it falls short and exits with code 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from geo.errors import InfeasibleError, InputError, Problem, SolverError
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+EXIT_INFEASIBLE = 3
+EXIT_SOLVER = 4
+
+logger = logging.getLogger("schoolplan")
+
+_CRS_HELP = "CRS of CSV/Excel layers (their files carry none): wgs84, cgcs2000, gcj02, bd09 or EPSG:n (default wgs84)"
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+class _Progress:
+    """Spinner with the current step on a terminal; plain log lines otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.console = _console(stderr=True)
+        self.status: Any = None
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        if not self.quiet and self.console.is_terminal:
+            self.status = self.console.status("starting")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+    def step(self, text: str) -> None:
+        elapsed = time.perf_counter() - self.t0
+        if self.status is not None:
+            self.status.update(f"[{elapsed:6.1f}s] {text}")
+        elif not self.quiet:
+            self.console.print(f"[{elapsed:6.1f}s] {text}", markup=False)
+
+
+def _print_written(out_dir: Path, written: Sequence[Path], summaries: dict[str, str], quiet: bool) -> None:
+    con = _console()
+    if summaries and not quiet:
+        for name, text in summaries.items():
+            con.print(f"[bold]{name}[/bold]")
+            for line in text.splitlines():
+                con.print(f"  {line}", markup=False)
+    con.print(f"Wrote {len(written)} files to {out_dir}/", markup=False)
+    if not quiet:
+        for p in written:
+            con.print(f"  {p.relative_to(out_dir)}", markup=False)
+    for key in ("report.html", "map.html"):
+        p = out_dir / key
+        if p in written:
+            con.print(f"Open {p} in a browser (works offline).", markup=False)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from planning.app.runner import load_scenario_inputs, validate_report_settings  # noqa: PLC0415
+    from planning.app.scenario import load_scenario  # noqa: PLC0415
+
+    scenario = load_scenario(args.scenario)
+    validate_report_settings(scenario)
+    inputs = load_scenario_inputs(scenario)
+    con = _console()
+    con.print(f"{args.scenario}: valid.", markup=False)
+    con.print(
+        f"  schools {len(inputs.schools)}, blocks {0 if inputs.blocks is None else len(inputs.blocks)}, "
+        f"teachers {0 if inputs.teachers is None else len(inputs.teachers)}, "
+        f"roads {0 if inputs.roads is None else len(inputs.roads)}; stages: {', '.join(scenario.stages) or 'none'}",
+        markup=False,
+    )
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from planning.app.runner import run_scenario  # noqa: PLC0415
+    from planning.app.scenario import load_scenario  # noqa: PLC0415
+
+    scenario = load_scenario(args.scenario)
+    scenario = _with_solver_overrides(scenario, args)
+    out_dir = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
+    with _Progress(args.quiet) as prog:
+        summary = run_scenario(scenario, out_dir, step=prog.step, render=not args.no_report)
+    _print_written(out_dir, summary.written, dict(summary.summaries), args.quiet)
+    return EXIT_OK
+
+
+def _with_solver_overrides(scenario: Any, args: argparse.Namespace) -> Any:
+    """The scenario with ``--seed``, ``--time-limit`` and ``--workers`` applied (validated like the file)."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from planning.app.scenario import SolverSection, _problems_from  # noqa: PLC0415
+
+    if args.seed is not None:
+        scenario = dataclasses.replace(scenario, seed=args.seed)
+    update = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
+    if not update:
+        return scenario
+    try:
+        solver = SolverSection.model_validate({**scenario.solver.model_dump(), **update})
+    except ValidationError as err:
+        raise InputError(_problems_from(err, "command line", prefix="solver")) from err
+    return dataclasses.replace(scenario, solver=solver)
+
+
+def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str, Any]:
+    """The demo's scenario file: every registered stage enabled with its defaults."""
+    from planning.app.stages import STAGES  # noqa: PLC0415
+
+    data: dict[str, Any] = {
+        "name": "demo",
+        "seed": seed,
+        "inputs": {
+            "schools": "schools.gpkg",
+            "blocks": "blocks.gpkg",
+            "teachers": "teachers.csv",
+            "roads": "roads.gpkg",
+            "boundary": "boundary.gpkg",
+            "crs": "wgs84",
+        },
+        "solver": {"time_limit_s": time_limit_s, "workers": workers},
+    }
+    from planning.app.scenario import RESERVED  # noqa: PLC0415
+
+    for name in STAGES:
+        if name not in RESERVED:
+            data[name] = {"enabled": True}
+    if "rotation" in data:
+        # The 优质均衡 evaluation counts rotation county-wide; per-school quotas are
+        # infeasible for small rural schools with no eligible backbone teacher.
+        data["rotation"]["quota_scope"] = "county"
+    return data
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import tomli_w  # noqa: PLC0415
+
+    from geo.boundaries import list_counties  # noqa: PLC0415
+    from geo.demo import build_demo  # noqa: PLC0415
+    from planning.app.runner import run_scenario, write_files  # noqa: PLC0415
+    from planning.app.scenario import load_scenario  # noqa: PLC0415
+
+    if args.list_counties:
+        table = list_counties()
+        con = _console()
+        for row in table.itertuples(index=False):
+            con.print(f"{row.code}  {row.name}", markup=False)
+        return EXIT_OK
+    out_dir = Path(args.out)
+    t0 = time.perf_counter()
+    with _Progress(args.quiet) as prog:
+        prog.step(f"generating the demo county ({args.county}, scale {args.scale:g}, seed {args.seed})")
+        demo = build_demo(args.county, scale=args.scale, seed=args.seed)
+        inputs_dir = out_dir / "inputs"
+        inp = demo.inputs
+        files: dict[str, Any] = {"schools.gpkg": inp.schools, "blocks.gpkg": inp.blocks}
+        if inp.teachers is not None:
+            files["teachers.csv"] = inp.teachers
+        if inp.roads is not None:
+            files["roads.gpkg"] = inp.roads
+        if inp.boundary is not None:
+            files["boundary.gpkg"] = inp.boundary
+        scenario_dict = demo_scenario_dict(args.seed, args.time_limit, args.workers)
+        scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
+        files["scenario.toml"] = tomli_w.dumps(scenario_dict)
+        prog.step("writing the generated inputs")
+        write_files(inputs_dir, files)
+        scenario = load_scenario(inputs_dir / "scenario.toml")
+        summary = run_scenario(scenario, out_dir, step=prog.step, render=not args.no_report)
+    con = _console()
+    con.print(f"Demo county {demo.name} ({demo.code}), seed {args.seed}, scale {args.scale:g}:", markup=False)
+    con.print("  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in demo.stats.items()))
+    con.print(f"  inputs written to {inputs_dir}/ (edit them and run: schoolplan run {inputs_dir}/scenario.toml)")
+    _print_written(out_dir, summary.written, dict(summary.summaries), args.quiet)
+    con.print(f"Finished in {time.perf_counter() - t0:.1f} s.", markup=False)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for solver logs)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only print where the outputs are")
+
+
+def _add_solver(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="solver time limit per model, seconds")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="solver threads (default 2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render the README's CLI section)."""
+    parser = argparse.ArgumentParser(
+        prog="schoolplan",
+        description=(
+            "Plan compulsory-education resources of a Chinese county: catchment zones (划片招生), "
+            "school communities (集团化办学), teacher rotation (交流轮岗), balance indicators (均衡) and offline maps."
+        ),
+        epilog="Exit codes: 0 done, 2 bad input (every problem listed), 3 infeasible plan (explained), 4 solver failure.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo", help="build the demo county (清涧县) and run every stage on it", description=(
+        "Generate a synthetic county inside a real county outline (default 清涧县, 610830) from a fixed seed, "
+        "write its inputs under OUT/inputs/ and run every stage, writing maps, report and tables to OUT/."
+    ))
+    p.add_argument("--county", default="610830", help="county code or name from the installed outlines (default 610830 清涧县)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply villages, schools and teachers (benchmarks use 50-100)")
+    p.add_argument("--seed", type=int, default=20260901, help="random seed (default 20260901)")
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--time-limit", type=float, default=20.0, metavar="S", help="solver time limit per model (default 20)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="solver threads (default 2)")
+    p.add_argument("--no-report", action="store_true", help="skip maps and report")
+    p.add_argument("--list-counties", action="store_true", help="list the counties available and exit")
+    _add_common(p)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("run", help="run a scenario file", description="Run the stages a scenario TOML enables and write their outputs.")
+    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("--out", default=None, help="output folder (default out/<scenario name>)")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument("--no-report", action="store_true", help="skip maps and report")
+    _add_solver(p)
+    _add_common(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("validate", help="check a scenario and its inputs without running", description=(
+        "Load a scenario and every input layer and report all problems at once."
+    ))
+    p.add_argument("scenario", help="scenario TOML file")
+    _add_common(p)
+    p.set_defaults(func=_cmd_validate)
+
+    for command, (stage_name, help_text) in STAGE_COMMANDS.items():
+        _add_stage_command(sub, command, stage_name, help_text)
+    return parser
+
+
+#: Command name → (stage name, one-line help). Flags come from the stage's parameter model.
+STAGE_COMMANDS: dict[str, tuple[str, str]] = {
+    "zones": ("zones", "catchment zones (划片招生): nearest baseline, optimal zones, multi-school zones, feeders"),
+    "balance": ("balance", "balance indicators (基本/优质均衡) and their coefficients of variation"),
+    "communities": ("communities", "strong–weak school communities (集团化办学) and one-to-one pairing (结对帮扶)"),
+    "rotate": ("rotation", "teacher rotation plan (交流轮岗) meeting the quotas"),
+}
+
+#: Friendlier flags for some parameters: command → {flag: (parameter, converter)}.
+FLAG_ALIASES: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
+    "zones": {"--level": ("levels", lambda v: [v])},
+    "communities": {"--groups": ("fixed_groups", str)},
+}
+
+_METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT", Path: "FILE"}
+_LAYERS = ("schools", "blocks", "teachers", "roads", "boundary")
+
+
+def _field_kind(annotation: Any) -> tuple[str, Any]:
+    """(kind, detail) of a parameter annotation for argparse: scalar type, literal choices, list, bool."""
+    import types  # noqa: PLC0415
+    import typing  # noqa: PLC0415
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _field_kind(args[0])
+    if annotation is bool:
+        return "bool", None
+    if origin is typing.Literal:
+        return "choice", [str(a) for a in typing.get_args(annotation)]
+    if origin in (list, tuple) and args:
+        inner_kind, inner = _field_kind(args[0])
+        if inner_kind in ("scalar", "choice"):
+            return "list", (inner_kind, inner)
+        return "skip", None
+    if annotation in (int, float, str) or annotation is Path:
+        return "scalar", annotation
+    return "skip", None
+
+
+def _add_stage_command(sub: Any, command: str, stage_name: str, help_text: str) -> None:
+    from planning.app.stages import STAGES  # noqa: PLC0415
+
+    if stage_name not in STAGES:
+        return
+    stage = STAGES[stage_name]
+    p = sub.add_parser(
+        command,
+        help=help_text,
+        description=f"{stage.description or help_text}. Writes its tables to --out. "
+        "Settings not shown here (tables, mappings) are set in a scenario file (schoolplan run).",
+    )
+    layers = p.add_argument_group("input layers (GeoPackage, GeoJSON, Shapefile, CSV or Excel)")
+    for layer in _LAYERS:
+        need = layer in stage.needs
+        layers.add_argument(f"--{layer}", required=need, metavar="FILE", help=f"{layer} layer{' (required)' if need else ''}")
+    layers.add_argument("--crs", default="wgs84", help=_CRS_HELP)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_solver(p)
+    group = p.add_argument_group(f"{stage_name} parameters (defaults as in a scenario's [{stage_name}] table)")
+    for flag, (param, _conv) in FLAG_ALIASES.get(command, {}).items():
+        field = stage.params.model_fields[param]
+        kind, detail = _field_kind(field.annotation)
+        choices = detail[1] if kind == "list" and detail[0] == "choice" else None
+        group.add_argument(flag, dest=f"alias__{param}", default=None, choices=choices, help=f"one value of {param}")
+    for name, field in stage.params.model_fields.items():
+        if name == "enabled":
+            continue
+        kind, detail = _field_kind(field.annotation)
+        flag = "--" + name.replace("_", "-")
+        default = field.get_default(call_default_factory=True)
+        doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
+        dest = f"param__{name}"
+        if kind == "bool":
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=doc)
+        elif kind == "choice":
+            group.add_argument(flag, dest=dest, choices=detail, default=None, help=doc)
+        elif kind == "scalar":
+            conv = str if detail is Path else detail
+            group.add_argument(flag, dest=dest, type=conv, default=None, help=doc, metavar=_METAVARS.get(detail, "VALUE"))
+        elif kind == "list":
+            inner_kind, inner = detail
+            kwargs: dict[str, Any] = (
+                {"choices": inner} if inner_kind == "choice" else {"type": inner, "metavar": _METAVARS.get(inner, "VALUE")}
+            )
+            group.add_argument(flag, dest=dest, nargs="+", default=None, help=doc, **kwargs)
+    _add_common(p)
+    p.set_defaults(func=_cmd_stage, stage=stage_name, command_name=command)
+
+
+def _cmd_stage(args: argparse.Namespace) -> int:
+    from planning.app.runner import run_scenario  # noqa: PLC0415
+    from planning.app.scenario import scenario_from_dict  # noqa: PLC0415
+
+    params: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if value is None:
+            continue
+        if key.startswith("param__"):
+            params[key.removeprefix("param__")] = value
+        elif key.startswith("alias__"):
+            param = key.removeprefix("alias__")
+            convert = {p: conv for p, conv in FLAG_ALIASES[args.command_name].values()}[param]
+            params[param] = convert(value)
+    inputs = {layer: getattr(args, layer) for layer in _LAYERS if getattr(args, layer, None)}
+    solver = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
+    data = {"name": args.command_name, "seed": args.seed, "inputs": {**inputs, "crs": args.crs}, args.stage: params}
+    if solver:
+        data["solver"] = solver
+    scenario = scenario_from_dict(data, base_dir=Path.cwd(), source="command line")
+    out_dir = Path(args.out)
+    with _Progress(args.quiet) as prog:
+        summary = run_scenario(scenario, out_dir, flat=True, render=False, step=prog.step)
+    _print_written(out_dir, summary.written, dict(summary.summaries), args.quiet)
+    return EXIT_OK
+
+
+def _report_input_error(err: InputError) -> None:
+    con = _console(stderr=True)
+    con.print(f"[bold red]Error:[/bold red] {len(err.problems)} problem(s) in the input:")
+    for p in err.problems:
+        con.print(f"  - {p}", markup=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``schoolplan`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 1)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        logging.getLogger("ortools").setLevel(logging.WARNING)
+    warn_console = _console(stderr=True)
+
+    def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        warn_console.print(f"[yellow]Warning:[/yellow] {message}")
+
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        _report_input_error(err)
+        return EXIT_INPUT
+    except InfeasibleError as err:
+        con = _console(stderr=True)
+        con.print("[bold red]No feasible plan:[/bold red]")
+        con.print(str(err), markup=False)
+        return EXIT_INFEASIBLE
+    except SolverError as err:
+        _console(stderr=True).print(f"Solver failed: {err}", markup=False)
+        return EXIT_SOLVER
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["Problem", "build_parser", "main"]

@@ -1,0 +1,154 @@
+"""Stage ``balance``: 基本均衡 and 优质均衡 evaluation plus the school strength index.
+
+Needs the schools layer; the teachers table is optional (without it the
+teacher indicators are reported as not computable). Files:
+
+- ``balance.csv``: ``level, indicator, county_value, cv, threshold, passes, kind``
+  (+ ``n_schools, n_missing, note``), one row per level × indicator × kind and
+  a ``basic_composite`` row per level (mean of the 8 基本均衡 CVs).
+- ``schools_balance.csv``: per school and level: pupils, exclusion, each
+  indicator, its share of the standard and whether met, ``standards_met``,
+  ``meets_quality``, ``strength`` and ``strength_class``.
+
+Result: :class:`BalanceResult` (``report`` and ``strength``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from planning.app.stage import Context, Stage, StageOutput, StageParams
+from planning.balance.indicators import QUALITY_INDICATORS, BalanceReport, evaluate_balance
+from planning.balance.strength import DEFAULT_STRONG_AT, DEFAULT_WEAK_BELOW, strength_index
+
+
+class StrengthParams(BaseModel):
+    """How the strength index is computed (``[balance.strength]`` / ``[communities.strength]``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="component → weight (优质均衡 indicator names and 'outcome')"
+    )
+    outcome_column: str | None = Field("quality_score", description="schools column with an outcome score, or none")
+    strong_at: float = Field(DEFAULT_STRONG_AT, ge=0, description="strong when the index is at least this")
+    weak_below: float = Field(DEFAULT_WEAK_BELOW, ge=0, description="weak when the index is below this")
+
+    @model_validator(mode="after")
+    def _order(self) -> StrengthParams:
+        if self.weak_below > self.strong_at:
+            msg = f"weak_below ({self.weak_below}) must be ≤ strong_at ({self.strong_at})"
+            raise ValueError(msg)
+        return self
+
+    def compute(self, schools: pd.DataFrame, teachers: pd.DataFrame | None) -> pd.DataFrame:
+        """The strength frame of these schools."""
+        return strength_index(
+            schools,
+            teachers,
+            weights=self.weights or None,
+            outcome_column=self.outcome_column,
+            strong_at=self.strong_at,
+            weak_below=self.weak_below,
+        )
+
+
+class BalanceParams(StageParams):
+    """Parameters of the ``balance`` stage."""
+
+    strength: StrengthParams = StrengthParams()
+
+
+@dataclass(frozen=True)
+class BalanceResult:
+    """What the ``balance`` stage leaves for later stages.
+
+    Attributes
+    ----------
+    report
+        The county's :class:`~planning.balance.indicators.BalanceReport`.
+    strength
+        :func:`~planning.balance.strength.strength_index` frame (indexed by ``school_id``).
+    """
+
+    report: BalanceReport
+    strength: pd.DataFrame
+
+    @property
+    def indicators(self) -> pd.DataFrame:
+        """``report.indicators``."""
+        return self.report.indicators
+
+    @property
+    def schools(self) -> pd.DataFrame:
+        """``report.schools``."""
+        return self.report.schools
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.3f}"
+
+
+def run(ctx: Context, params: BalanceParams) -> StageOutput:
+    """Evaluate balance and strength; see the module docstring."""
+    schools, teachers = ctx.inputs.schools, ctx.inputs.teachers
+    ctx.step("balance indicators")
+    report = evaluate_balance(schools, teachers)
+    strength = params.strength.compute(schools, teachers)
+
+    ind = report.indicators
+    table = ind[["level", "indicator", "county_value", "cv", "threshold", "passes", "kind", "n_schools", "n_missing", "note"]]
+    per_school = report.schools.drop(columns=["school_level"])
+    if "name" in schools.columns:
+        names = pd.Series(schools["name"].astype(str).to_numpy(), index=schools["school_id"].astype(str).to_numpy())
+        per_school.insert(1, "name", names.reindex(per_school["school_id"]).to_numpy())
+    per_school["strength"] = strength["strength"].reindex(per_school["school_id"]).to_numpy()
+    per_school["strength_class"] = strength["strength_class"].reindex(per_school["school_id"]).to_numpy()
+
+    lines: list[str] = []
+    metrics: dict[str, Any] = {"not_computable": list(report.not_computable)}
+    for lv, comp in report.basic_composite.items():
+        q = ind[(ind["level"] == lv) & (ind["kind"] == "quality")]
+        failing = q[~q["passes"].fillna(False).astype(bool)]  # NA (no school counted) is not a pass
+        counted = report.schools[(report.schools["level"] == lv) & ~report.schools["excluded"]]
+        meeting = int(counted["meets_quality"].fillna(False).sum())
+        metrics[lv] = {
+            "quality_cvs_passing": int(len(q) - len(failing)),
+            "quality_passes": bool(report.quality_passes[lv]),
+            "schools_counted": len(counted),
+            "schools_meeting_quality": meeting,
+            "basic_composite": None if not np.isfinite(comp) else float(comp),
+            "basic_passes": bool(report.basic_passes[lv]),
+        }
+        fails = ", ".join(f"{r.indicator} {_fmt(r.cv)} > {r.threshold:.2f}" for r in failing.itertuples())
+        lines.append(
+            f"{lv}: 优质均衡 CVs {len(q) - len(failing)}/{len(QUALITY_INDICATORS)} within threshold"
+            + (f" (not: {fails})" if fails else "")
+            + f"; {meeting}/{len(counted)} schools meet ≥ 6 of 7 standards; "
+            + f"基本均衡 composite {_fmt(comp)} ({'passes' if report.basic_passes[lv] else 'fails'})"
+        )
+    counts = strength["strength_class"].value_counts()
+    metrics["strength_classes"] = {c: int(counts.get(c, 0)) for c in ("strong", "middle", "weak")}
+    lines.append("strength: " + ", ".join(f"{v} {k}" for k, v in metrics["strength_classes"].items()))
+    if report.not_computable:
+        lines.append("not computable (input missing): " + ", ".join(report.not_computable))
+    return StageOutput(
+        files={"balance.csv": table.reset_index(drop=True), "schools_balance.csv": per_school.reset_index(drop=True)},
+        result=BalanceResult(report=report, strength=strength),
+        summary="\n".join(lines),
+        metrics=metrics,
+    )
+
+
+STAGE = Stage(
+    name="balance",
+    params=BalanceParams,
+    run=run,
+    needs=("schools",),
+    description="基本均衡 / 优质均衡 evaluation (official weighted CVs) and the school strength index",
+)

@@ -1,0 +1,485 @@
+"""The ``zones`` stage: catchment zones per level, multi-school zones and the feeder map.
+
+Files (under ``zones/``): per level ``<level>/assignment.csv``,
+``<level>/zones.gpkg``, ``<level>/metrics.json``, ``<level>/multischool.csv``,
+``<level>/multischool_zones.gpkg``; and ``feeder.csv`` (primary → junior).
+
+Travel modes: each residential unit travels by the mode of its ``area_type``.
+Urban and town units (and units without ``area_type``) use the level's mode
+(``[network] mode_primary``/``mode_junior``: walking by default, with the
+500 m / 1000 m walking standards); rural units use ``rural_mode``, by default
+the free school bus (免费校车, ≤ 60 km/h; 国办发〔2018〕27号: rural pupils travel
+≤ 30 minutes one way). One travel matrix is computed per mode and merged, so
+the travel cap, the optimal plan, the nearest baseline, the multi-school zones
+and the metrics all see each unit's own travel time. A bused unit's ``reason``
+says so (``school bus (免费校车), 18 min``); ``metrics.json`` reports the blocks,
+students, unserved and mean travel per mode under ``travel_modes``. The feeder
+map measures a rural primary school's graduates by the same rural mode
+(``feeder.csv`` column ``travel_mode``).
+
+Contiguity (``contiguity = true``, the default): every zone is one piece of
+the block adjacency graph (shared borders, or clipped Voronoi cells for point
+blocks) holding its school's own block. Blocks no school can take at the level
+(beyond ``max_travel_s``, or outside the township with ``within_township``) are
+in no zone and join the zones they touch, so a zone reaching across such a gap
+is whole; blocks with no students at the level are drawn in a bordering zone
+that keeps the zones whole, at no cost. ``metrics.json`` reports
+``contiguous`` and ``detached_pieces`` (non-zero only when the work budget ran
+out) per level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from pydantic import Field
+
+from geo.adjacency import block_adjacency
+from geo.errors import InputError, Problem
+from geo.network import Mode
+from geo.policy import RURAL_MAX_ONE_WAY_S
+from geo.travel import TravelMatrix
+from planning.app.stage import Context, Stage, StageOutput, StageParams
+from planning.zones.plan import DEFAULT_OVERFLOW_PENALTY_S, LevelZones, ZonePlan, plan_level
+
+logger = logging.getLogger(__name__)
+
+Level = Literal["primary", "junior"]
+
+
+class ZonesParams(StageParams):
+    """``[zones]`` table.
+
+    Attributes
+    ----------
+    levels
+        Levels to plan.
+    method
+        ``optimal`` (capacitated, proven gap) or ``nearest`` (baseline only).
+    contiguity
+        Make every zone one connected piece of the block adjacency graph;
+        blocks no school can take join the zones they touch (see the module
+        docstring).
+    max_moved
+        Cap on students whose school changes against ``current_<level>``.
+    stability_weight
+        Penalty per student whose school changes, in seconds of travel.
+    max_travel_s
+        Longest acceptable one-way travel per level (default 30 minutes,
+        国办发〔2018〕27号), by the block's travel mode (see ``rural_mode``);
+        farther blocks are reported as needing boarding or a bus.
+    rural_mode
+        How children of rural blocks (``area_type = rural``) travel: by default
+        the free school bus (免费校车, ≤ 60 km/h, 校车安全管理条例 2012), which
+        serves children with no school within walking reach. Urban and town
+        blocks, and blocks without ``area_type``, travel by the level's mode
+        (``[network] mode_primary``/``mode_junior``, walking by default).
+        ``None``, or the level's own mode, gives one mode for every block.
+    allow_overflow, overflow_penalty
+        Allow schools above capacity at this penalty (seconds per student)
+        instead of stopping with an explanation.
+    within_township
+        Keep every zone inside its school's township.
+    multischool, feeder
+        Also group zones into multi-school zones and map primary → junior feeders.
+    """
+
+    levels: list[Level] = Field(
+        default_factory=lambda: ["primary", "junior"], min_length=1, description="levels to plan (primary, junior)"
+    )
+    method: Literal["nearest", "optimal"] = Field(
+        "optimal", description="optimal: capacity-feasible zones with a proven gap; nearest: nearest-school baseline only"
+    )
+    contiguity: bool = Field(True, description="make every zone one connected piece of neighbouring blocks")
+    max_moved: int | None = Field(
+        None, ge=0, description="at most this many students may change school against current_<level>"
+    )
+    stability_weight: float = Field(
+        0.0, ge=0, description="penalty per student whose school changes against current_<level>, in seconds of travel"
+    )
+    max_travel_s: dict[Level, float] = Field(
+        default_factory=dict,
+        description="longest one-way travel per level in seconds, by the block's mode (default 1800: 30 minutes)",
+    )
+    rural_mode: Mode | None = Field(
+        "bus",
+        description="how children of rural blocks travel (bus: free school bus 免费校车); urban and town blocks "
+        "use the level's mode (walk); set it to the level's mode for one mode everywhere",
+    )
+    allow_overflow: bool = Field(
+        False, description="allow schools above capacity (大班额 risk, reported) instead of stopping with an explanation"
+    )
+    overflow_penalty: float = Field(
+        float(DEFAULT_OVERFLOW_PENALTY_S), gt=0, description="cost of one student above capacity, in seconds of travel"
+    )
+    within_township: bool = Field(False, description="keep every zone inside its school's township")
+    multischool: bool = Field(True, description="also group zones into multi-school zones (多校划片)")
+    feeder: bool = Field(True, description="also map each primary school to one junior school (对口直升)")
+
+
+@dataclass(frozen=True)
+class ZonesResult:
+    """What the stage decided: per level the plan and its baseline; multi-school zones; feeders."""
+
+    levels: Mapping[str, LevelZones]
+    multischool: Mapping[str, Any] = field(default_factory=dict)
+    feeder: Any = None
+
+
+#: How a block's travel mode reads in the assignment's ``reason``.
+MODE_LABELS: Mapping[str, str] = {
+    "bus": "school bus (免费校车)",
+    "walk": "on foot",
+    "bike": "by bike",
+    "drive": "by car",
+}
+#: Tail of :data:`planning.zones.REASON_NO_SCHOOL` / ``REASON_TOWNSHIP``, rewritten per mode.
+_UNSERVED_TAIL = " min: needs boarding or a school bus"
+
+
+def block_modes(layer: pd.DataFrame, level_mode: str, rural_mode: str | None) -> NDArray[np.object_]:
+    """Travel mode of each row: ``rural_mode`` where ``area_type`` is rural, else the level's mode.
+
+    Parameters
+    ----------
+    layer
+        Blocks (or schools), optionally with ``area_type``.
+    level_mode
+        Mode of the level (``[network] mode_primary``/``mode_junior``).
+    rural_mode
+        Mode of rural rows; ``None`` gives every row the level's mode.
+
+    Returns
+    -------
+    numpy.ndarray
+        One mode name per row, in the layer's order.
+    """
+    modes = np.full(len(layer), level_mode, dtype=object)
+    if rural_mode is not None and "area_type" in layer:
+        area = layer["area_type"].astype("string").fillna("").str.strip().str.lower().to_numpy(dtype=object)
+        modes[area == "rural"] = rural_mode
+    return modes
+
+
+def merge_travel(
+    parts: Sequence[tuple[NDArray[np.integer], TravelMatrix]],
+    origin_ids: NDArray[np.str_],
+    dest_ids: NDArray[np.str_],
+    *,
+    mode: str,
+) -> TravelMatrix:
+    """One travel matrix over all origins from matrices of disjoint subsets of them.
+
+    Parameters
+    ----------
+    parts
+        ``(rows, matrix)``: ``rows`` are the positions in ``origin_ids`` of the
+        matrix's origins, in its order; every matrix has the destinations ``dest_ids``.
+    origin_ids, dest_ids
+        Ids of all origins and of the destinations.
+    mode
+        Label of the merged matrix (e.g. ``"walk; rural blocks: bus"``).
+
+    Returns
+    -------
+    TravelMatrix
+        Pairs sorted by origin then destination, ``int32`` arrays; origins in no
+        part (or unreachable in theirs) have no pairs. Snap distances are kept
+        for origins when every part has them, for destinations when all parts agree.
+
+    Raises
+    ------
+    ValueError
+        When a part's ids do not match or parts overlap.
+    """
+    origin_ids = np.asarray(origin_ids, dtype=str)
+    dest_ids = np.asarray(dest_ids, dtype=str)
+    seen = np.zeros(len(origin_ids), bool)
+    origin, dest, time_s, dist_m = [], [], [], []
+    for rows, tm in parts:
+        rows = np.asarray(rows, dtype=np.int64)
+        if list(tm.origin_ids) != list(origin_ids[rows]) or list(tm.dest_ids) != list(dest_ids):
+            msg = "a part's origins or destinations do not match the ids given"
+            raise ValueError(msg)
+        if seen[rows].any():
+            msg = "parts of a merged travel matrix must not share origins"
+            raise ValueError(msg)
+        seen[rows] = True
+        origin.append(rows[tm.origin])
+        dest.append(tm.dest.astype(np.int64))
+        time_s.append(tm.time_s)
+        dist_m.append(tm.dist_m)
+    o = np.concatenate(origin) if origin else np.zeros(0, np.int64)
+    d = np.concatenate(dest) if dest else np.zeros(0, np.int64)
+    order = np.lexsort((d, o))
+    origin_snap = None
+    if parts and all(tm.origin_snap_m is not None for _, tm in parts):
+        origin_snap = np.full(len(origin_ids), np.nan)
+        for rows, tm in parts:
+            origin_snap[np.asarray(rows, dtype=np.int64)] = tm.origin_snap_m
+    dest_snap = None
+    snaps = [tm.dest_snap_m for _, tm in parts]
+    if snaps and all(x is not None for x in snaps) and all(np.array_equal(snaps[0], x) for x in snaps):
+        dest_snap = snaps[0]
+    return TravelMatrix(
+        origin_ids=origin_ids,
+        dest_ids=dest_ids,
+        origin=o[order].astype(np.int32),
+        dest=d[order].astype(np.int32),
+        time_s=(np.concatenate(time_s) if time_s else np.zeros(0, np.int32))[order].astype(np.int32),
+        dist_m=(np.concatenate(dist_m) if dist_m else np.zeros(0, np.int32))[order].astype(np.int32),
+        mode=mode,
+        origin_snap_m=origin_snap,
+        dest_snap_m=dest_snap,
+    )
+
+
+def _mixed_travel(
+    ctx: Context,
+    origins: gpd.GeoDataFrame,
+    destinations: gpd.GeoDataFrame,
+    modes: NDArray[np.object_],
+    *,
+    level_mode: str,
+    origin_id: str,
+    cutoff_s: float | None,
+    key: str,
+) -> TravelMatrix:
+    """Travel matrix where each origin travels by its own mode (one ``ctx.travel`` per mode)."""
+    groups = sorted(set(modes.tolist()), key=lambda mode: (mode != level_mode, mode))
+    if len(groups) == 1:
+        return ctx.travel(
+            origins, destinations, origin_id=origin_id, dest_id="school_id", mode=groups[0], cutoff_s=cutoff_s, key=key
+        )
+    parts = []
+    labels = []
+    for mode in groups:
+        rows = np.flatnonzero(modes == mode)
+        tm = ctx.travel(
+            origins.iloc[rows], destinations, origin_id=origin_id, dest_id="school_id", mode=mode, cutoff_s=cutoff_s,
+            key=f"{key}-{mode}",
+        )
+        parts.append((rows, tm))
+        labels.append(tm.mode if mode == level_mode else f"rural: {tm.mode}")
+    return merge_travel(
+        parts, origins[origin_id].astype(str).to_numpy(), destinations["school_id"].astype(str).to_numpy(),
+        mode="; ".join(labels),
+    )
+
+
+def _minutes(travel_s: float) -> int:
+    return max(1, int((travel_s + 30) // 60))
+
+
+def _relabel(plan: ZonePlan, mode_of: pd.Series, level_mode: str) -> ZonePlan:
+    """The plan with the ``reason`` of blocks travelling by another mode than the level's saying so."""
+    a = plan.assignment.copy()
+    mode = mode_of.reindex(a["block_id"].astype(str)).fillna(level_mode).to_numpy(dtype=object)
+    other = mode != level_mode
+    if not other.any():
+        return plan
+    served = (a["school_id"] != "").to_numpy()
+    t = a["travel_s"].to_numpy(dtype=float, na_value=np.nan)
+    reason = a["reason"].astype(str).to_numpy(dtype=object)
+    for i in np.flatnonzero(other):
+        label = MODE_LABELS.get(mode[i], f"by {mode[i]}")
+        if served[i]:
+            reason[i] = f"{label}, {_minutes(t[i])} min"
+        elif mode[i] == "bus":
+            reason[i] = reason[i].replace(_UNSERVED_TAIL, f" min by {label}: needs boarding")
+        else:
+            reason[i] = reason[i].replace(_UNSERVED_TAIL, f" min {label}: needs boarding or a school bus")
+    a["reason"] = reason
+    unserved = plan.unserved.copy()
+    unserved["reason"] = a.set_index("block_id")["reason"].reindex(unserved["block_id"]).to_numpy()
+    return dataclasses.replace(plan, assignment=a, unserved=unserved)
+
+
+def _mode_figures(assignment: pd.DataFrame, mode_of: pd.Series, level_mode: str) -> dict[str, dict[str, Any]]:
+    """Per travel mode: blocks and students (with children at the level), unserved, mean travel."""
+    mode = mode_of.reindex(assignment["block_id"].astype(str)).fillna(level_mode).to_numpy(dtype=object)
+    served = (assignment["school_id"] != "").to_numpy()
+    students = assignment["students"].to_numpy(dtype=np.int64)
+    t = assignment["travel_s"].to_numpy(dtype=float, na_value=0.0)
+    out = {}
+    for name in sorted(set(mode.tolist())):
+        mine = mode == name
+        ok = mine & served
+        w = students[ok]
+        out[name] = {
+            "blocks": int(mine.sum()),
+            "students": int(students[mine].sum()),
+            "unserved_blocks": int((mine & ~served).sum()),
+            "unserved_students": int(students[mine & ~served].sum()),
+            "mean_travel_s": round(float((t[ok] * w).sum() / w.sum()), 1) if w.sum() else None,
+        }
+    return out
+
+
+def _assignment_csv(lz: LevelZones) -> pd.DataFrame:
+    a = lz.plan.assignment
+    return a[["block_id", "school_id", "travel_s", "travel_m", "reason"]].copy()
+
+
+def run(ctx: Context, params: ZonesParams) -> StageOutput:
+    """Plan zones for each level; see :class:`ZonesParams`."""
+    inputs = ctx.inputs
+    if inputs.blocks is None or not len(inputs.blocks):
+        raise InputError([Problem(layer="blocks", message="the zones stage needs the blocks layer")])
+    blocks = inputs.blocks.sort_values("block_id", kind="stable").reset_index(drop=True)
+    adjacency = None
+    ctx.step("block adjacency")
+    adj = block_adjacency(blocks, boundary=inputs.boundary)
+    if params.contiguity and params.method == "optimal":
+        adjacency = adj.matrix
+    files: dict[str, Any] = {}
+    levels: dict[str, LevelZones] = {}
+    travels: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    lines = []
+    for level in params.levels:
+        schools = inputs.schools_of(level)
+        schools = schools[schools[f"capacity_{level}"].fillna(0) > 0]
+        schools = schools.sort_values("school_id", kind="stable").reset_index(drop=True)
+        if not len(schools):
+            raise InputError([Problem(layer="schools", column=f"capacity_{level}", message=f"no {level} school has seats")])
+        limit = float(params.max_travel_s.get(level, RURAL_MAX_ONE_WAY_S))
+        level_mode = ctx.scenario.network.mode_for(level)
+        modes = block_modes(blocks, level_mode, params.rural_mode)
+        mode_of = pd.Series(modes, index=blocks["block_id"].astype(str).to_numpy())
+        travel = _mixed_travel(
+            ctx, blocks, schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=limit,
+            key=f"zones-{level}",
+        )
+        ctx.step(f"zones {level} ({params.method})")
+        lz = plan_level(
+            blocks, schools, travel, level=level, method=params.method, cells=adj.cells, adjacency=adjacency,
+            max_travel_s=limit, stability_weight_s=int(round(params.stability_weight)), max_moved=params.max_moved,
+            allow_overflow=params.allow_overflow, overflow_penalty_s=int(round(params.overflow_penalty)),
+            within_township=params.within_township, time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
+        )
+        lz = dataclasses.replace(
+            lz, plan=_relabel(lz.plan, mode_of, level_mode), nearest=_relabel(lz.nearest, mode_of, level_mode)
+        )
+        by_mode = _mode_figures(lz.plan.assignment, mode_of, level_mode)
+        lz = dataclasses.replace(
+            lz, metrics={**lz.metrics, "level_mode": level_mode, "rural_mode": params.rural_mode, "travel_modes": by_mode}
+        )
+        levels[level] = lz
+        travels[level] = (travel, limit, blocks, modes, level_mode)
+        m = dict(lz.metrics)
+        m["adjacency"] = adj.method
+        files[f"{level}/assignment.csv"] = _assignment_csv(lz)
+        files[f"{level}/zones.gpkg"] = lz.zones
+        files[f"{level}/metrics.json"] = m
+        metrics[level] = {
+            k: m["plan"][k] for k in ("status", "objective_s", "bound_s", "gap", "moved_students", "overflow_students")
+        } | {
+            "mean_travel_s": m["plan"]["travel"]["mean_travel_s"],
+            "nearest_mean_travel_s": m["nearest"]["travel"]["mean_travel_s"],
+            "unserved_blocks": m["plan"]["unserved_blocks"],
+            "unserved_students": m["plan"]["travel"]["unserved"],
+            "students_by_mode": {k: v["students"] for k, v in by_mode.items()},
+            "solve_time_s": round(lz.plan.solve_time_s, 3),  # wall clock: manifest only
+        }
+        gap = m["plan"]["gap"]
+        others = [
+            f"{v['students']} students of {v['blocks']} rural blocks by {k}" + (
+                f" ({v['unserved_students']} beyond {limit / 60:g} min)" if v["unserved_students"] else ""
+            )
+            for k, v in by_mode.items() if k != level_mode
+        ]
+        lines.append(
+            f"{level}: {len(schools)} schools, {int(lz.plan.assignment['students'].sum())} students, "
+            f"mean travel {m['plan']['travel']['mean_travel_s']} s (nearest {m['nearest']['travel']['mean_travel_s']} s), "
+            f"{m['plan']['status']}" + (f", gap {gap:.3%}" if gap is not None else "")
+            + (f", {len(lz.plan.unserved)} blocks unserved" if len(lz.plan.unserved) else "")
+            + "".join(f"; {x}" for x in others)
+        )
+
+    multischool: dict[str, Any] = {}
+    if params.multischool:
+        multischool = _multischool(ctx, levels, travels, adj, files, metrics, lines)
+    feeder = None
+    if params.feeder and {"primary", "junior"} <= set(levels):
+        feeder = _feeder(ctx, levels, files, metrics, lines, rural_mode=params.rural_mode)
+    return StageOutput(
+        files=files,
+        result=ZonesResult(levels=levels, multischool=multischool, feeder=feeder),
+        summary="\n".join(lines),
+        metrics=metrics,
+    )
+
+
+def _multischool(
+    ctx: Context, levels: Mapping[str, LevelZones], travels: Mapping[str, Any], adj: Any, files: dict, metrics: dict,
+    lines: list,
+) -> dict:
+    from planning.zones.multischool import plan_multischool  # noqa: PLC0415
+
+    out = {}
+    for level, lz in levels.items():
+        # Lottery sends a child to any school of the multi-school zone: measure travel
+        # to the neighbouring schools up to twice the zoning limit.
+        plan_schools = ctx.inputs.schools.set_index("school_id").loc[lz.plan.school_load["school_id"]].reset_index()
+        _, limit, blocks, modes, level_mode = travels[level]
+        # Each block by its own mode, as in the zones (rural blocks by school bus).
+        travel = _mixed_travel(
+            ctx, blocks, plan_schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=2 * limit,
+            key=f"multischool-{level}",
+        )
+        ms = plan_multischool(
+            lz, ctx.inputs.schools, ctx.inputs.teachers, travel=travel, adjacency=adj.matrix, cells=adj.cells, level=level,
+            time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
+        )
+        out[level] = ms
+        files[f"{level}/multischool.csv"] = ms.table
+        files[f"{level}/multischool_zones.gpkg"] = ms.zones
+        metrics[level]["multischool"] = dict(ms.metrics)
+        lines.append(f"{level}: {ms.metrics['multizones']} multi-school zones ({ms.metrics['strength_source']})")
+    return out
+
+
+def _feeder(
+    ctx: Context, levels: Mapping[str, LevelZones], files: dict, metrics: dict, lines: list, *, rural_mode: str | None
+) -> Any:
+    from planning.zones.feeder import plan_feeder  # noqa: PLC0415
+
+    primary, junior = levels["primary"], levels["junior"]
+    pschools = ctx.inputs.schools.set_index("school_id").loc[primary.plan.school_load["school_id"]].reset_index()
+    jschools = ctx.inputs.schools.set_index("school_id").loc[junior.plan.school_load["school_id"]].reset_index()
+    # Graduates of a rural primary school go on by school bus, like the rural zones.
+    level_mode = ctx.scenario.network.mode_for("junior")
+    modes = block_modes(pschools, level_mode, rural_mode)
+    travel = _mixed_travel(
+        ctx, pschools, jschools, modes, level_mode=level_mode, origin_id="school_id", cutoff_s=None, key="feeder"
+    )
+    fd = plan_feeder(
+        primary.plan.school_load, junior.plan.school_load, travel,
+        time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
+    )
+    mode_of = pd.Series(modes, index=pschools["school_id"].astype(str).to_numpy())
+    table = fd.table.copy()
+    table["travel_mode"] = mode_of.reindex(table["primary_school_id"].astype(str)).fillna(level_mode).to_numpy(dtype=str)
+    fd = dataclasses.replace(fd, table=table)
+    files["feeder.csv"] = fd.table
+    metrics["feeder"] = dict(fd.metrics)
+    lines.append(f"feeder: {len(fd.table)} primary schools → {fd.table['junior_school_id'].nunique()} junior schools")
+    return fd
+
+
+STAGE = Stage(
+    name="zones",
+    params=ZonesParams,
+    run=run,
+    needs=("schools", "blocks"),
+    description="catchment zones (划片招生) per level, multi-school zones and primary → junior feeders",
+)

@@ -1,0 +1,85 @@
+"""The command line: clean messages and exit codes, flags generated from stage parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from geo.errors import InfeasibleError, Shortfall
+from planning.app import cli
+from planning.app import stages as registry
+from planning.app.stage import Stage, StageOutput, StageParams
+
+
+class ToyParams(StageParams):
+    levels: list[Literal["primary", "junior"]] = ["primary", "junior"]
+    contiguity: bool = True
+    max_moved: int | None = None
+    method: Literal["nearest", "optimal"] = "optimal"
+    weights: dict[str, float] = {}
+
+
+def _fail(ctx, params):
+    raise InfeasibleError("demand exceeds capacity", [Shortfall("东关小学 zone", 120)], hint="allow overflow")
+
+
+TOY = Stage("zones", ToyParams, lambda ctx, p: StageOutput(files={}), needs=("schools", "blocks"), description="toy zones")
+
+
+@pytest.fixture
+def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "STAGES", {"zones": TOY})
+
+
+def test_flags_generated_from_parameters(toy_registry: None) -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(
+        ["zones", "--schools", "s.gpkg", "--blocks", "b.gpkg", "--out", "o", "--no-contiguity", "--max-moved", "30",
+         "--method", "nearest", "--level", "junior"]
+    )
+    assert args.param__contiguity is False
+    assert args.param__max_moved == 30
+    assert args.param__method == "nearest"
+    assert args.alias__levels == "junior"
+    assert not hasattr(args, "param__weights")  # mappings are set in scenario files only
+    with pytest.raises(SystemExit):
+        parser.parse_args(["zones", "--schools", "s.gpkg", "--out", "o"])  # --blocks is required
+
+
+def test_stage_help_lists_parameters(toy_registry: None, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["zones", "--help"])
+    out = capsys.readouterr().out
+    for text in ("--contiguity", "--no-contiguity", "--max-moved", "--level", "(default: optimal)", "--crs"):
+        assert text in out
+
+
+def test_bad_scenario_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('seed = "x"\nfoo = 1\n', encoding="utf-8")
+    assert cli.main(["validate", str(f)]) == cli.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "'seed'" in err and "'foo'" in err and "'inputs'" in err
+
+
+def test_infeasible_exits_3_with_explanation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(registry, "STAGES", {"zones": Stage("zones", ToyParams, _fail, needs=("schools",))})
+    monkeypatch.setattr("planning.app.runner.load_scenario_inputs", lambda scenario: None)
+    code = cli.main(["zones", "--schools", "s.gpkg", "--out", str(tmp_path)])
+    assert code == cli.EXIT_INFEASIBLE
+    err = capsys.readouterr().err
+    assert "demand exceeds capacity" in err and "东关小学 zone: short by 120 seats" in err and "allow overflow" in err
+
+
+def test_bad_solver_flag_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('[inputs]\nschools = "s.gpkg"\n', encoding="utf-8")
+    assert cli.main(["run", str(f), "--time-limit", "0", "--out", str(tmp_path / "o")]) == cli.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "command line, column 'solver.time_limit_s'" in err and "greater than 0" in err

@@ -1,0 +1,92 @@
+"""Scenario files: every problem reported at once, paths resolved, stages validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geo.errors import InputError
+from planning.app import stages as registry
+from planning.app.scenario import load_scenario, scenario_from_dict
+from planning.app.stage import Stage, StageOutput, StageParams
+
+
+class ToyParams(StageParams):
+    weight: float = 1.0
+    level: str = "primary"
+    groups: Path | None = None
+
+
+TOY = Stage(name="toy", params=ToyParams, run=lambda ctx, p: StageOutput(files={}), needs=("schools", "blocks"))
+
+
+@pytest.fixture(autouse=True)
+def toy_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "STAGES", {**registry.STAGES, "toy": TOY})
+
+
+def test_minimal_scenario_resolves_paths(tmp_path: Path) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('seed = 7\n[inputs]\nschools = "schools.gpkg"\nblocks = "b.csv"\n[toy]\nweight = 2.5\n', encoding="utf-8")
+    s = load_scenario(f)
+    assert s.seed == 7
+    assert s.inputs.schools == tmp_path / "schools.gpkg"
+    assert s.inputs.blocks == tmp_path / "b.csv"
+    assert s.stages["toy"].weight == 2.5
+    assert s.stages["toy"].groups is None
+    assert s.path == f.resolve()
+    assert s.to_dict()["stages"]["toy"]["weight"] == 2.5
+
+
+def test_stage_file_parameters_relative_to_scenario(tmp_path: Path) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('[inputs]\nschools = "s.gpkg"\nblocks = "b.gpkg"\n[toy]\ngroups = "g/groups.csv"\n', encoding="utf-8")
+    assert load_scenario(f).stages["toy"].groups == tmp_path / "g/groups.csv"
+
+
+def test_every_problem_reported_at_once() -> None:
+    data = {
+        "seed": -1,
+        "colour": "blue",
+        "inputs": {"schools": "s.gpkg", "typo": 1},
+        "solver": {"time_limit_s": 0},
+        "toy": {"weight": "heavy", "unknown": True},
+    }
+    with pytest.raises(InputError) as info:
+        scenario_from_dict(data, source="plan.toml")
+    text = str(info.value)
+    for fragment in ("'seed'", "'colour'", "inputs.typo", "solver.time_limit_s", "toy.weight", "toy.unknown"):
+        assert fragment in text
+    assert all(p.layer == "plan.toml" for p in info.value.problems)
+    assert len(info.value.problems) >= 6
+    assert "unknown key" in text
+
+
+def test_stage_needs_its_layers() -> None:
+    with pytest.raises(InputError, match=r"'inputs.blocks': stage 'toy' needs the blocks layer"):
+        scenario_from_dict({"inputs": {"schools": "s.gpkg"}, "toy": {}})
+
+
+def test_disabled_stage_is_not_run() -> None:
+    s = scenario_from_dict({"inputs": {"schools": "s.gpkg"}, "toy": {"enabled": False}})
+    assert "toy" not in s.stages
+
+
+def test_missing_inputs_table() -> None:
+    with pytest.raises(InputError, match="'inputs'.*required key is missing"):
+        scenario_from_dict({"seed": 1})
+
+
+def test_stage_must_be_table() -> None:
+    with pytest.raises(InputError, match="'toy'.*must be a table"):
+        scenario_from_dict({"inputs": {"schools": "s.gpkg", "blocks": "b.gpkg"}, "toy": 3})
+
+
+def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read scenario file"):
+        load_scenario(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seed = = 3\n", encoding="utf-8")
+    with pytest.raises(InputError, match="bad.toml.*not valid TOML"):
+        load_scenario(bad)

@@ -1,0 +1,283 @@
+"""Communities: toy groupings with a hand-computed optimum, pairing, infeasibility, determinism."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo.errors import InfeasibleError, InputError
+from geo.travel import straight_line_matrix
+from planning.communities.groups import form_communities, pair_schools, solve_groups
+
+
+def line_times(x: list[float]) -> np.ndarray:
+    """Travel seconds between points on a line: |xᵢ − xⱼ|."""
+    a = np.asarray(x, dtype=float)
+    return np.abs(a[:, None] - a[None, :])
+
+
+# ----------------------------------------------------------------------------- groups core
+
+
+def test_travel_only_optimum() -> None:
+    # leads L1 at 0 and L2 at 100; weak a 10, b 20, c 90, d 80; exactly 2 members each
+    # optimum: {a, b} → L1 (10 + 20) and {c, d} → L2 (10 + 20) = 60 s
+    ids = ["L1", "L2", "a", "b", "c", "d"]
+    sol = solve_groups(
+        ids,
+        [1.2, 1.2, 0.6, 0.6, 0.6, 0.6],
+        line_times([0, 100, 10, 20, 90, 80]),
+        ["lead", "lead", "must", "must", "must", "must"],
+        min_members=2,
+        max_members=2,
+        strength_weight_s=0,
+        rural_penalty_s=0,
+    )
+    assert list(sol.lead_of) == [0, 1, 0, 0, 1, 1]
+    assert sol.objective == pytest.approx(60.0)
+    assert sol.bound <= sol.objective + 1e-9 and sol.gap == pytest.approx(0.0, abs=1e-9)
+
+
+def _strength_toy(weight_s: float):
+    # L1, L2 strength 1.2; weak w1, w2 (0.6) near L1 (10 s), middle m1, m2 (1.0) near L2 (10 s); cross 20 s.
+    # scaled: s = 1200, 1200, 600, 600, 1000, 1000; s̄ = round(5600 / 6) = 933
+    # travel-only {L1 w1 w2} {L2 m1 m2}: travel 40, deviations |267 − 666| + |267 + 134| = 399 + 401 = 800
+    #   → objective 40 + 0.8·w
+    # mixed {L1 w1 m1} {L2 w2 m2}: travel 10 + 20 + 20 + 10 = 60, deviations 1 + 1 = 2 → 60 + 0.002·w
+    t = np.array(
+        [
+            # L1  L2  w1  w2  m1  m2
+            [0, 30, 10, 10, 20, 20],
+            [30, 0, 20, 20, 10, 10],
+            [10, 20, 0, 5, 15, 15],
+            [10, 20, 5, 0, 15, 15],
+            [20, 10, 15, 15, 0, 5],
+            [20, 10, 15, 15, 5, 0],
+        ],
+        dtype=float,
+    )
+    return solve_groups(
+        ["L1", "L2", "w1", "w2", "m1", "m2"],
+        [1.2, 1.2, 0.6, 0.6, 1.0, 1.0],
+        t,
+        ["lead", "lead", "must", "must", "must", "must"],
+        min_members=2,
+        max_members=2,
+        strength_weight_s=weight_s,
+        rural_penalty_s=0,
+    )
+
+
+def test_strength_term_mixes_weak_schools_across_groups() -> None:
+    sol = _strength_toy(100.0)  # mixed 60.2 < travel-only 120
+    assert sol.lead_of[2] != sol.lead_of[3]
+    assert sol.objective == pytest.approx(60.2, abs=1e-9)
+
+
+def test_small_strength_weight_keeps_travel_optimum() -> None:
+    sol = _strength_toy(10.0)  # travel-only 48 < mixed 60.02
+    assert list(sol.lead_of) == [0, 1, 0, 0, 1, 1]
+    assert sol.objective == pytest.approx(48.0, abs=1e-9)
+
+
+def test_rural_member_where_possible() -> None:
+    # L1 at 0, L2 at 100; rural r at 40 is nearer L1, but L2's group has no rural school otherwise.
+    # members: a 10, b 20, c 90, r 40; 1–3 members. Without the rule: r → L1 (40); with it (penalty 3600): r → L2 (60).
+    args = (["L1", "L2", "a", "b", "c", "r"], [1.2] * 2 + [0.6] * 4, line_times([0, 100, 10, 20, 90, 40]))
+    kw = dict(min_members=1, max_members=3, strength_weight_s=0)
+    rural = [False, False, False, False, False, True]
+    roles = ["lead", "lead", "must", "must", "must", "must"]
+    free = solve_groups(*args, roles, rural=rural, rural_penalty_s=0, **kw)
+    assert free.lead_of[5] == 0
+    ruled = solve_groups(*args, roles, rural=rural, rural_penalty_s=3600, **kw)
+    # L1 still lacks a rural member: one group pays the penalty either way; r goes where it costs less travel.
+    assert ruled.lead_of[5] == 0 and ruled.objective == pytest.approx(10 + 20 + 10 + 40 + 3600)
+    rural2 = [False, False, True, False, False, True]  # a is rural too: both groups can have one
+    both = solve_groups(*args, roles, rural=rural2, rural_penalty_s=3600, **kw)
+    assert both.lead_of[5] == 1 and both.objective == pytest.approx(10 + 20 + 10 + 60)
+
+
+def test_unreachable_weak_school_is_named() -> None:
+    t = line_times([0, 10, 20, 10_000])
+    args = (["L", "a", "b", "far"], [1.2, 0.6, 0.6, 0.6], t, ["lead", "must", "must", "must"])
+    with pytest.raises(InfeasibleError, match=r"(?s)1 school.*no lead within the travel cap.*far: short by 1 lead.*L is 167 min away, cap 60 min"):
+        solve_groups(*args, max_travel_s=3600, min_members=1)
+    sol = solve_groups(*args, max_travel_s=3600, min_members=1, allow_unassigned=True)
+    assert sol.lead_of[3] == -1 and "no lead within 60 min" in sol.unassigned[3]
+    assert list(sol.lead_of[:3]) == [0, 0, 0]
+
+
+def test_sizes_that_cannot_hold_the_schools() -> None:
+    t = line_times([0, 1, 2, 3, 4, 5])
+    with pytest.raises(InfeasibleError, match=r"(?s)group sizes cannot hold.*5 schools must join but 1 groups hold 4"):
+        solve_groups(list("Labcde"), [1.2] + [0.6] * 5, t, ["lead"] + ["must"] * 5, max_members=4)
+    with pytest.raises(InfeasibleError, match="2 groups need 2 members each but 3 schools can join"):
+        solve_groups(list("LMabc"), [1.2, 1.2, 0.6, 0.6, 0.6], line_times([0, 1, 2, 3, 4]), ["lead", "lead", "must", "must", "must"])
+
+
+def test_fixed_membership_is_kept() -> None:
+    # b (20) would go to L1 on travel, but an existing group ties it to L2 (100)
+    ids = ["L1", "L2", "a", "b", "c", "d"]
+    fixed = [-1, -1, -1, 1, -1, -1]
+    sol = solve_groups(
+        ids, [1.2, 1.2, 0.6, 0.6, 0.6, 0.6], line_times([0, 100, 10, 20, 90, 80]), ["lead", "lead", "must", "must", "must", "must"],
+        fixed_lead_of=fixed, min_members=1, max_members=3, strength_weight_s=0, rural_penalty_s=0,
+    )
+    assert sol.lead_of[3] == 1 and sol.objective == pytest.approx(10 + 80 + 10 + 20)
+
+
+def test_bad_roles_rejected() -> None:
+    with pytest.raises(InputError, match="unknown roles"):
+        solve_groups(["a", "b"], [1.0, 1.0], np.zeros((2, 2)), ["lead", "boss"])
+
+
+# ----------------------------------------------------------------------------- pairing
+
+
+def test_pairing_hand_optimum() -> None:
+    # weak × strong travel; k = 2. Optimum: w0 → s0 (10), w1 → s1 (5), w2 → s0 (30) = 45
+    t = np.array([[10, 20], [15, 5], [30, np.inf]])
+    sol = pair_schools(t, k=2)
+    assert list(sol.partner) == [0, 1, 0] and sol.objective == 45
+    # k = 1: w2 can only reach s0; best is w2 → s0 (30), w0 → s1 (20), w1 unpaired? no: w1 → s1 conflicts.
+    # Max pairs = 2 (s0 and s1 each once): min cost among 2-pairings = w0→s0 + w1→s1 = 15.
+    sol1 = pair_schools(t, k=1, allow_unpaired=True)
+    assert sol1.objective == 15 and sol1.unpaired == {2: "strong schools in reach are full"}
+    with pytest.raises(InfeasibleError, match=r"(?s)1 weak school.*c: short by 1 strong partner \(strong schools in reach are full\).*k \(now 1\)"):
+        pair_schools(t, k=1, weak_ids=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("unreachable", [False, True])  # True: one pair unreachable → min-cost flow, else assignment
+def test_pairing_matches_brute_force(unreachable: bool) -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        t = rng.integers(1, 100, size=(5, 3)).astype(float)
+        if unreachable:
+            t[0, 0] = np.inf
+        k = 2
+        best = min(
+            sum(t[i, s] for i, s in enumerate(choice))
+            for choice in itertools.product(range(3), repeat=5)
+            if max(np.bincount(choice, minlength=3)) <= k
+        )
+        assert pair_schools(t, k=k).objective == best
+
+
+def test_pairing_unreachable_reason() -> None:
+    sol = pair_schools(np.array([[10.0], [5000.0]]), k=3, max_travel_s=3600, allow_unpaired=True)
+    assert sol.unpaired == {1: "no strong school within the travel cap"}
+
+
+# ----------------------------------------------------------------------------- frame level
+
+
+def county() -> tuple[pd.DataFrame, pd.DataFrame, object]:
+    """Two strong urban primaries, one strong junior, a nine-year middle school, weak/rural schools."""
+    ids = ["P1", "P2", "N1", "J1", "w1", "w2", "w3", "w4", "j1", "j2"]
+    schools = pd.DataFrame(
+        {
+            "school_id": ids,
+            "level": ["primary", "primary", "nine_year", "junior", "primary", "primary", "primary", "primary", "junior", "junior"],
+            "area_type": ["urban", "urban", "town", "urban", "rural", "rural", "town", "rural", "rural", "town"],
+        }
+    )
+    strength = pd.DataFrame(
+        {
+            "strength": [1.3, 1.25, 1.0, 1.3, 0.7, 0.8, 0.6, 0.85, 0.7, 0.75],
+            "strength_class": ["strong", "strong", "middle", "strong", "weak", "weak", "weak", "weak", "weak", "weak"],
+        },
+        index=pd.Index(ids, name="school_id"),
+    )
+    xy = np.array([[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [9_000, 0], [11_000, 1_000], [4_000, 4_000], [0, 2_000]], float)
+    travel = straight_line_matrix(np.array(ids), xy, np.array(ids), xy, speed_kmh=30, cutoff_s=3600, mode="drive")
+    return schools, strength, travel
+
+
+def test_form_communities_by_level_and_pairs() -> None:
+    schools, strength, travel = county()
+    plan = form_communities(schools, strength, travel, min_members=1, max_members=3)
+    g = plan.groups
+    assert list(g.columns[:3]) == ["school_id", "group_id", "role"]
+    assert set(g["level"]) == {"primary", "junior"}
+    prim = g[g["level"] == "primary"]
+    # 4 primary schools must join (weak or rural) → ⌈4/3⌉ = 2 groups led by the 2 strongest: P1, P2
+    assert sorted(prim.loc[prim["role"] == "lead", "school_id"]) == ["P1", "P2"]
+    assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
+    assert set(prim["group_id"]) == {"P-P1", "P-P2"}
+    jun = g[g["level"] == "junior"]
+    assert sorted(jun.loc[jun["role"] == "lead", "school_id"]) == ["J1"]
+    assert set(jun["group_id"]) == {"J-J1"}
+    assert plan.metrics["primary"]["gap"] <= 0.01 + 1e-12 and plan.metrics["primary"]["bound"] <= plan.metrics["primary"]["objective"]
+    # pairs: every weak school with a strong school of its level
+    assert sorted(plan.pairs["weak_id"]) == ["j1", "j2", "w1", "w2", "w3", "w4"]
+    assert set(plan.pairs.loc[plan.pairs["level"] == "junior", "strong_id"]) == {"J1"}
+    gm = plan.group_metrics.set_index("group_id")
+    assert gm["members"].sum() == len(g[g["role"] == "member"])
+
+
+def test_fixed_group_and_given_leads() -> None:
+    schools, strength, travel = county()
+    fixed = pd.DataFrame({"school_id": ["P2", "w1"], "group_id": ["老集团", "老集团"], "role": ["lead", "member"]})
+    plan = form_communities(
+        schools, strength, travel, lead_mode="given", lead_ids=["P1", "J1"], fixed_groups=fixed, min_members=1, max_members=3, levels="by_level"
+    )
+    g = plan.groups.set_index(["level", "school_id"])
+    assert g.loc[("primary", "w1"), "group_id"] == "老集团" and bool(g.loc[("primary", "w1"), "fixed"])
+    assert g.loc[("primary", "P2"), "role"] == "lead"
+
+
+def test_bad_lead_ids_and_fixed_groups() -> None:
+    schools, strength, travel = county()
+    with pytest.raises(InputError, match="ZZ, column 'lead_ids': lead is not in the schools layer"):
+        form_communities(schools, strength, travel, lead_mode="given", lead_ids=["ZZ"])
+    bad = pd.DataFrame({"school_id": ["P1", "P2"], "group_id": ["g", "g"], "role": ["lead", "lead"]})
+    with pytest.raises(InputError, match="group g has 2 leads"):
+        form_communities(schools, strength, travel, fixed_groups=bad)
+
+
+def test_deterministic() -> None:
+    schools, strength, travel = county()
+    a = form_communities(schools, strength, travel, min_members=1, max_members=3, seed=7)
+    b = form_communities(schools, strength, travel, min_members=1, max_members=3, seed=7)
+    pd.testing.assert_frame_equal(a.groups, b.groups)
+    pd.testing.assert_frame_equal(a.pairs, b.pairs)
+    assert a.metrics["primary"]["objective"] == b.metrics["primary"]["objective"]
+
+
+def test_full_groups_within_reach_are_named() -> None:
+    # L1 at 0 and L2 at 10 000 s apart; a, b, c only reach L1 (cap 3600 s), d only L2; 2 members at most:
+    # 4 places for 4 schools in all, but L1 cannot take 3
+    t = line_times([0, 10_000, 100, 200, 300, 9_900])
+    args = (["L1", "L2", "a", "b", "c", "d"], [1.2, 1.2, 0.6, 0.6, 0.6, 0.6], t, ["lead", "lead", "must", "must", "must", "must"])
+    with pytest.raises(InfeasibleError, match=r"(?s)1 school.*every group within the travel cap full.*short by 1 place in a group \(the 1 lead"):
+        solve_groups(*args, min_members=1, max_members=2, max_travel_s=3600)
+    sol = solve_groups(*args, min_members=1, max_members=2, max_travel_s=3600, allow_unassigned=True)
+    assert sol.lead_of[5] == 1 and sorted(sol.lead_of[2:5]) == [-1, 0, 0] and len(sol.unassigned) == 1
+
+
+def test_strongest_mode_adds_groups_until_everyone_has_room() -> None:
+    schools, strength, _ = county()
+    ids = list(strength.index)
+    # w1, w2, w3 near P1 (max 2 members), w4 near P2; cap 20 min ≈ 7.7 km straight: P2 cannot reach w1-w3,
+    # so 2 groups leave one of them without room → the next strongest eligible school, N1, leads a third
+    xy = np.array([[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [1_500, 500], [11_000, 1_000], [4_000, 4_000], [0, 2_000]], float)
+    travel = straight_line_matrix(np.array(ids), xy, np.array(ids), xy, speed_kmh=30, cutoff_s=1200, mode="drive")
+    plan = form_communities(schools, strength, travel, min_members=1, max_members=2, max_travel_s=1200, pair_k=0)
+    prim = plan.groups[plan.groups["level"] == "primary"]
+    assert sorted(prim.loc[prim["role"] == "lead", "school_id"]) == ["N1", "P1", "P2"]
+    assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
+
+
+def test_mixed_levels_and_optimized_leads() -> None:
+    schools, strength, travel = county()
+    mixed = form_communities(schools, strength, travel, levels="mixed", min_members=1, max_members=3, pair_k=0)
+    assert set(mixed.groups["level"]) == {"all"} and all(g.startswith("G-") for g in mixed.groups["group_id"])
+    assert mixed.groups["school_id"].is_unique  # nine-year N1 appears once when levels are mixed
+    opt = form_communities(schools, strength, travel, lead_mode="optimize", n_groups=2, min_members=1, max_members=3, pair_k=0)
+    prim = opt.groups[opt.groups["level"] == "primary"]
+    assert (prim["role"] == "lead").sum() == 2
+    assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
+    assert opt.metrics["primary"]["bound"] <= opt.metrics["primary"]["objective"] + 1e-9
