@@ -37,16 +37,17 @@ def county() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
                                  (512_000, 3_994_000)]),
         crs=CRS,
     )
-    rows = []
     plan = {"U1": (24, 6), "U2": (18, 4), "R1": (8, 0), "R2": (6, 0), "R3": (5, 0)}
-    for sid, (n, bb) in plan.items():
-        for i in range(n):
-            rows.append(dict(
-                teacher_id=f"{sid}-{i:02d}", school_id=sid, subject=("chinese", "math", "english")[i % 3],
-                backbone=i < bb, above_qualification=(i % 4 != 3) if sid.startswith("U") else (i % 2 == 0),
-                title="intermediate", years_at_school=3 + (i * 5) % 11, age=30 + i % 25, sex="MF"[i % 2],
-                exempt_reason="孕期" if (sid, i) == ("U1", 7) else None,
-            ))
+    rows = [
+        {
+            "teacher_id": f"{sid}-{i:02d}", "school_id": sid, "subject": ("chinese", "math", "english")[i % 3],
+            "backbone": i < bb, "above_qualification": (i % 4 != 3) if sid.startswith("U") else (i % 2 == 0),
+            "title": "intermediate", "years_at_school": 3 + (i * 5) % 11, "age": 30 + i % 25, "sex": "MF"[i % 2],
+            "exempt_reason": "孕期" if (sid, i) == ("U1", 7) else None,
+        }
+        for sid, (n, bb) in plan.items()
+        for i in range(n)
+    ]
     return schools, pd.DataFrame(rows)
 
 
