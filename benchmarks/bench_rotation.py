@@ -23,7 +23,7 @@ import pandas as pd
 
 from geo.travel import STRAIGHT_LINE_SPEED_KMH, straight_line_matrix
 from planning.rotation import RotationOptions, SolveLimits, from_arrays, from_frames, rotation_eligibility
-from planning.rotation.plan import _build
+from planning.rotation.build import build_problem
 
 SUBJECTS = ("chinese", "math", "english", "science", "pe", "music", "art", "morality", "it")
 SUBJECT_P = np.array([0.26, 0.24, 0.12, 0.08, 0.08, 0.06, 0.06, 0.06, 0.04])
@@ -103,8 +103,8 @@ def run_case(case: Case, seed: int, workers: int) -> None:
     m = plan.metrics
     # peer: the same model, plain CP-SAT (no LP hint or bound row), the same wall-clock budget
     tb = time.perf_counter()
-    built = _build(schools, teachers, rotation_eligibility(teachers, rules=opts), school_travel=tm,
-                   home_travel=None, strength=None, groups=None, staffing_targets=None, options=opts)
+    built = build_problem(schools, teachers, rotation_eligibility(teachers, rules=opts), school_travel=tm,
+                          home_travel=None, strength=None, groups=None, staffing_targets=None, options=opts)
     build_s = time.perf_counter() - tb + t_travel
     try:
         peer = from_arrays(

@@ -22,8 +22,10 @@ keeps commutes short, with a stated reason per move. Two doors:
     sol = from_arrays(RotationProblem(...), limits=SolveLimits(deterministic_time_s=10))
     sol.flow, sol.objective, sol.bound, sol.gap
 
-Modules: :mod:`~planning.rotation.eligibility`, :mod:`~planning.rotation.options`,
-:mod:`~planning.rotation.model` (the formulation) and :mod:`~planning.rotation.plan`.
+Modules: :mod:`~planning.rotation.eligibility` (who may rotate), :mod:`~planning.rotation.options`
+(settings), :mod:`~planning.rotation.model` (the formulation and its solve),
+:mod:`~planning.rotation.build` (tables → arrays) and :mod:`~planning.rotation.plan` (the table door,
+reasons, the county after the plan).
 """
 
 from planning.rotation.eligibility import EligibilityRules, rotation_eligibility

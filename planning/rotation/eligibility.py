@@ -95,7 +95,7 @@ def _value_problems(teachers: pd.DataFrame, ids: pd.Series) -> list[Problem]:
     return problems
 
 
-def _validate_teachers(teachers: pd.DataFrame, school_ids: set[str] | None = None) -> None:
+def validate_teachers(teachers: pd.DataFrame, school_ids: set[str] | None = None) -> None:
     """Raise :class:`InputError` listing every problem of the teachers table."""
     problems = missing_columns(teachers.columns, _TEACHER_REQUIRED, "teachers")
     if problems:
@@ -137,7 +137,7 @@ def rotation_eligibility(teachers: pd.DataFrame, *, rules: EligibilityRules = DE
     InputError
         Missing columns or invalid values (all listed at once).
     """
-    _validate_teachers(teachers)
+    validate_teachers(teachers)
     tid = teachers["teacher_id"].astype(str).to_numpy()
     years = pd.to_numeric(teachers["years_at_school"]).to_numpy(np.int64)
     age = pd.to_numeric(teachers["age"]).to_numpy(np.int64)

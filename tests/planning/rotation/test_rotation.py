@@ -339,12 +339,12 @@ def test_home_commute_overrides_school_to_school() -> None:
 def test_lp_bound_is_valid_and_the_plan_is_near_the_true_optimum(seed: int) -> None:
     # independent check: plain CP-SAT on the full model, proven optimal, versus the LP route
     from planning.rotation import rotation_eligibility
-    from planning.rotation.plan import _build
+    from planning.rotation.build import build_problem
 
     schools, teachers, tm = random_county(seed)
     opts = RotationOptions(relax_quotas=True)
-    built = _build(schools, teachers, rotation_eligibility(teachers), school_travel=tm, home_travel=None, strength=None,
-                   groups=None, staffing_targets=None, options=opts)
+    built = build_problem(schools, teachers, rotation_eligibility(teachers), school_travel=tm, home_travel=None, strength=None,
+                          groups=None, staffing_targets=None, options=opts)
     exact = from_arrays(built.prob, warm_start=False, options=RotationOptions(relative_gap=0.0),
                         limits=SolveLimits(deterministic_time_s=60, workers=1))
     assert exact.status == "OPTIMAL"
