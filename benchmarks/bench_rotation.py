@@ -22,13 +22,8 @@ import numpy as np
 import pandas as pd
 
 from geo.travel import STRAIGHT_LINE_SPEED_KMH, straight_line_matrix
-from planning.rotation.model import (
-    RotationOptions,
-    _build,
-    plan_rotation,
-    rotation_eligibility,
-    solve_rotation_core,
-)
+from planning.rotation import RotationOptions, SolveLimits, from_arrays, from_frames, rotation_eligibility
+from planning.rotation.build import build_problem
 
 SUBJECTS = ("chinese", "math", "english", "science", "pe", "music", "art", "morality", "it")
 SUBJECT_P = np.array([0.26, 0.24, 0.12, 0.08, 0.08, 0.06, 0.06, 0.06, 0.04])
@@ -94,27 +89,27 @@ def generate_county(n_teachers: int, n_schools: int, seed: int) -> tuple[pd.Data
 
 def run_case(case: Case, seed: int, workers: int) -> None:
     schools, teachers = generate_county(case.teachers, case.schools, seed)
-    opts = RotationOptions(relax_quotas=True)
+    opts = RotationOptions(relax_quotas=True, relative_gap=case.target_gap / 5)
     t0 = time.perf_counter()
     ids = schools["school_id"].to_numpy()
     xy = schools[["x", "y"]].to_numpy()
     tm = straight_line_matrix(ids, xy, ids, xy, speed_kmh=STRAIGHT_LINE_SPEED_KMH["drive"], cutoff_s=opts.max_commute_s)
     t_travel = time.perf_counter() - t0
-    plan = plan_rotation(
-        schools, teachers, options=opts, school_travel=tm, deterministic_time_s=case.budget_s,
-        workers=workers, seed=seed, relative_gap=case.target_gap / 5,
+    plan = from_frames(
+        schools, teachers, options=opts, school_travel=tm,
+        limits=SolveLimits(deterministic_time_s=case.budget_s, workers=workers, seed=seed),
     )
     ours_s = time.perf_counter() - t0
     m = plan.metrics
     # peer: the same model, plain CP-SAT (no LP hint or bound row), the same wall-clock budget
     tb = time.perf_counter()
-    built = _build(schools, teachers, rotation_eligibility(teachers, rules=opts.eligibility), school_travel=tm,
-                   home_travel=None, strength=None, groups=None, opts=opts)
+    built = build_problem(schools, teachers, rotation_eligibility(teachers, rules=opts), school_travel=tm,
+                          home_travel=None, strength=None, groups=None, staffing_targets=None, options=opts)
     build_s = time.perf_counter() - tb + t_travel
     try:
-        peer = solve_rotation_core(
-            built.prob, workers=workers, seed=seed, relative_gap=case.target_gap / 5, warm_start=False,
-            deterministic_time_s=1e9, max_time_s=max(case.budget_s - build_s, 1.0),
+        peer = from_arrays(
+            built.prob, options=opts, warm_start=False,
+            limits=SolveLimits(deterministic_time_s=1e9, workers=workers, seed=seed, max_time_s=max(case.budget_s - build_s, 1.0)),
         )
         peer_text = f"objective {peer.objective:,.1f}, gap to the LP bound {(peer.objective - m['lp_bound']) / peer.objective:.3%}"
         peer_gap = (peer.objective - plan.bound) / peer.objective

@@ -4,7 +4,7 @@ Reads the schools and teachers, classifies schools with the strength index
 (sending = urban or strong, receiving = rural or weak), takes communities from
 the ``communities`` stage (or a ``groups`` file), computes commutes from home
 (``home_x/home_y``) or between schools, and calls
-:func:`planning.rotation.model.plan_rotation`. Writes ``moves.csv``,
+:func:`planning.rotation.from_frames`. Writes ``moves.csv``,
 ``schools_rotation.csv`` and ``metrics.json`` (with the balance CVs before and
 after, computed by :mod:`planning.balance.indicators`).
 """
@@ -21,21 +21,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from geo.errors import InputError, Problem
-from geo.policy import (
-    RETIREMENT_AGE_FEMALE,
-    RETIREMENT_AGE_MALE,
-    ROTATION_BACKBONE_MIN_SHARE,
-    ROTATION_EXCLUDE_YEARS_TO_RETIREMENT,
-    ROTATION_MAX_AGE_FEMALE,
-    ROTATION_MAX_AGE_MALE,
-    ROTATION_MAX_COMMUTE_S,
-    ROTATION_MIN_SHARE,
-    ROTATION_MIN_YEARS_AT_SCHOOL,
-)
+from geo.errors import InputError, Problem, missing_columns
 from geo.travel import TravelMatrix
 from planning.app.stage import Context, Stage, StageOutput, StageParams
-from planning.rotation.model import DEFAULT_MAX_SHARE, EligibilityRules, RotationOptions, RotationPlan, balance_change, plan_rotation
+from planning.rotation import RotationOptions, RotationPlan, SolveLimits, balance_change, from_frames
 
 logger = logging.getLogger(__name__)
 
@@ -43,82 +32,22 @@ logger = logging.getLogger(__name__)
 MOVES_COLUMNS = ("teacher_id", "from_school", "to_school", "subject", "backbone", "commute_s", "reason")
 
 
-class RotationParams(StageParams):
-    """``[rotation]`` table of a scenario."""
+class RotationParams(StageParams, RotationOptions):
+    """``[rotation]`` table of a scenario.
 
-    # eligibility
-    min_years_at_school: int = Field(ROTATION_MIN_YEARS_AT_SCHOOL, ge=0, le=60)
-    age_caps: bool = False
-    max_age_male: int = Field(ROTATION_MAX_AGE_MALE, ge=18, le=80)
-    max_age_female: int = Field(ROTATION_MAX_AGE_FEMALE, ge=18, le=80)
-    years_to_retirement: int = Field(ROTATION_EXCLUDE_YEARS_TO_RETIREMENT, ge=0, le=40)
-    retirement_age_male: int = Field(RETIREMENT_AGE_MALE, ge=40, le=80)
-    retirement_age_female: int = Field(RETIREMENT_AGE_FEMALE, ge=40, le=80)
-    honour_exemptions: bool = True
-    # quotas and staffing
-    min_share: float = Field(ROTATION_MIN_SHARE, ge=0, le=1)
-    max_share: float | None = Field(DEFAULT_MAX_SHARE, ge=0, le=1)
-    backbone_share: float = Field(ROTATION_BACKBONE_MIN_SHARE, ge=0, le=1)
-    quota_scope: Literal["school", "county"] = "school"
-    staffing: Literal["exchange", "tolerance"] = "exchange"
-    staffing_tolerance: int = Field(1, ge=0, le=100)
+    The model's settings are inherited from :class:`~planning.rotation.RotationOptions` (so the
+    keys stay flat and the defaults are written once); here only what the stage alone reads:
+    files, the travel mode, whether to use communities, the CP-SAT time limit.
+    """
+
     staffing_targets: Path | None = Field(None, description="CSV/Excel: school_id, subject, target (县管校聘)")
-    relax_quotas: bool = False
-    # direction and distance
-    mode: Literal["walk", "bike", "drive", "bus"] = "drive"
-    max_commute_s: int = Field(ROTATION_MAX_COMMUTE_S, gt=0, le=6 * 3600)
-    sending_area_types: tuple[str, ...] = ("urban",)
-    sending_strength: tuple[str, ...] = ("strong",)
-    receiving_area_types: tuple[str, ...] = ("rural",)
-    receiving_strength: tuple[str, ...] = ("weak",)
-    return_moves: bool = True
-    allow_other_schools: bool = False
-    max_destinations: int = Field(20, ge=1, le=1000)
+    mode: Literal["walk", "bike", "drive", "bus"] = Field("drive", description="travel mode of the commutes")
     groups: Path | None = Field(None, description="communities file (school_id, group_id) when the stage did not run")
-    use_communities: bool = True
-    # objective
-    gap_weight: float = Field(100_000.0, ge=0)
-    commute_weight_per_min: float = Field(1.0, ge=0)
-    move_penalty: float = Field(20.0, ge=0)
-    outside_community_penalty: float = Field(30.0, ge=0)
-    # solver (time limit and workers from [solver] unless set here)
-    relative_gap: float = Field(1e-3, ge=0, le=1)
-    deterministic_time_s: float | None = Field(None, gt=0, le=86_400)
-
-    def options(self, targets: pd.DataFrame | None) -> RotationOptions:
-        """The model options these parameters stand for."""
-        return RotationOptions(
-            eligibility=EligibilityRules(
-                min_years_at_school=self.min_years_at_school,
-                age_caps=self.age_caps,
-                max_age_male=self.max_age_male,
-                max_age_female=self.max_age_female,
-                years_to_retirement=self.years_to_retirement,
-                retirement_age_male=self.retirement_age_male,
-                retirement_age_female=self.retirement_age_female,
-                honour_exemptions=self.honour_exemptions,
-            ),
-            min_share=self.min_share,
-            max_share=self.max_share,
-            backbone_share=self.backbone_share,
-            quota_scope=self.quota_scope,
-            staffing=self.staffing,
-            staffing_tolerance=self.staffing_tolerance,
-            staffing_targets=targets,
-            max_commute_s=self.max_commute_s,
-            sending_area_types=tuple(self.sending_area_types),
-            sending_strength=tuple(self.sending_strength),
-            receiving_area_types=tuple(self.receiving_area_types),
-            receiving_strength=tuple(self.receiving_strength),
-            return_moves=self.return_moves,
-            allow_other_schools=self.allow_other_schools,
-            max_destinations=self.max_destinations,
-            relax_quotas=self.relax_quotas,
-            gap_weight=self.gap_weight,
-            commute_weight_per_min=self.commute_weight_per_min,
-            move_penalty=self.move_penalty,
-            outside_community_penalty=self.outside_community_penalty,
-        )
+    use_communities: bool = Field(True, description="prefer moves within a community (from the communities stage or groups)")
+    # solver: time limit and workers from [solver] unless set here
+    deterministic_time_s: float | None = Field(
+        None, gt=0, le=86_400, description="CP-SAT deterministic time limit, seconds; none: the [solver] time limit"
+    )
 
 
 def _read(path: Path, layer: str) -> pd.DataFrame:
@@ -131,7 +60,7 @@ def _targets(path: Path | None) -> pd.DataFrame | None:
     if path is None:
         return None
     df = _read(path, "staffing_targets")
-    problems = [Problem(str(path), "required column is missing", column=c) for c in ("school_id", "subject", "target") if c not in df]
+    problems = missing_columns(df, ("school_id", "subject", "target"), str(path))
     if problems:
         raise InputError(problems)
     target = pd.to_numeric(df["target"], errors="coerce")
@@ -194,9 +123,8 @@ def _cv_tables(cmp: pd.DataFrame) -> tuple[dict[str, dict[str, float | None]], d
 def _metrics_json(plan: RotationPlan, cv_before: dict[str, Any], cv_after: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in plan.metrics.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            v = None
-        out[k] = round(v, 6) if isinstance(v, float) else v
+        value = None if isinstance(v, float) and not math.isfinite(v) else v
+        out[k] = round(value, 6) if isinstance(value, float) else value
     out["cv_before"] = cv_before
     out["cv_after"] = cv_after
     out["shortfalls"] = [{"where": s.where, "short_by": s.short_by, "unit": s.unit, "detail": s.detail} for s in plan.shortfalls]
@@ -217,18 +145,17 @@ def run(ctx: Context, params: RotationParams) -> StageOutput:
     home_travel = _home_travel(ctx, params, schools)
     solver = ctx.scenario.solver
     ctx.step("rotation: solving (GLOP bound, CP-SAT warm start)")
-    plan = plan_rotation(
+    targets = _targets(params.staffing_targets)
+    plan = from_frames(
         schools,
         teachers,
-        options=params.options(_targets(params.staffing_targets)),
+        options=params,
+        limits=SolveLimits(deterministic_time_s=params.deterministic_time_s or solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
         school_travel=school_travel,
         home_travel=home_travel,
         strength=_strength(ctx),
         groups=_groups(ctx, params),
-        deterministic_time_s=params.deterministic_time_s or solver.time_limit_s,
-        workers=solver.workers,
-        seed=ctx.seed,
-        relative_gap=params.relative_gap,
+        staffing_targets=targets,
     )
     cmp = balance_change(schools, teachers, plan.moves)
     cv_before, cv_after = _cv_tables(cmp)

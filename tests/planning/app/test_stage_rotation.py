@@ -37,16 +37,17 @@ def county() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
                                  (512_000, 3_994_000)]),
         crs=CRS,
     )
-    rows = []
     plan = {"U1": (24, 6), "U2": (18, 4), "R1": (8, 0), "R2": (6, 0), "R3": (5, 0)}
-    for sid, (n, bb) in plan.items():
-        for i in range(n):
-            rows.append(dict(
-                teacher_id=f"{sid}-{i:02d}", school_id=sid, subject=("chinese", "math", "english")[i % 3],
-                backbone=i < bb, above_qualification=(i % 4 != 3) if sid.startswith("U") else (i % 2 == 0),
-                title="intermediate", years_at_school=3 + (i * 5) % 11, age=30 + i % 25, sex="MF"[i % 2],
-                exempt_reason="孕期" if (sid, i) == ("U1", 7) else None,
-            ))
+    rows = [
+        {
+            "teacher_id": f"{sid}-{i:02d}", "school_id": sid, "subject": ("chinese", "math", "english")[i % 3],
+            "backbone": i < bb, "above_qualification": (i % 4 != 3) if sid.startswith("U") else (i % 2 == 0),
+            "title": "intermediate", "years_at_school": 3 + (i * 5) % 11, "age": 30 + i % 25, "sex": "MF"[i % 2],
+            "exempt_reason": "孕期" if (sid, i) == ("U1", 7) else None,
+        }
+        for sid, (n, bb) in plan.items()
+        for i in range(n)
+    ]
     return schools, pd.DataFrame(rows)
 
 
@@ -137,3 +138,23 @@ def test_stage_takes_communities_from_the_stage_or_a_file(tmp_path: Path) -> Non
     from_file = RotationParams(outside_community_penalty=500.0, gap_weight=0.0, groups=path)
     moves2 = STAGE.run(context(from_file), from_file).files["moves.csv"]
     assert moves2.equals(moves)
+
+
+def test_stage_params_keep_the_flat_scenario_keys() -> None:
+    # the model's settings are inherited from RotationOptions; the [rotation] keys (and CLI flags) stay flat
+    from planning.rotation import RotationOptions
+
+    keys = {
+        "enabled", "min_years_at_school", "age_caps", "max_age_male", "max_age_female", "years_to_retirement", "retirement_age_male",
+        "retirement_age_female", "honour_exemptions", "min_share", "max_share", "backbone_share", "quota_scope", "staffing",
+        "staffing_tolerance", "staffing_targets", "relax_quotas", "mode", "max_commute_s", "sending_area_types", "sending_strength",
+        "receiving_area_types", "receiving_strength", "return_moves", "allow_other_schools", "max_destinations", "groups",
+        "use_communities", "gap_weight", "commute_weight_per_min", "move_penalty", "outside_community_penalty", "relative_gap",
+        "deterministic_time_s",
+    }
+    assert set(RotationParams.model_fields) == keys
+    params = RotationParams.model_validate({"min_years_at_school": 3, "backbone_share": 0.3, "staffing_targets": "t.csv", "mode": "walk"})
+    assert isinstance(params, RotationOptions)
+    assert (params.min_years_at_school, params.backbone_share, params.staffing_targets) == (3, 0.3, Path("t.csv"))
+    with pytest.raises(ValueError, match="eligibility"):
+        RotationParams.model_validate({"eligibility": {"min_years_at_school": 3}})

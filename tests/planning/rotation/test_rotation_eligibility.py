@@ -8,14 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.errors import InputError
-from planning.rotation.model import EligibilityRules, rotation_eligibility
+from planning.rotation import EligibilityRules, rotation_eligibility
 
 
 def teacher(tid: str, **kw: object) -> dict[str, object]:
-    row: dict[str, object] = dict(
-        teacher_id=tid, school_id="S1", subject="math", backbone=False, above_qualification=True,
-        title="intermediate", years_at_school=8, age=40, sex="F",
-    )
+    row: dict[str, object] = {
+        "teacher_id": tid, "school_id": "S1", "subject": "math", "backbone": False, "above_qualification": True,
+        "title": "intermediate", "years_at_school": 8, "age": 40, "sex": "F",
+    }
     row.update(kw)
     return row
 
@@ -106,7 +106,7 @@ def test_absurd_years_are_reported_not_overflowed() -> None:
     import pytest
 
     from geo.errors import InputError
-    from planning.rotation.model import rotation_eligibility
+    from planning.rotation import rotation_eligibility
 
     t = pd.DataFrame(
         {"teacher_id": ["T1"], "school_id": ["S1"], "subject": ["math"], "backbone": [False],

@@ -1,0 +1,137 @@
+"""Settings of the rotation model: :class:`RotationOptions` (rules and weights) and :class:`SolveLimits`.
+
+Every default is written here once (national rules from :mod:`geo.policy`); the ``rotation``
+stage's parameters inherit these fields, so a scenario's ``[rotation]`` table and the
+``schoolplan rotate`` flags set them by the same flat names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from geo.policy import ROTATION_BACKBONE_MIN_SHARE, ROTATION_MAX_COMMUTE_S, ROTATION_MIN_SHARE
+from planning.rotation.eligibility import EligibilityRules
+
+#: Default cap on the share of a school's eligible teachers that rotate in one year. Not a
+#: national rule (which sets only the 10% floor): local practice rotates 10-20% a year so
+#: that schools stay stable; counties change it with ``max_share``.
+DEFAULT_MAX_SHARE = 0.20
+
+
+class RotationOptions(EligibilityRules):
+    """Settings of a rotation plan; defaults are the national rules (教师〔2014〕4号).
+
+    The eligibility rules are inherited from :class:`EligibilityRules`, so an options object
+    is also the ``rules`` of :func:`~planning.rotation.rotation_eligibility`.
+
+    Attributes
+    ----------
+    min_share
+        Sending schools rotate at least this share of their eligible teachers
+        (rounded up).
+    max_share
+        A school sends out at most this share of its eligible teachers (rounded
+        down, never below its quota); ``None`` for no cap. Without a cap the
+        balance objective would move every teacher whose move narrows the gap.
+    backbone_share
+        Backbone teachers are at least this share of a sending school's movers
+        (applied in whole percent; Gansu: 0.30).
+    quota_scope
+        ``school``: each sending school meets both quotas; ``county``: the
+        sending schools together do.
+    staffing
+        ``exchange``: per school and subject, teachers in = teachers out;
+        ``tolerance``: the count after rotation stays within
+        ``staffing_tolerance`` of the county's target (the staffing targets
+        table, or today's count), never worse than today, and a school never
+        loses its only teacher of a subject.
+    staffing_tolerance
+        Allowed distance from the target in ``tolerance`` mode.
+    relax_quotas
+        Report quota shortfalls in the plan instead of raising
+        :class:`~geo.errors.InfeasibleError`.
+    max_commute_s
+        Longest commute to the new school (from home when known, else from the
+        current school).
+    sending_area_types, sending_strength
+        A school sends when its ``area_type`` or its strength class is listed.
+    receiving_area_types, receiving_strength
+        A school that does not send receives when its ``area_type`` or strength
+        class is listed.
+    return_moves
+        Teachers of receiving schools may move to sending schools (the exchange
+        half that keeps staffing whole).
+    allow_other_schools
+        Sending schools may also send to (and receive from) schools that are
+        neither sending nor receiving.
+    max_destinations
+        Candidate destinations per group of teachers: the nearest ones, same
+        community first. Larger is a larger model.
+    gap_weight
+        Points per unit of the L1 spread surrogate (see :mod:`planning.rotation.model`).
+    commute_weight_per_min
+        Points per minute of one-way commute per mover.
+    move_penalty
+        Points per move (fewer moves when the gap allows).
+    outside_community_penalty
+        Points per move between schools of different communities (when known).
+    relative_gap
+        CP-SAT stops once the plan is proven within this relative gap of the bound.
+    """
+
+    # quotas and staffing
+    min_share: float = Field(ROTATION_MIN_SHARE, ge=0, le=1, description="sending schools rotate at least this share of eligible teachers")
+    max_share: float | None = Field(DEFAULT_MAX_SHARE, ge=0, le=1, description="a school sends out at most this share of eligible teachers")
+    backbone_share: float = Field(ROTATION_BACKBONE_MIN_SHARE, ge=0, le=1, description="backbone teachers are at least this share of movers")
+    quota_scope: Literal["school", "county"] = Field("school", description="quotas met by each sending school or by them together")
+    staffing: Literal["exchange", "tolerance"] = Field(
+        "exchange", description="exchange: in = out per school and subject; tolerance: near the target count"
+    )
+    staffing_tolerance: int = Field(1, ge=0, le=100, description="allowed distance from the target count in tolerance mode")
+    relax_quotas: bool = Field(False, description="report quota shortfalls instead of stopping with no plan")
+    # direction and distance
+    max_commute_s: int = Field(ROTATION_MAX_COMMUTE_S, gt=0, le=6 * 3600, description="longest commute to the new school, seconds")
+    sending_area_types: tuple[str, ...] = Field(("urban",), description="area types of sending schools")
+    sending_strength: tuple[str, ...] = Field(("strong",), description="strength classes of sending schools")
+    receiving_area_types: tuple[str, ...] = Field(("rural",), description="area types of receiving schools")
+    receiving_strength: tuple[str, ...] = Field(("weak",), description="strength classes of receiving schools")
+    return_moves: bool = Field(True, description="teachers of receiving schools may move to sending schools")
+    allow_other_schools: bool = Field(False, description="sending schools also exchange with schools neither sending nor receiving")
+    max_destinations: int = Field(20, ge=1, le=1000, description="candidate destinations per group of teachers")
+    # objective
+    gap_weight: float = Field(100_000.0, ge=0, description="points per unit of the spread of the indicators between schools")
+    commute_weight_per_min: float = Field(1.0, ge=0, description="points per minute of commute per mover")
+    move_penalty: float = Field(20.0, ge=0, description="points per move")
+    outside_community_penalty: float = Field(30.0, ge=0, description="points per move out of the school's community")
+    # solver
+    relative_gap: float = Field(1e-3, ge=0, le=1, description="stop once within this relative gap of the bound")
+
+
+class SolveLimits(BaseModel):
+    """How long and how CP-SAT searches; the stage takes them from the scenario's ``[solver]`` and seed.
+
+    Attributes
+    ----------
+    deterministic_time_s
+        CP-SAT deterministic time limit (machine-independent work units ≈ seconds).
+    workers
+        CP-SAT workers (``interleave_search`` keeps the result deterministic).
+    seed
+        CP-SAT random seed.
+    max_time_s
+        Wall-clock limit; breaks determinism, for benchmarks only.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    deterministic_time_s: float = Field(30.0, gt=0)
+    workers: int = Field(2, ge=1)
+    seed: int = Field(0, ge=0, lt=2**31)
+    max_time_s: float | None = Field(None, gt=0)
+
+
+#: The national rules, national weights and default limits.
+DEFAULT_OPTIONS = RotationOptions()
+DEFAULT_LIMITS = SolveLimits()
