@@ -106,7 +106,7 @@ def make_offline(m: folium.Map) -> folium.Map:
     for element in _walk(m):
         if hasattr(element, "default_js"):
             element.default_js = []
-            element.default_css = []
+            element.default_css = []  # type: ignore[attr-defined]  # elements with default_js (folium's JSCSSMixin) have it too
     figure = m.get_root()
     if not isinstance(figure, Figure):  # pragma: no cover - programming error
         msg = "make_offline needs a map inside a Figure"

@@ -23,7 +23,8 @@ def _fmt(v: float, unit: str) -> str:
 
 def short_label(text: str, *, width: int = 32) -> str:
     """``text`` cut to ``width`` display units (a CJK character counts 2), with an ellipsis."""
-    used, out = 0, []
+    used = 0
+    out: list[str] = []
     for ch in text:
         w = 2 if ord(ch) > 0x2E7F else 1
         if used + w > width:
@@ -104,7 +105,8 @@ def paired_bar_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" {_FONT}>',
         f'<title>{html.escape(title)}</title><text x="4" y="16" font-weight="bold">{html.escape(title)}</text>',
         f'<rect x="{label_w}" y="24" width="12" height="10" fill="{BAR_COLOUR}"/><text x="{label_w + 16}" y="33">{html.escape(names[0])}</text>',
-        f'<rect x="{label_w + 140}" y="24" width="12" height="10" fill="{SECOND_COLOUR}"/><text x="{label_w + 156}" y="33">{html.escape(names[1])}</text>',
+        f'<rect x="{label_w + 140}" y="24" width="12" height="10" fill="{SECOND_COLOUR}"/>'
+        f'<text x="{label_w + 156}" y="33">{html.escape(names[1])}</text>',
     ]
     for k, lab in enumerate(labels):
         y = 42 + k * row_h

@@ -1,24 +1,22 @@
-"""Display texts of maps and report, in Chinese (default) and English."""
+"""Display texts of the maps, in Chinese (default) and English.
+
+The texts of the base map (boundaries, roads, schools, legend) are here; each stage renderer
+(:mod:`maps.stages`) declares its own, merged into :data:`TEXT` when the registry is imported.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 Language = Literal["zh", "en"]
 
-#: key → (Chinese, English).
+#: key → (Chinese, English); the stage renderers' labels are merged in at import.
 TEXT: dict[str, tuple[str, str]] = {
     # layers
     "boundary": ("县界与乡镇界", "County and township boundaries"),
     "roads": ("道路", "Roads"),
-    "zones": ("{level}片区", "{level} zones"),
-    "blocks": ("{level}居住区（按学校着色）", "{level} residential units (by school)"),
-    "unserved": ("{level}未覆盖居住区", "{level} unserved units"),
-    "multischool": ("{level}多校划片", "{level} multi-school zones"),
     "schools": ("学校（按办学强弱着色）", "Schools (by strength)"),
-    "groups": ("学校共同体", "School communities"),
-    "rotation": ("教师交流轮岗", "Teacher rotation"),
-    "isochrones": ("{level}到校通行时间", "{level} travel time to school"),
     "primary": ("小学", "Primary"),
     "junior": ("初中", "Junior"),
     "nine_year": ("九年一贯制", "Nine-year"),
@@ -26,12 +24,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "town": ("镇区", "town"),
     "rural": ("乡村", "rural"),
     # tooltips and legends
-    "school": ("学校", "School"),
-    "students": ("学生", "Students"),
     "capacity": ("学位", "Seats"),
-    "utilization": ("学位使用率", "Utilization"),
-    "over_capacity": ("超出学位（红色粗边）", "Over capacity (thick red outline)"),
-    "zone_colour": ("填充色区分学校片区", "Fill colour tells zones apart"),
     "enrolled": ("在校生", "Enrolled"),
     "strength": ("办学强弱", "Strength"),
     "strong": ("强校", "strong"),
@@ -39,34 +32,40 @@ TEXT: dict[str, tuple[str, str]] = {
     "weak": ("薄弱校", "weak"),
     "unknown": ("未评估", "not assessed"),
     "marker_size": ("圆点大小表示在校生数", "Marker size shows enrolment"),
-    "travel": ("到校时间", "Travel"),
-    "minutes": ("分钟", "min"),
-    "blocks_legend": ("颜色与所属学校片区相同", "Same colour as the school's zone"),
-    "unserved_legend": ("没有可达学校或未分配的居住区", "Units with no reachable school or not assigned"),
-    "multizone": ("多校划片片区", "Multi-school zone"),
-    "expected_intake": ("预计招生", "Expected intake"),
     "group": ("共同体", "Community"),
     "lead": ("牵头校", "lead"),
     "member": ("成员校", "member"),
-    "groups_legend": ("线段连接牵头校与成员校，颜色区分共同体", "Lines join lead and member schools; colour tells groups apart"),
-    "teachers": ("教师", "Teachers"),
-    "backbone": ("骨干教师", "Backbone teachers"),
-    "subjects": ("学科", "Subjects"),
-    "rotation_legend": ("弧线由派出校指向接收校（箭头），线宽表示人数", "Arcs run from sending to receiving school (arrow); width shows teachers"),
-    "from": ("派出", "From"),
-    "to": ("接收", "To"),
     "legend": ("图例", "Legend"),
     "county": ("县界", "County"),
     "township": ("乡镇界", "Township"),
     "major_roads": ("主干道路", "Major roads"),
     "roads_legend": ("线宽表示道路等级", "Width shows road class"),
     "map_title": ("学校布局规划图", "School planning map"),
-    "within": ("≤ {m} 分钟", "≤ {m} min"),
-    "beyond": ("> {m} 分钟", "> {m} min"),
     "id": ("编号", "ID"),
     "level": ("学段", "Level"),
     "area_type": ("城乡", "Area"),
 }
+
+
+def merge_texts(table: dict[str, tuple[str, str]], entries: Mapping[str, tuple[str, str]], *, owner: str, table_name: str) -> None:
+    """Add ``entries`` to ``table``; a key may come twice only with the same texts.
+
+    Raises
+    ------
+    ValueError
+        If ``owner`` gives a key of ``table_name`` texts other than those it already has.
+    """
+    clash = sorted(k for k, v in entries.items() if k in table and table[k] != tuple(v))
+    if clash:
+        msg = f"{owner} redefines {table_name} {', '.join(clash)}: give them another key"
+        raise ValueError(msg)
+    for k, v in entries.items():
+        table[k] = (v[0], v[1])
+
+
+def add_labels(entries: Mapping[str, tuple[str, str]], *, owner: str) -> None:
+    """Merge a stage renderer's map labels into :data:`TEXT` (done once, when :mod:`maps.stages` is imported)."""
+    merge_texts(TEXT, entries, owner=owner, table_name="labels")
 
 
 def t(key: str, language: Language, **fmt: object) -> str:

@@ -102,7 +102,7 @@ class Legend(MacroElement):
             parts.append(f'<div class="sp-sec" data-layer="{html.escape(layer)}"{style}><b>{html.escape(layer)}</b>{rows}</div>')
         return "".join(parts)
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as MacroElement.render: adds to the figure, returns nothing
         """Render unless empty (a map with no coloured layer has no legend)."""
         if self.sections:
             super().render(**kwargs)

@@ -154,7 +154,7 @@ def test_written_report_links_resolve(tmp_path: Path, make_run: Callable[..., Ru
         files.update({f"{stage}/{rel}": payload for rel, payload in output.files.items()})
     write_files(tmp_path, files)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
-    links = [h for h in re.findall(r'href="([^"#]+)"', page)]
+    links = list(re.findall(r'href="([^"#]+)"', page))
     assert len(links) >= 20
     missing = [h for h in links if not (tmp_path / h).is_file()]
     assert missing == []

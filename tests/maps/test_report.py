@@ -12,7 +12,8 @@ import pytest
 from maps.assets import external_references
 from maps.charts import bar_chart, paired_bar_chart, short_label
 from maps.render import ReportParams
-from maps.report import build_report, flatten, fmt_value, report_tables, table_html
+from maps.report import build_report, report_tables
+from maps.tables import flatten, fmt_value, table_html
 from planning.app.stage import RunResult, StageOutput
 
 
@@ -180,7 +181,7 @@ def test_comparison_puts_travel_first_and_long_summaries_are_cut(make_run: Calla
 
 
 def test_road_classes_are_not_translated_as_levels() -> None:
-    from maps.report import figure_name
+    from maps.tables import figure_name
 
     assert figure_name("edges_by_class.primary", "zh") == "edges_by_class · primary"
     assert figure_name("modes.primary", "zh").endswith("小学")

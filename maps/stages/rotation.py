@@ -1,0 +1,270 @@
+"""The rotation stage on the map and in the report: arcs from sending to receiving school; the
+stage's figures, the flows between schools and each school's balance of teachers; their tables.
+
+The balance section also reads :data:`METRICS` (the coefficients of variation before and after rotation).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path
+from maps.labels import Language, t
+from maps.layers import COORD_DECIMALS, DEFAULT_DISPLAY, Display, add_layer, as_ids, esc, school_xy
+from maps.legend import legend_of
+from maps.tables import figures_table, flatten, heading, missing_note, table_html, text
+from planning.app.stage import RunResult
+
+logger = logging.getLogger(__name__)
+
+STAGE = "rotation"
+#: Files of the rotation stage read here, relative to its output folder.
+MOVES = "moves.csv"
+SCHOOLS_ROTATION = "schools_rotation.csv"
+METRICS = "metrics.json"
+
+ROTATION_COLOUR = "#d95f02"
+#: Largest rotation arrowhead, degrees of latitude (≈ 500 m): long arcs keep small arrows.
+ARROW_MAX_DEG = 0.0045
+
+HEADING = ("教师交流轮岗", "Teacher rotation")
+
+#: Map labels (key → (Chinese, English)).
+LABELS: Mapping[str, tuple[str, str]] = {
+    "rotation": ("教师交流轮岗", "Teacher rotation"),
+    "teachers": ("教师", "Teachers"),
+    "backbone": ("骨干教师", "Backbone teachers"),
+    "subjects": ("学科", "Subjects"),
+    "rotation_legend": ("弧线由派出校指向接收校（箭头），线宽表示人数", "Arcs run from sending to receiving school (arrow); width shows teachers"),
+    "from": ("派出", "From"),
+    "to": ("接收", "To"),
+}
+
+#: Names of the figures in ``metrics.json``.
+FIGURE_NAMES: Mapping[str, tuple[str, str]] = {
+    "quota": ("交流指标", "Quota"),
+    "movers": ("交流人数", "Teachers moving"),
+    "backbone_share": ("骨干教师占比", "Backbone share"),
+    "cv_before": ("交流前差异系数", "CV before"),
+    "cv_after": ("交流后差异系数", "CV after"),
+    "teachers": ("教师数", "Teachers"),
+    "eligible_teachers": ("符合交流条件的教师", "Eligible teachers"),
+    "eligible_at_sending_schools": ("派出校符合条件的教师", "Eligible at sending schools"),
+    "sending_schools": ("派出学校数", "Sending schools"),
+    "receiving_schools": ("接收学校数", "Receiving schools"),
+    "movers_out": ("派出交流教师", "Teachers sent out"),
+    "movers_return": ("交流期满返回", "Returning teachers"),
+    "rotation_share": ("交流比例", "Rotation share"),
+    "backbone_movers_out": ("派出骨干教师", "Backbone teachers sent"),
+    "backbone_share_of_movers": ("骨干教师占交流人数比例", "Backbone share of movers"),
+    "quota_scope": ("指标口径", "Quota scope"),
+    "quotas": ("交流指标数", "Quotas"),
+    "quotas_met": ("完成的交流指标", "Quotas met"),
+    "quota_shortfall_movers": ("交流人数缺口", "Movers short"),
+    "quota_shortfall_backbone": ("骨干教师缺口", "Backbone short"),
+    "same_community_share": ("共同体内交流比例", "Moves within a community"),
+    "commute_mean_s": ("平均通勤时间", "Mean commute"),
+    "commute_median_s": ("通勤时间中位数", "Median commute"),
+    "commute_p90_s": ("90% 通勤时间不超过", "90th percentile commute"),
+    "commute_max_s": ("最长通勤时间", "Longest commute"),
+    "shortfalls": ("缺口", "Shortfalls"),
+}
+
+#: Report texts.
+_TEXT: Mapping[str, tuple[str, str]] = {
+    "flows": ("交流流向", "Flows"),
+    "from": ("派出学校", "From"),
+    "to": ("接收学校", "To"),
+    "teachers": ("教师", "Teachers"),
+    "backbone": ("骨干教师", "Backbone"),
+    "subjects": ("学科", "Subjects"),
+}
+
+
+def _t(key: str, lang: Language) -> str:
+    return text(_TEXT, key, lang)
+
+
+# --------------------------------------------------------------------------- map layer
+
+
+def _arc(a: tuple[float, float], b: tuple[float, float], *, bend: float = 0.18, n: int = 16) -> shapely.LineString:
+    """Quadratic Bézier from ``a`` to ``b`` bending to the right of travel (A→B and B→A stay apart)."""
+    (x0, y0), (x1, y1) = a, b
+    k = math.cos(math.radians((y0 + y1) / 2)) or 1.0  # bend in a locally isotropic frame
+    x0, x1 = x0 * k, x1 * k
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    dx, dy = x1 - x0, y1 - y0
+    cx, cy = mx + bend * dy, my - bend * dx
+    s = np.linspace(0.0, 1.0, n)
+    x = ((1 - s) ** 2 * x0 + 2 * (1 - s) * s * cx + s**2 * x1) / k
+    y = (1 - s) ** 2 * y0 + 2 * (1 - s) * s * cy + s**2 * y1
+    return shapely.LineString(np.round(np.column_stack([x, y]), COORD_DECIMALS))
+
+
+def _arrowhead(a: tuple[float, float], b: tuple[float, float], *, bend: float = 0.18, at: float = 0.75) -> shapely.Polygon:
+    """A small triangle on the arc of :func:`_arc` at parameter ``at``, pointing towards ``b``.
+
+    Sized from the chord (5 %, at most :data:`ARROW_MAX_DEG`) and drawn in a locally equal-area frame (longitudes
+    scaled by cos φ), so it is not squashed at Chinese latitudes.
+    """
+    (x0, y0), (x1, y1) = a, b
+    k = math.cos(math.radians((y0 + y1) / 2)) or 1.0
+    x0, x1 = x0 * k, x1 * k
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    cx, cy = mx + bend * (y1 - y0), my - bend * (x1 - x0)
+    s = at
+    px = (1 - s) ** 2 * x0 + 2 * (1 - s) * s * cx + s**2 * x1
+    py = (1 - s) ** 2 * y0 + 2 * (1 - s) * s * cy + s**2 * y1
+    tx = 2 * (1 - s) * (cx - x0) + 2 * s * (x1 - cx)
+    ty = 2 * (1 - s) * (cy - y0) + 2 * s * (y1 - cy)
+    norm = math.hypot(tx, ty) or 1.0
+    tx, ty = tx / norm, ty / norm
+    size = min(0.05 * math.hypot(x1 - x0, y1 - y0), ARROW_MAX_DEG)
+    tip = (px + tx * size, py + ty * size)
+    left = (px - tx * size * 0.2 - ty * size * 0.55, py - ty * size * 0.2 + tx * size * 0.55)
+    right = (px - tx * size * 0.2 + ty * size * 0.55, py - ty * size * 0.2 - tx * size * 0.55)
+    pts = np.array([tip, left, right, tip])
+    pts[:, 0] /= k
+    return shapely.Polygon(np.round(pts, COORD_DECIMALS + 1))
+
+
+def rotation_flows(moves: pd.DataFrame) -> pd.DataFrame:
+    """Teachers moving between each pair of schools: count, backbone count, subjects.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``from_school``, ``to_school``, ``teachers``, ``backbone``, ``subjects``
+        (e.g. ``"math×2, chinese"``), sorted by the two ids.
+    """
+    cols = ["from_school", "to_school", "teachers", "backbone", "subjects"]
+    if moves is None or moves.empty or not {"from_school", "to_school"} <= set(moves.columns):
+        return pd.DataFrame(columns=cols)
+    mv = moves.assign(from_school=as_ids(moves["from_school"]), to_school=as_ids(moves["to_school"]))
+    mv = mv[(mv["from_school"] != "") & (mv["to_school"] != "")]
+    bb = mv["backbone"].astype(str).str.lower().isin(["true", "1", "yes"]) if "backbone" in mv.columns else pd.Series(False, index=mv.index)
+    subj = as_ids(mv["subject"]) if "subject" in mv.columns else pd.Series("", index=mv.index)
+    rows = []
+    for (f, to), idx in mv.groupby(["from_school", "to_school"], sort=True).groups.items():
+        counts = subj.loc[idx].value_counts()
+        counts = sorted(((-int(c), s) for s, c in counts.items() if s))
+        text = ", ".join(s if -c == 1 else f"{s}×{-c}" for c, s in counts)
+        rows.append((f, to, len(idx), int(bb.loc[idx].sum()), text))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def add_rotation(
+    m: folium.Map,
+    schools: gpd.GeoDataFrame,
+    moves: pd.DataFrame,
+    *,
+    school_names: Mapping[str, str] | None = None,
+    display: Display = DEFAULT_DISPLAY,
+    show: bool = True,
+) -> folium.Map:
+    """Teacher rotation flows: an arc from sending to receiving school, width by teachers.
+
+    ``moves`` is ``moves.csv`` (``teacher_id``, ``from_school``, ``to_school``,
+    ``subject``, ``backbone``, ...). An arrowhead on each arc points to the receiving school.
+    """
+    lang = display.language
+    flows = rotation_flows(moves)
+    if flows.empty:
+        return m
+    school_names = school_names or {}
+    xy = school_xy(schools, display)
+    geoms, props, heads, head_props = [], [], [], []
+    for f, to, n, bb, subjects in flows.itertuples(index=False):
+        if f not in xy or to not in xy:
+            logger.warning("rotation %s → %s: school not on the map, flow skipped", f, to)
+            continue
+        tip = (f"{t('from', lang)} {esc(school_names.get(f, f))} → {t('to', lang)} {esc(school_names.get(to, to))}<br>"
+               f"{t('teachers', lang)} {n} · {t('backbone', lang)} {bb}<br>{t('subjects', lang)}: {esc(subjects)}")
+        geoms.append(_arc(xy[f], xy[to]))
+        props.append({"w": round(1.5 + 2.0 * math.sqrt(n), 1), "t": tip})
+        heads.append(_arrowhead(xy[f], xy[to]))
+        head_props.append({"w": 1, "t": tip})
+    name = t("rotation", lang)
+    group = add_layer(m, name, geoms + heads, props + head_props, show=show,
+                       base={"color": ROTATION_COLOUR, "opacity": 0.85, "fillColor": ROTATION_COLOUR, "fillOpacity": 1})
+    if group is not None:
+        legend_of(m).section(name, [("line", ROTATION_COLOUR, t("rotation_legend", lang), 3)])
+    return m
+
+def _draw_rotation(m: folium.Map, ctx: MapContext) -> None:
+    moves = stage_frame(ctx.run, STAGE, MOVES)
+    if moves is not None:
+        add_rotation(m, ctx.run.inputs.schools, moves, school_names=ctx.names, display=ctx.display)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def flows_table(run: RunResult, moves: pd.DataFrame, lang: Language) -> pd.DataFrame:
+    """Teachers moving between each pair of schools, by school name, with display headers."""
+    flows = rotation_flows(moves)
+    names = school_names(run)
+    return pd.DataFrame({
+        _t("from", lang): [names.get(s, s) for s in flows["from_school"]],
+        _t("to", lang): [names.get(s, s) for s in flows["to_school"]],
+        _t("teachers", lang): flows["teachers"].astype(np.int64).to_numpy(),
+        _t("backbone", lang): flows["backbone"].astype(np.int64).to_numpy(),
+        _t("subjects", lang): flows["subjects"].to_numpy(),
+    })
+
+
+def section(run: RunResult, params: ReportParams) -> str:
+    """The stage's figures (the CV change is in the balance section), the flows, each school's movers."""
+    lang = params.language
+    if STAGE not in run.outputs:
+        return ""
+    parts = [heading(STAGE, HEADING, lang)]
+    metrics = stage_mapping(run, STAGE, METRICS)
+    if metrics is not None:
+        parts.append(figures_table(flatten({k: v for k, v in metrics.items() if k not in ("cv_before", "cv_after")}), lang))
+    moves = stage_frame(run, STAGE, MOVES)
+    if moves is not None:
+        parts.append(missing_note(moves, ("teacher_id", "from_school", "to_school", "subject", "backbone"), lang))
+        flows = flows_table(run, moves, lang)
+        if not flows.empty:
+            parts.append(f"<h3>{_t('flows', lang)}</h3>" + table_html(flows, lang=lang, file=stage_path(STAGE, MOVES)))
+    sr = stage_frame(run, STAGE, SCHOOLS_ROTATION)
+    if sr is not None and not sr.empty:
+        parts.append(table_html(sr, lang=lang, file=stage_path(STAGE, SCHOOLS_ROTATION)))
+    return "".join(parts)
+
+
+def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
+    """Movers, each school's movers and the flows between schools (sheet name → table)."""
+    lang = params.language
+    zh = lang == "zh"
+    sheets: dict[str, pd.DataFrame] = {}
+    for rel, zh_name, en_name in ((MOVES, "交流名单", "moves"), (SCHOOLS_ROTATION, "学校交流", "schools rotation")):
+        frame = stage_frame(run, STAGE, rel)
+        if frame is not None:
+            sheets[zh_name if zh else en_name] = frame.reset_index(drop=True)
+    moves = stage_frame(run, STAGE, MOVES)
+    if moves is not None:
+        sheets["交流流向" if zh else "flows"] = flows_table(run, moves, lang)
+    return sheets
+
+
+RENDERER = StageRenderer(
+    stage=STAGE,
+    heading=HEADING,
+    layers=(MapLayer("rotation", 80, _draw_rotation),),
+    map_layers=("rotation", "schools"),
+    section=section,
+    tables=tables,
+    labels=LABELS,
+    figure_names=FIGURE_NAMES,
+)
