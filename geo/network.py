@@ -143,12 +143,52 @@ DEFAULT_JOIN_TOLERANCE_M = 1.0
 #: Snap distances above this (m) are reported as implausible.
 DEFAULT_MAX_SNAP_M = 2000.0
 
+#: Straight-line distance × this factor approximates road distance when no roads are given.
+DEFAULT_DETOUR_FACTOR = 1.3
+
 #: Smallest edge travel time (s): csgraph must not see zero-weight edges as absent.
 _MIN_EDGE_S = 1e-6
 
 
-class NetworkSettings(BaseModel):
+class TravelOptions(BaseModel):
+    """How :func:`geo.travel.travel_matrix` computes travel times: the one options object of the travel model.
+
+    The scenario's ``[network]`` table (:class:`NetworkSettings`) is a ``TravelOptions``
+    with the network and drawing settings added, so a stage hands it over as is.
+
+    Example
+    -------
+    >>> from geo.travel import travel_matrix                                    # doctest: +SKIP
+    >>> travel_matrix(blocks, schools, origin_id="block_id", dest_id="school_id",
+    ...               network=net, mode="walk", options=TravelOptions(workers=2))  # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detour_factor: float = Field(
+        DEFAULT_DETOUR_FACTOR, ge=1.0, le=5.0, description="Road distance ≈ straight line × this, used where no roads are given."
+    )
+    walk_speed_kmh: float = Field(
+        WALK_SPEED_KMH, gt=0, le=10,
+        description="Walking speed (km/h, children): of the walk mode, and of the legs between a point and its road.",
+    )  # fmt: skip
+    max_snap_m: float = Field(
+        DEFAULT_MAX_SNAP_M, gt=0,
+        description="Blocks or schools farther than this (m) from a usable road are reported (their times still include the walk).",
+    )  # fmt: skip
+    workers: int = Field(
+        1, ge=1, le=64,
+        description="Worker processes for the shortest-path searches of large problems (results do not depend on it; "
+        "a script using more than 1 needs the `if __name__ == \"__main__\":` guard).",
+    )  # fmt: skip
+
+
+class NetworkSettings(TravelOptions):
     """``[network]`` table of a scenario: travel modes and speeds.
+
+    The travel settings (``detour_factor``, ``walk_speed_kmh``, ``max_snap_m``,
+    ``workers``) are inherited from :class:`TravelOptions`, so these settings are
+    passed to :func:`geo.travel.travel_matrix` as its ``options``.
 
     Attributes
     ----------
@@ -167,7 +207,8 @@ class NetworkSettings(BaseModel):
         Blocks or schools farther than this from any road are reported.
     workers
         Worker processes computing shortest paths on large problems (results
-        do not depend on it; small problems run in one process).
+        do not depend on it; small problems run in one process). A scenario
+        run uses 2 by default, a direct call of the travel functions 1.
     isochrone_minutes
         Travel times (minutes) the ``network`` stage draws around every school
         (by the mode of its level); empty draws none.
@@ -179,12 +220,10 @@ class NetworkSettings(BaseModel):
 
     mode_primary: Mode = "walk"
     mode_junior: Mode = "walk"
-    detour_factor: float = Field(1.3, ge=1.0, le=5.0)
-    walk_speed_kmh: float = Field(4.5, gt=0, le=10)
     speed_table: dict[str, dict[Mode, float]] = Field(default_factory=dict)
     join_tolerance_m: float = Field(DEFAULT_JOIN_TOLERANCE_M, ge=0, le=50)
-    max_snap_m: float = Field(DEFAULT_MAX_SNAP_M, gt=0)
-    workers: int = Field(2, ge=1, le=64)
+    # A scenario run is a script with the guard, so it searches in two processes by default.
+    workers: int = Field(2, ge=1, le=64, description="Worker processes for the shortest-path searches of large problems.")
     isochrone_minutes: list[int] = Field(default_factory=list)
     isochrone_buffer_m: float = Field(50.0, gt=0, le=1000)
 
@@ -216,15 +255,6 @@ class NetworkSettings(BaseModel):
             "walk_speed_kmh": self.walk_speed_kmh,
             "speed_table": self.speed_table,
             "join_tolerance_m": self.join_tolerance_m,
-        }
-
-    def travel_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`geo.travel.travel_matrix`."""
-        return {
-            "detour_factor": self.detour_factor,
-            "walk_speed_kmh": self.walk_speed_kmh,
-            "max_snap_m": self.max_snap_m,
-            "workers": self.workers,
         }
 
 

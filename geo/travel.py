@@ -21,13 +21,10 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import InputError, Problem
-from geo.network import DEFAULT_MAX_SNAP_M, UNDIRECTED_MODES, RoadNetwork, arcs_to_csr
+from geo.network import DEFAULT_DETOUR_FACTOR, UNDIRECTED_MODES, RoadNetwork, TravelOptions, arcs_to_csr
 from geo.policy import WALK_SPEED_KMH
 
 logger = logging.getLogger(__name__)
-
-#: Straight-line distance × this factor approximates road distance when no roads are given.
-DEFAULT_DETOUR_FACTOR = 1.3
 
 
 @dataclass(frozen=True)
@@ -222,16 +219,14 @@ def network_matrix(
     *,
     mode: str = "walk",
     cutoff_s: float | None = None,
-    walk_speed_kmh: float = WALK_SPEED_KMH,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-    workers: int = 1,
+    options: TravelOptions | None = None,
 ) -> TravelMatrix:
     """Travel matrix along a road network: the core on ids and coordinate arrays.
 
     Each origin and destination is snapped to the nearest point of an edge the
     mode may use (not only to a node); the off-network leg is walked at
-    ``walk_speed_kmh`` and the snapped point splits the edge's time and length
-    in proportion. Shortest paths run from the destination side with
+    ``options.walk_speed_kmh`` and the snapped point splits the edge's time and
+    length in proportion. Shortest paths run from the destination side with
     :func:`scipy.sparse.csgraph.dijkstra` on the transposed graph (so times are
     origin → destination, honouring one-way streets for ``drive`` and ``bus``),
     destinations in chunks to bound memory, each search stopped at ``cutoff_s``.
@@ -250,14 +245,13 @@ def network_matrix(
         ``walk``, ``bike``, ``drive`` or ``bus``.
     cutoff_s
         Pairs slower than this are unreachable (left out); ``None`` keeps all reachable pairs.
-    walk_speed_kmh
-        Speed of the off-network legs.
-    max_snap_m
-        Origins or destinations farther than this from a usable road are logged
-        as implausible (their times still include the long off-network leg).
-    workers
-        Processes for the searches when the problem is large (at least
-        :data:`PROCESS_MIN_WORK`); the result does not depend on it. Workers
+    options
+        Travel settings (default :class:`TravelOptions`): ``walk_speed_kmh`` of
+        the off-network legs; ``max_snap_m``, beyond which origins or
+        destinations are logged as implausibly far from a usable road (their
+        times still include the long off-network leg); ``workers``, processes
+        for the searches when the problem is large (at least
+        :data:`PROCESS_MIN_WORK`), the result not depending on it. Workers
         start from a ``forkserver``, so a script calling this with
         ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard
         (without it the workers fail and the searches run in this process).
@@ -268,9 +262,7 @@ def network_matrix(
         Reachable pairs only, sorted by origin then destination, with
         ``origin_snap_m``/``dest_snap_m`` filled.
     """
-    if walk_speed_kmh <= 0:
-        msg = f"walk_speed_kmh must be > 0, got {walk_speed_kmh}"
-        raise ValueError(msg)
+    opts = options if options is not None else TravelOptions()
     if mode not in network.graphs:
         msg = f"unknown mode {mode!r}; expected one of {sorted(network.graphs)}"
         raise ValueError(msg)
@@ -279,15 +271,15 @@ def network_matrix(
     origin_ids = np.asarray(origin_ids, dtype=str)
     dest_ids = np.asarray(dest_ids, dtype=str)
     n_o, n_d, n = len(origin_xy), len(dest_xy), network.n_nodes
-    walk_ms = walk_speed_kmh / 3.6
+    walk_ms = opts.walk_speed_kmh / 3.6
     empty = np.empty(0, np.int32)
     if n_o == 0 or n_d == 0:
         return TravelMatrix(origin_ids, dest_ids, empty, empty, empty, empty, mode,
                             np.zeros(n_o), np.zeros(n_d))  # fmt: skip
     so = network.snap(origin_xy, mode=mode)
     sd = network.snap(dest_xy, mode=mode)
-    _report_far(so.offset_m, origin_ids, "origin", max_snap_m)
-    _report_far(sd.offset_m, dest_ids, "destination", max_snap_m)
+    _report_far(so.offset_m, origin_ids, "origin", opts.max_snap_m)
+    _report_far(sd.offset_m, dest_ids, "destination", opts.max_snap_m)
 
     edge_t = network.edge_time_s(mode)
     edge_l = network.length_m
@@ -315,7 +307,7 @@ def network_matrix(
     )  # fmt: skip
     per_chunk = max(1, min(256, CHUNK_ENTRIES // max(n + n_d, n_o, 1)))
     chunks = [np.arange(s, min(s + per_chunk, n_d), dtype=np.int64) for s in range(0, n_d, per_chunk)]
-    parts = _run_chunks(job, chunks, workers=workers, work=n_d * (n + n_d + n_o))
+    parts = _run_chunks(job, chunks, workers=opts.workers, work=n_d * (n + n_d + n_o))
     o, k, tsec, dist = _merge_by_origin(parts, n_o)
     logger.debug("%s matrix: %d reachable pairs of %d × %d", mode, len(o), n_o, n_d)
     return TravelMatrix(
@@ -669,15 +661,12 @@ def travel_matrix(
     network: object | None = None,
     mode: str = "walk",
     cutoff_s: float | None = None,
-    detour_factor: float = DEFAULT_DETOUR_FACTOR,
-    walk_speed_kmh: float = WALK_SPEED_KMH,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-    workers: int = 1,
+    options: TravelOptions | None = None,
 ) -> TravelMatrix:
     """Travel matrix between two layers in the same metric CRS.
 
     With a road ``network`` travel is along roads; without one, along the
-    straight line × ``detour_factor`` at the mode's speed.
+    straight line × ``options.detour_factor`` at the mode's speed.
 
     Parameters
     ----------
@@ -691,13 +680,12 @@ def travel_matrix(
         ``walk``, ``bike``, ``drive`` or ``bus``.
     cutoff_s
         Pairs slower than this are unreachable (left out).
-    detour_factor
-        Straight-line setting (no network).
-    walk_speed_kmh
-        Walking speed: of the ``walk`` mode without a network, and of the
-        off-network legs with one.
-    max_snap_m, workers
-        See :func:`network_matrix` (network only).
+    options
+        Travel settings (default :class:`TravelOptions`; a scenario's
+        :class:`geo.network.NetworkSettings` is one): ``detour_factor``
+        (straight line, no network); ``walk_speed_kmh``, of the ``walk`` mode
+        without a network and of the off-network legs with one;
+        ``max_snap_m`` and ``workers``, see :func:`network_matrix`.
 
     Returns
     -------
@@ -710,6 +698,7 @@ def travel_matrix(
     ValueError
         On an unknown mode.
     """
+    opts = options if options is not None else TravelOptions()
     if network is not None:
         if not isinstance(network, RoadNetwork):
             msg = f"network must be a RoadNetwork from geo.network.build_network, got {type(network).__name__}"
@@ -729,11 +718,9 @@ def travel_matrix(
             representative_xy(destinations),
             mode=mode,
             cutoff_s=cutoff_s,
-            walk_speed_kmh=walk_speed_kmh,
-            max_snap_m=max_snap_m,
-            workers=workers,
+            options=opts,
         )
-    speeds = {**STRAIGHT_LINE_SPEED_KMH, "walk": walk_speed_kmh}
+    speeds = {**STRAIGHT_LINE_SPEED_KMH, "walk": opts.walk_speed_kmh}
     if mode not in speeds:
         msg = f"unknown mode {mode!r}; expected one of {sorted(speeds)}"
         raise ValueError(msg)
@@ -743,7 +730,7 @@ def travel_matrix(
         destinations[dest_id].astype(str).to_numpy(),
         representative_xy(destinations),
         speed_kmh=speeds[mode],
-        detour_factor=detour_factor,
+        detour_factor=opts.detour_factor,
         cutoff_s=cutoff_s,
-        mode=f"{mode} (straight line × {detour_factor:g})",
+        mode=f"{mode} (straight line × {opts.detour_factor:g})",
     )
