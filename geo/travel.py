@@ -170,10 +170,7 @@ def straight_line_matrix(
         block = origin_xy[start : start + chunk]
         d = np.hypot(block[:, None, 0] - dest_xy[None, :, 0], block[:, None, 1] - dest_xy[None, :, 1])
         d *= detour_factor
-        if cutoff_s is not None:
-            keep = d / speed_ms <= cutoff_s
-        else:
-            keep = np.ones_like(d, dtype=bool)
+        keep = d / speed_ms <= cutoff_s if cutoff_s is not None else np.ones_like(d, dtype=bool)
         i, j = np.nonzero(keep)
         origins.append(i + start)
         dests.append(j)
@@ -296,7 +293,7 @@ def network_matrix(
     o_to_u_d = f * edge_l[oe]
     ou, ov = network.edge_u[oe].astype(np.int64), network.edge_v[oe].astype(np.int64)
     off_o_t, off_d_t = so.offset_m / walk_ms, sd.offset_m / walk_ms
-    same = _same_edge_pairs(oe, f, e, g, edge_t, edge_l, back_ok)
+    same = _same_edge_pairs(oe, f, e, g, edge_t=edge_t, edge_l=edge_l, back_ok=back_ok)
     limit = np.inf if cutoff_s is None else float(cutoff_s)
 
     job = _ChunkJob(
@@ -359,35 +356,11 @@ def _chunk_pairs(job: _ChunkJob, chunk: NDArray[np.int64]) -> tuple[NDArray[np.i
     Each pair's value depends only on its own school's search, so the result
     does not depend on how the schools are chunked or where a chunk runs.
     """
-    n, ou, ov = job.n_nodes, job.ou, job.ov
-    src = chunk + n
-    dd_t = None
-    if job.uniform_speed_ms is None:
-        tt, pred = dijkstra(job.gt, directed=True, indices=src, limit=job.limit, return_predecessors=True)
-        dd_t = np.ascontiguousarray(_tree_lengths(pred, job.gt.indptr, job.gt.indices, job.gt_len).T)
-        del pred
-    else:
-        tt = dijkstra(job.gt, directed=True, indices=src, limit=job.limit)
-    tt_t = np.ascontiguousarray(tt.T)  # (nodes, chunk): gathering rows is cache-friendly
-    del tt
-    # (origins, chunk): leave the snapped point via v or via u, whichever is faster.
-    tv = tt_t[ov] + job.o_to_v_t[:, None]
-    tu = tt_t[ou] + job.o_to_u_t[:, None]
-    del tt_t
-    via_u = tu < tv
-    best = np.minimum(tu, tv)
-    del tu, tv
-    direct = None
-    same = job.same
-    sel = np.isin(same[1], chunk)
-    if sel.any():  # block and school on one edge: straight along it when faster
-        r, c = same[0][sel], np.searchsorted(chunk, same[1][sel])
-        better = same[2][sel] < best[r, c]
-        r, c = r[better], c[better]
-        best[r, c] = same[2][sel][better]
-        direct = (r, c, same[3][sel][better])
+    best, via_u, dd_t = _best_times(job, chunk)
+    direct = _along_one_edge(job, chunk, best)
     total = best + (job.off_o_t[:, None] + job.off_d_t[chunk][None, :])
     keep = total <= job.limit if job.has_cutoff else np.isfinite(total)
+    b_pair: NDArray[np.float64] | None
     if keep.all():  # every pair kept (no cutoff on a connected graph): no gathers needed
         del keep
         oi = np.repeat(np.arange(best.shape[0], dtype=np.int64), len(chunk))
@@ -402,23 +375,88 @@ def _chunk_pairs(job: _ChunkJob, chunk: NDArray[np.int64]) -> tuple[NDArray[np.i
         b_pair = best.ravel()[flat] if job.uniform_speed_ms is not None else None
         del flat
     del total
-    if job.uniform_speed_ms is not None:  # one speed on every arc: length = time × speed
+    if dd_t is None:  # one speed on every arc (no trees were searched): length = time × speed
+        assert b_pair is not None and job.uniform_speed_ms is not None
         d_pair = b_pair * job.uniform_speed_ms
     else:
-        u_side = via_u[oi, ki]
-        node = np.where(u_side, ou[oi], ov[oi])
-        d_pair = dd_t[node, ki] + np.where(u_side, job.o_to_u_d[oi], job.o_to_v_d[oi])
-        if direct is not None:
-            fix = np.zeros(best.shape, dtype=bool)
-            fix[direct[0], direct[1]] = True
-            val = np.zeros(best.shape)
-            val[direct[0], direct[1]] = direct[2]
-            hit = fix[oi, ki]
-            d_pair[hit] = val[oi[hit], ki[hit]]
+        d_pair = _tree_dist_m(job, dd_t, via_u, oi, ki, direct=direct, shape=best.shape)
     d_pair = d_pair + job.origin_snap_m[oi] + job.dest_snap_m[chunk[ki]]
     # Round here so kept pairs cost 16 bytes each; rows come sorted by origin, then school.
     return (oi.astype(np.int32), chunk[ki].astype(np.int32),
             np.rint(t_pair).astype(np.int32), np.rint(d_pair).astype(np.int32))  # fmt: skip
+
+
+def _best_times(
+    job: _ChunkJob, chunk: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64] | None]:
+    """Searches from the chunk's schools: ``(best, via_u, dd_t)``.
+
+    ``best`` is the ``(origins, chunk)`` time from each origin's snapped point
+    to each school, leaving via ``v`` or via ``u`` (``via_u``), whichever is
+    faster; ``dd_t`` the ``(nodes, chunk)`` path lengths from the shortest-path
+    trees, ``None`` when one speed holds on every arc.
+    """
+    src = chunk + job.n_nodes
+    dd_t = None
+    if job.uniform_speed_ms is None:
+        tt, pred = dijkstra(job.gt, directed=True, indices=src, limit=job.limit, return_predecessors=True)
+        dd_t = np.ascontiguousarray(_tree_lengths(pred, job.gt.indptr, job.gt.indices, job.gt_len).T)
+        del pred
+    else:
+        tt = dijkstra(job.gt, directed=True, indices=src, limit=job.limit)
+    tt_t = np.ascontiguousarray(tt.T)  # (nodes, chunk): gathering rows is cache-friendly
+    del tt
+    # (origins, chunk): leave the snapped point via v or via u, whichever is faster.
+    tv = tt_t[job.ov] + job.o_to_v_t[:, None]
+    tu = tt_t[job.ou] + job.o_to_u_t[:, None]
+    del tt_t
+    via_u = tu < tv
+    best = np.minimum(tu, tv)
+    del tu, tv
+    return best, via_u, dd_t
+
+
+def _along_one_edge(
+    job: _ChunkJob, chunk: NDArray[np.int64], best: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None:
+    """Block and school on one edge: straight along it when faster (``best`` updated in place).
+
+    Returns the ``(row, column, length_m)`` of the pairs that go straight, or
+    ``None`` when the chunk has no such pair.
+    """
+    same = job.same
+    sel = np.isin(same[1], chunk)
+    if not sel.any():
+        return None
+    r, c = same[0][sel], np.searchsorted(chunk, same[1][sel])
+    better = same[2][sel] < best[r, c]
+    r, c = r[better], c[better]
+    best[r, c] = same[2][sel][better]
+    return (r, c, same[3][sel][better])
+
+
+def _tree_dist_m(
+    job: _ChunkJob,
+    dd_t: NDArray[np.float64],
+    via_u: NDArray[np.bool_],
+    oi: NDArray[np.int64],
+    ki: NDArray[np.int64],
+    *,
+    direct: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None,
+    shape: tuple[int, ...],
+) -> NDArray[np.float64]:
+    """Length (m) of the fastest path of each kept pair ``(oi, ki)``, from the shortest-path trees."""
+    u_side = via_u[oi, ki]
+    node = np.where(u_side, job.ou[oi], job.ov[oi])
+    d_pair = dd_t[node, ki] + np.where(u_side, job.o_to_u_d[oi], job.o_to_v_d[oi])
+    if direct is not None:
+        fix = np.zeros(shape, dtype=bool)
+        fix[direct[0], direct[1]] = True
+        val = np.zeros(shape)
+        val[direct[0], direct[1]] = direct[2]
+        hit = fix[oi, ki]
+        d_pair[hit] = val[oi[hit], ki[hit]]
+    return d_pair
 
 
 #: The job of this worker process, set once by :func:`_init_worker`.
@@ -564,6 +602,7 @@ def _same_edge_pairs(
     f: NDArray[np.float64],
     de: NDArray[np.int32],
     g: NDArray[np.float64],
+    *,
     edge_t: NDArray[np.float64],
     edge_l: NDArray[np.float64],
     back_ok: NDArray[np.bool_],
