@@ -107,7 +107,7 @@ def test_speed_table_overrides_and_bad_modes():
     table = resolve_speed_table({"track": {"drive": 0, "walk": 3.0}, "residential": {"bus": 90}})
     assert table["track"]["drive"] is None and table["track"]["walk"] == 3.0
     assert table["residential"]["bus"] == SCHOOL_BUS_MAX_KMH
-    with pytest.raises(InputError, match="unknown mode.*'boat'"):
+    with pytest.raises(InputError, match=r"unknown mode.*'boat'"):
         resolve_speed_table({"track": {"boat": 5}})
 
 

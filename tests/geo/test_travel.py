@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -174,7 +176,7 @@ def test_errors():
     with pytest.raises(ValueError, match="unknown mode 'boat'"):
         matrix(net, [(0, 0)], [(10, 0)], mode="boat")
     other = points(["s0"], [(0, 0)], "school_id").set_crs("EPSG:32650", allow_override=True)
-    with pytest.raises(InputError, match="destinations.*differs from the road network"):
+    with pytest.raises(InputError, match=r"destinations.*differs from the road network"):
         travel_matrix(points(["b0"], [(0, 0)], "block_id"), other, origin_id="block_id", dest_id="school_id", network=net)
 
 
@@ -253,8 +255,8 @@ def test_helsinki_matches_networkx(helsinki, mode):
                 assert np.isinf(got_t[i, j])
                 continue
             path = paths[("o", i)][::-1]
-            secs = sum(h[a][b]["t"] for a, b in zip(path, path[1:])) + off / WALK_MS
-            metres = sum(h[a][b]["l"] for a, b in zip(path, path[1:])) + off
+            secs = sum(h[a][b]["t"] for a, b in itertools.pairwise(path)) + off / WALK_MS
+            metres = sum(h[a][b]["l"] for a, b in itertools.pairwise(path)) + off
             assert got_t[i, j] == round(secs)
             assert got_d[i, j] == round(metres), (i, j)
             if mode == "walk":  # walking: the fastest path is the shortest one
