@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geo.network import build_network
 from geo.policy import RURAL_MAX_ONE_WAY_S
-from geo.travel import network_matrix
+from geo.travel import TravelOptions, network_matrix
 
 CRS = "EPSG:32649"
 SPACING_M = 100.0
@@ -142,7 +142,7 @@ def main() -> None:
         ("drive (one-way, class speeds), cutoff 30 min", "drive", RURAL_MAX_ONE_WAY_S),
     ]:
         tm, dt = timed(f"matrix {label}", network_matrix, net, b_ids, blocks, s_ids, schools,
-                       mode=mode, cutoff_s=cutoff, workers=args.workers)  # fmt: skip
+                       mode=mode, cutoff_s=cutoff, options=TravelOptions(workers=args.workers))  # fmt: skip
         print(f"  {tm.n_pairs:,} reachable pairs ({tm.n_pairs / (n_blocks * n_schools):.1%} of all)")
         runs[label] = dt
         del tm

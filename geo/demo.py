@@ -46,12 +46,13 @@ class counts and facility figures are assumptions stated there.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -362,6 +363,82 @@ def _id_width(n: int) -> int:
     return max(4, len(str(n)))
 
 
+def _school(kind: str, level: str, area: str, *, town: int, pos: np.ndarray, name: str, host: int) -> dict[str, Any]:
+    """One generated school: its kind, level, area type, township, position, name and host block."""
+    return {"kind": kind, "level": level, "area_type": area, "town": town, "x": float(pos[0]), "y": float(pos[1]),
+            "name": name, "host": host}  # fmt: skip
+
+
+def _spread(xy: np.ndarray, candidates: list[int], limit: int, *, min_sep: float) -> list[int]:
+    """Up to ``limit`` of ``candidates`` (in order), each at least ``min_sep`` from those taken before."""
+    picked: list[int] = []
+    cell: dict[tuple[int, int], list[int]] = {}
+    for b in candidates:
+        if len(picked) >= limit:
+            break
+        cx, cy = int(xy[b, 0] // min_sep), int(xy[b, 1] // min_sep)
+        near = [q for dx in (-1, 0, 1) for dy in (-1, 0, 1) for q in cell.get((cx + dx, cy + dy), ())]
+        if near and np.min(np.hypot(*(xy[near] - xy[b]).T)) < min_sep:
+            continue
+        picked.append(b)
+        cell.setdefault((cx, cy), []).append(b)
+    return picked
+
+
+def _path_to(pred: np.ndarray, target: int) -> list[int]:
+    """Nodes of the path from the root of a shortest-path tree to ``target``."""
+    out = [target]
+    while pred[out[-1]] >= 0:
+        out.append(int(pred[out[-1]]))
+    return out[::-1]
+
+
+@dataclass
+class _RoadGraph:
+    """Candidate road edges between settlement nodes, and the class and name each is given so far."""
+
+    nodes: np.ndarray  # (n, 2): the seat's street grid, then township compounds, then villages
+    n_grid: int
+    is_grid: np.ndarray
+    edges: np.ndarray  # (m, 2) candidate edges (node pairs)
+    length: np.ndarray  # their lengths (m)
+    weights: sparse.csr_matrix  # symmetric road-distance graph of the candidates
+    eid: dict[tuple[int, int], int]  # (low node, high node) → candidate edge
+    rank: np.ndarray  # index into _RANK; -1 = not a road (yet)
+    names: np.ndarray  # road names (object; None = unnamed)
+
+    def mark(self, path: list[int], cls: str, name: str | None) -> None:
+        """Raise the edges along ``path`` to class ``cls`` (named ``name``) where they rank lower."""
+        r = _RANK.index(cls)
+        for a, b in itertools.pairwise(path):
+            k = self.eid[(min(a, b), max(a, b))]
+            if r > self.rank[k]:
+                self.rank[k] = r
+                self.names[k] = name
+
+
+def _join_pieces(
+    nodes: np.ndarray, cand_e: np.ndarray, cand_len: np.ndarray, rest_e: np.ndarray, rest_len: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate edges joined into one piece (multi-part counties, narrow necks) by the fewest, shortest leftovers.
+
+    A spanning tree in which the candidate edges are (nearly) free picks the leftover edges to add.
+    """
+    n = len(nodes)
+    g = sparse.coo_matrix((np.ones(len(cand_e)), (cand_e[:, 0], cand_e[:, 1])), shape=(n, n))
+    if csgraph.connected_components(g, directed=False)[0] <= 1:
+        return cand_e, cand_len
+    all_e = np.vstack([cand_e, rest_e])
+    all_w = np.concatenate([np.full(len(cand_e), 1e-6), 1e6 + rest_len])
+    t = csgraph.minimum_spanning_tree(
+        sparse.coo_matrix((all_w, (all_e[:, 0], all_e[:, 1])), shape=(n, n)).tocsr()).tocoo()
+    link = t.data >= 1e6
+    extra = np.sort(np.column_stack([t.row[link], t.col[link]]), axis=1)
+    cand_e = np.vstack([cand_e, extra])
+    cand_len = np.concatenate([cand_len, np.hypot(*(nodes[extra[:, 0]] - nodes[extra[:, 1]]).T)])
+    return cand_e, cand_len
+
+
 # ----------------------------------------------------------------------------- generator
 
 
@@ -430,8 +507,8 @@ class _Generator:
         d, a, b = self._seat_axes()
         u, v = _rot(self.theta)
         imax, jmax = int(a / d) + 2, int(b / d) + 2
-        ii, jj = np.meshgrid(np.arange(-imax, imax + 1), np.arange(-jmax, jmax + 1), indexing="ij")
-        ii, jj = ii.ravel(), jj.ravel()
+        mesh_i, mesh_j = np.meshgrid(np.arange(-imax, imax + 1), np.arange(-jmax, jmax + 1), indexing="ij")
+        ii, jj = mesh_i.ravel(), mesh_j.ravel()
         inside_e = (ii * d / (a + d)) ** 2 + (jj * d / (b + d)) ** 2 <= 1.0
         xy = self.town_xy[0] + np.outer(ii * d, u) + np.outer(jj * d, v)
         keep = inside_e & _inside(self.poly, xy)
@@ -519,12 +596,12 @@ class _Generator:
         town[:n_u] = 0
         town[n_u:n_u + n_t] = self.townc_town
         pop_total = POPULATION_PER_KM2 * self.area_km2 * self.people_factor
-        pop = np.empty(len(xy))
-        for sl, share, sigma in ((slice(0, n_u), SHARE_SEAT, 0.35), (slice(n_u, n_u + n_t), SHARE_TOWN, 0.4),
-                                 (slice(n_u + n_t, None), 1 - SHARE_SEAT - SHARE_TOWN, 0.7)):
-            w = rng.lognormal(0.0, sigma, len(pop[sl]))
-            pop[sl] = pop_total * share * w / w.sum() if len(w) else 0
-        pop = np.maximum(np.round(pop), 5).astype(np.int64)
+        pop_f = np.empty(len(xy))
+        for sl, part, sigma in ((slice(0, n_u), SHARE_SEAT, 0.35), (slice(n_u, n_u + n_t), SHARE_TOWN, 0.4),
+                                (slice(n_u + n_t, None), 1 - SHARE_SEAT - SHARE_TOWN, 0.7)):
+            w = rng.lognormal(0.0, sigma, len(pop_f[sl]))
+            pop_f[sl] = pop_total * part * w / w.sum() if len(w) else 0
+        pop = np.maximum(np.round(pop_f), 5).astype(np.int64)
         rate_p = np.array([PRIMARY_RATE[a] for a in area])
         rate_j = np.array([JUNIOR_RATE[a] for a in area])
         sp = rng.binomial(pop, rate_p)
@@ -554,9 +631,9 @@ class _Generator:
         first = np.where(first >= 0, first, biggest)
         geoms = parts[first]
         names = self._block_names(n_u, n_t, n_v, town)
-        w = _id_width(len(xy))
+        width = _id_width(len(xy))
         prefix = np.array(["U"] * n_u + ["T"] * n_t + ["V"] * n_v, dtype=object)
-        ids = [f"{self.code}{p}{i:0{w}d}" for i, p in enumerate(prefix, start=1)]
+        ids = [f"{self.code}{p}{i:0{width}d}" for i, p in enumerate(prefix, start=1)]
         self.blk = pd.DataFrame(
             {"block_id": ids, "name": names, "students_primary": sp.astype(np.int64),
              "students_junior": sj.astype(np.int64), "area_type": area, "town": town, "population": pop,
@@ -603,8 +680,21 @@ class _Generator:
         return np.array(sites, dtype=np.int64)
 
     def build_schools(self) -> None:
+        xy = self.blk[["x", "y"]].to_numpy()
+        recs: list[dict[str, Any]] = []
+        self._seat_schools(recs, xy)
+        self._town_schools(recs, xy)
+        self._village_schools(recs, xy)
+        sch = pd.DataFrame(recs)
+        sch["x"] = np.where(_inside(self.poly, sch[["x", "y"]].to_numpy()), sch["x"], xy[sch["host"], 0])
+        sch["y"] = np.where(_inside(self.poly, sch[["x", "y"]].to_numpy()), sch["y"], xy[sch["host"], 1])
+        w = _id_width(len(sch))
+        sch["school_id"] = [f"{self.code}{i:0{w}d}" for i in range(1, len(sch) + 1)]
+        self.sch = sch
+
+    def _seat_schools(self, recs: list[dict[str, Any]], xy: np.ndarray) -> None:
+        """The seat's primary, junior and nine-year schools, at weighted k-means sites among its compounds."""
         rng, blk = self.rng, self.blk
-        xy = blk[["x", "y"]].to_numpy()
         urb = np.flatnonzero(blk["area_type"].to_numpy() == "urban")
         sp_u = int(blk["students_primary"].to_numpy()[urb].sum())
         sj_u = int(blk["students_junior"].to_numpy()[urb].sum())
@@ -612,12 +702,6 @@ class _Generator:
         n_9 = max(1, round(n_p / 4))
         n_j = max(1, round(sj_u / PUPILS_PER_URBAN_JUNIOR) - n_9 // 2)
         seat = self.town_xy[0]
-        recs: list[dict] = []
-
-        def add(kind: str, level: str, area: str, town: int, pos: np.ndarray, name: str, host: int) -> None:
-            recs.append({"kind": kind, "level": level, "area_type": area, "town": town, "x": float(pos[0]),
-                         "y": float(pos[1]), "name": name, "host": host})
-
         w_p = blk["students_primary"].to_numpy()[urb].astype(float)
         prim_sites = urb[self._kmeans_sites(xy[urb], w_p, n_p + n_9)]
         dist_c = np.hypot(*(xy[prim_sites] - seat).T)
@@ -626,17 +710,23 @@ class _Generator:
         w_j = blk["students_junior"].to_numpy()[urb].astype(float)
         jun_sites = urb[self._kmeans_sites(xy[urb], w_j, n_j)]
         jun_sites = jun_sites[np.argsort(np.hypot(*(xy[jun_sites] - seat).T), kind="stable")]
-        off = lambda: rng.normal(0, 0.12 * self.seat_d, 2)  # noqa: E731 - schools sit inside their compound
+
+        def off() -> np.ndarray:  # schools sit inside their compound
+            return rng.normal(0, 0.12 * self.seat_d, 2)
+
         for k, b in enumerate(prim_sites, start=1):
             kind = "urban_strong" if k <= max(1, (len(prim_sites) + 1) // 2) else "urban"
-            add(kind, "primary", "urban", 0, xy[b] + off(), f"{self.name}第{_cn_number(k)}小学", int(b))
+            recs.append(_school(kind, "primary", "urban", town=0, pos=xy[b] + off(), name=f"{self.name}第{_cn_number(k)}小学", host=int(b)))
         for k, b in enumerate(jun_sites, start=1):
             kind = "urban_strong" if k <= max(1, (len(jun_sites) + 1) // 2) else "urban"
-            add(kind, "junior", "urban", 0, xy[b] + off(), f"{self.name}第{_cn_number(k)}中学", int(b))
+            recs.append(_school(kind, "junior", "urban", town=0, pos=xy[b] + off(), name=f"{self.name}第{_cn_number(k)}中学", host=int(b)))
         for k, b in enumerate(nine_sites, start=1):
             name = f"{self.name}实验学校" if k == 1 else f"{self.name}第{_cn_number(k - 1)}九年制学校"
-            add("urban", "nine_year", "urban", 0, xy[b] + off(), name, int(b))
-        # township seats: a central primary + a junior school, or one nine-year school
+            recs.append(_school("urban", "nine_year", "urban", town=0, pos=xy[b] + off(), name=name, host=int(b)))
+
+    def _town_schools(self, recs: list[dict[str, Any]], xy: np.ndarray) -> None:
+        """Township seats: a central primary and a junior school, or one nine-year school."""
+        rng, blk = self.rng, self.blk
         is_town = np.flatnonzero(blk["area_type"].to_numpy() == "town")
         tws, pos = np.unique(blk["town"].to_numpy()[is_town], return_index=True)
         town_first = {int(t): int(is_town[p]) for t, p in zip(tws, pos)}
@@ -646,11 +736,14 @@ class _Generator:
             b = town_first[t]
             tn = self.town_names[t]
             if rng.random() < 0.55:
-                add("town", "primary", "town", t, xy[b] + rng.normal(0, 60, 2), f"{tn}中心小学", b)
-                add("town", "junior", "town", t, xy[b] + rng.normal(0, 120, 2), f"{tn}初级中学", b)
+                recs.append(_school("town", "primary", "town", town=t, pos=xy[b] + rng.normal(0, 60, 2), name=f"{tn}中心小学", host=b))
+                recs.append(_school("town", "junior", "town", town=t, pos=xy[b] + rng.normal(0, 120, 2), name=f"{tn}初级中学", host=b))
             else:
-                add("town", "nine_year", "town", t, xy[b] + rng.normal(0, 60, 2), f"{tn}九年制学校", b)
-        # village primary schools and teaching points, far from other schools
+                recs.append(_school("town", "nine_year", "town", town=t, pos=xy[b] + rng.normal(0, 60, 2), name=f"{tn}九年制学校", host=b))
+
+    def _village_schools(self, recs: list[dict[str, Any]], xy: np.ndarray) -> None:
+        """Village primary schools and teaching points, far from other schools and from each other."""
+        rng, blk = self.rng, self.blk
         vil = np.flatnonzero(blk["area_type"].to_numpy() == "rural")
         base_vil = len(vil) / self.scale
         n_vs = max(1, round(VILLAGE_SCHOOL_SHARE * base_vil * self.school_factor))
@@ -660,32 +753,16 @@ class _Generator:
         vs = math.sqrt(self.area_km2 * 1e6 / max(n_vs + n_tp, 1)) / 3.0  # ≈ village spacing at scale 1
         weight = (blk["students_primary"].to_numpy()[vil] + 1.0) * dist * rng.uniform(0.5, 1.0, len(vil))
         order = vil[np.argsort(-weight, kind="stable")]
-        picked: list[int] = []
-        min_sep = 2.2 * vs
-        cell: dict[tuple[int, int], list[int]] = {}
         far = dist[np.searchsorted(vil, order)] >= 1.8 * vs
-        for b in order[far].tolist():
-            if len(picked) >= n_vs + n_tp:
-                break
-            cx, cy = int(xy[b, 0] // min_sep), int(xy[b, 1] // min_sep)
-            near = [q for dx in (-1, 0, 1) for dy in (-1, 0, 1) for q in cell.get((cx + dx, cy + dy), ())]
-            if near and np.min(np.hypot(*(xy[near] - xy[b]).T)) < min_sep:
-                continue
-            picked.append(b)
-            cell.setdefault((cx, cy), []).append(b)
+        picked = _spread(xy, order[far].tolist(), n_vs + n_tp, min_sep=2.2 * vs)
+        block_name, block_town = blk["name"].to_numpy(), blk["town"].to_numpy()
         for k, b in enumerate(picked):
-            vname = blk["name"].iat[b].removesuffix("村")
-            t = int(blk["town"].iat[b])
+            vname = block_name[b].removesuffix("村")
+            t = int(block_town[b])
             if k < n_vs:
-                add("village", "primary", "rural", t, xy[b] + rng.normal(0, 40, 2), f"{vname}小学", b)
+                recs.append(_school("village", "primary", "rural", town=t, pos=xy[b] + rng.normal(0, 40, 2), name=f"{vname}小学", host=b))
             else:
-                add("teaching_point", "primary", "rural", t, xy[b] + rng.normal(0, 40, 2), f"{vname}教学点", b)
-        sch = pd.DataFrame(recs)
-        sch["x"] = np.where(_inside(self.poly, sch[["x", "y"]].to_numpy()), sch["x"], xy[sch["host"], 0])
-        sch["y"] = np.where(_inside(self.poly, sch[["x", "y"]].to_numpy()), sch["y"], xy[sch["host"], 1])
-        w = _id_width(len(sch))
-        sch["school_id"] = [f"{self.code}{i:0{w}d}" for i in range(1, len(sch) + 1)]
-        self.sch = sch
+                recs.append(_school("teaching_point", "primary", "rural", town=t, pos=xy[b] + rng.normal(0, 40, 2), name=f"{vname}教学点", host=b))
 
     def assign_current(self) -> None:
         rng, blk, sch = self.rng, self.blk, self.sch
@@ -819,8 +896,38 @@ class _Generator:
 
     def teachers(self) -> None:
         rng, sch = self.rng, self.sch
+        si, level, subject = self._teacher_posts()
+        n = len(si)
+        area = sch["area_type"].to_numpy()[si]
+        traits = self._teacher_traits(level, area, sch["kind"].to_numpy()[si])
+        lon, lat = self._teacher_homes(si, area)
+        ex = rng.random(n)
+        reasons = np.array(_EXEMPT_REASONS, dtype=object)[rng.integers(0, 3, n)]
+        exempt = np.where(ex < 0.03, reasons, np.full(n, None, dtype=object))
+        order = np.lexsort((subject, level, si))
+        w = _id_width(n)
+        self.tch = pd.DataFrame(
+            {
+                "teacher_id": [f"T{self.code}{i:0{w}d}" for i in range(1, n + 1)],
+                "school_id": sch["school_id"].to_numpy()[si[order]],
+                "subject": subject[order],
+                "backbone": traits["backbone"][order],
+                "above_qualification": traits["above"][order],
+                "title": traits["title"][order],
+                "years_at_school": traits["years"][order],
+                "age": traits["age"][order],
+                "sex": traits["sex"][order],
+                "level": level[order],
+                "home_lon": np.round(np.asarray(lon)[order], 6),
+                "home_lat": np.round(np.asarray(lat)[order], 6),
+                "exempt_reason": pd.array(exempt[order], dtype="str"),
+            }
+        )
+
+    def _teacher_posts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(school, level, subject)`` of every post: staffing by classes and weekly periods, every subject covered."""
         rows_s, rows_l, rows_sub = [], [], []
-        for i, r in enumerate(sch.itertuples(index=False)):
+        for i, r in enumerate(self.sch.itertuples(index=False)):
             load = TEACHER_LOAD[r.area_type]
             for level, periods in (("primary", PRIMARY_PERIODS), ("junior", JUNIOR_PERIODS)):
                 c = int(getattr(r, f"classes_{level}"))
@@ -837,12 +944,12 @@ class _Generator:
                     rows_s.append(np.full(k, i))
                     rows_l.append([level] * k)
                     rows_sub.append([s] * k)
-        si = np.concatenate(rows_s)
-        level = np.concatenate(rows_l)
-        subject = np.concatenate(rows_sub)
-        n = len(si)
-        area = sch["area_type"].to_numpy()[si]
-        kind = sch["kind"].to_numpy()[si]
+        return np.concatenate(rows_s), np.concatenate(rows_l), np.concatenate(rows_sub)
+
+    def _teacher_traits(self, level: np.ndarray, area: np.ndarray, kind: np.ndarray) -> dict[str, np.ndarray]:
+        """Age, sex, years at the school, title, backbone and qualification of each post's teacher."""
+        rng = self.rng
+        n = len(level)
         urban = area == "urban"
         rural = area == "rural"
         # age: urban staff middle-aged; rural staff old with young 特岗 recruits
@@ -867,7 +974,13 @@ class _Generator:
         p_q = np.where(level == "primary", np.where(urban, 0.97, np.where(rural, 0.78, 0.9)),
                        np.where(urban, 0.88, np.where(rural, 0.55, 0.72)))
         above = rng.random(n) < p_q
-        # homes: most in the seat or their township seat
+        return {"age": age, "sex": sex, "years": years, "title": title, "backbone": backbone, "above": above}
+
+    def _teacher_homes(self, si: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """WGS84 ``(lon, lat)`` of each teacher's home: most in the seat or their township seat."""
+        rng, sch = self.rng, self.sch
+        n = len(si)
+        urban = area == "urban"
         hr = rng.random(n)
         sch_xy = sch[["x", "y"]].to_numpy()[si]
         town_xy = self.town_xy[sch["town"].to_numpy()[si]]
@@ -880,32 +993,20 @@ class _Generator:
         inside = _inside(self.poly, home)
         home = np.where(inside[:, None], home, sch_xy)
         lon, lat = self.to_wgs.transform(home[:, 0], home[:, 1])
-        ex = rng.random(n)
-        exempt = np.where(ex < 0.03, np.array(_EXEMPT_REASONS, dtype=object)[rng.integers(0, 3, n)], None)
-        order = np.lexsort((subject, level, si))
-        w = _id_width(n)
-        self.tch = pd.DataFrame(
-            {
-                "teacher_id": [f"T{self.code}{i:0{w}d}" for i in range(1, n + 1)],
-                "school_id": sch["school_id"].to_numpy()[si[order]],
-                "subject": subject[order],
-                "backbone": backbone[order],
-                "above_qualification": above[order],
-                "title": title[order],
-                "years_at_school": years[order],
-                "age": age[order],
-                "sex": sex[order],
-                "level": level[order],
-                "home_lon": np.round(np.asarray(lon)[order], 6),
-                "home_lat": np.round(np.asarray(lat)[order], 6),
-                "exempt_reason": pd.array(exempt[order], dtype="str"),
-            }
-        )
+        return lon, lat
 
     # ---------------------------------------------------------------- roads
 
     def roads(self) -> None:
-        rng = self.rng
+        rg = self._road_graph()
+        seat, tnodes, pred, dist = self._town_searches(rg)
+        self._main_roads(rg, seat, tnodes, pred, dist)
+        self._village_roads(rg, seat)
+        self._seat_streets(rg)
+        self.rd = self._road_frame(rg)
+
+    def _road_graph(self) -> _RoadGraph:
+        """Candidate edges: the street grid and the Delaunay edges of all settlement nodes inside the outline."""
         grid = self.grid_xy
         n_g = len(grid)
         nodes = np.vstack([grid, self.townc_xy, self.village_xy])
@@ -932,45 +1033,25 @@ class _Generator:
         ok[oi[np.unique(hit)]] = False
         cand_e = np.vstack([ge, e[ok]])
         cand_len = np.concatenate([np.hypot(*(nodes[ge[:, 0]] - nodes[ge[:, 1]]).T), length[ok]])
-        # join components (multi-part counties, narrow necks) with the fewest, shortest leftover
-        # edges: a spanning tree in which the kept edges are (nearly) free
-        g = sparse.coo_matrix((np.ones(len(cand_e)), (cand_e[:, 0], cand_e[:, 1])), shape=(n, n))
-        if csgraph.connected_components(g, directed=False)[0] > 1:
-            rest_e, rest_len = e[~ok], length[~ok]
-            all_e = np.vstack([cand_e, rest_e])
-            all_w = np.concatenate([np.full(len(cand_e), 1e-6), 1e6 + rest_len])
-            t = csgraph.minimum_spanning_tree(
-                sparse.coo_matrix((all_w, (all_e[:, 0], all_e[:, 1])), shape=(n, n)).tocsr()).tocoo()
-            link = t.data >= 1e6
-            extra = np.sort(np.column_stack([t.row[link], t.col[link]]), axis=1)
-            cand_e = np.vstack([cand_e, extra])
-            cand_len = np.concatenate([cand_len, np.hypot(*(nodes[extra[:, 0]] - nodes[extra[:, 1]]).T)])
+        cand_e, cand_len = _join_pieces(nodes, cand_e, cand_len, e[~ok], length[~ok])
         m = len(cand_e)
         w = sparse.coo_matrix((np.concatenate([cand_len, cand_len]),
                                (np.concatenate([cand_e[:, 0], cand_e[:, 1]]),
                                 np.concatenate([cand_e[:, 1], cand_e[:, 0]]))), shape=(n, n)).tocsr()
         eid = {(int(a), int(b)): k for k, (a, b) in enumerate(np.sort(cand_e, axis=1))}
-        rank = np.full(m, -1)
-        names = np.full(m, None, dtype=object)
+        return _RoadGraph(nodes=nodes, n_grid=n_g, is_grid=is_grid, edges=cand_e, length=cand_len, weights=w, eid=eid,
+                          rank=np.full(m, -1), names=np.full(m, None, dtype=object))  # fmt: skip
 
-        def mark(path: list[int], cls: str, name: str | None) -> None:
-            r = _RANK.index(cls)
-            for a, b in zip(path[:-1], path[1:]):
-                k = eid[(min(a, b), max(a, b))]
-                if r > rank[k]:
-                    rank[k] = r
-                    names[k] = name
+    def _town_searches(self, rg: _RoadGraph) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """``(seat, town_nodes, pred, dist)``: road searches from the seat (everywhere) and each township seat.
 
-        def path_to(pred: np.ndarray, target: int) -> list[int]:
-            out = [target]
-            while pred[out[-1]] >= 0:
-                out.append(int(pred[out[-1]]))
-            return out[::-1]
-
+        A township seat's search is bounded: county roads only join neighbours.
+        """
+        n, n_g = len(rg.nodes), rg.n_grid
         # town seat nodes: the seat's grid centre, then each township seat compound
         tn = np.full(len(self.town_xy), -1)
         tn[0] = self.grid_centre
-        first = {}
+        first: dict[int, int] = {}
         for k, t in enumerate(self.townc_town):
             first.setdefault(int(t), n_g + k)
         for t, k in first.items():
@@ -978,18 +1059,22 @@ class _Generator:
         tnodes = tn[tn >= 0]
         # road distances from the seat (everywhere) and between nearby township seats (a bounded
         # search each: county roads only join neighbours)
-        _, pred0 = csgraph.dijkstra(w, directed=False, indices=[seat_node := int(tn[0])], return_predecessors=True)
-        txy = nodes[tnodes]
+        _, pred0 = csgraph.dijkstra(rg.weights, directed=False, indices=[seat_node := int(tn[0])], return_predecessors=True)
+        txy = rg.nodes[tnodes]
         kq = min(4, len(tnodes))
         d_nb, _ = cKDTree(txy).query(txy, k=kq)
         reach = 3.0 * np.atleast_2d(d_nb.reshape(len(tnodes), -1))[:, -1] + 1.0
         dist = np.full((len(tnodes), n), np.inf)
         pred = np.full((len(tnodes), n), -9999, dtype=np.int32)
         for i, src in enumerate(tnodes.tolist()):
-            d_i, p_i = csgraph.dijkstra(w, directed=False, indices=src, return_predecessors=True, limit=reach[i])
+            d_i, p_i = csgraph.dijkstra(rg.weights, directed=False, indices=src, return_predecessors=True, limit=reach[i])
             dist[i], pred[i] = d_i, p_i
         pred[0] = pred0[0]
-        seat = seat_node
+        return seat_node, tnodes, pred, dist
+
+    def _main_roads(self, rg: _RoadGraph, seat: int, tnodes: np.ndarray, pred: np.ndarray, dist: np.ndarray) -> None:
+        """The trunk road through the seat, a provincial road, and county roads between township seats."""
+        rng, nodes = self.rng, rg.nodes
         u, v = _rot(self.theta)
         p = nodes - nodes[seat]
         along, across = p @ u, np.abs(p @ v)
@@ -997,12 +1082,12 @@ class _Generator:
         b_end = int(np.argmax(-along - 0.5 * across))
         trunk = self.trunk_name or f"G{int(rng.integers(1, 4))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10))}国道"
         for end in (a_end, b_end):
-            mark(path_to(pred[0], end), "trunk", trunk)
+            rg.mark(_path_to(pred[0], end), "trunk", trunk)
         # provincial road: to the township seat farthest across the valley
         if len(tnodes) > 1:
             across_t = np.abs((nodes[tnodes[1:]] - nodes[seat]) @ v)
             far = int(tnodes[1:][np.argmax(across_t)])
-            mark(path_to(pred[0], far), "primary", f"S{int(rng.integers(200, 300))}省道")
+            rg.mark(_path_to(pred[0], far), "primary", f"S{int(rng.integers(200, 300))}省道")
         # county roads: minimum spanning tree of road distances between township seats + 2nd neighbours
         dt = dist[:, tnodes]
         dt = np.minimum(dt, dt.T)
@@ -1015,15 +1100,20 @@ class _Generator:
                     pairs.add((min(i, int(j)), max(i, int(j))))
         for k, (i, j) in enumerate(sorted(pairs)):
             a_, b_ = (i, j) if np.isfinite(dist[i, tnodes[j]]) else (j, i)
-            mark(path_to(pred[a_], int(tnodes[b_])), "secondary", f"X{300 + k:03d}县道")
-        # every village on the network: spanning tree with the main roads (nearly) free
+            rg.mark(_path_to(pred[a_], int(tnodes[b_])), "secondary", f"X{300 + k:03d}县道")
+
+    def _village_roads(self, rg: _RoadGraph, seat: int) -> None:
+        """Every village on the network (a spanning tree with the main roads nearly free), a few loops, the grid."""
+        rng = self.rng
+        n, m, n_g, n_tc = len(rg.nodes), len(rg.edges), rg.n_grid, len(self.townc_xy)
+        cand_e, cand_len, rank, is_grid = rg.edges, rg.length, rg.rank, rg.is_grid
         main = rank >= 0
         wt = np.where(main, 1e-3, cand_len)
         tree = csgraph.minimum_spanning_tree(
             sparse.coo_matrix((wt, (cand_e[:, 0], cand_e[:, 1])), shape=(n, n)).tocsr()).tocoo()
         in_tree = np.zeros(m, dtype=bool)
         for a, b in zip(tree.row.tolist(), tree.col.tolist()):
-            in_tree[eid[(min(a, b), max(a, b))]] = True
+            in_tree[rg.eid[(min(a, b), max(a, b))]] = True
         order, tpred = csgraph.breadth_first_order(
             sparse.coo_matrix((np.ones(int(in_tree.sum())), (cand_e[in_tree, 0], cand_e[in_tree, 1])),
                               shape=(n, n)).tocsr(), seat, directed=False)
@@ -1034,11 +1124,10 @@ class _Generator:
                 below[pr] += below[node]
         child = np.where(tpred >= 0)[0]
         for node in child.tolist():
-            k = eid[(min(node, int(tpred[node])), max(node, int(tpred[node])))]
+            k = rg.eid[(min(node, int(tpred[node])), max(node, int(tpred[node])))]
             if rank[k] >= 0:
                 continue
-            both_town = (not is_grid[node]) and node < n_g + len(self.townc_xy) and tpred[node] >= n_g \
-                and tpred[node] < n_g + len(self.townc_xy)
+            both_town = (not is_grid[node]) and node < n_g + n_tc and tpred[node] >= n_g and tpred[node] < n_g + n_tc
             if both_town:
                 rank[k] = _RANK.index("residential")
             elif below[node] >= 6:
@@ -1054,28 +1143,37 @@ class _Generator:
         rank[loops] = _RANK.index("unclassified")
         grid_e = is_grid[cand_e[:, 0]] & is_grid[cand_e[:, 1]]
         rank[grid_e & (rank < 0)] = _RANK.index("residential")
+
+    def _seat_streets(self, rg: _RoadGraph) -> None:
+        """The seat's main streets (the grid row and column through its centre) and its street names."""
+        cand_e, rank = rg.edges, rg.rank
+        grid_e = rg.is_grid[cand_e[:, 0]] & rg.is_grid[cand_e[:, 1]]
         # main streets of the seat: the grid row and column through its centre
-        gi = np.zeros((n, 2), dtype=np.int64)
-        gi[:n_g] = self.grid_ij
+        gi = np.zeros((len(rg.nodes), 2), dtype=np.int64)
+        gi[:rg.n_grid] = self.grid_ij
         ci, cj = self.grid_ij[self.grid_centre]
         row = grid_e & (gi[cand_e[:, 0], 1] == cj) & (gi[cand_e[:, 1], 1] == cj)
         col = grid_e & (gi[cand_e[:, 0], 0] == ci) & (gi[cand_e[:, 1], 0] == ci)
-        for msk, nm in ((row, "宽州大道" if self.code == QINGJIAN_CODE else "人民大道"), (col, "中心街")):
+        for msk, main_name in ((row, "宽州大道" if self.code == QINGJIAN_CODE else "人民大道"), (col, "中心街")):
             up = msk & (rank < _RANK.index("secondary"))
             rank[up] = _RANK.index("secondary")
-            names[up] = nm
+            rg.names[up] = main_name
         # street names of the grid by row (路) and column (街)
-        res_grid = grid_e & (names == None)  # noqa: E711 - object array comparison
+        res_grid = grid_e & (rg.names == None)  # noqa: E711 - object array comparison
         horiz = gi[cand_e[:, 0], 1] == gi[cand_e[:, 1], 1]
         key = np.where(horiz, gi[cand_e[:, 0], 1], gi[cand_e[:, 0], 0])
         words = np.array(_WORDS, dtype=object)
         street = np.where(horiz, words[(key * 7 + 3) % len(words)] + "路", words[(key * 11 + 5) % len(words)] + "街")
-        names = np.where(res_grid, street, names)
-        keep = rank >= 0
-        ce, cls_idx, nm = cand_e[keep], rank[keep], names[keep]
+        rg.names = np.where(res_grid, street, rg.names)
+
+    def _road_frame(self, rg: _RoadGraph) -> gpd.GeoDataFrame:
+        """The roads layer: every classed edge with its speed, one-way flag, name and (gently bent) line."""
+        rng, nodes = self.rng, rg.nodes
+        keep = rg.rank >= 0
+        ce, cls_idx, nm = rg.edges[keep], rg.rank[keep], rg.names[keep]
         hw = np.array(_RANK, dtype=object)[cls_idx]
         speed = np.array([SPEED_KMH[h] for h in hw])
-        in_grid = is_grid[ce[:, 0]] & is_grid[ce[:, 1]]
+        in_grid = rg.is_grid[ce[:, 0]] & rg.is_grid[ce[:, 1]]
         speed = np.where(in_grid & (speed > 30), np.minimum(speed, 40.0), speed)
         oneway = in_grid & (hw == "residential") & (rng.random(len(ce)) < 0.04)
         a, b = nodes[ce[:, 0]], nodes[ce[:, 1]]
@@ -1095,13 +1193,13 @@ class _Generator:
                 break
             geom[bent[hit]] = straight[bent[hit]]
             bent = np.setdiff1d(bent, bent[hit])
-        self.rd = gpd.GeoDataFrame(
+        rd = gpd.GeoDataFrame(
             {"highway": hw.astype(str), "speed_kmh": speed.astype(np.float64), "oneway": oneway.astype(bool),
              "name": pd.array(nm, dtype="str")},
             geometry=geom, crs=self.crs,
         )
         order_r = np.lexsort((ce[:, 1], ce[:, 0]))
-        self.rd = self.rd.iloc[order_r].reset_index(drop=True)
+        return rd.iloc[order_r].reset_index(drop=True)
 
     # ---------------------------------------------------------------- assembly
 
@@ -1120,9 +1218,25 @@ class _Generator:
         return self.assemble()
 
     def assemble(self) -> DemoCounty:
-        blk, sch = self.blk, self.sch
         town_name = np.array(self.town_names, dtype=object)
-        blocks = gpd.GeoDataFrame(
+        blocks = self._blocks_frame(town_name)
+        schools = self._schools_frame(town_name)
+        boundary, has = self._boundary_frame()
+        blocks = blocks.sort_values("block_id", kind="stable").reset_index(drop=True)
+        schools = schools.sort_values("school_id", kind="stable").reset_index(drop=True)
+        teachers = self.tch.sort_values("teacher_id", kind="stable").reset_index(drop=True)
+        inputs = Inputs(
+            schools=schools, blocks=blocks, teachers=teachers, roads=self.rd, boundary=boundary,
+            metric_crs=pyproj.CRS(self.crs),
+            sources=dict.fromkeys(("schools", "blocks", "teachers", "roads", "boundary"), "generated"),
+        )
+        stats = self._stats(townships=len(has), blocks=len(blocks), schools=len(schools), teachers=len(teachers))
+        log.info("demo county %s (%s): %s", self.name, self.code, stats)
+        return DemoCounty(inputs=inputs, code=self.code, name=self.name, stats=MappingProxyType(stats))
+
+    def _blocks_frame(self, town_name: np.ndarray) -> gpd.GeoDataFrame:
+        blk = self.blk
+        return gpd.GeoDataFrame(
             {
                 "block_id": pd.array(blk["block_id"], dtype="str"),
                 "name": pd.array(blk["name"], dtype="str"),
@@ -1140,7 +1254,10 @@ class _Generator:
             },
             geometry=self.blk_geom, crs=self.crs,
         )
-        schools = gpd.GeoDataFrame(
+
+    def _schools_frame(self, town_name: np.ndarray) -> gpd.GeoDataFrame:
+        sch = self.sch
+        return gpd.GeoDataFrame(
             {
                 "school_id": pd.array(sch["school_id"], dtype="str"),
                 "name": pd.array(sch["name"], dtype="str"),
@@ -1166,8 +1283,11 @@ class _Generator:
             },
             geometry=shapely.points(sch[["x", "y"]].to_numpy()), crs=self.crs,
         )
+
+    def _boundary_frame(self) -> tuple[gpd.GeoDataFrame, list[int]]:
+        """The county outline and each township's polygon (the union of its blocks); and the townships that have blocks."""
         # township polygons: union of their blocks (a coverage, so coverage union is exact and fast)
-        tw = blk["town"].to_numpy()
+        tw = self.blk["town"].to_numpy()
         polys = [shapely.coverage_union_all(self.blk_geom[tw == t]) for t in range(len(self.town_names))]
         has = [t for t in range(len(self.town_names)) if (tw == t).any()]
         boundary = gpd.GeoDataFrame(
@@ -1178,31 +1298,27 @@ class _Generator:
             },
             geometry=[self.poly] + [polys[t] for t in has], crs=self.crs,
         )
-        blocks = blocks.sort_values("block_id", kind="stable").reset_index(drop=True)
-        schools = schools.sort_values("school_id", kind="stable").reset_index(drop=True)
-        teachers = self.tch.sort_values("teacher_id", kind="stable").reset_index(drop=True)
-        inputs = Inputs(
-            schools=schools, blocks=blocks, teachers=teachers, roads=self.rd, boundary=boundary,
-            metric_crs=pyproj.CRS(self.crs),
-            sources=dict.fromkeys(("schools", "blocks", "teachers", "roads", "boundary"), "generated"),
-        )
+        return boundary, has
+
+    def _stats(self, *, townships: int, blocks: int, schools: int, teachers: int) -> dict[str, int | float]:
+        blk, sch = self.blk, self.sch
         kind = sch["kind"].to_numpy()
-        stats: dict[str, int | float] = {
+        return {
             "population": int(blk["population"].sum()),
             "area_km2": round(self.area_km2, 1),
-            "townships": len(has),
-            "blocks": len(blocks),
+            "townships": townships,
+            "blocks": blocks,
             "blocks_urban": int((blk["area_type"] == "urban").sum()),
             "blocks_town": int((blk["area_type"] == "town").sum()),
             "blocks_rural": int((blk["area_type"] == "rural").sum()),
-            "schools": len(schools),
+            "schools": schools,
             "schools_primary": int((sch["level"] == "primary").sum()),
             "schools_junior": int((sch["level"] == "junior").sum()),
             "schools_nine_year": int((sch["level"] == "nine_year").sum()),
             "boarding_schools": int(sch["boarding"].sum()),
             "village_schools": int((kind == "village").sum()),
             "teaching_points": int((kind == "teaching_point").sum()),
-            "teachers": len(teachers),
+            "teachers": teachers,
             "students_primary": int(blk["students_primary"].sum()),
             "students_junior": int(blk["students_junior"].sum()),
             "capacity_primary": int(sch["capacity_primary"].sum()),
@@ -1210,6 +1326,3 @@ class _Generator:
             "road_edges": len(self.rd),
             "road_km": round(float(self.rd.length.sum()) / 1000.0, 1),
         }
-        log.info("demo county %s (%s): %s", self.name, self.code, stats)
-        return DemoCounty(inputs=inputs, code=self.code, name=self.name, stats=MappingProxyType(stats))
-

@@ -363,24 +363,18 @@ def read_layer(
     if spec.geometry == "none":
         if isinstance(df, gpd.GeoDataFrame):
             df = pd.DataFrame(df.drop(columns=df.geometry.name))
-        df, problems = rename_aliases(df, spec, layer=str(p))
-        if problems:
-            raise InputError(problems)
+        df = _renamed(p, df, spec)
         return _home_to_wgs84(df, declared if declared is not None else pyproj.CRS.from_epsg(4326))
 
     if kind in ("table", "excel"):
         if spec.geometry in ("line", "polygon"):
             raise _problem(p, f"{layer} must be a spatial file (GeoPackage, GeoJSON, Shapefile); tables can only hold points")
-        df, problems = rename_aliases(df, spec, layer=str(p))
-        if problems:
-            raise InputError(problems)
+        df = _renamed(p, df, spec)
         return _points_from_table(p, df, declared if declared is not None else pyproj.CRS.from_epsg(4326))
 
     if not isinstance(df, gpd.GeoDataFrame):
         raise _problem(p, f"has no geometry; {layer} must be spatial")
-    df, problems = rename_aliases(df, spec, layer=str(p))
-    if problems:
-        raise InputError(problems)
+    df = _renamed(p, df, spec)
     if declared is None:
         return df
     if isinstance(declared, pyproj.CRS) and df.crs is not None and not pyproj.CRS(df.crs).equals(declared):
@@ -395,6 +389,14 @@ def read_layer(
         except InputError as err:
             raise InputError([Problem(layer=str(p), message=q.message, column="crs") for q in err.problems]) from err
     return df.set_crs(declared)
+
+
+def _renamed(p: Path, df: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
+    """``df`` with canonical headers; an :class:`InputError` when two headers mean one column."""
+    df, problems = rename_aliases(df, spec, layer=str(p))
+    if problems:
+        raise InputError(problems)
+    return df
 
 
 def load_inputs(
@@ -426,12 +428,15 @@ def load_inputs(
     InputError
         With every problem of every file: unreadable files and bad values alike.
     """
-    problems: list[Problem] = []
     overrides = dict(layer_crs or {})
-    for name in sorted(set(paths) - set(LAYERS)):
-        problems.append(Problem(layer=str(paths[name]), message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}"))
-    for name in sorted(set(overrides) - set(LAYERS)):
-        problems.append(Problem(layer="layer_crs", message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}"))
+    problems: list[Problem] = [
+        Problem(layer=str(paths[name]), message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}")
+        for name in sorted(set(paths) - set(LAYERS))
+    ]
+    problems.extend(
+        Problem(layer="layer_crs", message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}")
+        for name in sorted(set(overrides) - set(LAYERS))
+    )
     names = {"crs": crs, **{f"layer_crs.{k}": v for k, v in sorted(overrides.items())}}
     for key, value in names.items():
         try:
@@ -547,8 +552,8 @@ def alias_table_markdown() -> str:
     lines.append("")
     lines.append("| column | value → canonical |")
     lines.append("|---|---|")
-    for col, mapping in VALUE_ALIASES.items():
-        lines.append(f"| `{col}` | " + ", ".join(f"{k} → `{v}`" for k, v in mapping.items()) + " |")
+    for column, mapping in VALUE_ALIASES.items():
+        lines.append(f"| `{column}` | " + ", ".join(f"{k} → `{v}`" for k, v in mapping.items()) + " |")
     lines.append("| `subject` | " + ", ".join(f"{k} → `{v}`" for k, v in SUBJECT_ALIASES.items()) + " |")
     lines.append("| yes/no columns | true/false, 1/0, yes/no, y/n, 是/否, 有/无 |")
     lines.append("")

@@ -103,10 +103,8 @@ def isochrones(
             pieces = []
             whole = (reach_v & (from_v <= 0)) | (reach_u & (to_u >= 1)) | (reach_u & reach_v & (to_u >= from_v))
             pieces.extend(geoms[whole])
-            for i in np.flatnonzero(~whole & reach_v):
-                pieces.append(shapely.ops.substring(geoms[i], from_v[i], 1, normalized=True))
-            for i in np.flatnonzero(~whole & reach_u):
-                pieces.append(shapely.ops.substring(geoms[i], 0, to_u[i], normalized=True))
+            pieces.extend(shapely.ops.substring(geoms[i], from_v[i], 1, normalized=True) for i in np.flatnonzero(~whole & reach_v))
+            pieces.extend(shapely.ops.substring(geoms[i], 0, to_u[i], normalized=True) for i in np.flatnonzero(~whole & reach_u))
             # The school's own edge: reachable directly along it within the budget.
             pos = int(np.searchsorted(usable, e_k))
             reach = budget / edge_t[e_k]

@@ -12,6 +12,7 @@ Extracts for a county can be cut from the Geofabrik China extract with
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,10 +55,10 @@ def parse_maxspeed(values: pd.Series) -> pd.Series:
 
     def one(v: object) -> float:
         if not isinstance(v, str):
-            return float(v) if isinstance(v, (int, float)) and v == v and v > 0 else np.nan
+            return float(v) if isinstance(v, (int, float)) and not math.isnan(v) and v > 0 else np.nan
         best = np.nan
-        for part in re.split(r"[;|]", v.strip().lower()):
-            part = part.strip()
+        for raw in re.split(r"[;|]", v.strip().lower()):
+            part = raw.strip()
             if part in _IMPLICIT_MAXSPEED:
                 kmh = _IMPLICIT_MAXSPEED[part]
             else:

@@ -21,13 +21,10 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import InputError, Problem
-from geo.network import DEFAULT_MAX_SNAP_M, UNDIRECTED_MODES, RoadNetwork, arcs_to_csr
+from geo.network import DEFAULT_DETOUR_FACTOR, UNDIRECTED_MODES, RoadNetwork, TravelOptions, arcs_to_csr
 from geo.policy import WALK_SPEED_KMH
 
 logger = logging.getLogger(__name__)
-
-#: Straight-line distance × this factor approximates road distance when no roads are given.
-DEFAULT_DETOUR_FACTOR = 1.3
 
 
 @dataclass(frozen=True)
@@ -173,10 +170,7 @@ def straight_line_matrix(
         block = origin_xy[start : start + chunk]
         d = np.hypot(block[:, None, 0] - dest_xy[None, :, 0], block[:, None, 1] - dest_xy[None, :, 1])
         d *= detour_factor
-        if cutoff_s is not None:
-            keep = d / speed_ms <= cutoff_s
-        else:
-            keep = np.ones_like(d, dtype=bool)
+        keep = d / speed_ms <= cutoff_s if cutoff_s is not None else np.ones_like(d, dtype=bool)
         i, j = np.nonzero(keep)
         origins.append(i + start)
         dests.append(j)
@@ -222,16 +216,14 @@ def network_matrix(
     *,
     mode: str = "walk",
     cutoff_s: float | None = None,
-    walk_speed_kmh: float = WALK_SPEED_KMH,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-    workers: int = 1,
+    options: TravelOptions | None = None,
 ) -> TravelMatrix:
     """Travel matrix along a road network: the core on ids and coordinate arrays.
 
     Each origin and destination is snapped to the nearest point of an edge the
     mode may use (not only to a node); the off-network leg is walked at
-    ``walk_speed_kmh`` and the snapped point splits the edge's time and length
-    in proportion. Shortest paths run from the destination side with
+    ``options.walk_speed_kmh`` and the snapped point splits the edge's time and
+    length in proportion. Shortest paths run from the destination side with
     :func:`scipy.sparse.csgraph.dijkstra` on the transposed graph (so times are
     origin → destination, honouring one-way streets for ``drive`` and ``bus``),
     destinations in chunks to bound memory, each search stopped at ``cutoff_s``.
@@ -250,14 +242,13 @@ def network_matrix(
         ``walk``, ``bike``, ``drive`` or ``bus``.
     cutoff_s
         Pairs slower than this are unreachable (left out); ``None`` keeps all reachable pairs.
-    walk_speed_kmh
-        Speed of the off-network legs.
-    max_snap_m
-        Origins or destinations farther than this from a usable road are logged
-        as implausible (their times still include the long off-network leg).
-    workers
-        Processes for the searches when the problem is large (at least
-        :data:`PROCESS_MIN_WORK`); the result does not depend on it. Workers
+    options
+        Travel settings (default :class:`TravelOptions`): ``walk_speed_kmh`` of
+        the off-network legs; ``max_snap_m``, beyond which origins or
+        destinations are logged as implausibly far from a usable road (their
+        times still include the long off-network leg); ``workers``, processes
+        for the searches when the problem is large (at least
+        :data:`PROCESS_MIN_WORK`), the result not depending on it. Workers
         start from a ``forkserver``, so a script calling this with
         ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard
         (without it the workers fail and the searches run in this process).
@@ -268,9 +259,7 @@ def network_matrix(
         Reachable pairs only, sorted by origin then destination, with
         ``origin_snap_m``/``dest_snap_m`` filled.
     """
-    if walk_speed_kmh <= 0:
-        msg = f"walk_speed_kmh must be > 0, got {walk_speed_kmh}"
-        raise ValueError(msg)
+    opts = options if options is not None else TravelOptions()
     if mode not in network.graphs:
         msg = f"unknown mode {mode!r}; expected one of {sorted(network.graphs)}"
         raise ValueError(msg)
@@ -279,15 +268,15 @@ def network_matrix(
     origin_ids = np.asarray(origin_ids, dtype=str)
     dest_ids = np.asarray(dest_ids, dtype=str)
     n_o, n_d, n = len(origin_xy), len(dest_xy), network.n_nodes
-    walk_ms = walk_speed_kmh / 3.6
+    walk_ms = opts.walk_speed_kmh / 3.6
     empty = np.empty(0, np.int32)
     if n_o == 0 or n_d == 0:
         return TravelMatrix(origin_ids, dest_ids, empty, empty, empty, empty, mode,
                             np.zeros(n_o), np.zeros(n_d))  # fmt: skip
     so = network.snap(origin_xy, mode=mode)
     sd = network.snap(dest_xy, mode=mode)
-    _report_far(so.offset_m, origin_ids, "origin", max_snap_m)
-    _report_far(sd.offset_m, dest_ids, "destination", max_snap_m)
+    _report_far(so.offset_m, origin_ids, "origin", opts.max_snap_m)
+    _report_far(sd.offset_m, dest_ids, "destination", opts.max_snap_m)
 
     edge_t = network.edge_time_s(mode)
     edge_l = network.length_m
@@ -304,7 +293,7 @@ def network_matrix(
     o_to_u_d = f * edge_l[oe]
     ou, ov = network.edge_u[oe].astype(np.int64), network.edge_v[oe].astype(np.int64)
     off_o_t, off_d_t = so.offset_m / walk_ms, sd.offset_m / walk_ms
-    same = _same_edge_pairs(oe, f, e, g, edge_t, edge_l, back_ok)
+    same = _same_edge_pairs(oe, f, e, g, edge_t=edge_t, edge_l=edge_l, back_ok=back_ok)
     limit = np.inf if cutoff_s is None else float(cutoff_s)
 
     job = _ChunkJob(
@@ -315,7 +304,7 @@ def network_matrix(
     )  # fmt: skip
     per_chunk = max(1, min(256, CHUNK_ENTRIES // max(n + n_d, n_o, 1)))
     chunks = [np.arange(s, min(s + per_chunk, n_d), dtype=np.int64) for s in range(0, n_d, per_chunk)]
-    parts = _run_chunks(job, chunks, workers=workers, work=n_d * (n + n_d + n_o))
+    parts = _run_chunks(job, chunks, workers=opts.workers, work=n_d * (n + n_d + n_o))
     o, k, tsec, dist = _merge_by_origin(parts, n_o)
     logger.debug("%s matrix: %d reachable pairs of %d × %d", mode, len(o), n_o, n_d)
     return TravelMatrix(
@@ -367,35 +356,11 @@ def _chunk_pairs(job: _ChunkJob, chunk: NDArray[np.int64]) -> tuple[NDArray[np.i
     Each pair's value depends only on its own school's search, so the result
     does not depend on how the schools are chunked or where a chunk runs.
     """
-    n, ou, ov = job.n_nodes, job.ou, job.ov
-    src = chunk + n
-    dd_t = None
-    if job.uniform_speed_ms is None:
-        tt, pred = dijkstra(job.gt, directed=True, indices=src, limit=job.limit, return_predecessors=True)
-        dd_t = np.ascontiguousarray(_tree_lengths(pred, job.gt.indptr, job.gt.indices, job.gt_len).T)
-        del pred
-    else:
-        tt = dijkstra(job.gt, directed=True, indices=src, limit=job.limit)
-    tt_t = np.ascontiguousarray(tt.T)  # (nodes, chunk): gathering rows is cache-friendly
-    del tt
-    # (origins, chunk): leave the snapped point via v or via u, whichever is faster.
-    tv = tt_t[ov] + job.o_to_v_t[:, None]
-    tu = tt_t[ou] + job.o_to_u_t[:, None]
-    del tt_t
-    via_u = tu < tv
-    best = np.minimum(tu, tv)
-    del tu, tv
-    direct = None
-    same = job.same
-    sel = np.isin(same[1], chunk)
-    if sel.any():  # block and school on one edge: straight along it when faster
-        r, c = same[0][sel], np.searchsorted(chunk, same[1][sel])
-        better = same[2][sel] < best[r, c]
-        r, c = r[better], c[better]
-        best[r, c] = same[2][sel][better]
-        direct = (r, c, same[3][sel][better])
+    best, via_u, dd_t = _best_times(job, chunk)
+    direct = _along_one_edge(job, chunk, best)
     total = best + (job.off_o_t[:, None] + job.off_d_t[chunk][None, :])
     keep = total <= job.limit if job.has_cutoff else np.isfinite(total)
+    b_pair: NDArray[np.float64] | None
     if keep.all():  # every pair kept (no cutoff on a connected graph): no gathers needed
         del keep
         oi = np.repeat(np.arange(best.shape[0], dtype=np.int64), len(chunk))
@@ -410,23 +375,88 @@ def _chunk_pairs(job: _ChunkJob, chunk: NDArray[np.int64]) -> tuple[NDArray[np.i
         b_pair = best.ravel()[flat] if job.uniform_speed_ms is not None else None
         del flat
     del total
-    if job.uniform_speed_ms is not None:  # one speed on every arc: length = time × speed
+    if dd_t is None:  # one speed on every arc (no trees were searched): length = time × speed
+        assert b_pair is not None and job.uniform_speed_ms is not None
         d_pair = b_pair * job.uniform_speed_ms
     else:
-        u_side = via_u[oi, ki]
-        node = np.where(u_side, ou[oi], ov[oi])
-        d_pair = dd_t[node, ki] + np.where(u_side, job.o_to_u_d[oi], job.o_to_v_d[oi])
-        if direct is not None:
-            fix = np.zeros(best.shape, dtype=bool)
-            fix[direct[0], direct[1]] = True
-            val = np.zeros(best.shape)
-            val[direct[0], direct[1]] = direct[2]
-            hit = fix[oi, ki]
-            d_pair[hit] = val[oi[hit], ki[hit]]
+        d_pair = _tree_dist_m(job, dd_t, via_u, oi, ki, direct=direct, shape=best.shape)
     d_pair = d_pair + job.origin_snap_m[oi] + job.dest_snap_m[chunk[ki]]
     # Round here so kept pairs cost 16 bytes each; rows come sorted by origin, then school.
     return (oi.astype(np.int32), chunk[ki].astype(np.int32),
             np.rint(t_pair).astype(np.int32), np.rint(d_pair).astype(np.int32))  # fmt: skip
+
+
+def _best_times(
+    job: _ChunkJob, chunk: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64] | None]:
+    """Searches from the chunk's schools: ``(best, via_u, dd_t)``.
+
+    ``best`` is the ``(origins, chunk)`` time from each origin's snapped point
+    to each school, leaving via ``v`` or via ``u`` (``via_u``), whichever is
+    faster; ``dd_t`` the ``(nodes, chunk)`` path lengths from the shortest-path
+    trees, ``None`` when one speed holds on every arc.
+    """
+    src = chunk + job.n_nodes
+    dd_t = None
+    if job.uniform_speed_ms is None:
+        tt, pred = dijkstra(job.gt, directed=True, indices=src, limit=job.limit, return_predecessors=True)
+        dd_t = np.ascontiguousarray(_tree_lengths(pred, job.gt.indptr, job.gt.indices, job.gt_len).T)
+        del pred
+    else:
+        tt = dijkstra(job.gt, directed=True, indices=src, limit=job.limit)
+    tt_t = np.ascontiguousarray(tt.T)  # (nodes, chunk): gathering rows is cache-friendly
+    del tt
+    # (origins, chunk): leave the snapped point via v or via u, whichever is faster.
+    tv = tt_t[job.ov] + job.o_to_v_t[:, None]
+    tu = tt_t[job.ou] + job.o_to_u_t[:, None]
+    del tt_t
+    via_u = tu < tv
+    best = np.minimum(tu, tv)
+    del tu, tv
+    return best, via_u, dd_t
+
+
+def _along_one_edge(
+    job: _ChunkJob, chunk: NDArray[np.int64], best: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None:
+    """Block and school on one edge: straight along it when faster (``best`` updated in place).
+
+    Returns the ``(row, column, length_m)`` of the pairs that go straight, or
+    ``None`` when the chunk has no such pair.
+    """
+    same = job.same
+    sel = np.isin(same[1], chunk)
+    if not sel.any():
+        return None
+    r, c = same[0][sel], np.searchsorted(chunk, same[1][sel])
+    better = same[2][sel] < best[r, c]
+    r, c = r[better], c[better]
+    best[r, c] = same[2][sel][better]
+    return (r, c, same[3][sel][better])
+
+
+def _tree_dist_m(
+    job: _ChunkJob,
+    dd_t: NDArray[np.float64],
+    via_u: NDArray[np.bool_],
+    oi: NDArray[np.int64],
+    ki: NDArray[np.int64],
+    *,
+    direct: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None,
+    shape: tuple[int, ...],
+) -> NDArray[np.float64]:
+    """Length (m) of the fastest path of each kept pair ``(oi, ki)``, from the shortest-path trees."""
+    u_side = via_u[oi, ki]
+    node = np.where(u_side, job.ou[oi], job.ov[oi])
+    d_pair = dd_t[node, ki] + np.where(u_side, job.o_to_u_d[oi], job.o_to_v_d[oi])
+    if direct is not None:
+        fix = np.zeros(shape, dtype=bool)
+        fix[direct[0], direct[1]] = True
+        val = np.zeros(shape)
+        val[direct[0], direct[1]] = direct[2]
+        hit = fix[oi, ki]
+        d_pair[hit] = val[oi[hit], ki[hit]]
+    return d_pair
 
 
 #: The job of this worker process, set once by :func:`_init_worker`.
@@ -572,6 +602,7 @@ def _same_edge_pairs(
     f: NDArray[np.float64],
     de: NDArray[np.int32],
     g: NDArray[np.float64],
+    *,
     edge_t: NDArray[np.float64],
     edge_l: NDArray[np.float64],
     back_ok: NDArray[np.bool_],
@@ -669,15 +700,12 @@ def travel_matrix(
     network: object | None = None,
     mode: str = "walk",
     cutoff_s: float | None = None,
-    detour_factor: float = DEFAULT_DETOUR_FACTOR,
-    walk_speed_kmh: float = WALK_SPEED_KMH,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-    workers: int = 1,
+    options: TravelOptions | None = None,
 ) -> TravelMatrix:
     """Travel matrix between two layers in the same metric CRS.
 
     With a road ``network`` travel is along roads; without one, along the
-    straight line × ``detour_factor`` at the mode's speed.
+    straight line × ``options.detour_factor`` at the mode's speed.
 
     Parameters
     ----------
@@ -691,13 +719,12 @@ def travel_matrix(
         ``walk``, ``bike``, ``drive`` or ``bus``.
     cutoff_s
         Pairs slower than this are unreachable (left out).
-    detour_factor
-        Straight-line setting (no network).
-    walk_speed_kmh
-        Walking speed: of the ``walk`` mode without a network, and of the
-        off-network legs with one.
-    max_snap_m, workers
-        See :func:`network_matrix` (network only).
+    options
+        Travel settings (default :class:`TravelOptions`; a scenario's
+        :class:`geo.network.NetworkSettings` is one): ``detour_factor``
+        (straight line, no network); ``walk_speed_kmh``, of the ``walk`` mode
+        without a network and of the off-network legs with one;
+        ``max_snap_m`` and ``workers``, see :func:`network_matrix`.
 
     Returns
     -------
@@ -710,6 +737,7 @@ def travel_matrix(
     ValueError
         On an unknown mode.
     """
+    opts = options if options is not None else TravelOptions()
     if network is not None:
         if not isinstance(network, RoadNetwork):
             msg = f"network must be a RoadNetwork from geo.network.build_network, got {type(network).__name__}"
@@ -729,11 +757,9 @@ def travel_matrix(
             representative_xy(destinations),
             mode=mode,
             cutoff_s=cutoff_s,
-            walk_speed_kmh=walk_speed_kmh,
-            max_snap_m=max_snap_m,
-            workers=workers,
+            options=opts,
         )
-    speeds = {**STRAIGHT_LINE_SPEED_KMH, "walk": walk_speed_kmh}
+    speeds = {**STRAIGHT_LINE_SPEED_KMH, "walk": opts.walk_speed_kmh}
     if mode not in speeds:
         msg = f"unknown mode {mode!r}; expected one of {sorted(speeds)}"
         raise ValueError(msg)
@@ -743,7 +769,7 @@ def travel_matrix(
         destinations[dest_id].astype(str).to_numpy(),
         representative_xy(destinations),
         speed_kmh=speeds[mode],
-        detour_factor=detour_factor,
+        detour_factor=opts.detour_factor,
         cutoff_s=cutoff_s,
-        mode=f"{mode} (straight line × {detour_factor:g})",
+        mode=f"{mode} (straight line × {opts.detour_factor:g})",
     )

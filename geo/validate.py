@@ -417,15 +417,19 @@ def _table_points(lay: _Layer, df: pd.DataFrame) -> gpd.GeoDataFrame | None:
     lat = df["lat"].tolist()
     px = [parse_number(v) for v in lon]
     py = [parse_number(v) for v in lat]
-    for name, parsed, vals in (("lon", px, lon), ("lat", py, lat)):
-        bad = [i for i, p in enumerate(parsed) if p[1] is not None]
-        lay.add_rows(bad, name, lambda p, parsed=parsed, vals=vals: f"coordinate {parsed[p][1]}: {_short(vals[p])}")
+    _add_bad_coordinates(lay, "lon", px, lon)
+    _add_bad_coordinates(lay, "lat", py, lat)
     x = np.array([p[0] for p in px], dtype=np.float64)
     y = np.array([p[0] for p in py], dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok] = shapely.points(x[ok], y[ok])
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index), crs=4326)
+
+
+def _add_bad_coordinates(lay: _Layer, name: str, parsed: list[tuple[float, str | None]], vals: list[Any]) -> None:
+    bad = [i for i, p in enumerate(parsed) if p[1] is not None]
+    lay.add_rows(bad, name, lambda p: f"coordinate {parsed[p][1]}: {_short(vals[p])}")
 
 
 @dataclass
@@ -514,24 +518,29 @@ def _check_china(parts: list[tuple[_Layer, str, np.ndarray, np.ndarray, np.ndarr
         if any(ok.any() for _, _, ok, _, _ in parts):
             _warn("the data lies outside China; the checks for Chinese coordinates were skipped")
         return
-    box = f"lon {CHINA_LON[0]:g}–{CHINA_LON[1]:g}, lat {CHINA_LAT[0]:g}–{CHINA_LAT[1]:g}"
     for lay, column, ok, lon, lat in parts:
-        inside = _in_china(lon, lat)
-        swapped = ~inside & _in_china(lat, lon)
-        sw = np.flatnonzero(ok & swapped)
-        lay.add_rows(
-            sw,
-            column,
-            lambda p, lon=lon, lat=lat: f"coordinates look like swapped lon/lat (lon={lon[p]:.6f}, lat={lat[p]:.6f}); "
-            "put longitude (73–135 in China) in lon and latitude in lat",
-        )
-        out = np.flatnonzero(ok & ~inside & ~swapped)
-        lay.add_rows(
-            out,
-            column,
-            lambda p, lon=lon, lat=lat: f"outside China (lon={lon[p]:.6f}, lat={lat[p]:.6f}; expected {box}); "
-            "check the coordinates and the declared CRS",
-        )
+        _flag_outside_china(lay, column, ok, lon, lat)
+
+
+def _flag_outside_china(lay: _Layer, column: str, ok: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> None:
+    """Problems for usable coordinates that look swapped, then for those outside China."""
+    box = f"lon {CHINA_LON[0]:g}–{CHINA_LON[1]:g}, lat {CHINA_LAT[0]:g}–{CHINA_LAT[1]:g}"
+    inside = _in_china(lon, lat)
+    swapped = ~inside & _in_china(lat, lon)
+    sw = np.flatnonzero(ok & swapped)
+    lay.add_rows(
+        sw,
+        column,
+        lambda p: f"coordinates look like swapped lon/lat (lon={lon[p]:.6f}, lat={lat[p]:.6f}); "
+        "put longitude (73–135 in China) in lon and latitude in lat",
+    )
+    out = np.flatnonzero(ok & ~inside & ~swapped)
+    lay.add_rows(
+        out,
+        column,
+        lambda p: f"outside China (lon={lon[p]:.6f}, lat={lat[p]:.6f}; expected {box}); "
+        "check the coordinates and the declared CRS",
+    )
 
 
 # --- layers --------------------------------------------------------------------------------
@@ -556,15 +565,42 @@ def _close_header(col: Column, headers: list[str]) -> str | None:
 def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem]) -> _Result:
     """Canonical columns and dtypes of one layer; problems appended to ``problems``."""
     lay = _Layer(spec=spec, label=label, problems=problems)
+    df = _open_layer(lay, df)
+    if df is None:
+        return _Result(None)
+    data, reverse = _convert_columns(lay, df)
+    frame = _canonical_frame(spec, df, data)
+    if spec is TEACHERS:
+        _check_teachers(lay, frame)
+    geo = None
+    if spec.geometry != "none":
+        gdf = _with_geometry(lay, df, frame, reverse)
+        if gdf is None:
+            return _Result(None)
+        geo = _check_geometry(lay, gdf)
+        frame = gdf
+    elif isinstance(frame, gpd.GeoDataFrame):  # pragma: no cover - frame is built as a DataFrame
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    if spec.id_column and spec.id_column in frame.columns:
+        _check_duplicates(lay, frame[spec.id_column])
+    return _Result(frame, geo=geo)
+
+
+def _open_layer(lay: _Layer, df: Any) -> pd.DataFrame | None:
+    """The layer with canonical headers and a fresh index; ``None`` when it is not a table or is empty.
+
+    Reports headers that clash, and required columns that are missing (naming a close header).
+    """
+    spec = lay.spec
     if not isinstance(df, pd.DataFrame):
         lay.add(f"expected a table (DataFrame), got {type(df).__name__}")
-        return _Result(None)
-    df, renames = rename_aliases(df, spec, layer=label)
-    problems.extend(renames)
+        return None
+    df, renames = rename_aliases(df, spec, layer=lay.label)
+    lay.problems.extend(renames)
     df = df.reset_index(drop=True)
     if len(df) == 0:
         lay.add("the layer is empty (no rows)")
-        return _Result(None)
+        return None
     lay.source = df
     known = {c.name for c in spec.columns} | {"lon", "lat"}
     unknown = [str(c) for c in df.columns if c not in known and not (isinstance(df, gpd.GeoDataFrame) and c == df.geometry.name)]
@@ -575,7 +611,12 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
             if close is not None:
                 msg += f"; is '{close}' meant to be it?"
             lay.add(msg, column=col.name)
+    return df
 
+
+def _convert_columns(lay: _Layer, df: pd.DataFrame) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Each canonical column converted to its kind; and the lines an OSM ``oneway=-1`` reverses, if any."""
+    spec = lay.spec
     data: dict[str, Any] = {}
     reverse = None
     for col in spec.columns:
@@ -607,7 +648,11 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
         _resolve_capacity(lay, data)
     for name in [k for k in data if k.endswith("__missing")]:
         del data[name]
+    return data, reverse
 
+
+def _canonical_frame(spec: LayerSpec, df: pd.DataFrame, data: dict[str, Any]) -> pd.DataFrame:
+    """Canonical columns in spec order (then those the conversion added), then the extra columns as given."""
     canonical = [c.name for c in spec.columns]
     extras = [c for c in df.columns if c not in canonical and (not isinstance(df, gpd.GeoDataFrame) or c != df.geometry.name)]
     cols = {name: data[name] for name in canonical if name in data}
@@ -616,9 +661,14 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
     frame = pd.DataFrame(cols, index=df.index)
     for c in extras:
         frame[c] = df[c].to_numpy()
-    if spec is TEACHERS and {"home_lon", "home_lat"} & set(frame.columns):
+    return frame
+
+
+def _check_teachers(lay: _Layer, frame: pd.DataFrame) -> None:
+    """Home coordinates given in pairs; ages outside the plausible range warn."""
+    if {"home_lon", "home_lat"} & set(frame.columns):
         _check_home_pair(lay, frame)
-    if spec is TEACHERS and "age" in frame.columns:
+    if "age" in frame.columns:
         age = frame["age"].to_numpy()
         odd = np.flatnonzero((age < TEACHER_AGE_RANGE[0]) | (age > TEACHER_AGE_RANGE[1]))
         if len(odd):
@@ -627,27 +677,21 @@ def _validate_layer(df: Any, spec: LayerSpec, label: str, problems: list[Problem
                 f"({lay.names(odd)}); check the ages"
             )
 
-    geo = None
-    if spec.geometry != "none":
-        if isinstance(df, gpd.GeoDataFrame):
-            gdf = gpd.GeoDataFrame(frame, geometry=df.geometry.to_numpy(), crs=df.crs)
-        else:
-            gdf = _table_points(lay, df)
-            if gdf is not None:
-                gdf = gpd.GeoDataFrame(frame, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
-        if gdf is None:
-            return _Result(None)
-        if reverse is not None:
-            geoms = np.asarray(gdf.geometry.array, dtype=object)
-            geoms[reverse] = shapely.reverse(geoms[reverse])
-            gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
-        geo = _check_geometry(lay, gdf)
-        frame = gdf
-    elif isinstance(frame, gpd.GeoDataFrame):  # pragma: no cover - frame is built as a DataFrame
-        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    if spec.id_column and spec.id_column in frame.columns:
-        _check_duplicates(lay, frame[spec.id_column])
-    return _Result(frame, geo=geo)
+
+def _with_geometry(lay: _Layer, df: pd.DataFrame, frame: pd.DataFrame, reverse: np.ndarray | None) -> gpd.GeoDataFrame | None:
+    """The canonical frame with the layer's geometry (or the points of its lon/lat); ``None`` when it has none."""
+    if isinstance(df, gpd.GeoDataFrame):
+        gdf = gpd.GeoDataFrame(frame, geometry=df.geometry.to_numpy(), crs=df.crs)
+    else:
+        points = _table_points(lay, df)
+        if points is None:
+            return None
+        gdf = gpd.GeoDataFrame(frame, geometry=points.geometry.to_numpy(), crs=points.crs)
+    if reverse is not None:
+        geoms = np.asarray(gdf.geometry.array, dtype=object)
+        geoms[reverse] = shapely.reverse(geoms[reverse])
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    return gdf
 
 
 def _check_duplicates(lay: _Layer, ids: pd.Series) -> None:
@@ -661,54 +705,59 @@ def _check_duplicates(lay: _Layer, ids: pd.Series) -> None:
 
 def _resolve_capacity(lay: _Layer, data: dict[str, Any]) -> None:
     """Seats per level: capacity, else classes × class size; 0 where the level is not taught."""
+    for lv in LEVELS:
+        _resolve_level(lay, data, lv)
+
+
+def _resolve_level(lay: _Layer, data: dict[str, Any], lv: str) -> None:
+    """:func:`_resolve_capacity` for one level."""
     level = data["level"]
     n = len(level)
-    for lv in LEVELS:
-        teaches = ((level == lv) | (level == SchoolLevel.NINE_YEAR.value)).fillna(False).to_numpy(dtype=bool)
-        known_level = level.notna().to_numpy()
-        cap_col, cls_col, enr_col = f"capacity_{lv}", f"classes_{lv}", f"enrolled_{lv}"
-        cap = data[cap_col].to_numpy() if cap_col in data else np.zeros(n, dtype=np.int64)
-        cap_missing = data.get(cap_col + "__missing", np.ones(n, dtype=bool))
-        cls = data[cls_col].to_numpy() if cls_col in data else np.zeros(n, dtype=np.int64)
-        cls_missing = data.get(cls_col + "__missing", np.ones(n, dtype=bool))
-        seats = np.where(cap_missing, cls * class_size(lv), cap).astype(np.int64)
-        unknown = teaches & cap_missing & cls_missing
-        lay.add_rows(
-            np.flatnonzero(unknown),
-            cap_col,
-            lambda p, lv=lv, cls_col=cls_col: f"no capacity for a school that teaches {lv}: give {cls_col.replace('classes', 'capacity')} "
-            f"(seats) or {cls_col} (classes × {class_size(lv)})",
+    teaches = ((level == lv) | (level == SchoolLevel.NINE_YEAR.value)).fillna(False).to_numpy(dtype=bool)
+    known_level = level.notna().to_numpy()
+    cap_col, cls_col, enr_col = f"capacity_{lv}", f"classes_{lv}", f"enrolled_{lv}"
+    cap = data[cap_col].to_numpy() if cap_col in data else np.zeros(n, dtype=np.int64)
+    cap_missing = data.get(cap_col + "__missing", np.ones(n, dtype=bool))
+    cls = data[cls_col].to_numpy() if cls_col in data else np.zeros(n, dtype=np.int64)
+    cls_missing = data.get(cls_col + "__missing", np.ones(n, dtype=bool))
+    seats = np.where(cap_missing, cls * class_size(lv), cap).astype(np.int64)
+    unknown = teaches & cap_missing & cls_missing
+    lay.add_rows(
+        np.flatnonzero(unknown),
+        cap_col,
+        lambda p: f"no capacity for a school that teaches {lv}: give {cls_col.replace('classes', 'capacity')} "
+        f"(seats) or {cls_col} (classes × {class_size(lv)})",
+    )
+    extra = known_level & ~teaches & (seats > 0)
+    if extra.any():
+        _warn(
+            f"{lay.label}, column '{cap_col}': {int(extra.sum())} schools that do not teach {lv} have seats for it "
+            f"({lay.names(np.flatnonzero(extra))}); set to 0"
         )
-        extra = known_level & ~teaches & (seats > 0)
-        if extra.any():
-            _warn(
-                f"{lay.label}, column '{cap_col}': {int(extra.sum())} schools that do not teach {lv} have seats for it "
-                f"({lay.names(np.flatnonzero(extra))}); set to 0"
-            )
-        zero = teaches & ~unknown & (seats == 0)
-        if zero.any():
-            _warn(
-                f"{lay.label}, column '{cap_col}': {int(zero.sum())} schools teaching {lv} have zero capacity "
-                f"({lay.names(np.flatnonzero(zero))})"
-            )
-        seats = np.where(teaches, seats, 0)
-        data[cap_col] = pd.Series(seats.astype(np.int64), index=level.index, name=cap_col)
-        if cls_col in data:
-            data[cls_col] = pd.Series(np.where(teaches, cls, 0).astype(np.int64), index=level.index, name=cls_col)
-        enrolled = data[enr_col].to_numpy() if enr_col in data else np.zeros(n, dtype=np.int64)
-        enr_missing = data.get(enr_col + "__missing", np.zeros(n, dtype=bool)) & teaches
-        if enr_col in data and enr_missing.any():
-            _warn(
-                f"{lay.label}, column '{enr_col}': missing for {int(enr_missing.sum())} schools teaching {lv} "
-                f"({lay.names(np.flatnonzero(enr_missing))}); taken as 0"
-            )
-        stray = known_level & ~teaches & (enrolled > 0)
-        if stray.any():
-            _warn(
-                f"{lay.label}, column '{enr_col}': {int(stray.sum())} schools that do not teach {lv} have pupils "
-                f"enrolled in it ({lay.names(np.flatnonzero(stray))}); set to 0"
-            )
-        data[enr_col] = pd.Series(np.where(teaches, enrolled, 0).astype(np.int64), index=level.index, name=enr_col)
+    zero = teaches & ~unknown & (seats == 0)
+    if zero.any():
+        _warn(
+            f"{lay.label}, column '{cap_col}': {int(zero.sum())} schools teaching {lv} have zero capacity "
+            f"({lay.names(np.flatnonzero(zero))})"
+        )
+    seats = np.where(teaches, seats, 0)
+    data[cap_col] = pd.Series(seats.astype(np.int64), index=level.index, name=cap_col)
+    if cls_col in data:
+        data[cls_col] = pd.Series(np.where(teaches, cls, 0).astype(np.int64), index=level.index, name=cls_col)
+    enrolled = data[enr_col].to_numpy() if enr_col in data else np.zeros(n, dtype=np.int64)
+    enr_missing = data.get(enr_col + "__missing", np.zeros(n, dtype=bool)) & teaches
+    if enr_col in data and enr_missing.any():
+        _warn(
+            f"{lay.label}, column '{enr_col}': missing for {int(enr_missing.sum())} schools teaching {lv} "
+            f"({lay.names(np.flatnonzero(enr_missing))}); taken as 0"
+        )
+    stray = known_level & ~teaches & (enrolled > 0)
+    if stray.any():
+        _warn(
+            f"{lay.label}, column '{enr_col}': {int(stray.sum())} schools that do not teach {lv} have pupils "
+            f"enrolled in it ({lay.names(np.flatnonzero(stray))}); set to 0"
+        )
+    data[enr_col] = pd.Series(np.where(teaches, enrolled, 0).astype(np.int64), index=level.index, name=enr_col)
 
 
 def _check_home_pair(lay: _Layer, frame: pd.DataFrame) -> None:
@@ -745,19 +794,8 @@ def _check_references(
     if blocks is not None and blocks.frame is not None:
         lay = _Layer(BLOCKS, labels["blocks"], problems, blocks.frame)
         for lv in LEVELS:
-            col = f"current_{lv}"
-            if col not in blocks.frame.columns:
-                continue
-            ref = blocks.frame[col]
-            vals = ref.tolist()
-            given = ref.notna().to_numpy()
-            found = ref.isin(known).to_numpy()
-            lay.add_rows(np.flatnonzero(given & ~found), col, lambda p, vals=vals: f"unknown school id {vals[p]!r} (not in schools)")
-            their = ref.map(level).to_numpy(dtype=object)
-            teaches = np.array([v in (lv, "nine_year") for v in their], dtype=bool)
-            has_level = np.array([isinstance(v, str) for v in their], dtype=bool)
-            wrong = np.flatnonzero(given & found & has_level & ~teaches)
-            lay.add_rows(wrong, col, lambda p, vals=vals, their=their, lv=lv: f"school {vals[p]!r} does not teach {lv} (level {their[p]})")
+            if f"current_{lv}" in blocks.frame.columns:
+                _check_current(lay, blocks.frame[f"current_{lv}"], lv, known, level)
     teachers = layers.get("teachers")
     if teachers is not None and teachers.frame is not None and "school_id" in teachers.frame.columns:
         lay = _Layer(TEACHERS, labels["teachers"], problems, teachers.frame)
@@ -765,6 +803,20 @@ def _check_references(
         vals = ref.tolist()
         unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(known).to_numpy())
         lay.add_rows(unknown, "school_id", lambda p: f"unknown school id {vals[p]!r} (not in schools)")
+
+
+def _check_current(lay: _Layer, ref: pd.Series, lv: str, known: pd.Series, level: pd.Series) -> None:
+    """A block's ``current_<lv>`` school must exist and teach the level."""
+    col = f"current_{lv}"
+    vals = ref.tolist()
+    given = ref.notna().to_numpy()
+    found = ref.isin(known).to_numpy()
+    lay.add_rows(np.flatnonzero(given & ~found), col, lambda p: f"unknown school id {vals[p]!r} (not in schools)")
+    their = ref.map(level).to_numpy(dtype=object)
+    teaches = np.array([v in (lv, "nine_year") for v in their], dtype=bool)
+    has_level = np.array([isinstance(v, str) for v in their], dtype=bool)
+    wrong = np.flatnonzero(given & found & has_level & ~teaches)
+    lay.add_rows(wrong, col, lambda p: f"school {vals[p]!r} does not teach {lv} (level {their[p]})")
 
 
 def _check_boundary(
@@ -781,33 +833,35 @@ def _check_boundary(
     area = shapely.union_all(geoms)
     shapely.prepare(area)
     for name, (frame, usable) in frames.items():
-        spec = LAYERS[name]
         if len(frame) == 0:
             continue
-        g = np.asarray(frame.geometry.array, dtype=object)
-        dist = np.zeros(len(g))
-        dist[usable] = shapely.distance(area, shapely.point_on_surface(g[usable]))
-        lay = _Layer(spec, labels[name], problems, frame)
-        far = np.flatnonzero(dist > FAR_OUTSIDE_BOUNDARY_M)
-        near = np.flatnonzero((dist > OUTSIDE_TOLERANCE_M) & (dist <= FAR_OUTSIDE_BOUNDARY_M))
-        if name == "blocks":
-            lay.add_rows(
-                far,
-                "geometry",
-                lambda p: f"{dist[p] / 1000:.1f} km outside the boundary (more than {FAR_OUTSIDE_BOUNDARY_M / 1000:g} km): "
-                "wrong coordinates or CRS?",
-            )
-            if len(near):
-                _warn(
-                    f"{labels[name]}: {len(near)} blocks lie slightly outside the boundary "
-                    f"(up to {dist[near].max():.0f} m): {lay.names(near)}"
-                )
-        elif len(far):
-            _warn(
-                f"{labels[name]}: {len(far)} schools lie more than {FAR_OUTSIDE_BOUNDARY_M / 1000:g} km outside the "
-                f"boundary: {lay.names(far)}"
-            )
+        _check_outside(_Layer(LAYERS[name], labels[name], problems, frame), name, frame, usable, area)
 
+
+def _check_outside(lay: _Layer, name: str, frame: gpd.GeoDataFrame, usable: np.ndarray, area: Any) -> None:
+    """Blocks far outside ``area`` are problems, slightly outside a warning; schools far outside warn."""
+    g = np.asarray(frame.geometry.array, dtype=object)
+    dist = np.zeros(len(g))
+    dist[usable] = shapely.distance(area, shapely.point_on_surface(g[usable]))
+    far = np.flatnonzero(dist > FAR_OUTSIDE_BOUNDARY_M)
+    near = np.flatnonzero((dist > OUTSIDE_TOLERANCE_M) & (dist <= FAR_OUTSIDE_BOUNDARY_M))
+    if name == "blocks":
+        lay.add_rows(
+            far,
+            "geometry",
+            lambda p: f"{dist[p] / 1000:.1f} km outside the boundary (more than {FAR_OUTSIDE_BOUNDARY_M / 1000:g} km): "
+            "wrong coordinates or CRS?",
+        )
+        if len(near):
+            _warn(
+                f"{lay.label}: {len(near)} blocks lie slightly outside the boundary "
+                f"(up to {dist[near].max():.0f} m): {lay.names(near)}"
+            )
+    elif len(far):
+        _warn(
+            f"{lay.label}: {len(far)} schools lie more than {FAR_OUTSIDE_BOUNDARY_M / 1000:g} km outside the "
+            f"boundary: {lay.names(far)}"
+        )
 
 def _home_xy(teachers: pd.DataFrame, crs: pyproj.CRS) -> pd.DataFrame:
     lon = teachers["home_lon"].to_numpy(dtype=np.float64)
@@ -903,9 +957,11 @@ def validate_frames(
     problems: list[Problem] = list(prior_problems)
     srcs = dict(sources or {})
     labels = {k: srcs.get(k, k) for k in LAYERS}
-    for name in frames:
-        if name not in LAYERS:
-            problems.append(Problem(layer=labels.get(name, name), message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}"))
+    problems.extend(
+        Problem(layer=labels.get(name, name), message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}")
+        for name in frames
+        if name not in LAYERS
+    )
     if frames.get("schools") is None and not prior_problems:
         problems.append(Problem(layer=labels["schools"], message="the schools layer is required"))
     results: dict[str, _Result] = {}
@@ -952,12 +1008,13 @@ def _finish(
         if "teachers" in projected and {"home_lon", "home_lat"} <= set(projected["teachers"].columns):
             projected["teachers"] = _home_xy(projected["teachers"], crs)
         bnd = projected.get("boundary")
-        if bnd is not None and results["boundary"].geo is not None and results["boundary"].geo.ok.all():
-            frames = {
-                k: (projected[k], results[k].geo.ok)
-                for k in ("blocks", "schools")
-                if k in projected and results[k].geo is not None
-            }
+        bnd_geo = results["boundary"].geo if bnd is not None else None
+        if bnd is not None and bnd_geo is not None and bnd_geo.ok.all():
+            frames: dict[str, tuple[gpd.GeoDataFrame, np.ndarray]] = {}
+            for k in ("blocks", "schools"):
+                k_geo = results[k].geo if k in projected else None
+                if k_geo is not None:
+                    frames[k] = (projected[k], k_geo.ok)
             _check_boundary(frames, bnd, labels, problems)
     elif not problems:
         problems.append(Problem(layer=labels["schools"], message="no usable geometry to locate the data"))

@@ -168,7 +168,7 @@ class Context:
                 network=self.network,
                 mode=mode,
                 cutoff_s=cutoff_s,
-                **self.scenario.network.travel_kwargs(),
+                options=self.scenario.network,  # the [network] table is the travel options
             )
         return self._travel_cache[cache_key]
 

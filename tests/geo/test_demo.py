@@ -120,9 +120,9 @@ def test_blocks_tile_the_real_outline(demo: DemoCounty) -> None:
     assert abs(i.blocks.area.sum() - outline.area) / outline.area < 1e-3
     # a tiling: neighbours share borders, cells do not overlap
     tree = STRtree(i.blocks.geometry.values)
-    a, b = tree.query(i.blocks.geometry.values, predicate="overlaps")
+    a, _ = tree.query(i.blocks.geometry.values, predicate="overlaps")
     assert len(a) == 0
-    a, b = tree.query(i.blocks.geometry.values, predicate="touches")
+    a, _ = tree.query(i.blocks.geometry.values, predicate="touches")
     touching = np.bincount(a, minlength=len(i.blocks))
     assert (touching >= 1).all()
 

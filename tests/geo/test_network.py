@@ -11,11 +11,14 @@ from hypothesis import strategies as st
 
 from geo.errors import InputError
 from geo.network import (
+    DEFAULT_DETOUR_FACTOR,
+    DEFAULT_MAX_SNAP_M,
     NetworkSettings,
+    TravelOptions,
     build_network,
     resolve_speed_table,
 )
-from geo.policy import SCHOOL_BUS_MAX_KMH
+from geo.policy import SCHOOL_BUS_MAX_KMH, WALK_SPEED_KMH
 
 CRS = "EPSG:32649"
 
@@ -104,7 +107,7 @@ def test_speed_table_overrides_and_bad_modes():
     table = resolve_speed_table({"track": {"drive": 0, "walk": 3.0}, "residential": {"bus": 90}})
     assert table["track"]["drive"] is None and table["track"]["walk"] == 3.0
     assert table["residential"]["bus"] == SCHOOL_BUS_MAX_KMH
-    with pytest.raises(InputError, match="unknown mode.*'boat'"):
+    with pytest.raises(InputError, match=r"unknown mode.*'boat'"):
         resolve_speed_table({"track": {"boat": 5}})
 
 
@@ -147,12 +150,30 @@ def test_bad_layers_raise_input_error_listing_every_problem():
 def test_settings_feed_both_calls():
     s = NetworkSettings(walk_speed_kmh=4.0, speed_table={"track": {"bus": 20}}, max_snap_m=500)
     assert s.network_kwargs() == {"walk_speed_kmh": 4.0, "speed_table": {"track": {"bus": 20}}, "join_tolerance_m": 1.0}
-    assert s.travel_kwargs()["max_snap_m"] == 500 and s.travel_kwargs()["walk_speed_kmh"] == 4.0
+    assert isinstance(s, TravelOptions)  # the settings are the options of travel_matrix
+    assert s.max_snap_m == 500 and s.walk_speed_kmh == 4.0
     assert s.mode_for("junior") == "walk"
     with pytest.raises(ValueError, match="between 0 and 200"):
         NetworkSettings(speed_table={"track": {"bus": -1}})
     with pytest.raises(ValueError, match="between 1 and 180"):
         NetworkSettings(isochrone_minutes=[0])
+
+
+def test_travel_options_defaults_and_bounds():
+    opts = TravelOptions()
+    assert (opts.detour_factor, opts.walk_speed_kmh, opts.max_snap_m, opts.workers) == (
+        DEFAULT_DETOUR_FACTOR, WALK_SPEED_KMH, DEFAULT_MAX_SNAP_M, 1
+    )
+    # A scenario's [network] table inherits the travel defaults; its runs search in two processes.
+    s = NetworkSettings()
+    assert (s.detour_factor, s.walk_speed_kmh, s.max_snap_m, s.workers) == (DEFAULT_DETOUR_FACTOR, WALK_SPEED_KMH, DEFAULT_MAX_SNAP_M, 2)
+    for bad in ({"detour_factor": 0.9}, {"walk_speed_kmh": 0}, {"max_snap_m": 0}, {"workers": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TravelOptions(**bad)
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        TravelOptions(mode_primary="walk")
+    with pytest.raises(ValueError, match="frozen"):
+        opts.workers = 2  # type: ignore[misc]  # assigning to a frozen model is what is tested
 
 
 segment = st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(0, 6), st.integers(0, 6)).filter(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -10,8 +12,8 @@ import shapely
 
 from geo import travel as travel_mod
 from geo.errors import InputError
-from geo.network import RoadNetwork, build_network
-from geo.travel import TravelMatrix, network_matrix, travel_matrix
+from geo.network import NetworkSettings, RoadNetwork, build_network
+from geo.travel import TravelMatrix, TravelOptions, network_matrix, travel_matrix
 
 CRS = "EPSG:32649"
 WALK_MS = 4.5 / 3.6
@@ -118,7 +120,7 @@ def test_chunking_and_threads_do_not_change_the_result(monkeypatch):
     schools = [tuple(p) for p in rng.uniform(0, 1000, (9, 2))]
     whole = matrix(net, blocks, schools, mode="drive")
     monkeypatch.setattr(travel_mod, "CHUNK_ENTRIES", 200)
-    parts = matrix(net, blocks, schools, mode="drive", workers=2)
+    parts = matrix(net, blocks, schools, mode="drive", options=TravelOptions(workers=2))
     for f in ("origin", "dest", "time_s", "dist_m"):
         np.testing.assert_array_equal(getattr(whole, f), getattr(parts, f))
     assert whole.n_pairs == 60 * 9
@@ -141,9 +143,9 @@ def test_worker_processes_give_the_same_result_as_one_process(monkeypatch, caplo
     monkeypatch.setattr(travel_mod, "_run_in_processes", lambda *a: started.append(a[2]) or real(*a))
     monkeypatch.setattr(travel_mod, "PROCESS_MIN_WORK", 0)
     for mode, cutoff in (("drive", None), ("walk", 600)):
-        one = matrix(net, blocks, schools, mode=mode, cutoff_s=cutoff, workers=1)
+        one = matrix(net, blocks, schools, mode=mode, cutoff_s=cutoff, options=TravelOptions(workers=1))
         with caplog.at_level("WARNING", logger="geo.travel"):
-            two = matrix(net, blocks, schools, mode=mode, cutoff_s=cutoff, workers=2)
+            two = matrix(net, blocks, schools, mode=mode, cutoff_s=cutoff, options=TravelOptions(workers=2))
         assert "worker processes failed" not in caplog.text  # really ran in processes
         for f in ("origin", "dest", "time_s", "dist_m"):
             np.testing.assert_array_equal(getattr(one, f), getattr(two, f))
@@ -155,15 +157,18 @@ def test_small_problems_start_no_processes(monkeypatch):
     net = build_network(roads([[(0, 0), (1000, 0)]]))
     monkeypatch.setattr(travel_mod, "CHUNK_ENTRIES", 1)  # many chunks, but tiny work
     monkeypatch.setattr(travel_mod, "_run_in_processes", lambda *a: pytest.fail("started processes"))
-    tm = matrix(net, [(100, 0), (900, 0)], [(0, 0), (500, 0), (1000, 0)], mode="walk", workers=2)
+    tm = matrix(net, [(100, 0), (900, 0)], [(0, 0), (500, 0), (1000, 0)], mode="walk", options=TravelOptions(workers=2))
     assert tm.dist_m.tolist() == [100, 400, 900, 900, 400, 100]
 
 
 def test_straight_line_fallback_without_network():
-    tm = matrix(None, [(0, 0), (3000, 4000)], [(0, 0)], mode="walk", detour_factor=1.2)
+    tm = matrix(None, [(0, 0), (3000, 4000)], [(0, 0)], mode="walk", options=TravelOptions(detour_factor=1.2))
     assert tm.dist_m.tolist() == [0, 6000]
     assert tm.time_s.tolist() == [0, 4800]
     assert "straight line" in tm.mode
+    # A scenario's [network] table is the travel options as it is.
+    same = matrix(None, [(0, 0), (3000, 4000)], [(0, 0)], mode="walk", options=NetworkSettings(detour_factor=1.2))
+    assert same.dist_m.tolist() == [0, 6000] and same.mode == tm.mode
 
 
 def test_errors():
@@ -171,14 +176,14 @@ def test_errors():
     with pytest.raises(ValueError, match="unknown mode 'boat'"):
         matrix(net, [(0, 0)], [(10, 0)], mode="boat")
     other = points(["s0"], [(0, 0)], "school_id").set_crs("EPSG:32650", allow_override=True)
-    with pytest.raises(InputError, match="destinations.*differs from the road network"):
+    with pytest.raises(InputError, match=r"destinations.*differs from the road network"):
         travel_matrix(points(["b0"], [(0, 0)], "block_id"), other, origin_id="block_id", dest_id="school_id", network=net)
 
 
 def test_far_points_are_logged(caplog):
     net = build_network(roads([[(0, 0), (1000, 0)]]))
     with caplog.at_level("WARNING", logger="geo.travel"):
-        tm = matrix(net, [(500, 2500)], [(0, 0)], mode="walk", max_snap_m=2000)
+        tm = matrix(net, [(500, 2500)], [(0, 0)], mode="walk", options=TravelOptions(max_snap_m=2000))
     assert "1 origin(s) lie more than 2000 m from a road: b0 (2500 m)" in caplog.text
     assert tm.dist_m.tolist() == [3000]
 
@@ -250,8 +255,8 @@ def test_helsinki_matches_networkx(helsinki, mode):
                 assert np.isinf(got_t[i, j])
                 continue
             path = paths[("o", i)][::-1]
-            secs = sum(h[a][b]["t"] for a, b in zip(path, path[1:])) + off / WALK_MS
-            metres = sum(h[a][b]["l"] for a, b in zip(path, path[1:])) + off
+            secs = sum(h[a][b]["t"] for a, b in itertools.pairwise(path)) + off / WALK_MS
+            metres = sum(h[a][b]["l"] for a, b in itertools.pairwise(path)) + off
             assert got_t[i, j] == round(secs)
             assert got_d[i, j] == round(metres), (i, j)
             if mode == "walk":  # walking: the fastest path is the shortest one

@@ -301,7 +301,9 @@ def test_swapped_lon_lat() -> None:
 
 def test_coordinates_outside_china() -> None:
     s = schools(geometry=[Point(LON0, LAT0), Point(LON0, LAT0), Point(2.35, 48.85)])
-    with pytest.raises(InputError, match=r"school_id S3, column 'geometry': outside China \(lon=2.350000, lat=48.850000; expected lon 73–135, lat 18–54\)"):
+    with pytest.raises(
+        InputError, match=r"school_id S3, column 'geometry': outside China \(lon=2.350000, lat=48.850000; expected lon 73–135, lat 18–54\)"
+    ):
         validate_inputs(s)
 
 
@@ -341,7 +343,11 @@ def test_not_a_table() -> None:
 
 def test_no_capacity_for_a_taught_level() -> None:
     s = schools(capacity_primary=[None, None, 270])
-    with pytest.raises(InputError, match=r"school_id S1, column 'capacity_primary': no capacity for a school that teaches primary: give capacity_primary \(seats\) or classes_primary"):
+    with pytest.raises(
+        InputError,
+        match=r"school_id S1, column 'capacity_primary': no capacity for a school that teaches primary: "
+        r"give capacity_primary \(seats\) or classes_primary",
+    ):
         validate_inputs(s)
 
 
@@ -360,7 +366,12 @@ def test_every_problem_of_every_layer_at_once() -> None:
         validate_inputs(s, b, t, sources={"schools": "s.csv", "blocks": "b.gpkg", "teachers": "t.xlsx"})
     text = str(excinfo.value)
     assert text.startswith("4 problems found in the input:")
-    for part in ("s.csv, school_id S2, column 'level'", "b.gpkg, block_id B1, column 'students_primary'", "t.xlsx, teacher_id T2, column 'sex'", "b.gpkg, block_id B2, column 'current_junior'"):
+    for part in (
+        "s.csv, school_id S2, column 'level'",
+        "b.gpkg, block_id B1, column 'students_primary'",
+        "t.xlsx, teacher_id T2, column 'sex'",
+        "b.gpkg, block_id B2, column 'current_junior'",
+    ):
         assert part in text
 
 

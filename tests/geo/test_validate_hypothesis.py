@@ -116,7 +116,8 @@ def test_malformed_schools_never_crash(schools: pd.DataFrame) -> None:
 @given(blocks=layers(BLOCKS, spatial=True), teachers=st.one_of(st.none(), layers(TEACHERS, spatial=False)))
 def test_malformed_blocks_and_teachers_never_crash(blocks: pd.DataFrame, teachers: pd.DataFrame | None) -> None:
     schools = gpd.GeoDataFrame(
-        {"school_id": ["S1", "S2"], "name": ["a", "b"], "level": ["primary", "junior"], "area_type": ["urban", "rural"], "capacity_primary": [100, 0], "capacity_junior": [0, 100]},
+        {"school_id": ["S1", "S2"], "name": ["a", "b"], "level": ["primary", "junior"], "area_type": ["urban", "rural"],
+         "capacity_primary": [100, 0], "capacity_junior": [0, 100]},
         geometry=[Point(LON0, LAT0), Point(LON0 + 0.01, LAT0)],
         crs=4326,
     )
