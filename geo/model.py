@@ -21,7 +21,7 @@ LevelName = Literal["primary", "junior"]
 LEVELS: tuple[LevelName, ...] = ("primary", "junior")
 
 
-class SchoolLevel(str, Enum):
+class SchoolLevel(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-strings of the members
     """What a school teaches: 小学, 初中 or 九年一贯制."""
 
     PRIMARY = "primary"
@@ -29,7 +29,7 @@ class SchoolLevel(str, Enum):
     NINE_YEAR = "nine_year"
 
 
-class AreaType(str, Enum):
+class AreaType(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-strings of the members
     """Where a school or block lies: 城区, 镇区 or 乡村."""
 
     URBAN = "urban"
@@ -37,7 +37,7 @@ class AreaType(str, Enum):
     RURAL = "rural"
 
 
-class Title(str, Enum):
+class Title(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-strings of the members
     """Professional title of a teacher (初级/中级/高级)."""
 
     JUNIOR = "junior"
@@ -45,7 +45,7 @@ class Title(str, Enum):
     SENIOR = "senior"
 
 
-class Subject(str, Enum):
+class Subject(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-strings of the members
     """Canonical subject names."""
 
     CHINESE = "chinese"
