@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 from geo.errors import InputError, Problem
 from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS
 from planning.app.stage import Context, Stage, StageOutput, StageParams
-from planning.app.stages.balance import StrengthParams
+from planning.balance import StrengthOptions
 from planning.communities.groups import DEFAULT_RURAL_PENALTY_S, DEFAULT_STRENGTH_WEIGHT_S, form_communities
 
 
@@ -58,7 +58,7 @@ class CommunitiesParams(StageParams):
     fixed_groups: Path | None = Field(None, description="existing groups to keep: school_id, group_id, role (+ level)")
     pair_k: int | None = Field(None, ge=0, description="weak schools per strong partner in one-to-one pairing; none = smallest that pairs all, 0 = off")
     allow_unassigned: bool = Field(False, description="leave unplaceable schools out (listed) instead of failing")
-    strength: StrengthParams | None = None
+    strength: StrengthOptions | None = None
 
     @model_validator(mode="after")
     def _sizes(self) -> CommunitiesParams:
@@ -76,7 +76,7 @@ def _strength(ctx: Context, params: CommunitiesParams) -> pd.DataFrame:
     earlier = ctx.result("balance")
     if earlier is not None and getattr(earlier, "strength", None) is not None:
         return earlier.strength
-    return StrengthParams().compute(ctx.inputs.schools, ctx.inputs.teachers)
+    return StrengthOptions().compute(ctx.inputs.schools, ctx.inputs.teachers)
 
 
 def _fixed_groups(ctx: Context, path: Path | None) -> pd.DataFrame | None:

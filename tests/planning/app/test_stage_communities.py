@@ -17,6 +17,7 @@ from planning.app.scenario import InputsSection, Scenario, SolverSection
 from planning.app.stage import Context, StageOutput
 from planning.app.stages import balance as balance_stage
 from planning.app.stages.communities import STAGE, CommunitiesParams
+from planning.balance import StrengthOptions
 from planning.communities.groups import CommunityPlan
 
 CRS = "EPSG:32649"
@@ -78,7 +79,7 @@ def test_files_and_plan() -> None:
 def test_uses_balance_strength_when_it_ran() -> None:
     params = CommunitiesParams(min_members=1, max_members=3)
     ctx = context(params)
-    strength = balance_stage.StrengthParams(strong_at=5.0, weak_below=0.0).compute(ctx.inputs.schools, None)  # nobody strong
+    strength = StrengthOptions(strong_at=5.0, weak_below=0.0).compute(ctx.inputs.schools, None)  # nobody strong
     fake = balance_stage.BalanceResult(report=None, strength=strength)  # type: ignore[arg-type]
     ctx.outputs["balance"] = StageOutput(files={}, result=fake)
     out = STAGE.run(ctx, params)
