@@ -846,11 +846,9 @@ def _choose_leads(
     eligible = sub["strength_class"].to_numpy() != "weak"
     if options.lead_area_types is not None:
         eligible &= sub["area_type"].isin(list(options.lead_area_types)).to_numpy()
-    eligible &= np.isfinite(sub["strength"].to_numpy())
-    order = sorted(
-        (i for i in np.nonzero(eligible)[0] if ids[i] not in fixed_leads),
-        key=lambda i: (-sub["strength"].iloc[i], ids[i]),
-    )
+    strength = sub["strength"].to_numpy(np.float64)
+    eligible &= np.isfinite(strength)
+    order = sorted((i for i in np.nonzero(eligible)[0] if ids[i] not in fixed_leads), key=lambda i: (-strength[i], ids[i]))
     ranked = [str(ids[i]) for i in order]
     g = n_groups
     if g is None:  # enough groups for the schools that must join (leads do not join)

@@ -252,7 +252,7 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
             cost, k=k, max_travel_s=options.max_travel_s, weak_ids=list(ids[weak]), allow_unpaired=options.allow_unassigned
         )
         pair_obj = ps.objective
-        strength = sub["strength"]
+        strength = sub["strength"].to_numpy(np.float64)
         for w_pos, s_pos in enumerate(ps.partner):
             if s_pos >= 0:
                 wi, si = weak[w_pos], strong[s_pos]
@@ -262,8 +262,8 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
                         "weak_id": ids[wi],
                         "strong_id": ids[si],
                         "time_s": int(ps.time_s[w_pos]),
-                        "weak_strength": float(strength.iloc[wi]),
-                        "strong_strength": float(strength.iloc[si]),
+                        "weak_strength": float(strength[wi]),
+                        "strong_strength": float(strength[si]),
                     }
                 )
         unpaired = [{"level": lv, "school_id": ids[weak[w]], "plan": "pair", "reason": why} for w, why in ps.unpaired.items()]
