@@ -24,8 +24,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from geo.travel import straight_line_matrix
-from planning.balance.indicators import evaluate_balance
-from planning.communities.groups import form_communities, pair_schools
+from planning import balance, communities
 
 
 def _county(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
@@ -101,12 +100,12 @@ def bench_balance(n_schools: int, n_teachers: int, rng: np.random.Generator) -> 
     full, _ = _county(n_schools, rng)
     full_teachers = _teachers(full, n_teachers, rng)
     t0 = time.perf_counter()
-    evaluate_balance(full, full_teachers)
+    balance.from_frames(full, full_teachers)
     print(f"balance   {n_schools:>6} schools (nine-year split), {n_teachers:>6} teachers: {time.perf_counter() - t0:6.3f} s (target ≤ 2 s)")
     schools = full[full["level"] != "nine_year"].reset_index(drop=True)  # the peer does not split nine-year schools
     teachers = _teachers(schools, n_teachers, rng)
     t0 = time.perf_counter()
-    report = evaluate_balance(schools, teachers)
+    report = balance.from_frames(schools, teachers)
     ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     ref = {lv: _reference_quality_cvs(schools, teachers, lv) for lv in ("primary", "junior")}
@@ -124,7 +123,7 @@ def bench_pairing(n_weak: int, n_strong: int, k: int, rng: np.random.Generator) 
     xy_s = rng.uniform(0, 60_000, (n_strong, 2))
     cost = np.rint(np.hypot(xy_w[:, None, 0] - xy_s[None, :, 0], xy_w[:, None, 1] - xy_s[None, :, 1]) * 1.3 / (30 / 3.6))
     t0 = time.perf_counter()
-    sol = pair_schools(cost, k=k, max_travel_s=np.inf)
+    sol = communities.pairs_from_arrays(cost, k=k, max_travel_s=np.inf)
     ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     rep = np.repeat(cost, k, axis=1)
@@ -144,7 +143,7 @@ def _greedy(plan_groups: pd.DataFrame, travel: np.ndarray, ids: np.ndarray, max_
     """
     pos = {s: i for i, s in enumerate(ids)}
     total = unplaced = 0
-    for lv, g in plan_groups.groupby("level"):
+    for _lv, g in plan_groups.groupby("level"):
         leads = [pos[s] for s in g.loc[g["role"] == "lead", "school_id"]]
         room = dict.fromkeys(leads, max_members)
         for s in sorted(g.loc[g["role"] == "member", "school_id"]):
@@ -169,11 +168,15 @@ def bench_communities(n: int, rng: np.random.Generator, time_limit_s: float) -> 
     )
     travel = straight_line_matrix(ids, xy, ids, xy, speed_kmh=30, cutoff_s=3600, mode="drive")
     t0 = time.perf_counter()
-    plan = form_communities(schools, strength, travel, time_limit_s=time_limit_s, pair_k=0)
+    plan = communities.from_frames(
+        schools, strength, travel, options=communities.CommunityOptions(pair_k=0), limits=communities.SolveLimits(time_limit_s=time_limit_s)
+    )
     ours = time.perf_counter() - t0
     greedy, greedy_left = _greedy(plan.groups, travel.dense(), ids, 4)
     ours_travel = sum(m["total_travel_s"] for m in plan.metrics.values())
-    gaps = ", ".join(f"{lv} gap {m['gap']:.2%} ({m['status']}, objective {m['objective']:.0f}, bound {m['bound']:.0f})" for lv, m in plan.metrics.items())
+    gaps = ", ".join(
+        f"{lv} gap {m['gap']:.2%} ({m['status']}, objective {m['objective']:.0f}, bound {m['bound']:.0f})" for lv, m in plan.metrics.items()
+    )
     print(
         f"communities {n:>4} schools: {ours:6.3f} s (target ≤ 10 s within 1% of the bound); {gaps}; "
         f"travel {ours_travel / 60:.0f} min vs greedy nearest-lead {greedy / 60:.0f} min (ratio {ours_travel / max(greedy, 1):.3f}; "

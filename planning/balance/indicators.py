@@ -37,16 +37,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from geo.errors import InputError, Problem
+from geo.errors import InputError, Problem, missing_columns
 from geo.model import LEVELS, SchoolLevel
-from geo.policy import (
-    BASIC_CV_MEAN_MAX,
-    QUALITY_CV_MAX,
-    QUALITY_EXCLUDE_TEACHING_POINT_BELOW,
-    QUALITY_MIN_STANDARDS_MET,
-    QUALITY_SEVENTH_MIN_SHARE,
-    QUALITY_STANDARDS,
-)
+from geo.policy import QUALITY_EXCLUDE_TEACHING_POINT_BELOW, QUALITY_MIN_STANDARDS_MET, QUALITY_SEVENTH_MIN_SHARE
+from planning.balance.options import BalanceOptions
+from planning.balance.validate import validate_schools
 
 logger = logging.getLogger(__name__)
 
@@ -175,39 +170,9 @@ def _bool_column(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name].fillna(False).astype(bool)
 
 
-def _validate_schools(schools: pd.DataFrame) -> None:
-    problems: list[Problem] = []
-    for col in ("school_id", "level", "enrolled_primary", "enrolled_junior"):
-        if col not in schools.columns:
-            problems.append(Problem("schools", "required column is missing", column=col))
-    if problems:
-        raise InputError(problems)
-    ids = schools["school_id"].astype(str)
-    for sid in sorted(set(ids[ids.duplicated()])):
-        problems.append(Problem("schools", "school_id is not unique", row=sid, column="school_id"))
-    valid = {v.value for v in SchoolLevel}
-    for sid, lv in zip(ids, schools["level"]):
-        if lv not in valid:
-            problems.append(Problem("schools", f"level {lv!r} is not one of {sorted(valid)}", row=sid, column="level"))
-    for col in ("enrolled_primary", "enrolled_junior", *(src for src, _ in _FACILITY_SOURCES.values())):
-        if col not in schools.columns:
-            continue
-        vals = pd.to_numeric(schools[col], errors="coerce")
-        bad = vals < 0
-        if col.startswith("enrolled_"):
-            bad |= vals.isna()
-        for sid in ids[bad.to_numpy()]:
-            problems.append(Problem("schools", "must be a number ≥ 0", row=sid, column=col))
-    if problems:
-        raise InputError(problems)
-
-
 def _teacher_counts(teachers: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
     """Teacher counts per (school_id, level) part; nine-year teachers split by level or pupil share."""
-    problems: list[Problem] = []
-    for col in ("school_id", "subject", "backbone", "above_qualification", "title"):
-        if col not in teachers.columns:
-            problems.append(Problem("teachers", "required column is missing", column=col))
+    problems = missing_columns(teachers.columns, ("school_id", "subject", "backbone", "above_qualification", "title"), "teachers")
     if problems:
         raise InputError(problems)
     t = pd.DataFrame(
@@ -282,7 +247,7 @@ def school_indicators(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> p
     InputError
         Missing or invalid columns, duplicate ids, teachers at unknown schools.
     """
-    _validate_schools(schools)
+    validate_schools(schools, numeric=[src for src, _ in _FACILITY_SOURCES.values()])
     s = pd.DataFrame(
         {
             "school_id": schools["school_id"].astype(str).to_numpy(),
@@ -370,13 +335,15 @@ class BalanceReport:
         One row per (level, indicator, kind): ``level, indicator, kind``
         (``quality`` | ``basic``), ``county_value`` (county total / county
         pupils, in the indicator's unit), ``cv`` (official weighted CV),
-        ``threshold`` and ``passes`` (优质均衡: each CV ≤ 0.50 / 0.45;
+        ``threshold`` and ``passes`` (优质均衡: each CV ≤ 0.50 / 0.45 by default;
         基本均衡: only the ``basic_composite`` row, the mean of the 8 CVs, has
-        a threshold, 0.65 / 0.55), ``n_schools`` counted, ``n_missing``
+        a threshold, 0.65 / 0.55 by default; see :class:`BalanceOptions`),
+        ``n_schools`` counted, ``n_missing``
         (counted schools without a value) and a ``note``.
     schools
         One row per school part (as :func:`school_indicators`) plus, for each
-        优质均衡 indicator, ``<indicator>_share`` (value / standard) and
+        优质均衡 indicator, ``<indicator>_share`` (value / its standard in
+        :attr:`BalanceOptions.quality_standards`) and
         ``<indicator>_met``; ``standards_met`` (of 7), ``seventh_share``
         (lowest share among the standards not met, 1 when all are met) and
         ``meets_quality`` (≥ 6 of 7 met and the 7th at ≥ 85%; NA when an
@@ -400,17 +367,19 @@ class BalanceReport:
     not_computable: tuple[str, ...] = ()
 
 
-def _indicator_row(parts: pd.DataFrame, level: str, name: str, kind: str) -> dict[str, object]:
+def _indicator_row(parts: pd.DataFrame, level: str, name: str, kind: str, cv_max: float) -> dict[str, object]:
+    """County row of one indicator; ``cv_max`` is a quality indicator's CV threshold (NaN for a basic one)."""
     counted = parts[~parts["excluded" if kind == "quality" else "excluded_basic"]]
     vals = counted[name].to_numpy(np.float64)
     have = np.isfinite(vals)
+    cv = float("nan")
     row: dict[str, object] = {
         "level": level,
         "indicator": name,
         "kind": kind,
         "county_value": np.nan,
         "cv": np.nan,
-        "threshold": QUALITY_CV_MAX[level] if kind == "quality" else np.nan,
+        "threshold": cv_max,
         "passes": pd.NA,
         "n_schools": len(counted),
         "n_missing": int((~have).sum()),
@@ -425,22 +394,23 @@ def _indicator_row(parts: pd.DataFrame, level: str, name: str, kind: str) -> dic
         x = vals[have]
         mean = float(np.dot(p, x) / p.sum())
         row["county_value"] = mean
-        row["cv"] = weighted_cv(x, p, county_mean=mean)
+        cv = weighted_cv(x, p, county_mean=mean)
+        row["cv"] = cv
         if mean == 0:
             row["note"] = "county value is 0: CV undefined"
         elif not have.all():
             row["note"] = f"{int((~have).sum())} school(s) without a value left out"
     if kind == "quality":
-        cv = row["cv"]
-        row["passes"] = bool(np.isfinite(cv) and cv <= QUALITY_CV_MAX[level]) if row["note"] != "no schools counted" else pd.NA
+        row["passes"] = bool(np.isfinite(cv) and cv <= cv_max) if row["note"] != "no schools counted" else pd.NA
     return row
 
 
-def _school_standards(parts: pd.DataFrame) -> pd.DataFrame:
+def _school_standards(parts: pd.DataFrame, standards: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """Each part against the 优质均衡 ``standards`` (level → indicator → value): shares, met, ``meets_quality``."""
     out = parts.copy()
     met_cols, share_cols = [], []
     for name in QUALITY_INDICATORS:
-        std = out["level"].map({lv: QUALITY_STANDARDS[lv][name] for lv in LEVELS}).to_numpy(np.float64)
+        std = out["level"].map({lv: standards[lv][name] for lv in LEVELS}).to_numpy(np.float64)
         share = out[name].to_numpy(np.float64) / std
         out[f"{name}_share"] = share
         met = pd.array(np.where(np.isfinite(share), share >= 1 - _STANDARD_RTOL, False), dtype="boolean")
@@ -464,7 +434,9 @@ def _school_standards(parts: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def evaluate_balance(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> BalanceReport:
+def evaluate_balance(
+    schools: pd.DataFrame, teachers: pd.DataFrame | None, *, options: BalanceOptions | None = None
+) -> BalanceReport:
     """Evaluate 基本均衡 and 优质均衡 for every level the county has.
 
     Parameters
@@ -473,6 +445,8 @@ def evaluate_balance(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> Ba
         Schools layer (canonical columns; see :func:`school_indicators`).
     teachers
         Teachers table, or ``None`` (teacher indicators not computable).
+    options
+        CV thresholds and per-school standards (default: the national ones of :mod:`geo.policy`).
 
     Returns
     -------
@@ -483,26 +457,27 @@ def evaluate_balance(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> Ba
     InputError
         As :func:`school_indicators`.
     """
+    opts = options or BalanceOptions()
     parts = school_indicators(schools, teachers)
     rows: list[dict[str, object]] = []
     composite: dict[str, float] = {}
     basic_ok: dict[str, bool] = {}
     quality_ok: dict[str, bool] = {}
     missing: set[str] = set()
-    standards = _school_standards(parts)
+    standards = _school_standards(parts, opts.quality_standards)
     for lv in LEVELS:
         sub = parts[parts["level"] == lv]
         if sub.empty:
             continue
-        q_rows = [_indicator_row(sub, lv, name, "quality") for name in QUALITY_INDICATORS]
-        b_rows = [_indicator_row(sub, lv, name, "basic") for name in BASIC_INDICATORS]
+        q_rows = [_indicator_row(sub, lv, name, "quality", opts.quality_cv_max[lv]) for name in QUALITY_INDICATORS]
+        b_rows = [_indicator_row(sub, lv, name, "basic", np.nan) for name in BASIC_INDICATORS]
         for r in q_rows + b_rows:
             if str(r["note"]).startswith("not computable"):
                 missing.add(str(r["indicator"]))
         cvs = np.array([r["cv"] for r in b_rows], dtype=np.float64)
         mean_cv = float(cvs.mean()) if np.isfinite(cvs).all() else float("nan")
         composite[lv] = mean_cv
-        basic_ok[lv] = bool(np.isfinite(mean_cv) and mean_cv <= BASIC_CV_MEAN_MAX[lv])
+        basic_ok[lv] = bool(np.isfinite(mean_cv) and mean_cv <= opts.basic_cv_mean_max[lv])
         b_rows.append(
             {
                 "level": lv,
@@ -510,7 +485,7 @@ def evaluate_balance(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> Ba
                 "kind": "basic",
                 "county_value": np.nan,
                 "cv": mean_cv,
-                "threshold": BASIC_CV_MEAN_MAX[lv],
+                "threshold": opts.basic_cv_mean_max[lv],
                 "passes": basic_ok[lv],
                 "n_schools": int((~sub["excluded_basic"]).sum()),
                 "n_missing": int((~np.isfinite(cvs)).sum()),

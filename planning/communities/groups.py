@@ -1,8 +1,6 @@
-"""Strong–weak school communities: "1+N" groups (集团化办学, 城乡学校共同体) and pairing (结对帮扶).
+""""1+N" school groups (集团化办学, 城乡学校共同体): a strong lead and nearby weaker members.
 
-Two models, each with a core on ids and numpy arrays and a frame-level wrapper.
-
-**Groups** (:func:`solve_groups`, CP-SAT). Schools are lead candidates, must
+**Model** (:func:`solve_groups`, CP-SAT). Schools are lead candidates, must
 join (every weak school and, by default, every rural one: Fujian paired every
 rural school with an urban one), may join (middle schools, when asked) or stay
 out. Decision variables: ``y_j`` (candidate j leads a group) and ``x_ij``
@@ -20,12 +18,8 @@ number of groups is fixed when asked; existing groups are fixed. Objective::
 (two inequalities) and pushes every group's mean strength towards the county
 mean, so no group is all weak. Bound and gap are CP-SAT's.
 
-**Pairing** (:func:`pair_schools`, min-cost flow). Each weak school is paired with
-one strong school in reach and a strong school takes at most ``k``: source →
-weak (capacity 1) → strong (cost = travel s) → sink (capacity k), solved as a
-maximum flow of minimum cost, which is exact (gap 0); when every weak school can
-be paired and the problem is nearly square, OR-Tools' linear sum assignment with
-each strong school replicated k times gives the same optimum faster.
+**Frames** (:func:`form_communities`) choose the leads and roles per level, solve,
+and pair each weak school with a strong one (:mod:`planning.communities.pairing`).
 
 **Levels.** By default primary schools are grouped with primary schools and
 junior with junior, nine-year schools taking part in both (a nine-year school
@@ -51,65 +45,66 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
-from ortools.graph.python import linear_sum_assignment, min_cost_flow
+from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
-from geo.model import LEVELS, SchoolLevel
-from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS
+from geo.policy import GROUP_MAX_TRAVEL_S
 from geo.travel import TravelMatrix
+from planning.communities.frames import (
+    PAIR_COLUMNS,
+    UNASSIGNED_COLUMNS,
+    concat,
+    level_runs,
+    school_info,
+    strength_problems,
+    travel_among,
+)
+from planning.communities.options import DEFAULT_NEAREST_LEADS, CommunityOptions, SolveLimits
+from planning.communities.pairing import pair_level, pair_schools
 
 logger = logging.getLogger(__name__)
 
 #: Strength values are scaled to integers for CP-SAT: 1/1000 of the index is resolution enough.
 STRENGTH_SCALE = 1000
-#: Default cost of one unit of size-weighted strength deviation, in seconds of travel.
-DEFAULT_STRENGTH_WEIGHT_S = 600.0
-#: Default cost of a group without a rural member, in seconds of travel.
-DEFAULT_RURAL_PENALTY_S = 3600.0
-#: CP-SAT stops once the solution is proven within this relative gap of its bound.
-DEFAULT_GAP_LIMIT = 0.01
-#: Each school may join one of its this-many nearest candidate leads (fixed groups excepted).
-DEFAULT_NEAREST_LEADS = 10
 #: Cost of leaving a must-join school out (with ``allow_unassigned``): above any travel within the cap.
 UNASSIGNED_PENALTY_S = 100 * GROUP_MAX_TRAVEL_S
 
-#: Reasons a weak school is left unpaired.
-PAIR_UNREACHABLE = "no strong school within the travel cap"
-PAIR_FULL = "strong schools in reach are full"
-
-Role = Literal["lead", "must", "may", "out"]
-LevelMode = Literal["by_level", "mixed"]
-LeadMode = Literal["strongest", "optimize", "given"]
-
-
-# --------------------------------------------------------------------------- travel input
-
-
-def _dense_time(time_s: TravelMatrix | NDArray[Any] | sp.spmatrix | sp.sparray, n: int) -> NDArray[np.float64]:
-    """``(n, n)`` float array of travel seconds from school i to school j; ``inf`` where unreachable."""
-    if isinstance(time_s, TravelMatrix):
-        dense = time_s.dense("time_s")
-    elif sp.issparse(time_s):
-        coo = sp.coo_array(time_s)
-        dense = np.full(coo.shape, np.inf)
-        dense[coo.row, coo.col] = coo.data
-        np.fill_diagonal(dense, 0.0)
-    else:
-        dense = np.asarray(time_s, dtype=np.float64)
-    if dense.shape != (n, n):
-        msg = f"travel matrix is {dense.shape}, expected ({n}, {n}) schools × schools"
-        raise InputError([Problem("travel", msg)])
-    return dense
+#: Travel seconds school → school, as :func:`solve_groups` takes them.
+Travel: TypeAlias = TravelMatrix | NDArray[Any] | sp.spmatrix | sp.sparray
 
 
 # --------------------------------------------------------------------------- groups core
+
+
+@dataclass(frozen=True)
+class GroupMarks:
+    """Optional per-school marks for :func:`solve_groups`, index-aligned with its ``ids``.
+
+    Attributes
+    ----------
+    lead_fixed
+        Candidate leads that must lead (default: every ``lead``; with
+        ``n_groups`` the solver may choose among the others).
+    rural
+        Rural schools (for the ≥ 1 rural member rule).
+    fixed_lead_of
+        Index of the lead each school is fixed to (existing groups), -1 if free.
+    lead_or_join
+        Candidate leads that, if not chosen to lead, must join a group (e.g.
+        rural candidates when every rural school takes part).
+    """
+
+    lead_fixed: ArrayLike | None = None
+    rural: ArrayLike | None = None
+    fixed_lead_of: ArrayLike | None = None
+    lead_or_join: ArrayLike | None = None
 
 
 @dataclass(frozen=True)
@@ -140,40 +135,89 @@ class GroupSolution:
     wall_s: float
 
 
-def _cp_params(solver: cp_model.CpSolver, *, time_limit_s: float, workers: int, seed: int, gap_limit: float) -> None:
+@dataclass(frozen=True)
+class _Schools:
+    """The checked per-school arrays of one solve (index-aligned)."""
+
+    ids: list[str]
+    t: NDArray[np.float64]  # travel seconds i → j
+    s_int: NDArray[np.int64]  # strength × STRENGTH_SCALE (NaN as the mean)
+    roles: NDArray[np.object_]
+    cand: NDArray[np.bool_]  # candidate leads
+    fixed: NDArray[np.bool_]  # candidates that must lead
+    rural: NDArray[np.bool_]
+    fixed_of: NDArray[np.int64]  # lead an existing group ties the school to, -1 if free
+    part: NDArray[np.bool_]  # free candidates that lead or join
+    joiner: NDArray[np.bool_]  # schools that may join a group
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def all_fixed(self) -> bool:
+        """Every candidate leads (no choice of leads left to the solver)."""
+        return bool((self.fixed == self.cand).all())
+
+    @property
+    def fixed_size(self) -> NDArray[np.int64]:
+        """Members each lead's existing group ties to it."""
+        return np.bincount(self.fixed_of[self.fixed_of >= 0], minlength=self.n)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A built CP-SAT model and its variable maps."""
+
+    model: cp_model.CpModel
+    y: dict[int, cp_model.IntVar]  # j leads
+    x: dict[tuple[int, int], cp_model.IntVar]  # i joins j
+    unassigned: dict[int, cp_model.IntVar]  # must-join i left out
+    dev: dict[int, cp_model.IntVar]  # |strength deviation| of j's group
+    rural: dict[int, tuple[cp_model.IntVar, cp_model.IntVar]]  # (j's group has a rural member, it has none)
+    s_bar: int
+
+
+def _cp_params(solver: cp_model.CpSolver, limits: SolveLimits) -> None:
     p = solver.parameters
-    p.random_seed = int(seed)
+    p.random_seed = int(limits.seed)
     # One worker: deterministic by construction, and on this model (warm-started from the
     # flow hint) faster than interleaved multi-worker search, measured on 300-school counties.
-    del workers
     p.num_workers = 1
-    p.max_deterministic_time = float(time_limit_s)
-    p.max_time_in_seconds = 10.0 * float(time_limit_s)  # safeguard only; the deterministic limit stops first
-    p.relative_gap_limit = float(gap_limit)
+    p.max_deterministic_time = float(limits.time_limit_s)
+    p.max_time_in_seconds = 10.0 * float(limits.time_limit_s)  # safeguard only; the deterministic limit stops first
+    p.relative_gap_limit = float(limits.gap_limit)
     p.log_search_progress = False
+
+
+def _time_array(time_s: Travel, ids: list[str]) -> NDArray[np.float64]:
+    """``(n, n)`` float array of travel seconds from school i to school j; ``inf`` where unreachable."""
+    n = len(ids)
+    if isinstance(time_s, TravelMatrix):
+        return travel_among(time_s, ids)
+    if sp.issparse(time_s):
+        coo = sp.coo_array(time_s)
+        dense = np.full(coo.shape, np.inf)
+        dense[coo.row, coo.col] = coo.data
+        np.fill_diagonal(dense, 0.0)
+    else:
+        dense = np.asarray(time_s, dtype=np.float64)
+    if dense.shape != (n, n):
+        msg = f"travel matrix is {dense.shape}, expected ({n}, {n}) schools × schools"
+        raise InputError([Problem("travel", msg)])
+    return dense
 
 
 def solve_groups(
     ids: Sequence[str],
     strength: ArrayLike,
-    time_s: TravelMatrix | NDArray[Any] | sp.spmatrix | sp.sparray,
-    role: Sequence[str],
+    time_s: Travel,
+    role: Sequence[str] | NDArray[np.object_],
     *,
-    lead_fixed: ArrayLike | None = None,
-    rural: ArrayLike | None = None,
-    fixed_lead_of: ArrayLike | None = None,
-    lead_or_join: ArrayLike | None = None,
+    marks: GroupMarks | None = None,
     n_groups: int | None = None,
-    min_members: int = GROUP_MIN_MEMBERS,
-    max_members: int = GROUP_MAX_MEMBERS,
-    max_travel_s: float = GROUP_MAX_TRAVEL_S,
-    strength_weight_s: float = DEFAULT_STRENGTH_WEIGHT_S,
-    rural_penalty_s: float = DEFAULT_RURAL_PENALTY_S,
-    allow_unassigned: bool = False,
-    time_limit_s: float = 10.0,
-    workers: int = 1,
-    seed: int = 0,
-    gap_limit: float = DEFAULT_GAP_LIMIT,
+    options: CommunityOptions | None = None,
+    limits: SolveLimits | None = None,
     nearest_leads: int | None = DEFAULT_NEAREST_LEADS,
 ) -> GroupSolution:
     """Form "1+N" groups on arrays (formulation in the module docstring).
@@ -186,37 +230,24 @@ def solve_groups(
         Strength index of each school (NaN counts as the mean).
     time_s
         Travel seconds school i → school j: a :class:`~geo.travel.TravelMatrix`
-        over the same schools as origins and destinations, a dense array
-        (``inf`` = unreachable) or a sparse matrix (missing = unreachable).
+        among the schools (looked up by id), a dense ``(n, n)`` array (``inf`` =
+        unreachable) or a sparse matrix (missing = unreachable).
     role
         Per school: ``lead`` (candidate lead), ``must`` (must join a group),
         ``may`` (may join) or ``out``.
-    lead_fixed
-        Candidate leads that must lead (all candidates unless ``n_groups`` lets
-        the solver choose; default: every ``lead``).
-    rural
-        Rural schools (for the ≥ 1 rural member rule).
-    fixed_lead_of
-        Index of the lead each school is fixed to (existing groups), -1 if free.
-    lead_or_join
-        Candidate leads that, if not chosen to lead, must join a group (e.g.
-        rural candidates when every rural school takes part).
+    marks
+        Fixed leads, rural schools, existing memberships, candidates that lead or join.
     n_groups
         Number of groups; ``None`` leaves it free (only matters when some leads
         are not fixed).
-    min_members, max_members
-        Members per group, besides the lead.
-    max_travel_s
-        Lead → member travel cap.
-    strength_weight_s, rural_penalty_s
-        Objective weights, in seconds of travel per unit of strength deviation
-        and per group without a rural member.
-    allow_unassigned
-        Leave must-join schools out (with a reason) instead of failing.
-    time_limit_s, workers, seed, gap_limit
-        CP-SAT deterministic time limit (CP-SAT's machine-independent work units,
-        not wall seconds), workers (kept for the interface; one is used, see the
-        module docstring), random seed, relative gap to stop at.
+    options
+        ``min_members``, ``max_members`` (members per group besides the lead),
+        ``max_travel_min`` (lead → member cap), ``strength_weight_min`` and
+        ``rural_penalty_min`` (objective weights) and ``allow_unassigned`` (leave
+        must-join schools out, with a reason, instead of failing) are used.
+    limits
+        CP-SAT deterministic time limit, workers (one is used, see the module
+        docstring), seed and relative gap to stop at.
     nearest_leads
         Each school may join only one of its this-many nearest candidate leads
         (``None``: any lead in reach). Bound and gap are those of this model.
@@ -234,222 +265,299 @@ def solve_groups(
         CP-SAT stopped without a solution.
     """
     t0 = time.perf_counter()
+    opts = options or CommunityOptions()
+    sc = _check(ids, strength, time_s, role, marks or GroupMarks(), opts)
+    reach, full_reach = _reach(sc, opts, nearest_leads)
+    must, unassigned = _check_stranded(sc, reach, opts)
+    _check_sizes(sc, reach, must, n_groups, opts)
+    if sc.all_fixed and opts.min_members <= opts.max_members:
+        reach = _check_room(sc, reach, full_reach, must, opts)
+    gm = _build_model(sc, reach, must, n_groups, opts)
+    if sc.all_fixed and gm.x:
+        _hint(gm, sc, reach, must, opts)
+    return _solve(gm, sc, unassigned, limits or SolveLimits(), t0)
+
+
+def _check(
+    ids: Sequence[str], strength: ArrayLike, time_s: Travel, role: Sequence[str] | NDArray[np.object_], marks: GroupMarks,
+    opts: CommunityOptions,
+) -> _Schools:
+    """The per-school arrays, every input problem collected before raising."""
     ids = [str(i) for i in ids]
     n = len(ids)
     roles = np.asarray(role, dtype=object)
     s = np.asarray(strength, dtype=np.float64)
-    t = _dense_time(time_s, n)
+    t = _time_array(time_s, ids)
     cand = roles == "lead"
-    fixed = cand.copy() if lead_fixed is None else (np.asarray(lead_fixed, dtype=bool) & cand)
-    is_rural = np.zeros(n, bool) if rural is None else np.asarray(rural, dtype=bool)
-    fixed_of = np.full(n, -1, np.int64) if fixed_lead_of is None else np.asarray(fixed_lead_of, dtype=np.int64)
-    part = np.zeros(n, bool) if lead_or_join is None else (np.asarray(lead_or_join, dtype=bool) & cand & ~fixed)
+    fixed = cand.copy() if marks.lead_fixed is None else (np.asarray(marks.lead_fixed, dtype=bool) & cand)
+    is_rural = np.zeros(n, bool) if marks.rural is None else np.asarray(marks.rural, dtype=bool)
+    fixed_of = np.full(n, -1, np.int64) if marks.fixed_lead_of is None else np.asarray(marks.fixed_lead_of, dtype=np.int64)
+    part = np.zeros(n, bool) if marks.lead_or_join is None else (np.asarray(marks.lead_or_join, dtype=bool) & cand & ~fixed)
     problems: list[Problem] = []
-    if not 0 <= min_members <= max_members:
-        problems.append(Problem("communities", f"need 0 ≤ min_members ≤ max_members, got {min_members}, {max_members}"))
+    if not 0 <= opts.min_members <= opts.max_members:
+        problems.append(
+            Problem("communities", f"need 0 ≤ min_members ≤ max_members, got {opts.min_members}, {opts.max_members}")
+        )
     if len(roles) != n or len(s) != n:
         problems.append(Problem("communities", "ids, strength and role must have the same length"))
     bad_roles = sorted(set(roles) - {"lead", "must", "may", "out"})
     if bad_roles:
         problems.append(Problem("communities", f"unknown roles {bad_roles}; expected lead, must, may or out"))
-    for i in np.nonzero(fixed_of >= 0)[0]:
-        if not cand[fixed_of[i]]:
-            problems.append(Problem("groups", f"fixed to {ids[fixed_of[i]]}, which is not a lead", row=ids[i]))
+    problems += [
+        Problem("groups", f"fixed to {ids[fixed_of[i]]}, which is not a lead", row=ids[i])
+        for i in np.nonzero(fixed_of >= 0)[0]
+        if not cand[fixed_of[i]]
+    ]
     if problems:
         raise InputError(problems)
-
-    s_int = np.rint(np.nan_to_num(s, nan=np.nanmean(s) if np.isfinite(s).any() else 0.0) * STRENGTH_SCALE).astype(np.int64)
+    mean = float(np.nanmean(s)) if np.isfinite(s).any() else 0.0
+    s_int = np.rint(np.nan_to_num(s, nan=mean) * STRENGTH_SCALE).astype(np.int64)
     joiner = (roles == "must") | (roles == "may") | (cand & ~fixed)
+    return _Schools(ids, t, s_int, roles, cand, fixed, is_rural, fixed_of, part, joiner)
+
+
+def _reach(sc: _Schools, opts: CommunityOptions, nearest_leads: int | None) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(``reach[i, j]``: i may join j in the model, the same before keeping the nearest leads only)."""
+    t = sc.t
     # lead → member travel, within the cap (fixed memberships always allowed)
-    reach = (max_travel_s >= t.T) & cand[None, :] & joiner[:, None]  # reach[i, j]: i may join j
+    reach = (opts.max_travel_s >= t.T) & sc.cand[None, :] & sc.joiner[:, None]
     np.fill_diagonal(reach, False)
     full_reach = reach.copy()
-    if nearest_leads is not None and nearest_leads < int(cand.sum()):
+    if nearest_leads is not None and nearest_leads < int(sc.cand.sum()):
         # keep each school's nearest leads only: far leads are never worth it and blow up the model
         tt = np.where(reach, t.T, np.inf)
         kth = np.partition(tt, nearest_leads - 1, axis=1)[:, nearest_leads - 1]
         reach &= tt <= kth[:, None]
-    for i in np.nonzero(fixed_of >= 0)[0]:
+    for i in np.nonzero(sc.fixed_of >= 0)[0]:
         reach[i, :] = False
-        reach[i, fixed_of[i]] = True
-    must = roles == "must"
-    unassigned: dict[int, str] = {}
+        reach[i, sc.fixed_of[i]] = True
+    return reach, full_reach
 
-    # --- feasibility before solving
+
+def _check_stranded(sc: _Schools, reach: NDArray[np.bool_], opts: CommunityOptions) -> tuple[NDArray[np.bool_], dict[int, str]]:
+    """(must-join schools, those left out for want of a lead in reach): raises unless ``allow_unassigned``."""
+    must = sc.roles == "must"
+    unassigned: dict[int, str] = {}
     stranded = np.nonzero(must & ~reach.any(axis=1))[0]
-    if len(stranded):
-        shortfalls = []
-        for i in stranded:
-            others = np.where(cand & (np.arange(n) != i), t[:, i], np.inf)
-            j = int(np.argmin(others)) if np.isfinite(others).any() else -1
-            detail = (
-                f"nearest lead {ids[j]} is {others[j] / 60:.0f} min away, cap {max_travel_s / 60:.0f} min"
-                if j >= 0
-                else "no lead reachable at all"
-            )
-            shortfalls.append(Shortfall(where=ids[i], short_by=1, unit="lead within the travel cap", detail=detail))
-            unassigned[int(i)] = f"no lead within {max_travel_s / 60:.0f} min" + (f" ({detail})" if j >= 0 else "")
-        if not allow_unassigned:
-            raise InfeasibleError(
-                f"{len(stranded)} school(s) that must join a group have no lead within the travel cap",
-                shortfalls,
-                hint="raise the travel cap, name more leads (or let the solver choose among more), or allow unassigned schools",
-            )
-        must[stranded] = False
-    n_fixed = int(fixed.sum())
-    all_fixed = bool((fixed == cand).all())
-    g_known = int(n_groups) if n_groups is not None else (n_fixed if all_fixed else None)
+    if not len(stranded):
+        return must, unassigned
+    cap_min = opts.max_travel_s / 60
     shortfalls = []
-    if n_groups is not None and n_groups > int(cand.sum()):
-        shortfalls.append(Shortfall("groups", n_groups - int(cand.sum()), "lead candidates", f"{n_groups} groups asked"))
+    for i in stranded:
+        others = np.where(sc.cand & (np.arange(sc.n) != i), sc.t[:, i], np.inf)
+        j = int(np.argmin(others)) if np.isfinite(others).any() else -1
+        detail = (
+            f"nearest lead {sc.ids[j]} is {others[j] / 60:.0f} min away, cap {cap_min:.0f} min" if j >= 0 else "no lead reachable at all"
+        )
+        shortfalls.append(Shortfall(where=sc.ids[i], short_by=1, unit="lead within the travel cap", detail=detail))
+        unassigned[int(i)] = f"no lead within {cap_min:.0f} min" + (f" ({detail})" if j >= 0 else "")
+    if not opts.allow_unassigned:
+        raise InfeasibleError(
+            f"{len(stranded)} school(s) that must join a group have no lead within the travel cap",
+            shortfalls,
+            hint="raise the travel cap, name more leads (or let the solver choose among more), or allow unassigned schools",
+        )
+    must[stranded] = False
+    return must, unassigned
+
+
+def _check_sizes(sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_], n_groups: int | None, opts: CommunityOptions) -> None:
+    """Raise when the number of groups and their size bounds cannot hold the schools (unless ``allow_unassigned``)."""
+    n_fixed = int(sc.fixed.sum())
+    n_cand = int(sc.cand.sum())
+    g_known = int(n_groups) if n_groups is not None else (n_fixed if sc.all_fixed else None)
+    lo, hi = opts.min_members, opts.max_members
+    shortfalls = []
+    if n_groups is not None and n_groups > n_cand:
+        shortfalls.append(Shortfall("groups", n_groups - n_cand, "lead candidates", f"{n_groups} groups asked"))
     elif g_known is not None:
-        fixed_size = np.bincount(fixed_of[fixed_of >= 0], minlength=n)
-        room = int(sum(max(max_members, int(fixed_size[j])) for j in np.nonzero(fixed)[0]))
-        room += (g_known - n_fixed) * max_members
+        fixed_size = sc.fixed_size
+        room = int(sum(max(hi, int(fixed_size[j])) for j in np.nonzero(sc.fixed)[0]))
+        room += (g_known - n_fixed) * hi
         n_must = int(must.sum())
         if n_must > room:
             shortfalls.append(
                 Shortfall("groups", n_must - room, "places", f"{n_must} schools must join but {g_known} groups hold {room}")
             )
         # schools that could join, less the free candidates that will lead instead
-        n_join = int((joiner & ~fixed & reach.any(axis=1)).sum()) - (g_known - n_fixed)
-        if g_known * min_members > n_join:
+        n_join = int((sc.joiner & ~sc.fixed & reach.any(axis=1)).sum()) - (g_known - n_fixed)
+        if g_known * lo > n_join:
             shortfalls.append(
                 Shortfall(
                     "groups",
-                    g_known * min_members - n_join,
+                    g_known * lo - n_join,
                     "members",
-                    f"{g_known} groups need {min_members} members each but {max(n_join, 0)} schools can join",
+                    f"{g_known} groups need {lo} members each but {max(n_join, 0)} schools can join",
                 )
             )
-    if shortfalls and not allow_unassigned:
+    if shortfalls and not opts.allow_unassigned:
         raise InfeasibleError(
             "group sizes cannot hold the schools", shortfalls, hint="change the number of groups or the size bounds"
         )
 
-    if all_fixed and min_members <= max_members:
-        # Hall's condition: can every must-join school get a place in a group within reach?
-        rows, leads = np.nonzero(must & (fixed_of < 0))[0], np.nonzero(fixed)[0]
-        stuck_full = _unplaced(full_reach, t, rows, leads, max_members)
-        stuck = _unplaced(reach, t, rows, leads, max_members)
-        if len(stuck) > len(stuck_full):  # the nearest-lead shortcut cost places: keep every lead in reach
-            reach = full_reach
-            stuck = stuck_full
-        if len(stuck):
-            shortfalls = [
-                Shortfall(ids[i], 1, "place in a group", f"the {int(full_reach[i].sum())} lead(s) within the cap are full")
-                for i in stuck
-            ]
-            if not allow_unassigned:
-                raise InfeasibleError(
-                    f"{len(stuck)} school(s) that must join a group find every group within the travel cap full",
-                    shortfalls,
-                    hint="raise max_members or the travel cap, add groups (n_groups) or name more leads, or allow unassigned schools",
-                )
 
-    # --- model
+def _check_room(
+    sc: _Schools, reach: NDArray[np.bool_], full_reach: NDArray[np.bool_], must: NDArray[np.bool_], opts: CommunityOptions
+) -> NDArray[np.bool_]:
+    """Hall's condition with fixed leads: can every must-join school get a place in a group within reach?
+
+    Returns the reach to model: every lead in reach when the nearest-lead shortcut would cost places.
+    """
+    rows, leads = np.nonzero(must & (sc.fixed_of < 0))[0], np.nonzero(sc.fixed)[0]
+    stuck_full = _unplaced(full_reach, sc.t, rows, leads, opts.max_members)
+    stuck = _unplaced(reach, sc.t, rows, leads, opts.max_members)
+    if len(stuck) > len(stuck_full):  # the nearest-lead shortcut cost places: keep every lead in reach
+        reach = full_reach
+        stuck = stuck_full
+    if len(stuck) and not opts.allow_unassigned:
+        shortfalls = [
+            Shortfall(sc.ids[i], 1, "place in a group", f"the {int(full_reach[i].sum())} lead(s) within the cap are full")
+            for i in stuck
+        ]
+        raise InfeasibleError(
+            f"{len(stuck)} school(s) that must join a group find every group within the travel cap full",
+            shortfalls,
+            hint="raise max_members or the travel cap, add groups (n_groups) or name more leads, or allow unassigned schools",
+        )
+    return reach
+
+
+Lead = dict[int, list[tuple[int, cp_model.IntVar]]]  # lead j → (member i, x_ij)
+
+
+def _build_model(
+    sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_], n_groups: int | None, opts: CommunityOptions
+) -> _Model:
+    """The CP-SAT model of the module docstring (variables and constraints in a fixed order)."""
     model = cp_model.CpModel()
-    y = {int(j): model.new_bool_var(f"y{j}") for j in np.nonzero(cand)[0]}
-    for j in np.nonzero(fixed)[0]:
-        model.add(y[int(j)] == 1)
+    y, x, by_lead, unassigned = _add_membership(model, sc, reach, must, opts)
+    _add_sizes(model, sc, y, by_lead, n_groups, opts)
+    s_bar, dev = _add_strength_spread(model, sc, y, by_lead, must, opts)
+    rural = _add_rural_rule(model, sc, y, by_lead, opts)
+    # objective in 1/STRENGTH_SCALE seconds so that every coefficient is an integer
+    obj = [round(sc.t[j, i]) * STRENGTH_SCALE * v for (i, j), v in x.items()]
+    obj += [round(opts.strength_weight_s) * d for d in dev.values()]
+    obj += [round(opts.rural_penalty_s) * STRENGTH_SCALE * miss for _, miss in rural.values()]
+    obj += [UNASSIGNED_PENALTY_S * STRENGTH_SCALE * u for u in unassigned.values()]
+    model.minimize(sum(obj))
+    return _Model(model=model, y=y, x=x, unassigned=unassigned, dev=dev, rural=rural, s_bar=s_bar)
+
+
+def _add_membership(
+    model: cp_model.CpModel, sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_], opts: CommunityOptions
+) -> tuple[dict[int, cp_model.IntVar], dict[tuple[int, int], cp_model.IntVar], Lead, dict[int, cp_model.IntVar]]:
+    """``y``, ``x`` and the one-group-per-school rules; returns the variables, members by lead and the left-out ``u``."""
+    y = {j: model.new_bool_var(f"y{j}") for j in np.nonzero(sc.cand)[0].tolist()}
+    for j in np.nonzero(sc.fixed)[0].tolist():
+        model.add(y[j] == 1)
     ii, jj = np.nonzero(reach)
-    x = {(int(i), int(j)): model.new_bool_var(f"x{i}_{j}") for i, j in zip(ii, jj)}
-    by_member: dict[int, list[Any]] = {}
-    by_lead: dict[int, list[tuple[int, Any]]] = {}
+    x = {(i, j): model.new_bool_var(f"x{i}_{j}") for i, j in zip(ii.tolist(), jj.tolist())}
+    by_member: dict[int, list[cp_model.IntVar]] = {}
+    by_lead: Lead = {}
     for (i, j), v in x.items():
         by_member.setdefault(i, []).append(v)
         by_lead.setdefault(j, []).append((i, v))
         model.add_implication(v, y[j])
-    penalties: list[tuple[Any, int]] = []
-    unassigned_var: dict[int, Any] = {}
-    for i in range(n):
+    unassigned: dict[int, cp_model.IntVar] = {}
+    for i in range(sc.n):
         terms = list(by_member.get(i, []))
-        if i in y and not fixed[i]:
+        if i in y and not sc.fixed[i]:
             terms.append(y[i])
         if not terms:
             continue
-        if must[i]:
-            if allow_unassigned and fixed_of[i] < 0 and not cand[i]:
-                u = model.new_bool_var(f"u{i}")
-                unassigned_var[i] = u
-                model.add(sum(terms) + u == 1)
-                penalties.append((u, int(UNASSIGNED_PENALTY_S)))
-            else:
-                model.add(sum(terms) == 1)
-        elif part[i]:
+        if must[i] and opts.allow_unassigned and sc.fixed_of[i] < 0 and not sc.cand[i]:
+            u = model.new_bool_var(f"u{i}")
+            unassigned[i] = u
+            model.add(sum(terms) + u == 1)
+        elif must[i] or sc.part[i]:
             model.add(sum(terms) == 1)
         else:
             model.add(sum(terms) <= 1)
-        if fixed_of[i] >= 0:
-            model.add(x[(i, int(fixed_of[i]))] == 1)
-    fixed_size = np.bincount(fixed_of[fixed_of >= 0], minlength=n)
+        if sc.fixed_of[i] >= 0:
+            model.add(x[(i, int(sc.fixed_of[i]))] == 1)
+    return y, x, by_lead, unassigned
+
+
+def _add_sizes(
+    model: cp_model.CpModel, sc: _Schools, y: dict[int, cp_model.IntVar], by_lead: Lead, n_groups: int | None, opts: CommunityOptions
+) -> None:
+    """``min·y_j ≤ Σ_i x_ij ≤ max·y_j`` (an existing group may be larger) and the number of groups."""
+    fixed_size = sc.fixed_size
     for j, yj in y.items():
         members = [v for _, v in by_lead.get(j, [])]
-        hi = max(max_members, int(fixed_size[j]))
+        hi = max(opts.max_members, int(fixed_size[j]))
         model.add(sum(members) <= hi * yj)
-        model.add(sum(members) >= min(min_members, hi) * yj)
+        model.add(sum(members) >= min(opts.min_members, hi) * yj)
     if n_groups is not None:
         model.add(sum(y.values()) == int(n_groups))
-    # strength spread: |Σ_{i in group j} (s_i − s̄)| per group
-    participating = cand | must | (roles == "may")
+
+
+def _add_strength_spread(
+    model: cp_model.CpModel, sc: _Schools, y: dict[int, cp_model.IntVar], by_lead: Lead, must: NDArray[np.bool_], opts: CommunityOptions
+) -> tuple[int, dict[int, cp_model.IntVar]]:
+    """(s̄, ``dev_j ≥ |Σ_{i in group j} (s_i − s̄)|`` per lead)."""
+    s_int = sc.s_int
+    participating = sc.cand | must | (sc.roles == "may")
     s_bar = int(np.rint(s_int[participating].mean())) if participating.any() else 0
-    w_s = int(round(strength_weight_s))
-    bound_dev = int(np.abs(s_int - s_bar).max(initial=0)) * (max(max_members, int(fixed_size.max(initial=0))) + 1)
-    dev_vars = []
-    dev_of: dict[int, Any] = {}
-    rural_of: dict[int, tuple[Any, Any]] = {}
+    bound_dev = int(np.abs(s_int - s_bar).max(initial=0)) * (max(opts.max_members, int(sc.fixed_size.max(initial=0))) + 1)
+    dev: dict[int, cp_model.IntVar] = {}
     for j, yj in y.items():
         expr = (s_int[j] - s_bar) * yj + sum((s_int[i] - s_bar) * v for i, v in by_lead.get(j, []))
         d = model.new_int_var(0, bound_dev, f"dev{j}")
         model.add(d >= expr)
         model.add(d >= -expr)
-        dev_vars.append(d)
-        dev_of[j] = d
-    # soft rural rule: only for groups that could have a rural member
-    rural_missing = []
+        dev[j] = d
+    return s_bar, dev
+
+
+def _add_rural_rule(
+    model: cp_model.CpModel, sc: _Schools, y: dict[int, cp_model.IntVar], by_lead: Lead, opts: CommunityOptions
+) -> dict[int, tuple[cp_model.IntVar, cp_model.IntVar]]:
+    """Soft "≥ 1 rural member", only for groups that could have one: lead → (has a rural member, has none)."""
+    rural: dict[int, tuple[cp_model.IntVar, cp_model.IntVar]] = {}
+    if opts.rural_penalty_s <= 0:
+        return rural
     for j, yj in y.items():
-        rural_terms = [v for i, v in by_lead.get(j, []) if is_rural[i]]
-        if not rural_terms or rural_penalty_s <= 0:
+        rural_terms = [v for i, v in by_lead.get(j, []) if sc.rural[i]]
+        if not rural_terms:
             continue
         r = model.new_bool_var(f"r{j}")
         model.add(r <= sum(rural_terms))
         model.add_implication(r, yj)
         miss = model.new_bool_var(f"norural{j}")
         model.add(miss >= yj - r)
-        rural_missing.append(miss)
-        rural_of[j] = (r, miss)
-    # objective in 1/STRENGTH_SCALE seconds so that every coefficient is an integer
-    obj = []
-    for (i, j), v in x.items():
-        obj.append(int(round(t[j, i])) * STRENGTH_SCALE * v)
-    obj += [w_s * d for d in dev_vars]
-    obj += [int(round(rural_penalty_s)) * STRENGTH_SCALE * m for m in rural_missing]
-    obj += [c * STRENGTH_SCALE * u for u, c in penalties]
-    model.minimize(sum(obj))
+        rural[j] = (r, miss)
+    return rural
 
-    # hint: the travel-only optimum with the size bounds (a transportation problem, exact by min-cost flow)
-    if all_fixed and x:
-        hint = _flow_hint(reach, t, must, fixed, fixed_of, min_members, max_members)
-        for (i, j), v in hint.items():
-            model.add_hint(x[(i, j)], v)
-        if hint:  # complete the hint so that the first solution is the flow's, not a repair of it
-            total = {j: int(s_int[j] - s_bar) for j in y}
-            has_rural = dict.fromkeys(y, False)
-            for (i, j), v in hint.items():
-                if v:
-                    total[j] += int(s_int[i] - s_bar)
-                    has_rural[j] |= bool(is_rural[i])
-            for j, d in dev_of.items():
-                model.add_hint(d, abs(total[j]))
-            for j, (r, miss) in rural_of.items():
-                model.add_hint(r, int(has_rural[j]))
-                model.add_hint(miss, int(not has_rural[j]))
-            for i, u in unassigned_var.items():
-                model.add_hint(u, 0)
 
+def _hint(gm: _Model, sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_], opts: CommunityOptions) -> None:
+    """Hint the travel-only optimum with the size bounds (a transportation problem, exact by min-cost flow)."""
+    hint = _flow_hint(reach, sc.t, must, sc.fixed, sc.fixed_of, min_members=opts.min_members, max_members=opts.max_members)
+    for (i, j), used in hint.items():
+        gm.model.add_hint(gm.x[(i, j)], used)
+    if not hint:
+        return
+    # complete the hint so that the first solution is the flow's, not a repair of it
+    total = {j: int(sc.s_int[j] - gm.s_bar) for j in gm.y}
+    has_rural = dict.fromkeys(gm.y, False)
+    for (i, j), used in hint.items():
+        if used:
+            total[j] += int(sc.s_int[i] - gm.s_bar)
+            has_rural[j] |= bool(sc.rural[i])
+    for j, d in gm.dev.items():
+        gm.model.add_hint(d, abs(total[j]))
+    for j, (r, miss) in gm.rural.items():
+        gm.model.add_hint(r, int(has_rural[j]))
+        gm.model.add_hint(miss, int(not has_rural[j]))
+    for u in gm.unassigned.values():
+        gm.model.add_hint(u, 0)
+
+
+def _solve(gm: _Model, sc: _Schools, unassigned: dict[int, str], limits: SolveLimits, t0: float) -> GroupSolution:
+    """Solve, check the status and read the groups back."""
     solver = cp_model.CpSolver()
-    _cp_params(solver, time_limit_s=time_limit_s, workers=workers, seed=seed, gap_limit=gap_limit)
-    status = solver.solve(model)
+    _cp_params(solver, limits)
+    status = solver.solve(gm.model)
     name = solver.status_name(status)
     if status == cp_model.INFEASIBLE:
         raise InfeasibleError(
@@ -460,14 +568,15 @@ def solve_groups(
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         msg = f"CP-SAT stopped with status {name} and no grouping; raise the solver time limit"
         raise SolverError(msg)
-    lead_of = np.full(n, -1, np.int64)
-    for j, yj in y.items():
+    lead_of = np.full(sc.n, -1, np.int64)
+    for j, yj in gm.y.items():
         if solver.boolean_value(yj):
             lead_of[j] = j
-    for (i, j), v in x.items():
+    for (i, j), v in gm.x.items():
         if solver.boolean_value(v):
             lead_of[i] = j
-    for i, u in unassigned_var.items():
+    unassigned = dict(unassigned)
+    for i, u in gm.unassigned.items():
         if solver.boolean_value(u):
             unassigned[i] = "no room in the groups within reach"
     objective = solver.objective_value / STRENGTH_SCALE
@@ -502,6 +611,7 @@ def _flow_hint(
     must: NDArray[np.bool_],
     lead: NDArray[np.bool_],
     fixed_of: NDArray[np.int64],
+    *,
     min_members: int,
     max_members: int,
 ) -> dict[tuple[int, int], int]:
@@ -539,166 +649,6 @@ def _flow_hint(
         return {}
     used = flow.flows(np.arange(len(ii))) > 0
     return {(int(i), int(j)): int(u) for i, j, u in zip(ii, jj, used)}
-
-
-# --------------------------------------------------------------------------- pairing core
-
-
-@dataclass(frozen=True)
-class PairingSolution:
-    """Solution of :func:`pair_schools`.
-
-    Attributes
-    ----------
-    partner
-        For each weak school, the index of its strong partner, or -1.
-    time_s
-        Travel seconds of each pair (-1 when unpaired).
-    unpaired
-        Weak index → reason.
-    objective
-        Total travel seconds of the pairs (exact optimum: bound = objective, gap 0).
-    """
-
-    partner: NDArray[np.int64]
-    time_s: NDArray[np.int64]
-    unpaired: Mapping[int, str]
-    objective: int
-
-
-#: Padding arcs allowed to square an assignment problem before falling back to min-cost flow.
-_MAX_PADDING_ARCS = 1_000_000
-
-
-def _assignment(
-    n_weak: int, n_strong: int, wi: NDArray[np.int64], sj: NDArray[np.int64], tt: NDArray[np.int64], k: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
-    """Pairs by OR-Tools' linear sum assignment (strong schools replicated k times), or ``None``.
-
-    Used when every weak school can be paired in principle and the problem is
-    (nearly) square: it is several times faster than min-cost flow there. The
-    solver needs a square problem with a perfect matching, so dummy weak schools
-    joined to every copy at cost 0 fill the difference; ``None`` when that would
-    take too many arcs, or when no perfect matching exists (min-cost flow then
-    finds the most pairs).
-    """
-    n_right = n_strong * k
-    pad = n_right - n_weak
-    reach = np.zeros(n_weak, bool)
-    reach[wi] = True
-    if n_weak == 0 or pad < 0 or not reach.all() or pad * n_right > _MAX_PADDING_ARCS:
-        return None
-    rep = np.arange(k)
-    left = np.concatenate([np.repeat(wi, k), np.repeat(np.arange(n_weak, n_right), n_right)])
-    right = np.concatenate([(sj[:, None] * k + rep[None, :]).ravel(), np.tile(np.arange(n_right), pad)])
-    cost = np.concatenate([np.repeat(tt, k), np.zeros(pad * n_right, np.int64)])
-    solver = linear_sum_assignment.SimpleLinearSumAssignment()
-    solver.add_arcs_with_cost(left.astype(np.int32), right.astype(np.int32), cost.astype(np.int64))
-    if solver.solve() != solver.OPTIMAL:
-        return None
-    mates = np.array([solver.right_mate(i) for i in range(n_weak)], dtype=np.int64)
-    partner = mates // k
-    keys = wi * n_strong + sj
-    if (np.diff(keys) >= 0).all():  # pairs from a dense matrix come sorted
-        at = np.searchsorted(keys, np.arange(n_weak) * n_strong + partner)
-        ptime = tt[at].astype(np.int64)
-    else:
-        order = np.argsort(keys, kind="stable")
-        at = np.searchsorted(keys[order], np.arange(n_weak) * n_strong + partner)
-        ptime = tt[order][at].astype(np.int64)
-    return partner, ptime
-
-
-def pair_schools(
-    time_s: NDArray[Any] | sp.spmatrix | sp.sparray,
-    *,
-    k: int = 1,
-    max_travel_s: float = GROUP_MAX_TRAVEL_S,
-    weak_ids: Sequence[str] | None = None,
-    allow_unpaired: bool = False,
-) -> PairingSolution:
-    """Pair each weak school with one strong school, a strong school taking at most ``k``.
-
-    Parameters
-    ----------
-    time_s
-        ``(n_weak, n_strong)`` travel seconds strong → weak: dense (``inf`` =
-        unreachable) or sparse (missing = unreachable).
-    k
-        Weak schools a strong school takes at most.
-    max_travel_s
-        Pairs slower than this are not allowed.
-    weak_ids
-        Ids for messages.
-    allow_unpaired
-        Return with weak schools unpaired (and why) instead of failing.
-
-    Returns
-    -------
-    PairingSolution
-        The most pairs possible, at least total travel among those.
-
-    Raises
-    ------
-    InfeasibleError
-        Some weak schools cannot be paired (none in reach, or the strong schools
-        in reach are full), unless ``allow_unpaired``.
-    """
-    if k < 1:
-        raise InputError([Problem("communities", f"k must be ≥ 1, got {k}", column="pair_k")])
-    if sp.issparse(time_s):
-        coo = sp.coo_array(time_s)
-        n_weak, n_strong = coo.shape
-        wi, sj, tt = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(np.float64)
-    else:
-        dense = np.asarray(time_s, dtype=np.float64)
-        if dense.ndim != 2:
-            raise InputError([Problem("communities", f"travel must be 2-D, got shape {dense.shape}")])
-        n_weak, n_strong = dense.shape
-        wi, sj = np.nonzero(np.isfinite(dense) & (dense <= max_travel_s))
-        tt = dense[wi, sj]
-    keep = np.isfinite(tt) & (tt <= max_travel_s)
-    wi, sj, tt = wi[keep], sj[keep], np.rint(tt[keep]).astype(np.int64)
-    names = [str(i) for i in weak_ids] if weak_ids is not None else [str(i) for i in range(n_weak)]
-    assigned = _assignment(n_weak, n_strong, wi, sj, tt, k)
-    if assigned is not None:
-        partner, ptime = assigned
-        return PairingSolution(partner=partner, time_s=ptime, unpaired={}, objective=int(ptime.sum()))
-    src, sink = n_weak + n_strong, n_weak + n_strong + 1
-    flow = min_cost_flow.SimpleMinCostFlow()
-    tails = np.concatenate([np.full(n_weak, src), wi, n_weak + np.arange(n_strong)])
-    heads = np.concatenate([np.arange(n_weak), n_weak + sj, np.full(n_strong, sink)])
-    caps = np.concatenate([np.ones(n_weak, np.int64), np.ones(len(wi), np.int64), np.full(n_strong, k, np.int64)])
-    costs = np.concatenate([np.zeros(n_weak, np.int64), tt, np.zeros(n_strong, np.int64)])
-    if len(tails):
-        flow.add_arcs_with_capacity_and_unit_cost(
-            tails.astype(np.int32), heads.astype(np.int32), caps, costs
-        )
-    partner = np.full(n_weak, -1, np.int64)
-    ptime = np.full(n_weak, -1, np.int64)
-    if len(wi):
-        flow.set_node_supply(src, n_weak)  # as much as can flow; the max-flow solve allows a shortfall
-        flow.set_node_supply(sink, -n_weak)
-        status = flow.solve_max_flow_with_min_cost()
-        if status != flow.OPTIMAL:
-            raise SolverError(f"min-cost flow stopped with status {status}")
-        f = flow.flows(np.arange(n_weak, n_weak + len(wi)))
-        used = f > 0
-        partner[wi[used]] = sj[used]
-        ptime[wi[used]] = tt[used]
-    reachable = np.zeros(n_weak, bool)
-    reachable[wi] = True
-    unpaired = {
-        int(i): (PAIR_UNREACHABLE if not reachable[i] else PAIR_FULL)
-        for i in np.nonzero(partner < 0)[0]
-    }
-    if unpaired and not allow_unpaired:
-        raise InfeasibleError(
-            f"{len(unpaired)} weak school(s) cannot be paired with a strong school",
-            [Shortfall(names[i], 1, "strong partner", why) for i, why in unpaired.items()],
-            hint=f"raise the travel cap or k (now {k}), or allow unpaired schools",
-        )
-    return PairingSolution(partner=partner, time_s=ptime, unpaired=unpaired, objective=int(ptime[partner >= 0].sum()))
 
 
 # --------------------------------------------------------------------------- frame level
@@ -766,22 +716,7 @@ _METRIC_COLUMNS = [
     "min_strength",
     "max_strength",
 ]
-_PAIR_COLUMNS = ["level", "weak_id", "strong_id", "time_s", "weak_strength", "strong_strength"]
-_UNASSIGNED_COLUMNS = ["level", "school_id", "plan", "reason"]
 _PREFIX = {"primary": "P-", "junior": "J-", "all": "G-"}
-
-
-def _travel_lookup(travel: TravelMatrix, ids: NDArray[np.str_]) -> NDArray[np.float64]:
-    """Dense travel seconds among ``ids`` (rows origins) from a schools × schools matrix."""
-    o_pos = pd.Index(travel.origin_ids).get_indexer(ids)
-    d_pos = pd.Index(travel.dest_ids).get_indexer(ids)
-    missing = sorted(set(ids[o_pos < 0]) | set(ids[d_pos < 0]))
-    if missing:
-        raise InputError([Problem("travel", "school missing from the travel matrix", row=sid) for sid in missing])
-    full = travel.dense("time_s")
-    out = full[np.ix_(o_pos, d_pos)]
-    np.fill_diagonal(out, 0.0)
-    return out
 
 
 def _validate_fixed(fixed_groups: pd.DataFrame | None, known: set[str]) -> pd.DataFrame:
@@ -812,24 +747,9 @@ def form_communities(
     strength: pd.DataFrame,
     travel: TravelMatrix,
     *,
-    levels: LevelMode = "by_level",
-    lead_mode: LeadMode = "strongest",
-    lead_ids: Sequence[str] = (),
-    lead_area_types: Sequence[str] | None = None,
-    n_groups: int | None = None,
-    assign_rural: bool = True,
-    middle: Literal["exclude", "optional", "include"] = "optional",
-    min_members: int = GROUP_MIN_MEMBERS,
-    max_members: int = GROUP_MAX_MEMBERS,
-    max_travel_s: float = GROUP_MAX_TRAVEL_S,
-    strength_weight_s: float = DEFAULT_STRENGTH_WEIGHT_S,
-    rural_penalty_s: float = DEFAULT_RURAL_PENALTY_S,
+    options: CommunityOptions | None = None,
     fixed_groups: pd.DataFrame | None = None,
-    pair_k: int | None = None,
-    allow_unassigned: bool = False,
-    time_limit_s: float = 10.0,
-    workers: int = 1,
-    seed: int = 0,
+    limits: SolveLimits | None = None,
 ) -> CommunityPlan:
     """Form "1+N" groups and one-to-one pairs for a county.
 
@@ -838,45 +758,30 @@ def form_communities(
     schools
         Schools layer (``school_id``, ``level``, ``area_type``).
     strength
-        :func:`planning.balance.strength.strength_index` output (indexed by ``school_id``).
+        :func:`planning.balance.strength_from_frames` output (indexed by ``school_id``).
     travel
         Schools × schools travel matrix (e.g. by car), rows = origins.
-    levels
-        ``by_level`` (default: primary with primary, junior with junior,
-        nine-year schools in both) or ``mixed`` (one set of groups).
-    lead_mode
-        ``strongest`` (default: the ``n_groups`` strongest eligible schools lead),
-        ``optimize`` (the solver picks ``n_groups`` leads among the strongest
-        eligible, up to 3 × as many candidates) or ``given`` (``lead_ids``).
-    lead_ids
-        Leads for ``given``.
-    lead_area_types
-        Only schools of these area types may lead (e.g. ``("urban", "town")``);
-        ``None`` lets any non-weak school lead.
-    n_groups
-        Groups per level; ``None`` = enough for every school that must join
-        (⌈must-join / max_members⌉).
-    assign_rural
-        Every rural school joins a group (Fujian practice), not only weak ones.
-    middle
-        Middle-strength non-rural schools: ``exclude``, ``optional`` (join when it
-        helps, e.g. to reach the minimum size) or ``include`` (must join).
-    min_members, max_members
-        Members per group besides the lead (default 2–4).
-    max_travel_s
-        Lead → member travel cap (default 60 min).
-    strength_weight_s, rural_penalty_s
-        Objective weights (see module docstring).
+    options
+        :class:`~planning.communities.options.CommunityOptions` (default: its
+        defaults): ``levels`` (``by_level``: primary with primary, junior with
+        junior, nine-year schools in both; or ``mixed``), ``lead_mode``
+        (``strongest``: the ``n_groups`` strongest eligible schools lead;
+        ``optimize``: the solver picks ``n_groups`` leads among the strongest
+        eligible, up to 3 × as many candidates; ``given``: ``lead_ids``),
+        ``lead_area_types`` (only these may lead), ``n_groups`` (per level;
+        ``None`` = enough for every school that must join, ⌈must-join /
+        max_members⌉), ``assign_rural`` (every rural school joins, Fujian
+        practice), ``middle`` (middle-strength non-rural schools: ``exclude``,
+        ``optional`` — join when it helps, e.g. to reach the minimum size — or
+        ``include``), the group sizes, travel cap and objective weights,
+        ``pair_k`` (one-to-one pairing: each weak school with a strong school
+        taking at most ``pair_k``; ``None`` = the smallest k that pairs every
+        weak school in reach; 0 skips pairing; a level without strong schools
+        gets no pairs) and ``allow_unassigned`` (leave schools that cannot be
+        placed out, listed with a reason, instead of raising).
     fixed_groups
         Existing groups to keep: ``school_id, group_id, role`` (+ ``level``).
-    pair_k
-        One-to-one pairing: each weak school with a strong school taking at most
-        ``pair_k``; ``None`` (default) = the smallest k that pairs every weak
-        school in reach; 0 skips pairing. A level without strong schools gets no pairs.
-    allow_unassigned
-        Leave schools that cannot be placed out (listed with a reason) instead
-        of raising :class:`~geo.errors.InfeasibleError`.
-    time_limit_s, workers, seed
+    limits
         CP-SAT deterministic time limit, workers and seed.
 
     Returns
@@ -890,113 +795,60 @@ def form_communities(
     InfeasibleError
         A school that must join (or be paired) cannot, naming it and why.
     """
-    ids_all = schools["school_id"].astype(str).to_numpy()
-    problems: list[Problem] = []
-    missing = sorted(set(ids_all) - set(strength.index.astype(str)))
-    problems += [Problem("strength", "school missing from the strength index", row=sid) for sid in missing]
-    known = set(ids_all)
-    problems += [
-        Problem("communities", "lead is not in the schools layer", row=str(sid), column="lead_ids")
-        for sid in lead_ids
-        if str(sid) not in known
-    ]
-    if lead_mode == "given" and not lead_ids:
-        problems.append(Problem("communities", "lead_mode 'given' needs lead_ids", column="lead_ids"))
-    if lead_mode not in ("strongest", "optimize", "given"):
-        problems.append(Problem("communities", f"lead_mode {lead_mode!r}; expected strongest, optimize or given"))
-    if levels not in ("by_level", "mixed"):
-        problems.append(Problem("communities", f"levels {levels!r}; expected by_level or mixed"))
-    if problems:
-        raise InputError(problems)
-    fixed = _validate_fixed(fixed_groups, known)
-    info = pd.DataFrame(
-        {
-            "school_id": ids_all,
-            "level": schools["level"].astype(str).to_numpy(),
-            "area_type": schools["area_type"].astype(str).to_numpy() if "area_type" in schools else "",
-        }
-    ).set_index("school_id")
-    st = strength.copy()
-    st.index = st.index.astype(str)
-    info["strength"] = st["strength"].reindex(info.index).to_numpy(np.float64)
-    info["strength_class"] = st["strength_class"].reindex(info.index).astype(str).to_numpy()
-    info = info.sort_index()
-
-    runs = [("all", info)] if levels == "mixed" else [
-        (lv, info[(info["level"] == lv) | (info["level"] == SchoolLevel.NINE_YEAR.value)]) for lv in LEVELS
-    ]
-    groups, metrics_rows, pairs, unassigned = [], [], [], []
-    metrics: dict[str, Any] = {}
-    for lv, sub in runs:
+    opts = options or CommunityOptions()
+    lim = limits or SolveLimits()
+    _check_frames(schools, strength, opts)
+    fixed = _validate_fixed(fixed_groups, set(schools["school_id"].astype(str)))
+    plans: dict[str, _LevelPlan] = {}
+    for lv, sub in level_runs(school_info(schools, strength), opts.levels):
         if sub.empty:
             continue
         fx = fixed if lv == "all" else fixed[fixed["level"].isin(["", "nan", "None", lv])]
         fx = fx[fx["school_id"].isin(sub.index)]
-        res = _form_level(
-            lv,
-            sub,
-            _travel_lookup(travel, sub.index.to_numpy()),
-            fx,
-            lead_mode=lead_mode,
-            lead_ids=[str(i) for i in lead_ids],
-            lead_area_types=lead_area_types,
-            n_groups=n_groups,
-            assign_rural=assign_rural,
-            middle=middle,
-            min_members=min_members,
-            max_members=max_members,
-            max_travel_s=max_travel_s,
-            strength_weight_s=strength_weight_s,
-            rural_penalty_s=rural_penalty_s,
-            pair_k=pair_k,
-            allow_unassigned=allow_unassigned,
-            time_limit_s=time_limit_s,
-            workers=workers,
-            seed=seed,
-        )
-        groups.append(res[0])
-        metrics_rows.append(res[1])
-        pairs.append(res[2])
-        unassigned.append(res[3])
-        metrics[lv] = res[4]
-
-    def cat(frames: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
-        frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
-
+        plans[lv] = _form_level(lv, sub, travel_among(travel, sub.index.to_numpy()), fx, options=opts, limits=lim)
     return CommunityPlan(
-        groups=cat(groups, _GROUP_COLUMNS),
-        group_metrics=cat(metrics_rows, _METRIC_COLUMNS),
-        pairs=cat(pairs, _PAIR_COLUMNS),
-        unassigned=cat(unassigned, _UNASSIGNED_COLUMNS),
-        metrics=metrics,
+        groups=concat([p.groups for p in plans.values()], _GROUP_COLUMNS),
+        group_metrics=concat([p.group_metrics for p in plans.values()], _METRIC_COLUMNS),
+        pairs=concat([p.pairs for p in plans.values()], PAIR_COLUMNS),
+        unassigned=concat([p.unassigned for p in plans.values()], UNASSIGNED_COLUMNS),
+        metrics={lv: p.metrics for lv, p in plans.items()},
     )
+
+
+def _check_frames(schools: pd.DataFrame, strength: pd.DataFrame, opts: CommunityOptions) -> None:
+    """Every school in the strength frame, leads known, modes valid (options built without validation included)."""
+    problems = strength_problems(schools, strength)
+    known = set(schools["school_id"].astype(str))
+    problems += [
+        Problem("communities", "lead is not in the schools layer", row=str(sid), column="lead_ids")
+        for sid in opts.lead_ids
+        if str(sid) not in known
+    ]
+    if opts.lead_mode == "given" and not opts.lead_ids:
+        problems.append(Problem("communities", "lead_mode 'given' needs lead_ids", column="lead_ids"))
+    if opts.lead_mode not in ("strongest", "optimize", "given"):
+        problems.append(Problem("communities", f"lead_mode {opts.lead_mode!r}; expected strongest, optimize or given"))
+    if opts.levels not in ("by_level", "mixed"):
+        problems.append(Problem("communities", f"levels {opts.levels!r}; expected by_level or mixed"))
+    if problems:
+        raise InputError(problems)
 
 
 def _choose_leads(
-    sub: pd.DataFrame,
-    must_base: NDArray[np.bool_],
-    fixed_leads: list[str],
-    *,
-    lead_mode: LeadMode,
-    lead_ids: list[str],
-    lead_area_types: Sequence[str] | None,
-    n_groups: int | None,
-    max_members: int,
+    sub: pd.DataFrame, must_base: NDArray[np.bool_], fixed_leads: list[str], n_groups: int | None, *, options: CommunityOptions
 ) -> tuple[list[str], list[str], int | None]:
-    """(candidate leads, fixed leads, number of groups) for one level."""
+    """(candidate leads, fixed leads, number of groups) for one level, ``n_groups`` of them when given."""
     ids = sub.index.to_numpy()
+    lead_mode, max_members = options.lead_mode, options.max_members
     if lead_mode == "given":
-        leads = sorted(set(lead_ids) & set(ids) | set(fixed_leads))
+        leads = sorted({str(i) for i in options.lead_ids} & set(ids) | set(fixed_leads))
         return leads, leads, None
     eligible = sub["strength_class"].to_numpy() != "weak"
-    if lead_area_types is not None:
-        eligible &= sub["area_type"].isin(list(lead_area_types)).to_numpy()
-    eligible &= np.isfinite(sub["strength"].to_numpy())
-    order = sorted(
-        (i for i in np.nonzero(eligible)[0] if ids[i] not in fixed_leads),
-        key=lambda i: (-sub["strength"].iat[i], ids[i]),
-    )
+    if options.lead_area_types is not None:
+        eligible &= sub["area_type"].isin(list(options.lead_area_types)).to_numpy()
+    strength = sub["strength"].to_numpy(np.float64)
+    eligible &= np.isfinite(strength)
+    order = sorted((i for i in np.nonzero(eligible)[0] if ids[i] not in fixed_leads), key=lambda i: (-strength[i], ids[i]))
     ranked = [str(ids[i]) for i in order]
     g = n_groups
     if g is None:  # enough groups for the schools that must join (leads do not join)
@@ -1017,186 +869,41 @@ def _choose_leads(
     return sorted(set(fixed_leads) | set(pool)), sorted(fixed_leads), g
 
 
-def _form_level(
-    lv: str,
-    sub: pd.DataFrame,
-    t: NDArray[np.float64],
-    fx: pd.DataFrame,
-    *,
-    lead_mode: LeadMode,
-    lead_ids: list[str],
-    lead_area_types: Sequence[str] | None,
-    n_groups: int | None,
-    assign_rural: bool,
-    middle: str,
-    min_members: int,
-    max_members: int,
-    max_travel_s: float,
-    strength_weight_s: float,
-    rural_penalty_s: float,
-    pair_k: int | None,
-    allow_unassigned: bool,
-    time_limit_s: float,
-    workers: int,
-    seed: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    ids = sub.index.to_numpy().astype(str)
-    pos = {sid: k for k, sid in enumerate(ids)}
-    cls = sub["strength_class"].to_numpy()
-    is_rural = sub["area_type"].to_numpy() == "rural"
-    must_base = (cls == "weak") | (is_rural if assign_rural else False)
-    if middle == "include":
-        must_base |= cls == "middle"
-    fixed_leads = sorted(fx.loc[fx["role"] == "lead", "school_id"])
-    cands, fixed_l, g = _choose_leads(
-        sub,
-        must_base,
-        fixed_leads,
-        lead_mode=lead_mode,
-        lead_ids=lead_ids,
-        lead_area_types=lead_area_types,
-        n_groups=n_groups,
-        max_members=max_members,
-    )
-    if lead_mode == "strongest" and n_groups is None:
-        # grow the number of groups (next strongest first) until every school that must join has room in reach
-        reach = (t <= max_travel_s) & ~np.eye(len(ids), dtype=bool)
-        base = np.nonzero(must_base)[0]
-        while True:
-            lead_pos = np.array([pos[c] for c in cands], dtype=np.int64)
-            rows = base[~np.isin(base, lead_pos)]
-            if len(_unplaced(reach.T, t, rows, lead_pos, max_members)) == 0:
-                break
-            more, _, _ = _choose_leads(
-                sub, must_base, fixed_leads, lead_mode=lead_mode, lead_ids=lead_ids,
-                lead_area_types=lead_area_types, n_groups=len(cands) + 1, max_members=max_members,
-            )
-            if len(more) == len(cands):
-                break
-            cands, fixed_l = more, more
-    role = np.full(len(ids), "out", dtype=object)
-    if middle == "optional":
-        role[cls == "middle"] = "may"
-    role[must_base] = "must"
-    fixed_lead_of = np.full(len(ids), -1, np.int64)
-    lead_of_group = dict(zip(fx.loc[fx["role"] == "lead", "group_id"], fx.loc[fx["role"] == "lead", "school_id"]))
-    for row in fx[fx["role"] == "member"].itertuples(index=False):
-        if row.group_id in lead_of_group and lead_of_group[row.group_id] in pos:
-            role[pos[row.school_id]] = "must"
-            fixed_lead_of[pos[row.school_id]] = pos[lead_of_group[row.group_id]]
-    for c in cands:
-        role[pos[c]] = "lead"
-    lead_fixed = np.isin(ids, fixed_l)
-    sol = solve_groups(
-        ids,
-        sub["strength"].to_numpy(np.float64),
-        t,
-        role,
-        lead_fixed=lead_fixed,
-        rural=is_rural,
-        fixed_lead_of=fixed_lead_of,
-        lead_or_join=must_base & (role == "lead"),
-        n_groups=g if lead_mode == "optimize" else None,
-        min_members=min_members,
-        max_members=max_members,
-        max_travel_s=max_travel_s,
-        strength_weight_s=strength_weight_s,
-        rural_penalty_s=rural_penalty_s,
-        allow_unassigned=allow_unassigned,
-        time_limit_s=time_limit_s,
-        workers=workers,
-        seed=seed,
-    )
-    group_of_lead = {v: k for k, v in lead_of_group.items()}
-    in_group = np.nonzero(sol.lead_of >= 0)[0]
-    lead_idx = sol.lead_of[in_group]
-    fixed_members = set(fx["school_id"])
-    groups = pd.DataFrame(
-        {
-            "school_id": ids[in_group],
-            "group_id": [group_of_lead.get(ids[j], f"{_PREFIX[lv]}{ids[j]}") for j in lead_idx],
-            "role": np.where(lead_idx == in_group, "lead", "member"),
-            "level": lv,
-            "lead_id": ids[lead_idx],
-            "travel_s": np.where(lead_idx == in_group, 0, t[lead_idx, in_group]).astype(np.int64),
-            "strength": sub["strength"].to_numpy()[in_group],
-            "strength_class": cls[in_group],
-            "area_type": sub["area_type"].to_numpy()[in_group],
-            "fixed": np.isin(ids[in_group], list(fixed_members)),
-        }
-    )
-    groups["_r"] = (groups["role"] != "lead").astype(int)
-    groups = groups.sort_values(["group_id", "_r", "school_id"]).drop(columns="_r").reset_index(drop=True)
-    part_mean = float(np.nanmean(sub["strength"].to_numpy()[role != "out"])) if (role != "out").any() else float("nan")
-    gm = []
-    for gid, g_rows in groups.groupby("group_id", sort=True):
-        mem = g_rows[g_rows["role"] == "member"]
-        mean_s = float(g_rows["strength"].mean())
-        gm.append(
-            {
-                "level": lv,
-                "group_id": gid,
-                "lead_id": g_rows["lead_id"].iat[0],
-                "members": len(mem),
-                "rural_members": int((mem["area_type"] == "rural").sum()),
-                "weak_members": int((mem["strength_class"] == "weak").sum()),
-                "total_travel_s": int(mem["travel_s"].sum()),
-                "max_travel_s": int(mem["travel_s"].max()) if len(mem) else 0,
-                "mean_strength": mean_s,
-                "strength_deviation": mean_s - part_mean,
-                "min_strength": float(g_rows["strength"].min()),
-                "max_strength": float(g_rows["strength"].max()),
-            }
-        )
-    gm_df = pd.DataFrame(gm, columns=_METRIC_COLUMNS)
-    unassigned = [
-        {"level": lv, "school_id": ids[i], "plan": "group", "reason": why} for i, why in sol.unassigned.items()
-    ]
+@dataclass(frozen=True)
+class _LevelPlan:
+    """Groups, group metrics, pairs, schools left out and metrics of one level."""
 
-    # one-to-one pairing: weak with strong
-    weak = np.nonzero(cls == "weak")[0]
-    strong = np.nonzero(cls == "strong")[0]
-    pair_rows: list[dict[str, Any]] = []
-    pair_note = ""
-    pair_obj = 0
-    k = 0
-    if pair_k is not None and pair_k <= 0:
-        pair_note = "pairing off"
-    elif len(weak) == 0:
-        pair_note = "no weak school"
-    elif len(strong) == 0:
-        pair_note = "no strong school at this level: no pairs"
-        logger.info("%s: no strong school, no one-to-one pairs", lv)
-    else:
-        cost = t[np.ix_(strong, weak)].T
-        if pair_k is None:  # the smallest k that pairs every weak school in reach
-            k = max(1, math.ceil(len(weak) / len(strong)))
-            while True:
-                ps = pair_schools(cost, k=k, max_travel_s=max_travel_s, allow_unpaired=True)
-                if k >= len(weak) or all(why != PAIR_FULL for why in ps.unpaired.values()):
-                    break
-                k += 1
-        else:
-            k = pair_k
-        ps = pair_schools(cost, k=k, max_travel_s=max_travel_s, weak_ids=list(ids[weak]), allow_unpaired=allow_unassigned)
-        pair_obj = ps.objective
-        for w_pos, s_pos in enumerate(ps.partner):
-            if s_pos >= 0:
-                wi, si = weak[w_pos], strong[s_pos]
-                pair_rows.append(
-                    {
-                        "level": lv,
-                        "weak_id": ids[wi],
-                        "strong_id": ids[si],
-                        "time_s": int(ps.time_s[w_pos]),
-                        "weak_strength": float(sub["strength"].iat[wi]),
-                        "strong_strength": float(sub["strength"].iat[si]),
-                    }
-                )
-        unassigned += [
-            {"level": lv, "school_id": ids[weak[w]], "plan": "pair", "reason": why} for w, why in ps.unpaired.items()
-        ]
-    pairs = pd.DataFrame(pair_rows, columns=_PAIR_COLUMNS).sort_values("weak_id").reset_index(drop=True)
+    groups: pd.DataFrame
+    group_metrics: pd.DataFrame
+    pairs: pd.DataFrame
+    unassigned: pd.DataFrame
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Roles:
+    """The roles and marks :func:`solve_groups` gets for one level."""
+
+    role: NDArray[np.object_]
+    marks: GroupMarks
+    n_groups: int | None
+    lead_of_group: dict[str, str]  # existing group id → its lead
+
+
+def _form_level(
+    lv: str, sub: pd.DataFrame, t: NDArray[np.float64], fx: pd.DataFrame, *, options: CommunityOptions, limits: SolveLimits
+) -> _LevelPlan:
+    """Groups and pairs of one level (``sub``: its schools; ``t``: travel among them; ``fx``: its fixed groups)."""
+    ids = sub.index.to_numpy().astype(str)
+    roles = _level_roles(sub, t, fx, options)
+    sol = solve_groups(
+        ids, sub["strength"].to_numpy(np.float64), t, roles.role, marks=roles.marks, n_groups=roles.n_groups,
+        options=options, limits=limits,
+    )
+    groups = _groups_frame(lv, sub, t, sol, fx, roles.lead_of_group)
+    gm_df = _group_metrics(lv, groups, sub, roles.role)
+    unassigned = [{"level": lv, "school_id": ids[i], "plan": "group", "reason": why} for i, why in sol.unassigned.items()]
+    paired = pair_level(lv, sub, t, options=options)
     means = gm_df["mean_strength"].to_numpy()
     metrics = {
         "objective": round(sol.objective, 3),
@@ -1212,11 +919,116 @@ def _form_level(
         "strength_std": round(float(means.std()), 6) if len(means) else 0.0,
         "groups_without_rural": int((gm_df["rural_members"] == 0).sum()),
         "unassigned_group": len(sol.unassigned),
-        "pairs": len(pairs),
-        "pair_travel_s": int(pair_obj),
-        "pair_gap": 0.0,
-        "pair_k": int(k) if pair_note == "" else None,
-        "pair_note": pair_note,
+        **paired.metrics,
     }
-    un = pd.DataFrame(unassigned, columns=_UNASSIGNED_COLUMNS)
-    return groups, gm_df, pairs, un, metrics
+    un = pd.DataFrame(unassigned + paired.unpaired, columns=UNASSIGNED_COLUMNS)
+    return _LevelPlan(groups=groups, group_metrics=gm_df, pairs=paired.pairs, unassigned=un, metrics=metrics)
+
+
+def _level_roles(sub: pd.DataFrame, t: NDArray[np.float64], fx: pd.DataFrame, options: CommunityOptions) -> _Roles:
+    """Who must join, who leads (growing the strongest leads until everyone has room) and existing memberships."""
+    ids = sub.index.to_numpy().astype(str)
+    pos = {sid: k for k, sid in enumerate(ids)}
+    cls = sub["strength_class"].to_numpy()
+    is_rural = sub["area_type"].to_numpy() == "rural"
+    must_base = (cls == "weak") | (is_rural if options.assign_rural else False)
+    if options.middle == "include":
+        must_base |= cls == "middle"
+    fixed_leads = sorted(fx.loc[fx["role"] == "lead", "school_id"])
+    cands, fixed_l, g = _choose_leads(sub, must_base, fixed_leads, options.n_groups, options=options)
+    if options.lead_mode == "strongest" and options.n_groups is None:
+        cands = fixed_l = _grow_leads(sub, t, must_base, fixed_leads, cands, options=options)
+    role = np.full(len(ids), "out", dtype=object)
+    if options.middle == "optional":
+        role[cls == "middle"] = "may"
+    role[must_base] = "must"
+    fixed_lead_of = np.full(len(ids), -1, np.int64)
+    lead_of_group = dict(zip(fx.loc[fx["role"] == "lead", "group_id"], fx.loc[fx["role"] == "lead", "school_id"]))
+    for row in fx[fx["role"] == "member"].itertuples(index=False):
+        if row.group_id in lead_of_group and lead_of_group[row.group_id] in pos:
+            role[pos[row.school_id]] = "must"
+            fixed_lead_of[pos[row.school_id]] = pos[lead_of_group[row.group_id]]
+    for c in cands:
+        role[pos[c]] = "lead"
+    marks = GroupMarks(
+        lead_fixed=np.isin(ids, fixed_l), rural=is_rural, fixed_lead_of=fixed_lead_of, lead_or_join=must_base & (role == "lead")
+    )
+    return _Roles(role=role, marks=marks, n_groups=g if options.lead_mode == "optimize" else None, lead_of_group=lead_of_group)
+
+
+def _grow_leads(
+    sub: pd.DataFrame,
+    t: NDArray[np.float64],
+    must_base: NDArray[np.bool_],
+    fixed_leads: list[str],
+    cands: list[str],
+    *,
+    options: CommunityOptions,
+) -> list[str]:
+    """Add groups (next strongest first) until every school that must join has room in reach."""
+    ids = sub.index.to_numpy().astype(str)
+    pos = {sid: k for k, sid in enumerate(ids)}
+    reach = (t <= options.max_travel_s) & ~np.eye(len(ids), dtype=bool)
+    base = np.nonzero(must_base)[0]
+    while True:
+        lead_pos = np.array([pos[c] for c in cands], dtype=np.int64)
+        rows = base[~np.isin(base, lead_pos)]
+        if len(_unplaced(reach.T, t, rows, lead_pos, options.max_members)) == 0:
+            return cands
+        more, _, _ = _choose_leads(sub, must_base, fixed_leads, len(cands) + 1, options=options)
+        if len(more) == len(cands):
+            return cands
+        cands = more
+
+
+def _groups_frame(
+    lv: str, sub: pd.DataFrame, t: NDArray[np.float64], sol: GroupSolution, fx: pd.DataFrame, lead_of_group: dict[str, str]
+) -> pd.DataFrame:
+    """One row per school in a group (see :class:`CommunityPlan`), sorted by group, role and school."""
+    ids = sub.index.to_numpy().astype(str)
+    group_of_lead = {v: k for k, v in lead_of_group.items()}
+    in_group = np.nonzero(sol.lead_of >= 0)[0]
+    lead_idx = sol.lead_of[in_group]
+    fixed_members = set(fx["school_id"])
+    groups = pd.DataFrame(
+        {
+            "school_id": ids[in_group],
+            "group_id": [group_of_lead.get(ids[j], f"{_PREFIX[lv]}{ids[j]}") for j in lead_idx],
+            "role": np.where(lead_idx == in_group, "lead", "member"),
+            "level": lv,
+            "lead_id": ids[lead_idx],
+            "travel_s": np.where(lead_idx == in_group, 0, t[lead_idx, in_group]).astype(np.int64),
+            "strength": sub["strength"].to_numpy()[in_group],
+            "strength_class": sub["strength_class"].to_numpy()[in_group],
+            "area_type": sub["area_type"].to_numpy()[in_group],
+            "fixed": np.isin(ids[in_group], list(fixed_members)),
+        }
+    )
+    groups["_r"] = (groups["role"] != "lead").astype(int)
+    return groups.sort_values(["group_id", "_r", "school_id"]).drop(columns="_r").reset_index(drop=True)
+
+
+def _group_metrics(lv: str, groups: pd.DataFrame, sub: pd.DataFrame, role: NDArray[np.object_]) -> pd.DataFrame:
+    """One row per group (see :class:`CommunityPlan`); deviation from the mean strength of the schools taking part."""
+    part_mean = float(np.nanmean(sub["strength"].to_numpy()[role != "out"])) if (role != "out").any() else float("nan")
+    gm = []
+    for gid, g_rows in groups.groupby("group_id", sort=True):
+        mem = g_rows[g_rows["role"] == "member"]
+        mean_s = float(g_rows["strength"].mean())
+        gm.append(
+            {
+                "level": lv,
+                "group_id": gid,
+                "lead_id": g_rows["lead_id"].iloc[0],
+                "members": len(mem),
+                "rural_members": int((mem["area_type"] == "rural").sum()),
+                "weak_members": int((mem["strength_class"] == "weak").sum()),
+                "total_travel_s": int(mem["travel_s"].sum()),
+                "max_travel_s": int(mem["travel_s"].max()) if len(mem) else 0,
+                "mean_strength": mean_s,
+                "strength_deviation": mean_s - part_mean,
+                "min_strength": float(g_rows["strength"].min()),
+                "max_strength": float(g_rows["strength"].max()),
+            }
+        )
+    return pd.DataFrame(gm, columns=_METRIC_COLUMNS)

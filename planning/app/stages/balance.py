@@ -1,7 +1,10 @@
 """Stage ``balance``: 基本均衡 and 优质均衡 evaluation plus the school strength index.
 
 Needs the schools layer; the teachers table is optional (without it the
-teacher indicators are reported as not computable). Files:
+teacher indicators are reported as not computable). Thresholds and standards
+are :class:`~planning.balance.BalanceOptions` (``[balance] quality_cv_max``,
+``basic_cv_mean_max``, ``[balance.quality_standards.<level>]``); the strength
+index is set in ``[balance.strength]``. Files:
 
 - ``balance.csv``: ``level, indicator, county_value, cv, threshold, passes, kind``
   (+ ``n_schools, n_missing, note``), one row per level × indicator × kind and
@@ -20,48 +23,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planning.app.stage import Context, Stage, StageOutput, StageParams
-from planning.balance.indicators import QUALITY_INDICATORS, BalanceReport, evaluate_balance
-from planning.balance.strength import DEFAULT_STRONG_AT, DEFAULT_WEAK_BELOW, strength_index
+from planning.balance import QUALITY_INDICATORS, BalanceOptions, BalanceReport, StrengthOptions, from_frames
 
 
-class StrengthParams(BaseModel):
-    """How the strength index is computed (``[balance.strength]`` / ``[communities.strength]``)."""
+class BalanceParams(StageParams, BalanceOptions):
+    """Parameters of the ``balance`` stage: :class:`~planning.balance.BalanceOptions` and the strength index."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    weights: dict[str, float] = Field(
-        default_factory=dict, description="component → weight (优质均衡 indicator names and 'outcome')"
-    )
-    outcome_column: str | None = Field("quality_score", description="schools column with an outcome score, or none")
-    strong_at: float = Field(DEFAULT_STRONG_AT, ge=0, description="strong when the index is at least this")
-    weak_below: float = Field(DEFAULT_WEAK_BELOW, ge=0, description="weak when the index is below this")
-
-    @model_validator(mode="after")
-    def _order(self) -> StrengthParams:
-        if self.weak_below > self.strong_at:
-            msg = f"weak_below ({self.weak_below}) must be ≤ strong_at ({self.strong_at})"
-            raise ValueError(msg)
-        return self
-
-    def compute(self, schools: pd.DataFrame, teachers: pd.DataFrame | None) -> pd.DataFrame:
-        """The strength frame of these schools."""
-        return strength_index(
-            schools,
-            teachers,
-            weights=self.weights or None,
-            outcome_column=self.outcome_column,
-            strong_at=self.strong_at,
-            weak_below=self.weak_below,
-        )
-
-
-class BalanceParams(StageParams):
-    """Parameters of the ``balance`` stage."""
-
-    strength: StrengthParams = StrengthParams()
+    strength: StrengthOptions = StrengthOptions()
 
 
 @dataclass(frozen=True)
@@ -98,7 +68,7 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
     """Evaluate balance and strength; see the module docstring."""
     schools, teachers = ctx.inputs.schools, ctx.inputs.teachers
     ctx.step("balance indicators")
-    report = evaluate_balance(schools, teachers)
+    report = from_frames(schools, teachers, options=params)
     strength = params.strength.compute(schools, teachers)
 
     ind = report.indicators

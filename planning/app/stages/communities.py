@@ -20,54 +20,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from geo.errors import InputError, Problem
-from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS
 from planning.app.stage import Context, Stage, StageOutput, StageParams
-from planning.app.stages.balance import StrengthParams
-from planning.communities.groups import DEFAULT_RURAL_PENALTY_S, DEFAULT_STRENGTH_WEIGHT_S, form_communities
+from planning.balance import StrengthOptions
+from planning.communities import CommunityOptions, SolveLimits, from_frames
 
 
-class CommunitiesParams(StageParams):
-    """Parameters of the ``communities`` stage."""
+class CommunitiesParams(StageParams, CommunityOptions):
+    """Parameters of the ``communities`` stage: :class:`~planning.communities.CommunityOptions` and the stage's own."""
 
-    levels: Literal["by_level", "mixed"] = Field("by_level", description="group within a level, or across levels")
-    lead_mode: Literal["strongest", "optimize", "given"] = Field(
-        "strongest", description="leads: the strongest schools, chosen by the solver among the strongest, or given"
-    )
-    lead_ids: list[str] = Field(default_factory=list, description="leads when lead_mode = 'given'")
-    lead_area_types: list[Literal["urban", "town", "rural"]] | None = Field(
-        None, description="only these area types may lead (default any)"
-    )
-    n_groups: int | None = Field(None, ge=1, description="groups per level (default: enough for every school that must join)")
-    min_members: int = Field(GROUP_MIN_MEMBERS, ge=0, description="members per group besides the lead, at least")
-    max_members: int = Field(GROUP_MAX_MEMBERS, ge=1, description="members per group besides the lead, at most")
-    max_travel_min: float = Field(GROUP_MAX_TRAVEL_S / 60, gt=0, description="lead → member travel cap, minutes")
     mode: Literal["drive", "bus", "bike", "walk"] = Field("drive", description="travel mode lead → member")
-    assign_rural: bool = Field(True, description="every rural school joins a group, not only weak ones")
-    middle: Literal["exclude", "optional", "include"] = Field(
-        "optional", description="middle-strength non-rural schools: left out, may join (to fill groups) or must join"
-    )
-    strength_weight_min: float = Field(
-        DEFAULT_STRENGTH_WEIGHT_S / 60, ge=0, description="minutes of travel one unit of group strength deviation is worth"
-    )
-    rural_penalty_min: float = Field(
-        DEFAULT_RURAL_PENALTY_S / 60, ge=0, description="minutes of travel a group without a rural member costs"
-    )
     fixed_groups: Path | None = Field(None, description="existing groups to keep: school_id, group_id, role (+ level)")
-    pair_k: int | None = Field(None, ge=0, description="weak schools per strong partner in one-to-one pairing; none = smallest that pairs all, 0 = off")
-    allow_unassigned: bool = Field(False, description="leave unplaceable schools out (listed) instead of failing")
-    strength: StrengthParams | None = None
-
-    @model_validator(mode="after")
-    def _sizes(self) -> CommunitiesParams:
-        if self.min_members > self.max_members:
-            msg = f"min_members ({self.min_members}) must be ≤ max_members ({self.max_members})"
-            raise ValueError(msg)
-        if self.lead_mode == "given" and not self.lead_ids:
-            raise ValueError("lead_mode 'given' needs lead_ids")
-        return self
+    strength: StrengthOptions | None = None
 
 
 def _strength(ctx: Context, params: CommunitiesParams) -> pd.DataFrame:
@@ -76,7 +42,7 @@ def _strength(ctx: Context, params: CommunitiesParams) -> pd.DataFrame:
     earlier = ctx.result("balance")
     if earlier is not None and getattr(earlier, "strength", None) is not None:
         return earlier.strength
-    return StrengthParams().compute(ctx.inputs.schools, ctx.inputs.teachers)
+    return StrengthOptions().compute(ctx.inputs.schools, ctx.inputs.teachers)
 
 
 def _fixed_groups(ctx: Context, path: Path | None) -> pd.DataFrame | None:
@@ -95,31 +61,17 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
     if "area_type" not in schools.columns:
         raise InputError([Problem("schools", "required column is missing", column="area_type")])
     strength = _strength(ctx, params)
-    cap_s = params.max_travel_min * 60
+    cap_s = params.max_travel_s
     travel = ctx.travel(schools, schools, origin_id="school_id", dest_id="school_id", mode=params.mode, cutoff_s=cap_s)
     ctx.step("forming school communities")
-    plan = form_communities(
+    solver = ctx.scenario.solver
+    plan = from_frames(
         schools,
         strength,
         travel,
-        levels=params.levels,
-        lead_mode=params.lead_mode,
-        lead_ids=params.lead_ids,
-        lead_area_types=params.lead_area_types,
-        n_groups=params.n_groups,
-        assign_rural=params.assign_rural,
-        middle=params.middle,
-        min_members=params.min_members,
-        max_members=params.max_members,
-        max_travel_s=cap_s,
-        strength_weight_s=params.strength_weight_min * 60,
-        rural_penalty_s=params.rural_penalty_min * 60,
+        options=params,
         fixed_groups=_fixed_groups(ctx, params.fixed_groups),
-        pair_k=params.pair_k,
-        allow_unassigned=params.allow_unassigned,
-        time_limit_s=ctx.scenario.solver.time_limit_s,
-        workers=ctx.scenario.solver.workers,
-        seed=ctx.seed,
+        limits=SolveLimits(time_limit_s=solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
     )
     files: dict[str, Any] = {
         "groups.csv": plan.groups,

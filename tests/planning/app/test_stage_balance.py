@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,11 +12,13 @@ import pytest
 import shapely
 from pydantic import ValidationError
 
+from geo.errors import InputError
 from geo.model import Inputs
 from geo.network import NetworkSettings
-from planning.app.scenario import InputsSection, Scenario, SolverSection
+from planning.app.scenario import InputsSection, Scenario, SolverSection, scenario_from_dict
 from planning.app.stage import Context
-from planning.app.stages.balance import STAGE, BalanceParams, BalanceResult, StrengthParams
+from planning.app.stages.balance import STAGE, BalanceParams, BalanceResult
+from planning.balance import StrengthOptions
 
 CRS = "EPSG:32649"
 
@@ -40,13 +43,12 @@ def county() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
         geometry=shapely.points([(500_000, 4_000_000), (501_000, 4_000_000), (508_000, 4_002_000), (510_000, 4_004_000)]),
         crs=CRS,
     )
-    rows = []
-    for sid, n, bb in (("A", 6, 2), ("B", 12, 2), ("C", 15, 0), ("T", 2, 0)):
-        for i in range(n):
-            rows.append(
-                dict(teacher_id=f"{sid}{i}", school_id=sid, subject=("pe", "math", "chinese")[i % 3], backbone=i < bb,
-                     above_qualification=i % 2 == 0, title="intermediate" if i % 3 == 0 else "junior")
-            )
+    rows = [
+        {"teacher_id": f"{sid}{i}", "school_id": sid, "subject": ("pe", "math", "chinese")[i % 3], "backbone": i < bb,
+         "above_qualification": i % 2 == 0, "title": "intermediate" if i % 3 == 0 else "junior"}
+        for sid, n, bb in (("A", 6, 2), ("B", 12, 2), ("C", 15, 0), ("T", 2, 0))
+        for i in range(n)
+    ]
     return schools, pd.DataFrame(rows)
 
 
@@ -84,7 +86,7 @@ def test_without_teachers_lists_what_is_not_computable() -> None:
 
 def test_strength_params_validated() -> None:
     with pytest.raises(ValidationError, match="weak_below"):
-        StrengthParams(strong_at=0.5, weak_below=0.9)
+        StrengthOptions(strong_at=0.5, weak_below=0.9)
     with pytest.raises(ValidationError, match="extra"):
         BalanceParams.model_validate({"strenght": {}})
 
@@ -105,3 +107,36 @@ def test_level_with_only_teaching_points_is_reported_not_crashed() -> None:
     junior = out.files["balance.csv"][out.files["balance.csv"]["level"] == "junior"]
     assert (junior["n_schools"] == 0).all() and junior.loc[junior["kind"] == "quality", "passes"].isna().all()
     assert out.metrics["junior"]["quality_cvs_passing"] == 0
+
+
+SCENARIO = """
+name = "override"
+seed = 1
+[inputs]
+schools = "schools.csv"
+[balance]
+quality_cv_max = {primary = 0.2}
+[balance.quality_standards.primary]
+floor_area_per_pupil = 7.0
+"""
+
+
+def test_scenario_overrides_policy_numbers() -> None:
+    params = scenario_from_dict(tomllib.loads(SCENARIO)).stages["balance"]
+    assert isinstance(params, BalanceParams) and params.quality_cv_max == {"primary": 0.2, "junior": 0.45}
+    base = STAGE.run(context(BalanceParams()), BalanceParams()).files
+    out = STAGE.run(context(params), params).files
+    key = (out["balance.csv"]["indicator"] == "floor_area_per_pupil") & (out["balance.csv"]["kind"] == "quality")
+    # CV sqrt(.84) / 3.6 ≈ 0.255: within the national 0.50, not within 0.20
+    assert bool(base["balance.csv"].loc[key, "passes"].iloc[0]) is True
+    assert bool(out["balance.csv"].loc[key, "passes"].iloc[0]) is False and out["balance.csv"].loc[key, "threshold"].iloc[0] == 0.2
+    # A has 6 m² per pupil: meets 4.5, not 7.0
+    a_base = base["schools_balance.csv"].set_index("school_id").loc["A"]
+    a_out = out["schools_balance.csv"].set_index("school_id").loc["A"]
+    assert bool(a_base["floor_area_per_pupil_met"]) is True and bool(a_out["floor_area_per_pupil_met"]) is False
+
+
+def test_scenario_override_with_unknown_indicator_is_named() -> None:
+    bad = tomllib.loads(SCENARIO.replace("floor_area_per_pupil = 7.0", "floor_area = 7.0"))
+    with pytest.raises(InputError, match=r"balance\.quality_standards.*unknown primary indicator 'floor_area'"):
+        scenario_from_dict(bad)

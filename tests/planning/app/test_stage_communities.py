@@ -17,7 +17,8 @@ from planning.app.scenario import InputsSection, Scenario, SolverSection
 from planning.app.stage import Context, StageOutput
 from planning.app.stages import balance as balance_stage
 from planning.app.stages.communities import STAGE, CommunitiesParams
-from planning.communities.groups import CommunityPlan
+from planning.balance import StrengthOptions
+from planning.communities import CommunityOptions, CommunityPlan
 
 CRS = "EPSG:32649"
 
@@ -78,7 +79,7 @@ def test_files_and_plan() -> None:
 def test_uses_balance_strength_when_it_ran() -> None:
     params = CommunitiesParams(min_members=1, max_members=3)
     ctx = context(params)
-    strength = balance_stage.StrengthParams(strong_at=5.0, weak_below=0.0).compute(ctx.inputs.schools, None)  # nobody strong
+    strength = StrengthOptions(strong_at=5.0, weak_below=0.0).compute(ctx.inputs.schools, None)  # nobody strong
     fake = balance_stage.BalanceResult(report=None, strength=strength)  # type: ignore[arg-type]
     ctx.outputs["balance"] = StageOutput(files={}, result=fake)
     out = STAGE.run(ctx, params)
@@ -116,3 +117,16 @@ def test_deterministic() -> None:
     for name in ("groups.csv", "group_metrics.csv", "pairs.csv"):
         assert a.files[name].to_csv(index=False) == b.files[name].to_csv(index=False)
     assert a.files["metrics.json"] == b.files["metrics.json"]
+
+
+def test_params_are_the_model_options_plus_the_stage_fields() -> None:
+    # TOML keys and CLI flags come from these fields: the move into CommunityOptions keeps every one
+    assert issubclass(CommunitiesParams, CommunityOptions)
+    assert set(CommunitiesParams.model_fields) == {
+        "enabled", "levels", "lead_mode", "lead_ids", "lead_area_types", "n_groups", "min_members", "max_members",
+        "max_travel_min", "mode", "assign_rural", "middle", "strength_weight_min", "rural_penalty_min", "fixed_groups",
+        "pair_k", "allow_unassigned", "strength",
+    }
+    cap = CommunitiesParams.model_fields["max_travel_min"]
+    assert cap.default == 60.0 and cap.description == "lead → member travel cap, minutes"
+    assert CommunitiesParams(max_travel_min=20).max_travel_s == 1200

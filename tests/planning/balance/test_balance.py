@@ -9,8 +9,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from geo.errors import InputError
+from geo.policy import BASIC_CV_MEAN_MAX, QUALITY_CV_MAX, QUALITY_STANDARDS
+from planning.balance import BalanceOptions
 from planning.balance.indicators import (
     BASIC_INDICATORS,
     QUALITY_INDICATORS,
@@ -244,7 +247,7 @@ def test_compare_balance_reports_change() -> None:
 
 def test_bad_schools_and_teachers_listed_together() -> None:
     bad = county().drop(columns="enrolled_junior")
-    with pytest.raises(InputError, match="enrolled_junior.*required column is missing"):
+    with pytest.raises(InputError, match=r"enrolled_junior.*required column is missing"):
         evaluate_balance(bad, None)
     dup = county()
     dup.loc[1, "school_id"] = "A"
@@ -285,3 +288,66 @@ def test_malformed_schools_raise_input_error_or_evaluate(rows: list[tuple[str, f
         assert err.problems and all(p.layer == "schools" for p in err.problems)
     else:
         assert set(report.indicators["level"]) <= {"primary", "junior"}
+
+
+# ----------------------------------------------------------------------------- options (policy overrides)
+
+
+def test_default_options_are_the_policy_numbers_and_give_the_same_report() -> None:
+    opts = BalanceOptions()
+    assert opts.quality_cv_max == dict(QUALITY_CV_MAX) and opts.basic_cv_mean_max == dict(BASIC_CV_MEAN_MAX)
+    assert opts.quality_standards == {lv: dict(std) for lv, std in QUALITY_STANDARDS.items()}
+    a = evaluate_balance(county(), teachers())
+    b = evaluate_balance(county(), teachers(), options=opts)
+    pd.testing.assert_frame_equal(a.indicators, b.indicators)
+    pd.testing.assert_frame_equal(a.schools, b.schools)
+    assert a.quality_passes == b.quality_passes and a.basic_passes == b.basic_passes
+
+
+def test_quality_cv_max_override_changes_passes_and_keeps_the_other_level() -> None:
+    # primary floor area CV = sqrt(35) / 23 ≈ 0.257: passes at 0.50, fails at 0.20
+    opts = BalanceOptions(quality_cv_max={"primary": 0.2})
+    assert opts.quality_cv_max == {"primary": 0.2, "junior": 0.45}
+    ind = evaluate_balance(county(), teachers(), options=opts).indicators.set_index(["level", "indicator", "kind"])
+    row = ind.loc[("primary", "floor_area_per_pupil", "quality")]
+    assert row["threshold"] == 0.2 and bool(row["passes"]) is False
+    assert ind.loc[("junior", "floor_area_per_pupil", "quality"), "threshold"] == 0.45
+
+
+def test_basic_cv_mean_max_override_changes_the_composite_verdict() -> None:
+    base = evaluate_balance(county(), teachers())
+    comp = base.basic_composite["primary"]
+    assert base.basic_passes["primary"] is True  # ≤ 0.65
+    strict = evaluate_balance(county(), teachers(), options=BalanceOptions(basic_cv_mean_max={"primary": comp / 2}))
+    assert strict.basic_passes["primary"] is False and strict.basic_passes["junior"] == base.basic_passes["junior"]
+    ind = strict.indicators
+    row = ind[(ind["level"] == "primary") & (ind["indicator"] == "basic_composite")].iloc[0]
+    assert row["threshold"] == pytest.approx(comp / 2) and bool(row["passes"]) is False
+
+
+def test_quality_standard_override_changes_meets_quality() -> None:
+    # 1700 yuan per pupil: 85% of the national 2000 (meets); 1700 / 2100 ≈ 81% of a provincial 2100 (fails)
+    schools, t = _one_school(170_000.0)
+    assert bool(evaluate_balance(schools, t).schools.iloc[0]["meets_quality"]) is True
+    opts = BalanceOptions(quality_standards={"primary": {"equipment_per_pupil": 2100.0}})
+    assert opts.quality_standards["primary"]["floor_area_per_pupil"] == 4.5  # the others keep their default
+    row = evaluate_balance(schools, t, options=opts).schools.iloc[0]
+    assert row["equipment_per_pupil_share"] == pytest.approx(1700 / 2100)
+    assert row["standards_met"] == 6 and bool(row["meets_quality"]) is False
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"quality_cv_max": {"high": 0.5}}, r"unknown level 'high'; valid: primary, junior"),
+        ({"basic_cv_mean_max": {"primary": 0.0}}, "greater than 0"),
+        ({"quality_cv_max": {"junior": float("inf")}}, "finite"),
+        ({"quality_standards": {"primary": {"speed": 1.0}}}, r"unknown primary indicator 'speed'; valid: above_qualification_per_100"),
+        ({"quality_standards": {"senior": {}}}, "unknown level 'senior'"),
+        ({"quality_standards": {"junior": {"backbone_per_100": -1.0}}}, "greater than 0"),
+        ({"quality_cv_max": 0.5}, "valid dictionary"),
+    ],
+)
+def test_options_reject_unknown_names_and_non_positive_values(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        BalanceOptions(**kwargs)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from geo.errors import InputError
-from planning.balance.strength import RATIO_CAP, strength_index
+from planning.balance.strength import RATIO_CAP, StrengthOptions, strength_index
 
 
 def schools() -> pd.DataFrame:
@@ -30,7 +30,7 @@ def schools() -> pd.DataFrame:
 
 
 def test_resources_against_standards_without_outcome() -> None:
-    out = strength_index(schools(), None, outcome_column=None)
+    out = strength_index(schools(), None, options=StrengthOptions(outcome_column=None))
     assert list(out.index) == ["X", "Y"]  # sorted by id
     # X: (1 + 1 + 1 + cap) / 4; Y: (0.5 + 0.5 + 0.5 + 1/2.3) / 4
     assert out.loc["X", "strength"] == pytest.approx((3 + RATIO_CAP) / 4, abs=1e-12)
@@ -49,19 +49,23 @@ def test_outcome_weighs_as_much_as_resources_by_default() -> None:
     only_outcome = strength_index(
         schools(),
         None,
-        weights={"floor_area_per_pupil": 0, "sports_area_per_pupil": 0, "equipment_per_pupil": 0, "multimedia_per_100": 0},
+        options=StrengthOptions(
+            weights={"floor_area_per_pupil": 0, "sports_area_per_pupil": 0, "equipment_per_pupil": 0, "multimedia_per_100": 0}
+        ),
     )
     assert only_outcome.loc["Y", "strength"] == pytest.approx(0.8, abs=1e-12)
 
 
 def test_thresholds_set_classes() -> None:
-    out = strength_index(schools(), None, outcome_column=None, strong_at=2.0, weak_below=0.1)
+    out = strength_index(schools(), None, options=StrengthOptions(outcome_column=None, strong_at=2.0, weak_below=0.1))
     assert set(out["strength_class"]) == {"middle"}
 
 
 def test_bad_weights_and_thresholds_listed() -> None:
     with pytest.raises(InputError, match=r"(?s)weights\.speed.*unknown component.*weights\.backbone_per_100.*≥ 0.*weak_below"):
-        strength_index(schools(), None, weights={"speed": 1, "backbone_per_100": -1}, strong_at=0.5, weak_below=0.9)
+        # options built without validation (as a caller outside pydantic could): the model checks again
+        bad = StrengthOptions.model_construct(weights={"speed": 1, "backbone_per_100": -1}, strong_at=0.5, weak_below=0.9)
+        strength_index(schools(), None, options=bad)
 
 
 def test_non_numeric_outcome_is_reported() -> None:

@@ -7,10 +7,16 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from geo.errors import InfeasibleError, InputError
+from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS
 from geo.travel import straight_line_matrix
-from planning.communities.groups import form_communities, pair_schools, solve_groups
+from planning.communities import CommunityOptions, GroupMarks, SolveLimits
+from planning.communities.frames import travel_among
+from planning.communities.groups import form_communities, solve_groups
+from planning.communities.options import DEFAULT_RURAL_PENALTY_S, DEFAULT_STRENGTH_WEIGHT_S
+from planning.communities.pairing import form_pairs, pair_schools
 
 
 def line_times(x: list[float]) -> np.ndarray:
@@ -31,10 +37,7 @@ def test_travel_only_optimum() -> None:
         [1.2, 1.2, 0.6, 0.6, 0.6, 0.6],
         line_times([0, 100, 10, 20, 90, 80]),
         ["lead", "lead", "must", "must", "must", "must"],
-        min_members=2,
-        max_members=2,
-        strength_weight_s=0,
-        rural_penalty_s=0,
+        options=CommunityOptions(min_members=2, max_members=2, strength_weight_min=0, rural_penalty_min=0),
     )
     assert list(sol.lead_of) == [0, 1, 0, 0, 1, 1]
     assert sol.objective == pytest.approx(60.0)
@@ -64,10 +67,7 @@ def _strength_toy(weight_s: float):
         [1.2, 1.2, 0.6, 0.6, 1.0, 1.0],
         t,
         ["lead", "lead", "must", "must", "must", "must"],
-        min_members=2,
-        max_members=2,
-        strength_weight_s=weight_s,
-        rural_penalty_s=0,
+        options=CommunityOptions(min_members=2, max_members=2, strength_weight_min=weight_s / 60, rural_penalty_min=0),
     )
 
 
@@ -87,16 +87,17 @@ def test_rural_member_where_possible() -> None:
     # L1 at 0, L2 at 100; rural r at 40 is nearer L1, but L2's group has no rural school otherwise.
     # members: a 10, b 20, c 90, r 40; 1–3 members. Without the rule: r → L1 (40); with it (penalty 3600): r → L2 (60).
     args = (["L1", "L2", "a", "b", "c", "r"], [1.2] * 2 + [0.6] * 4, line_times([0, 100, 10, 20, 90, 40]))
-    kw = dict(min_members=1, max_members=3, strength_weight_s=0)
-    rural = [False, False, False, False, False, True]
+    free_opts = CommunityOptions(min_members=1, max_members=3, strength_weight_min=0, rural_penalty_min=0)
+    ruled_opts = CommunityOptions(min_members=1, max_members=3, strength_weight_min=0, rural_penalty_min=60)
+    rural = GroupMarks(rural=[False, False, False, False, False, True])
     roles = ["lead", "lead", "must", "must", "must", "must"]
-    free = solve_groups(*args, roles, rural=rural, rural_penalty_s=0, **kw)
+    free = solve_groups(*args, roles, marks=rural, options=free_opts)
     assert free.lead_of[5] == 0
-    ruled = solve_groups(*args, roles, rural=rural, rural_penalty_s=3600, **kw)
+    ruled = solve_groups(*args, roles, marks=rural, options=ruled_opts)
     # L1 still lacks a rural member: one group pays the penalty either way; r goes where it costs less travel.
     assert ruled.lead_of[5] == 0 and ruled.objective == pytest.approx(10 + 20 + 10 + 40 + 3600)
-    rural2 = [False, False, True, False, False, True]  # a is rural too: both groups can have one
-    both = solve_groups(*args, roles, rural=rural2, rural_penalty_s=3600, **kw)
+    rural2 = GroupMarks(rural=[False, False, True, False, False, True])  # a is rural too: both groups can have one
+    both = solve_groups(*args, roles, marks=rural2, options=ruled_opts)
     assert both.lead_of[5] == 1 and both.objective == pytest.approx(10 + 20 + 10 + 60)
 
 
@@ -104,8 +105,8 @@ def test_unreachable_weak_school_is_named() -> None:
     t = line_times([0, 10, 20, 10_000])
     args = (["L", "a", "b", "far"], [1.2, 0.6, 0.6, 0.6], t, ["lead", "must", "must", "must"])
     with pytest.raises(InfeasibleError, match=r"(?s)1 school.*no lead within the travel cap.*far: short by 1 lead.*L is 167 min away, cap 60 min"):
-        solve_groups(*args, max_travel_s=3600, min_members=1)
-    sol = solve_groups(*args, max_travel_s=3600, min_members=1, allow_unassigned=True)
+        solve_groups(*args, options=CommunityOptions(max_travel_min=60, min_members=1))
+    sol = solve_groups(*args, options=CommunityOptions(max_travel_min=60, min_members=1, allow_unassigned=True))
     assert sol.lead_of[3] == -1 and "no lead within 60 min" in sol.unassigned[3]
     assert list(sol.lead_of[:3]) == [0, 0, 0]
 
@@ -113,7 +114,7 @@ def test_unreachable_weak_school_is_named() -> None:
 def test_sizes_that_cannot_hold_the_schools() -> None:
     t = line_times([0, 1, 2, 3, 4, 5])
     with pytest.raises(InfeasibleError, match=r"(?s)group sizes cannot hold.*5 schools must join but 1 groups hold 4"):
-        solve_groups(list("Labcde"), [1.2] + [0.6] * 5, t, ["lead"] + ["must"] * 5, max_members=4)
+        solve_groups(list("Labcde"), [1.2] + [0.6] * 5, t, ["lead"] + ["must"] * 5, options=CommunityOptions(max_members=4))
     with pytest.raises(InfeasibleError, match="2 groups need 2 members each but 3 schools can join"):
         solve_groups(list("LMabc"), [1.2, 1.2, 0.6, 0.6, 0.6], line_times([0, 1, 2, 3, 4]), ["lead", "lead", "must", "must", "must"])
 
@@ -121,10 +122,10 @@ def test_sizes_that_cannot_hold_the_schools() -> None:
 def test_fixed_membership_is_kept() -> None:
     # b (20) would go to L1 on travel, but an existing group ties it to L2 (100)
     ids = ["L1", "L2", "a", "b", "c", "d"]
-    fixed = [-1, -1, -1, 1, -1, -1]
+    fixed = GroupMarks(fixed_lead_of=[-1, -1, -1, 1, -1, -1])
     sol = solve_groups(
         ids, [1.2, 1.2, 0.6, 0.6, 0.6, 0.6], line_times([0, 100, 10, 20, 90, 80]), ["lead", "lead", "must", "must", "must", "must"],
-        fixed_lead_of=fixed, min_members=1, max_members=3, strength_weight_s=0, rural_penalty_s=0,
+        marks=fixed, options=CommunityOptions(min_members=1, max_members=3, strength_weight_min=0, rural_penalty_min=0),
     )
     assert sol.lead_of[3] == 1 and sol.objective == pytest.approx(10 + 80 + 10 + 20)
 
@@ -191,14 +192,17 @@ def county() -> tuple[pd.DataFrame, pd.DataFrame, object]:
         },
         index=pd.Index(ids, name="school_id"),
     )
-    xy = np.array([[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [9_000, 0], [11_000, 1_000], [4_000, 4_000], [0, 2_000]], float)
+    xy = np.array(
+        [[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [9_000, 0], [11_000, 1_000], [4_000, 4_000], [0, 2_000]],
+        float,
+    )
     travel = straight_line_matrix(np.array(ids), xy, np.array(ids), xy, speed_kmh=30, cutoff_s=3600, mode="drive")
     return schools, strength, travel
 
 
 def test_form_communities_by_level_and_pairs() -> None:
     schools, strength, travel = county()
-    plan = form_communities(schools, strength, travel, min_members=1, max_members=3)
+    plan = form_communities(schools, strength, travel, options=CommunityOptions(min_members=1, max_members=3))
     g = plan.groups
     assert list(g.columns[:3]) == ["school_id", "group_id", "role"]
     assert set(g["level"]) == {"primary", "junior"}
@@ -221,9 +225,8 @@ def test_form_communities_by_level_and_pairs() -> None:
 def test_fixed_group_and_given_leads() -> None:
     schools, strength, travel = county()
     fixed = pd.DataFrame({"school_id": ["P2", "w1"], "group_id": ["老集团", "老集团"], "role": ["lead", "member"]})
-    plan = form_communities(
-        schools, strength, travel, lead_mode="given", lead_ids=["P1", "J1"], fixed_groups=fixed, min_members=1, max_members=3, levels="by_level"
-    )
+    opts = CommunityOptions(lead_mode="given", lead_ids=["P1", "J1"], min_members=1, max_members=3, levels="by_level")
+    plan = form_communities(schools, strength, travel, options=opts, fixed_groups=fixed)
     g = plan.groups.set_index(["level", "school_id"])
     assert g.loc[("primary", "w1"), "group_id"] == "老集团" and bool(g.loc[("primary", "w1"), "fixed"])
     assert g.loc[("primary", "P2"), "role"] == "lead"
@@ -232,7 +235,7 @@ def test_fixed_group_and_given_leads() -> None:
 def test_bad_lead_ids_and_fixed_groups() -> None:
     schools, strength, travel = county()
     with pytest.raises(InputError, match="ZZ, column 'lead_ids': lead is not in the schools layer"):
-        form_communities(schools, strength, travel, lead_mode="given", lead_ids=["ZZ"])
+        form_communities(schools, strength, travel, options=CommunityOptions(lead_mode="given", lead_ids=["ZZ"]))
     bad = pd.DataFrame({"school_id": ["P1", "P2"], "group_id": ["g", "g"], "role": ["lead", "lead"]})
     with pytest.raises(InputError, match="group g has 2 leads"):
         form_communities(schools, strength, travel, fixed_groups=bad)
@@ -240,8 +243,9 @@ def test_bad_lead_ids_and_fixed_groups() -> None:
 
 def test_deterministic() -> None:
     schools, strength, travel = county()
-    a = form_communities(schools, strength, travel, min_members=1, max_members=3, seed=7)
-    b = form_communities(schools, strength, travel, min_members=1, max_members=3, seed=7)
+    opts = CommunityOptions(min_members=1, max_members=3)
+    a = form_communities(schools, strength, travel, options=opts, limits=SolveLimits(seed=7))
+    b = form_communities(schools, strength, travel, options=opts, limits=SolveLimits(seed=7))
     pd.testing.assert_frame_equal(a.groups, b.groups)
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
     assert a.metrics["primary"]["objective"] == b.metrics["primary"]["objective"]
@@ -253,8 +257,8 @@ def test_full_groups_within_reach_are_named() -> None:
     t = line_times([0, 10_000, 100, 200, 300, 9_900])
     args = (["L1", "L2", "a", "b", "c", "d"], [1.2, 1.2, 0.6, 0.6, 0.6, 0.6], t, ["lead", "lead", "must", "must", "must", "must"])
     with pytest.raises(InfeasibleError, match=r"(?s)1 school.*every group within the travel cap full.*short by 1 place in a group \(the 1 lead"):
-        solve_groups(*args, min_members=1, max_members=2, max_travel_s=3600)
-    sol = solve_groups(*args, min_members=1, max_members=2, max_travel_s=3600, allow_unassigned=True)
+        solve_groups(*args, options=CommunityOptions(min_members=1, max_members=2, max_travel_min=60))
+    sol = solve_groups(*args, options=CommunityOptions(min_members=1, max_members=2, max_travel_min=60, allow_unassigned=True))
     assert sol.lead_of[5] == 1 and sorted(sol.lead_of[2:5]) == [-1, 0, 0] and len(sol.unassigned) == 1
 
 
@@ -263,9 +267,14 @@ def test_strongest_mode_adds_groups_until_everyone_has_room() -> None:
     ids = list(strength.index)
     # w1, w2, w3 near P1 (max 2 members), w4 near P2; cap 20 min ≈ 7.7 km straight: P2 cannot reach w1-w3,
     # so 2 groups leave one of them without room → the next strongest eligible school, N1, leads a third
-    xy = np.array([[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [1_500, 500], [11_000, 1_000], [4_000, 4_000], [0, 2_000]], float)
+    xy = np.array(
+        [[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [1_500, 500], [11_000, 1_000], [4_000, 4_000], [0, 2_000]],
+        float,
+    )
     travel = straight_line_matrix(np.array(ids), xy, np.array(ids), xy, speed_kmh=30, cutoff_s=1200, mode="drive")
-    plan = form_communities(schools, strength, travel, min_members=1, max_members=2, max_travel_s=1200, pair_k=0)
+    plan = form_communities(
+        schools, strength, travel, options=CommunityOptions(min_members=1, max_members=2, max_travel_min=20, pair_k=0)
+    )
     prim = plan.groups[plan.groups["level"] == "primary"]
     assert sorted(prim.loc[prim["role"] == "lead", "school_id"]) == ["N1", "P1", "P2"]
     assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
@@ -273,11 +282,81 @@ def test_strongest_mode_adds_groups_until_everyone_has_room() -> None:
 
 def test_mixed_levels_and_optimized_leads() -> None:
     schools, strength, travel = county()
-    mixed = form_communities(schools, strength, travel, levels="mixed", min_members=1, max_members=3, pair_k=0)
+    mixed = form_communities(
+        schools, strength, travel, options=CommunityOptions(levels="mixed", min_members=1, max_members=3, pair_k=0)
+    )
     assert set(mixed.groups["level"]) == {"all"} and all(g.startswith("G-") for g in mixed.groups["group_id"])
     assert mixed.groups["school_id"].is_unique  # nine-year N1 appears once when levels are mixed
-    opt = form_communities(schools, strength, travel, lead_mode="optimize", n_groups=2, min_members=1, max_members=3, pair_k=0)
+    opt = form_communities(
+        schools,
+        strength,
+        travel,
+        options=CommunityOptions(lead_mode="optimize", n_groups=2, min_members=1, max_members=3, pair_k=0),
+    )
     prim = opt.groups[opt.groups["level"] == "primary"]
     assert (prim["role"] == "lead").sum() == 2
     assert set(prim.loc[prim["role"] == "member", "school_id"]) >= {"w1", "w2", "w3", "w4"}
     assert opt.metrics["primary"]["bound"] <= opt.metrics["primary"]["objective"] + 1e-9
+
+
+# ----------------------------------------------------------------------------- options, travel lookup, pairs door
+
+
+def test_options_defaults_are_the_policy_numbers_in_seconds() -> None:
+    opts = CommunityOptions()
+    assert (opts.min_members, opts.max_members) == (GROUP_MIN_MEMBERS, GROUP_MAX_MEMBERS)
+    assert opts.max_travel_s == GROUP_MAX_TRAVEL_S
+    assert (opts.strength_weight_s, opts.rural_penalty_s) == (DEFAULT_STRENGTH_WEIGHT_S, DEFAULT_RURAL_PENALTY_S)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"min_members": 5, "max_members": 3}, r"min_members \(5\) must be ≤ max_members \(3\)"),
+        ({"lead_mode": "given"}, "needs lead_ids"),
+        ({"n_groups": 0}, "greater than or equal to 1"),
+        ({"max_travel_min": 0}, "greater than 0"),
+        ({"middle": "sometimes"}, "'exclude', 'optional' or 'include'"),
+        ({"max_travel": 30}, "Extra inputs are not permitted"),
+    ],
+)
+def test_options_reject_bad_values(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        CommunityOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_travel_among_looks_up_by_id_with_zero_diagonal() -> None:
+    _, _, travel = county()
+    ids = np.array(["w3", "P1", "j2", "J1"])
+    full = travel.dense("time_s")
+    pos = [list(travel.origin_ids).index(i) for i in ids]
+    expected = full[np.ix_(pos, pos)]
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_array_equal(travel_among(travel, ids), expected)
+    with pytest.raises(InputError, match=r"(?s)travel, X1: school missing from the travel matrix.*X2"):
+        travel_among(travel, ["P1", "X2", "X1"])
+
+
+def test_groups_core_takes_a_travel_matrix_by_id() -> None:
+    # the same toy as test_travel_only_optimum, the matrix built over the schools in another order
+    ids = ["L1", "L2", "a", "b", "c", "d"]
+    x = [0.0, 100.0, 10.0, 20.0, 90.0, 80.0]
+    order = [3, 0, 5, 1, 4, 2]
+    xy = np.array([[x[k] / 3.6 * 30, 0.0] for k in order])  # 30 km/h straight line: x seconds apart
+    travel = straight_line_matrix(np.array(ids)[order], xy, np.array(ids)[order], xy, speed_kmh=30, detour_factor=1.0, mode="drive")
+    opts = CommunityOptions(min_members=2, max_members=2, strength_weight_min=0, rural_penalty_min=0)
+    sol = solve_groups(ids, [1.2, 1.2, 0.6, 0.6, 0.6, 0.6], travel, ["lead", "lead", "must", "must", "must", "must"], options=opts)
+    assert list(sol.lead_of) == [0, 1, 0, 0, 1, 1] and sol.objective == pytest.approx(60.0)
+
+
+def test_pairs_door_gives_the_pairs_of_the_communities() -> None:
+    schools, strength, travel = county()
+    opts = CommunityOptions(min_members=1, max_members=3)
+    plan = form_communities(schools, strength, travel, options=opts)
+    pairs = form_pairs(schools, strength, travel, options=opts)
+    pd.testing.assert_frame_equal(pairs.pairs, plan.pairs)
+    assert pairs.unpaired.empty
+    for lv, m in pairs.metrics.items():
+        assert m == {k: plan.metrics[lv][k] for k in m}
+    with pytest.raises(InputError, match="w1: school missing from the strength index"):
+        form_pairs(schools, strength.drop(index="w1"), travel, options=opts)
