@@ -1,9 +1,12 @@
 """Stage ``communities``: "1+N" school groups (集团化办学) and one-to-one pairing (结对帮扶).
 
 Needs the schools layer (teachers optional, for the strength index). Strength
-comes from ``[communities.strength]`` when given, else from the ``balance``
-stage when it ran, else from the default index. Travel lead → member is by
-``mode`` (default car) on the road network when there is one.
+is the run's one strength frame (:func:`planning.app.stages.balance.strength`):
+the ``balance`` stage's when it ran, else computed once from
+``[balance.strength]``, or ``[communities.strength]`` when the balance stage is
+not enabled, or the defaults. Existing groups to keep (``fixed_groups``) are
+read and validated with the inputs (:data:`geo.model.GROUPS`). Travel lead →
+member is by ``mode`` (default car) on the road network when there is one.
 
 Files: ``groups.csv`` (``school_id, group_id, role`` lead|member, then level,
 lead, travel, strength), ``group_metrics.csv`` (members, travel, strength per
@@ -16,17 +19,19 @@ could not be placed, ``unassigned.csv``. Result: :class:`~planning.communities.C
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import Field, model_validator
 
 from geo.errors import InputError, Problem
+from geo.model import GROUPS
 from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS
-from planning.app.stage import Context, Stage, StageOutput, StageParams
-from planning.app.stages.balance import StrengthParams
-from planning.communities.groups import DEFAULT_RURAL_PENALTY_S, DEFAULT_STRENGTH_WEIGHT_S, form_communities
+from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, StageParams
+from planning.app.stages.balance import StrengthParams, strength, strength_settings
+from planning.communities.groups import DEFAULT_RURAL_PENALTY_S, DEFAULT_STRENGTH_WEIGHT_S, CommunityPlan, form_communities
 
 
 class CommunitiesParams(StageParams):
@@ -55,7 +60,7 @@ class CommunitiesParams(StageParams):
     rural_penalty_min: float = Field(
         DEFAULT_RURAL_PENALTY_S / 60, ge=0, description="minutes of travel a group without a rural member costs"
     )
-    fixed_groups: Path | None = Field(None, description="existing groups to keep: school_id, group_id, role (+ level)")
+    fixed_groups: Annotated[Path | None, LayerFile(GROUPS)] = Field(None, description="existing groups to keep: school_id, group_id, role (+ level)")
     pair_k: int | None = Field(None, ge=0, description="weak schools per strong partner in one-to-one pairing; none = smallest that pairs all, 0 = off")
     allow_unassigned: bool = Field(False, description="leave unplaceable schools out (listed) instead of failing")
     strength: StrengthParams | None = None
@@ -71,22 +76,14 @@ class CommunitiesParams(StageParams):
 
 
 def _strength(ctx: Context, params: CommunitiesParams) -> pd.DataFrame:
-    if params.strength is not None:
-        return params.strength.compute(ctx.inputs.schools, ctx.inputs.teachers)
-    earlier = ctx.result("balance")
-    if earlier is not None and getattr(earlier, "strength", None) is not None:
-        return earlier.strength
-    return StrengthParams().compute(ctx.inputs.schools, ctx.inputs.teachers)
-
-
-def _fixed_groups(ctx: Context, path: Path | None) -> pd.DataFrame | None:
-    if path is None:
-        return None
-    if not path.is_absolute() and ctx.scenario.path is not None:
-        path = ctx.scenario.path.parent / path
-    from geo.io import read_table  # noqa: PLC0415 - only when a file is given
-
-    return read_table(path, layer="groups")
+    """The run's strength frame; ``[communities.strength]`` is its source only when no balance stage is enabled."""
+    if params.strength is not None and params.strength != strength_settings(ctx.scenario):
+        warnings.warn(
+            "[communities.strength] is not used: every stage shares one strength index, set in [balance.strength]",
+            UserWarning,
+            stacklevel=3,
+        )
+    return strength(ctx)
 
 
 def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
@@ -114,7 +111,7 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
         max_travel_s=cap_s,
         strength_weight_s=params.strength_weight_min * 60,
         rural_penalty_s=params.rural_penalty_min * 60,
-        fixed_groups=_fixed_groups(ctx, params.fixed_groups),
+        fixed_groups=ctx.table(params, "fixed_groups"),
         pair_k=params.pair_k,
         allow_unassigned=params.allow_unassigned,
         time_limit_s=ctx.scenario.solver.time_limit_s,
@@ -150,6 +147,13 @@ STAGE = Stage(
     name="communities",
     params=CommunitiesParams,
     run=run,
+    result_type=CommunityPlan,
+    files=("groups.csv", "group_metrics.csv", "pairs.csv", "metrics.json", "unassigned.csv"),
     needs=("schools",),
     description="strong–weak school communities (1+N groups, CP-SAT) and one-to-one pairing (min-cost flow)",
+    command=Command(
+        "communities",
+        "strong–weak school communities (集团化办学) and one-to-one pairing (结对帮扶)",
+        aliases={"--groups": "fixed_groups"},
+    ),
 )

@@ -6,26 +6,29 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from pydantic import Field
 
 from geo.errors import InfeasibleError, Shortfall
 from planning.app import cli
 from planning.app import stages as registry
-from planning.app.stage import Stage, StageOutput, StageParams
+from planning.app.session import ScenarioData
+from planning.app.stage import Command, Stage, StageOutput, StageParams
 
 
 class ToyParams(StageParams):
-    levels: list[Literal["primary", "junior"]] = ["primary", "junior"]
+    levels: list[Literal["primary", "junior"]] = Field(default_factory=lambda: ["primary", "junior"])
     contiguity: bool = True
     max_moved: int | None = None
     method: Literal["nearest", "optimal"] = "optimal"
-    weights: dict[str, float] = {}
+    weights: dict[str, float] = Field(default_factory=dict)
 
 
 def _fail(ctx, params):
     raise InfeasibleError("demand exceeds capacity", [Shortfall("东关小学 zone", 120)], hint="allow overflow")
 
 
-TOY = Stage("zones", ToyParams, lambda ctx, p: StageOutput(files={}), needs=("schools", "blocks"), description="toy zones")
+TOY_COMMAND = Command("zones", "toy zones", aliases={"--level": "levels"})
+TOY = Stage("zones", ToyParams, lambda ctx, p: StageOutput(files={}), needs=("schools", "blocks"), description="toy zones", command=TOY_COMMAND)
 
 
 @pytest.fixture
@@ -68,8 +71,8 @@ def test_bad_scenario_exits_2_without_traceback(tmp_path: Path, capsys: pytest.C
 def test_infeasible_exits_3_with_explanation(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(registry, "STAGES", {"zones": Stage("zones", ToyParams, _fail, needs=("schools",))})
-    monkeypatch.setattr("planning.app.runner.load_scenario_inputs", lambda scenario: None)
+    monkeypatch.setattr(registry, "STAGES", {"zones": Stage("zones", ToyParams, _fail, needs=("schools",), command=TOY_COMMAND)})
+    monkeypatch.setattr("planning.app.session.load_scenario_data", lambda scenario: ScenarioData(inputs=None))
     code = cli.main(["zones", "--schools", "s.gpkg", "--out", str(tmp_path)])
     assert code == cli.EXIT_INFEASIBLE
     err = capsys.readouterr().err
