@@ -1,4 +1,4 @@
-"""The README stays true: its schema table and CLI help are generated from the code."""
+"""The README stays true: its input schema table is generated from the code (python -m planning.app.docs)."""
 
 from __future__ import annotations
 

@@ -86,3 +86,19 @@ def test_bad_solver_flag_exits_2_without_traceback(tmp_path: Path, capsys: pytes
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "command line, column 'solver.time_limit_s'" in err and "greater than 0" in err
+
+
+def test_validate_checks_table_files_with_the_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    schools = "school_id,name,level,area_type,capacity_primary,capacity_junior,lon,lat\n"
+    (tmp_path / "schools.csv").write_text(schools + "S1,一小,小学,城区,900,0,110.1,37.1\nS2,二小,大学,乡村,300,0,110.2,37.2\n", encoding="utf-8")
+    (tmp_path / "groups.csv").write_text("学校代码,集团编号,角色\nS1,G1,lead\nS2,G1,boss\n", encoding="utf-8")
+    f = tmp_path / "s.toml"
+    f.write_text('[inputs]\nschools = "schools.csv"\n[communities]\nfixed_groups = "groups.csv"\n', encoding="utf-8")
+    assert cli.main(["validate", str(f)]) == cli.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "schools.csv, school_id S2, column 'level': unknown value '大学'" in err  # an input layer problem ...
+    assert "groups.csv, row 2, column 'role': unknown value 'boss'" in err  # ... and a table file problem, at once
+    (tmp_path / "schools.csv").write_text(schools + "S1,一小,小学,城区,900,0,110.1,37.1\nS2,二小,小学,乡村,300,0,110.2,37.2\n", encoding="utf-8")
+    (tmp_path / "groups.csv").write_text("学校代码,集团编号,角色\nS1,G1,lead\nS2,G1,member\n", encoding="utf-8")
+    assert cli.main(["validate", str(f)]) == cli.EXIT_OK
+    assert f"groups {tmp_path / 'groups.csv'}: 2 rows" in capsys.readouterr().out
