@@ -11,7 +11,7 @@ from pathlib import Path
 
 from geo.io import alias_table_markdown
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- schema:start -->", "<!-- schema:end -->"
 
 
