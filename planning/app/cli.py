@@ -104,10 +104,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     inputs = data.inputs
     con = _console()
     con.print(f"{args.scenario}: valid.", markup=False)
+    counts = {layer: 0 if (frame := getattr(inputs, layer)) is None else len(frame) for layer in LAYERS}
     con.print(
-        f"  schools {len(inputs.schools)}, blocks {0 if inputs.blocks is None else len(inputs.blocks)}, "
-        f"teachers {0 if inputs.teachers is None else len(inputs.teachers)}, "
-        f"roads {0 if inputs.roads is None else len(inputs.roads)}; stages: {', '.join(scenario.stages) or 'none'}",
+        "  " + ", ".join(f"{layer} {n}" for layer, n in counts.items()) + f"; stages: {', '.join(scenario.stages) or 'none'}",
         markup=False,
     )
     for (path, layer), table in data.tables.items():
@@ -152,13 +151,9 @@ def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str
         "inputs": {**{layer: _demo_file(layer) for layer in LAYERS}, "crs": "wgs84"},
         "solver": {"time_limit_s": time_limit_s, "workers": workers},
     }
-    for name in registry.STAGES:
+    for name, stage in registry.STAGES.items():
         if name not in RESERVED:
-            data[name] = {"enabled": True}
-    if "rotation" in data:
-        # The 优质均衡 evaluation counts rotation county-wide; per-school quotas are
-        # infeasible for small rural schools with no eligible backbone teacher.
-        data["rotation"]["quota_scope"] = "county"
+            data[name] = {"enabled": True, **stage.demo}
     return data
 
 

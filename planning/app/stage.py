@@ -326,6 +326,8 @@ class Stage:
     command
         Its command-line command, or ``None`` when it has none (``network``
         takes its settings from the scenario's ``[network]`` table).
+    demo
+        Settings of its table in the demo's scenario file, besides ``enabled``.
     """
 
     name: str
@@ -336,6 +338,7 @@ class Stage:
     needs: tuple[str, ...] = ("schools",)
     description: str = ""
     command: Command | None = None
+    demo: Mapping[str, Any] = field(default_factory=dict)
 
     def declares(self, rel: str) -> bool:
         """Whether ``rel`` is one of the file names the stage declares."""

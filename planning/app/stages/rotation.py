@@ -249,4 +249,7 @@ STAGE = Stage(
     needs=("schools", "teachers"),
     description="teacher rotation plan (交流轮岗): quotas, staffing kept whole, a reason per move",
     command=Command("rotate", "teacher rotation plan (交流轮岗) meeting the quotas"),
+    # The 优质均衡 evaluation counts rotation county-wide; per-school quotas are
+    # infeasible for small rural schools with no eligible backbone teacher.
+    demo={"quota_scope": "county"},
 )
