@@ -298,7 +298,7 @@ GROUPS = LayerSpec(
         Column("school_id", "str", True, ("学校代码", "学校编号"), description="school in the group"),
         Column("group_id", "str", True, ("集团编号", "集团", "共同体", "共同体编号", "group"), description="group (集团, 共同体) it belongs to"),
         Column("role", "enum", True, ("角色",), ("lead", "member"), "lead or member"),
-        Column("level", "enum", False, ("学段",), tuple(LEVELS), "level of the group (groups by level)"),
+        Column("level", "enum", False, ("学段",), (*LEVELS, "all"), "level of the group; all when groups mix levels"),
     ),
 )
 

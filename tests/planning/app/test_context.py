@@ -85,7 +85,7 @@ def test_a_stage_output_must_match_its_declaration() -> None:
     zones = STAGES["zones"]
     assert zones.declares("primary/assignment.csv") and zones.declares("feeder.csv")
     assert not zones.declares("nine_year/assignment.csv") and not zones.declares("primary/feeder.csv")
-    with pytest.raises(TypeError, match="does not declare: extra.csv"):
+    with pytest.raises(TypeError, match=r"does not declare: extra\.csv"):
         zones.check(StageOutput(files={"feeder.csv": 1, "extra.csv": 2}))
     with pytest.raises(TypeError, match="returned a str, not its result type ZonesResult"):
         zones.check(StageOutput(files={}, result="plan"))
@@ -185,3 +185,13 @@ def test_stage_gets_the_validated_table(tmp_path: Path) -> None:
     table = session.context.table(s.stages["rotation"], "staffing_targets")
     assert table is not None and table.to_dict("records") == [{"school_id": "U1", "subject": "chinese", "target": 4}]
     assert session.context.table(s.stages["rotation"], "groups") is None
+
+
+def test_a_communities_groups_file_is_a_valid_groups_table(tmp_path: Path) -> None:
+    # what the communities stage writes (levels mixed: level "all", more columns) can be kept or given to rotation
+    session = Session(scenario(communities={**COMMUNITIES, "levels": "mixed", "strength": {"strong_at": 0.28, "weak_below": 0.2}}), inputs=INPUTS)
+    session.run("communities")
+    session.write(tmp_path, render=False)
+    s = scenario_from_dict({"inputs": {"schools": "s.csv", "teachers": "t.csv"}, "rotation": {"groups": "communities/groups.csv"}}, base_dir=tmp_path)
+    table = Session(s, inputs=INPUTS).context.table(s.stages["rotation"], "groups")
+    assert table is not None and set(table["level"]) == {"all"} and "lead_id" in table.columns
