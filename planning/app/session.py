@@ -207,6 +207,12 @@ class Session:
             params = spec.params.model_validate(values)
         except ValidationError as err:
             raise InputError(problems_from(err, "parameters", prefix=stage)) from err
+        if any(key not in self.context.tables for key in table_files(self.scenario, {stage: params})):
+            # a table file named in an override: read and checked before the stage starts, every problem at once
+            tables, problems = load_tables(self.scenario, self.inputs.schools["school_id"], {stage: params})
+            if problems:
+                raise InputError(problems)
+            self.context.tables.update(tables)
         self._step(f"stage {stage}")
         t0 = time.perf_counter()
         out = spec.check(spec.run(self.context, params))

@@ -195,3 +195,12 @@ def test_a_communities_groups_file_is_a_valid_groups_table(tmp_path: Path) -> No
     s = scenario_from_dict({"inputs": {"schools": "s.csv", "teachers": "t.csv"}, "rotation": {"groups": "communities/groups.csv"}}, base_dir=tmp_path)
     table = Session(s, inputs=INPUTS).context.table(s.stages["rotation"], "groups")
     assert table is not None and set(table["level"]) == {"all"} and "lead_id" in table.columns
+
+
+def test_a_table_file_named_in_an_override_is_checked_before_the_stage_runs(tmp_path: Path) -> None:
+    write(tmp_path / "targets.csv", "学校代码,学科,编制数\nU9,语文,4\nU1,语文,x\n")
+    session = Session(scenario(), inputs=INPUTS)
+    with pytest.raises(InputError) as info:
+        session.run("rotation", staffing_targets=tmp_path / "targets.csv")
+    assert [(p.row, p.column) for p in info.value.problems] == [(2, "target"), (1, "school_id")]
+    assert "rotation" not in session.outputs
