@@ -561,3 +561,47 @@ def alias_table_markdown() -> str:
 
 
 __all__ = ["alias_table_markdown", "file_kind", "load_inputs", "read_layer", "read_table"]
+
+
+# --- table files named in a scenario --------------------------------------------------------
+
+
+def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | None = None) -> pd.DataFrame:
+    """Read and validate a plain table of a :data:`geo.model.TABLE_LAYERS` layer (groups, staffing targets).
+
+    Headers are renamed as for the input layers; values are checked and
+    converted by the column kinds of ``spec`` (:func:`geo.validate.validate_inputs`'s rules).
+
+    Parameters
+    ----------
+    path
+        ``.csv`` (UTF-8 or GBK/GB18030) or ``.xlsx`` file.
+    spec
+        The layer it holds (e.g. :data:`geo.model.GROUPS`).
+    school_ids
+        The schools layer's ids: a ``school_id`` not among them is a problem.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical columns first, then any other columns as read.
+
+    Raises
+    ------
+    InputError
+        With every problem of the file, each naming the file, the row (1 = first data row) and the column.
+    """
+    from geo.validate import _Layer, _validate_layer  # noqa: PLC0415 - the layer checks of validate_inputs, for one table
+
+    p = Path(path)
+    df = _read_any_table(p, _check_file(p), spec.name)
+    problems: list[Problem] = []
+    frame = _validate_layer(df, spec, str(p), problems).frame
+    if frame is not None and school_ids is not None and "school_id" in frame.columns:
+        ref = frame["school_id"]
+        vals = ref.tolist()
+        unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(set(school_ids)).to_numpy())
+        _Layer(spec, str(p), problems, frame).add_rows(unknown, "school_id", lambda i: f"unknown school id {vals[i]!r} (not in schools)")
+    if problems or frame is None:
+        raise InputError(problems)
+    return frame

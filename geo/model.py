@@ -285,3 +285,31 @@ class Inputs:
         """Schools that teach ``level`` (nine-year schools take part in both)."""
         lv = self.schools["level"]
         return self.schools[(lv == level) | (lv == SchoolLevel.NINE_YEAR.value)]
+
+
+# --- table files named in a scenario ---------------------------------------------------------------
+# Plain tables a stage parameter may name (``[communities] fixed_groups``, ``[rotation] groups`` and
+# ``staffing_targets``); read and validated with the inputs by :func:`geo.io.load_table`.
+
+GROUPS = LayerSpec(
+    name="groups",
+    geometry="none",
+    columns=(
+        Column("school_id", "str", True, ("学校代码", "学校编号"), description="school in the group"),
+        Column("group_id", "str", True, ("集团编号", "集团", "共同体", "共同体编号", "group"), description="group (集团, 共同体) it belongs to"),
+        Column("role", "enum", True, ("角色",), ("lead", "member"), "lead or member"),
+        Column("level", "enum", False, ("学段",), (*LEVELS, "all"), "level of the group; all when groups mix levels"),
+    ),
+)
+
+STAFFING_TARGETS = LayerSpec(
+    name="staffing_targets",
+    geometry="none",
+    columns=(
+        Column("school_id", "str", True, ("学校代码", "学校编号"), description="school"),
+        Column("subject", "enum", True, ("学科", "任教学科"), _SUBJECTS, "subject"),
+        Column("target", "int", True, ("编制数", "核定编制", "目标人数"), description="teachers of the subject the county sets (县管校聘)"),
+    ),
+)
+
+TABLE_LAYERS: Mapping[str, LayerSpec] = {s.name: s for s in (GROUPS, STAFFING_TARGETS)}

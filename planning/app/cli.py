@@ -12,12 +12,24 @@ import dataclasses
 import logging
 import sys
 import time
+import types
+import typing
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
+from geo.model import LAYERS
+from planning.app import stages as registry
+from planning.app.runner import run_scenario
+from planning.app.scenario import load_scenario, scenario_from_dict
+from planning.app.session import load_scenario_data, validate_report_settings
+from planning.app.settings import RESERVED, Scenario, SolverSection, problems_from
+from planning.app.stage import Stage
+from planning.app.writer import write_files
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -86,27 +98,23 @@ def _print_written(out_dir: Path, written: Sequence[Path], summaries: dict[str, 
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from planning.app.runner import load_scenario_inputs, validate_report_settings  # noqa: PLC0415
-    from planning.app.scenario import load_scenario  # noqa: PLC0415
-
     scenario = load_scenario(args.scenario)
     validate_report_settings(scenario)
-    inputs = load_scenario_inputs(scenario)
+    data = load_scenario_data(scenario)
+    inputs = data.inputs
     con = _console()
     con.print(f"{args.scenario}: valid.", markup=False)
+    counts = {layer: 0 if (frame := getattr(inputs, layer)) is None else len(frame) for layer in LAYERS}
     con.print(
-        f"  schools {len(inputs.schools)}, blocks {0 if inputs.blocks is None else len(inputs.blocks)}, "
-        f"teachers {0 if inputs.teachers is None else len(inputs.teachers)}, "
-        f"roads {0 if inputs.roads is None else len(inputs.roads)}; stages: {', '.join(scenario.stages) or 'none'}",
+        "  " + ", ".join(f"{layer} {n}" for layer, n in counts.items()) + f"; stages: {', '.join(scenario.stages) or 'none'}",
         markup=False,
     )
+    for (path, layer), table in data.tables.items():
+        con.print(f"  {layer} {path}: {len(table)} rows", markup=False)
     return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from planning.app.runner import run_scenario  # noqa: PLC0415
-    from planning.app.scenario import load_scenario  # noqa: PLC0415
-
     scenario = load_scenario(args.scenario)
     scenario = _with_solver_overrides(scenario, args)
     out_dir = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
@@ -116,12 +124,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_solver_overrides(scenario: Any, args: argparse.Namespace) -> Any:
+def _with_solver_overrides(scenario: Scenario, args: argparse.Namespace) -> Scenario:
     """The scenario with ``--seed``, ``--time-limit`` and ``--workers`` applied (validated like the file)."""
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from planning.app.scenario import SolverSection, _problems_from  # noqa: PLC0415
-
     if args.seed is not None:
         scenario = dataclasses.replace(scenario, seed=args.seed)
     update = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
@@ -130,46 +134,34 @@ def _with_solver_overrides(scenario: Any, args: argparse.Namespace) -> Any:
     try:
         solver = SolverSection.model_validate({**scenario.solver.model_dump(), **update})
     except ValidationError as err:
-        raise InputError(_problems_from(err, "command line", prefix="solver")) from err
+        raise InputError(problems_from(err, "command line", prefix="solver")) from err
     return dataclasses.replace(scenario, solver=solver)
 
 
-def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str, Any]:
-    """The demo's scenario file: every registered stage enabled with its defaults."""
-    from planning.app.stages import STAGES  # noqa: PLC0415
+def _demo_file(layer: str) -> str:
+    """File name of a demo input layer: CSV for tables, GeoPackage for the others."""
+    return f"{layer}.csv" if LAYERS[layer].geometry == "none" else f"{layer}.gpkg"
 
+
+def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str, Any]:
+    """The demo's scenario file: every input layer, every registered stage enabled with its defaults."""
     data: dict[str, Any] = {
         "name": "demo",
         "seed": seed,
-        "inputs": {
-            "schools": "schools.gpkg",
-            "blocks": "blocks.gpkg",
-            "teachers": "teachers.csv",
-            "roads": "roads.gpkg",
-            "boundary": "boundary.gpkg",
-            "crs": "wgs84",
-        },
+        "inputs": {**{layer: _demo_file(layer) for layer in LAYERS}, "crs": "wgs84"},
         "solver": {"time_limit_s": time_limit_s, "workers": workers},
     }
-    from planning.app.scenario import RESERVED  # noqa: PLC0415
-
-    for name in STAGES:
+    for name, stage in registry.STAGES.items():
         if name not in RESERVED:
-            data[name] = {"enabled": True}
-    if "rotation" in data:
-        # The 优质均衡 evaluation counts rotation county-wide; per-school quotas are
-        # infeasible for small rural schools with no eligible backbone teacher.
-        data["rotation"]["quota_scope"] = "county"
+            data[name] = {"enabled": True, **stage.demo}
     return data
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     import tomli_w  # noqa: PLC0415
 
-    from geo.boundaries import list_counties  # noqa: PLC0415
-    from geo.demo import build_demo  # noqa: PLC0415
-    from planning.app.runner import run_scenario, write_files  # noqa: PLC0415
-    from planning.app.scenario import load_scenario  # noqa: PLC0415
+    from geo.boundaries import list_counties  # noqa: PLC0415 - only for the demo
+    from geo.demo import build_demo  # noqa: PLC0415 - only for the demo
 
     if args.list_counties:
         table = list_counties()
@@ -183,14 +175,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         prog.step(f"generating the demo county ({args.county}, scale {args.scale:g}, seed {args.seed})")
         demo = build_demo(args.county, scale=args.scale, seed=args.seed)
         inputs_dir = out_dir / "inputs"
-        inp = demo.inputs
-        files: dict[str, Any] = {"schools.gpkg": inp.schools, "blocks.gpkg": inp.blocks}
-        if inp.teachers is not None:
-            files["teachers.csv"] = inp.teachers
-        if inp.roads is not None:
-            files["roads.gpkg"] = inp.roads
-        if inp.boundary is not None:
-            files["boundary.gpkg"] = inp.boundary
+        layers = {layer: getattr(demo.inputs, layer) for layer in LAYERS}
+        files: dict[str, Any] = {_demo_file(layer): frame for layer, frame in layers.items() if frame is not None}
         scenario_dict = demo_scenario_dict(args.seed, args.time_limit, args.workers)
         scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
         files["scenario.toml"] = tomli_w.dumps(scenario_dict)
@@ -221,7 +207,7 @@ def _add_solver(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to render the README's CLI section)."""
+    """The argument parser: demo, run and validate, and one command per stage that declares one."""
     parser = argparse.ArgumentParser(
         prog="schoolplan",
         description=(
@@ -263,34 +249,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=_cmd_validate)
 
-    for command, (stage_name, help_text) in STAGE_COMMANDS.items():
-        _add_stage_command(sub, command, stage_name, help_text)
+    for command, stage in stage_commands().items():
+        _add_stage_command(sub, command, stage)
     return parser
 
 
-#: Command name → (stage name, one-line help). Flags come from the stage's parameter model.
-STAGE_COMMANDS: dict[str, tuple[str, str]] = {
-    "zones": ("zones", "catchment zones (划片招生): nearest baseline, optimal zones, multi-school zones, feeders"),
-    "balance": ("balance", "balance indicators (基本/优质均衡) and their coefficients of variation"),
-    "communities": ("communities", "strong–weak school communities (集团化办学) and one-to-one pairing (结对帮扶)"),
-    "rotate": ("rotation", "teacher rotation plan (交流轮岗) meeting the quotas"),
-}
+def stage_commands() -> dict[str, Stage]:
+    """Command name → stage, for every registered stage with a command (in run order)."""
+    return {stage.command.name: stage for stage in registry.STAGES.values() if stage.command is not None}
 
-#: Friendlier flags for some parameters: command → {flag: (parameter, converter)}.
-FLAG_ALIASES: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
-    "zones": {"--level": ("levels", lambda v: [v])},
-    "communities": {"--groups": ("fixed_groups", str)},
-}
 
 _METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT", Path: "FILE"}
-_LAYERS = ("schools", "blocks", "teachers", "roads", "boundary")
 
 
 def _field_kind(annotation: Any) -> tuple[str, Any]:
     """(kind, detail) of a parameter annotation for argparse: scalar type, literal choices, list, bool."""
-    import types  # noqa: PLC0415
-    import typing  # noqa: PLC0415
-
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
@@ -309,12 +282,10 @@ def _field_kind(annotation: Any) -> tuple[str, Any]:
     return "skip", None
 
 
-def _add_stage_command(sub: Any, command: str, stage_name: str, help_text: str) -> None:
-    from planning.app.stages import STAGES  # noqa: PLC0415
-
-    if stage_name not in STAGES:
-        return
-    stage = STAGES[stage_name]
+def _add_stage_command(sub: Any, command: str, stage: Stage) -> None:
+    """``schoolplan <command>``: input layer flags, output and solver flags, one flag per scalar parameter."""
+    assert stage.command is not None
+    help_text = stage.command.help
     p = sub.add_parser(
         command,
         help=help_text,
@@ -322,48 +293,49 @@ def _add_stage_command(sub: Any, command: str, stage_name: str, help_text: str) 
         "Settings not shown here (tables, mappings) are set in a scenario file (schoolplan run).",
     )
     layers = p.add_argument_group("input layers (GeoPackage, GeoJSON, Shapefile, CSV or Excel)")
-    for layer in _LAYERS:
+    for layer in LAYERS:
         need = layer in stage.needs
         layers.add_argument(f"--{layer}", required=need, metavar="FILE", help=f"{layer} layer{' (required)' if need else ''}")
     layers.add_argument("--crs", default="wgs84", help=_CRS_HELP)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_solver(p)
-    group = p.add_argument_group(f"{stage_name} parameters (defaults as in a scenario's [{stage_name}] table)")
-    for flag, (param, _conv) in FLAG_ALIASES.get(command, {}).items():
-        field = stage.params.model_fields[param]
-        kind, detail = _field_kind(field.annotation)
+    group = p.add_argument_group(f"{stage.name} parameters (defaults as in a scenario's [{stage.name}] table)")
+    for flag, param in stage.command.aliases.items():
+        kind, detail = _field_kind(stage.params.model_fields[param].annotation)
         choices = detail[1] if kind == "list" and detail[0] == "choice" else None
         group.add_argument(flag, dest=f"alias__{param}", default=None, choices=choices, help=f"one value of {param}")
     for name, field in stage.params.model_fields.items():
-        if name == "enabled":
-            continue
-        kind, detail = _field_kind(field.annotation)
-        flag = "--" + name.replace("_", "-")
-        default = field.get_default(call_default_factory=True)
-        doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
-        dest = f"param__{name}"
-        if kind == "bool":
-            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=doc)
-        elif kind == "choice":
-            group.add_argument(flag, dest=dest, choices=detail, default=None, help=doc)
-        elif kind == "scalar":
-            conv = str if detail is Path else detail
-            group.add_argument(flag, dest=dest, type=conv, default=None, help=doc, metavar=_METAVARS.get(detail, "VALUE"))
-        elif kind == "list":
-            inner_kind, inner = detail
-            kwargs: dict[str, Any] = (
-                {"choices": inner} if inner_kind == "choice" else {"type": inner, "metavar": _METAVARS.get(inner, "VALUE")}
-            )
-            group.add_argument(flag, dest=dest, nargs="+", default=None, help=doc, **kwargs)
+        if name != "enabled":
+            _add_parameter_flag(group, name, field)
     _add_common(p)
-    p.set_defaults(func=_cmd_stage, stage=stage_name, command_name=command)
+    p.set_defaults(func=_cmd_stage, stage=stage.name)
 
 
-def _cmd_stage(args: argparse.Namespace) -> int:
-    from planning.app.runner import run_scenario  # noqa: PLC0415
-    from planning.app.scenario import scenario_from_dict  # noqa: PLC0415
+def _add_parameter_flag(group: Any, name: str, field: Any) -> None:
+    """The flag of one parameter (``--max-moved``), by its kind; mappings and nested tables get none."""
+    kind, detail = _field_kind(field.annotation)
+    flag = "--" + name.replace("_", "-")
+    default = field.get_default(call_default_factory=True)
+    doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
+    dest = f"param__{name}"
+    if kind == "bool":
+        group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=doc)
+    elif kind == "choice":
+        group.add_argument(flag, dest=dest, choices=detail, default=None, help=doc)
+    elif kind == "scalar":
+        conv = str if detail is Path else detail
+        group.add_argument(flag, dest=dest, type=conv, default=None, help=doc, metavar=_METAVARS.get(detail, "VALUE"))
+    elif kind == "list":
+        inner_kind, inner = detail
+        kwargs: dict[str, Any] = (
+            {"choices": inner} if inner_kind == "choice" else {"type": inner, "metavar": _METAVARS.get(inner, "VALUE")}
+        )
+        group.add_argument(flag, dest=dest, nargs="+", default=None, help=doc, **kwargs)
 
+
+def _stage_params(args: argparse.Namespace, stage: Stage) -> dict[str, Any]:
+    """The parameters given as flags: ``--name`` flags as they are, an alias of a list parameter as a one-value list."""
     params: dict[str, Any] = {}
     for key, value in vars(args).items():
         if value is None:
@@ -372,11 +344,17 @@ def _cmd_stage(args: argparse.Namespace) -> int:
             params[key.removeprefix("param__")] = value
         elif key.startswith("alias__"):
             param = key.removeprefix("alias__")
-            convert = {p: conv for p, conv in FLAG_ALIASES[args.command_name].values()}[param]
-            params[param] = convert(value)
-    inputs = {layer: getattr(args, layer) for layer in _LAYERS if getattr(args, layer, None)}
+            kind, _ = _field_kind(stage.params.model_fields[param].annotation)
+            params[param] = [value] if kind == "list" else value
+    return params
+
+
+def _cmd_stage(args: argparse.Namespace) -> int:
+    stage = registry.STAGES[args.stage]
+    assert stage.command is not None
+    inputs = {layer: getattr(args, layer) for layer in LAYERS if getattr(args, layer, None)}
     solver = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
-    data = {"name": args.command_name, "seed": args.seed, "inputs": {**inputs, "crs": args.crs}, args.stage: params}
+    data = {"name": stage.command.name, "seed": args.seed, "inputs": {**inputs, "crs": args.crs}, stage.name: _stage_params(args, stage)}
     if solver:
         data["solver"] = solver
     scenario = scenario_from_dict(data, base_dir=Path.cwd(), source="command line")

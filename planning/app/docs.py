@@ -6,11 +6,12 @@ while the README is out of date.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from geo.io import alias_table_markdown
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- schema:start -->", "<!-- schema:end -->"
 
 
@@ -27,4 +28,4 @@ def update_readme(path: Path = README) -> bool:
 
 
 if __name__ == "__main__":
-    print("README updated" if update_readme() else "README already current")
+    sys.stdout.write("README updated\n" if update_readme() else "README already current\n")

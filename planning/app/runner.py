@@ -1,297 +1,26 @@
 """The scenario runner: loads inputs, runs the enabled stages, renders, writes.
 
-This module and :mod:`planning.app.cli` are the only places that write files.
-Every file is written atomically (to a temporary file in the same folder, then
-renamed) and deterministically: the same inputs and seed give byte-identical
-outputs (CSV, GeoPackage, JSON, Excel, HTML). ``manifest.json`` records the
-inputs with checksums, the resolved parameters, library versions, timings,
-each stage's key figures (``StageOutput.metrics``, where wall-clock solve times
-belong) and the checksum of every output; ``created``, ``timings_s`` and the
-solve times in ``stage_metrics`` are the only content that differs between two
-identical runs.
+:func:`run_scenario` is what ``schoolplan run`` and the stage commands call: a
+:class:`~planning.app.session.Session` runs the stages and
+:mod:`planning.app.writer` writes their files, the maps and report and
+``manifest.json``, atomically and byte-identically for the same inputs and seed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import logging
-import math
-import os
-import platform
-import tempfile
-import time
-import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-from pydantic import ValidationError
-
-from geo.errors import InputError, Problem
 from geo.model import Inputs
-from planning.app.scenario import Scenario, _problems_from
-from planning.app.stage import Renderer, RunResult
-
-logger = logging.getLogger(__name__)
-
-#: Fixed timestamp stamped into GeoPackage and Excel files so reruns are byte-identical.
-FIXED_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
-MANIFEST = "manifest.json"
-RENDERER_GROUP = "schoolplan.renderers"
-
-#: Libraries whose versions go into the manifest.
-_VERSIONED = ("schoolplan", "numpy", "pandas", "scipy", "shapely", "pyproj", "pyogrio", "geopandas", "ortools", "folium")
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return None if not np.isfinite(obj) else float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (Path, date)):
-        return str(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    msg = f"cannot write {type(obj).__name__} to JSON"
-    raise TypeError(msg)
-
-
-def _clean_floats(obj: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by ``None``, recursively."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Mapping):
-        return {str(k): _clean_floats(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean_floats(v) for v in obj]
-    return obj
-
-
-def to_json_bytes(obj: Any) -> bytes:
-    """Deterministic JSON: sorted keys, 2-space indent, UTF-8, NaN as null."""
-    text = json.dumps(_clean_floats(obj), sort_keys=True, indent=2, ensure_ascii=False, default=_json_default)
-    return (text + "\n").encode("utf-8")
-
-
-def _normalize_zip(data: bytes) -> bytes:
-    """Rewrite a zip (xlsx) with fixed entry timestamps so it is byte-identical across runs."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
-
-
-def excel_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
-    """An .xlsx workbook with one sheet per table, deterministic bytes."""
-    from openpyxl import Workbook  # noqa: PLC0415
-    from openpyxl.utils import get_column_letter  # noqa: PLC0415
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    used: set[str] = set()
-    for name, df in sheets.items():
-        title = str(name)[:31] or "sheet"
-        for bad in "[]:*?/\\":
-            title = title.replace(bad, "_")
-        base, k = title, 1
-        while title in used:
-            k += 1
-            title = f"{base[:28]}_{k}"
-        used.add(title)
-        ws = wb.create_sheet(title)
-        frame = _plain(df)
-        ws.append([str(c) for c in frame.columns])
-        for row in frame.itertuples(index=False):
-            ws.append([_excel_value(v) for v in row])
-        for i, col in enumerate(frame.columns, start=1):
-            width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) + 2
-            ws.column_dimensions[get_column_letter(i)].width = min(max(width, 8), 60)
-        ws.freeze_panes = "A2"
-    wb.properties.creator = "schoolplan"
-    wb.properties.created = FIXED_TIMESTAMP.replace(tzinfo=None)
-    wb.properties.modified = FIXED_TIMESTAMP.replace(tzinfo=None)
-    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
-
-    # ExcelWriter directly: Workbook.save() would stamp the current time as "modified".
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).save()
-    return _normalize_zip(buf.getvalue())
-
-
-def _excel_value(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return None
-    if v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-    if isinstance(v, (list, tuple, dict)):
-        return json.dumps(v, ensure_ascii=False, default=_json_default)
-    return v
-
-
-def _plain(df: pd.DataFrame) -> pd.DataFrame:
-    """The table without its geometry column (CSV and Excel carry attributes only)."""
-    if isinstance(df, gpd.GeoDataFrame):
-        return pd.DataFrame(df.drop(columns=df.geometry.name))
-    return pd.DataFrame(df)
-
-
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with a byte-order mark (so Excel shows Chinese correctly), no index, LF line ends."""
-    text = _plain(df).to_csv(index=False, lineterminator="\n")
-    return text.encode("utf-8-sig")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_gpkg(path: Path, gdf: gpd.GeoDataFrame) -> None:
-    import pyogrio  # noqa: PLC0415
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.stem}.tmp{os.getpid()}.gpkg"
-    tmp.unlink(missing_ok=True)
-    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
-    try:
-        frame = gdf.reset_index(drop=True)
-        frame.to_file(tmp, layer=path.stem, driver="GPKG", engine="pyogrio")
-        os.replace(tmp, path)
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
-        tmp.unlink(missing_ok=True)
-
-
-def payload_bytes(name: str, payload: Any) -> bytes:
-    """Serialize one payload by its file suffix (``.gpkg`` is written by :func:`write_file`)."""
-    suffix = Path(name).suffix.lower()
-    if suffix == ".csv":
-        return csv_bytes(payload)
-    if suffix == ".json":
-        return to_json_bytes(payload)
-    if suffix == ".xlsx":
-        return excel_bytes(payload)
-    if isinstance(payload, str):
-        return payload.encode("utf-8")
-    if isinstance(payload, (bytes, bytearray)):
-        return bytes(payload)
-    msg = f"{name}: cannot write a {type(payload).__name__}"
-    raise TypeError(msg)
-
-
-def write_file(path: Path, payload: Any) -> None:
-    """Write one payload atomically, format chosen by the suffix (see :mod:`planning.app.stage`)."""
-    if path.suffix.lower() == ".gpkg":
-        if not isinstance(payload, gpd.GeoDataFrame):
-            msg = f"{path.name}: a .gpkg payload must be a GeoDataFrame, got {type(payload).__name__}"
-            raise TypeError(msg)
-        _write_gpkg(path, payload)
-    else:
-        _atomic_write_bytes(path, payload_bytes(path.name, payload))
-
-
-def write_files(out_dir: Path, files: Mapping[str, Any]) -> list[Path]:
-    """Write every payload under ``out_dir``; returns the paths, sorted."""
-    written = []
-    for rel in sorted(files):
-        path = out_dir / rel
-        write_file(path, files[rel])
-        written.append(path)
-    return written
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------- running
-
-
-def renderers() -> dict[str, Renderer]:
-    """Renderers registered under the ``schoolplan.renderers`` entry point (maps, report)."""
-    found: dict[str, Renderer] = {}
-    for ep in sorted(metadata.entry_points(group=RENDERER_GROUP), key=lambda e: e.name):
-        renderer = ep.load()
-        found[renderer.name] = renderer
-    return found
-
-
-def validate_report_settings(scenario: Scenario) -> dict[str, Any]:
-    """Validate ``[report]`` against the installed renderers' parameter models."""
-    settings: dict[str, Any] = {}
-    problems: list[Problem] = []
-    source = str(scenario.path) if scenario.path else "scenario"
-    for name, renderer in renderers().items():
-        try:
-            settings[name] = renderer.params.model_validate(dict(scenario.report))
-        except ValidationError as err:
-            problems += _problems_from(err, source, prefix="report")
-    if problems:
-        raise InputError(problems)
-    return settings
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for lib in _VERSIONED:
-        try:
-            out[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            out[lib] = "not installed"
-    return out
-
+from planning.app.session import Session, validate_report_settings
+from planning.app.settings import Scenario
+from planning.app.stage import RunResult
+from planning.app.writer import excel_bytes, write_files  # tests/maps/test_render.py imports them from here
 
 StepCallback = Callable[[str], None]
+
+__all__ = ["RunSummary", "StepCallback", "excel_bytes", "run_scenario", "write_files"]
 
 
 @dataclass(frozen=True)
@@ -302,23 +31,6 @@ class RunSummary:
     out_dir: Path
     written: tuple[Path, ...]
     summaries: Mapping[str, str]
-
-
-@contextmanager
-def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[name] = round(time.perf_counter() - t0, 3)
-
-
-def load_scenario_inputs(scenario: Scenario) -> Inputs:
-    """Read and validate the scenario's input layers (all problems at once)."""
-    from geo.io import load_inputs  # noqa: PLC0415
-
-    paths = {k: v for k, v in scenario.inputs.paths().items() if v is not None}
-    return load_inputs(paths, crs=scenario.inputs.crs, layer_crs=scenario.inputs.layer_crs)
 
 
 def run_scenario(
@@ -359,8 +71,6 @@ def run_scenario(
     InfeasibleError
         A stage cannot make a plan; the message says where and by how much.
     """
-    from planning.app.session import Session  # noqa: PLC0415
-
     if render:
         validate_report_settings(scenario)  # fail on bad [report] before any long work
     session = Session(scenario, inputs=inputs, step=step)
@@ -368,48 +78,3 @@ def run_scenario(
     written = session.write(out_dir, flat=flat, render=render)
     summaries = {name: out.summary for name, out in session.outputs.items() if out.summary}
     return RunSummary(run=session.result(), out_dir=Path(out_dir), written=tuple(written), summaries=summaries)
-
-
-def write_session(session: Any, out_dir: Path, *, flat: bool = False, render: bool = True) -> list[Path]:
-    """Write a session's stage files, rendered maps/report and the manifest."""
-    files: dict[str, Any] = {}
-    for name, output in session.outputs.items():
-        prefix = "" if flat else f"{name}/"
-        files.update({f"{prefix}{rel}": payload for rel, payload in output.files.items()})
-    if render:
-        settings = validate_report_settings(session.scenario)
-        run = session.result()
-        for name, renderer in renderers().items():
-            session._step(f"rendering {name}")
-            with _timed(session.timings_s, f"render:{name}"):
-                files.update(renderer.render(run, settings[name]))
-    session._step("writing outputs")
-    written = write_files(out_dir, files)
-    stage_metrics = {name: dict(out.metrics) for name, out in session.outputs.items() if out.metrics}
-    write_file(out_dir / MANIFEST, _manifest(session.scenario, out_dir, written, session.timings_s, stage_metrics))
-    return [*written, out_dir / MANIFEST]
-
-
-def _manifest(
-    scenario: Scenario,
-    out_dir: Path,
-    written: Sequence[Path],
-    timings: Mapping[str, float],
-    stage_metrics: Mapping[str, Mapping[str, Any]],
-) -> dict:
-    inputs = {}
-    for layer, path in scenario.inputs.paths().items():
-        if path is not None and Path(path).is_file():
-            inputs[layer] = {"path": str(path), "sha256": sha256_file(Path(path))}
-    outputs = {str(p.relative_to(out_dir)): sha256_file(p) for p in written}
-    return {
-        "schoolplan": _versions()["schoolplan"],
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scenario": str(scenario.path) if scenario.path else None,
-        "parameters": scenario.to_dict(),
-        "inputs": inputs,
-        "outputs": outputs,
-        "timings_s": dict(timings),
-        "stage_metrics": stage_metrics,
-        "versions": _versions(),
-    }

@@ -17,17 +17,130 @@ Example
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
 
-from geo.errors import InputError
+from geo.errors import InputError, Problem
+from geo.io import load_inputs, load_table
 from geo.model import Inputs
-from planning.app.scenario import Scenario, _problems_from, load_scenario
-from planning.app.stage import Context, RunResult, StageOutput
+from planning.app import stages as registry
+from planning.app.scenario import load_scenario
+from planning.app.settings import Scenario, StageParams, problems_from
+from planning.app.stage import Context, Renderer, RunResult, StageOutput, TableKey, layer_files, table_files
+from planning.app.writer import MANIFEST, manifest, write_file, write_files
+
+RENDERER_GROUP = "schoolplan.renderers"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class ScenarioData:
+    """A scenario's validated data: the input layers and the table files its stages name.
+
+    Attributes
+    ----------
+    inputs
+        The input layers (metric CRS).
+    tables
+        (resolved path, layer name) → validated table, for :meth:`Context.table`.
+    """
+
+    inputs: Inputs
+    tables: Mapping[TableKey, pd.DataFrame] = field(default_factory=dict)
+
+
+def load_tables(
+    scenario: Scenario, school_ids: pd.Series | None, stages: Mapping[str, StageParams] | None = None
+) -> tuple[dict[TableKey, pd.DataFrame], list[Problem]]:
+    """Read and validate every table file the stages name; ``(tables, problems)`` of all of them.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its file locates relative paths).
+    school_ids
+        Ids of the schools layer, to check references; ``None`` when it could not be read.
+    stages
+        Stage name → parameters; the scenario's enabled stages by default.
+    """
+    tables: dict[TableKey, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    for key, spec in table_files(scenario, stages).items():
+        try:
+            tables[key] = load_table(key[0], spec, school_ids=school_ids)
+        except InputError as err:
+            problems += err.problems
+    return tables, problems
+
+
+def load_scenario_data(scenario: Scenario) -> ScenarioData:
+    """Read and validate the scenario's input layers and table files together.
+
+    Raises
+    ------
+    InputError
+        With every problem of every file: input layers and the tables stages name alike.
+    """
+    problems: list[Problem] = []
+    inputs: Inputs | None = None
+    paths = {k: v for k, v in scenario.inputs.paths().items() if v is not None}
+    try:
+        inputs = load_inputs(paths, crs=scenario.inputs.crs, layer_crs=scenario.inputs.layer_crs)
+    except InputError as err:
+        problems += err.problems
+    tables, table_problems = load_tables(scenario, None if inputs is None else inputs.schools["school_id"])
+    problems += table_problems
+    if problems or inputs is None:
+        raise InputError(problems)
+    return ScenarioData(inputs=inputs, tables=tables)
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+def renderers() -> dict[str, Renderer]:
+    """Renderers registered under the ``schoolplan.renderers`` entry point (maps, report)."""
+    found: dict[str, Renderer] = {}
+    for ep in sorted(metadata.entry_points(group=RENDERER_GROUP), key=lambda e: e.name):
+        renderer = ep.load()
+        found[renderer.name] = renderer
+    return found
+
+
+def validate_report_settings(scenario: Scenario) -> dict[str, Any]:
+    """Validate ``[report]`` against the installed renderers' parameter models."""
+    settings: dict[str, Any] = {}
+    problems: list[Problem] = []
+    source = str(scenario.path) if scenario.path else "scenario"
+    for name, renderer in renderers().items():
+        try:
+            settings[name] = renderer.params.model_validate(dict(scenario.report))
+        except ValidationError as err:
+            problems += problems_from(err, source, prefix="report")
+    if problems:
+        raise InputError(problems)
+    return settings
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round(time.perf_counter() - t0, 3)
+
+
+# --------------------------------------------------------------------------- session
 
 
 class Session:
@@ -38,7 +151,8 @@ class Session:
     scenario
         Validated scenario.
     inputs
-        Validated inputs; read from the scenario's files when ``None``.
+        Validated inputs; read from the scenario's files when ``None``. The
+        table files the stages name are read and validated with them.
     step
         Called with a short text when a long step starts (progress display).
     """
@@ -50,13 +164,15 @@ class Session:
         self.timings_s: dict[str, float] = {}
         self._step = step or (lambda text: None)
         if inputs is None:
-            from planning.app.runner import load_scenario_inputs  # noqa: PLC0415
-
             self._step("loading and validating inputs")
-            t0 = time.perf_counter()
-            inputs = load_scenario_inputs(scenario)
-            self.timings_s["load"] = round(time.perf_counter() - t0, 3)
-        self.context = Context(scenario=scenario, inputs=inputs, step=self._step)
+            with _timed(self.timings_s, "load"):
+                data = load_scenario_data(scenario)
+        else:
+            tables, problems = load_tables(scenario, inputs.schools["school_id"]) if table_files(scenario) else ({}, [])
+            if problems:
+                raise InputError(problems)
+            data = ScenarioData(inputs=inputs, tables=tables)
+        self.context = Context(scenario=scenario, inputs=data.inputs, step=self._step, tables=dict(data.tables))
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Session:
@@ -79,22 +195,27 @@ class Session:
         Raises
         ------
         InputError
-            Unknown stage, or invalid parameter values.
+            Unknown stage, invalid parameter values, or a bad table file named in an override.
         """
-        from planning.app.stages import STAGES  # noqa: PLC0415
-
-        if stage not in STAGES:
-            raise InputError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
-        spec = STAGES[stage]
+        stages = registry.STAGES
+        if stage not in stages:
+            raise InputError(f"unknown stage {stage!r}; valid: {', '.join(stages)}")
+        spec = stages[stage]
         base = self.scenario.stages.get(stage)
         values = {**(base.model_dump() if base is not None else {}), **overrides}
         try:
             params = spec.params.model_validate(values)
         except ValidationError as err:
-            raise InputError(_problems_from(err, "parameters", prefix=stage)) from err
+            raise InputError(problems_from(err, "parameters", prefix=stage)) from err
+        if any(key not in self.context.tables for key in table_files(self.scenario, {stage: params})):
+            # a table file named in an override: read and checked before the stage starts, every problem at once
+            tables, problems = load_tables(self.scenario, self.inputs.schools["school_id"], {stage: params})
+            if problems:
+                raise InputError(problems)
+            self.context.tables.update(tables)
         self._step(f"stage {stage}")
         t0 = time.perf_counter()
-        out = spec.run(self.context, params)
+        out = spec.check(spec.run(self.context, params))
         self.timings_s[stage] = round(time.perf_counter() - t0, 3)
         self.context.outputs[stage] = out
         return out
@@ -125,7 +246,41 @@ class Session:
         )
 
     def write(self, out_dir: str | Path, *, flat: bool = False, render: bool = True) -> list[Path]:
-        """Write every stage's files (and maps/report) under ``out_dir``, plus ``manifest.json``."""
-        from planning.app.runner import write_session  # noqa: PLC0415
+        """Write every stage's files (and maps/report) under ``out_dir``, plus ``manifest.json``.
 
-        return write_session(self, Path(out_dir), flat=flat, render=render)
+        Parameters
+        ----------
+        out_dir
+            Output folder (created); each stage writes under ``out_dir/<stage>/``.
+        flat
+            Write stage files directly in ``out_dir`` (single-stage commands).
+        render
+            Run the renderers (maps, report) and write what they return at the top.
+        """
+        out_dir = Path(out_dir)
+        files: dict[str, Any] = {}
+        for name, output in self.outputs.items():
+            prefix = "" if flat else f"{name}/"
+            files.update({f"{prefix}{rel}": payload for rel, payload in output.files.items()})
+        if render:
+            settings = validate_report_settings(self.scenario)
+            run = self.result()
+            for name, renderer in renderers().items():
+                self._step(f"rendering {name}")
+                with _timed(self.timings_s, f"render:{name}"):
+                    files.update(renderer.render(run, settings[name]))
+        self._step("writing outputs")
+        written = write_files(out_dir, files)
+        stage_metrics = {name: dict(out.metrics) for name, out in self.outputs.items() if out.metrics}
+        content = manifest(self.scenario, out_dir, written, self.timings_s, stage_metrics, tables=self._table_paths())
+        write_file(out_dir / MANIFEST, content)
+        return [*written, out_dir / MANIFEST]
+
+    def _table_paths(self) -> dict[str, Path]:
+        """``"<stage>.<parameter>"`` → resolved path of each table file the scenario's stages name."""
+        return {
+            f"{stage}.{name}": self.scenario.resolve(Path(getattr(params, name)))
+            for stage, params in self.scenario.stages.items()
+            for name in layer_files(type(params))
+            if getattr(params, name) is not None
+        }

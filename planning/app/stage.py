@@ -2,9 +2,9 @@
 
 A stage is pure computation: it reads the validated inputs, its validated
 parameters and the results of earlier stages from a :class:`Context`, and
-returns a :class:`StageOutput` holding what it made *in memory*. Only the runner
-writes files (:mod:`planning.app.runner`), atomically, choosing the format from the
-file name:
+returns a :class:`StageOutput` holding what it made *in memory*. Only the writer
+(:mod:`planning.app.writer`) writes files, atomically, choosing the format from
+the file name:
 
 ========== ======================================== ==========================
 suffix     payload                                  written as
@@ -16,18 +16,20 @@ suffix     payload                                  written as
 other      ``str`` or ``bytes``                     as is (UTF-8 for ``str``)
 ========== ======================================== ==========================
 
-To add a stage: write ``planning/stages/<name>.py`` defining ``STAGE = Stage(...)``
-and list the module in :data:`planning.app.stages.STAGE_MODULES`.
+A :class:`Stage` declares everything the application layer needs to know about
+it, in one place: its parameter model (the scenario table and the command-line
+flags), the type of its result, the names of the files it may write (the
+canonical names renderers and users rely on, ``{level}`` standing for
+``primary`` or ``junior``), its command-line command and the input layers it
+needs. To add a stage: write ``planning/app/stages/<name>.py`` defining
+``STAGE = Stage(...)`` and name the module in
+:data:`planning.app.stages.STAGE_MODULES`; the scenario loader, the session,
+the runner and the command line need no change.
 
-Canonical file names (what renderers and users rely on):
-
-- ``network``: ``summary.json`` (mode, speeds, nodes, edges, components)
-- ``zones``: per level ``primary/assignment.csv``, ``primary/zones.gpkg``,
-  ``primary/metrics.json``, ``primary/multischool.csv``,
-  ``primary/multischool_zones.gpkg``; and ``feeder.csv`` (primary → junior)
-- ``balance``: ``balance.csv``, ``schools_balance.csv``
-- ``communities``: ``groups.csv``, ``group_metrics.csv``, ``pairs.csv``, ``metrics.json``
-- ``rotation``: ``moves.csv``, ``schools_rotation.csv``, ``metrics.json``
+Later stages ask for an earlier result by its type, ``ctx.result(BalanceResult)``
+(``None`` when that stage did not run). A parameter naming a table file is
+annotated with :class:`LayerFile`; the session loads and validates such files
+with the inputs, and stages get the frames from :meth:`Context.table`.
 
 Renderers (maps, report) are found through the ``schoolplan.renderers`` entry
 point, so :mod:`planning` never imports :mod:`maps`; each is a :class:`Renderer`
@@ -37,33 +39,91 @@ top of the output folder.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from types import NoneType
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+import pandas as pd
+from pydantic import BaseModel
 
-from geo.model import Inputs
-from geo.travel import TravelMatrix
-
-if TYPE_CHECKING:
-    from planning.app.scenario import Scenario
+from geo.io import load_table
+from geo.model import LEVELS, Inputs, LayerSpec
+from geo.network import RoadNetwork, build_network
+from geo.travel import TravelMatrix, travel_matrix
+from planning.app.settings import Scenario, StageParams
 
 logger = logging.getLogger(__name__)
 
 #: What a stage may return as one file's content; see the module docstring.
 Payload = Any
+#: A result type asked for by :meth:`Context.result` and :meth:`RunResult.result`.
+R = TypeVar("R")
+T = TypeVar("T")
+#: Where a loaded table file is kept: (resolved path, layer name).
+TableKey = tuple[Path, str]
+
+__all__ = [
+    "Command",
+    "Context",
+    "LayerFile",
+    "Payload",
+    "Renderer",
+    "RunResult",
+    "Stage",
+    "StageOutput",
+    "StageParams",
+    "layer_files",
+    "table_files",
+]
 
 
-class StageParams(BaseModel):
-    """Base of every stage's parameter model: frozen, unknown keys rejected."""
+@dataclass(frozen=True)
+class LayerFile:
+    """Marks a stage parameter as naming a table file of layer ``spec``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Used as ``Annotated[Path | None, LayerFile(GROUPS)]``: the session reads
+    and validates the file with the inputs (every problem at once, naming the
+    file, the row and the column), and the stage gets the frame from
+    :meth:`Context.table` instead of reading the file.
+    """
 
-    enabled: bool = True
+    spec: LayerSpec
+
+
+def layer_files(params: type[BaseModel]) -> dict[str, LayerSpec]:
+    """Parameter name → layer spec of every :class:`LayerFile` field of a parameter model."""
+    out = {}
+    for name, info in params.model_fields.items():
+        marks = [m for m in info.metadata if isinstance(m, LayerFile)]
+        if marks:
+            out[name] = marks[0].spec
+    return out
+
+
+def table_files(scenario: Scenario, stages: Mapping[str, StageParams] | None = None) -> dict[TableKey, LayerSpec]:
+    """Every table file the stages' parameters name, resolved against the scenario file.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its file locates relative paths).
+    stages
+        Stage name → parameters; the scenario's enabled stages by default.
+    """
+    out: dict[TableKey, LayerSpec] = {}
+    for params in (scenario.stages if stages is None else stages).values():
+        for name, spec in layer_files(type(params)).items():
+            path = getattr(params, name)
+            if path is not None:
+                out[(scenario.resolve(Path(path)), spec.name)] = spec
+    return out
 
 
 @dataclass(frozen=True)
@@ -73,10 +133,11 @@ class StageOutput:
     Attributes
     ----------
     files
-        Relative path → payload, written by the runner under the stage's folder.
+        Relative path → payload, written under the stage's folder; every name
+        is one the stage declares in :attr:`Stage.files`.
     result
-        The stage's result object(s) (frozen dataclasses such as ``ZonePlan``),
-        for later stages and the renderers.
+        The stage's result object, an instance of its :attr:`Stage.result_type`
+        (or ``None``), for later stages and the renderers.
     summary
         A few lines for the terminal: what was decided, with key figures.
     metrics
@@ -89,20 +150,36 @@ class StageOutput:
     metrics: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _find(outputs: Iterable[StageOutput], kind: type[R]) -> R | None:
+    for out in outputs:
+        if isinstance(out.result, kind):
+            return out.result
+    return None
+
+
+def _ids_digest(frame: pd.DataFrame, id_column: str) -> str:
+    """Digest of a layer's ids in order: tells apart subsets of equal length."""
+    ids = frame[id_column].astype(str).to_numpy()
+    return hashlib.sha256("\x1f".join(ids).encode("utf-8")).hexdigest()
+
+
 @dataclass
 class Context:
-    """What a stage sees: the scenario, the inputs and earlier stages' outputs.
+    """What a stage sees: the scenario, the inputs, the table files and earlier stages' outputs.
 
-    Created by the runner, one per run. Travel matrices are computed once per
-    (origins, destinations, mode, cutoff) and cached here.
+    Created by the session, one per run. Travel matrices are computed once per
+    (origin ids, destination ids, mode, cutoff), the road network once, and
+    values stages share (:meth:`shared`) once; all are cached here.
     """
 
     scenario: Scenario
     inputs: Inputs
     outputs: dict[str, StageOutput] = field(default_factory=dict)
-    step: Callable[[str], None] = lambda text: logger.info(text)
+    step: Callable[[str], None] = logger.info
+    tables: dict[TableKey, pd.DataFrame] = field(default_factory=dict, repr=False)
     _travel_cache: dict[tuple[Any, ...], TravelMatrix] = field(default_factory=dict, repr=False)
-    _network: Any = field(default=None, repr=False)
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
+    _network: RoadNetwork | None = field(default=None, repr=False)
 
     @property
     def seed(self) -> int:
@@ -113,17 +190,43 @@ class Context:
         """A generator seeded from the scenario seed (and a per-use salt)."""
         return np.random.default_rng([self.scenario.seed, salt])
 
-    def result(self, stage: str) -> Any:
-        """Result object of an earlier stage, or ``None`` if it did not run."""
-        out = self.outputs.get(stage)
-        return None if out is None else out.result
+    def result(self, kind: type[R]) -> R | None:
+        """The result of the earlier stage whose result type is ``kind``, or ``None`` if it did not run.
+
+        Example: ``ctx.result(BalanceResult)``.
+        """
+        return _find(self.outputs.values(), kind)
+
+    def shared(self, key: str, make: Callable[[], T]) -> T:
+        """A value several stages use, made by ``make`` the first time it is asked for in this run."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
+
+    def table(self, params: StageParams, name: str) -> pd.DataFrame | None:
+        """The validated table of the file that parameter ``name`` names, or ``None`` when none is given.
+
+        The session loads the scenario's table files with the inputs; a file
+        given only later (a parameter override) is loaded and validated here.
+
+        Raises
+        ------
+        InputError
+            The file cannot be read, or its values are wrong (every problem listed).
+        """
+        path = getattr(params, name)
+        if path is None:
+            return None
+        spec = layer_files(type(params))[name]
+        key = (self.scenario.resolve(Path(path)), spec.name)
+        if key not in self.tables:
+            self.tables[key] = load_table(key[0], spec, school_ids=self.inputs.schools["school_id"])
+        return self.tables[key]
 
     @property
-    def network(self) -> Any:
+    def network(self) -> RoadNetwork | None:
         """The routable road network, built once from ``inputs.roads`` (``None`` without roads)."""
         if self._network is None and self.inputs.roads is not None and len(self.inputs.roads):
-            from geo.network import build_network  # noqa: PLC0415 - built only when asked
-
             params = self.scenario.network
             self.step("building the road network")
             self._network = build_network(self.inputs.roads, **params.network_kwargs())
@@ -142,6 +245,9 @@ class Context:
     ) -> TravelMatrix:
         """Travel matrix origins × destinations by road (straight line × detour without roads).
 
+        Cached on the origin and destination ids (in order), the mode and the
+        cutoff: asking again for the same pairs reuses the matrix.
+
         Parameters
         ----------
         origins, destinations
@@ -153,11 +259,11 @@ class Context:
         cutoff_s
             Pairs slower than this are left out as unreachable.
         key
-            Distinguishes subsets of the same layers in the cache (e.g. ``"primary"``).
+            What the matrix is for (e.g. ``"zones-primary"``), shown in the progress line.
         """
-        from geo.travel import travel_matrix  # noqa: PLC0415
-
-        cache_key = (origin_id, dest_id, mode, cutoff_s, key, len(origins), len(destinations))
+        cache_key = (
+            origin_id, _ids_digest(origins, origin_id), dest_id, _ids_digest(destinations, dest_id), mode, cutoff_s,
+        )  # fmt: skip
         if cache_key not in self._travel_cache:
             self.step(f"travel times {origin_id} × {dest_id} ({mode}{', ' + key if key else ''})")
             self._travel_cache[cache_key] = travel_matrix(
@@ -174,28 +280,87 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Command:
+    """How a stage appears on the command line (``schoolplan <name> ...``).
+
+    Attributes
+    ----------
+    name
+        The command (``rotate`` for the ``rotation`` stage).
+    help
+        One line for ``schoolplan --help``.
+    aliases
+        Friendlier flag → parameter: ``{"--level": "levels"}`` sets a list
+        parameter to one value, ``{"--groups": "fixed_groups"}`` is another
+        name for a file parameter.
+    """
+
+    name: str
+    help: str
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Stage:
-    """A runnable capability.
+    """A runnable capability, declared in one place.
 
     Attributes
     ----------
     name
         Stage name; also the scenario table (``[zones]``) and the output folder.
     params
-        Pydantic model (subclass of :class:`StageParams`) of the table.
+        Pydantic model (subclass of :class:`StageParams`) of the table; one
+        command-line flag per scalar field.
     run
         ``run(ctx, params) -> StageOutput``; pure, writes nothing.
+    result_type
+        Type of :attr:`StageOutput.result` (the result may also be ``None``);
+        later stages and renderers look the result up by it.
+    files
+        Names of the files the stage may write, relative to its folder;
+        ``{level}`` stands for ``primary`` or ``junior``.
     needs
         Input layers required (``schools``, ``blocks``, ``teachers``).
     description
-        One line for ``--help`` and the manifest.
+        One line for the manifest and the command's ``--help``.
+    command
+        Its command-line command, or ``None`` when it has none (``network``
+        takes its settings from the scenario's ``[network]`` table).
+    demo
+        Settings of its table in the demo's scenario file, besides ``enabled``.
     """
 
     name: str
     params: type[StageParams]
     run: Callable[[Context, Any], StageOutput]
+    result_type: type[Any] = NoneType
+    files: tuple[str, ...] = ()
     needs: tuple[str, ...] = ("schools",)
     description: str = ""
+    command: Command | None = None
+    demo: Mapping[str, Any] = field(default_factory=dict)
+
+    def declares(self, rel: str) -> bool:
+        """Whether ``rel`` is one of the file names the stage declares."""
+        levels = "|".join(re.escape(lv) for lv in LEVELS)
+        return any(re.fullmatch(re.escape(name).replace(r"\{level\}", f"(?:{levels})"), rel) for name in self.files)
+
+    def check(self, out: StageOutput) -> StageOutput:
+        """``out`` when it holds what the stage declares.
+
+        Raises
+        ------
+        TypeError
+            A result of another type than :attr:`result_type`, or a file not in :attr:`files`.
+        """
+        if out.result is not None and not isinstance(out.result, self.result_type):
+            msg = f"stage {self.name!r} returned a {type(out.result).__name__}, not its result type {self.result_type.__name__}"
+            raise TypeError(msg)
+        undeclared = sorted(rel for rel in out.files if not self.declares(rel))
+        if undeclared:
+            msg = f"stage {self.name!r} made files it does not declare: {', '.join(undeclared)}"
+            raise TypeError(msg)
+        return out
 
 
 @dataclass(frozen=True)
@@ -220,7 +385,11 @@ class RunResult:
     inputs: Inputs
     outputs: Mapping[str, StageOutput]
     timings_s: Mapping[str, float] = field(default_factory=dict)
-    network: Any = None
+    network: RoadNetwork | None = None
+
+    def result(self, kind: type[R]) -> R | None:
+        """The result of the stage whose result type is ``kind``, or ``None`` if it did not run."""
+        return _find(self.outputs.values(), kind)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planning.app.stage import Context, Stage, StageOutput, StageParams
+from planning.app.settings import Scenario
+from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
 from planning.balance import QUALITY_INDICATORS, BalanceOptions, BalanceReport, StrengthOptions, from_frames
 
 
@@ -115,10 +116,39 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
     )
 
 
+def strength_settings(scenario: Scenario) -> StrengthOptions:
+    """The scenario's strength settings: those of the first enabled stage, in run order, that has them.
+
+    That is ``[balance.strength]`` when the balance stage is enabled, else
+    ``[communities.strength]`` when given, else the defaults.
+    """
+    for params in scenario.stages.values():
+        settings = getattr(params, "strength", None)
+        if isinstance(settings, StrengthOptions):
+            return settings
+    return StrengthOptions()
+
+
+def strength(ctx: Context) -> pd.DataFrame:
+    """The school strength frame, one per run, for every stage that classifies schools.
+
+    The balance stage's (:attr:`BalanceResult.strength`) when it ran; otherwise
+    computed once from :func:`strength_settings` and shared by the stages that ask.
+    """
+    earlier = ctx.result(BalanceResult)
+    if earlier is not None:
+        return earlier.strength
+    settings = strength_settings(ctx.scenario)
+    return ctx.shared("strength", lambda: settings.compute(ctx.inputs.schools, ctx.inputs.teachers))
+
+
 STAGE = Stage(
     name="balance",
     params=BalanceParams,
     run=run,
+    result_type=BalanceResult,
+    files=("balance.csv", "schools_balance.csv"),
     needs=("schools",),
     description="基本均衡 / 优质均衡 evaluation (official weighted CVs) and the school strength index",
+    command=Command("balance", "balance indicators (基本/优质均衡) and their coefficients of variation"),
 )

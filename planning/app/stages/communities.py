@@ -1,9 +1,12 @@
 """Stage ``communities``: "1+N" school groups (集团化办学) and one-to-one pairing (结对帮扶).
 
 Needs the schools layer (teachers optional, for the strength index). Strength
-comes from ``[communities.strength]`` when given, else from the ``balance``
-stage when it ran, else from the default index. Travel lead → member is by
-``mode`` (default car) on the road network when there is one.
+is the run's one strength frame (:func:`planning.app.stages.balance.strength`):
+the ``balance`` stage's when it ran, else computed once from
+``[balance.strength]``, or ``[communities.strength]`` when the balance stage is
+not enabled, or the defaults. Existing groups to keep (``fixed_groups``) are
+read and validated with the inputs (:data:`geo.model.GROUPS`). Travel lead →
+member is by ``mode`` (default car) on the road network when there is one.
 
 Files: ``groups.csv`` (``school_id, group_id, role`` lead|member, then level,
 lead, travel, strength), ``group_metrics.csv`` (members, travel, strength per
@@ -16,43 +19,40 @@ could not be placed, ``unassigned.csv``. Result: :class:`~planning.communities.C
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import Field
 
 from geo.errors import InputError, Problem
-from planning.app.stage import Context, Stage, StageOutput, StageParams
+from geo.model import GROUPS
+from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, StageParams
+from planning.app.stages.balance import strength, strength_settings
 from planning.balance import StrengthOptions
-from planning.communities import CommunityOptions, SolveLimits, from_frames
+from planning.communities import CommunityOptions, CommunityPlan, SolveLimits, from_frames
 
 
 class CommunitiesParams(StageParams, CommunityOptions):
     """Parameters of the ``communities`` stage: :class:`~planning.communities.CommunityOptions` and the stage's own."""
 
     mode: Literal["drive", "bus", "bike", "walk"] = Field("drive", description="travel mode lead → member")
-    fixed_groups: Path | None = Field(None, description="existing groups to keep: school_id, group_id, role (+ level)")
+    fixed_groups: Annotated[Path | None, LayerFile(GROUPS)] = Field(
+        None, description="existing groups to keep: school_id, group_id, role (+ level)"
+    )
     strength: StrengthOptions | None = None
 
 
 def _strength(ctx: Context, params: CommunitiesParams) -> pd.DataFrame:
-    if params.strength is not None:
-        return params.strength.compute(ctx.inputs.schools, ctx.inputs.teachers)
-    earlier = ctx.result("balance")
-    if earlier is not None and getattr(earlier, "strength", None) is not None:
-        return earlier.strength
-    return StrengthOptions().compute(ctx.inputs.schools, ctx.inputs.teachers)
-
-
-def _fixed_groups(ctx: Context, path: Path | None) -> pd.DataFrame | None:
-    if path is None:
-        return None
-    if not path.is_absolute() and ctx.scenario.path is not None:
-        path = ctx.scenario.path.parent / path
-    from geo.io import read_table  # noqa: PLC0415 - only when a file is given
-
-    return read_table(path, layer="groups")
+    """The run's strength frame; ``[communities.strength]`` is its source only when no balance stage is enabled."""
+    if params.strength is not None and params.strength != strength_settings(ctx.scenario):
+        warnings.warn(
+            "[communities.strength] is not used: every stage shares one strength index, set in [balance.strength]",
+            UserWarning,
+            stacklevel=3,
+        )
+    return strength(ctx)
 
 
 def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
@@ -70,7 +70,7 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
         strength,
         travel,
         options=params,
-        fixed_groups=_fixed_groups(ctx, params.fixed_groups),
+        fixed_groups=ctx.table(params, "fixed_groups"),
         limits=SolveLimits(time_limit_s=solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
     )
     files: dict[str, Any] = {
@@ -102,6 +102,13 @@ STAGE = Stage(
     name="communities",
     params=CommunitiesParams,
     run=run,
+    result_type=CommunityPlan,
+    files=("groups.csv", "group_metrics.csv", "pairs.csv", "metrics.json", "unassigned.csv"),
     needs=("schools",),
     description="strong–weak school communities (1+N groups, CP-SAT) and one-to-one pairing (min-cost flow)",
+    command=Command(
+        "communities",
+        "strong–weak school communities (集团化办学) and one-to-one pairing (结对帮扶)",
+        aliases={"--groups": "fixed_groups"},
+    ),
 )

@@ -143,6 +143,8 @@ STAGE = Stage(
     name="network",
     params=NetworkParams,
     run=run,
+    result_type=RoadNetwork,
+    files=("summary.json", "far_from_road.csv", "isochrones.gpkg"),
     needs=("schools",),
     description="road network, travel modes and speeds used for travel times; optional isochrones",
 )

@@ -1,10 +1,12 @@
 """The ``rotation`` stage: this year's teacher rotation plan (交流轮岗).
 
-Reads the schools and teachers, classifies schools with the strength index
-(sending = urban or strong, receiving = rural or weak), takes communities from
-the ``communities`` stage (or a ``groups`` file), computes commutes from home
+Reads the schools and teachers, classifies schools with the run's one strength
+index (:func:`planning.app.stages.balance.strength`; sending = urban or strong,
+receiving = rural or weak), takes communities from the ``communities`` stage
+(or a ``groups`` file) and staffing targets from a ``staffing_targets`` file
+(both read and validated with the inputs), computes commutes from home
 (``home_x/home_y``) or between schools, and calls
-:func:`planning.rotation.from_frames`. Writes ``moves.csv``,
+:func:`planning.rotation.model.plan_rotation`. Writes ``moves.csv``,
 ``schools_rotation.csv`` and ``metrics.json`` (with the balance CVs before and
 after, computed by :mod:`planning.balance.indicators`).
 """
@@ -14,16 +16,18 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from geo.errors import InputError, Problem, missing_columns
+from geo.errors import InputError, Problem
+from geo.model import GROUPS, STAFFING_TARGETS
 from geo.travel import TravelMatrix
-from planning.app.stage import Context, Stage, StageOutput, StageParams
+from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, StageParams
+from planning.app.stages.balance import strength
+from planning.communities import CommunityPlan
 from planning.rotation import RotationOptions, RotationPlan, SolveLimits, balance_change, from_frames
 
 logger = logging.getLogger(__name__)
@@ -40,9 +44,13 @@ class RotationParams(StageParams, RotationOptions):
     files, the travel mode, whether to use communities, the CP-SAT time limit.
     """
 
-    staffing_targets: Path | None = Field(None, description="CSV/Excel: school_id, subject, target (县管校聘)")
+    staffing_targets: Annotated[Path | None, LayerFile(STAFFING_TARGETS)] = Field(
+        None, description="CSV/Excel: school_id, subject, target (县管校聘)"
+    )
     mode: Literal["walk", "bike", "drive", "bus"] = Field("drive", description="travel mode of the commutes")
-    groups: Path | None = Field(None, description="communities file (school_id, group_id) when the stage did not run")
+    groups: Annotated[Path | None, LayerFile(GROUPS)] = Field(
+        None, description="communities file (school_id, group_id) when the stage did not run"
+    )
     use_communities: bool = Field(True, description="prefer moves within a community (from the communities stage or groups)")
     # solver: time limit and workers from [solver] unless set here
     deterministic_time_s: float | None = Field(
@@ -50,44 +58,22 @@ class RotationParams(StageParams, RotationOptions):
     )
 
 
-def _read(path: Path, layer: str) -> pd.DataFrame:
-    from geo.io import read_table  # noqa: PLC0415 - only when a file is given
-
-    return read_table(path, layer=layer)
-
-
-def _targets(path: Path | None) -> pd.DataFrame | None:
-    if path is None:
+def _targets(ctx: Context, params: RotationParams) -> pd.DataFrame | None:
+    """The staffing targets file as validated with the inputs (school_id, subject, target), or ``None``."""
+    targets = ctx.table(params, "staffing_targets")
+    if targets is None:
         return None
-    df = _read(path, "staffing_targets")
-    problems = missing_columns(df, ("school_id", "subject", "target"), str(path))
-    if problems:
-        raise InputError(problems)
-    target = pd.to_numeric(df["target"], errors="coerce")
-    bad = target.isna() | (target < 0) | (target != np.floor(target.fillna(0)))
-    if bad.any():
-        raise InputError([Problem(str(path), "target must be a whole number ≥ 0", row=int(i) + 2, column="target") for i in np.flatnonzero(bad)])
-    return pd.DataFrame({"school_id": df["school_id"].astype(str), "subject": df["subject"].astype(str), "target": target.astype(np.int64)})
+    return targets[["school_id", "subject", "target"]].reset_index(drop=True)
 
 
 def _groups(ctx: Context, params: RotationParams) -> pd.DataFrame | None:
+    """Communities: the ``communities`` stage's when it ran, else the ``groups`` file, else none."""
     if not params.use_communities:
         return None
-    plan = ctx.result("communities")
-    if plan is not None and getattr(plan, "groups", None) is not None:
+    plan = ctx.result(CommunityPlan)
+    if plan is not None:
         return plan.groups
-    if params.groups is not None:
-        return _read(params.groups, "groups")
-    return None
-
-
-def _strength(ctx: Context) -> pd.DataFrame | None:
-    try:
-        from planning.balance.strength import strength_index  # noqa: PLC0415 - optional until the balance issue lands
-    except ImportError:
-        logger.warning("planning.balance.strength not available: sending/receiving schools by area type only")
-        return None
-    return strength_index(ctx.inputs.schools, ctx.inputs.teachers)
+    return ctx.table(params, "groups")
 
 
 def _home_travel(ctx: Context, params: RotationParams, schools: gpd.GeoDataFrame) -> TravelMatrix | None:
@@ -145,7 +131,7 @@ def run(ctx: Context, params: RotationParams) -> StageOutput:
     home_travel = _home_travel(ctx, params, schools)
     solver = ctx.scenario.solver
     ctx.step("rotation: solving (GLOP bound, CP-SAT warm start)")
-    targets = _targets(params.staffing_targets)
+    targets = _targets(ctx, params)
     plan = from_frames(
         schools,
         teachers,
@@ -153,7 +139,7 @@ def run(ctx: Context, params: RotationParams) -> StageOutput:
         limits=SolveLimits(deterministic_time_s=params.deterministic_time_s or solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
         school_travel=school_travel,
         home_travel=home_travel,
-        strength=_strength(ctx),
+        strength=strength(ctx),
         groups=_groups(ctx, params),
         staffing_targets=targets,
     )
@@ -187,6 +173,12 @@ STAGE = Stage(
     name="rotation",
     params=RotationParams,
     run=run,
+    result_type=RotationPlan,
+    files=("moves.csv", "schools_rotation.csv", "metrics.json"),
     needs=("schools", "teachers"),
     description="teacher rotation plan (交流轮岗): quotas, staffing kept whole, a reason per move",
+    command=Command("rotate", "teacher rotation plan (交流轮岗) meeting the quotas"),
+    # The 优质均衡 evaluation counts rotation county-wide; per-school quotas are
+    # infeasible for small rural schools with no eligible backbone teacher.
+    demo={"quota_scope": "county"},
 )

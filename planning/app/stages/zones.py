@@ -47,7 +47,7 @@ from geo.errors import InputError, Problem
 from geo.network import Mode
 from geo.policy import RURAL_MAX_ONE_WAY_S
 from geo.travel import TravelMatrix
-from planning.app.stage import Context, Stage, StageOutput, StageParams
+from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
 from planning.zones.plan import DEFAULT_OVERFLOW_PENALTY_S, LevelZones, ZonePlan, plan_level
 
 logger = logging.getLogger(__name__)
@@ -480,6 +480,20 @@ STAGE = Stage(
     name="zones",
     params=ZonesParams,
     run=run,
+    result_type=ZonesResult,
+    files=(
+        "{level}/assignment.csv",
+        "{level}/zones.gpkg",
+        "{level}/metrics.json",
+        "{level}/multischool.csv",
+        "{level}/multischool_zones.gpkg",
+        "feeder.csv",
+    ),
     needs=("schools", "blocks"),
     description="catchment zones (划片招生) per level, multi-school zones and primary → junior feeders",
+    command=Command(
+        "zones",
+        "catchment zones (划片招生): nearest baseline, optimal zones, multi-school zones, feeders",
+        aliases={"--level": "levels"},
+    ),
 )

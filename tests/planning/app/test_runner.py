@@ -13,7 +13,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict
 
 from geo.model import Inputs
-from planning.app import runner as runner_mod
+from planning.app import session as session_mod
 from planning.app import stages as registry
 from planning.app.runner import run_scenario
 from planning.app.scenario import scenario_from_dict
@@ -40,8 +40,8 @@ def _count(ctx: Context, params: CountParams) -> StageOutput:
 
 
 def _double(ctx: Context, params: StageParams) -> StageOutput:
-    earlier = ctx.result("count")
-    return StageOutput(files={"double.json": {"value": None if earlier is None else 2 * earlier}}, result=earlier)
+    earlier = ctx.result(int)
+    return StageOutput(files={"double.json": {"value": None if earlier is None else 2 * earlier}})
 
 
 class ReportParams(BaseModel):
@@ -54,15 +54,15 @@ def _render(run: RunResult, params: ReportParams) -> dict:
 
 
 STAGES = {
-    "count": Stage("count", CountParams, _count),
-    "double": Stage("double", StageParams, _double),
+    "count": Stage("count", CountParams, _count, result_type=int, files=("count.csv", "metrics.json")),
+    "double": Stage("double", StageParams, _double, files=("double.json",)),
 }
 
 
 @pytest.fixture(autouse=True)
 def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "STAGES", STAGES)
-    monkeypatch.setattr(runner_mod, "renderers", lambda: {"report": Renderer("report", ReportParams, _render)})
+    monkeypatch.setattr(session_mod, "renderers", lambda: {"report": Renderer("report", ReportParams, _render)})
 
 
 def _scenario(**extra: object):

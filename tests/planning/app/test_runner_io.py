@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from planning.app.runner import excel_bytes, to_json_bytes, write_files
+from planning.app.writer import excel_bytes, to_json_bytes, write_files
 
 FRAME = pd.DataFrame({"block_id": ["b2", "b1"], "name": ["东关社区", "王家村"], "travel_s": [61, np.int64(5)]})
 GEO = gpd.GeoDataFrame(
@@ -81,5 +81,5 @@ def test_json_is_sorted_and_rejects_unknown_objects() -> None:
 def test_wrong_payload_type(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"zones.gpkg: a .gpkg payload must be a GeoDataFrame"):
         write_files(tmp_path, {"zones.gpkg": FRAME})
-    with pytest.raises(TypeError, match="x.txt: cannot write a int"):
+    with pytest.raises(TypeError, match=r"x\.txt: cannot write a int"):
         write_files(tmp_path, {"x.txt": 3})

@@ -74,12 +74,12 @@ def test_disabled_stage_is_not_run() -> None:
 
 
 def test_missing_inputs_table() -> None:
-    with pytest.raises(InputError, match="'inputs'.*required key is missing"):
+    with pytest.raises(InputError, match=r"'inputs'.*required key is missing"):
         scenario_from_dict({"seed": 1})
 
 
 def test_stage_must_be_table() -> None:
-    with pytest.raises(InputError, match="'toy'.*must be a table"):
+    with pytest.raises(InputError, match=r"'toy'.*must be a table"):
         scenario_from_dict({"inputs": {"schools": "s.gpkg", "blocks": "b.gpkg"}, "toy": 3})
 
 
@@ -88,5 +88,5 @@ def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("seed = = 3\n", encoding="utf-8")
-    with pytest.raises(InputError, match="bad.toml.*not valid TOML"):
+    with pytest.raises(InputError, match=r"bad\.toml.*not valid TOML"):
         load_scenario(bad)

@@ -120,16 +120,16 @@ def test_stage_needs_teachers() -> None:
 
 
 def test_stage_takes_communities_from_the_stage_or_a_file(tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
     from planning.app.stage import StageOutput
+    from planning.communities.groups import CommunityPlan
 
     # 县一小 leads a community with the far 远山小学 (R3); without it, moves go to the nearest rural schools
     groups = pd.DataFrame({"school_id": ["U1", "R3", "U2", "R1", "R2"], "group_id": ["G1", "G1", "G2", "G2", "G2"],
                            "role": ["lead", "member", "lead", "member", "member"]})
     params = RotationParams(outside_community_penalty=500.0, gap_weight=0.0)
     ctx = context(params)
-    ctx.outputs["communities"] = StageOutput(files={}, result=SimpleNamespace(groups=groups))
+    plan = CommunityPlan(groups=groups, group_metrics=pd.DataFrame(), pairs=pd.DataFrame(), unassigned=pd.DataFrame())
+    ctx.outputs["communities"] = StageOutput(files={}, result=plan)
     moves = STAGE.run(ctx, params).files["moves.csv"]
     out_u1 = moves[moves["from_school"] == "U1"]
     assert set(out_u1["to_school"]) == {"R3"}

@@ -1,0 +1,154 @@
+"""The validated scenario: its sections, the base of every stage's parameters, and how pydantic errors read.
+
+This module is the bottom of the application layer: :mod:`planning.app.stage` (what a stage sees)
+and :mod:`planning.app.scenario` (reading scenario files against the stage registry) both build on it.
+
+The ``[inputs]`` table is derived from :data:`geo.model.LAYERS`: one optional file per input layer
+(the schools layer required), so a layer added there is a scenario key without a change here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from geo.errors import Problem
+from geo.model import LAYERS
+from geo.network import NetworkSettings
+
+#: Top-level keys that are not stage tables.
+RESERVED = ("name", "seed", "inputs", "solver", "network", "report")
+#: The input layer every scenario gives (:func:`geo.io.load_inputs` requires it).
+REQUIRED_LAYER = "schools"
+
+
+class StageParams(BaseModel):
+    """Base of every stage's parameter model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+
+
+class InputFiles(BaseModel):
+    """Input files, relative to the scenario file: one key per layer of :data:`geo.model.LAYERS`, and their CRS."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    crs: str = Field("wgs84", description="CRS of CSV/Excel layers: wgs84, cgcs2000, gcj02, bd09 or EPSG:n")
+    layer_crs: dict[str, str] = Field(default_factory=dict, description="per-layer CRS override")
+
+    def paths(self) -> dict[str, Path | None]:
+        """Layer name → path (``None`` where not given), in :data:`geo.model.LAYERS` order."""
+        return {name: getattr(self, name) for name in LAYERS}
+
+
+def _inputs_section() -> type[InputFiles]:
+    """``[inputs]``: :class:`InputFiles` and a file per input layer."""
+    layers: dict[str, Any] = {
+        name: (Path, Field(description=f"{name} layer file"))
+        if name == REQUIRED_LAYER
+        else (Path | None, Field(None, description=f"{name} layer file"))
+        for name in LAYERS
+    }
+    return create_model("InputsSection", __base__=InputFiles, __module__=__name__, **layers)
+
+
+if TYPE_CHECKING:
+    InputsSection = InputFiles
+else:
+    InputsSection = _inputs_section()
+
+
+class SolverSection(BaseModel):
+    """Limits shared by every optimization stage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_limit_s: float = Field(30.0, gt=0, le=86_400)
+    workers: int = Field(2, ge=1, le=64)
+
+
+class TopLevel(BaseModel):
+    """Keys at the top of a scenario file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "scenario"
+    seed: int = Field(0, ge=0, lt=2**31)
+    inputs: InputsSection
+    solver: SolverSection = SolverSection()
+    network: NetworkSettings = NetworkSettings()
+    report: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    Attributes
+    ----------
+    name, seed, inputs, solver, network
+        As in the file (paths made absolute).
+    stages
+        Stage name → validated parameters, in run order, enabled stages only.
+    report
+        Raw ``[report]`` table, validated by the renderer that uses it.
+    path
+        The file it was read from, or ``None`` when built in code.
+    """
+
+    name: str
+    seed: int
+    inputs: InputFiles
+    solver: SolverSection
+    network: NetworkSettings
+    stages: Mapping[str, StageParams]
+    report: Mapping[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Resolved settings as plain data (for the manifest)."""
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "inputs": self.inputs.model_dump(mode="json"),
+            "solver": self.solver.model_dump(mode="json"),
+            "network": self.network.model_dump(mode="json"),
+            "stages": {k: v.model_dump(mode="json") for k, v in self.stages.items()},
+            "report": dict(self.report),
+        }
+
+    def resolve(self, path: Path) -> Path:
+        """A file named in the scenario: relative paths are relative to the scenario file (else to the working folder)."""
+        if path.is_absolute() or self.path is None:
+            return path
+        return self.path.parent / path
+
+
+def problems_from(err: ValidationError, layer: str, prefix: str = "") -> list[Problem]:
+    """One :class:`~geo.errors.Problem` per pydantic error, naming ``layer`` and the dotted key.
+
+    Parameters
+    ----------
+    err
+        The validation error.
+    layer
+        What the problems name as their source (the scenario file, ``"command line"``).
+    prefix
+        Key of the table validated (``"zones"``), put before each error's location.
+    """
+    out = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        out.append(Problem(layer=layer, column=key or None, message=msg))
+    return out
