@@ -43,6 +43,7 @@ from geo.validate import (
     numeric_values,
     rename_aliases,
     validate_frames,
+    validate_table,
 )
 
 log = logging.getLogger(__name__)
@@ -560,7 +561,7 @@ def alias_table_markdown() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["alias_table_markdown", "file_kind", "load_inputs", "read_layer", "read_table"]
+__all__ = ["alias_table_markdown", "file_kind", "load_inputs", "load_table", "read_layer", "read_table"]
 
 
 # --- table files named in a scenario --------------------------------------------------------
@@ -591,17 +592,6 @@ def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | Non
     InputError
         With every problem of the file, each naming the file, the row (1 = first data row) and the column.
     """
-    from geo.validate import _Layer, _validate_layer  # noqa: PLC0415 - the layer checks of validate_inputs, for one table
-
     p = Path(path)
     df = _read_any_table(p, _check_file(p), spec.name)
-    problems: list[Problem] = []
-    frame = _validate_layer(df, spec, str(p), problems).frame
-    if frame is not None and school_ids is not None and "school_id" in frame.columns:
-        ref = frame["school_id"]
-        vals = ref.tolist()
-        unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(set(school_ids)).to_numpy())
-        _Layer(spec, str(p), problems, frame).add_rows(unknown, "school_id", lambda i: f"unknown school id {vals[i]!r} (not in schools)")
-    if problems or frame is None:
-        raise InputError(problems)
-    return frame
+    return validate_table(df, spec, str(p), school_ids=school_ids)

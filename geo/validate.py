@@ -1039,6 +1039,45 @@ def _finish(
     )
 
 
+
+def validate_table(df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids: pd.Series | None = None) -> pd.DataFrame:
+    """Check and convert a plain table of a :data:`geo.model.TABLE_LAYERS` layer (groups, staffing targets).
+
+    Headers are renamed and values converted by the column kinds of ``spec``, as for the input
+    layers; with ``school_ids``, a ``school_id`` not among them is a problem too.
+
+    Parameters
+    ----------
+    df
+        The table as read.
+    spec
+        The layer it holds (e.g. :data:`geo.model.GROUPS`).
+    label
+        How problems name it (the file path).
+    school_ids
+        The schools layer's ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical columns first, then any other columns as read.
+
+    Raises
+    ------
+    InputError
+        With every problem of the table, each naming ``label``, the row (1 = first data row) and the column.
+    """
+    problems: list[Problem] = []
+    frame = _validate_layer(df, spec, label, problems).frame
+    if frame is not None and school_ids is not None and "school_id" in frame.columns:
+        ref = frame["school_id"]
+        vals = ref.tolist()
+        unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(set(school_ids)).to_numpy())
+        _Layer(spec, label, problems, frame).add_rows(unknown, "school_id", lambda i: f"unknown school id {vals[i]!r} (not in schools)")
+    if problems or frame is None:
+        raise InputError(problems)
+    return frame
+
 __all__ = [
     "CHINA_LAT",
     "CHINA_LON",
@@ -1053,4 +1092,5 @@ __all__ = [
     "rename_aliases",
     "validate_frames",
     "validate_inputs",
+    "validate_table",
 ]

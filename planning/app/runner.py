@@ -16,11 +16,10 @@ from geo.model import Inputs
 from planning.app.session import Session, validate_report_settings
 from planning.app.settings import Scenario
 from planning.app.stage import RunResult
-from planning.app.writer import excel_bytes, write_files  # tests/maps/test_render.py imports them from here
 
 StepCallback = Callable[[str], None]
 
-__all__ = ["RunSummary", "StepCallback", "excel_bytes", "run_scenario", "write_files"]
+__all__ = ["RunSummary", "StepCallback", "run_scenario"]
 
 
 @dataclass(frozen=True)

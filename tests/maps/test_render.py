@@ -17,8 +17,8 @@ import geo.crs
 from geo.errors import InputError
 from maps.assets import external_references
 from maps.render import RENDERER, ReportParams, build_map, render_run
-from planning.app.runner import excel_bytes, write_files
 from planning.app.stage import RunResult
+from planning.app.writer import excel_bytes, write_files
 
 ZH_LAYERS = [
     "小学片区", "小学多校划片", "道路", "县界与乡镇界", "小学居住区（按学校着色）",

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import Field
 
-from geo.errors import InputError, Problem
+from geo.errors import InputError, missing_columns
 from geo.model import GROUPS
 from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, StageParams
 from planning.app.stages.balance import strength, strength_settings
@@ -58,8 +58,9 @@ def _strength(ctx: Context, params: CommunitiesParams) -> pd.DataFrame:
 def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
     """Form groups and pairs; see the module docstring."""
     schools = ctx.inputs.schools
-    if "area_type" not in schools.columns:
-        raise InputError([Problem("schools", "required column is missing", column="area_type")])
+    problems = missing_columns(schools.columns, ["area_type"], "schools")
+    if problems:
+        raise InputError(problems)
     strength = _strength(ctx, params)
     cap_s = params.max_travel_s
     travel = ctx.travel(schools, schools, origin_id="school_id", dest_id="school_id", mode=params.mode, cutoff_s=cap_s)
