@@ -46,3 +46,19 @@ def test_a_label_defined_twice_differently_is_refused() -> None:
     with pytest.raises(ValueError, match=r"maps\.stages\.new redefines labels zones: give them another key"):
         labels.merge_texts(table, {"zones": ("学区", "districts")}, owner="maps.stages.new", table_name="labels")
     assert table["zones"] == ("片区", "zones")
+def test_every_file_a_renderer_reads_is_declared_by_its_stage() -> None:
+    """The renderers' file constants and the stages' declarations (``Stage.files``) cannot drift apart."""
+    import importlib  # noqa: PLC0415
+
+    from planning.app.stages import STAGES as PLANNING_STAGES  # noqa: PLC0415
+
+    suffixes = (".csv", ".gpkg", ".json")
+    for renderer in STAGES:
+        module = importlib.import_module(f"maps.stages.{renderer.stage}")
+        stage = PLANNING_STAGES[renderer.stage]
+        names = [v for k, v in vars(module).items() if k.isupper() and isinstance(v, str) and v.endswith(suffixes)]
+        assert names, f"maps.stages.{renderer.stage} reads no declared file?"
+        for name in names:
+            for level in ("primary", "junior"):
+                rel = name.format(level=level)
+                assert stage.declares(rel), f"maps.stages.{renderer.stage} reads {rel!r}, which stage {stage.name!r} does not declare"
