@@ -154,10 +154,11 @@ def from_frames(
     level
         ``primary`` or ``junior``.
     cells
-        Polygon of each block (its polygon or clipped Voronoi cell), for zones.
+        Polygon of each block (its polygon or clipped Voronoi cell), for zones
+        and, with ``adjacency``, to find each school's own block.
     adjacency
-        Block adjacency; with it (and ``options.contiguity``) every optimal zone
-        is one connected piece.
+        Block adjacency; with it, ``cells`` and ``options.contiguity`` every
+        optimal zone is one connected piece.
     options
         How to plan: method, travel cap of the level (farther blocks are
         unserved), stability, overflow, townships, contiguity.

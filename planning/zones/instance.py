@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from geo.errors import InputError, Problem
 from geo.policy import RURAL_MAX_ONE_WAY_S
 from geo.travel import TravelMatrix
+from planning.zones.rounding import loads
 
 REASON_NO_SCHOOL = "no school within {limit} min: needs boarding or a school bus"
 REASON_TOWNSHIP = "no school of its township within {limit} min: needs boarding or a school bus"
@@ -199,8 +200,7 @@ def pair_index(p: Instance, blocks: NDArray[np.int64], schools: NDArray[np.int64
 
 def students_at(p: Instance, school: NDArray[np.int64]) -> NDArray[np.int64]:
     """Students placed at each school."""
-    ok = (school >= 0) & (p.demand > 0)
-    return np.bincount(school[ok], weights=p.demand[ok], minlength=len(p.capacity)).astype(np.int64)
+    return loads(p, school, len(p.capacity))
 
 
 def students_moved(p: Instance, school: NDArray[np.int64]) -> int:

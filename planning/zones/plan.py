@@ -72,7 +72,6 @@ clock) are kept on the plan, not in ``metrics.json``.
 Every output is sorted by id.
 """
 
-
 from __future__ import annotations
 
 import dataclasses
