@@ -1,4 +1,4 @@
-"""Contiguity of catchment zones on the block adjacency graph: pure functions on arrays.
+"""Contiguity of catchment zones on the block adjacency graph: detached pieces and the pass that mends them.
 
 A zone is whole when every one of its blocks reaches the school's own block
 (its *root*) through blocks of the zone and *connectors*. Connectors are the
@@ -10,17 +10,32 @@ but a school in reach are ordinary members (they are drawn in a zone); they
 cost nothing, so the repair moves them freely to whichever bordering zone keeps
 the zones whole.
 
-Every function takes the plan as ``school`` (school index of each block, −1
-for none), the symmetric ``(n, n)`` adjacency and the ``connector`` mask.
+Every graph function takes the plan as ``school`` (school index of each block,
+−1 for none), the symmetric ``(n, n)`` adjacency and the ``connector`` mask.
+The contiguity pass at the end (:func:`make_contiguous`) mends a plan whose
+zones fell apart: roots sent home, pieces handed over whole
+(:func:`attach_greedily`, :func:`swap_in`), the rest re-solved with CP-SAT in
+small windows under contiguity cuts (:mod:`planning.zones.repair`).
 """
 
 from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from ortools.sat.python import cp_model
 from scipy.sparse.csgraph import connected_components
+
+from planning.zones.instance import BlockGraph, Instance, students_at
+from planning.zones.repair import Cut, Repair, solve_sub
+from planning.zones.rounding import PairTable
+
+logger = logging.getLogger(__name__)
 
 
 def neighbours(adjacency: sp.csr_array, blocks: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -138,8 +153,8 @@ def detached_pieces(
     if not len(assigned):
         return out
     frame = pd.DataFrame({"school": school[assigned], "label": label[assigned], "block": assigned})
-    for (j, lab), blocks in frame.groupby(["school", "label"], sort=True)["block"]:
-        j = int(j)
+    for (school_j, lab), blocks in frame.groupby(["school", "label"], sort=True)["block"]:
+        j = int(school_j)
         if roots[j] < 0 or (j, int(lab)) in attached:
             continue
         out.append((j, np.sort(blocks.to_numpy(np.int64))))
@@ -298,13 +313,11 @@ def frontier(school: NDArray[np.int64], adjacency: sp.csr_array, zones: NDArray[
     return np.unique(r[hit]).astype(np.int64)
 
 
-def _unit_cost(
-    start: NDArray[np.int64], dest: NDArray[np.int64], cost: NDArray[np.int64], i: int, k: int
-) -> int | None:
+def _unit_cost(pairs: PairTable, i: int, k: int) -> int | None:
     """Cost per student of block ``i`` at school ``k`` (``None``: out of reach)."""
-    lo, hi = int(start[i]), int(start[i + 1])
-    hit = np.flatnonzero(dest[lo:hi] == k)
-    return int(cost[lo + hit[0]]) if len(hit) else None
+    lo, hi = int(pairs.start[i]), int(pairs.start[i + 1])
+    hit = np.flatnonzero(pairs.dest[lo:hi] == k)
+    return int(pairs.cost[lo + hit[0]]) if len(hit) else None
 
 
 def _one_piece(blocks: NDArray[np.int64], adjacency: sp.csr_array) -> bool:
@@ -315,35 +328,90 @@ def _one_piece(blocks: NDArray[np.int64], adjacency: sp.csr_array) -> bool:
     return connected_components(sub, directed=False)[0] == 1
 
 
-def _exits(
-    k: int,
-    short: int,
-    school: NDArray[np.int64],
-    adjacency: sp.csr_array,
-    roots: NDArray[np.int64],
-    detached: NDArray[np.bool_],
-    demand: NDArray[np.int64],
-    start: NDArray[np.int64],
-    dest: NDArray[np.int64],
-    cost: NDArray[np.int64],
-) -> list[tuple[int, int, int]]:
+@dataclass(frozen=True)
+class _Swap:
+    """What one search for a chain handing a detached piece over shares."""
+
+    school: NDArray[np.int64]
+    adjacency: sp.csr_array
+    roots: NDArray[np.int64]
+    detached: NDArray[np.bool_]
+    room: NDArray[np.int64]
+    pairs: PairTable
+    width: int
+
+
+#: A chain found: its extra travel and its moves (blocks, school), the piece first.
+_Chain = tuple[int, list[tuple[NDArray[np.int64], int]]]
+
+
+def _exits(z: _Swap, k: int, short: int) -> list[tuple[int, int, int]]:
     """Single moves out of zone ``k`` freeing at least ``short`` seats: ``(extra cost, block, to)``, cheapest first."""
+    school, detached, demand = z.school, z.detached, z.pairs.demand
     mine = np.flatnonzero((school == k) & ~detached)
-    edge = mine[(demand[mine] >= short) & (mine != roots[k])]
+    edge = mine[(demand[mine] >= short) & (mine != z.roots[k])]
     out = []
     for b in edge.tolist():
-        around = adjacency.indices[adjacency.indptr[b] : adjacency.indptr[b + 1]]
+        around = z.adjacency.indices[z.adjacency.indptr[b] : z.adjacency.indptr[b + 1]]
         around = around[~detached[around] & (school[around] >= 0) & (school[around] != k)]
         if not len(around):
             continue
-        own = _unit_cost(start, dest, cost, b, k)
+        own = _unit_cost(z.pairs, b, k)
         if own is None:
             continue
-        for l in np.unique(school[around]).tolist():
-            to = _unit_cost(start, dest, cost, b, l)
+        for other in np.unique(school[around]).tolist():
+            to = _unit_cost(z.pairs, b, other)
             if to is not None:
-                out.append((int(demand[b]) * (to - own), b, l))
+                out.append((int(demand[b]) * (to - own), b, other))
     return sorted(out)
+
+
+def _whole_without(z: _Swap, zone: int, out: int, add: NDArray[np.int64]) -> bool:
+    """Whether ``zone`` stays one piece when block ``out`` leaves and the blocks ``add`` join."""
+    mine = np.flatnonzero((z.school == zone) & ~z.detached)
+    return _one_piece(np.union1d(mine[mine != out], add), z.adjacency)
+
+
+def _hand_over_cost(pairs: PairTable, piece: NDArray[np.int64], j: int, k: int) -> int | None:
+    """Travel change of moving the piece from school ``j`` to ``k`` (``None``: a block cannot reach ``k``)."""
+    delta = 0
+    for i in piece.tolist():
+        there = _unit_cost(pairs, i, k)
+        if there is None:
+            return None
+        delta += int(pairs.demand[i]) * (there - (_unit_cost(pairs, i, j) or 0))
+    return delta
+
+
+def _room_chain(z: _Swap, piece: NDArray[np.int64], k: int, delta: int, best: _Chain | None) -> _Chain | None:
+    """Cheapest chain of one or two edge-block moves making room in zone ``k`` for the piece, if it beats ``best``."""
+    demand, room = z.pairs.demand, z.room
+    j = int(z.school[piece[0]])
+    need = int(demand[piece].sum())
+    tried = 0
+    for extra, b, second in _exits(z, k, need - int(room[k])):
+        total = delta + extra
+        if best is not None and total >= best[0]:
+            break
+        free = int(room[second]) + (need if second == j else 0)
+        if int(demand[b]) <= free:
+            if _whole_without(z, k, b, piece):
+                return (total, [(piece, k), (np.array([b]), second)])
+            continue
+        if tried >= z.width or second == j:
+            continue
+        tried += 1
+        if not _whole_without(z, k, b, piece):
+            continue
+        for extra2, b2, third in _exits(z, second, int(demand[b]) - free):
+            if best is not None and total + extra2 >= best[0]:
+                break
+            if third in (k, j) or b2 == b or int(demand[b2]) > int(room[third]):
+                continue
+            if _whole_without(z, second, b2, np.array([b])):
+                best = (total + extra2, [(piece, k), (np.array([b]), second), (np.array([b2]), third)])
+                break
+    return best
 
 
 def swap_in(
@@ -353,11 +421,8 @@ def swap_in(
     adjacency: sp.csr_array,
     roots: NDArray[np.int64],
     detached: NDArray[np.bool_],
-    demand: NDArray[np.int64],
     room: NDArray[np.int64],
-    start: NDArray[np.int64],
-    dest: NDArray[np.int64],
-    cost: NDArray[np.int64],
+    pairs: PairTable,
     width: int = 8,
 ) -> list[tuple[NDArray[np.int64], int]] | None:
     """Cheapest way to hand a detached piece to a bordering zone, making room there by a short chain.
@@ -381,13 +446,10 @@ def swap_in(
         Root block of each school.
     detached
         Blocks in a detached piece (of any zone).
-    demand
-        Students per block.
     room
         Free seats per school (negative: over capacity).
-    start, dest, cost
-        Reachable pairs sorted by block: first pair of each block, school and
-        unit cost of each pair.
+    pairs
+        Reachable pairs sorted by block (unit cost of each) and students per block.
     width
         Second links tried per zone (cheapest first).
 
@@ -396,54 +458,382 @@ def swap_in(
     list of (blocks, school) or None
         The moves, in order (the piece first); ``None`` when no chain is found.
     """
+    z = _Swap(school, adjacency, roots, detached, room, pairs, width)
     j = int(school[piece[0]])
-    need = int(demand[piece].sum())
+    need = int(pairs.demand[piece].sum())
     nb = np.unique(neighbours(adjacency, piece))
     nb = nb[~np.isin(nb, piece) & ~detached[nb] & (school[nb] >= 0)]
-    args = (school, adjacency, roots, detached, demand, start, dest, cost)
-
-    def whole_without(zone: int, out: int, add: NDArray[np.int64]) -> bool:
-        mine = np.flatnonzero((school == zone) & ~detached)
-        return _one_piece(np.union1d(mine[mine != out], add), adjacency)
-
-    best: tuple[int, list[tuple[NDArray[np.int64], int]]] | None = None
+    best: _Chain | None = None
     for k in np.unique(school[nb]).tolist():
         if k == j:
             continue
-        here = [_unit_cost(start, dest, cost, i, j) for i in piece.tolist()]
-        there = [_unit_cost(start, dest, cost, i, k) for i in piece.tolist()]
-        if any(t is None for t in there):
+        delta = _hand_over_cost(pairs, piece, j, k)
+        if delta is None or (best is not None and delta >= best[0]):
             continue
-        pairs = zip(piece.tolist(), there, here, strict=True)
-        delta = sum(int(demand[i]) * (int(t) - int(h or 0)) for i, t, h in pairs)
-        if best is not None and delta >= best[0]:
-            continue
-        short = need - int(room[k])
-        if short <= 0:
+        if need - int(room[k]) <= 0:
             best = (delta, [(piece, k)])
             continue
-        tried = 0
-        for extra, b, l in _exits(k, short, *args):
-            total = delta + extra
-            if best is not None and total >= best[0]:
-                break
-            free = int(room[l]) + (need if l == j else 0)
-            if int(demand[b]) <= free:
-                if whole_without(k, b, piece):
-                    best = (total, [(piece, k), (np.array([b]), l)])
-                    break
-                continue
-            if tried >= width or l == j:
-                continue
-            tried += 1
-            if not whole_without(k, b, piece):
-                continue
-            for extra2, b2, m in _exits(l, int(demand[b]) - free, *args):
-                if best is not None and total + extra2 >= best[0]:
-                    break
-                if m in (k, j) or b2 == b or int(demand[b2]) > int(room[m]):
-                    continue
-                if whole_without(l, b2, np.array([b])):
-                    best = (total + extra2, [(piece, k), (np.array([b]), l), (np.array([b2]), m)])
-                    break
+        best = _room_chain(z, piece, k, delta, best)
     return None if best is None else best[1]
+
+
+# --- the contiguity pass ------------------------------------------------------------
+
+#: Above this many detached pieces, hand pieces to bordering zones (greedily, then by chains of moves) before the windows.
+GREEDY_ATTACH_ABOVE = 20
+#: Passes handing detached pieces to bordering zones (making room by one move) before the windows.
+CONTIGUITY_SWAP_PASSES = 4
+#: Contiguity windows: blocks around a detached piece re-solved at once (to start with;
+#: four times more when the window cannot take the change), how often it grows,
+#: how many hops deep it reaches, and CP-SAT deterministic time per window.
+CONTIGUITY_WINDOW_BLOCKS = 20
+CONTIGUITY_WINDOW_GROWTHS = 2
+#: Hops from the piece within which zones trade blocks, per growth of the window.
+CONTIGUITY_WINDOW_HOPS = 5
+CONTIGUITY_WINDOW_TIME = 0.05
+CONTIGUITY_WINDOW_MAX_TIME = 0.3
+#: Solves of one window with the lazy cuts of the pieces it left detached.
+CONTIGUITY_WINDOW_RESOLVES = 5
+#: Growth a window of a piece that stayed detached may start from.
+CONTIGUITY_WINDOW_MAX_LEVEL = 3
+#: Rounds without fewer detached pieces before the contiguity loop gives up.
+CONTIGUITY_STALL_ROUNDS = 4
+#: Contiguity cut rounds before giving up and reporting the remaining enclaves.
+MAX_CONTIGUITY_ROUNDS = 30
+
+
+def _pairs_to(p: PairTable, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
+    """Pair index of each of a few blocks with one school, −1 where out of reach."""
+    out = np.full(len(blocks), -1, np.int64)
+    for k, i in enumerate(blocks.tolist()):
+        hit = np.flatnonzero(p.dest[p.start[i] : p.start[i + 1]] == school)
+        if len(hit):
+            out[k] = p.start[i] + hit[0]
+    return out
+
+
+def attach_greedily(
+    p: Instance,
+    school: NDArray[np.int64],
+    graph: BlockGraph,
+    overflow_penalty_s: int | None,
+    *,
+    only_empty: bool = False,
+    seat_prices: NDArray[np.float64] | None = None,
+    pairs: PairTable | None = None,
+) -> NDArray[np.int64]:
+    """Hand each detached piece whole to the cheapest bordering zone with room for it.
+
+    Moving a detached piece into a zone it borders (at a block of an attached
+    piece, or through connectors) can disconnect nothing, so every move removes
+    one detached piece. With ``only_empty``, only pieces without students move
+    (free of cost and of seats). With ``seat_prices``, room is not asked for
+    and the cost counts the seats taken at their price (the rounding makes up
+    the seats). ``pairs`` restricts the schools a block may take (default: every
+    pair of ``p``).
+    """
+    adjacency, roots, connector = graph.adjacency, graph.roots, p.connector
+    table: PairTable = p if pairs is None else pairs
+    school = school.copy()
+    for _ in range(3):
+        pieces = detached_pieces(school, adjacency, roots, connector)
+        if only_empty:
+            pieces = [(j, piece) for j, piece in pieces if not p.demand[piece].any()]
+        if not pieces:
+            break
+        detached = np.zeros(len(school), bool)
+        for _, piece in pieces:
+            detached[piece] = True
+        load = students_at(p, school)
+        moved_any = False
+        for j, piece in pieces:
+            border = piece_border(piece, adjacency, connector)
+            targets = sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j})
+            best, best_cost = -1, math.inf
+            need = int(p.demand[piece].sum())
+            for k in targets:
+                if overflow_penalty_s is None and seat_prices is None and load[k] + need > p.capacity[k]:
+                    continue
+                pair = _pairs_to(table, piece, k)
+                if (pair < 0).any():
+                    continue
+                cost = float((table.cost[pair] * p.demand[piece]).sum())
+                if seat_prices is not None:
+                    cost += float(seat_prices[k]) * need
+                if cost < best_cost:
+                    best, best_cost = k, cost
+            if best >= 0:
+                school[piece] = best
+                load[best] += need
+                load[j] -= need
+                detached[piece] = False
+                moved_any = True
+        if not moved_any:
+            break
+    return school
+
+
+@dataclass(frozen=True)
+class _Mend:
+    """What the contiguity pass of one plan shares."""
+
+    r: Repair
+    adjacency: sp.csr_array
+    roots: NDArray[np.int64]
+    has: NDArray[np.bool_]  # blocks some school can take
+    connector: NDArray[np.bool_]  # the others
+    cuts: list[Cut]  # kept for later windows (and grown by them)
+
+    def pieces(self, school: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
+        """Detached pieces of the plan."""
+        return detached_pieces(school, self.adjacency, self.roots, self.connector)
+
+    def pieces_of(self, school: NDArray[np.int64], zones: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
+        """Detached pieces of the given zones."""
+        return detached_pieces(np.where(np.isin(school, zones), school, -1), self.adjacency, self.roots, self.connector)
+
+
+def _window_hint(mm: _Mend, seeds: NDArray[np.int64], school: NDArray[np.int64], border: NDArray[np.int64], target: int) -> NDArray[np.int64]:
+    """The plan with the seeds handed to ``target`` or the cheapest zone they border and can reach.
+
+    So CP-SAT starts from a plan meeting every cut (seats may overflow; it repairs those).
+    """
+    p = mm.r.p
+    hint = school.copy()
+    best = None
+    for k in sorted(set(school[border][school[border] >= 0].tolist()) - set(school[seeds].tolist())):
+        pair = _pairs_to(p, seeds, k)
+        if (pair >= 0).all():
+            cost = int((p.cost[pair] * p.demand[seeds]).sum())
+            if best is None or cost < best[0]:
+                best = (cost, k)
+    if target >= 0:
+        hint[seeds] = target
+    elif best is not None:
+        hint[seeds] = best[1]
+    return hint
+
+
+def _window_blocks(
+    mm: _Mend, seeds: NDArray[np.int64], school: NDArray[np.int64], zones: NDArray[np.int64], *, growth: int, whole: tuple[int, ...]
+) -> NDArray[np.int64]:
+    """Blocks of a window: the seeds and their neighbours, ``whole`` zones, and where the zones around them meet.
+
+    A piece handed to a full zone needs that zone to give blocks to another one;
+    each growth reaches the meeting places of the zones further out.
+    """
+    n = len(school)
+    free = band(seeds, mm.adjacency, mm.has, min_blocks=CONTIGUITY_WINDOW_BLOCKS, max_hops=2)
+    if whole:
+        free = np.union1d(free, np.flatnonzero(np.isin(school, whole)))
+    reach = band(seeds, mm.adjacency, mm.has, min_blocks=n, max_hops=CONTIGUITY_WINDOW_HOPS * (growth + 1))
+    free = np.union1d(free, np.intersect1d(frontier(school, mm.adjacency, zones), reach))
+    return free[mm.has[free]]
+
+
+def _resolve(
+    mm: _Mend,
+    school: NDArray[np.int64],
+    hint: NDArray[np.int64],
+    free: NDArray[np.int64],
+    *,
+    seeds: NDArray[np.int64],
+    zones: NDArray[np.int64],
+    growth: int,
+) -> NDArray[np.int64] | None:
+    """Re-solve one window from ``hint``, with lazy cuts for the pieces it leaves; the new plan or ``None``.
+
+    The plan is taken when it left no new piece and no more pieces than before
+    with the seeds attached, or, after every re-solve, fewer pieces than before.
+    """
+    p, r, cuts = mm.r.p, mm.r, mm.cuts
+    old = {(j, tuple(pc.tolist())) for j, pc in mm.pieces_of(school, zones)}
+    in_free = np.zeros(len(school), bool)
+    in_free[free] = True
+    cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
+    rule = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, school, cand, mm.adjacency, mm.roots)]
+    det = min(CONTIGUITY_WINDOW_TIME * len(free) / CONTIGUITY_WINDOW_BLOCKS, CONTIGUITY_WINDOW_MAX_TIME * (1 + growth))
+    for _ in range(CONTIGUITY_WINDOW_RESOLVES):
+        local = rule + [cut for cut in cuts if in_free[cut.piece].any()]
+        got = solve_sub(r, hint, free, cuts=local, deterministic_time=det)
+        if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        # lazy cuts: a piece the window made is cut off and the window solved again
+        left = mm.pieces_of(got[0], np.union1d(zones, got[0][free]))
+        new = [(j, pc) for j, pc in left if (j, tuple(pc.tolist())) not in old]
+        logger.debug(
+            "contiguity window: %d blocks, %d zones, status %d, %d pieces before, %d after, %d new",
+            len(free), len(zones), got[1], len(old), len(left), len(new),
+        )
+        fixed = not any(np.isin(seeds, pc).any() for _, pc in left)
+        if not new and len(left) <= len(old) and fixed:
+            return got[0]
+        cuts.extend(Cut(j, pc, piece_border(pc, mm.adjacency, mm.connector)) for j, pc in new)
+        if r.budget.exhausted():
+            return None
+    # every re-solve left new pieces: keep the plan if it has fewer pieces than before (the next round goes on)
+    return got[0] if got is not None and len(left) < len(old) else None
+
+
+def _window(
+    mm: _Mend, seeds: NDArray[np.int64], school: NDArray[np.int64], *, level: int = 0, target: int = -1,
+    whole: tuple[int, ...] = (),
+) -> tuple[NDArray[np.int64], NDArray[np.int64], bool]:
+    """Re-solve a window around ``seeds``; ``level`` starts it larger, ``whole`` zones are freed whole.
+
+    Returns the plan, the window's blocks and whether the window changed the plan.
+    """
+    border = piece_border(seeds, mm.adjacency, mm.connector)
+    hint = _window_hint(mm, seeds, school, border, target)
+    zones = np.union1d(np.union1d(school[border][school[border] >= 0], school[seeds]), np.asarray(whole, np.int64))
+    zones = zones[zones >= 0]
+    for growth in range(level, level + CONTIGUITY_WINDOW_GROWTHS):
+        free = _window_blocks(mm, seeds, school, zones, growth=growth, whole=whole)
+        got = _resolve(mm, school, hint, free, seeds=seeds, zones=zones, growth=growth)
+        if got is not None:
+            return got, free, True
+        if mm.r.budget.exhausted():
+            break
+        zones = np.unique(np.r_[school[free], school[neighbours(mm.adjacency, free)]])
+        zones = zones[zones >= 0]
+    return school, free, False
+
+
+def _swap_pieces(mm: _Mend, school: NDArray[np.int64]) -> int:
+    """Hand pieces to bordering zones, one block out of the receiving zone when it is full (in place)."""
+    p = mm.r.p
+    swapped = 0
+    for _ in range(CONTIGUITY_SWAP_PASSES):
+        pieces = mm.pieces(school)
+        detached = np.zeros(len(school), bool)
+        for _, piece in pieces:
+            detached[piece] = True
+        room = p.capacity - students_at(p, school) if mm.r.overflow_penalty_s is None else np.full(len(p.capacity), 1 << 40)
+        moved = 0
+        for _, piece in pieces:
+            got = swap_in(piece, school, adjacency=mm.adjacency, roots=mm.roots, detached=detached, room=room, pairs=p)
+            if got is None:
+                continue
+            for blocks, to in got:
+                frm = int(school[blocks[0]])
+                students = int(p.demand[blocks].sum())
+                school[blocks] = to
+                room[to] -= students
+                room[frm] += students
+            detached[piece] = False
+            moved += 1
+        swapped += moved
+        if not moved:
+            break
+    return swapped
+
+
+def _roots_home(mm: _Mend, school: NDArray[np.int64], details: dict[str, float | int | str]) -> NDArray[np.int64]:
+    """Send each root block home: the zone elsewhere is freed whole with the zone holding its root."""
+    root_map = mm.r.roots
+    wrong_root = [r for j, r in sorted(root_map.items()) if school[r] != j and mm.has[r]]
+    for j, r in sorted(root_map.items()):
+        if r in wrong_root and school[r] != j:
+            school, _, _ = _window(mm, np.array([r], np.int64), school, target=j, whole=(j, int(school[r])))
+    details["wrong_roots"] = len(wrong_root)
+    return school
+
+
+def _window_round(
+    mm: _Mend, school: NDArray[np.int64], pieces: list[tuple[int, NDArray[np.int64]]], stalled: dict[tuple[int, int], int]
+) -> NDArray[np.int64]:
+    """One window per detached piece (each cut kept), larger for pieces that stayed detached before."""
+    touched = np.zeros(len(school), bool)
+    for j, piece in pieces:
+        if touched[piece].any():
+            continue  # an earlier window of this round changed it: look again next round
+        mm.cuts.append(Cut(j, piece, piece_border(piece, mm.adjacency, mm.connector)))
+        key = (j, int(piece[0]))
+        school, free, ok = _window(mm, piece, school, level=min(stalled.get(key, 0), CONTIGUITY_WINDOW_MAX_LEVEL))
+        if not ok:
+            stalled[key] = stalled.get(key, 0) + 1  # start larger next round
+        touched[free] = True
+        if mm.r.budget.exhausted():
+            logger.info("contiguity: out of work budget with detached pieces left")
+            break
+    return school
+
+
+def _window_rounds(mm: _Mend, school: NDArray[np.int64]) -> tuple[NDArray[np.int64], int, int]:
+    """Rounds of windows until no piece is detached, progress stalls, the round cap or the work budget.
+
+    Returns the plan, the rounds taken and the pieces handed over by chains of moves.
+    """
+    rounds = 0
+    swapped = 0
+    stalled: dict[tuple[int, int], int] = {}
+    fewest, since = len(school) + 1, 0
+    while rounds < MAX_CONTIGUITY_ROUNDS and not mm.r.budget.exhausted():
+        pieces = mm.pieces(school)
+        if len(pieces) > GREEDY_ATTACH_ABOVE and mm.r.max_moved is None:
+            # many pieces: chains of moves are quick; the windows (better plans) take the rest
+            swapped += _swap_pieces(mm, school)  # in place
+            pieces = mm.pieces(school)
+        if not pieces:
+            break
+        fewest, since = (len(pieces), 0) if len(pieces) < fewest else (fewest, since + 1)
+        if since >= CONTIGUITY_STALL_ROUNDS:
+            logger.info("contiguity: %d detached pieces left after %d rounds without progress", len(pieces), since)
+            break
+        rounds += 1
+        logger.debug("contiguity round %d: %d detached pieces", rounds, len(pieces))
+        school = _window_round(mm, school, pieces, stalled)
+    return school, rounds, swapped
+
+
+def make_contiguous(
+    r: Repair,
+    school: NDArray[np.int64],
+    graph: BlockGraph,
+    cuts: list[Cut],
+    details: dict[str, float | int | str],
+) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
+    """Make every zone one piece: roots home, empty pieces handed over, then window solves.
+
+    Blocks no school can take are connectors. Each detached piece is re-solved
+    with CP-SAT (:func:`planning.zones.repair.solve_sub`) in a small window of
+    blocks around it (its neighbours a few hops deep), under the cut "the piece
+    may belong to ``j`` only if one of its bordering blocks does" (kept in
+    ``cuts`` for later windows) and the neighbour rule "a window block may
+    belong to ``j`` only if one of its neighbours does"; the window grows when
+    its seats cannot take the change. Rounds repeat until no piece is detached,
+    the round cap or the work budget.
+
+    Parameters
+    ----------
+    r
+        The repair shared with the integer repair (its roots: each school's own block).
+    school
+        The plan.
+    graph
+        Block adjacency and each school's root block.
+    cuts
+        Contiguity cuts so far (grown in place).
+    details
+        Solver figures, filled in place.
+
+    Returns
+    -------
+    tuple
+        The plan, the rounds taken and the pieces still detached.
+    """
+    p = r.p
+    has = ~p.connector
+    mm = _Mend(r, graph.adjacency, graph.roots, has, ~has, cuts)
+    school = np.where(has, school, -1)
+    school = _roots_home(mm, school, details)
+    # pieces without students move free of cost and seats
+    school = attach_greedily(p, school, graph, r.overflow_penalty_s, only_empty=True)
+    pieces = mm.pieces(school)
+    if len(pieces) > GREEDY_ATTACH_ABOVE and r.max_moved is None:
+        # many pieces: attach them greedily first, the windows handle the rest
+        school = attach_greedily(p, school, graph, r.overflow_penalty_s)
+        details["greedy_attached"] = len(pieces)
+    school, rounds, swapped = _window_rounds(mm, school)
+    details["swapped_pieces"] = swapped
+    return school, rounds, mm.pieces(school)

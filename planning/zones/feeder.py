@@ -22,6 +22,7 @@ from ortools.sat.python import cp_model
 
 from geo.errors import SolverError
 from geo.travel import TravelMatrix
+from planning.zones.options import DEFAULT_LIMITS, SolveLimits
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,7 @@ def plan_feeder(
     travel: TravelMatrix,
     *,
     overflow_penalty_s: int = FEEDER_OVERFLOW_PENALTY_S,
-    time_limit_s: float = 30.0,
-    seed: int = 0,
+    limits: SolveLimits = DEFAULT_LIMITS,
 ) -> FeederPlan:
     """Assign each primary school's graduates to one junior school.
 
@@ -81,8 +81,9 @@ def plan_feeder(
         Primary schools × junior schools travel matrix (ids as in the loads).
     overflow_penalty_s
         Penalty per graduate above a junior school's yearly intake.
-    time_limit_s, seed
-        Solver limits.
+    limits
+        Solver limits (wall-clock safety net at least 1 s; the search stops on
+        its deterministic time).
 
     Returns
     -------
@@ -98,9 +99,8 @@ def plan_feeder(
     y: dict[tuple[int, int], cp_model.IntVar] = {}
     by_j: dict[int, list] = {}
     obj = []
-    for o, d, t in zip(travel.origin.tolist(), travel.dest.tolist(), travel.time_s.tolist(), strict=True):
-        if pids[o] == jids[d]:
-            t = 0  # a nine-year school feeds itself without travel
+    for o, d, t_s in zip(travel.origin.tolist(), travel.dest.tolist(), travel.time_s.tolist(), strict=True):
+        t = 0 if pids[o] == jids[d] else t_s  # a nine-year school feeds itself without travel
         v = model.new_bool_var(f"y{o}_{d}")
         y[o, d] = v
         by_j.setdefault(d, []).append(int(grads[o]) * v)
@@ -116,13 +116,14 @@ def plan_feeder(
     model.minimize(sum(obj))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    solver.parameters.random_seed = seed
+    solver.parameters.random_seed = limits.seed
     solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 1.0)
+    solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise SolverError(f"feeder map: CP-SAT stopped with status {solver.status_name(status)}")
-    time_of = {(o, d): (0 if pids[o] == jids[d] else t) for o, d, t in zip(travel.origin.tolist(), travel.dest.tolist(), travel.time_s.tolist(), strict=True)}
+    pairs = zip(travel.origin.tolist(), travel.dest.tolist(), travel.time_s.tolist(), strict=True)
+    time_of = {(o, d): (0 if pids[o] == jids[d] else t) for o, d, t in pairs}
     rows = []
     for o in range(len(pids)):
         choice = [d for (oo, d), v in y.items() if oo == o and solver.boolean_value(v)]

@@ -27,12 +27,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import shapely
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from geo.errors import InputError, Problem, SolverError
 from geo.policy import GROUP_MAX_MEMBERS
 from geo.travel import TravelMatrix
+from planning.zones.frames import LevelZones
+from planning.zones.options import DEFAULT_LIMITS, SolveLimits
+from planning.zones.plan import ZonePlan
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +107,7 @@ def multischool_core(
     zone_adjacency: NDArray[np.bool_],
     *,
     max_size: int = MULTIZONE_MAX_SCHOOLS,
-    time_limit_s: float = 30.0,
-    seed: int = 0,
+    limits: SolveLimits = DEFAULT_LIMITS,
 ) -> tuple[list[tuple[int, ...]], float, float, float, str]:
     """Choose the multi-school zones.
 
@@ -125,7 +128,7 @@ def multischool_core(
         ``(m, m)`` boolean: zones share a border.
     max_size
         Most schools in one multi-school zone.
-    time_limit_s, seed
+    limits
         Solver limits.
 
     Returns
@@ -153,7 +156,7 @@ def multischool_core(
             costs.append(0.0)
     travel_scale = 1.0
     total = sum(costs)
-    int_costs = [int(round(c * travel_scale)) for c in costs]
+    int_costs = [round(c * travel_scale) for c in costs]
     w_nostrong = int(total) + 1
     w_single = w_nostrong * (m + 1)
     any_strong = bool(np.asarray(strong).any())
@@ -175,9 +178,9 @@ def multischool_core(
     model.minimize(sum(obj))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    solver.parameters.random_seed = seed
+    solver.parameters.random_seed = limits.seed
     solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 1.0)
+    solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise SolverError(f"multi-school zones: CP-SAT stopped with status {solver.status_name(status)}")
@@ -186,29 +189,24 @@ def multischool_core(
     return chosen, float(solver.objective_value), float(solver.best_objective_bound), extra, solver.status_name(status)
 
 
-def strong_schools(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> tuple[NDArray[np.bool_], str]:
-    """Which schools are strong: ``planning.balance.strength`` when present, else quality score, else size.
+def strong_schools(schools: pd.DataFrame, strength: pd.DataFrame | None) -> tuple[NDArray[np.bool_], str]:
+    """Which schools are strong: the run's strength index when given, else quality score, else size.
+
+    Parameters
+    ----------
+    schools
+        Schools (``school_id``, capacities, optional ``quality_score``).
+    strength
+        The run's strength frame (``strength_class`` indexed by ``school_id``), or ``None``.
 
     Returns
     -------
     tuple
         Boolean per row of ``schools`` and the source used.
     """
-    try:
-        from planning.balance.strength import strength_index  # noqa: PLC0415
-    except ImportError:
-        strength_index = None
-    note = ""
-    if strength_index is not None:
-        try:
-            idx = strength_index(schools, teachers)
-        except InputError as err:  # strength data incomplete: fall back, say why
-            logger.info("strength index unavailable (%s); ranking by quality score or size", err)
-            first = str(err.problems[0]) if err.problems else str(err)
-            note = f"; strength index unavailable ({len(err.problems)} problems, first: {first})"
-        else:
-            cls = idx["strength_class"].reindex(schools["school_id"].astype(str))
-            return (cls == "strong").to_numpy(dtype=bool), "strength index (planning.strength)"
+    if strength is not None:
+        cls = strength["strength_class"].reindex(schools["school_id"].astype(str))
+        return (cls == "strong").to_numpy(dtype=bool), "strength index (planning.strength)"
     if "quality_score" in schools and schools["quality_score"].notna().any():
         score = pd.to_numeric(schools["quality_score"], errors="coerce")
         source = "quality_score ranking (top third)"
@@ -220,51 +218,15 @@ def strong_schools(schools: pd.DataFrame, teachers: pd.DataFrame | None) -> tupl
     order = score.fillna(-np.inf).to_numpy().argsort(kind="stable")[::-1]
     out = np.zeros(len(schools), bool)
     out[order[:k]] = True
-    return out, source + note
+    return out, source
 
 
-def plan_multischool(
-    lz: object,
-    schools: gpd.GeoDataFrame,
-    teachers: pd.DataFrame | None,
-    *,
-    travel: TravelMatrix,
-    adjacency: sp.csr_array,
-    cells: NDArray[np.object_],
-    level: str,
-    time_limit_s: float = 30.0,
-    seed: int = 0,
-) -> MultiSchoolPlan:
-    """Multi-school zones from a level's single-school plan (:class:`planning.zones.LevelZones`).
-
-    Parameters
-    ----------
-    lz
-        The level's zones (its ``plan`` gives each block's school).
-    schools
-        The whole schools layer (``school_id``, capacities, optional
-        ``quality_score``); strength is ranked over all of it.
-    teachers
-        Teachers table for the strength index, or ``None``.
-    travel
-        Blocks × schools travel matrix of the plan.
-    adjacency
-        Block adjacency.
-    cells
-        Polygon of each block, for the multi-school zone polygons.
-    level
-        ``primary`` or ``junior``.
-    time_limit_s, seed
-        Solver limits.
-    """
-    plan = lz.plan  # type: ignore[attr-defined]
-    load = plan.school_load
-    ids = load["school_id"].astype(str).to_numpy()
-    if list(ids) != sorted(travel.dest_ids.tolist()) or list(travel.dest_ids) != list(ids):
-        raise InputError([Problem(layer="travel", message="travel matrix schools must match the plan's schools")])
-    m, n = len(ids), len(travel.origin_ids)
+def _zone_matrices(
+    plan: ZonePlan, travel: TravelMatrix, adjacency: sp.csr_array
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Zone travel ``T[j, k]`` (student-seconds of zone ``j``'s children to ``k``; ``inf`` when some cannot reach it) and zone adjacency."""
+    m, n = len(plan.school_load), len(travel.origin_ids)
     bs = plan.block_school
-    demand = np.zeros(n)
     demand_map = dict(zip(plan.assignment["block_id"], plan.assignment["students"], strict=True))
     demand = np.array([demand_map.get(b, 0) for b in travel.origin_ids], dtype=float)
     assigned = bs >= 0
@@ -275,28 +237,39 @@ def plan_multischool(
     tmat = sp.csr_array((travel.time_s.astype(float) + 1e-9, (travel.origin, travel.dest)), shape=(n, m))
     reach = sp.csr_array((np.ones(len(travel.origin)), (travel.origin, travel.dest)), shape=(n, m))
     T = (weighted @ tmat).toarray()
-    needing = sp.csr_array((np.ones(int((assigned & (demand > 0)).sum())), (bs[assigned & (demand > 0)], np.flatnonzero(assigned & (demand > 0)))), shape=(m, n))
+    need = assigned & (demand > 0)
+    needing = sp.csr_array((np.ones(int(need.sum())), (bs[need], np.flatnonzero(need))), shape=(m, n))
     reached = (needing @ reach).toarray()
     T[reached < needing.sum(axis=1)[:, None]] = np.inf
     zadj = (member @ adjacency.astype(float) @ member.T).toarray() > 0
     np.fill_diagonal(zadj, False)
+    return T, zadj
+
+
+def _strong_of(ids: NDArray[np.str_], schools: gpd.GeoDataFrame, strength: pd.DataFrame | None) -> tuple[NDArray[np.bool_], str]:
+    """Strong schools among ``ids``, ranked over the whole schools layer, and the source used."""
     all_schools = schools.drop_duplicates("school_id").reset_index(drop=True)
-    strong_all, source = strong_schools(all_schools, teachers)
+    strong_all, source = strong_schools(all_schools, strength)
     by_id = dict(zip(all_schools["school_id"].astype(str), strong_all.tolist(), strict=True))
-    strong = np.array([bool(by_id.get(s, False)) for s in ids])
-    groups, objective, bound, extra, status = multischool_core(
-        ids, load["students"].to_numpy(), load["capacity_seats"].to_numpy(), strong, T, zadj,
-        time_limit_s=time_limit_s, seed=seed,
-    )
+    return np.array([bool(by_id.get(s, False)) for s in ids]), source
+
+
+def _multizones(
+    plan: ZonePlan,
+    groups: list[tuple[int, ...]],
+    strong: NDArray[np.bool_],
+    T: NDArray[np.float64],
+    cells: NDArray[np.object_],
+) -> tuple[pd.DataFrame, list[dict[str, object]]]:
+    """The per-school table and one row (with its polygon) per multi-school zone, named ``M1``, ``M2``… by first school."""
+    load = plan.school_load
+    ids = load["school_id"].astype(str).to_numpy()
     cap = load["capacity_seats"].to_numpy(dtype=float)
     students = load["students"].to_numpy(dtype=float)
-    groups = sorted(groups, key=lambda g: ids[g[0]])
-    mz = np.empty(m, dtype=object)
-    intake = np.zeros(m)
+    mz = np.empty(len(ids), dtype=object)
+    intake = np.zeros(len(ids))
     width = len(str(len(groups)))
     rows = []
-    import shapely  # noqa: PLC0415
-
     for k, g in enumerate(groups, start=1):
         name = f"M{k:0{width}d}"
         idx = np.array(g)
@@ -312,12 +285,61 @@ def plan_multischool(
                 "capacity_seats": int(cap[idx].sum()),
                 "strong_schools": int(strong[idx].sum()),
                 "extra_travel_s": round(float(max((sub * p[None, :]).sum() - np.trace(sub), 0.0)), 1),
-                "geometry": shapely.union_all(np.asarray(cells, dtype=object)[np.isin(bs, idx)]),
+                "geometry": shapely.union_all(np.asarray(cells, dtype=object)[np.isin(plan.block_school, idx)]),
             }
         )
     table = pd.DataFrame(
         {"school_id": ids, "multizone_id": mz.astype(str), "expected_intake": np.round(intake, 1), "strong": strong}
     )
+    return table, rows
+
+
+def plan_multischool(
+    lz: LevelZones,
+    schools: gpd.GeoDataFrame,
+    strength: pd.DataFrame | None,
+    *,
+    travel: TravelMatrix,
+    adjacency: sp.csr_array,
+    cells: NDArray[np.object_],
+    level: str,
+    limits: SolveLimits = DEFAULT_LIMITS,
+) -> MultiSchoolPlan:
+    """Multi-school zones from a level's single-school plan.
+
+    Parameters
+    ----------
+    lz
+        The level's zones (its ``plan`` gives each block's school).
+    schools
+        The whole schools layer (``school_id``, capacities, optional
+        ``quality_score``); strength is ranked over all of it.
+    strength
+        The run's strength frame (``strength_class`` by ``school_id``), or ``None`` to rank by
+        quality score, else by size.
+    travel
+        Blocks × schools travel matrix of the plan.
+    adjacency
+        Block adjacency.
+    cells
+        Polygon of each block, for the multi-school zone polygons.
+    level
+        ``primary`` or ``junior``.
+    limits
+        Solver limits.
+    """
+    plan = lz.plan
+    load = plan.school_load
+    ids = load["school_id"].astype(str).to_numpy()
+    if list(ids) != sorted(travel.dest_ids.tolist()) or list(travel.dest_ids) != list(ids):
+        raise InputError([Problem(layer="travel", message="travel matrix schools must match the plan's schools")])
+    T, zadj = _zone_matrices(plan, travel, adjacency)
+    strong, source = _strong_of(ids, schools, strength)
+    groups, objective, bound, extra, status = multischool_core(
+        ids, load["students"].to_numpy(), load["capacity_seats"].to_numpy(), strong, T, zadj, limits=limits
+    )
+    groups = sorted(groups, key=lambda g: ids[g[0]])
+    table, rows = _multizones(plan, groups, strong, T, cells)
     zones = gpd.GeoDataFrame(rows, geometry="geometry", crs=schools.crs)
     gap = 0.0 if objective <= bound else (objective - bound) / max(abs(objective), 1.0)
     metrics = {

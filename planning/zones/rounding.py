@@ -1,7 +1,7 @@
 """Whole-block rounding of the zoning relaxation: seat prices, ejection chains, local search.
 
 The transportation relaxation of single-school zoning (a min-cost flow, see
-:mod:`planning.zones.plan`) fills every binding school exactly and splits a few
+:mod:`planning.zones.relaxation`) fills every binding school exactly and splits a few
 blocks between schools. Blocks are indivisible, so a whole-block plan must
 leave a few seats empty at some binding schools and move a few blocks off their
 relaxation school. Against the relaxation's bound, a plan's extra cost is
@@ -34,7 +34,7 @@ With block adjacency (zones asked to be contiguous), blocks move only into a
 zone they border and never cut their own zone (:func:`may_move`, checked block
 by block when several move at once), so a plan of whole zones stays whole.
 Only when no such chain can take a school's excess does the repair allow any
-move; the contiguity pass in :mod:`planning.zones.plan` mends what those scatter.
+move; the contiguity pass (:mod:`planning.zones.contiguity`) mends what those scatter.
 
 Everything is deterministic: candidates are ordered by cost, then by index.
 """
@@ -71,13 +71,27 @@ ARC_EPSILON = 1e-3
 
 
 class PairTable(Protocol):
-    """Reachable (block, school) pairs sorted by block, then cost (see ``planning.zones.plan._Problem``)."""
+    """Reachable (block, school) pairs sorted by block, then cost (see :class:`planning.zones.instance.Instance`)."""
 
-    origin: NDArray[np.int64]
-    dest: NDArray[np.int64]
-    cost: NDArray[np.int64]
-    start: NDArray[np.int64]
-    demand: NDArray[np.int64]
+    @property
+    def origin(self) -> NDArray[np.int64]:
+        """Block of each pair."""
+
+    @property
+    def dest(self) -> NDArray[np.int64]:
+        """School of each pair."""
+
+    @property
+    def cost(self) -> NDArray[np.int64]:
+        """Cost per student of each pair."""
+
+    @property
+    def start(self) -> NDArray[np.int64]:
+        """First pair of each block (``n + 1`` entries)."""
+
+    @property
+    def demand(self) -> NDArray[np.int64]:
+        """Students of each block."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,24 @@ def local_pairs(p: PairTable, keep: NDArray[np.bool_]) -> LocalPairs:
     origin = p.origin[idx]
     start = np.searchsorted(origin, np.arange(len(p.demand) + 1))
     return LocalPairs(origin=origin, dest=p.dest[idx], cost=p.cost[idx], start=start, demand=p.demand)
+
+
+def round_flow(p: PairTable, flow: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """School of each block (largest flow; cheapest pair for zero-student blocks) and split flags."""
+    n = len(p.demand)
+    school = np.full(n, -1, np.int64)
+    has = p.start[1:] > p.start[:-1]
+    school[has] = p.dest[p.start[:-1][has]]  # cheapest pair (pairs sorted by cost)
+    pos = flow > 0
+    npos = np.bincount(p.origin[pos], minlength=n)
+    # largest flow per block: sort positive pairs by (block, -flow) and take the first
+    idx = np.flatnonzero(pos)
+    if len(idx):
+        idx = idx[np.lexsort((-flow[idx], p.origin[idx]))]
+        first = np.ones(len(idx), bool)
+        first[1:] = p.origin[idx][1:] != p.origin[idx][:-1]
+        school[p.origin[idx[first]]] = p.dest[idx[first]]
+    return school, npos > 1
 
 
 def own_cost(p: PairTable, school: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -336,6 +368,7 @@ class _SchoolGraph:
         school: NDArray[np.int64],
         prices: NDArray[np.float64],
         m: int,
+        *,
         adjacency: sp.csr_array | None = None,
         pinned: NDArray[np.bool_] | None = None,
         nbrs: list[list[int]] | None = None,
@@ -497,7 +530,7 @@ def ejection_repair(
     last_over, stalled = int(np.maximum(load - capacity, 0).sum()), 0
     while (load > capacity).any() and (load < capacity).any() and rounds < MAX_CHAIN_ROUNDS:
         rounds += 1
-        graph = _SchoolGraph(p, school, prices, m, adj, pinned, nbrs)
+        graph = _SchoolGraph(p, school, prices, m, adjacency=adj, pinned=pinned, nbrs=nbrs)
         if left is not None:
             graph.left = left
         left = graph.left
@@ -567,7 +600,7 @@ def chain_improve(
     touched = np.zeros(m, bool)
     nbrs = None if adjacency is None else neighbour_lists(adjacency)
     for _ in range(max_passes):
-        graph = _SchoolGraph(p, school, prices, m, adjacency, pinned, nbrs)
+        graph = _SchoolGraph(p, school, prices, m, adjacency=adjacency, pinned=pinned, nbrs=nbrs)
         mine = own_cost(p, school)
         red = p.cost + prices[p.dest]
         best = np.full(n, np.inf)
@@ -677,85 +710,130 @@ def local_search(
     if movable is not None:
         can &= movable
     n_shift = n_swap = 0
-    nbrs = None if adjacency is None else neighbour_lists(adjacency)
+    search = _Search(p, capacity, can, adjacency, None if adjacency is None else neighbour_lists(adjacency))
     # schools whose blocks changed in the last pass: only their arcs are searched again
     dirty = np.ones(m, bool) if dirty is None else dirty.copy()
     for _ in range(max_passes):
         changed_at = np.zeros(m, bool)
-        changed = 0
         load = loads(p, school, m)
-        mine = own_cost(p, school)
-        # shifts: a block to a school with room, best saving first, each block once per pass
-        j = school[p.origin]
-        gain = (mine[p.origin] - p.cost) * p.demand[p.origin]
-        ok = can[p.origin] & (p.dest != j) & (gain > 0) & (p.demand[p.origin] <= capacity[p.dest] - load[p.dest])
-        q = np.flatnonzero(ok)
-        if adjacency is not None:
-            q = q[borders(border_keys(adjacency, school, m), p.origin[q], p.dest[q], m)]
-        q = q[np.lexsort((q, -gain[q]))]
-        done = np.zeros(len(school), bool)
-        for k in q.tolist():
-            i, to = int(p.origin[k]), int(p.dest[k])
-            d = int(p.demand[i])
-            if done[i] or load[to] + d > capacity[to]:
-                continue
-            if nbrs is not None and not may_move(nbrs, school, i, to):
-                continue
-            load[school[i]] -= d
-            load[to] += d
-            changed_at[[school[i], to]] = True
-            school[i] = to
-            done[i] = True
-            changed += 1
+        changed = _shifts(search, school, load, changed_at)
         n_shift += changed
-        # swaps between the two schools of an arc: best pair per arc, repeated while it saves
-        mine = own_cost(p, school)
-        keys, first, delta, blk = _arc_table(p, school, mine, m, adjacency)
-        here = can[blk]
-        arcs = {int(k): (int(first[a]), int(first[a + 1])) for a, k in enumerate(keys.tolist())}
-        swapped = 0
-        for key in sorted(arcs):
-            a, b = divmod(key, m)
-            if a > b or (b * m + a) not in arcs or not (dirty[a] or dirty[b] or changed_at[a] or changed_at[b]):
-                continue
-            lo, hi = arcs[key]
-            lo2, hi2 = arcs[b * m + a]
-            x = blk[lo:hi][here[lo:hi]][:SWAP_CANDIDATES]
-            dx = delta[lo:hi][here[lo:hi]][:SWAP_CANDIDATES]
-            y = blk[lo2:hi2][here[lo2:hi2]][:SWAP_CANDIDATES]
-            dy = delta[lo2:hi2][here[lo2:hi2]][:SWAP_CANDIDATES]
-            if not len(x) or not len(y):
-                continue
-            live_x = school[x] == a
-            live_y = school[y] == b
-            if not live_x.any() or not live_y.any():
-                continue
-            x, dx, y, dy = x[live_x], dx[live_x], y[live_y], dy[live_y]
-            sx, sy = p.demand[x][:, None], p.demand[y][None, :]
-            cost = sx * dx[:, None] + sy * dy[None, :]  # travel change of the swap
-            fit = (load[a] - sx + sy <= capacity[a]) & (load[b] - sy + sx <= capacity[b])
-            cost = np.where(fit, cost, np.inf)
-            flat = int(np.argmin(cost))
-            r, c = divmod(flat, cost.shape[1])
-            if cost[r, c] < 0:
-                i1, i2 = int(x[r]), int(y[c])
-                if nbrs is not None:
-                    # one move after the other: each block may be the other's only link to its new zone
-                    if not may_move(nbrs, school, i1, b):
-                        continue
-                    school[i1] = b
-                    if not may_move(nbrs, school, i2, a):
-                        school[i1] = a
-                        continue
-                d1, d2 = int(p.demand[i1]), int(p.demand[i2])
-                school[i1], school[i2] = b, a
-                load[a] += d2 - d1
-                load[b] += d1 - d2
-                changed_at[[a, b]] = True
-                swapped += 1
+        swapped = _swaps(search, school, load, dirty, changed_at)
         n_swap += swapped
         changed += swapped
         dirty = changed_at
         if not changed:
             break
     return school, n_shift, n_swap
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What the passes of one local search share."""
+
+    p: PairTable
+    capacity: NDArray[np.int64]
+    can: NDArray[np.bool_]  # blocks the search may move
+    adjacency: sp.csr_array | None
+    nbrs: list[list[int]] | None
+
+
+def _shifts(s: _Search, school: NDArray[np.int64], load: NDArray[np.int64], changed_at: NDArray[np.bool_]) -> int:
+    """Shifts: a block to a school with room, best saving first, each block once per pass (in place)."""
+    p, capacity, nbrs = s.p, s.capacity, s.nbrs
+    m = len(capacity)
+    mine = own_cost(p, school)
+    j = school[p.origin]
+    gain = (mine[p.origin] - p.cost) * p.demand[p.origin]
+    ok = s.can[p.origin] & (p.dest != j) & (gain > 0) & (p.demand[p.origin] <= capacity[p.dest] - load[p.dest])
+    q = np.flatnonzero(ok)
+    if s.adjacency is not None:
+        q = q[borders(border_keys(s.adjacency, school, m), p.origin[q], p.dest[q], m)]
+    q = q[np.lexsort((q, -gain[q]))]
+    done = np.zeros(len(school), bool)
+    changed = 0
+    for k in q.tolist():
+        i, to = int(p.origin[k]), int(p.dest[k])
+        d = int(p.demand[i])
+        if done[i] or load[to] + d > capacity[to]:
+            continue
+        if nbrs is not None and not may_move(nbrs, school, i, to):
+            continue
+        load[school[i]] -= d
+        load[to] += d
+        changed_at[[school[i], to]] = True
+        school[i] = to
+        done[i] = True
+        changed += 1
+    return changed
+
+
+def _swaps(
+    s: _Search,
+    school: NDArray[np.int64],
+    load: NDArray[np.int64],
+    dirty: NDArray[np.bool_],
+    changed_at: NDArray[np.bool_],
+) -> int:
+    """Swaps between the two schools of an arc: best pair per arc, where either school changed (in place)."""
+    p, m = s.p, len(s.capacity)
+    mine = own_cost(p, school)
+    keys, first, delta, blk = _arc_table(p, school, mine, m, s.adjacency)
+    here = s.can[blk]
+    arcs = {int(k): (int(first[a]), int(first[a + 1])) for a, k in enumerate(keys.tolist())}
+    swapped = 0
+    for key in sorted(arcs):
+        a, b = divmod(key, m)
+        if a > b or (b * m + a) not in arcs or not (dirty[a] or dirty[b] or changed_at[a] or changed_at[b]):
+            continue
+        lo, hi = arcs[key]
+        lo2, hi2 = arcs[b * m + a]
+        x = blk[lo:hi][here[lo:hi]][:SWAP_CANDIDATES]
+        dx = delta[lo:hi][here[lo:hi]][:SWAP_CANDIDATES]
+        y = blk[lo2:hi2][here[lo2:hi2]][:SWAP_CANDIDATES]
+        dy = delta[lo2:hi2][here[lo2:hi2]][:SWAP_CANDIDATES]
+        if _swap(s, school, load, (a, x, dx), (b, y, dy)):
+            changed_at[[a, b]] = True
+            swapped += 1
+    return swapped
+
+
+def _swap(
+    s: _Search,
+    school: NDArray[np.int64],
+    load: NDArray[np.int64],
+    one: tuple[int, NDArray[np.int64], NDArray[np.float64]],
+    two: tuple[int, NDArray[np.int64], NDArray[np.float64]],
+) -> bool:
+    """Swap the best pair of a block of school ``a`` and one of ``b`` when both fit and travel falls (in place)."""
+    (a, x, dx), (b, y, dy) = one, two
+    p, capacity, nbrs = s.p, s.capacity, s.nbrs
+    if not len(x) or not len(y):
+        return False
+    live_x = school[x] == a
+    live_y = school[y] == b
+    if not live_x.any() or not live_y.any():
+        return False
+    x, dx, y, dy = x[live_x], dx[live_x], y[live_y], dy[live_y]
+    sx, sy = p.demand[x][:, None], p.demand[y][None, :]
+    cost = sx * dx[:, None] + sy * dy[None, :]  # travel change of the swap
+    fit = (load[a] - sx + sy <= capacity[a]) & (load[b] - sy + sx <= capacity[b])
+    cost = np.where(fit, cost, np.inf)
+    flat = int(np.argmin(cost))
+    r, c = divmod(flat, cost.shape[1])
+    if not cost[r, c] < 0:
+        return False
+    i1, i2 = int(x[r]), int(y[c])
+    if nbrs is not None:
+        # one move after the other: each block may be the other's only link to its new zone
+        if not may_move(nbrs, school, i1, b):
+            return False
+        school[i1] = b
+        if not may_move(nbrs, school, i2, a):
+            school[i1] = a
+            return False
+    d1, d2 = int(p.demand[i1]), int(p.demand[i2])
+    school[i1], school[i2] = b, a
+    load[a] += d2 - d1
+    load[b] += d1 - d2
+    return True

@@ -34,7 +34,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -42,85 +42,59 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import Field
 
-from geo.adjacency import block_adjacency
+from geo.adjacency import Adjacency, block_adjacency
 from geo.errors import InputError, Problem
 from geo.network import Mode
-from geo.policy import RURAL_MAX_ONE_WAY_S
 from geo.travel import TravelMatrix
 from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
-from planning.zones.plan import DEFAULT_OVERFLOW_PENALTY_S, LevelZones, ZonePlan, plan_level
+from planning.app.stages.balance import strength
+from planning.zones import (
+    FeederPlan,
+    Level,
+    LevelZones,
+    MultiSchoolPlan,
+    SolveLimits,
+    ZoneOptions,
+    ZonePlan,
+    from_frames,
+    plan_feeder,
+    plan_multischool,
+)
 
 logger = logging.getLogger(__name__)
 
-Level = Literal["primary", "junior"]
+
+def _every_level() -> list[Level]:
+    return ["primary", "junior"]
 
 
-class ZonesParams(StageParams):
-    """``[zones]`` table.
+class ZonesParams(StageParams, ZoneOptions):
+    """``[zones]`` table: the model's settings (:class:`planning.zones.ZoneOptions`) and what the stage runs.
 
     Attributes
     ----------
     levels
         Levels to plan.
-    method
-        ``optimal`` (capacitated, proven gap) or ``nearest`` (baseline only).
-    contiguity
-        Make every zone one connected piece of the block adjacency graph;
-        blocks no school can take join the zones they touch (see the module
-        docstring).
-    max_moved
-        Cap on students whose school changes against ``current_<level>``.
-    stability_weight
-        Penalty per student whose school changes, in seconds of travel.
-    max_travel_s
-        Longest acceptable one-way travel per level (default 30 minutes,
-        国办发〔2018〕27号), by the block's travel mode (see ``rural_mode``);
-        farther blocks are reported as needing boarding or a bus.
     rural_mode
         How children of rural blocks (``area_type = rural``) travel: by default
         the free school bus (免费校车, ≤ 60 km/h, 校车安全管理条例 2012), which
         serves children with no school within walking reach. Urban and town
         blocks, and blocks without ``area_type``, travel by the level's mode
         (``[network] mode_primary``/``mode_junior``, walking by default).
-        ``None``, or the level's own mode, gives one mode for every block.
-    allow_overflow, overflow_penalty
-        Allow schools above capacity at this penalty (seconds per student)
-        instead of stopping with an explanation.
-    within_township
-        Keep every zone inside its school's township.
+        ``None``, or the level's own mode, gives one mode for every block;
+        ``max_travel_s`` is measured by each block's mode.
     multischool, feeder
         Also group zones into multi-school zones and map primary → junior feeders.
     """
 
     levels: list[Level] = Field(
-        default_factory=lambda: ["primary", "junior"], min_length=1, description="levels to plan (primary, junior)"
-    )
-    method: Literal["nearest", "optimal"] = Field(
-        "optimal", description="optimal: capacity-feasible zones with a proven gap; nearest: nearest-school baseline only"
-    )
-    contiguity: bool = Field(True, description="make every zone one connected piece of neighbouring blocks")
-    max_moved: int | None = Field(
-        None, ge=0, description="at most this many students may change school against current_<level>"
-    )
-    stability_weight: float = Field(
-        0.0, ge=0, description="penalty per student whose school changes against current_<level>, in seconds of travel"
-    )
-    max_travel_s: dict[Level, float] = Field(
-        default_factory=dict,
-        description="longest one-way travel per level in seconds, by the block's mode (default 1800: 30 minutes)",
+        default_factory=_every_level, min_length=1, description="levels to plan (primary, junior)"
     )
     rural_mode: Mode | None = Field(
         "bus",
         description="how children of rural blocks travel (bus: free school bus 免费校车); urban and town blocks "
         "use the level's mode (walk); set it to the level's mode for one mode everywhere",
     )
-    allow_overflow: bool = Field(
-        False, description="allow schools above capacity (大班额 risk, reported) instead of stopping with an explanation"
-    )
-    overflow_penalty: float = Field(
-        float(DEFAULT_OVERFLOW_PENALTY_S), gt=0, description="cost of one student above capacity, in seconds of travel"
-    )
-    within_township: bool = Field(False, description="keep every zone inside its school's township")
     multischool: bool = Field(True, description="also group zones into multi-school zones (多校划片)")
     feeder: bool = Field(True, description="also map each primary school to one junior school (对口直升)")
 
@@ -204,8 +178,8 @@ def merge_travel(
     dest_ids = np.asarray(dest_ids, dtype=str)
     seen = np.zeros(len(origin_ids), bool)
     origin, dest, time_s, dist_m = [], [], [], []
-    for rows, tm in parts:
-        rows = np.asarray(rows, dtype=np.int64)
+    for part_rows, tm in parts:
+        rows = np.asarray(part_rows, dtype=np.int64)
         if list(tm.origin_ids) != list(origin_ids[rows]) or list(tm.dest_ids) != list(dest_ids):
             msg = "a part's origins or destinations do not match the ids given"
             raise ValueError(msg)
@@ -223,12 +197,13 @@ def merge_travel(
     origin_snap = None
     if parts and all(tm.origin_snap_m is not None for _, tm in parts):
         origin_snap = np.full(len(origin_ids), np.nan)
-        for rows, tm in parts:
-            origin_snap[np.asarray(rows, dtype=np.int64)] = tm.origin_snap_m
+        for part_rows, tm in parts:
+            origin_snap[np.asarray(part_rows, dtype=np.int64)] = tm.origin_snap_m
     dest_snap = None
     snaps = [tm.dest_snap_m for _, tm in parts]
-    if snaps and all(x is not None for x in snaps) and all(np.array_equal(snaps[0], x) for x in snaps):
-        dest_snap = snaps[0]
+    known = [x for x in snaps if x is not None]
+    if snaps and len(known) == len(snaps) and all(np.array_equal(known[0], x) for x in known):
+        dest_snap = known[0]
     return TravelMatrix(
         origin_ids=origin_ids,
         dest_ids=dest_ids,
@@ -329,130 +304,174 @@ def _assignment_csv(lz: LevelZones) -> pd.DataFrame:
     return a[["block_id", "school_id", "travel_s", "travel_m", "reason"]].copy()
 
 
+@dataclass(frozen=True)
+class _LevelTravel:
+    """How the blocks of a level travel: the merged matrix, the level's cap and mode, each block's mode."""
+
+    travel: TravelMatrix
+    limit: float
+    blocks: gpd.GeoDataFrame
+    modes: NDArray[np.object_]
+    level_mode: str
+
+
+@dataclass
+class _Outputs:
+    """What the stage writes and says, filled level by level."""
+
+    files: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+
+def _limits(ctx: Context) -> SolveLimits:
+    """The scenario's solver limits and seed."""
+    return SolveLimits(time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed)
+
+
+def _level_schools(ctx: Context, level: Level) -> gpd.GeoDataFrame:
+    """Schools with seats at the level, sorted by id."""
+    schools = ctx.inputs.schools_of(level)
+    schools = schools[schools[f"capacity_{level}"].fillna(0) > 0]
+    schools = schools.sort_values("school_id", kind="stable").reset_index(drop=True)
+    if not len(schools):
+        raise InputError([Problem(layer="schools", column=f"capacity_{level}", message=f"no {level} school has seats")])
+    return schools
+
+
+def _plan_level(
+    ctx: Context, params: ZonesParams, level: Level, blocks: gpd.GeoDataFrame, adj: Adjacency
+) -> tuple[LevelZones, _LevelTravel]:
+    """Zones of one level, each block travelling by its own mode (reasons and figures per mode)."""
+    schools = _level_schools(ctx, level)
+    limit = params.travel_limit_s(level)
+    level_mode = ctx.scenario.network.mode_for(level)
+    modes = block_modes(blocks, level_mode, params.rural_mode)
+    mode_of = pd.Series(modes, index=blocks["block_id"].astype(str).to_numpy())
+    travel = _mixed_travel(
+        ctx, blocks, schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=limit,
+        key=f"zones-{level}",
+    )
+    ctx.step(f"zones {level} ({params.method})")
+    lz = from_frames(
+        blocks, schools, travel, level=level, cells=adj.cells, adjacency=adj.matrix, options=params, limits=_limits(ctx)
+    )
+    lz = dataclasses.replace(
+        lz, plan=_relabel(lz.plan, mode_of, level_mode), nearest=_relabel(lz.nearest, mode_of, level_mode)
+    )
+    by_mode = _mode_figures(lz.plan.assignment, mode_of, level_mode)
+    lz = dataclasses.replace(
+        lz, metrics={**lz.metrics, "level_mode": level_mode, "rural_mode": params.rural_mode, "travel_modes": by_mode}
+    )
+    return lz, _LevelTravel(travel, limit, blocks, modes, level_mode)
+
+
+def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str:
+    """One line per level: schools, students, mean travel against the nearest plan, status, blocks by other modes."""
+    gap = m["plan"]["gap"]
+    others = [
+        f"{v['students']} students of {v['blocks']} rural blocks by {k}" + (
+            f" ({v['unserved_students']} beyond {lt.limit / 60:g} min)" if v["unserved_students"] else ""
+        )
+        for k, v in m["travel_modes"].items() if k != lt.level_mode
+    ]
+    return (
+        f"{lz.level}: {len(lz.plan.school_load)} schools, {int(lz.plan.assignment['students'].sum())} students, "
+        f"mean travel {m['plan']['travel']['mean_travel_s']} s (nearest {m['nearest']['travel']['mean_travel_s']} s), "
+        f"{m['plan']['status']}" + (f", gap {gap:.3%}" if gap is not None else "")
+        + (f", {len(lz.plan.unserved)} blocks unserved" if len(lz.plan.unserved) else "")
+        + "".join(f"; {x}" for x in others)
+    )
+
+
+def _report_level(out: _Outputs, lz: LevelZones, lt: _LevelTravel, adjacency_method: str) -> None:
+    """The level's files, its key figures and its summary line."""
+    level = lz.level
+    m: dict[str, Any] = dict(lz.metrics)
+    m["adjacency"] = adjacency_method
+    out.files[f"{level}/assignment.csv"] = _assignment_csv(lz)
+    out.files[f"{level}/zones.gpkg"] = lz.zones
+    out.files[f"{level}/metrics.json"] = m
+    out.metrics[level] = {
+        k: m["plan"][k] for k in ("status", "objective_s", "bound_s", "gap", "moved_students", "overflow_students")
+    } | {
+        "mean_travel_s": m["plan"]["travel"]["mean_travel_s"],
+        "nearest_mean_travel_s": m["nearest"]["travel"]["mean_travel_s"],
+        "unserved_blocks": m["plan"]["unserved_blocks"],
+        "unserved_students": m["plan"]["travel"]["unserved"],
+        "students_by_mode": {k: v["students"] for k, v in m["travel_modes"].items()},
+        "solve_time_s": round(lz.plan.solve_time_s, 3),  # wall clock: manifest only
+    }
+    out.lines.append(_summary_line(lz, m, lt))
+
+
 def run(ctx: Context, params: ZonesParams) -> StageOutput:
     """Plan zones for each level; see :class:`ZonesParams`."""
     inputs = ctx.inputs
     if inputs.blocks is None or not len(inputs.blocks):
         raise InputError([Problem(layer="blocks", message="the zones stage needs the blocks layer")])
     blocks = inputs.blocks.sort_values("block_id", kind="stable").reset_index(drop=True)
-    adjacency = None
     ctx.step("block adjacency")
     adj = block_adjacency(blocks, boundary=inputs.boundary)
-    if params.contiguity and params.method == "optimal":
-        adjacency = adj.matrix
-    files: dict[str, Any] = {}
+    out = _Outputs()
     levels: dict[str, LevelZones] = {}
-    travels: dict[str, Any] = {}
-    metrics: dict[str, Any] = {}
-    lines = []
+    travels: dict[str, _LevelTravel] = {}
     for level in params.levels:
-        schools = inputs.schools_of(level)
-        schools = schools[schools[f"capacity_{level}"].fillna(0) > 0]
-        schools = schools.sort_values("school_id", kind="stable").reset_index(drop=True)
-        if not len(schools):
-            raise InputError([Problem(layer="schools", column=f"capacity_{level}", message=f"no {level} school has seats")])
-        limit = float(params.max_travel_s.get(level, RURAL_MAX_ONE_WAY_S))
-        level_mode = ctx.scenario.network.mode_for(level)
-        modes = block_modes(blocks, level_mode, params.rural_mode)
-        mode_of = pd.Series(modes, index=blocks["block_id"].astype(str).to_numpy())
-        travel = _mixed_travel(
-            ctx, blocks, schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=limit,
-            key=f"zones-{level}",
-        )
-        ctx.step(f"zones {level} ({params.method})")
-        lz = plan_level(
-            blocks, schools, travel, level=level, method=params.method, cells=adj.cells, adjacency=adjacency,
-            max_travel_s=limit, stability_weight_s=int(round(params.stability_weight)), max_moved=params.max_moved,
-            allow_overflow=params.allow_overflow, overflow_penalty_s=int(round(params.overflow_penalty)),
-            within_township=params.within_township, time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
-        )
-        lz = dataclasses.replace(
-            lz, plan=_relabel(lz.plan, mode_of, level_mode), nearest=_relabel(lz.nearest, mode_of, level_mode)
-        )
-        by_mode = _mode_figures(lz.plan.assignment, mode_of, level_mode)
-        lz = dataclasses.replace(
-            lz, metrics={**lz.metrics, "level_mode": level_mode, "rural_mode": params.rural_mode, "travel_modes": by_mode}
-        )
-        levels[level] = lz
-        travels[level] = (travel, limit, blocks, modes, level_mode)
-        m = dict(lz.metrics)
-        m["adjacency"] = adj.method
-        files[f"{level}/assignment.csv"] = _assignment_csv(lz)
-        files[f"{level}/zones.gpkg"] = lz.zones
-        files[f"{level}/metrics.json"] = m
-        metrics[level] = {
-            k: m["plan"][k] for k in ("status", "objective_s", "bound_s", "gap", "moved_students", "overflow_students")
-        } | {
-            "mean_travel_s": m["plan"]["travel"]["mean_travel_s"],
-            "nearest_mean_travel_s": m["nearest"]["travel"]["mean_travel_s"],
-            "unserved_blocks": m["plan"]["unserved_blocks"],
-            "unserved_students": m["plan"]["travel"]["unserved"],
-            "students_by_mode": {k: v["students"] for k, v in by_mode.items()},
-            "solve_time_s": round(lz.plan.solve_time_s, 3),  # wall clock: manifest only
-        }
-        gap = m["plan"]["gap"]
-        others = [
-            f"{v['students']} students of {v['blocks']} rural blocks by {k}" + (
-                f" ({v['unserved_students']} beyond {limit / 60:g} min)" if v["unserved_students"] else ""
-            )
-            for k, v in by_mode.items() if k != level_mode
-        ]
-        lines.append(
-            f"{level}: {len(schools)} schools, {int(lz.plan.assignment['students'].sum())} students, "
-            f"mean travel {m['plan']['travel']['mean_travel_s']} s (nearest {m['nearest']['travel']['mean_travel_s']} s), "
-            f"{m['plan']['status']}" + (f", gap {gap:.3%}" if gap is not None else "")
-            + (f", {len(lz.plan.unserved)} blocks unserved" if len(lz.plan.unserved) else "")
-            + "".join(f"; {x}" for x in others)
-        )
-
-    multischool: dict[str, Any] = {}
+        levels[level], travels[level] = _plan_level(ctx, params, level, blocks, adj)
+        _report_level(out, levels[level], travels[level], adj.method)
+    multischool: dict[str, MultiSchoolPlan] = {}
     if params.multischool:
-        multischool = _multischool(ctx, levels, travels, adj, files, metrics, lines)
+        multischool = _multischool(ctx, levels, travels, adj, out)
     feeder = None
     if params.feeder and {"primary", "junior"} <= set(levels):
-        feeder = _feeder(ctx, levels, files, metrics, lines, rural_mode=params.rural_mode)
+        feeder = _feeder(ctx, levels, out, rural_mode=params.rural_mode)
     return StageOutput(
-        files=files,
+        files=out.files,
         result=ZonesResult(levels=levels, multischool=multischool, feeder=feeder),
-        summary="\n".join(lines),
-        metrics=metrics,
+        summary="\n".join(out.lines),
+        metrics=out.metrics,
     )
 
 
-def _multischool(
-    ctx: Context, levels: Mapping[str, LevelZones], travels: Mapping[str, Any], adj: Any, files: dict, metrics: dict,
-    lines: list,
-) -> dict:
-    from planning.zones.multischool import plan_multischool  # noqa: PLC0415
+def _strength_or_why(ctx: Context) -> tuple[pd.DataFrame | None, str]:
+    """The run's strength frame, or ``None`` and why when its data are incomplete (multi-school zones then rank by score or size)."""
+    try:
+        return strength(ctx), ""
+    except InputError as err:
+        logger.info("strength index unavailable (%s); ranking by quality score or size", err)
+        first = str(err.problems[0]) if err.problems else str(err)
+        return None, f"; strength index unavailable ({len(err.problems)} problems, first: {first})"
 
-    out = {}
+
+def _multischool(
+    ctx: Context, levels: Mapping[str, LevelZones], travels: Mapping[str, _LevelTravel], adj: Adjacency, out: _Outputs
+) -> dict[str, MultiSchoolPlan]:
+    plans = {}
+    strength, note = _strength_or_why(ctx)
     for level, lz in levels.items():
         # Lottery sends a child to any school of the multi-school zone: measure travel
         # to the neighbouring schools up to twice the zoning limit.
         plan_schools = ctx.inputs.schools.set_index("school_id").loc[lz.plan.school_load["school_id"]].reset_index()
-        _, limit, blocks, modes, level_mode = travels[level]
+        lt = travels[level]
         # Each block by its own mode, as in the zones (rural blocks by school bus).
         travel = _mixed_travel(
-            ctx, blocks, plan_schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=2 * limit,
+            ctx, lt.blocks, plan_schools, lt.modes, level_mode=lt.level_mode, origin_id="block_id", cutoff_s=2 * lt.limit,
             key=f"multischool-{level}",
         )
         ms = plan_multischool(
-            lz, ctx.inputs.schools, ctx.inputs.teachers, travel=travel, adjacency=adj.matrix, cells=adj.cells, level=level,
-            time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
+            lz, ctx.inputs.schools, strength, travel=travel, adjacency=adj.matrix, cells=adj.cells, level=level,
+            limits=_limits(ctx),
         )
-        out[level] = ms
-        files[f"{level}/multischool.csv"] = ms.table
-        files[f"{level}/multischool_zones.gpkg"] = ms.zones
-        metrics[level]["multischool"] = dict(ms.metrics)
-        lines.append(f"{level}: {ms.metrics['multizones']} multi-school zones ({ms.metrics['strength_source']})")
-    return out
+        plans[level] = ms
+        out.files[f"{level}/multischool.csv"] = ms.table
+        out.files[f"{level}/multischool_zones.gpkg"] = ms.zones
+        metrics = {**ms.metrics, "strength_source": f"{ms.metrics['strength_source']}{note}"}
+        out.metrics[level]["multischool"] = metrics
+        out.lines.append(f"{level}: {ms.metrics['multizones']} multi-school zones ({metrics['strength_source']})")
+    return plans
 
 
-def _feeder(
-    ctx: Context, levels: Mapping[str, LevelZones], files: dict, metrics: dict, lines: list, *, rural_mode: str | None
-) -> Any:
-    from planning.zones.feeder import plan_feeder  # noqa: PLC0415
-
+def _feeder(ctx: Context, levels: Mapping[str, LevelZones], out: _Outputs, *, rural_mode: str | None) -> FeederPlan:
     primary, junior = levels["primary"], levels["junior"]
     pschools = ctx.inputs.schools.set_index("school_id").loc[primary.plan.school_load["school_id"]].reset_index()
     jschools = ctx.inputs.schools.set_index("school_id").loc[junior.plan.school_load["school_id"]].reset_index()
@@ -462,17 +481,14 @@ def _feeder(
     travel = _mixed_travel(
         ctx, pschools, jschools, modes, level_mode=level_mode, origin_id="school_id", cutoff_s=None, key="feeder"
     )
-    fd = plan_feeder(
-        primary.plan.school_load, junior.plan.school_load, travel,
-        time_limit_s=ctx.scenario.solver.time_limit_s, seed=ctx.seed,
-    )
+    fd = plan_feeder(primary.plan.school_load, junior.plan.school_load, travel, limits=_limits(ctx))
     mode_of = pd.Series(modes, index=pschools["school_id"].astype(str).to_numpy())
     table = fd.table.copy()
     table["travel_mode"] = mode_of.reindex(table["primary_school_id"].astype(str)).fillna(level_mode).to_numpy(dtype=str)
     fd = dataclasses.replace(fd, table=table)
-    files["feeder.csv"] = fd.table
-    metrics["feeder"] = dict(fd.metrics)
-    lines.append(f"feeder: {len(fd.table)} primary schools → {fd.table['junior_school_id'].nunique()} junior schools")
+    out.files["feeder.csv"] = fd.table
+    out.metrics["feeder"] = dict(fd.metrics)
+    out.lines.append(f"feeder: {len(fd.table)} primary schools → {fd.table['junior_school_id'].nunique()} junior schools")
     return fd
 
 

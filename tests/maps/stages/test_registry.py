@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from maps import labels, tables
 from maps.render import ALL_LAYERS, STAGE_MAPS
 from maps.stages import LAYERS, STAGES
+from planning.app.stages import STAGES as PLANNING_STAGES
 
 
 def test_stages_in_report_order() -> None:
@@ -48,10 +51,6 @@ def test_a_label_defined_twice_differently_is_refused() -> None:
     assert table["zones"] == ("片区", "zones")
 def test_every_file_a_renderer_reads_is_declared_by_its_stage() -> None:
     """The renderers' file constants and the stages' declarations (``Stage.files``) cannot drift apart."""
-    import importlib  # noqa: PLC0415
-
-    from planning.app.stages import STAGES as PLANNING_STAGES  # noqa: PLC0415
-
     suffixes = (".csv", ".gpkg", ".json")
     for renderer in STAGES:
         module = importlib.import_module(f"maps.stages.{renderer.stage}")

@@ -14,8 +14,9 @@ from geo.model import Inputs
 from geo.network import NetworkSettings
 from geo.travel import straight_line_matrix
 from planning.app.scenario import InputsSection, Scenario, SolverSection
-from planning.app.stage import Context
+from planning.app.stage import Context, StageParams
 from planning.app.stages.zones import STAGE, ZonesParams, _mixed_travel, block_modes, merge_travel
+from planning.zones import ZoneOptions
 
 CRS = pyproj.CRS.from_epsg(32649)
 SIDE_M = 300.0
@@ -302,3 +303,12 @@ def test_multischool_and_feeder_use_the_school_bus_for_rural_units() -> None:
     rural = a["block_id"].isin(BLOCKS.loc[BLOCKS["area_type"] == "rural", "block_id"])
     assert a.loc[rural, "reason"].str.startswith("school bus (免费校车), ").all()
     assert (a.loc[~rural, "reason"] == "").all()
+
+
+def test_stage_parameters_add_only_stage_fields() -> None:
+    own = set(ZonesParams.model_fields) - set(ZoneOptions.model_fields) - set(StageParams.model_fields)
+    assert own == {"levels", "rural_mode", "multischool", "feeder"}
+    for name, field in ZoneOptions.model_fields.items():
+        assert repr(ZonesParams.model_fields[name]) == repr(field), name
+    params = ZonesParams(max_moved=30, levels=["primary"])
+    assert isinstance(params, ZoneOptions) and params.max_moved == 30

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import scipy.sparse as sp
 
 from planning.zones.contiguity import band, connector_components, detached_pieces, neighbour_rule, piece_border, swap_in
+from planning.zones.rounding import LocalPairs
 
 
 def graph(n: int, edges: list[tuple[int, int]]) -> sp.csr_array:
@@ -87,9 +90,9 @@ def test_swap_in_makes_room_in_a_full_zone() -> None:
     cost = np.array([0, 50, 10, 40, 20, 30, 30, 20, 40, 10, 50, 0])
     detached = np.isin(np.arange(6), [3])
     demand = np.full(6, 10)
+    pairs = LocalPairs(origin=np.repeat(np.arange(6), 2), dest=dest, cost=cost, start=start, demand=demand)
     moves = swap_in(
-        np.array([3]), school, adjacency=g, roots=roots, detached=detached, demand=demand,
-        room=np.array([0, 0]), start=start, dest=dest, cost=cost,
+        np.array([3]), school, adjacency=g, roots=roots, detached=detached, room=np.array([0, 0]), pairs=pairs,
     )
     assert moves is not None
     assert [(b.tolist(), k) for b, k in moves] == [([3], 1), ([2], 0)]
@@ -99,5 +102,5 @@ def test_swap_in_makes_room_in_a_full_zone() -> None:
     # with no zone able to give a block away, there is no move
     assert swap_in(
         np.array([3]), np.array([0, 0, 1, 0, 1, 1]), adjacency=g, roots=roots, detached=detached,
-        demand=np.array([10, 10, 10, 10, 10, 10]), room=np.array([-100, 0]), start=start, dest=dest, cost=cost,
+        room=np.array([-100, 0]), pairs=dataclasses.replace(pairs, demand=np.array([10, 10, 10, 10, 10, 10])),
     ) is None

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from planning.zones import Reach, from_arrays
 from planning.zones import rounding as R
-from planning.zones.plan import optimal_zones
 from planning.zones.rounding import LocalPairs
 from tests.planning.zones.test_zones import matrix
 
@@ -19,9 +19,7 @@ def pairs(times: list[list[float]], demand: list[int]) -> LocalPairs:
     t = np.asarray(times, float)
     rows = []
     for i in range(t.shape[0]):
-        for j in np.argsort(t[i], kind="stable"):
-            if not np.isnan(t[i, j]):
-                rows.append((i, int(j), int(t[i, j])))
+        rows.extend((i, int(j), int(t[i, j])) for j in np.argsort(t[i], kind="stable") if not np.isnan(t[i, j]))
     o, d, c = (np.array(col, np.int64) for col in zip(*rows, strict=True))
     start = np.searchsorted(o, np.arange(t.shape[0] + 1))
     return LocalPairs(origin=o, dest=d, cost=c, start=start, demand=np.asarray(demand, np.int64))
@@ -58,7 +56,7 @@ def test_ejection_chain_reaches_the_hand_optimum() -> None:
 
 
 def test_optimal_zones_finds_the_chain_optimum() -> None:
-    plan = optimal_zones(matrix(CHAIN_TIMES), CHAIN_DEMAND, CHAIN_SEATS, max_travel_s=None)
+    plan = from_arrays(matrix(CHAIN_TIMES), CHAIN_DEMAND, CHAIN_SEATS, reach=Reach(max_travel_s=None))
     assert plan.objective_s == 66
     assert plan.school_load["students"].tolist() == [6, 6, 10]
     assert plan.bound_s <= 66
@@ -110,7 +108,7 @@ def test_rounding_is_feasible_and_close_to_brute_force(seed: int) -> None:
         c = np.asarray(combo)
         if (np.bincount(c, weights=demand, minlength=m) <= seats).all():
             best = min(best, float((times[np.arange(n), c] * demand).sum()))
-    plan = optimal_zones(matrix(times.tolist(), schools=["A", "B", "C"]), demand, seats, max_travel_s=None)
+    plan = from_arrays(matrix(times.tolist(), schools=["A", "B", "C"]), demand, seats, reach=Reach(max_travel_s=None))
     assert (plan.school_load["students"] <= plan.school_load["capacity_seats"]).all()
     assert plan.bound_s <= best + 1e-6 <= plan.objective_s + 1e-6
     assert plan.objective_s <= best * 1.10
@@ -150,7 +148,7 @@ def test_rounding_with_adjacency_moves_only_border_blocks() -> None:
 def test_blocks_without_students_follow_the_relaxation_partition() -> None:
     # A holds b0 only (10 seats): room at A costs 9 per student, so the empty b1, nearer A
     # (4 s against 5 s), lies in B's zone: 4 + 9 > 5 + 0.
-    plan = optimal_zones(matrix([[1, 10], [4, 5], [2, 3]]), [10, 0, 10], [10, 20], max_travel_s=None)
+    plan = from_arrays(matrix([[1, 10], [4, 5], [2, 3]]), [10, 0, 10], [10, 20], reach=Reach(max_travel_s=None))
     assert plan.block_school.tolist() == [0, 1, 1]
 
 

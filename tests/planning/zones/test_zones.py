@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from geo.errors import InfeasibleError
 from geo.travel import TravelMatrix
-from planning.zones.plan import nearest_zones, optimal_zones
+from planning.zones import BlockGraph, Reach, SolveLimits, ZoneOptions, from_arrays, nearest_from_arrays
 
 
 def matrix(times: list[list[float]], blocks: list[str] | None = None, schools: list[str] | None = None) -> TravelMatrix:
@@ -30,10 +30,12 @@ def matrix(times: list[list[float]], blocks: list[str] | None = None, schools: l
 # b1 and b3 keep A; moving b2 to B costs least (regret 100 s per student vs 250 and 400):
 # optimum = 10·100 + 10·300 + 10·150 = 5500; the nearest plan puts 30 students into A's 20 seats.
 TOY = matrix([[100, 500], [200, 300], [150, 400]], blocks=["b1", "b2", "b3"])
+#: Every pair counts, however far.
+NO_CAP = Reach(max_travel_s=None)
 
 
 def test_optimal_toy_matches_hand_optimum() -> None:
-    plan = optimal_zones(TOY, [10, 10, 10], [20, 20], max_travel_s=None)
+    plan = from_arrays(TOY, [10, 10, 10], [20, 20], reach=NO_CAP)
     assert plan.objective_s == 5500
     assert plan.bound_s == 5500
     assert plan.gap == 0 and plan.status == "OPTIMAL"
@@ -44,7 +46,7 @@ def test_optimal_toy_matches_hand_optimum() -> None:
 
 
 def test_nearest_baseline_reports_its_overflow() -> None:
-    plan = nearest_zones(TOY, [10, 10, 10], [20, 20], max_travel_s=None)
+    plan = nearest_from_arrays(TOY, [10, 10, 10], [20, 20], reach=NO_CAP)
     assert plan.assignment["school_id"].tolist() == ["A", "A", "A"]
     assert plan.travel_total_s == 4500
     assert plan.overflow.to_dict("records") == [
@@ -55,7 +57,7 @@ def test_nearest_baseline_reports_its_overflow() -> None:
 def test_split_block_repaired_with_honest_gap() -> None:
     # Relaxation: b0 → A (6), b1 split 3/3 → 3·10 + 3·20 = 90. Integer optimum: b1 → B, 6·20 = 120.
     tm = matrix([[0, 100], [10, 20]])
-    plan = optimal_zones(tm, [6, 6], [9, 9], max_travel_s=None)
+    plan = from_arrays(tm, [6, 6], [9, 9], reach=NO_CAP)
     assert plan.bound_s == 90
     assert plan.objective_s == 120
     assert plan.gap == pytest.approx(30 / 120)
@@ -65,7 +67,7 @@ def test_split_block_repaired_with_honest_gap() -> None:
 
 def test_short_capacity_raises_with_each_short_school() -> None:
     with pytest.raises(InfeasibleError, match=r"too few seats") as info:
-        optimal_zones(TOY, [10, 10, 10], [10, 10], max_travel_s=None)
+        from_arrays(TOY, [10, 10, 10], [10, 10], reach=NO_CAP)
     err = info.value
     assert sum(s.short_by for s in err.shortfalls) == 10
     assert all(s.where.startswith("school ") for s in err.shortfalls)
@@ -73,7 +75,9 @@ def test_short_capacity_raises_with_each_short_school() -> None:
 
 
 def test_overflow_allowed_reports_overfilled_school() -> None:
-    plan = optimal_zones(TOY, [10, 10, 10], [10, 10], max_travel_s=None, allow_overflow=True, overflow_penalty_s=1000)
+    plan = from_arrays(
+        TOY, [10, 10, 10], [10, 10], reach=NO_CAP, options=ZoneOptions(allow_overflow=True, overflow_penalty=1000)
+    )
     # 10 students must overflow somewhere: cheapest is b2 at B (300) with A and B full otherwise.
     assert plan.overflow["over_by"].sum() == 10
     assert plan.objective_s == plan.travel_total_s + 10 * 1000
@@ -82,14 +86,14 @@ def test_overflow_allowed_reports_overfilled_school() -> None:
 def test_indivisible_blocks_that_cannot_fit_raise() -> None:
     tm = matrix([[10, 20], [10, 20]])
     with pytest.raises(InfeasibleError, match="indivisible") as err:
-        optimal_zones(tm, [6, 6], [7, 7 - 2], max_travel_s=None)
+        from_arrays(tm, [6, 6], [7, 7 - 2], reach=NO_CAP)
     # 12 students fill 12 seats only if a block splits: the best whole-block plan overfills B by 1
     assert [(s.where, s.short_by) for s in err.value.shortfalls] == [("school B", 1)]
 
 
 def test_unreachable_block_is_unserved_with_reason() -> None:
     tm = matrix([[100, np.nan], [np.nan, 5000]])
-    plan = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=1800)
+    plan = from_arrays(tm, [5, 5], [10, 10], reach=Reach(max_travel_s=1800))
     row = plan.assignment.set_index("block_id").loc["b1"]
     assert row["school_id"] == ""
     assert "needs boarding or a school bus" in row["reason"]
@@ -99,9 +103,9 @@ def test_unreachable_block_is_unserved_with_reason() -> None:
 
 def test_township_restriction_is_honoured() -> None:
     tm = matrix([[10, 20], [10, 20]])
-    plan = optimal_zones(
-        tm, [5, 5], [10, 10], max_travel_s=None,
-        block_group=np.array(["east", "west"], dtype=object), school_group=np.array(["east", "west"], dtype=object),
+    townships = np.array(["east", "west"], dtype=object)
+    plan = from_arrays(
+        tm, [5, 5], [10, 10], reach=Reach(max_travel_s=None, block_township=townships, school_township=townships)
     )
     assert plan.assignment["school_id"].tolist() == ["A", "B"]
 
@@ -111,20 +115,22 @@ def test_stability_cap_honoured() -> None:
     # With max_moved = 5 the best single move is b1 (saves 50 s per student vs 40): 5·50 + 5·10 = 300.
     tm = matrix([[10, 50], [10, 60]])
     current = np.array([1, 1])
-    free = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=None, current=current)
+    free = from_arrays(tm, [5, 5], [10, 10], reach=NO_CAP, current=current)
     assert free.moved_students == 10 and free.objective_s == 100
-    capped = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=None, current=current, max_moved=5)
+    capped = from_arrays(tm, [5, 5], [10, 10], reach=NO_CAP, current=current, options=ZoneOptions(max_moved=5))
     assert capped.moved_students == 5
     assert capped.objective_s == 300
     assert capped.assignment["school_id"].tolist() == ["B", "A"]
     assert capped.bound_s <= 300
     with pytest.raises(InfeasibleError, match="must change school"):
-        optimal_zones(tm, [5, 5], [10, 0], max_travel_s=None, current=np.array([0, 1]), max_moved=0)
+        from_arrays(tm, [5, 5], [10, 0], reach=NO_CAP, current=np.array([0, 1]), options=ZoneOptions(max_moved=0))
 
 
 def test_stability_weight_keeps_current_school() -> None:
     tm = matrix([[10, 50], [10, 60]])
-    plan = optimal_zones(tm, [5, 5], [10, 10], max_travel_s=None, current=np.array([1, 1]), stability_weight_s=45)
+    plan = from_arrays(
+        tm, [5, 5], [10, 10], reach=NO_CAP, current=np.array([1, 1]), options=ZoneOptions(stability_weight=45)
+    )
     # moving b0 saves 40 < 45, moving b1 saves 50 > 45
     assert plan.assignment["school_id"].tolist() == ["B", "A"]
     assert plan.objective_s == 5 * 50 + 5 * (10 + 45)
@@ -142,9 +148,9 @@ def test_contiguity_removes_the_tempting_enclave() -> None:
     # A = {b0, b2} and B = {b1, b3} (cost 2000), two broken zones. The best connected
     # plan is A = {b0, b1}, B = {b2, b3}: 10·200 + 10·200 = 4000.
     tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
-    loose = optimal_zones(tm, [10] * 4, [20, 20], max_travel_s=None)
+    loose = from_arrays(tm, [10] * 4, [20, 20], reach=NO_CAP)
     assert loose.assignment["school_id"].tolist() == ["A", "B", "A", "B"]
-    plan = optimal_zones(tm, [10] * 4, [20, 20], max_travel_s=None, adjacency=chain(4), roots=np.array([0, 3]))
+    plan = from_arrays(tm, [10] * 4, [20, 20], reach=NO_CAP, graph=BlockGraph(chain(4), np.array([0, 3])))
     assert plan.assignment["school_id"].tolist() == ["A", "A", "B", "B"]
     assert plan.objective_s == 4000
     assert plan.contiguous is True and plan.enclaves == ()
@@ -157,8 +163,8 @@ def test_deterministic() -> None:
     tm = matrix(times.tolist())
     demand = rng.integers(1, 30, 40)
     cap = [int(demand.sum() * 0.4)] * 3
-    a = optimal_zones(tm, demand, cap, max_travel_s=None, seed=7)
-    b = optimal_zones(tm, demand, cap, max_travel_s=None, seed=7)
+    a = from_arrays(tm, demand, cap, reach=NO_CAP, limits=SolveLimits(seed=7))
+    b = from_arrays(tm, demand, cap, reach=NO_CAP, limits=SolveLimits(seed=7))
     pd.testing.assert_frame_equal(a.assignment, b.assignment)
     assert a.objective_s == b.objective_s
     assert a.objective_s >= a.bound_s
@@ -169,18 +175,15 @@ def _mend(
     tm: TravelMatrix, demand: list[int], seats: list[int], plan: list[int], adj: sp.csr_array, roots: list[int]
 ) -> tuple[list[int], dict[str, float | int | str]]:
     """The contiguity pass alone on a given plan (the path taken when the rounding had to scatter zones)."""
-    import planning.zones.plan as zones_mod
+    from planning.zones.contiguity import make_contiguous
+    from planning.zones.instance import prepare
+    from planning.zones.repair import Repair, WorkBudget
 
-    p = zones_mod._prepare(
-        tm, demand, seats, max_travel_s=None, current=None, stability_weight_s=0, block_group=None, school_group=None
-    )
-    rts = np.asarray(roots, np.int64)
+    p = prepare(tm, demand, seats, reach=NO_CAP, current=None, stability_weight_s=0)
+    graph = BlockGraph(adj, np.asarray(roots, np.int64))
     details: dict[str, float | int | str] = {}
-    school, _, left = zones_mod._make_contiguous(
-        p, np.asarray(plan, np.int64), adj, rts, dict(enumerate(roots)), [], details,
-        flow=np.zeros(len(p.origin), np.int64), max_moved=None, overflow_penalty_s=None, seed=0,
-        budget=zones_mod._WorkBudget(10.0),
-    )
+    repair = Repair(p, np.zeros(len(p.origin), np.int64), dict(enumerate(roots)), None, None, 0, WorkBudget(10.0))
+    school, _, left = make_contiguous(repair, np.asarray(plan, np.int64), graph, [], details)
     assert left == []
     return school.tolist(), details
 
@@ -190,16 +193,16 @@ def test_thin_zones_are_handed_over_whole_before_the_rounding() -> None:
     # B = {b1, b3} fits but is broken; each piece joins the zone it borders before
     # the rounding, so the contiguity pass has nothing left to do.
     tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
-    plan = optimal_zones(tm, [10] * 4, [30, 30], max_travel_s=None, adjacency=chain(4), roots=np.array([0, 3]))
+    plan = from_arrays(tm, [10] * 4, [30, 30], reach=NO_CAP, graph=BlockGraph(chain(4), np.array([0, 3])))
     assert plan.block_school.tolist() == [0, 0, 1, 1]
     assert plan.contiguous is True and plan.details["contiguity_rounds"] == 0
     assert plan.objective_s == 4000 and plan.bound_s == 2000
 
 
 def test_contiguity_pass_attaches_pieces_greedily(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planning.zones.plan as zones_mod
+    from planning.zones import contiguity
 
-    monkeypatch.setattr(zones_mod, "GREEDY_ATTACH_ABOVE", 0)
+    monkeypatch.setattr(contiguity, "GREEDY_ATTACH_ABOVE", 0)
     # Given A = {b0, b2}, B = {b1, b3}: greedy hands b1 to A and b2 to B, whole and within 30 seats.
     tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
     school, details = _mend(tm, [10] * 4, [30, 30], [0, 1, 0, 1], chain(4), [0, 3])
@@ -213,7 +216,7 @@ def test_zone_cut_by_an_unserved_block_is_whole() -> None:
     # is one zone with a gap no school serves, not a detached piece.
     nan = float("nan")
     tm = matrix([[0], [nan], [900]])
-    plan = optimal_zones(tm, [10, 10, 10], [40], max_travel_s=None, adjacency=chain(3), roots=np.array([0]))
+    plan = from_arrays(tm, [10, 10, 10], [40], reach=NO_CAP, graph=BlockGraph(chain(3), np.array([0])))
     assert plan.assignment["school_id"].tolist() == ["A", "", "A"]
     assert plan.contiguous is True and plan.enclaves == ()
     assert plan.block_school.tolist() == [0, -1, 0]
@@ -226,20 +229,18 @@ def test_zero_student_block_takes_the_zone_that_keeps_it_whole() -> None:
     # cut off by b3 and split A in two. It carries A across at no cost, so the plan
     # is whole and as cheap as the bound.
     tm = matrix([[0, 400], [100, 300], [200, 100], [150, 200], [400, 0]])
-    loose = optimal_zones(tm, [10, 10, 0, 10, 10], [50, 50], max_travel_s=None)
+    loose = from_arrays(tm, [10, 10, 0, 10, 10], [50, 50], reach=NO_CAP)
     assert loose.block_school.tolist() == [0, 0, 1, 0, 1]
-    plan = optimal_zones(
-        tm, [10, 10, 0, 10, 10], [50, 50], max_travel_s=None, adjacency=chain(5), roots=np.array([0, 4])
-    )
+    plan = from_arrays(tm, [10, 10, 0, 10, 10], [50, 50], reach=NO_CAP, graph=BlockGraph(chain(5), np.array([0, 4])))
     assert plan.block_school.tolist() == [0, 0, 0, 0, 1]
     assert plan.contiguous is True
     assert plan.objective_s == plan.bound_s == loose.objective_s == 10 * (0 + 100 + 150 + 0)
 
 
 def test_full_zone_makes_room_for_a_detached_piece(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planning.zones.plan as zones_mod
+    from planning.zones import contiguity
 
-    monkeypatch.setattr(zones_mod, "GREEDY_ATTACH_ABOVE", 0)  # take the chain-of-moves path
+    monkeypatch.setattr(contiguity, "GREEDY_ATTACH_ABOVE", 0)  # take the chain-of-moves path
     # Edges 0-1, 1-2, 2-3, 3-4, 2-4, 4-5; A in b0, B in b5; 10 students a block, 30 seats
     # a school. Travel alone: A = {b0, b1, b3}, B = {b2, b4, b5} (600), but b3 touches
     # only B. B is full, so it hands b2 to A and takes b3: A = {b0, b1, b2} (800).
@@ -247,10 +248,10 @@ def test_full_zone_makes_room_for_a_detached_piece(monkeypatch: pytest.MonkeyPat
     a = np.array(edges).T
     adj = sp.coo_array((np.ones(12, bool), (np.r_[a[0], a[1]], np.r_[a[1], a[0]])), shape=(6, 6)).tocsr()
     tm = matrix([[0, 50], [10, 40], [30, 20], [20, 30], [40, 10], [50, 0]])
-    loose = optimal_zones(tm, [10] * 6, [30, 30], max_travel_s=None)
+    loose = from_arrays(tm, [10] * 6, [30, 30], reach=NO_CAP)
     assert loose.block_school.tolist() == [0, 0, 1, 0, 1, 1]
     # the rounding: b3 joins B before it, then B's excess goes to A by a move keeping both whole
-    plan = optimal_zones(tm, [10] * 6, [30, 30], max_travel_s=None, adjacency=adj, roots=np.array([0, 5]))
+    plan = from_arrays(tm, [10] * 6, [30, 30], reach=NO_CAP, graph=BlockGraph(adj, np.array([0, 5])))
     assert plan.block_school.tolist() == [0, 0, 0, 1, 1, 1]
     assert plan.contiguous is True and plan.details["contiguity_rounds"] == 0
     assert plan.objective_s == 800 and plan.bound_s == 600
@@ -270,7 +271,7 @@ def test_seats_come_first_when_no_move_keeps_zones_whole() -> None:
     edges = np.array([(0, 1), (1, 2), (1, 3)]).T
     adj = sp.csr_array((np.ones(6, bool), (np.r_[edges[0], edges[1]], np.r_[edges[1], edges[0]])), shape=(4, 4))
     tm = matrix([[0, 90], [10, 25], [20, 30], [90, 0]])
-    plan = optimal_zones(tm, [10, 10, 10, 0], [20, 40], max_travel_s=None, adjacency=adj, roots=np.array([0, 3]))
+    plan = from_arrays(tm, [10, 10, 10, 0], [20, 40], reach=NO_CAP, graph=BlockGraph(adj, np.array([0, 3])))
     assert plan.block_school.tolist() == [0, 1, 1, 1]
     assert plan.contiguous is True and plan.details["contiguity_rounds"] >= 1
     assert "restarted_after_chain_rounds" in plan.details  # from the relaxation's partition
@@ -283,9 +284,9 @@ def test_stability_cap_holds_when_contiguity_would_move_students() -> None:
     # again from the relaxation's partition, the cap wins and the plan reports the pieces.
     tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
     current = np.array([0, 1, 0, 1])
-    plan = optimal_zones(
-        tm, [10] * 4, [30, 30], max_travel_s=None, current=current, max_moved=0,
-        adjacency=chain(4), roots=np.array([0, 3]), time_limit_s=5,
+    plan = from_arrays(
+        tm, [10] * 4, [30, 30], reach=NO_CAP, current=current, graph=BlockGraph(chain(4), np.array([0, 3])),
+        options=ZoneOptions(max_moved=0), limits=SolveLimits(time_limit_s=5),
     )
     assert plan.moved_students == 0
     assert plan.block_school.tolist() == [0, 1, 0, 1]
@@ -299,7 +300,7 @@ def test_overflow_gives_whole_blocks_room_where_the_relaxation_overflows() -> No
     # nowhere to go without overflow: it stays at A (3 over, 3·7200 + 20 = 21,620, the
     # hand optimum; a2 at B would put B 4 over) instead of chains passing blocks round.
     tm = matrix([[1, 50], [1, 50], [1, 50], [50, 1]])
-    plan = optimal_zones(tm, [5, 5, 5, 5], [12, 6], max_travel_s=None, allow_overflow=True)
+    plan = from_arrays(tm, [5, 5, 5, 5], [12, 6], reach=NO_CAP, options=ZoneOptions(allow_overflow=True))
     assert plan.block_school.tolist() == [0, 0, 0, 1]
     assert plan.objective_s == 3 * 7200 + 20 and plan.bound_s == 2 * 7200 + 19 + 50
     assert plan.details["chain_rounds"] == 0
