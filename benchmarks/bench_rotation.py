@@ -97,7 +97,7 @@ def run_case(case: Case, seed: int, workers: int) -> None:
     t_travel = time.perf_counter() - t0
     plan = from_frames(
         schools, teachers, options=opts, school_travel=tm,
-        limits=SolveLimits(deterministic_time_s=case.budget_s, workers=workers, seed=seed),
+        limits=SolveLimits(time_limit_s=case.budget_s, workers=workers, seed=seed),
     )
     ours_s = time.perf_counter() - t0
     m = plan.metrics
@@ -109,7 +109,7 @@ def run_case(case: Case, seed: int, workers: int) -> None:
     try:
         peer = from_arrays(
             built.prob, options=opts, warm_start=False,
-            limits=SolveLimits(deterministic_time_s=1e9, workers=workers, seed=seed, max_time_s=max(case.budget_s - build_s, 1.0)),
+            limits=SolveLimits(time_limit_s=1e9, workers=workers, seed=seed, wall_limit_s=max(case.budget_s - build_s, 1.0)),
         )
         peer_text = f"objective {peer.objective:,.1f}, gap to the LP bound {(peer.objective - m['lp_bound']) / peer.objective:.3%}"
         peer_gap = (peer.objective - plan.bound) / peer.objective

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from geo.errors import Problem
 from geo.model import LAYERS
 from geo.network import NetworkSettings
+from planning.limits import DEFAULT_TIME_LIMIT_S, DEFAULT_WORKERS
 
 #: Top-level keys that are not stage tables.
 RESERVED = ("name", "seed", "inputs", "solver", "network", "report")
@@ -69,8 +70,8 @@ class SolverSection(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    time_limit_s: float = Field(30.0, gt=0, le=86_400)
-    workers: int = Field(2, ge=1, le=64)
+    time_limit_s: float = Field(DEFAULT_TIME_LIMIT_S, gt=0, le=86_400)
+    workers: int = Field(DEFAULT_WORKERS, ge=1, le=64)
 
 
 class TopLevel(BaseModel):

@@ -66,7 +66,7 @@ from planning.communities.frames import (
     strength_problems,
     travel_among,
 )
-from planning.communities.options import DEFAULT_NEAREST_LEADS, CommunityOptions, SolveLimits
+from planning.communities.options import DEFAULT_GAP_LIMIT, DEFAULT_LIMITS, DEFAULT_NEAREST_LEADS, CommunityOptions, SolveLimits
 from planning.communities.pairing import pair_level, pair_schools
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def _cp_params(solver: cp_model.CpSolver, limits: SolveLimits) -> None:
     p.num_workers = 1
     p.max_deterministic_time = float(limits.time_limit_s)
     p.max_time_in_seconds = 10.0 * float(limits.time_limit_s)  # safeguard only; the deterministic limit stops first
-    p.relative_gap_limit = float(limits.gap_limit)
+    p.relative_gap_limit = DEFAULT_GAP_LIMIT
     p.log_search_progress = False
 
 
@@ -275,7 +275,7 @@ def solve_groups(
     gm = _build_model(sc, reach, must, n_groups, opts)
     if sc.all_fixed and gm.x:
         _hint(gm, sc, reach, must, opts)
-    return _solve(gm, sc, unassigned, limits or SolveLimits(), t0)
+    return _solve(gm, sc, unassigned, limits or DEFAULT_LIMITS, t0)
 
 
 def _check(
@@ -796,7 +796,7 @@ def form_communities(
         A school that must join (or be paired) cannot, naming it and why.
     """
     opts = options or CommunityOptions()
-    lim = limits or SolveLimits()
+    lim = limits or DEFAULT_LIMITS
     _check_frames(schools, strength, opts)
     fixed = _validate_fixed(fixed_groups, set(schools["school_id"].astype(str)))
     plans: dict[str, _LevelPlan] = {}

@@ -8,12 +8,12 @@ what comes from the scenario's ``[solver]``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS
+from planning.limits import SolveLimits
 
 #: Default cost of one unit of size-weighted strength deviation, in seconds of travel.
 DEFAULT_STRENGTH_WEIGHT_S = 600.0
@@ -86,24 +86,6 @@ class CommunityOptions(BaseModel):
         return self.rural_penalty_min * 60
 
 
-@dataclass(frozen=True)
-class SolveLimits:
-    """CP-SAT limits, from the scenario's ``[solver]`` (the stage passes them).
-
-    Attributes
-    ----------
-    time_limit_s
-        Deterministic time limit, in CP-SAT's machine-independent work units
-        (not wall seconds); a wall-time limit of 10 × this is kept as a safeguard.
-    workers
-        Kept for the interface: one worker is used (see :mod:`planning.communities.groups`).
-    seed
-        CP-SAT random seed.
-    gap_limit
-        Relative gap to the bound at which the search stops.
-    """
-
-    time_limit_s: float = 10.0
-    workers: int = 1
-    seed: int = 0
-    gap_limit: float = DEFAULT_GAP_LIMIT
+#: Limits when the model is called without any: a shorter budget than a scenario's default, and one
+#: CP-SAT worker (more workers would make the plan depend on thread timing; see :mod:`planning.communities.groups`).
+DEFAULT_LIMITS = SolveLimits(time_limit_s=10.0, workers=1)

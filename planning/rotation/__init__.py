@@ -19,7 +19,7 @@ keeps commutes short, with a stated reason per move. Two doors:
 
     from planning.rotation import RotationProblem, from_arrays
 
-    sol = from_arrays(RotationProblem(...), limits=SolveLimits(deterministic_time_s=10))
+    sol = from_arrays(RotationProblem(...), limits=SolveLimits(time_limit_s=10))
     sol.flow, sol.objective, sol.bound, sol.gap
 
 Modules: :mod:`~planning.rotation.eligibility` (who may rotate), :mod:`~planning.rotation.options`

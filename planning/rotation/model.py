@@ -534,12 +534,12 @@ def solve_mip(
     params = [
         f"random_seed:{int(limits.seed)}",
         f"num_workers:{int(limits.workers)}",
-        f"max_deterministic_time:{float(limits.deterministic_time_s)}",
+        f"max_deterministic_time:{float(limits.time_limit_s)}",
         f"relative_gap_limit:{float(relative_gap)}",
     ]
-    if limits.max_time_s is not None:
+    if limits.wall_limit_s is not None:
         # wall clock and CP-SAT's default parallel portfolio: not deterministic, for the benchmark's peer only
-        params.append(f"max_time_in_seconds:{float(limits.max_time_s)}")
+        params.append(f"max_time_in_seconds:{float(limits.wall_limit_s)}")
     elif limits.workers > 1:
         params.append("interleave_search:true")  # deterministic with several workers
     s.set_solver_specific_parameters(" ".join(params))

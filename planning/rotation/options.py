@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from geo.policy import ROTATION_BACKBONE_MIN_SHARE, ROTATION_MAX_COMMUTE_S, ROTATION_MIN_SHARE
+from planning.limits import SolveLimits
 from planning.rotation.eligibility import EligibilityRules
 
 #: Default cap on the share of a school's eligible teachers that rotate in one year. Not a
@@ -107,29 +108,6 @@ class RotationOptions(EligibilityRules):
     outside_community_penalty: float = Field(30.0, ge=0, description="points per move out of the school's community")
     # solver
     relative_gap: float = Field(1e-3, ge=0, le=1, description="stop once within this relative gap of the bound")
-
-
-class SolveLimits(BaseModel):
-    """How long and how CP-SAT searches; the stage takes them from the scenario's ``[solver]`` and seed.
-
-    Attributes
-    ----------
-    deterministic_time_s
-        CP-SAT deterministic time limit (machine-independent work units ≈ seconds).
-    workers
-        CP-SAT workers (``interleave_search`` keeps the result deterministic).
-    seed
-        CP-SAT random seed.
-    max_time_s
-        Wall-clock limit; breaks determinism, for benchmarks only.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    deterministic_time_s: float = Field(30.0, gt=0)
-    workers: int = Field(2, ge=1)
-    seed: int = Field(0, ge=0, lt=2**31)
-    max_time_s: float | None = Field(None, gt=0)
 
 
 #: The national rules, national weights and default limits.

@@ -8,12 +8,12 @@ what the scenario's ``[solver]`` table and seed give a solve.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo.policy import RURAL_MAX_ONE_WAY_S
+from planning.limits import SolveLimits
 
 Level = Literal["primary", "junior"]
 Method = Literal["nearest", "optimal"]
@@ -88,24 +88,6 @@ class ZoneOptions(BaseModel):
 
 #: Options with every default: what the model does when nothing is set.
 DEFAULT_OPTIONS = ZoneOptions()
-
-
-@dataclass(frozen=True)
-class SolveLimits:
-    """Limits of one solve, from the scenario's ``[solver]`` table and seed.
-
-    Attributes
-    ----------
-    time_limit_s
-        Work budget, in CP-SAT deterministic time (≈ seconds on a typical
-        core): the loops stop on it, not on the wall clock, so the plan does
-        not depend on machine speed.
-    seed
-        CP-SAT random seed.
-    """
-
-    time_limit_s: float = 30.0
-    seed: int = 0
 
 
 #: Limits of a solve given none (a scenario's ``[solver]`` table and seed give its own).

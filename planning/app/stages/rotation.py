@@ -136,7 +136,7 @@ def run(ctx: Context, params: RotationParams) -> StageOutput:
         schools,
         teachers,
         options=params,
-        limits=SolveLimits(deterministic_time_s=params.deterministic_time_s or solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
+        limits=SolveLimits(time_limit_s=params.deterministic_time_s or solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
         school_travel=school_travel,
         home_travel=home_travel,
         strength=strength(ctx),

@@ -86,7 +86,7 @@ def core_problem(quota: int) -> RotationProblem:
 
 
 def test_core_toy_optimum_is_one_exchange() -> None:
-    sol = from_arrays(core_problem(quota=1), limits=SolveLimits(deterministic_time_s=5, workers=1))
+    sol = from_arrays(core_problem(quota=1), limits=SolveLimits(time_limit_s=5, workers=1))
     # one backbone out, one back: both schools at their fair share (deviation 0); 2 moves × 10 points
     assert sol.flow.tolist() == [1, 1]
     assert sol.objective == pytest.approx(20.0)
@@ -95,7 +95,7 @@ def test_core_toy_optimum_is_one_exchange() -> None:
 
 
 def test_core_quota_forces_extra_moves_at_their_cost() -> None:
-    sol = from_arrays(core_problem(quota=2), limits=SolveLimits(deterministic_time_s=5, workers=1))
+    sol = from_arrays(core_problem(quota=2), limits=SolveLimits(time_limit_s=5, workers=1))
     # both must go: S0 ends 1 teacher below its share, S1 1 above: 2 × 100 hundredths × 7 + 4 moves × 1000
     assert sol.flow.tolist() == [2, 2]
     assert sol.objective == pytest.approx((2 * 100 * 7 + 4 * 10 * OBJ_SCALE) / OBJ_SCALE)
@@ -103,7 +103,7 @@ def test_core_quota_forces_extra_moves_at_their_cost() -> None:
 
 def test_core_infeasible_quota_raises() -> None:
     with pytest.raises(InfeasibleError, match="cannot all be met"):
-        from_arrays(core_problem(quota=3), limits=SolveLimits(deterministic_time_s=5, workers=1))
+        from_arrays(core_problem(quota=3), limits=SolveLimits(time_limit_s=5, workers=1))
 
 
 # ---------------------------------------------------------------- quotas
@@ -118,7 +118,7 @@ def small_county(bb_at_a: int = 2) -> tuple[pd.DataFrame, pd.DataFrame, TravelMa
 
 def test_per_school_quotas_met_with_backbone_and_exchange() -> None:
     schools, teachers, tm = small_county()
-    plan = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(deterministic_time_s=10, workers=1))
+    plan = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=10, workers=1))
     a = plan.schools.set_index("school_id").loc["A"]
     assert a["quota_movers"] == 1 and a["quota_backbone"] == 1  # ⌈10% × 10⌉, ⌈20% × 1⌉
     assert a["out"] >= 1 and a["backbone_out"] >= np.ceil(0.2 * a["out"])
@@ -137,10 +137,10 @@ def test_backbone_share_forces_a_backbone_mover_the_gap_alone_would_not_send() -
     teachers = pd.DataFrame(staff("A", "math", 10, backbone=1) + staff("B", "math", 3, backbone=1))
     tm = travel({("A", "B"): 20}, ["A", "B"])
     free = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(backbone_share=0.0),
-                       limits=SolveLimits(deterministic_time_s=10, workers=1))
+                       limits=SolveLimits(time_limit_s=10, workers=1))
     assert not free.moves.loc[free.moves["direction"] == "out", "backbone"].any()
     plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(backbone_share=0.3),
-                       limits=SolveLimits(deterministic_time_s=10, workers=1))
+                       limits=SolveLimits(time_limit_s=10, workers=1))
     out = plan.moves[plan.moves["direction"] == "out"]
     assert out["backbone"].tolist() == [True]
     assert out["reason"].iloc[0].startswith("backbone quota of 县一小 (1 of 1)")
@@ -152,11 +152,11 @@ def test_county_wide_quota_takes_movers_where_cheapest() -> None:
     tm = travel({("A", "B"): 10, ("D", "B"): 50, ("A", "D"): 5}, ["A", "B", "D"])
     opts = {"gap_weight": 0.0}  # only commute and moves count: the choice is where to take the quota
     per_school = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(**opts),
-                             limits=SolveLimits(deterministic_time_s=10, workers=1))
+                             limits=SolveLimits(time_limit_s=10, workers=1))
     by = per_school.moves[per_school.moves["direction"] == "out"].groupby("from_school").size().to_dict()
     assert by == {"A": 1, "D": 1}
     county = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(quota_scope="county", **opts),
-                         limits=SolveLimits(deterministic_time_s=10, workers=1))
+                         limits=SolveLimits(time_limit_s=10, workers=1))
     out = county.moves[county.moves["direction"] == "out"]
     assert out["from_school"].tolist() == ["A", "A"]  # ⌈10% × 20⌉ = 2, both from the nearer school
     assert out["backbone"].sum() >= 1  # ⌈20% × 2⌉
@@ -186,7 +186,7 @@ def random_county(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, TravelMatrix]:
 def test_exchange_keeps_every_school_and_subject_whole(seed: int) -> None:
     schools, teachers, tm = random_county(seed)
     plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(relax_quotas=True),
-                       limits=SolveLimits(deterministic_time_s=10, workers=1))
+                       limits=SolveLimits(time_limit_s=10, workers=1))
     assert exchange_ok(teachers, plan.moves)
     assert (plan.moves["commute_s"] <= 3600).all()
     elig = plan.eligibility.set_index("teacher_id")["eligible"]
@@ -200,7 +200,7 @@ def test_tolerance_mode_keeps_counts_near_target_and_the_only_teacher() -> None:
                             + staff("B", "math", 2) + staff("B", "pe", 1, years=1) + staff("B", "chinese", 2, years=1))
     tm = travel({("A", "B"): 15}, ["A", "B"])
     opts = RotationOptions(staffing="tolerance", staffing_tolerance=2, min_share=0.3, return_moves=False)
-    plan = from_frames(schools, teachers, school_travel=tm, options=opts, limits=SolveLimits(deterministic_time_s=10, workers=1))
+    plan = from_frames(schools, teachers, school_travel=tm, options=opts, limits=SolveLimits(time_limit_s=10, workers=1))
     before = teachers.groupby(["school_id", "subject"]).size()
     after = apply_moves(teachers, plan.moves).groupby(["school_id", "subject"]).size().reindex(before.index, fill_value=0)
     assert ((after - before).abs() <= 2).all()
@@ -218,7 +218,7 @@ def test_tolerance_mode_follows_county_targets() -> None:
     def opts(share: float) -> RotationOptions:
         return RotationOptions(staffing="tolerance", staffing_tolerance=0, return_moves=False, min_share=share, backbone_share=0.0)
 
-    limits = SolveLimits(deterministic_time_s=10, workers=1)
+    limits = SolveLimits(time_limit_s=10, workers=1)
     plan = from_frames(schools, teachers, school_travel=tm, staffing_targets=targets, options=opts(0.3), limits=limits)
     after = apply_moves(teachers, plan.moves).groupby("school_id").size().to_dict()
     assert after == {"A": 4, "B": 3}  # ⌈30% × 6⌉ = 2 moves reach both targets exactly
@@ -235,10 +235,10 @@ def test_no_receiving_school_within_commute_cap_is_explained() -> None:
     teachers = pd.DataFrame(staff("A", "math", 10, backbone=2) + staff("B", "math", 3))
     tm = travel({("A", "B"): 75}, ["A", "B"])
     with pytest.raises(InfeasibleError, match="no receiving school within 60 min") as err:
-        from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(deterministic_time_s=5, workers=1))
+        from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
     assert err.value.shortfalls[0].where == "县一小" and err.value.shortfalls[0].short_by == 1
     plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(max_commute_s=90 * 60),
-                       limits=SolveLimits(deterministic_time_s=5, workers=1))
+                       limits=SolveLimits(time_limit_s=5, workers=1))
     assert plan.metrics["quotas_met"] == 1
 
 
@@ -247,8 +247,8 @@ def test_same_community_preferred_when_groups_given() -> None:
     teachers = pd.DataFrame(staff("A", "math", 10, backbone=2) + staff("B", "math", 3) + staff("C", "math", 3))
     tm = travel({("A", "B"): 20, ("A", "C"): 25, ("B", "C"): 10}, ["A", "B", "C"])
     groups = pd.DataFrame({"school_id": ["A", "C", "B"], "group_id": ["G1", "G1", "G2"], "role": ["lead", "member", "member"]})
-    plain = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(deterministic_time_s=5, workers=1))
-    grouped = from_frames(schools, teachers, school_travel=tm, groups=groups, limits=SolveLimits(deterministic_time_s=5, workers=1))
+    plain = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
+    grouped = from_frames(schools, teachers, school_travel=tm, groups=groups, limits=SolveLimits(time_limit_s=5, workers=1))
     assert set(plain.moves["to_school"]) - {"A"} == {"B"}  # nearest without communities
     assert set(grouped.moves["to_school"]) - {"A"} == {"C"}  # within 县一小's community
     assert grouped.moves["same_community"].all() and "within the same community" in grouped.moves["reason"].iloc[0]
@@ -261,7 +261,7 @@ def test_no_eligible_backbone_teacher_is_explained() -> None:
     schools, teachers, tm = small_county(bb_at_a=1)
     teachers.loc[teachers["backbone"], "exempt_reason"] = "病休"
     with pytest.raises(InfeasibleError, match="no eligible backbone teacher") as err:
-        from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(deterministic_time_s=5, workers=1))
+        from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
     (short,) = err.value.shortfalls
     assert (short.where, short.short_by, short.unit) == ("县一小", 1, "backbone movers")
     assert "relax_quotas" in str(err.value)
@@ -271,7 +271,7 @@ def test_relaxed_quotas_report_the_shortfall() -> None:
     schools, teachers, tm = small_county(bb_at_a=1)
     teachers.loc[teachers["backbone"], "exempt_reason"] = "病休"
     plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(relax_quotas=True),
-                       limits=SolveLimits(deterministic_time_s=5, workers=1))
+                       limits=SolveLimits(time_limit_s=5, workers=1))
     assert [(s.where, s.short_by, s.unit) for s in plan.shortfalls] == [("县一小", 1, "backbone movers")]
     a = plan.schools.set_index("school_id").loc["A"]
     assert not bool(a["quota_met"]) and a["short_backbone"] == 1 and a["out"] >= 1
@@ -286,11 +286,11 @@ def test_staffing_balance_infeasibility_found_by_the_relaxed_model() -> None:
     tm = travel({("A", "B"): 15}, ["A", "B"])
     with pytest.raises(InfeasibleError, match="can send back a teacher of pe"):
         from_frames(schools, teachers, school_travel=tm, options=RotationOptions(backbone_share=0.0),
-                    limits=SolveLimits(deterministic_time_s=5, workers=1))
+                    limits=SolveLimits(time_limit_s=5, workers=1))
     # tolerance mode: the precheck passes but the PE post must stay filled → the solve explains
     opts = RotationOptions(backbone_share=0.0, staffing="tolerance", staffing_tolerance=1)
     with pytest.raises(InfeasibleError, match="short by 1 movers"):
-        from_frames(schools, teachers, school_travel=tm, options=opts, limits=SolveLimits(deterministic_time_s=5, workers=1))
+        from_frames(schools, teachers, school_travel=tm, options=opts, limits=SolveLimits(time_limit_s=5, workers=1))
 
 
 # ---------------------------------------------------------------- reasons and determinism
@@ -298,7 +298,7 @@ def test_staffing_balance_infeasibility_found_by_the_relaxed_model() -> None:
 
 def test_every_move_has_a_plain_reason() -> None:
     schools, teachers, tm = small_county()
-    plan = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(deterministic_time_s=5, workers=1))
+    plan = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
     assert plan.moves["reason"].str.len().gt(0).all()
     out = plan.moves[plan.moves["direction"] == "out"]
     first = out[out["backbone"]]["reason"].iloc[0]
@@ -312,7 +312,7 @@ def test_same_seed_gives_byte_identical_moves() -> None:
     opts = RotationOptions(relax_quotas=True)
     runs = [
         from_frames(schools, teachers.sample(frac=1.0, random_state=k), school_travel=tm, options=opts,
-                    limits=SolveLimits(deterministic_time_s=5, workers=2, seed=11)).moves.to_csv(index=False)
+                    limits=SolveLimits(time_limit_s=5, workers=2, seed=11)).moves.to_csv(index=False)
         for k in range(2)
     ]
     assert runs[0] == runs[1] and len(runs[0].splitlines()) > 1
@@ -330,7 +330,7 @@ def test_home_commute_overrides_school_to_school() -> None:
     # one-way moves (tolerance 1): via B 10 + 20 points, from home via C 5 + 20 points
     opts = RotationOptions(**EligibilityRules().model_dump(), gap_weight=0.0, staffing="tolerance", return_moves=False)
     plan = from_frames(schools, teachers, school_travel=tm, home_travel=home, options=opts,
-                       limits=SolveLimits(deterministic_time_s=5, workers=1))
+                       limits=SolveLimits(time_limit_s=5, workers=1))
     out = plan.moves[plan.moves["direction"] == "out"]
     assert out[["teacher_id", "to_school", "commute_s"]].values.tolist() == [["A-math-09", "C", 300]]
 
@@ -346,9 +346,9 @@ def test_lp_bound_is_valid_and_the_plan_is_near_the_true_optimum(seed: int) -> N
     built = build_problem(schools, teachers, rotation_eligibility(teachers), school_travel=tm, home_travel=None, strength=None,
                           groups=None, staffing_targets=None, options=opts)
     exact = from_arrays(built.prob, warm_start=False, options=RotationOptions(relative_gap=0.0),
-                        limits=SolveLimits(deterministic_time_s=60, workers=1))
+                        limits=SolveLimits(time_limit_s=60, workers=1))
     assert exact.status == "OPTIMAL"
-    ours = from_arrays(built.prob, options=RotationOptions(relative_gap=1e-3), limits=SolveLimits(deterministic_time_s=10, workers=1))
+    ours = from_arrays(built.prob, options=RotationOptions(relative_gap=1e-3), limits=SolveLimits(time_limit_s=10, workers=1))
     assert ours.lp_bound <= exact.objective + 1e-6  # the convex-hull cuts never cut off an integer plan
     assert ours.bound <= exact.objective + 1e-6
     assert exact.objective - 1e-6 <= ours.objective <= exact.objective * (1 + 1e-3) + 1e-6

@@ -47,8 +47,8 @@ def test_options_defaults_are_the_policy_numbers_and_the_options_are_eligibility
 def test_solve_limits_reject_values_out_of_range() -> None:
     with pytest.raises(ValidationError, match="workers"):
         SolveLimits(workers=0)
-    with pytest.raises(ValidationError, match="deterministic_time_s"):
-        SolveLimits(deterministic_time_s=0)
+    with pytest.raises(ValidationError, match="time_limit_s"):
+        SolveLimits(time_limit_s=0)
 
 
 def test_staffing_targets_without_a_target_column_are_named() -> None:
