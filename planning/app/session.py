@@ -33,7 +33,17 @@ from geo.model import Inputs
 from planning.app import stages as registry
 from planning.app.scenario import load_scenario
 from planning.app.settings import Scenario, StageParams, problems_from
-from planning.app.stage import Context, Renderer, RunResult, StageOutput, TableKey, layer_files, table_files
+from planning.app.stage import (
+    SHORTFALLS_FILE,
+    Context,
+    Renderer,
+    RunResult,
+    StageOutput,
+    TableKey,
+    layer_files,
+    shortfalls_table,
+    table_files,
+)
 from planning.app.writer import MANIFEST, manifest, write_file, write_files
 
 RENDERER_GROUP = "schoolplan.renderers"
@@ -262,6 +272,8 @@ class Session:
         for name, output in self.outputs.items():
             prefix = "" if flat else f"{name}/"
             files.update({f"{prefix}{rel}": payload for rel, payload in output.files.items()})
+            if output.shortfalls:
+                files[f"{prefix}{SHORTFALLS_FILE}"] = shortfalls_table(output.shortfalls)
         if render:
             settings = validate_report_settings(self.scenario)
             run = self.result()

@@ -33,6 +33,11 @@ class StageParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = True
+    strict: bool = Field(
+        False,
+        description="stop (exit 3) when a policy target cannot be met, instead of meeting it as far as possible "
+        "and listing each shortfall",
+    )
 
 
 class InputFiles(BaseModel):

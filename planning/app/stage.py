@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from geo.errors import Shortfall
 from geo.io import load_table
 from geo.model import LEVELS, Inputs, LayerSpec
 from geo.network import RoadNetwork, build_network
@@ -60,6 +61,9 @@ from geo.travel import TravelMatrix, travel_matrix
 from planning.app.settings import Scenario, StageParams
 
 logger = logging.getLogger(__name__)
+
+#: Written by the session for every stage that lists shortfalls; no stage declares it itself.
+SHORTFALLS_FILE = "shortfalls.csv"
 
 #: What a stage may return as one file's content; see the module docstring.
 Payload = Any
@@ -142,12 +146,22 @@ class StageOutput:
         A few lines for the terminal: what was decided, with key figures.
     metrics
         Key figures for the manifest and the report (JSON-able).
+    shortfalls
+        Each policy target the plan could not meet, with its numbers (a stage not asked to be
+        ``strict`` plans as far as possible and lists them here); written as ``shortfalls.csv``.
     """
 
     files: Mapping[str, Payload]
     result: Any = None
     summary: str = ""
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    shortfalls: tuple[Shortfall, ...] = ()
+
+
+def shortfalls_table(shortfalls: Iterable[Shortfall]) -> pd.DataFrame:
+    """One row per shortfall: ``where, short_by, unit, detail`` (the stage's ``shortfalls.csv``)."""
+    rows = [{"where": s.where, "short_by": s.short_by, "unit": s.unit, "detail": s.detail} for s in shortfalls]
+    return pd.DataFrame(rows, columns=["where", "short_by", "unit", "detail"])
 
 
 def _find(outputs: Iterable[StageOutput], kind: type[R]) -> R | None:
