@@ -77,7 +77,7 @@ def test_stages_run_in_order_and_write_under_their_folder(tmp_path: Path) -> Non
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == "<p>zh: count, double</p>"
     assert summary.summaries == {"count": "6 counted"}
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["parameters"]["stages"]["count"] == {"enabled": True, "factor": 3}
+    assert manifest["parameters"]["stages"]["count"] == {"enabled": True, "factor": 3, "strict": False}
     assert set(manifest["outputs"]) == {"count/count.csv", "count/metrics.json", "double/double.json", "report.html"}
     assert set(manifest["timings_s"]) >= {"count", "double", "render:report"}
     assert manifest["versions"]["ortools"]

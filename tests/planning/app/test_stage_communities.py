@@ -125,7 +125,7 @@ def test_params_are_the_model_options_plus_the_stage_fields() -> None:
     assert set(CommunitiesParams.model_fields) == {
         "enabled", "levels", "lead_mode", "lead_ids", "lead_area_types", "n_groups", "min_members", "max_members",
         "max_travel_min", "mode", "assign_rural", "middle", "strength_weight_min", "rural_penalty_min", "fixed_groups",
-        "pair_k", "allow_unassigned", "strength",
+        "pair_k", "allow_unassigned", "strength", "strict",
     }
     cap = CommunitiesParams.model_fields["max_travel_min"]
     assert cap.default == 60.0 and cap.description == "lead → member travel cap, minutes"

@@ -150,7 +150,7 @@ def test_stage_params_keep_the_flat_scenario_keys() -> None:
         "staffing_tolerance", "staffing_targets", "relax_quotas", "mode", "max_commute_s", "sending_area_types", "sending_strength",
         "receiving_area_types", "receiving_strength", "return_moves", "allow_other_schools", "max_destinations", "groups",
         "use_communities", "gap_weight", "commute_weight_per_min", "move_penalty", "outside_community_penalty", "relative_gap",
-        "deterministic_time_s",
+        "deterministic_time_s", "strict",
     }
     assert set(RotationParams.model_fields) == keys
     params = RotationParams.model_validate({"min_years_at_school": 3, "backbone_share": 0.3, "staffing_targets": "t.csv", "mode": "walk"})
