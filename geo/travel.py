@@ -305,7 +305,7 @@ def network_matrix(
     per_chunk = max(1, min(256, CHUNK_ENTRIES // max(n + n_d, n_o, 1)))
     chunks = [np.arange(s, min(s + per_chunk, n_d), dtype=np.int64) for s in range(0, n_d, per_chunk)]
     parts = _run_chunks(job, chunks, workers=opts.workers, work=n_d * (n + n_d + n_o))
-    o, k, tsec, dist = _merge_by_origin(parts, n_o)
+    o, k, tsec, dist = _merge_by_origin(parts, n_o, [len(c) for c in chunks])
     logger.debug("%s matrix: %d reachable pairs of %d × %d", mode, len(o), n_o, n_d)
     return TravelMatrix(
         origin_ids=origin_ids,
@@ -543,14 +543,17 @@ def dest_side_graph(
     return gt, gt_len, keys
 
 
-def _merge_by_origin(parts: list[tuple[NDArray[np.int32], ...]], n_origins: int) -> tuple[NDArray[np.int32], ...]:
+def _merge_by_origin(
+    parts: list[tuple[NDArray[np.int32], ...]], n_origins: int, widths: list[int]
+) -> tuple[NDArray[np.int32], ...]:
     """Merge per-chunk pairs (each sorted by origin, chunks in school order) into origin-major order.
 
-    A counting sort: each pair's final slot is its origin's start, plus the
+    ``widths`` are the chunks' numbers of schools: a chunk is full (every pair kept) only when it
+    holds ``n_origins × width`` pairs — a cut-off chunk can hold a multiple of ``n_origins`` too.
+    Otherwise a counting sort: each pair's final slot is its origin's start, plus the
     pairs of that origin in earlier chunks, plus its rank within its chunk.
     Parts are released as they are placed, so peak memory stays near one copy.
     """
-    widths = [len(p[0]) // max(n_origins, 1) for p in parts]
     if n_origins and all(len(p[0]) == n_origins * w for p, w in zip(parts, widths, strict=True)):
         return _merge_full(parts, n_origins, widths)
     counts = [np.bincount(p[0], minlength=n_origins) for p in parts]

@@ -282,3 +282,10 @@ def test_reindex_renumbers_pairs_and_drops_unknown_ids() -> None:
     assert sub.shape == (3, 3) and sub.n_pairs == 1
     both = tm.reindex(["b", "c"], ["a", "b"])
     np.testing.assert_array_equal(both.dense("dist_m"), np.array([[3, np.inf], [np.inf, 4]]))
+
+
+def test_a_cut_off_chunk_holding_a_multiple_of_the_origins_is_not_taken_for_full() -> None:
+    # two origins, one chunk of two schools, the cutoff kept two pairs: 0 → school 1, 1 → school 0
+    part = tuple(np.array(v, dtype=np.int32) for v in ([0, 1], [1, 0], [60, 70], [100, 120]))
+    o, d, t, dist = travel_mod._merge_by_origin([part], 2, [2])
+    assert o.tolist() == [0, 1] and d.tolist() == [1, 0] and t.tolist() == [60, 70] and dist.tolist() == [100, 120]
