@@ -202,11 +202,40 @@ def demo_scenario_dict(seed: int, time_limit_s: float, workers: int, *, strict: 
     return data
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def write_demo_inputs(
+    out_dir: Path, *, county: str, scale: float, seed: int, solver: SolverSection, strict: bool = False
+) -> tuple[Any, Path]:
+    """Generate the demo county and write its inputs and scenario under ``out_dir/inputs/``.
+
+    What ``schoolplan demo`` runs, for tests and scripts: ``run_scenario(load_scenario(path), out_dir)``
+    then plans it.
+
+    Returns
+    -------
+    tuple[geo.demo.DemoCounty, Path]
+        The generated county and the path of its ``scenario.toml``.
+
+    Raises
+    ------
+    InputError
+        Unknown county or a scale out of range.
+    """
     import tomli_w  # noqa: PLC0415
 
-    from geo.boundaries import list_counties  # noqa: PLC0415 - only for the demo
     from geo.demo import build_demo  # noqa: PLC0415 - only for the demo
+
+    demo = build_demo(county, scale=scale, seed=seed)
+    layers = {layer: getattr(demo.inputs, layer) for layer in LAYERS}
+    files: dict[str, Any] = {_demo_file(layer): frame for layer, frame in layers.items() if frame is not None}
+    scenario_dict = demo_scenario_dict(seed, solver.time_limit_s, solver.workers, strict=strict)
+    scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
+    files["scenario.toml"] = tomli_w.dumps(scenario_dict)
+    write_files(out_dir / "inputs", files)
+    return demo, out_dir / "inputs" / "scenario.toml"
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from geo.boundaries import list_counties  # noqa: PLC0415 - only for the demo
 
     if args.list_counties:
         table = list_counties()
@@ -216,23 +245,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_OK
     out_dir = Path(args.out)
     t0 = time.perf_counter()
+    try:
+        solver = SolverSection(time_limit_s=args.time_limit, workers=args.workers)
+    except ValidationError as err:
+        raise InputError(problems_from(err, "command line", prefix="solver")) from err
     with _Progress(args.quiet) as prog:
-        prog.step(f"generating the demo county ({args.county}, scale {args.scale:g}, seed {args.seed})")
-        demo = build_demo(args.county, scale=args.scale, seed=args.seed)
-        inputs_dir = out_dir / "inputs"
-        layers = {layer: getattr(demo.inputs, layer) for layer in LAYERS}
-        files: dict[str, Any] = {_demo_file(layer): frame for layer, frame in layers.items() if frame is not None}
-        scenario_dict = demo_scenario_dict(args.seed, args.time_limit, args.workers, strict=args.strict)
-        scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
-        files["scenario.toml"] = tomli_w.dumps(scenario_dict)
-        prog.step("writing the generated inputs")
-        write_files(inputs_dir, files)
-        scenario = load_scenario(inputs_dir / "scenario.toml")
-        summary = run_scenario(scenario, out_dir, step=prog.step, render=not args.no_report)
+        prog.step(f"generating the demo county ({args.county}, scale {args.scale:g}, seed {args.seed}) and writing its inputs")
+        demo, path = write_demo_inputs(out_dir, county=args.county, scale=args.scale, seed=args.seed, solver=solver, strict=args.strict)
+        summary = run_scenario(load_scenario(path), out_dir, step=prog.step, render=not args.no_report)
     con = _console()
     con.print(f"Demo county {demo.name} ({demo.code}), seed {args.seed}, scale {args.scale:g}:", markup=False)
     con.print("  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in demo.stats.items()))
-    con.print(f"  inputs written to {inputs_dir}/ (edit them and run: schoolplan run {inputs_dir}/scenario.toml)")
+    con.print(f"  inputs written to {path.parent}/ (edit them and run: schoolplan run {path})")
     _print_written(summary, args.quiet)
     con.print(f"Finished in {time.perf_counter() - t0:.1f} s.", markup=False)
     return _exit_code(summary)
