@@ -61,6 +61,7 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "tables": ("表格", "Tables"),
     "shortfalls": ("未达成的政策目标", "Targets not met"),
     "shortfalls_none": ("各环节均达成其政策目标。", "Every stage met its policy targets."),
+    "shortfalls_none_finished": ("已完成的环节均达成其政策目标。", "The stages that finished met their policy targets."),
     "shortfalls_stage": (
         "{stage}：{n} 项目标未能完全达成（方案已尽量满足，全部列于 {file}）",
         "{stage}: {n} target(s) met only in part (the plan meets them as far as possible; all in {file})",
@@ -89,6 +90,7 @@ MAX_SHORTFALL_ROWS = 30
 #: Chinese for the units stages give their shortfalls in (others are shown as given).
 _UNITS_ZH: Mapping[str, str] = {
     "seats": "个学位", "students": "名学生", "pupils": "名学生", "children": "名儿童", "teachers": "名教师",
+    "movers": "名交流教师", "backbone movers": "名骨干交流教师",
     "schools": "所学校", "members": "所成员校", "leads": "所牵头校", "minutes": "分钟", "groups": "个共同体",
 }
 
@@ -172,7 +174,8 @@ def _shortfalls(run: RunResult, lang: Language) -> str:
             file = stage_path(stage, SHORTFALLS_FILE)
             title = _t("shortfalls_stage", lang, stage=names.get(stage, stage), n=len(out.shortfalls), file=file)
             parts.append(f"<h3>{esc(title)}</h3>{_shortfall_table(out.shortfalls, lang, file)}")
-    body = "".join(parts) or f'<p class="ok">{_t("shortfalls_none", lang)}</p>'
+    none = "shortfalls_none" if run.failed is None else "shortfalls_none_finished"
+    body = "".join(parts) or f'<p class="ok">{_t(none, lang)}</p>'
     return f'<h2 id="shortfalls">{_t("shortfalls", lang)}</h2>{body}'
 
 

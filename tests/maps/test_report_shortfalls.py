@@ -73,4 +73,6 @@ def test_failed_stage_explained_and_the_finished_ones_still_reported(make_run: C
     assert ("未运行的环节" if lang == "zh" else "Stages not run") in failure
     assert '<h2 id="zones">' in page and '<h2 id="balance">' in page  # the finished stages keep their sections
     assert '<a href="communities/shortfalls.csv">' in page
+    finished = "已完成的环节均达成其政策目标。" if lang == "zh" else "The stages that finished met their policy targets."
+    assert finished in page  # not "every stage": one did not finish
     assert "map.html" in files
