@@ -132,6 +132,7 @@ def test_strict_stops_with_exit_3_and_writes_the_finished_stages(
     assert manifest["failed"]["not_run"] == ["third"]
     assert all(stage["strict"] for stage in manifest["parameters"]["stages"].values())
     assert sorted(manifest["outputs"]) == ["first/first.csv", "report.html", "second/shortfalls.csv"]
+    assert {"first", "second"} <= set(manifest["timings_s"]) and "third" not in manifest["timings_s"]
 
 
 def test_strict_in_the_scenario_file_does_the_same(scenario_file: Path, tmp_path: Path) -> None:
