@@ -5,8 +5,9 @@ cannot be met is listed in ``<stage>/shortfalls.csv`` instead of stopping the ru
 generates the demo county inside a real outline (``schoolplan demo --list-counties``), runs every
 stage with a short solver time limit and checks that the outputs hang together.
 
-Sizes and limits are chosen to keep this module near three minutes with ``pytest -n 2``
-(≈ 5–15 s a case at scale 1 on one core).
+Sizes and limits are chosen to keep this module near four minutes with ``pytest -n 2``: most cases
+take 5–15 s on one core at scale 1; 清涧县 at scale 3 takes about a minute. Measured per case in the
+report of issue 13.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import pytest
 
 from planning.app import cli
 
-#: Solver time limit per model, seconds: enough for a plan, short enough for the suite.
-TIME_LIMIT_S = 2
+#: Solver time limit per model, seconds: short for the suite, yet enough for a plan (at 2 s CP-SAT
+#: still returned UNKNOWN on 河南蒙古族自治县's feeder map, at 3 s it solves it).
+TIME_LIMIT_S = 3
 
 #: (code, name, kind) of the outlines tried; names only make the test ids readable.
 COUNTIES = (
@@ -53,11 +55,7 @@ COUNTIES = (
 NAMES = {code: name for code, name, _ in COUNTIES}
 
 #: Other scales on a few outlines of different kinds.
-SCALES = (
-    ("610830", 0.5), ("530102", 0.5), ("150223", 0.5),
-    ("610830", 1.5), ("621022", 1.5), ("650102", 1.5),
-    ("610830", 3.0), ("150727", 3.0),
-)  # fmt: skip
+SCALES = (("530102", 0.5), ("150223", 0.5), ("610830", 1.5), ("650102", 1.5), ("610830", 3.0))
 
 CASES = [pytest.param(code, 1.0, id=f"{code}-{name}-x1") for code, name, _ in COUNTIES] + [
     pytest.param(code, scale, id=f"{code}-{NAMES[code]}-x{scale:g}") for code, scale in SCALES
