@@ -13,12 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from geo.errors import Shortfall
 from maps.charts import short_label
 from maps.common import ReportParams, stage_path
 from maps.labels import Language, t
 from maps.stages import STAGES
 from maps.tables import esc, figure_name, flatten, is_num, pick, text
-from planning.app.stage import RunResult
+from planning.app.stage import SHORTFALLS_FILE, RunResult
 
 #: A stage's one-line summary is cut here (display units); its files hold the detail.
 MAX_SUMMARY_CHARS = 600
@@ -58,6 +59,39 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "passes": ("达标", "passes"),
     "fails": ("未达标", "fails"),
     "tables": ("表格", "Tables"),
+    "shortfalls": ("未达成的政策目标", "Targets not met"),
+    "shortfalls_none": ("各环节均达成其政策目标。", "Every stage met its policy targets."),
+    "shortfalls_none_finished": ("已完成的环节均达成其政策目标。", "The stages that finished met their policy targets."),
+    "shortfalls_stage": (
+        "{stage}：{n} 项目标未能完全达成（方案已尽量满足，全部列于 {file}）",
+        "{stage}: {n} target(s) met only in part (the plan meets them as far as possible; all in {file})",
+    ),
+    "shortfalls_more": ("另有 {n} 项，见 {file}。", "{n} more in {file}."),
+    "where": ("位置", "Where"),
+    "short_by": ("缺口", "Short by"),
+    "unit": ("单位", "Unit"),
+    "detail": ("说明", "Detail"),
+    "failed": ("未完成的环节", "Stage that did not finish"),
+    "failed_infeasible": (
+        "环节“{stage}”无法形成方案，运行在此停止：",
+        "Stage “{stage}” could not make a plan; the run stopped there:",
+    ),
+    "failed_solver": ("环节“{stage}”的求解器运行失败，运行在此停止：", "The solver failed in stage “{stage}”; the run stopped there:"),
+    "failed_hint": ("可调整：{hint}", "What to change: {hint}"),
+    "failed_finished": (
+        "已完成并输出的环节：{done}。未运行的环节：{not_run}。",
+        "Stages finished and written: {done}. Stages not run: {not_run}.",
+    ),
+}
+
+#: Shortfalls shown per stage in the report; the rest are in ``<stage>/shortfalls.csv``.
+MAX_SHORTFALL_ROWS = 30
+
+#: Chinese for the units stages give their shortfalls in (others are shown as given).
+_UNITS_ZH: Mapping[str, str] = {
+    "seats": "个学位", "students": "名学生", "pupils": "名学生", "children": "名儿童", "teachers": "名教师",
+    "movers": "名交流教师", "backbone movers": "名骨干交流教师",
+    "schools": "所学校", "members": "所成员校", "leads": "所牵头校", "minutes": "分钟", "groups": "个共同体",
 }
 
 
@@ -94,12 +128,69 @@ def _summary(run: RunResult, lang: Language) -> str:
     return out
 
 
+def _stage_names(lang: Language) -> dict[str, str]:
+    return {r.stage: pick(r.heading, lang) for r in STAGES}
+
+
+def _shortfall_table(shortfalls: Sequence[Shortfall], lang: Language, file: str) -> str:
+    """The first :data:`MAX_SHORTFALL_ROWS` shortfalls as a table, with a note on the rest."""
+    head = "".join(f"<th>{_t(k, lang)}</th>" for k in ("where", "short_by", "unit", "detail"))
+    rows = "".join(
+        f'<tr><td>{esc(s.where)}</td><td class="num">{esc(f"{s.short_by:,}")}</td>'
+        f"<td>{esc(_UNITS_ZH.get(s.unit, s.unit) if lang == 'zh' else s.unit)}</td><td>{esc(s.detail)}</td></tr>"
+        for s in shortfalls[:MAX_SHORTFALL_ROWS]
+    )
+    more = len(shortfalls) - MAX_SHORTFALL_ROWS
+    note = f'<p class="note">{esc(_t("shortfalls_more", lang, n=more, file=file))}</p>' if more > 0 else ""
+    return f'<div class="tw"><table><tr>{head}</tr>{rows}</table></div>{note}'
+
+
+def _failure(run: RunResult, lang: Language) -> str:
+    """Which stage stopped the run, its message, its shortfalls and what to change; empty when none did."""
+    failed = run.failed
+    if failed is None:
+        return ""
+    names = _stage_names(lang)
+    stage = names.get(failed.stage, failed.stage)
+    lead = _t("failed_solver" if failed.kind == "solver" else "failed_infeasible", lang, stage=stage)
+    out = f'<h2 id="failed">{_t("failed", lang)}</h2><p class="fail">{esc(lead)}</p><p>{esc(failed.message)}</p>'
+    if failed.shortfalls:
+        out += _shortfall_table(failed.shortfalls, lang, stage_path(failed.stage, SHORTFALLS_FILE))
+    if failed.hint:
+        out += f"<p>{esc(_t('failed_hint', lang, hint=failed.hint))}</p>"
+    done = ", ".join(names.get(n, n) for n in run.outputs) or "–"
+    not_run = ", ".join(names.get(n, n) for n in failed.not_run) or "–"
+    return out + f'<p class="note">{esc(_t("failed_finished", lang, done=done, not_run=not_run))}</p>'
+
+
+def _shortfalls(run: RunResult, lang: Language) -> str:
+    """Per stage, the policy targets its plan meets only in part, with their numbers."""
+    if not run.outputs:
+        return ""
+    names = _stage_names(lang)
+    parts = []
+    for stage, out in run.outputs.items():
+        if out.shortfalls:
+            file = stage_path(stage, SHORTFALLS_FILE)
+            title = _t("shortfalls_stage", lang, stage=names.get(stage, stage), n=len(out.shortfalls), file=file)
+            parts.append(f"<h3>{esc(title)}</h3>{_shortfall_table(out.shortfalls, lang, file)}")
+    none = "shortfalls_none" if run.failed is None else "shortfalls_none_finished"
+    body = "".join(parts) or f'<p class="ok">{_t(none, lang)}</p>'
+    return f'<h2 id="shortfalls">{_t("shortfalls", lang)}</h2>{body}'
+
+
 def _files(run: RunResult, lang: Language, maps: Sequence[str]) -> str:
     items = [f'<li><a href="{esc(p)}">{esc(p)}</a></li>' for p in maps]
     for stage, out in run.outputs.items():
         for rel in sorted(out.files):
             path = stage_path(stage, rel)
             items.append(f'<li><a href="{esc(path)}">{esc(path)}</a></li>')
+        if out.shortfalls:
+            path = stage_path(stage, SHORTFALLS_FILE)
+            items.append(f'<li><a href="{esc(path)}">{esc(path)}</a></li>')
+    if run.failed is not None and run.failed.shortfalls:
+        path = stage_path(run.failed.stage, SHORTFALLS_FILE)
+        items.append(f'<li><a href="{esc(path)}">{esc(path)}</a></li>')
     items.append('<li><a href="report.xlsx">report.xlsx</a></li>')
     return f"<h2 id=\"files\">{_t('files', lang)}</h2><ul class=\"files\">{''.join(items)}</ul>"
 
@@ -123,12 +214,16 @@ def build_report(run: RunResult, params: ReportParams, *, maps: Sequence[str] = 
     """
     lang = params.language
     title = f"{params.title or run.scenario.name} · {_t('report', lang)}"
-    sections = [_summary(run, lang), *(r.section(run, params) for r in STAGES if r.section is not None)]
+    sections = [
+        _failure(run, lang), _summary(run, lang), _shortfalls(run, lang),
+        *(r.section(run, params) for r in STAGES if r.section is not None),
+    ]
     body = "".join(sections)
     if not run.outputs:
         body += f"<p>{_t('none_ran', lang)}</p>"
     entries = [
-        ("summary", _t("summary", lang)), *((r.stage, pick(r.heading, lang)) for r in STAGES if r.section is not None),
+        ("failed", _t("failed", lang)), ("summary", _t("summary", lang)), ("shortfalls", _t("shortfalls", lang)),
+        *((r.stage, pick(r.heading, lang)) for r in STAGES if r.section is not None),
         ("files", _t("files", lang)),
     ]
     nav = " ".join(f'<a href="#{i}">{name}</a>' for i, name in entries if f'id="{i}"' in body or i == "files")
@@ -155,6 +250,12 @@ def report_tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFram
                     figures.append({"stage": stage, "file": rel, "figure": k, "name": figure_name(k, lang),
                                     "value": v if is_num(v) or isinstance(v, (str, bool)) or v is None else str(v)})
     sheets = {("概要" if lang == "zh" else "summary"): pd.DataFrame(figures, columns=["stage", "file", "figure", "name", "value"])}
+    listed = [(stage, s) for stage, out in run.outputs.items() for s in out.shortfalls]
+    if run.failed is not None:
+        listed += [(run.failed.stage, s) for s in run.failed.shortfalls]
+    if listed:
+        rows = [{"stage": stage, "where": s.where, "short_by": s.short_by, "unit": s.unit, "detail": s.detail} for stage, s in listed]
+        sheets["未达成目标" if lang == "zh" else "targets not met"] = pd.DataFrame(rows)
     for renderer in STAGES:
         if renderer.tables is not None:
             sheets.update(renderer.tables(run, params))

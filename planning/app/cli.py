@@ -1,8 +1,11 @@
 """``schoolplan`` command line: demo, run, validate and one command per stage.
 
-Bad input prints every problem (file, row or id, column, what is wrong) with no
-traceback and exits with code 2; an infeasible plan prints where and by how
-many seats or teachers it falls short and exits with code 3.
+Exit codes: 0 when every stage made a plan, its shortfalls (policy targets met
+only in part) printed after its summary and listed in ``<stage>/shortfalls.csv``;
+2 for bad input, every problem listed (file, row or id, column, what is wrong)
+with no traceback; 3 when a stage cannot make a plan (a ``strict`` stage at a
+target it cannot meet), 4 for a real solver failure — in both cases the finished
+stages, the maps, the report and the manifest are written and explain it.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from geo.errors import InfeasibleError, InputError, Problem, SolverError
+from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.model import LAYERS
 from planning.app import stages as registry
-from planning.app.runner import run_scenario
+from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
 from planning.app.session import load_scenario_data, validate_report_settings
 from planning.app.settings import RESERVED, Scenario, SolverSection, problems_from
-from planning.app.stage import Stage
+from planning.app.stage import SHORTFALLS_FILE, Stage
 from planning.app.writer import write_files
 
 EXIT_OK = 0
@@ -77,13 +80,37 @@ class _Progress:
             self.console.print(f"[{elapsed:6.1f}s] {text}", markup=False)
 
 
-def _print_written(out_dir: Path, written: Sequence[Path], summaries: dict[str, str], quiet: bool) -> None:
+#: Shortfalls shown per stage on the console; the rest are in ``<stage>/shortfalls.csv``.
+MAX_SHORTFALLS_SHOWN = 5
+
+
+def _print_shortfalls(con: Any, where: str, shortfalls: Sequence[Shortfall], quiet: bool) -> None:
+    """``N target(s) not met`` and the first few with their numbers (all of them in ``where``)."""
+    if not shortfalls:
+        return
+    con.print(f"  [yellow]{len(shortfalls)} target(s) not met[/yellow] (all in {where}):")
+    if quiet:
+        return
+    for s in shortfalls[:MAX_SHORTFALLS_SHOWN]:
+        con.print(f"    - {s}", markup=False)
+    if len(shortfalls) > MAX_SHORTFALLS_SHOWN:
+        con.print(f"    … and {len(shortfalls) - MAX_SHORTFALLS_SHOWN} more", markup=False)
+
+
+def _print_written(summary: RunSummary, quiet: bool, *, flat: bool = False) -> None:
+    """Each stage's summary and shortfalls, the files written, and where to open the map and report."""
     con = _console()
-    if summaries and not quiet:
-        for name, text in summaries.items():
-            con.print(f"[bold]{name}[/bold]")
-            for line in text.splitlines():
+    out_dir = summary.out_dir
+    for name, output in summary.run.outputs.items():
+        if not (output.shortfalls or (output.summary and not quiet)):
+            continue
+        con.print(f"[bold]{name}[/bold]")
+        if not quiet:
+            for line in output.summary.splitlines():
                 con.print(f"  {line}", markup=False)
+        where = SHORTFALLS_FILE if flat else f"{name}/{SHORTFALLS_FILE}"
+        _print_shortfalls(con, where, output.shortfalls, quiet)
+    written = summary.written
     con.print(f"Wrote {len(written)} files to {out_dir}/", markup=False)
     if not quiet:
         for p in written:
@@ -92,6 +119,22 @@ def _print_written(out_dir: Path, written: Sequence[Path], summaries: dict[str, 
         p = out_dir / key
         if p in written:
             con.print(f"Open {p} in a browser (works offline).", markup=False)
+
+
+def _exit_code(summary: RunSummary) -> int:
+    """0 when every stage finished; else the failure explained on stderr, and 3 (infeasible) or 4 (solver)."""
+    failed = summary.failed
+    if failed is None:
+        return EXIT_OK
+    con = _console(stderr=True)
+    finished = ", ".join(summary.run.outputs) or "none"
+    if failed.kind == "solver":
+        con.print(f"[bold red]Solver failed[/bold red] in stage {failed.stage}:")
+    else:
+        con.print(f"[bold red]No feasible plan[/bold red] in stage {failed.stage}:")
+    con.print(str(failed), markup=False)
+    con.print(f"Finished stages written ({finished}); the report and manifest.json explain the failure.", markup=False)
+    return EXIT_SOLVER if failed.kind == "solver" else EXIT_INFEASIBLE
 
 
 # --------------------------------------------------------------------------- commands
@@ -117,11 +160,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     scenario = _with_solver_overrides(scenario, args)
+    if args.strict:
+        scenario = scenario.strict()
     out_dir = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
     with _Progress(args.quiet) as prog:
         summary = run_scenario(scenario, out_dir, step=prog.step, render=not args.no_report)
-    _print_written(out_dir, summary.written, dict(summary.summaries), args.quiet)
-    return EXIT_OK
+    _print_written(summary, args.quiet)
+    return _exit_code(summary)
 
 
 def _with_solver_overrides(scenario: Scenario, args: argparse.Namespace) -> Scenario:
@@ -143,8 +188,8 @@ def _demo_file(layer: str) -> str:
     return f"{layer}.csv" if LAYERS[layer].geometry == "none" else f"{layer}.gpkg"
 
 
-def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str, Any]:
-    """The demo's scenario file: every input layer, every registered stage enabled with its defaults."""
+def demo_scenario_dict(seed: int, time_limit_s: float, workers: int, *, strict: bool = False) -> dict[str, Any]:
+    """The demo's scenario file: every input layer, every registered stage enabled with its defaults (``strict`` on each when asked)."""
     data: dict[str, Any] = {
         "name": "demo",
         "seed": seed,
@@ -153,15 +198,44 @@ def demo_scenario_dict(seed: int, time_limit_s: float, workers: int) -> dict[str
     }
     for name, stage in registry.STAGES.items():
         if name not in RESERVED:
-            data[name] = {"enabled": True, **stage.demo}
+            data[name] = {"enabled": True, **stage.demo, **({"strict": True} if strict else {})}
     return data
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def write_demo_inputs(
+    out_dir: Path, *, county: str, scale: float, seed: int, solver: SolverSection, strict: bool = False
+) -> tuple[Any, Path]:
+    """Generate the demo county and write its inputs and scenario under ``out_dir/inputs/``.
+
+    What ``schoolplan demo`` runs, for tests and scripts: ``run_scenario(load_scenario(path), out_dir)``
+    then plans it.
+
+    Returns
+    -------
+    tuple[geo.demo.DemoCounty, Path]
+        The generated county and the path of its ``scenario.toml``.
+
+    Raises
+    ------
+    InputError
+        Unknown county or a scale out of range.
+    """
     import tomli_w  # noqa: PLC0415
 
-    from geo.boundaries import list_counties  # noqa: PLC0415 - only for the demo
     from geo.demo import build_demo  # noqa: PLC0415 - only for the demo
+
+    demo = build_demo(county, scale=scale, seed=seed)
+    layers = {layer: getattr(demo.inputs, layer) for layer in LAYERS}
+    files: dict[str, Any] = {_demo_file(layer): frame for layer, frame in layers.items() if frame is not None}
+    scenario_dict = demo_scenario_dict(seed, solver.time_limit_s, solver.workers, strict=strict)
+    scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
+    files["scenario.toml"] = tomli_w.dumps(scenario_dict)
+    write_files(out_dir / "inputs", files)
+    return demo, out_dir / "inputs" / "scenario.toml"
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from geo.boundaries import list_counties  # noqa: PLC0415 - only for the demo
 
     if args.list_counties:
         table = list_counties()
@@ -171,26 +245,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_OK
     out_dir = Path(args.out)
     t0 = time.perf_counter()
+    try:
+        solver = SolverSection(time_limit_s=args.time_limit, workers=args.workers)
+    except ValidationError as err:
+        raise InputError(problems_from(err, "command line", prefix="solver")) from err
     with _Progress(args.quiet) as prog:
-        prog.step(f"generating the demo county ({args.county}, scale {args.scale:g}, seed {args.seed})")
-        demo = build_demo(args.county, scale=args.scale, seed=args.seed)
-        inputs_dir = out_dir / "inputs"
-        layers = {layer: getattr(demo.inputs, layer) for layer in LAYERS}
-        files: dict[str, Any] = {_demo_file(layer): frame for layer, frame in layers.items() if frame is not None}
-        scenario_dict = demo_scenario_dict(args.seed, args.time_limit, args.workers)
-        scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
-        files["scenario.toml"] = tomli_w.dumps(scenario_dict)
-        prog.step("writing the generated inputs")
-        write_files(inputs_dir, files)
-        scenario = load_scenario(inputs_dir / "scenario.toml")
-        summary = run_scenario(scenario, out_dir, step=prog.step, render=not args.no_report)
+        prog.step(f"generating the demo county ({args.county}, scale {args.scale:g}, seed {args.seed}) and writing its inputs")
+        demo, path = write_demo_inputs(out_dir, county=args.county, scale=args.scale, seed=args.seed, solver=solver, strict=args.strict)
+        summary = run_scenario(load_scenario(path), out_dir, step=prog.step, render=not args.no_report)
     con = _console()
     con.print(f"Demo county {demo.name} ({demo.code}), seed {args.seed}, scale {args.scale:g}:", markup=False)
     con.print("  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in demo.stats.items()))
-    con.print(f"  inputs written to {inputs_dir}/ (edit them and run: schoolplan run {inputs_dir}/scenario.toml)")
-    _print_written(out_dir, summary.written, dict(summary.summaries), args.quiet)
+    con.print(f"  inputs written to {path.parent}/ (edit them and run: schoolplan run {path})")
+    _print_written(summary, args.quiet)
     con.print(f"Finished in {time.perf_counter() - t0:.1f} s.", markup=False)
-    return EXIT_OK
+    return _exit_code(summary)
 
 
 # --------------------------------------------------------------------------- parser
@@ -199,6 +268,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for solver logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="only print where the outputs are")
+
+
+def _add_strict(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--strict", action="store_true",
+        help="every stage stops (exit 3) at a policy target it cannot meet, instead of listing the shortfall",
+    )
 
 
 def _add_solver(p: argparse.ArgumentParser) -> None:
@@ -214,7 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Plan compulsory-education resources of a Chinese county: catchment zones (划片招生), "
             "school communities (集团化办学), teacher rotation (交流轮岗), balance indicators (均衡) and offline maps."
         ),
-        epilog="Exit codes: 0 done, 2 bad input (every problem listed), 3 infeasible plan (explained), 4 solver failure.",
+        epilog=(
+            "Exit codes: 0 every stage made a plan (targets it could not meet are listed as shortfalls); "
+            "2 bad input (every problem listed); 3 a stage could not make a plan (a strict stage at a target it "
+            "cannot meet): the finished stages, the map and the report are written and explain it; "
+            "4 a solver failure (written likewise)."
+        ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -229,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, default=20.0, metavar="S", help="solver time limit per model (default 20)")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="solver threads (default 2)")
     p.add_argument("--no-report", action="store_true", help="skip maps and report")
+    _add_strict(p)
     p.add_argument("--list-counties", action="store_true", help="list the counties available and exit")
     _add_common(p)
     p.set_defaults(func=_cmd_demo)
@@ -238,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default out/<scenario name>)")
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.add_argument("--no-report", action="store_true", help="skip maps and report")
+    _add_strict(p)
     _add_solver(p)
     _add_common(p)
     p.set_defaults(func=_cmd_run)
@@ -361,8 +444,8 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     with _Progress(args.quiet) as prog:
         summary = run_scenario(scenario, out_dir, flat=True, render=False, step=prog.step)
-    _print_written(out_dir, summary.written, dict(summary.summaries), args.quiet)
-    return EXIT_OK
+    _print_written(summary, args.quiet, flat=True)
+    return _exit_code(summary)
 
 
 def _report_input_error(err: InputError) -> None:

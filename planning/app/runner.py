@@ -9,13 +9,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from geo.errors import InfeasibleError, SolverError
 from geo.model import Inputs
 from planning.app.session import Session, validate_report_settings
 from planning.app.settings import Scenario
-from planning.app.stage import RunResult
+from planning.app.stage import RunResult, StageFailure
 
 StepCallback = Callable[[str], None]
 
@@ -30,6 +32,11 @@ class RunSummary:
     out_dir: Path
     written: tuple[Path, ...]
     summaries: Mapping[str, str]
+
+    @property
+    def failed(self) -> StageFailure | None:
+        """The stage that stopped the run (its outputs and the later stages' are missing), or ``None``."""
+        return self.run.failed
 
 
 def run_scenario(
@@ -62,18 +69,22 @@ def run_scenario(
     Returns
     -------
     RunSummary
+        Its :attr:`~RunSummary.failed` is set when a stage could not make a plan
+        (:class:`~geo.errors.InfeasibleError`, e.g. a ``strict`` stage with a target it cannot meet, or
+        :class:`~geo.errors.SolverError`): the run stops there, but every finished stage's files, the
+        maps, the report (which explains the failure) and the manifest (which says which stages
+        finished) are still written.
 
     Raises
     ------
     InputError
         Bad input files or settings (every problem listed).
-    InfeasibleError
-        A stage cannot make a plan; the message says where and by how much.
     """
     if render:
         validate_report_settings(scenario)  # fail on bad [report] before any long work
     session = Session(scenario, inputs=inputs, step=step)
-    session.run_all()
+    with suppress(InfeasibleError, SolverError):  # recorded in session.failed: written with what finished, below
+        session.run_all()
     written = session.write(out_dir, flat=flat, render=render)
     summaries = {name: out.summary for name, out in session.outputs.items() if out.summary}
     return RunSummary(run=session.result(), out_dir=Path(out_dir), written=tuple(written), summaries=summaries)

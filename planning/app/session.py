@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from geo.errors import InputError, Problem
+from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.io import load_inputs, load_table
 from geo.model import Inputs
 from planning.app import stages as registry
@@ -38,6 +38,7 @@ from planning.app.stage import (
     Context,
     Renderer,
     RunResult,
+    StageFailure,
     StageOutput,
     TableKey,
     layer_files,
@@ -183,6 +184,8 @@ class Session:
                 raise InputError(problems)
             data = ScenarioData(inputs=inputs, tables=tables)
         self.context = Context(scenario=scenario, inputs=data.inputs, step=self._step, tables=dict(data.tables))
+        #: The stage that stopped :meth:`run_all`, or ``None``; written and reported with the finished stages.
+        self.failed: StageFailure | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Session:
@@ -224,16 +227,28 @@ class Session:
                 raise InputError(problems)
             self.context.tables.update(tables)
         self._step(f"stage {stage}")
-        t0 = time.perf_counter()
-        out = spec.check(spec.run(self.context, params))
-        self.timings_s[stage] = round(time.perf_counter() - t0, 3)
+        with _timed(self.timings_s, stage):  # timed when it fails too: the manifest shows how long it tried
+            out = spec.check(spec.run(self.context, params))
         self.context.outputs[stage] = out
         return out
 
     def run_all(self) -> dict[str, StageOutput]:
-        """Run every stage the scenario enables, in order."""
-        for name in self.scenario.stages:
-            self.run(name)
+        """Run every stage the scenario enables, in order.
+
+        Raises
+        ------
+        InfeasibleError, SolverError
+            A stage cannot make a plan; :attr:`failed` records which and why, and the stages before it
+            keep their outputs, so :meth:`write` still writes them with the maps and the report.
+        """
+        self.failed = None
+        names = list(self.scenario.stages)
+        for i, name in enumerate(names):
+            try:
+                self.run(name)
+            except (InfeasibleError, SolverError) as err:
+                self.failed = StageFailure.from_error(name, err, not_run=names[i + 1 :])
+                raise
         return self.outputs
 
     def table(self, stage: str, file: str) -> pd.DataFrame:
@@ -253,6 +268,7 @@ class Session:
             outputs=dict(self.outputs),
             timings_s=dict(self.timings_s),
             network=self.context._network,
+            failed=self.failed,
         )
 
     def write(self, out_dir: str | Path, *, flat: bool = False, render: bool = True) -> list[Path]:
@@ -274,6 +290,9 @@ class Session:
             files.update({f"{prefix}{rel}": payload for rel, payload in output.files.items()})
             if output.shortfalls:
                 files[f"{prefix}{SHORTFALLS_FILE}"] = shortfalls_table(output.shortfalls)
+        if self.failed is not None and self.failed.shortfalls:  # what the failed stage could not meet
+            prefix = "" if flat else f"{self.failed.stage}/"
+            files[f"{prefix}{SHORTFALLS_FILE}"] = shortfalls_table(self.failed.shortfalls)
         if render:
             settings = validate_report_settings(self.scenario)
             run = self.result()
@@ -284,9 +303,20 @@ class Session:
         self._step("writing outputs")
         written = write_files(out_dir, files)
         stage_metrics = {name: dict(out.metrics) for name, out in self.outputs.items() if out.metrics}
-        content = manifest(self.scenario, out_dir, written, self.timings_s, stage_metrics, tables=self._table_paths())
+        content = manifest(
+            self.scenario, out_dir, written, self.timings_s, stage_metrics, tables=self._table_paths(), status=self._status()
+        )
         write_file(out_dir / MANIFEST, content)
         return [*written, out_dir / MANIFEST]
+
+    def _status(self) -> dict[str, Any]:
+        """Each enabled stage's state (``finished``, ``failed``, ``not run``) and the failure, for the manifest."""
+        failed = self.failed
+        stages = {
+            name: "finished" if name in self.outputs else "failed" if failed is not None and name == failed.stage else "not run"
+            for name in self.scenario.stages
+        }
+        return {"stages": stages, "failed": None if failed is None else failed.to_dict()}
 
     def _table_paths(self) -> dict[str, Path]:
         """``"<stage>.<parameter>"`` → resolved path of each table file the scenario's stages name."""

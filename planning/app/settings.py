@@ -10,7 +10,7 @@ The ``[inputs]`` table is derived from :data:`geo.model.LAYERS`: one optional fi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +128,11 @@ class Scenario:
             "stages": {k: v.model_dump(mode="json") for k, v in self.stages.items()},
             "report": dict(self.report),
         }
+
+    def strict(self) -> Scenario:
+        """The same scenario with ``strict = true`` on every stage (the command line's ``--strict``)."""
+        stages = {name: type(params).model_validate({**params.model_dump(), "strict": True}) for name, params in self.stages.items()}
+        return replace(self, stages=stages)
 
     def resolve(self, path: Path) -> Path:
         """A file named in the scenario: relative paths are relative to the scenario file (else to the working folder)."""

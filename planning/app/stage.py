@@ -46,14 +46,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import NoneType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from geo.errors import Shortfall
+from geo.errors import InfeasibleError, Shortfall, SolverError
 from geo.io import load_table
 from geo.model import LEVELS, Inputs, LayerSpec
 from geo.network import RoadNetwork, build_network
@@ -81,6 +81,7 @@ __all__ = [
     "Renderer",
     "RunResult",
     "Stage",
+    "StageFailure",
     "StageOutput",
     "StageParams",
     "layer_files",
@@ -162,6 +163,64 @@ def shortfalls_table(shortfalls: Iterable[Shortfall]) -> pd.DataFrame:
     """One row per shortfall: ``where, short_by, unit, detail`` (the stage's ``shortfalls.csv``)."""
     rows = [{"where": s.where, "short_by": s.short_by, "unit": s.unit, "detail": s.detail} for s in shortfalls]
     return pd.DataFrame(rows, columns=["where", "short_by", "unit", "detail"])
+
+
+@dataclass(frozen=True)
+class StageFailure:
+    """A stage that stopped the run: which, why, and what it could not meet.
+
+    The session records it when a stage raises :class:`~geo.errors.InfeasibleError` (a ``strict``
+    stage, or a plan no setting can make) or :class:`~geo.errors.SolverError`; the stages before it
+    finished and are written with the maps and the report, which explain the failure.
+
+    Attributes
+    ----------
+    stage
+        The stage that failed.
+    kind
+        ``"infeasible"`` (exit 3) or ``"solver"`` (a real solver failure, exit 4).
+    message
+        What cannot be done (the error's summary).
+    shortfalls
+        Each target it could not meet, with its numbers.
+    hint
+        What the planner can change.
+    not_run
+        The enabled stages after it, which did not run.
+    """
+
+    stage: str
+    kind: Literal["infeasible", "solver"]
+    message: str
+    shortfalls: tuple[Shortfall, ...] = ()
+    hint: str = ""
+    not_run: tuple[str, ...] = ()
+
+    @classmethod
+    def from_error(cls, stage: str, err: InfeasibleError | SolverError, *, not_run: Iterable[str] = ()) -> StageFailure:
+        """The failure of ``stage`` that raised ``err``."""
+        if isinstance(err, InfeasibleError):
+            return cls(stage, "infeasible", err.summary, tuple(err.shortfalls), err.hint, tuple(not_run))
+        return cls(stage, "solver", str(err), (), "", tuple(not_run))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the manifest."""
+        return {
+            "stage": self.stage,
+            "kind": self.kind,
+            "message": self.message,
+            "shortfalls": [str(s) for s in self.shortfalls],
+            "hint": self.hint,
+            "not_run": list(self.not_run),
+        }
+
+    def __str__(self) -> str:
+        lines = [f"stage {self.stage!r}: {self.message}", *(f"  - {s}" for s in self.shortfalls)]
+        if self.hint:
+            lines.append(f"Hint: {self.hint}")
+        if self.not_run:
+            lines.append(f"Not run after it: {', '.join(self.not_run)}")
+        return "\n".join(lines)
 
 
 def _find(outputs: Iterable[StageOutput], kind: type[R]) -> R | None:
@@ -393,6 +452,8 @@ class RunResult:
         Stage name → wall time in seconds.
     network
         The road network used, or ``None`` (straight-line travel).
+    failed
+        The stage that stopped the run, or ``None`` when every enabled stage finished.
     """
 
     scenario: Scenario
@@ -400,6 +461,7 @@ class RunResult:
     outputs: Mapping[str, StageOutput]
     timings_s: Mapping[str, float] = field(default_factory=dict)
     network: RoadNetwork | None = None
+    failed: StageFailure | None = None
 
     def result(self, kind: type[R]) -> R | None:
         """The result of the stage whose result type is ``kind``, or ``None`` if it did not run."""

@@ -258,6 +258,7 @@ def manifest(
     stage_metrics: Mapping[str, Mapping[str, Any]],
     *,
     tables: Mapping[str, Path] | None = None,
+    status: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The content of ``manifest.json``.
 
@@ -275,6 +276,9 @@ def manifest(
         Stage → its key figures.
     tables
         Table files the stages read (``"rotation.staffing_targets"`` → path), recorded with the inputs.
+    status
+        ``{"stages": {stage: "finished" | "failed" | "not run"}, "failed": {...} | None}``: which stages
+        finished and, when one stopped the run, which and why.
     """
     inputs = {}
     named = {**scenario.inputs.paths(), **(tables or {})}
@@ -292,4 +296,5 @@ def manifest(
         "timings_s": dict(timings),
         "stage_metrics": stage_metrics,
         "versions": _versions(),
+        **({"stages": {}, "failed": None} if status is None else dict(status)),
     }
