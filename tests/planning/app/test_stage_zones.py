@@ -72,7 +72,9 @@ def test_stage_writes_every_canonical_file() -> None:
         + ["feeder.csv"]
     )
     a = out.files["primary/assignment.csv"]
-    assert list(a.columns) == ["block_id", "school_id", "travel_s", "travel_m", "reason"]
+    assert list(a.columns) == [
+        "block_id", "school_id", "travel_s", "travel_m", "students", "boarders", "young_boarders", "reason"
+    ]
     assert a["block_id"].tolist() == sorted(BLOCKS["block_id"])
     assert (a["school_id"] != "").all()
     zones = out.files["primary/zones.gpkg"]
@@ -112,15 +114,27 @@ def test_stage_is_deterministic() -> None:
 def test_stage_explains_shortage() -> None:
     small = SCHOOLS.assign(capacity_primary=[100, 100, 100, 0])
     p = ZonesParams(levels=["primary"], multischool=False, feeder=False)
+    planned = STAGE.run(context(p, small), p)
+    # not strict: a plan with the overflow, each over-full school a shortfall saying why
+    over = planned.files["primary/metrics.json"]["plan"]["overflow_students"]
+    assert over >= 24 * 30 - 300  # 720 students, 300 seats in use
+    assert sum(s.short_by for s in planned.shortfalls) == over
+    assert all("too few seats" in s.detail for s in planned.shortfalls)
+    strict = ZonesParams(levels=["primary"], multischool=False, feeder=False, strict=True)
     with pytest.raises(InfeasibleError, match="too few seats"):
-        STAGE.run(context(p, small), p)
-    p2 = ZonesParams(levels=["primary"], multischool=False, feeder=False, allow_overflow=True, contiguity=False)
+        STAGE.run(context(strict, small), strict)
+    p2 = ZonesParams(
+        levels=["primary"], multischool=False, feeder=False, allow_overflow=True, contiguity=False, stability_weight=0
+    )
     out = STAGE.run(context(p2, small), p2)
     assert out.files["primary/metrics.json"]["plan"]["overflow_students"] == 24 * 30 - 300
 
 
 def test_nearest_method_and_travel_cap() -> None:
-    p = ZonesParams(levels=["primary"], method="nearest", multischool=False, feeder=False, max_travel_s={"primary": 300})
+    p = ZonesParams(
+        levels=["primary"], method="nearest", multischool=False, feeder=False, max_travel_s={"primary": 300},
+        rural_mode=None,
+    )
     out = STAGE.run(context(p), p)
     a = out.files["primary/assignment.csv"]
     unserved = a[a["school_id"] == ""]
@@ -200,26 +214,28 @@ def test_rural_block_beyond_walking_reach_rides_the_school_bus() -> None:
     assert (a.loc["b_town", "school_id"], a.loc["b_town", "travel_s"], a.loc["b_town", "reason"]) == ("s1", 312, "")
     assert a.loc["b_far", "school_id"] == ""
     assert a.loc["b_far", "reason"] == "no school within 30 min by school bus (免费校车): needs boarding"
-    # a block without area_type travels like the level (walks) and stays out of reach
-    assert a.loc["b_none", "school_id"] == ""
-    assert a.loc["b_none", "reason"] == "no school within 30 min: needs boarding or a school bus"
+    # a block without area_type travels like the level (walks); out of walking reach, it rides the bus too
+    assert a.loc["b_none", "school_id"] == "s1"
+    assert a.loc["b_none", "reason"] == "school bus (免费校车), 12 min"
     m = out.files["primary/metrics.json"]
     assert m["rural_mode"] == "bus" and m["level_mode"] == "walk"
     assert m["travel_mode"] == "walk (straight line × 1.3); rural: bus (straight line × 1.3)"
     assert m["travel_modes"] == {
-        "bus": {"blocks": 2, "students": 27, "unserved_blocks": 1, "unserved_students": 7, "mean_travel_s": 749.0},
-        "walk": {"blocks": 2, "students": 15, "unserved_blocks": 1, "unserved_students": 5, "mean_travel_s": 312.0},
+        "bus": {"blocks": 3, "students": 32, "unserved_blocks": 1, "unserved_students": 7, "mean_travel_s": 749.0},
+        "walk": {"blocks": 1, "students": 10, "unserved_blocks": 0, "unserved_students": 0, "mean_travel_s": 312.0},
     }
-    # standard: b_town 390 m ≤ 500 m walking; b_rural 12 min ≤ 30 min → (10 + 20) / 42
-    assert m["plan"]["travel"]["share_within_standard"] == pytest.approx(30 / 42, abs=1e-4)
-    assert m["plan"]["travel"]["unserved"] == 12 and m["plan"]["unserved_blocks"] == 2
-    assert m["nearest"]["travel"]["unserved"] == 12
-    assert out.metrics["primary"]["students_by_mode"] == {"bus": 27, "walk": 15}
-    assert "27 students of 2 rural blocks by bus (7 beyond 30 min)" in out.summary
-    # one matrix per mode, kept apart in the cache
+    # standard: b_town 390 m ≤ 500 m walking; b_rural, b_none 12 min ≤ 30 min → (10 + 20 + 5) / 42
+    assert m["plan"]["travel"]["share_within_standard"] == pytest.approx(35 / 42, abs=1e-4)
+    assert m["plan"]["travel"]["unserved"] == 7 and m["plan"]["unserved_blocks"] == 1
+    assert m["nearest"]["travel"]["unserved"] == 7
+    assert out.metrics["primary"]["students_by_mode"] == {"bus": 32, "walk": 10}
+    assert "32 students of 3 rural blocks by bus (7 beyond 30 min)" in out.summary
+    # one matrix per mode, kept apart in the cache; again once the block out of walking reach rides the bus
     assert [s for s in steps if s.startswith("travel times")] == [
         "travel times block_id × school_id (walk, zones-primary-walk)",
         "travel times block_id × school_id (bus, zones-primary-bus)",
+        "travel times block_id × school_id (walk, zones-primary-far-walk)",
+        "travel times block_id × school_id (bus, zones-primary-far-bus)",
     ]
 
 
