@@ -9,12 +9,13 @@ import pyproj
 import pytest
 import shapely
 
+from geo.demo import DEMO_SEED, build_demo
 from geo.errors import InfeasibleError
 from geo.model import Inputs
 from geo.network import NetworkSettings
 from geo.travel import straight_line_matrix
 from planning.app.scenario import InputsSection, Scenario, SolverSection
-from planning.app.stage import Context, StageParams
+from planning.app.stage import Context, StageOutput, StageParams
 from planning.app.stages.zones import STAGE, ZonesParams, _mixed_travel, block_modes, merge_travel
 from planning.zones import ZoneOptions
 
@@ -328,3 +329,47 @@ def test_stage_parameters_add_only_stage_fields() -> None:
         assert repr(ZonesParams.model_fields[name]) == repr(field), name
     params = ZonesParams(max_moved=30, levels=["primary"])
     assert isinstance(params, ZoneOptions) and params.max_moved == 30
+
+
+@pytest.fixture(scope="module")
+def demo_zones() -> tuple[StageOutput, StageOutput]:
+    """The zones of the demo county (清涧县, scale 1): default settings, and without the stability weight."""
+    inputs = build_demo().inputs
+    runs = []
+    for weight in (ZonesParams().stability_weight, 0.0):
+        p = ZonesParams(multischool=False, feeder=False, stability_weight=weight)
+        scenario = Scenario(
+            name="demo", seed=DEMO_SEED, inputs=InputsSection(schools="s.gpkg", blocks="b.gpkg"),
+            solver=SolverSection(time_limit_s=20, workers=1), network=NetworkSettings(), stages={"zones": p},
+        )
+        runs.append(STAGE.run(Context(scenario=scenario, inputs=inputs), p))
+    return runs[0], runs[1]
+
+
+def test_demo_places_every_junior_child_boarders_at_boarding_schools(demo_zones: tuple[StageOutput, StageOutput]) -> None:
+    out, _ = demo_zones
+    m = out.files["junior/metrics.json"]
+    assert m["plan"]["travel"]["unserved"] == 0 and m["plan"]["unserved_blocks"] == 0
+    b = m["boarding"]
+    assert b["boarders"] > 0
+    assert b["allowance_yuan"] == b["boarders"] * 1250
+    boarding = set(build_demo().inputs.schools.query("boarding")["school_id"])
+    assert set(b["by_school"]) <= boarding
+    a = out.files["junior/assignment.csv"]
+    far = a["travel_s"] > 1800
+    assert (a.loc[far, "boarders"] == a.loc[far, "students"]).all()
+    assert (a.loc[~far, "boarders"] == 0).all()
+
+
+def test_demo_optimal_zones_move_no_more_children_than_the_nearest_baseline(
+    demo_zones: tuple[StageOutput, StageOutput],
+) -> None:
+    stable, free = demo_zones
+    for level in ("primary", "junior"):
+        m, f = stable.files[f"{level}/metrics.json"], free.files[f"{level}/metrics.json"]
+        assert m["plan"]["moved_students"] <= m["nearest"]["moved_students"]
+        assert m["plan"]["moved_students"] <= f["plan"]["moved_students"]
+        # at (nearly) equal travel: the same mean to the tenth of a minute as the plan that ignores stability
+        assert abs(m["plan"]["travel"]["mean_travel_s"] - f["plan"]["travel"]["mean_travel_s"]) <= 6
+        assert m["plan"]["overflow_students"] == 0
+        assert len(stable.shortfalls) == sum(1 for s in stable.shortfalls if s.unit == "grades 1-3 boarders")
