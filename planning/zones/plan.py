@@ -394,13 +394,14 @@ def optimal_zones(
 
     Notes
     -----
-    Capacity is hard unless ``options.allow_overflow``. When seats in reach are
-    short, or no whole-block plan fitting every school is found within the
-    limits, the solve runs again with overflow allowed at
-    ``options.overflow_penalty`` per student: the plan then has the least
-    overflow the method finds, its over-full schools in :attr:`ZonePlan.overflow`
-    and why in ``details["capacity_fallback"]`` (the caller lists them as
-    shortfalls, or stops when asked to be strict).
+    Capacity is hard unless ``options.allow_overflow``. When no whole-block
+    plan fitting every school is found within the limits (or none exists),
+    the plan is the best whole-block plan the repair found; when the seats in
+    reach are short even for divisible blocks, the solve runs again with
+    overflow allowed at ``options.overflow_penalty`` per student. Either way
+    the plan's over-full schools are in :attr:`ZonePlan.overflow` and why in
+    ``details["capacity_fallback"]`` (the caller lists them as shortfalls, or
+    stops when asked to be strict).
     """
     if options.method == "nearest":
         return nearest_zones(travel, demand, capacity_seats, level=level, reach=reach, current=current)
@@ -456,7 +457,9 @@ def _optimal(
     if len(st.split) or (loads(st.local, school, len(p.capacity)) > st.room).any() or excess(p, school, max_moved, penalty) > 0:
         school, rounded = _round(p, st, school, graph=graph, max_moved=max_moved, details=details), True
         if excess(p, school, max_moved, penalty) > 0:
-            school, free_total = integer_repair(r, school, st.split, level=level, cuts=cuts)
+            # capacity hard: the best whole-block plan, over-full schools noted, if none fits
+            notes = details if penalty is None else None
+            school, free_total = integer_repair(r, school, st.split, level=level, cuts=cuts, notes=notes)
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if graph is not None:
