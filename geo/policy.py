@@ -102,3 +102,19 @@ def class_size(level: str) -> int:
     except KeyError:
         msg = f"unknown level {level!r}; expected one of {sorted(sizes)}"
         raise ValueError(msg) from None
+
+# --- Day travel and boarding by grade band (国办发〔2018〕27号; DOMAIN.md §1, §6) ----
+#: Day pupils travel at most this long one way. Grades 1-3 in principle do not
+#: board, so for them it is a hard limit; grades 4-6 and junior pupils beyond it
+#: may board at a boarding school (寄宿制学校). The same 30 minutes is used as
+#: the point beyond which an older pupil boards (assumption; local).
+DAY_MAX_ONE_WAY_S: Final = RURAL_MAX_ONE_WAY_S
+#: Farthest a boarding school takes boarders from, one way (assumption; local):
+#: boarders go home once a week, by school bus or the family's car, and two hours
+#: of road (≈ 100 km at the school bus's 60 km/h) is what a county bureau in the
+#: loess hills or on the grasslands accepts for a weekly trip.
+BOARDING_MAX_ONE_WAY_S: Final = 2 * 60 * 60
+#: Share of primary pupils in grades 1-3 when blocks give pupils per level only
+#: (assumption: six grades of equal size; falling births make the lower grades
+#: slightly smaller, so this slightly overstates the young pupils).
+PRIMARY_LOWER_GRADES_SHARE: Final = 0.5

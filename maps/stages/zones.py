@@ -141,6 +141,14 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "unserved": ("未覆盖居住区", "Unserved units"),
     "feeder": ("小升初对口直升", "Primary → junior feeder"),
     "top_bars": ("仅显示使用率最高的 {n} 所（共 {total} 所）", "The {n} highest of {total} schools"),
+    "boarding": ("寄宿生与学校调整", "Boarders and moved students"),
+    "boarders": ("寄宿生", "Boarders"),
+    "young_boarders": ("其中1–3年级（政策上不寄宿）", "of them grades 1–3 (by policy day pupils)"),
+    "allowance": ("生活补助（两免一补，元/年，按全部寄宿生计）", "Living allowance (两免一补, yuan/year, all boarders)"),
+    "moved_vs": ("调整学校的学生（对照现行片区）", "Students changing school (against today's zones)"),
+    "stability": ("稳定性权重（每名调整学生折合秒）", "Stability weight (seconds per moved student)"),
+    "per_school_boarders": ("各校寄宿生", "Boarders per school"),
+    "school": ("学校", "School"),
 }
 
 
@@ -500,6 +508,7 @@ def section(run: RunResult, params: ReportParams) -> str:
         parts.append(f"<h3>{esc(lvn)}</h3>")
         metrics = stage_mapping(run, STAGE, _file(METRICS, lv))
         if metrics is not None:
+            parts.append(_boarding(metrics, lang))
             parts.append(_zone_figures(metrics, lang, lvn))
         zones = stage_frame(run, STAGE, _file(ZONES, lv))
         if zones is not None and not zones.empty:
@@ -514,6 +523,42 @@ def section(run: RunResult, params: ReportParams) -> str:
     if feeder is not None and not feeder.empty:
         parts.append(f"<h3>{_t('feeder', lang)}</h3>" + table_html(feeder, lang=lang, file=stage_path(STAGE, FEEDER)))
     return "".join(parts)
+
+
+def _boarding(metrics: Mapping[str, Any], lang: Language) -> str:
+    """Boarders (plan and baseline), their allowance, moved students against the baseline, boarders per school."""
+    b = metrics.get("boarding")
+    mv = metrics.get("moved_vs_nearest")
+    if not isinstance(b, Mapping) or not isinstance(mv, Mapping):
+        return ""
+
+    def num(v: Any) -> str:
+        return "–" if v is None else f"{v:,.0f}"
+
+    rows = [
+        ("boarders", num(b.get("boarders")), num(b.get("nearest_boarders"))),
+        ("young_boarders", num(b.get("young_boarders")), ""),
+        ("allowance", num(b.get("allowance_yuan")), ""),
+        ("moved_vs", num(mv.get("plan")), num(mv.get("nearest"))),
+        ("stability", num(mv.get("stability_weight_s")), ""),
+    ]
+    body = "".join(
+        f"<tr><td>{_t(k, lang)}</td><td class=\"num\">{esc(a)}</td><td class=\"num\">{esc(n)}</td></tr>" for k, a, n in rows
+    )
+    out = (
+        f"<p><b>{_t('boarding', lang)}</b></p><table><thead><tr><th>{text(TABLE_TEXT, 'figure', lang)}</th>"
+        f"<th>{_t('optimal', lang)}</th><th>{_t('nearest', lang)}</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+    per = b.get("by_school")
+    if isinstance(per, Mapping) and per:
+        table = pd.DataFrame(
+            [{"school_id": k, **v} for k, v in sorted(per.items())],
+            columns=["school_id", "boarders", "young_boarders", "allowance_yuan"],
+        )
+        out += f"<p><b>{_t('per_school_boarders', lang)}</b></p>" + table_html(
+            table, lang=lang, file=stage_path(STAGE, _file(METRICS, str(metrics.get("level", ""))))
+        )
+    return out
 
 
 def _per_school(zones: pd.DataFrame, lang: Language, level: str) -> str:

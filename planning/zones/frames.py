@@ -9,6 +9,7 @@ into one polygon per zone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -117,15 +118,62 @@ def _current(blocks: gpd.GeoDataFrame, school_ids: NDArray[np.str_], level: str)
     return current
 
 
-def _reach(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, limit: float, options: ZoneOptions) -> Reach:
-    """The travel cap and, with ``within_township``, the townships of the layers."""
+def boarding_schools(schools: pd.DataFrame) -> NDArray[np.bool_]:
+    """Whether each school boards (寄宿制): its ``boarding`` column, none when absent."""
+    if "boarding" not in schools:
+        return np.zeros(len(schools), bool)
+    col = schools["boarding"]
+    if col.dtype == object or pd.api.types.is_string_dtype(col):
+        text = col.astype("string").fillna("").str.strip().str.lower()
+        return text.isin(("1", "true", "yes", "y", "是", "寄宿", "寄宿制")).to_numpy(dtype=bool)
+    return col.fillna(False).astype(bool).to_numpy()
+
+
+def _reach(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, level: Level, options: ZoneOptions) -> Reach:
+    """The day limit, boarding schools and their reach and, with ``within_township``, the townships."""
+    boards = boarding_schools(schools)
+    far = options.boarding_limit_s(level)
+    reach = Reach(
+        max_travel_s=options.travel_limit_s(level),
+        boarding_reach_s=far if boards.any() else None,
+        school_boards=boards if far is not None and boards.any() else None,
+        board_only_if_no_day_school=level == "primary",
+        lower_grades_share=options.lower_grades_share if level == "primary" else 0.0,
+    )
     if options.within_township and "township" in blocks and "township" in schools:
-        return Reach(
-            max_travel_s=limit,
+        return dataclasses.replace(
+            reach,
             block_township=blocks["township"].astype("string").fillna("").to_numpy(dtype=object),
             school_township=schools["township"].astype("string").fillna("").to_numpy(dtype=object),
         )
-    return Reach(max_travel_s=limit)
+    return reach
+
+
+def boarding_figures(plan: ZonePlan, current: ZonePlan, allowance_yuan: float) -> dict[str, object]:
+    """Boarders of a plan per school, their living-allowance cost (两免一补), moved students against the baseline.
+
+    ``young_boarders`` are the grades 1–3 pupils among them (a shortfall of the
+    30-minute rule); ``allowance_yuan`` counts every boarder at the level's
+    rate (an upper bound: the allowance goes to boarders of poor families).
+    """
+    load = plan.school_load
+    mine = load[load["boarders"] > 0]
+    return {
+        "boarders": int(load["boarders"].sum()),
+        "young_boarders": int(load["young_boarders"].sum()),
+        "boarding_schools_used": len(mine),
+        "allowance_per_boarder_yuan": allowance_yuan,
+        "allowance_yuan": round(float(load["boarders"].sum()) * allowance_yuan, 2),
+        "by_school": {
+            str(r.school_id): {
+                "boarders": int(r.boarders),
+                "young_boarders": int(r.young_boarders),
+                "allowance_yuan": round(int(r.boarders) * allowance_yuan, 2),
+            }
+            for r in mine.itertuples()
+        },
+        "nearest_boarders": int(current.school_load["boarders"].sum()),
+    }
 
 
 def from_frames(
@@ -175,7 +223,7 @@ def from_frames(
     capacity = schools[f"capacity_{level}"].fillna(0).to_numpy(dtype=np.int64)
     current = _current(blocks, school_ids, level)
     limit = options.travel_limit_s(level)
-    reach = _reach(blocks, schools, limit, options)
+    reach = _reach(blocks, schools, level, options)
     graph = None
     if options.method == "optimal" and options.contiguity and adjacency is not None and cells is not None:
         graph = BlockGraph(adjacency, school_roots(np.asarray(cells, dtype=object), schools.geometry.to_numpy()))
@@ -191,6 +239,13 @@ def from_frames(
         "plan": zone_metrics(plan, table, level=level),
         "nearest": zone_metrics(nearest, table, level=level),
         "max_travel_s": limit,
+        "boarding_reach_s": reach.boarding_reach_s,
+        "boarding": boarding_figures(plan, nearest, options.allowance(level)),
+        "moved_vs_nearest": {
+            "plan": plan.moved_students,
+            "nearest": nearest.moved_students,
+            "stability_weight_s": options.stability_weight_s,
+        },
         "travel_mode": travel.mode,
     }
     if cells is None:

@@ -24,6 +24,14 @@ from planning.zones.rounding import loads
 
 REASON_NO_SCHOOL = "no school within {limit} min: needs boarding or a school bus"
 REASON_TOWNSHIP = "no school of its township within {limit} min: needs boarding or a school bus"
+#: Unserved with boarding schools considered (primary: grades 1–3 are day pupils, 4–6 may board).
+REASON_NO_BOARDING_PRIMARY = (
+    "no school within {limit} min for grades 1-3 (day pupils) and no boarding school within {reach} min "
+    "for grades 4-6: needs a teaching point nearer home"
+)
+REASON_NO_BOARDING = (
+    "no school within {limit} min and no boarding school within {reach} min: needs a boarding school nearer home"
+)
 
 
 @dataclass(frozen=True)
@@ -39,11 +47,25 @@ class Reach:
     block_township, school_township
         Township of each block and school: zones stay within townships (blocks
         or schools with no township are unrestricted). Both or neither.
+    boarding_reach_s, school_boards
+        Boarding: a school with ``school_boards`` takes pupils from beyond
+        ``max_travel_s`` up to ``boarding_reach_s`` (scalar or per block);
+        ``None`` (either): no boarding.
+    board_only_if_no_day_school
+        Primary: a block may use a boarding school beyond its day limit only
+        when no school is within it (grades 1–3 do not board, 国办发〔2018〕27号).
+    lower_grades_share
+        Share of a block's students in grades 1–3: those of a block at a boarding
+        school beyond its day limit are counted as young boarders (a shortfall of the rule).
     """
 
     max_travel_s: float | NDArray[np.floating] | None = RURAL_MAX_ONE_WAY_S
     block_township: NDArray[np.object_] | None = None
     school_township: NDArray[np.object_] | None = None
+    boarding_reach_s: float | NDArray[np.floating] | None = None
+    school_boards: NDArray[np.bool_] | None = None
+    board_only_if_no_day_school: bool = False
+    lower_grades_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,7 @@ class Instance:
     dist_m: NDArray[np.int64]
     cost: NDArray[np.int64]  # per student: travel + stability penalty
     moved: NDArray[np.bool_]  # pair changes the block's current school
+    boards: NDArray[np.bool_]  # pair beyond the block's day limit (a boarding school)
     start: NDArray[np.int64]  # first pair of each block (len n + 1)
     reason: NDArray[np.object_]  # unserved reason per block ("" when served)
 
@@ -138,24 +161,23 @@ def prepare(
     j = travel.dest.astype(np.int64)
     t = travel.time_s.astype(np.int64)
     dist = travel.dist_m.astype(np.int64)
-    max_travel_s = reach.max_travel_s
-    limit = np.full(n, np.inf) if max_travel_s is None else np.broadcast_to(np.asarray(max_travel_s, float), (n,))
+    limit = _per_block(reach.max_travel_s, n)
     keep = (t <= limit[o]) & (c[j] > 0)
-    reachable = np.zeros(n, bool)
-    reachable[o[keep]] = True
+    township = np.ones(len(o), bool)
     if reach.block_township is not None and reach.school_township is not None:
         bg = np.asarray(reach.block_township, dtype=object)
         sg = np.asarray(reach.school_township, dtype=object)
         known = pd.notna(bg[o]) & pd.notna(sg[j]) & (bg[o] != "") & (sg[j] != "")
-        keep &= ~known | (bg[o] == sg[j])
+        township = ~known | (bg[o] == sg[j])
+    reachable = np.zeros(n, bool)
+    reachable[o[keep]] = True
+    keep &= township
+    boards = _boarding_pairs(reach, (o, j, t), c, keep & township, limit)
+    keep |= boards & township
     served = np.zeros(n, bool)
     served[o[keep]] = True
-    reason = np.full(n, "", dtype=object)
-    for i in np.flatnonzero(~served):
-        lim = limit[i]
-        text = "∞" if not np.isfinite(lim) else f"{lim / 60:g}"
-        reason[i] = (REASON_TOWNSHIP if reachable[i] else REASON_NO_SCHOOL).format(limit=text)
-    o, j, t, dist = o[keep], j[keep], t[keep], dist[keep]
+    reason = _reasons(reach, limit, served, reachable, n)
+    o, j, t, dist, boards = o[keep], j[keep], t[keep], dist[keep], boards[keep]
     moved = (cur[o] >= 0) & (j != cur[o])
     cost = t + np.int64(stability_weight_s) * moved
     # sort by block, then cost, then school (travel matrices usually come sorted: skip the sort then)
@@ -164,7 +186,8 @@ def prepare(
     )
     if not in_order:
         order = np.lexsort((j, cost, o))
-        o, j, t, dist, cost, moved = o[order], j[order], t[order], dist[order], cost[order], moved[order]
+        o, j, t, dist, cost = o[order], j[order], t[order], dist[order], cost[order]
+        moved, boards = moved[order], boards[order]
     start = np.searchsorted(o, np.arange(n + 1))
     return Instance(
         block_ids=np.asarray(travel.origin_ids, dtype=str),
@@ -178,9 +201,61 @@ def prepare(
         dist_m=dist,
         cost=cost,
         moved=moved,
+        boards=boards,
         start=start,
         reason=reason,
     )
+
+
+def _per_block(value: float | NDArray[np.floating] | None, n: int) -> NDArray[np.float64]:
+    """A scalar or per-block limit as one float per block (``None``: no limit)."""
+    if value is None:
+        return np.full(n, np.inf)
+    return np.broadcast_to(np.asarray(value, float), (n,)).astype(float)
+
+
+def _boarding_pairs(
+    reach: Reach,
+    pairs: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]],
+    c: NDArray[np.int64],
+    day: NDArray[np.bool_],
+    limit: NDArray[np.float64],
+) -> NDArray[np.bool_]:
+    """Pairs (block, school, seconds) beyond the block's day limit to a boarding school within the boarding reach."""
+    o, j, t = pairs
+    if reach.boarding_reach_s is None or reach.school_boards is None:
+        return np.zeros(len(o), bool)
+    n = len(limit)
+    far = _per_block(reach.boarding_reach_s, n)
+    boards = np.asarray(reach.school_boards, bool)[j] & (t > limit[o]) & (t <= far[o]) & (c[j] > 0)
+    if reach.board_only_if_no_day_school:
+        has_day = np.zeros(n, bool)
+        has_day[o[day]] = True
+        boards &= ~has_day[o]
+    return boards
+
+
+def _minutes_text(seconds: float) -> str:
+    return "∞" if not np.isfinite(seconds) else f"{seconds / 60:g}"
+
+
+def _reasons(
+    reach: Reach, limit: NDArray[np.float64], served: NDArray[np.bool_], reachable: NDArray[np.bool_], n: int
+) -> NDArray[np.object_]:
+    """Why each block no school can take is unserved ("" for the others)."""
+    reason = np.full(n, "", dtype=object)
+    boarding = reach.boarding_reach_s is not None and reach.school_boards is not None
+    far = _per_block(reach.boarding_reach_s, n)
+    for i in np.flatnonzero(~served):
+        text = _minutes_text(limit[i])
+        if reachable[i]:
+            reason[i] = REASON_TOWNSHIP.format(limit=text)
+        elif boarding:
+            template = REASON_NO_BOARDING_PRIMARY if reach.board_only_if_no_day_school else REASON_NO_BOARDING
+            reason[i] = template.format(limit=text, reach=_minutes_text(far[i]))
+        else:
+            reason[i] = REASON_NO_SCHOOL.format(limit=text)
+    return reason
 
 
 def pair_index(p: Instance, blocks: NDArray[np.int64], schools: NDArray[np.int64]) -> NDArray[np.int64]:

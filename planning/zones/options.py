@@ -12,7 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from geo.policy import RURAL_MAX_ONE_WAY_S
+from geo.policy import (
+    BOARDING_ALLOWANCE_YUAN,
+    BOARDING_MAX_ONE_WAY_S,
+    DAY_MAX_ONE_WAY_S,
+    PRIMARY_LOWER_GRADES_SHARE,
+)
 from planning.limits import SolveLimits
 
 Level = Literal["primary", "junior"]
@@ -21,6 +26,13 @@ Method = Literal["nearest", "optimal"]
 #: Default overflow penalty, seconds per overflow student: an overfilled seat
 #: costs as much as two hours of extra travel, so overflow is a last resort.
 DEFAULT_OVERFLOW_PENALTY_S = 7_200
+#: Default stability weight, seconds of one-way travel a moved student is worth:
+#: a plan that moves a child to another school than today's must save that
+#: child two minutes a day. Small against travel (on the demo it costs 0.2% of
+#: mean travel) but it breaks the many near-ties of travel in favour of today's
+#: zones (zones stay stable: DOMAIN.md §1), so the optimal zones move fewer
+#: children than the nearest-school baseline.
+DEFAULT_STABILITY_WEIGHT_S = 120
 
 
 class ZoneOptions(BaseModel):
@@ -36,10 +48,22 @@ class ZoneOptions(BaseModel):
     max_moved
         Cap on students whose school changes against ``current_<level>``.
     stability_weight
-        Penalty per student whose school changes, in seconds of travel.
+        Penalty per student whose school changes, in seconds of travel
+        (default 120: a move must save the child two minutes).
     max_travel_s
-        Longest acceptable one-way travel per level (default 30 minutes,
-        国办发〔2018〕27号); farther blocks are reported as needing boarding or a bus.
+        Longest one-way travel of a day pupil per level (default 30 minutes,
+        国办发〔2018〕27号: grades 1–3 do not board and travel ≤ 30 minutes).
+    boarding, boarding_reach_s
+        Boarding schools (the schools' ``boarding`` column) take grades 4–6
+        and junior pupils living beyond the day limit, up to
+        ``boarding_reach_s`` (default 2 hours one way, a weekly trip). A
+        primary block goes to a boarding school only when no school is within
+        its day limit; its grades 1–3 pupils then board too and are listed as
+        a shortfall of the 30-minute rule.
+    lower_grades_share
+        Share of primary pupils in grades 1–3 (blocks give pupils per level).
+    allowance_yuan
+        Living allowance per boarder-year (两免一补), per level.
     allow_overflow, overflow_penalty
         Allow schools above capacity at this penalty (seconds per student)
         instead of stopping with an explanation.
@@ -57,11 +81,26 @@ class ZoneOptions(BaseModel):
         None, ge=0, description="at most this many students may change school against current_<level>"
     )
     stability_weight: float = Field(
-        0.0, ge=0, description="penalty per student whose school changes against current_<level>, in seconds of travel"
+        float(DEFAULT_STABILITY_WEIGHT_S), ge=0, description="penalty per student whose school changes against current_<level>, in seconds of travel"
     )
     max_travel_s: dict[Level, float] = Field(
         default_factory=dict,
-        description="longest one-way travel per level in seconds, by the block's mode (default 1800: 30 minutes)",
+        description="longest one-way travel of a day pupil per level in seconds, by the block's mode "
+        "(default 1800: 30 minutes; grades 1-3 never board)",
+    )
+    boarding: bool = Field(
+        True, description="boarding schools (寄宿制) take grades 4-6 and junior pupils living beyond the day limit"
+    )
+    boarding_reach_s: dict[Level, float] = Field(
+        default_factory=dict,
+        description="farthest one-way travel to a boarding school per level in seconds (default 7200: a weekly trip)",
+    )
+    lower_grades_share: float = Field(
+        PRIMARY_LOWER_GRADES_SHARE, ge=0, le=1, description="share of primary pupils in grades 1-3 (day pupils only)"
+    )
+    allowance_yuan: dict[Level, float] = Field(
+        default_factory=dict,
+        description="living allowance per boarder-year per level, yuan (两免一补; default 1000 primary, 1250 junior)",
     )
     allow_overflow: bool = Field(
         False, description="allow schools above capacity (大班额 risk, reported) instead of stopping with an explanation"
@@ -73,7 +112,17 @@ class ZoneOptions(BaseModel):
 
     def travel_limit_s(self, level: Level) -> float:
         """Longest acceptable one-way travel of ``level``, in seconds."""
-        return float(self.max_travel_s.get(level, RURAL_MAX_ONE_WAY_S))
+        return float(self.max_travel_s.get(level, DAY_MAX_ONE_WAY_S))
+
+    def boarding_limit_s(self, level: Level) -> float | None:
+        """Farthest one-way travel to a boarding school of ``level`` (``None``: boarding off)."""
+        if not self.boarding:
+            return None
+        return max(float(self.boarding_reach_s.get(level, BOARDING_MAX_ONE_WAY_S)), self.travel_limit_s(level))
+
+    def allowance(self, level: Level) -> float:
+        """Living allowance per boarder-year of ``level``, yuan."""
+        return float(self.allowance_yuan.get(level, BOARDING_ALLOWANCE_YUAN[level]))
 
     @property
     def stability_weight_s(self) -> int:

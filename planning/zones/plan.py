@@ -85,7 +85,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from geo.errors import InputError, Problem
+from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
 from planning.zones.contiguity import attach_greedily, make_contiguous
 from planning.zones.instance import BlockGraph, Instance, Reach, excess, pair_index, prepare, students_moved
@@ -126,12 +126,15 @@ class ZonePlan:
         ``nearest`` or ``optimal``.
     assignment
         One row per block with students at the level, sorted by ``block_id``:
-        ``block_id, school_id, travel_s, travel_m, students, reason``; unserved
-        blocks have an empty ``school_id`` and a ``reason``. Blocks with no
+        ``block_id, school_id, travel_s, travel_m, students, boarders,
+        young_boarders, reason``; unserved blocks have an empty ``school_id``
+        and a ``reason``; blocks at a school beyond their day limit board
+        (``boarders``; ``young_boarders``: those of grades 1–3). Blocks with no
         students are in :attr:`block_school` only.
     school_load
         One row per school, sorted by ``school_id``: ``school_id, students,
-        capacity_seats, utilization, overflow``.
+        capacity_seats, utilization, overflow, boarders, young_boarders``
+        (capacity counts boarders).
     objective_s
         Optimized objective: student-seconds of travel plus stability and
         overflow penalties.
@@ -186,13 +189,23 @@ class ZonePlan:
 # --- the plan of a solve ---------------------------------------------------------------
 
 
+def _minutes(travel_s: float) -> int:
+    return max(1, int((travel_s + 30) // 60))
+
+
 def _frames(
-    p: Instance, school: NDArray[np.int64], *, level: str
+    p: Instance, school: NDArray[np.int64], *, level: str, lower_grades_share: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, int | None]:
     n, m = len(p.demand), len(p.capacity)
     pair = pair_index(p, np.arange(n), school)
     ok = pair >= 0
     rows = np.flatnonzero(p.demand > 0)
+    boards = ok & p.boards[np.maximum(pair, 0)]
+    boarders = np.where(boards, p.demand, 0)
+    young = np.where(boards, np.floor(p.demand * lower_grades_share + 0.5).astype(np.int64), 0)
+    reason = p.reason.copy()
+    for i in np.flatnonzero(boards & (p.demand > 0)):
+        reason[i] = f"boards: {_minutes(p.time_s[pair[i]])} min one way, beyond the day limit"
     assignment = pd.DataFrame(
         {
             "block_id": p.block_ids[rows],
@@ -200,7 +213,9 @@ def _frames(
             "travel_s": pd.array(np.where(ok[rows], p.time_s[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
             "travel_m": pd.array(np.where(ok[rows], p.dist_m[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
             "students": p.demand[rows],
-            "reason": p.reason[rows].astype(str),
+            "boarders": boarders[rows],
+            "young_boarders": young[rows],
+            "reason": reason[rows].astype(str),
         }
     )
     assignment.loc[~ok[rows], ["travel_s", "travel_m"]] = pd.NA
@@ -214,6 +229,8 @@ def _frames(
             "capacity_seats": p.capacity,
             "utilization": np.where(p.capacity > 0, load / np.maximum(p.capacity, 1), np.nan),
             "overflow": np.maximum(load - p.capacity, 0),
+            "boarders": np.bincount(school[served], weights=boarders[served], minlength=m).astype(np.int64),
+            "young_boarders": np.bincount(school[served], weights=young[served], minlength=m).astype(np.int64),
         }
     ).sort_values("school_id", kind="stable").reset_index(drop=True)
     unserved = assignment.loc[assignment["school_id"] == "", ["block_id", "students", "reason"]].reset_index(drop=True)
@@ -240,9 +257,11 @@ class _Finish:
     details: Mapping[str, float | int | str]
 
 
-def _plan(p: Instance, school: NDArray[np.int64], *, level: str, t0: float, finish: _Finish | None = None) -> ZonePlan:
+def _plan(
+    p: Instance, school: NDArray[np.int64], *, level: str, t0: float, share: float, finish: _Finish | None = None
+) -> ZonePlan:
     """The plan of ``school``: the nearest baseline without ``finish``, the optimal plan with it."""
-    assignment, school_load, unserved, overflow, moved = _frames(p, school, level=level)
+    assignment, school_load, unserved, overflow, moved = _frames(p, school, level=level, lower_grades_share=share)
     pair = pair_index(p, np.arange(len(school)), school)
     ok = (pair >= 0) & (p.demand > 0)
     travel_total = float((p.time_s[pair[ok]] * p.demand[ok]).sum())
@@ -314,7 +333,7 @@ def nearest_zones(
     t0 = time.perf_counter()
     p = prepare(travel, demand, capacity_seats, reach=reach, current=current, stability_weight_s=0)
     school, _ = round_flow(p, np.zeros(len(p.origin), np.int64))
-    return _plan(p, school, level=level, t0=t0)
+    return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share)
 
 
 def optimal_zones(
@@ -369,13 +388,56 @@ def optimal_zones(
     Raises
     ------
     InfeasibleError
-        Capacity is short (every short school named, with how many seats), the
-        stability cap cannot be met, or indivisible blocks do not fit.
+        The stability cap cannot be met (capacity is never a reason: see below).
     SolverError
         A solver stopped without a usable answer.
+
+    Notes
+    -----
+    Capacity is hard unless ``options.allow_overflow``. When no whole-block
+    plan fitting every school is found within the limits (or none exists),
+    the plan is the best whole-block plan the repair found; when the seats in
+    reach are short even for divisible blocks, the solve runs again with
+    overflow allowed at ``options.overflow_penalty`` per student. Either way
+    the plan's over-full schools are in :attr:`ZonePlan.overflow` and why in
+    ``details["capacity_fallback"]`` (the caller lists them as shortfalls, or
+    stops when asked to be strict).
     """
     if options.method == "nearest":
         return nearest_zones(travel, demand, capacity_seats, level=level, reach=reach, current=current)
+    def solve(opts: ZoneOptions) -> ZonePlan:
+        return _optimal(
+            travel, demand, capacity_seats, level=level, reach=reach, current=current, graph=graph,
+            options=opts, limits=limits,
+        )
+
+    try:
+        return solve(options)
+    except (InfeasibleError, SolverError) as err:
+        if options.allow_overflow:
+            raise
+        first = err
+    try:
+        plan = solve(options.model_copy(update={"allow_overflow": True}))
+    except (InfeasibleError, SolverError):
+        raise first from None
+    why = first.summary if isinstance(first, InfeasibleError) else str(first)
+    return dataclasses.replace(plan, details={**plan.details, "capacity_fallback": why.split("; ")[0]})
+
+
+def _optimal(
+    travel: TravelMatrix,
+    demand: Sequence[int] | NDArray[np.integer],
+    capacity_seats: Sequence[int] | NDArray[np.integer],
+    *,
+    level: str,
+    reach: Reach,
+    current: NDArray[np.integer] | None,
+    graph: BlockGraph | None,
+    options: ZoneOptions,
+    limits: SolveLimits,
+) -> ZonePlan:
+    """The optimal solve proper (see :func:`optimal_zones`): capacity as ``options`` says."""
     t0 = time.perf_counter()
     p = prepare(travel, demand, capacity_seats, reach=reach, current=current, stability_weight_s=options.stability_weight_s)
     graph = _contiguity_graph(graph, options, len(p.capacity))
@@ -395,7 +457,9 @@ def optimal_zones(
     if len(st.split) or (loads(st.local, school, len(p.capacity)) > st.room).any() or excess(p, school, max_moved, penalty) > 0:
         school, rounded = _round(p, st, school, graph=graph, max_moved=max_moved, details=details), True
         if excess(p, school, max_moved, penalty) > 0:
-            school, free_total = integer_repair(r, school, st.split, level=level, cuts=cuts)
+            # capacity hard: the best whole-block plan, over-full schools noted, if none fits
+            notes = details if penalty is None else None
+            school, free_total = integer_repair(r, school, st.split, level=level, cuts=cuts, notes=notes)
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if graph is not None:
@@ -405,7 +469,7 @@ def optimal_zones(
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
     enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
     finish = _Finish(relaxed.bound, penalty, None if graph is None else enclave_ids, details)
-    return _plan(p, school, level=level, t0=t0, finish=finish)
+    return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
 
 
 # --- phases of the optimal solve -----------------------------------------------------

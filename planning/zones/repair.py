@@ -314,13 +314,24 @@ def ejection_regret(p: Instance, school: NDArray[np.int64]) -> NDArray[np.float6
 
 
 def integer_repair(
-    r: Repair, school: NDArray[np.int64], split: NDArray[np.int64], *, level: str, cuts: Sequence[Cut]
+    r: Repair,
+    school: NDArray[np.int64],
+    split: NDArray[np.int64],
+    *,
+    level: str,
+    cuts: Sequence[Cut],
+    notes: dict[str, float | int | str] | None = None,
 ) -> tuple[NDArray[np.int64], int]:
     """Fit every block (and the stability cap) by CP-SAT on a growing set of free blocks.
 
     The split blocks of the relaxation and the blocks cheapest to move once
     chains of moves are counted (:func:`ejection_regret`) are freed, everything
     else fixed; the set doubles until the plan fits.
+
+    With ``notes`` (best effort), a plan that still puts students above
+    capacity (the stability cap met) is returned instead of raising, and why
+    is written to ``notes["capacity_fallback"]``: the best whole-block plan
+    found, its over-full schools to be listed by the caller.
 
     Returns
     -------
@@ -349,10 +360,17 @@ def integer_repair(
         if excess(p, school, r.max_moved, r.overflow_penalty_s) == 0:
             return school, free_total
         if got is not None and got[1] == cp_model.UNKNOWN and r.budget.exhausted():
-            raise SolverError(f"{level}: no whole-block plan found within the time limit; raise [solver] time_limit_s")
-        if n_free >= len(order):
-            raise _no_whole_plan(r, school, got, level)
-        n_free *= 2
+            err: InfeasibleError | SolverError = SolverError(_unmet_message(r, school, level))
+        elif n_free >= len(order):
+            err = _no_whole_plan(r, school, got, level)
+        else:
+            n_free *= 2
+            continue
+        if notes is None or (r.max_moved is not None and students_moved(p, school) > r.max_moved):
+            raise err
+        why = err.summary if isinstance(err, InfeasibleError) else str(err)
+        notes["capacity_fallback"] = why.split("; ")[0]
+        return school, free_total
 
 
 def _no_whole_plan(

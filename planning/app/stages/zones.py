@@ -9,7 +9,8 @@ Urban and town units (and units without ``area_type``) use the level's mode
 (``[network] mode_primary``/``mode_junior``: walking by default, with the
 500 m / 1000 m walking standards); rural units use ``rural_mode``, by default
 the free school bus (免费校车, ≤ 60 km/h; 国办发〔2018〕27号: rural pupils travel
-≤ 30 minutes one way). One travel matrix is computed per mode and merged, so
+≤ 30 minutes one way); so do urban and town units with no school within the
+day limit on foot. One travel matrix is computed per mode and merged, so
 the travel cap, the optimal plan, the nearest baseline, the multi-school zones
 and the metrics all see each unit's own travel time. A bused unit's ``reason``
 says so (``school bus (免费校车), 18 min``); ``metrics.json`` reports the blocks,
@@ -43,7 +44,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from geo.adjacency import Adjacency, block_adjacency
-from geo.errors import InputError, Problem
+from geo.errors import InfeasibleError, InputError, Problem, Shortfall
 from geo.network import Mode
 from geo.travel import TravelMatrix
 from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
@@ -115,8 +116,6 @@ MODE_LABELS: Mapping[str, str] = {
     "bike": "by bike",
     "drive": "by car",
 }
-#: Tail of :data:`planning.zones.REASON_NO_SCHOOL` / ``REASON_TOWNSHIP``, rewritten per mode.
-_UNSERVED_TAIL = " min: needs boarding or a school bus"
 
 
 def block_modes(layer: pd.DataFrame, level_mode: str, rural_mode: str | None) -> NDArray[np.object_]:
@@ -264,14 +263,17 @@ def _relabel(plan: ZonePlan, mode_of: pd.Series, level_mode: str) -> ZonePlan:
     served = (a["school_id"] != "").to_numpy()
     t = a["travel_s"].to_numpy(dtype=float, na_value=np.nan)
     reason = a["reason"].astype(str).to_numpy(dtype=object)
+    boards = a["boarders"].to_numpy(dtype=np.int64) > 0
     for i in np.flatnonzero(other):
         label = MODE_LABELS.get(mode[i], f"by {mode[i]}")
         if served[i]:
-            reason[i] = f"{label}, {_minutes(t[i])} min"
-        elif mode[i] == "bus":
-            reason[i] = reason[i].replace(_UNSERVED_TAIL, f" min by {label}: needs boarding")
+            reason[i] = f"{label}, {_minutes(t[i])} min" + ("; boards (beyond the day limit)" if boards[i] else "")
         else:
-            reason[i] = reason[i].replace(_UNSERVED_TAIL, f" min {label}: needs boarding or a school bus")
+            by = label if label.startswith(("by ", "on ")) else f"by {label}"
+            text = reason[i].replace(" min", f" min {by}", 1)  # the day limit is measured by this mode
+            if mode[i] == "bus":
+                text = text.replace(": needs boarding or a school bus", ": needs boarding")
+            reason[i] = text
     a["reason"] = reason
     unserved = plan.unserved.copy()
     unserved["reason"] = a.set_index("block_id")["reason"].reindex(unserved["block_id"]).to_numpy()
@@ -301,7 +303,46 @@ def _mode_figures(assignment: pd.DataFrame, mode_of: pd.Series, level_mode: str)
 
 def _assignment_csv(lz: LevelZones) -> pd.DataFrame:
     a = lz.plan.assignment
-    return a[["block_id", "school_id", "travel_s", "travel_m", "reason"]].copy()
+    return a[["block_id", "school_id", "travel_s", "travel_m", "students", "boarders", "young_boarders", "reason"]].copy()
+
+
+def level_shortfalls(lz: LevelZones, names: Mapping[str, str], *, day_limit_s: float) -> list[Shortfall]:
+    """What the level's plan cannot meet, one line per school or unit.
+
+    Over-full schools (seats short: the plan overflows them), schools where
+    grades 1–3 pupils board because no school is within the day limit of their
+    unit (国办发〔2018〕27号: they do not board), and units no school can take.
+    """
+    plan, level, day = lz.plan, lz.level, f"{day_limit_s / 60:g}"
+    why = str(plan.details.get("capacity_fallback", "")) or "allow_overflow is set"
+
+    def where(school_id: object) -> str:
+        return f"{level} school {school_id} {names.get(str(school_id), '')}".rstrip()
+
+    out = [
+        Shortfall(
+            where=where(r.school_id),
+            short_by=int(r.over_by),
+            detail=f"{int(r.capacity_seats)} seats, {int(r.students)} students zoned there ({why})",
+        )
+        for r in plan.overflow.itertuples()
+    ]
+    young = plan.school_load[plan.school_load["young_boarders"] > 0]
+    out += [
+        Shortfall(
+            where=where(r.school_id),
+            short_by=int(r.young_boarders),
+            unit="grades 1-3 boarders",
+            detail=f"their units have no school within {day} min, so they board here with the older pupils "
+            "(grades 1-3 do not board, 国办发〔2018〕27号): keep or open a teaching point, or run a school bus",
+        )
+        for r in young.itertuples()
+    ]
+    out += [
+        Shortfall(where=f"{level} unit {r.block_id}", short_by=int(r.students), unit="students", detail=str(r.reason))
+        for r in plan.unserved.itertuples()
+    ]
+    return out
 
 
 @dataclass(frozen=True)
@@ -339,6 +380,13 @@ def _level_schools(ctx: Context, level: Level) -> gpd.GeoDataFrame:
     return schools
 
 
+def _beyond_day_limit(travel: TravelMatrix, limit: float) -> NDArray[np.bool_]:
+    """Origins with no destination within ``limit`` seconds."""
+    near = np.zeros(len(travel.origin_ids), bool)
+    near[travel.origin[travel.time_s <= limit]] = True
+    return ~near
+
+
 def _plan_level(
     ctx: Context, params: ZonesParams, level: Level, blocks: gpd.GeoDataFrame, adj: Adjacency
 ) -> tuple[LevelZones, _LevelTravel]:
@@ -347,11 +395,25 @@ def _plan_level(
     limit = params.travel_limit_s(level)
     level_mode = ctx.scenario.network.mode_for(level)
     modes = block_modes(blocks, level_mode, params.rural_mode)
-    mode_of = pd.Series(modes, index=blocks["block_id"].astype(str).to_numpy())
+    # Boarding schools take pupils from beyond the day limit: measure travel to every
+    # school (the reach is applied by the model). Not the boarding reach as a cutoff:
+    # geo.travel's chunk merge takes a cut chunk whose pair count happens to be a
+    # multiple of the origins for a full one and stops ("chunks must be consecutive").
+    cutoff = None if params.boarding_limit_s(level) is not None else limit
     travel = _mixed_travel(
-        ctx, blocks, schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=limit,
+        ctx, blocks, schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=cutoff,
         key=f"zones-{level}",
     )
+    # An urban or town unit with no school within the day limit on foot rides the
+    # rural mode (the school bus) too, rather than being left without a school.
+    far = _beyond_day_limit(travel, limit) & (modes == level_mode)
+    if params.rural_mode is not None and params.rural_mode != level_mode and far.any():
+        modes = np.where(far, params.rural_mode, modes).astype(object)
+        travel = _mixed_travel(
+            ctx, blocks, schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=cutoff,
+            key=f"zones-{level}-far",
+        )
+    mode_of = pd.Series(modes, index=blocks["block_id"].astype(str).to_numpy())
     ctx.step(f"zones {level} ({params.method})")
     lz = from_frames(
         blocks, schools, travel, level=level, cells=adj.cells, adjacency=adj.matrix, options=params, limits=_limits(ctx)
@@ -368,7 +430,7 @@ def _plan_level(
 
 def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str:
     """One line per level: schools, students, mean travel against the nearest plan, status, blocks by other modes."""
-    gap = m["plan"]["gap"]
+    gap, b, mv = m["plan"]["gap"], m["boarding"], m["moved_vs_nearest"]
     others = [
         f"{v['students']} students of {v['blocks']} rural blocks by {k}" + (
             f" ({v['unserved_students']} beyond {lt.limit / 60:g} min)" if v["unserved_students"] else ""
@@ -381,6 +443,11 @@ def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str
         f"{m['plan']['status']}" + (f", gap {gap:.3%}" if gap is not None else "")
         + (f", {len(lz.plan.unserved)} blocks unserved" if len(lz.plan.unserved) else "")
         + "".join(f"; {x}" for x in others)
+        + (
+            f"; {b['boarders']} boarders at {b['boarding_schools_used']} schools "
+            f"(allowance {b['allowance_yuan']:,.0f} yuan/year)" if b["boarders"] else ""
+        )
+        + (f"; moved {mv['plan']} students (nearest {mv['nearest']})" if mv["plan"] is not None else "")
     )
 
 
@@ -400,6 +467,10 @@ def _report_level(out: _Outputs, lz: LevelZones, lt: _LevelTravel, adjacency_met
         "unserved_blocks": m["plan"]["unserved_blocks"],
         "unserved_students": m["plan"]["travel"]["unserved"],
         "students_by_mode": {k: v["students"] for k, v in m["travel_modes"].items()},
+        "nearest_moved_students": m["nearest"]["moved_students"],
+        "boarders": m["boarding"]["boarders"],
+        "young_boarders": m["boarding"]["young_boarders"],
+        "boarding_allowance_yuan": m["boarding"]["allowance_yuan"],
         "solve_time_s": round(lz.plan.solve_time_s, 3),  # wall clock: manifest only
     }
     out.lines.append(_summary_line(lz, m, lt))
@@ -416,9 +487,19 @@ def run(ctx: Context, params: ZonesParams) -> StageOutput:
     out = _Outputs()
     levels: dict[str, LevelZones] = {}
     travels: dict[str, _LevelTravel] = {}
+    shortfalls: list[Shortfall] = []
+    names = _school_names(inputs.schools)
     for level in params.levels:
         levels[level], travels[level] = _plan_level(ctx, params, level, blocks, adj)
         _report_level(out, levels[level], travels[level], adj.method)
+        shortfalls += level_shortfalls(levels[level], names, day_limit_s=travels[level].limit)
+    if params.strict and shortfalls:
+        raise InfeasibleError(
+            summary=f"zones: {len(shortfalls)} targets cannot be met (seats, the 30-minute rule of grades 1-3, "
+            "units no school can take)",
+            shortfalls=shortfalls,
+            hint="add seats or a teaching point, or run without strict to plan with these listed",
+        )
     multischool: dict[str, MultiSchoolPlan] = {}
     if params.multischool:
         multischool = _multischool(ctx, levels, travels, adj, out)
@@ -430,7 +511,15 @@ def run(ctx: Context, params: ZonesParams) -> StageOutput:
         result=ZonesResult(levels=levels, multischool=multischool, feeder=feeder),
         summary="\n".join(out.lines),
         metrics=out.metrics,
+        shortfalls=tuple(shortfalls),
     )
+
+
+def _school_names(schools: pd.DataFrame) -> dict[str, str]:
+    """School id → name (empty when the layer has no names)."""
+    if "name" not in schools:
+        return {}
+    return dict(zip(schools["school_id"].astype(str), schools["name"].astype("string").fillna("").astype(str), strict=True))
 
 
 def _strength_or_why(ctx: Context) -> tuple[pd.DataFrame | None, str]:

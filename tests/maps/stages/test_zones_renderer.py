@@ -95,3 +95,19 @@ def test_tooltips_escape_html() -> None:
     zones = gpd.GeoDataFrame({"school_id": ["A"], "name": ["<script>x</script>"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=CRS)
     page = _script(renderer.add_zones(_map(), zones, level="junior"))
     assert "<script>x" not in page and "&lt;script&gt;x" in page
+
+
+def test_report_lists_boarders_their_allowance_and_moved_students() -> None:
+    metrics = {
+        "level": "junior",
+        "boarding": {
+            "boarders": 502, "young_boarders": 0, "allowance_yuan": 627500.0, "nearest_boarders": 495,
+            "by_school": {"J2": {"boarders": 54, "young_boarders": 0, "allowance_yuan": 67500.0}},
+        },
+        "moved_vs_nearest": {"plan": 882, "nearest": 1037, "stability_weight_s": 120},
+    }
+    html = renderer._boarding(metrics, "en")
+    for text in ("Boarders", "627,500", "495", "882", "1,037", "Boarders per school", "J2", "67,500"):
+        assert text in html, text
+    assert "寄宿生" in renderer._boarding(metrics, "zh")
+    assert renderer._boarding({"plan": {}}, "en") == ""

@@ -9,12 +9,13 @@ import pyproj
 import pytest
 import shapely
 
+from geo.demo import DEMO_SEED, build_demo
 from geo.errors import InfeasibleError
 from geo.model import Inputs
 from geo.network import NetworkSettings
 from geo.travel import straight_line_matrix
 from planning.app.scenario import InputsSection, Scenario, SolverSection
-from planning.app.stage import Context, StageParams
+from planning.app.stage import Context, StageOutput, StageParams
 from planning.app.stages.zones import STAGE, ZonesParams, _mixed_travel, block_modes, merge_travel
 from planning.zones import ZoneOptions
 
@@ -72,7 +73,9 @@ def test_stage_writes_every_canonical_file() -> None:
         + ["feeder.csv"]
     )
     a = out.files["primary/assignment.csv"]
-    assert list(a.columns) == ["block_id", "school_id", "travel_s", "travel_m", "reason"]
+    assert list(a.columns) == [
+        "block_id", "school_id", "travel_s", "travel_m", "students", "boarders", "young_boarders", "reason"
+    ]
     assert a["block_id"].tolist() == sorted(BLOCKS["block_id"])
     assert (a["school_id"] != "").all()
     zones = out.files["primary/zones.gpkg"]
@@ -112,15 +115,27 @@ def test_stage_is_deterministic() -> None:
 def test_stage_explains_shortage() -> None:
     small = SCHOOLS.assign(capacity_primary=[100, 100, 100, 0])
     p = ZonesParams(levels=["primary"], multischool=False, feeder=False)
+    planned = STAGE.run(context(p, small), p)
+    # not strict: a plan with the overflow, each over-full school a shortfall saying why
+    over = planned.files["primary/metrics.json"]["plan"]["overflow_students"]
+    assert over >= 24 * 30 - 300  # 720 students, 300 seats in use
+    assert sum(s.short_by for s in planned.shortfalls) == over
+    assert all("too few seats" in s.detail for s in planned.shortfalls)
+    strict = ZonesParams(levels=["primary"], multischool=False, feeder=False, strict=True)
     with pytest.raises(InfeasibleError, match="too few seats"):
-        STAGE.run(context(p, small), p)
-    p2 = ZonesParams(levels=["primary"], multischool=False, feeder=False, allow_overflow=True, contiguity=False)
+        STAGE.run(context(strict, small), strict)
+    p2 = ZonesParams(
+        levels=["primary"], multischool=False, feeder=False, allow_overflow=True, contiguity=False, stability_weight=0
+    )
     out = STAGE.run(context(p2, small), p2)
     assert out.files["primary/metrics.json"]["plan"]["overflow_students"] == 24 * 30 - 300
 
 
 def test_nearest_method_and_travel_cap() -> None:
-    p = ZonesParams(levels=["primary"], method="nearest", multischool=False, feeder=False, max_travel_s={"primary": 300})
+    p = ZonesParams(
+        levels=["primary"], method="nearest", multischool=False, feeder=False, max_travel_s={"primary": 300},
+        rural_mode=None,
+    )
     out = STAGE.run(context(p), p)
     a = out.files["primary/assignment.csv"]
     unserved = a[a["school_id"] == ""]
@@ -200,26 +215,28 @@ def test_rural_block_beyond_walking_reach_rides_the_school_bus() -> None:
     assert (a.loc["b_town", "school_id"], a.loc["b_town", "travel_s"], a.loc["b_town", "reason"]) == ("s1", 312, "")
     assert a.loc["b_far", "school_id"] == ""
     assert a.loc["b_far", "reason"] == "no school within 30 min by school bus (免费校车): needs boarding"
-    # a block without area_type travels like the level (walks) and stays out of reach
-    assert a.loc["b_none", "school_id"] == ""
-    assert a.loc["b_none", "reason"] == "no school within 30 min: needs boarding or a school bus"
+    # a block without area_type travels like the level (walks); out of walking reach, it rides the bus too
+    assert a.loc["b_none", "school_id"] == "s1"
+    assert a.loc["b_none", "reason"] == "school bus (免费校车), 12 min"
     m = out.files["primary/metrics.json"]
     assert m["rural_mode"] == "bus" and m["level_mode"] == "walk"
     assert m["travel_mode"] == "walk (straight line × 1.3); rural: bus (straight line × 1.3)"
     assert m["travel_modes"] == {
-        "bus": {"blocks": 2, "students": 27, "unserved_blocks": 1, "unserved_students": 7, "mean_travel_s": 749.0},
-        "walk": {"blocks": 2, "students": 15, "unserved_blocks": 1, "unserved_students": 5, "mean_travel_s": 312.0},
+        "bus": {"blocks": 3, "students": 32, "unserved_blocks": 1, "unserved_students": 7, "mean_travel_s": 749.0},
+        "walk": {"blocks": 1, "students": 10, "unserved_blocks": 0, "unserved_students": 0, "mean_travel_s": 312.0},
     }
-    # standard: b_town 390 m ≤ 500 m walking; b_rural 12 min ≤ 30 min → (10 + 20) / 42
-    assert m["plan"]["travel"]["share_within_standard"] == pytest.approx(30 / 42, abs=1e-4)
-    assert m["plan"]["travel"]["unserved"] == 12 and m["plan"]["unserved_blocks"] == 2
-    assert m["nearest"]["travel"]["unserved"] == 12
-    assert out.metrics["primary"]["students_by_mode"] == {"bus": 27, "walk": 15}
-    assert "27 students of 2 rural blocks by bus (7 beyond 30 min)" in out.summary
-    # one matrix per mode, kept apart in the cache
+    # standard: b_town 390 m ≤ 500 m walking; b_rural, b_none 12 min ≤ 30 min → (10 + 20 + 5) / 42
+    assert m["plan"]["travel"]["share_within_standard"] == pytest.approx(35 / 42, abs=1e-4)
+    assert m["plan"]["travel"]["unserved"] == 7 and m["plan"]["unserved_blocks"] == 1
+    assert m["nearest"]["travel"]["unserved"] == 7
+    assert out.metrics["primary"]["students_by_mode"] == {"bus": 32, "walk": 10}
+    assert "32 students of 3 rural blocks by bus (7 beyond 30 min)" in out.summary
+    # one matrix per mode, kept apart in the cache; again once the block out of walking reach rides the bus
     assert [s for s in steps if s.startswith("travel times")] == [
         "travel times block_id × school_id (walk, zones-primary-walk)",
         "travel times block_id × school_id (bus, zones-primary-bus)",
+        "travel times block_id × school_id (walk, zones-primary-far-walk)",
+        "travel times block_id × school_id (bus, zones-primary-far-bus)",
     ]
 
 
@@ -312,3 +329,47 @@ def test_stage_parameters_add_only_stage_fields() -> None:
         assert repr(ZonesParams.model_fields[name]) == repr(field), name
     params = ZonesParams(max_moved=30, levels=["primary"])
     assert isinstance(params, ZoneOptions) and params.max_moved == 30
+
+
+@pytest.fixture(scope="module")
+def demo_zones() -> tuple[StageOutput, StageOutput]:
+    """The zones of the demo county (清涧县, scale 1): default settings, and without the stability weight."""
+    inputs = build_demo().inputs
+    runs = []
+    for weight in (ZonesParams().stability_weight, 0.0):
+        p = ZonesParams(multischool=False, feeder=False, stability_weight=weight)
+        scenario = Scenario(
+            name="demo", seed=DEMO_SEED, inputs=InputsSection(schools="s.gpkg", blocks="b.gpkg"),
+            solver=SolverSection(time_limit_s=20, workers=1), network=NetworkSettings(), stages={"zones": p},
+        )
+        runs.append(STAGE.run(Context(scenario=scenario, inputs=inputs), p))
+    return runs[0], runs[1]
+
+
+def test_demo_places_every_junior_child_boarders_at_boarding_schools(demo_zones: tuple[StageOutput, StageOutput]) -> None:
+    out, _ = demo_zones
+    m = out.files["junior/metrics.json"]
+    assert m["plan"]["travel"]["unserved"] == 0 and m["plan"]["unserved_blocks"] == 0
+    b = m["boarding"]
+    assert b["boarders"] > 0
+    assert b["allowance_yuan"] == b["boarders"] * 1250
+    boarding = set(build_demo().inputs.schools.query("boarding")["school_id"])
+    assert set(b["by_school"]) <= boarding
+    a = out.files["junior/assignment.csv"]
+    far = a["travel_s"] > 1800
+    assert (a.loc[far, "boarders"] == a.loc[far, "students"]).all()
+    assert (a.loc[~far, "boarders"] == 0).all()
+
+
+def test_demo_optimal_zones_move_no_more_children_than_the_nearest_baseline(
+    demo_zones: tuple[StageOutput, StageOutput],
+) -> None:
+    stable, free = demo_zones
+    for level in ("primary", "junior"):
+        m, f = stable.files[f"{level}/metrics.json"], free.files[f"{level}/metrics.json"]
+        assert m["plan"]["moved_students"] <= m["nearest"]["moved_students"]
+        assert m["plan"]["moved_students"] <= f["plan"]["moved_students"]
+        # at (nearly) equal travel: the same mean to the tenth of a minute as the plan that ignores stability
+        assert abs(m["plan"]["travel"]["mean_travel_s"] - f["plan"]["travel"]["mean_travel_s"]) <= 6
+        assert m["plan"]["overflow_students"] == 0
+        assert len(stable.shortfalls) == sum(1 for s in stable.shortfalls if s.unit == "grades 1-3 boarders")
