@@ -395,11 +395,8 @@ def _plan_level(
     limit = params.travel_limit_s(level)
     level_mode = ctx.scenario.network.mode_for(level)
     modes = block_modes(blocks, level_mode, params.rural_mode)
-    # Boarding schools take pupils from beyond the day limit: measure travel to every
-    # school (the reach is applied by the model). Not the boarding reach as a cutoff:
-    # geo.travel's chunk merge takes a cut chunk whose pair count happens to be a
-    # multiple of the origins for a full one and stops ("chunks must be consecutive").
-    cutoff = None if params.boarding_limit_s(level) is not None else limit
+    # Boarding schools take pupils from beyond the day limit, up to the boarding reach.
+    cutoff = params.boarding_limit_s(level) or limit
     travel = _mixed_travel(
         ctx, blocks, schools, modes, level_mode=level_mode, origin_id="block_id", cutoff_s=cutoff,
         key=f"zones-{level}",
