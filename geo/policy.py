@@ -102,3 +102,18 @@ def class_size(level: str) -> int:
     except KeyError:
         msg = f"unknown level {level!r}; expected one of {sorted(sizes)}"
         raise ValueError(msg) from None
+
+
+# --- School strength (DOMAIN.md §7; 国办发〔2018〕27号) ----------------------------------
+SMALL_RURAL_SCHOOL_PUPILS: Final = 100  # 乡村小规模学校: < 100 pupils (国办发〔2018〕27号); never strong, never leads
+GRADES: Final = MappingProxyType({"primary": 6, "junior": 3})  # 六三学制: grades a complete school teaches
+#: Subjects a complete school has a teacher for (义务教育课程方案 2022; IT and labour are often taught by others).
+REQUIRED_SUBJECTS: Final = MappingProxyType(
+    {
+        "primary": ("chinese", "math", "english", "science", "morality", "pe", "music", "art"),
+        "junior": (
+            "chinese", "math", "english", "physics", "chemistry", "biology", "history", "geography", "morality",
+            "pe", "music", "art",
+        ),
+    }
+)

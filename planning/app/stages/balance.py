@@ -11,7 +11,8 @@ index is set in ``[balance.strength]``. Files:
   a ``basic_composite`` row per level (mean of the 8 基本均衡 CVs).
 - ``schools_balance.csv``: per school and level: pupils, exclusion, each
   indicator, its share of the standard and whether met, ``standards_met``,
-  ``meets_quality``, ``strength`` and ``strength_class``.
+  ``meets_quality``, ``strength``, ``strength_class``, ``class_source`` (bureau or
+  computed) and ``not_strong_because``.
 
 Result: :class:`BalanceResult` (``report`` and ``strength``).
 """
@@ -70,7 +71,7 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
     schools, teachers = ctx.inputs.schools, ctx.inputs.teachers
     ctx.step("balance indicators")
     report = from_frames(schools, teachers, options=params)
-    strength = params.strength.compute(schools, teachers)
+    strength = params.strength.compute(schools, teachers, standards=params.quality_standards)
 
     ind = report.indicators
     table = ind[["level", "indicator", "county_value", "cv", "threshold", "passes", "kind", "n_schools", "n_missing", "note"]]
@@ -79,7 +80,8 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
         names = pd.Series(schools["name"].astype(str).to_numpy(), index=schools["school_id"].astype(str).to_numpy())
         per_school.insert(1, "name", names.reindex(per_school["school_id"]).to_numpy())
     per_school["strength"] = strength["strength"].reindex(per_school["school_id"]).to_numpy()
-    per_school["strength_class"] = strength["strength_class"].reindex(per_school["school_id"]).to_numpy()
+    for col in ("strength_class", "class_source", "not_strong_because"):
+        per_school[col] = strength[col].reindex(per_school["school_id"]).to_numpy()
 
     lines: list[str] = []
     metrics: dict[str, Any] = {"not_computable": list(report.not_computable)}
