@@ -33,6 +33,9 @@ from planning.app.stages.balance import strength, strength_settings
 from planning.balance import StrengthOptions
 from planning.communities import CommunityOptions, CommunityPlan, SolveLimits, from_frames
 
+#: Travel is searched up to this multiple of the cap: a school with no lead within the cap is told of the nearest beyond.
+SEARCH_BEYOND_CAP = 3
+
 
 class CommunitiesParams(StageParams, CommunityOptions):
     """Parameters of the ``communities`` stage: :class:`~planning.communities.CommunityOptions` and the stage's own."""
@@ -62,15 +65,18 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
     if problems:
         raise InputError(problems)
     strength = _strength(ctx, params)
-    cap_s = params.max_travel_s
-    travel = ctx.travel(schools, schools, origin_id="school_id", dest_id="school_id", mode=params.mode, cutoff_s=cap_s)
+    # beyond the cap too, so that a school without a lead in reach is offered the nearest one
+    cutoff_s = SEARCH_BEYOND_CAP * params.max_travel_s
+    travel = ctx.travel(schools, schools, origin_id="school_id", dest_id="school_id", mode=params.mode, cutoff_s=cutoff_s)
     ctx.step("forming school communities")
     solver = ctx.scenario.solver
+    # not strict: plan as far as possible, each school left out and each short group listed as a shortfall
+    options = params if params.strict or params.allow_unassigned else params.model_copy(update={"allow_unassigned": True})
     plan = from_frames(
         schools,
         strength,
         travel,
-        options=params,
+        options=options,
         fixed_groups=ctx.table(params, "fixed_groups"),
         limits=SolveLimits(time_limit_s=solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
     )
@@ -96,7 +102,12 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
         )
     if len(plan.unassigned):
         lines.append(f"{len(plan.unassigned)} school placement(s) left out: see unassigned.csv")
-    return StageOutput(files=files, result=plan, summary="\n".join(lines), metrics=dict(plan.metrics))
+    if plan.shortfalls:
+        lines.append(f"{len(plan.shortfalls)} shortfall(s) (see shortfalls.csv), e.g.:")
+        lines += [f"  - {sf}" for sf in plan.shortfalls[:5]]
+    return StageOutput(
+        files=files, result=plan, summary="\n".join(lines), metrics=dict(plan.metrics), shortfalls=plan.shortfalls
+    )
 
 
 STAGE = Stage(
