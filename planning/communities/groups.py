@@ -13,13 +13,17 @@ number of groups is fixed when asked; existing groups are fixed. Objective::
   + w_s · Σ_j |Σ_{i in group j} (s_i − s̄)|           strength spread (linearized)
   + w_r · #groups without a rural member            soft: "≥ 1 rural member where possible"
   + w_u · #must-join schools left out               only with ``allow_unassigned``
+  + w_m · Σ_j short_j                               only with ``allow_unassigned``: members a group
+                                                    lacks below the minimum (soft ``min·y_j``)
 
 ``|Σ (s_i − s̄)|`` = size × |group mean strength − county mean|: it is linear
 (two inequalities) and pushes every group's mean strength towards the county
 mean, so no group is all weak. Bound and gap are CP-SAT's.
 
-**Frames** (:func:`form_communities`) choose the leads and roles per level, solve,
-and pair each weak school with a strong one (:mod:`planning.communities.pairing`).
+**Frames** (:func:`form_communities`) choose the leads and roles per level
+(only schools that may lead: :func:`planning.communities.frames.may_lead`; with
+``central_schools`` the 中心校+村小 groups of :mod:`planning.communities.central`
+first), solve, and pair each weak school with a strong one (:mod:`planning.communities.pairing`).
 
 **Levels.** By default primary schools are grouped with primary schools and
 junior with junior, nine-year schools taking part in both (a nine-year school

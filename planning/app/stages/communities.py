@@ -6,7 +6,14 @@ the ``balance`` stage's when it ran, else computed once from
 ``[balance.strength]``, or ``[communities.strength]`` when the balance stage is
 not enabled, or the defaults. Existing groups to keep (``fixed_groups``) are
 read and validated with the inputs (:data:`geo.model.GROUPS`). Travel lead →
-member is by ``mode`` (default car) on the road network when there is one.
+member is by ``mode`` (default car) on the road network when there is one,
+searched to 3 × the cap so that a school without a lead in reach is told of the
+nearest one beyond it.
+
+Not ``strict``, the stage plans as far as possible (the model's
+``allow_unassigned``): schools left out, groups short of members and weak
+schools without a partner are the output's shortfalls (``shortfalls.csv``);
+``strict`` stops with :class:`~geo.errors.InfeasibleError` instead.
 
 Files: ``groups.csv`` (``school_id, group_id, role`` lead|member, then level,
 lead, travel, strength), ``group_metrics.csv`` (members, travel, strength per
