@@ -134,3 +134,17 @@ def test_params_are_the_model_options_plus_the_stage_fields() -> None:
     cap = CommunitiesParams.model_fields["max_travel_min"]
     assert cap.default == 60.0 and cap.description == "lead → member travel cap, minutes"
     assert CommunitiesParams(max_travel_min=20).max_travel_s == 1200
+
+
+def test_group_sizes_that_cannot_hold_the_schools_give_a_plan_with_shortfalls_unless_strict() -> None:
+    # 2 leads (U1, U2 by n_groups) and 4 schools that must join: at least 3 members each is 6 places to fill
+    strict = CommunitiesParams(min_members=3, max_members=4, lead_mode="optimize", n_groups=2, strict=True)
+    with pytest.raises(InfeasibleError, match="group sizes cannot hold the schools"):
+        STAGE.run(context(strict), strict)
+    params = CommunitiesParams(min_members=3, max_members=4, lead_mode="optimize", n_groups=2)
+    out = STAGE.run(context(params), params)
+    g = out.files["groups.csv"]
+    assert sorted(g.loc[g["role"] == "member", "school_id"]) == ["R1", "R2", "R3", "R4"]
+    short = [s for s in out.shortfalls if s.unit == "members"]
+    assert sum(s.short_by for s in short) == 2 and all(s.where.startswith("primary: group of ") for s in short)
+    assert out.metrics["primary"]["short_groups"] == len(short)
