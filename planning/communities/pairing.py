@@ -278,7 +278,10 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
                         "strong_strength": float(strength[si]),
                     }
                 )
-        unpaired = [{"level": lv, "school_id": ids[weak[w]], "plan": "pair", "reason": why} for w, why in ps.unpaired.items()]
+        unpaired = [
+            {"level": lv, "school_id": ids[weak[w]], "plan": "pair", "reason": _beyond(why, cost[w], ids[strong], options)}
+            for w, why in ps.unpaired.items()
+        ]
     pairs = pd.DataFrame(pair_rows, columns=PAIR_COLUMNS).sort_values("weak_id").reset_index(drop=True)
     metrics = {
         "pairs": len(pairs),
@@ -288,6 +291,14 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
         "pair_note": pair_note,
     }
     return LevelPairs(pairs=pairs, unpaired=unpaired, metrics=metrics)
+
+
+def _beyond(why: str, cost: NDArray[np.float64], strong_ids: NDArray[np.str_], options: CommunityOptions) -> str:
+    """The reason a weak school is unpaired, with the nearest strong school beyond the cap when none is in reach."""
+    if why != PAIR_UNREACHABLE or not np.isfinite(cost).any():
+        return why
+    k = int(np.argmin(cost))
+    return f"{why}; nearest beyond the cap: {strong_ids[k]}, {cost[k] / 60:.0f} min away (cap {options.max_travel_min:.0f} min)"
 
 
 def _smallest_k(cost: NDArray[np.float64], n_weak: int, n_strong: int, max_travel_s: float) -> int:

@@ -108,6 +108,13 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
     counts = strength["strength_class"].value_counts()
     metrics["strength_classes"] = {c: int(counts.get(c, 0)) for c in ("strong", "middle", "weak")}
     lines.append("strength: " + ", ".join(f"{v} {k}" for k, v in metrics["strength_classes"].items()))
+    strong = strength.index[strength["strength_class"] == "strong"]
+    if len(strong) and "name" in schools.columns:
+        name = dict(zip(schools["school_id"].astype(str), schools["name"].astype(str)))
+        lines.append("strong: " + "、".join(name.get(str(sid), str(sid)) for sid in strong))
+    by_bureau = int((strength["class_source"] == "bureau").sum())
+    if by_bureau:
+        lines.append(f"{by_bureau} class(es) from the bureau's own strength_class column")
     if report.not_computable:
         lines.append("not computable (input missing): " + ", ".join(report.not_computable))
     return StageOutput(
