@@ -626,7 +626,9 @@ def _solve(
     for i, u in gm.unassigned.items():
         if solver.boolean_value(u):
             unassigned[i] = full_reason[i]
-    short = {j: int(solver.value(v)) for j, v in gm.short.items() if solver.boolean_value(gm.y[j]) and solver.value(v) > 0}
+    size = np.bincount(lead_of[lead_of >= 0], minlength=sc.n) - (lead_of == np.arange(sc.n))
+    # a lead without members forms no group (it is dropped from the plan), so it is not short either
+    short = {j: int(solver.value(v)) for j, v in gm.short.items() if size[j] > 0 and solver.value(v) > 0}
     objective = solver.objective_value / STRENGTH_SCALE
     bound = solver.best_objective_bound / STRENGTH_SCALE
     # CP-SAT also says OPTIMAL when it stops on the relative gap limit: always compute the gap
@@ -1063,15 +1065,22 @@ def _grow_leads(
     *,
     options: CommunityOptions,
 ) -> list[str]:
-    """Add groups (next strongest first) until every school that must join has room in reach."""
+    """Add groups (next strongest first) until every school that must join has room in reach.
+
+    Schools that no eligible lead could place (none within the cap even if every one led) are not waited
+    for: they are the plan's shortfalls, and adding leads for them would only add empty groups.
+    """
     ids = sub.index.to_numpy().astype(str)
     pos = {sid: k for k, sid in enumerate(ids)}
     reach = (t <= options.max_travel_s) & ~np.eye(len(ids), dtype=bool)
     base = np.nonzero(must_base)[0]
+    every, _, _ = _choose_leads(sub, must_base, fixed_leads, len(ids), options=options)
+    every_pos = np.array([pos[c] for c in every], dtype=np.int64)
+    hopeless = set(_unplaced(reach.T, t, base[~np.isin(base, every_pos)], every_pos, options.max_members).tolist())
     while True:
         lead_pos = np.array([pos[c] for c in cands], dtype=np.int64)
         rows = base[~np.isin(base, lead_pos)]
-        if len(_unplaced(reach.T, t, rows, lead_pos, options.max_members)) == 0:
+        if set(_unplaced(reach.T, t, rows, lead_pos, options.max_members).tolist()) <= hopeless:
             return cands
         more, _, _ = _choose_leads(sub, must_base, fixed_leads, len(cands) + 1, options=options)
         if len(more) == len(cands):
@@ -1102,6 +1111,9 @@ def _groups_frame(
             "fixed": np.isin(ids[in_group], list(fixed_members)),
         }
     )
+    # a lead no school joined forms no group (unless it is an existing group)
+    has_members = groups["lead_id"].isin(groups.loc[groups["role"] == "member", "lead_id"])
+    groups = groups[has_members | groups["fixed"]].copy()
     groups["_r"] = (groups["role"] != "lead").astype(int)
     return groups.sort_values(["group_id", "_r", "school_id"]).drop(columns="_r").reset_index(drop=True)
 

@@ -426,3 +426,23 @@ def test_a_group_short_of_members_is_a_shortfall_not_a_stop() -> None:
         solve_groups(*args, options=CommunityOptions(min_members=2, max_members=4))
     sol = solve_groups(*args, options=CommunityOptions(min_members=2, max_members=4, allow_unassigned=True))
     assert list(sol.lead_of) == [0, 1, 0, 0, 1] and dict(sol.short) == {1: 1}
+
+
+def test_a_school_no_lead_can_reach_adds_no_empty_groups() -> None:
+    schools, strength, travel = township_county()
+    opts = CommunityOptions(min_members=1, max_members=4, allow_unassigned=True, pair_k=0)
+    base = form_communities(schools, strength, travel, options=opts)
+    far = pd.DataFrame({"school_id": ["Z"], "name": ["远村小学"], "area_type": ["rural"], "township": ["丙镇"],
+                        "teaching_point": [False], "level": ["primary"]})  # fmt: skip
+    s2 = pd.concat([schools, far], ignore_index=True)
+    st2 = pd.concat([strength, pd.DataFrame({"strength": [0.5], "strength_class": ["weak"], "pupils": [40], "teaching_point": [False],
+                                             "complete": [True]}, index=pd.Index(["Z"], name="school_id"))])  # fmt: skip
+    ids = s2["school_id"].to_numpy()
+    x = np.array([0, 10, 12, 13, 14, -10, -12, -11, 1, 300]) * 1000.0
+    t2 = straight_line_matrix(ids, np.column_stack([x, 0 * x]), ids, np.column_stack([x, 0 * x]), speed_kmh=30, cutoff_s=3 * 3600 * 10, mode="drive")
+    plan = form_communities(s2, st2, t2, options=opts)
+    lead_ids = set(plan.groups.loc[plan.groups["role"] == "lead", "school_id"])
+    assert lead_ids == set(base.groups.loc[base.groups["role"] == "lead", "school_id"])
+    assert (plan.group_metrics["members"] > 0).all()
+    (z,) = [sf for sf in plan.shortfalls if "Z" in sf.where and sf.unit == "place in a group"]
+    assert z.where == "primary: 远村小学 (Z)" and "nearest lead beyond the cap: " in z.detail
