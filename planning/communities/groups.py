@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1011,7 +1012,12 @@ def _level_shortfalls(
 
     units = {"group": "place in a group", "pair": "strong partner"}
     out = [
-        Shortfall(where=f"{lv}: {label(r.school_id)}", short_by=1, unit=units.get(r.plan, r.plan), detail=str(r.reason))
+        Shortfall(
+            where=f"{lv}: {label(r.school_id)}",
+            short_by=1,
+            unit=units.get(r.plan, r.plan),
+            detail=re.sub(r"beyond the cap: ([^,]+),", lambda m: f"beyond the cap: {label(m.group(1))},", str(r.reason)),
+        )
         for r in un.itertuples()
     ]
     cap = options.max_travel_min

@@ -103,9 +103,9 @@ def test_a_school_beyond_the_cap_is_a_shortfall_unless_strict() -> None:
     assert "R3" in set(out.files["unassigned.csv"]["school_id"])
     (sf,) = [s for s in out.shortfalls if "R3" in s.where and s.unit == "place in a group"]
     assert sf.where == "primary: 远山小学 (R3)" and sf.unit == "place in a group" and sf.short_by == 1
-    assert sf.detail.startswith("no lead within 20 min; nearest lead beyond the cap: U")
+    assert sf.detail == "no lead within 20 min; nearest lead beyond the cap: 县二小 (U2), 32 min away (cap 20 min)"
     (pair,) = [s for s in out.shortfalls if "R3" in s.where and s.unit == "strong partner"]
-    assert pair.detail.startswith("no strong school within the travel cap; nearest beyond the cap: U")
+    assert pair.detail.startswith("no strong school within the travel cap; nearest beyond the cap: 县二小 (U2), 32 min away")
     assert "shortfall" in out.summary
 
 
