@@ -19,6 +19,7 @@ from maps.labels import Language, t
 from maps.layers import DEFAULT_DISPLAY, PALETTE, Display, add_layer, as_ids, esc, school_xy
 from maps.legend import legend_of
 from maps.tables import figures_table, flatten, heading, table_html, text
+from planning.app import stage as stage_api  # the session writes shortfalls.csv (no stage declares it)
 from planning.app.stage import RunResult, shortfalls_table
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ GROUPS = "groups.csv"
 GROUP_METRICS = "group_metrics.csv"
 PAIRS = "pairs.csv"
 METRICS = "metrics.json"
-SHORTFALLS = "shortfalls.csv"
 
 HEADING = ("学校共同体（集团化办学）", "School communities")
 
@@ -152,7 +152,7 @@ def section(run: RunResult, params: ReportParams) -> str:
     short = _shortfalls(run)
     if not short.empty:
         parts.append(f"<p>{esc(_t('shortfalls', lang))}</p>")
-        parts.append(table_html(short, lang=lang, file=stage_path(STAGE, SHORTFALLS)))
+        parts.append(table_html(short, lang=lang, file=stage_path(STAGE, stage_api.SHORTFALLS_FILE)))
     return "".join(parts)
 
 
