@@ -92,6 +92,7 @@ VALUE_ALIASES: Mapping[str, Mapping[str, str]] = {
     "area_type": {"城区": "urban", "城市": "urban", "镇区": "town", "县镇": "town", "乡村": "rural", "农村": "rural"},
     "title": {"初级": "junior", "中级": "intermediate", "高级": "senior", "副高级": "senior", "正高级": "senior"},
     "sex": {"男": "M", "女": "F", "m": "M", "f": "F"},
+    "strength_class": {"强": "strong", "中": "middle", "弱": "weak", "优质": "strong", "一般": "middle", "薄弱": "weak"},
 }
 
 ColumnKind = Literal["id", "str", "int", "float", "bool", "enum"]
@@ -183,6 +184,10 @@ SCHOOLS = LayerSpec(
         Column("computers", "int", False, ("计算机台数", "计算机数"), description="computers"),
         Column("books", "int", False, ("图书册数", "藏书"), description="library books"),
         Column("quality_score", "float", False, ("质量监测成绩", "监测成绩"), description="quality-monitoring score (optional)"),
+        Column(
+            "strength_class", "enum", False, ("强弱类别", "办学水平", "学校强弱"), ("strong", "middle", "weak"),
+            "the bureau's own judgement (强/中/弱); overrides the computed strength class",
+        ),
     ),
 )
 

@@ -118,3 +118,17 @@ BOARDING_MAX_ONE_WAY_S: Final = 2 * 60 * 60
 #: (assumption: six grades of equal size; falling births make the lower grades
 #: slightly smaller, so this slightly overstates the young pupils).
 PRIMARY_LOWER_GRADES_SHARE: Final = 0.5
+
+# --- School strength (DOMAIN.md §7; 国办发〔2018〕27号) ----------------------------------
+SMALL_RURAL_SCHOOL_PUPILS: Final = 100  # 乡村小规模学校: < 100 pupils (国办发〔2018〕27号); never strong, never leads
+GRADES: Final = MappingProxyType({"primary": 6, "junior": 3})  # 六三学制: grades a complete school teaches
+#: Subjects a complete school has a teacher for (义务教育课程方案 2022; IT and labour are often taught by others).
+REQUIRED_SUBJECTS: Final = MappingProxyType(
+    {
+        "primary": ("chinese", "math", "english", "science", "morality", "pe", "music", "art"),
+        "junior": (
+            "chinese", "math", "english", "physics", "chemistry", "biology", "history", "geography", "morality",
+            "pe", "music", "art",
+        ),
+    }
+)

@@ -19,7 +19,8 @@ from maps.labels import Language, t
 from maps.layers import DEFAULT_DISPLAY, PALETTE, Display, add_layer, as_ids, esc, school_xy
 from maps.legend import legend_of
 from maps.tables import figures_table, flatten, heading, table_html, text
-from planning.app.stage import RunResult
+from planning.app import stage as stage_api  # the session writes shortfalls.csv (no stage declares it)
+from planning.app.stage import RunResult, shortfalls_table
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "lead": ("牵头校", "Lead school"),
     "members": ("成员校", "Members"),
     "group": ("共同体", "Community"),
+    "shortfalls": (
+        "以下目标未能完全满足（规划已尽量满足，逐项列出缺口及原因）：",
+        "These targets could not be met in full (the plan meets them as far as possible; each shortfall and why):",
+    ),
 }
 
 
@@ -144,6 +149,10 @@ def section(run: RunResult, params: ReportParams) -> str:
     gm = stage_frame(run, STAGE, GROUP_METRICS)
     if gm is not None and not gm.empty:
         parts.append(table_html(gm, lang=lang, file=stage_path(STAGE, GROUP_METRICS)))
+    short = _shortfalls(run)
+    if not short.empty:
+        parts.append(f"<p>{esc(_t('shortfalls', lang))}</p>")
+        parts.append(table_html(short, lang=lang, file=stage_path(STAGE, stage_api.SHORTFALLS_FILE)))
     return "".join(parts)
 
 
@@ -151,11 +160,21 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """Communities, their figures and the strong–weak pairs (sheet name → table)."""
     zh = params.language == "zh"
     sheets: dict[str, pd.DataFrame] = {}
-    for rel, zh_name, en_name in ((GROUPS, "共同体", "groups"), (GROUP_METRICS, "共同体指标", "group metrics"), (PAIRS, "结对", "pairs")):
+    files = ((GROUPS, "共同体", "groups"), (GROUP_METRICS, "共同体指标", "group metrics"), (PAIRS, "结对", "pairs"))
+    for rel, zh_name, en_name in files:
         frame = stage_frame(run, STAGE, rel)
         if frame is not None:
             sheets[zh_name if zh else en_name] = frame.reset_index(drop=True)
+    short = _shortfalls(run)
+    if not short.empty:
+        sheets["共同体缺口" if zh else "community shortfalls"] = short
     return sheets
+
+
+def _shortfalls(run: RunResult) -> pd.DataFrame:
+    """The stage's shortfalls (``where, short_by, unit, detail``), empty when it met every target."""
+    output = run.outputs.get(STAGE)
+    return shortfalls_table(output.shortfalls if output is not None else ())
 
 
 RENDERER = StageRenderer(

@@ -15,8 +15,9 @@ Two doors, as for every capability:
 
       report = balance.from_frames(schools, teachers, options=balance.BalanceOptions())
 
-:func:`strength_from_frames` ranks schools strong / middle / weak against the
-优质均衡 standards (:class:`StrengthOptions`); :func:`compare_balance` shows CVs
+:func:`strength_from_frames` classes schools strong / middle / weak as a bureau
+does — by their teachers, results, demand and completeness, the standards only
+as met or not, the bureau's own class winning (:class:`StrengthOptions`); :func:`compare_balance` shows CVs
 before and after a change; :func:`validate_schools` checks a schools layer.
 Thresholds and standards default to :mod:`geo.policy` and are overridden through
 :class:`BalanceOptions`.

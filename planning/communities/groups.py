@@ -13,13 +13,17 @@ number of groups is fixed when asked; existing groups are fixed. Objective::
   + w_s · Σ_j |Σ_{i in group j} (s_i − s̄)|           strength spread (linearized)
   + w_r · #groups without a rural member            soft: "≥ 1 rural member where possible"
   + w_u · #must-join schools left out               only with ``allow_unassigned``
+  + w_m · Σ_j short_j                               only with ``allow_unassigned``: members a group
+                                                    lacks below the minimum (soft ``min·y_j``)
 
 ``|Σ (s_i − s̄)|`` = size × |group mean strength − county mean|: it is linear
 (two inequalities) and pushes every group's mean strength towards the county
 mean, so no group is all weak. Bound and gap are CP-SAT's.
 
-**Frames** (:func:`form_communities`) choose the leads and roles per level, solve,
-and pair each weak school with a strong one (:mod:`planning.communities.pairing`).
+**Frames** (:func:`form_communities`) choose the leads and roles per level
+(only schools that may lead: :func:`planning.communities.frames.may_lead`; with
+``central_schools`` the 中心校+村小 groups of :mod:`planning.communities.central`
+first), solve, and pair each weak school with a strong one (:mod:`planning.communities.pairing`).
 
 **Levels.** By default primary schools are grouped with primary schools and
 junior with junior, nine-year schools taking part in both (a nine-year school
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,11 +62,13 @@ from ortools.sat.python import cp_model
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.policy import GROUP_MAX_TRAVEL_S
 from geo.travel import TravelMatrix
+from planning.communities.central import CENTRAL_PREFIX, central_groups
 from planning.communities.frames import (
     PAIR_COLUMNS,
     UNASSIGNED_COLUMNS,
     concat,
     level_runs,
+    may_lead,
     school_info,
     strength_problems,
     travel_among,
@@ -75,6 +82,10 @@ logger = logging.getLogger(__name__)
 STRENGTH_SCALE = 1000
 #: Cost of leaving a must-join school out (with ``allow_unassigned``): above any travel within the cap.
 UNASSIGNED_PENALTY_S = 100 * GROUP_MAX_TRAVEL_S
+
+#: Cost of each member a group lacks below ``min_members`` (with ``allow_unassigned``): above any travel
+#: within the cap, below leaving a school out, so a school joins a short group rather than none.
+SHORT_MEMBER_PENALTY_S = 10 * GROUP_MAX_TRAVEL_S
 
 #: Travel seconds school → school, as :func:`solve_groups` takes them.
 Travel: TypeAlias = TravelMatrix | NDArray[Any] | sp.spmatrix | sp.sparray
@@ -118,6 +129,8 @@ class GroupSolution:
         -1 when it is in no group.
     unassigned
         Index → reason, for must-join schools left out (only with ``allow_unassigned``).
+    short
+        Lead index → members its group lacks to reach ``min_members`` (only with ``allow_unassigned``).
     objective, bound, gap
         Objective (seconds-equivalent), CP-SAT's best bound and relative gap.
     status
@@ -133,6 +146,7 @@ class GroupSolution:
     gap: float
     status: str
     wall_s: float
+    short: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,7 @@ class _Model:
     dev: dict[int, cp_model.IntVar]  # |strength deviation| of j's group
     rural: dict[int, tuple[cp_model.IntVar, cp_model.IntVar]]  # (j's group has a rural member, it has none)
     s_bar: int
+    short: dict[int, cp_model.IntVar] = field(default_factory=dict)  # members j's group lacks (soft minimum)
 
 
 def _cp_params(solver: cp_model.CpSolver, limits: SolveLimits) -> None:
@@ -275,7 +290,7 @@ def solve_groups(
     gm = _build_model(sc, reach, must, n_groups, opts)
     if sc.all_fixed and gm.x:
         _hint(gm, sc, reach, must, opts)
-    return _solve(gm, sc, unassigned, limits or DEFAULT_LIMITS, t0)
+    return _solve(gm, sc, unassigned, limits or DEFAULT_LIMITS, t0, _full_reason(sc, reach, opts))
 
 
 def _check(
@@ -347,10 +362,12 @@ def _check_stranded(sc: _Schools, reach: NDArray[np.bool_], opts: CommunityOptio
         others = np.where(sc.cand & (np.arange(sc.n) != i), sc.t[:, i], np.inf)
         j = int(np.argmin(others)) if np.isfinite(others).any() else -1
         detail = (
-            f"nearest lead {sc.ids[j]} is {others[j] / 60:.0f} min away, cap {cap_min:.0f} min" if j >= 0 else "no lead reachable at all"
+            f"nearest lead beyond the cap: {sc.ids[j]}, {others[j] / 60:.0f} min away (cap {cap_min:.0f} min)"
+            if j >= 0
+            else "no lead reachable at all"
         )
         shortfalls.append(Shortfall(where=sc.ids[i], short_by=1, unit="lead within the travel cap", detail=detail))
-        unassigned[int(i)] = f"no lead within {cap_min:.0f} min" + (f" ({detail})" if j >= 0 else "")
+        unassigned[int(i)] = f"no lead within {cap_min:.0f} min; " + detail
     if not opts.allow_unassigned:
         raise InfeasibleError(
             f"{len(stranded)} school(s) that must join a group have no lead within the travel cap",
@@ -431,7 +448,7 @@ def _build_model(
     """The CP-SAT model of the module docstring (variables and constraints in a fixed order)."""
     model = cp_model.CpModel()
     y, x, by_lead, unassigned = _add_membership(model, sc, reach, must, opts)
-    _add_sizes(model, sc, y, by_lead, n_groups, opts)
+    short = _add_sizes(model, sc, y, by_lead, n_groups, opts)
     s_bar, dev = _add_strength_spread(model, sc, y, by_lead, must, opts)
     rural = _add_rural_rule(model, sc, y, by_lead, opts)
     # objective in 1/STRENGTH_SCALE seconds so that every coefficient is an integer
@@ -439,8 +456,9 @@ def _build_model(
     obj += [round(opts.strength_weight_s) * d for d in dev.values()]
     obj += [round(opts.rural_penalty_s) * STRENGTH_SCALE * miss for _, miss in rural.values()]
     obj += [UNASSIGNED_PENALTY_S * STRENGTH_SCALE * u for u in unassigned.values()]
+    obj += [SHORT_MEMBER_PENALTY_S * STRENGTH_SCALE * v for v in short.values()]
     model.minimize(sum(obj))
-    return _Model(model=model, y=y, x=x, unassigned=unassigned, dev=dev, rural=rural, s_bar=s_bar)
+    return _Model(model=model, y=y, x=x, unassigned=unassigned, dev=dev, rural=rural, s_bar=s_bar, short=short)
 
 
 def _add_membership(
@@ -480,16 +498,28 @@ def _add_membership(
 
 def _add_sizes(
     model: cp_model.CpModel, sc: _Schools, y: dict[int, cp_model.IntVar], by_lead: Lead, n_groups: int | None, opts: CommunityOptions
-) -> None:
-    """``min·y_j ≤ Σ_i x_ij ≤ max·y_j`` (an existing group may be larger) and the number of groups."""
+) -> dict[int, cp_model.IntVar]:
+    """``min·y_j ≤ Σ_i x_ij ≤ max·y_j`` (an existing group may be larger) and the number of groups.
+
+    With ``allow_unassigned`` the minimum is soft: ``Σ_i x_ij + short_j ≥ min·y_j``, each missing member
+    penalised; returns the ``short_j`` (empty otherwise).
+    """
     fixed_size = sc.fixed_size
+    short: dict[int, cp_model.IntVar] = {}
     for j, yj in y.items():
         members = [v for _, v in by_lead.get(j, [])]
         hi = max(opts.max_members, int(fixed_size[j]))
+        lo = min(opts.min_members, hi)
         model.add(sum(members) <= hi * yj)
-        model.add(sum(members) >= min(opts.min_members, hi) * yj)
+        if opts.allow_unassigned and lo > 0:
+            short[j] = model.new_int_var(0, lo, f"short{j}")
+            model.add(sum(members) + short[j] >= lo * yj)
+        else:
+            model.add(sum(members) >= lo * yj)
     if n_groups is not None:
-        model.add(sum(y.values()) == int(n_groups))
+        g = min(int(n_groups), len(y)) if opts.allow_unassigned else int(n_groups)
+        model.add(sum(y.values()) == g)
+    return short
 
 
 def _add_strength_spread(
@@ -551,9 +581,27 @@ def _hint(gm: _Model, sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.b
         gm.model.add_hint(miss, int(not has_rural[j]))
     for u in gm.unassigned.values():
         gm.model.add_hint(u, 0)
+    size = dict.fromkeys(gm.y, 0)
+    for (_, j), used in hint.items():
+        size[j] += used
+    for j, v in gm.short.items():
+        gm.model.add_hint(v, max(0, opts.min_members - size[j]))
 
 
-def _solve(gm: _Model, sc: _Schools, unassigned: dict[int, str], limits: SolveLimits, t0: float) -> GroupSolution:
+def _full_reason(sc: _Schools, reach: NDArray[np.bool_], opts: CommunityOptions) -> list[str]:
+    """Why each school left out for want of room is left out: how many groups are in reach and their size."""
+    cap = opts.max_travel_s / 60
+    n_in = reach.sum(axis=1)
+    return [
+        f"the {n} group(s) within {cap:.0f} min are full ({opts.max_members} members each); "
+        "raise max_members or form 中心校+村小 groups (central_schools)"
+        for n in n_in
+    ]
+
+
+def _solve(
+    gm: _Model, sc: _Schools, unassigned: dict[int, str], limits: SolveLimits, t0: float, full_reason: list[str]
+) -> GroupSolution:
     """Solve, check the status and read the groups back."""
     solver = cp_model.CpSolver()
     _cp_params(solver, limits)
@@ -578,7 +626,10 @@ def _solve(gm: _Model, sc: _Schools, unassigned: dict[int, str], limits: SolveLi
     unassigned = dict(unassigned)
     for i, u in gm.unassigned.items():
         if solver.boolean_value(u):
-            unassigned[i] = "no room in the groups within reach"
+            unassigned[i] = full_reason[i]
+    size = np.bincount(lead_of[lead_of >= 0], minlength=sc.n) - (lead_of == np.arange(sc.n))
+    # a lead without members forms no group (it is dropped from the plan), so it is not short either
+    short = {j: int(solver.value(v)) for j, v in gm.short.items() if size[j] > 0 and solver.value(v) > 0}
     objective = solver.objective_value / STRENGTH_SCALE
     bound = solver.best_objective_bound / STRENGTH_SCALE
     # CP-SAT also says OPTIMAL when it stops on the relative gap limit: always compute the gap
@@ -591,6 +642,7 @@ def _solve(gm: _Model, sc: _Schools, unassigned: dict[int, str], limits: SolveLi
         gap=float(gap),
         status=name,
         wall_s=time.perf_counter() - t0,
+        short=short,
     )
 
 
@@ -681,6 +733,9 @@ class CommunityPlan:
         Per level: objective, bound, gap, status, solve time, groups, members,
         travel, strength spread (max − min group mean), groups without a rural
         member, pairs and their travel.
+    shortfalls
+        Each school left out of the groups or unpaired, and each group short
+        of members, with the numbers and why (only with ``allow_unassigned``).
     """
 
     groups: pd.DataFrame
@@ -688,6 +743,7 @@ class CommunityPlan:
     pairs: pd.DataFrame
     unassigned: pd.DataFrame
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    shortfalls: tuple[Shortfall, ...] = ()
 
 
 _GROUP_COLUMNS = [
@@ -805,13 +861,17 @@ def form_communities(
             continue
         fx = fixed if lv == "all" else fixed[fixed["level"].isin(["", "nan", "None", lv])]
         fx = fx[fx["school_id"].isin(sub.index)]
-        plans[lv] = _form_level(lv, sub, travel_among(travel, sub.index.to_numpy()), fx, options=opts, limits=lim)
+        t = travel_among(travel, sub.index.to_numpy())
+        if opts.central_schools:
+            fx = concat([fx, central_groups(lv, sub, t, fx, options=opts)], ["school_id", "group_id", "role", "level"])
+        plans[lv] = _form_level(lv, sub, t, fx, options=opts, limits=lim)
     return CommunityPlan(
         groups=concat([p.groups for p in plans.values()], _GROUP_COLUMNS),
         group_metrics=concat([p.group_metrics for p in plans.values()], _METRIC_COLUMNS),
         pairs=concat([p.pairs for p in plans.values()], PAIR_COLUMNS),
         unassigned=concat([p.unassigned for p in plans.values()], UNASSIGNED_COLUMNS),
         metrics={lv: p.metrics for lv, p in plans.items()},
+        shortfalls=tuple(sf for p in plans.values() for sf in p.shortfalls),
     )
 
 
@@ -835,17 +895,25 @@ def _check_frames(schools: pd.DataFrame, strength: pd.DataFrame, opts: Community
 
 
 def _choose_leads(
-    sub: pd.DataFrame, must_base: NDArray[np.bool_], fixed_leads: list[str], n_groups: int | None, *, options: CommunityOptions
+    sub: pd.DataFrame,
+    must_base: NDArray[np.bool_],
+    fixed_leads: list[str],
+    n_groups: int | None,
+    *,
+    options: CommunityOptions,
+    fixed_room: int = 0,
 ) -> tuple[list[str], list[str], int | None]:
-    """(candidate leads, fixed leads, number of groups) for one level, ``n_groups`` of them when given."""
+    """(candidate leads, fixed leads, number of groups) for one level, ``n_groups`` of them when given.
+
+    ``fixed_room``: places the fixed groups have left (``max_members`` less their members, at least 0 each).
+    """
     ids = sub.index.to_numpy()
     lead_mode, max_members = options.lead_mode, options.max_members
     if lead_mode == "given":
         leads = sorted({str(i) for i in options.lead_ids} & set(ids) | set(fixed_leads))
         return leads, leads, None
     eligible = sub["strength_class"].to_numpy() != "weak"
-    if options.lead_area_types is not None:
-        eligible &= sub["area_type"].isin(list(options.lead_area_types)).to_numpy()
+    eligible &= may_lead(sub, min_pupils=options.lead_min_pupils, area_types=options.lead_area_types)
     strength = sub["strength"].to_numpy(np.float64)
     eligible &= np.isfinite(strength)
     order = sorted((i for i in np.nonzero(eligible)[0] if ids[i] not in fixed_leads), key=lambda i: (-strength[i], ids[i]))
@@ -856,7 +924,7 @@ def _choose_leads(
         for _ in range(10):
             chosen = set(fixed_leads) | set(ranked[: max(0, g - len(fixed_leads))])
             n_must = int(sum(1 for i, m in zip(ids, must_base) if m and i not in chosen))
-            g_new = max(len(fixed_leads), 1, math.ceil(n_must / max_members))
+            g_new = max(1, len(fixed_leads) + math.ceil(max(0, n_must - fixed_room) / max_members))
             if g_new == g:
                 break
             g = g_new
@@ -878,6 +946,7 @@ class _LevelPlan:
     pairs: pd.DataFrame
     unassigned: pd.DataFrame
     metrics: dict[str, Any]
+    shortfalls: tuple[Shortfall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -922,7 +991,41 @@ def _form_level(
         **paired.metrics,
     }
     un = pd.DataFrame(unassigned + paired.unpaired, columns=UNASSIGNED_COLUMNS)
-    return _LevelPlan(groups=groups, group_metrics=gm_df, pairs=paired.pairs, unassigned=un, metrics=metrics)
+    metrics["short_groups"] = len(sol.short)
+    metrics["central_groups"] = int(gm_df["group_id"].astype(str).str.startswith(CENTRAL_PREFIX).sum())
+    shortfalls = _level_shortfalls(lv, sub, un, sol, options)
+    return _LevelPlan(
+        groups=groups, group_metrics=gm_df, pairs=paired.pairs, unassigned=un, metrics=metrics, shortfalls=shortfalls
+    )
+
+
+def _level_shortfalls(
+    lv: str, sub: pd.DataFrame, un: pd.DataFrame, sol: GroupSolution, options: CommunityOptions
+) -> tuple[Shortfall, ...]:
+    """One shortfall per school left out of the groups or unpaired and per group short of members."""
+    ids = sub.index.to_numpy().astype(str)
+    names = sub["name"].astype(str).to_dict() if "name" in sub.columns else {}
+
+    def label(sid: str) -> str:
+        name = names.get(sid, "")
+        return f"{name} ({sid})" if name and name != sid else sid
+
+    units = {"group": "place in a group", "pair": "strong partner"}
+    out = [
+        Shortfall(
+            where=f"{lv}: {label(r.school_id)}",
+            short_by=1,
+            unit=units.get(r.plan, r.plan),
+            detail=re.sub(r"beyond the cap: ([^,]+),", lambda m: f"beyond the cap: {label(m.group(1))},", str(r.reason)),
+        )
+        for r in un.itertuples()
+    ]
+    cap = options.max_travel_min
+    for j, k in sorted(sol.short.items()):
+        n = options.min_members - k
+        detail = f"{n} member(s), at least {options.min_members} wanted: no more school that must or may join is within {cap:.0f} min"
+        out.append(Shortfall(where=f"{lv}: group of {label(ids[j])}", short_by=int(k), unit="members", detail=detail))
+    return tuple(out)
 
 
 def _level_roles(sub: pd.DataFrame, t: NDArray[np.float64], fx: pd.DataFrame, options: CommunityOptions) -> _Roles:
@@ -934,8 +1037,11 @@ def _level_roles(sub: pd.DataFrame, t: NDArray[np.float64], fx: pd.DataFrame, op
     must_base = (cls == "weak") | (is_rural if options.assign_rural else False)
     if options.middle == "include":
         must_base |= cls == "middle"
+    must_base &= ~np.isin(ids, fx.loc[fx["role"] == "member", "school_id"].to_numpy())  # placed by their group
     fixed_leads = sorted(fx.loc[fx["role"] == "lead", "school_id"])
-    cands, fixed_l, g = _choose_leads(sub, must_base, fixed_leads, options.n_groups, options=options)
+    fixed_size = fx[fx["role"] == "member"].groupby("group_id").size()
+    room = int(sum(max(0, options.max_members - int(fixed_size.get(g, 0))) for g in fx.loc[fx["role"] == "lead", "group_id"]))
+    cands, fixed_l, g = _choose_leads(sub, must_base, fixed_leads, options.n_groups, options=options, fixed_room=room)
     if options.lead_mode == "strongest" and options.n_groups is None:
         cands = fixed_l = _grow_leads(sub, t, must_base, fixed_leads, cands, options=options)
     role = np.full(len(ids), "out", dtype=object)
@@ -965,15 +1071,22 @@ def _grow_leads(
     *,
     options: CommunityOptions,
 ) -> list[str]:
-    """Add groups (next strongest first) until every school that must join has room in reach."""
+    """Add groups (next strongest first) until every school that must join has room in reach.
+
+    Schools that no eligible lead could place (none within the cap even if every one led) are not waited
+    for: they are the plan's shortfalls, and adding leads for them would only add empty groups.
+    """
     ids = sub.index.to_numpy().astype(str)
     pos = {sid: k for k, sid in enumerate(ids)}
     reach = (t <= options.max_travel_s) & ~np.eye(len(ids), dtype=bool)
     base = np.nonzero(must_base)[0]
+    every, _, _ = _choose_leads(sub, must_base, fixed_leads, len(ids), options=options)
+    every_pos = np.array([pos[c] for c in every], dtype=np.int64)
+    hopeless = set(_unplaced(reach.T, t, base[~np.isin(base, every_pos)], every_pos, options.max_members).tolist())
     while True:
         lead_pos = np.array([pos[c] for c in cands], dtype=np.int64)
         rows = base[~np.isin(base, lead_pos)]
-        if len(_unplaced(reach.T, t, rows, lead_pos, options.max_members)) == 0:
+        if set(_unplaced(reach.T, t, rows, lead_pos, options.max_members).tolist()) <= hopeless:
             return cands
         more, _, _ = _choose_leads(sub, must_base, fixed_leads, len(cands) + 1, options=options)
         if len(more) == len(cands):
@@ -1004,6 +1117,9 @@ def _groups_frame(
             "fixed": np.isin(ids[in_group], list(fixed_members)),
         }
     )
+    # a lead no school joined forms no group (unless it is an existing group)
+    has_members = groups["lead_id"].isin(groups.loc[groups["role"] == "member", "lead_id"])
+    groups = groups[has_members | groups["fixed"]].copy()
     groups["_r"] = (groups["role"] != "lead").astype(int)
     return groups.sort_values(["group_id", "_r", "school_id"]).drop(columns="_r").reset_index(drop=True)
 

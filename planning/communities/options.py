@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS
+from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS, SMALL_RURAL_SCHOOL_PUPILS
 from planning.limits import SolveLimits
 
 #: Default cost of one unit of size-weighted strength deviation, in seconds of travel.
@@ -24,6 +24,9 @@ DEFAULT_GAP_LIMIT = 0.01
 #: Each school may join one of its this-many nearest candidate leads (fixed groups excepted).
 DEFAULT_NEAREST_LEADS = 10
 
+AreaName = Literal["urban", "town", "rural"]
+#: Area types that may lead by default: a community is led from the county seat or a township seat.
+DEFAULT_LEAD_AREA_TYPES: tuple[AreaName, ...] = ("urban", "town")
 LevelMode = Literal["by_level", "mixed"]
 LeadMode = Literal["strongest", "optimize", "given"]
 MiddleMode = Literal["exclude", "optional", "include"]
@@ -39,8 +42,15 @@ class CommunityOptions(BaseModel):
         "strongest", description="leads: the strongest schools, chosen by the solver among the strongest, or given"
     )
     lead_ids: list[str] = Field(default_factory=list, description="leads when lead_mode = 'given'")
-    lead_area_types: list[Literal["urban", "town", "rural"]] | None = Field(
-        None, description="only these area types may lead (default any)"
+    lead_area_types: list[AreaName] | None = Field(
+        default_factory=lambda: list(DEFAULT_LEAD_AREA_TYPES), description="only these area types lead or partner a weak school (none = any)"
+    )
+    lead_min_pupils: int = Field(
+        SMALL_RURAL_SCHOOL_PUPILS, ge=0,
+        description="schools with fewer pupils never lead or partner (乡村小规模学校 < 100); nor do teaching points or incomplete schools",
+    )
+    central_schools: bool = Field(
+        False, description="中心校+村小: each township's central school leads its township's village schools and teaching points"
     )
     n_groups: int | None = Field(None, ge=1, description="groups per level (default: enough for every school that must join)")
     min_members: int = Field(GROUP_MIN_MEMBERS, ge=0, description="members per group besides the lead, at least")
@@ -59,7 +69,11 @@ class CommunityOptions(BaseModel):
     pair_k: int | None = Field(
         None, ge=0, description="weak schools per strong partner in one-to-one pairing; none = smallest that pairs all, 0 = off"
     )
-    allow_unassigned: bool = Field(False, description="leave unplaceable schools out (listed) instead of failing")
+    allow_unassigned: bool = Field(
+        False,
+        description="model door: leave unplaceable schools out and groups short (listed) instead of failing; "
+        "the stage plans so unless strict",
+    )
 
     @model_validator(mode="after")
     def _sizes(self) -> CommunityOptions:

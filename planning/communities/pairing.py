@@ -9,7 +9,8 @@ each strong school replicated k times gives the same optimum faster.
 
 **Frames** (:func:`form_pairs`): per level (as the groups: primary with primary,
 junior with junior, nine-year schools in both; or all together), the schools of
-class ``weak`` with those of class ``strong``, within ``max_travel_min``; ``pair_k``
+class ``weak`` with those of class ``strong`` that may lead (no teaching point, small or
+incomplete school, of ``lead_area_types``), within ``max_travel_min``; ``pair_k``
 ``None`` takes the smallest k that pairs every weak school in reach.
 """
 
@@ -30,7 +31,16 @@ from ortools.graph.python import linear_sum_assignment, min_cost_flow
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.policy import GROUP_MAX_TRAVEL_S
 from geo.travel import TravelMatrix
-from planning.communities.frames import PAIR_COLUMNS, UNASSIGNED_COLUMNS, concat, level_runs, school_info, strength_problems, travel_among
+from planning.communities.frames import (
+    PAIR_COLUMNS,
+    UNASSIGNED_COLUMNS,
+    concat,
+    level_runs,
+    may_lead,
+    school_info,
+    strength_problems,
+    travel_among,
+)
 from planning.communities.options import CommunityOptions
 
 logger = logging.getLogger(__name__)
@@ -232,7 +242,9 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
     ids = sub.index.to_numpy().astype(str)
     cls = sub["strength_class"].to_numpy()
     weak = np.nonzero(cls == "weak")[0]
-    strong = np.nonzero(cls == "strong")[0]
+    # no teaching point, small or incomplete school, nor one of another area type than the leads', is a strong partner
+    partner_ok = may_lead(sub, min_pupils=options.lead_min_pupils, area_types=options.lead_area_types)
+    strong = np.nonzero((cls == "strong") & partner_ok)[0]
     pair_rows: list[dict[str, Any]] = []
     unpaired: list[dict[str, Any]] = []
     pair_note = ""
@@ -243,7 +255,7 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
     elif len(weak) == 0:
         pair_note = "no weak school"
     elif len(strong) == 0:
-        pair_note = "no strong school at this level: no pairs"
+        pair_note = "no strong school that may partner at this level: no pairs"
         logger.info("%s: no strong school, no one-to-one pairs", lv)
     else:
         cost = t[np.ix_(strong, weak)].T
@@ -266,7 +278,10 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
                         "strong_strength": float(strength[si]),
                     }
                 )
-        unpaired = [{"level": lv, "school_id": ids[weak[w]], "plan": "pair", "reason": why} for w, why in ps.unpaired.items()]
+        unpaired = [
+            {"level": lv, "school_id": ids[weak[w]], "plan": "pair", "reason": _beyond(why, cost[w], ids[strong], options)}
+            for w, why in ps.unpaired.items()
+        ]
     pairs = pd.DataFrame(pair_rows, columns=PAIR_COLUMNS).sort_values("weak_id").reset_index(drop=True)
     metrics = {
         "pairs": len(pairs),
@@ -276,6 +291,14 @@ def pair_level(lv: str, sub: pd.DataFrame, t: NDArray[np.float64], *, options: C
         "pair_note": pair_note,
     }
     return LevelPairs(pairs=pairs, unpaired=unpaired, metrics=metrics)
+
+
+def _beyond(why: str, cost: NDArray[np.float64], strong_ids: NDArray[np.str_], options: CommunityOptions) -> str:
+    """The reason a weak school is unpaired, with the nearest strong school beyond the cap when none is in reach."""
+    if why != PAIR_UNREACHABLE or not np.isfinite(cost).any():
+        return why
+    k = int(np.argmin(cost))
+    return f"{why}; nearest beyond the cap: {strong_ids[k]}, {cost[k] / 60:.0f} min away (cap {options.max_travel_min:.0f} min)"
 
 
 def _smallest_k(cost: NDArray[np.float64], n_weak: int, n_strong: int, max_travel_s: float) -> int:

@@ -11,7 +11,8 @@ index is set in ``[balance.strength]``. Files:
   a ``basic_composite`` row per level (mean of the 8 基本均衡 CVs).
 - ``schools_balance.csv``: per school and level: pupils, exclusion, each
   indicator, its share of the standard and whether met, ``standards_met``,
-  ``meets_quality``, ``strength`` and ``strength_class``.
+  ``meets_quality``, ``strength``, ``strength_class``, ``class_source`` (bureau or
+  computed) and ``not_strong_because``.
 
 Result: :class:`BalanceResult` (``report`` and ``strength``).
 """
@@ -70,7 +71,7 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
     schools, teachers = ctx.inputs.schools, ctx.inputs.teachers
     ctx.step("balance indicators")
     report = from_frames(schools, teachers, options=params)
-    strength = params.strength.compute(schools, teachers)
+    strength = params.strength.compute(schools, teachers, standards=params.quality_standards)
 
     ind = report.indicators
     table = ind[["level", "indicator", "county_value", "cv", "threshold", "passes", "kind", "n_schools", "n_missing", "note"]]
@@ -79,7 +80,8 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
         names = pd.Series(schools["name"].astype(str).to_numpy(), index=schools["school_id"].astype(str).to_numpy())
         per_school.insert(1, "name", names.reindex(per_school["school_id"]).to_numpy())
     per_school["strength"] = strength["strength"].reindex(per_school["school_id"]).to_numpy()
-    per_school["strength_class"] = strength["strength_class"].reindex(per_school["school_id"]).to_numpy()
+    for col in ("strength_class", "class_source", "not_strong_because"):
+        per_school[col] = strength[col].reindex(per_school["school_id"]).to_numpy()
 
     lines: list[str] = []
     metrics: dict[str, Any] = {"not_computable": list(report.not_computable)}
@@ -106,6 +108,13 @@ def run(ctx: Context, params: BalanceParams) -> StageOutput:
     counts = strength["strength_class"].value_counts()
     metrics["strength_classes"] = {c: int(counts.get(c, 0)) for c in ("strong", "middle", "weak")}
     lines.append("strength: " + ", ".join(f"{v} {k}" for k, v in metrics["strength_classes"].items()))
+    strong = strength.index[strength["strength_class"] == "strong"]
+    if len(strong) and "name" in schools.columns:
+        name = dict(zip(schools["school_id"].astype(str), schools["name"].astype(str)))
+        lines.append("strong: " + "、".join(name.get(str(sid), str(sid)) for sid in strong))
+    by_bureau = int((strength["class_source"] == "bureau").sum())
+    if by_bureau:
+        lines.append(f"{by_bureau} class(es) from the bureau's own strength_class column")
     if report.not_computable:
         lines.append("not computable (input missing): " + ", ".join(report.not_computable))
     return StageOutput(

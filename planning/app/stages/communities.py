@@ -6,7 +6,14 @@ the ``balance`` stage's when it ran, else computed once from
 ``[balance.strength]``, or ``[communities.strength]`` when the balance stage is
 not enabled, or the defaults. Existing groups to keep (``fixed_groups``) are
 read and validated with the inputs (:data:`geo.model.GROUPS`). Travel lead →
-member is by ``mode`` (default car) on the road network when there is one.
+member is by ``mode`` (default car) on the road network when there is one,
+searched to 3 × the cap so that a school without a lead in reach is told of the
+nearest one beyond it.
+
+Not ``strict``, the stage plans as far as possible (the model's
+``allow_unassigned``): schools left out, groups short of members and weak
+schools without a partner are the output's shortfalls (``shortfalls.csv``);
+``strict`` stops with :class:`~geo.errors.InfeasibleError` instead.
 
 Files: ``groups.csv`` (``school_id, group_id, role`` lead|member, then level,
 lead, travel, strength), ``group_metrics.csv`` (members, travel, strength per
@@ -32,6 +39,9 @@ from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, 
 from planning.app.stages.balance import strength, strength_settings
 from planning.balance import StrengthOptions
 from planning.communities import CommunityOptions, CommunityPlan, SolveLimits, from_frames
+
+#: Travel is searched up to this multiple of the cap: a school with no lead within the cap is told of the nearest beyond.
+SEARCH_BEYOND_CAP = 3
 
 
 class CommunitiesParams(StageParams, CommunityOptions):
@@ -62,15 +72,18 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
     if problems:
         raise InputError(problems)
     strength = _strength(ctx, params)
-    cap_s = params.max_travel_s
-    travel = ctx.travel(schools, schools, origin_id="school_id", dest_id="school_id", mode=params.mode, cutoff_s=cap_s)
+    # beyond the cap too, so that a school without a lead in reach is offered the nearest one
+    cutoff_s = SEARCH_BEYOND_CAP * params.max_travel_s
+    travel = ctx.travel(schools, schools, origin_id="school_id", dest_id="school_id", mode=params.mode, cutoff_s=cutoff_s)
     ctx.step("forming school communities")
     solver = ctx.scenario.solver
+    # not strict: plan as far as possible, each school left out and each short group listed as a shortfall
+    options = params if params.strict or params.allow_unassigned else params.model_copy(update={"allow_unassigned": True})
     plan = from_frames(
         schools,
         strength,
         travel,
-        options=params,
+        options=options,
         fixed_groups=ctx.table(params, "fixed_groups"),
         limits=SolveLimits(time_limit_s=solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
     )
@@ -96,7 +109,12 @@ def run(ctx: Context, params: CommunitiesParams) -> StageOutput:
         )
     if len(plan.unassigned):
         lines.append(f"{len(plan.unassigned)} school placement(s) left out: see unassigned.csv")
-    return StageOutput(files=files, result=plan, summary="\n".join(lines), metrics=dict(plan.metrics))
+    if plan.shortfalls:
+        lines.append(f"{len(plan.shortfalls)} shortfall(s) (see shortfalls.csv), e.g.:")
+        lines += [f"  - {sf}" for sf in plan.shortfalls[:5]]
+    return StageOutput(
+        files=files, result=plan, summary="\n".join(lines), metrics=dict(plan.metrics), shortfalls=plan.shortfalls
+    )
 
 
 STAGE = Stage(

@@ -19,7 +19,7 @@ from planning.app.stages.balance import strength
 
 CRS = "EPSG:32649"
 # an urban core of two schools and three rural schools 6-15 km away; with the default index
-# U1 has strength 0.286, U2 0.272 and the rural schools 0.13-0.16 (no school is strong by default)
+# U1 has strength 0.864, U2 0.842 and the rural schools 0.59-0.71 (no school is strong by default)
 SCHOOLS = gpd.GeoDataFrame(
     {
         "school_id": ["U1", "U2", "R1", "R2", "R3"],
@@ -34,10 +34,11 @@ SCHOOLS = gpd.GeoDataFrame(
     geometry=shapely.points([(500_000, 4_000_000), (501_500, 4_000_500), (506_000, 4_001_000), (500_000, 4_008_000), (512_000, 3_994_000)]),
     crs=CRS,
 )
+SUBJECTS = ("chinese", "math", "english", "science", "morality", "pe", "music", "art")  # every required primary subject
 TEACHERS = pd.DataFrame(
     [
         {
-            "teacher_id": f"{sid}-{i:02d}", "school_id": sid, "subject": ("chinese", "math", "english")[i % 3],
+            "teacher_id": f"{sid}-{i:02d}", "school_id": sid, "subject": SUBJECTS[i % 8],
             "backbone": i < bb, "above_qualification": (i % 4 != 3) if sid.startswith("U") else (i % 2 == 0),
             "title": "intermediate", "years_at_school": 3 + (i * 5) % 11, "age": 30 + i % 25, "sex": "MF"[i % 2],
         }
@@ -111,16 +112,16 @@ def test_travel_cache_is_keyed_on_the_ids_not_their_number() -> None:
 # --------------------------------------------------------------------------- one strength index
 
 
-@pytest.mark.parametrize(("strong_at", "strong"), [(0.27, {"U1", "U2"}), (0.28, {"U1"})])
+@pytest.mark.parametrize(("strong_at", "strong"), [(0.84, {"U1", "U2"}), (0.85, {"U1"})])
 def test_balance_strength_settings_reach_communities_and_rotation(strong_at: float, strong: set[str]) -> None:
-    settings = {"strength": {"strong_at": strong_at, "weak_below": 0.2}}
+    settings = {"strength": {"strong_at": strong_at, "weak_below": 0.75}}
     session = Session(scenario(balance=settings, communities=COMMUNITIES, rotation=ROTATION), inputs=INPUTS)
     session.run_all()
     assert partners(session) == sending(session) == strong
 
 
 def test_without_the_balance_stage_run_its_settings_still_rule_and_strength_is_computed_once() -> None:
-    settings = {"strength": {"strong_at": 0.28, "weak_below": 0.2}}
+    settings = {"strength": {"strong_at": 0.85, "weak_below": 0.75}}
     session = Session(scenario(balance=settings, communities=COMMUNITIES, rotation=ROTATION), inputs=INPUTS)
     session.run("communities")
     session.run("rotation")
@@ -130,15 +131,15 @@ def test_without_the_balance_stage_run_its_settings_still_rule_and_strength_is_c
 
 
 def test_communities_strength_serves_every_stage_when_balance_is_not_enabled() -> None:
-    communities = {**COMMUNITIES, "strength": {"strong_at": 0.28, "weak_below": 0.2}}
+    communities = {**COMMUNITIES, "strength": {"strong_at": 0.85, "weak_below": 0.75}}
     session = Session(scenario(communities=communities, rotation=ROTATION), inputs=INPUTS)
     session.run_all()
     assert partners(session) == sending(session) == {"U1"}
 
 
 def test_communities_strength_beside_balance_is_not_used_and_says_so() -> None:
-    communities = {**COMMUNITIES, "strength": {"strong_at": 0.28, "weak_below": 0.2}}
-    session = Session(scenario(balance={"strength": {"strong_at": 0.27, "weak_below": 0.2}}, communities=communities), inputs=INPUTS)
+    communities = {**COMMUNITIES, "strength": {"strong_at": 0.85, "weak_below": 0.75}}
+    session = Session(scenario(balance={"strength": {"strong_at": 0.84, "weak_below": 0.75}}, communities=communities), inputs=INPUTS)
     session.run("balance")
     with pytest.warns(UserWarning, match=r"\[communities.strength\] is not used"):
         session.run("communities")
@@ -189,7 +190,7 @@ def test_stage_gets_the_validated_table(tmp_path: Path) -> None:
 
 def test_a_communities_groups_file_is_a_valid_groups_table(tmp_path: Path) -> None:
     # what the communities stage writes (levels mixed: level "all", more columns) can be kept or given to rotation
-    session = Session(scenario(communities={**COMMUNITIES, "levels": "mixed", "strength": {"strong_at": 0.28, "weak_below": 0.2}}), inputs=INPUTS)
+    session = Session(scenario(communities={**COMMUNITIES, "levels": "mixed", "strength": {"strong_at": 0.85, "weak_below": 0.75}}), inputs=INPUTS)
     session.run("communities")
     session.write(tmp_path, render=False)
     s = scenario_from_dict({"inputs": {"schools": "s.csv", "teachers": "t.csv"}, "rotation": {"groups": "communities/groups.csv"}}, base_dir=tmp_path)

@@ -140,3 +140,16 @@ def test_scenario_override_with_unknown_indicator_is_named() -> None:
     bad = tomllib.loads(SCENARIO.replace("floor_area_per_pupil = 7.0", "floor_area = 7.0"))
     with pytest.raises(InputError, match=r"balance\.quality_standards.*unknown primary indicator 'floor_area'"):
         scenario_from_dict(bad)
+
+
+def test_the_bureau_class_wins_in_the_files_and_the_summary() -> None:
+    ctx = context(BalanceParams())
+    schools = ctx.inputs.schools.assign(strength_class=["strong", None, "weak", None])
+    inputs = Inputs(schools=schools, blocks=schools.iloc[:0], teachers=ctx.inputs.teachers, roads=None, boundary=None, metric_crs=schools.crs)
+    out = STAGE.run(Context(scenario=ctx.scenario, inputs=inputs), BalanceParams())
+    sb = out.files["schools_balance.csv"].set_index("school_id")
+    assert sb.loc["A", "strength_class"] == "strong" and sb.loc["A", "class_source"] == "bureau"
+    assert sb.loc["B", "class_source"] == "computed"
+    # the teaching point is never strong, and says why
+    assert sb.loc["T", "strength_class"] != "strong" and sb.loc["T", "not_strong_because"].startswith("teaching point; 20 pupils < 100")
+    assert "strong: 县一小" in out.summary and "2 class(es) from the bureau's own strength_class column" in out.summary

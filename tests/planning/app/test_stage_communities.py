@@ -94,13 +94,19 @@ def test_fixed_groups_file_relative_to_scenario(tmp_path: Path) -> None:
     assert g.loc["R1", "group_id"] == "一小集团" and g.loc["R1", "lead_id"] == "U2"
 
 
-def test_infeasible_cap_names_the_school() -> None:
-    params = CommunitiesParams(min_members=1, max_members=3, max_travel_min=20)
+def test_a_school_beyond_the_cap_is_a_shortfall_unless_strict() -> None:
+    strict = CommunitiesParams(min_members=1, max_members=3, max_travel_min=20, strict=True)
     with pytest.raises(InfeasibleError, match="R3: short by 1 lead within the travel cap"):
-        STAGE.run(context(params), params)
-    ok = CommunitiesParams(min_members=1, max_members=3, max_travel_min=20, allow_unassigned=True)
-    out = STAGE.run(context(ok), ok)
+        STAGE.run(context(strict), strict)
+    params = CommunitiesParams(min_members=1, max_members=3, max_travel_min=20)
+    out = STAGE.run(context(params), params)
     assert "R3" in set(out.files["unassigned.csv"]["school_id"])
+    (sf,) = [s for s in out.shortfalls if "R3" in s.where and s.unit == "place in a group"]
+    assert sf.where == "primary: 远山小学 (R3)" and sf.unit == "place in a group" and sf.short_by == 1
+    assert sf.detail == "no lead within 20 min; nearest lead beyond the cap: 县二小 (U2), 32 min away (cap 20 min)"
+    (pair,) = [s for s in out.shortfalls if "R3" in s.where and s.unit == "strong partner"]
+    assert pair.detail.startswith("no strong school within the travel cap; nearest beyond the cap: 县二小 (U2), 32 min away")
+    assert "shortfall" in out.summary
 
 
 def test_params_validated() -> None:
@@ -125,8 +131,22 @@ def test_params_are_the_model_options_plus_the_stage_fields() -> None:
     assert set(CommunitiesParams.model_fields) == {
         "enabled", "levels", "lead_mode", "lead_ids", "lead_area_types", "n_groups", "min_members", "max_members",
         "max_travel_min", "mode", "assign_rural", "middle", "strength_weight_min", "rural_penalty_min", "fixed_groups",
-        "pair_k", "allow_unassigned", "strength", "strict",
+        "pair_k", "allow_unassigned", "strength", "strict", "lead_min_pupils", "central_schools",
     }
     cap = CommunitiesParams.model_fields["max_travel_min"]
     assert cap.default == 60.0 and cap.description == "lead → member travel cap, minutes"
     assert CommunitiesParams(max_travel_min=20).max_travel_s == 1200
+
+
+def test_group_sizes_that_cannot_hold_the_schools_give_a_plan_with_shortfalls_unless_strict() -> None:
+    # 2 leads (U1, U2 by n_groups) and 4 schools that must join: at least 3 members each is 6 places to fill
+    strict = CommunitiesParams(min_members=3, max_members=4, lead_mode="optimize", n_groups=2, strict=True)
+    with pytest.raises(InfeasibleError, match="group sizes cannot hold the schools"):
+        STAGE.run(context(strict), strict)
+    params = CommunitiesParams(min_members=3, max_members=4, lead_mode="optimize", n_groups=2)
+    out = STAGE.run(context(params), params)
+    g = out.files["groups.csv"]
+    assert sorted(g.loc[g["role"] == "member", "school_id"]) == ["R1", "R2", "R3", "R4"]
+    short = [s for s in out.shortfalls if s.unit == "members"]
+    assert sum(s.short_by for s in short) == 2 and all(s.where.startswith("primary: group of ") for s in short)
+    assert out.metrics["primary"]["short_groups"] == len(short)

@@ -104,10 +104,11 @@ def test_rural_member_where_possible() -> None:
 def test_unreachable_weak_school_is_named() -> None:
     t = line_times([0, 10, 20, 10_000])
     args = (["L", "a", "b", "far"], [1.2, 0.6, 0.6, 0.6], t, ["lead", "must", "must", "must"])
-    with pytest.raises(InfeasibleError, match=r"(?s)1 school.*no lead within the travel cap.*far: short by 1 lead.*L is 167 min away, cap 60 min"):
+    msg = r"(?s)1 school.*no lead within the travel cap.*far: short by 1 lead.*nearest lead beyond the cap: L, 167 min away \(cap 60 min\)"
+    with pytest.raises(InfeasibleError, match=msg):
         solve_groups(*args, options=CommunityOptions(max_travel_min=60, min_members=1))
     sol = solve_groups(*args, options=CommunityOptions(max_travel_min=60, min_members=1, allow_unassigned=True))
-    assert sol.lead_of[3] == -1 and "no lead within 60 min" in sol.unassigned[3]
+    assert sol.lead_of[3] == -1 and sol.unassigned[3] == "no lead within 60 min; nearest lead beyond the cap: L, 167 min away (cap 60 min)"
     assert list(sol.lead_of[:3]) == [0, 0, 0]
 
 
@@ -360,3 +361,88 @@ def test_pairs_door_gives_the_pairs_of_the_communities() -> None:
         assert m == {k: plan.metrics[lv][k] for k in m}
     with pytest.raises(InputError, match="w1: school missing from the strength index"):
         form_pairs(schools, strength.drop(index="w1"), travel, options=opts)
+
+
+# ----------------------------------------------------------------------------- who may lead; 中心校+村小; shortfalls
+
+
+def township_county() -> tuple[pd.DataFrame, pd.DataFrame, object]:
+    """U: strong urban school; 甲镇 and 乙镇 each with a central school and rural schools; V: a bureau-'strong'
+    village school of 80 pupils; TP: a teaching point. Points on a line, km apart."""
+    rows = [
+        # id, name, area, township, pupils, tp, class, strength, x km
+        ("U", "县一小", "urban", "城关镇", 1500, False, "strong", 1.3, 0),
+        ("A0", "甲镇中心小学", "town", "甲镇", 400, False, "middle", 0.95, 10),
+        ("A1", "甲一村小学", "rural", "甲镇", 60, False, "weak", 0.6, 12),
+        ("A2", "甲二村小学", "rural", "甲镇", 50, False, "weak", 0.6, 13),
+        ("A3", "甲三村教学点", "rural", "甲镇", 20, True, "weak", 0.4, 14),
+        ("B0", "乙镇中心小学", "town", "乙镇", 350, False, "middle", 0.9, -10),
+        ("B1", "乙一村小学", "rural", "乙镇", 70, False, "weak", 0.6, -12),
+        ("V", "丙村小学", "rural", "乙镇", 80, False, "strong", 1.4, -11),
+        ("TP", "丁村教学点", "town", "城关镇", 30, True, "strong", 1.35, 1),
+    ]
+    f = pd.DataFrame(rows, columns=["school_id", "name", "area_type", "township", "pupils", "teaching_point", "cls", "s", "x"])
+    schools = f[["school_id", "name", "area_type", "township", "teaching_point"]].assign(level="primary")
+    strength = pd.DataFrame(
+        {"strength": f["s"].to_numpy(), "strength_class": f["cls"].to_numpy(), "pupils": f["pupils"].to_numpy(),
+         "teaching_point": f["teaching_point"].to_numpy(), "complete": ~f["teaching_point"].to_numpy()},
+        index=pd.Index(f["school_id"], name="school_id"),
+    )  # fmt: skip
+    ids = f["school_id"].to_numpy()
+    xy = np.column_stack([f["x"].to_numpy() * 1000.0, np.zeros(len(f))])
+    travel = straight_line_matrix(ids, xy, ids, xy, speed_kmh=30, cutoff_s=3 * 3600, mode="drive")
+    return schools, strength, travel
+
+
+def test_teaching_points_small_and_rural_schools_never_lead_or_partner() -> None:
+    schools, strength, travel = township_county()
+    plan = form_communities(schools, strength, travel, options=CommunityOptions(min_members=1, max_members=4))
+    leads = set(plan.groups.loc[plan.groups["role"] == "lead", "school_id"])
+    # V (bureau-strong, 80 pupils, rural) and TP (strong teaching point) may not lead; U and the central schools may
+    assert leads <= {"U", "A0", "B0"} and "U" in leads
+    assert set(plan.pairs["strong_id"]) == {"U"}  # the only strong school that may partner
+    anyone = CommunityOptions(min_members=1, max_members=4, lead_area_types=None, lead_min_pupils=0)
+    loose = form_communities(schools, strength, travel, options=anyone)
+    assert "V" in set(loose.groups.loc[loose.groups["role"] == "lead", "school_id"]) | set(loose.pairs["strong_id"])
+    assert "TP" not in set(loose.pairs["strong_id"])  # a teaching point never partners
+
+
+def test_central_schools_lead_their_own_township() -> None:
+    schools, strength, travel = township_county()
+    opts = CommunityOptions(min_members=1, max_members=2, central_schools=True, pair_k=0)
+    plan = form_communities(schools, strength, travel, options=opts)
+    g = plan.groups.set_index("school_id")
+    # 甲镇: its central school leads all three of its rural schools, above max_members
+    assert g.loc["A0", "group_id"] == "C-A0" and g.loc["A0", "role"] == "lead"
+    assert {s for s in ("A1", "A2", "A3") if g.loc[s, "lead_id"] == "A0"} == {"A1", "A2", "A3"}
+    assert g.loc["B1", "lead_id"] == "B0" and g.loc["V", "lead_id"] == "B0"
+    assert plan.metrics["primary"]["central_groups"] == 2 and not plan.shortfalls
+
+
+def test_a_group_short_of_members_is_a_shortfall_not_a_stop() -> None:
+    # L1 at 0, L2 at 100 (both must lead); a 10, b 20, c 90: min 2 members → L2's group can have only c
+    args = (["L1", "L2", "a", "b", "c"], [1.2, 1.2, 0.6, 0.6, 0.6], line_times([0, 100, 10, 20, 90]), ["lead", "lead", "must", "must", "must"])
+    with pytest.raises(InfeasibleError, match=r"(?s)group sizes cannot hold the schools.*2 groups need 2 members each but 3 schools can join"):
+        solve_groups(*args, options=CommunityOptions(min_members=2, max_members=4))
+    sol = solve_groups(*args, options=CommunityOptions(min_members=2, max_members=4, allow_unassigned=True))
+    assert list(sol.lead_of) == [0, 1, 0, 0, 1] and dict(sol.short) == {1: 1}
+
+
+def test_a_school_no_lead_can_reach_adds_no_empty_groups() -> None:
+    schools, strength, travel = township_county()
+    opts = CommunityOptions(min_members=1, max_members=4, allow_unassigned=True, pair_k=0)
+    base = form_communities(schools, strength, travel, options=opts)
+    far = pd.DataFrame({"school_id": ["Z"], "name": ["远村小学"], "area_type": ["rural"], "township": ["丙镇"],
+                        "teaching_point": [False], "level": ["primary"]})  # fmt: skip
+    s2 = pd.concat([schools, far], ignore_index=True)
+    st2 = pd.concat([strength, pd.DataFrame({"strength": [0.5], "strength_class": ["weak"], "pupils": [40], "teaching_point": [False],
+                                             "complete": [True]}, index=pd.Index(["Z"], name="school_id"))])  # fmt: skip
+    ids = s2["school_id"].to_numpy()
+    x = np.array([0, 10, 12, 13, 14, -10, -12, -11, 1, 300]) * 1000.0
+    t2 = straight_line_matrix(ids, np.column_stack([x, 0 * x]), ids, np.column_stack([x, 0 * x]), speed_kmh=30, cutoff_s=3 * 3600 * 10, mode="drive")
+    plan = form_communities(s2, st2, t2, options=opts)
+    lead_ids = set(plan.groups.loc[plan.groups["role"] == "lead", "school_id"])
+    assert lead_ids == set(base.groups.loc[base.groups["role"] == "lead", "school_id"])
+    assert (plan.group_metrics["members"] > 0).all()
+    (z,) = [sf for sf in plan.shortfalls if "Z" in sf.where and sf.unit == "place in a group"]
+    assert z.where == "primary: 远村小学 (Z)" and "nearest lead beyond the cap: " in z.detail
