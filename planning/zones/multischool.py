@@ -284,7 +284,8 @@ def _multizones(
                 "students": int(students[idx].sum()),
                 "capacity_seats": int(cap[idx].sum()),
                 "strong_schools": int(strong[idx].sum()),
-                "extra_travel_s": round(float(max((sub * p[None, :]).sum() - np.trace(sub), 0.0)), 1),
+                # a one-school zone has no lottery (and its own travel may be beyond the measured reach: inf)
+                "extra_travel_s": 0.0 if len(idx) == 1 else round(float(max((sub * p[None, :]).sum() - np.trace(sub), 0.0)), 1),
                 "geometry": shapely.union_all(np.asarray(cells, dtype=object)[np.isin(plan.block_school, idx)]),
             }
         )
