@@ -102,3 +102,12 @@ def class_size(level: str) -> int:
     except KeyError:
         msg = f"unknown level {level!r}; expected one of {sorted(sizes)}"
         raise ValueError(msg) from None
+
+
+# --- Rotation: what an exchange may take from a school (assumption, local) --------
+# 教师〔2014〕4号 sets the floor (10% of eligible teachers rotate) but no ceiling; county
+# practice keeps a school stable by letting it lose at most about one teacher in five a year
+# (local, assumed). Teaching points never send (国办发〔2018〕27号: the small schools remote
+# children need are kept and run well), and no school loses its only teacher of a subject
+# (县管校聘: every subject a school teaches stays staffed).
+ROTATION_MAX_LOSS_SHARE: Final = 0.20

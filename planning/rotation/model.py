@@ -66,6 +66,7 @@ from numpy.typing import NDArray
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from geo.errors import InfeasibleError, SolverError
+from planning.rotation.guard import CvGuard, guard_columns
 from planning.rotation.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, RotationOptions, SolveLimits
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class RotationProblem:
         Add shortfall variables instead of hard quotas.
     move_cap
         ``(n_schools,)`` most teachers a school may send out (``-1``: no cap), or ``None``.
+    guard
+        The never-worse rows (:mod:`planning.rotation.guard`): no targeted CV rises; ``None``: off.
     """
 
     n_schools: int
@@ -147,6 +150,7 @@ class RotationProblem:
     dev_weight: NDArray[np.int64]
     relax_quotas: bool = False
     move_cap: NDArray[np.int64] | None = None
+    guard: CvGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -423,26 +427,50 @@ def build_rotation_model(prob: RotationProblem) -> _Matrix:
         (np.concatenate(t.vals), (np.concatenate(t.rows), np.concatenate(t.cols))), shape=(t.n_rows, n_cols), dtype=np.float64
     )
     a.sum_duplicates()
+    row_lo, row_hi = np.concatenate(t.lo), np.concatenate(t.hi)
+    guard_ub = np.zeros(0)
+    if prob.guard is not None and len(prob.guard.part_guard):
+        a, row_lo, row_hi, guard_ub = _append_guard(a, row_lo, row_hi, prob, n_arc)
     # a shortfall is at most the quota
     short_ub = np.concatenate([prob.quota_movers, prob.quota_movers]).astype(np.float64) if n_short else np.zeros(0)
     per_mover = 2 * (2 * DEV_SCALE * int(prob.dev_weight.sum()) + (int(prob.arc_cost.max()) if n_arc else 0))
     penalty = float(SHORTFALL_FACTOR * max(per_mover, OBJ_SCALE))
     # a missing mover costs twice a missing backbone mover: better to send a teacher and
     # report the backbone shortfall than to send nobody
-    cost = np.concatenate([prob.arc_cost.astype(np.float64), dev_cost, np.full(n_short, 2 * penalty), np.full(n_short, penalty)])
+    cost = np.concatenate([prob.arc_cost.astype(np.float64), dev_cost, np.full(n_short, 2 * penalty), np.full(n_short, penalty),
+                           np.zeros(len(guard_ub))])
     return _Matrix(
-        lb=np.zeros(n_cols),
-        ub=np.concatenate([prob.unit_count[prob.arc_unit].astype(np.float64), _dev_upper_bounds(prob, touched), short_ub]),
+        lb=np.zeros(n_cols + len(guard_ub)),
+        ub=np.concatenate([prob.unit_count[prob.arc_unit].astype(np.float64), _dev_upper_bounds(prob, touched), short_ub, guard_ub]),
         cost=cost,
         a=a,
-        row_lo=np.concatenate(t.lo),
-        row_hi=np.concatenate(t.hi),
+        row_lo=row_lo,
+        row_hi=row_hi,
         n_arcs=n_arc,
         dev_cols=n_dev,
         short_cols=short_col0 + np.arange(n_short),
         bshort_cols=short_col0 + n_short + np.arange(n_short),
         offset=offset,
     )
+
+
+def _append_guard(
+    a: sp.csr_matrix, row_lo: NDArray[np.float64], row_hi: NDArray[np.float64], prob: RotationProblem, n_arc: int
+) -> tuple[sp.csr_matrix, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The never-worse rows and segment columns appended (columns after every other one).
+
+    Link rows ``coef·x − Σu + Σd = 0`` per guarded part, then one row ``cost·(u, d) ≤ 0`` per guard.
+    """
+    assert prob.guard is not None
+    gc = guard_columns(prob.guard, prob.unit_count[prob.arc_unit].astype(np.float64))
+    n_parts, n_guards = gc.link_seg.shape[0], gc.guard_seg.shape[0]
+    pad = a.shape[1] - n_arc  # deviation and shortfall columns
+    link = sp.hstack([prob.guard.coef, sp.csr_matrix((n_parts, pad)), gc.link_seg], format="csr")
+    rows = sp.hstack([sp.csr_matrix((n_guards, a.shape[1])), gc.guard_seg], format="csr")
+    a = sp.vstack([sp.hstack([a, sp.csr_matrix((a.shape[0], gc.n_cols))], format="csr"), link, rows], format="csr")
+    row_lo = np.concatenate([row_lo, np.zeros(n_parts), np.full(n_guards, -np.inf)])
+    row_hi = np.concatenate([row_hi, np.zeros(n_parts), np.zeros(n_guards)])
+    return a, row_lo, row_hi, gc.ub
 
 
 def _helper(m: _Matrix, *, extra_row: tuple[NDArray[np.float64], float] | None = None) -> mbh.ModelBuilderHelper:
