@@ -46,9 +46,11 @@ GUARDED: tuple[tuple[str, str, int, str], ...] = (
 )
 #: The indicators the objective narrows (the report states these first).
 TARGETED: tuple[str, ...] = ("backbone_per_100", "above_qualification_per_100")
-#: Most unit segments per part and direction: a school gains or loses at most this many
-#: teachers of one indicator in a year (a restriction far above any quota; keeps the model small).
-MAX_SEGMENTS = 20
+#: Most unit segments per part and direction: a school's count of one indicator at one level
+#: changes by at most this many teachers, net, in a year (a restriction: with the loss cap of one
+#: teacher in five a year it binds only at large schools; keeps the model small — 20 segments
+#: made the demo's CP-SAT solve 3× slower for the same plan).
+MAX_SEGMENTS = 4
 #: Guard rows are scaled so that the largest coefficient is about this, then rounded up.
 GUARD_SCALE = 1e4
 
