@@ -75,7 +75,9 @@ class RotationOptions(EligibilityRules):
         A school sends when its ``area_type`` or its strength class is listed.
     receiving_area_types, receiving_strength
         A school that does not send receives when its ``area_type`` or strength
-        class is listed.
+        class is listed. Default: rural and town schools (乡村学校 in 教师〔2014〕4号
+        count township schools too; without them a county whose junior schools are
+        all in towns would plan no junior rotation at all).
     return_moves
         Teachers of receiving schools may move to sending schools (the exchange
         half that keeps staffing whole).
@@ -118,7 +120,9 @@ class RotationOptions(EligibilityRules):
     max_commute_s: int = Field(ROTATION_MAX_COMMUTE_S, gt=0, le=6 * 3600, description="longest commute to the new school, seconds")
     sending_area_types: tuple[str, ...] = Field(("urban",), description="area types of sending schools")
     sending_strength: tuple[str, ...] = Field(("strong",), description="strength classes of sending schools")
-    receiving_area_types: tuple[str, ...] = Field(("rural",), description="area types of receiving schools")
+    receiving_area_types: tuple[str, ...] = Field(
+        ("rural", "town"), description="area types of receiving schools (乡村学校: township and village schools)"
+    )
     receiving_strength: tuple[str, ...] = Field(("weak",), description="strength classes of receiving schools")
     return_moves: bool = Field(True, description="teachers of receiving schools may move to sending schools")
     allow_other_schools: bool = Field(False, description="sending schools also exchange with schools neither sending nor receiving")

@@ -116,3 +116,13 @@ def test_property_no_targeted_cv_rises_on_generated_counties(seed: int) -> None:
         assert (rows["change"].fillna(0) <= 1e-9).all(), rows
         tp = set(schools.loc[schools["teaching_point"], "school_id"])
         assert not tp & set(plan.moves["from_school"])
+
+
+def test_teacher_names_are_carried_into_the_moves() -> None:
+    schools = schools_of([("A", "县一小", "urban", 100, False), ("B", "李家塔小学", "rural", 400, False)])
+    teachers = pd.DataFrame(staff("A", "math", 5, backbone=2) + staff("A", "chinese", 5) + staff("B", "math", 5) + staff("B", "chinese", 5))
+    teachers["name"] = [f"教师{i}" for i in range(len(teachers))]
+    plan = from_frames(schools, teachers, school_travel=travel({("A", "B"): 20}, ["A", "B"]), limits=LIMITS)
+    assert len(plan.moves) and list(plan.moves.columns[:2]) == ["teacher_id", "name"]
+    names = dict(zip(teachers["teacher_id"], teachers["name"]))
+    assert (plan.moves["name"] == plan.moves["teacher_id"].map(names)).all()
