@@ -311,11 +311,6 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     moves = stage_frame(run, STAGE, MOVES)
     if moves is not None:
         sheets["交流流向" if zh else "flows"] = flows_table(run, moves, lang)
-    metrics = stage_mapping(run, STAGE, METRICS)
-    if metrics is not None:
-        cvs, _worse = cv_table(metrics, lang)
-        if not cvs.empty:
-            sheets["交流前后差异系数" if zh else "CV before and after"] = cvs
     return sheets
 
 
