@@ -87,7 +87,8 @@ RC_KEEP_PER_UNIT = 3
 #: rows make the LP bound weak, and closing the last percent took minutes on the demo without
 #: changing the plan's movers (the gap is reported with the plan).
 GUARD_RELATIVE_GAP = 0.01
-#: ... and spends at most this deterministic time per phase (CP-SAT's own bound cannot close that gap).
+#: ... and spends at most this deterministic time on each of the small models (CP-SAT's own bound
+#: cannot close that gap); the full model, when it is needed, keeps the whole time limit.
 GUARD_DETERMINISTIC_S = 4.0
 #: Backbone share is applied in whole percent (``100·backbone_out ≥ R·out``).
 PERCENT = 100
@@ -562,7 +563,8 @@ def solve_mip(
     for j in range(len(m.lb)):
         h.set_var_integrality(j, True)
     if hint is not None:
-        for jh in np.flatnonzero(hint):
+        # the arcs always, so that a plan without moves is a complete hint
+        for jh in np.union1d(np.flatnonzero(hint), np.arange(m.n_arcs)):
             h.add_hint(int(jh), float(hint[jh]))
     s = mbh.ModelSolverHelper("sat")
     params = [
@@ -624,7 +626,6 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
     sub, repair, cols, keep = _repair_model(m, prob, lp)
     if prob.guard is not None:
         relative_gap = max(relative_gap, GUARD_RELATIVE_GAP)
-        limits = limits.model_copy(update={"time_limit_s": min(limits.time_limit_s, GUARD_DETERMINISTIC_S)})
 
     def within(obj: float, bound: float) -> bool:
         return bool(np.isfinite(obj)) and obj - bound <= relative_gap * max(abs(obj), 1.0)
@@ -633,6 +634,8 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
     # the repair and restricted models are small: one worker is deterministic and fastest
     # (interleaved workers pay a large per-batch overhead on models this size)
     small = limits.model_copy(update={"workers": 1})
+    if prob.guard is not None:
+        small = small.model_copy(update={"time_limit_s": min(limits.time_limit_s, GUARD_DETERMINISTIC_S)})
     status, obj, bound, xs = solve_mip(repair, hint=None, lower_bound=lp.floor, limits=small, relative_gap=relative_gap)
     if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj):
         x = np.zeros(len(m.lb))
@@ -656,13 +659,24 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
         # improving (the restricted plan was the full model's on every demo county): stop here, gap reported
         if within(obj, best[2]) or prob.guard is not None:
             return best
-    # the full model, started from the best plan so far
-    status, obj, bound, x = solve_mip(m, hint=None if best is None else best[3], lower_bound=lp.floor, limits=limits, relative_gap=relative_gap)
+    # the full model, started from the best plan so far (or, with quotas relaxed, from the empty plan, which
+    # always meets every rule: no move, each quota short by itself)
+    hint = best[3] if best is not None else _empty_plan(m, prob)
+    status, obj, bound, x = solve_mip(m, hint=hint, lower_bound=lp.floor, limits=limits, relative_gap=relative_gap)
     if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj) and (best is None or obj <= best[1]):
         return status, obj, max(bound, lp.obj), x, True
     if best is not None:
         return best[0], best[1], max(best[2], bound if np.isfinite(bound) else lp.obj), best[3], best[4]
     return status, obj, bound, x, True
+
+
+def _empty_plan(m: _Matrix, prob: RotationProblem) -> NDArray[np.float64] | None:
+    """The plan without moves as a hint (shortfalls = quotas), when quotas are relaxed; else ``None``."""
+    if not len(m.short_cols):
+        return None
+    x = np.zeros(len(m.lb))
+    x[m.short_cols] = prob.quota_movers
+    return x
 
 
 def _lp_phase(m: _Matrix) -> _LP:
