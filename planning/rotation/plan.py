@@ -229,10 +229,22 @@ def _guard_cost(b: BuiltProblem, sol: CoreSolution, options: RotationOptions, li
     ]
     if not worse:
         return ""
-    return (
+    text = (
         f"meeting the quota in full (short by {int(free.short_movers.sum())} movers, {int(free.short_backbone.sum())} backbone "
         f"instead) would raise " + ", ".join(worse) + "; the plan never makes a targeted CV worse (never_worse)"
     )
+    if sol.gap > UNPROVEN_GAP:
+        # the search stopped far from the bound: part of the shortfall may be the solver's, not the rule's
+        text += (
+            f"; the solver stopped {sol.gap:.0%} from its bound, so a plan that meets more of the quota without "
+            "raising a CV may exist (raise time_limit_s)"
+        )
+    return text
+
+
+#: A plan this far (relative gap) from its bound is not good evidence that the never-worse rule, rather
+#: than the search, left a quota short; the shortfall then says so.
+UNPROVEN_GAP = 0.05
 
 
 def _shortfalls(b: BuiltProblem, sol: CoreSolution, *, because: str) -> tuple[Shortfall, ...]:
