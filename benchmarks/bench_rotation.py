@@ -119,7 +119,7 @@ def run_case(case: Case, seed: int, workers: int) -> None:
     print(f"\n== {case.name}: {m['teachers']:,} teachers, {case.schools} schools, workers={workers}")
     print(f"   units {m['units']:,}, candidate moves {m['candidate_moves']:,}; eligible at sending {m['eligible_at_sending_schools']:,}")
     print(f"   movers out {m['movers_out']:,} (share {m['rotation_share']:.1%}), backbone {m['backbone_share_of_movers']:.1%}, "
-          f"returns {m['movers_return']:,}; quotas met {m['quotas_met']}/{m['quotas']}")
+          f"exchange (跟岗) {m['movers_exchange']:,}; quotas met {m['quotas_met']}/{m['quotas']}")
     print(f"   ours: {ours_s:.1f} s total (solve {m['solve_s']:.1f} s), objective {plan.objective:,.1f}, "
           f"bound {plan.bound:,.1f}, gap {plan.gap:.4%} (target ≤ {case.target_gap:.1%} in ≤ {case.budget_s:.0f} s) "
           f"-> {'PASS' if ok else 'FAIL'}")

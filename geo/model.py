@@ -229,6 +229,7 @@ TEACHERS = LayerSpec(
         Column("home_lon", "float", False, ("住址经度",), description="home longitude"),
         Column("home_lat", "float", False, ("住址纬度",), description="home latitude"),
         Column("exempt_reason", "str", False, ("免于交流原因",), description="why exempt from rotation, if so"),
+        Column("name", "str", False, ("姓名", "教师姓名"), description="teacher's name (姓名), carried into moves.csv"),
     ),
 )
 

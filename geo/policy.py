@@ -132,3 +132,12 @@ REQUIRED_SUBJECTS: Final = MappingProxyType(
         ),
     }
 )
+
+
+# --- Rotation: what an exchange may take from a school (assumption, local) --------
+# 教师〔2014〕4号 sets the floor (10% of eligible teachers rotate) but no ceiling; county
+# practice keeps a school stable by letting it lose at most about one teacher in five a year
+# (local, assumed). Teaching points never send (国办发〔2018〕27号: the small schools remote
+# children need are kept and run well), and no school loses its only teacher of a subject
+# (县管校聘: every subject a school teaches stays staffed).
+ROTATION_MAX_LOSS_SHARE: Final = 0.20

@@ -29,6 +29,7 @@ STAGE = "rotation"
 #: Files of the rotation stage read here, relative to its output folder.
 MOVES = "moves.csv"
 SCHOOLS_ROTATION = "schools_rotation.csv"
+ELIGIBILITY = "eligibility.csv"
 METRICS = "metrics.json"
 
 ROTATION_COLOUR = "#d95f02"
@@ -61,7 +62,7 @@ FIGURE_NAMES: Mapping[str, tuple[str, str]] = {
     "sending_schools": ("派出学校数", "Sending schools"),
     "receiving_schools": ("接收学校数", "Receiving schools"),
     "movers_out": ("派出交流教师", "Teachers sent out"),
-    "movers_return": ("交流期满返回", "Returning teachers"),
+    "movers_exchange": ("跟岗交流（接收校到派出校）", "Exchange (跟岗) teachers to sending schools"),
     "rotation_share": ("交流比例", "Rotation share"),
     "backbone_movers_out": ("派出骨干教师", "Backbone teachers sent"),
     "backbone_share_of_movers": ("骨干教师占交流人数比例", "Backbone share of movers"),
@@ -86,7 +87,56 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "teachers": ("教师", "Teachers"),
     "backbone": ("骨干教师", "Backbone"),
     "subjects": ("学科", "Subjects"),
+    "cv_table": ("交流前后差异系数（按学段）", "CV before and after rotation, per level"),
+    "level": ("学段", "Level"),
+    "indicator": ("指标", "Indicator"),
+    "before": ("交流前", "Before"),
+    "after": ("交流后", "After"),
+    "change": ("变化", "Change"),
+    "verdict": ("结论", "Verdict"),
+    "worse": ("变差", "worse"),
+    "better": ("改善", "better"),
+    "same": ("不变", "unchanged"),
+    "none_worse": ("交流后没有任何目标差异系数变差。", "No targeted CV is worse after rotation."),
+    "some_worse": ("注意：交流后以下差异系数变差：", "Warning: the plan makes these CVs worse: "),
+    "primary": ("小学", "primary"),
+    "junior": ("初中", "junior"),
+    "backbone_per_100": ("每百名学生县级及以上骨干教师数", "backbone teachers per 100 pupils"),
+    "above_qualification_per_100": ("每百名学生高于规定学历教师数", "above-qualification teachers per 100 pupils"),
+    "intermediate_title_per_100": ("每百名学生中级及以上职称教师数", "intermediate-title teachers per 100 pupils"),
+    "teachers_per_100": ("每百名学生教师数（师生比）", "teachers per 100 pupils"),
+    "basic_composite": ("基本均衡综合差异系数", "基本均衡 composite"),
 }
+
+#: The CVs the rotation targets (the objective's indicators) and those it keeps from rising, in report order.
+CV_ROWS = ("backbone_per_100", "above_qualification_per_100", "intermediate_title_per_100", "teachers_per_100", "basic_composite")
+
+
+def cv_table(metrics: Mapping[str, object], lang: Language) -> tuple[pd.DataFrame, list[str]]:
+    """Per level, each targeted CV before and after (by the balance evaluation) and whether it got worse.
+
+    Returns the table (display headers) and the rows that got worse, as text.
+    """
+    before, after = metrics.get("cv_before"), metrics.get("cv_after")
+    rows: list[list[object]] = []
+    worse: list[str] = []
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return pd.DataFrame(), worse
+    for level in ("primary", "junior"):
+        b_lv, a_lv = before.get(level), after.get(level)
+        if not isinstance(b_lv, Mapping) or not isinstance(a_lv, Mapping):
+            continue
+        for ind in CV_ROWS:
+            b, a = b_lv.get(ind), a_lv.get(ind)
+            if b is None or a is None:
+                continue
+            change = float(a) - float(b)
+            verdict = "worse" if change > 1e-9 else "better" if change < -1e-9 else "same"
+            if verdict == "worse":
+                worse.append(f"{_t(level, lang)} {_t(ind, lang)} {float(b):.3f} → {float(a):.3f}")
+            rows.append([_t(level, lang), _t(ind, lang), round(float(b), 4), round(float(a), 4), round(change, 4), _t(verdict, lang)])
+    cols = [_t(k, lang) for k in ("level", "indicator", "before", "after", "change", "verdict")]
+    return pd.DataFrame(rows, columns=cols), worse
 
 
 def _t(key: str, lang: Language) -> str:
@@ -230,7 +280,12 @@ def section(run: RunResult, params: ReportParams) -> str:
     parts = [heading(STAGE, HEADING, lang)]
     metrics = stage_mapping(run, STAGE, METRICS)
     if metrics is not None:
-        parts.append(figures_table(flatten({k: v for k, v in metrics.items() if k not in ("cv_before", "cv_after")}), lang))
+        hidden = ("cv_before", "cv_after", "never_worse", "never_worse_violated")
+        parts.append(figures_table(flatten({k: v for k, v in metrics.items() if k not in hidden}), lang))
+        cvs, worse = cv_table(metrics, lang)
+        if not cvs.empty:
+            verdict = _t("some_worse", lang) + ("；" if lang == "zh" else "; ").join(worse) if worse else _t("none_worse", lang)
+            parts.append(f"<h3>{_t('cv_table', lang)}</h3><p><strong>{esc(verdict)}</strong></p>" + table_html(cvs, lang=lang))
     moves = stage_frame(run, STAGE, MOVES)
     if moves is not None:
         parts.append(missing_note(moves, ("teacher_id", "from_school", "to_school", "subject", "backbone"), lang))
@@ -248,7 +303,8 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     lang = params.language
     zh = lang == "zh"
     sheets: dict[str, pd.DataFrame] = {}
-    for rel, zh_name, en_name in ((MOVES, "交流名单", "moves"), (SCHOOLS_ROTATION, "学校交流", "schools rotation")):
+    for rel, zh_name, en_name in ((MOVES, "交流名单", "moves"), (SCHOOLS_ROTATION, "学校交流", "schools rotation"),
+                                  (ELIGIBILITY, "交流资格", "eligibility")):
         frame = stage_frame(run, STAGE, rel)
         if frame is not None:
             sheets[zh_name if zh else en_name] = frame.reset_index(drop=True)

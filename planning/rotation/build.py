@@ -23,6 +23,8 @@ from numpy.typing import NDArray
 from geo.errors import InputError, Problem, Shortfall, missing_columns
 from geo.model import SchoolLevel
 from geo.travel import TravelMatrix
+from planning.balance.indicators import INTERMEDIATE_OR_HIGHER, school_indicators
+from planning.rotation.guard import CvGuard, build_guard
 from planning.rotation.model import DEV_SCALE, OBJ_SCALE, PERCENT, RotationProblem
 from planning.rotation.options import RotationOptions
 
@@ -89,6 +91,7 @@ class _Schools:
     community: NDArray[np.int64]
     pupils: NDArray[np.int64]
     level: pd.Series  # by school_id
+    teaching_point: NDArray[np.bool_]
 
 
 def _schools_arrays(
@@ -109,6 +112,11 @@ def _schools_arrays(
             + pd.to_numeric(schools["enrolled_junior"]).to_numpy(np.int64)
         ),
         level=pd.Series(schools["level"].astype(str).to_numpy(), index=ids),
+        teaching_point=(
+            schools["teaching_point"].fillna(False).astype(bool).to_numpy()
+            if "teaching_point" in schools.columns
+            else np.zeros(len(ids), dtype=bool)
+        ),
     )
 
 
@@ -122,6 +130,7 @@ class _Teachers:
     subject: NDArray[np.int64]
     backbone: NDArray[np.bool_]
     qualified: NDArray[np.bool_]
+    titled: NDArray[np.bool_]  # intermediate or higher title
     level: NDArray[np.object_]
     eligible: NDArray[np.bool_]
     years: NDArray[np.int64]
@@ -139,6 +148,7 @@ def _teachers_arrays(teachers: pd.DataFrame, sch: _Schools, eligibility: pd.Data
         subject=np.array([spos[s] for s in t["subject"].astype(str)], dtype=np.int64),
         backbone=t["backbone"].astype(bool).to_numpy(),
         qualified=t["above_qualification"].astype(bool).to_numpy(),
+        titled=(t["title"].isin(INTERMEDIATE_OR_HIGHER).to_numpy() if "title" in t.columns else np.zeros(len(t), dtype=bool)),
         level=_teacher_level(t, sch.level),
         eligible=np.array([bool(elig_map[str(x)]) for x in t["teacher_id"]], dtype=bool),
         years=pd.to_numeric(t["years_at_school"]).to_numpy(np.int64),
@@ -191,19 +201,24 @@ class _Quotas:
     backbone_percent: int
     backbone_required: NDArray[np.int64]
     eligible: NDArray[np.int64]  # (n_schools,) eligible teachers
-    move_cap: NDArray[np.int64] | None
+    move_cap: NDArray[np.int64]
 
 
 def _move_cap(sending: NDArray[np.bool_], elig_count: NDArray[np.int64], group: NDArray[np.int64], quota: NDArray[np.int64],
-              options: RotationOptions) -> NDArray[np.int64] | None:
-    """Most teachers each sending school sends (``-1`` elsewhere); never below what the quotas need."""
+              options: RotationOptions, loss_cap: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Most teachers each school sends.
+
+    A sending school: ``⌊max_share · eligible⌋``, raised to what the quotas need; every school:
+    at most ``loss_cap`` (``⌊max_loss_share · teachers⌋``), which wins over the quotas (a quota
+    it stops is a shortfall).
+    """
     if options.max_share is None:
-        return None
-    move_cap = np.where(sending, np.floor(options.max_share * elig_count + 1e-9), -1).astype(np.int64)
+        return loss_cap.copy()
+    move_cap = np.where(sending, np.floor(options.max_share * elig_count + 1e-9), loss_cap).astype(np.int64)
     if options.quota_scope == "school":
         own = group >= 0
         move_cap[own] = np.maximum(move_cap[own], quota[group[own]])
-        return move_cap
+        return np.minimum(move_cap, loss_cap)
     # the county quota must stay reachable: caps of sending schools sum to at least it
     send_idx = np.flatnonzero(sending)
     short = int(quota[0]) - int(move_cap[send_idx].sum()) if len(quota) else 0
@@ -213,11 +228,13 @@ def _move_cap(sending: NDArray[np.bool_], elig_count: NDArray[np.int64], group: 
         add = min(short, int(elig_count[i] - move_cap[i]))
         move_cap[i] += add
         short -= add
-    return move_cap
+    return np.minimum(move_cap, loss_cap)
 
 
 def _quotas(sch: _Schools, tch: _Teachers, options: RotationOptions) -> _Quotas:
     n = len(sch.ids)
+    teachers = np.bincount(tch.school, minlength=n)
+    loss_cap = np.floor(options.max_loss_share * teachers + 1e-9).astype(np.int64)
     sending = sch.role == "sending"
     elig_count = np.zeros(n, dtype=np.int64)
     np.add.at(elig_count, tch.school, tch.eligible.astype(np.int64))
@@ -239,8 +256,36 @@ def _quotas(sch: _Schools, tch: _Teachers, options: RotationOptions) -> _Quotas:
         backbone_percent=pct,
         backbone_required=np.array([math.ceil(pct * q / PERCENT - 1e-9) for q in quota], dtype=np.int64),
         eligible=elig_count,
-        move_cap=_move_cap(sending, elig_count, quota_group, quota, options),
+        move_cap=_move_cap(sending, elig_count, quota_group, quota, options, loss_cap),
     )
+
+
+def _parts(schools: pd.DataFrame, teachers: pd.DataFrame) -> pd.DataFrame:
+    """School parts and their teacher counts as the balance evaluation counts them (title ``junior`` when not given)."""
+    t = teachers if "title" in teachers.columns else teachers.assign(title="junior")
+    return school_indicators(schools, t)
+
+
+def _guard(parts: pd.DataFrame, sch: _Schools, unit_keys: list[_UnitKey], arc_unit: NDArray[np.int64],
+           arc_dest: NDArray[np.int64]) -> CvGuard:
+    """The never-worse rows of the candidate moves (:mod:`planning.rotation.guard`)."""
+    flags = np.array([[k[3], k[4], k[5], True] for k in unit_keys], dtype=bool).reshape(-1, 4)
+    unit_school = np.array([k[0] for k in unit_keys], dtype=np.int64)
+    level = np.array([k[2] for k in unit_keys], dtype=object)
+    return build_guard(parts, sch.ids, arc_src=unit_school[arc_unit], arc_dst=arc_dest, arc_level=level[arc_unit], arc_flags=flags[arc_unit])
+
+
+def _movable(sch: _Schools, tch: _Teachers, allowed: Mapping[str, NDArray[np.bool_]]) -> NDArray[np.bool_]:
+    """Teachers who may be sent: their school's role sends somewhere, it is not a teaching point, and their
+    level is known (a nine-year school's teacher without one would be split between its levels by the
+    balance evaluation).
+
+    A school never loses its only teacher of a subject through the staffing bounds: in ``exchange`` mode
+    the teacher it sends is replaced by one of the same subject, in ``tolerance`` mode the bound is ≥ 1.
+    """
+    role_sends = np.array([bool(allowed[r].any()) for r in sch.role])
+    known_level = np.isin(tch.level.astype(str), ["primary", "junior"])
+    return role_sends[tch.school] & ~sch.teaching_point[tch.school] & known_level
 
 
 def _allowed_destinations(role: NDArray[np.str_], options: RotationOptions) -> dict[str, NDArray[np.bool_]]:
@@ -254,7 +299,7 @@ def _allowed_destinations(role: NDArray[np.str_], options: RotationOptions) -> d
     return {r: np.isin(role, sorted(allowed[r])) for r in allowed}
 
 
-_UnitKey = tuple[int, int, str, bool, bool, str]  # school, subject, level, backbone, qualified, home (teacher id or "")
+_UnitKey = tuple[int, int, str, bool, bool, bool, str]  # school, subject, level, backbone, qualified, titled, home (teacher id or "")
 
 
 def _units(tch: _Teachers, movable: NDArray[np.bool_], homes: Mapping[str, int]) -> tuple[list[_UnitKey], tuple[tuple[int, ...], ...]]:
@@ -262,7 +307,8 @@ def _units(tch: _Teachers, movable: NDArray[np.bool_], homes: Mapping[str, int])
     keys: dict[_UnitKey, list[int]] = {}
     for i in np.flatnonzero(tch.eligible & movable):
         home = tch.ids[i] if tch.ids[i] in homes else ""
-        key = (int(tch.school[i]), int(tch.subject[i]), str(tch.level[i]), bool(tch.backbone[i]), bool(tch.qualified[i]), home)
+        key = (int(tch.school[i]), int(tch.subject[i]), str(tch.level[i]), bool(tch.backbone[i]), bool(tch.qualified[i]),
+               bool(tch.titled[i]), home)
         keys.setdefault(key, []).append(int(i))
     unit_keys = sorted(keys)
     # longest-serving teachers move first, then by id: a rule planners can explain
@@ -328,7 +374,7 @@ def _arcs(unit_keys: list[_UnitKey], dest: _Destinations) -> tuple[NDArray[np.in
     arc_u: list[NDArray[np.int64]] = []
     arc_d: list[NDArray[np.int64]] = []
     arc_t: list[NDArray[np.float64]] = []
-    for u, (s, j, lv, _bb, _aq, home) in enumerate(unit_keys):
+    for u, (s, j, lv, _bb, _aq, _ti, home) in enumerate(unit_keys):
         dd, tt = dest.of(s, j, lv, home)
         arc_u.append(np.full(len(dd), u, dtype=np.int64))
         arc_d.append(dd)
@@ -357,6 +403,7 @@ class BuiltProblem:
     group_names: tuple[str, ...]
     backbone_required: NDArray[np.int64]
     precheck: tuple[Shortfall, ...]
+    parts: pd.DataFrame | None = None  # school parts before rotation, as the balance counts them (with the guard)
 
 
 def _costs(
@@ -408,14 +455,15 @@ def build_problem(
     quotas = _quotas(sch, tch, options)
     allowed = _allowed_destinations(sch.role, options)
     home_rows, home_csr = _home_times(home_travel, sch)
-    movable_role = np.array([bool(allowed[sch.role[s]].any()) for s in tch.school])
-    unit_keys, unit_teachers = _units(tch, movable_role, home_rows)
+    unit_keys, unit_teachers = _units(tch, _movable(sch, tch, allowed), home_rows)
     school_time = school_travel.reindex(sch.ids).dense("time_s")
     np.fill_diagonal(school_time, 0.0)
     dest = _Destinations(sch, (staff_now > 0) | (target > 0), allowed, school_time, home_rows, home_csr, options)
     arc_unit, arc_dest, arc_time = _arcs(unit_keys, dest)
     unit_school = np.array([k[0] for k in unit_keys], dtype=np.int64)
     cost, outside, dev_weight = _costs(sch, unit_school[arc_unit], arc_dest, arc_time, indicator, options)
+    parts = _parts(schools, teachers) if options.never_worse else None
+    guard = _guard(parts, sch, unit_keys, arc_unit, arc_dest) if parts is not None else None
     prob = RotationProblem(
         n_schools=n,
         n_subjects=ns,
@@ -436,8 +484,9 @@ def build_problem(
         arc_dest=arc_dest,
         arc_cost=cost,
         dev_weight=dev_weight,
-        relax_quotas=options.relax_quotas,
+        relax_quotas=options.relax_quotas is not False,
         move_cap=quotas.move_cap,
+        guard=guard,
     )
     return BuiltProblem(
         prob=prob,
@@ -454,6 +503,7 @@ def build_problem(
         group_names=quotas.names,
         backbone_required=quotas.backbone_required,
         precheck=_precheck(prob, quotas, tch.subjects, options),
+        parts=parts,
     )
 
 

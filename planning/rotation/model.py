@@ -66,6 +66,7 @@ from numpy.typing import NDArray
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from geo.errors import InfeasibleError, SolverError
+from planning.rotation.guard import CvGuard, guard_columns
 from planning.rotation.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, RotationOptions, SolveLimits
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,13 @@ SHORTFALL_FACTOR = 4
 #: (scaled points; ties of a degenerate LP) and each unit's cheapest few by reduced cost.
 RC_KEEP_ABS = 1e-6
 RC_KEEP_PER_UNIT = 3
+#: With the never-worse rows, CP-SAT stops within this relative gap of the LP bound (at least): the
+#: rows make the LP bound weak, and closing the last percent took minutes on the demo without
+#: changing the plan's movers (the gap is reported with the plan).
+GUARD_RELATIVE_GAP = 0.01
+#: ... and spends at most this deterministic time on each of the small models (CP-SAT's own bound
+#: cannot close that gap); the full model, when it is needed, keeps the whole time limit.
+GUARD_DETERMINISTIC_S = 4.0
 #: Backbone share is applied in whole percent (``100·backbone_out ≥ R·out``).
 PERCENT = 100
 
@@ -124,6 +132,8 @@ class RotationProblem:
         Add shortfall variables instead of hard quotas.
     move_cap
         ``(n_schools,)`` most teachers a school may send out (``-1``: no cap), or ``None``.
+    guard
+        The never-worse rows (:mod:`planning.rotation.guard`): no targeted CV rises; ``None``: off.
     """
 
     n_schools: int
@@ -147,6 +157,7 @@ class RotationProblem:
     dev_weight: NDArray[np.int64]
     relax_quotas: bool = False
     move_cap: NDArray[np.int64] | None = None
+    guard: CvGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -423,26 +434,50 @@ def build_rotation_model(prob: RotationProblem) -> _Matrix:
         (np.concatenate(t.vals), (np.concatenate(t.rows), np.concatenate(t.cols))), shape=(t.n_rows, n_cols), dtype=np.float64
     )
     a.sum_duplicates()
+    row_lo, row_hi = np.concatenate(t.lo), np.concatenate(t.hi)
+    guard_ub = np.zeros(0)
+    if prob.guard is not None and len(prob.guard.part_guard):
+        a, row_lo, row_hi, guard_ub = _append_guard(a, row_lo, row_hi, prob, n_arc)
     # a shortfall is at most the quota
     short_ub = np.concatenate([prob.quota_movers, prob.quota_movers]).astype(np.float64) if n_short else np.zeros(0)
     per_mover = 2 * (2 * DEV_SCALE * int(prob.dev_weight.sum()) + (int(prob.arc_cost.max()) if n_arc else 0))
     penalty = float(SHORTFALL_FACTOR * max(per_mover, OBJ_SCALE))
     # a missing mover costs twice a missing backbone mover: better to send a teacher and
     # report the backbone shortfall than to send nobody
-    cost = np.concatenate([prob.arc_cost.astype(np.float64), dev_cost, np.full(n_short, 2 * penalty), np.full(n_short, penalty)])
+    cost = np.concatenate([prob.arc_cost.astype(np.float64), dev_cost, np.full(n_short, 2 * penalty), np.full(n_short, penalty),
+                           np.zeros(len(guard_ub))])
     return _Matrix(
-        lb=np.zeros(n_cols),
-        ub=np.concatenate([prob.unit_count[prob.arc_unit].astype(np.float64), _dev_upper_bounds(prob, touched), short_ub]),
+        lb=np.zeros(n_cols + len(guard_ub)),
+        ub=np.concatenate([prob.unit_count[prob.arc_unit].astype(np.float64), _dev_upper_bounds(prob, touched), short_ub, guard_ub]),
         cost=cost,
         a=a,
-        row_lo=np.concatenate(t.lo),
-        row_hi=np.concatenate(t.hi),
+        row_lo=row_lo,
+        row_hi=row_hi,
         n_arcs=n_arc,
         dev_cols=n_dev,
         short_cols=short_col0 + np.arange(n_short),
         bshort_cols=short_col0 + n_short + np.arange(n_short),
         offset=offset,
     )
+
+
+def _append_guard(
+    a: sp.csr_matrix, row_lo: NDArray[np.float64], row_hi: NDArray[np.float64], prob: RotationProblem, n_arc: int
+) -> tuple[sp.csr_matrix, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The never-worse rows and segment columns appended (columns after every other one).
+
+    Link rows ``coef·x − Σu + Σd = 0`` per guarded part, then one row ``cost·(u, d) ≤ 0`` per guard.
+    """
+    assert prob.guard is not None
+    gc = guard_columns(prob.guard, prob.unit_count[prob.arc_unit].astype(np.float64))
+    n_parts, n_guards = gc.link_seg.shape[0], gc.guard_seg.shape[0]
+    pad = a.shape[1] - n_arc  # deviation and shortfall columns
+    link = sp.hstack([prob.guard.coef, sp.csr_matrix((n_parts, pad)), gc.link_seg], format="csr")
+    rows = sp.hstack([sp.csr_matrix((n_guards, a.shape[1])), gc.guard_seg], format="csr")
+    a = sp.vstack([sp.hstack([a, sp.csr_matrix((a.shape[0], gc.n_cols))], format="csr"), link, rows], format="csr")
+    row_lo = np.concatenate([row_lo, np.zeros(n_parts), np.full(n_guards, -np.inf)])
+    row_hi = np.concatenate([row_hi, np.zeros(n_parts), np.zeros(n_guards)])
+    return a, row_lo, row_hi, gc.ub
 
 
 def _helper(m: _Matrix, *, extra_row: tuple[NDArray[np.float64], float] | None = None) -> mbh.ModelBuilderHelper:
@@ -528,7 +563,8 @@ def solve_mip(
     for j in range(len(m.lb)):
         h.set_var_integrality(j, True)
     if hint is not None:
-        for jh in np.flatnonzero(hint):
+        # the arcs always, so that a plan without moves is a complete hint
+        for jh in np.union1d(np.flatnonzero(hint), np.arange(m.n_arcs)):
             h.add_hint(int(jh), float(hint[jh]))
     s = mbh.ModelSolverHelper("sat")
     params = [
@@ -580,13 +616,16 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
        the deviations. Tiny when the LP is nearly integral.
     2. If that is infeasible, the model over every arc the LP uses or prices
        cheaply, with the LP bound as a row.
-    3. If that fails too, the full model.
+    3. If that fails too (or, without the never-worse rows, is not proven within the
+       gap), the full model.
 
     Returns (status, objective, bound, values, whether CP-SAT's bound is global).
     The bound is global only when every arc left out has a reduced cost above
     UB − LP (it cannot be in a better plan); otherwise the LP bound is used.
     """
     sub, repair, cols, keep = _repair_model(m, prob, lp)
+    if prob.guard is not None:
+        relative_gap = max(relative_gap, GUARD_RELATIVE_GAP)
 
     def within(obj: float, bound: float) -> bool:
         return bool(np.isfinite(obj)) and obj - bound <= relative_gap * max(abs(obj), 1.0)
@@ -595,6 +634,8 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
     # the repair and restricted models are small: one worker is deterministic and fastest
     # (interleaved workers pay a large per-batch overhead on models this size)
     small = limits.model_copy(update={"workers": 1})
+    if prob.guard is not None:
+        small = small.model_copy(update={"time_limit_s": min(limits.time_limit_s, GUARD_DETERMINISTIC_S)})
     status, obj, bound, xs = solve_mip(repair, hint=None, lower_bound=lp.floor, limits=small, relative_gap=relative_gap)
     if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj):
         x = np.zeros(len(m.lb))
@@ -614,15 +655,28 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
         proven = not dropped.any() or float(lp.rc[: m.n_arcs][dropped].min()) > obj - lp.obj
         best = (status, obj, max(bound, lp.obj) if proven else lp.obj, x, proven)
         logger.debug("rotation: restricted model objective %.0f, bound %.0f (global: %s)", obj, best[2], proven)
-        if within(obj, best[2]):
+        # with the never-worse rows the LP bound is weak and the full model spends its time proving, not
+        # improving (the restricted plan was the full model's on every demo county): stop here, gap reported
+        if within(obj, best[2]) or prob.guard is not None:
             return best
-    # the full model, started from the best plan so far
-    status, obj, bound, x = solve_mip(m, hint=None if best is None else best[3], lower_bound=lp.floor, limits=limits, relative_gap=relative_gap)
+    # the full model, started from the best plan so far (or, with quotas relaxed, from the empty plan, which
+    # always meets every rule: no move, each quota short by itself)
+    hint = best[3] if best is not None else _empty_plan(m, prob)
+    status, obj, bound, x = solve_mip(m, hint=hint, lower_bound=lp.floor, limits=limits, relative_gap=relative_gap)
     if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj) and (best is None or obj <= best[1]):
         return status, obj, max(bound, lp.obj), x, True
     if best is not None:
         return best[0], best[1], max(best[2], bound if np.isfinite(bound) else lp.obj), best[3], best[4]
     return status, obj, bound, x, True
+
+
+def _empty_plan(m: _Matrix, prob: RotationProblem) -> NDArray[np.float64] | None:
+    """The plan without moves as a hint (shortfalls = quotas), when quotas are relaxed; else ``None``."""
+    if not len(m.short_cols):
+        return None
+    x = np.zeros(len(m.lb))
+    x[m.short_cols] = prob.quota_movers
+    return x
 
 
 def _lp_phase(m: _Matrix) -> _LP:

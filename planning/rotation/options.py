@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from geo.policy import ROTATION_BACKBONE_MIN_SHARE, ROTATION_MAX_COMMUTE_S, ROTATION_MIN_SHARE
+from geo.policy import ROTATION_BACKBONE_MIN_SHARE, ROTATION_MAX_COMMUTE_S, ROTATION_MAX_LOSS_SHARE, ROTATION_MIN_SHARE
 from planning.limits import SolveLimits
 from planning.rotation.eligibility import EligibilityRules
 
@@ -50,9 +50,24 @@ class RotationOptions(EligibilityRules):
         loses its only teacher of a subject.
     staffing_tolerance
         Allowed distance from the target in ``tolerance`` mode.
+    max_loss_share
+        No school, sending or receiving, loses more than this share of its
+        teachers in one year (rounded down: a school of fewer than
+        ``1/max_loss_share`` teachers sends none). Teaching points never send and
+        no school sends its only teacher of a subject.
+    never_worse
+        For each level, no balance CV the plan targets (backbone and
+        above-qualification teachers per 100 pupils) nor the other teacher
+        indicators of the 基本均衡 composite rises (see :mod:`planning.rotation.guard`);
+        a quota that cannot be met without it is a shortfall.
     relax_quotas
-        Report quota shortfalls in the plan instead of raising
-        :class:`~geo.errors.InfeasibleError`.
+        ``None`` (default): quotas that cannot be met are shortfalls of the plan
+        unless the stage is strict; ``true``: always shortfalls; ``false``: always
+        raise :class:`~geo.errors.InfeasibleError`.
+    language
+        Language of each move's reason (``zh``: Chinese, subjects by their Chinese
+        names); ``None``: the report's (``[report] language``, Chinese by default)
+        in a run, English in the library.
     max_commute_s
         Longest commute to the new school (from home when known, else from the
         current school).
@@ -60,7 +75,9 @@ class RotationOptions(EligibilityRules):
         A school sends when its ``area_type`` or its strength class is listed.
     receiving_area_types, receiving_strength
         A school that does not send receives when its ``area_type`` or strength
-        class is listed.
+        class is listed. Default: rural and town schools (乡村学校 in 教师〔2014〕4号
+        count township schools too; without them a county whose junior schools are
+        all in towns would plan no junior rotation at all).
     return_moves
         Teachers of receiving schools may move to sending schools (the exchange
         half that keeps staffing whole).
@@ -91,12 +108,21 @@ class RotationOptions(EligibilityRules):
         "exchange", description="exchange: in = out per school and subject; tolerance: near the target count"
     )
     staffing_tolerance: int = Field(1, ge=0, le=100, description="allowed distance from the target count in tolerance mode")
-    relax_quotas: bool = Field(False, description="report quota shortfalls instead of stopping with no plan")
+    max_loss_share: float = Field(
+        ROTATION_MAX_LOSS_SHARE, ge=0, le=1, description="no school loses more than this share of its teachers in a year"
+    )
+    never_worse: bool = Field(True, description="no targeted balance CV may rise, per level (a constraint of the model)")
+    language: Literal["zh", "en"] | None = Field(None, description="language of the reasons; none: the report's")
+    relax_quotas: bool | None = Field(
+        None, description="quotas that cannot be met: shortfalls (true), stop (false), or stop only when strict (none)"
+    )
     # direction and distance
     max_commute_s: int = Field(ROTATION_MAX_COMMUTE_S, gt=0, le=6 * 3600, description="longest commute to the new school, seconds")
     sending_area_types: tuple[str, ...] = Field(("urban",), description="area types of sending schools")
     sending_strength: tuple[str, ...] = Field(("strong",), description="strength classes of sending schools")
-    receiving_area_types: tuple[str, ...] = Field(("rural",), description="area types of receiving schools")
+    receiving_area_types: tuple[str, ...] = Field(
+        ("rural", "town"), description="area types of receiving schools (乡村学校: township and village schools)"
+    )
     receiving_strength: tuple[str, ...] = Field(("weak",), description="strength classes of receiving schools")
     return_moves: bool = Field(True, description="teachers of receiving schools may move to sending schools")
     allow_other_schools: bool = Field(False, description="sending schools also exchange with schools neither sending nor receiving")

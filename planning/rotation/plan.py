@@ -23,10 +23,12 @@ from numpy.typing import NDArray
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, missing_columns
 from geo.model import SchoolLevel
 from geo.travel import STRAIGHT_LINE_SPEED_KMH, TravelMatrix, representative_xy, straight_line_matrix
-from planning.rotation.build import BuiltProblem, build_problem, fmt_min
+from planning.rotation.build import BuiltProblem, build_problem
 from planning.rotation.eligibility import rotation_eligibility, validate_teachers
+from planning.rotation.guard import cv_after
 from planning.rotation.model import CoreSolution, RotationProblem, Status, solve_rotation_core
 from planning.rotation.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, RotationOptions, SolveLimits
+from planning.rotation.reasons import Language, join, say, subject_name
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +163,8 @@ def plan_rotation(
     InputError
         Bad tables (every problem listed).
     InfeasibleError
-        A quota cannot be met (which school, which quota, why), unless
-        ``options.relax_quotas``.
+        A quota cannot be met (which school, which quota, why) and
+        ``options.relax_quotas`` is false (the stage sets it so when strict).
     SolverError
         The solver stopped without a plan.
     """
@@ -182,23 +184,67 @@ def plan_rotation(
         staffing_targets=staffing_targets,
         options=options,
     )
-    sol = _solve_or_explain(b, options, limits)
-    return _plan_from(b, sol, teachers, eligibility, options)
+    relaxed = options.relax_quotas is not False
+    sol = _solve_or_explain(b, options, limits, relaxed=relaxed)
+    language: Language = options.language or "en"
+    return _plan_from(b, sol, teachers, eligibility, options, language=language, explain=_guard_cost(b, sol, options, limits))
 
 
-def _solve_or_explain(b: BuiltProblem, options: RotationOptions, limits: SolveLimits) -> CoreSolution:
-    """Solve the core; when a quota cannot be met, raise with which one and why (unless relaxed)."""
-    if b.precheck and not options.relax_quotas:
+def _solve_or_explain(b: BuiltProblem, options: RotationOptions, limits: SolveLimits, *, relaxed: bool) -> CoreSolution:
+    """Solve the core; when a quota cannot be met and the run is not relaxed, raise with which one and why."""
+    if relaxed:
+        return solve_rotation_core(replace(b.prob, relax_quotas=True), options=options, limits=limits)
+    if b.precheck:
         raise InfeasibleError(f"{len(b.precheck)} rotation quota(s) cannot be met", shortfalls=list(b.precheck), hint=_HINT)
     try:
         return solve_rotation_core(b.prob, options=options, limits=limits)
     except InfeasibleError:
-        if options.relax_quotas:
-            raise
         # explain: the relaxed model says which quotas fall short and by how much
         rsol = solve_rotation_core(replace(b.prob, relax_quotas=True), options=options, limits=limits)
-        short = _shortfalls(b, rsol, because="staffing balance per subject and the commute cap leave too few possible moves")
+        explain = _guard_cost(b, rsol, options, limits)
+        short = _shortfalls(b, rsol, because=explain or _BECAUSE)
         raise InfeasibleError(f"{len(short)} rotation quota(s) cannot be met", shortfalls=list(short), hint=_HINT) from None
+
+
+#: Why a quota falls short when neither the precheck nor the never-worse rule explains it.
+_BECAUSE = "staffing kept whole per subject, the loss caps and the commute cap leave too few possible moves"
+
+
+def _guard_cost(b: BuiltProblem, sol: CoreSolution, options: RotationOptions, limits: SolveLimits) -> str:
+    """When quotas fall short and the never-worse rule is on: what meeting more of them would cost.
+
+    Solves the relaxed model without the rule; if that plan has smaller shortfalls, says which
+    CVs it raises and from what to what (the reason the rule stopped those moves). Empty otherwise.
+    """
+    if b.prob.guard is None or b.parts is None or (sol.short_movers.sum() + sol.short_backbone.sum()) == 0:
+        return ""
+    free = solve_rotation_core(replace(b.prob, relax_quotas=True, guard=None), options=options, limits=limits)
+    if free.short_movers.sum() * 2 + free.short_backbone.sum() >= sol.short_movers.sum() * 2 + sol.short_backbone.sum():
+        return ""
+    after = cv_after(b.prob.guard, free.flow, b.parts)
+    worse = [
+        f"{lv} {ind} ({kind}) CV from {b.prob.guard.cv_before[g]:.4f} to {after[g]:.4f}"
+        for g, (lv, ind, kind) in enumerate(b.prob.guard.names)
+        if np.isfinite(after[g]) and after[g] > b.prob.guard.cv_before[g] + 1e-12
+    ]
+    if not worse:
+        return ""
+    text = (
+        f"meeting the quota in full (short by {int(free.short_movers.sum())} movers, {int(free.short_backbone.sum())} backbone "
+        f"instead) would raise " + ", ".join(worse) + "; the plan never makes a targeted CV worse (never_worse)"
+    )
+    if sol.gap > UNPROVEN_GAP:
+        # the search stopped far from the bound: part of the shortfall may be the solver's, not the rule's
+        text += (
+            f"; the solver stopped {sol.gap:.0%} from its bound, so a plan that meets more of the quota without "
+            "raising a CV may exist (raise time_limit_s)"
+        )
+    return text
+
+
+#: A plan this far (relative gap) from its bound is not good evidence that the never-worse rule, rather
+#: than the search, left a quota short; the shortfall then says so.
+UNPROVEN_GAP = 0.05
 
 
 def _shortfalls(b: BuiltProblem, sol: CoreSolution, *, because: str) -> tuple[Shortfall, ...]:
@@ -207,10 +253,10 @@ def _shortfalls(b: BuiltProblem, sol: CoreSolution, *, because: str) -> tuple[Sh
     for g, name in enumerate(b.group_names):
         q, bq = int(b.prob.quota_movers[g]), int(b.backbone_required[g])
         if sol.short_movers[g] > 0:
-            detail = pre.get((name, "movers"), f"rotation quota {q}: {because}")
+            detail = pre.get((name, "movers"), f"rotation quota {q}, {q - int(sol.short_movers[g])} met: {because}")
             out.append(Shortfall(name, int(sol.short_movers[g]), "movers", detail))
         if sol.short_backbone[g] > 0:
-            detail = pre.get((name, "backbone movers"), f"backbone quota {bq}: {because}")
+            detail = pre.get((name, "backbone movers"), f"backbone quota {bq}, {bq - int(sol.short_backbone[g])} met: {because}")
             out.append(Shortfall(name, int(sol.short_backbone[g]), "backbone movers", detail))
     return tuple(out)
 
@@ -238,6 +284,7 @@ class _TableView:
 
     ids: NDArray[np.str_]
     subjects: NDArray[np.str_]
+    names: NDArray[np.str_] | None = None  # 姓名, when the input has them
 
 
 def _per_100(count: NDArray[np.int64], pupils: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -290,32 +337,33 @@ def _indicators(prob: RotationProblem, mv: _Moves) -> tuple[_Per100, _Per100]:
     return bb100, aq100
 
 
-def _out_reason(b: BuiltProblem, mv: _Moves, m: int, subj: NDArray[np.str_], *, counts: tuple[int, int, int],
-                per100: tuple[_Per100, _Per100], options: RotationOptions) -> list[str]:
+def _out_reason(b: BuiltProblem, mv: _Moves, m: int, subject: str, *, counts: tuple[int, int, int],
+                per100: tuple[_Per100, _Per100], options: RotationOptions, language: Language) -> list[str]:
     """Why move ``m`` leaves a sending school: which quota it fills (``counts``: group, movers, backbone movers so far)."""
     s, d = int(mv.frm[m]), int(mv.to[m])
     g, n_out, n_bb = counts
     q, bq = int(b.prob.quota_movers[g]), int(b.backbone_required[g])
-    who = b.group_names[g] if options.quota_scope == "school" else "the county's sending schools"
-    parts: list[str] = []
+    who = b.group_names[g] if options.quota_scope == "school" else say("county", language)
+    parts: list[str] = [say("rotation", language)]
     if mv.backbone[m] and n_bb <= bq:
-        parts.append(f"backbone quota of {who} ({n_bb} of {bq})")
+        parts.append(say("backbone_quota", language, who=who, n=n_bb, q=bq))
     elif n_out <= q:
-        parts.append(f"rotation quota of {who} ({n_out} of {q})")
+        parts.append(say("quota", language, who=who, n=n_out, q=q))
     else:
-        parts.append(f"move from {b.names[s]} beyond its quota that narrows the gap between schools")
+        parts.append(say("beyond", language, src=b.names[s]))
     raised = False
-    for flag, (v0, v1), what in ((mv.backbone[m], per100[0], "backbone"), (mv.qualified[m], per100[1], "above-qualification")):
+    for flag, (v0, v1), what in ((mv.backbone[m], per100[0], "backbone"), (mv.qualified[m], per100[1], "above")):
         if flag and v1[d] > v0[d]:
-            parts.append(f"raises {what} teachers per 100 pupils at {b.names[d]} from {v0[d]:.1f} to {v1[d]:.1f}")
+            parts.append(say("raises", language, dst=b.names[d], what=say(what, language), v0=v0[d], v1=v1[d]))
             raised = True
     if not raised:
-        parts.append(f"brings a {subj[mv.row[m]]} teacher from {b.names[s]} to {b.names[d]}")
+        parts.append(say("brings", language, subject=subject, src=b.names[s], dst=b.names[d]))
     return parts
 
 
-def _reasons(b: BuiltProblem, mv: _Moves, t: _TableView, per100: tuple[_Per100, _Per100], options: RotationOptions) -> list[str]:
-    """A plain reason for each move: the quota it fills or the exchange it completes, and the commute."""
+def _reasons(b: BuiltProblem, mv: _Moves, t: _TableView, per100: tuple[_Per100, _Per100], options: RotationOptions,
+             language: Language) -> list[str]:
+    """A plain reason for each move: what it is (rotation or exchange), the quota it fills, and the commute."""
     order = np.lexsort((t.ids[mv.row], ~mv.backbone)) if len(mv.row) else np.zeros(0, np.int64)
     g_out = np.zeros(max(len(b.prob.quota_movers), 1), dtype=np.int64)
     g_bb = np.zeros_like(g_out)
@@ -323,20 +371,19 @@ def _reasons(b: BuiltProblem, mv: _Moves, t: _TableView, per100: tuple[_Per100, 
     reasons = [""] * len(mv.row)
     for m in order:
         s, d = int(mv.frm[m]), int(mv.to[m])
-        subject = t.subjects[mv.row[m]]
+        subject = subject_name(str(t.subjects[mv.row[m]]), language)
         if mv.out[m]:
             g = int(b.prob.quota_group[s])
             g_out[g] += 1
             if mv.backbone[m]:
                 g_bb[g] += 1
-            parts = _out_reason(b, mv, m, t.subjects, counts=(g, int(g_out[g]), int(g_bb[g])), per100=per100, options=options)
+            parts = _out_reason(b, mv, m, subject, counts=(g, int(g_out[g]), int(g_bb[g])), per100=per100, options=options,
+                                language=language)
         else:
-            parts = [f"exchange: keeps {subject} staffing of {b.names[d]} whole for the {subject} teacher(s) it sends out"]
-            if b.role[s] != "sending":
-                parts.append(f"gains experience at {b.names[d]}")
+            parts = [say("exchange", language), say("learns", language, subject=subject, src=b.names[s], dst=b.names[d])]
         same = not mv.outside[m]
-        parts.append(f"commute {fmt_min(int(mv.time_s[m]))}" + (", within the same community" if same and has_comm else ""))
-        reasons[m] = "; ".join(parts)
+        parts.append(say("commute", language, min=f"{mv.time_s[m] / 60:.0f}") + (say("same_community", language) if same and has_comm else ""))
+        reasons[m] = join(parts, language)
     return reasons
 
 
@@ -344,6 +391,7 @@ def _moves_frame(b: BuiltProblem, mv: _Moves, t: _TableView, reasons: list[str])
     return pd.DataFrame(
         {
             "teacher_id": pd.array(t.ids[mv.row], dtype="str"),
+            **({} if t.names is None else {"name": pd.array(t.names[mv.row], dtype="str")}),
             "from_school": pd.array(b.school_ids[mv.frm], dtype="str"),
             "to_school": pd.array(b.school_ids[mv.to], dtype="str"),
             "subject": pd.array(t.subjects[mv.row], dtype="str"),
@@ -351,7 +399,7 @@ def _moves_frame(b: BuiltProblem, mv: _Moves, t: _TableView, reasons: list[str])
             "above_qualification": mv.qualified.astype(bool),
             "commute_s": mv.time_s,
             "same_community": ~mv.outside,
-            "direction": pd.array(np.where(mv.out, "out", "return"), dtype="str"),
+            "direction": pd.array(np.where(mv.out, "rotation", "exchange"), dtype="str"),
             "reason": pd.array(reasons, dtype="str"),
         }
     ).sort_values("teacher_id", ignore_index=True)
@@ -431,7 +479,7 @@ def _metrics(b: BuiltProblem, sol: CoreSolution, moves: pd.DataFrame, mv: _Moves
         "receiving_schools": int((b.role == "receiving").sum()),
         "movers": len(moves),
         "movers_out": movers_out,
-        "movers_return": int(len(moves) - movers_out),
+        "movers_exchange": int(len(moves) - movers_out),
         "rotation_share": (movers_out / elig_send) if elig_send else None,
         "backbone_movers_out": bb_out,
         "backbone_share_of_movers": (bb_out / movers_out) if movers_out else None,
@@ -456,19 +504,25 @@ def _metrics(b: BuiltProblem, sol: CoreSolution, moves: pd.DataFrame, mv: _Moves
     }
 
 
-def _plan_from(b: BuiltProblem, sol: CoreSolution, teachers: pd.DataFrame, eligibility: pd.DataFrame, options: RotationOptions) -> RotationPlan:
+def _plan_from(b: BuiltProblem, sol: CoreSolution, teachers: pd.DataFrame, eligibility: pd.DataFrame, options: RotationOptions, *,
+               language: Language, explain: str) -> RotationPlan:
     """The plan of a core solution: moves with reasons, the schools table, key figures."""
     t = teachers.reset_index(drop=True)
-    view = _TableView(ids=t["teacher_id"].astype(str).to_numpy(), subjects=t["subject"].astype(str).to_numpy())
+    view = _TableView(
+        ids=t["teacher_id"].astype(str).to_numpy(),
+        subjects=t["subject"].astype(str).to_numpy(),
+        names=t["name"].astype(object).where(t["name"].notna(), "").astype(str).to_numpy() if "name" in t.columns else None,
+    )
     mv = _moves_of(b, sol, t)
     per100 = _indicators(b.prob, mv)
-    moves = _moves_frame(b, mv, view, _reasons(b, mv, view, per100, options))
+    moves = _moves_frame(b, mv, view, _reasons(b, mv, view, per100, options, language))
     metrics = _metrics(b, sol, moves, mv, eligibility, options)
+    metrics.update(_guard_metrics(b, sol))
     logger.info(
-        "rotation: %d movers out of %d eligible at sending schools, %d returns, gap %.4f",
+        "rotation: %d movers out of %d eligible at sending schools, %d exchange moves back, gap %.4f",
         metrics["movers_out"],
         metrics["eligible_at_sending_schools"],
-        metrics["movers_return"],
+        metrics["movers_exchange"],
         sol.gap,
     )
     return RotationPlan(
@@ -480,18 +534,48 @@ def _plan_from(b: BuiltProblem, sol: CoreSolution, teachers: pd.DataFrame, eligi
         objective=sol.objective,
         bound=sol.bound,
         gap=sol.gap,
-        shortfalls=_shortfalls(b, sol, because="not enough possible moves"),
+        shortfalls=_shortfalls(b, sol, because=explain or _BECAUSE),
     )
+
+
+def _guard_metrics(b: BuiltProblem, sol: CoreSolution) -> dict[str, Any]:
+    """The guarded CVs before and after (``never_worse``: level → indicator (kind) → CV) and any that rose."""
+    if b.prob.guard is None or b.parts is None:
+        return {}
+    g = b.prob.guard
+    after = cv_after(g, sol.flow, b.parts)
+    table: dict[str, dict[str, dict[str, float | None]]] = {}
+    worse: list[str] = []
+    for i, (lv, ind, kind) in enumerate(g.names):
+        v0 = float(g.cv_before[i]) if np.isfinite(g.cv_before[i]) else None
+        v1 = float(after[i]) if np.isfinite(after[i]) else None
+        table.setdefault(lv, {})[f"{ind} ({kind})"] = {"before": v0, "after": v1}
+        if v0 is not None and v1 is not None and v1 > v0 + 1e-9:
+            worse.append(f"{lv} {ind} ({kind})")
+    return {"never_worse": table, "never_worse_violated": worse}
 
 
 # --------------------------------------------------------------------------- after the plan
 
 
-def apply_moves(teachers: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
-    """The teachers table after rotation: each mover's ``school_id`` set to ``to_school``."""
+def apply_moves(teachers: pd.DataFrame, moves: pd.DataFrame, schools: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The teachers table after rotation: each mover's ``school_id`` set to ``to_school``.
+
+    With ``schools``, a mover without a ``level`` gets the level of the school it leaves (it
+    teaches that level at its new school; a nine-year school then counts it there, not by pupil share).
+    """
     out = teachers.copy()
     dest = dict(zip(moves["teacher_id"].astype(str), moves["to_school"].astype(str)))
     ids = out["teacher_id"].astype(str)
+    if schools is not None:
+        # a mover keeps the level it taught: set it, so a nine-year school counts it at that level
+        level = pd.Series(schools["level"].astype(str).to_numpy(), index=schools["school_id"].astype(str).to_numpy())
+        own = out["level"].astype(object) if "level" in out.columns else pd.Series(None, index=out.index, dtype=object)
+        was = level.reindex(out["school_id"].astype(str).to_numpy()).to_numpy()
+        moving = ids.isin(dest.keys()).to_numpy()
+        known = own.isin(["primary", "junior"]).to_numpy()
+        fill = moving & ~known & np.isin(was, ["primary", "junior"])
+        out["level"] = np.where(fill, was, own.to_numpy())
     out["school_id"] = [dest.get(tid, sid) for tid, sid in zip(ids, out["school_id"].astype(str))]
     return out
 
@@ -506,4 +590,4 @@ def balance_change(schools: pd.DataFrame, teachers: pd.DataFrame, moves: pd.Data
     """
     from planning.balance.indicators import compare_balance, evaluate_balance  # noqa: PLC0415 - only the stage needs it
 
-    return compare_balance(evaluate_balance(schools, teachers), evaluate_balance(schools, apply_moves(teachers, moves)))
+    return compare_balance(evaluate_balance(schools, teachers), evaluate_balance(schools, apply_moves(teachers, moves, schools)))

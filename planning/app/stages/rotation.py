@@ -32,8 +32,8 @@ from planning.rotation import RotationOptions, RotationPlan, SolveLimits, balanc
 
 logger = logging.getLogger(__name__)
 
-#: Columns of ``moves.csv``, in order.
-MOVES_COLUMNS = ("teacher_id", "from_school", "to_school", "subject", "backbone", "commute_s", "reason")
+#: Columns of ``moves.csv``, in order (``name`` only when the teachers table has names).
+MOVES_COLUMNS = ("teacher_id", "name", "from_school", "to_school", "subject", "backbone", "direction", "commute_s", "reason")
 
 
 class RotationParams(StageParams, RotationOptions):
@@ -117,6 +117,21 @@ def _metrics_json(plan: RotationPlan, cv_before: dict[str, Any], cv_after: dict[
     return out
 
 
+#: The CVs the never-worse rule holds (the indicators the objective names and the composite).
+GUARDED_CVS = ("backbone_per_100", "above_qualification_per_100", "intermediate_title_per_100", "teachers_per_100", "basic_composite")
+
+
+def _check_never_worse(cmp: pd.DataFrame, params: RotationOptions) -> None:
+    """The post-condition, by the balance evaluation itself: no guarded CV rose (else a bug: stop)."""
+    if not params.never_worse:
+        return
+    rose = cmp[cmp["indicator"].isin(GUARDED_CVS) & (cmp["change"] > 1e-9)]
+    if len(rose):
+        worse = ", ".join(f"{r.level} {r.indicator} {r.cv_before:.4f} → {r.cv_after:.4f}" for r in rose.itertuples())
+        msg = f"rotation: the plan raises {worse} although never_worse is on (a bug; please report it)"
+        raise RuntimeError(msg)
+
+
 def run(ctx: Context, params: RotationParams) -> StageOutput:
     """Plan the rotation and return its files (see the module docstring)."""
     schools = ctx.inputs.schools
@@ -132,10 +147,14 @@ def run(ctx: Context, params: RotationParams) -> StageOutput:
     solver = ctx.scenario.solver
     ctx.step("rotation: solving (GLOP bound, CP-SAT warm start)")
     targets = _targets(ctx, params)
+    # strict: a quota that cannot be met stops the run, unless relax_quotas says otherwise
+    relax = (not params.strict) if params.relax_quotas is None else params.relax_quotas
+    report_language = "en" if str(ctx.scenario.report.get("language", "zh")) == "en" else "zh"
+    options = params.model_copy(update={"relax_quotas": relax, "language": params.language or report_language})
     plan = from_frames(
         schools,
         teachers,
-        options=params,
+        options=options,
         limits=SolveLimits(time_limit_s=params.deterministic_time_s or solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
         school_travel=school_travel,
         home_travel=home_travel,
@@ -145,22 +164,24 @@ def run(ctx: Context, params: RotationParams) -> StageOutput:
     )
     cmp = balance_change(schools, teachers, plan.moves)
     cv_before, cv_after = _cv_tables(cmp)
+    _check_never_worse(cmp, options)
     metrics = _metrics_json(plan, cv_before, cv_after)
     # Wall-clock time would make reruns differ: it goes to the manifest, not metrics.json.
     solve_s = metrics.pop("solve_s", None)
-    moves = plan.moves[list(MOVES_COLUMNS)].reset_index(drop=True)
+    moves = plan.moves[[c for c in MOVES_COLUMNS if c in plan.moves.columns]].reset_index(drop=True)
     m = plan.metrics
     share = m["rotation_share"]
     bshare = m["backbone_share_of_movers"]
     summary = (
         f"{m['movers_out']} teachers rotate out of {m['eligible_at_sending_schools']} eligible at "
         f"{m['sending_schools']} sending schools ({'n/a' if share is None else f'{share:.0%}'}), "
-        f"backbone {'n/a' if bshare is None else f'{bshare:.0%}'} of movers; {m['movers_return']} exchange returns; "
+        f"backbone {'n/a' if bshare is None else f'{bshare:.0%}'} of movers; {m['movers_exchange']} go the other way (跟岗交流); "
         f"quotas met {m['quotas_met']}/{m['quotas']}; gap {plan.gap:.2%}"
     )
     return StageOutput(
-        files={"moves.csv": moves, "schools_rotation.csv": plan.schools, "metrics.json": metrics},
+        files={"moves.csv": moves, "schools_rotation.csv": plan.schools, "eligibility.csv": plan.eligibility, "metrics.json": metrics},
         result=plan,
+        shortfalls=plan.shortfalls,
         summary=summary,
         metrics={
             **{k: metrics[k] for k in ("movers", "movers_out", "rotation_share", "backbone_share_of_movers", "quotas_met", "gap")},
@@ -174,7 +195,7 @@ STAGE = Stage(
     params=RotationParams,
     run=run,
     result_type=RotationPlan,
-    files=("moves.csv", "schools_rotation.csv", "metrics.json"),
+    files=("moves.csv", "schools_rotation.csv", "eligibility.csv", "metrics.json"),
     needs=("schools", "teachers"),
     description="teacher rotation plan (交流轮岗): quotas, staffing kept whole, a reason per move",
     command=Command("rotate", "teacher rotation plan (交流轮岗) meeting the quotas"),

@@ -69,3 +69,21 @@ def test_arrowhead_points_to_the_receiving_school() -> None:
     assert tip[0] > base[0]  # points east, towards b
     assert 110.05 < tip[0] < 110.1
     assert rotation._arrowhead(b, a).exterior.coords[0][0] < 110.05  # the return trip points west
+
+
+def test_cv_table_says_plainly_what_got_worse() -> None:
+    from maps.stages.rotation import cv_table
+
+    metrics = {
+        "cv_before": {"primary": {"backbone_per_100": 1.154, "above_qualification_per_100": 0.713, "basic_composite": 0.624},
+                      "junior": {"backbone_per_100": 0.626}},
+        "cv_after": {"primary": {"backbone_per_100": 1.189, "above_qualification_per_100": 0.700, "basic_composite": 0.624},
+                     "junior": {"backbone_per_100": 0.600}},
+    }
+    zh, worse_zh = cv_table(metrics, "zh")
+    assert list(zh.columns) == ["学段", "指标", "交流前", "交流后", "变化", "结论"]
+    assert zh["结论"].tolist() == ["变差", "改善", "不变", "改善"]
+    assert worse_zh == ["小学 每百名学生县级及以上骨干教师数 1.154 → 1.189"]
+    en, worse_en = cv_table(metrics, "en")
+    assert en["Verdict"].tolist() == ["worse", "better", "unchanged", "better"] and len(worse_en) == 1
+    assert cv_table({}, "en")[0].empty

@@ -22,6 +22,12 @@ from planning.rotation.model import OBJ_SCALE
 # ---------------------------------------------------------------- inline county helpers
 
 
+def _opts(**kw: object) -> RotationOptions:
+    """Options of the tests of quotas, staffing and reasons: the rules before the never-worse rule and
+    the loss cap (tests of those are in test_rotation_never_worse.py), quotas that raise when unmet."""
+    return RotationOptions(**{"never_worse": False, "max_loss_share": 1.0, "relax_quotas": False, **kw})  # type: ignore[arg-type]
+
+
 def schools_table(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
     """(school_id, name, area_type, pupils) → primary schools."""
     return pd.DataFrame(
@@ -118,13 +124,13 @@ def small_county(bb_at_a: int = 2) -> tuple[pd.DataFrame, pd.DataFrame, TravelMa
 
 def test_per_school_quotas_met_with_backbone_and_exchange() -> None:
     schools, teachers, tm = small_county()
-    plan = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=10, workers=1))
+    plan = from_frames(schools, teachers, school_travel=tm, options=_opts(), limits=SolveLimits(time_limit_s=10, workers=1))
     a = plan.schools.set_index("school_id").loc["A"]
     assert a["quota_movers"] == 1 and a["quota_backbone"] == 1  # ⌈10% × 10⌉, ⌈20% × 1⌉
     assert a["out"] >= 1 and a["backbone_out"] >= np.ceil(0.2 * a["out"])
     assert bool(a["quota_met"])
     assert exchange_ok(teachers, plan.moves)
-    out = plan.moves[plan.moves["direction"] == "out"]
+    out = plan.moves[plan.moves["direction"] == "rotation"]
     assert set(out["from_school"]) == {"A"} and set(out["to_school"]) <= {"B", "C"}
     assert plan.metrics["quotas_met"] == plan.metrics["quotas"] == 1
     assert plan.bound <= plan.objective + 1e-9 and plan.gap <= 1e-3
@@ -136,14 +142,14 @@ def test_backbone_share_forces_a_backbone_mover_the_gap_alone_would_not_send() -
     schools = schools_table([("A", "县一小", "urban", 1000), ("B", "李家塔小学", "rural", 100)])
     teachers = pd.DataFrame(staff("A", "math", 10, backbone=1) + staff("B", "math", 3, backbone=1))
     tm = travel({("A", "B"): 20}, ["A", "B"])
-    free = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(backbone_share=0.0),
+    free = from_frames(schools, teachers, school_travel=tm, options=_opts(backbone_share=0.0),
                        limits=SolveLimits(time_limit_s=10, workers=1))
-    assert not free.moves.loc[free.moves["direction"] == "out", "backbone"].any()
-    plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(backbone_share=0.3),
+    assert not free.moves.loc[free.moves["direction"] == "rotation", "backbone"].any()
+    plan = from_frames(schools, teachers, school_travel=tm, options=_opts(backbone_share=0.3),
                        limits=SolveLimits(time_limit_s=10, workers=1))
-    out = plan.moves[plan.moves["direction"] == "out"]
+    out = plan.moves[plan.moves["direction"] == "rotation"]
     assert out["backbone"].tolist() == [True]
-    assert out["reason"].iloc[0].startswith("backbone quota of 县一小 (1 of 1)")
+    assert out["reason"].iloc[0].startswith("rotation; backbone quota of 县一小 (1 of 1)")
 
 
 def test_county_wide_quota_takes_movers_where_cheapest() -> None:
@@ -151,13 +157,13 @@ def test_county_wide_quota_takes_movers_where_cheapest() -> None:
     teachers = pd.DataFrame(staff("A", "math", 10, backbone=5) + staff("D", "math", 10, backbone=5) + staff("B", "math", 10, backbone=5))
     tm = travel({("A", "B"): 10, ("D", "B"): 50, ("A", "D"): 5}, ["A", "B", "D"])
     opts = {"gap_weight": 0.0}  # only commute and moves count: the choice is where to take the quota
-    per_school = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(**opts),
+    per_school = from_frames(schools, teachers, school_travel=tm, options=_opts(**opts),
                              limits=SolveLimits(time_limit_s=10, workers=1))
-    by = per_school.moves[per_school.moves["direction"] == "out"].groupby("from_school").size().to_dict()
+    by = per_school.moves[per_school.moves["direction"] == "rotation"].groupby("from_school").size().to_dict()
     assert by == {"A": 1, "D": 1}
-    county = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(quota_scope="county", **opts),
+    county = from_frames(schools, teachers, school_travel=tm, options=_opts(quota_scope="county", **opts),
                          limits=SolveLimits(time_limit_s=10, workers=1))
-    out = county.moves[county.moves["direction"] == "out"]
+    out = county.moves[county.moves["direction"] == "rotation"]
     assert out["from_school"].tolist() == ["A", "A"]  # ⌈10% × 20⌉ = 2, both from the nearer school
     assert out["backbone"].sum() >= 1  # ⌈20% × 2⌉
     assert county.metrics["quotas"] == 1 and county.metrics["quotas_met"] == 1
@@ -185,7 +191,7 @@ def random_county(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, TravelMatrix]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_exchange_keeps_every_school_and_subject_whole(seed: int) -> None:
     schools, teachers, tm = random_county(seed)
-    plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(relax_quotas=True),
+    plan = from_frames(schools, teachers, school_travel=tm, options=_opts(relax_quotas=True),
                        limits=SolveLimits(time_limit_s=10, workers=1))
     assert exchange_ok(teachers, plan.moves)
     assert (plan.moves["commute_s"] <= 3600).all()
@@ -199,7 +205,7 @@ def test_tolerance_mode_keeps_counts_near_target_and_the_only_teacher() -> None:
     teachers = pd.DataFrame(staff("A", "math", 6, backbone=3) + staff("A", "pe", 1) + staff("A", "chinese", 3)
                             + staff("B", "math", 2) + staff("B", "pe", 1, years=1) + staff("B", "chinese", 2, years=1))
     tm = travel({("A", "B"): 15}, ["A", "B"])
-    opts = RotationOptions(staffing="tolerance", staffing_tolerance=2, min_share=0.3, return_moves=False)
+    opts = _opts(staffing="tolerance", staffing_tolerance=2, min_share=0.3, return_moves=False)
     plan = from_frames(schools, teachers, school_travel=tm, options=opts, limits=SolveLimits(time_limit_s=10, workers=1))
     before = teachers.groupby(["school_id", "subject"]).size()
     after = apply_moves(teachers, plan.moves).groupby(["school_id", "subject"]).size().reindex(before.index, fill_value=0)
@@ -216,7 +222,7 @@ def test_tolerance_mode_follows_county_targets() -> None:
     targets = pd.DataFrame({"school_id": ["A", "B"], "subject": ["math", "math"], "target": [4, 3]})
 
     def opts(share: float) -> RotationOptions:
-        return RotationOptions(staffing="tolerance", staffing_tolerance=0, return_moves=False, min_share=share, backbone_share=0.0)
+        return _opts(staffing="tolerance", staffing_tolerance=0, return_moves=False, min_share=share, backbone_share=0.0)
 
     limits = SolveLimits(time_limit_s=10, workers=1)
     plan = from_frames(schools, teachers, school_travel=tm, staffing_targets=targets, options=opts(0.3), limits=limits)
@@ -235,9 +241,9 @@ def test_no_receiving_school_within_commute_cap_is_explained() -> None:
     teachers = pd.DataFrame(staff("A", "math", 10, backbone=2) + staff("B", "math", 3))
     tm = travel({("A", "B"): 75}, ["A", "B"])
     with pytest.raises(InfeasibleError, match="no receiving school within 60 min") as err:
-        from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
+        from_frames(schools, teachers, school_travel=tm, options=_opts(), limits=SolveLimits(time_limit_s=5, workers=1))
     assert err.value.shortfalls[0].where == "县一小" and err.value.shortfalls[0].short_by == 1
-    plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(max_commute_s=90 * 60),
+    plan = from_frames(schools, teachers, school_travel=tm, options=_opts(max_commute_s=90 * 60),
                        limits=SolveLimits(time_limit_s=5, workers=1))
     assert plan.metrics["quotas_met"] == 1
 
@@ -247,8 +253,8 @@ def test_same_community_preferred_when_groups_given() -> None:
     teachers = pd.DataFrame(staff("A", "math", 10, backbone=2) + staff("B", "math", 3) + staff("C", "math", 3))
     tm = travel({("A", "B"): 20, ("A", "C"): 25, ("B", "C"): 10}, ["A", "B", "C"])
     groups = pd.DataFrame({"school_id": ["A", "C", "B"], "group_id": ["G1", "G1", "G2"], "role": ["lead", "member", "member"]})
-    plain = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
-    grouped = from_frames(schools, teachers, school_travel=tm, groups=groups, limits=SolveLimits(time_limit_s=5, workers=1))
+    plain = from_frames(schools, teachers, school_travel=tm, options=_opts(), limits=SolveLimits(time_limit_s=5, workers=1))
+    grouped = from_frames(schools, teachers, school_travel=tm, options=_opts(), groups=groups, limits=SolveLimits(time_limit_s=5, workers=1))
     assert set(plain.moves["to_school"]) - {"A"} == {"B"}  # nearest without communities
     assert set(grouped.moves["to_school"]) - {"A"} == {"C"}  # within 县一小's community
     assert grouped.moves["same_community"].all() and "within the same community" in grouped.moves["reason"].iloc[0]
@@ -261,7 +267,7 @@ def test_no_eligible_backbone_teacher_is_explained() -> None:
     schools, teachers, tm = small_county(bb_at_a=1)
     teachers.loc[teachers["backbone"], "exempt_reason"] = "病休"
     with pytest.raises(InfeasibleError, match="no eligible backbone teacher") as err:
-        from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
+        from_frames(schools, teachers, school_travel=tm, options=_opts(), limits=SolveLimits(time_limit_s=5, workers=1))
     (short,) = err.value.shortfalls
     assert (short.where, short.short_by, short.unit) == ("县一小", 1, "backbone movers")
     assert "relax_quotas" in str(err.value)
@@ -270,7 +276,7 @@ def test_no_eligible_backbone_teacher_is_explained() -> None:
 def test_relaxed_quotas_report_the_shortfall() -> None:
     schools, teachers, tm = small_county(bb_at_a=1)
     teachers.loc[teachers["backbone"], "exempt_reason"] = "病休"
-    plan = from_frames(schools, teachers, school_travel=tm, options=RotationOptions(relax_quotas=True),
+    plan = from_frames(schools, teachers, school_travel=tm, options=_opts(relax_quotas=True),
                        limits=SolveLimits(time_limit_s=5, workers=1))
     assert [(s.where, s.short_by, s.unit) for s in plan.shortfalls] == [("县一小", 1, "backbone movers")]
     a = plan.schools.set_index("school_id").loc["A"]
@@ -285,10 +291,10 @@ def test_staffing_balance_infeasibility_found_by_the_relaxed_model() -> None:
                             + staff("B", "pe", 1, years=2))
     tm = travel({("A", "B"): 15}, ["A", "B"])
     with pytest.raises(InfeasibleError, match="can send back a teacher of pe"):
-        from_frames(schools, teachers, school_travel=tm, options=RotationOptions(backbone_share=0.0),
+        from_frames(schools, teachers, school_travel=tm, options=_opts(backbone_share=0.0),
                     limits=SolveLimits(time_limit_s=5, workers=1))
     # tolerance mode: the precheck passes but the PE post must stay filled → the solve explains
-    opts = RotationOptions(backbone_share=0.0, staffing="tolerance", staffing_tolerance=1)
+    opts = _opts(backbone_share=0.0, staffing="tolerance", staffing_tolerance=1)
     with pytest.raises(InfeasibleError, match="short by 1 movers"):
         from_frames(schools, teachers, school_travel=tm, options=opts, limits=SolveLimits(time_limit_s=5, workers=1))
 
@@ -298,18 +304,23 @@ def test_staffing_balance_infeasibility_found_by_the_relaxed_model() -> None:
 
 def test_every_move_has_a_plain_reason() -> None:
     schools, teachers, tm = small_county()
-    plan = from_frames(schools, teachers, school_travel=tm, limits=SolveLimits(time_limit_s=5, workers=1))
+    plan = from_frames(schools, teachers, school_travel=tm, options=_opts(), limits=SolveLimits(time_limit_s=5, workers=1))
     assert plan.moves["reason"].str.len().gt(0).all()
-    out = plan.moves[plan.moves["direction"] == "out"]
+    out = plan.moves[plan.moves["direction"] == "rotation"]
     first = out[out["backbone"]]["reason"].iloc[0]
-    assert first.startswith("backbone quota of 县一小 (1 of 1); raises backbone teachers per 100 pupils at")
-    back = plan.moves[plan.moves["direction"] == "return"]["reason"]
-    assert back.str.startswith("exchange: keeps math staffing of 县一小 whole").all()
+    assert first.startswith("rotation; backbone quota of 县一小 (1 of 1); raises backbone teachers per 100 pupils at")
+    back = plan.moves[plan.moves["direction"] == "exchange"]["reason"]
+    assert len(back) and back.str.startswith("exchange (跟岗); a math teacher of ").all()
+    assert back.str.contains("goes to learn at 县一小").all() and not back.str.contains("return").any()
+    zh = from_frames(schools, teachers, school_travel=tm, options=_opts(language="zh"), limits=SolveLimits(time_limit_s=5, workers=1))
+    zh_back = zh.moves[zh.moves["direction"] == "exchange"]["reason"]
+    assert zh_back.str.startswith("跟岗交流；").all() and zh_back.str.contains("数学教师到县一小跟岗学习").all()
+    assert zh.moves.loc[zh.moves["direction"] == "rotation", "reason"].str.startswith("交流轮岗；").all()
 
 
 def test_same_seed_gives_byte_identical_moves() -> None:
     schools, teachers, tm = random_county(7)
-    opts = RotationOptions(relax_quotas=True)
+    opts = _opts(relax_quotas=True)
     runs = [
         from_frames(schools, teachers.sample(frac=1.0, random_state=k), school_travel=tm, options=opts,
                     limits=SolveLimits(time_limit_s=5, workers=2, seed=11)).moves.to_csv(index=False)
@@ -328,10 +339,10 @@ def test_home_commute_overrides_school_to_school() -> None:
                         time_s=np.array([2400, 300], dtype=np.int32), dist_m=np.array([20000, 2000], dtype=np.int32),
                         mode="drive")
     # one-way moves (tolerance 1): via B 10 + 20 points, from home via C 5 + 20 points
-    opts = RotationOptions(**EligibilityRules().model_dump(), gap_weight=0.0, staffing="tolerance", return_moves=False)
+    opts = _opts(**EligibilityRules().model_dump(), gap_weight=0.0, staffing="tolerance", return_moves=False)
     plan = from_frames(schools, teachers, school_travel=tm, home_travel=home, options=opts,
                        limits=SolveLimits(time_limit_s=5, workers=1))
-    out = plan.moves[plan.moves["direction"] == "out"]
+    out = plan.moves[plan.moves["direction"] == "rotation"]
     assert out[["teacher_id", "to_school", "commute_s"]].values.tolist() == [["A-math-09", "C", 300]]
 
 
@@ -342,13 +353,13 @@ def test_lp_bound_is_valid_and_the_plan_is_near_the_true_optimum(seed: int) -> N
     from planning.rotation.build import build_problem
 
     schools, teachers, tm = random_county(seed)
-    opts = RotationOptions(relax_quotas=True)
+    opts = _opts(relax_quotas=True)
     built = build_problem(schools, teachers, rotation_eligibility(teachers), school_travel=tm, home_travel=None, strength=None,
                           groups=None, staffing_targets=None, options=opts)
-    exact = from_arrays(built.prob, warm_start=False, options=RotationOptions(relative_gap=0.0),
+    exact = from_arrays(built.prob, warm_start=False, options=_opts(relative_gap=0.0),
                         limits=SolveLimits(time_limit_s=60, workers=1))
     assert exact.status == "OPTIMAL"
-    ours = from_arrays(built.prob, options=RotationOptions(relative_gap=1e-3), limits=SolveLimits(time_limit_s=10, workers=1))
+    ours = from_arrays(built.prob, options=_opts(relative_gap=1e-3), limits=SolveLimits(time_limit_s=10, workers=1))
     assert ours.lp_bound <= exact.objective + 1e-6  # the convex-hull cuts never cut off an integer plan
     assert ours.bound <= exact.objective + 1e-6
     assert exact.objective - 1e-6 <= ours.objective <= exact.objective * (1 + 1e-3) + 1e-6
