@@ -157,6 +157,11 @@ _TOWN_SYLLABLES = (
     "杨", "柳", "槐", "枣", "黄", "青", "白", "红", "安", "平", "永", "兴", "新", "高", "马", "龙", "凤", "金",
 )
 _EXEMPT_REASONS = ("患重病", "孕期或哺乳期", "照顾重病家属")
+#: Common surnames of northern Shaanxi and given-name characters, for generated teacher names (姓名).
+_TEACHER_SURNAMES = "王李张刘杨高贺白惠郝薛冯马霍折师曹乔徐呼"
+_GIVEN = {"M": "伟强军平建国华明东海峰斌涛志勇", "F": "芳丽娟霞艳红梅静敏玲英燕琴慧萍"}
+#: Salt of the generator that draws names, so adding them left every other draw as it was.
+_NAME_SALT = 7
 _CN_DIGITS = "零一二三四五六七八九"
 
 
@@ -440,6 +445,19 @@ def _join_pieces(
 
 
 # ----------------------------------------------------------------------------- generator
+
+
+def _teacher_names(rng: np.random.Generator, sex: np.ndarray) -> np.ndarray:
+    """A surname and one or two given-name characters per teacher, by sex (generated, not real people)."""
+    n = len(sex)
+    surname = np.array(list(_TEACHER_SURNAMES))[rng.integers(0, len(_TEACHER_SURNAMES), n)]
+    two = rng.random(n) < 0.6
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        chars = _GIVEN["F" if sex[i] == "F" else "M"]
+        given = "".join(chars[j] for j in rng.integers(0, len(chars), 2 if two[i] else 1))
+        out[i] = surname[i] + given
+    return out
 
 
 class _Generator:
@@ -921,6 +939,7 @@ class _Generator:
                 "home_lon": np.round(np.asarray(lon)[order], 6),
                 "home_lat": np.round(np.asarray(lat)[order], 6),
                 "exempt_reason": pd.array(exempt[order], dtype="str"),
+                "name": _teacher_names(np.random.default_rng([self.seed, _NAME_SALT]), traits["sex"][order]),
             }
         )
 
