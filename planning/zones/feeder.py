@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from geo.errors import SolverError
@@ -95,47 +96,20 @@ def plan_feeder(
     grads = np.rint(pupils.to_numpy(dtype=float) / PRIMARY_GRADES).astype(np.int64)
     seats = junior_load.set_index(junior_load["school_id"].astype(str))["capacity_seats"].reindex(jids).fillna(0)
     intake = (seats.to_numpy(dtype=float) // JUNIOR_GRADES).astype(np.int64)
-    model = cp_model.CpModel()
-    y: dict[tuple[int, int], cp_model.IntVar] = {}
-    by_j: dict[int, list] = {}
-    obj = []
-    for o, d, t_s in zip(travel.origin.tolist(), travel.dest.tolist(), travel.time_s.tolist(), strict=True):
-        t = 0 if pids[o] == jids[d] else t_s  # a nine-year school feeds itself without travel
-        v = model.new_bool_var(f"y{o}_{d}")
-        y[o, d] = v
-        by_j.setdefault(d, []).append(int(grads[o]) * v)
-        obj.append(int(grads[o]) * int(t) * v)
-    reachable = {o for o, _ in y}
-    for o in sorted(reachable):
-        model.add_exactly_one(v for (oo, _), v in y.items() if oo == o)
-    over = {}
-    for d, terms in sorted(by_j.items()):
-        over[d] = model.new_int_var(0, int(grads.sum()), f"o{d}")
-        model.add(sum(terms) <= int(intake[d]) + over[d])
-        obj.append(overflow_penalty_s * over[d])
-    model.minimize(sum(obj))
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = limits.seed
-    solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
-    solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise SolverError(f"feeder map: CP-SAT stopped with status {solver.status_name(status)}")
-    pairs = zip(travel.origin.tolist(), travel.dest.tolist(), travel.time_s.tolist(), strict=True)
-    time_of = {(o, d): (0 if pids[o] == jids[d] else t) for o, d, t in pairs}
-    rows = []
-    for o in range(len(pids)):
-        choice = [d for (oo, d), v in y.items() if oo == o and solver.boolean_value(v)]
-        d = choice[0] if choice else -1
-        rows.append(
-            {
-                "primary_school_id": pids[o],
-                "junior_school_id": jids[d] if d >= 0 else "",
-                "graduates": int(grads[o]),
-                "travel_s": time_of[o, d] if d >= 0 else pd.NA,
-            }
-        )
+    time_of = {
+        (o, d): (0 if pids[o] == jids[d] else t)  # a nine-year school feeds itself without travel
+        for o, d, t in zip(travel.origin.tolist(), travel.dest.tolist(), travel.time_s.tolist(), strict=True)
+    }
+    choice, objective, bound, status = _solve(time_of, grads, intake, overflow_penalty_s, limits)
+    rows = [
+        {
+            "primary_school_id": pids[o],
+            "junior_school_id": jids[choice[o]] if o in choice else "",
+            "graduates": int(grads[o]),
+            "travel_s": time_of[o, choice[o]] if o in choice else pd.NA,
+        }
+        for o in range(len(pids))
+    ]
     table = pd.DataFrame(rows).sort_values("primary_school_id", kind="stable").reset_index(drop=True)
     table["travel_s"] = table["travel_s"].astype("Int64")
     fed = table[table["junior_school_id"] != ""].groupby("junior_school_id")["graduates"].sum()
@@ -143,16 +117,72 @@ def plan_feeder(
     load["graduates"] = load["junior_school_id"].map(fed).fillna(0).astype(np.int64)
     load["over_by"] = np.maximum(load["graduates"] - load["intake_seats"], 0)
     load = load[["junior_school_id", "graduates", "intake_seats", "over_by"]].sort_values("junior_school_id").reset_index(drop=True)
-    objective, bound = float(solver.objective_value), float(solver.best_objective_bound)
     gap = 0.0 if objective <= bound else (objective - bound) / max(objective, 1.0)
     metrics = {
         "graduates": int(grads.sum()),
         "intake_seats": int(intake.sum()),
         "over_intake": load.loc[load["over_by"] > 0, ["junior_school_id", "over_by"]].to_dict("records"),
-        "unreachable_primary_schools": sorted(set(pids) - {pids[o] for o in reachable}),
+        "unreachable_primary_schools": sorted(set(pids) - {pids[o] for o, _ in time_of}),
         "objective": objective,
         "bound": bound,
         "gap": round(gap, 6),
-        "status": solver.status_name(status),
+        "status": status,
     }
-    return FeederPlan(table, load, objective, bound, gap, solver.status_name(status), metrics)
+    return FeederPlan(table, load, objective, bound, gap, status, metrics)
+
+
+def _solve(
+    time_of: dict[tuple[int, int], int],
+    grads: NDArray[np.int64],
+    intake: NDArray[np.int64],
+    overflow_penalty_s: int,
+    limits: SolveLimits,
+) -> tuple[dict[int, int], float, float, str]:
+    """Each reachable primary school's junior school (CP-SAT, from the nearest as a hint), objective, bound, status.
+
+    When CP-SAT finds no plan within its limit, each primary school feeds its nearest junior school
+    (always a plan: intake above capacity is priced, not forbidden), and the status says so.
+    """
+    model = cp_model.CpModel()
+    y: dict[tuple[int, int], cp_model.IntVar] = {}
+    by_j: dict[int, list] = {}
+    obj = []
+    for (o, d), t in time_of.items():
+        v = model.new_bool_var(f"y{o}_{d}")
+        y[o, d] = v
+        by_j.setdefault(d, []).append(int(grads[o]) * v)
+        obj.append(int(grads[o]) * int(t) * v)
+    for o in sorted({o for o, _ in y}):
+        model.add_exactly_one(v for (oo, _), v in y.items() if oo == o)
+    over = {}
+    for d, terms in sorted(by_j.items()):
+        over[d] = model.new_int_var(0, int(grads.sum()), f"o{d}")
+        model.add(sum(terms) <= int(intake[d]) + over[d])
+        obj.append(overflow_penalty_s * over[d])
+    model.minimize(sum(obj))
+    nearest: dict[int, tuple[int, int]] = {}
+    for (o, d), t in time_of.items():
+        if o not in nearest or t < nearest[o][1]:
+            nearest[o] = (d, t)
+    for (o, d), v in y.items():
+        model.add_hint(v, nearest[o][0] == d)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = limits.seed
+    solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
+    solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
+    status = solver.solve(model)
+    if status == cp_model.MODEL_INVALID:
+        raise SolverError("feeder map: CP-SAT says the model is invalid")
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        choice = {o: d for (o, d), v in y.items() if solver.boolean_value(v)}
+        return choice, float(solver.objective_value), float(solver.best_objective_bound), solver.status_name(status)
+    logger.warning("feeder map: CP-SAT found no plan within its limit; each primary school feeds its nearest junior school")
+    choice = {o: d for o, (d, _) in nearest.items()}
+    fed = np.zeros(len(intake), dtype=np.int64)
+    for o, d in choice.items():
+        fed[d] += grads[o]
+    objective = sum(int(grads[o]) * time_of[o, d] for o, d in choice.items()) + overflow_penalty_s * int(
+        np.maximum(fed - intake, 0).sum()
+    )
+    return choice, float(objective), float(solver.best_objective_bound), solver.status_name(status)

@@ -163,7 +163,7 @@ def multischool_core(
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"g{k}") for k in range(len(groups))]
     member: list[list[int]] = [[] for _ in range(m)]
-    obj = []
+    pens = []
     for k, g in enumerate(groups):
         for v in g:
             member[v].append(k)
@@ -172,18 +172,25 @@ def multischool_core(
             pen += w_single
         if any_strong and not np.asarray(strong)[list(g)].any():
             pen += w_nostrong
-        obj.append(pen * x[k])
+        pens.append(pen)
     for v in range(m):
         model.add_exactly_one(x[k] for k in member[v])
-    model.minimize(sum(obj))
+    model.minimize(sum(pen * x[k] for k, pen in enumerate(pens)))
+    for k, g in enumerate(groups):  # every zone alone is always a plan: start from it
+        model.add_hint(x[k], len(g) == 1)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = limits.seed
     solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
     solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
     status = solver.solve(model)
+    if status == cp_model.MODEL_INVALID:
+        raise SolverError("multi-school zones: CP-SAT says the model is invalid")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise SolverError(f"multi-school zones: CP-SAT stopped with status {solver.status_name(status)}")
+        # No plan within the limit: every zone stays a single-school zone (no lottery), said by the status.
+        logger.warning("multi-school zones: CP-SAT found no plan within its limit; zones stay single-school")
+        alone = [k for k, g in enumerate(groups) if len(g) == 1]
+        return [groups[k] for k in alone], float(sum(pens[k] for k in alone)), float(solver.best_objective_bound), 0.0, solver.status_name(status)
     chosen = [groups[k] for k in range(len(groups)) if solver.boolean_value(x[k])]
     extra = float(sum(costs[k] for k in range(len(groups)) if solver.boolean_value(x[k])))
     return chosen, float(solver.objective_value), float(solver.best_objective_bound), extra, solver.status_name(status)
