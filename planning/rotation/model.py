@@ -667,7 +667,25 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
         return status, obj, max(bound, lp.obj), x, True
     if best is not None:
         return best[0], best[1], max(best[2], bound if np.isfinite(bound) else lp.obj), best[3], best[4]
+    if len(m.short_cols):
+        return _no_moves(m, lp, small, relative_gap) or (status, obj, bound, x, True)
     return status, obj, bound, x, True
+
+
+def _no_moves(m: _Matrix, lp: _LP, limits: SolveLimits, relative_gap: float) -> _Best | None:
+    """The plan without moves (each quota short by itself), when no search found a plan within the limit.
+
+    Solved as the model with every arc left out, so its deviation columns take their values: a small
+    model CP-SAT solves at once. ``None`` if even that finds nothing (the caller then reports the failure).
+    """
+    none, cols = _restrict(m, np.zeros(m.n_arcs, dtype=bool))
+    status, obj, _bound, xs = solve_mip(none, hint=None, lower_bound=None, limits=limits, relative_gap=relative_gap)
+    if status not in ("OPTIMAL", "FEASIBLE") or not np.isfinite(obj):
+        return None
+    logger.warning("rotation: no plan found within the time limit; the plan without moves is returned, quotas short")
+    x = np.zeros(len(m.lb))
+    x[cols] = xs
+    return "FEASIBLE", obj, lp.obj, x, False
 
 
 def _empty_plan(m: _Matrix, prob: RotationProblem) -> NDArray[np.float64] | None:

