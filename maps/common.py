@@ -8,7 +8,7 @@ none of them, so the renderers form no import cycle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +70,18 @@ def stage_frame(run: RunResult, stage: str, rel: str) -> pd.DataFrame | None:
     """A table output (``DataFrame``, a ``GeoDataFrame`` included), or ``None``."""
     obj = stage_file(run, stage, rel)
     return obj if isinstance(obj, pd.DataFrame) else None
+
+
+def stage_sheets(
+    run: RunResult, stage: str, files: Sequence[tuple[str, str, str]], *, zh: bool
+) -> dict[str, pd.DataFrame]:
+    """Excel sheets of a stage's tables: ``(file, Chinese name, English name)`` → sheet name → table, those present."""
+    sheets: dict[str, pd.DataFrame] = {}
+    for rel, zh_name, en_name in files:
+        frame = stage_frame(run, stage, rel)
+        if frame is not None:
+            sheets[zh_name if zh else en_name] = frame.reset_index(drop=True)
+    return sheets
 
 
 def stage_mapping(run: RunResult, stage: str, rel: str) -> Mapping[str, Any] | None:

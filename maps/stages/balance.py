@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from maps import charts
-from maps.common import ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path
+from maps.common import ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
 from maps.labels import Language, t
 from maps.layers import as_ids
 from maps.stages import rotation
@@ -101,12 +101,7 @@ def section(run: RunResult, params: ReportParams) -> str:
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """Indicators and schools' strength (sheet name → table)."""
     zh = params.language == "zh"
-    sheets: dict[str, pd.DataFrame] = {}
-    for rel, zh_name, en_name in ((BALANCE, "均衡指标", "balance"), (SCHOOLS_BALANCE, "学校均衡", "schools balance")):
-        frame = stage_frame(run, STAGE, rel)
-        if frame is not None:
-            sheets[zh_name if zh else en_name] = frame.reset_index(drop=True)
-    return sheets
+    return stage_sheets(run, STAGE, ((BALANCE, "均衡指标", "balance"), (SCHOOLS_BALANCE, "学校均衡", "schools balance")), zh=zh)
 
 
 RENDERER = StageRenderer(

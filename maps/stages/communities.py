@@ -14,7 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path
+from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
 from maps.labels import Language, t
 from maps.layers import DEFAULT_DISPLAY, PALETTE, Display, add_layer, as_ids, esc, school_xy
 from maps.legend import legend_of
@@ -159,12 +159,8 @@ def section(run: RunResult, params: ReportParams) -> str:
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """Communities, their figures and the strong–weak pairs (sheet name → table)."""
     zh = params.language == "zh"
-    sheets: dict[str, pd.DataFrame] = {}
     files = ((GROUPS, "共同体", "groups"), (GROUP_METRICS, "共同体指标", "group metrics"), (PAIRS, "结对", "pairs"))
-    for rel, zh_name, en_name in files:
-        frame = stage_frame(run, STAGE, rel)
-        if frame is not None:
-            sheets[zh_name if zh else en_name] = frame.reset_index(drop=True)
+    sheets = stage_sheets(run, STAGE, files, zh=zh)
     short = _shortfalls(run)
     if not short.empty:
         sheets["共同体缺口" if zh else "community shortfalls"] = short

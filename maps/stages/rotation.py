@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path
+from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
 from maps.labels import Language, t
 from maps.layers import COORD_DECIMALS, DEFAULT_DISPLAY, Display, add_layer, as_ids, esc, school_xy
 from maps.legend import legend_of
@@ -302,12 +302,8 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """Movers, each school's movers and the flows between schools (sheet name → table)."""
     lang = params.language
     zh = lang == "zh"
-    sheets: dict[str, pd.DataFrame] = {}
-    for rel, zh_name, en_name in ((MOVES, "交流名单", "moves"), (SCHOOLS_ROTATION, "学校交流", "schools rotation"),
-                                  (ELIGIBILITY, "交流资格", "eligibility")):
-        frame = stage_frame(run, STAGE, rel)
-        if frame is not None:
-            sheets[zh_name if zh else en_name] = frame.reset_index(drop=True)
+    files = ((MOVES, "交流名单", "moves"), (SCHOOLS_ROTATION, "学校交流", "schools rotation"), (ELIGIBILITY, "交流资格", "eligibility"))
+    sheets = stage_sheets(run, STAGE, files, zh=zh)
     moves = stage_frame(run, STAGE, MOVES)
     if moves is not None:
         sheets["交流流向" if zh else "flows"] = flows_table(run, moves, lang)
