@@ -29,11 +29,12 @@ reasons, the county after the plan).
 """
 
 from planning.rotation.eligibility import EligibilityRules, rotation_eligibility
-from planning.rotation.model import CoreSolution, RotationProblem
+from planning.rotation.model import CoreSolution
 from planning.rotation.model import solve_rotation_core as from_arrays
 from planning.rotation.options import RotationOptions, SolveLimits
 from planning.rotation.plan import RotationPlan, apply_moves, balance_change
 from planning.rotation.plan import plan_rotation as from_frames
+from planning.rotation.problem import RotationProblem
 
 __all__ = [
     "CoreSolution",

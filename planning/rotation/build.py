@@ -25,8 +25,8 @@ from geo.model import SchoolLevel
 from geo.travel import TravelMatrix
 from planning.balance.indicators import INTERMEDIATE_OR_HIGHER, school_indicators
 from planning.rotation.guard import CvGuard, build_guard
-from planning.rotation.model import DEV_SCALE, OBJ_SCALE, PERCENT, RotationProblem
 from planning.rotation.options import RotationOptions
+from planning.rotation.problem import DEV_SCALE, OBJ_SCALE, PERCENT, RotationProblem
 
 
 def _school_roles(

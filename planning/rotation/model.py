@@ -58,7 +58,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -66,19 +65,12 @@ from numpy.typing import NDArray
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from geo.errors import InfeasibleError, SolverError
-from planning.rotation.guard import CvGuard, guard_columns
+from planning.rotation.guard import guard_columns
 from planning.rotation.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, RotationOptions, SolveLimits
+from planning.rotation.problem import DEV_SCALE, INDICATORS, OBJ_SCALE, PERCENT, RotationProblem, Status, fair_share, shortfall_penalty
 
 logger = logging.getLogger(__name__)
 
-#: Deviations are counted in hundredths of a teacher: fair shares ``Pᵢ·β`` are fractional.
-DEV_SCALE = 100
-#: Objective points are multiplied by this and rounded to integers for CP-SAT
-#: (0.01 point resolution: a commute second costs 1/60 point).
-OBJ_SCALE = 100
-#: A missing mover (or backbone mover) when quotas are relaxed costs this many times the
-#: most one mover and its exchange partner can change the rest of the objective.
-SHORTFALL_FACTOR = 4
 #: Arcs kept for the integer model besides those the LP uses: reduced cost at most this
 #: (scaled points; ties of a degenerate LP) and each unit's cheapest few by reduced cost.
 RC_KEEP_ABS = 1e-6
@@ -90,76 +82,6 @@ GUARD_RELATIVE_GAP = 0.01
 #: ... and spends at most this deterministic time on each of the small models (CP-SAT's own bound
 #: cannot close that gap); the full model, when it is needed, keeps the whole time limit.
 GUARD_DETERMINISTIC_S = 4.0
-#: Backbone share is applied in whole percent (``100·backbone_out ≥ R·out``).
-PERCENT = 100
-
-INDICATORS: tuple[str, ...] = ("backbone", "above_qualification")
-
-Status = Literal["OPTIMAL", "FEASIBLE"]
-
-
-@dataclass(frozen=True)
-class RotationProblem:
-    """The model on plain arrays (see the module docstring for the formulation).
-
-    Attributes
-    ----------
-    n_schools, n_subjects
-        Schools are ``0..n_schools-1``, subjects ``0..n_subjects-1``.
-    pupils
-        ``(n_schools,)`` pupils of each school (weights of the balance indicators).
-    indicator_count
-        ``(n_schools, 2)`` teachers now at each school who are backbone /
-        above the required qualification.
-    staff_now, staff_lo, staff_hi
-        ``(n_schools, n_subjects)`` teachers of each subject now and the bounds
-        after rotation.
-    quota_group
-        ``(n_schools,)`` quota group of each school (a sending school's own index
-        per school, 0 for the county), ``-1`` for schools without a quota.
-    quota_movers
-        ``(n_groups,)`` movers each quota group must send out.
-    backbone_percent
-        ``R``: backbone movers ≥ ``R``% of a group's movers.
-    unit_school, unit_subject, unit_count, unit_backbone, unit_qualified
-        Units of interchangeable eligible teachers.
-    arc_unit, arc_dest, arc_cost
-        Candidate moves: unit → destination school, integer cost per teacher in
-        :data:`OBJ_SCALE` × points (commute, per-move and community penalties).
-    dev_weight
-        ``(2,)`` integer cost per hundredth of a teacher of deviation, per indicator.
-    relax_quotas
-        Add shortfall variables instead of hard quotas.
-    move_cap
-        ``(n_schools,)`` most teachers a school may send out (``-1``: no cap), or ``None``.
-    guard
-        The never-worse rows (:mod:`planning.rotation.guard`): no targeted CV rises; ``None``: off.
-    """
-
-    n_schools: int
-    n_subjects: int
-    pupils: NDArray[np.int64]
-    indicator_count: NDArray[np.int64]
-    staff_now: NDArray[np.int64]
-    staff_lo: NDArray[np.int64]
-    staff_hi: NDArray[np.int64]
-    quota_group: NDArray[np.int64]
-    quota_movers: NDArray[np.int64]
-    backbone_percent: int
-    unit_school: NDArray[np.int64]
-    unit_subject: NDArray[np.int64]
-    unit_count: NDArray[np.int64]
-    unit_backbone: NDArray[np.bool_]
-    unit_qualified: NDArray[np.bool_]
-    arc_unit: NDArray[np.int64]
-    arc_dest: NDArray[np.int64]
-    arc_cost: NDArray[np.int64]
-    dev_weight: NDArray[np.int64]
-    relax_quotas: bool = False
-    move_cap: NDArray[np.int64] | None = None
-    guard: CvGuard | None = None
-
-
 @dataclass(frozen=True)
 class CoreSolution:
     """Integer flows of the core model.
@@ -273,10 +195,7 @@ class _Touched:
 
     def fair_share(self, prob: RotationProblem, k: int) -> NDArray[np.float64]:
         """``Tᵢ``: each school's fair share of indicator ``k`` in hundredths, rounded."""
-        total_k = float(prob.indicator_count[:, k].sum())
-        if self.total_pupils > 0:
-            return np.rint(DEV_SCALE * prob.pupils * total_k / self.total_pupils)
-        return np.zeros(prob.n_schools)
+        return fair_share(prob, k)
 
     def dev_cols(self, n_arcs: int, k: int) -> NDArray[np.int64]:
         """Columns of ``p[i,k]`` (``n[i,k]`` is the next one) of the touched schools."""
@@ -440,8 +359,7 @@ def build_rotation_model(prob: RotationProblem) -> _Matrix:
         a, row_lo, row_hi, guard_ub = _append_guard(a, row_lo, row_hi, prob, n_arc)
     # a shortfall is at most the quota
     short_ub = np.concatenate([prob.quota_movers, prob.quota_movers]).astype(np.float64) if n_short else np.zeros(0)
-    per_mover = 2 * (2 * DEV_SCALE * int(prob.dev_weight.sum()) + (int(prob.arc_cost.max()) if n_arc else 0))
-    penalty = float(SHORTFALL_FACTOR * max(per_mover, OBJ_SCALE))
+    penalty = shortfall_penalty(prob)
     # a missing mover costs twice a missing backbone mover: better to send a teacher and
     # report the backbone shortfall than to send nobody
     cost = np.concatenate([prob.arc_cost.astype(np.float64), dev_cost, np.full(n_short, 2 * penalty), np.full(n_short, penalty),

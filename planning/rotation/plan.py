@@ -26,8 +26,9 @@ from geo.travel import STRAIGHT_LINE_SPEED_KMH, TravelMatrix, representative_xy,
 from planning.rotation.build import BuiltProblem, build_problem
 from planning.rotation.eligibility import rotation_eligibility, validate_teachers
 from planning.rotation.guard import cv_after
-from planning.rotation.model import CoreSolution, RotationProblem, Status, solve_rotation_core
+from planning.rotation.model import CoreSolution, solve_rotation_core
 from planning.rotation.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, RotationOptions, SolveLimits
+from planning.rotation.problem import RotationProblem, Status
 from planning.rotation.reasons import Language, join, say, subject_name
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from planning.rotation import (
     from_arrays,
     from_frames,
 )
-from planning.rotation.model import OBJ_SCALE
+from planning.rotation.problem import OBJ_SCALE
 
 # ---------------------------------------------------------------- inline county helpers
 
