@@ -187,44 +187,82 @@ class GuardColumns:
     guard_seg: sp.csr_matrix  # (n_guards, n_cols)
 
 
-def guard_columns(guard: CvGuard, arc_ub: NDArray[np.float64]) -> GuardColumns:
-    """Unit segments of each part, up to what its arcs can bring or take, and the guard rows over them."""
+@dataclass(frozen=True)
+class Segments:
+    """The unit segments of every guarded part and their guard-row costs (scaled, rounded up).
+
+    Segment ``j`` belongs to part ``part[j]`` and guard ``guard[j]``; ``up[j]`` when it adds a
+    teacher (``u``), else it removes one (``d``); ``step[j]`` is ``t`` (1 for the first teacher).
+    """
+
+    part: NDArray[np.int64]
+    guard: NDArray[np.int64]
+    up: NDArray[np.bool_]
+    step: NDArray[np.int64]
+    cost: NDArray[np.float64]
+
+    def cumulative(self, n_parts: int) -> NDArray[np.float64]:
+        """``(n_parts, 2·MAX_SEGMENTS + 1)`` guard-row cost of a net change ``δ`` of a part's count at
+        column ``δ + MAX_SEGMENTS`` (the cheapest filling: ``δ`` up or ``−δ`` down segments); ``inf``
+        where the part has no such segments."""
+        width = 2 * MAX_SEGMENTS + 1
+        table = np.full((n_parts, width), np.inf)
+        table[:, MAX_SEGMENTS] = 0.0
+        for up, sign in ((True, 1), (False, -1)):
+            sel = self.up == up
+            order = np.lexsort((self.step[sel], self.part[sel]))
+            part, step, cost = self.part[sel][order], self.step[sel][order], self.cost[sel][order]
+            # segments of a part are consecutive steps 1..n: running sums restart at each part
+            csum = np.cumsum(cost)
+            start = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
+            base = np.repeat(csum[start] - cost[start], np.diff(np.r_[start, len(part)]))
+            table[part, MAX_SEGMENTS + sign * step] = csum - base
+        return table
+
+
+def segments(guard: CvGuard, arc_ub: NDArray[np.float64]) -> Segments:
+    """Unit segments of each part, up to what its arcs can bring or take, with their scaled costs."""
     pos_in = np.asarray(guard.coef.maximum(0) @ arc_ub).ravel()
     pos_out = np.asarray((-guard.coef).maximum(0) @ arc_ub).ravel()
-    cols_link_r: list[int] = []
+    part: list[int] = []
     costs: list[float] = []
-    gidx: list[int] = []
-    signs: list[float] = []
+    ups: list[bool] = []
+    steps: list[int] = []
     for r in range(len(guard.part_guard)):
         b0, p, g = guard.part_count[r], guard.part_pupils[r], int(guard.part_guard[r])
         n_up = int(min(np.ceil(pos_in[r] - 1e-9), MAX_SEGMENTS))
         n_down = int(min(np.floor(b0 + 1e-9), np.ceil(pos_out[r] - 1e-9), MAX_SEGMENTS))
         for t in range(1, n_up + 1):
-            lo, hi = b0 + t - 1, b0 + t
-            costs.append((lo + hi) / p - guard.slope[g])
-            cols_link_r.append(r)
-            gidx.append(g)
-            signs.append(-1.0)
+            costs.append((2 * b0 + 2 * t - 1) / p - guard.slope[g])
+            part.append(r)
+            ups.append(True)
+            steps.append(t)
         for t in range(1, n_down + 1):
-            hi, lo = b0 - t + 1, b0 - t
-            costs.append(guard.slope[g] - (lo + hi) / p)
-            cols_link_r.append(r)
-            gidx.append(g)
-            signs.append(1.0)
-    n = len(costs)
+            costs.append(guard.slope[g] - (2 * b0 - 2 * t + 1) / p)
+            part.append(r)
+            ups.append(False)
+            steps.append(t)
+    part_arr = np.array(part, dtype=np.int64)
+    g_arr = guard.part_guard[part_arr] if len(part_arr) else np.zeros(0, dtype=np.int64)
     cost = np.array(costs, dtype=np.float64)
-    g_arr = np.array(gidx, dtype=np.int64)
-    n_g = len(guard.names)
-    scaled = np.zeros(n)
-    for g in range(n_g):
+    scaled = np.zeros(len(cost))
+    for g in range(len(guard.names)):
         sel = g_arr == g
         if sel.any():
             top = float(np.abs(cost[sel]).max())
             scale = GUARD_SCALE / top if top > 0 else 1.0
             # round up: the row only gets stricter, and the empty plan still meets it
             scaled[sel] = np.ceil(cost[sel] * scale - 1e-9)
-    link = sp.csr_matrix((np.array(signs), (np.array(cols_link_r, dtype=np.int64), np.arange(n))), shape=(len(guard.part_guard), n))
-    rows = sp.csr_matrix((scaled, (g_arr, np.arange(n))), shape=(n_g, n))
+    return Segments(part=part_arr, guard=g_arr, up=np.array(ups, dtype=bool), step=np.array(steps, dtype=np.int64), cost=scaled)
+
+
+def guard_columns(guard: CvGuard, arc_ub: NDArray[np.float64]) -> GuardColumns:
+    """The segment columns (see :func:`segments`) and the guard rows over them."""
+    seg = segments(guard, arc_ub)
+    n = len(seg.cost)
+    signs = np.where(seg.up, -1.0, 1.0)
+    link = sp.csr_matrix((signs, (seg.part, np.arange(n))), shape=(len(guard.part_guard), n))
+    rows = sp.csr_matrix((seg.cost, (seg.guard, np.arange(n))), shape=(len(guard.names), n))
     return GuardColumns(n_cols=n, ub=np.ones(n), link_seg=link, guard_seg=rows)
 
 

@@ -65,6 +65,7 @@ from numpy.typing import NDArray
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from geo.errors import InfeasibleError, SolverError
+from planning.rotation.greedy import greedy_flow
 from planning.rotation.guard import guard_columns
 from planning.rotation.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, RotationOptions, SolveLimits
 from planning.rotation.problem import DEV_SCALE, INDICATORS, OBJ_SCALE, PERCENT, RotationProblem, Status, fair_share, shortfall_penalty
@@ -526,81 +527,110 @@ def _repair_model(m: _Matrix, prob: RotationProblem, lp: _LP) -> tuple[_Matrix, 
     return sub, replace(sub, lb=lb, ub=ub), cols, keep
 
 
-def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveLimits, relative_gap: float) -> _Best:
-    """Integer plan from the LP: fix what the LP already decides, search the rest.
+def _better(found: _Best | None, best: _Best | None) -> _Best | None:
+    """The better of two plans (the first on a tie), ``None`` when neither is one."""
+    if found is None or found[0] not in ("OPTIMAL", "FEASIBLE") or not np.isfinite(found[1]):
+        return best
+    return found if best is None or found[1] <= best[1] else best
 
+
+def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveLimits, relative_gap: float) -> _Best:
+    """Integer plan from the LP and the greedy start: fix what the LP already decides, search the rest.
+
+    0. *Start*: the greedy plan (:func:`planning.rotation.greedy.greedy_flow`) completed by the
+       model — a plan that meets every rule, as much of the quotas as single exchanges reach.
     1. *Repair*: arcs the LP sets to an integer are fixed there; CP-SAT decides the
        arcs of units the LP splits (their cheap candidates by reduced cost) and
        the deviations. Tiny when the LP is nearly integral.
-    2. If that is infeasible, the model over every arc the LP uses or prices
-       cheaply, with the LP bound as a row.
-    3. If that fails too (or, without the never-worse rows, is not proven within the
+    2. Unless that is within the gap, the model over every arc the LP uses or prices cheaply
+       (and the start's), with the LP bound as a row, started from the best plan so far.
+    3. If that finds nothing (or, without the never-worse rows, is not proven within the
        gap), the full model.
 
     Returns (status, objective, bound, values, whether CP-SAT's bound is global).
     The bound is global only when every arc left out has a reduced cost above
     UB − LP (it cannot be in a better plan); otherwise the LP bound is used.
     """
-    sub, repair, cols, keep = _repair_model(m, prob, lp)
     if prob.guard is not None:
         relative_gap = max(relative_gap, GUARD_RELATIVE_GAP)
 
-    def within(obj: float, bound: float) -> bool:
-        return bool(np.isfinite(obj)) and obj - bound <= relative_gap * max(abs(obj), 1.0)
+    def within(found: _Best | None) -> bool:
+        return found is not None and found[1] - found[2] <= relative_gap * max(abs(found[1]), 1.0)
 
-    best: _Best | None = None
     # the repair and restricted models are small: one worker is deterministic and fastest
     # (interleaved workers pay a large per-batch overhead on models this size)
     small = limits.model_copy(update={"workers": 1})
     if prob.guard is not None:
         small = small.model_copy(update={"time_limit_s": min(limits.time_limit_s, GUARD_DETERMINISTIC_S)})
-    status, obj, bound, xs = solve_mip(repair, hint=None, lower_bound=lp.floor, limits=small, relative_gap=relative_gap)
-    if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj):
-        x = np.zeros(len(m.lb))
-        x[cols] = xs
-        best = (status, obj, lp.obj, x, False)
-        logger.debug("rotation: LP repair objective %.0f, LP %.0f", obj, lp.obj)
-        if within(obj, lp.obj):
-            return best
-    # the model over every arc the LP uses or prices cheaply, started from the repair
+    start = greedy_flow(prob)
+    best = _complete(m, start, lp, small) if start.any() else None
+    sub, repair, cols, keep = _repair_model(m, prob, lp)
+    best = _better(_solve_at(repair, cols, m, hint=None, lp=lp, limits=small, relative_gap=relative_gap, bound=lp.obj), best)
+    if within(best):
+        return _as_best(best)
+    # the model over every arc the LP uses or prices cheaply, and the start's, started from the best plan so far
+    keep = keep | (start > 0)
+    sub, cols = _restrict(m, keep)
     hint = best[3][cols] if best is not None else None
-    status, obj, bound, xs = solve_mip(sub, hint=hint, lower_bound=lp.floor, limits=small, relative_gap=relative_gap)
-    if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj) and (best is None or obj <= best[1]):
-        x = np.zeros(len(m.lb))
-        x[cols] = xs
+    found = _solve_at(sub, cols, m, hint=hint, lp=lp, limits=small, relative_gap=relative_gap, bound=None)
+    if found is not None:
         # reduced-cost test: an arc left out with reduced cost > UB − LP cannot be in a better plan
         dropped = ~keep
-        proven = not dropped.any() or float(lp.rc[: m.n_arcs][dropped].min()) > obj - lp.obj
-        best = (status, obj, max(bound, lp.obj) if proven else lp.obj, x, proven)
-        logger.debug("rotation: restricted model objective %.0f, bound %.0f (global: %s)", obj, best[2], proven)
-        # with the never-worse rows the LP bound is weak and the full model spends its time proving, not
-        # improving (the restricted plan was the full model's on every demo county): stop here, gap reported
-        if within(obj, best[2]) or prob.guard is not None:
-            return best
+        proven = not dropped.any() or float(lp.rc[: m.n_arcs][dropped].min()) > found[1] - lp.obj
+        found = (found[0], found[1], max(found[2], lp.obj) if proven else lp.obj, found[3], proven)
+        logger.debug("rotation: restricted model objective %.0f, bound %.0f (global: %s)", found[1], found[2], proven)
+    best = _better(found, best)
+    # with the never-worse rows the LP bound is weak and the full model spends its time proving, not
+    # improving (the restricted plan was the full model's on every demo county): stop here, gap reported
+    if best is not None and (within(best) or prob.guard is not None):
+        return _as_best(best)
     # the full model, started from the best plan so far (or, with quotas relaxed, from the empty plan, which
     # always meets every rule: no move, each quota short by itself)
     hint = best[3] if best is not None else _empty_plan(m, prob)
     status, obj, bound, x = solve_mip(m, hint=hint, lower_bound=lp.floor, limits=limits, relative_gap=relative_gap)
-    if status in ("OPTIMAL", "FEASIBLE") and np.isfinite(obj) and (best is None or obj <= best[1]):
-        return status, obj, max(bound, lp.obj), x, True
+    full: _Best = (status, obj, max(bound, lp.obj) if np.isfinite(bound) else lp.obj, x, True)
+    best = _better(full, best)
     if best is not None:
-        return best[0], best[1], max(best[2], bound if np.isfinite(bound) else lp.obj), best[3], best[4]
+        return _as_best(best)
     if len(m.short_cols):
-        return _no_moves(m, lp, small, relative_gap) or (status, obj, bound, x, True)
-    return status, obj, bound, x, True
+        return _complete(m, np.zeros(m.n_arcs, dtype=np.int64), lp, small) or full
+    return full
 
 
-def _no_moves(m: _Matrix, lp: _LP, limits: SolveLimits, relative_gap: float) -> _Best | None:
-    """The plan without moves (each quota short by itself), when no search found a plan within the limit.
+def _as_best(found: _Best | None) -> _Best:
+    assert found is not None
+    return found
 
-    Solved as the model with every arc left out, so its deviation columns take their values: a small
-    model CP-SAT solves at once. ``None`` if even that finds nothing (the caller then reports the failure).
+
+def _solve_at(sub: _Matrix, cols: NDArray[np.int64], m: _Matrix, *, hint: NDArray[np.float64] | None, lp: _LP,
+              limits: SolveLimits, relative_gap: float, bound: float | None) -> _Best | None:
+    """Solve a restricted model and lift its plan to the full model's columns; ``None`` without a plan.
+
+    ``bound``: the bound to report (``None``: CP-SAT's, to be checked by the caller).
     """
-    none, cols = _restrict(m, np.zeros(m.n_arcs, dtype=bool))
-    status, obj, _bound, xs = solve_mip(none, hint=None, lower_bound=None, limits=limits, relative_gap=relative_gap)
+    status, obj, cp_bound, xs = solve_mip(sub, hint=hint, lower_bound=lp.floor, limits=limits, relative_gap=relative_gap)
     if status not in ("OPTIMAL", "FEASIBLE") or not np.isfinite(obj):
         return None
-    logger.warning("rotation: no plan found within the time limit; the plan without moves is returned, quotas short")
+    x = np.zeros(len(m.lb))
+    x[cols] = xs
+    return status, obj, cp_bound if bound is None else bound, x, False
+
+
+def _complete(m: _Matrix, flow: NDArray[np.int64], lp: _LP, limits: SolveLimits) -> _Best | None:
+    """The plan of the given arc flows, its other columns completed by the model; ``None`` if it breaks a rule.
+
+    With no flow this is the plan without moves (each quota short by itself), the last resort
+    when no search found a plan within the limit. Solved as the model with every other arc left
+    out and these fixed: a small model CP-SAT solves at once.
+    """
+    sub, cols = _restrict(m, flow > 0)
+    lb, ub = sub.lb.copy(), sub.ub.copy()
+    lb[: sub.n_arcs] = ub[: sub.n_arcs] = flow[flow > 0]
+    status, obj, _bound, xs = solve_mip(replace(sub, lb=lb, ub=ub), hint=None, lower_bound=None, limits=limits, relative_gap=0.0)
+    if status not in ("OPTIMAL", "FEASIBLE") or not np.isfinite(obj):
+        return None
+    if not flow.any():
+        logger.warning("rotation: no plan found within the time limit; the plan without moves is returned, quotas short")
     x = np.zeros(len(m.lb))
     x[cols] = xs
     return "FEASIBLE", obj, lp.obj, x, False
