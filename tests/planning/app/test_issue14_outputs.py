@@ -205,3 +205,14 @@ def test_issue14_case3_excel_drops_control_characters() -> None:
     table = pd.DataFrame({"name": ["一小\x0b", "二\x00小\x07", "九年\u202e制", "a\tb\nc"]})
     wb = openpyxl.load_workbook(io.BytesIO(excel_bytes({"t": table})))
     assert [c.value for c in wb["t"]["A"][1:]] == ["一小", "二小", "九年制", "a\tb\nc"]
+
+
+@pytest.mark.filterwarnings("always::geo.validate.InputWarning")  # the command line prints it
+def test_issue14_case3_warning_quoting_a_name_is_printed_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A warning naming a row whose id looks like console markup (``[/b]``) is printed as it is, not a traceback."""
+    scenario = write_county(tmp_path / "in", ["一小", "二小\x07", "三小", "初中", "九年制"], scenario_name="tiny")
+    for name in ("schools.csv", "teachers.csv"):
+        path = tmp_path / "in" / name
+        path.write_text(re.sub(r"(?m)(^|,)S2,", r"\1[/b]S2,", path.read_text(encoding="utf-8")), encoding="utf-8")
+    assert cli.main(["validate", str(scenario)]) == cli.EXIT_OK
+    assert "removed in 1 rows (school_id [/b]S2)" in " ".join(capsys.readouterr().err.split())
