@@ -53,6 +53,7 @@ from geo.model import (
     SchoolLevel,
 )
 from geo.policy import class_size
+from geo.text import CONTROL_CHARACTERS, control_codes, visible, without_controls
 
 log = logging.getLogger(__name__)
 
@@ -312,15 +313,31 @@ def numeric_values(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.where(not_finite, np.nan, num), missing, not_finite
 
 
+def _without_controls(lay: _Layer, text: pd.Series, name: str) -> pd.Series:
+    """Text cells without control characters (``\\x0b``, ``\\x07``, ``\\x00`` pasted from Word), with a warning naming the rows.
+
+    Removed rather than refused: they are invisible, never meant, and would break the Excel and
+    GeoPackage outputs (a NUL ends a GeoPackage text).
+    """
+    found = text.str.contains(CONTROL_CHARACTERS, regex=True, na=False).to_numpy(dtype=bool)
+    if not found.any():
+        return text
+    positions = np.flatnonzero(found)
+    codes = dict.fromkeys(code for v in text.iloc[positions] for code in control_codes(v))
+    _warn(f"{lay.label}, column '{name}': invisible control characters ({', '.join(codes)}) removed "
+          f"in {len(positions)} rows ({visible(lay.names(positions))})")
+    return text.map(lambda v: without_controls(v) if isinstance(v, str) else v).astype(text.dtype)
+
+
 def _convert_id(lay: _Layer, s: pd.Series, name: str, *, required: bool) -> pd.Series:
-    out = _as_text(s).rename(name)
+    out = _without_controls(lay, _as_text(s), name).rename(name)
     if required:
         lay.add_rows(np.flatnonzero(out.isna().to_numpy()), name, lambda p: "empty id")
     return out
 
 
 def _convert_str(lay: _Layer, s: pd.Series, name: str, *, required: bool) -> pd.Series:
-    out = _as_text(s).rename(name)
+    out = _without_controls(lay, _as_text(s), name).rename(name)
     if required:
         lay.add_rows(np.flatnonzero(out.isna().to_numpy()), name, lambda p: "empty value")
     return out

@@ -15,7 +15,6 @@ column is skipped with a log note, never a crash.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
+from geo.text import html_text
 from maps.labels import Language, t
 from maps.legend import Item, legend_of
 
@@ -143,8 +143,8 @@ def _js_json(obj: Any) -> str:
 
 
 def esc(value: Any) -> str:
-    """Escape a value for tooltip HTML."""
-    return html.escape(str(value), quote=True)
+    """Escape a value for tooltip HTML, control and bidirectional characters dropped (:func:`geo.text.html_text`)."""
+    return html_text(value)
 
 
 def _ensure_helper(m: folium.Map) -> None:
@@ -381,7 +381,7 @@ def add_schools(
         c = cls.iloc[k]
         lines = [f"<b>{esc(names.iloc[k])}</b> ({esc(sid)})"]
         kinds = (levels.iloc[k], areas.iloc[k])
-        lines.append(" · ".join(t(x, lang) for x in kinds if x))
+        lines.append(" · ".join(esc(t(x, lang)) for x in kinds if x))
         lines.append(f"{t('enrolled', lang)} {fmt_int(enrolled.iloc[k])} / {t('capacity', lang)} {fmt_int(seats.iloc[k])}"
                      + (f" ({fmt_pct(enrolled.iloc[k] / seats.iloc[k])})" if seats.iloc[k] > 0 else ""))
         if c:

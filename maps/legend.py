@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any, Literal
 
 import folium
 from branca.element import MacroElement
 from folium.template import Template
+
+from geo.text import html_text
 
 #: Swatch kinds: a line, a dashed line, a filled square, an outlined square, a dot, or text only.
 Swatch = Literal["line", "dash", "fill", "outline", "dot", "ring", "text"]
@@ -16,7 +17,7 @@ Item = tuple[Swatch, str, str, float]
 
 def swatch_svg(kind: Swatch, colour: str, size: float) -> str:
     """A 22×14 inline SVG swatch."""
-    c = html.escape(colour)
+    c = html_text(colour)
     w = max(min(size, 6.0), 1.0)
     body = {
         "line": f'<line x1="1" y1="7" x2="21" y2="7" stroke="{c}" stroke-width="{w}"/>',
@@ -76,7 +77,7 @@ class Legend(MacroElement):
     def __init__(self, title: str) -> None:
         super().__init__()
         self._name = "Legend"
-        self.title = html.escape(title)
+        self.title = html_text(title)
         self.sections: list[tuple[str, list[Item]]] = []
 
     def section(self, layer: str, items: list[Item]) -> None:
@@ -96,10 +97,10 @@ class Legend(MacroElement):
         for layer, items in self.sections:
             style = "" if shown.get(layer, True) else ' style="display:none"'
             rows = "".join(
-                f'<div class="sp-row">{swatch_svg(kind, colour, size) if kind != "text" else ""}<span>{html.escape(text)}</span></div>'
+                f'<div class="sp-row">{swatch_svg(kind, colour, size) if kind != "text" else ""}<span>{html_text(text)}</span></div>'
                 for kind, colour, text, size in items
             )
-            parts.append(f'<div class="sp-sec" data-layer="{html.escape(layer)}"{style}><b>{html.escape(layer)}</b>{rows}</div>')
+            parts.append(f'<div class="sp-sec" data-layer="{html_text(layer)}"{style}><b>{html_text(layer)}</b>{rows}</div>')
         return "".join(parts)
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as MacroElement.render: adds to the figure, returns nothing

@@ -22,6 +22,7 @@ import numpy as np
 from branca.element import Figure
 
 from geo.errors import InputError, Problem
+from geo.text import html_text
 from maps import layers as ly
 from maps.assets import external_references, fix_ids, make_offline
 from maps.common import MapContext, ReportParams, school_names
@@ -90,7 +91,7 @@ def _bounds(run: RunResult, display: ly.Display) -> list[list[float]] | None:
 
 
 def _base_map(run: RunResult, params: ReportParams, display: ly.Display, title: str) -> folium.Map:
-    figure = Figure(title=title)
+    figure = Figure(title=html_text(title))  # branca puts the title into <title> as it is
     online = params.tiles != "none"
     m = folium.Map(
         tiles=None, prefer_canvas=True, control_scale=False, zoom_start=10, location=[0, 0],

@@ -5,7 +5,6 @@ Every report section (:mod:`maps.stages`) is made of these. No script and no ext
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.text import html_text
 from maps.labels import Language, merge_texts
 
 #: Rows shown per table in the HTML (the Excel workbook and CSV files hold all).
@@ -82,8 +82,8 @@ def _t(key: str, lang: Language, **fmt: Any) -> str:
 
 
 def esc(v: Any) -> str:
-    """A value escaped for HTML text and attributes."""
-    return html.escape(str(v), quote=True)
+    """A value escaped for HTML text and attributes, control and bidirectional characters dropped (:func:`geo.text.html_text`)."""
+    return html_text(v)
 
 
 def heading(anchor: str, title: tuple[str, str], lang: Language) -> str:

@@ -95,7 +95,7 @@ def add_groups(
             logger.warning("community %s has no lead school: drawn without links", gid)
             continue
         lead = leads[0]
-        level_text = f" · {t(lv, lang)}" if lv else ""
+        level_text = f" · {esc(t(lv, lang))}" if lv else ""
         member_text = "、".join(esc(school_names.get(s, s)) for s in members)
         tip_head = (
             f"<b>{t('group', lang)} {esc(gid)}{level_text}</b><br>"

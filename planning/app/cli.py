@@ -466,7 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warn_console = _console(stderr=True)
 
     def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-        warn_console.print(f"[yellow]Warning:[/yellow] {message}")
+        from rich.markup import escape  # noqa: PLC0415
+
+        warn_console.print(f"[yellow]Warning:[/yellow] {escape(str(message))}")  # names in it are text, not markup
 
     warnings.showwarning = _show_warning
     try:

@@ -9,6 +9,12 @@ timings, each stage's key figures (``StageOutput.metrics``, where wall-clock
 solve times belong) and the checksum of every output; ``created``,
 ``timings_s`` and the solve times in ``stage_metrics`` are the only content
 that differs between two identical runs.
+
+Text cells are written so that a spreadsheet shows them and never runs them
+(:mod:`geo.text`): in Excel every text is a text cell, without the control
+characters XML cannot hold or bidirectional controls, and one that begins like
+a formula carries the quote-prefix flag; in CSV such a text gets a leading
+single quote. Numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import os
 import platform
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +37,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.text import csv_text, looks_like_formula, visible
 from planning.app.settings import Scenario
 
 #: Fixed timestamp stamped into GeoPackage and Excel files so reruns are byte-identical.
@@ -109,9 +116,9 @@ def excel_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
         used.add(title)
         ws = wb.create_sheet(title)
         frame = _plain(df)
-        ws.append([str(c) for c in frame.columns])
+        _append_row(ws, [str(c) for c in frame.columns])
         for row in frame.itertuples(index=False):
-            ws.append([_excel_value(v) for v in row])
+            _append_row(ws, row)
         for i, col in enumerate(frame.columns, start=1):
             width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) + 2
             ws.column_dimensions[get_column_letter(i)].width = min(max(width, 8), 60)
@@ -128,7 +135,29 @@ def excel_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     return _normalize_zip(buf.getvalue())
 
 
+def _append_row(ws: Any, values: Iterable[Any]) -> None:
+    """Append one row; every text cell stays text (openpyxl would make ``=...`` a formula, ``#N/A`` an error).
+
+    A text that :func:`geo.text.looks_like_formula` also gets the quote-prefix flag, Excel's stored form
+    of a leading apostrophe: the cell shows the text as it is and stays text when edited.
+    """
+    from openpyxl.cell import Cell  # noqa: PLC0415
+
+    row: list[Any] = []
+    for v in values:
+        value = _excel_value(v)
+        if isinstance(value, str):
+            cell = Cell(ws, value=value)
+            cell.data_type = "s"
+            if looks_like_formula(value):
+                cell.quotePrefix = True
+            value = cell
+        row.append(value)
+    ws.append(row)
+
+
 def _excel_value(v: Any) -> Any:
+    """A value as openpyxl takes it: missing as empty, numpy scalars as Python ones, texts :func:`geo.text.visible`."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return None
     if v is pd.NA or v is pd.NaT:
@@ -138,7 +167,9 @@ def _excel_value(v: Any) -> Any:
         if isinstance(v, float) and not math.isfinite(v):
             return None
     if isinstance(v, (list, tuple, dict)):
-        return json.dumps(v, ensure_ascii=False, default=_json_default)
+        v = json.dumps(v, ensure_ascii=False, default=_json_default)
+    if isinstance(v, str):
+        return visible(v)
     return v
 
 
@@ -149,9 +180,30 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(df)
 
 
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with every formula-like text cell (and header) quoted by :func:`geo.text.csv_text`; numbers untouched."""
+    out = frame
+    for k in range(frame.shape[1]):
+        s = frame.iloc[:, k]
+        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        values = s.to_numpy(dtype=object)
+        if any(isinstance(v, str) and looks_like_formula(v) for v in values):
+            if out is frame:
+                out = frame.copy()
+            out.isetitem(k, pd.Series([csv_text(v) if isinstance(v, str) else v for v in values], index=s.index, dtype=object))
+    names = [csv_text(c) if isinstance(c, str) else c for c in frame.columns]
+    if names != list(frame.columns):
+        out = out.set_axis(names, axis=1)
+    return out
+
+
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with a byte-order mark (so Excel shows Chinese correctly), no index, LF line ends."""
-    text = _plain(df).to_csv(index=False, lineterminator="\n")
+    """UTF-8 CSV with a byte-order mark (so Excel shows Chinese correctly), no index, LF line ends.
+
+    Text cells that begin like a formula get a leading single quote (:func:`geo.text.csv_text`).
+    """
+    text = _csv_safe(_plain(df)).to_csv(index=False, lineterminator="\n")
     return text.encode("utf-8-sig")
 
 
