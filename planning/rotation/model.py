@@ -537,13 +537,13 @@ def _better(found: _Best | None, best: _Best | None) -> _Best | None:
 def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveLimits, relative_gap: float) -> _Best:
     """Integer plan from the LP and the greedy start: fix what the LP already decides, search the rest.
 
-    0. *Start*: the greedy plan (:func:`planning.rotation.greedy.greedy_flow`) completed by the
-       model — a plan that meets every rule, as much of the quotas as single exchanges reach.
     1. *Repair*: arcs the LP sets to an integer are fixed there; CP-SAT decides the
        arcs of units the LP splits (their cheap candidates by reduced cost) and
        the deviations. Tiny when the LP is nearly integral.
-    2. Unless that is within the gap, the model over every arc the LP uses or prices cheaply
-       (and the start's), with the LP bound as a row, started from the best plan so far.
+    2. Unless that is within the gap: the greedy plan (:func:`planning.rotation.greedy.greedy_flow`),
+       completed by the model — one that meets every rule and as much of the quotas as exchanges
+       added one by one reach; then the model over every arc the LP uses or prices cheaply (and the
+       greedy plan's), with the LP bound as a row, started from the better of the two.
     3. If that finds nothing (or, without the never-worse rows, is not proven within the
        gap), the full model.
 
@@ -562,12 +562,12 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
     small = limits.model_copy(update={"workers": 1})
     if prob.guard is not None:
         small = small.model_copy(update={"time_limit_s": min(limits.time_limit_s, GUARD_DETERMINISTIC_S)})
-    start = greedy_flow(prob)
-    best = _complete(m, start, lp, small) if start.any() else None
     sub, repair, cols, keep = _repair_model(m, prob, lp)
-    best = _better(_solve_at(repair, cols, m, hint=None, lp=lp, limits=small, relative_gap=relative_gap, bound=lp.obj), best)
+    best = _solve_at(repair, cols, m, hint=None, lp=lp, limits=small, relative_gap=relative_gap, bound=lp.obj)
     if within(best):
         return _as_best(best)
+    start = greedy_flow(prob)
+    best = _better(best, _complete(m, start, lp, small) if start.any() else None)
     # the model over every arc the LP uses or prices cheaply, and the start's, started from the best plan so far
     keep = keep | (start > 0)
     sub, cols = _restrict(m, keep)
