@@ -300,10 +300,104 @@ def parse_crs(name: str) -> str | pyproj.CRS:
         value = CRS_NAMES[key]
         return value if value in SHIFTED_CRS else pyproj.CRS.from_user_input(value)
     try:
-        return pyproj.CRS.from_user_input(int(text) if text.isdigit() else text)
+        crs = pyproj.CRS.from_user_input(int(text) if text.isdigit() else text)
     except (pyproj.exceptions.CRSError, TypeError, ValueError) as err:
         msg = f"unknown coordinate system {text!r}; use {crs_names_help()}"
         raise InputError([Problem(layer="crs", message=msg)]) from err
+    wrong = not_a_map_crs(crs)
+    if wrong is not None:
+        raise InputError([Problem(layer="crs", message=wrong)])
+    return crs
+
+
+def crs_label(crs: str | pyproj.CRS) -> str:
+    """A CRS as users name it: ``EPSG:3857 (WGS 84 / Pseudo-Mercator)``, ``GCJ-02``, ``BD-09``."""
+    if isinstance(crs, str):
+        return {"gcj02": "GCJ-02", "bd09": "BD-09"}.get(crs, crs)
+    code = crs.to_epsg()
+    return f"EPSG:{code} ({crs.name})" if code is not None else crs.name
+
+
+def not_a_map_crs(crs: pyproj.CRS) -> str | None:
+    """Why ``crs`` cannot hold map coordinates (x/y or lon/lat), or ``None`` when it can.
+
+    An earth-centred (geocentric X/Y/Z) CRS, a vertical CRS (heights) or any
+    other kind that is neither geographic nor projected is refused: the planner
+    reads two horizontal coordinates.
+    """
+    if crs.is_geographic or crs.is_projected:
+        return None
+    kind = crs.type_name.removesuffix(" CRS").lower()
+    what = "an earth-centred (geocentric X, Y, Z)" if crs.is_geocentric else ("an " if kind[:1] in "aeiou" else "a ") + kind
+    return (
+        f"{crs_label(crs)} is {what} coordinate system, not one of map coordinates; "
+        f"declare the one the longitude/latitude or x/y are in: {crs_names_help()}"
+    )
+
+
+#: Share of the points that must look like the wrong unit before a whole layer is refused
+#: (fewer are single bad rows, reported by validation row by row).
+WRONG_UNIT_SHARE: Final = 0.5
+
+
+def _span(v: np.ndarray) -> str:
+    def fmt(x: float) -> str:
+        return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3f}".rstrip("0").rstrip(".")
+
+    return f"between {fmt(float(v.min()))} and {fmt(float(v.max()))}"
+
+
+def implausible_coordinates(x: Any, y: Any, crs: str | pyproj.CRS) -> str | None:
+    """Why coordinates cannot be in ``crs`` for data in China, or ``None`` when they can.
+
+    Caught before anything is computed: degrees read as metres (a projected CRS
+    whose x/y fall inside China's longitude/latitude rectangle: the layer would
+    shrink to a few dozen metres), metres read as degrees (a geographic CRS,
+    GCJ-02 or BD-09 with values beyond ±180/±90), and a CRS that is not one of
+    map coordinates (geocentric, vertical). A layer is refused when at least
+    :data:`WRONG_UNIT_SHARE` of its points look like the wrong unit.
+
+    Parameters
+    ----------
+    x, y
+        The coordinates as given (longitude/latitude or easting/northing).
+    crs
+        The CRS they are declared in (:func:`parse_crs`'s result).
+
+    Returns
+    -------
+    str or None
+        The problem in plain words (the ranges seen and the CRS's unit).
+
+    Example
+    -------
+    >>> implausible_coordinates([108.1, 110.5], [36.8, 37.6], pyproj.CRS.from_epsg(3857))[:63]
+    'x between 108.1 and 110.5, y between 36.8 and 37.6 look like lo'
+    """
+    if isinstance(crs, pyproj.CRS) and (wrong := not_a_map_crs(crs)) is not None:
+        return wrong
+    xs = np.asarray(x, dtype=np.float64).ravel()
+    ys = np.asarray(y, dtype=np.float64).ravel()
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[ok], ys[ok]
+    if len(xs) == 0:
+        return None
+    seen = f"x {_span(xs)}, y {_span(ys)}"
+    if isinstance(crs, str) or crs.is_geographic:
+        metres = (np.abs(xs) > 180.0) | (np.abs(ys) > 90.0)
+        if metres.mean() >= WRONG_UNIT_SHARE:
+            return (
+                f"{seen} look like metres, but {crs_label(crs)} is in degrees (longitude -180 to 180, "
+                "latitude -90 to 90); declare the projected CRS the x/y are in (e.g. EPSG:4547, EPSG:32649)"
+            )
+        return None
+    degrees = ~out_of_china(xs, ys)
+    if degrees.mean() >= WRONG_UNIT_SHARE:
+        return (
+            f"{seen} look like longitude/latitude degrees, but {crs_label(crs)} is in metres; "
+            "declare the CRS of the longitude/latitude: wgs84, cgcs2000, gcj02 (Amap/Tencent) or bd09 (Baidu)"
+        )
+    return None
 
 
 def _shift_geometries(geoms: np.ndarray, func: Any) -> np.ndarray:

@@ -1,11 +1,14 @@
 """Reading input layers from files: the only module of :mod:`geo` that touches the disk.
 
 Supported formats: GeoPackage, GeoJSON, Shapefile (also zipped) and FlatGeobuf
-through pyogrio; CSV (UTF-8 with or without BOM, then GB18030 — a superset of
-GBK and GB2312 — tried in turn; comma, tab, semicolon or bar separated) and
-Excel ``.xlsx`` through openpyxl. Tables carry point coordinates in ``lon``/``lat``
-columns (经度/纬度 and the other :data:`geo.validate.LON_ALIASES` accepted), in
-the CRS the caller declares (WGS84 by default).
+through pyogrio; CSV (UTF-8 with or without BOM, UTF-16 with BOM, then GB18030
+— a superset of GBK and GB2312 — tried in turn, see :func:`read_text`; comma,
+tab, semicolon or bar separated) and Excel ``.xlsx`` through openpyxl. Tables
+carry point coordinates in ``lon``/``lat`` columns (经度/纬度 and the other
+:data:`geo.validate.LON_ALIASES` accepted), in the CRS the caller declares; when
+none is declared :func:`load_inputs` reads them as WGS84 and warns, naming the
+layer. Coordinates implausible for China in their CRS (degrees read as metres or
+the reverse) are refused before anything is computed.
 
 :func:`read_layer` renames accepted headers to the canonical names and builds
 geometries but does not check values; :func:`load_inputs` reads every layer and
@@ -15,7 +18,9 @@ validates them together with :func:`geo.validate.validate_inputs`, raising one
 
 from __future__ import annotations
 
+import codecs
 import csv
+import dataclasses
 import io
 import logging
 import warnings
@@ -31,7 +36,7 @@ import pyogrio
 import pyproj
 import shapely
 
-from geo.crs import parse_crs, points_to_wgs84, to_wgs84
+from geo.crs import implausible_coordinates, parse_crs, points_to_wgs84, to_wgs84
 from geo.errors import InputError, Problem
 from geo.model import LAYERS, Inputs, LayerSpec
 from geo.validate import (
@@ -52,6 +57,10 @@ log = logging.getLogger(__name__)
 CSV_ENCODINGS: Final = ("utf-8-sig", "gb18030")
 #: Separators a CSV file may use.
 CSV_SEPARATORS: Final = ",\t;|"
+_ZIP_MAGIC: Final = b"PK\x03\x04"  # .xlsx, .zip
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"  # .gpkg
+_OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, .doc
+_SNIFF_BYTES: Final = 8192  # a NUL byte in the first 8 KB marks a binary file
 _VECTOR: Final = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _TABLE: Final = (".csv", ".txt", ".tsv")
 _EXCEL: Final = (".xlsx", ".xlsm")
@@ -83,6 +92,8 @@ TABLE_ALIASES: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 FileKind = Literal["vector", "table", "excel", "osm"]
+#: Where the CRS of a layer's coordinates came from, for messages.
+CrsSource = Literal["declared", "file", "assumed"]
 
 
 def file_kind(path: str | Path) -> FileKind | None:
@@ -123,18 +134,72 @@ def _check_file(p: Path) -> FileKind:
 # --- tables -------------------------------------------------------------------------------
 
 
-def _decode(p: Path) -> str:
-    raw = p.read_bytes()
+def _binary_kind(raw: bytes) -> str | None:
+    """What a file that is not text looks like (``None`` when it may be text)."""
+    if raw.startswith(_ZIP_MAGIC):
+        return "an Excel workbook or a zip archive, not text (an .xlsx renamed?): give it its real extension"
+    if raw.startswith(_OLE_MAGIC):
+        return "an old Excel .xls workbook (or another Office file), not text: save it as .xlsx or CSV"
+    if raw.startswith(_SQLITE_MAGIC):
+        return "a GeoPackage or SQLite database, not text: give it its real extension (.gpkg)"
+    if b"\x00" in raw[:_SNIFF_BYTES]:
+        return "a binary file, not text"
+    return None
+
+
+def read_text(path: str | Path) -> tuple[str, str]:
+    """Read a text file (CSV, TOML) in the encodings Chinese users' tools save.
+
+    UTF-8 (a byte-order mark is dropped), UTF-16 with a byte-order mark (Excel's
+    "Unicode text"), then GB18030, a superset of GBK and GB2312 (Excel's "CSV"
+    and Notepad's "ANSI" on Chinese Windows).
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    tuple[str, str]
+        The text and the encoding it was read in: ``utf-8``, ``utf-16`` or ``gb18030``.
+
+    Raises
+    ------
+    InputError
+        The file is missing, a folder or unreadable (permissions), is binary
+        (a workbook, a database, NUL bytes), or is in none of these encodings;
+        the message names the file.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except IsADirectoryError as err:
+        raise _problem(p, "is a folder, not a file") from err
+    except FileNotFoundError as err:
+        raise _problem(p, "file not found") from err
+    except OSError as err:  # PermissionError and the like
+        raise _problem(p, f"cannot read the file: {err.strerror or err}") from err
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as err:
+            raise _problem(p, "starts like UTF-16 text but cannot be decoded; save it as UTF-8") from err
+    binary = _binary_kind(raw)
+    if binary is not None:
+        raise _problem(p, f"is {binary}")
     for enc in CSV_ENCODINGS:
         try:
-            return raw.decode(enc)
+            return raw.decode(enc), "utf-8" if enc.startswith("utf-8") else enc
         except UnicodeDecodeError:
             continue
     raise _problem(p, f"cannot decode the text; save it as UTF-8 (tried {', '.join(CSV_ENCODINGS)})")
 
 
 def _read_csv(p: Path) -> pd.DataFrame:
-    text = _decode(p)
+    text, encoding = read_text(p)
+    if encoding != "utf-8":
+        log.info("%s: read as %s text", p, encoding.upper())
     if not text.strip():
         raise _problem(p, "the file is empty")
     head = "\n".join(text.splitlines()[:20])
@@ -214,7 +279,20 @@ def read_table(path: str | Path, *, layer: str) -> pd.DataFrame:
     return df.set_axis(canonical, axis=1)
 
 
-def _points_from_table(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS) -> gpd.GeoDataFrame:
+def _check_units(p: Path, x: np.ndarray, y: np.ndarray, crs: str | pyproj.CRS, source: CrsSource) -> None:
+    """An :class:`InputError` naming the file when its coordinates cannot be in ``crs`` (see :func:`implausible_coordinates`)."""
+    wrong = implausible_coordinates(x, y, crs)
+    if wrong is None:
+        return
+    how = {
+        "declared": "",
+        "file": " (the CRS the file declares; declare the right one for this layer: scenario [inputs] layer_crs or --layer-crs)",
+        "assumed": " (no CRS was declared, so WGS84 was assumed; declare it: scenario [inputs] crs or --crs)",
+    }[source]
+    raise InputError([Problem(layer=str(p), message=wrong + how, column="crs")])
+
+
+def _points_from_table(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS, source: CrsSource) -> gpd.GeoDataFrame:
     if "lon" not in df.columns or "lat" not in df.columns:
         missing = [c for c in ("lon", "lat") if c not in df.columns]
         raise InputError(
@@ -230,6 +308,7 @@ def _points_from_table(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS) ->
         )
     x = numeric_values(df["lon"])[0]
     y = numeric_values(df["lat"])[0]
+    _check_units(p, x, y, declared, source)
     ok = np.isfinite(x) & np.isfinite(y)
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok] = shapely.points(x[ok], y[ok])
@@ -240,14 +319,15 @@ def _points_from_table(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS) ->
     return gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, index=df.index), crs=declared)
 
 
-def _home_to_wgs84(df: pd.DataFrame, declared: str | pyproj.CRS) -> pd.DataFrame:
+def _home_to_wgs84(p: Path, df: pd.DataFrame, declared: str | pyproj.CRS, source: CrsSource) -> pd.DataFrame:
     """Teachers' ``home_lon``/``home_lat`` from the declared CRS to WGS84 degrees."""
     if "home_lon" not in df.columns or "home_lat" not in df.columns:
         return df
-    if isinstance(declared, pyproj.CRS) and declared.equals(pyproj.CRS.from_epsg(4326)):
-        return df
     x = numeric_values(df["home_lon"])[0]
     y = numeric_values(df["home_lat"])[0]
+    _check_units(p, x, y, declared, source)
+    if isinstance(declared, pyproj.CRS) and declared.equals(pyproj.CRS.from_epsg(4326)):
+        return df
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         return df
@@ -307,6 +387,7 @@ def read_layer(
     layer: str,
     *,
     crs: str | None = None,
+    default_crs: str | None = None,
     bounding_box: tuple[float, float, float, float] | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one input layer from a file, with canonical headers and a geometry.
@@ -323,10 +404,13 @@ def read_layer(
     crs
         The CRS the coordinates are in: ``wgs84``, ``cgcs2000``, ``gcj02``,
         ``bd09``, ``EPSG:n`` or a pyproj string. For CSV/Excel it is the CRS of
-        the ``lon``/``lat`` (and teachers' ``home_lon``/``home_lat``) columns,
-        WGS84 when not given. For spatial files it overrides the file's own CRS
-        (needed for GCJ-02/BD-09 data, which files store as plain lon/lat, and
-        for files without one); when not given the file's CRS is kept.
+        the ``lon``/``lat`` (and teachers' ``home_lon``/``home_lat``) columns.
+        For spatial files it overrides the file's own CRS (needed for
+        GCJ-02/BD-09 data, which files store as plain lon/lat).
+    default_crs
+        The CRS when ``crs`` is not given: of CSV/Excel coordinates, and of a
+        spatial file that declares none (a file's own CRS wins over it). With
+        neither, CSV/Excel coordinates are read as WGS84.
     bounding_box
         ``(min_lon, min_lat, max_lon, max_lat)`` in WGS84: read only this part
         of an ``.osm.pbf`` extract (ignored for other formats).
@@ -342,7 +426,9 @@ def read_layer(
     ------
     InputError
         Unknown layer or CRS name, missing, unreadable or unsupported file,
-        missing coordinate columns, or two headers meaning one column.
+        missing coordinate columns, two headers meaning one column, or
+        coordinates implausible for China in their CRS (degrees read as
+        metres or the reverse, see :func:`geo.crs.implausible_coordinates`).
     """
     p = Path(path)
     if layer not in LAYERS:
@@ -351,6 +437,7 @@ def read_layer(
     kind = _check_file(p)
     try:
         declared = parse_crs(crs) if crs is not None else None
+        fallback = parse_crs(default_crs) if default_crs is not None else None
     except InputError as err:
         raise InputError([Problem(layer=str(p), message=q.message, column="crs") for q in err.problems]) from err
 
@@ -361,29 +448,38 @@ def read_layer(
     else:
         df = _read_any_table(p, kind, layer)
 
-    if spec.geometry == "none":
-        if isinstance(df, gpd.GeoDataFrame):
-            df = pd.DataFrame(df.drop(columns=df.geometry.name))
-        df = _renamed(p, df, spec)
-        return _home_to_wgs84(df, declared if declared is not None else pyproj.CRS.from_epsg(4326))
-
-    if kind in ("table", "excel"):
+    if kind in ("table", "excel") or spec.geometry == "none":
+        given = declared if declared is not None else fallback
+        source: CrsSource = "assumed" if given is None else "declared"
+        table_crs = given if given is not None else pyproj.CRS.from_epsg(4326)
+        if spec.geometry == "none":
+            if isinstance(df, gpd.GeoDataFrame):
+                df = pd.DataFrame(df.drop(columns=df.geometry.name))
+            return _home_to_wgs84(p, _renamed(p, df, spec), table_crs, source)
         if spec.geometry in ("line", "polygon"):
             raise _problem(p, f"{layer} must be a spatial file (GeoPackage, GeoJSON, Shapefile); tables can only hold points")
-        df = _renamed(p, df, spec)
-        return _points_from_table(p, df, declared if declared is not None else pyproj.CRS.from_epsg(4326))
+        return _points_from_table(p, _renamed(p, df, spec), table_crs, source)
 
     if not isinstance(df, gpd.GeoDataFrame):
         raise _problem(p, f"has no geometry; {layer} must be spatial")
-    df = _renamed(p, df, spec)
+    return _spatial_in_crs(p, _renamed(p, df, spec), declared if declared is not None or df.crs is not None else fallback)
+
+
+def _spatial_in_crs(p: Path, df: gpd.GeoDataFrame, declared: str | pyproj.CRS | None) -> gpd.GeoDataFrame:
+    """A spatial layer in ``declared`` (its own CRS when ``None``), converted to WGS84 when declared; units checked."""
+    coords = shapely.get_coordinates(np.asarray(df.geometry.array, dtype=object))
     if declared is None:
+        if df.crs is not None:
+            _check_units(p, coords[:, 0], coords[:, 1], pyproj.CRS(df.crs), "file")
         return df
     if isinstance(declared, pyproj.CRS) and df.crs is not None and not pyproj.CRS(df.crs).equals(declared):
         warnings.warn(
             f"{p}: the file says its CRS is {df.crs.name} but {declared.name} was declared; using the declared CRS",
             InputWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+    if not (isinstance(declared, str) and df.crs is not None and not df.crs.is_geographic):
+        _check_units(p, coords[:, 0], coords[:, 1], declared, "declared")  # else to_wgs84 says gcj02/bd09 need lon/lat
     if isinstance(declared, str) or df.crs is not None:
         try:
             return to_wgs84(df, declared)
@@ -403,7 +499,7 @@ def _renamed(p: Path, df: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
 def load_inputs(
     paths: Mapping[str, str | Path | None],
     *,
-    crs: str = "wgs84",
+    crs: str | None = None,
     layer_crs: Mapping[str, str] | None = None,
 ) -> Inputs:
     """Read every given layer and validate them together.
@@ -414,7 +510,11 @@ def load_inputs(
         Layer name (``schools``, ``blocks``, ``teachers``, ``roads``,
         ``boundary``) → file; ``None`` entries are skipped. Schools are required.
     crs
-        CRS of the coordinates in CSV/Excel layers (spatial files carry their own).
+        CRS of the coordinates in CSV/Excel layers and in spatial files that
+        declare none (a spatial file's own CRS wins). When not given, CSV/Excel
+        coordinates are read as WGS84 with an :class:`~geo.validate.InputWarning`
+        naming each layer (Amap/Tencent data are GCJ-02, Baidu's BD-09: read as
+        WGS84 they sit 0.5-1.3 km off).
     layer_crs
         Per-layer override, for tables and spatial files alike (e.g.
         ``{"blocks": "gcj02"}`` for a GeoJSON exported from Amap).
@@ -422,12 +522,14 @@ def load_inputs(
     Returns
     -------
     Inputs
-        Canonical layers in the local UTM CRS, with ``sources`` naming the files.
+        Canonical layers in the local UTM CRS, with ``sources`` naming the files
+        and ``notes`` the warnings raised while loading.
 
     Raises
     ------
     InputError
-        With every problem of every file: unreadable files and bad values alike.
+        With every problem of every file: unreadable files and bad values alike,
+        and coordinates implausible for China in their CRS.
     """
     overrides = dict(layer_crs or {})
     problems: list[Problem] = [
@@ -438,7 +540,7 @@ def load_inputs(
         Problem(layer="layer_crs", message=f"unknown layer '{name}'; layers are {', '.join(LAYERS)}")
         for name in sorted(set(overrides) - set(LAYERS))
     )
-    names = {"crs": crs, **{f"layer_crs.{k}": v for k, v in sorted(overrides.items())}}
+    names = {**({} if crs is None else {"crs": crs}), **{f"layer_crs.{k}": v for k, v in sorted(overrides.items())}}
     for key, value in names.items():
         try:
             parse_crs(value)
@@ -450,15 +552,40 @@ def load_inputs(
         raise InputError(problems)
 
     with deferred_warnings(stacklevel=1):
-        inputs = _read_and_validate(paths, crs, overrides, problems)
-    return inputs
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            inputs = _read_and_validate(paths, crs, overrides, problems)
+        for w in caught:  # passed on to deferred_warnings, which shows them unless an error followed
+            warnings.warn(w.message, w.category, stacklevel=1)
+    notes = tuple(str(w.message) for w in caught if issubclass(w.category, InputWarning))
+    return dataclasses.replace(inputs, notes=notes)
+
+
+def _assumed_wgs84_warning(layers: Mapping[str, str]) -> str:
+    """The warning for CSV/Excel layers read as WGS84 because no CRS was declared."""
+    items = [f"{name} ({path})" for name, path in layers.items()]
+    named = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return (
+        f"no coordinate system (CRS) declared for {named}: the coordinates are read as WGS84 longitude/latitude (GPS). "
+        'Coordinates from Amap or Tencent are GCJ-02 (declare crs = "gcj02"), from Baidu BD-09 (crs = "bd09"): '
+        "read as WGS84 they sit 0.5-1.3 km off. Declare the CRS in the scenario's inputs (crs, or layer_crs per layer) "
+        'or with --crs; crs = "wgs84" confirms WGS84 and silences this warning.'
+    )
+
+
+def _has_coordinates(frame: pd.DataFrame) -> bool:
+    """Whether a layer read from a table holds coordinates (points, or teachers' home lon/lat)."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        return True
+    return "home_lon" in frame.columns and bool(pd.to_numeric(frame["home_lon"], errors="coerce").notna().any())
 
 
 def _read_and_validate(
-    paths: Mapping[str, str | Path | None], crs: str, overrides: Mapping[str, str], problems: list[Problem]
+    paths: Mapping[str, str | Path | None], crs: str | None, overrides: Mapping[str, str], problems: list[Problem]
 ) -> Inputs:
     frames: dict[str, pd.DataFrame] = {}
     labels: dict[str, str] = {}
+    assumed: dict[str, str] = {}
     for name in _ORDER:
         path = paths.get(name)
         if path is None:
@@ -466,13 +593,16 @@ def _read_and_validate(
         box = _study_area(frames) if name == "roads" and file_kind(path) == "osm" else None
         labels[name] = str(path)
         declared = overrides.get(name)
-        if declared is None and file_kind(path) in ("table", "excel"):
-            declared = crs
         try:
-            frames[name] = read_layer(path, name, crs=declared, bounding_box=box)
+            frames[name] = read_layer(path, name, crs=declared, default_crs=crs, bounding_box=box)
         except InputError as err:
             problems.extend(err.problems)
-
+            continue
+        tabular = file_kind(path) in ("table", "excel") or LAYERS[name].geometry == "none"
+        if declared is None and crs is None and tabular and _has_coordinates(frames[name]):
+            assumed[name] = str(path)
+    if assumed:
+        warnings.warn(_assumed_wgs84_warning(assumed), InputWarning, stacklevel=2)
     return validate_frames(frames, sources=labels, prior_problems=problems)
 
 
@@ -561,7 +691,7 @@ def alias_table_markdown() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["alias_table_markdown", "file_kind", "load_inputs", "load_table", "read_layer", "read_table"]
+__all__ = ["alias_table_markdown", "file_kind", "load_inputs", "load_table", "read_layer", "read_table", "read_text"]
 
 
 # --- table files named in a scenario --------------------------------------------------------

@@ -277,6 +277,9 @@ class Inputs:
         Projected CRS in metres all geometries are in (local UTM zone).
     sources
         Layer name to the file it came from (``"generated"`` for the demo).
+    notes
+        The warnings raised while loading (assumptions made, oddities kept), in
+        order, for the run manifest and the report.
     """
 
     schools: gpd.GeoDataFrame
@@ -286,6 +289,7 @@ class Inputs:
     boundary: gpd.GeoDataFrame | None
     metric_crs: pyproj.CRS
     sources: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def schools_of(self, level: LevelName) -> gpd.GeoDataFrame:
         """Schools that teach ``level`` (nine-year schools take part in both)."""

@@ -35,7 +35,7 @@ th, td { border: 1px solid #d0d4da; padding: 3px 8px; text-align: left; vertical
 th { background: #eef1f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.bad td { background: #fdecea; }
-.note { color: #666; font-size: 12px; }
+.note { color: #666; font-size: 12px; } .warnings li { color: #8a5300; }
 .ok { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
 @media print { nav { display: none; } details > .tw { display: block; } h2 { break-before: auto; } figure, table { break-inside: avoid; } }
 nav a { margin-right: 12px; } .tw { overflow-x: auto; max-width: 100%; }
@@ -49,6 +49,7 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "seed": ("随机种子", "Seed"),
     "stages_run": ("已运行的环节", "Stages run"),
     "inputs": ("输入数据", "Inputs"),
+    "input_warnings": ("输入数据提示（请核对）", "Input warnings (please check)"),
     "schools": ("学校", "Schools"),
     "blocks": ("居住区（小区/村）", "Residential units"),
     "teachers": ("教师", "Teachers"),
@@ -119,6 +120,9 @@ def _summary(run: RunResult, lang: Language) -> str:
         rows.append((_t("teachers", lang), f"{len(inputs.teachers):,}"))
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     out = f"<h2 id=\"summary\">{_t('summary', lang)}</h2><table>{body}</table>"
+    if getattr(inputs, "notes", ()):  # assumptions made while loading (a CRS not declared ...): shown where they cannot be missed
+        items = "".join(f"<li>{esc(n)}</li>" for n in inputs.notes)
+        out += f'<h3>{_t("input_warnings", lang)}</h3><ul class="warnings">{items}</ul>'
     lines = [
         f"<li><b>{esc(name)}</b>: {esc(short_label(' '.join(o.summary.split()), width=MAX_SUMMARY_CHARS))}</li>"
         for name, o in run.outputs.items() if o.summary

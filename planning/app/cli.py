@@ -41,7 +41,11 @@ EXIT_SOLVER = 4
 
 logger = logging.getLogger("schoolplan")
 
-_CRS_HELP = "CRS of CSV/Excel layers (their files carry none): wgs84, cgcs2000, gcj02, bd09 or EPSG:n (default wgs84)"
+_CRS_HELP = (
+    "CRS of CSV/Excel layers and of spatial files that declare none (a file's own CRS wins): "
+    "wgs84, cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu) or EPSG:n; not given, CSV/Excel coordinates are read as WGS84 with a warning"
+)
+_LAYER_CRS_HELP = "CRS of one layer, overriding its file's own (repeatable), e.g. --layer-crs blocks=gcj02 for a GeoJSON exported from Amap"
 
 
 # --------------------------------------------------------------------------- output
@@ -379,7 +383,8 @@ def _add_stage_command(sub: Any, command: str, stage: Stage) -> None:
     for layer in LAYERS:
         need = layer in stage.needs
         layers.add_argument(f"--{layer}", required=need, metavar="FILE", help=f"{layer} layer{' (required)' if need else ''}")
-    layers.add_argument("--crs", default="wgs84", help=_CRS_HELP)
+    layers.add_argument("--crs", default=None, help=_CRS_HELP)
+    layers.add_argument("--layer-crs", action="append", default=[], metavar="LAYER=CRS", help=_LAYER_CRS_HELP)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_solver(p)
@@ -432,12 +437,32 @@ def _stage_params(args: argparse.Namespace, stage: Stage) -> dict[str, Any]:
     return params
 
 
+def _layer_crs(values: Sequence[str]) -> dict[str, str]:
+    """``--layer-crs LAYER=CRS`` flags as the scenario's ``layer_crs`` mapping (layers and CRSs checked on loading)."""
+    out: dict[str, str] = {}
+    bad = [v for v in values if "=" not in v or not v.split("=", 1)[0].strip() or not v.split("=", 1)[1].strip()]
+    if bad:
+        raise InputError(
+            [Problem("command line", f"{v!r}: expected LAYER=CRS, e.g. blocks=gcj02", column="--layer-crs") for v in bad]
+        )
+    for value in values:
+        layer, crs = value.split("=", 1)
+        out[layer.strip()] = crs.strip()
+    return out
+
+
 def _cmd_stage(args: argparse.Namespace) -> int:
     stage = registry.STAGES[args.stage]
     assert stage.command is not None
     inputs = {layer: getattr(args, layer) for layer in LAYERS if getattr(args, layer, None)}
     solver = {k: v for k, v in (("time_limit_s", args.time_limit), ("workers", args.workers)) if v is not None}
-    data = {"name": stage.command.name, "seed": args.seed, "inputs": {**inputs, "crs": args.crs}, stage.name: _stage_params(args, stage)}
+    crs = {"crs": args.crs} if args.crs is not None else {}
+    data = {
+        "name": stage.command.name,
+        "seed": args.seed,
+        "inputs": {**inputs, **crs, "layer_crs": _layer_crs(args.layer_crs)},
+        stage.name: _stage_params(args, stage),
+    }
     if solver:
         data["solver"] = solver
     scenario = scenario_from_dict(data, base_dir=Path.cwd(), source="command line")
@@ -464,11 +489,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose < 2:
         logging.getLogger("ortools").setLevel(logging.WARNING)
     warn_console = _console(stderr=True)
+    from rich.markup import escape as rich_escape  # noqa: PLC0415 - rich is imported with the console
 
     def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-        from rich.markup import escape  # noqa: PLC0415
-
-        warn_console.print(f"[yellow]Warning:[/yellow] {escape(str(message))}")  # names in it are text, not markup
+        warn_console.print(f"[yellow]Warning:[/yellow] {rich_escape(str(message))}")  # names in it are text, not markup
 
     warnings.showwarning = _show_warning
     try:

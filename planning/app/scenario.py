@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from geo.errors import InputError, Problem
+from geo.io import read_text
+from geo.validate import InputWarning
 from planning.app import stages as registry
 from planning.app.settings import (
     RESERVED,
@@ -50,6 +53,9 @@ from planning.app.settings import (
     TopLevel,
     problems_from,
 )
+
+#: How the encodings :func:`geo.io.read_text` reports are named to users.
+_ENCODING_NAMES = {"gb18030": "GBK/GB18030", "utf-16": "UTF-16"}
 
 __all__ = [
     "RESERVED",
@@ -167,16 +173,29 @@ def scenario_from_dict(
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file.
 
+    The file is read as UTF-8 (a byte-order mark is dropped); a file saved in
+    GBK/GB18030 (Notepad's "ANSI" on Chinese Windows) or UTF-16 is read too,
+    with an :class:`~geo.validate.InputWarning` asking to save it as UTF-8.
+
     Raises
     ------
     InputError
-        When the file is missing, is not valid TOML, or any setting is wrong.
+        When the file is missing, unreadable, binary or in an unknown encoding,
+        is not valid TOML, or any setting is wrong.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError([Problem(layer=str(path), message=f"cannot read scenario file: {err.strerror}")]) from err
+        text, encoding = read_text(path)
+    except InputError as err:
+        reasons = [q.message.removeprefix("cannot read the file: ") for q in err.problems]
+        raise InputError([Problem(layer=str(path), message=f"cannot read scenario file: {r}") for r in reasons]) from err
+    if encoding != "utf-8":
+        warnings.warn(
+            f"{path}: read as {_ENCODING_NAMES.get(encoding, encoding)} text; TOML files are UTF-8, so other tools may "
+            "not read it: save it as UTF-8 (Notepad: Save as, Encoding UTF-8)",
+            InputWarning,
+            stacklevel=2,
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

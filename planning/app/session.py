@@ -304,7 +304,8 @@ class Session:
         written = write_files(out_dir, files)
         stage_metrics = {name: dict(out.metrics) for name, out in self.outputs.items() if out.metrics}
         content = manifest(
-            self.scenario, out_dir, written, self.timings_s, stage_metrics, tables=self._table_paths(), status=self._status()
+            self.scenario, out_dir, written, self.timings_s, stage_metrics, tables=self._table_paths(), status=self._status(),
+            notes=getattr(self.inputs, "notes", ()),
         )
         write_file(out_dir / MANIFEST, content)
         return [*written, out_dir / MANIFEST]

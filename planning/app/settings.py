@@ -45,8 +45,12 @@ class InputFiles(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    crs: str = Field("wgs84", description="CRS of CSV/Excel layers: wgs84, cgcs2000, gcj02, bd09 or EPSG:n")
-    layer_crs: dict[str, str] = Field(default_factory=dict, description="per-layer CRS override")
+    crs: str | None = Field(
+        None,
+        description="CRS of CSV/Excel layers and of spatial files that declare none: wgs84, cgcs2000, gcj02, bd09 or EPSG:n "
+        "(not given: CSV/Excel coordinates are read as WGS84, with a warning)",
+    )
+    layer_crs: dict[str, str] = Field(default_factory=dict, description="per-layer CRS, overriding a file's own")
 
     def paths(self) -> dict[str, Path | None]:
         """Layer name → path (``None`` where not given), in :data:`geo.model.LAYERS` order."""

@@ -311,6 +311,7 @@ def manifest(
     *,
     tables: Mapping[str, Path] | None = None,
     status: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The content of ``manifest.json``.
 
@@ -331,6 +332,8 @@ def manifest(
     status
         ``{"stages": {stage: "finished" | "failed" | "not run"}, "failed": {...} | None}``: which stages
         finished and, when one stopped the run, which and why.
+    notes
+        The warnings raised while loading the inputs (:attr:`geo.model.Inputs.notes`), recorded as ``input_warnings``.
     """
     inputs = {}
     named = {**scenario.inputs.paths(), **(tables or {})}
@@ -344,6 +347,7 @@ def manifest(
         "scenario": str(scenario.path) if scenario.path else None,
         "parameters": scenario.to_dict(),
         "inputs": inputs,
+        "input_warnings": list(notes),
         "outputs": outputs,
         "timings_s": dict(timings),
         "stage_metrics": stage_metrics,

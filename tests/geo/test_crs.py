@@ -16,6 +16,7 @@ from geo.crs import (
     bd09_to_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
+    implausible_coordinates,
     metric_crs_for,
     out_of_china,
     parse_crs,
@@ -195,3 +196,40 @@ def test_metric_distances_are_metres_not_degrees() -> None:
     _, _, geodesic = pyproj.Geod(ellps="WGS84").inv(a[0], a[1], b[0], b[1])
     assert d == pytest.approx(geodesic, rel=1e-3)  # UTM scale error near the zone centre is < 0.1%
     assert math.isclose(d, 1110, rel_tol=0.01)
+
+
+# --- issue 14: CRSs that make the data implausible for China ----------------------------------------
+
+
+def test_issue14_case14_earth_centred_and_vertical_crs_are_refused() -> None:
+    with pytest.raises(InputError, match=r"EPSG:4978 \(WGS 84\) is an earth-centred \(geocentric X, Y, Z\) coordinate system"):
+        parse_crs("EPSG:4978")
+    with pytest.raises(InputError, match=r"EPSG:5773 \(EGM96 height\) is a vertical coordinate system, not one of map coordinates"):
+        parse_crs("5773")
+    assert parse_crs("EPSG:4326+5773").is_geographic  # a compound CRS with lon/lat is fine
+
+
+def test_issue14_case14_degrees_read_as_metres_and_the_reverse() -> None:
+    lon, lat = np.array([108.1, 110.5, 109.0]), np.array([36.8, 37.6, 37.0])
+    msg = implausible_coordinates(lon, lat, pyproj.CRS.from_epsg(3857))
+    assert msg is not None and msg.startswith(
+        "x between 108.1 and 110.5, y between 36.8 and 37.6 look like longitude/latitude degrees, "
+        "but EPSG:3857 (WGS 84 / Pseudo-Mercator) is in metres"
+    )
+    assert implausible_coordinates(lon, lat, pyproj.CRS.from_epsg(4326)) is None
+    assert implausible_coordinates(lon, lat, "gcj02") is None
+    x, y = np.array([448662.1, 466458.0]), np.array([4115253.0, 4138532.4])
+    assert implausible_coordinates(x, y, pyproj.CRS.from_epsg(32649)) is None
+    for crs, name in ((pyproj.CRS.from_epsg(4490), "EPSG:4490"), ("bd09", "BD-09")):
+        msg = implausible_coordinates(x, y, crs)
+        assert msg is not None and "x between 448662 and 466458, y between 4115253 and 4138532 look like metres" in msg and name in msg
+    assert "earth-centred" in (implausible_coordinates(x, y, pyproj.CRS.from_epsg(4978)) or "")
+
+
+def test_implausible_coordinates_needs_most_points_in_the_wrong_unit() -> None:
+    wgs84 = pyproj.CRS.from_epsg(4326)
+    # one row of three in metres is a bad row (validation reports it), not a wrong CRS
+    assert implausible_coordinates([110.1, 110.2, 448662.0], [37.1, 37.2, 4115253.0], wgs84) is None
+    assert implausible_coordinates([110.1, 448662.0], [37.1, 4115253.0], wgs84) is not None  # half: refused
+    assert implausible_coordinates([np.nan], [np.nan], wgs84) is None  # nothing to judge
+    assert implausible_coordinates([], [], pyproj.CRS.from_epsg(3857)) is None

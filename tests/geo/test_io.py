@@ -96,7 +96,7 @@ def test_excel_numbers_become_clean_ids_after_validation(tmp_path: Path) -> None
     df = pd.read_csv(write(tmp_path / "s.csv", SCHOOLS_CSV), dtype=str)
     df["学校代码"] = [101, 102, 103]
     df.to_excel(path, index=False)
-    inp = load_inputs({"schools": path})
+    inp = load_inputs({"schools": path}, crs="wgs84")
     assert inp.schools["school_id"].tolist() == ["101", "102", "103"]
 
 
@@ -293,7 +293,7 @@ def test_load_inputs_reads_and_validates_every_layer(tmp_path: Path) -> None:
     }
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        inp = load_inputs(paths)
+        inp = load_inputs(paths, crs="wgs84")
     assert inp.metric_crs.to_epsg() == 32649
     assert inp.schools["level"].tolist() == ["primary", "junior", "nine_year"]
     assert inp.schools["capacity_primary"].tolist() == [900, 0, 270]
@@ -341,13 +341,13 @@ def test_load_inputs_scenario_crs_applies_to_tables_only(tmp_path: Path) -> None
 def test_load_inputs_warnings_only_when_no_error(tmp_path: Path) -> None:
     text = SCHOOLS_CSV.replace("S3,下廿里铺九年制学校,九年一贯制,乡村,6,150", "S3,下廿里铺九年制学校,九年一贯制,乡村,6,0")
     with pytest.warns(InputWarning, match="1 schools teaching junior have zero capacity") as record:
-        load_inputs({"schools": write(tmp_path / "s.csv", text)})
+        load_inputs({"schools": write(tmp_path / "s.csv", text)}, crs="wgs84")
     assert record[0].filename == __file__
     bad = text.replace("S1,城关小学,小学", "S1,城关小学,大学")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(InputError, match="unknown value '大学'"):
-            load_inputs({"schools": write(tmp_path / "s2.csv", bad)})
+            load_inputs({"schools": write(tmp_path / "s2.csv", bad)}, crs="wgs84")
 
 
 def test_file_kind() -> None:
@@ -388,8 +388,169 @@ def test_osm_roads_are_read_around_the_study_area(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(geo.osm, "read_osm_roads", fake)
     pbf = write(tmp_path / "shaanxi.osm.pbf", "stub, never parsed")
-    inp = load_inputs({"schools": write(tmp_path / "s.csv", SCHOOLS_CSV), "roads": pbf})
+    inp = load_inputs({"schools": write(tmp_path / "s.csv", SCHOOLS_CSV), "roads": pbf}, crs="wgs84")
     # schools span 110.10-110.20 E, 37.10-37.15 N; 0.05° margin
     assert seen["box"] == pytest.approx((110.05, 37.05, 110.25, 37.20))
     assert inp.roads["highway"].tolist() == ["primary"]
     assert inp.roads.crs == inp.metric_crs
+
+
+# --- issue 14: unreadable files, encodings, undeclared and implausible CRSs ------------------------
+
+
+def test_issue14_case5_unreadable_csv_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "schools.csv", SCHOOLS_CSV)
+    real = Path.read_bytes
+
+    def denied(self: Path) -> bytes:  # what chmod 000 gives a user who is not root
+        if self.name == "schools.csv":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(InputError, match=r"schools\.csv: cannot read the file: Permission denied"):
+        read_layer(path, "schools")
+    with pytest.raises(InputError, match=r"schools\.csv: cannot read the file: Permission denied"):
+        load_inputs({"schools": path}, crs="wgs84")
+    with pytest.raises(InputError, match=r"schools\.csv: cannot read the file: Permission denied"):
+        read_table(path, layer="groups")  # tables named by stages are read alike
+
+
+def test_csv_that_is_really_a_workbook_or_binary(tmp_path: Path) -> None:
+    xlsx = tmp_path / "real.xlsx"
+    pd.read_csv(write(tmp_path / "s.csv", SCHOOLS_CSV), dtype=str).to_excel(xlsx, index=False)
+    renamed = tmp_path / "schools.csv"
+    renamed.write_bytes(xlsx.read_bytes())
+    with pytest.raises(InputError, match=r"schools\.csv: is an Excel workbook or a zip archive, not text"):
+        read_layer(renamed, "schools")
+    gpkg = tmp_path / "g.gpkg"
+    schools_gdf().to_file(gpkg)
+    renamed.write_bytes(gpkg.read_bytes())
+    with pytest.raises(InputError, match=r"schools\.csv: is a GeoPackage or SQLite database, not text"):
+        read_layer(renamed, "schools")
+    renamed.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
+    with pytest.raises(InputError, match=r"schools\.csv: is an old Excel \.xls workbook .*save it as \.xlsx or CSV"):
+        read_layer(renamed, "schools")
+    renamed.write_bytes(b"school_id,lon,lat\x00\x00\x00\nS1,110,37\n")
+    with pytest.raises(InputError, match=r"schools\.csv: is a binary file, not text"):
+        read_layer(renamed, "schools")
+
+
+def test_csv_folder_and_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(InputError, match=r"dir\.csv: is a folder, not a file"):
+        read_layer(tmp_path / "dir.csv", "schools")
+    with pytest.raises(InputError, match=r"blank\.csv: the file is empty"):
+        read_layer(write(tmp_path / "blank.csv", "\ufeff \n\n"), "schools")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"])
+def test_csv_encodings_chinese_tools_save(tmp_path: Path, encoding: str) -> None:
+    """UTF-8 with or without BOM, GBK/GB18030 (Excel "CSV"), UTF-16 with BOM (Excel "Unicode text", tab-separated)."""
+    text = SCHOOLS_CSV.replace(",", "\t") if encoding == "utf-16" else SCHOOLS_CSV
+    gdf = read_layer(write(tmp_path / "s.csv", text, encoding), "schools", crs="wgs84")
+    assert gdf["name"].tolist() == ["城关小学", "城关中学", "下廿里铺九年制学校"]
+
+
+def test_issue14_case14_table_without_declared_crs_warns_naming_the_layer(tmp_path: Path) -> None:
+    paths = {"schools": write(tmp_path / "schools.csv", SCHOOLS_CSV), "blocks": write(tmp_path / "blocks.csv", BLOCKS_CSV)}
+    with pytest.warns(InputWarning) as record:
+        inp = load_inputs(paths)
+    crs_warnings = [str(w.message) for w in record if "no coordinate system (CRS) declared" in str(w.message)]
+    assert len(crs_warnings) == 1
+    text = crs_warnings[0]
+    assert f"schools ({paths['schools']}) and blocks ({paths['blocks']})" in text
+    assert "read as WGS84 longitude/latitude" in text and 'crs = "gcj02"' in text and 'crs = "bd09"' in text
+    assert text in inp.notes  # kept for the run manifest and the report
+    # the coordinates were read as WGS84, as the warning says
+    assert inp.schools.to_crs(4326).geometry.iloc[0].coords[0] == pytest.approx((LON0, LAT0))
+
+
+def test_declared_crs_silences_the_warning(tmp_path: Path) -> None:
+    paths = {"schools": write(tmp_path / "schools.csv", SCHOOLS_CSV), "teachers": write(tmp_path / "t.csv", TEACHERS_CSV)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_inputs(paths, crs="wgs84").notes == ()
+        assert load_inputs(paths, layer_crs={"schools": "gcj02"}).notes == ()  # teachers have no home coordinates
+
+
+def test_issue14_case14_teachers_home_coordinates_without_crs_warn(tmp_path: Path) -> None:
+    teachers = TEACHERS_CSV.replace("性别\n", "性别,home_lon,home_lat\n").replace(",女\n", ",女,110.1,37.1\n").replace(",男\n", ",男,,\n")
+    paths = {"schools": write(tmp_path / "s.csv", SCHOOLS_CSV), "teachers": write(tmp_path / "t.csv", teachers)}
+    with pytest.warns(InputWarning, match=r"declared for teachers \(.*t\.csv\)"):
+        load_inputs(paths, layer_crs={"schools": "wgs84"})
+
+
+def test_issue14_case14_degrees_in_a_metric_crs_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.csv", SCHOOLS_CSV)
+    with pytest.raises(InputError) as excinfo:
+        load_inputs({"schools": path, "blocks": write(tmp_path / "b.csv", BLOCKS_CSV)}, crs="EPSG:3857")
+    text = str(excinfo.value)
+    assert (
+        "s.csv, column 'crs': x between 110.1 and 110.2, y between 37.1 and 37.15 look like longitude/latitude degrees, "
+        "but EPSG:3857 (WGS 84 / Pseudo-Mercator) is in metres"
+    ) in text
+    assert "b.csv, column 'crs': x between 110.102 and 110.19" in text  # every layer at once
+    assert "outside China" not in text
+
+
+def test_issue14_case14_metres_read_as_degrees_are_refused(tmp_path: Path) -> None:
+    text = (
+        "school_id,name,level,area_type,capacity_primary,x,y\n"
+        "S1,a,primary,urban,900,448662.1,4115253.0\nS2,b,primary,urban,900,450100.5,4116000.2\n"
+    )
+    path = write(tmp_path / "s.csv", text)
+    with pytest.raises(InputError, match=r"x between 448662 and 450100, y between 4115253 and 4116000 look like metres, "
+                       r"but EPSG:4326 \(WGS 84\) is in degrees.*no CRS was declared, so WGS84 was assumed"):
+        load_inputs({"schools": path})
+    with pytest.raises(InputError, match=r"look like metres, but GCJ-02 is in degrees"):
+        load_inputs({"schools": path}, crs="gcj02")
+    inp = load_inputs({"schools": path}, crs="EPSG:32649")  # declared right: read
+    assert inp.schools.geometry.iloc[0].coords[0] == pytest.approx((448662.1, 4115253.0), abs=1e-3)
+
+
+def test_issue14_case14_a_spatial_file_whose_crs_contradicts_its_coordinates(tmp_path: Path) -> None:
+    path = tmp_path / "s.gpkg"
+    schools_gdf().to_crs(32649).set_crs(4326, allow_override=True).to_file(path)  # metres labelled WGS84
+    with pytest.raises(InputError, match=r"s\.gpkg, column 'crs': x between .* look like metres, but EPSG:4326 \(WGS 84\) "
+                       r"is in degrees .*\(the CRS the file declares; declare the right one for this layer"):
+        load_inputs({"schools": path})
+    with pytest.warns(InputWarning, match="the file says its CRS is WGS 84 but WGS 84 / UTM zone 49N was declared"):
+        inp = load_inputs({"schools": path}, layer_crs={"schools": "EPSG:32649"})
+    assert inp.schools.to_crs(4326).geometry.iloc[0].coords[0] == pytest.approx((LON0, LAT0))
+
+
+def test_a_few_bad_rows_are_left_to_row_validation(tmp_path: Path) -> None:
+    bad = SCHOOLS_CSV.replace("110.20,37.15", "448662,4115253")  # one school of three in metres
+    with pytest.raises(InputError, match=r"s\.csv, school_id S3, column .geometry.: outside China") as excinfo:
+        load_inputs({"schools": write(tmp_path / "s.csv", bad)}, crs="wgs84")
+    assert "look like metres" not in str(excinfo.value)
+
+
+def test_issue14_case17_scenario_crs_applies_to_spatial_files_without_one(tmp_path: Path) -> None:
+    shp = tmp_path / "schools.shp"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long names cut by the Shapefile format
+        schools_gdf().to_file(shp)
+    shp.with_suffix(".prj").unlink()
+    gpkg = tmp_path / "blocks.gpkg"
+    blocks = gpd.GeoDataFrame({"block_id": ["B1"], "students_primary": [10], "students_junior": [5]}, geometry=[Point(LON0, LAT0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyogrio warns that the file will have no CRS: that is the point
+        blocks.to_file(gpkg)
+    assert gpd.read_file(gpkg).crs is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inp = load_inputs({"schools": shp, "blocks": gpkg}, crs="wgs84")
+    assert inp.metric_crs.to_epsg() == 32649
+    assert inp.blocks.geometry.iloc[0].distance(inp.schools.geometry.iloc[0]) < 0.01
+    # GCJ-02 declared for the whole scenario shifts a file without a CRS too
+    shifted = load_inputs({"schools": shp, "blocks": gpkg}, crs="gcj02")
+    assert 100 < shifted.blocks.geometry.iloc[0].distance(inp.blocks.geometry.iloc[0]) < 1500
+
+
+def test_issue14_case17_a_files_own_crs_wins_over_the_scenario_crs(tmp_path: Path) -> None:
+    gpkg = tmp_path / "schools.gpkg"
+    schools_gdf().to_crs(32649).to_file(gpkg)  # UTM metres, and the file says so
+    inp = load_inputs({"schools": gpkg}, crs="wgs84")  # wgs84 is for CSV/Excel and files without a CRS
+    assert inp.schools.to_crs(4326).geometry.iloc[0].coords[0] == pytest.approx((LON0, LAT0))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
 from geo.errors import InputError
+from geo.validate import InputWarning
 from planning.app import stages as registry
 from planning.app.scenario import load_scenario, scenario_from_dict
 from planning.app.stage import Stage, StageOutput, StageParams
@@ -90,3 +92,38 @@ def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
     bad.write_text("seed = = 3\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad\.toml.*not valid TOML"):
         load_scenario(bad)
+
+
+# --- issue 14: scenario files as Windows tools save them ----------------------------------------------
+
+SCENARIO_ZH = 'name = "清涧县 2026"\nseed = 7\n\n[inputs]\nschools = "学校.gpkg"\nblocks = "小区.gpkg"\n\n[toy]\nlevel = "junior"\n'
+
+
+def test_issue14_case6_scenario_with_utf8_bom_is_read_silently(tmp_path: Path) -> None:
+    f = tmp_path / "s.toml"
+    f.write_bytes(SCENARIO_ZH.encode("utf-8-sig"))  # Notepad's "UTF-8 with BOM"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = load_scenario(f)
+    assert s.name == "清涧县 2026" and s.inputs.schools == tmp_path / "学校.gpkg"
+
+
+@pytest.mark.parametrize(("encoding", "named"), [("gbk", "GBK/GB18030"), ("gb18030", "GBK/GB18030"), ("utf-16", "UTF-16")])
+def test_issue14_case6_scenario_saved_in_gbk_is_read_with_a_warning(tmp_path: Path, encoding: str, named: str) -> None:
+    f = tmp_path / "s.toml"
+    f.write_bytes(SCENARIO_ZH.encode(encoding))  # Notepad's "ANSI" on Chinese Windows, or "Unicode"
+    with pytest.warns(InputWarning, match=rf"s\.toml: read as {named} text; TOML files are UTF-8.*save it as UTF-8"):
+        s = load_scenario(f)
+    assert s.name == "清涧县 2026" and s.inputs.blocks == tmp_path / "小区.gpkg" and s.stages["toy"].level == "junior"
+
+
+def test_scenario_file_that_is_not_text(tmp_path: Path) -> None:
+    f = tmp_path / "s.toml"
+    f.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(InputError, match=r"s\.toml: cannot read scenario file: is a binary file, not text"):
+        load_scenario(f)
+    f.write_bytes(b"name = \"\x81\"\n")  # neither UTF-8 nor GB18030
+    with pytest.raises(InputError, match=r"s\.toml: cannot read scenario file: cannot decode the text; save it as UTF-8"):
+        load_scenario(f)
+    with pytest.raises(InputError, match=r"cannot read scenario file: is a folder, not a file"):
+        load_scenario(tmp_path)
