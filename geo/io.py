@@ -529,6 +529,8 @@ def alias_table_markdown() -> str:
         lines.append("|---|---|---|---|---|")
         for col in spec.columns:
             kind = kinds[col.kind]
+            if col.limits is not None:  # the plausible range (geo.policy): outside it a value is an input error
+                kind = f"{kind.split(' ')[0]} {col.limits[0]:,g}–{col.limits[1]:,g}"
             if col.kind == "enum":
                 kind += " " + " \\| ".join(f"`{c}`" for c in col.choices)
             if col.name in ("home_lon", "home_lat"):

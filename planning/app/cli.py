@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.model import LAYERS
+from geo.validate import InputNote
 from planning.app import stages as registry
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
@@ -78,6 +79,16 @@ class _Progress:
             self.status.update(f"[{elapsed:6.1f}s] {text}")
         elif not self.quiet:
             self.console.print(f"[{elapsed:6.1f}s] {text}", markup=False)
+
+
+def _warning_line(message: Warning | str, category: type[Warning]) -> Any:
+    """A warning for the console: ``Note:`` for remarks that need no action (columns kept for the user's own use),
+    else ``Warning:``; the message is shown as it is (no console markup)."""
+    from rich.text import Text  # noqa: PLC0415
+
+    if issubclass(category, InputNote):
+        return Text.assemble(("Note:", "cyan"), " ", str(message))
+    return Text.assemble(("Warning:", "yellow"), " ", str(message))
 
 
 #: Shortfalls shown per stage on the console; the rest are in ``<stage>/shortfalls.csv``.
@@ -466,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warn_console = _console(stderr=True)
 
     def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-        warn_console.print(f"[yellow]Warning:[/yellow] {message}")
+        warn_console.print(_warning_line(message, category))
 
     warnings.showwarning = _show_warning
     try:
