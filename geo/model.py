@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Literal, TypedDict
 
 import geopandas as gpd
 import pandas as pd
@@ -185,13 +185,22 @@ _LEVELS = tuple(v.value for v in SchoolLevel)
 _AREAS = tuple(v.value for v in AreaType)
 _TITLES = tuple(v.value for v in Title)
 _SUBJECTS = tuple(v.value for v in Subject)
+
+
+class _Plausible(TypedDict):
+    """The plausible range of a number column and why, as :class:`Column` keywords."""
+
+    limits: tuple[float, float]
+    why_limits: str
+
+
 # plausible magnitudes (geo.policy): a value outside is an input error, not a count
-_PUPILS = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_PUPILS), "why_limits": "no school has more pupils or seats at one level"}
-_CLASSES = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_CLASSES), "why_limits": "no school has more classes of one level"}
-_CHILDREN = {"limits": (0, MAX_PLAUSIBLE_UNIT_CHILDREN), "why_limits": "no residential unit has more children of one level"}
-_AGE = {"limits": (TEACHER_AGE_MIN, TEACHER_AGE_MAX), "why_limits": f"teachers are {TEACHER_AGE_MIN}–{TEACHER_AGE_MAX} years old"}
-_YEARS = {"limits": (0, MAX_PLAUSIBLE_YEARS_AT_SCHOOL), "why_limits": "longer than a whole teaching career"}
-_TARGET = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_TEACHERS), "why_limits": "no school has more teachers"}
+_PUPILS: _Plausible = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_PUPILS), "why_limits": "no school has more pupils or seats at one level"}
+_CLASSES: _Plausible = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_CLASSES), "why_limits": "no school has more classes of one level"}
+_CHILDREN: _Plausible = {"limits": (0, MAX_PLAUSIBLE_UNIT_CHILDREN), "why_limits": "no residential unit has more children of one level"}
+_AGE: _Plausible = {"limits": (TEACHER_AGE_MIN, TEACHER_AGE_MAX), "why_limits": f"teachers are {TEACHER_AGE_MIN}–{TEACHER_AGE_MAX} years old"}
+_YEARS: _Plausible = {"limits": (0, MAX_PLAUSIBLE_YEARS_AT_SCHOOL), "why_limits": "longer than a whole teaching career"}
+_TARGET: _Plausible = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_TEACHERS), "why_limits": "no school has more teachers"}
 
 SCHOOLS = LayerSpec(
     name="schools",
@@ -354,7 +363,10 @@ STAFFING_TARGETS = LayerSpec(
     columns=(
         Column("school_id", "str", True, ("学校代码", "学校编号"), description="school"),
         Column("subject", "enum", True, ("学科", "任教学科"), _SUBJECTS, "subject"),
-        Column("target", "int", True, ("编制数", "核定编制", "目标人数"), description="teachers of the subject the county sets (县管校聘)", **_TARGET),
+        Column(
+            "target", "int", True, ("编制数", "核定编制", "目标人数"), description="teachers of the subject the county sets (县管校聘)",
+            **_TARGET,
+        ),
     ),
 )
 

@@ -16,8 +16,8 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geo.errors import InputError
-from geo.model import SCHOOLS
 from geo.io import load_inputs
+from geo.model import SCHOOLS
 from geo.validate import InputNote, InputWarning, rename_aliases, validate_inputs
 
 # A toy county near Qingjian (110.1°E, 37.1°N), WGS84.
@@ -451,7 +451,9 @@ def test_issue14_case16_implausibly_large_counts_are_input_errors() -> None:
         "schools, school_id S1, column 'capacity_primary': implausibly large: 100000000000.0 "
         "(more than 20,000: no school has more pupils or seats at one level)"
     ) in found
-    assert "schools, school_id S2, column 'classes_junior': implausibly large: 5000.0 (more than 444: no school has more classes of one level)" in found
+    assert (
+        "schools, school_id S2, column 'classes_junior': implausibly large: 5000.0 (more than 444: no school has more classes of one level)"
+    ) in found
     assert (
         "blocks, block_id B1, column 'students_primary': implausibly large: 100000000 "
         "(more than 100,000: no residential unit has more children of one level)"
