@@ -411,6 +411,8 @@ def _add_parameter_flag(group: Any, name: str, field: Any) -> None:
     kind, detail = _field_kind(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
+    if isinstance(default, list | tuple):  # as it is typed on the command line: --sending-area-types urban town
+        default = " ".join(map(str, default)) or "none"
     doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
     dest = f"param__{name}"
     if kind == "bool":
