@@ -1029,7 +1029,8 @@ def _fixed_beyond_cap(
     """A shortfall per member an existing group ties to a lead beyond the travel cap (or with no known travel).
 
     The membership is kept, as the fixed groups say (feeding last year's groups back without the
-    roads they were made with puts some pairs beyond a straight-line cap); the plan says so.
+    roads they were made with puts some pairs beyond a straight-line cap); the plan says so. Without
+    ``allow_unassigned`` (a strict stage) the caller stops with these instead.
     """
     ids = sub.index.to_numpy().astype(str)
     group_of_lead = {v: k for k, v in roles.lead_of_group.items()}
@@ -1049,7 +1050,7 @@ def _fixed_beyond_cap(
                 short_by=1,
                 unit="lead within the travel cap",
                 detail=f"fixed group {group_of_lead.get(ids[j], ids[j])}: its lead {lead} is {away} "
-                f"(cap {cap_s / 60:.0f} min); kept as the fixed groups have it",
+                f"(cap {cap_s / 60:.0f} min)" + ("; kept as the fixed groups have it" if options.allow_unassigned else ""),
             )
         )
     return tuple(out)
