@@ -74,6 +74,8 @@ SPREADSHEET_SUFFIXES: Final = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 HEADERS_ATTR: Final = "schoolplan_headers"
 #: An unknown header this close (:func:`difflib.get_close_matches` ratio) to a known one is taken as its misspelling.
 CLOSE_HEADER_CUTOFF: Final = 0.6
+#: ... unless a column the layer has is nearer by more than this (then it is the user's own column).
+CLOSE_HEADER_MARGIN: Final = 0.05
 
 #: Shapefile (dBASE) field names are cut to this many characters.
 SHAPEFILE_FIELD_LEN: Final = 10
@@ -199,6 +201,8 @@ class _Layer:
     problems: list[Problem]
     source: pd.DataFrame | None = None
     _rows: list[str | int] | None = field(default=None, repr=False)
+    #: Canonical column → the unknown header that looks like its misspelling, for the messages that need that column.
+    misspelt: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def rows(self) -> list[str | int]:
@@ -688,15 +692,34 @@ def _open_layer(lay: _Layer, df: Any) -> pd.DataFrame | None:
     return df
 
 
-def _closest_known(header: str, spec: LayerSpec, present: set[str]) -> tuple[str, Column] | None:
-    """The accepted header ``header`` most resembles, of a column the layer does not have, and that column."""
-    headers: dict[str, tuple[str, Column]] = {}
+def _closest_known(header: str, spec: LayerSpec, present: set[str]) -> list[tuple[str, Column]]:
+    """The accepted headers ``header`` most resembles (at most two columns) that the layer lacks, with their columns.
+
+    Empty when it resembles none, or clearly most resembles a column the layer has (``name_en``
+    beside ``name``): then it is the user's own column, not a misspelling. Two when it is about as
+    near to two (``班级数``: ``小学班级数`` or ``初中班级数``).
+    """
+    key = header.strip().lower()
+    scored: dict[str, tuple[float, str]] = {}  # column → (best ratio, its header)
     for col in spec.columns:
-        if col.name not in present:
-            for h in (col.name, *col.aliases):
-                headers.setdefault(h.lower(), (h, col))
-    hit = difflib.get_close_matches(header.strip().lower(), list(headers), n=1, cutoff=CLOSE_HEADER_CUTOFF)
-    return headers[hit[0]] if hit else None
+        for h in (col.name, *col.aliases):
+            ratio = difflib.SequenceMatcher(None, key, h.lower()).ratio()
+            if ratio >= CLOSE_HEADER_CUTOFF and ratio > scored.get(col.name, (0.0, ""))[0]:
+                scored[col.name] = (ratio, h)
+    best_present = max((r for c, (r, _) in scored.items() if c in present), default=0.0)
+    absent = sorted(
+        ((r, h, c) for c, (r, h) in scored.items() if c not in present and r >= best_present - CLOSE_HEADER_MARGIN),
+        key=lambda t: (-t[0], t[2]),
+    )
+    # a second suggestion only when about as near as the first
+    return [(h, spec.column(c)) for r, h, c in absent[:2] if r >= absent[0][0] - CLOSE_HEADER_MARGIN]
+
+
+def _suggestion(header: str, col: Column) -> str:
+    """``'enrolled_primary' (primary pupils enrolled; accepted headers: ...)`` for a warning."""
+    what = col.description if header == col.name else f"{col.name}: {col.description}"
+    also = f"; accepted headers: {accepted_headers(col)}" if col.aliases else ""
+    return f"'{header}' ({what}{also})"
 
 
 def _report_unknown_columns(lay: _Layer, unknown: list[str], present: set[str]) -> None:
@@ -710,17 +733,17 @@ def _report_unknown_columns(lay: _Layer, unknown: list[str], present: set[str]) 
     warned = 0
     for header in unknown:
         close = _closest_known(header, lay.spec, present)
-        if close is None:
+        if not close:
             own.append(header)
             continue
         warned += 1
+        for _, col in close:
+            lay.misspelt.setdefault(col.name, header)
         if warned <= MAX_ROWS_PER_PROBLEM:
-            suggestion, col = close
-            what = col.description if suggestion == col.name else f"{col.name}: {col.description}"
-            also = f"; accepted headers: {accepted_headers(col)}" if col.aliases else ""
+            lacks = " or ".join(f"'{col.name}'" for _, col in close)
             _warn(
                 f"{lay.label}, column '{header}': not a known column, so it is not read and the layer has no "
-                f"'{col.name}'; did you mean '{suggestion}' ({what}{also})? Rename the header to use it."
+                f"{lacks}; did you mean {' or '.join(_suggestion(h, col) for h, col in close)}? Rename the header to use it."
             )
     if warned > MAX_ROWS_PER_PROBLEM:
         _warn(f"{lay.label}: ... and {warned - MAX_ROWS_PER_PROBLEM} more columns that look like misspelt headers")
@@ -835,11 +858,12 @@ def _resolve_level(lay: _Layer, data: dict[str, Any], lv: str) -> None:
     cls_missing = data.get(cls_col + "__missing", np.ones(n, dtype=bool))
     seats = np.where(cap_missing, cls * class_size(lv), cap).astype(np.int64)
     unknown = teaches & cap_missing & cls_missing
+    close = [lay.misspelt[c] for c in (cap_col, cls_col) if c in lay.misspelt]
+    hint = f"; is '{close[0]}' meant to be it?" if close else ""
     lay.add_rows(
         np.flatnonzero(unknown),
         cap_col,
-        lambda p: f"no capacity for a school that teaches {lv}: give {cls_col.replace('classes', 'capacity')} "
-        f"(seats) or {cls_col} (classes × {class_size(lv)})",
+        lambda p: f"no capacity for a school that teaches {lv}: give {cap_col} (seats) or {cls_col} (classes × {class_size(lv)}){hint}",
     )
     extra = known_level & ~teaches & (seats > 0)
     if extra.any():

@@ -483,14 +483,21 @@ def test_issue14_case15_misspelt_header_warns_with_the_closest_known_header() ->
         validate_inputs(s)
 
 
+def test_issue14_case15_a_misspelt_header_is_named_in_the_error_it_causes() -> None:
+    # warnings are not shown beside errors: the error itself points at the header
+    with pytest.raises(InputError, match=r"give capacity_primary \(seats\) or classes_primary \(classes × 45\); is 'capacity' meant to be it\?"):
+        validate_inputs(schools().rename(columns={"capacity_primary": "capacity"}))
+
+
 def test_issue14_case15_the_users_own_columns_get_one_note() -> None:
-    s = schools(备注=["", "新校区", ""], 联系电话=["1", "2", "3"])
+    # name_en is nearest to name, which the layer has: the user's own column, not a misspelling
+    s = schools(备注=["", "新校区", ""], 联系电话=["1", "2", "3"], name_en=["No. 1", "No. 2", "No. 3"])
     b = blocks(population=[3000, 800])  # a column schoolplan's own demo writes: no remark
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = validate_inputs(s, b)
     assert [(w.category, str(w.message)) for w in caught] == [
-        (InputNote, "schools: 2 columns not used by the planner, kept as they are: 备注, 联系电话")
+        (InputNote, "schools: 3 columns not used by the planner, kept as they are: 备注, 联系电话, name_en")
     ]
     assert out.schools["备注"].tolist()[1] == "新校区"
 
