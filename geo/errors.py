@@ -28,19 +28,25 @@ class Problem:
         Id (``school_id`` value) or 1-based row number, when the problem is tied
         to one record.
     column
-        Column (or scenario key) concerned, when there is one.
+        Column (or scenario key) concerned, when there is one: the canonical name.
+    header
+        The header the user's file gives that column (``年龄`` for ``age``), when it differs;
+        the message shows it first, as the user sees it.
     """
 
     layer: str
     message: str
     row: str | int | None = None
     column: str | None = None
+    header: str | None = None
 
     def __str__(self) -> str:
         where = self.layer
         if self.row is not None:
             where += f", {self.row}" if isinstance(self.row, str) else f", row {self.row}"
-        if self.column is not None:
+        if self.column is not None and self.header is not None and self.header != self.column:
+            where += f", column '{self.header}' ({self.column})"
+        elif self.column is not None:
             where += f", column '{self.column}'"
         return f"{where}: {self.message}"
 

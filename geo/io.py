@@ -60,7 +60,8 @@ CSV_SEPARATORS: Final = ",\t;|"
 _ZIP_MAGIC: Final = b"PK\x03\x04"  # .xlsx, .zip
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"  # .gpkg
 _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, .doc
-_SNIFF_BYTES: Final = 8192  # a NUL byte in the first 8 KB marks a binary file
+_SNIFF_BYTES: Final = 8192  # many NUL bytes in the first 8 KB mark a binary file ...
+_MAX_STRAY_NULS: Final = 2  # ... more than this (one or two are stray control characters in a name)
 _VECTOR: Final = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _TABLE: Final = (".csv", ".txt", ".tsv")
 _EXCEL: Final = (".xlsx", ".xlsm")
@@ -142,7 +143,9 @@ def _binary_kind(raw: bytes) -> str | None:
         return "an old Excel .xls workbook (or another Office file), not text: save it as .xlsx or CSV"
     if raw.startswith(_SQLITE_MAGIC):
         return "a GeoPackage or SQLite database, not text: give it its real extension (.gpkg)"
-    if b"\x00" in raw[:_SNIFF_BYTES]:
+    head = raw[:_SNIFF_BYTES]
+    # a stray NUL pasted into a name is a control character (removed at load, with a warning); many are a binary file
+    if head.count(b"\x00") > _MAX_STRAY_NULS:
         return "a binary file, not text"
     return None
 
@@ -659,6 +662,8 @@ def alias_table_markdown() -> str:
         lines.append("|---|---|---|---|---|")
         for col in spec.columns:
             kind = kinds[col.kind]
+            if col.limits is not None:  # the plausible range (geo.policy): outside it a value is an input error
+                kind = f"{kind.split(' ')[0]} {col.limits[0]:,g}–{col.limits[1]:,g}"
             if col.kind == "enum":
                 kind += " " + " \\| ".join(f"`{c}`" for c in col.choices)
             if col.name in ("home_lon", "home_lat"):

@@ -11,14 +11,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Literal, TypedDict
 
 import geopandas as gpd
 import pandas as pd
 import pyproj
 
+from geo.policy import (
+    MAX_PLAUSIBLE_SCHOOL_CLASSES,
+    MAX_PLAUSIBLE_SCHOOL_PUPILS,
+    MAX_PLAUSIBLE_SCHOOL_TEACHERS,
+    MAX_PLAUSIBLE_UNIT_CHILDREN,
+    MAX_PLAUSIBLE_YEARS_AT_SCHOOL,
+    TEACHER_AGE_MAX,
+    TEACHER_AGE_MIN,
+)
+
 LevelName = Literal["primary", "junior"]
 LEVELS: tuple[LevelName, ...] = ("primary", "junior")
+#: Values of :class:`AreaType`, for parameters that name area types.
+AreaName = Literal["urban", "town", "rural"]
+#: Strength classes of a school (the bureau's ``strength_class`` or the computed one).
+StrengthName = Literal["strong", "middle", "weak"]
 
 
 class SchoolLevel(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-strings of the members
@@ -117,6 +131,11 @@ class Column:
         Valid values of an ``enum`` column.
     description
         What it holds, for the README table and messages.
+    limits
+        ``(lowest, highest)`` plausible value of a number column (bounds in
+        :mod:`geo.policy`); a value outside is an input error.
+    why_limits
+        Why, in a few words, for the message (``"teachers are 18–70 years old"``).
     """
 
     name: str
@@ -125,16 +144,25 @@ class Column:
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     description: str = ""
+    limits: tuple[float, float] | None = None
+    why_limits: str = ""
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """Columns of one input layer and its geometry type."""
+    """Columns of one input layer and its geometry type.
+
+    ``passthrough`` names columns schoolplan itself writes into such a layer (the demo's inputs,
+    the OpenStreetMap reader, a stage's output fed back in) that the planner does not read: they
+    are kept without a remark, while any other unknown column is reported (a warning suggesting
+    the closest known header, or a note listing the user's own columns).
+    """
 
     name: str
     columns: tuple[Column, ...]
     geometry: Literal["point", "point_or_polygon", "line", "polygon", "none"]
     id_column: str | None = None
+    passthrough: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column:
         """The column called ``name``."""
@@ -158,6 +186,22 @@ _AREAS = tuple(v.value for v in AreaType)
 _TITLES = tuple(v.value for v in Title)
 _SUBJECTS = tuple(v.value for v in Subject)
 
+
+class _Plausible(TypedDict):
+    """The plausible range of a number column and why, as :class:`Column` keywords."""
+
+    limits: tuple[float, float]
+    why_limits: str
+
+
+# plausible magnitudes (geo.policy): a value outside is an input error, not a count
+_PUPILS: _Plausible = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_PUPILS), "why_limits": "no school has more pupils or seats at one level"}
+_CLASSES: _Plausible = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_CLASSES), "why_limits": "no school has more classes of one level"}
+_CHILDREN: _Plausible = {"limits": (0, MAX_PLAUSIBLE_UNIT_CHILDREN), "why_limits": "no residential unit has more children of one level"}
+_AGE: _Plausible = {"limits": (TEACHER_AGE_MIN, TEACHER_AGE_MAX), "why_limits": f"teachers are {TEACHER_AGE_MIN}–{TEACHER_AGE_MAX} years old"}
+_YEARS: _Plausible = {"limits": (0, MAX_PLAUSIBLE_YEARS_AT_SCHOOL), "why_limits": "longer than a whole teaching career"}
+_TARGET: _Plausible = {"limits": (0, MAX_PLAUSIBLE_SCHOOL_TEACHERS), "why_limits": "no school has more teachers"}
+
 SCHOOLS = LayerSpec(
     name="schools",
     geometry="point",
@@ -167,12 +211,12 @@ SCHOOLS = LayerSpec(
         Column("name", "str", True, ("学校名称", "名称", "校名"), description="school name"),
         Column("level", "enum", True, ("学段", "办学类型", "学校类型"), _LEVELS, "primary, junior or nine_year"),
         Column("area_type", "enum", True, ("城乡类型", "城乡分类", "区域类型"), _AREAS, "urban, town or rural"),
-        Column("capacity_primary", "int", False, ("小学学位数", "小学容量"), description="primary seats"),
-        Column("capacity_junior", "int", False, ("初中学位数", "初中容量"), description="junior seats"),
-        Column("classes_primary", "int", False, ("小学班级数",), description="primary classes (× 45 seats if no capacity)"),
-        Column("classes_junior", "int", False, ("初中班级数",), description="junior classes (× 50 seats if no capacity)"),
-        Column("enrolled_primary", "int", False, ("小学在校生数", "小学学生数"), description="primary pupils enrolled"),
-        Column("enrolled_junior", "int", False, ("初中在校生数", "初中学生数"), description="junior pupils enrolled"),
+        Column("capacity_primary", "int", False, ("小学学位数", "小学容量"), description="primary seats", **_PUPILS),
+        Column("capacity_junior", "int", False, ("初中学位数", "初中容量"), description="junior seats", **_PUPILS),
+        Column("classes_primary", "int", False, ("小学班级数",), description="primary classes (× 45 seats if no capacity)", **_CLASSES),
+        Column("classes_junior", "int", False, ("初中班级数",), description="junior classes (× 50 seats if no capacity)", **_CLASSES),
+        Column("enrolled_primary", "int", False, ("小学在校生数", "小学学生数"), description="primary pupils enrolled", **_PUPILS),
+        Column("enrolled_junior", "int", False, ("初中在校生数", "初中学生数"), description="junior pupils enrolled", **_PUPILS),
         Column("boarding", "bool", False, ("寄宿制", "是否寄宿"), description="boarding school"),
         Column("teaching_point", "bool", False, ("教学点", "是否教学点"), description="teaching point (教学点)"),
         Column("special", "bool", False, ("特殊教育学校", "特教学校"), description="special-education school (left out of balance)"),
@@ -195,19 +239,20 @@ BLOCKS = LayerSpec(
     name="blocks",
     geometry="point_or_polygon",
     id_column="block_id",
+    passthrough=("population",),  # the demo's residents per unit
     columns=(
         Column("block_id", "id", True, ("小区代码", "村代码", "编号", "id"), description="unique residential unit code"),
         Column("name", "str", False, ("名称", "小区名称", "村名"), description="小区, 村 or 社区 name"),
-        Column("students_primary", "int", True, ("小学适龄人数", "小学学生数", "小学生数"), description="primary-age children"),
-        Column("students_junior", "int", True, ("初中适龄人数", "初中学生数", "初中生数"), description="junior-age children"),
+        Column("students_primary", "int", True, ("小学适龄人数", "小学学生数", "小学生数"), description="primary-age children", **_CHILDREN),
+        Column("students_junior", "int", True, ("初中适龄人数", "初中学生数", "初中生数"), description="junior-age children", **_CHILDREN),
         Column("current_primary", "str", False, ("现对口小学", "对口小学"), description="school_id of today's primary school"),
         Column("current_junior", "str", False, ("现对口初中", "对口初中"), description="school_id of today's junior school"),
         Column("area_type", "enum", False, ("城乡类型",), _AREAS, "urban, town or rural"),
         Column("township", "str", False, ("乡镇", "所属乡镇", "街道"), description="township or street"),
-        Column("left_behind", "int", False, ("留守儿童",), description="left-behind children"),
-        Column("migrant", "int", False, ("随迁子女",), description="migrant children"),
-        Column("disabled", "int", False, ("残疾儿童",), description="disabled children"),
-        Column("low_income", "int", False, ("困难家庭", "脱贫户"), description="children of low-income households"),
+        Column("left_behind", "int", False, ("留守儿童",), description="left-behind children", **_CHILDREN),
+        Column("migrant", "int", False, ("随迁子女",), description="migrant children", **_CHILDREN),
+        Column("disabled", "int", False, ("残疾儿童",), description="disabled children", **_CHILDREN),
+        Column("low_income", "int", False, ("困难家庭", "脱贫户"), description="children of low-income households", **_CHILDREN),
     ),
 )
 
@@ -222,8 +267,8 @@ TEACHERS = LayerSpec(
         Column("backbone", "bool", True, ("骨干教师", "是否骨干"), description="county-level or above backbone teacher"),
         Column("above_qualification", "bool", True, ("学历达标以上", "高于规定学历"), description="above the required qualification"),
         Column("title", "enum", True, ("职称",), _TITLES, "junior, intermediate or senior"),
-        Column("years_at_school", "int", True, ("本校任教年限", "在校年限"), description="years at the current school"),
-        Column("age", "int", True, ("年龄",), description="age in years"),
+        Column("years_at_school", "int", True, ("本校任教年限", "在校年限"), description="years at the current school", **_YEARS),
+        Column("age", "int", True, ("年龄",), description="age in years", **_AGE),
         Column("sex", "enum", True, ("性别",), ("M", "F"), "M or F"),
         Column("level", "enum", False, ("任教学段",), ("primary", "junior"), "level taught (nine-year schools)"),
         Column("home_lon", "float", False, ("住址经度",), description="home longitude"),
@@ -236,6 +281,7 @@ TEACHERS = LayerSpec(
 ROADS = LayerSpec(
     name="roads",
     geometry="line",
+    passthrough=("osm_id",),  # the OpenStreetMap reader's way id
     columns=(
         Column("highway", "str", False, ("道路等级", "等级"), description="OSM-style road class"),
         Column("speed_kmh", "float", False, ("限速", "速度"), description="driving speed, km/h"),
@@ -247,6 +293,7 @@ ROADS = LayerSpec(
 BOUNDARY = LayerSpec(
     name="boundary",
     geometry="polygon",
+    passthrough=("kind",),  # the demo's county / township outlines
     columns=(
         Column("name", "str", False, ("名称",), description="county or township name"),
         Column("township", "str", False, ("乡镇",), description="township name, for township boundaries"),
@@ -304,6 +351,8 @@ class Inputs:
 GROUPS = LayerSpec(
     name="groups",
     geometry="none",
+    # the other columns of the communities stage's groups.csv, when last year's plan is fed back
+    passthrough=("lead_id", "travel_s", "strength", "strength_class", "area_type", "fixed"),
     columns=(
         Column("school_id", "str", True, ("学校代码", "学校编号"), description="school in the group"),
         Column("group_id", "str", True, ("集团编号", "集团", "共同体", "共同体编号", "group"), description="group (集团, 共同体) it belongs to"),
@@ -318,7 +367,10 @@ STAFFING_TARGETS = LayerSpec(
     columns=(
         Column("school_id", "str", True, ("学校代码", "学校编号"), description="school"),
         Column("subject", "enum", True, ("学科", "任教学科"), _SUBJECTS, "subject"),
-        Column("target", "int", True, ("编制数", "核定编制", "目标人数"), description="teachers of the subject the county sets (县管校聘)"),
+        Column(
+            "target", "int", True, ("编制数", "核定编制", "目标人数"), description="teachers of the subject the county sets (县管校聘)",
+            **_TARGET,
+        ),
     ),
 )
 

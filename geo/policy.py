@@ -141,3 +141,26 @@ REQUIRED_SUBJECTS: Final = MappingProxyType(
 # children need are kept and run well), and no school loses its only teacher of a subject
 # (县管校聘: every subject a school teaches stays staffed).
 ROTATION_MAX_LOSS_SHARE: Final = 0.20
+
+# --- Plausible magnitudes of input values (assumption; checked when the inputs load) ----------
+# Not policy targets: bounds beyond which a number cannot be a real count, so that a misplaced
+# digit, a county total typed into one row or a unit mix-up is an input error naming the file,
+# the row and the column (exit 2) instead of a model the solver rejects or an absurd plan.
+#: Pupils enrolled at, or seats of, one school at one level. The standard caps a school at 2,000
+#: pupils (2,500 nine-year); the largest schools in China hold roughly ten times that.
+MAX_PLAUSIBLE_SCHOOL_PUPILS: Final = 20_000
+#: Classes of one school at one level: the pupil bound in classes of the standard primary size.
+MAX_PLAUSIBLE_SCHOOL_CLASSES: Final = MAX_PLAUSIBLE_SCHOOL_PUPILS // CLASS_SIZE_PRIMARY
+#: Teachers a staffing target may give one school for one subject: a school at the pupil bound
+#: has about 1,500 teachers in all (about 13 pupils per teacher).
+MAX_PLAUSIBLE_SCHOOL_TEACHERS: Final = 2_000
+#: School-age children of one level (or of one group: left-behind, migrant ...) in one residential
+#: unit (小区, 村, 社区). The largest urban communities have a few hundred thousand residents, of
+#: whom well under a tenth are of one school level.
+MAX_PLAUSIBLE_UNIT_CHILDREN: Final = 100_000
+#: Ages of a working teacher: adults, and past the statutory retirement age (60 men, 55 women) a
+#: few re-employed teachers (返聘) teach on until about 70.
+TEACHER_AGE_MIN: Final = 18
+TEACHER_AGE_MAX: Final = 70
+#: Years at the current school: a whole career from the youngest to the oldest age above.
+MAX_PLAUSIBLE_YEARS_AT_SCHOOL: Final = TEACHER_AGE_MAX - TEACHER_AGE_MIN

@@ -52,7 +52,7 @@ from geo.model import (
     LayerSpec,
     SchoolLevel,
 )
-from geo.policy import class_size
+from geo.policy import TEACHER_AGE_MAX, TEACHER_AGE_MIN, class_size
 from geo.text import CONTROL_CHARACTERS, control_codes, visible, without_controls
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,19 @@ OUTSIDE_TOLERANCE_M: Final = 1.0
 #: Rough extent of China used to catch swapped or foreign coordinates (degrees).
 CHINA_LON: Final = (73.0, 135.0)
 CHINA_LAT: Final = (18.0, 54.0)
-#: Teacher ages outside this range are reported as suspicious (warning).
-TEACHER_AGE_RANGE: Final = (18, 70)
+#: Teacher ages outside this range are input errors (the ``age`` column's limits, :mod:`geo.policy`).
+TEACHER_AGE_RANGE: Final = (TEACHER_AGE_MIN, TEACHER_AGE_MAX)
 #: At most this many rows are named per kind of problem and column; the rest are counted.
 MAX_ROWS_PER_PROBLEM: Final = 20
+
+#: Files whose rows a user counts in a spreadsheet or text editor, header = row 1 (CSV and Excel layers).
+SPREADSHEET_SUFFIXES: Final = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
+#: Where :func:`rename_aliases` keeps the user's headers (canonical → as given) on a frame's ``attrs``.
+HEADERS_ATTR: Final = "schoolplan_headers"
+#: An unknown header this close (:func:`difflib.get_close_matches` ratio) to a known one is taken as its misspelling.
+CLOSE_HEADER_CUTOFF: Final = 0.6
+#: ... unless a column the layer has is nearer by more than this (then it is the user's own column).
+CLOSE_HEADER_MARGIN: Final = 0.05
 
 #: Shapefile (dBASE) field names are cut to this many characters.
 SHAPEFILE_FIELD_LEN: Final = 10
@@ -94,6 +103,10 @@ _GEOM_WORDS: Final = {
 
 class InputWarning(UserWarning):
     """A recoverable oddity in the input (the value used instead is stated)."""
+
+
+class InputNote(InputWarning):
+    """A remark on the input that needs no action: columns the planner does not use, kept as they are."""
 
 
 def _warn(message: str) -> None:
@@ -165,24 +178,52 @@ def parse_number(v: Any) -> tuple[float, str | None]:
     return f, None
 
 
+def is_spreadsheet(label: str) -> bool:
+    """Whether a layer label names a CSV or Excel file, whose rows a user counts with the header as row 1."""
+    return label.lower().endswith(SPREADSHEET_SUFFIXES)
+
+
+def user_headers(df: pd.DataFrame) -> dict[str, str]:
+    """Canonical column → the header the user's file gives it, as :func:`rename_aliases` recorded it."""
+    return dict(df.attrs.get(HEADERS_ATTR, {}))
+
+
 @dataclass
 class _Layer:
-    """Problems and warnings of one layer; row labels computed only when a row is named."""
+    """Problems and warnings of one layer; row labels computed only when a row is named.
+
+    A row is named as the user finds it: by its id where the layer has one, and in a CSV or Excel
+    file also by its row there (the header is row 1, so the first record is row 2); a column by
+    the user's own header (kept by :func:`rename_aliases`) as well as its canonical name.
+    """
 
     spec: LayerSpec
     label: str
     problems: list[Problem]
     source: pd.DataFrame | None = None
     _rows: list[str | int] | None = field(default=None, repr=False)
+    #: Canonical column → the unknown header that looks like its misspelling, for the messages that need that column.
+    misspelt: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def rows(self) -> list[str | int]:
         if self._rows is None:
-            self._rows = _row_labels(self.source, self.spec) if self.source is not None else []
+            self._rows = _row_labels(self.source, self.spec, is_spreadsheet(self.label)) if self.source is not None else []
         return self._rows
 
+    def header(self, column: str | None) -> str | None:
+        """The user's header of ``column``, when the source records one."""
+        if column is None or self.source is None:
+            return None
+        return user_headers(self.source).get(column)
+
+    def column_text(self, column: str) -> str:
+        """``column '年龄' (age)``, or ``column 'age'`` when the user's header is the canonical name."""
+        header = self.header(column)
+        return f"column '{header}' ({column})" if header is not None and header != column else f"column '{column}'"
+
     def add(self, message: str, *, row: str | int | None = None, column: str | None = None) -> None:
-        self.problems.append(Problem(layer=self.label, message=message, row=row, column=column))
+        self.problems.append(Problem(layer=self.label, message=message, row=row, column=column, header=self.header(column)))
 
     def add_rows(self, positions: np.ndarray | list[int], column: str | None, describe: Callable[[int], str]) -> None:
         """One problem per row (at most :data:`MAX_ROWS_PER_PROBLEM`, then a count)."""
@@ -190,28 +231,42 @@ class _Layer:
         if not positions:
             return
         rows = self.rows
+        first = 2 if is_spreadsheet(self.label) else 1
         for p in positions[:MAX_ROWS_PER_PROBLEM]:
-            self.add(describe(p), row=rows[p] if p < len(rows) else p + 1, column=column)
+            self.add(describe(p), row=rows[p] if p < len(rows) else p + first, column=column)
         rest = len(positions) - MAX_ROWS_PER_PROBLEM
         if rest > 0:
             self.add(f"... and {rest} more rows with the same kind of problem", column=column)
 
     def names(self, positions: np.ndarray | list[int]) -> str:
-        """Row labels of ``positions`` for a warning, shortened."""
-        rows = self.rows
-        labels = [str(rows[int(p)]) for p in positions[:MAX_ROWS_PER_PROBLEM]]
+        """Row labels of ``positions`` for a warning, shortened: ids where readable, else row numbers."""
+        first = 2 if is_spreadsheet(self.label) else 1
+        ids = self.source[self.spec.id_column].tolist() if self.source is not None and self.spec.id_column in self.source else None
+        labels = []
+        for p in positions[:MAX_ROWS_PER_PROBLEM]:
+            v = None if ids is None else ids[int(p)]
+            labels.append(f"row {int(p) + first}" if v is None or _is_missing(v) else f"{self.spec.id_column} {_text(v)}")
         more = len(positions) - len(labels)
         return ", ".join(labels) + (f" and {more} more" if more > 0 else "")
 
 
-def _row_labels(df: pd.DataFrame, spec: LayerSpec) -> list[str | int]:
-    """``"school_id S01"`` where the id is readable, else the 1-based row number."""
+def _row_labels(df: pd.DataFrame, spec: LayerSpec, spreadsheet: bool = False) -> list[str | int]:
+    """Each row's label in messages.
+
+    ``"school_id S01"`` where the id is readable, else the 1-based row number; in a CSV or Excel
+    file (``spreadsheet``) the row number there, header being row 1, and the id after it:
+    ``"row 7 (school_id S01)"``.
+    """
     n = len(df)
+    first = 2 if spreadsheet else 1
     if spec.id_column is None or spec.id_column not in df.columns:
-        return list(range(1, n + 1))
+        return list(range(first, n + first))
     out: list[str | int] = []
     for i, v in enumerate(df[spec.id_column].tolist()):
-        out.append(i + 1 if _is_missing(v) else f"{spec.id_column} {_text(v)}")
+        if _is_missing(v):
+            out.append(i + first)
+        else:
+            out.append(f"row {i + first} ({spec.id_column} {_text(v)})" if spreadsheet else f"{spec.id_column} {_text(v)}")
     return out
 
 
@@ -247,8 +302,11 @@ def rename_aliases(df: pd.DataFrame, spec: LayerSpec, *, layer: str) -> tuple[pd
     Returns
     -------
     tuple
-        The renamed frame (a shallow copy) and the problems found.
+        The renamed frame (a shallow copy) and the problems found. The frame's ``attrs`` keep
+        the user's header of each column (:func:`user_headers`), for messages, also when the
+        frame is renamed again.
     """
+    given = user_headers(df)
     lookup = spec.aliases()
     if spec.geometry != "none" and not isinstance(df, gpd.GeoDataFrame):
         lookup.update(dict.fromkeys(LON_ALIASES, "lon"))
@@ -270,6 +328,7 @@ def rename_aliases(df: pd.DataFrame, spec: LayerSpec, *, layer: str) -> tuple[pd
         mapping[col] = canonical
     keep = [c for c in df.columns if c in mapping or c == geometry_name]
     out = df[keep].rename(columns=mapping)
+    out.attrs[HEADERS_ATTR] = {canonical: given.get(raw, raw) for canonical, raw in seen.items()}
     return out, problems
 
 
@@ -360,14 +419,17 @@ def _convert_number(lay: _Layer, s: pd.Series, col: Column, *, fill: float | Non
     if col.kind == "int":
         frac = np.flatnonzero(np.isfinite(arr) & (arr >= 0) & (arr != np.floor(arr)))
         lay.add_rows(frac, name, lambda p: f"not a whole number: {_short(vals[p])}")
-        too_big = np.flatnonzero(np.isfinite(arr) & (np.abs(arr) > 2**53))
-        lay.add_rows(too_big, name, lambda p: f"implausibly large: {_short(vals[p])}")
+        if col.limits is None:
+            too_big = np.flatnonzero(np.isfinite(arr) & (np.abs(arr) > 2**53))
+            lay.add_rows(too_big, name, lambda p: f"implausibly large: {_short(vals[p])}")
+    if col.limits is not None:
+        _check_limits(lay, arr, col, vals)
     missing = np.flatnonzero(missing_mask)
     if len(missing):
         if col.required:
             lay.add_rows(missing, name, lambda p: "missing value")
         elif fill is not None:
-            _warn(f"{lay.label}, column '{name}': missing in {len(missing)} rows ({lay.names(missing)}); taken as {fill:g}")
+            _warn(f"{lay.label}, {lay.column_text(name)}: missing in {len(missing)} rows ({lay.names(missing)}); taken as {fill:g}")
     if col.kind == "int":
         safe = np.where(np.isfinite(arr) & (np.abs(arr) <= 2**53), arr, 0.0)
         if fill is not None:
@@ -376,6 +438,18 @@ def _convert_number(lay: _Layer, s: pd.Series, col: Column, *, fill: float | Non
     if fill is not None:
         arr = np.where(np.isnan(arr), fill, arr)
     return pd.Series(arr, index=s.index, name=name)
+
+
+def _check_limits(lay: _Layer, arr: np.ndarray, col: Column, vals: list[Any]) -> None:
+    """Values outside the column's plausible range (:attr:`Column.limits`) are problems (negatives are reported apart)."""
+    assert col.limits is not None
+    lo, hi = col.limits
+    why = f": {col.why_limits}" if col.why_limits else ""
+    finite = np.isfinite(arr)
+    small = np.flatnonzero(finite & (arr >= 0) & (arr < lo))
+    lay.add_rows(small, col.name, lambda p: f"implausibly small: {_short(vals[p])} (less than {lo:,g}{why})")
+    large = np.flatnonzero(finite & (arr > hi))
+    lay.add_rows(large, col.name, lambda p: f"implausibly large: {_short(vals[p])} (more than {hi:,g}{why})")
 
 
 def _convert_bool(lay: _Layer, s: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray]:
@@ -619,8 +693,9 @@ def _open_layer(lay: _Layer, df: Any) -> pd.DataFrame | None:
         lay.add("the layer is empty (no rows)")
         return None
     lay.source = df
-    known = {c.name for c in spec.columns} | {"lon", "lat"}
+    known = {c.name for c in spec.columns} | ({"lon", "lat"} if spec.geometry != "none" else set())
     unknown = [str(c) for c in df.columns if c not in known and not (isinstance(df, gpd.GeoDataFrame) and c == df.geometry.name)]
+    missing_required = False
     for col in spec.columns:
         if col.required and col.name not in df.columns:
             msg = f"missing required column '{col.name}' (accepted headers: {accepted_headers(col)})"
@@ -628,7 +703,75 @@ def _open_layer(lay: _Layer, df: Any) -> pd.DataFrame | None:
             if close is not None:
                 msg += f"; is '{close}' meant to be it?"
             lay.add(msg, column=col.name)
+            missing_required = True
+    if not missing_required:  # else the error names the close header, and warnings are not shown
+        _report_unknown_columns(lay, [c for c in unknown if c not in spec.passthrough], set(map(str, df.columns)))
     return df
+
+
+def _closest_known(header: str, spec: LayerSpec, present: set[str]) -> list[tuple[str, Column]]:
+    """The accepted headers ``header`` most resembles (at most two columns) that the layer lacks, with their columns.
+
+    Empty when it resembles none, or clearly most resembles a column the layer has (``name_en``
+    beside ``name``): then it is the user's own column, not a misspelling. Two when it is about as
+    near to two (``班级数``: ``小学班级数`` or ``初中班级数``).
+    """
+    key = header.strip().lower()
+    scored: dict[str, tuple[float, str]] = {}  # column → (best ratio, its header)
+    for col in spec.columns:
+        for h in (col.name, *col.aliases):
+            ratio = difflib.SequenceMatcher(None, key, h.lower()).ratio()
+            if ratio >= CLOSE_HEADER_CUTOFF and ratio > scored.get(col.name, (0.0, ""))[0]:
+                scored[col.name] = (ratio, h)
+    best_present = max((r for c, (r, _) in scored.items() if c in present), default=0.0)
+    absent = sorted(
+        ((r, h, c) for c, (r, h) in scored.items() if c not in present and r >= best_present - CLOSE_HEADER_MARGIN),
+        key=lambda t: (-t[0], t[2]),
+    )
+    # a second suggestion only when about as near as the first
+    return [(h, spec.column(c)) for r, h, c in absent[:2] if r >= absent[0][0] - CLOSE_HEADER_MARGIN]
+
+
+def _suggestion(header: str, col: Column) -> str:
+    """``'enrolled_primary' (primary pupils enrolled; accepted headers: ...)`` for a warning."""
+    what = col.description if header == col.name else f"{col.name}: {col.description}"
+    also = f"; accepted headers: {accepted_headers(col)}" if col.aliases else ""
+    return f"'{header}' ({what}{also})"
+
+
+def _report_unknown_columns(lay: _Layer, unknown: list[str], present: set[str]) -> None:
+    """A warning per unknown column that looks like a misspelt known header; one note listing the others.
+
+    A misspelt header (``enroled_primary``) would leave its column silently unused (every school
+    0 pupils), so it warns, suggesting the header it resembles and the accepted ones. Columns that
+    resemble no header the layer lacks are the user's own (备注 ...): a single mild note lists them.
+    """
+    own: list[str] = []
+    warned = 0
+    for header in unknown:
+        close = _closest_known(header, lay.spec, present)
+        if not close:
+            own.append(header)
+            continue
+        warned += 1
+        for _, col in close:
+            lay.misspelt.setdefault(col.name, header)
+        if warned <= MAX_ROWS_PER_PROBLEM:
+            lacks = " or ".join(f"'{col.name}'" for _, col in close)
+            _warn(
+                f"{lay.label}, column '{header}': not a known column, so it is not read and the layer has no "
+                f"{lacks}; did you mean {' or '.join(_suggestion(h, col) for h, col in close)}? Rename the header to use it."
+            )
+    if warned > MAX_ROWS_PER_PROBLEM:
+        _warn(f"{lay.label}: ... and {warned - MAX_ROWS_PER_PROBLEM} more columns that look like misspelt headers")
+    if own:
+        shown = ", ".join(own[:MAX_ROWS_PER_PROBLEM]) + (f" and {len(own) - MAX_ROWS_PER_PROBLEM} more" if len(own) > MAX_ROWS_PER_PROBLEM else "")
+        warnings.warn(
+            f"{lay.label}: {len(own)} column{'s' if len(own) != 1 else ''} not used by the planner, kept as "
+            f"{'they are' if len(own) != 1 else 'it is'}: {shown}",
+            InputNote,
+            stacklevel=3,
+        )
 
 
 def _convert_columns(lay: _Layer, df: pd.DataFrame) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -678,21 +821,14 @@ def _canonical_frame(spec: LayerSpec, df: pd.DataFrame, data: dict[str, Any]) ->
     frame = pd.DataFrame(cols, index=df.index)
     for c in extras:
         frame[c] = df[c].to_numpy()
+    frame.attrs[HEADERS_ATTR] = user_headers(df)
     return frame
 
 
 def _check_teachers(lay: _Layer, frame: pd.DataFrame) -> None:
-    """Home coordinates given in pairs; ages outside the plausible range warn."""
+    """Home coordinates given in pairs (ages outside :data:`TEACHER_AGE_RANGE` are the ``age`` column's limits)."""
     if {"home_lon", "home_lat"} & set(frame.columns):
         _check_home_pair(lay, frame)
-    if "age" in frame.columns:
-        age = frame["age"].to_numpy()
-        odd = np.flatnonzero((age < TEACHER_AGE_RANGE[0]) | (age > TEACHER_AGE_RANGE[1]))
-        if len(odd):
-            _warn(
-                f"{lay.label}, column 'age': {len(odd)} teachers aged outside {TEACHER_AGE_RANGE[0]}–{TEACHER_AGE_RANGE[1]} "
-                f"({lay.names(odd)}); check the ages"
-            )
 
 
 def _with_geometry(lay: _Layer, df: pd.DataFrame, frame: pd.DataFrame, reverse: np.ndarray | None) -> gpd.GeoDataFrame | None:
@@ -739,22 +875,23 @@ def _resolve_level(lay: _Layer, data: dict[str, Any], lv: str) -> None:
     cls_missing = data.get(cls_col + "__missing", np.ones(n, dtype=bool))
     seats = np.where(cap_missing, cls * class_size(lv), cap).astype(np.int64)
     unknown = teaches & cap_missing & cls_missing
+    close = [lay.misspelt[c] for c in (cap_col, cls_col) if c in lay.misspelt]
+    hint = f"; is '{close[0]}' meant to be it?" if close else ""
     lay.add_rows(
         np.flatnonzero(unknown),
         cap_col,
-        lambda p: f"no capacity for a school that teaches {lv}: give {cls_col.replace('classes', 'capacity')} "
-        f"(seats) or {cls_col} (classes × {class_size(lv)})",
+        lambda p: f"no capacity for a school that teaches {lv}: give {cap_col} (seats) or {cls_col} (classes × {class_size(lv)}){hint}",
     )
     extra = known_level & ~teaches & (seats > 0)
     if extra.any():
         _warn(
-            f"{lay.label}, column '{cap_col}': {int(extra.sum())} schools that do not teach {lv} have seats for it "
+            f"{lay.label}, {lay.column_text(cap_col)}: {int(extra.sum())} schools that do not teach {lv} have seats for it "
             f"({lay.names(np.flatnonzero(extra))}); set to 0"
         )
     zero = teaches & ~unknown & (seats == 0)
     if zero.any():
         _warn(
-            f"{lay.label}, column '{cap_col}': {int(zero.sum())} schools teaching {lv} have zero capacity "
+            f"{lay.label}, {lay.column_text(cap_col)}: {int(zero.sum())} schools teaching {lv} have zero capacity "
             f"({lay.names(np.flatnonzero(zero))})"
         )
     seats = np.where(teaches, seats, 0)
@@ -765,13 +902,13 @@ def _resolve_level(lay: _Layer, data: dict[str, Any], lv: str) -> None:
     enr_missing = data.get(enr_col + "__missing", np.zeros(n, dtype=bool)) & teaches
     if enr_col in data and enr_missing.any():
         _warn(
-            f"{lay.label}, column '{enr_col}': missing for {int(enr_missing.sum())} schools teaching {lv} "
+            f"{lay.label}, {lay.column_text(enr_col)}: missing for {int(enr_missing.sum())} schools teaching {lv} "
             f"({lay.names(np.flatnonzero(enr_missing))}); taken as 0"
         )
     stray = known_level & ~teaches & (enrolled > 0)
     if stray.any():
         _warn(
-            f"{lay.label}, column '{enr_col}': {int(stray.sum())} schools that do not teach {lv} have pupils "
+            f"{lay.label}, {lay.column_text(enr_col)}: {int(stray.sum())} schools that do not teach {lv} have pupils "
             f"enrolled in it ({lay.names(np.flatnonzero(stray))}); set to 0"
         )
     data[enr_col] = pd.Series(np.where(teaches, enrolled, 0).astype(np.int64), index=level.index, name=enr_col)
@@ -1101,6 +1238,7 @@ __all__ = [
     "FAR_OUTSIDE_BOUNDARY_M",
     "LAT_ALIASES",
     "LON_ALIASES",
+    "InputNote",
     "InputWarning",
     "accepted_headers",
     "deferred_warnings",

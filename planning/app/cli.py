@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.model import LAYERS
+from geo.validate import InputNote
 from planning.app import stages as registry
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
@@ -82,6 +83,16 @@ class _Progress:
             self.status.update(f"[{elapsed:6.1f}s] {text}")
         elif not self.quiet:
             self.console.print(f"[{elapsed:6.1f}s] {text}", markup=False)
+
+
+def _warning_line(message: Warning | str, category: type[Warning]) -> Any:
+    """A warning for the console: ``Note:`` for remarks that need no action (columns kept for the user's own use),
+    else ``Warning:``; the message is shown as it is (no console markup)."""
+    from rich.text import Text  # noqa: PLC0415
+
+    if issubclass(category, InputNote):
+        return Text.assemble(("Note:", "cyan"), " ", str(message))
+    return Text.assemble(("Warning:", "yellow"), " ", str(message))
 
 
 #: Shortfalls shown per stage on the console; the rest are in ``<stage>/shortfalls.csv``.
@@ -405,6 +416,8 @@ def _add_parameter_flag(group: Any, name: str, field: Any) -> None:
     kind, detail = _field_kind(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
+    if isinstance(default, list | tuple):  # as it is typed on the command line: --sending-area-types urban town
+        default = " ".join(map(str, default)) or "none"
     doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
     dest = f"param__{name}"
     if kind == "bool":
@@ -489,10 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose < 2:
         logging.getLogger("ortools").setLevel(logging.WARNING)
     warn_console = _console(stderr=True)
-    from rich.markup import escape as rich_escape  # noqa: PLC0415 - rich is imported with the console
 
     def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-        warn_console.print(f"[yellow]Warning:[/yellow] {rich_escape(str(message))}")  # names in it are text, not markup
+        warn_console.print(_warning_line(message, category))
 
     warnings.showwarning = _show_warning
     try:

@@ -442,6 +442,15 @@ def _check_room(
 Lead = dict[int, list[tuple[int, cp_model.IntVar]]]  # lead j → (member i, x_ij)
 
 
+def _travel_cost_s(time_s: float) -> int:
+    """Whole seconds of a lead → member arc in the objective.
+
+    Only a membership an existing group fixes can lack a travel time (``inf``: beyond the travel
+    matrix's cutoff, or no route): it is in every plan alike, so it costs nothing here.
+    """
+    return round(time_s) if math.isfinite(time_s) else 0
+
+
 def _build_model(
     sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_], n_groups: int | None, opts: CommunityOptions
 ) -> _Model:
@@ -452,7 +461,7 @@ def _build_model(
     s_bar, dev = _add_strength_spread(model, sc, y, by_lead, must, opts)
     rural = _add_rural_rule(model, sc, y, by_lead, opts)
     # objective in 1/STRENGTH_SCALE seconds so that every coefficient is an integer
-    obj = [round(sc.t[j, i]) * STRENGTH_SCALE * v for (i, j), v in x.items()]
+    obj = [_travel_cost_s(sc.t[j, i]) * STRENGTH_SCALE * v for (i, j), v in x.items()]
     obj += [round(opts.strength_weight_s) * d for d in dev.values()]
     obj += [round(opts.rural_penalty_s) * STRENGTH_SCALE * miss for _, miss in rural.values()]
     obj += [UNASSIGNED_PENALTY_S * STRENGTH_SCALE * u for u in unassigned.values()]
@@ -687,7 +696,8 @@ def _flow_hint(
     tails = np.concatenate([ii, np.full(len(opt), pool), [pool], leads])
     heads = np.concatenate([jj, opt, [sink], np.full(len(leads), sink)])
     caps = np.concatenate([np.ones(len(ii)), np.ones(len(opt)), [len(opt)], np.full(len(leads), max_members - min_members)])
-    costs = np.concatenate([np.rint(t[jj, ii]), np.zeros(len(opt) + 1 + len(leads))])
+    arc_s = t[jj, ii]
+    costs = np.concatenate([np.rint(np.where(np.isfinite(arc_s), arc_s, 0.0)), np.zeros(len(opt) + 1 + len(leads))])
     flow.add_arcs_with_capacity_and_unit_cost(
         tails.astype(np.int32), heads.astype(np.int32), caps.astype(np.int64), costs.astype(np.int64)
     )
@@ -965,6 +975,14 @@ def _form_level(
     """Groups and pairs of one level (``sub``: its schools; ``t``: travel among them; ``fx``: its fixed groups)."""
     ids = sub.index.to_numpy().astype(str)
     roles = _level_roles(sub, t, fx, options)
+    far = _fixed_beyond_cap(lv, sub, t, roles, options)
+    if far and not options.allow_unassigned:
+        raise InfeasibleError(
+            f"{len(far)} member(s) of fixed groups are beyond the travel cap from their lead",
+            list(far),
+            hint="give the roads layer the groups were made with, raise max_travel_min, or plan without strict "
+            "to keep the fixed groups as they are and list these",
+        )
     sol = solve_groups(
         ids, sub["strength"].to_numpy(np.float64), t, roles.role, marks=roles.marks, n_groups=roles.n_groups,
         options=options, limits=limits,
@@ -993,10 +1011,49 @@ def _form_level(
     un = pd.DataFrame(unassigned + paired.unpaired, columns=UNASSIGNED_COLUMNS)
     metrics["short_groups"] = len(sol.short)
     metrics["central_groups"] = int(gm_df["group_id"].astype(str).str.startswith(CENTRAL_PREFIX).sum())
-    shortfalls = _level_shortfalls(lv, sub, un, sol, options)
+    shortfalls = far + _level_shortfalls(lv, sub, un, sol, options)
     return _LevelPlan(
         groups=groups, group_metrics=gm_df, pairs=paired.pairs, unassigned=un, metrics=metrics, shortfalls=shortfalls
     )
+
+
+def _school_label(sub: pd.DataFrame, sid: str) -> str:
+    """``name (id)`` of a school, or its id alone when it has no other name."""
+    name = str(sub["name"].get(sid, "")) if "name" in sub.columns else ""
+    return f"{name} ({sid})" if name and name != sid else sid
+
+
+def _fixed_beyond_cap(
+    lv: str, sub: pd.DataFrame, t: NDArray[np.float64], roles: _Roles, options: CommunityOptions
+) -> tuple[Shortfall, ...]:
+    """A shortfall per member an existing group ties to a lead beyond the travel cap (or with no known travel).
+
+    The membership is kept, as the fixed groups say (feeding last year's groups back without the
+    roads they were made with puts some pairs beyond a straight-line cap); the plan says so. Without
+    ``allow_unassigned`` (a strict stage) the caller stops with these instead.
+    """
+    ids = sub.index.to_numpy().astype(str)
+    group_of_lead = {v: k for k, v in roles.lead_of_group.items()}
+    fixed_of = np.asarray(roles.marks.fixed_lead_of if roles.marks.fixed_lead_of is not None else [], dtype=np.int64)
+    cap_s = options.max_travel_s
+    out = []
+    for i in np.nonzero(fixed_of >= 0)[0]:
+        j = int(fixed_of[i])
+        time_s = float(t[j, i])
+        if time_s <= cap_s:
+            continue
+        lead = _school_label(sub, ids[j])
+        away = f"{time_s / 60:.0f} min away" if math.isfinite(time_s) else "too far for the travel times searched, or not connected by road"
+        out.append(
+            Shortfall(
+                where=f"{lv}: {_school_label(sub, ids[i])}",
+                short_by=1,
+                unit="lead within the travel cap",
+                detail=f"fixed group {group_of_lead.get(ids[j], ids[j])}: its lead {lead} is {away} "
+                f"(cap {cap_s / 60:.0f} min)" + ("; kept as the fixed groups have it" if options.allow_unassigned else ""),
+            )
+        )
+    return tuple(out)
 
 
 def _level_shortfalls(
@@ -1110,7 +1167,7 @@ def _groups_frame(
             "role": np.where(lead_idx == in_group, "lead", "member"),
             "level": lv,
             "lead_id": ids[lead_idx],
-            "travel_s": np.where(lead_idx == in_group, 0, t[lead_idx, in_group]).astype(np.int64),
+            "travel_s": _travel_column(np.where(lead_idx == in_group, 0.0, t[lead_idx, in_group])),
             "strength": sub["strength"].to_numpy()[in_group],
             "strength_class": sub["strength_class"].to_numpy()[in_group],
             "area_type": sub["area_type"].to_numpy()[in_group],
@@ -1122,6 +1179,14 @@ def _groups_frame(
     groups = groups[has_members | groups["fixed"]].copy()
     groups["_r"] = (groups["role"] != "lead").astype(int)
     return groups.sort_values(["group_id", "_r", "school_id"]).drop(columns="_r").reset_index(drop=True)
+
+
+def _travel_column(time_s: NDArray[np.float64]) -> pd.arrays.IntegerArray:
+    """Whole seconds lead → member, empty (``<NA>``) where unknown: a fixed member beyond the travel search."""
+    known = np.isfinite(time_s)
+    out = pd.array(np.rint(np.where(known, time_s, 0.0)).astype(np.int64), dtype="Int64")
+    out[~known] = pd.NA
+    return out
 
 
 def _group_metrics(lv: str, groups: pd.DataFrame, sub: pd.DataFrame, role: NDArray[np.object_]) -> pd.DataFrame:
@@ -1139,8 +1204,9 @@ def _group_metrics(lv: str, groups: pd.DataFrame, sub: pd.DataFrame, role: NDArr
                 "members": len(mem),
                 "rural_members": int((mem["area_type"] == "rural").sum()),
                 "weak_members": int((mem["strength_class"] == "weak").sum()),
+                # over the members whose travel is known (a fixed member beyond the travel search has none)
                 "total_travel_s": int(mem["travel_s"].sum()),
-                "max_travel_s": int(mem["travel_s"].max()) if len(mem) else 0,
+                "max_travel_s": int(mem["travel_s"].max()) if mem["travel_s"].notna().any() else 0,
                 "mean_strength": mean_s,
                 "strength_deviation": mean_s - part_mean,
                 "min_strength": float(g_rows["strength"].min()),

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from geo.model import AreaName
 from geo.policy import GROUP_MAX_MEMBERS, GROUP_MAX_TRAVEL_S, GROUP_MIN_MEMBERS, SMALL_RURAL_SCHOOL_PUPILS
 from planning.limits import SolveLimits
 
@@ -24,7 +25,6 @@ DEFAULT_GAP_LIMIT = 0.01
 #: Each school may join one of its this-many nearest candidate leads (fixed groups excepted).
 DEFAULT_NEAREST_LEADS = 10
 
-AreaName = Literal["urban", "town", "rural"]
 #: Area types that may lead by default: a community is led from the county seat or a township seat.
 DEFAULT_LEAD_AREA_TYPES: tuple[AreaName, ...] = ("urban", "town")
 LevelMode = Literal["by_level", "mixed"]

@@ -7,10 +7,11 @@ stage's parameters inherit these fields, so a scenario's ``[rotation]`` table an
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from geo.model import AreaName, StrengthName
 from geo.policy import ROTATION_BACKBONE_MIN_SHARE, ROTATION_MAX_COMMUTE_S, ROTATION_MAX_LOSS_SHARE, ROTATION_MIN_SHARE
 from planning.limits import SolveLimits
 from planning.rotation.eligibility import EligibilityRules
@@ -36,6 +37,8 @@ class RotationOptions(EligibilityRules):
         A school sends out at most this share of its eligible teachers (rounded
         down, never below its quota); ``None`` for no cap. Without a cap the
         balance objective would move every teacher whose move narrows the gap.
+        When not given it is :data:`DEFAULT_MAX_SHARE`, or ``min_share`` when that
+        is larger; given, it must be at least ``min_share``.
     backbone_share
         Backbone teachers are at least this share of a sending school's movers
         (applied in whole percent; Gansu: 0.30).
@@ -72,7 +75,8 @@ class RotationOptions(EligibilityRules):
         Longest commute to the new school (from home when known, else from the
         current school).
     sending_area_types, sending_strength
-        A school sends when its ``area_type`` or its strength class is listed.
+        A school sends when its ``area_type`` (``urban``, ``town``, ``rural``) or its
+        strength class (``strong``, ``middle``, ``weak``) is listed.
     receiving_area_types, receiving_strength
         A school that does not send receives when its ``area_type`` or strength
         class is listed. Default: rural and town schools (乡村学校 in 教师〔2014〕4号
@@ -118,12 +122,12 @@ class RotationOptions(EligibilityRules):
     )
     # direction and distance
     max_commute_s: int = Field(ROTATION_MAX_COMMUTE_S, gt=0, le=6 * 3600, description="longest commute to the new school, seconds")
-    sending_area_types: tuple[str, ...] = Field(("urban",), description="area types of sending schools")
-    sending_strength: tuple[str, ...] = Field(("strong",), description="strength classes of sending schools")
-    receiving_area_types: tuple[str, ...] = Field(
+    sending_area_types: tuple[AreaName, ...] = Field(("urban",), description="area types of sending schools")
+    sending_strength: tuple[StrengthName, ...] = Field(("strong",), description="strength classes of sending schools")
+    receiving_area_types: tuple[AreaName, ...] = Field(
         ("rural", "town"), description="area types of receiving schools (乡村学校: township and village schools)"
     )
-    receiving_strength: tuple[str, ...] = Field(("weak",), description="strength classes of receiving schools")
+    receiving_strength: tuple[StrengthName, ...] = Field(("weak",), description="strength classes of receiving schools")
     return_moves: bool = Field(True, description="teachers of receiving schools may move to sending schools")
     allow_other_schools: bool = Field(False, description="sending schools also exchange with schools neither sending nor receiving")
     max_destinations: int = Field(20, ge=1, le=1000, description="candidate destinations per group of teachers")
@@ -134,6 +138,24 @@ class RotationOptions(EligibilityRules):
     outside_community_penalty: float = Field(30.0, ge=0, description="points per move out of the school's community")
     # solver
     relative_gap: float = Field(1e-3, ge=0, le=1, description="stop once within this relative gap of the bound")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_max_share(cls, data: Any) -> Any:
+        """``max_share`` not given: :data:`DEFAULT_MAX_SHARE`, raised to ``min_share`` (a local rule of 30% keeps working)."""
+        if isinstance(data, dict) and "max_share" not in data and isinstance(data.get("min_share"), int | float):
+            return {**data, "max_share": max(DEFAULT_MAX_SHARE, float(data["min_share"]))}
+        return data
+
+    @model_validator(mode="after")
+    def _share_order(self) -> RotationOptions:
+        if self.max_share is not None and self.min_share > self.max_share:
+            msg = (
+                f"min_share ({self.min_share:g}) must be ≤ max_share ({self.max_share:g}): sending schools cannot "
+                "rotate at least the one share and at most the other"
+            )
+            raise ValueError(msg)
+        return self
 
 
 #: The national rules, national weights and default limits.

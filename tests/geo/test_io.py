@@ -314,8 +314,9 @@ def test_load_inputs_reports_all_files_at_once(tmp_path: Path) -> None:
         load_inputs(paths)
     text = str(excinfo.value)
     assert "missing.gpkg: file not found" in text
-    assert "schools.csv, school_id S2, column 'level': unknown value '高中'" in text
-    assert "teachers.csv, teacher_id T2, column 'school_id': unknown school id 'S8'" in text
+    # the row as the user sees it in the file (header = row 1) and the user's own header
+    assert "schools.csv, row 3 (school_id S2), column '学段' (level): unknown value '高中'" in text
+    assert "teachers.csv, row 3 (teacher_id T2), column '学校代码' (school_id): unknown school id 'S8'" in text
 
 
 def test_load_inputs_without_schools(tmp_path: Path) -> None:
@@ -522,7 +523,7 @@ def test_issue14_case14_a_spatial_file_whose_crs_contradicts_its_coordinates(tmp
 
 def test_a_few_bad_rows_are_left_to_row_validation(tmp_path: Path) -> None:
     bad = SCHOOLS_CSV.replace("110.20,37.15", "448662,4115253")  # one school of three in metres
-    with pytest.raises(InputError, match=r"s\.csv, school_id S3, column .geometry.: outside China") as excinfo:
+    with pytest.raises(InputError, match=r"s\.csv, row 4 \(school_id S3\), column .geometry.: outside China") as excinfo:
         load_inputs({"schools": write(tmp_path / "s.csv", bad)}, crs="wgs84")
     assert "look like metres" not in str(excinfo.value)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -15,8 +16,9 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, Point, Polygon, box
 
 from geo.errors import InputError
+from geo.io import load_inputs
 from geo.model import SCHOOLS
-from geo.validate import InputWarning, rename_aliases, validate_inputs
+from geo.validate import InputNote, InputWarning, rename_aliases, validate_inputs
 
 # A toy county near Qingjian (110.1°E, 37.1°N), WGS84.
 LON0, LAT0 = 110.10, 37.10
@@ -367,9 +369,9 @@ def test_every_problem_of_every_layer_at_once() -> None:
     text = str(excinfo.value)
     assert text.startswith("4 problems found in the input:")
     for part in (
-        "s.csv, school_id S2, column 'level'",
+        "s.csv, row 3 (school_id S2), column 'level'",  # CSV/Excel: the row there (header = row 1) and the id
         "b.gpkg, block_id B1, column 'students_primary'",
-        "t.xlsx, teacher_id T2, column 'sex'",
+        "t.xlsx, row 3 (teacher_id T2), column 'sex'",
         "b.gpkg, block_id B2, column 'current_junior'",
     ):
         assert part in text
@@ -409,9 +411,95 @@ def test_missing_optional_counts_warn_and_become_zero() -> None:
     assert out["left_behind"].tolist() == [3, 0]
 
 
-def test_implausible_teacher_age_warns() -> None:
-    with pytest.warns(InputWarning, match=r"column 'age': 1 teachers aged outside 18–70 \(teacher_id T2\); check the ages"):
-        validate_inputs(schools(), teachers=teachers(age=[45, 7]))
+def test_issue14_case16_teacher_ages_outside_18_to_70_are_input_errors() -> None:
+    with pytest.raises(InputError) as excinfo:
+        validate_inputs(schools(), teachers=teachers(age=[45, 7], years_at_school=[8, 300]))
+    assert problems_of(excinfo) == [
+        "teachers, teacher_id T2, column 'years_at_school': implausibly large: 300 (more than 52: longer than a whole teaching career)",
+        "teachers, teacher_id T2, column 'age': implausibly small: 7 (less than 18: teachers are 18–70 years old)",
+    ]
+
+
+def test_issue14_case16_age_error_names_the_file_the_row_there_and_the_users_header(tmp_path: Path) -> None:
+    # 25 teachers aged 200 in a CSV whose age header is 年龄: one line per row up to 20, then a count
+    (tmp_path / "schools.csv").write_text(
+        "学校代码,学校名称,学段,城乡类型,小学学位数,经度,纬度\nS1,城关小学,小学,城区,900,110.10,37.10\n", encoding="utf-8"
+    )
+    rows = [f"T{i},S1,数学,否,是,中级,3,{45 if i == 1 else 200},男" for i in range(1, 27)]
+    (tmp_path / "teachers.csv").write_text(
+        "教师编号,学校代码,任教学科,骨干教师,学历达标以上,职称,本校任教年限,年龄,性别\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError) as excinfo:
+        load_inputs({"schools": tmp_path / "schools.csv", "teachers": tmp_path / "teachers.csv"})
+    found = problems_of(excinfo)
+    assert len(found) == 21
+    # T2 is on line 3 of the file (the header is line 1)
+    assert found[0] == (
+        f"{tmp_path / 'teachers.csv'}, row 3 (teacher_id T2), column '年龄' (age): "
+        "implausibly large: '200' (more than 70: teachers are 18–70 years old)"
+    )
+    assert found[-1] == f"{tmp_path / 'teachers.csv'}, column '年龄' (age): ... and 5 more rows with the same kind of problem"
+
+
+def test_issue14_case16_implausibly_large_counts_are_input_errors() -> None:
+    s = schools(capacity_primary=[100_000_000_000, None, 270], classes_junior=[None, 5000, None])
+    b = blocks(students_primary=[100_000_000, 40], left_behind=[0, 200_000])
+    with pytest.raises(InputError) as excinfo:
+        validate_inputs(s, b)
+    found = problems_of(excinfo)
+    assert (
+        "schools, school_id S1, column 'capacity_primary': implausibly large: 100000000000.0 "
+        "(more than 20,000: no school has more pupils or seats at one level)"
+    ) in found
+    assert (
+        "schools, school_id S2, column 'classes_junior': implausibly large: 5000.0 (more than 444: no school has more classes of one level)"
+    ) in found
+    assert (
+        "blocks, block_id B1, column 'students_primary': implausibly large: 100000000 "
+        "(more than 100,000: no residential unit has more children of one level)"
+    ) in found
+    assert any(p.startswith("blocks, block_id B2, column 'left_behind': implausibly large: 200000") for p in found)
+    # the largest plausible values load
+    validate_inputs(schools(capacity_primary=[20_000, None, 270]), blocks(students_primary=[100_000, 40]))
+
+
+# --- unknown columns: a misspelt header warns, the user's own columns get a note --------------------
+
+
+def test_issue14_case15_misspelt_header_warns_with_the_closest_known_header() -> None:
+    s = schools().rename(columns={"enrolled_primary": "enroled_primary"})
+    with pytest.warns(InputWarning) as record:
+        out = validate_inputs(s).schools
+    (w,) = [str(r.message) for r in record]
+    assert w == (
+        "schools, column 'enroled_primary': not a known column, so it is not read and the layer has no 'enrolled_primary'; "
+        "did you mean 'enrolled_primary' (primary pupils enrolled; accepted headers: enrolled_primary, 小学在校生数, 小学学生数)? "
+        "Rename the header to use it."
+    )
+    assert "enroled_primary" in out.columns  # kept as given
+    # a misspelt Chinese header: the accepted Chinese header it resembles, and the column it stands for
+    s = schools().rename(columns={"enrolled_primary": "小学在校人数"})
+    with pytest.warns(InputWarning, match=r"column '小学在校人数': .* did you mean '小学在校生数' \(enrolled_primary: primary pupils enrolled;"):
+        validate_inputs(s)
+
+
+def test_issue14_case15_a_misspelt_header_is_named_in_the_error_it_causes() -> None:
+    # warnings are not shown beside errors: the error itself points at the header
+    with pytest.raises(InputError, match=r"give capacity_primary \(seats\) or classes_primary \(classes × 45\); is 'capacity' meant to be it\?"):
+        validate_inputs(schools().rename(columns={"capacity_primary": "capacity"}))
+
+
+def test_issue14_case15_the_users_own_columns_get_one_note() -> None:
+    # name_en is nearest to name, which the layer has: the user's own column, not a misspelling
+    s = schools(备注=["", "新校区", ""], 联系电话=["1", "2", "3"], name_en=["No. 1", "No. 2", "No. 3"])
+    b = blocks(population=[3000, 800])  # a column schoolplan's own demo writes: no remark
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = validate_inputs(s, b)
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (InputNote, "schools: 3 columns not used by the planner, kept as they are: 备注, 联系电话, name_en")
+    ]
+    assert out.schools["备注"].tolist()[1] == "新校区"
 
 
 def test_data_outside_china_only_warns() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import warnings
 from pathlib import Path
@@ -100,8 +102,8 @@ def test_validate_checks_table_files_with_the_inputs(tmp_path: Path, capsys: pyt
     f.write_text('[inputs]\nschools = "schools.csv"\ncrs = "wgs84"\n[communities]\nfixed_groups = "groups.csv"\n', encoding="utf-8")
     assert cli.main(["validate", str(f)]) == cli.EXIT_INPUT
     err = capsys.readouterr().err
-    assert "schools.csv, school_id S2, column 'level': unknown value '大学'" in err  # an input layer problem ...
-    assert "groups.csv, row 2, column 'role': unknown value 'boss'" in err  # ... and a table file problem, at once
+    assert "schools.csv, row 3 (school_id S2), column 'level': unknown value '大学'" in err  # an input layer problem ...
+    assert "groups.csv, row 3, column '角色' (role): unknown value 'boss'" in err  # ... and a table file problem, at once
     (tmp_path / "schools.csv").write_text(schools + "S1,一小,小学,城区,900,0,110.1,37.1\nS2,二小,小学,乡村,300,0,110.2,37.2\n", encoding="utf-8")
     (tmp_path / "groups.csv").write_text("学校代码,集团编号,角色\nS1,G1,lead\nS2,G1,member\n", encoding="utf-8")
     assert cli.main(["validate", str(f)]) == cli.EXIT_OK
@@ -184,10 +186,9 @@ def test_issue14_case14_metric_crs_on_degrees_exits_2_before_computing(
     code = cli.main(["zones", "--schools", str(schools), "--blocks", str(blocks), "--crs", "EPSG:3857", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == cli.EXIT_INPUT and not out.exists()
-    assert (
-        f"{schools}, column 'crs': x between 110.1 and 110.11, y between 37.1 and 37.1 look like longitude/latitude degrees, "
-        "but EPSG:3857 (WGS 84 / Pseudo-Mercator) is in metres"
-    ) in err
+    assert re.search(
+        re.escape(f"{schools}, column 'crs': x between ") + r"110\.\d+ and 110\.\d+, y between 37\.\d+ and 37\.\d+ "
+        + re.escape("look like longitude/latitude degrees, but EPSG:3857 (WGS 84 / Pseudo-Mercator) is in metres"), err)
     assert cli.main(["zones", "--schools", str(schools), "--blocks", str(blocks), "--crs", "EPSG:4978", "--out", str(out)]) == cli.EXIT_INPUT
     assert "EPSG:4978 (WGS 84) is an earth-centred (geocentric X, Y, Z) coordinate system" in capsys.readouterr().err
 
@@ -221,3 +222,74 @@ def test_layer_crs_flag_must_name_a_layer_and_a_crs(toy_registry: None, tmp_path
     assert "command line, column '--layer-crs': 'gcj02': expected LAYER=CRS" in err and "'blocks=': expected LAYER=CRS" in err
     assert cli.main([*args, "--layer-crs", "pupils=gcj02"]) == cli.EXIT_INPUT
     assert "layer_crs: unknown layer 'pupils'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 14: inputs and parameters
+
+SCHOOLS_CSV = (
+    "学校代码,学校名称,学段,城乡类型,小学学位数,初中学位数,enrolled_primary,enrolled_junior,经度,纬度\n"
+    "S1,城关小学,小学,城区,900,,850,,110.10,37.10\n"
+    "S2,城关中学,初中,城区,,1000,,900,110.11,37.10\n"
+    "S3,下廿里铺九年制学校,九年一贯制,乡村,270,150,200,100,110.20,37.15\n"
+)
+BLOCKS_CSV = "block_id,students_primary,students_junior,经度,纬度\nB1,120,60,110.102,37.101\nB2,40,20,110.19,37.14\n"
+TEACHERS_CSV = (
+    "教师编号,学校代码,任教学科,骨干教师,学历达标以上,职称,本校任教年限,年龄,性别\n"
+    "T1,S1,语文,是,是,高级,8,45,女\n"
+    "T2,S3,数学,否,是,中级,3,200,男\n"
+)
+
+
+@pytest.mark.filterwarnings("default::geo.validate.InputWarning")
+def test_issue14_case15_a_misspelt_header_is_a_warning_and_own_columns_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    schools = tmp_path / "schools.csv"
+    schools.write_text(SCHOOLS_CSV.replace("enrolled_primary,", "enroled_primary,").replace("纬度\n", "纬度,备注\n"), encoding="utf-8")
+    assert cli.main(["balance", "--schools", str(schools), "--out", str(tmp_path / "o"), "--quiet"]) == cli.EXIT_OK
+    err = capsys.readouterr().err
+    assert (
+        f"Warning: {schools}, column 'enroled_primary': not a known column, so it is not read and the layer has no "
+        "'enrolled_primary'; did you mean 'enrolled_primary' (primary pupils enrolled; accepted headers: "
+        "enrolled_primary, 小学在校生数, 小学学生数)?"
+    ) in err
+    assert f"Note: {schools}: 1 column not used by the planner, kept as it is: 备注" in err
+
+
+def test_issue14_case16_enumerated_parameters_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["rotate", "--schools", "s.csv", "--teachers", "t.csv", "--out", str(tmp_path), "--sending-area-types", "moon"])
+    assert exc.value.code == cli.EXIT_INPUT
+    assert "argument --sending-area-types: invalid choice: 'moon' (choose from 'urban', 'town', 'rural')" in capsys.readouterr().err
+    # the same in a scenario file, and the choices are listed by --help
+    f = tmp_path / "s.toml"
+    f.write_text('[inputs]\nschools = "s.csv"\n[rotation]\nreceiving_strength = ["weak", "poor"]\n', encoding="utf-8")
+    assert cli.main(["validate", str(f)]) == cli.EXIT_INPUT
+    assert "column 'rotation.receiving_strength.1': Input should be 'strong', 'middle' or 'weak'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["rotate", "--help"])
+    assert "--sending-area-types {urban,town,rural}" in capsys.readouterr().out
+
+
+def test_issue14_case16_a_minimum_above_its_maximum_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["rotate", "--schools", "s.csv", "--teachers", "t.csv", "--out", str(tmp_path), "--min-share", "0.5", "--max-share", "0.1"])
+    assert code == cli.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "command line, column 'rotation'" in err and "min_share (0.5) must be ≤ max_share (0.1)" in err
+    assert "Traceback" not in err
+
+
+def test_issue14_case16_implausible_magnitudes_exit_2_at_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "schools.csv").write_text(SCHOOLS_CSV.replace("S1,城关小学,小学,城区,900", "S1,城关小学,小学,城区,100000000000"), encoding="utf-8")
+    (tmp_path / "blocks.csv").write_text(BLOCKS_CSV.replace("B1,120", "B1,100000000"), encoding="utf-8")
+    (tmp_path / "teachers.csv").write_text(TEACHERS_CSV, encoding="utf-8")
+    out = tmp_path / "o"
+    assert cli.main(["zones", "--schools", str(tmp_path / "schools.csv"), "--blocks", str(tmp_path / "blocks.csv"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'schools.csv'}, row 2 (school_id S1), column '小学学位数' (capacity_primary): implausibly large: '100000000000'" in err
+    assert f"{tmp_path / 'blocks.csv'}, row 2 (block_id B1), column 'students_primary': implausibly large: '100000000'" in err
+    code = cli.main(["rotate", "--schools", str(tmp_path / "schools.csv"), "--teachers", str(tmp_path / "teachers.csv"), "--out", str(out)])
+    assert code == cli.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert (
+        f"{tmp_path / 'teachers.csv'}, row 3 (teacher_id T2), column '年龄' (age): implausibly large: '200' "
+        "(more than 70: teachers are 18–70 years old)"
+    ) in err

@@ -162,10 +162,11 @@ def test_table_files_are_validated_with_the_inputs_every_problem_at_once(tmp_pat
         Session(scenario_from_dict({"inputs": {"schools": "s.csv", "teachers": "t.csv"}, **data}, base_dir=tmp_path), inputs=INPUTS)
     text = str(info.value)
     groups, targets = tmp_path / "groups.csv", tmp_path / "targets.csv"
-    assert f"{groups}, row 2, column 'school_id': unknown school id 'X9' (not in schools)" in text
-    assert f"{groups}, row 3, column 'role': unknown value 'boss'; valid values: lead, member" in text
-    assert f"{targets}, row 1, column 'target': negative value" in text
-    assert f"{targets}, row 2, column 'target': not a number: 'two'" in text
+    # rows as the user sees them in the file (the header is row 1), columns by the user's headers
+    assert f"{groups}, row 3, column '学校代码' (school_id): unknown school id 'X9' (not in schools)" in text
+    assert f"{groups}, row 4, column '角色' (role): unknown value 'boss'; valid values: lead, member" in text
+    assert f"{targets}, row 2, column '编制数' (target): negative value" in text
+    assert f"{targets}, row 3, column '编制数' (target): not a number: 'two'" in text
     assert len(info.value.problems) == 4
 
 
@@ -203,5 +204,5 @@ def test_a_table_file_named_in_an_override_is_checked_before_the_stage_runs(tmp_
     session = Session(scenario(), inputs=INPUTS)
     with pytest.raises(InputError) as info:
         session.run("rotation", staffing_targets=tmp_path / "targets.csv")
-    assert [(p.row, p.column) for p in info.value.problems] == [(2, "target"), (1, "school_id")]
+    assert [(p.row, p.column) for p in info.value.problems] == [(3, "target"), (2, "school_id")]  # rows of the file, header = 1
     assert "rotation" not in session.outputs

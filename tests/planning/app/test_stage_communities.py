@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 from pydantic import ValidationError
@@ -107,6 +108,28 @@ def test_a_school_beyond_the_cap_is_a_shortfall_unless_strict() -> None:
     (pair,) = [s for s in out.shortfalls if "R3" in s.where and s.unit == "strong partner"]
     assert pair.detail.startswith("no strong school within the travel cap; nearest beyond the cap: 县二小 (U2), 32 min away")
     assert "shortfall" in out.summary
+
+
+def test_issue14_case18_last_years_groups_fed_back_without_their_roads(tmp_path: Path) -> None:
+    # last year's groups.csv, every column as the stage wrote it (made with roads): 县二小 (U2) led 远山小学 (R3),
+    # 32 min away in a straight line; with a 5-minute cap the travel search (3 × the cap) does not reach it
+    (tmp_path / "groups.csv").write_text(
+        "school_id,group_id,role,level,lead_id,travel_s,strength,strength_class,area_type,fixed\n"
+        "U2,P-U2,lead,primary,U2,0,1.2,strong,urban,False\nR3,P-U2,member,primary,U2,1500,0.7,weak,rural,False\n",
+        encoding="utf-8",
+    )
+    params = CommunitiesParams(min_members=1, max_members=3, max_travel_min=5, fixed_groups=Path("groups.csv"))
+    out = STAGE.run(context(params, tmp_path), params)  # no warning either: the file's other columns are the stage's own
+    g = out.files["groups.csv"].set_index("school_id")
+    assert (g.loc["R3", "group_id"], g.loc["R3", "lead_id"]) == ("P-U2", "U2") and pd.isna(g.loc["R3", "travel_s"])
+    (sf,) = [s for s in out.shortfalls if s.where == "primary: 远山小学 (R3)" and s.detail.startswith("fixed group")]
+    assert sf.detail == (
+        "fixed group P-U2: its lead 县二小 (U2) is too far for the travel times searched, or not connected by road "
+        "(cap 5 min); kept as the fixed groups have it"
+    )
+    strict = params.model_copy(update={"strict": True})
+    with pytest.raises(InfeasibleError, match=r"1 member\(s\) of fixed groups are beyond the travel cap"):
+        STAGE.run(context(strict, tmp_path), strict)
 
 
 def test_params_validated() -> None:

@@ -118,6 +118,23 @@ def test_stage_params_reject_bad_values() -> None:
         RotationParams(quota_scope="province")
 
 
+def test_issue14_case16_min_share_above_max_share_is_refused_and_an_unset_cap_follows_min_share() -> None:
+    with pytest.raises(ValueError, match=r"min_share \(0.5\) must be ≤ max_share \(0.1\)"):
+        RotationParams(min_share=0.5, max_share=0.1)
+    assert RotationParams().max_share == 0.2
+    local = RotationParams(min_share=0.3)  # a local 30% rule: the default cap of 20% follows it
+    assert local.max_share == 0.3
+    assert RotationParams.model_validate(local.model_dump()) == local  # as the session and --strict re-validate it
+    assert RotationParams(min_share=0.1, max_share=None).max_share is None  # no cap
+
+
+def test_issue14_case16_area_types_and_strength_classes_are_enumerations() -> None:
+    with pytest.raises(ValueError, match=r"sending_area_types\.0\n  Input should be 'urban', 'town' or 'rural'"):
+        RotationParams(sending_area_types=("moon",))
+    with pytest.raises(ValueError, match=r"receiving_strength\.1\n  Input should be 'strong', 'middle' or 'weak'"):
+        RotationParams(receiving_strength=("weak", "poor"))
+
+
 def test_stage_needs_teachers() -> None:
     params = RotationParams()
     ctx = context(params)

@@ -131,6 +131,18 @@ def test_fixed_membership_is_kept() -> None:
     assert sol.lead_of[3] == 1 and sol.objective == pytest.approx(10 + 80 + 10 + 20)
 
 
+def test_issue14_case18_core_takes_a_fixed_membership_without_a_travel_time() -> None:
+    # b is fixed to L1 but no travel time is known between them (beyond the matrix's cutoff): no crash
+    t = line_times([0, 10, 20])
+    t[0, 2] = t[2, 0] = np.inf
+    sol = solve_groups(
+        ["L1", "a", "b"], [1.2, 0.6, 0.6], t, ["lead", "must", "must"], marks=GroupMarks(fixed_lead_of=[-1, -1, 0]),
+        options=CommunityOptions(min_members=1, max_members=2, strength_weight_min=0, rural_penalty_min=0),
+    )
+    assert list(sol.lead_of) == [0, 0, 0]
+    assert sol.objective == pytest.approx(10.0)  # a's 10 s; b's unknown travel is in every plan alike and costs nothing
+
+
 def test_bad_roles_rejected() -> None:
     with pytest.raises(InputError, match="unknown roles"):
         solve_groups(["a", "b"], [1.0, 1.0], np.zeros((2, 2)), ["lead", "boss"])
@@ -176,6 +188,13 @@ def test_pairing_unreachable_reason() -> None:
 # ----------------------------------------------------------------------------- frame level
 
 
+#: Positions (m) of the schools of :func:`county`, in its order.
+_COUNTY_XY = np.array(
+    [[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [9_000, 0], [11_000, 1_000], [4_000, 4_000], [0, 2_000]],
+    float,
+)
+
+
 def county() -> tuple[pd.DataFrame, pd.DataFrame, object]:
     """Two strong urban primaries, one strong junior, a nine-year middle school, weak/rural schools."""
     ids = ["P1", "P2", "N1", "J1", "w1", "w2", "w3", "w4", "j1", "j2"]
@@ -193,11 +212,7 @@ def county() -> tuple[pd.DataFrame, pd.DataFrame, object]:
         },
         index=pd.Index(ids, name="school_id"),
     )
-    xy = np.array(
-        [[0, 0], [10_000, 0], [5_000, 5_000], [1_000, 0], [1_000, 1_000], [2_000, 0], [9_000, 0], [11_000, 1_000], [4_000, 4_000], [0, 2_000]],
-        float,
-    )
-    travel = straight_line_matrix(np.array(ids), xy, np.array(ids), xy, speed_kmh=30, cutoff_s=3600, mode="drive")
+    travel = straight_line_matrix(np.array(ids), _COUNTY_XY, np.array(ids), _COUNTY_XY, speed_kmh=30, cutoff_s=3600, mode="drive")
     return schools, strength, travel
 
 
@@ -231,6 +246,38 @@ def test_fixed_group_and_given_leads() -> None:
     g = plan.groups.set_index(["level", "school_id"])
     assert g.loc[("primary", "w1"), "group_id"] == "老集团" and bool(g.loc[("primary", "w1"), "fixed"])
     assert g.loc[("primary", "P2"), "role"] == "lead"
+
+
+def test_issue14_case18_a_fixed_member_beyond_the_travel_search_is_kept_and_listed() -> None:
+    # last year's group of P1 with w4 (11 km away), fed back with travel searched only to 15 minutes
+    schools, strength, _ = county()
+    ids = np.array(schools["school_id"])
+    travel = straight_line_matrix(ids, _COUNTY_XY, ids, _COUNTY_XY, speed_kmh=30, cutoff_s=900, mode="drive")
+    fixed = pd.DataFrame({"school_id": ["P1", "w4"], "group_id": ["老集团", "老集团"], "role": ["lead", "member"]})
+    opts = CommunityOptions(min_members=1, max_members=3, max_travel_min=5, allow_unassigned=True)
+    plan = form_communities(schools, strength, travel, options=opts, fixed_groups=fixed)
+    g = plan.groups.set_index(["level", "school_id"])
+    assert (g.loc[("primary", "w4"), "group_id"], g.loc[("primary", "w4"), "lead_id"]) == ("老集团", "P1")
+    assert pd.isna(g.loc[("primary", "w4"), "travel_s"])  # not known: left empty, not a made-up number
+    (sf,) = [s for s in plan.shortfalls if s.where == "primary: w4"]
+    assert (sf.short_by, sf.unit) == (1, "lead within the travel cap")
+    assert sf.detail == (
+        "fixed group 老集团: its lead P1 is too far for the travel times searched, or not connected by road (cap 5 min); "
+        "kept as the fixed groups have it"
+    )
+    gm = plan.group_metrics.set_index("group_id")
+    assert gm.loc["老集团", "members"] >= 1 and gm.loc["老集团", "total_travel_s"] >= 0
+    # a fixed member within the search but beyond the cap: its travel is known and said
+    near = straight_line_matrix(ids, _COUNTY_XY, ids, _COUNTY_XY, speed_kmh=30, cutoff_s=3600, mode="drive")
+    plan = form_communities(schools, strength, near, options=opts, fixed_groups=fixed)
+    (sf,) = [s for s in plan.shortfalls if s.where == "primary: w4"]
+    # 11.0 km in a straight line × 1.3 detour at 30 km/h
+    assert sf.detail == "fixed group 老集团: its lead P1 is 29 min away (cap 5 min); kept as the fixed groups have it"
+    # strict (no unassigned schools allowed): the plan stops and says why
+    with pytest.raises(InfeasibleError, match=r"1 member\(s\) of fixed groups are beyond the travel cap from their lead") as exc:
+        form_communities(schools, strength, travel, options=opts.model_copy(update={"allow_unassigned": False}), fixed_groups=fixed)
+    assert "primary: w4: short by 1 lead within the travel cap (fixed group 老集团: its lead P1 is too far" in str(exc.value)
+    assert "kept" not in str(exc.value)
 
 
 def test_bad_lead_ids_and_fixed_groups() -> None:
