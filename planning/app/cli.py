@@ -6,6 +6,7 @@ only in part) printed after its summary and listed in ``<stage>/shortfalls.csv``
 with no traceback; 3 when a stage cannot make a plan (a ``strict`` stage at a
 target it cannot meet), 4 for a real solver failure — in both cases the finished
 stages, the maps, the report and the manifest are written and explain it.
+Ctrl-C ends with 130 and one line; the output folder is then as it was.
 """
 
 from __future__ import annotations
@@ -18,20 +19,22 @@ import time
 import types
 import typing
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from geo.model import LAYERS
 from geo.validate import InputNote
 from planning.app import stages as registry
+from planning.app.interrupt import EXIT_INTERRUPTED, NOTHING_WRITTEN, InterruptGuard
+from planning.app.outdir import RunFolder
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
-from planning.app.session import load_scenario_data, validate_report_settings
-from planning.app.settings import RESERVED, Scenario, SolverSection, problems_from
+from planning.app.session import load_scenario_data, planned_files, validate_report_settings
+from planning.app.settings import RESERVED, Scenario, SolverSection, TopLevel, problems_from
 from planning.app.stage import SHORTFALLS_FILE, Stage
 from planning.app.writer import write_files
 
@@ -217,18 +220,10 @@ def demo_scenario_dict(seed: int, time_limit_s: float, workers: int, *, strict: 
     return data
 
 
-def write_demo_inputs(
-    out_dir: Path, *, county: str, scale: float, seed: int, solver: SolverSection, strict: bool = False
-) -> tuple[Any, Path]:
-    """Generate the demo county and write its inputs and scenario under ``out_dir/inputs/``.
-
-    What ``schoolplan demo`` runs, for tests and scripts: ``run_scenario(load_scenario(path), out_dir)``
-    then plans it.
-
-    Returns
-    -------
-    tuple[geo.demo.DemoCounty, Path]
-        The generated county and the path of its ``scenario.toml``.
+def demo_inputs(
+    *, county: str, scale: float, seed: int, solver: SolverSection, strict: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """Generate the demo county: ``(county, file name → payload)`` of its input layers and ``scenario.toml``.
 
     Raises
     ------
@@ -245,8 +240,37 @@ def write_demo_inputs(
     scenario_dict = demo_scenario_dict(seed, solver.time_limit_s, solver.workers, strict=strict)
     scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
     files["scenario.toml"] = tomli_w.dumps(scenario_dict)
+    return demo, files
+
+
+def write_demo_inputs(
+    out_dir: Path, *, county: str, scale: float, seed: int, solver: SolverSection, strict: bool = False
+) -> tuple[Any, Path]:
+    """Generate the demo county and write its inputs and scenario under ``out_dir/inputs/``.
+
+    For tests and scripts: ``run_scenario(load_scenario(path), out_dir)`` then plans it (``schoolplan
+    demo`` writes the inputs into the run's temporary folder instead, moved in with the outputs).
+
+    Returns
+    -------
+    tuple[geo.demo.DemoCounty, Path]
+        The generated county and the path of its ``scenario.toml``.
+
+    Raises
+    ------
+    InputError
+        Unknown county or a scale out of range.
+    """
+    demo, files = demo_inputs(county=county, scale=scale, seed=seed, solver=solver, strict=strict)
     write_files(out_dir / "inputs", files)
     return demo, out_dir / "inputs" / "scenario.toml"
+
+
+def _demo_planned(args: argparse.Namespace, solver: SolverSection) -> list[str]:
+    """Every file the demo may write: its inputs and what a run of its scenario writes."""
+    scenario = scenario_from_dict(demo_scenario_dict(args.seed, solver.time_limit_s, solver.workers, strict=args.strict))
+    inputs = [f"inputs/{_demo_file(layer)}" for layer in LAYERS]
+    return [*inputs, "inputs/scenario.toml", *planned_files(scenario)]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -264,10 +288,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         solver = SolverSection(time_limit_s=args.time_limit, workers=args.workers)
     except ValidationError as err:
         raise InputError(problems_from(err, "command line", prefix="solver")) from err
-    with _Progress(args.quiet) as prog:
+    # the output folder is checked and locked first; the inputs go into its temporary folder with the outputs
+    with RunFolder(out_dir, planned=_demo_planned(args, solver)) as folder, _Progress(args.quiet) as prog:
         prog.step(f"generating the demo county ({args.county}, scale {args.scale:g}, seed {args.seed}) and writing its inputs")
-        demo, path = write_demo_inputs(out_dir, county=args.county, scale=args.scale, seed=args.seed, solver=solver, strict=args.strict)
-        summary = run_scenario(load_scenario(path), out_dir, step=prog.step, render=not args.no_report)
+        demo, files = demo_inputs(county=args.county, scale=args.scale, seed=args.seed, solver=solver, strict=args.strict)
+        folder.write({f"inputs/{name}": payload for name, payload in files.items()}, keep=True)
+        scenario = load_scenario(folder.staging / "inputs" / "scenario.toml")
+        summary = run_scenario(scenario, folder, step=prog.step, render=not args.no_report)
+    path = out_dir / "inputs" / "scenario.toml"
     con = _console()
     con.print(f"Demo county {demo.name} ({demo.code}), seed {args.seed}, scale {args.scale:g}:", markup=False)
     con.print("  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in demo.stats.items()))
@@ -278,6 +306,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+
+
+def _checked(model: type[BaseModel], field: str, kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type: the text as ``kind``, within the bounds of ``model.field`` (as in a scenario file)."""
+    info = model.model_fields[field]
+    adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, Annotated[(info.annotation, *info.metadata)]))
+    nouns: dict[Any, str] = {int: "a whole number", float: "a number"}
+    noun = nouns.get(kind, kind.__name__)
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {noun}, got {text!r}") from None
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as err:
+            msg = err.errors()[0]["msg"].replace("Input should be", "must be")
+            raise argparse.ArgumentTypeError(f"{msg}, got {text}") from None
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _scale(text: str) -> float:
+    """``--scale``: a number in (0, MAX_SCALE]."""
+    from geo.demo import MAX_SCALE  # noqa: PLC0415 - only for the demo
+
+    try:
+        scale = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 < scale <= MAX_SCALE:  # False for NaN too
+        raise argparse.ArgumentTypeError(f"must be a number in (0, {MAX_SCALE:g}], got {text}")
+    return scale
+
+
+_SEED = _checked(TopLevel, "seed", int)
+_TIME_LIMIT = _checked(SolverSection, "time_limit_s", float)
+_WORKERS = _checked(SolverSection, "workers", int)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -293,8 +361,8 @@ def _add_strict(p: argparse.ArgumentParser) -> None:
 
 
 def _add_solver(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="solver time limit per model, seconds")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="solver threads (default 2)")
+    p.add_argument("--time-limit", type=_TIME_LIMIT, default=None, metavar="S", help="solver time limit per model, seconds")
+    p.add_argument("--workers", type=_WORKERS, default=None, metavar="N", help="solver threads (default 2)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,11 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
         "write its inputs under OUT/inputs/ and run every stage, writing maps, report and tables to OUT/."
     ))
     p.add_argument("--county", default="610830", help="county code or name from the installed outlines (default 610830 清涧县)")
-    p.add_argument("--scale", type=float, default=1.0, help="multiply villages, schools and teachers (benchmarks use 50-100)")
-    p.add_argument("--seed", type=int, default=20260901, help="random seed (default 20260901)")
+    p.add_argument("--scale", type=_scale, default=1.0, help="multiply villages, schools and teachers (benchmarks use 50-100)")
+    p.add_argument("--seed", type=_SEED, default=20260901, help="random seed (default 20260901)")
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    p.add_argument("--time-limit", type=float, default=20.0, metavar="S", help="solver time limit per model (default 20)")
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="solver threads (default 2)")
+    p.add_argument("--time-limit", type=_TIME_LIMIT, default=20.0, metavar="S", help="solver time limit per model (default 20)")
+    p.add_argument("--workers", type=_WORKERS, default=2, metavar="N", help="solver threads (default 2)")
     p.add_argument("--no-report", action="store_true", help="skip maps and report")
     _add_strict(p)
     p.add_argument("--list-counties", action="store_true", help="list the counties available and exit")
@@ -333,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a scenario file", description="Run the stages a scenario TOML enables and write their outputs.")
     p.add_argument("scenario", help="scenario TOML file")
     p.add_argument("--out", default=None, help="output folder (default out/<scenario name>)")
-    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument("--seed", type=_SEED, default=None, help="override the scenario's seed")
     p.add_argument("--no-report", action="store_true", help="skip maps and report")
     _add_strict(p)
     _add_solver(p)
@@ -397,7 +465,7 @@ def _add_stage_command(sub: Any, command: str, stage: Stage) -> None:
     layers.add_argument("--crs", default=None, help=_CRS_HELP)
     layers.add_argument("--layer-crs", action="append", default=[], metavar="LAYER=CRS", help=_LAYER_CRS_HELP)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_SEED, default=0, help="random seed (default 0)")
     _add_solver(p)
     group = p.add_argument_group(f"{stage.name} parameters (defaults as in a scenario's [{stage.name}] table)")
     for flag, param in stage.command.aliases.items():
@@ -494,7 +562,16 @@ def _report_input_error(err: InputError) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``schoolplan`` console script."""
+    """Entry point of the ``schoolplan`` console script (through :mod:`planning.app.console`)."""
+    err_console = _console(stderr=True)
+    with InterruptGuard(lambda note: err_console.print(f"Interrupted (Ctrl-C): {note}.", markup=False)) as guard:
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as err:  # the run folder was left as it was (or, see the note, written whole)
+            return guard.stopped(str(err) or NOTHING_WRITTEN)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 1)
@@ -520,12 +597,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SolverError as err:
         _console(stderr=True).print(f"Solver failed: {err}", markup=False)
         return EXIT_SOLVER
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["Problem", "build_parser", "main"]
+__all__ = ["EXIT_INTERRUPTED", "Problem", "build_parser", "main"]

@@ -4,18 +4,21 @@
 :class:`~planning.app.session.Session` runs the stages and
 :mod:`planning.app.writer` writes their files, the maps and report and
 ``manifest.json``, atomically and byte-identically for the same inputs and seed.
+The output folder is checked and locked before any computing, and the files are
+moved into it whole at the end (:class:`~planning.app.outdir.RunFolder`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from geo.errors import InfeasibleError, SolverError
 from geo.model import Inputs
-from planning.app.session import Session, validate_report_settings
+from planning.app.outdir import RunFolder
+from planning.app.session import Session, input_files, planned_files, validate_report_settings
 from planning.app.settings import Scenario
 from planning.app.stage import RunResult, StageFailure
 
@@ -41,7 +44,7 @@ class RunSummary:
 
 def run_scenario(
     scenario: Scenario,
-    out_dir: str | Path,
+    out_dir: str | Path | RunFolder,
     *,
     inputs: Inputs | None = None,
     flat: bool = False,
@@ -56,7 +59,11 @@ def run_scenario(
         Validated scenario.
     out_dir
         Output folder (created). Each stage writes under ``out_dir/<stage>/``,
-        renderers and ``manifest.json`` at the top.
+        renderers and ``manifest.json`` at the top. It is checked and locked
+        before any computing; the files go into a temporary folder beside it and
+        are moved in whole at the end, so a run that fails or is interrupted
+        leaves it as it was. Or a run folder already open (the demo writes its
+        inputs into it first).
     inputs
         Already validated inputs; read from the scenario's files when ``None``.
     flat
@@ -78,13 +85,22 @@ def run_scenario(
     Raises
     ------
     InputError
-        Bad input files or settings (every problem listed).
+        Bad input files or settings (every problem listed); an output folder that cannot be
+        written, that another run is writing to, or that holds an input or a file of the user's
+        where the run writes an output (nothing computed, nothing written).
     """
-    if render:
-        validate_report_settings(scenario)  # fail on bad [report] before any long work
-    session = Session(scenario, inputs=inputs, step=step)
-    with suppress(InfeasibleError, SolverError):  # recorded in session.failed: written with what finished, below
-        session.run_all()
-    written = session.write(out_dir, flat=flat, render=render)
+    opened: AbstractContextManager[RunFolder]
+    if isinstance(out_dir, RunFolder):
+        folder, opened = out_dir, nullcontext(out_dir)
+    else:
+        folder = RunFolder(out_dir, planned=planned_files(scenario, flat=flat), inputs=input_files(scenario))
+        opened = folder  # checked and locked here, before any computing
+    with opened:
+        if render:
+            validate_report_settings(scenario)  # fail on bad [report] before any long work
+        session = Session(scenario, inputs=inputs, step=step)
+        with suppress(InfeasibleError, SolverError):  # recorded in session.failed: written with what finished, below
+            session.run_all()
+        written = session.write(folder, flat=flat, render=render)
     summaries = {name: out.summary for name, out in session.outputs.items() if out.summary}
-    return RunSummary(run=session.result(), out_dir=Path(out_dir), written=tuple(written), summaries=summaries)
+    return RunSummary(run=session.result(), out_dir=folder.out_dir, written=tuple(written), summaries=summaries)

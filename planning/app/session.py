@@ -29,8 +29,9 @@ from pydantic import ValidationError
 
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.io import load_inputs, load_table
-from geo.model import Inputs
+from geo.model import LEVELS, Inputs
 from planning.app import stages as registry
+from planning.app.outdir import RunFolder
 from planning.app.scenario import load_scenario
 from planning.app.settings import Scenario, StageParams, problems_from
 from planning.app.stage import (
@@ -45,7 +46,7 @@ from planning.app.stage import (
     shortfalls_table,
     table_files,
 )
-from planning.app.writer import MANIFEST, manifest, write_file, write_files
+from planning.app.writer import MANIFEST, manifest
 
 RENDERER_GROUP = "schoolplan.renderers"
 
@@ -113,6 +114,27 @@ def load_scenario_data(scenario: Scenario) -> ScenarioData:
     if problems or inputs is None:
         raise InputError(problems)
     return ScenarioData(inputs=inputs, tables=tables)
+
+
+def input_files(scenario: Scenario) -> list[Path]:
+    """Every file a run of the scenario reads: the scenario file, the input layers and the table files."""
+    named = [scenario.path, *scenario.inputs.paths().values(), *(path for path, _ in table_files(scenario))]
+    return [Path(p) for p in named if p is not None]
+
+
+def planned_files(scenario: Scenario, *, flat: bool = False) -> list[str]:
+    """Every file a run of the scenario may write, known before it runs (relative to the output folder).
+
+    Each enabled stage's declared files (``{level}`` once per level) and ``shortfalls.csv``, under
+    the stage's folder unless ``flat``, and ``manifest.json``. The renderers' files are known only
+    once they render.
+    """
+    out = {MANIFEST}
+    for name in scenario.stages:
+        prefix = "" if flat else f"{name}/"
+        for file in (*registry.STAGES[name].files, SHORTFALLS_FILE):
+            out.update(prefix + file.replace("{level}", level) for level in LEVELS)
+    return sorted(out)
 
 
 # --------------------------------------------------------------------------- renderers
@@ -271,19 +293,42 @@ class Session:
             failed=self.failed,
         )
 
-    def write(self, out_dir: str | Path, *, flat: bool = False, render: bool = True) -> list[Path]:
+    def write(self, out_dir: str | Path | RunFolder, *, flat: bool = False, render: bool = True) -> list[Path]:
         """Write every stage's files (and maps/report) under ``out_dir``, plus ``manifest.json``.
+
+        The files go into a temporary folder beside ``out_dir`` and are moved in whole at the end
+        (:class:`~planning.app.outdir.RunFolder`): an error or Ctrl-C on the way leaves ``out_dir`` as
+        it was, and files in it that no run wrote are never overwritten or removed.
 
         Parameters
         ----------
         out_dir
-            Output folder (created); each stage writes under ``out_dir/<stage>/``.
+            Output folder (created); each stage writes under ``out_dir/<stage>/``. Or a run folder
+            opened (checked and locked) before the run, as :func:`~planning.app.runner.run_scenario` does.
         flat
             Write stage files directly in ``out_dir`` (single-stage commands).
         render
             Run the renderers (maps, report) and write what they return at the top.
+
+        Returns
+        -------
+        list[pathlib.Path]
+            The files written, in ``out_dir``, sorted.
+
+        Raises
+        ------
+        InputError
+            ``out_dir`` cannot be written, another run holds it, or a file to write there is an input
+            of the run or a file of the user's (nothing is written).
         """
-        out_dir = Path(out_dir)
+        files = self._files(flat=flat, render=render)
+        if isinstance(out_dir, RunFolder):
+            return self._write_into(out_dir, files)
+        with RunFolder(out_dir, planned=[*files, MANIFEST], inputs=input_files(self.scenario)) as folder:
+            return self._write_into(folder, files)
+
+    def _files(self, *, flat: bool, render: bool) -> dict[str, Any]:
+        """Relative path → payload of every file to write: the stages', their shortfalls, the renderers'."""
         files: dict[str, Any] = {}
         for name, output in self.outputs.items():
             prefix = "" if flat else f"{name}/"
@@ -300,15 +345,20 @@ class Session:
                 self._step(f"rendering {name}")
                 with _timed(self.timings_s, f"render:{name}"):
                     files.update(renderer.render(run, settings[name]))
+        return files
+
+    def _write_into(self, folder: RunFolder, files: dict[str, Any]) -> list[Path]:
+        """Write ``files`` and the manifest into the run folder and move them into the output folder."""
         self._step("writing outputs")
-        written = write_files(out_dir, files)
+        folder.write(files)
         stage_metrics = {name: dict(out.metrics) for name, out in self.outputs.items() if out.metrics}
         content = manifest(
-            self.scenario, out_dir, written, self.timings_s, stage_metrics, tables=self._table_paths(), status=self._status(),
+            self.scenario, folder.staging, folder.outputs, self.timings_s, stage_metrics,
+            tables=self._table_paths(), status=self._status(), kept=folder.kept(),
             notes=getattr(self.inputs, "notes", ()),
         )
-        write_file(out_dir / MANIFEST, content)
-        return [*written, out_dir / MANIFEST]
+        folder.write({MANIFEST: folder.relocate(content)})
+        return folder.commit()
 
     def _status(self) -> dict[str, Any]:
         """Each enabled stage's state (``finished``, ``failed``, ``not run``) and the failure, for the manifest."""

@@ -1,7 +1,9 @@
 """Writing outputs: payloads by file suffix, atomic writes, checksums and the manifest.
 
 The only module that writes output files (the CLI's demo writes its generated
-inputs through it too). Every file is written atomically (to a temporary file
+inputs through it too). A run writes them into the temporary folder of a
+:class:`planning.app.outdir.RunFolder`, which moves them into the output folder
+whole at the end. Every file is written atomically (to a temporary file
 in the same folder, then renamed) and deterministically: the same payloads give
 byte-identical files (CSV, GeoPackage, JSON, Excel, HTML). ``manifest.json``
 records the inputs with checksums, the resolved parameters, library versions,
@@ -312,6 +314,7 @@ def manifest(
     tables: Mapping[str, Path] | None = None,
     status: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    kept: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The content of ``manifest.json``.
 
@@ -334,6 +337,9 @@ def manifest(
         finished and, when one stopped the run, which and why.
     notes
         The warnings raised while loading the inputs (:attr:`geo.model.Inputs.notes`), recorded as ``input_warnings``.
+    kept
+        Files an earlier run wrote in the folder that this run keeps, as inputs it reads (relative path →
+        checksum); listed so that later runs still know them as the tool's (:mod:`planning.app.outdir`).
     """
     inputs = {}
     named = {**scenario.inputs.paths(), **(tables or {})}
@@ -349,6 +355,7 @@ def manifest(
         "inputs": inputs,
         "input_warnings": list(notes),
         "outputs": outputs,
+        "kept": dict(kept or {}),
         "timings_s": dict(timings),
         "stage_metrics": stage_metrics,
         "versions": _versions(),

@@ -203,6 +203,7 @@ def _cp_params(solver: cp_model.CpSolver, limits: SolveLimits) -> None:
     p.max_time_in_seconds = 10.0 * float(limits.time_limit_s)  # safeguard only; the deterministic limit stops first
     p.relative_gap_limit = DEFAULT_GAP_LIMIT
     p.log_search_progress = False
+    p.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130), not a quiet end of the search
 
 
 def _time_array(time_s: Travel, ids: list[str]) -> NDArray[np.float64]:

@@ -207,7 +207,8 @@ def _guard_change(c: _Candidates, t: _Tables, st: _State) -> NDArray[np.float64]
     change = np.full(len(new), np.inf)
     change[ok] = t.cum[coo.col[ok], new[ok] + MAX_SEGMENTS] - t.cum[coo.col[ok], d0[ok] + MAX_SEGMENTS]
     cell = coo.row * t.n_guards + t.part_guard[coo.col]
-    return np.bincount(cell, weights=change, minlength=n * t.n_guards).reshape(n, t.n_guards)
+    total: NDArray[np.float64] = np.bincount(cell, weights=change, minlength=n * t.n_guards).astype(np.float64)
+    return total.reshape(n, t.n_guards)
 
 
 def _dev_change(prob: RotationProblem, c: _Candidates, t: _Tables, st: _State) -> NDArray[np.float64]:

@@ -494,6 +494,7 @@ def solve_mip(
         f"num_workers:{int(limits.workers)}",
         f"max_deterministic_time:{float(limits.time_limit_s)}",
         f"relative_gap_limit:{float(relative_gap)}",
+        "catch_sigint_signal:false",  # Ctrl-C stays with the command line (exit 130)
     ]
     if limits.wall_limit_s is not None:
         # wall clock and CP-SAT's default parallel portfolio: not deterministic, for the benchmark's peer only

@@ -183,6 +183,7 @@ def multischool_core(
     solver.parameters.random_seed = limits.seed
     solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
     solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
+    solver.parameters.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(model)
     if status == cp_model.MODEL_INVALID:
         raise SolverError("multi-school zones: CP-SAT says the model is invalid")

@@ -252,6 +252,7 @@ def solve_sub(
     prm.max_deterministic_time = det
     prm.max_time_in_seconds = max(WALL_SAFETY_FACTOR * det, WALL_SAFETY_MIN_S)
     prm.relative_gap_limit = 1e-6
+    prm.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(sm.model)
     r.budget.charge(solver)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
