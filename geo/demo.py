@@ -98,6 +98,17 @@ SCHOOL_EXPONENT: Final = 0.4
 POPULATION_PER_KM2: Final = 200_000 / 1881  # 清涧县 ≈ 200,000 people on 1,881 km²
 VILLAGES_PER_KM2: Final = 640 / 1881  # 640 administrative villages (2010)
 TOWNSHIP_KM2: Final = 1881 / 9  # one township per ≈ 209 km² (9 towns)
+#: Beyond this outline area, people and villages grow as the square root of the area, not in proportion:
+#: the largest counties are the emptiest (环县, 9,236 km²: ≈ 30万 people, not the 98万 of 清涧县's density).
+SETTLED_AREA_KM2: Final = 2_000.0
+#: People per km² relative to 清涧县 in the pastoral and high-plateau provinces (GB/T 2260 code prefix), as a
+#: factor: 内蒙古 (15) ≈ 21/km², 西藏 (54) ≈ 3, 青海 (63) ≈ 8, 新疆 (65) ≈ 16 (2020 census, province means) against
+#: 陕西 ≈ 191 — here damped (a county keeps a seat and townships of some size) — **assumed**.
+SPARSE_PROVINCES: Final = MappingProxyType({"15": 0.35, "54": 0.2, "63": 0.25, "65": 0.4})
+#: A city district (市辖区: the code's last two digits 01–20) is mostly city: at least this many people per km²
+#: of its outline, between the two bounds (e.g. 五华区, 383 km²: ≈ 57万) — **assumed**.
+DISTRICT_PEOPLE_PER_KM2: Final = 1_500.0
+DISTRICT_PEOPLE: Final = (150_000.0, 1_200_000.0)
 SHARE_SEAT, SHARE_TOWN = 0.45, 0.15  # assumed: seat 45%, township seats 15%, villages 40%
 #: Children per resident by area (assumed; national 2020 census ≈ 7.2% aged 6–11, 3.6% aged 12–14,
 #: lower in villages drained of young families, higher in the seat where families move for school).
@@ -309,6 +320,29 @@ def generate_county(
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def settled_km2(code: str, area_km2: float) -> float:
+    """The area that sets a generated county's people and villages (see :data:`SETTLED_AREA_KM2`).
+
+    In proportion up to :data:`SETTLED_AREA_KM2`, then as the square root, times the province's
+    :data:`SPARSE_PROVINCES` factor.
+    """
+    settled = area_km2 if area_km2 <= SETTLED_AREA_KM2 else SETTLED_AREA_KM2 * math.sqrt(area_km2 / SETTLED_AREA_KM2)
+    return settled * SPARSE_PROVINCES.get(str(code)[:2], 1.0)
+
+
+def county_people(code: str, area_km2: float) -> float:
+    """People of a generated county at scale 1: 清涧县's density over the settled area; a city district at least
+    :data:`DISTRICT_PEOPLE_PER_KM2` (times the province's sparse factor) of its whole area, within
+    :data:`DISTRICT_PEOPLE`."""
+    people = POPULATION_PER_KM2 * settled_km2(code, area_km2)
+    code = str(code)
+    if len(code) == 6 and code.isdigit() and 1 <= int(code[4:]) <= 20:
+        lo, hi = DISTRICT_PEOPLE
+        density = DISTRICT_PEOPLE_PER_KM2 * SPARSE_PROVINCES.get(code[:2], 1.0)
+        people = max(people, min(max(density * area_km2, lo), hi))
+    return people
 
 
 def _cn_number(n: int) -> str:
@@ -575,7 +609,7 @@ class _Generator:
         self.townc_town = np.concatenate(owner) if owner else np.empty(0, dtype=np.int64)
 
     def build_villages(self) -> None:
-        n = max(20, round(self.area_km2 * VILLAGES_PER_KM2 * self.scale))
+        n = max(20, round(settled_km2(self.code, self.area_km2) * VILLAGES_PER_KM2 * self.scale))
         s = math.sqrt(2.0 * self.area_km2 * 1e6 / (math.sqrt(3.0) * n)) * 0.9
         minx, miny, maxx, maxy = self.poly.bounds
         rows = np.arange(miny, maxy + s, s * math.sqrt(3.0) / 2.0)
@@ -613,7 +647,7 @@ class _Generator:
         town = near_town.copy()
         town[:n_u] = 0
         town[n_u:n_u + n_t] = self.townc_town
-        pop_total = POPULATION_PER_KM2 * self.area_km2 * self.people_factor
+        pop_total = county_people(self.code, self.area_km2) * self.people_factor
         pop_f = np.empty(len(xy))
         for sl, part, sigma in ((slice(0, n_u), SHARE_SEAT, 0.35), (slice(n_u, n_u + n_t), SHARE_TOWN, 0.4),
                                 (slice(n_u + n_t, None), 1 - SHARE_SEAT - SHARE_TOWN, 0.7)):

@@ -15,7 +15,7 @@ from scipy.sparse import csgraph
 from shapely.strtree import STRtree
 
 from geo.boundaries import county_outline
-from geo.demo import DEMO_SEED, DemoCounty, build_demo, generate_county, required_subjects
+from geo.demo import DEMO_SEED, DemoCounty, build_demo, county_people, generate_county, required_subjects
 from geo.errors import InputError
 from geo.model import BLOCKS, BOUNDARY, ROADS, SCHOOLS, TEACHERS, LayerSpec
 from geo.policy import QUALITY_CV_MAX
@@ -336,3 +336,19 @@ def test_bad_scale_is_an_input_error(scale: float) -> None:
 def test_unknown_county_is_an_input_error() -> None:
     with pytest.raises(InputError, match=r"unknown county '清涧乡'.*清涧县 \(610830"):
         build_demo("清涧乡")
+
+
+@pytest.mark.parametrize(
+    ("code", "area_km2", "low", "high"),
+    [
+        ("610830", 1_889.7, 190_000, 210_000),  # 清涧县 itself: 200,000 as calibrated
+        ("621022", 9_236.0, 250_000, 600_000),  # 环县: ≈ 30万 residents, 37万 registered
+        ("150223", 18_000.0, 60_000, 300_000),  # 达茂旗, a pastoral banner: ≈ 10万
+        ("530102", 383.0, 300_000, 1_200_000),  # 五华区, a city district of 昆明: ≈ 110万
+        ("540102", 525.0, 100_000, 400_000),  # 城关区 of 拉萨: ≈ 28万
+    ],
+)
+def test_generated_people_stay_plausible_on_large_sparse_and_urban_outlines(code: str, area_km2: float, low: int, high: int) -> None:
+    # the first generator scaled people with the outline's area at 清涧县's density: 达茂旗 had 1.86 million people and
+    # 162,000 pupils, 环县 98万, 五华区 4万; public figures (2020 census, county profiles) are in the comments
+    assert low <= county_people(code, area_km2) <= high
