@@ -62,6 +62,7 @@ _SQLITE_MAGIC: Final = b"SQLite format 3\x00"  # .gpkg
 _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, .doc
 _SNIFF_BYTES: Final = 8192  # many NUL bytes in the first 8 KB mark a binary file ...
 _MAX_STRAY_NULS: Final = 2  # ... more than this (one or two are stray control characters in a name)
+_CONTROL_BYTES: Final = (*range(9), *range(14, 32))  # C0 controls other than tab, newlines, VT, FF
 _VECTOR: Final = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _TABLE: Final = (".csv", ".txt", ".tsv")
 _EXCEL: Final = (".xlsx", ".xlsm")
@@ -144,8 +145,10 @@ def _binary_kind(raw: bytes) -> str | None:
     if raw.startswith(_SQLITE_MAGIC):
         return "a GeoPackage or SQLite database, not text: give it its real extension (.gpkg)"
     head = raw[:_SNIFF_BYTES]
-    # a stray NUL pasted into a name is a control character (removed at load, with a warning); many are a binary file
-    if head.count(b"\x00") > _MAX_STRAY_NULS:
+    # a stray NUL or bell pasted into a name is a control character (removed at load, with a warning); many
+    # NULs, or control bytes making up more than a few percent of the text, are a binary file
+    controls = sum(head.count(bytes([c])) for c in _CONTROL_BYTES)
+    if head.count(b"\x00") > _MAX_STRAY_NULS or (controls > _MAX_STRAY_NULS and controls * 20 > len(head)):
         return "a binary file, not text"
     return None
 

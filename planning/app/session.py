@@ -354,8 +354,8 @@ class Session:
         stage_metrics = {name: dict(out.metrics) for name, out in self.outputs.items() if out.metrics}
         content = manifest(
             self.scenario, folder.staging, folder.outputs, self.timings_s, stage_metrics,
-            tables=self._table_paths(), status=self._status(), kept=folder.kept(),
-            notes=getattr(self.inputs, "notes", ()),
+            tables=self._table_paths(), status={**self._status(), "input_warnings": list(getattr(self.inputs, "notes", ()))},
+            kept=folder.kept(),
         )
         folder.write({MANIFEST: folder.relocate(content)})
         return folder.commit()

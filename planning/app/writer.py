@@ -313,7 +313,6 @@ def manifest(
     *,
     tables: Mapping[str, Path] | None = None,
     status: Mapping[str, Any] | None = None,
-    notes: Sequence[str] = (),
     kept: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The content of ``manifest.json``.
@@ -334,9 +333,8 @@ def manifest(
         Table files the stages read (``"rotation.staffing_targets"`` → path), recorded with the inputs.
     status
         ``{"stages": {stage: "finished" | "failed" | "not run"}, "failed": {...} | None}``: which stages
-        finished and, when one stopped the run, which and why.
-    notes
-        The warnings raised while loading the inputs (:attr:`geo.model.Inputs.notes`), recorded as ``input_warnings``.
+        finished and, when one stopped the run, which and why; with ``input_warnings``, the warnings raised
+        while loading the inputs (:attr:`geo.model.Inputs.notes`).
     kept
         Files an earlier run wrote in the folder that this run keeps, as inputs it reads (relative path →
         checksum); listed so that later runs still know them as the tool's (:mod:`planning.app.outdir`).
@@ -353,11 +351,10 @@ def manifest(
         "scenario": str(scenario.path) if scenario.path else None,
         "parameters": scenario.to_dict(),
         "inputs": inputs,
-        "input_warnings": list(notes),
         "outputs": outputs,
         "kept": dict(kept or {}),
         "timings_s": dict(timings),
         "stage_metrics": stage_metrics,
         "versions": _versions(),
-        **({"stages": {}, "failed": None} if status is None else dict(status)),
+        **({"stages": {}, "failed": None, "input_warnings": []} if status is None else dict(status)),
     }
