@@ -567,28 +567,20 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
     small = limits.model_copy(update={"workers": 1})
     if prob.guard is not None:
         small = small.model_copy(update={"time_limit_s": min(limits.time_limit_s, GUARD_DETERMINISTIC_S)})
-    sub, repair, cols, keep = _repair_model(m, prob, lp)
+    _sub, repair, cols, keep = _repair_model(m, prob, lp)
     best = _solve_at(repair, cols, m, hint=None, lp=lp, limits=small, relative_gap=small_gap, bound=lp.obj)
     if within(best):
         return _as_best(best)
     start = greedy_flow(prob)
     best = _better(best, _complete(m, start, lp, small) if start.any() else None)
-    # the model over every arc the LP uses or prices cheaply, and the start's, started from the best plan so far
-    keep = keep | (start > 0)
-    sub, cols = _restrict(m, keep)
-    hint = best[3][cols] if best is not None else None
-    found = _solve_at(sub, cols, m, hint=hint, lp=lp, limits=small, relative_gap=small_gap, bound=None)
-    if found is not None:
-        # reduced-cost test: an arc left out with reduced cost > UB − LP cannot be in a better plan
-        dropped = ~keep
-        proven = not dropped.any() or float(lp.rc[: m.n_arcs][dropped].min()) > found[1] - lp.obj
-        found = (found[0], found[1], max(found[2], lp.obj) if proven else lp.obj, found[3], proven)
-        logger.debug("rotation: restricted model objective %.0f, bound %.0f (global: %s)", found[1], found[2], proven)
-    best = _better(found, best)
-    if within(best):
-        return _as_best(best)
+    if prob.guard is None:
+        best = _restricted(m, lp, keep | (start > 0), best, limits=small, relative_gap=small_gap)
+        if within(best):
+            return _as_best(best)
     # the full model, started from the best plan so far (or, with quotas relaxed, from the empty plan, which
-    # always meets every rule: no move, each quota short by itself)
+    # always meets every rule: no move, each quota short by itself); with the never-worse rows straight from
+    # the repair and greedy plans: the restricted model's LP cuts took 20 s of wall time for 3 s of CP-SAT
+    # work (天山区), where the full model improved on it by 1.8 % in 6 s
     hint = best[3] if best is not None else _empty_plan(m, prob)
     if best is not None and prob.guard is not None:
         # improving from a plan: one worker, as on the small models (the quick benchmark: optimal in 8 s, against
@@ -602,6 +594,22 @@ def _solve_from_lp(m: _Matrix, prob: RotationProblem, lp: _LP, *, limits: SolveL
     if len(m.short_cols):
         return _complete(m, np.zeros(m.n_arcs, dtype=np.int64), lp, small) or full
     return full
+
+
+def _restricted(m: _Matrix, lp: _LP, keep: NDArray[np.bool_], best: _Best | None, *, limits: SolveLimits,
+                relative_gap: float) -> _Best | None:
+    """The model over the kept arcs (those the LP uses or prices cheaply, and the greedy plan's), from the best
+    plan so far; its bound is global when the reduced-cost test proves no left-out arc can improve it."""
+    sub, cols = _restrict(m, keep)
+    hint = best[3][cols] if best is not None else None
+    found = _solve_at(sub, cols, m, hint=hint, lp=lp, limits=limits, relative_gap=relative_gap, bound=None)
+    if found is not None:
+        # reduced-cost test: an arc left out with reduced cost > UB − LP cannot be in a better plan
+        dropped = ~keep
+        proven = not dropped.any() or float(lp.rc[: m.n_arcs][dropped].min()) > found[1] - lp.obj
+        found = (found[0], found[1], max(found[2], lp.obj) if proven else lp.obj, found[3], proven)
+        logger.debug("rotation: restricted model objective %.0f, bound %.0f (global: %s)", found[1], found[2], proven)
+    return _better(found, best)
 
 
 def _as_best(found: _Best | None) -> _Best:
