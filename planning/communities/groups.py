@@ -48,7 +48,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -1057,6 +1057,30 @@ def _fixed_beyond_cap(
     return tuple(out)
 
 
+def _middle_leads(lv: str, sub: pd.DataFrame, sol: GroupSolution, label: Callable[[str], str]) -> list[Shortfall]:
+    """A shortfall per group whose lead is not a strong school: the strong schools within reach were full, so the
+    next strongest eligible school (urban or town, complete, of 100 pupils or more) leads it — said, not hidden."""
+    if "strength_class" not in sub.columns:
+        return []
+    ids = sub.index.to_numpy().astype(str)
+    cls = sub["strength_class"].astype(str).to_numpy()
+    strength = pd.to_numeric(sub.get("strength"), errors="coerce").to_numpy() if "strength" in sub.columns else None
+    out = []
+    for j in np.unique(sol.lead_of[sol.lead_of >= 0]):
+        if cls[j] == "strong":
+            continue
+        members = int((sol.lead_of == j).sum()) - 1
+        if members == 0:
+            continue  # a lead without members is no group
+        score = f" (strength {strength[j]:.2f})" if strength is not None and np.isfinite(strength[j]) else ""
+        out.append(Shortfall(
+            where=f"{lv}: group of {label(ids[j])}", short_by=1, unit="strong lead",
+            detail=f"led by a {cls[j]}-strength school{score}: the strong schools within reach lead full groups, so the "
+            f"next strongest school that may lead takes these {members} member(s); choose a strong lead (fixed groups) if one can",
+        ))
+    return out
+
+
 def _level_shortfalls(
     lv: str, sub: pd.DataFrame, un: pd.DataFrame, sol: GroupSolution, options: CommunityOptions
 ) -> tuple[Shortfall, ...]:
@@ -1078,6 +1102,8 @@ def _level_shortfalls(
         )
         for r in un.itertuples()
     ]
+    if options.lead_mode != "given" and not options.central_schools:  # leads the user chose or configured are theirs
+        out += _middle_leads(lv, sub, sol, label)
     cap = options.max_travel_min
     for j, k in sorted(sol.short.items()):
         n = options.min_members - k

@@ -77,3 +77,9 @@ def test_strong_schools_and_leads_are_schools_that_can_lead(case: str, central: 
     assert len(plan.shortfalls) >= len(left) and all(r for r in left["reason"])
     if central:
         assert plan.metrics["primary"]["central_groups"] > 0
+    else:
+        # a lead that is not strong (the strong ones within reach are full) is said, group by group
+        lead_rows = plan.groups.loc[plan.groups["role"] == "lead", ["level", "school_id"]].drop_duplicates()
+        weak_leads = [r for r in lead_rows.itertuples() if strength.loc[r.school_id, "strength_class"] != "strong"]
+        said = [s for s in plan.shortfalls if s.unit == "strong lead"]
+        assert len(said) == len(weak_leads)
