@@ -200,18 +200,22 @@ def _frames(
     pair = pair_index(p, np.arange(n), school)
     ok = pair >= 0
     rows = np.flatnonzero(p.demand > 0)
-    boards = ok & p.boards[np.maximum(pair, 0)]
+    # per block: the pair's figures where it has one (no pair at all when every block is unserved)
+    time_s, dist_m, boards = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, bool)
+    time_s[ok], dist_m[ok], boards[ok] = p.time_s[pair[ok]], p.dist_m[pair[ok]], p.boards[pair[ok]]
+    school_id = np.full(n, "", dtype=object)
+    school_id[ok] = p.school_ids[school[ok]]
     boarders = np.where(boards, p.demand, 0)
     young = np.where(boards, np.floor(p.demand * lower_grades_share + 0.5).astype(np.int64), 0)
     reason = p.reason.copy()
     for i in np.flatnonzero(boards & (p.demand > 0)):
-        reason[i] = f"boards: {_minutes(p.time_s[pair[i]])} min one way, beyond the day limit"
+        reason[i] = f"boards: {_minutes(time_s[i])} min one way, beyond the day limit"
     assignment = pd.DataFrame(
         {
             "block_id": p.block_ids[rows],
-            "school_id": np.where(ok[rows], p.school_ids[np.maximum(school[rows], 0)], ""),
-            "travel_s": pd.array(np.where(ok[rows], p.time_s[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
-            "travel_m": pd.array(np.where(ok[rows], p.dist_m[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
+            "school_id": school_id[rows].astype(str),
+            "travel_s": pd.array(time_s[rows], dtype="Int64"),
+            "travel_m": pd.array(dist_m[rows], dtype="Int64"),
             "students": p.demand[rows],
             "boarders": boarders[rows],
             "young_boarders": young[rows],
