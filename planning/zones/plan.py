@@ -88,7 +88,16 @@ from numpy.typing import NDArray
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
 from planning.zones.contiguity import attach_greedily, make_contiguous
-from planning.zones.instance import BlockGraph, Instance, Reach, excess, pair_index, prepare, students_moved
+from planning.zones.instance import (
+    BlockGraph,
+    Instance,
+    Reach,
+    excess,
+    pair_index,
+    prepare,
+    students_at,
+    students_moved,
+)
 from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, SolveLimits, ZoneOptions
 from planning.zones.relaxation import Relaxation, relax
 from planning.zones.repair import Cut, Repair, WorkBudget, integer_repair
@@ -102,6 +111,7 @@ from planning.zones.rounding import (
     round_flow,
     seat_prices,
 )
+from planning.zones.sites import Sites, find_sites, merge, split
 
 #: Cheapest schools per block the whole-block rounding may move it to (plus the
 #: schools the relaxation uses): moving a block farther is never worth it in practice.
@@ -409,12 +419,7 @@ def optimal_zones(
     """
     if options.method == "nearest":
         return nearest_zones(travel, demand, capacity_seats, level=level, reach=reach, current=current)
-    def solve(opts: ZoneOptions) -> ZonePlan:
-        return _optimal(
-            travel, demand, capacity_seats, level=level, reach=reach, current=current, graph=graph,
-            options=opts, limits=limits,
-        )
-
+    solve = _Zoning(travel, demand, capacity_seats, level, reach, current, graph, limits).solve
     try:
         return solve(options)
     except (InfeasibleError, SolverError) as err:
@@ -474,6 +479,72 @@ def _optimal(
     enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
     finish = _Finish(relaxed.bound, penalty, None if graph is None else enclave_ids, details)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+@dataclass(frozen=True)
+class _Zoning:
+    """The inputs of one optimal solve (everything but the options)."""
+
+    travel: TravelMatrix
+    demand: Sequence[int] | NDArray[np.integer]
+    capacity_seats: Sequence[int] | NDArray[np.integer]
+    level: str
+    reach: Reach
+    current: NDArray[np.integer] | None
+    graph: BlockGraph | None
+    limits: SolveLimits
+
+    def twins(self, options: ZoneOptions) -> Sites | None:
+        """Co-located schools to zone as one site each: only when zones are to be whole."""
+        g = self.graph
+        if g is None or not options.contiguity or len(g.roots) != self.travel.shape[1]:
+            return None
+        return find_sites(self.travel, self.reach, g)
+
+    def solve(self, options: ZoneOptions) -> ZonePlan:
+        """The optimal solve: co-located schools as one site each when that splits well, else school by school."""
+        sites = self.twins(options)
+        if sites is not None and self.graph is not None:
+            plan = _by_site(self, sites, self.graph, options)
+            if plan is not None:
+                return plan
+        return _optimal(
+            self.travel, self.demand, self.capacity_seats, level=self.level, reach=self.reach, current=self.current,
+            graph=self.graph, options=options, limits=self.limits,
+        )
+
+
+def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) -> ZonePlan | None:
+    """The plan of co-located schools zoned as one site each, the sites' zones split (:mod:`planning.zones.sites`).
+
+    ``None`` when the split in whole blocks leaves more students above seats, or
+    more moved students above the cap, than the sites' plan: the schools are then
+    zoned one by one.
+    """
+    t0 = time.perf_counter()
+    p = prepare(
+        z.travel, z.demand, z.capacity_seats, reach=z.reach, current=z.current, stability_weight_s=options.stability_weight_s
+    )
+    si = merge(sites, z.travel, p.capacity, z.current, z.reach, graph)
+    site_plan = _optimal(
+        si.travel, z.demand, si.capacity, level=z.level, reach=si.reach, current=si.current, graph=si.graph,
+        options=options, limits=z.limits,
+    )
+    school = split(p, site_plan.block_school, sites, graph)
+    penalty, max_moved = options.overflow_penalty_s, options.max_moved
+    over = int(np.maximum(students_at(p, school) - p.capacity, 0).sum())
+    if penalty is None and over > int(site_plan.overflow["over_by"].sum()):
+        return None
+    if max_moved is not None and students_moved(p, school) > max(max_moved, site_plan.moved_students or 0):
+        return None
+    details: dict[str, float | int | str] = {**site_plan.details, "sites": sum(len(k) > 1 for k in sites.members)}
+    budget = WorkBudget(max(z.limits.time_limit_s - float(site_plan.details.get("work_units", 0.0)), 0.0))
+    r = Repair(p, None, _root_map(graph, len(p.demand)), max_moved, penalty, z.limits.seed, budget)
+    school, rounds, enclaves = make_contiguous(r, school, graph, [], {})
+    details["site_contiguity_rounds"] = rounds
+    enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
+    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details)
+    return _plan(p, school, level=z.level, t0=t0, share=z.reach.lower_grades_share, finish=finish)
 
 
 # --- phases of the optimal solve -----------------------------------------------------

@@ -12,6 +12,7 @@ import shapely
 from geo.adjacency import block_adjacency
 from geo.travel import TravelMatrix, straight_line_matrix
 from planning.zones import BlockGraph, Reach, ZoneOptions, from_arrays, from_frames, nearest_from_arrays
+from planning.zones.sites import find_sites
 
 CRS = pyproj.CRS.from_epsg(32649)
 DAY_S = 1800
@@ -121,3 +122,68 @@ def test_issue14_case2_schools_on_one_point_rounding(demand: list[int], seats: l
     if sum(demand) <= sum(seats) and max(demand) <= max(seats) and len(demand) > 1:
         assert plan.overflow.empty
     assert plan.bound_s <= plan.objective_s
+
+
+def _grid(seats: list[int], points: list[tuple[float, float]]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, TravelMatrix]:
+    """6 × 4 grid of 300 m blocks, 15 pupils each (360 in all); schools at the points given."""
+    cells = [(c, r) for r in range(4) for c in range(6)]
+    blocks = gpd.GeoDataFrame(
+        {"block_id": [f"k{c}{r}" for c, r in cells], "students_junior": [15] * 24},
+        geometry=[shapely.box(c * 300, r * 300, (c + 1) * 300, (r + 1) * 300) for c, r in cells], crs=CRS,
+    )
+    schools = gpd.GeoDataFrame(
+        {"school_id": [f"j{k}" for k in range(len(seats))], "name": ["中"] * len(seats), "capacity_junior": seats},
+        geometry=[shapely.Point(*xy) for xy in points], crs=CRS,
+    )
+    centre = blocks.geometry.centroid
+    travel = straight_line_matrix(
+        blocks["block_id"].to_numpy(), np.c_[centre.x, centre.y], schools["school_id"].to_numpy(), np.asarray(points, float)
+    )
+    return blocks, schools, travel
+
+
+def _zones(blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, travel: TravelMatrix) -> object:
+    adj = block_adjacency(blocks)
+    return from_frames(
+        blocks, schools, travel, level="junior", cells=adj.cells, adjacency=adj.matrix, options=ZoneOptions()
+    ).plan
+
+
+def test_issue14_case2_colocated_schools_zoned_as_one_site() -> None:
+    # Three schools on one point are interchangeable: zoned as one site (seats added) and the
+    # site's zone split, with no search among their equal plans (it took seconds of CP-SAT
+    # windows and could leave zones in pieces). The travel is that of one school of 390 seats.
+    plan = _zones(*_grid([130, 130, 130], [(450, 450)] * 3))
+    one = _zones(*_grid([390], [(450, 450)]))
+    assert plan.details["sites"] == 1  # type: ignore[attr-defined]
+    assert plan.details["contiguity_rounds"] == 0  # type: ignore[attr-defined]
+    assert plan.contiguous is True and not plan.enclaves  # type: ignore[attr-defined]
+    assert plan.travel_total_s == one.travel_total_s  # type: ignore[attr-defined]
+    assert plan.status == "OPTIMAL"  # type: ignore[attr-defined]
+    load = plan.school_load  # type: ignore[attr-defined]
+    assert load["students"].tolist() == [120, 120, 120] and plan.overflow.empty  # type: ignore[attr-defined]
+    # each school's part touches the site's block (k11) or holds it
+    a = plan.assignment.set_index("block_id")["school_id"]  # type: ignore[attr-defined]
+    ring = {"k11", "k01", "k21", "k10", "k12", "k00", "k02", "k20", "k22"}
+    assert {a[b] for b in ring} == {"j0", "j1", "j2"}
+
+
+def test_colocated_schools_with_other_boarding_or_travel_are_not_one_site() -> None:
+    blocks, _, travel = _grid([130, 130, 130], [(450, 450)] * 3)
+    graph = BlockGraph(block_adjacency(blocks).matrix, np.array([7, 7, 7], np.int64))
+    sites = find_sites(travel, Reach(), graph)
+    assert sites is not None and [m.tolist() for m in sites.members] == [[0, 1, 2]]
+    # a boarding school on the same point is not interchangeable with day schools
+    boards = Reach(boarding_reach_s=7200, school_boards=np.array([False, True, False]))
+    sites = find_sites(travel, boards, graph)
+    assert sites is not None and [m.tolist() for m in sites.members] == [[0, 2], [1]]
+    # one block's travel differs (another snap to the roads): not twins
+    odd = TravelMatrix(
+        origin_ids=travel.origin_ids, dest_ids=travel.dest_ids, origin=travel.origin, dest=travel.dest,
+        time_s=np.where(travel.dest == 2, travel.time_s + 1, travel.time_s).astype(np.int32), dist_m=travel.dist_m,
+        mode=travel.mode,
+    )
+    sites = find_sites(odd, Reach(), graph)
+    assert sites is not None and [m.tolist() for m in sites.members] == [[0, 1], [2]]
+    # schools on other blocks: no site at all
+    assert find_sites(travel, Reach(), BlockGraph(graph.adjacency, np.array([7, 8, 9], np.int64))) is None
