@@ -87,7 +87,7 @@ from numpy.typing import NDArray
 
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
-from planning.zones.contiguity import attach_greedily, make_contiguous
+from planning.zones.contiguity import attach_greedily, detached_pieces, make_contiguous
 from planning.zones.instance import (
     BlockGraph,
     Instance,
@@ -120,6 +120,9 @@ LOCAL_CANDIDATES = 8
 #: whole before the rounding, it starts further from the relaxation, so more.
 CHAIN_PASSES = 2
 CONTIGUOUS_CHAIN_PASSES = 8
+#: Least work budget (deterministic seconds) of the split of a site's zone among its
+#: schools when the sites' plan spent the rest: enough for a few contiguity windows.
+MIN_PART_BUDGET = 1.0
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 
@@ -530,7 +533,21 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
         si.travel, z.demand, si.capacity, level=z.level, reach=si.reach, current=si.current, graph=si.graph,
         options=options, limits=z.limits,
     )
-    school = split(p, site_plan.block_school, sites, graph)
+    # the site's zone among its schools, with the work budget the sites' plan left
+    spent = float(site_plan.details.get("work_units", 0.0))
+    part_limits = z.limits.model_copy(update={"time_limit_s": max(z.limits.time_limit_s - spent, MIN_PART_BUDGET)})
+
+    def solve_part(
+        travel: TravelMatrix, demand: NDArray[np.int64], seats: NDArray[np.int64], current: NDArray[np.int64],
+        part: BlockGraph,
+    ) -> NDArray[np.int64]:
+        opts = options.model_copy(update={"max_moved": None})
+        return optimal_zones(
+            travel, demand, seats, level=z.level, reach=Reach(max_travel_s=None), current=current, graph=part,
+            options=opts, limits=part_limits,
+        ).block_school
+
+    school = split(p, site_plan.block_school, sites, graph, solve_part)
     penalty, max_moved = options.overflow_penalty_s, options.max_moved
     over = int(np.maximum(students_at(p, school) - p.capacity, 0).sum())
     if penalty is None and over > int(site_plan.overflow["over_by"].sum()):
@@ -538,10 +555,12 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
     if max_moved is not None and students_moved(p, school) > max(max_moved, site_plan.moved_students or 0):
         return None
     details: dict[str, float | int | str] = {**site_plan.details, "sites": sum(len(k) > 1 for k in sites.members)}
-    budget = WorkBudget(max(z.limits.time_limit_s - float(site_plan.details.get("work_units", 0.0)), 0.0))
-    r = Repair(p, None, _root_map(graph, len(p.demand)), max_moved, penalty, z.limits.seed, budget)
-    school, rounds, enclaves = make_contiguous(r, school, graph, [], {})
-    details["site_contiguity_rounds"] = rounds
+    # the split made each part whole where it could: pieces left are handed whole to a bordering
+    # zone with room, and the rest reported, not searched again (the schools of a site are
+    # interchangeable, so a search here has only equal plans to try)
+    if detached_pieces(school, graph.adjacency, graph.roots, p.connector):
+        school = attach_greedily(p, school, graph, penalty)
+    enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
     enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
     finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details)
     return _plan(p, school, level=z.level, t0=t0, share=z.reach.lower_grades_share, finish=finish)

@@ -3,33 +3,35 @@
 Schools that share their own block and reach every block in the same time
 (several schools on one campus, or schools geocoded to one point) are
 interchangeable for travel: any plan can swap their blocks at no cost. The
-relaxation then splits their pupils among them at random, whole zones fall
-apart into pieces that all have to touch the one shared block, and the
-contiguity pass searches the many equal plans at length (seconds to a minute
-on a county instead of a fraction of a second). So the zoning solve sees one
-*site* per group of such *twins*: their seats added, one root block, the travel
-of one of them (:func:`merge`). The site's zone is then split among its schools
-(:func:`split`): blocks are handed out outwards from the site's block, each to
-a school holding a neighbour of it (or to any school when it borders the site's
-block), so every part touches the site and is one piece; a block goes to its
-current school where that school has room, else to the school holding most of
-its neighbours that has room. The travel of the plan is the site plan's, and
-so is the bound (a site plan is never dearer than the school plan it stands
-for: moves within a site are free there), so the bound is valid for the schools.
+relaxation then splits their pupils among them at random, zones fall apart
+into pieces that all have to touch the one shared block, and the contiguity
+pass searches the many equal plans at length (seconds on a toy instance, a
+minute on a county, zones still in pieces). So the zoning solve sees one
+*site* per group of such *twins* (:func:`find_sites`): their seats added, one
+own block, the travel of one of them (:func:`merge`). The site's zone is then
+split among its schools (:func:`split`): each school gets a first block (the
+site's block, or one bordering it), and the zone is zoned again among the
+site's schools with travel counted in hops from those blocks, so each part is
+whole, touches the site's block and fits its seats, keeping today's school
+where that costs little. The travel of the plan is the sites' plan's, and so
+is the bound: a plan of sites is never dearer than the plan of schools it
+stands for (moves within a site are free there), so its bound holds for the
+schools too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from geo.travel import TravelMatrix
-from planning.zones.instance import BlockGraph, Instance, Reach, students_at
-from planning.zones.rounding import ejection_repair, local_pairs, local_search
+from planning.zones.instance import BlockGraph, Instance, Reach
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,30 @@ def merge(
     return SiteInstance(merged, seats, cur, site_reach, BlockGraph(graph.adjacency, np.asarray(graph.roots)[lead]))
 
 
-def split(p: Instance, site_school: NDArray[np.int64], sites: Sites, graph: BlockGraph) -> NDArray[np.int64]:
-    """School of each block from its site: each site's zone split among its schools (see the module docstring).
+#: Seconds of travel per hop of block adjacency in the split of a site's zone: each
+#: school's part is the blocks nearest (in hops) to its first block, as zones are
+#: nearest to their schools.
+HOP_S = 60
+
+#: The zoning solve a split uses: ``(travel, demand, seats, current, graph)`` → school of each block.
+SplitSolve = Callable[
+    [TravelMatrix, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], BlockGraph], NDArray[np.int64]
+]
+
+
+def split(
+    p: Instance, site_school: NDArray[np.int64], sites: Sites, graph: BlockGraph, solve: SplitSolve
+) -> NDArray[np.int64]:
+    """School of each block from its site: each site's zone split among its schools.
+
+    Each school of a site gets a first block: the site's own block for one
+    (today's school there, else the largest), a block bordering it for each
+    other (today's school there, else the one farthest from those taken, the
+    largest school first). The site's zone is then zoned among the site's
+    schools by ``solve`` with these first blocks as the schools' own blocks
+    and travel counted in hops from them (:data:`HOP_S`): whole parts, each
+    holding a block that borders the site's block, within seats, today's
+    school kept where that costs little.
 
     Parameters
     ----------
@@ -147,30 +171,20 @@ def split(p: Instance, site_school: NDArray[np.int64], sites: Sites, graph: Bloc
         The sites.
     graph
         Block adjacency and each school's root block.
+    solve
+        The zoning solve of a site's zone (contiguous, capacity as the caller's options say).
 
     Returns
     -------
     numpy.ndarray
-        School of each block (−1: none); over-full schools where the seats of a
-        site do not split in whole blocks.
+        School of each block (−1: none).
     """
     lead = sites.leaders
     school = np.where(site_school >= 0, lead[np.maximum(site_school, 0)], -1)
-    pinned = np.zeros(len(school), bool)
     for s, members in enumerate(sites.members):
-        if len(members) > 1:
-            pinned[_split_site(p, school, np.flatnonzero(site_school == s), members, graph)] = True
-    # Moves between the schools of a site only, each school's first block (the site's
-    # block, or one bordering it) kept: a region hemmed in by the others passes whole
-    # blocks along chains that keep the parts whole (travel is the same: no seat
-    # price); then shifts and swaps bring pupils back to today's school where they can.
-    pairs = local_pairs(p, (site_school[p.origin] >= 0) & (sites.site[p.dest] == site_school[p.origin]))
-    if (students_at(p, school) > p.capacity).any():
-        school, _ = ejection_repair(
-            pairs, school, p.capacity, np.zeros(len(p.capacity)), adjacency=graph.adjacency, pinned=pinned
-        )
-    seats = np.maximum(p.capacity, students_at(p, school))
-    school, _, _ = local_search(pairs, school, seats, movable=~pinned, adjacency=graph.adjacency)
+        blocks = np.flatnonzero(site_school == s)
+        if len(members) > 1 and len(blocks):
+            school[blocks] = _split_site(p, blocks, members, graph, solve)
     return school
 
 
@@ -186,71 +200,55 @@ def _hops(ptr: NDArray[np.int32], idx: NDArray[np.int32], root: int, zone: set[i
     return hops
 
 
-@dataclass
-class _Growth:
-    """One site's split in progress: each school's region grows from the site's block."""
+def _first_blocks(p: Instance, members: NDArray[np.int64], zone: set[int], graph: BlockGraph) -> dict[int, int]:
+    """School → its first block: the site's block, or one bordering it (see :func:`split`)."""
+    ptr, idx = graph.adjacency.indptr, graph.adjacency.indices
+    root = int(graph.roots[members[0]])
+    ring = sorted({int(v) for v in idx[ptr[root] : ptr[root + 1]].tolist()} & zone)
+    order = sorted((int(k) for k in members), key=lambda k: (-int(p.capacity[k]), k))
+    first: dict[int, int] = {}
+    if root in zone:
+        today = int(p.current[root])
+        first[today if today in order else order[0]] = root
+    far = {v: _hops(ptr, idx, v, zone) for v in ring}
+    for k in order:
+        free = [v for v in ring if v not in first.values()]
+        if k in first or not free:
+            continue
 
-    p: Instance
-    ptr: NDArray[np.int32]
-    idx: NDArray[np.int32]
-    school: NDArray[np.int64]
-    room: dict[int, int]
-    frontier: dict[int, set[int]]
-    hops: dict[int, int]
+        def rank(v: int, k: int = k) -> tuple[bool, int, int]:
+            gap = min((far[v].get(t, len(zone)) for t in first.values() if t != root), default=0)
+            return (int(p.current[v]) == k, gap, -v)
 
-    def take(self, k: int, b: int) -> None:
-        """Block ``b`` joins school ``k``: its unassigned neighbours join ``k``'s frontier."""
-        self.school[b] = k
-        self.room[k] -= int(self.p.demand[b])
-        for f in self.frontier.values():
-            f.discard(b)
-        self.frontier[k].update(v for v in self.idx[self.ptr[b] : self.ptr[b + 1]].tolist() if v in self.hops and self.school[v] < 0)
-
-    def best(self, k: int) -> int | None:
-        """The frontier block school ``k`` takes next: one that fits, its own pupils first, then most neighbours in it, nearest."""
-        p = self.p
-        fit = [b for b in self.frontier[k] if p.demand[b] <= self.room[k]]
-        if not fit:
-            return None
-
-        def rank(b: int) -> tuple[bool, int, int, int]:
-            near = self.school[self.idx[self.ptr[b] : self.ptr[b + 1]]]
-            return (int(p.current[b]) != k, -int((near == k).sum()), self.hops[b], b)
-
-        return min(fit, key=rank)
+        first[k] = max(free, key=rank)
+    return first
 
 
 def _split_site(
-    p: Instance, school: NDArray[np.int64], blocks: NDArray[np.int64], members: NDArray[np.int64], graph: BlockGraph
-) -> list[int]:
-    """Grow each school's region from the site's block in turns, the emptiest school first (``school`` in place).
-
-    Returns the first block of each school's region: the site's block or one bordering it.
-    """
+    p: Instance, blocks: NDArray[np.int64], members: NDArray[np.int64], graph: BlockGraph, solve: SplitSolve
+) -> NDArray[np.int64]:
+    """School of each block of one site's zone (``blocks``, ascending), zoned among the site's schools."""
     ptr, idx = graph.adjacency.indptr, graph.adjacency.indices
-    root = int(graph.roots[members[0]])
     zone = set(blocks.tolist())
-    school[blocks] = -1
-    hops = _hops(ptr, idx, root, zone | {root})
-    ring = {v for v in idx[ptr[root] : ptr[root + 1]].tolist() if v in zone}
-    g = _Growth(p, ptr, idx, school, {int(k): int(p.capacity[k]) for k in members}, {int(k): set(ring) for k in members}, hops)
-    first = []
-    if root in zone:
-        cur = int(p.current[root])
-        g.take(cur if cur in g.room else max(sorted(g.room), key=lambda j: g.room[j]), root)
-        first.append(root)
-    while True:
-        order = sorted(g.room, key=lambda j: (-g.room[j] / max(int(p.capacity[j]), 1), j))
-        step = next(((k, b) for k in order if (b := g.best(k)) is not None), None)
-        if step is None:
-            break
-        if not (school[blocks] == step[0]).any():
-            first.append(step[1])
-        g.take(*step)
-    # blocks no region could take with room: to a bordering school (over its seats), or any
-    left = sorted((b for b in zone if school[b] < 0), key=lambda b: (hops.get(b, len(hops)), b))
-    for b in left:
-        near = [int(k) for k in school[idx[ptr[b] : ptr[b + 1]]].tolist() if k in g.room]
-        cand = sorted(set(near)) or sorted(g.room)
-        g.take(max(cand, key=lambda j: (g.room[j], -j)), b)
-    return first
+    first = _first_blocks(p, members, zone, graph)
+    local = {int(b): i for i, b in enumerate(blocks.tolist())}
+    origin, dest, hops = [], [], []
+    for j, k in enumerate(members.tolist()):
+        if k in first:
+            reach = _hops(ptr, idx, first[k], zone)
+            origin.append(np.arange(len(blocks)))
+            dest.append(np.full(len(blocks), j))
+            hops.append(np.array([reach.get(int(b), len(blocks)) for b in blocks.tolist()]))
+    o, d, h = np.concatenate(origin), np.concatenate(dest), np.concatenate(hops)
+    order = np.lexsort((d, o))
+    time_s = (h[order] * HOP_S).astype(np.int32)
+    travel = TravelMatrix(
+        origin_ids=p.block_ids[blocks], dest_ids=p.school_ids[members], origin=o[order].astype(np.int32),
+        dest=d[order].astype(np.int32), time_s=time_s, dist_m=time_s, mode="hops",
+    )
+    where = {int(k): j for j, k in enumerate(members.tolist())}
+    current = np.array([where.get(int(c), -1) for c in p.current[blocks].tolist()], np.int64)
+    sub = graph.adjacency[blocks][:, blocks]
+    roots = np.array([local[first[int(k)]] if int(k) in first else -1 for k in members], np.int64)
+    got = solve(travel, p.demand[blocks], p.capacity[members], current, BlockGraph(sp.csr_array(sub), roots))
+    return np.where(got >= 0, members[np.maximum(got, 0)], members[0])
