@@ -385,14 +385,14 @@ def _pupils(blocks: pd.DataFrame, level: Level) -> int:
     return int(pd.to_numeric(blocks[col], errors="coerce").fillna(0).sum()) if col in blocks else 0
 
 
-def _no_schools(level: Level, pupils: int, levels: Sequence[str]) -> InputError:
+def _no_schools(level: Level, pupils: int) -> InputError:
     """Why a level whose pupils have no school with seats at all cannot be planned, and what to do."""
-    others = [x for x in levels if x != level]
-    fix = (
-        f"add the {level} schools (their capacity_{level} or classes_{level}), or plan only "
-        + (f"the {others[0]} level (--level {others[0]}, or levels = [\"{others[0]}\"] in [zones])" if others else "another level")
+    other = "junior" if level == "primary" else "primary"
+    msg = (
+        f"no {level} school has seats, but the blocks hold {pupils} {level} pupils: add the {level} schools "
+        f"(their capacity_{level} or classes_{level}), or plan only the {other} level "
+        f"(--level {other}, or levels = [\"{other}\"] in [zones])"
     )
-    msg = f"no {level} school has seats, but the blocks hold {pupils} {level} pupils: {fix}"
     return InputError([Problem(layer="schools", column=f"capacity_{level}", message=msg)])
 
 
@@ -409,7 +409,7 @@ def _plan_level(
     """Zones of one level, each block travelling by its own mode (reasons and figures per mode)."""
     schools = _level_schools(ctx, level)
     if not len(schools):
-        raise _no_schools(level, _pupils(blocks, level), params.levels)
+        raise _no_schools(level, _pupils(blocks, level))
     limit = params.travel_limit_s(level)
     level_mode = ctx.scenario.network.mode_for(level)
     modes = block_modes(blocks, level_mode, params.rural_mode)
