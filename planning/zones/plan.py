@@ -58,9 +58,15 @@ belong to school ``j`` only if one of its bordering blocks does" and the rule
 cuts for any piece the window leaves behind, until every zone is one piece or
 the work budget is spent (the plan then reports the pieces left).
 
+Co-located schools. Schools of the level that share their own block and reach
+every block in the same time are interchangeable: with contiguity they are
+zoned as one site and the site's zone is split among them afterwards
+(:mod:`planning.zones.sites`), instead of a search among their equal plans.
+
 Where the steps live: :mod:`planning.zones.instance` (pairs in reach),
 :mod:`planning.zones.relaxation`, :mod:`planning.zones.rounding`,
-:mod:`planning.zones.repair` (CP-SAT), :mod:`planning.zones.contiguity`; this
+:mod:`planning.zones.repair` (CP-SAT), :mod:`planning.zones.contiguity`,
+:mod:`planning.zones.sites` (co-located schools); this
 module runs them in order (:func:`optimal_zones`) and builds the
 :class:`ZonePlan`.
 

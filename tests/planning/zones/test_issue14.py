@@ -12,7 +12,6 @@ import shapely
 from geo.adjacency import block_adjacency
 from geo.travel import TravelMatrix, straight_line_matrix
 from planning.zones import BlockGraph, Reach, ZoneOptions, from_arrays, from_frames, nearest_from_arrays
-from planning.zones.sites import find_sites
 
 CRS = pyproj.CRS.from_epsg(32649)
 DAY_S = 1800
@@ -169,6 +168,8 @@ def test_issue14_case2_colocated_schools_zoned_as_one_site() -> None:
 
 
 def test_colocated_schools_with_other_boarding_or_travel_are_not_one_site() -> None:
+    from planning.zones.sites import find_sites
+
     blocks, _, travel = _grid([130, 130, 130], [(450, 450)] * 3)
     graph = BlockGraph(block_adjacency(blocks).matrix, np.array([7, 7, 7], np.int64))
     sites = find_sites(travel, Reach(), graph)
