@@ -165,6 +165,9 @@ def test_issue14_case2_colocated_schools_zoned_as_one_site() -> None:
     a = plan.assignment.set_index("block_id")["school_id"]  # type: ignore[attr-defined]
     ring = {"k11", "k01", "k21", "k10", "k12", "k00", "k02", "k20", "k22"}
     assert {a[b] for b in ring} == {"j0", "j1", "j2"}
+    # the same plan again
+    again = _zones(*_grid([130, 130, 130], [(450, 450)] * 3))
+    assert again.assignment.equals(plan.assignment)  # type: ignore[attr-defined]
 
 
 def test_colocated_schools_with_other_boarding_or_travel_are_not_one_site() -> None:
