@@ -58,9 +58,15 @@ belong to school ``j`` only if one of its bordering blocks does" and the rule
 cuts for any piece the window leaves behind, until every zone is one piece or
 the work budget is spent (the plan then reports the pieces left).
 
+Co-located schools. Schools of the level that share their own block and reach
+every block in the same time are interchangeable: with contiguity they are
+zoned as one site and the site's zone is split among them afterwards
+(:mod:`planning.zones.sites`), instead of a search among their equal plans.
+
 Where the steps live: :mod:`planning.zones.instance` (pairs in reach),
 :mod:`planning.zones.relaxation`, :mod:`planning.zones.rounding`,
-:mod:`planning.zones.repair` (CP-SAT), :mod:`planning.zones.contiguity`; this
+:mod:`planning.zones.repair` (CP-SAT), :mod:`planning.zones.contiguity`,
+:mod:`planning.zones.sites` (co-located schools); this
 module runs them in order (:func:`optimal_zones`) and builds the
 :class:`ZonePlan`.
 
@@ -87,8 +93,17 @@ from numpy.typing import NDArray
 
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
-from planning.zones.contiguity import attach_greedily, make_contiguous
-from planning.zones.instance import BlockGraph, Instance, Reach, excess, pair_index, prepare, students_moved
+from planning.zones.contiguity import attach_greedily, detached_pieces, make_contiguous
+from planning.zones.instance import (
+    BlockGraph,
+    Instance,
+    Reach,
+    excess,
+    pair_index,
+    prepare,
+    students_at,
+    students_moved,
+)
 from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, SolveLimits, ZoneOptions
 from planning.zones.relaxation import Relaxation, relax
 from planning.zones.repair import Cut, Repair, WorkBudget, integer_repair
@@ -102,6 +117,7 @@ from planning.zones.rounding import (
     round_flow,
     seat_prices,
 )
+from planning.zones.sites import Sites, find_sites, merge, split
 
 #: Cheapest schools per block the whole-block rounding may move it to (plus the
 #: schools the relaxation uses): moving a block farther is never worth it in practice.
@@ -110,6 +126,9 @@ LOCAL_CANDIDATES = 8
 #: whole before the rounding, it starts further from the relaxation, so more.
 CHAIN_PASSES = 2
 CONTIGUOUS_CHAIN_PASSES = 8
+#: Least work budget (deterministic seconds) of the split of a site's zone among its
+#: schools when the sites' plan spent the rest: enough for a few contiguity windows.
+MIN_PART_BUDGET = 1.0
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 
@@ -200,18 +219,22 @@ def _frames(
     pair = pair_index(p, np.arange(n), school)
     ok = pair >= 0
     rows = np.flatnonzero(p.demand > 0)
-    boards = ok & p.boards[np.maximum(pair, 0)]
+    # per block: the pair's figures where it has one (no pair at all when every block is unserved)
+    time_s, dist_m, boards = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, bool)
+    time_s[ok], dist_m[ok], boards[ok] = p.time_s[pair[ok]], p.dist_m[pair[ok]], p.boards[pair[ok]]
+    school_id = np.full(n, "", dtype=object)
+    school_id[ok] = p.school_ids[school[ok]]
     boarders = np.where(boards, p.demand, 0)
     young = np.where(boards, np.floor(p.demand * lower_grades_share + 0.5).astype(np.int64), 0)
     reason = p.reason.copy()
     for i in np.flatnonzero(boards & (p.demand > 0)):
-        reason[i] = f"boards: {_minutes(p.time_s[pair[i]])} min one way, beyond the day limit"
+        reason[i] = f"boards: {_minutes(time_s[i])} min one way, beyond the day limit"
     assignment = pd.DataFrame(
         {
             "block_id": p.block_ids[rows],
-            "school_id": np.where(ok[rows], p.school_ids[np.maximum(school[rows], 0)], ""),
-            "travel_s": pd.array(np.where(ok[rows], p.time_s[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
-            "travel_m": pd.array(np.where(ok[rows], p.dist_m[np.maximum(pair[rows], 0)], 0), dtype="Int64"),
+            "school_id": school_id[rows].astype(str),
+            "travel_s": pd.array(time_s[rows], dtype="Int64"),
+            "travel_m": pd.array(dist_m[rows], dtype="Int64"),
             "students": p.demand[rows],
             "boarders": boarders[rows],
             "young_boarders": young[rows],
@@ -405,12 +428,7 @@ def optimal_zones(
     """
     if options.method == "nearest":
         return nearest_zones(travel, demand, capacity_seats, level=level, reach=reach, current=current)
-    def solve(opts: ZoneOptions) -> ZonePlan:
-        return _optimal(
-            travel, demand, capacity_seats, level=level, reach=reach, current=current, graph=graph,
-            options=opts, limits=limits,
-        )
-
+    solve = _Zoning(travel, demand, capacity_seats, level, reach, current, graph, limits).solve
     try:
         return solve(options)
     except (InfeasibleError, SolverError) as err:
@@ -470,6 +488,88 @@ def _optimal(
     enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
     finish = _Finish(relaxed.bound, penalty, None if graph is None else enclave_ids, details)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+@dataclass(frozen=True)
+class _Zoning:
+    """The inputs of one optimal solve (everything but the options)."""
+
+    travel: TravelMatrix
+    demand: Sequence[int] | NDArray[np.integer]
+    capacity_seats: Sequence[int] | NDArray[np.integer]
+    level: str
+    reach: Reach
+    current: NDArray[np.integer] | None
+    graph: BlockGraph | None
+    limits: SolveLimits
+
+    def twins(self, options: ZoneOptions) -> Sites | None:
+        """Co-located schools to zone as one site each: only when zones are to be whole."""
+        g = self.graph
+        if g is None or not options.contiguity or len(g.roots) != self.travel.shape[1]:
+            return None
+        return find_sites(self.travel, self.reach, g)
+
+    def solve(self, options: ZoneOptions) -> ZonePlan:
+        """The optimal solve: co-located schools as one site each when that splits well, else school by school."""
+        sites = self.twins(options)
+        if sites is not None and self.graph is not None:
+            plan = _by_site(self, sites, self.graph, options)
+            if plan is not None:
+                return plan
+        return _optimal(
+            self.travel, self.demand, self.capacity_seats, level=self.level, reach=self.reach, current=self.current,
+            graph=self.graph, options=options, limits=self.limits,
+        )
+
+
+def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) -> ZonePlan | None:
+    """The plan of co-located schools zoned as one site each, the sites' zones split (:mod:`planning.zones.sites`).
+
+    ``None`` when the split in whole blocks leaves more students above seats, or
+    more moved students above the cap, than the sites' plan: the schools are then
+    zoned one by one.
+    """
+    t0 = time.perf_counter()
+    p = prepare(
+        z.travel, z.demand, z.capacity_seats, reach=z.reach, current=z.current, stability_weight_s=options.stability_weight_s
+    )
+    si = merge(sites, z.travel, p.capacity, z.current, z.reach, graph)
+    site_plan = _optimal(
+        si.travel, z.demand, si.capacity, level=z.level, reach=si.reach, current=si.current, graph=si.graph,
+        options=options, limits=z.limits,
+    )
+    # the site's zone among its schools, with the work budget the sites' plan left
+    spent = float(site_plan.details.get("work_units", 0.0))
+    part_limits = z.limits.model_copy(update={"time_limit_s": max(z.limits.time_limit_s - spent, MIN_PART_BUDGET)})
+
+    def solve_part(
+        travel: TravelMatrix, demand: NDArray[np.int64], seats: NDArray[np.int64], current: NDArray[np.int64],
+        part: BlockGraph,
+    ) -> NDArray[np.int64]:
+        opts = options.model_copy(update={"max_moved": None})
+        return optimal_zones(
+            travel, demand, seats, level=z.level, reach=Reach(max_travel_s=None), current=current, graph=part,
+            options=opts, limits=part_limits,
+        ).block_school
+
+    school = split(p, site_plan.block_school, sites, graph, solve_part)
+    penalty, max_moved = options.overflow_penalty_s, options.max_moved
+    over = int(np.maximum(students_at(p, school) - p.capacity, 0).sum())
+    if penalty is None and over > int(site_plan.overflow["over_by"].sum()):
+        return None
+    if max_moved is not None and students_moved(p, school) > max(max_moved, site_plan.moved_students or 0):
+        return None
+    details: dict[str, float | int | str] = {**site_plan.details, "sites": sum(len(k) > 1 for k in sites.members)}
+    # the split made each part whole where it could: pieces left are handed whole to a bordering
+    # zone with room, and the rest reported, not searched again (the schools of a site are
+    # interchangeable, so a search here has only equal plans to try)
+    if detached_pieces(school, graph.adjacency, graph.roots, p.connector):
+        school = attach_greedily(p, school, graph, penalty)
+    enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
+    enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
+    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details)
+    return _plan(p, school, level=z.level, t0=t0, share=z.reach.lower_grades_share, finish=finish)
 
 
 # --- phases of the optimal solve -----------------------------------------------------

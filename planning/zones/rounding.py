@@ -305,6 +305,8 @@ def _arc_table(
         q = np.flatnonzero(ok)
         ok[q] = borders(border_keys(adjacency, school, m), p.origin[q], p.dest[q], m)
     q = np.flatnonzero(ok)
+    if not len(q):  # no block can move (one zone, or every block pinned): no arcs
+        return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, float), np.zeros(0, np.int64)
     delta = p.cost[q] - mine[p.origin[q]]
     # two stable sorts (q is in block order): by delta, then by arc — as a lexsort, much faster
     order = np.argsort(delta, kind="stable")

@@ -371,13 +371,29 @@ def _limits(ctx: Context) -> SolveLimits:
 
 
 def _level_schools(ctx: Context, level: Level) -> gpd.GeoDataFrame:
-    """Schools with seats at the level, sorted by id."""
+    """Schools with seats at the level, sorted by id (none when the layer has no such school)."""
     schools = ctx.inputs.schools_of(level)
+    if f"capacity_{level}" not in schools:
+        return schools.iloc[:0]
     schools = schools[schools[f"capacity_{level}"].fillna(0) > 0]
-    schools = schools.sort_values("school_id", kind="stable").reset_index(drop=True)
-    if not len(schools):
-        raise InputError([Problem(layer="schools", column=f"capacity_{level}", message=f"no {level} school has seats")])
-    return schools
+    return schools.sort_values("school_id", kind="stable").reset_index(drop=True)
+
+
+def _pupils(blocks: pd.DataFrame, level: Level) -> int:
+    """Pupils of the level in the blocks (0 when the column is absent)."""
+    col = f"students_{level}"
+    return int(pd.to_numeric(blocks[col], errors="coerce").fillna(0).sum()) if col in blocks else 0
+
+
+def _no_schools(level: Level, pupils: int) -> InputError:
+    """Why a level whose pupils have no school with seats at all cannot be planned, and what to do."""
+    other = "junior" if level == "primary" else "primary"
+    msg = (
+        f"no {level} school has seats, but the blocks hold {pupils} {level} pupils: add the {level} schools "
+        f"(their capacity_{level} or classes_{level}), or plan only the {other} level "
+        f"(--level {other}, or levels = [\"{other}\"] in [zones])"
+    )
+    return InputError([Problem(layer="schools", column=f"capacity_{level}", message=msg)])
 
 
 def _beyond_day_limit(travel: TravelMatrix, limit: float) -> NDArray[np.bool_]:
@@ -392,6 +408,8 @@ def _plan_level(
 ) -> tuple[LevelZones, _LevelTravel]:
     """Zones of one level, each block travelling by its own mode (reasons and figures per mode)."""
     schools = _level_schools(ctx, level)
+    if not len(schools):
+        raise _no_schools(level, _pupils(blocks, level))
     limit = params.travel_limit_s(level)
     level_mode = ctx.scenario.network.mode_for(level)
     modes = block_modes(blocks, level_mode, params.rural_mode)
@@ -425,6 +443,11 @@ def _plan_level(
     return lz, _LevelTravel(travel, limit, blocks, modes, level_mode)
 
 
+def _seconds(value: float | None) -> str:
+    """A mean travel time for the summary: ``n/a`` when no pupil is served."""
+    return "n/a" if value is None else f"{value} s"
+
+
 def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str:
     """One line per level: schools, students, mean travel against the nearest plan, status, blocks by other modes."""
     gap, b, mv = m["plan"]["gap"], m["boarding"], m["moved_vs_nearest"]
@@ -436,7 +459,8 @@ def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str
     ]
     return (
         f"{lz.level}: {len(lz.plan.school_load)} schools, {int(lz.plan.assignment['students'].sum())} students, "
-        f"mean travel {m['plan']['travel']['mean_travel_s']} s (nearest {m['nearest']['travel']['mean_travel_s']} s), "
+        f"mean travel {_seconds(m['plan']['travel']['mean_travel_s'])} "
+        f"(nearest {_seconds(m['nearest']['travel']['mean_travel_s'])}), "
         f"{m['plan']['status']}" + (f", gap {gap:.3%}" if gap is not None else "")
         + (f", {len(lz.plan.unserved)} blocks unserved" if len(lz.plan.unserved) else "")
         + "".join(f"; {x}" for x in others)
@@ -487,6 +511,9 @@ def run(ctx: Context, params: ZonesParams) -> StageOutput:
     shortfalls: list[Shortfall] = []
     names = _school_names(inputs.schools)
     for level in params.levels:
+        if not len(_level_schools(ctx, level)) and not _pupils(blocks, level):
+            out.lines.append(f"{level}: not planned (no {level} school has seats and no block has {level} pupils)")
+            continue
         levels[level], travels[level] = _plan_level(ctx, params, level, blocks, adj)
         _report_level(out, levels[level], travels[level], adj.method)
         shortfalls += level_shortfalls(levels[level], names, day_limit_s=travels[level].limit)
