@@ -19,7 +19,7 @@ FAR = (
 )
 #: A road 100 km off, far from the school and the block.
 ROADS = (
-    '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"road_id": "R1", '
+    '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {'
     '"highway": "primary"}, "geometry": {"type": "LineString", "coordinates": [[111.5, 38.0], [111.6, 38.0]]}}]}'
 )
 
