@@ -34,7 +34,7 @@ from planning.app.outdir import RunFolder
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
 from planning.app.session import load_scenario_data, planned_files, validate_report_settings
-from planning.app.settings import RESERVED, Scenario, SolverSection, TopLevel, problems_from
+from planning.app.settings import EXPORT_FORMATS, RESERVED, Scenario, SolverSection, TopLevel, problems_from
 from planning.app.stage import SHORTFALLS_FILE, Stage
 from planning.app.writer import write_files
 
@@ -207,12 +207,14 @@ def _demo_file(layer: str) -> str:
 
 
 def demo_scenario_dict(seed: int, time_limit_s: float, workers: int, *, strict: bool = False) -> dict[str, Any]:
-    """The demo's scenario file: every input layer, every registered stage enabled with its defaults (``strict`` on each when asked)."""
+    """The demo's scenario file: every input layer, every registered stage enabled with its defaults (``strict`` on each
+    when asked), and every export file (``[report] exports``)."""
     data: dict[str, Any] = {
         "name": "demo",
         "seed": seed,
         "inputs": {**{layer: _demo_file(layer) for layer in LAYERS}, "crs": "wgs84"},
         "solver": {"time_limit_s": time_limit_s, "workers": workers},
+        "report": {"exports": list(EXPORT_FORMATS)},
     }
     for name, stage in registry.STAGES.items():
         if name not in RESERVED:
