@@ -18,6 +18,7 @@ import shapely
 from geo.errors import InputError
 from geo.model import Inputs
 from geo.network import NetworkSettings
+from planning.app import cli
 from planning.app import session as session_mod
 from planning.app import stages as registry
 from planning.app.exports import (
@@ -274,3 +275,24 @@ def test_a_run_writes_the_exports_identically_into_two_folders(tmp_path: Path, m
         assert "exports" in summary.run.timings_s
         digests.append(outputs)
     assert digests[0] == digests[1]
+
+
+def test_run_flag_overrides_the_scenario_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(registry, "STAGES", {})
+    (tmp_path / "schools.csv").write_text(
+        "学校代码,学校名称,学段,城乡类型,小学学位数,经度,纬度\ns1,东城区第一小学,小学,城区,1080,116.404,39.915\n", encoding="utf-8"
+    )
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[inputs]\nschools = "schools.csv"\ncrs = "wgs84"\n[report]\nexports = ["gpkg_cgcs2000"]\n', encoding="utf-8")
+    assert cli.main(["run", str(scenario), "--out", str(tmp_path / "a"), "--no-report", "--quiet", "--exports", "kml,kmz"]) == 0
+    assert sorted(p.name for p in (tmp_path / "a" / "exports").iterdir()) == ["plan.kml", "plan.kmz"]
+    root = ET.fromstring((tmp_path / "a" / KML_FILE).read_bytes())
+    assert [m.findtext("k:name", namespaces=KML_NS) for m in root.iterfind(".//k:Placemark", KML_NS)] == ["东城区第一小学"]
+    assert cli.main(["run", str(scenario), "--out", str(tmp_path / "b"), "--no-report", "--quiet", "--exports", "none"]) == 0
+    assert not (tmp_path / "b" / "exports").exists()
+    assert cli.main(["run", str(scenario), "--out", str(tmp_path / "c"), "--no-report", "--quiet"]) == 0
+    assert [p.name for p in (tmp_path / "c" / "exports").iterdir()] == ["plan_cgcs2000.gpkg"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", str(scenario), "--exports", "kml,shp"])
+    assert exit_info.value.code == 2
+    assert "unknown format shp; valid: kml, kmz, geojson_gcj02, shp_cgcs2000, gpkg_cgcs2000 or none" in capsys.readouterr().err
