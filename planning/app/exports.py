@@ -142,12 +142,17 @@ def _count(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(frame[column], errors="coerce").fillna(0).round().astype(np.int64)
 
 
+def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A yes/no column as 1/0 (int64), 0 where absent or missing."""
+    values = frame[column].to_numpy(dtype=object) if column in frame.columns else np.zeros(len(frame), dtype=object)
+    return pd.Series([1 if v is True or v is np.True_ else 0 for v in values], index=frame.index, dtype=np.int64)
+
+
 def _schools_layer(schools: gpd.GeoDataFrame, names: Mapping[str, str]) -> gpd.GeoDataFrame:
     """The schools as exported: ids, names, level, seats and pupils, in WGS84."""
     ids = _text(schools["school_id"])
     level = _text(schools["level"])
     seats_pri, seats_jun = _count(schools, "capacity_primary"), _count(schools, "capacity_junior")
-    boarding = schools["boarding"].fillna(False).astype(bool) if "boarding" in schools.columns else pd.Series(False, index=schools.index)
     frame = gpd.GeoDataFrame(
         {
             "school_id": ids,
@@ -159,7 +164,7 @@ def _schools_layer(schools: gpd.GeoDataFrame, names: Mapping[str, str]) -> gpd.G
             "seats_pri": seats_pri,
             "seats_jun": seats_jun,
             "pupils": _count(schools, "enrolled_primary") + _count(schools, "enrolled_junior"),
-            "boarding": boarding.astype(np.int64),
+            "boarding": _flag(schools, "boarding"),
         },
         geometry=schools.geometry.values,
         crs=schools.crs,

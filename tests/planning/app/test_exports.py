@@ -10,6 +10,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pyproj
 import pytest
@@ -56,7 +57,7 @@ def _schools() -> gpd.GeoDataFrame:
             "capacity_junior": [300, 0, 900],
             "enrolled_primary": [500, 1100, 0],
             "enrolled_junior": [250, 0, 800],
-            "boarding": [True, False, False],
+            "boarding": pd.array([True, False, None], dtype="boolean"),  # a missing flag is no
         },
         geometry=[shapely.Point(116.42, 39.95), shapely.Point(*REF_WGS84), shapely.Point(116.41, 39.94)],
         crs="EPSG:4326",
@@ -218,6 +219,7 @@ def test_shapefile_zip_has_utf8_cpg_cgcs2000_and_chinese_attributes(files: dict[
     assert list(schools["name"]) == NAMES
     assert list(schools["township"].fillna("")) == ["东华门街道", "", "和平里街道"]  # DBF keeps no empty text
     assert list(schools["seats"]) == [1080, 900, 840]
+    assert list(schools["boarding"]) == [0, 0, 1]
     zones = pyogrio.read_dataframe(tmp_path / "zones_primary.shp")
     assert list(zones["name"]) == [NAMES[0], NAMES[2]] and list(zones["level_name"]) == ["小学", "小学"]
     x, y = schools.geometry.iloc[0].x, schools.geometry.iloc[0].y
