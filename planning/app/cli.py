@@ -34,7 +34,7 @@ from planning.app.outdir import RunFolder
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
 from planning.app.session import load_scenario_data, planned_files, validate_report_settings
-from planning.app.settings import RESERVED, Scenario, SolverSection, TopLevel, problems_from
+from planning.app.settings import EXPORT_FORMATS, RESERVED, ExportSettings, Scenario, SolverSection, TopLevel, problems_from
 from planning.app.stage import SHORTFALLS_FILE, Stage
 from planning.app.writer import write_files
 
@@ -178,6 +178,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     scenario = _with_solver_overrides(scenario, args)
+    if args.exports is not None:
+        scenario = dataclasses.replace(scenario, exports=args.exports)
     if args.strict:
         scenario = scenario.strict()
     out_dir = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
@@ -207,12 +209,14 @@ def _demo_file(layer: str) -> str:
 
 
 def demo_scenario_dict(seed: int, time_limit_s: float, workers: int, *, strict: bool = False) -> dict[str, Any]:
-    """The demo's scenario file: every input layer, every registered stage enabled with its defaults (``strict`` on each when asked)."""
+    """The demo's scenario file: every input layer, every registered stage enabled with its defaults (``strict`` on each
+    when asked), and every export file (``[report] exports``)."""
     data: dict[str, Any] = {
         "name": "demo",
         "seed": seed,
         "inputs": {**{layer: _demo_file(layer) for layer in LAYERS}, "crs": "wgs84"},
         "solver": {"time_limit_s": time_limit_s, "workers": workers},
+        "report": {"exports": list(EXPORT_FORMATS)},
     }
     for name, stage in registry.STAGES.items():
         if name not in RESERVED:
@@ -330,6 +334,16 @@ def _checked(model: type[BaseModel], field: str, kind: Callable[[str], Any]) -> 
     return convert
 
 
+def _exports(text: str) -> tuple[str, ...]:
+    """``--exports``: formats separated by commas (as ``[report] exports``), or ``none``."""
+    names = [] if text.strip().lower() == "none" else [n.strip() for n in text.split(",") if n.strip()]
+    try:
+        return ExportSettings.model_validate({"exports": names}).exports
+    except ValidationError:
+        unknown = ", ".join(n for n in names if n not in EXPORT_FORMATS)
+        raise argparse.ArgumentTypeError(f"unknown format {unknown}; valid: {', '.join(EXPORT_FORMATS)} or none") from None
+
+
 def _scale(text: str) -> float:
     """``--scale``: a number in (0, MAX_SCALE]."""
     from geo.demo import MAX_SCALE  # noqa: PLC0415 - only for the demo
@@ -403,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default out/<scenario name>)")
     p.add_argument("--seed", type=_SEED, default=None, help="override the scenario's seed")
     p.add_argument("--no-report", action="store_true", help="skip maps and report")
+    p.add_argument(
+        "--exports", type=_exports, default=None, metavar="LIST",
+        help=f"export files to write under OUT/exports/, separated by commas, overriding [report] exports: "
+        f"{', '.join(EXPORT_FORMATS)}, or none",
+    )
     _add_strict(p)
     _add_solver(p)
     _add_common(p)

@@ -45,6 +45,7 @@ from geo.validate import InputWarning
 from planning.app import stages as registry
 from planning.app.settings import (
     RESERVED,
+    ExportSettings,
     InputFiles,
     InputsSection,
     Scenario,
@@ -52,6 +53,7 @@ from planning.app.settings import (
     StageParams,
     TopLevel,
     problems_from,
+    split_report,
 )
 
 #: How the encodings :func:`geo.io.read_text` reports are named to users.
@@ -154,8 +156,14 @@ def scenario_from_dict(
     except ValidationError as err:
         problems += problems_from(err, source)
     stages = _stage_params({k: v for k, v in data.items() if k not in RESERVED}, source, base_dir, problems)
+    report: dict[str, Any] = {}
+    exports = ExportSettings()
     if top is not None:
         problems += _missing_layers(top.inputs, stages, source)
+        try:
+            report, exports = split_report(top.report)
+        except ValidationError as err:
+            problems += problems_from(err, source, prefix="report")
     if problems:
         raise InputError(problems)
     assert top is not None
@@ -166,7 +174,8 @@ def scenario_from_dict(
         solver=top.solver,
         network=top.network,
         stages=stages,
-        report=top.report,
+        report=report,
+        exports=exports.exports,
     )
 
 

@@ -31,6 +31,7 @@ from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.io import load_inputs, load_table
 from geo.model import LEVELS, Inputs
 from planning.app import stages as registry
+from planning.app.exports import export_files, export_paths
 from planning.app.outdir import RunFolder
 from planning.app.scenario import load_scenario
 from planning.app.settings import Scenario, StageParams, problems_from
@@ -126,10 +127,10 @@ def planned_files(scenario: Scenario, *, flat: bool = False) -> list[str]:
     """Every file a run of the scenario may write, known before it runs (relative to the output folder).
 
     Each enabled stage's declared files (``{level}`` once per level) and ``shortfalls.csv``, under
-    the stage's folder unless ``flat``, and ``manifest.json``. The renderers' files are known only
-    once they render.
+    the stage's folder unless ``flat``, the export files (``[report] exports``) and ``manifest.json``.
+    The renderers' files are known only once they render.
     """
-    out = {MANIFEST}
+    out = {MANIFEST, *export_paths(scenario.exports)}
     for name in scenario.stages:
         prefix = "" if flat else f"{name}/"
         for file in (*registry.STAGES[name].files, SHORTFALLS_FILE):
@@ -328,7 +329,7 @@ class Session:
             return self._write_into(folder, files)
 
     def _files(self, *, flat: bool, render: bool) -> dict[str, Any]:
-        """Relative path → payload of every file to write: the stages', their shortfalls, the renderers'."""
+        """Relative path → payload of every file to write: the stages', their shortfalls, the exports, the renderers'."""
         files: dict[str, Any] = {}
         for name, output in self.outputs.items():
             prefix = "" if flat else f"{name}/"
@@ -338,6 +339,10 @@ class Session:
         if self.failed is not None and self.failed.shortfalls:  # what the failed stage could not meet
             prefix = "" if flat else f"{self.failed.stage}/"
             files[f"{prefix}{SHORTFALLS_FILE}"] = shortfalls_table(self.failed.shortfalls)
+        if self.scenario.exports:  # [report] exports: written with or without the maps and report
+            self._step("writing exports (" + ", ".join(self.scenario.exports) + ")")
+            with _timed(self.timings_s, "exports"):
+                files.update(export_files(self.result(), self.scenario.exports))
         if render:
             settings = validate_report_settings(self.scenario)
             run = self.result()

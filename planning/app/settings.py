@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from geo.errors import Problem
 from geo.model import LAYERS
@@ -96,6 +96,45 @@ class TopLevel(BaseModel):
     report: dict[str, Any] = Field(default_factory=dict)
 
 
+#: Files other offices open (``[report] exports``): KML/KMZ for 奥维互动地图 and Google Earth, GeoJSON in
+#: GCJ-02 for Amap, a zipped Shapefile and a GeoPackage in CGCS2000 (EPSG:4490) for 自然资源 departments.
+ExportFormat = Literal["kml", "kmz", "geojson_gcj02", "shp_cgcs2000", "gpkg_cgcs2000"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
+
+
+class ExportSettings(BaseModel):
+    """``[report] exports``: which export files to write under ``exports/`` (the rest of ``[report]`` is the renderers')."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    exports: tuple[ExportFormat, ...] = Field(
+        (), description=f"export files to write under exports/: any of {', '.join(EXPORT_FORMATS)}"
+    )
+
+    @field_validator("exports", mode="before")
+    @classmethod
+    def _one(cls, value: Any) -> Any:
+        """A single format given as a text (``exports = "kmz"``) is a list of one."""
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("exports")
+    @classmethod
+    def _canonical(cls, value: tuple[ExportFormat, ...]) -> tuple[ExportFormat, ...]:
+        """Each format once, in the order of :data:`EXPORT_FORMATS` (so the setting's order changes no byte)."""
+        return tuple(f for f in EXPORT_FORMATS if f in value)
+
+
+def split_report(report: Mapping[str, Any]) -> tuple[dict[str, Any], ExportSettings]:
+    """``[report]`` without ``exports`` (validated by the renderers) and the validated export settings.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        ``exports`` is not a list of known formats.
+    """
+    return {k: v for k, v in report.items() if k != "exports"}, ExportSettings.model_validate(dict(report))
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario.
@@ -107,9 +146,11 @@ class Scenario:
     stages
         Stage name → validated parameters, in run order, enabled stages only.
     report
-        Raw ``[report]`` table, validated by the renderer that uses it.
+        Raw ``[report]`` table, validated by the renderer that uses it (``exports`` taken out).
     path
         The file it was read from, or ``None`` when built in code.
+    exports
+        The export files to write (``[report] exports``), in :data:`EXPORT_FORMATS` order.
     """
 
     name: str
@@ -120,6 +161,7 @@ class Scenario:
     stages: Mapping[str, StageParams]
     report: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    exports: tuple[ExportFormat, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Resolved settings as plain data (for the manifest)."""
@@ -130,7 +172,7 @@ class Scenario:
             "solver": self.solver.model_dump(mode="json"),
             "network": self.network.model_dump(mode="json"),
             "stages": {k: v.model_dump(mode="json") for k, v in self.stages.items()},
-            "report": dict(self.report),
+            "report": {**self.report, **({"exports": list(self.exports)} if self.exports else {})},
         }
 
     def strict(self) -> Scenario:

@@ -265,8 +265,11 @@ def payload_bytes(name: str, payload: Any) -> bytes:
 
 
 def write_file(path: Path, payload: Any) -> None:
-    """Write one payload atomically, format chosen by the suffix (the table in :mod:`planning.app.stage`)."""
-    if path.suffix.lower() == ".gpkg":
+    """Write one payload atomically, format chosen by the suffix (the table in :mod:`planning.app.stage`).
+
+    A ``.gpkg`` payload given as bytes (a GeoPackage already made, :mod:`planning.app.exports`) is written as is.
+    """
+    if path.suffix.lower() == ".gpkg" and not isinstance(payload, (bytes, bytearray)):
         if not isinstance(payload, gpd.GeoDataFrame):
             msg = f"{path.name}: a .gpkg payload must be a GeoDataFrame, got {type(payload).__name__}"
             raise TypeError(msg)
