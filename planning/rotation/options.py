@@ -20,6 +20,12 @@ from planning.rotation.eligibility import EligibilityRules
 #: national rule (which sets only the 10% floor): local practice rotates 10-20% a year so
 #: that schools stay stable; counties change it with ``max_share``.
 DEFAULT_MAX_SHARE = 0.20
+#: Largest objective weight, points: 10,000 times the default gap weight. The objective is
+#: solved as an LP (GLOP) and in integers (× OBJ_SCALE, CP-SAT): an infinite weight cannot be
+#: converted at all, and one of 1e15 stops GLOP (status ABNORMAL) on any county. Within the bound
+#: an extreme mix (commute 1e6 points a minute beside a gap weight of 1e8) can still stop it:
+#: a solver failure (exit 4) that names GLOP, not a crash.
+MAX_WEIGHT_POINTS = 1e9
 
 
 class RotationOptions(EligibilityRules):
@@ -132,10 +138,14 @@ class RotationOptions(EligibilityRules):
     allow_other_schools: bool = Field(False, description="sending schools also exchange with schools neither sending nor receiving")
     max_destinations: int = Field(20, ge=1, le=1000, description="candidate destinations per group of teachers")
     # objective
-    gap_weight: float = Field(100_000.0, ge=0, description="points per unit of the spread of the indicators between schools")
-    commute_weight_per_min: float = Field(1.0, ge=0, description="points per minute of commute per mover")
-    move_penalty: float = Field(20.0, ge=0, description="points per move")
-    outside_community_penalty: float = Field(30.0, ge=0, description="points per move out of the school's community")
+    gap_weight: float = Field(
+        100_000.0, ge=0, le=MAX_WEIGHT_POINTS, description="points per unit of the spread of the indicators between schools"
+    )
+    commute_weight_per_min: float = Field(1.0, ge=0, le=MAX_WEIGHT_POINTS, description="points per minute of commute per mover")
+    move_penalty: float = Field(20.0, ge=0, le=MAX_WEIGHT_POINTS, description="points per move")
+    outside_community_penalty: float = Field(
+        30.0, ge=0, le=MAX_WEIGHT_POINTS, description="points per move out of the school's community"
+    )
     # solver
     relative_gap: float = Field(1e-3, ge=0, le=1, description="stop once within this relative gap of the bound")
 

@@ -33,6 +33,11 @@ DEFAULT_OVERFLOW_PENALTY_S = 7_200
 #: zones (zones stay stable: DOMAIN.md §1), so the optimal zones move fewer
 #: children than the nearest-school baseline.
 DEFAULT_STABILITY_WEIGHT_S = 120
+#: Largest stability weight or overflow penalty, seconds per student: one day of one child's
+#: travel, longer than any one-way trip a plan gives, so a larger weight would only outweigh
+#: travel more than it already does. Whole seconds × pupils must stay far within the int64
+#: costs of the min-cost flow and CP-SAT: 1e300 overflowed them, and infinity cannot be converted.
+MAX_WEIGHT_S = 86_400
 
 
 class ZoneOptions(BaseModel):
@@ -81,7 +86,10 @@ class ZoneOptions(BaseModel):
         None, ge=0, description="at most this many students may change school against current_<level>"
     )
     stability_weight: float = Field(
-        float(DEFAULT_STABILITY_WEIGHT_S), ge=0, description="penalty per student whose school changes against current_<level>, in seconds of travel"
+        float(DEFAULT_STABILITY_WEIGHT_S),
+        ge=0,
+        le=MAX_WEIGHT_S,
+        description="penalty per student whose school changes against current_<level>, in seconds of travel",
     )
     max_travel_s: dict[Level, float] = Field(
         default_factory=dict,
@@ -106,7 +114,7 @@ class ZoneOptions(BaseModel):
         False, description="allow schools above capacity (大班额 risk, reported) instead of stopping with an explanation"
     )
     overflow_penalty: float = Field(
-        float(DEFAULT_OVERFLOW_PENALTY_S), gt=0, description="cost of one student above capacity, in seconds of travel"
+        float(DEFAULT_OVERFLOW_PENALTY_S), gt=0, le=MAX_WEIGHT_S, description="cost of one student above capacity, in seconds of travel"
     )
     within_township: bool = Field(False, description="keep every zone inside its school's township")
 
