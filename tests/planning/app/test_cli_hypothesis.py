@@ -82,8 +82,8 @@ CHINESE = {
 BENIGN = (
     "control_names", "formula_names", "html_names", "bidi_names", "hostile_scenario_name",
     "misspelt_optional_header", "unknown_column", "chinese_headers",
-    "far_block", "all_blocks_far", "colocated_schools", "far_school", "few_seats", "no_junior_pupils", "teacher_unknown_school",
-    "roads", "far_roads", "block_polygons", "alias_twice", "big_plausible", "extreme_params", "nan_params",
+    "far_block", "all_blocks_far", "colocated_schools", "far_school", "few_seats", "no_junior_pupils",
+    "roads", "far_roads", "block_polygons", "big_plausible", "extreme_params", "infinite_params",
     "no_crs", "gcj02", "metres", "gpkg_without_crs", "layer_crs",
     "csv_encoding", "toml_encoding", "xlsx_layer", "strict", "max_moved_zero", "groups_file",
 )
@@ -91,7 +91,7 @@ BENIGN = (
 BAD = (
     "misspelt_required_header", "huge_counts", "teacher_age", "blank_required", "duplicate_id",
     "missing_coordinate", "wrong_crs", "metres_read_as_degrees", "bad_enum", "min_above_max", "groups_bad_role", "bad_seed",
-    "unknown_scenario_key", "empty_file", "missing_file",
+    "unknown_scenario_key", "empty_file", "missing_file", "alias_twice", "teacher_unknown_school", "nan_params",
 )
 MUTATIONS = BENIGN + BAD
 #: Files a user may keep in ``--out`` under a name an output of the command has.
@@ -225,7 +225,7 @@ def build_case(seed: int) -> Case:
     rng = random.Random(seed)
     frames = base_county(rng)
     command = rng.choice(COMMANDS)
-    if command == "rotate" and "teachers" not in frames:
+    if "teachers" not in frames and (command == "rotate" or (command in ("run", "validate") and rng.random() < 0.8)):
         frames["teachers"] = _teachers(frames["schools"], np.random.default_rng(0))
     case = Case(
         seed=seed,
@@ -461,6 +461,7 @@ def _no_junior_pupils(rng: random.Random, case: Case) -> None:
 def _teacher_unknown_school(rng: random.Random, case: Case) -> None:
     if "teachers" in case.frames:
         case.frames["teachers"].loc[0, "school_id"] = "S99"
+        case.bad.add("teachers")
 
 
 def _roads(rng: random.Random, case: Case) -> None:
@@ -506,9 +507,10 @@ def _unknown_scenario_key(rng: random.Random, case: Case) -> None:
 
 
 def _alias_twice(rng: random.Random, case: Case) -> None:
-    """Two headers for one column (``name`` and ``学校名称``), as a table merged from two sources has."""
+    """Two headers for one column (``name`` and ``校名``), as a table merged from two sources has."""
     schools = case.frames["schools"]
-    schools["学校名称"] = schools["name"] + "（别名）"
+    schools["校名"] = schools["name"] + "（别名）"
+    case.bad.add("schools")
 
 
 def _big_plausible(rng: random.Random, case: Case) -> None:
@@ -527,26 +529,40 @@ def _extreme_params(rng: random.Random, case: Case) -> None:
     _set_params(case, params)
 
 
+def _infinite_params(rng: random.Random, case: Case) -> None:
+    """Infinite weights, penalties and caps (TOML and the command line both spell ``inf``): within every lower bound."""
+    value = float("inf")
+    params = {
+        "zones": {"overflow_penalty": value, "stability_weight": value},
+        "communities": {"max_travel_min": value, "strength_weight_min": value},
+        "rotation": {"gap_weight": value, "move_penalty": value},
+    }
+    _set_params(case, params)
+
+
 def _nan_params(rng: random.Random, case: Case) -> None:
-    """Not-a-number and infinite values, which TOML and the command line both spell (``nan``, ``inf``)."""
-    value = rng.choice([float("nan"), float("inf"), -float("inf")])
+    """Not-a-number and minus infinity (TOML and the command line spell ``nan``, ``-inf``): below every bound, or unordered."""
+    value = rng.choice([float("nan"), -float("inf")])
     params = {
         "zones": {"lower_grades_share": value, "stability_weight": value},
         "communities": {"max_travel_min": value},
         "rotation": {"min_share": value, "commute_weight_per_min": value},
     }
-    _set_params(case, params)
+    if _set_params(case, params):
+        case.bad.add("params")  # each is out of its range, and a NaN compares false with every bound
 
 
-def _set_params(case: Case, params: dict[str, dict[str, Any]]) -> None:
-    """Set stage parameters: in the scenario for the stages it runs, as flags for a stage command."""
+def _set_params(case: Case, params: dict[str, dict[str, Any]]) -> bool:
+    """Set stage parameters: in the scenario for the stages it runs, as flags for a stage command; whether any was set."""
     stage = {"zones": "zones", "communities": "communities", "rotate": "rotation"}.get(case.command)
+    count = len(case.flags) + sum(map(len, case.params.values()))
     for name, values in params.items():
         if case.scenario_based and name in case.stages:
             case.params.setdefault(name, {}).update(values)
         elif name == stage:
             for key, value in values.items():
                 case.flags += [f"--{key.replace('_', '-')}", str(value)]
+    return len(case.flags) + sum(map(len, case.params.values())) > count
 
 
 def _empty_file(rng: random.Random, case: Case) -> None:
@@ -579,6 +595,7 @@ MUTATE: dict[str, Any] = {
     "far_roads": _far_roads, "block_polygons": _block_polygons, "missing_coordinate": _missing_coordinate,
     "bad_seed": _bad_seed, "unknown_scenario_key": _unknown_scenario_key, "alias_twice": _alias_twice,
     "big_plausible": _big_plausible, "extreme_params": _extreme_params, "nan_params": _nan_params,
+    "infinite_params": _infinite_params,
     "empty_file": _empty_file, "missing_file": _missing_file,
 }
 assert set(MUTATE) == set(MUTATIONS)
@@ -953,3 +970,43 @@ def test_any_mix_of_the_issue14_cases_exits_cleanly_and_leaves_out_whole_or_unto
             for fd in written.held:
                 os.close(fd)
         check(case, written, root, result, before)
+
+
+# --------------------------------------------------------------------------- what the suite found, as regular tests
+
+
+def _plain_county(folder: Path) -> dict[str, Path]:
+    """A small county as CSV files (schools, blocks, teachers) under ``folder``: path by layer."""
+    frames = base_county(random.Random(1))
+    frames.setdefault("teachers", _teachers(frames["schools"], np.random.default_rng(1)))
+    folder.mkdir()
+    paths = {}
+    for layer, frame in frames.items():
+        paths[layer] = folder / f"{layer}.csv"
+        frame.to_csv(paths[layer], index=False)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "value"),
+    [
+        ("zones", "--overflow-penalty", "inf"),  # OverflowError: cannot convert float infinity to integer
+        ("zones", "--stability-weight", "1e300"),  # OverflowError: Python int too large to convert to C long
+        ("rotate", "--gap-weight", "inf"),  # OverflowError
+        ("rotate", "--move-penalty", "1e15"),  # exit 4: GLOP stopped with status ABNORMAL
+        ("rotate", "--commute-weight-per-min", "inf"),  # exit 4 likewise
+    ],
+)
+def test_infinite_or_huge_weights_are_input_errors_naming_the_parameter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, flag: str, value: str
+) -> None:
+    paths = _plain_county(tmp_path / "in")
+    layers = ["--schools", str(paths["schools"])] + (
+        ["--blocks", str(paths["blocks"])] if command == "zones" else ["--teachers", str(paths["teachers"])]
+    )
+    out = tmp_path / "out"
+    code = cli.main([command, *layers, "--crs", "wgs84", "--out", str(out), "--time-limit", "1", "--workers", "1", flag, value])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_INPUT and not out.exists()
+    param = flag.removeprefix("--").replace("-", "_")
+    assert re.search(rf"command line, column '\w+\.{param}': Input should be less than or equal to [\d,.e+]+", err), err
