@@ -197,10 +197,6 @@ class _Touched:
         pos[touched] = np.arange(len(touched))
         return cls(touched, pos, float(prob.pupils.sum()))
 
-    def fair_share(self, prob: RotationProblem, k: int) -> NDArray[np.float64]:
-        """``Tᵢ``: each school's fair share of indicator ``k`` in hundredths, rounded."""
-        return fair_share(prob, k)
-
     def dev_cols(self, n_arcs: int, k: int) -> NDArray[np.int64]:
         """Columns of ``p[i,k]`` (``n[i,k]`` is the next one) of the touched schools."""
         return n_arcs + 2 * (k * len(self.schools) + np.arange(len(self.schools)))
@@ -253,7 +249,7 @@ def _deviation_rows(t: _Rows, prob: RotationProblem, arcs: _Arcs, touched: _Touc
     dev_cost = np.zeros(2 * n_t * len(INDICATORS))
     offset = 0.0
     for k in range(len(INDICATORS)):
-        target = touched.fair_share(prob, k)
+        target = fair_share(prob, k)
         # untouched schools keep their deviation: a constant of the objective
         rest = np.ones(prob.n_schools, dtype=bool)
         rest[touched.schools] = False
@@ -277,7 +273,7 @@ def _hull_rows(t: _Rows, prob: RotationProblem, arcs: _Arcs, touched: _Touched) 
     """
     n_t = len(touched.schools)
     for k in range(len(INDICATORS)):
-        target = touched.fair_share(prob, k).astype(np.int64)
+        target = fair_share(prob, k).astype(np.int64)
         fl = target[touched.schools] // DEV_SCALE
         frac = target[touched.schools] - DEV_SCALE * fl
         slope = (DEV_SCALE - 2 * frac).astype(np.float64)
