@@ -74,8 +74,9 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     ),
     "kp_pairs": ("{level}：{n} 对强校与薄弱校结对帮扶。", "{level}: {n} strong–weak school pairs (结对帮扶)."),
     "kp_short": (
-        "{n} 所学校未能纳入共同体或未满足共同体要求，逐项列于下文及 communities/shortfalls.csv。",
-        "{n} schools could not join a community or a community misses a rule; each is listed below and in communities/shortfalls.csv.",
+        "{n} 项共同体目标未能满足（多为薄弱校附近的共同体已满、未能纳入），逐项列于“学校共同体”一节及 communities/shortfalls.csv。",
+        "{n} community targets are not met (mostly weak schools whose nearby communities are full); each is listed in the "
+        "communities section and in communities/shortfalls.csv.",
     ),
     "shortfalls": (
         "以下目标未能完全满足（规划已尽量满足，逐项列出缺口及原因）：",
@@ -231,7 +232,9 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     zh = lang == "zh"
     names = school_names(run)
     files = ((GROUPS, "共同体", "groups"), (GROUP_METRICS, "共同体指标", "group metrics"), (PAIRS, "结对", "pairs"))
-    sheets = {k: display_table(v, lang, names=names) for k, v in stage_sheets(run, STAGE, files, zh=zh).items()}
+    # travel_s of groups.csv is the drive from the lead school, not a pupil's way to school
+    sheets = {k: display_table(v.rename(columns={"travel_s": "time_s"}), lang, names=names)
+              for k, v in stage_sheets(run, STAGE, files, zh=zh).items()}
     short = _shortfalls(run)
     if not short.empty:
         sheets["共同体缺口" if zh else "community shortfalls"] = display_table(short, lang)
