@@ -122,9 +122,11 @@ def _summary_rows(run: RunResult, lang: Language) -> list[tuple[str, Any]]:
     rows.append((_t("stages_run", lang), "、".join(names.get(n, n) for n in run.outputs) or "–"))
     s = inputs.schools
     if s is not None:
-        by_level = s["level"].astype(str).value_counts().sort_index() if "level" in s.columns else pd.Series(dtype=int)
-        detail = ", ".join(f"{t(k, lang)} {v}" for k, v in by_level.items())
-        rows.append((_t("schools", lang), f"{len(s)} ({detail})" if detail else len(s)))
+        counts = s["level"].astype(str).value_counts() if "level" in s.columns else pd.Series(dtype=int)
+        order = sorted(counts.index, key=lambda k: ("primary", "junior", "nine_year", k).index(k))
+        detail = ("、" if lang == "zh" else ", ").join(f"{t(k, lang)} {counts[k]}" for k in order)
+        total = f"{len(s)} 所" if lang == "zh" else f"{len(s)}"
+        rows.append((_t("schools", lang), (f"{total}（{detail}）" if lang == "zh" else f"{total} ({detail})") if detail else total))
     b = inputs.blocks
     if b is not None:
         rows.append((_t("blocks", lang), f"{len(b):,}"))

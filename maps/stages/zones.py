@@ -187,6 +187,10 @@ _TEXT: Mapping[str, tuple[str, str]] = {
         "{n} 个目前没有对口学校的居住区（{kids} 名儿童）在本方案中有了对口学校。",
         "{n} residential units with no school today ({kids} children) get one under the plan.",
     ),
+    "kp_all_served": (
+        "{level}：全部 {n} 个有适龄儿童的居住区在允许的到校时间内都有对口学校。",
+        "{level}: every one of the {n} residential units with children has a school within the allowed travel time.",
+    ),
     "kp_unserved": (
         "{level}：{n} 个居住区在允许的到校时间内没有可达学校，需要校车、寄宿或新设教学点。",
         "{level}: {n} residential units have no school within the allowed travel time; they need a bus, boarding or a teaching point.",
@@ -629,12 +633,15 @@ def _level_points(run: RunResult, level: str, lang: Language) -> tuple[list[str]
     mv = metrics.get("moved_vs_nearest")
     if isinstance(mv, Mapping) and is_num(mv.get("plan")):
         points.append(_t("kp_moved", lang, level=lvn, n=f"{int(mv['plan']):,}", nearest=f"{int(mv.get('nearest') or 0):,}"))
-    n_new, kids = _newly_served(run, stage_frame(run, STAGE, _file(ASSIGNMENT, level)), level)
+    assignment = stage_frame(run, STAGE, _file(ASSIGNMENT, level))
+    n_new, kids = _newly_served(run, assignment, level)
     if n_new:
         points.append(_t("kp_new", lang, n=n_new, kids=f"{kids:,}"))
     unserved = plan.get("unserved_blocks")
     if is_num(unserved) and unserved > 0:
         warnings.append(_t("kp_unserved", lang, level=lvn, n=int(unserved)))
+    elif is_num(unserved) and assignment is not None:
+        points.append(_t("kp_all_served", lang, level=lvn, n=f"{len(assignment):,}"))
     travel, near_travel = plan.get("travel"), nearest.get("travel")
     if isinstance(travel, Mapping) and is_num(travel.get("mean_travel_s")):
         share = travel.get("share_within_standard")

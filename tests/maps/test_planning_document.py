@@ -74,6 +74,10 @@ def test_key_points_carry_the_demo_figures(demo: Path) -> None:
     balance = pd.read_csv(demo / "balance" / "balance.csv")
     composite = balance[(balance["level"] == "primary") & (balance["indicator"] == "basic_composite")]["cv"].iloc[0]
     assert f"小学基本均衡：综合差异系数 {composite:.3f}" in points
+    communities = json.loads((demo / "communities" / "metrics.json").read_text(encoding="utf-8"))
+    longest = communities["primary"]["max_travel_s"] / 60  # the longest lead-to-member drive, in minutes, said as such
+    assert f"小学：组建 {communities['primary']['groups']} 个学校共同体" in points and f"牵头校到成员校车程最长 {longest:.0f} 分钟" in points
+    assert "全部" in points and "都有对口学校" in points  # units served
     assert "6108300" not in points  # names, not codes
 
 

@@ -116,7 +116,7 @@ def test_report_tables_sheets(make_run: Callable[..., RunResult]) -> None:
     ]
     summary = sheets["概要"]
     assert list(summary.columns) == ["部分", "项目", "内容"] and len(summary) < 40  # a readable table, no JSON dump
-    assert ["概况", "学校", "4 (小学 4)"] in summary.to_numpy().tolist()
+    assert ["概况", "学校", "4 所（小学 4）"] in summary.to_numpy().tolist()
     assert any("南关小学（超 30 人）" in c for c in summary["内容"])
     assert list(sheets["小学片区"].columns) == ["学校代码", "学校名称", "学生数", "学位数", "学位使用率"]
     assert sheets["交流流向"]["教师"].tolist() == [2, 1, 1]
