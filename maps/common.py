@@ -168,6 +168,22 @@ class MapLayer:
 
 
 @dataclass(frozen=True)
+class KeyPoints:
+    """What a stage's plan decides, in plain sentences, for the report's opening (本方案要点).
+
+    Attributes
+    ----------
+    points
+        What the plan achieves, with its figures (schools no longer over capacity, children moved ...).
+    warnings
+        Where the plan makes something worse than today or leaves a target unmet.
+    """
+
+    points: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StageRenderer:
     """Everything the maps and the report show of one stage, declared in the stage's renderer module.
 
@@ -191,6 +207,10 @@ class StageRenderer:
         Map label texts (key → (Chinese, English)) merged into :data:`maps.labels.TEXT` at import.
     figure_names
         Display names of the figures its JSON outputs hold, merged into :data:`maps.tables.FIGURE_NAMES`.
+    key_points
+        ``key_points(run, params) -> KeyPoints`` for the report's opening (本方案要点).
+    appendix
+        ``appendix(run, params) -> html`` of the technical appendix (solver status, bound, gap ...), ``""`` for none.
     """
 
     stage: str
@@ -202,3 +222,5 @@ class StageRenderer:
     tables: Callable[[RunResult, ReportParams], dict[str, pd.DataFrame]] | None = None
     labels: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     figure_names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    key_points: Callable[[RunResult, ReportParams], KeyPoints] | None = None
+    appendix: Callable[[RunResult, ReportParams], str] | None = None

@@ -1,8 +1,10 @@
-"""``report.html`` (what the plan does, with tables and inline SVG charts) and ``report.xlsx``.
+"""``report.html``, the planning document (方案说明), and ``report.xlsx``.
 
-The report reads whatever stages the run produced and skips what is absent: a summary of the inputs
-and stages, then each stage renderer's section (:data:`maps.stages.STAGES`, in that order), then the
-files written. A table lacking an expected column is shown with what it has, and the gap is noted.
+The document reads whatever stages the run produced and skips what is absent. It opens with what the
+plan decides (本方案要点: each stage renderer's :class:`~maps.common.KeyPoints`, warnings where the plan
+makes something worse), then the inputs, the targets not met, one section per stage in plain words
+(:data:`maps.stages.STAGES`, in that order), a technical appendix (solver status, bound, gap, the road
+network) and the files written. Chinese by default, English with ``[report] language = "en"``.
 No script and no external resource: the page opens anywhere.
 """
 
@@ -14,15 +16,12 @@ from typing import Any
 import pandas as pd
 
 from geo.errors import Shortfall
-from maps.charts import short_label
-from maps.common import ReportParams, stage_path
+from maps.common import KeyPoints, ReportParams, stage_path
+from maps.i18n import display_table
 from maps.labels import Language, t
 from maps.stages import STAGES
-from maps.tables import esc, figure_name, flatten, is_num, pick, text
+from maps.tables import FOLD_ROWS, esc, pick, text
 from planning.app.stage import SHORTFALLS_FILE, RunResult
-
-#: A stage's one-line summary is cut here (display units); its files hold the detail.
-MAX_SUMMARY_CHARS = 600
 
 CSS = """
 body { font: 14px/1.5 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Helvetica Neue",Arial,sans-serif;
@@ -36,14 +35,27 @@ th { background: #eef1f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.bad td { background: #fdecea; }
 .note { color: #666; font-size: 12px; } .warnings li { color: #8a5300; }
-.ok { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
+.ok { color: #1a7f37; font-weight: bold; } ul.points li { margin: 3px 0; } li.warn { color: #8a5300; }
+.keypoints { background: #f5f8fc; border: 1px solid #d0dbe8; padding: 4px 18px 10px; } .fail { color: #c62828; font-weight: bold; }
 @media print { nav { display: none; } details > .tw { display: block; } h2 { break-before: auto; } figure, table { break-inside: avoid; } }
 nav a { margin-right: 12px; } .tw { overflow-x: auto; max-width: 100%; }
 details { margin: 6px 0 12px; } summary { cursor: pointer; color: #1f5f9f; } figure { margin: 8px 0; } .files li { font-family: monospace; }
 """
 
 _TEXT: Mapping[str, tuple[str, str]] = {
-    "report": ("规划报告", "Planning report"),
+    "report": ("方案说明", "Planning document"),
+    "keypoints": ("本方案要点", "What the plan decides"),
+    "keypoints_warn": ("需要注意", "Please note"),
+    "appendix": ("附录：技术指标", "Appendix: technical figures"),
+    "appendix_note": (
+        "优化模型给出方案的目标值、下界和最优间隙（间隙越小，方案越接近理论最优）；时间单位为分钟。",
+        "The optimization models report each plan's objective, a lower bound and the gap between them "
+        "(the smaller the gap, the closer to the best possible plan); times in minutes.",
+    ),
+    "item": ("项目", "Item"),
+    "content": ("内容", "Content"),
+    "point": ("要点", "Decision"),
+    "warning": ("注意", "Warning"),
     "summary": ("概况", "Summary"),
     "scenario": ("方案", "Scenario"),
     "seed": ("随机种子", "Seed"),
@@ -68,6 +80,7 @@ _TEXT: Mapping[str, tuple[str, str]] = {
         "{stage}: {n} target(s) met only in part (the plan meets them as far as possible; all in {file})",
     ),
     "shortfalls_more": ("另有 {n} 项，见 {file}。", "{n} more in {file}."),
+    "show_rows": ("展开列表（{n} 项）", "Show the list ({n})"),
     "where": ("位置", "Where"),
     "short_by": ("缺口", "Short by"),
     "unit": ("单位", "Unit"),
@@ -93,6 +106,7 @@ _UNITS_ZH: Mapping[str, str] = {
     "seats": "个学位", "students": "名学生", "pupils": "名学生", "children": "名儿童", "teachers": "名教师",
     "movers": "名交流教师", "backbone movers": "名骨干交流教师",
     "schools": "所学校", "members": "所成员校", "leads": "所牵头校", "minutes": "分钟", "groups": "个共同体",
+    "place in a group": "所学校未入共同体", "grades 1-3 boarders": "名1–3年级寄宿生",
 }
 
 
@@ -100,15 +114,19 @@ def _t(key: str, lang: Language, **fmt: Any) -> str:
     return text(_TEXT, key, lang, **fmt)
 
 
-def _summary(run: RunResult, lang: Language) -> str:
+def _summary_rows(run: RunResult, lang: Language) -> list[tuple[str, Any]]:
+    """(item, value) rows on the scenario and its inputs."""
     inputs = run.inputs
     rows = [(_t("scenario", lang), run.scenario.name), (_t("seed", lang), run.scenario.seed)]
-    rows.append((_t("stages_run", lang), ", ".join(run.outputs) or "–"))
+    names = _stage_names(lang)
+    rows.append((_t("stages_run", lang), "、".join(names.get(n, n) for n in run.outputs) or "–"))
     s = inputs.schools
     if s is not None:
-        by_level = s["level"].astype(str).value_counts().sort_index() if "level" in s.columns else pd.Series(dtype=int)
-        detail = ", ".join(f"{t(k, lang)} {v}" for k, v in by_level.items())
-        rows.append((_t("schools", lang), f"{len(s)} ({detail})" if detail else len(s)))
+        counts = s["level"].astype(str).value_counts() if "level" in s.columns else pd.Series(dtype=int)
+        order = sorted(counts.index, key=lambda k: ("primary", "junior", "nine_year", k).index(k))
+        detail = ("、" if lang == "zh" else ", ").join(f"{t(k, lang)} {counts[k]}" for k in order)
+        total = f"{len(s)} 所" if lang == "zh" else f"{len(s)}"
+        rows.append((_t("schools", lang), (f"{total}（{detail}）" if lang == "zh" else f"{total} ({detail})") if detail else total))
     b = inputs.blocks
     if b is not None:
         rows.append((_t("blocks", lang), f"{len(b):,}"))
@@ -118,18 +136,55 @@ def _summary(run: RunResult, lang: Language) -> str:
                 rows.append((_t("children", lang, level=t(lv, lang)), f"{int(pd.to_numeric(b[col], errors='coerce').fillna(0).sum()):,}"))
     if inputs.teachers is not None:
         rows.append((_t("teachers", lang), f"{len(inputs.teachers):,}"))
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return rows
+
+
+def _summary(run: RunResult, lang: Language) -> str:
+    inputs = run.inputs
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _summary_rows(run, lang))
     out = f"<h2 id=\"summary\">{_t('summary', lang)}</h2><table>{body}</table>"
     if getattr(inputs, "notes", ()):  # assumptions made while loading (a CRS not declared ...): shown where they cannot be missed
         items = "".join(f"<li>{esc(n)}</li>" for n in inputs.notes)
         out += f'<h3>{_t("input_warnings", lang)}</h3><ul class="warnings">{items}</ul>'
-    lines = [
-        f"<li><b>{esc(name)}</b>: {esc(short_label(' '.join(o.summary.split()), width=MAX_SUMMARY_CHARS))}</li>"
-        for name, o in run.outputs.items() if o.summary
-    ]
-    if lines:
-        out += f"<ul>{''.join(lines)}</ul>"
     return out
+
+
+def _key_points(run: RunResult, params: ReportParams) -> list[tuple[str, KeyPoints]]:
+    """Each stage's key points, (heading, points) for the stages that have some."""
+    out = []
+    for r in STAGES:
+        if r.key_points is not None and r.stage in run.outputs:
+            kp = r.key_points(run, params)
+            if kp.points or kp.warnings:
+                out.append((pick(r.heading, params.language), kp))
+    return out
+
+
+def _key_points_section(run: RunResult, params: ReportParams) -> str:
+    """本方案要点: what each stage's plan decides, then everything it makes worse or leaves undone."""
+    lang = params.language
+    found = _key_points(run, params)
+    if not found:
+        return ""
+    items = "".join(
+        f"<li><b>{esc(heading)}</b><ul class=\"points\">{''.join(f'<li>{esc(p)}</li>' for p in kp.points)}</ul></li>"
+        for heading, kp in found if kp.points
+    )
+    warnings = [w for _, kp in found for w in kp.warnings]
+    warn = ""
+    if warnings:
+        warn = f"<p><b>{_t('keypoints_warn', lang)}</b></p><ul class=\"points\">" + "".join(
+            f'<li class="warn">⚠ {esc(w)}</li>' for w in warnings) + "</ul>"
+    return f'<div class="keypoints"><h2 id="keypoints">{_t("keypoints", lang)}</h2><ul>{items}</ul>{warn}</div>'
+
+
+def _appendix(run: RunResult, params: ReportParams) -> str:
+    """The technical figures of every stage (solver status, bound, gap; the road network)."""
+    lang = params.language
+    body = "".join(r.appendix(run, params) for r in STAGES if r.appendix is not None)
+    if not body:
+        return ""
+    return f'<h2 id="appendix">{_t("appendix", lang)}</h2><p class="note">{_t("appendix_note", lang)}</p>{body}'
 
 
 def _stage_names(lang: Language) -> dict[str, str]:
@@ -146,7 +201,10 @@ def _shortfall_table(shortfalls: Sequence[Shortfall], lang: Language, file: str)
     )
     more = len(shortfalls) - MAX_SHORTFALL_ROWS
     note = f'<p class="note">{esc(_t("shortfalls_more", lang, n=more, file=file))}</p>' if more > 0 else ""
-    return f'<div class="tw"><table><tr>{head}</tr>{rows}</table></div>{note}'
+    table = f'<div class="tw"><table><tr>{head}</tr>{rows}</table></div>{note}'
+    if len(shortfalls) > FOLD_ROWS:  # a long list starts folded: the key points already say how many
+        return f"<details><summary>{esc(_t('show_rows', lang, n=len(shortfalls)))}</summary>{table}</details>"
+    return table
 
 
 def _failure(run: RunResult, lang: Language) -> str:
@@ -219,16 +277,18 @@ def build_report(run: RunResult, params: ReportParams, *, maps: Sequence[str] = 
     lang = params.language
     title = f"{params.title or run.scenario.name} · {_t('report', lang)}"
     sections = [
-        _failure(run, lang), _summary(run, lang), _shortfalls(run, lang),
+        _failure(run, lang), _key_points_section(run, params), _summary(run, lang), _shortfalls(run, lang),
         *(r.section(run, params) for r in STAGES if r.section is not None),
+        _appendix(run, params),
     ]
     body = "".join(sections)
     if not run.outputs:
         body += f"<p>{_t('none_ran', lang)}</p>"
     entries = [
-        ("failed", _t("failed", lang)), ("summary", _t("summary", lang)), ("shortfalls", _t("shortfalls", lang)),
+        ("failed", _t("failed", lang)), ("keypoints", _t("keypoints", lang)), ("summary", _t("summary", lang)),
+        ("shortfalls", _t("shortfalls", lang)),
         *((r.stage, pick(r.heading, lang)) for r in STAGES if r.section is not None),
-        ("files", _t("files", lang)),
+        ("appendix", _t("appendix", lang)), ("files", _t("files", lang)),
     ]
     nav = " ".join(f'<a href="#{i}">{name}</a>' for i, name in entries if f'id="{i}"' in body or i == "files")
     map_links = " ".join(f'<a href="{esc(p)}">{esc(p)}</a>' for p in maps)
@@ -243,24 +303,34 @@ def build_report(run: RunResult, params: ReportParams, *, maps: Sequence[str] = 
 def report_tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """The Excel workbook: sheet name → table (the runner writes it deterministically).
 
-    A summary of every figure in the stages' JSON files, then each stage renderer's sheets.
+    A readable summary first (the scenario and its inputs, then each stage's key points and warnings),
+    the targets not met, then each stage renderer's sheets, all with display headers.
     """
     lang = params.language
-    figures = []
-    for stage, out in run.outputs.items():
-        for rel, payload in sorted(out.files.items()):
-            if rel.endswith(".json") and isinstance(payload, Mapping):
-                for k, v in flatten(payload).items():
-                    figures.append({"stage": stage, "file": rel, "figure": k, "name": figure_name(k, lang),
-                                    "value": v if is_num(v) or isinstance(v, (str, bool)) or v is None else str(v)})
-    sheets = {("概要" if lang == "zh" else "summary"): pd.DataFrame(figures, columns=["stage", "file", "figure", "name", "value"])}
+    overview = _t("summary", lang)
+    rows = [(overview, k, str(v)) for k, v in _summary_rows(run, lang)]
+    for heading, kp in _key_points(run, params):
+        rows += [(heading, _t("point", lang), p) for p in kp.points]
+        rows += [(heading, _t("warning", lang), w) for w in kp.warnings]
+    cols = [text(_TEXT_XLSX, k, lang) for k in ("part", "item", "content")]
+    sheets = {("概要" if lang == "zh" else "summary"): pd.DataFrame(rows, columns=cols)}
     listed = [(stage, s) for stage, out in run.outputs.items() for s in out.shortfalls]
     if run.failed is not None:
         listed += [(run.failed.stage, s) for s in run.failed.shortfalls]
     if listed:
-        rows = [{"stage": stage, "where": s.where, "short_by": s.short_by, "unit": s.unit, "detail": s.detail} for stage, s in listed]
-        sheets["未达成目标" if lang == "zh" else "targets not met"] = pd.DataFrame(rows)
+        names = _stage_names(lang)
+        frame = pd.DataFrame([
+            {"stage": names.get(stage, stage), "where": s.where, "short_by": s.short_by,
+             "unit": _UNITS_ZH.get(s.unit, s.unit) if lang == "zh" else s.unit, "detail": s.detail}
+            for stage, s in listed
+        ])
+        sheets["未达成目标" if lang == "zh" else "targets not met"] = display_table(frame, lang)
     for renderer in STAGES:
         if renderer.tables is not None:
             sheets.update(renderer.tables(run, params))
     return sheets
+
+
+_TEXT_XLSX: Mapping[str, tuple[str, str]] = {
+    "part": ("部分", "Part"), "item": ("项目", "Item"), "content": ("内容", "Content"),
+}

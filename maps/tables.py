@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geo.text import html_text
+from maps.i18n import is_percent_header, value_name
 from maps.labels import Language, merge_texts
 
 #: Rows shown per table in the HTML (the Excel workbook and CSV files hold all).
@@ -36,6 +37,9 @@ FIGURE_NAMES: dict[str, tuple[str, str]] = {
     "level": ("学段", "Level"),
     "primary": ("小学", "Primary"),
     "junior": ("初中", "Junior"),
+    "pair_gap": ("结对模型最优间隙", "Pairing gap"),
+    "candidate_moves": ("候选交流安排数", "Candidate moves"),
+    "units": ("模型单元数", "Model units"),
 }
 
 #: Keys ending in ``_s`` that are computing time (shown in seconds, not minutes).
@@ -109,12 +113,18 @@ def fmt_value(key: str, v: Any, lang: Language = "zh") -> str:
     if isinstance(v, (bool, np.bool_)):
         return "✓" if v else "✗"
     if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
+        return _fmt_float(key, float(v), lang) if _is_travel_time(key) else f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
         return _fmt_float(key, float(v), lang)
     if isinstance(v, (list, tuple)):
         return ", ".join(str(x) for x in v)
     return str(v)
+
+
+def _is_travel_time(key: str) -> bool:
+    """A key in seconds of travel (shown in minutes), not computing time."""
+    last = key.rsplit(".", 1)[-1]
+    return last.endswith("_s") and last not in _WALL_CLOCK
 
 
 def _fmt_float(key: str, x: float, lang: Language) -> str:
@@ -124,8 +134,8 @@ def _fmt_float(key: str, x: float, lang: Language) -> str:
     if last in _WALL_CLOCK:
         return f"{x:.1f} s"
     if last.endswith("_s"):
-        return f"{x / 60:.1f} {_t('minutes', lang)}"
-    if "share" in last or "utilization" in key or last in ("gap", "moved_share"):
+        return f"{x / 60:,.1f} {_t('minutes', lang)}"
+    if "share" in last or "utilization" in key or last.endswith("gap") or last == "moved_share" or is_percent_header(key):
         return f"{100 * x:.1f}%"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
@@ -206,7 +216,8 @@ def figures_table(figures: Mapping[str, Any], lang: Language) -> str:
             cell = table_html(pd.DataFrame(list(v)), lang=lang, max_rows=50)  # e.g. shortfalls
             rows.append(f"<tr><td>{esc(figure_name(k, lang))}</td><td>{cell}</td></tr>")
         else:
-            rows.append(f"<tr><td>{esc(figure_name(k, lang))}</td><td class=\"num\">{esc(fmt_value(k, v, lang))}</td></tr>")
+            shown = value_name(v, lang) if isinstance(v, str) else fmt_value(k, v, lang)
+            rows.append(f"<tr><td>{esc(figure_name(k, lang))}</td><td class=\"num\">{esc(shown)}</td></tr>")
     body = "".join(rows)
     return f"<table><thead><tr><th>{_t('figure', lang)}</th><th></th></tr></thead><tbody>{body}</tbody></table>"
 
@@ -222,3 +233,9 @@ def missing_note(frame: pd.DataFrame, cols: Iterable[str], lang: Language) -> st
 def without_geometry(frame: pd.DataFrame) -> pd.DataFrame:
     """A plain table: a GeoDataFrame without its geometry column."""
     return pd.DataFrame(frame.drop(columns=frame.geometry.name)) if isinstance(frame, gpd.GeoDataFrame) else frame
+
+
+def bullets(points: Sequence[str], warnings: Sequence[str] = ()) -> str:
+    """Plain sentences as a list, the warnings (a plan making something worse) marked and last."""
+    items = [f"<li>{esc(p)}</li>" for p in points] + [f'<li class="warn">⚠ {esc(w)}</li>' for w in warnings]
+    return f'<ul class="points">{"".join(items)}</ul>' if items else ""

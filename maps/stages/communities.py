@@ -14,11 +14,23 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
+from maps.common import (
+    KeyPoints,
+    MapContext,
+    MapLayer,
+    ReportParams,
+    StageRenderer,
+    school_names,
+    stage_frame,
+    stage_mapping,
+    stage_path,
+    stage_sheets,
+)
+from maps.i18n import display_table
 from maps.labels import Language, t
 from maps.layers import DEFAULT_DISPLAY, PALETTE, Display, add_layer, as_ids, esc, school_xy
 from maps.legend import legend_of
-from maps.tables import figures_table, flatten, heading, table_html, text
+from maps.tables import bullets, figures_table, heading, is_num, pick, table_html, text
 from planning.app import stage as stage_api  # the session writes shortfalls.csv (no stage declares it)
 from planning.app.stage import RunResult, shortfalls_table
 
@@ -51,6 +63,21 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "lead": ("牵头校", "Lead school"),
     "members": ("成员校", "Members"),
     "group": ("共同体", "Community"),
+    "level": ("学段", "Level"),
+    "list": ("共同体名单", "Communities and their schools"),
+    "per_group": ("各共同体情况", "Each community"),
+    "pairs": ("结对帮扶", "One-to-one pairs (结对帮扶)"),
+    "kp_groups": (
+        "{level}：组建 {n} 个学校共同体，由强校牵头带动 {members} 所成员校；牵头校到成员校车程最长 {longest} 分钟。",
+        "{level}: {n} school communities, strong schools leading {members} member schools; "
+        "the longest lead-to-member drive is {longest} min.",
+    ),
+    "kp_pairs": ("{level}：{n} 对强校与薄弱校结对帮扶。", "{level}: {n} strong–weak school pairs (结对帮扶)."),
+    "kp_short": (
+        "{n} 项共同体目标未能满足（多为薄弱校附近的共同体已满、未能纳入），逐项列于“学校共同体”一节及 communities/shortfalls.csv。",
+        "{n} community targets are not met (mostly weak schools whose nearby communities are full); each is listed in the "
+        "communities section and in communities/shortfalls.csv.",
+    ),
     "shortfalls": (
         "以下目标未能完全满足（规划已尽量满足，逐项列出缺口及原因）：",
         "These targets could not be met in full (the plan meets them as far as possible; each shortfall and why):",
@@ -58,8 +85,8 @@ _TEXT: Mapping[str, tuple[str, str]] = {
 }
 
 
-def _t(key: str, lang: Language) -> str:
-    return text(_TEXT, key, lang)
+def _t(key: str, lang: Language, **fmt: object) -> str:
+    return text(_TEXT, key, lang, **fmt)
 
 
 # --------------------------------------------------------------------------- map layer
@@ -130,40 +157,87 @@ def _members_table(groups: pd.DataFrame, names: Mapping[str, str], lang: Languag
         leads = [names.get(s, s) for s in sids[role.loc[idx] == "lead"]]
         members = sorted(names.get(s, s) for s in sids[role.loc[idx] != "lead"])
         row = {_t("group", lang): gid, _t("lead", lang): "、".join(leads), _t("members", lang): "、".join(members)}
-        rows.append({"level": t(lv, lang), **row} if lv else row)
+        rows.append({_t("level", lang): t(lv, lang), **row} if lv else row)
     return pd.DataFrame(rows)
 
 
+def _levels(metrics: Mapping[str, object]) -> list[tuple[str, Mapping[str, object]]]:
+    return [(lv, v) for lv in ("primary", "junior") if isinstance(v := metrics.get(lv), Mapping)]
+
+
+def key_points(run: RunResult, params: ReportParams) -> KeyPoints:
+    """Per level: communities formed, members, pairs, longest lead-to-member drive; schools left without one."""
+    lang = params.language
+    metrics = stage_mapping(run, STAGE, METRICS)
+    if metrics is None:
+        return KeyPoints()
+    points, warnings = [], []
+    for lv, m in _levels(metrics):
+        if is_num(m.get("groups")) and m["groups"]:
+            longest = f"{float(m['max_travel_s']) / 60:.0f}" if is_num(m.get("max_travel_s")) else "–"
+            points.append(_t("kp_groups", lang, level=t(lv, lang), n=m["groups"], members=m.get("members", 0), longest=longest))
+        if is_num(m.get("pairs")) and m["pairs"]:
+            points.append(_t("kp_pairs", lang, level=t(lv, lang), n=m["pairs"]))
+    output = run.outputs.get(STAGE)
+    if output is not None and output.shortfalls:
+        warnings.append(_t("kp_short", lang, n=len(output.shortfalls)))
+    return KeyPoints(tuple(points), tuple(warnings))
+
+
 def section(run: RunResult, params: ReportParams) -> str:
-    """The stage's figures, each community's lead and members, the per-community figures."""
+    """What the communities are in words, each community's lead and members, their figures, the pairs."""
     lang = params.language
     if STAGE not in run.outputs:
         return ""
-    parts = [heading(STAGE, HEADING, lang)]
-    metrics = stage_mapping(run, STAGE, METRICS)
-    if metrics is not None:
-        parts.append(figures_table(flatten(metrics), lang))
+    kp = key_points(run, params)
+    parts = [heading(STAGE, HEADING, lang), bullets(kp.points, kp.warnings)]
+    names = school_names(run)
     groups = stage_frame(run, STAGE, GROUPS)
     if groups is not None and {"school_id", "group_id"} <= set(groups.columns):
-        parts.append(table_html(_members_table(groups, school_names(run), lang), lang=lang, file=stage_path(STAGE, GROUPS)))
+        parts.append(f"<h3>{_t('list', lang)}</h3>")
+        parts.append(table_html(_members_table(groups, names, lang), lang=lang, file=stage_path(STAGE, GROUPS)))
     gm = stage_frame(run, STAGE, GROUP_METRICS)
     if gm is not None and not gm.empty:
-        parts.append(table_html(gm, lang=lang, file=stage_path(STAGE, GROUP_METRICS)))
+        shown = display_table(gm, lang, names=names, columns=(
+            "level", "group_id", "lead_id", "members", "rural_members", "weak_members", "max_travel_s", "mean_strength"))
+        parts.append(f"<h3>{_t('per_group', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, GROUP_METRICS)))
+    pairs = stage_frame(run, STAGE, PAIRS)
+    if pairs is not None and not pairs.empty:
+        shown = display_table(pairs, lang, names=names, columns=("level", "weak_id", "strong_id", "time_s"))
+        parts.append(f"<h3>{_t('pairs', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, PAIRS)))
     short = _shortfalls(run)
     if not short.empty:
         parts.append(f"<p>{esc(_t('shortfalls', lang))}</p>")
-        parts.append(table_html(short, lang=lang, file=stage_path(STAGE, stage_api.SHORTFALLS_FILE)))
+        parts.append(table_html(display_table(short, lang), lang=lang, file=stage_path(STAGE, stage_api.SHORTFALLS_FILE)))
+    return "".join(parts)
+
+
+def appendix(run: RunResult, params: ReportParams) -> str:
+    """Per level, the solver's figures: status, objective, bound, gap."""
+    lang = params.language
+    metrics = stage_mapping(run, STAGE, METRICS)
+    if metrics is None:
+        return ""
+    parts = []
+    for lv, m in _levels(metrics):
+        figures = {k: m[k] for k in ("status", "objective", "bound", "gap", "pair_gap") if k in m}
+        if figures:
+            parts.append(f"<h3>{esc(pick(HEADING, lang))} · {esc(t(lv, lang))}</h3>" + figures_table(figures, lang))
     return "".join(parts)
 
 
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
-    """Communities, their figures and the strong–weak pairs (sheet name → table)."""
-    zh = params.language == "zh"
+    """Communities, their figures and the strong–weak pairs (sheet name → table, display headers)."""
+    lang = params.language
+    zh = lang == "zh"
+    names = school_names(run)
     files = ((GROUPS, "共同体", "groups"), (GROUP_METRICS, "共同体指标", "group metrics"), (PAIRS, "结对", "pairs"))
-    sheets = stage_sheets(run, STAGE, files, zh=zh)
+    # travel_s of groups.csv is the drive from the lead school, not a pupil's way to school
+    sheets = {k: display_table(v.rename(columns={"travel_s": "time_s"}), lang, names=names)
+              for k, v in stage_sheets(run, STAGE, files, zh=zh).items()}
     short = _shortfalls(run)
     if not short.empty:
-        sheets["共同体缺口" if zh else "community shortfalls"] = short
+        sheets["共同体缺口" if zh else "community shortfalls"] = display_table(short, lang)
     return sheets
 
 
@@ -182,4 +256,6 @@ RENDERER = StageRenderer(
     tables=tables,
     labels=LABELS,
     figure_names=FIGURE_NAMES,
+    key_points=key_points,
+    appendix=appendix,
 )

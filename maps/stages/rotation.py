@@ -16,11 +16,23 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
+from maps.common import (
+    KeyPoints,
+    MapContext,
+    MapLayer,
+    ReportParams,
+    StageRenderer,
+    school_names,
+    stage_frame,
+    stage_mapping,
+    stage_path,
+    stage_sheets,
+)
+from maps.i18n import display_table, indicator_name, subject_counts
 from maps.labels import Language, t
 from maps.layers import COORD_DECIMALS, DEFAULT_DISPLAY, Display, add_layer, as_ids, esc, school_xy
 from maps.legend import legend_of
-from maps.tables import figures_table, flatten, heading, missing_note, table_html, text
+from maps.tables import bullets, figures_table, heading, is_num, missing_note, pick, table_html, text
 from planning.app.stage import RunResult
 
 logger = logging.getLogger(__name__)
@@ -101,11 +113,16 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "some_worse": ("注意：交流后以下差异系数变差：", "Warning: the plan makes these CVs worse: "),
     "primary": ("小学", "primary"),
     "junior": ("初中", "junior"),
-    "backbone_per_100": ("每百名学生县级及以上骨干教师数", "backbone teachers per 100 pupils"),
-    "above_qualification_per_100": ("每百名学生高于规定学历教师数", "above-qualification teachers per 100 pupils"),
-    "intermediate_title_per_100": ("每百名学生中级及以上职称教师数", "intermediate-title teachers per 100 pupils"),
-    "teachers_per_100": ("每百名学生教师数（师生比）", "teachers per 100 pupils"),
-    "basic_composite": ("基本均衡综合差异系数", "基本均衡 composite"),
+    "per_school": ("各校派出与接收", "Each school's teachers sent and received"),
+    "kp_moves": (
+        "交流轮岗：派出校 {eligible} 名符合条件的教师中派出 {out} 名（{share}，政策要求不低于 10%），其中骨干教师 {bb} 名"
+        "（占 {bb_share}，要求不低于 20%）；另有 {exchange} 名教师从接收校到派出校跟岗交流。",
+        "Rotation: {out} of the {eligible} eligible teachers at sending schools move ({share}; policy ≥ 10%), {bb} of them "
+        "backbone teachers ({bb_share}; policy ≥ 20%); {exchange} teachers go the other way to learn (跟岗).",
+    ),
+    "kp_quotas": ("交流指标完成 {met} / {n} 项。", "{met} of {n} rotation quotas met."),
+    "kp_cv": ("{level}交流前后差异系数：{list}。", "{level} CVs before → after rotation: {list}."),
+    "kp_commute": ("交流教师平均通勤 {mean} 分钟，最长 {longest} 分钟。", "Movers' mean commute {mean} min, longest {longest} min."),
 }
 
 #: The CVs the rotation targets (the objective's indicators) and those it keeps from rising, in report order.
@@ -133,14 +150,14 @@ def cv_table(metrics: Mapping[str, object], lang: Language) -> tuple[pd.DataFram
             change = float(a) - float(b)
             verdict = "worse" if change > 1e-9 else "better" if change < -1e-9 else "same"
             if verdict == "worse":
-                worse.append(f"{_t(level, lang)} {_t(ind, lang)} {float(b):.3f} → {float(a):.3f}")
-            rows.append([_t(level, lang), _t(ind, lang), round(float(b), 4), round(float(a), 4), round(change, 4), _t(verdict, lang)])
+                worse.append(f"{_t(level, lang)} {indicator_name(ind, lang)} {float(b):.3f} → {float(a):.3f}")
+            rows.append([_t(level, lang), indicator_name(ind, lang), round(float(b), 4), round(float(a), 4), round(change, 4), _t(verdict, lang)])
     cols = [_t(k, lang) for k in ("level", "indicator", "before", "after", "change", "verdict")]
     return pd.DataFrame(rows, columns=cols), worse
 
 
-def _t(key: str, lang: Language) -> str:
-    return text(_TEXT, key, lang)
+def _t(key: str, lang: Language, **fmt: object) -> str:
+    return text(_TEXT, key, lang, **fmt)
 
 
 # --------------------------------------------------------------------------- map layer
@@ -268,20 +285,70 @@ def flows_table(run: RunResult, moves: pd.DataFrame, lang: Language) -> pd.DataF
         _t("to", lang): [names.get(s, s) for s in flows["to_school"]],
         _t("teachers", lang): flows["teachers"].astype(np.int64).to_numpy(),
         _t("backbone", lang): flows["backbone"].astype(np.int64).to_numpy(),
-        _t("subjects", lang): flows["subjects"].to_numpy(),
+        _t("subjects", lang): [subject_counts(s, lang) for s in flows["subjects"]],
     })
 
 
+#: Figures of ``metrics.json`` shown in the section, in this order; the solver's go to the appendix.
+_FIGURES = (
+    "teachers", "eligible_teachers", "eligible_at_sending_schools", "sending_schools", "receiving_schools", "movers_out",
+    "movers_exchange", "rotation_share", "backbone_movers_out", "backbone_share_of_movers", "quotas", "quotas_met",
+    "quota_shortfall_movers", "quota_shortfall_backbone", "same_community_share",
+    "commute_mean_s", "commute_median_s", "commute_p90_s", "commute_max_s",
+)
+_TECHNICAL = ("status", "objective", "bound", "lp_bound", "gap", "candidate_moves", "units", "solve_s")
+#: Columns of each school's rotation in the report (the workbook has them all).
+_SCHOOL_COLUMNS = (
+    "school_id", "name", "role", "strength_class", "pupils", "eligible", "quota_movers", "quota_backbone",
+    "out", "backbone_out", "in", "backbone_in", "short_movers", "short_backbone",
+)
+
+
+def _pct(v: object) -> str:
+    return f"{100 * float(v):.1f}%" if is_num(v) else "–"  # type: ignore[arg-type]
+
+
+def key_points(run: RunResult, params: ReportParams) -> KeyPoints:
+    """Teachers sent and received, the quotas, the CVs before and after, the commute; CVs made worse as warnings."""
+    lang = params.language
+    m = stage_mapping(run, STAGE, METRICS)
+    if m is None:
+        return KeyPoints()
+    eligible = m.get("eligible_at_sending_schools", m.get("eligible_teachers"))
+    points = [_t("kp_moves", lang, out=m.get("movers_out", 0), share=_pct(m.get("rotation_share")),
+                 eligible=eligible if is_num(eligible) else "–", bb=m.get("backbone_movers_out", 0),
+                 bb_share=_pct(m.get("backbone_share_of_movers")), exchange=m.get("movers_exchange", 0))]
+    warnings = []
+    if is_num(m.get("quotas")) and m["quotas"]:
+        met = m.get("quotas_met", 0)
+        (points if met == m["quotas"] else warnings).append(_t("kp_quotas", lang, met=met, n=m["quotas"]))
+    before, after = m.get("cv_before"), m.get("cv_after")
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        for lv in ("primary", "junior"):
+            b, a = before.get(lv), after.get(lv)
+            if isinstance(b, Mapping) and isinstance(a, Mapping):
+                changes = [f"{indicator_name(k, lang)} {float(b[k]):.3f} → {float(a[k]):.3f}"
+                           for k in ("basic_composite", "backbone_per_100") if is_num(b.get(k)) and is_num(a.get(k))]
+                if changes:
+                    points.append(_t("kp_cv", lang, level=_t(lv, lang), list=("；" if lang == "zh" else "; ").join(changes)))
+    if is_num(m.get("commute_mean_s")) and is_num(m.get("commute_max_s")):
+        points.append(_t("kp_commute", lang, mean=f"{float(m['commute_mean_s']) / 60:.0f}", longest=f"{float(m['commute_max_s']) / 60:.0f}"))
+    worse = cv_table(m, lang)[1]
+    if worse:
+        warnings.append(_t("some_worse", lang) + ("；" if lang == "zh" else "; ").join(worse))
+    return KeyPoints(tuple(points), tuple(warnings))
+
+
 def section(run: RunResult, params: ReportParams) -> str:
-    """The stage's figures (the CV change is in the balance section), the flows, each school's movers."""
+    """What the rotation does in words, its figures, the CVs before and after, the flows, each school's movers."""
     lang = params.language
     if STAGE not in run.outputs:
         return ""
-    parts = [heading(STAGE, HEADING, lang)]
+    kp = key_points(run, params)
+    parts = [heading(STAGE, HEADING, lang), bullets(kp.points, kp.warnings)]
     metrics = stage_mapping(run, STAGE, METRICS)
     if metrics is not None:
-        hidden = ("cv_before", "cv_after", "never_worse", "never_worse_violated")
-        parts.append(figures_table(flatten({k: v for k, v in metrics.items() if k not in hidden}), lang))
+        parts.append(figures_table({k: metrics[k] for k in _FIGURES if k in metrics}, lang))
         cvs, worse = cv_table(metrics, lang)
         if not cvs.empty:
             verdict = _t("some_worse", lang) + ("；" if lang == "zh" else "; ").join(worse) if worse else _t("none_worse", lang)
@@ -294,16 +361,28 @@ def section(run: RunResult, params: ReportParams) -> str:
             parts.append(f"<h3>{_t('flows', lang)}</h3>" + table_html(flows, lang=lang, file=stage_path(STAGE, MOVES)))
     sr = stage_frame(run, STAGE, SCHOOLS_ROTATION)
     if sr is not None and not sr.empty:
-        parts.append(table_html(sr, lang=lang, file=stage_path(STAGE, SCHOOLS_ROTATION)))
+        parts.append(f"<h3>{_t('per_school', lang)}</h3>")
+        parts.append(table_html(display_table(sr, lang, columns=_SCHOOL_COLUMNS), lang=lang, file=stage_path(STAGE, SCHOOLS_ROTATION)))
     return "".join(parts)
 
 
+def appendix(run: RunResult, params: ReportParams) -> str:
+    """The solver's figures: status, objective, bound, gap."""
+    m = stage_mapping(run, STAGE, METRICS)
+    figures = {k: m[k] for k in _TECHNICAL if k in m} if m is not None else {}
+    return f"<h3>{esc(pick(HEADING, params.language))}</h3>" + figures_table(figures, params.language) if figures else ""
+
+
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
-    """Movers, each school's movers and the flows between schools (sheet name → table)."""
+    """Movers, each school's movers and the flows between schools (sheet name → table, display headers)."""
     lang = params.language
     zh = lang == "zh"
+    names = school_names(run)
     files = ((MOVES, "交流名单", "moves"), (SCHOOLS_ROTATION, "学校交流", "schools rotation"), (ELIGIBILITY, "交流资格", "eligibility"))
-    sheets = stage_sheets(run, STAGE, files, zh=zh)
+    sheets = {}
+    for sheet, frame in stage_sheets(run, STAGE, files, zh=zh).items():
+        is_roster = "teacher_id" in frame.columns and "name" in frame.columns  # a teacher's name, not a school's
+        sheets[sheet] = display_table(frame.rename(columns={"name": "teacher_name"}) if is_roster else frame, lang, names=names)
     moves = stage_frame(run, STAGE, MOVES)
     if moves is not None:
         sheets["交流流向" if zh else "flows"] = flows_table(run, moves, lang)
@@ -319,4 +398,6 @@ RENDERER = StageRenderer(
     tables=tables,
     labels=LABELS,
     figure_names=FIGURE_NAMES,
+    key_points=key_points,
+    appendix=appendix,
 )

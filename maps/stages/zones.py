@@ -21,7 +21,19 @@ import pandas as pd
 import shapely
 
 from maps import charts
-from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, stage_frame, stage_layer, stage_mapping, stage_path
+from maps.common import (
+    KeyPoints,
+    MapContext,
+    MapLayer,
+    ReportParams,
+    StageRenderer,
+    school_names,
+    stage_frame,
+    stage_layer,
+    stage_mapping,
+    stage_path,
+)
+from maps.i18n import display_table, value_name
 from maps.labels import Language, t
 from maps.layers import (
     DEFAULT_DISPLAY,
@@ -40,7 +52,20 @@ from maps.layers import (
 )
 from maps.legend import Item, legend_of
 from maps.tables import TEXT as TABLE_TEXT
-from maps.tables import figure_name, figures_table, flatten, fmt_value, heading, is_num, missing_note, table_html, text, without_geometry
+from maps.tables import (
+    bullets,
+    figure_name,
+    figures_table,
+    flatten,
+    fmt_value,
+    heading,
+    is_num,
+    missing_note,
+    pick,
+    table_html,
+    text,
+    without_geometry,
+)
 from planning.app.stage import RunResult
 
 logger = logging.getLogger(__name__)
@@ -66,11 +91,6 @@ MAX_CHART_BARS = 30
 #: Nested figure tables with more entries than this are per-item detail (left to the JSON file).
 MAX_FIGURE_ITEMS = 12
 _PER_STUDENT_TIME = re.compile(r"^(mean|median|p\d\d|max)_")
-#: Order of the optimal-vs-nearest rows: what a planner reads first (prefixes), the rest after.
-_FIGURE_ORDER = (
-    "travel.", "moved_students", "overflow_students", "unserved_blocks", "status", "objective_s", "bound_s", "gap",
-    "equity.",
-)
 
 HEADING = ("划片招生", "Catchment zones")
 
@@ -146,9 +166,58 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "young_boarders": ("其中1–3年级（政策上不寄宿）", "of them grades 1–3 (by policy day pupils)"),
     "allowance": ("生活补助（两免一补，元/年，按全部寄宿生计）", "Living allowance (两免一补, yuan/year, all boarders)"),
     "moved_vs": ("调整学校的学生（对照现行片区）", "Students changing school (against today's zones)"),
-    "stability": ("稳定性权重（每名调整学生折合秒）", "Stability weight (seconds per moved student)"),
     "per_school_boarders": ("各校寄宿生", "Boarders per school"),
     "school": ("学校", "School"),
+    "over_by": ("{school}（超 {n} 人）", "{school} ({n} over)"),
+    "kp_fixed": (
+        "{level}：若按就近分配，有 {n} 所学校超出学位——{list}；本方案重新划片后这些学校不再超员。",
+        "{level}: with every child at the nearest school, {n} school(s) would be over capacity — {list}; "
+        "the proposed zones bring them within their seats.",
+    ),
+    "kp_no_over": ("{level}：本方案中没有学校超出学位。", "{level}: no school is over capacity under the plan."),
+    "kp_still_over": (
+        "{level}：仍有 {n} 所学校超出学位——{list}，需增加学位或调整片区。",
+        "{level}: {n} school(s) remain over capacity — {list}; they need more seats or other zones.",
+    ),
+    "kp_moved": (
+        "{level}：与现行片区相比，{n} 名学生调整就读学校（若完全按就近分配则为 {nearest} 名）。",
+        "{level}: {n} pupils change school against today's zones ({nearest} if every child went to the nearest school).",
+    ),
+    "kp_new": (
+        "{n} 个目前没有对口学校的居住区（{kids} 名儿童）在本方案中有了对口学校。",
+        "{n} residential units with no school today ({kids} children) get one under the plan.",
+    ),
+    "kp_all_served": (
+        "{level}：全部 {n} 个有适龄儿童的居住区在允许的到校时间内都有对口学校。",
+        "{level}: every one of the {n} residential units with children has a school within the allowed travel time.",
+    ),
+    "kp_unserved": (
+        "{level}：{n} 个居住区在允许的到校时间内没有可达学校，需要校车、寄宿或新设教学点。",
+        "{level}: {n} residential units have no school within the allowed travel time; they need a bus, boarding or a teaching point.",
+    ),
+    "kp_travel": (
+        "{level}：平均到校时间 {mean} 分钟，{share} 的学生在服务半径内。",
+        "{level}: mean travel time {mean} min; {share} of pupils live within the service radius.",
+    ),
+    "kp_longer": (
+        "{level}：为使各校学位够用，平均到校时间由就近分配的 {nearest} 分钟增至 {plan} 分钟。",
+        "{level}: to fit pupils into the seats, mean travel time rises from {nearest} min (nearest school) to {plan} min.",
+    ),
+    "kp_young": (
+        "{level}：{n} 名1–3年级学生因附近没有学校需要寄宿（政策上1–3年级原则上不寄宿），建议保留或新设教学点、开通校车。",
+        "{level}: {n} pupils of grades 1–3 must board for want of a school nearby (by policy they do not board): "
+        "keep or open a teaching point, or run a school bus.",
+    ),
+    "conditions": ("规划条件", "Planning rules"),
+    "mode": ("出行方式", "Travel mode"),
+    "rural_by": ("；乡村居住区：{mode}", "; rural units: {mode}"),
+    "max_travel": ("最长允许到校时间", "Longest allowed travel time"),
+    "boarding_reach": ("寄宿生最长到校时间", "Longest travel time for boarders"),
+    "min": ("分钟", "min"),
+    "units": ("居住区数", "Residential units"),
+    "pupils": ("学生数", "Pupils"),
+    "mean_travel": ("平均到校时间（分钟）", "Mean travel (min)"),
+    "unserved_pupils": ("未覆盖学生", "Unserved pupils"),
 }
 
 
@@ -496,20 +565,128 @@ def _draw_blocks(m: folium.Map, ctx: MapContext) -> None:
 
 # --------------------------------------------------------------------------- report
 
+#: Figures of a plan shown side by side with the nearest-school baseline, in this order (others go to the appendix).
+_COMPARED = (
+    "travel.mean_travel_s", "travel.p95_travel_s", "travel.share_within_standard",
+    "mean_travel_s", "p95_travel_s", "share_within_standard", "moved_students",  # a flat metrics.json
+    "overflow_students", "unserved_blocks", "detached_pieces",
+)
+#: Technical figures of a plan, shown in the appendix.
+_TECHNICAL = ("method", "status", "objective_s", "bound_s", "gap", "travel_total_s", "details.repair_status", "details.lp_bound_s")
+
+
+def _plan_and_nearest(metrics: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The plan's and the nearest-school baseline's figures (a flat ``metrics.json`` is the plan itself)."""
+    nearest = metrics.get("nearest") if isinstance(metrics.get("nearest"), Mapping) else {}
+    plan = metrics["plan"] if isinstance(metrics.get("plan"), Mapping) else {k: v for k, v in metrics.items() if k != "nearest"}
+    return plan, nearest
+
+
+def _overflow(figures: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    over = figures.get("overflow")
+    return [o for o in over if isinstance(o, Mapping)] if isinstance(over, list) else []
+
+
+def _minutes(v: Any) -> str:
+    return "–" if not is_num(v) else f"{float(v) / 60:.1f}"
+
+
+def _newly_served(run: RunResult, assignment: pd.DataFrame | None, level: str) -> tuple[int, int]:
+    """Residential units (and their children) with no school today (``current_<level>`` empty) that the plan serves."""
+    blocks = run.inputs.blocks
+    col = f"current_{level}"
+    if blocks is None or assignment is None or col not in blocks.columns or not {"block_id", "school_id"} <= set(assignment.columns):
+        return 0, 0
+    today = as_ids(blocks[col]).to_numpy()
+    served = set(as_ids(assignment.loc[as_ids(assignment["school_id"]) != "", "block_id"]))
+    students = as_float(blocks, f"students_{level}")
+    mask = (today == "") & as_ids(blocks["block_id"]).isin(served).to_numpy()
+    kids = int(students.fillna(0).to_numpy()[mask].sum()) if students is not None else 0
+    return int(mask.sum()), kids
+
+
+def _level_points(run: RunResult, level: str, lang: Language) -> tuple[list[str], list[str]]:
+    """Sentences on one level's plan: over-capacity schools fixed, children moved, units served, travel; and warnings."""
+    metrics = stage_mapping(run, STAGE, _file(METRICS, level))
+    if metrics is None:
+        return [], []
+    names = school_names(run)
+    lvn = t(level, lang)
+    plan, nearest = _plan_and_nearest(metrics)
+    points, warnings = [], []
+    before, after = _overflow(nearest), _overflow(plan)
+    fixed = [o for o in before if str(o.get("school_id")) not in {str(a.get("school_id")) for a in after}]
+    if fixed:
+        listed = ("、" if lang == "zh" else ", ").join(
+            _t("over_by", lang, school=names.get(str(o.get("school_id")), str(o.get("school_id"))), n=int(o.get("over_by", 0)))
+            for o in fixed
+        )
+        points.append(_t("kp_fixed", lang, level=lvn, n=len(fixed), list=listed))
+    if not after:
+        points.append(_t("kp_no_over", lang, level=lvn))
+    else:
+        listed = ("、" if lang == "zh" else ", ").join(
+            _t("over_by", lang, school=names.get(str(o.get("school_id")), str(o.get("school_id"))), n=int(o.get("over_by", 0)))
+            for o in after
+        )
+        warnings.append(_t("kp_still_over", lang, level=lvn, n=len(after), list=listed))
+    mv = metrics.get("moved_vs_nearest")
+    if isinstance(mv, Mapping) and is_num(mv.get("plan")):
+        points.append(_t("kp_moved", lang, level=lvn, n=f"{int(mv['plan']):,}", nearest=f"{int(mv.get('nearest') or 0):,}"))
+    assignment = stage_frame(run, STAGE, _file(ASSIGNMENT, level))
+    n_new, kids = _newly_served(run, assignment, level)
+    if n_new:
+        points.append(_t("kp_new", lang, n=n_new, kids=f"{kids:,}"))
+    unserved = plan.get("unserved_blocks")
+    if is_num(unserved) and unserved > 0:
+        warnings.append(_t("kp_unserved", lang, level=lvn, n=int(unserved)))
+    elif is_num(unserved) and assignment is not None:
+        points.append(_t("kp_all_served", lang, level=lvn, n=f"{len(assignment):,}"))
+    travel, near_travel = plan.get("travel"), nearest.get("travel")
+    if isinstance(travel, Mapping) and is_num(travel.get("mean_travel_s")):
+        share = travel.get("share_within_standard")
+        points.append(_t("kp_travel", lang, level=lvn, mean=_minutes(travel["mean_travel_s"]),
+                         share=f"{100 * float(share):.0f}%" if is_num(share) else "–"))
+        if isinstance(near_travel, Mapping) and is_num(near_travel.get("mean_travel_s")):
+            more = float(travel["mean_travel_s"]) - float(near_travel["mean_travel_s"])
+            if more > 6:  # more than 0.1 minute: the price of seats, said plainly
+                warnings.append(_t("kp_longer", lang, level=lvn, plan=_minutes(travel["mean_travel_s"]),
+                                   nearest=_minutes(near_travel["mean_travel_s"])))
+    b = metrics.get("boarding")
+    if isinstance(b, Mapping) and is_num(b.get("young_boarders")) and b["young_boarders"] > 0:
+        warnings.append(_t("kp_young", lang, level=lvn, n=int(b["young_boarders"])))
+    return points, warnings
+
+
+def key_points(run: RunResult, params: ReportParams) -> KeyPoints:
+    """What the zones decide, level by level, for the report's opening."""
+    points: list[str] = []
+    warnings: list[str] = []
+    for lv in levels(run):
+        p, w = _level_points(run, lv, params.language)
+        points += p
+        warnings += w
+    return KeyPoints(tuple(points), tuple(warnings))
+
 
 def section(run: RunResult, params: ReportParams) -> str:
-    """Per level: plan vs nearest school, seats per school with a utilization chart, unserved units; the feeder."""
+    """Per level: what the plan does in words, plan vs nearest school, planning conditions, seats per school,
+    boarders, unserved units; then the feeder."""
     lang = params.language
     if not levels(run):
         return ""
+    names = school_names(run)
     parts = [heading(STAGE, HEADING, lang)]
     for lv in levels(run):
         lvn = t(lv, lang)
         parts.append(f"<h3>{esc(lvn)}</h3>")
+        points, warnings = _level_points(run, lv, lang)
+        parts.append(bullets(points, warnings))
         metrics = stage_mapping(run, STAGE, _file(METRICS, lv))
         if metrics is not None:
-            parts.append(_boarding(metrics, lang))
             parts.append(_zone_figures(metrics, lang, lvn))
+            parts.append(_conditions(metrics, lang))
+            parts.append(_boarding(metrics, lang, names))
         zones = stage_frame(run, STAGE, _file(ZONES, lv))
         if zones is not None and not zones.empty:
             parts.append(_per_school(zones, lang, lv))
@@ -518,14 +695,54 @@ def section(run: RunResult, params: ReportParams) -> str:
             un = assignment[as_ids(assignment["school_id"]) == ""]
             if len(un):
                 file = stage_path(STAGE, _file(ASSIGNMENT, lv))
-                parts.append(f"<p><b>{_t('unserved', lang)}</b> ({len(un)})</p>" + table_html(un, lang=lang, file=file, max_rows=50))
+                parts.append(f"<p><b>{_t('unserved', lang)}</b> ({len(un)})</p>"
+                             + table_html(_with_block_names(run, un, lang), lang=lang, file=file, max_rows=50))
     feeder = stage_frame(run, STAGE, FEEDER)
     if feeder is not None and not feeder.empty:
-        parts.append(f"<h3>{_t('feeder', lang)}</h3>" + table_html(feeder, lang=lang, file=stage_path(STAGE, FEEDER)))
+        shown = display_table(feeder, lang, names=names, columns=(
+            "primary_school_id", "junior_school_id", "graduates", "travel_s", "travel_mode"))
+        parts.append(f"<h3>{_t('feeder', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, FEEDER)))
     return "".join(parts)
 
 
-def _boarding(metrics: Mapping[str, Any], lang: Language) -> str:
+def _with_block_names(run: RunResult, assignment: pd.DataFrame, lang: Language) -> pd.DataFrame:
+    """An assignment table with each unit's name beside its code, in display headers."""
+    a = assignment.copy()
+    blocks = run.inputs.blocks
+    if blocks is not None and "name" in blocks.columns and "block_id" in a.columns:
+        bn = dict(zip(as_ids(blocks["block_id"]), as_ids(blocks["name"]), strict=True))
+        a.insert(a.columns.get_loc("block_id") + 1, "block_name", [bn.get(b, "") for b in as_ids(a["block_id"])])
+    return display_table(a, lang, names=school_names(run))
+
+
+def _conditions(metrics: Mapping[str, Any], lang: Language) -> str:
+    """The rules the zones were planned with: travel mode, the longest allowed trip, boarders' reach, per mode."""
+    rows = []
+    mode, rural = metrics.get("level_mode"), metrics.get("rural_mode")
+    if isinstance(mode, str):
+        text_ = str(value_name(mode, lang))
+        if isinstance(rural, str) and rural != mode:
+            text_ += _t("rural_by", lang, mode=value_name(rural, lang))
+        rows.append((_t("mode", lang), text_))
+    if is_num(metrics.get("max_travel_s")):
+        rows.append((_t("max_travel", lang), f"{_minutes(metrics['max_travel_s'])} {_t('min', lang)}"))
+    if is_num(metrics.get("boarding_reach_s")):
+        rows.append((_t("boarding_reach", lang), f"{_minutes(metrics['boarding_reach_s'])} {_t('min', lang)}"))
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    out = f"<p><b>{_t('conditions', lang)}</b></p><table>{body}</table>" if rows else ""
+    modes = metrics.get("travel_modes")
+    if isinstance(modes, Mapping) and modes:
+        frame = pd.DataFrame([
+            {_t("mode", lang): value_name(m, lang), _t("units", lang): v.get("blocks"), _t("pupils", lang): v.get("students"),
+             _t("mean_travel", lang): round(float(v["mean_travel_s"]) / 60, 1) if is_num(v.get("mean_travel_s")) else None,
+             _t("unserved_pupils", lang): v.get("unserved_students")}
+            for m, v in sorted(modes.items()) if isinstance(v, Mapping)
+        ])
+        out += table_html(frame, lang=lang)
+    return out
+
+
+def _boarding(metrics: Mapping[str, Any], lang: Language, names: Mapping[str, str] | None = None) -> str:
     """Boarders (plan and baseline), their allowance, moved students against the baseline, boarders per school."""
     b = metrics.get("boarding")
     mv = metrics.get("moved_vs_nearest")
@@ -540,7 +757,6 @@ def _boarding(metrics: Mapping[str, Any], lang: Language) -> str:
         ("young_boarders", num(b.get("young_boarders")), ""),
         ("allowance", num(b.get("allowance_yuan")), ""),
         ("moved_vs", num(mv.get("plan")), num(mv.get("nearest"))),
-        ("stability", num(mv.get("stability_weight_s")), ""),
     ]
     body = "".join(
         f"<tr><td>{_t(k, lang)}</td><td class=\"num\">{esc(a)}</td><td class=\"num\">{esc(n)}</td></tr>" for k, a, n in rows
@@ -556,7 +772,8 @@ def _boarding(metrics: Mapping[str, Any], lang: Language) -> str:
             columns=["school_id", "boarders", "young_boarders", "allowance_yuan"],
         )
         out += f"<p><b>{_t('per_school_boarders', lang)}</b></p>" + table_html(
-            table, lang=lang, file=stage_path(STAGE, _file(METRICS, str(metrics.get("level", ""))))
+            display_table(table, lang, names=names), lang=lang,
+            file=stage_path(STAGE, _file(METRICS, str(metrics.get("level", "")))),
         )
     return out
 
@@ -566,13 +783,12 @@ def _per_school(zones: pd.DataFrame, lang: Language, level: str) -> str:
     lvn = t(level, lang)
     z = without_geometry(zones)
     z = z.sort_values("school_id", kind="stable") if "school_id" in z.columns else z
-    if "name" in z.columns:  # name beside the id
-        z = z[[c for c in ("school_id", "name") if c in z.columns] + [c for c in z.columns if c not in ("school_id", "name")]]
     parts = [f"<p><b>{_t('per_school', lang)}</b></p>"]
     parts.append(missing_note(z, ("school_id", "students", "capacity_seats", "utilization"), lang))
     util = pd.to_numeric(z["utilization"], errors="coerce").astype("float64") if "utilization" in z.columns else None
     bad = (util > 1.0 + 1e-9).to_list() if util is not None else None
-    parts.append(table_html(z, lang=lang, file=stage_path(STAGE, _file(ZONES, level)), bad_rows=bad))
+    shown = display_table(z, lang, columns=("school_id", "name", "students", "capacity_seats", "utilization"))
+    parts.append(table_html(shown, lang=lang, file=stage_path(STAGE, _file(ZONES, level)), bad_rows=bad))
     if util is not None:
         labels = (as_ids(z["name"]) if "name" in z.columns else as_ids(z["school_id"])).to_numpy()
         order = np.argsort(-util.fillna(-1.0).to_numpy(), kind="stable")[:MAX_CHART_BARS]
@@ -586,55 +802,43 @@ def _per_school(zones: pd.DataFrame, lang: Language, level: str) -> str:
     return "".join(parts)
 
 
-def _figure_order(key: str) -> tuple[int, str]:
-    for rank, prefix in enumerate(_FIGURE_ORDER):
-        if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
-            return rank, key
-    return len(_FIGURE_ORDER), key
-
-
 def _zone_figures(metrics: Mapping[str, Any], lang: Language, level_name: str) -> str:
-    """Optimal plan vs nearest school side by side, a travel chart, then the other figures.
+    """Optimal plan vs nearest school side by side (the figures a planner weighs), and a travel chart.
 
-    The zones stage writes ``{"plan": {...}, "nearest": {...}, ...}``; a flat
-    ``metrics.json`` (plan figures at the top) is read too.
+    Equity figures (left-behind, migrant, disabled, low-income children) follow the county's; technical
+    figures (solver status, bound, gap) are in the appendix.
     """
-    nearest = metrics.get("nearest") if isinstance(metrics.get("nearest"), Mapping) else {}
-    if isinstance(metrics.get("plan"), Mapping):
-        plan = metrics["plan"]
-        top = {k: v for k, v in metrics.items() if k not in ("plan", "nearest")}
-    else:
-        plan = {k: v for k, v in metrics.items() if k != "nearest"}
-        top = {}
+    plan, nearest = _plan_and_nearest(metrics)
     flat_opt = flatten(plan, max_items=MAX_FIGURE_ITEMS)
     flat_near = flatten(nearest, max_items=MAX_FIGURE_ITEMS)
-    shared = sorted(
-        (k for k in flat_opt if k in flat_near and not isinstance(flat_opt[k], (list, tuple))), key=_figure_order,
-    )
-    parts = []
-    if shared:
-        parts.append(_comparison(flat_opt, flat_near, shared, lang, level_name))
-    rest = {k: v for k, v in flat_opt.items() if k not in shared}
-    rest.update(flatten(top, max_items=MAX_FIGURE_ITEMS))
-    if rest:
-        parts.append(f"<p><b>{_t('other_figures', lang)}</b></p>" + figures_table(rest, lang))
-    return "".join(parts)
+    equity = sorted(k for k in flat_opt if k.startswith("equity.") and k.endswith(("mean_travel_s", "share_within_standard")))
+    shared = [k for k in (*_COMPARED, *equity) if k in flat_opt and k in flat_near]
+    over = (len(_overflow(plan)), len(_overflow(nearest)))
+    if not shared:
+        return ""
+    return _comparison(flat_opt, flat_near, shared, lang, level_name, over=over)
 
 
-def _comparison(flat_opt: Mapping[str, Any], flat_near: Mapping[str, Any], shared: Sequence[str], lang: Language, level_name: str) -> str:
+def _comparison(
+    flat_opt: Mapping[str, Any], flat_near: Mapping[str, Any], shared: Sequence[str], lang: Language, level_name: str,
+    *, over: tuple[int, int] | None = None,
+) -> str:
     """The figures both the plan and the nearest-school baseline have, side by side, and a travel chart."""
-    rows = "".join(
+    rows = [
         f"<tr><td>{esc(figure_name(k, lang))}</td><td class=\"num\">{esc(fmt_value(k, flat_opt[k], lang))}</td>"
         f"<td class=\"num\">{esc(fmt_value(k, flat_near[k], lang))}</td></tr>"
         for k in shared
-    )
+    ]
+    if over is not None:
+        rows.insert(min(5, len(rows)), f"<tr><td>{esc(figure_name('overflow', lang))}</td>"
+                                       f"<td class=\"num\">{over[0]}</td><td class=\"num\">{over[1]}</td></tr>")
     out = (
         f"<p><b>{_t('compare', lang)}</b></p><table><thead><tr><th>{text(TABLE_TEXT, 'figure', lang)}</th>"
-        f"<th>{_t('optimal', lang)}</th><th>{_t('nearest', lang)}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>{_t('optimal', lang)}</th><th>{_t('nearest', lang)}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     travel = [
         k for k in shared
-        if k.endswith("_s") and _PER_STUDENT_TIME.match(k.rsplit(".", 1)[-1])
+        if k.endswith("_s") and _PER_STUDENT_TIME.match(k.rsplit(".", 1)[-1]) and not k.startswith("equity.")
         and is_num(flat_opt[k]) and is_num(flat_near[k])
     ]
     if travel:
@@ -646,25 +850,42 @@ def _comparison(flat_opt: Mapping[str, Any], flat_near: Mapping[str, Any], share
     return out
 
 
+def appendix(run: RunResult, params: ReportParams) -> str:
+    """Per level, the solver's figures for the plan: method, status, objective, bound, gap."""
+    lang = params.language
+    parts = []
+    for lv in levels(run):
+        metrics = stage_mapping(run, STAGE, _file(METRICS, lv))
+        if metrics is None:
+            continue
+        plan, _ = _plan_and_nearest(metrics)
+        flat = flatten(plan, max_items=MAX_FIGURE_ITEMS)
+        figures = {k: flat[k] for k in _TECHNICAL if k in flat}
+        if figures:
+            parts.append(f"<h3>{esc(pick(HEADING, lang))} · {esc(t(lv, lang))}</h3>" + figures_table(figures, lang))
+    return "".join(parts)
+
+
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
-    """Per level: zones, assignment, multi-school zones; then the feeder (sheet name → table)."""
+    """Per level: zones, assignment, multi-school zones; then the feeder (sheet name → table, display headers)."""
     lang = params.language
     zh = lang == "zh"
+    names = school_names(run)
     sheets: dict[str, pd.DataFrame] = {}
     for lv in levels(run):
         lvn = t(lv, lang)
         zones = stage_frame(run, STAGE, _file(ZONES, lv))
         if zones is not None:
-            sheets[f"{lvn}片区" if zh else f"{lv} zones"] = without_geometry(zones).reset_index(drop=True)
+            sheets[f"{lvn}片区" if zh else f"{lv} zones"] = display_table(zones, lang, names=names)
         a = stage_frame(run, STAGE, _file(ASSIGNMENT, lv))
         if a is not None:
-            sheets[f"{lvn}分配" if zh else f"{lv} assignment"] = a.reset_index(drop=True)
+            sheets[f"{lvn}分配" if zh else f"{lv} assignment"] = _with_block_names(run, a, lang)
         ms = stage_frame(run, STAGE, _file(MULTISCHOOL, lv))
         if ms is not None:
-            sheets[f"{lvn}多校划片" if zh else f"{lv} multischool"] = ms.reset_index(drop=True)
+            sheets[f"{lvn}多校划片" if zh else f"{lv} multischool"] = display_table(ms, lang, names=names)
     feeder = stage_frame(run, STAGE, FEEDER)
     if feeder is not None:
-        sheets["对口直升" if zh else "feeder"] = feeder.reset_index(drop=True)
+        sheets["对口直升" if zh else "feeder"] = display_table(feeder, lang, names=names)
     return sheets
 
 
@@ -683,4 +904,6 @@ RENDERER = StageRenderer(
     tables=tables,
     labels=LABELS,
     figure_names=FIGURE_NAMES,
+    key_points=key_points,
+    appendix=appendix,
 )

@@ -156,8 +156,8 @@ def test_report_loads_offline(browser: object, pages: Path) -> None:
     Path("/tmp/schoolplan_report_browser.png").write_bytes(shot)
     assert _pixels(shot).std() > 20, "screenshot is blank"
     assert page.locator("svg").count() == 4  # type: ignore[attr-defined]
-    assert page.locator("h2").count() == 7  # summary, targets not met, 4 stages, files  # type: ignore[attr-defined]
-    assert page.title().endswith("规划报告")  # type: ignore[attr-defined]
+    assert page.locator("h2").count() == 9  # key points, summary, targets not met, 4 stages, appendix, files  # type: ignore[attr-defined]
+    assert page.title().endswith("方案说明")  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow

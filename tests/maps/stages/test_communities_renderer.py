@@ -43,4 +43,4 @@ def test_report_lists_the_shortfalls(make_run: Callable[..., RunResult]) -> None
     html = communities.section(replace(run, outputs=outputs), ReportParams(language="zh"))
     assert "以下目标未能完全满足" in html and "远山小学 (R3)" in html and "nearest lead beyond the cap: U1, 72 min away" in html
     assert "以下目标未能完全满足" not in communities.section(run, ReportParams(language="zh"))
-    assert list(communities.tables(replace(run, outputs=outputs), ReportParams(language="en"))["community shortfalls"]["where"]) == [short.where]
+    assert list(communities.tables(replace(run, outputs=outputs), ReportParams(language="en"))["community shortfalls"]["Where"]) == [short.where]

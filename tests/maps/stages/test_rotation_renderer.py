@@ -83,7 +83,7 @@ def test_cv_table_says_plainly_what_got_worse() -> None:
     zh, worse_zh = cv_table(metrics, "zh")
     assert list(zh.columns) == ["学段", "指标", "交流前", "交流后", "变化", "结论"]
     assert zh["结论"].tolist() == ["变差", "改善", "不变", "改善"]
-    assert worse_zh == ["小学 每百名学生县级及以上骨干教师数 1.154 → 1.189"]
+    assert worse_zh == ["小学 每百名学生拥有县级及以上骨干教师数 1.154 → 1.189"]
     en, worse_en = cv_table(metrics, "en")
     assert en["Verdict"].tolist() == ["worse", "better", "unchanged", "better"] and len(worse_en) == 1
     assert cv_table({}, "en")[0].empty
