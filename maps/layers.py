@@ -29,7 +29,9 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.template import Template
+from scipy.spatial import cKDTree
 
+from geo.adjacency import voronoi_cells
 from geo.text import html_text
 from maps.labels import Language, t
 from maps.legend import Item, legend_of
@@ -191,8 +193,6 @@ def label_zoom(points: gpd.GeoSeries, *, label_px: float = LABEL_SPACING_PX) -> 
     xy = shapely.get_coordinates(points.to_numpy())
     if len(xy) < 2 or points.crs is None or not points.crs.is_projected:
         return lo
-    from scipy.spatial import cKDTree  # noqa: PLC0415  # scipy is loaded by geo already; only labels need it here
-
     dist, _ = cKDTree(xy).query(xy, k=2)
     near = dist[:, 1]
     spacing_m = float(np.quantile(near[near > 0], 0.25)) if (near > 0).any() else 0.0
@@ -488,8 +488,6 @@ def block_cells(blocks: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame | None) -> 
     The same cells the zones stage dissolves into zones (:func:`geo.adjacency.voronoi_cells` with the
     boundary's union as clip), so today's zones and the proposed ones share their borders.
     """
-    from geo.adjacency import voronoi_cells  # noqa: PLC0415  # only today's zones need it
-
     geo = blocks.geometry
     if len(geo) and geo.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         return geo

@@ -103,6 +103,16 @@ class FitView(MacroElement):
     });
     return out;
   }
+  function placeTitle() {  // a narrow window: the title moves left, beside the zoom buttons, clear of the layer list
+    var title = document.querySelector('.sp-title'), zoom = box.querySelector('.leaflet-control-zoom');
+    if (!title || !zoom) { return; }
+    var t = title.getBoundingClientRect(), l = layers.getBoundingClientRect();
+    if (t.right + M <= l.left) { return; }
+    var left = zoom.getBoundingClientRect().right - box.getBoundingClientRect().left + M;
+    title.style.left = left + 'px';
+    title.style.transform = 'none';
+    title.style.maxWidth = Math.max(l.left - box.getBoundingClientRect().left - left - M, 80) + 'px';
+  }
   function choices(r, W, H) {  // the paddings [left, top, right, bottom] that each keep the county clear of box r
     var out = [];
     if (r.l < W / 2) { out.push([r.r + M, 0, 0, 0]); }
@@ -130,6 +140,7 @@ class FitView(MacroElement):
     visit(0, [M, M, M, M]);
     return found;
   }
+  placeTitle();
   var free = map.getBoundsZoom(bounds, false, L.point(2 * M, 2 * M));
   var fit = best();
   if (fit.zoom < free - {{ this.fold_after }}) {
