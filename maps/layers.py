@@ -416,6 +416,23 @@ def _roles(groups: pd.DataFrame | None, lang: Language) -> dict[str, str]:
     return {s: f"{gid} {t(r, lang) if r else ''}".strip() for s, gid, r in zip(g["school_id"], g["group_id"], rl, strict=True)}
 
 
+def _shared_labels(points: np.ndarray, names: Sequence[str]) -> list[str | None]:
+    """Label HTML per school: schools at one place (a primary and a junior school sharing a site) get one
+    label listing their names, on the first of them; the others none."""
+    first: dict[tuple[float, float], int] = {}
+    out: list[str | None] = [None] * len(names)
+    for k, p in enumerate(points):
+        if p is None or shapely.is_empty(p):
+            continue
+        key = (round(float(p.x), COORD_DECIMALS), round(float(p.y), COORD_DECIMALS))
+        if key in first:
+            out[first[key]] = f"{out[first[key]]}<br>{esc(names[k])}"
+        else:
+            first[key] = k
+            out[k] = esc(names[k])
+    return out
+
+
 def add_schools(
     m: folium.Map,
     schools: gpd.GeoDataFrame,
@@ -446,6 +463,7 @@ def add_schools(
     levels = as_ids(schools["level"]) if "level" in schools.columns else pd.Series("", index=schools.index)
     areas = as_ids(schools["area_type"]) if "area_type" in schools.columns else pd.Series("", index=schools.index)
     geoms = display_geometries(points_of(schools), display, simplify=False)
+    label = _shared_labels(geoms, names.to_list()) if labels else [None] * len(ids)
     props = []
     for k, sid in enumerate(ids):
         c = cls.iloc[k]
@@ -462,7 +480,7 @@ def add_schools(
         if sid in role:
             lines.append(f"{t('group', lang)} {esc(role[sid])}")
         props.append({"f": STRENGTH_COLOURS.get(c, UNKNOWN_COLOUR), "r": round(float(radius[k]), 1), "t": "<br>".join(x for x in lines if x),
-                      "l": esc(names.iloc[k]) if labels else None})
+                      "l": label[k]})
     name = t("schools", lang)
     add_layer(m, name, geoms, props, base={"color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95})
     if labels and "sp_label_zoom" not in m._children:

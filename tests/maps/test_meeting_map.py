@@ -137,3 +137,12 @@ def test_label_zoom_limits() -> None:
     assert label_zoom(one) == LABEL_ZOOM_RANGE[0]
     assert label_zoom(same) == LABEL_ZOOM_RANGE[1]
     assert label_zoom(far) == LABEL_ZOOM_RANGE[0]
+
+
+def test_schools_sharing_a_site_share_one_label(make_run: Callable[..., RunResult]) -> None:
+    run = make_run()
+    schools = run.inputs.schools
+    schools.loc[schools["school_id"] == "P2", "geometry"] = schools.loc[schools["school_id"] == "P1", "geometry"].iloc[0]
+    page = build_map(run, ReportParams())
+    labels = re.findall(r'"l":"([^"]*)"', page)
+    assert sorted(labels) == sorted(["城关一小<br>城关二小", "西镇小学", "南关小学"])
