@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 #: Stages that get their own map when ``map_per_stage`` is on, with the layers each shows.
 STAGE_MAPS: Mapping[str, tuple[str, ...]] = {s.stage: s.map_layers for s in STAGES if s.map_layers}
+#: (Chinese, English) name of each stage, in the title of its own map.
+_STAGE_HEADINGS: Mapping[str, tuple[str, str]] = {s.stage: s.heading for s in STAGES}
 #: The layers a map can select (roads and boundaries are always drawn), in draw order.
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS if not layer.always)
 #: Layers that may be on when the combined map opens (each still keeps its own parts hidden, e.g. the
@@ -210,7 +212,8 @@ def render_run(run: RunResult, params: ReportParams) -> dict[str, Any]:
     if params.map_per_stage:
         for stage, layers in STAGE_MAPS.items():
             if stage in run.outputs:
-                name = f"{params.title or run.scenario.name} · {stage}"
+                zh, en = _STAGE_HEADINGS[stage]
+                name = f"{params.title or run.scenario.name} · {zh if params.language == 'zh' else en}"
                 files[f"maps/{stage}.html"] = build_map(run, params, layers=layers, title=name)
                 stage_maps.append(f"maps/{stage}.html")
     files["report.html"] = build_report(run, params, maps=["map.html", *stage_maps])

@@ -146,3 +146,11 @@ def test_schools_sharing_a_site_share_one_label(make_run: Callable[..., RunResul
     page = build_map(run, ReportParams())
     labels = re.findall(r'"l":"([^"]*)"', page)
     assert sorted(labels) == sorted(["城关一小<br>城关二小", "西镇小学", "南关小学"])
+
+
+def test_stage_maps_are_titled_by_their_stage(make_run: Callable[..., RunResult]) -> None:
+    files = render_run(make_run(), ReportParams(map_per_stage=True))
+    assert "<title>测试县 · 教师交流轮岗</title>" in files["maps/rotation.html"]
+    assert "测试县 · 划片招生</div>" in files["maps/zones.html"]
+    english = render_run(make_run(), ReportParams(map_per_stage=True, language="en"))
+    assert "<title>测试县 · Teacher rotation</title>" in english["maps/rotation.html"]
