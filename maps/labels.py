@@ -44,6 +44,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "id": ("编号", "ID"),
     "level": ("学段", "Level"),
     "area_type": ("城乡", "Area"),
+    "layers": ("图层", "Layers"),
+    "students": ("学生", "Students"),
+    "current_zones": ("{level}现行片区（对照）", "{level} zones today (for comparison)"),
+    "current_zone": ("现行片区", "Zone today"),
+    "current_zones_legend": ("虚线为现行片区边界（填充色同方案）", "Dashed: borders today (fill as in the plan)"),
 }
 
 

@@ -29,7 +29,9 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.template import Template
+from scipy.spatial import cKDTree
 
+from geo.adjacency import voronoi_cells
 from geo.text import html_text
 from maps.labels import Language, t
 from maps.legend import Item, legend_of
@@ -55,6 +57,13 @@ ROAD_WIDTHS: Mapping[str, float] = {
     "motorway": 3.5, "trunk": 3.0, "primary": 2.6, "secondary": 2.0, "tertiary": 1.6,
 }
 MINOR_ROAD_WIDTH = 0.8
+
+#: Ground metres per pixel at zoom 0 on the equator (Web Mercator, 256-px tiles).
+WEB_MERCATOR_M_PER_PX = 156_543.034
+#: Pixels wanted between neighbouring school labels (a name of 5–6 characters is about 70 px wide).
+LABEL_SPACING_PX = 80.0
+#: School labels appear from a zoom within this range: never on a whole-province view, always in a street view.
+LABEL_ZOOM_RANGE = (8.0, 16.0)
 
 Shift = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -88,7 +97,8 @@ class VectorLayer(MacroElement):
 
     Feature properties: ``c`` colour (stroke and fill unless ``f``), ``f`` fill
     colour, ``w`` stroke width, ``r`` circle radius, ``s`` other style keys,
-    ``t`` tooltip HTML (already escaped).
+    ``t`` tooltip HTML (already escaped), ``l`` label HTML of a point (already escaped): a permanent
+    tooltip above it, in the same switchable layer, shown from the zoom :class:`LabelZoom` sets.
     """
 
     _template = Template(
@@ -96,7 +106,13 @@ class VectorLayer(MacroElement):
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = L.geoJSON({{ this.data }}, {
   style: function (f) { return spStyle({{ this.base }}, f.properties); },
-  pointToLayer: function (f, ll) { return L.circleMarker(ll, spStyle({{ this.base }}, f.properties)); },
+  pointToLayer: function (f, ll) {
+    if (f.properties.l) {
+      L.tooltip({permanent: true, direction: 'top', className: 'sp-label', interactive: false,
+                 offset: [0, -(f.properties.r || 4)]}).setLatLng(ll).setContent(f.properties.l).addTo({{ this._parent.get_name() }});
+    }
+    return L.circleMarker(ll, spStyle({{ this.base }}, f.properties));
+  },
   onEachFeature: function (f, l) { if (f.properties.t) { l.bindTooltip(f.properties.t, {sticky: true}); } }
 }).addTo({{ this._parent.get_name() }});
 {% endmacro %}
@@ -134,6 +150,58 @@ function spStyle(base, p) {
     def __init__(self) -> None:
         super().__init__()
         self._name = "StyleHelper"
+
+
+class LabelZoom(MacroElement):
+    """Shows point labels (``sp-label`` tooltips) from zoom ``min_zoom`` on, hides them below it."""
+
+    _template = Template(
+        """
+{% macro header(this, kwargs) %}
+<style>
+.leaflet-tooltip.sp-label { background: rgba(255,255,255,0.85); border: none; border-radius: 3px; box-shadow: none;
+  padding: 0 3px; color: #1a1a1a; font: 11px/1.3 "Microsoft YaHei","PingFang SC","Noto Sans CJK SC",sans-serif; }
+.leaflet-tooltip.sp-label::before { display: none; }
+.sp-labels-off .leaflet-tooltip.sp-label { display: none; }
+</style>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  function update() { map.getContainer().classList.toggle('sp-labels-off', map.getZoom() < {{ this.min_zoom }}); }
+  map.on('zoomend', update);
+  update();
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, min_zoom: float) -> None:
+        super().__init__()
+        self._name = "LabelZoom"
+        self.min_zoom = min_zoom
+
+
+def label_zoom(points: gpd.GeoSeries, *, label_px: float = LABEL_SPACING_PX) -> float:
+    """The zoom from which point labels rarely collide: the closest quarter of the points are ``label_px`` apart.
+
+    Uses the lower quartile of the distance from each point to its nearest neighbour (in the layer's
+    metric CRS) and Web Mercator's ground resolution at the points' mean latitude, rounded up to a
+    half zoom level and kept within :data:`LABEL_ZOOM_RANGE`.
+    """
+    lo, hi = LABEL_ZOOM_RANGE
+    xy = shapely.get_coordinates(points.to_numpy())
+    if len(xy) < 2 or points.crs is None or not points.crs.is_projected:
+        return lo
+    dist, _ = cKDTree(xy).query(xy, k=2)
+    near = dist[:, 1]
+    spacing_m = float(np.quantile(near[near > 0], 0.25)) if (near > 0).any() else 0.0
+    if spacing_m <= 0:
+        return hi
+    lat = float(np.mean(shapely.get_coordinates(points.to_crs(4326).to_numpy())[:, 1]))
+    metres_per_px_z0 = WEB_MERCATOR_M_PER_PX * math.cos(math.radians(lat))
+    zoom = math.log2(metres_per_px_z0 * label_px / spacing_m)
+    return float(min(max(math.ceil(zoom * 2) / 2, lo), hi))
 
 
 def _js_json(obj: Any) -> str:
@@ -348,6 +416,23 @@ def _roles(groups: pd.DataFrame | None, lang: Language) -> dict[str, str]:
     return {s: f"{gid} {t(r, lang) if r else ''}".strip() for s, gid, r in zip(g["school_id"], g["group_id"], rl, strict=True)}
 
 
+def _shared_labels(points: np.ndarray, names: Sequence[str]) -> list[str | None]:
+    """Label HTML per school: schools at one place (a primary and a junior school sharing a site) get one
+    label listing their names, on the first of them; the others none."""
+    first: dict[tuple[float, float], int] = {}
+    out: list[str | None] = [None] * len(names)
+    for k, p in enumerate(points):
+        if p is None or shapely.is_empty(p):
+            continue
+        key = (round(float(p.x), COORD_DECIMALS), round(float(p.y), COORD_DECIMALS))
+        if key in first:
+            out[first[key]] = f"{out[first[key]]}<br>{esc(names[k])}"
+        else:
+            first[key] = k
+            out[k] = esc(names[k])
+    return out
+
+
 def add_schools(
     m: folium.Map,
     schools: gpd.GeoDataFrame,
@@ -355,11 +440,13 @@ def add_schools(
     balance: pd.DataFrame | None = None,
     groups: pd.DataFrame | None = None,
     display: Display = DEFAULT_DISPLAY,
+    labels: bool = True,
 ) -> folium.Map:
-    """Schools as circles sized by enrolment and coloured by strength class.
+    """Schools as circles sized by enrolment and coloured by strength class, named by labels at closer zooms.
 
     ``balance`` is ``schools_balance.csv`` (``school_id``, ``strength``,
-    ``strength_class``); without it every school is grey ("not assessed").
+    ``strength_class``); without it every school is grey ("not assessed"). With ``labels``, each
+    school's name stands above it from the zoom of :func:`label_zoom` on.
     """
     lang = display.language
     if schools is None or schools.empty:
@@ -376,6 +463,7 @@ def add_schools(
     levels = as_ids(schools["level"]) if "level" in schools.columns else pd.Series("", index=schools.index)
     areas = as_ids(schools["area_type"]) if "area_type" in schools.columns else pd.Series("", index=schools.index)
     geoms = display_geometries(points_of(schools), display, simplify=False)
+    label = _shared_labels(geoms, names.to_list()) if labels else [None] * len(ids)
     props = []
     for k, sid in enumerate(ids):
         c = cls.iloc[k]
@@ -391,13 +479,114 @@ def add_schools(
             lines.append(s)
         if sid in role:
             lines.append(f"{t('group', lang)} {esc(role[sid])}")
-        props.append({"f": STRENGTH_COLOURS.get(c, UNKNOWN_COLOUR), "r": round(float(radius[k]), 1), "t": "<br>".join(x for x in lines if x)})
+        props.append({"f": STRENGTH_COLOURS.get(c, UNKNOWN_COLOUR), "r": round(float(radius[k]), 1), "t": "<br>".join(x for x in lines if x),
+                      "l": label[k]})
     name = t("schools", lang)
     add_layer(m, name, geoms, props, base={"color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95})
+    if labels and "sp_label_zoom" not in m._children:
+        m.add_child(LabelZoom(label_zoom(points_of(schools))), name="sp_label_zoom")
     present = [c for c in ("strong", "middle", "weak") if (cls == c).any()]
     items: list[Item] = [("dot", STRENGTH_COLOURS[c], t(c, lang), 6) for c in present]
     if (~cls.isin(list(STRENGTH_COLOURS))).any():
         items.append(("dot", UNKNOWN_COLOUR, t("unknown", lang), 6))
     items.append(("text", "", t("marker_size", lang), 0))
     legend_of(m).section(name, items)
+    return m
+
+
+# --------------------------------------------------------------------------- today's zones
+
+#: Outline of today's zones: dark blue, dashed, so it reads over the proposed zones' white borders.
+CURRENT_ZONE_COLOUR = "#08306b"
+
+
+def block_cells(blocks: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame | None) -> gpd.GeoSeries:
+    """The area each block stands for: its polygon, or the Voronoi cell of its point clipped to the county.
+
+    The same cells the zones stage dissolves into zones (:func:`geo.adjacency.voronoi_cells` with the
+    boundary's union as clip), so today's zones and the proposed ones share their borders.
+    """
+    geo = blocks.geometry
+    if len(geo) and geo.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        return geo
+    xy = shapely.get_coordinates(shapely.point_on_surface(geo.to_numpy())).reshape(-1, 2)
+    clip = None
+    if boundary is not None and len(boundary):
+        clip = shapely.union_all(boundary.to_crs(blocks.crs).geometry.to_numpy())
+    return gpd.GeoSeries(voronoi_cells(xy, boundary=clip), index=blocks.index, crs=blocks.crs)
+
+
+def current_zones(
+    blocks: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame | None, *, level: str
+) -> gpd.GeoDataFrame | None:
+    """Today's zones of a level: the blocks' cells dissolved by ``current_<level>`` (the inputs' assignment).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        ``school_id``, ``name``, ``students`` (``students_<level>`` of its blocks), ``capacity_seats``
+        (``capacity_<level>``, NaN when unknown), ``geometry``, sorted by id; ``None`` when no block names a school.
+    """
+    col = f"current_{level}"
+    if blocks is None or blocks.empty or col not in blocks.columns:
+        return None
+    current = as_ids(blocks[col])
+    if not (current != "").any():
+        return None
+    cells = block_cells(blocks, boundary)
+    students = as_float(blocks, f"students_{level}")
+    students = students.fillna(0) if students is not None else pd.Series(0.0, index=blocks.index)
+    ids = sorted(set(current) - {""})
+    geoms = [shapely.union_all(cells[current == sid].to_numpy()) for sid in ids]
+    names: dict[str, str] = {}
+    seats: dict[str, float] = {}
+    if schools is not None and not schools.empty:
+        sids = as_ids(schools["school_id"])
+        if "name" in schools.columns:
+            names = dict(zip(sids, as_ids(schools["name"]), strict=True))
+        cap = as_float(schools, f"capacity_{level}")
+        if cap is not None:
+            seats = dict(zip(sids, cap, strict=True))
+    return gpd.GeoDataFrame(
+        {
+            "school_id": ids,
+            "name": [names.get(s, s) for s in ids],
+            "students": [float(students[current == s].sum()) for s in ids],
+            "capacity_seats": [seats.get(s, math.nan) for s in ids],
+        },
+        geometry=geoms,
+        crs=blocks.crs,
+    )
+
+
+def add_current_zones(
+    m: folium.Map,
+    zones: gpd.GeoDataFrame,
+    *,
+    level: str,
+    colours: Mapping[str, str],
+    display: Display = DEFAULT_DISPLAY,
+    show: bool = False,
+) -> folium.Map:
+    """Today's zones (from :func:`current_zones`): a dashed dark-blue outline over a light fill in the school's colour.
+
+    Coloured like the school's proposed zone (``colours``), so switching between the two layers shows
+    which units change school; hidden at start.
+    """
+    lang = display.language
+    if zones is None or zones.empty:
+        return m
+    geoms = display_geometries(zones, display)
+    students, seats = zones["students"].to_numpy(dtype=float), zones["capacity_seats"].to_numpy(dtype=float)
+    props = []
+    for k, (sid, nm) in enumerate(zip(as_ids(zones["school_id"]), as_ids(zones["name"]), strict=True)):
+        tip = f"<b>{t('current_zone', lang)} · {esc(nm)}</b> ({esc(sid)})<br>{t('students', lang)} {fmt_int(students[k])}"
+        if math.isfinite(seats[k]):
+            tip += f" / {t('capacity', lang)} {fmt_int(seats[k])}" + (f" ({fmt_pct(students[k] / seats[k])})" if seats[k] > 0 else "")
+        props.append({"f": colours.get(sid, UNKNOWN_COLOUR), "t": tip})
+    name = t("current_zones", lang, level=level_name(level, lang))
+    add_layer(m, name, geoms, props, show=show, base={
+        "color": CURRENT_ZONE_COLOUR, "weight": 2.5, "opacity": 0.95, "dashArray": "7 5", "fillOpacity": 0.18,
+    })
+    legend_of(m).section(name, [("dash", CURRENT_ZONE_COLOUR, t("current_zones_legend", lang), 2.5)])
     return m

@@ -4,8 +4,11 @@ Registered through the ``schoolplan.renderers`` entry point as
 ``maps = "maps.render:RENDERER"``; the scenario's ``[report]`` table is
 validated by :class:`ReportParams`. Pure: returns payloads, writes nothing.
 
-A map is the base map (tiles, scale, legend) plus the layers of :data:`maps.stages.LAYERS`
-drawn in their order; what a stage shows is declared in its module of :mod:`maps.stages`.
+A map is the base map (tiles, title, scale, legend) plus the layers of :data:`maps.stages.LAYERS`
+drawn in their order; what a stage shows is declared in its module of :mod:`maps.stages`. The
+combined ``map.html`` is for a meeting: it opens on the zones and the schools only
+(:data:`OVERVIEW_SHOWN`), every other layer listed in the layer control but off; its first view keeps
+the layer list and the legend off the county (:class:`maps.layout.FitView`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import folium
@@ -27,19 +30,26 @@ from maps import layers as ly
 from maps.assets import external_references, fix_ids, make_offline
 from maps.common import MapContext, ReportParams, school_names
 from maps.labels import t
+from maps.layout import FitView, MapTitle
 from maps.legend import MetricScale, legend_of
 from maps.report import build_report, report_tables
 from maps.stages import LAYERS, STAGES
 from planning.app.stage import Renderer, RunResult
 
-__all__ = ["ALL_LAYERS", "RENDERER", "STAGE_MAPS", "ReportParams", "build_map", "render_run"]
+__all__ = ["ALL_LAYERS", "OVERVIEW_SHOWN", "RENDERER", "STAGE_MAPS", "ReportParams", "build_map", "render_run"]
 
 logger = logging.getLogger(__name__)
 
 #: Stages that get their own map when ``map_per_stage`` is on, with the layers each shows.
 STAGE_MAPS: Mapping[str, tuple[str, ...]] = {s.stage: s.map_layers for s in STAGES if s.map_layers}
+#: (Chinese, English) name of each stage, in the title of its own map.
+_STAGE_HEADINGS: Mapping[str, tuple[str, str]] = {s.stage: s.heading for s in STAGES}
 #: The layers a map can select (roads and boundaries are always drawn), in draw order.
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS if not layer.always)
+#: Layers that may be on when the combined map opens (each still keeps its own parts hidden, e.g. the
+#: junior zones beside the primary ones, the served residential units); unserved units stay visible
+#: as a warning. Roads, communities, rotation, today's zones, multi-school zones and travel bands start off.
+OVERVIEW_SHOWN: frozenset[str] = frozenset({"zones", "blocks", "boundaries", "schools"})
 
 _TILES: Mapping[str, dict[str, Any]] = {
     "osm": {
@@ -110,14 +120,42 @@ def _base_map(run: RunResult, params: ReportParams, display: ly.Display, title: 
                          control=False, max_zoom=18).add_to(m)
     if not online:
         figure.header.add_child(folium.Element("<style>html body .leaflet-container { background: #f6f4ef; }</style>"), name="sp_background")
-    bounds = _bounds(run, display)
-    if bounds is not None:
-        m.fit_bounds(bounds, padding=(10, 10))
+    m.add_child(MapTitle(title), name="sp_title")
     legend_of(m, title=t("legend", params.language))
     return m
 
 
-def build_map(run: RunResult, params: ReportParams, *, layers: tuple[str, ...] = ALL_LAYERS, title: str | None = None) -> str:
+def _draw_layers(m: folium.Map, ctx: MapContext, layers: Collection[str], shown: Collection[str] | None) -> None:
+    """Draw the selected layers in order; those not in ``shown`` (when given) start off, still listed."""
+    for layer in LAYERS:
+        if not (layer.always or layer.key in layers):
+            continue
+        before = set(m._children)
+        layer.draw(m, ctx)
+        if shown is not None and layer.key not in shown:
+            for name in set(m._children) - before:
+                child = m._children[name]
+                if isinstance(child, folium.FeatureGroup):
+                    child.show = False
+
+
+def _controls(m: folium.Map, run: RunResult, params: ReportParams, display: ly.Display) -> None:
+    """The layer control, then the first view fitted to the county clear of every box (once they all exist)."""
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(m)
+    bounds = _bounds(run, display)
+    if bounds is not None:
+        m.add_child(FitView(bounds, control=control, layers_title=t("layers", params.language)), name="sp_fit")
+
+
+def build_map(
+    run: RunResult,
+    params: ReportParams,
+    *,
+    layers: tuple[str, ...] = ALL_LAYERS,
+    title: str | None = None,
+    shown: Collection[str] | None = None,
+) -> str:
     """The interactive map of a run as one self-contained HTML page.
 
     Parameters
@@ -129,7 +167,9 @@ def build_map(run: RunResult, params: ReportParams, *, layers: tuple[str, ...] =
     layers
         Which result layers to draw (boundaries and roads are always drawn).
     title
-        Page title (default: the scenario name and "school planning map").
+        Title on the map and of the page (default: the report title or scenario name and "school planning map").
+    shown
+        Layer keys that may be on at start (the others are listed but off); ``None``: each layer decides.
 
     Returns
     -------
@@ -147,10 +187,8 @@ def build_map(run: RunResult, params: ReportParams, *, layers: tuple[str, ...] =
     m = _base_map(run, params, display, title)
     prepared = {s.stage: s.prepare(run) for s in STAGES if s.prepare is not None}
     ctx = MapContext(run=run, params=params, display=display, names=school_names(run), prepared=prepared)
-    for layer in LAYERS:
-        if layer.always or layer.key in layers:
-            layer.draw(m, ctx)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _draw_layers(m, ctx, layers, shown)
+    _controls(m, run, params, display)
     make_offline(m)
     fix_ids(m.get_root())
     page = m.get_root().render()
@@ -169,12 +207,13 @@ def build_map(run: RunResult, params: ReportParams, *, layers: tuple[str, ...] =
 
 def render_run(run: RunResult, params: ReportParams) -> dict[str, Any]:
     """The renderer: ``map.html``, ``report.html``, ``report.xlsx`` and, if asked, ``maps/<stage>.html``."""
-    files: dict[str, Any] = {"map.html": build_map(run, params)}
+    files: dict[str, Any] = {"map.html": build_map(run, params, shown=OVERVIEW_SHOWN)}
     stage_maps = []
     if params.map_per_stage:
         for stage, layers in STAGE_MAPS.items():
             if stage in run.outputs:
-                name = f"{params.title or run.scenario.name} · {stage}"
+                zh, en = _STAGE_HEADINGS[stage]
+                name = f"{params.title or run.scenario.name} · {zh if params.language == 'zh' else en}"
                 files[f"maps/{stage}.html"] = build_map(run, params, layers=layers, title=name)
                 stage_maps.append(f"maps/{stage}.html")
     files["report.html"] = build_report(run, params, maps=["map.html", *stage_maps])

@@ -31,7 +31,7 @@ from maps.common import (
 from maps.i18n import display_table, indicator_name, subject_counts
 from maps.labels import Language, t
 from maps.layers import COORD_DECIMALS, DEFAULT_DISPLAY, Display, add_layer, as_ids, esc, school_xy
-from maps.legend import legend_of
+from maps.legend import Item, Swatch, legend_of
 from maps.tables import bullets, figures_table, heading, is_num, missing_note, pick, table_html, text
 from planning.app.stage import RunResult
 
@@ -45,6 +45,10 @@ ELIGIBILITY = "eligibility.csv"
 METRICS = "metrics.json"
 
 ROTATION_COLOUR = "#d95f02"
+#: Colour of the return half of an exchange (跟岗: from the receiving school back to the sending one), dashed.
+RETURN_COLOUR = "#5e3c99"
+#: Bend of the return arcs (the outgoing ones bend 0.18): a return along the same pair and way stays apart.
+RETURN_BEND = 0.3
 #: Largest rotation arrowhead, degrees of latitude (≈ 500 m): long arcs keep small arrows.
 ARROW_MAX_DEG = 0.0045
 
@@ -57,6 +61,9 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "backbone": ("骨干教师", "Backbone teachers"),
     "subjects": ("学科", "Subjects"),
     "rotation_legend": ("弧线由派出校指向接收校（箭头），线宽表示人数", "Arcs run from sending to receiving school (arrow); width shows teachers"),
+    "rotation_out": ("派出交流：派出校 → 接收校", "Rotation: sending → receiving school"),
+    "rotation_return": ("跟岗交流：接收校 → 派出校（虚线）", "Exchange: receiving → sending school (dashed)"),
+    "rotation_width": ("箭头指向去向学校，线宽表示人数", "Arrows point to the destination; width shows teachers"),
     "from": ("派出", "From"),
     "to": ("接收", "To"),
 }
@@ -238,34 +245,57 @@ def add_rotation(
     display: Display = DEFAULT_DISPLAY,
     show: bool = True,
 ) -> folium.Map:
-    """Teacher rotation flows: an arc from sending to receiving school, width by teachers.
+    """Teacher rotation flows: an arc from sending to receiving school, width by teachers, one colour per direction.
 
     ``moves`` is ``moves.csv`` (``teacher_id``, ``from_school``, ``to_school``,
-    ``subject``, ``backbone``, ...). An arrowhead on each arc points to the receiving school.
+    ``subject``, ``backbone``, ``direction``, ...). Outgoing moves (``direction`` ``rotation``, or no
+    such column) are solid orange arcs; the return half of an exchange (``exchange``: a teacher of the
+    receiving school going to the sending one) is a dashed purple arc. An arrowhead on each arc points
+    to the school the teachers go to.
     """
     lang = display.language
-    flows = rotation_flows(moves)
-    if flows.empty:
+    if moves is None or moves.empty:
         return m
+    direction = as_ids(moves["direction"]) if "direction" in moves.columns else pd.Series("", index=moves.index)
+    returning = (direction == "exchange").to_numpy()
     school_names = school_names or {}
     xy = school_xy(schools, display)
-    geoms, props, heads, head_props = [], [], [], []
+    geoms: list[shapely.Geometry] = []
+    props: list[dict[str, object]] = []
+    items: list[Item] = []
+    kinds: tuple[tuple[np.ndarray, str, float, str, Swatch], ...] = (
+        (~returning, ROTATION_COLOUR, 0.18, "rotation_out", "line"),
+        (returning, RETURN_COLOUR, RETURN_BEND, "rotation_return", "dash"),
+    )
+    for part, colour, bend, key, swatch in kinds:
+        arcs, heads = _flow_arcs(rotation_flows(moves[part]), xy, school_names, lang, bend=bend)
+        if not arcs:
+            continue
+        style: dict[str, object] = {"c": colour} if swatch == "line" else {"c": colour, "s": {"dashArray": "7 5"}}
+        geoms += [g for g, _ in arcs] + [g for g, _ in heads]
+        props += [{**p, **style} for _, p in arcs] + [{**p, "c": colour} for _, p in heads]
+        items.append((swatch, colour, t(key, lang), 3.0))
+    name = t("rotation", lang)
+    group = add_layer(m, name, geoms, props, show=show, base={"opacity": 0.85, "fillOpacity": 1})
+    if group is not None:
+        legend_of(m).section(name, [*items, ("text", "", t("rotation_width", lang), 0)])
+    return m
+
+
+def _flow_arcs(
+    flows: pd.DataFrame, xy: Mapping[str, tuple[float, float]], names: Mapping[str, str], lang: Language, *, bend: float
+) -> tuple[list[tuple[shapely.Geometry, dict[str, object]]], list[tuple[shapely.Geometry, dict[str, object]]]]:
+    """The arcs and arrowheads of ``flows`` (from :func:`rotation_flows`) with their width and tooltip."""
+    arcs, heads = [], []
     for f, to, n, bb, subjects in flows.itertuples(index=False):
         if f not in xy or to not in xy:
             logger.warning("rotation %s → %s: school not on the map, flow skipped", f, to)
             continue
-        tip = (f"{t('from', lang)} {esc(school_names.get(f, f))} → {t('to', lang)} {esc(school_names.get(to, to))}<br>"
+        tip = (f"{t('from', lang)} {esc(names.get(f, f))} → {t('to', lang)} {esc(names.get(to, to))}<br>"
                f"{t('teachers', lang)} {n} · {t('backbone', lang)} {bb}<br>{t('subjects', lang)}: {esc(subjects)}")
-        geoms.append(_arc(xy[f], xy[to]))
-        props.append({"w": round(1.5 + 2.0 * math.sqrt(n), 1), "t": tip})
-        heads.append(_arrowhead(xy[f], xy[to]))
-        head_props.append({"w": 1, "t": tip})
-    name = t("rotation", lang)
-    group = add_layer(m, name, geoms + heads, props + head_props, show=show,
-                       base={"color": ROTATION_COLOUR, "opacity": 0.85, "fillColor": ROTATION_COLOUR, "fillOpacity": 1})
-    if group is not None:
-        legend_of(m).section(name, [("line", ROTATION_COLOUR, t("rotation_legend", lang), 3)])
-    return m
+        arcs.append((_arc(xy[f], xy[to], bend=bend), {"w": round(1.5 + 2.0 * math.sqrt(n), 1), "t": tip}))
+        heads.append((_arrowhead(xy[f], xy[to], bend=bend), {"w": 1, "t": tip}))
+    return arcs, heads
 
 def _draw_rotation(m: folium.Map, ctx: MapContext) -> None:
     moves = stage_frame(ctx.run, STAGE, MOVES)

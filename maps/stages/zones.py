@@ -40,9 +40,11 @@ from maps.layers import (
     PALETTE,
     UNKNOWN_COLOUR,
     Display,
+    add_current_zones,
     add_layer,
     as_float,
     as_ids,
+    current_zones,
     display_geometries,
     esc,
     fmt_int,
@@ -535,6 +537,17 @@ def _draw_zones(m: folium.Map, ctx: MapContext) -> None:
             add_zones(m, prepared.zones[lv], level=lv, colours=prepared.colours[lv], display=ctx.display, show=k == 0)
 
 
+def _draw_current_zones(m: folium.Map, ctx: MapContext) -> None:
+    """Today's zones of each planned level (``current_<level>`` of the blocks), hidden at start, coloured as the plan's."""
+    prepared: _Prepared = ctx.prepared[STAGE]
+    inputs = ctx.run.inputs
+    for lv in levels(ctx.run):
+        today = current_zones(inputs.blocks, inputs.schools, inputs.boundary, level=lv)
+        if today is not None:
+            colours = {**zone_colours(today), **prepared.colours.get(lv, {})}
+            add_current_zones(m, today, level=lv, colours=colours, display=ctx.display, show=False)
+
+
 def _draw_isochrones(m: folium.Map, ctx: MapContext) -> None:
     if not ctx.params.isochrones:
         return
@@ -894,11 +907,12 @@ RENDERER = StageRenderer(
     heading=HEADING,
     layers=(
         MapLayer("zones", 10, _draw_zones),
+        MapLayer("current_zones", 12, _draw_current_zones),
         MapLayer("isochrones", 20, _draw_isochrones),
         MapLayer("multischool", 30, _draw_multischool),
         MapLayer("blocks", 60, _draw_blocks),
     ),
-    map_layers=("zones", "isochrones", "multischool", "blocks", "schools"),
+    map_layers=("zones", "current_zones", "isochrones", "multischool", "blocks", "schools"),
     prepare=_prepare,
     section=section,
     tables=tables,

@@ -18,14 +18,14 @@ def test_stages_in_report_order() -> None:
 
 def test_layers_in_draw_order() -> None:
     assert [layer.key for layer in LAYERS] == [
-        "zones", "isochrones", "multischool", "roads", "boundaries", "blocks", "groups", "rotation", "schools",
+        "zones", "current_zones", "isochrones", "multischool", "roads", "boundaries", "blocks", "groups", "rotation", "schools",
     ]
-    assert ALL_LAYERS == ("zones", "isochrones", "multischool", "blocks", "groups", "rotation", "schools")
+    assert ALL_LAYERS == ("zones", "current_zones", "isochrones", "multischool", "blocks", "groups", "rotation", "schools")
 
 
 def test_stage_maps_and_their_layers() -> None:
     assert dict(STAGE_MAPS) == {
-        "zones": ("zones", "isochrones", "multischool", "blocks", "schools"),
+        "zones": ("zones", "current_zones", "isochrones", "multischool", "blocks", "schools"),
         "balance": ("schools",),
         "communities": ("groups", "schools"),
         "rotation": ("rotation", "schools"),
