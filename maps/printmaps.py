@@ -263,8 +263,15 @@ def _base_handles(lang: Language) -> list[object]:
     ]
 
 
+#: Where a label may sit, tried in turn: upper right, upper left, lower right, lower left of its point (points, alignment).
+_LABEL_SPOTS: tuple[tuple[float, float, str, str], ...] = (
+    (3, 3, "left", "bottom"), (-3, 3, "right", "bottom"), (3, -3, "left", "top"), (-3, -3, "right", "top"),
+)
+
+
 def _labels(ax: Axes, points: Sequence[tuple[float, float, str]], *, fontsize: float = 6.0) -> int:
-    """Label points in the order given, leaving out a label that would overlap one already placed.
+    """Label points in the order given, each at the first of :data:`_LABEL_SPOTS` that stays on the map and clear of the
+    labels placed before it; a label with no such spot is left out.
 
     Returns the number of labels placed.
     """
@@ -274,13 +281,15 @@ def _labels(ax: Axes, points: Sequence[tuple[float, float, str]], *, fontsize: f
     axes_box = ax.get_window_extent(renderer)
     placed: list[object] = []
     for x, y, name in points:
-        text = ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=fontsize, zorder=15, bbox=_HALO)
-        box = text.get_window_extent(renderer).expanded(1.05, 1.15)
-        inside = axes_box.contains(box.x0, box.y0) and axes_box.contains(box.x1, box.y1)
-        if not inside or any(box.overlaps(other) for other in placed):
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            text = ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
+                               zorder=15, bbox=_HALO)
+            box = text.get_window_extent(renderer).expanded(1.05, 1.15)
+            inside = axes_box.contains(box.x0, box.y0) and axes_box.contains(box.x1, box.y1)
+            if inside and not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
             text.remove()
-            continue
-        placed.append(box)
     return len(placed)
 
 

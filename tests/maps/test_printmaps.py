@@ -80,13 +80,21 @@ def test_scale_bar_length_is_round(span_m: float, bar_m: float) -> None:
     assert _nice_length(span_m) == bar_m
 
 
-def test_overlapping_labels_are_left_out() -> None:
+def _placed(points: list[tuple[float, float, str]], *, size_in: float) -> int:
     with mpl.rc_context({"font.family": [cjk_font()]}):
-        fig = Figure(figsize=(4, 3))
+        fig = Figure(figsize=(size_in, size_in))
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
-        fig.canvas.draw()
-        placed = _labels(ax, [(10, 50, "城关一小"), (10.5, 50, "城关二小"), (60, 20, "西镇小学"), (99.5, 99.5, "出界小学")])
-    assert placed == 2  # the second overlaps the first; the last would run off the map
+        return _labels(ax, points)
+
+
+def test_overlapping_labels_try_four_spots_then_are_left_out() -> None:
+    same = [(50.0, 50.0, f"城关第{k}小学") for k in range(6)]
+    assert _placed(same, size_in=4) == 4  # upper right, upper left, lower right, lower left; the rest left out
+    assert _placed([(20.0, 20.0, "西镇小学"), (80.0, 80.0, "东镇小学")], size_in=4) == 2
+
+
+def test_labels_never_run_off_the_map() -> None:
+    assert _placed([(50.0, 50.0, "清涧县第一小学附属幼儿园分部")], size_in=0.5) == 0
