@@ -33,9 +33,11 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
 from geo.model import SUBJECT_ALIASES, VALUE_ALIASES
+from geo.text import visible
 from maps.common import ReportParams, school_names, stage_frame, stage_layer
 from maps.labels import Language
 from maps.layers import as_ids, level_name
@@ -152,6 +154,11 @@ TITLE_ZH: Mapping[str, str] = _first_alias(VALUE_ALIASES["title"])
 # --------------------------------------------------------------------------- document building blocks
 
 
+def _add(paragraph: Paragraph, text: str) -> Run:
+    """A run of ``text`` without control characters (not allowed in XML) or bidi overrides (they scramble a printed name)."""
+    return paragraph.add_run(visible(text))
+
+
 def _fonts(run: Run, name: str, size: float, *, bold: bool = False) -> None:
     run.font.name = name
     run.font.size = Pt(size)
@@ -172,7 +179,7 @@ class _Doc:
         sec.page_width, sec.page_height = Cm(21.0), Cm(29.7)
         sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin = Cm(3.7), Cm(3.5), Cm(2.8), Cm(2.6)
         props = self.doc.core_properties
-        props.title, props.author, props.last_modified_by = title, "schoolplan", "schoolplan"
+        props.title, props.author, props.last_modified_by = visible(title), "schoolplan", "schoolplan"
         props.created = props.modified = FIXED_TIME
         props.revision = 1
         normal = self.doc.styles["Normal"]  # the table font: table cells (thousands of runs) need no run formatting
@@ -180,20 +187,20 @@ class _Doc:
         normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), TABLE_FONT)
         p = self.doc.add_paragraph()
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _fonts(p.add_run(title), TITLE_FONT, TITLE_PT, bold=True)
+        _fonts(_add(p, title), TITLE_FONT, TITLE_PT, bold=True)
 
     def heading(self, text: str) -> None:
         """A level-1 heading numbered 一、二、… (黑体)."""
         number = _NUMERALS[self.sections] if self.sections < len(_NUMERALS) else str(self.sections + 1)
         self.sections += 1
         p = self.doc.add_paragraph()
-        _fonts(p.add_run(f"{number}、{text}" if self.lang == "zh" else f"{self.sections}. {text}"), H1_FONT, BODY_PT)
+        _fonts(_add(p, f"{number}、{text}" if self.lang == "zh" else f"{self.sections}. {text}"), H1_FONT, BODY_PT)
 
     def para(self, text: str) -> None:
         """A body paragraph (仿宋, first line indented two characters)."""
         p = self.doc.add_paragraph()
         p.paragraph_format.first_line_indent = Pt(2 * BODY_PT)
-        _fonts(p.add_run(text), BODY_FONT, BODY_PT)
+        _fonts(_add(p, text), BODY_FONT, BODY_PT)
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]], *, widths_cm: Sequence[float] | None = None) -> Table:
         """A bordered table whose header row repeats on every page."""
@@ -203,7 +210,7 @@ class _Doc:
         for r, (tr, values) in enumerate(zip(table._tbl.tr_lst, [header, *rows], strict=True)):
             cells = [_Cell(tc, table) for tc in tr.tc_lst]  # Row.cells walks the whole table: quadratic
             for c, value in enumerate(values):
-                cell_run = cells[c].paragraphs[0].add_run("" if value is None else str(value))
+                cell_run = cells[c].paragraphs[0].add_run("" if value is None else visible(str(value)))
                 if r == 0:
                     cell_run.bold = True
                     if widths_cm is not None:
@@ -226,7 +233,7 @@ class _Doc:
         p = self.doc.add_paragraph()
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         label = f"图{self.figures} {caption}" if self.lang == "zh" else f"Figure {self.figures}. {caption}"
-        _fonts(p.add_run(label), TABLE_FONT, TABLE_PT)
+        _fonts(_add(p, label), TABLE_FONT, TABLE_PT)
 
     def bytes(self) -> bytes:
         """The .docx with fixed zip dates (byte-identical for the same content)."""

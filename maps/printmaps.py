@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from geo.text import visible
 from maps.common import ReportParams, school_names, stage_frame, stage_layer
 from maps.labels import Language
 from maps.layers import PALETTE, STRENGTH_COLOURS, UNKNOWN_COLOUR, as_ids, level_name, points_of
@@ -282,7 +283,7 @@ def _labels(ax: Axes, points: Sequence[tuple[float, float, str]], *, fontsize: f
     placed: list[object] = []
     for x, y, name in points:
         for dx, dy, ha, va in _LABEL_SPOTS:
-            text = ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
+            text = ax.annotate(visible(name), (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
                                zorder=15, bbox=_HALO)
             box = text.get_window_extent(renderer).expanded(1.05, 1.15)
             inside = axes_box.contains(box.x0, box.y0) and axes_box.contains(box.x1, box.y1)
@@ -465,7 +466,7 @@ def print_maps(run: RunResult, params: ReportParams, *, paper: Paper = "A4") -> 
             handles = drawer(fig, ax, run, lang)
             if not handles:
                 continue
-            full = f"{params.title or run.scenario.name} · {title}"
+            full = visible(f"{params.title or run.scenario.name} · {title}")  # no control or bidi characters: no glyph
             _frame(fig, ax, title=full, subtitle="", handles=[*handles, *_base_handles(lang)], lang=lang, crs_name=crs_name)
             png, pdf = _save(fig)
             out.append(PrintMap(key=key, stage=stage, title=full, png=png, pdf=pdf))

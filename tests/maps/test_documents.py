@@ -138,3 +138,13 @@ def test_documents_can_be_switched_off_and_follow_the_stages(make_run: Callable[
 def test_chinese_words_for_canonical_values() -> None:
     assert SUBJECT_ZH["math"] == "数学" and SUBJECT_ZH["pe"] == "体育" and SUBJECT_ZH["morality"] == "道德与法治"
     assert (TITLE_ZH["junior"], TITLE_ZH["intermediate"], TITLE_ZH["senior"]) == ("初级", "中级", "高级")
+
+
+def test_control_and_bidi_characters_are_dropped_from_documents_and_maps(make_run: Callable[..., RunResult]) -> None:
+    run = make_run(name="测试县\x07")
+    schools = run.inputs.schools.assign(name=["城关\x0b一小", "城关二小", "西镇\u202e小学", "南关小学"])
+    run = dataclasses.replace(run, inputs=dataclasses.replace(run.inputs, schools=schools))
+    files = print_documents(run, ReportParams())  # a missing glyph would warn (an error here), bad XML would raise
+    doc = _read(files["documents/communities.docx"])
+    assert doc.paragraphs[0].text == "测试县学校共同体名单"
+    assert _rows(doc.tables[0])[1][3:5] == ["城关一小", "西镇小学、南关小学"]
