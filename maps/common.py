@@ -39,6 +39,8 @@ class ReportParams(BaseModel):
     simplify_m: float = Field(10.0, ge=0, le=500, description="display simplification tolerance, metres")
     blocks_layer: bool = Field(True, description="draw residential units coloured by their school (hidden at start)")
     title: str = Field("", description="title of map and report (default: the scenario name)")
+    documents: bool = Field(True, description="also write print maps (print/*.png, *.pdf) and Word documents (documents/*.docx)")
+    paper: Literal["A4", "A3"] = Field("A4", description="paper of the print maps, landscape: A4 or A3")
 
     @model_validator(mode="after")
     def _check(self) -> ReportParams:

@@ -29,6 +29,7 @@ from geo.text import html_text
 from maps import layers as ly
 from maps.assets import external_references, fix_ids, make_offline
 from maps.common import MapContext, ReportParams, school_names
+from maps.documents import print_documents
 from maps.labels import t
 from maps.layout import FitView, MapTitle
 from maps.legend import MetricScale, legend_of
@@ -206,7 +207,7 @@ def build_map(
 
 
 def render_run(run: RunResult, params: ReportParams) -> dict[str, Any]:
-    """The renderer: ``map.html``, ``report.html``, ``report.xlsx`` and, if asked, ``maps/<stage>.html``."""
+    """The renderer: ``map.html``, ``report.html``, ``report.xlsx``, print maps, Word documents and, if asked, ``maps/<stage>.html``."""
     files: dict[str, Any] = {"map.html": build_map(run, params, shown=OVERVIEW_SHOWN)}
     stage_maps = []
     if params.map_per_stage:
@@ -218,6 +219,7 @@ def render_run(run: RunResult, params: ReportParams) -> dict[str, Any]:
                 stage_maps.append(f"maps/{stage}.html")
     files["report.html"] = build_report(run, params, maps=["map.html", *stage_maps])
     files["report.xlsx"] = report_tables(run, params)
+    files.update(print_documents(run, params))  # print/*.png|pdf, documents/*.docx
     return files
 
 

@@ -61,7 +61,7 @@ def test_params_are_frozen() -> None:
 
 def test_render_run_files(make_run: Callable[..., RunResult]) -> None:
     files = render_run(make_run(), ReportParams(map_per_stage=True))
-    assert sorted(files) == [
+    assert sorted(f for f in files if not f.startswith(("print/", "documents/"))) == [  # those: tests/maps/test_documents.py
         "map.html", "maps/balance.html", "maps/communities.html", "maps/rotation.html", "maps/zones.html",
         "report.html", "report.xlsx",
     ]
