@@ -25,7 +25,7 @@ import io
 import logging
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Final, Literal
 
@@ -42,6 +42,7 @@ from geo.model import LAYERS, Inputs, LayerSpec
 from geo.validate import (
     LAT_ALIASES,
     LON_ALIASES,
+    InputNote,
     InputWarning,
     accepted_headers,
     deferred_warnings,
@@ -67,6 +68,8 @@ _VECTOR: Final = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _TABLE: Final = (".csv", ".txt", ".tsv")
 _EXCEL: Final = (".xlsx", ".xlsm")
 _ORDER: Final = ("schools", "blocks", "teachers", "boundary", "roads")  # roads last: OSM is cut to the others
+#: A sheet whose name holds this word is instructions, never a layer (the template's 说明, 道路说明).
+INSTRUCTIONS_WORD: Final = "说明"
 #: Margin around the study area when reading part of an OSM extract (degrees, ≈ 5-10 km).
 OSM_MARGIN_DEG: Final = 0.05
 
@@ -219,6 +222,47 @@ def _read_csv(p: Path) -> pd.DataFrame:
         raise _problem(p, f"cannot read the CSV: {err}") from err
 
 
+def _sheet_words(layer: str) -> tuple[str, ...]:
+    """Sheet names that hold ``layer`` (lower-case): its name and the Chinese ones of its spec."""
+    from geo.model import TABLE_LAYERS  # noqa: PLC0415
+
+    spec = LAYERS.get(layer) or TABLE_LAYERS.get(layer)
+    return (layer.lower(), *(w.lower() for w in (spec.sheets if spec is not None else ())))
+
+
+def _sheet_matches(sheet: str, words: tuple[str, ...]) -> bool:
+    """Whether a sheet name names a layer: exactly one of ``words``, or one of two characters or more in it."""
+    name = sheet.strip().lower()
+    if name in words:
+        return True
+    return INSTRUCTIONS_WORD not in name and any(len(w) >= 2 and w in name for w in words)
+
+
+def choose_sheet(sheets: list[str], layer: str, *, empty: Collection[str] = ()) -> tuple[str | None, str]:
+    """The sheet of a workbook that holds ``layer``, and why (for the note), or ``None`` and what is wrong.
+
+    A sheet named after the layer (``学校``/``schools``, ``居住区``/``小区``/``blocks``,
+    ``教师``/``teachers`` ...; :attr:`geo.model.LayerSpec.sheets`) is read; a workbook of one sheet is read
+    whatever its name; otherwise the first sheet that names no other layer and is no instructions sheet
+    (``说明``) nor empty (``empty``: Excel's blank Sheet2, Sheet3), unless that is ambiguous.
+    """
+    words = _sheet_words(layer)
+    exact = [s for s in sheets if s.strip().lower() in words]
+    hits = exact or [s for s in sheets if _sheet_matches(s, words)]
+    if len(hits) == 1:
+        return hits[0], f"sheet '{hits[0]}'"
+    if len(hits) > 1:
+        return None, f"several sheets may hold the {layer} layer ({', '.join(hits)}); rename all but one"
+    if len(sheets) == 1:
+        return sheets[0], f"its only sheet '{sheets[0]}'"
+    others = [w for name in (*LAYERS, "groups", "staffing_targets") if name != layer for w in _sheet_words(name)]
+    free = [s for s in sheets if s not in empty and INSTRUCTIONS_WORD not in s and not _sheet_matches(s, tuple(others))]
+    if len(free) == 1:
+        return free[0], f"sheet '{free[0]}' (no sheet is named {' or '.join(dict.fromkeys(words[:2]))})"
+    names = ", ".join(f"'{s}'" for s in sheets)
+    return None, f"no sheet holds the {layer} layer (sheets: {names}); name its sheet '{words[1] if len(words) > 1 else layer}' or '{layer}'"
+
+
 def _read_excel(p: Path, layer: str) -> pd.DataFrame:
     try:
         sheets = pd.read_excel(p, sheet_name=None, dtype=str, engine="openpyxl")
@@ -228,11 +272,15 @@ def _read_excel(p: Path, layer: str) -> pd.DataFrame:
         raise _problem(p, f"cannot read the Excel file: {type(err).__name__}: {err}") from err
     if not sheets:
         raise _problem(p, "the workbook has no sheets")
-    by_name = {str(k).strip().lower(): k for k in sheets}
-    key = by_name.get(layer.lower(), next(iter(sheets)))
-    if len(sheets) > 1 and layer.lower() not in by_name:
-        log.info("%s: no sheet named %r, reading the first sheet %r", p, layer, key)
-    return sheets[key]
+    names = {str(k): k for k in sheets}
+    blank = [name for name, key in names.items() if sheets[key].dropna(how="all").empty]
+    chosen, why = choose_sheet(list(names), layer, empty=blank)
+    if chosen is None:
+        raise _problem(p, why)
+    if len(sheets) > 1:  # a guess (no sheet named after the layer) is a warning, a named sheet a note
+        category = InputWarning if "no sheet is named" in why else InputNote
+        warnings.warn(f"{p}: the {layer} layer is read from {why}", category, stacklevel=2)
+    return sheets[names[chosen]]
 
 
 def _read_any_table(p: Path, kind: FileKind, layer: str) -> pd.DataFrame:
