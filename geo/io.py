@@ -48,6 +48,7 @@ from geo.validate import (
     deferred_warnings,
     numeric_values,
     rename_aliases,
+    sheet_label,
     validate_frames,
     validate_table,
 )
@@ -70,6 +71,8 @@ _EXCEL: Final = (".xlsx", ".xlsm")
 _ORDER: Final = ("schools", "blocks", "teachers", "boundary", "roads")  # roads last: OSM is cut to the others
 #: A sheet whose name holds this word is instructions, never a layer (the template's 说明, 道路说明).
 INSTRUCTIONS_WORD: Final = "说明"
+#: ``DataFrame.attrs`` key of the sheet a layer was read from, when its workbook has several.
+SHEET_ATTR: Final = "schoolplan_sheet"
 #: Margin around the study area when reading part of an OSM extract (degrees, ≈ 5-10 km).
 OSM_MARGIN_DEG: Final = 0.05
 
@@ -280,7 +283,10 @@ def _read_excel(p: Path, layer: str) -> pd.DataFrame:
     if len(sheets) > 1:  # a guess (no sheet named after the layer) is a warning, a named sheet a note
         category = InputWarning if "no sheet is named" in why else InputNote
         warnings.warn(f"{p}: the {layer} layer is read from {why}", category, stacklevel=2)
-    return sheets[names[chosen]]
+    frame = sheets[names[chosen]]
+    if len(sheets) > 1:  # messages name the sheet as well as the file
+        frame.attrs[SHEET_ATTR] = chosen
+    return frame
 
 
 def _read_any_table(p: Path, kind: FileKind, layer: str) -> pd.DataFrame:
@@ -652,6 +658,9 @@ def _read_and_validate(
         except InputError as err:
             problems.extend(err.problems)
             continue
+        sheet = frames[name].attrs.get(SHEET_ATTR)
+        if sheet is not None:
+            labels[name] = sheet_label(path, sheet)
         tabular = file_kind(path) in ("table", "excel") or LAYERS[name].geometry == "none"
         if declared is None and crs is None and tabular and _has_coordinates(frames[name]):
             assumed[name] = str(path)

@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
@@ -83,6 +84,7 @@ CLOSE_HEADER_MARGIN: Final = 0.05
 #: Shapefile (dBASE) field names are cut to this many characters.
 SHAPEFILE_FIELD_LEN: Final = 10
 #: Headers accepted for point coordinates in tables (CSV/Excel), lower-cased.
+_SHEET_MARK: Final = " (sheet "
 LON_ALIASES: Final = ("lon", "lng", "long", "longitude", "经度", "东经", "x")
 LAT_ALIASES: Final = ("lat", "latitude", "纬度", "北纬", "y")
 
@@ -180,9 +182,14 @@ def parse_number(v: Any) -> tuple[float, str | None]:
     return f, None
 
 
+def sheet_label(path: str | Path, sheet: str) -> str:
+    """How messages name a layer read from one sheet of a workbook: ``data.xlsx (sheet 教师)``."""
+    return f"{path}{_SHEET_MARK}{sheet})"
+
+
 def is_spreadsheet(label: str) -> bool:
-    """Whether a layer label names a CSV or Excel file, whose rows a user counts with the header as row 1."""
-    return label.lower().endswith(SPREADSHEET_SUFFIXES)
+    """Whether a layer label names a CSV or Excel file (or a sheet of one), whose rows a user counts with the header as row 1."""
+    return label.split(_SHEET_MARK, maxsplit=1)[0].lower().endswith(SPREADSHEET_SUFFIXES)
 
 
 def user_headers(df: pd.DataFrame) -> dict[str, str]:
@@ -1020,7 +1027,7 @@ def _codes_for_names(lay: _Layer, column: str, schools: pd.DataFrame) -> pd.Seri
     frame[column] = out
     checked = out.mask(shared)
     warnings.warn(
-        f"{lay.label}, {lay.column_text(column)}: {int(hits.sum())} rows name their school instead of giving its code; "
+        f"{lay.label}, {lay.column_text(column)}: {int(hits.sum())} row(s) name their school instead of giving its code; "
         "each name belongs to one school and was replaced by its code",
         InputNote,
         stacklevel=2,

@@ -305,6 +305,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _exit_code(summary)
 
 
+def _cmd_template(args: argparse.Namespace) -> int:
+    from planning.app.template import SCENARIO, WORKBOOK, template_files  # noqa: PLC0415
+
+    out_dir = Path(args.out)
+    files = template_files()
+    taken = [name for name in files if (out_dir / name).exists()]
+    if taken and not args.force:
+        raise InputError(
+            [Problem(str(out_dir / name), "already exists; choose another --out folder or add --force to overwrite") for name in taken]
+        )
+    write_files(out_dir, files)
+    con = _console()
+    con.print(f"Wrote {out_dir / WORKBOOK} (sheets 说明, 学校, 居住区, 教师, 道路说明) and {out_dir / SCENARIO}.", markup=False)
+    con.print(f"Fill in the sheets, then: schoolplan validate {out_dir / SCENARIO} and schoolplan run {out_dir / SCENARIO}", markup=False)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -407,6 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver(p)
     _add_common(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("template", help="write an Excel input template (学校, 居住区, 教师) and a scenario that reads it", description=(
+        "Write OUT/schoolplan-inputs.xlsx, a workbook to fill in: sheets 学校 (schools), 居住区 (blocks: 小区, 村), "
+        "教师 (teachers) with Chinese headers, drop-down lists for coded columns and one example row, an instructions "
+        "sheet 说明 and 道路说明 (roads come from a GeoPackage, Shapefile or .osm.pbf); and OUT/scenario.toml, which "
+        "reads the workbook with GCJ-02 coordinates (Amap) and runs every stage. "
+        "The example loads as written: schoolplan validate OUT/scenario.toml."
+    ))
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the workbook and scenario.toml into (created if missing)")
+    p.add_argument("--force", action="store_true", help="overwrite the two files if they exist")
+    _add_common(p)
+    p.set_defaults(func=_cmd_template)
 
     p = sub.add_parser("validate", help="check a scenario and its inputs without running", description=(
         "Load a scenario and every input layer and report all problems at once."

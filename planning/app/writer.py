@@ -254,8 +254,8 @@ def payload_bytes(name: str, payload: Any) -> bytes:
         return csv_bytes(payload)
     if suffix == ".json":
         return to_json_bytes(payload)
-    if suffix == ".xlsx":
-        return excel_bytes(payload)
+    if suffix == ".xlsx":  # tables, or a workbook already built (schoolplan template), made deterministic
+        return _normalize_zip(bytes(payload)) if isinstance(payload, bytes | bytearray) else excel_bytes(payload)
     if isinstance(payload, str):
         return payload.encode("utf-8")
     if isinstance(payload, (bytes, bytearray)):
