@@ -417,7 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a scenario file", description="Run the stages a scenario TOML enables and write their outputs.")
     p.add_argument("scenario", help="scenario TOML file")
-    p.add_argument("--out", default=None, help="output folder (default out/<scenario name>)")
+    p.add_argument(
+        "--out", default=None, metavar="DIR",
+        help="output folder (default: out/<file name of the scenario without .toml>, e.g. out/county for county.toml)",
+    )
     p.add_argument("--seed", type=_SEED, default=None, help="override the scenario's seed")
     p.add_argument("--no-report", action="store_true", help="skip maps and report")
     _add_strict(p)
@@ -500,7 +503,10 @@ def _add_stage_command(sub: Any, command: str, stage: Stage) -> None:
     for flag, param in stage.command.aliases.items():
         kind, detail = _field_kind(stage.params.model_fields[param].annotation)
         choices = detail[1] if kind == "list" and detail[0] == "choice" else None
-        group.add_argument(flag, dest=f"alias__{param}", default=None, choices=choices, help=f"one value of {param}")
+        same = "--" + param.replace("_", "-")
+        doc = f"short for {same} with one value, e.g. {flag} {choices[0]}" if kind == "list" and choices else f"the same as {same}"
+        metavar = None if choices else _METAVARS.get(detail if kind == "scalar" else None, "VALUE")
+        group.add_argument(flag, dest=f"alias__{param}", default=None, choices=choices, help=doc, metavar=metavar)
     for name, field in stage.params.model_fields.items():
         if name != "enabled":
             _add_parameter_flag(group, name, field)
@@ -513,9 +519,9 @@ def _add_parameter_flag(group: Any, name: str, field: Any) -> None:
     kind, detail = _field_kind(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
-    if isinstance(default, list | tuple):  # as it is typed on the command line: --sending-area-types urban town
-        default = " ".join(map(str, default)) or "none"
-    doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
+    doc = field.description or name.replace("_", " ")
+    if "default" not in doc:  # a description that explains its default says it better
+        doc += f" (default: {_default_text(default)})"
     dest = f"param__{name}"
     if kind == "bool":
         group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=doc)
@@ -530,6 +536,17 @@ def _add_parameter_flag(group: Any, name: str, field: Any) -> None:
             {"choices": inner} if inner_kind == "choice" else {"type": inner, "metavar": _METAVARS.get(inner, "VALUE")}
         )
         group.add_argument(flag, dest=dest, nargs="+", default=None, help=doc, **kwargs)
+
+
+def _default_text(default: Any) -> str:
+    """A parameter's default as ``--help`` shows it: on/off, not set, or as typed on the command line."""
+    if default is None:
+        return "not set"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, list | tuple):  # as it is typed on the command line: --sending-area-types urban town
+        return " ".join(map(str, default)) or "none"
+    return f"{default:g}" if isinstance(default, float) else str(default)
 
 
 def _stage_params(args: argparse.Namespace, stage: Stage) -> dict[str, Any]:

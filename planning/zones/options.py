@@ -50,9 +50,12 @@ class ZoneOptions(BaseModel):
     stability_weight
         Penalty per student whose school changes, in seconds of travel
         (default 120: a move must save the child two minutes).
-    max_travel_s
-        Longest one-way travel of a day pupil per level (default 30 minutes,
-        国办发〔2018〕27号: grades 1–3 do not board and travel ≤ 30 minutes).
+    max_travel_min, max_travel_s
+        Longest one-way travel of a day pupil: ``max_travel_min`` in minutes for
+        every level (the command line's ``--max-travel-min``), ``max_travel_s``
+        per level in seconds (a scenario table ``{ junior = 2700 }``), which wins
+        for the levels it names (default 30 minutes, 国办发〔2018〕27号: grades 1–3
+        do not board and travel ≤ 30 minutes).
     boarding, boarding_reach_s
         Boarding schools (the schools' ``boarding`` column) take grades 4–6
         and junior pupils living beyond the day limit, up to
@@ -78,10 +81,15 @@ class ZoneOptions(BaseModel):
     )
     contiguity: bool = Field(True, description="make every zone one connected piece of neighbouring blocks")
     max_moved: int | None = Field(
-        None, ge=0, description="at most this many students may change school against current_<level>"
+        None, ge=0, description="at most this many students per level may change school against current_<level> (default: no limit)"
     )
     stability_weight: float = Field(
         float(DEFAULT_STABILITY_WEIGHT_S), ge=0, description="penalty per student whose school changes against current_<level>, in seconds of travel"
+    )
+    max_travel_min: float | None = Field(
+        None, gt=0, le=24 * 60,
+        description="longest one-way trip to school of a day pupil, in minutes, at every level (default 30, "
+        "国办发〔2018〕27号; a scenario's max_travel_s sets it per level, in seconds)",
     )
     max_travel_s: dict[Level, float] = Field(
         default_factory=dict,
@@ -112,7 +120,9 @@ class ZoneOptions(BaseModel):
 
     def travel_limit_s(self, level: Level) -> float:
         """Longest acceptable one-way travel of ``level``, in seconds."""
-        return float(self.max_travel_s.get(level, DAY_MAX_ONE_WAY_S))
+        if level in self.max_travel_s:
+            return float(self.max_travel_s[level])
+        return DAY_MAX_ONE_WAY_S if self.max_travel_min is None else self.max_travel_min * 60
 
     def boarding_limit_s(self, level: Level) -> float | None:
         """Farthest one-way travel to a boarding school of ``level`` (``None``: boarding off)."""
