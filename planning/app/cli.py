@@ -30,6 +30,7 @@ from geo.model import LAYERS
 from geo.validate import InputNote
 from planning.app import stages as registry
 from planning.app.interrupt import EXIT_INTERRUPTED, NOTHING_WRITTEN, InterruptGuard
+from planning.app.messages import Language, heading, problem_text, scenario_language
 from planning.app.outdir import RunFolder
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
@@ -368,6 +369,10 @@ _WORKERS = _checked(SolverSection, "workers", int)
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for solver logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="only print where the outputs are")
+    p.add_argument(
+        "--lang", choices=("zh", "en"), default=None,
+        help="language of input error messages: zh (中文) or en (default: the scenario's [report] language, else en)",
+    )
 
 
 def _add_strict(p: argparse.ArgumentParser) -> None:
@@ -600,11 +605,20 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     return _exit_code(summary)
 
 
-def _report_input_error(err: InputError) -> None:
+def _report_input_error(err: InputError, language: Language = "en") -> None:
     con = _console(stderr=True)
-    con.print(f"[bold red]Error:[/bold red] {len(err.problems)} problem(s) in the input:")
+    label = "错误：" if language == "zh" else "Error:"
+    con.print(f"[bold red]{label}[/bold red] {heading(len(err.problems), language)}")
     for p in err.problems:
-        con.print(f"  - {p}", markup=False)
+        con.print(f"  - {problem_text(p, language)}", markup=False)
+
+
+def _language(args: argparse.Namespace) -> Language:
+    """The language of input messages: ``--lang``, else the scenario's ``[report] language``, else English."""
+    given = getattr(args, "lang", None)
+    if given is not None:
+        return cast(Language, given)
+    return scenario_language(getattr(args, "scenario", None)) or "en"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -633,7 +647,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as err:
-        _report_input_error(err)
+        _report_input_error(err, _language(args))
         return EXIT_INPUT
     except InfeasibleError as err:
         con = _console(stderr=True)

@@ -136,3 +136,24 @@ def test_a_template_filled_with_the_demo_county_runs_end_to_end(tmp_path: Path) 
     assert len(moves) > 0
     teacher_names = set(inp.teachers["name"])
     assert moves.filter(like="name").apply(lambda c: c.isin(teacher_names)).any().any()  # 姓名 carried to the roster
+
+
+# --- messages in the bureau's words -----------------------------------------------------------------
+
+
+def test_errors_in_a_filled_template_are_in_chinese_naming_sheet_excel_row_and_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{**EXAMPLE["teachers"], "teacher_id": f"T{i:05d}"} for i in range(1, 100)]
+    rows[89] = {**rows[89], "subject": "数学课", "age": 130}  # the 90th teacher: Excel's row 91
+    rows[9] = {**rows[9], "school_id": "没有这所学校"}
+    write_files(tmp_path, {WORKBOOK: template_workbook({"teachers": rows}), SCENARIO: template_scenario()})
+    assert main(["validate", str(tmp_path / SCENARIO)]) == 2  # the scenario says [report] language = "zh"
+    err = capsys.readouterr().err
+    assert "错误： 输入数据有 3 个问题：" in err
+    assert f"{tmp_path / WORKBOOK}（工作表 教师），第 91 行（教师编号 T00090），“任教学科”列：无法识别的值 '数学课'；可填：书法、" in err
+    assert "第 91 行（教师编号 T00090），“年龄”列：数值过大：'130'（超过 70）" in err
+    assert "第 11 行（教师编号 T00010），“所在学校”列：找不到学校 '没有这所学校'（既不是学校代码，也不是学校名称）" in err
+    assert main(["validate", str(tmp_path / SCENARIO), "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / WORKBOOK} (sheet 教师), row 91 (teacher_id T00090), column '任教学科' (subject): unknown value '数学课'" in err
