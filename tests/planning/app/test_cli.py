@@ -305,7 +305,7 @@ def test_help_explains_flags_without_internal_names(capsys: pytest.CaptureFixtur
             cli.main([command, "--help"])
         out = capsys.readouterr().out
         assert "one value of" not in out and "ALIAS__" not in out and "(default: None)" not in out
-        assert "--max-commute-s" not in out  # every time in minutes
+        assert "--max-commute-s" not in out and "seconds of travel" not in out  # every travel time in minutes
     with pytest.raises(SystemExit):
         cli.main(["zones", "--help"])
     out = " ".join(capsys.readouterr().out.split())
