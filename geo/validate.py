@@ -472,7 +472,8 @@ def _convert_bool(lay: _Layer, s: pd.Series, col: Column) -> tuple[pd.Series, np
     reverse = key.isin(list(_ONEWAY_REVERSE)).to_numpy() if col.name == "oneway" else np.zeros(len(s), dtype=bool)
     vals = s.tolist()
     bad = np.flatnonzero(~missing & ~true & ~false & ~reverse)
-    lay.add_rows(bad, col.name, lambda p: f"not a yes/no value: {_short(vals[p])} (use true/false, 1/0, yes/no or 是/否)")
+    levels = ", 县级骨干/市级骨干/省级骨干/校级骨干" if col.name == "backbone" else ""
+    lay.add_rows(bad, col.name, lambda p: f"not a yes/no value: {_short(vals[p])} (use true/false, 1/0, yes/no or 是/否{levels})")
     if col.required:
         lay.add_rows(np.flatnonzero(missing), col.name, lambda p: "missing value (true/false)")
     return pd.Series(true | reverse, index=s.index, name=col.name), reverse

@@ -30,6 +30,7 @@ _PATTERNS: Final[Sequence[tuple[str, str]]] = (
     (r"missing value", "缺少值"),
     (r"empty id", "编号为空"),
     (r"empty value", "值为空"),
+    (r"not a yes/no value: (?P<v>.*) \(use .*, (?P<levels>县级骨干.*)\)", "无法识别的值 {v}（请填 {levels} 或 是/否）"),
     (r"not a yes/no value: (?P<v>.*) \(use .*\)", "不是“是/否”：{v}（请填 是/否、1/0、true/false）"),
     (r"not a number: (?P<v>.*)", "不是数字：{v}"),
     (r"not a whole number: (?P<v>.*)", "不是整数：{v}"),

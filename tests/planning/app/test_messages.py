@@ -17,6 +17,10 @@ from planning.app.messages import message_zh, problem_text, scenario_language
         ("empty id", "编号为空"),
         ("not a yes/no value: '也许' (use true/false, 1/0, yes/no or 是/否)", "不是“是/否”：'也许'（请填 是/否、1/0、true/false）"),
         ("negative value -3; must be ≥ 0", "负数 -3；不能小于 0"),
+        (
+            "not a yes/no value: '高' (use true/false, 1/0, yes/no or 是/否, 县级骨干/市级骨干/省级骨干/校级骨干)",
+            "无法识别的值 '高'（请填 县级骨干/市级骨干/省级骨干/校级骨干 或 是/否）",
+        ),
         ("implausibly small: '12' (less than 18: teachers are 18–70 years old)", "数值过小：'12'（小于 18）"),
         ("school 'S2' does not teach primary (level junior)", "学校 'S2' 没有小学学段（学段 junior）"),
         ("duplicate ids: S1 (rows 2, 3); ids must be unique", "编号重复：S1 (rows 2, 3)；编号必须唯一"),
