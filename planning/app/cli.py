@@ -30,7 +30,7 @@ from geo.model import LAYERS
 from geo.validate import InputNote
 from planning.app import stages as registry
 from planning.app.interrupt import EXIT_INTERRUPTED, NOTHING_WRITTEN, InterruptGuard
-from planning.app.messages import Language, heading, problem_text, scenario_language
+from planning.app.messages import Language, heading, problem_text, scenario_language, warning_zh
 from planning.app.outdir import RunFolder
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
@@ -89,14 +89,15 @@ class _Progress:
             self.console.print(f"[{elapsed:6.1f}s] {text}", markup=False)
 
 
-def _warning_line(message: Warning | str, category: type[Warning]) -> Any:
+def _warning_line(message: Warning | str, category: type[Warning], language: Language = "en") -> Any:
     """A warning for the console: ``Note:`` for remarks that need no action (columns kept for the user's own use),
-    else ``Warning:``; the message is shown as it is (no console markup)."""
+    else ``Warning:``; the message is shown as it is (no console markup), in Chinese where it has a translation."""
     from rich.text import Text  # noqa: PLC0415
 
+    text = warning_zh(str(message)) if language == "zh" else str(message)
     if issubclass(category, InputNote):
-        return Text.assemble(("Note:", "cyan"), " ", str(message))
-    return Text.assemble(("Warning:", "yellow"), " ", str(message))
+        return Text.assemble(("说明：" if language == "zh" else "Note:", "cyan"), " ", text)
+    return Text.assemble(("警告：" if language == "zh" else "Warning:", "yellow"), " ", text)
 
 
 #: Shortfalls shown per stage on the console; the rest are in ``<stage>/shortfalls.csv``.
@@ -640,14 +641,16 @@ def _main(argv: Sequence[str] | None) -> int:
         logging.getLogger("ortools").setLevel(logging.WARNING)
     warn_console = _console(stderr=True)
 
+    language = _language(args)
+
     def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-        warn_console.print(_warning_line(message, category))
+        warn_console.print(_warning_line(message, category, language))
 
     warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
     except InputError as err:
-        _report_input_error(err, _language(args))
+        _report_input_error(err, language)
         return EXIT_INPUT
     except InfeasibleError as err:
         con = _console(stderr=True)

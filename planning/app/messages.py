@@ -78,6 +78,32 @@ def message_zh(message: str) -> str:
     return message
 
 
+#: Notes and warnings of loading → Chinese (``{where}`` is the file, sheet and column, translated).
+_NOTES: Final = (
+    (re.compile(r"(?P<file>.*): the (?P<layer>\w+) layer is read from sheet '(?P<sheet>[^']*)'(?P<guess> \(no sheet is named .*\))?$"),
+     "{file}：{layer_zh}数据读自工作表“{sheet}”{guess_zh}"),
+    (re.compile(r"(?P<where>.*): (?P<n>\d+) row\(s\) name their school instead of giving its code; .*$"),
+     "{where}：{n} 行填写的是学校名称，已换成该名称唯一对应的学校代码"),
+)
+_WHERE_SHEET: Final = re.compile(r" \(sheet (?P<sheet>[^)]*)\)")
+_WHERE_COLUMN: Final = re.compile(r", column '(?P<header>[^']*)'(?: \([^)]*\))?")
+
+
+def warning_zh(text: str) -> str:
+    """A note or warning of loading in Chinese, by pattern; the English text when no pattern fits."""
+    for pattern, zh in _NOTES:
+        m = pattern.match(text)
+        if m is None:
+            continue
+        groups = {k: v or "" for k, v in m.groupdict().items()}
+        where = _WHERE_SHEET.sub(lambda w: f"（工作表 {w['sheet']}）", groups.get("where", ""))
+        groups["where"] = _WHERE_COLUMN.sub(lambda w: f"，“{w['header']}”列", where)
+        groups["layer_zh"] = _LAYER_ZH.get(groups.get("layer", ""), groups.get("layer", ""))
+        groups["guess_zh"] = "（没有以该图层命名的工作表，请核对）" if groups.get("guess") else ""
+        return zh.format(**groups)
+    return text
+
+
 def _id_zh(text: str) -> str:
     """``teacher_id T0090`` → ``教师编号 T0090``."""
     name, _, value = text.partition(" ")
@@ -131,4 +157,4 @@ def scenario_language(path: str | Path | None) -> Language | None:
     return None
 
 
-__all__ = ["Language", "heading", "message_zh", "problem_text", "scenario_language"]
+__all__ = ["Language", "heading", "message_zh", "problem_text", "scenario_language", "warning_zh"]

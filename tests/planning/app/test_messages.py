@@ -47,3 +47,18 @@ def test_scenario_language(tmp_path: Path) -> None:
     assert scenario_language(tmp_path / "b.toml") is None
     assert scenario_language(tmp_path / "c.toml") is None
     assert scenario_language(tmp_path / "missing.toml") is None
+
+
+def test_notes_of_loading_in_chinese() -> None:
+    from planning.app.messages import warning_zh
+
+    assert warning_zh("in.xlsx: the teachers layer is read from sheet '教师'") == "in.xlsx：教师数据读自工作表“教师”"
+    assert warning_zh("in.xlsx: the schools layer is read from sheet 'Sheet1' (no sheet is named schools or 学校)") == (
+        "in.xlsx：学校数据读自工作表“Sheet1”（没有以该图层命名的工作表，请核对）"
+    )
+    note = (
+        "in.xlsx (sheet 教师), column '所在学校' (school_id): 12 row(s) name their school instead of giving its code; "
+        "each name belongs to one school and was replaced by its code"
+    )
+    assert warning_zh(note) == "in.xlsx（工作表 教师），“所在学校”列：12 行填写的是学校名称，已换成该名称唯一对应的学校代码"
+    assert warning_zh("something else") == "something else"
