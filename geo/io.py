@@ -268,24 +268,25 @@ def choose_sheet(sheets: list[str], layer: str, *, empty: Collection[str] = ()) 
 
 def _read_excel(p: Path, layer: str) -> pd.DataFrame:
     try:
-        sheets = pd.read_excel(p, sheet_name=None, dtype=str, engine="openpyxl")
+        with pd.ExcelFile(p, engine="openpyxl") as book:
+            names = [str(n) for n in book.sheet_names]
+            chosen, why = choose_sheet(names, layer)
+            if chosen is None or "no sheet is named" in why:  # a guess: leave out Excel's blank sheets
+                blank = [n for n in names if pd.read_excel(book, sheet_name=n, dtype=str).dropna(how="all").empty]
+                chosen, why = choose_sheet(names, layer, empty=blank)
+            frame = pd.read_excel(book, sheet_name=chosen, dtype=str) if chosen is not None else None
     except (zipfile.BadZipFile, ValueError, KeyError, OSError) as err:
         raise _problem(p, f"cannot read the Excel file: {err}") from err
     except Exception as err:  # openpyxl raises its own error types for broken workbooks
         raise _problem(p, f"cannot read the Excel file: {type(err).__name__}: {err}") from err
-    if not sheets:
+    if not names:
         raise _problem(p, "the workbook has no sheets")
-    names = {str(k): k for k in sheets}
-    blank = [name for name, key in names.items() if sheets[key].dropna(how="all").empty]
-    chosen, why = choose_sheet(list(names), layer, empty=blank)
-    if chosen is None:
+    if chosen is None or frame is None:
         raise _problem(p, why)
-    if len(sheets) > 1:  # a guess (no sheet named after the layer) is a warning, a named sheet a note
+    if len(names) > 1:  # a guess (no sheet named after the layer) is a warning, a named sheet a note
         category = InputWarning if "no sheet is named" in why else InputNote
         warnings.warn(f"{p}: the {layer} layer is read from {why}", category, stacklevel=2)
-    frame = sheets[names[chosen]]
-    if len(sheets) > 1:  # messages name the sheet as well as the file
-        frame.attrs[SHEET_ATTR] = chosen
+        frame.attrs[SHEET_ATTR] = chosen  # messages name the sheet as well as the file
     return frame
 
 
