@@ -763,7 +763,9 @@ __all__ = ["alias_table_markdown", "file_kind", "load_inputs", "load_table", "re
 # --- table files named in a scenario --------------------------------------------------------
 
 
-def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | None = None) -> pd.DataFrame:
+def load_table(
+    path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | None = None, schools: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Read and validate a plain table of a :data:`geo.model.TABLE_LAYERS` layer (groups, staffing targets).
 
     Headers are renamed as for the input layers; values are checked and
@@ -777,6 +779,9 @@ def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | Non
         The layer it holds (e.g. :data:`geo.model.GROUPS`).
     school_ids
         The schools layer's ids: a ``school_id`` not among them is a problem.
+    schools
+        The schools layer, instead of ``school_ids``: a school's name is accepted for its code
+        where no other school has that name.
 
     Returns
     -------
@@ -790,4 +795,4 @@ def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | Non
     """
     p = Path(path)
     df = _read_any_table(p, _check_file(p), spec.name)
-    return validate_table(df, spec, str(p), school_ids=school_ids)
+    return validate_table(df, spec, str(p), school_ids=school_ids, schools=schools)

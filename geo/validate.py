@@ -1271,7 +1271,9 @@ def _finish(
 
 
 
-def validate_table(df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids: pd.Series | None = None) -> pd.DataFrame:
+def validate_table(
+    df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids: pd.Series | None = None, schools: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Check and convert a plain table of a :data:`geo.model.TABLE_LAYERS` layer (groups, staffing targets).
 
     Headers are renamed and values converted by the column kinds of ``spec``, as for the input
@@ -1287,6 +1289,9 @@ def validate_table(df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids:
         How problems name it (the file path).
     school_ids
         The schools layer's ids.
+    schools
+        The schools layer (``school_id`` and ``name``), instead of ``school_ids``: a school may then
+        be named instead of coded where no other school has that name.
 
     Returns
     -------
@@ -1300,11 +1305,14 @@ def validate_table(df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids:
     """
     problems: list[Problem] = []
     frame = _validate_layer(df, spec, label, problems).frame
+    if schools is not None:
+        school_ids = schools["school_id"]
     if frame is not None and school_ids is not None and "school_id" in frame.columns:
-        ref = frame["school_id"]
+        lay = _Layer(spec, label, problems, frame)
+        ref = _codes_for_names(lay, "school_id", schools) if schools is not None else frame["school_id"]
         vals = ref.tolist()
         unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(set(school_ids)).to_numpy())
-        _Layer(spec, label, problems, frame).add_rows(unknown, "school_id", lambda i: f"unknown school id {vals[i]!r} (not in schools)")
+        lay.add_rows(unknown, "school_id", lambda i: f"unknown school id {vals[i]!r} (not in schools)")
     if problems or frame is None:
         raise InputError(problems)
     return frame

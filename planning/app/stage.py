@@ -309,7 +309,7 @@ class Context:
         spec = layer_files(type(params))[name]
         key = (self.scenario.resolve(Path(path)), spec.name)
         if key not in self.tables:
-            self.tables[key] = load_table(key[0], spec, school_ids=self.inputs.schools["school_id"])
+            self.tables[key] = load_table(key[0], spec, schools=self.inputs.schools)
         return self.tables[key]
 
     @property

@@ -581,3 +581,15 @@ def test_a_school_name_two_schools_share_asks_for_the_code() -> None:
     with pytest.raises(InputError, match="school name '城关小学' is shared by schools S1, S3: give the school code") as exc:
         validate_inputs(sch, blocks(current_primary=["城关小学", "S3"]), teachers())
     assert len(problems_of(exc)) == 1
+
+
+def test_a_groups_table_may_name_its_schools() -> None:
+    from geo.model import GROUPS
+    from geo.validate import validate_table
+
+    table = pd.DataFrame({"学校代码": ["城关小学", "S3", "城关中学"], "集团编号": ["G1", "G1", "G2"], "角色": ["lead", "member", "lead"]})
+    with pytest.warns(InputNote, match="2 row"):
+        out = validate_table(table, GROUPS, "groups.csv", schools=schools())
+    assert out["school_id"].tolist() == ["S1", "S3", "S2"]
+    with pytest.raises(InputError, match=r"groups.csv, row 2, column '学校代码' \(school_id\): unknown school id '城关小学' \(not in schools\)"):
+        validate_table(table, GROUPS, "groups.csv", school_ids=pd.Series(["S1", "S2", "S3"]))
