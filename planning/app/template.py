@@ -189,7 +189,7 @@ def _add_lists(ws: Any, columns: Sequence[TemplateColumn]) -> None:
     for i, col in enumerate(columns, start=1):
         letter = get_column_letter(i)
         if col.school_list:
-            dv = DataValidation(type="list", formula1=f"={SHEETS['schools']}!$B$2:$B${SCHOOL_ROWS + 1}", allow_blank=True)
+            dv = DataValidation(type="list", formula1=f"'{SHEETS['schools']}'!$B$2:$B${SCHOOL_ROWS + 1}", allow_blank=True)
             dv.showErrorMessage = False  # a school code is as good as a name
         elif col.choices:
             dv = DataValidation(type="list", formula1='"' + ",".join(col.choices) + '"', allow_blank=True)

@@ -39,7 +39,7 @@ def test_template_command_writes_the_workbook_and_it_validates_as_written(tmp_pa
     title_col = openpyxl.utils.get_column_letter(headers.index("职称") + 1)
     assert lists[f"{title_col}2"] == '"未定级,三级教师,二级教师,一级教师,高级教师,正高级教师"'
     school_col = openpyxl.utils.get_column_letter(headers.index("所在学校") + 1)
-    assert lists[f"{school_col}2"].startswith("=学校!$B$2")  # the school names of the 学校 sheet
+    assert lists[f"{school_col}2"].startswith("'学校'!$B$2")  # the school names of the 学校 sheet
     level_list = next(dv.formula1 for dv in wb["学校"].data_validations.dataValidation if str(dv.sqref).startswith("C2"))
     assert level_list == '"小学,初中,九年一贯制"'
     # loading it unchanged works: the example rows are valid
