@@ -25,7 +25,7 @@ import io
 import logging
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Final, Literal
 
@@ -42,11 +42,13 @@ from geo.model import LAYERS, Inputs, LayerSpec
 from geo.validate import (
     LAT_ALIASES,
     LON_ALIASES,
+    InputNote,
     InputWarning,
     accepted_headers,
     deferred_warnings,
     numeric_values,
     rename_aliases,
+    sheet_label,
     validate_frames,
     validate_table,
 )
@@ -67,6 +69,10 @@ _VECTOR: Final = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb")
 _TABLE: Final = (".csv", ".txt", ".tsv")
 _EXCEL: Final = (".xlsx", ".xlsm")
 _ORDER: Final = ("schools", "blocks", "teachers", "boundary", "roads")  # roads last: OSM is cut to the others
+#: A sheet whose name holds this word is instructions, never a layer (the template's 说明, 道路说明).
+INSTRUCTIONS_WORD: Final = "说明"
+#: ``DataFrame.attrs`` key of the sheet a layer was read from, when its workbook has several.
+SHEET_ATTR: Final = "schoolplan_sheet"
 #: Margin around the study area when reading part of an OSM extract (degrees, ≈ 5-10 km).
 OSM_MARGIN_DEG: Final = 0.05
 
@@ -219,20 +225,69 @@ def _read_csv(p: Path) -> pd.DataFrame:
         raise _problem(p, f"cannot read the CSV: {err}") from err
 
 
+def _sheet_words(layer: str) -> tuple[str, ...]:
+    """Sheet names that hold ``layer`` (lower-case): its name and the Chinese ones of its spec."""
+    from geo.model import TABLE_LAYERS  # noqa: PLC0415
+
+    spec = LAYERS.get(layer) or TABLE_LAYERS.get(layer)
+    return (layer.lower(), *(w.lower() for w in (spec.sheets if spec is not None else ())))
+
+
+def _sheet_matches(sheet: str, words: tuple[str, ...]) -> bool:
+    """Whether a sheet name names a layer: exactly one of ``words``, or one of two characters or more in it."""
+    name = sheet.strip().lower()
+    if name in words:
+        return True
+    return INSTRUCTIONS_WORD not in name and any(len(w) >= 2 and w in name for w in words)
+
+
+def choose_sheet(sheets: list[str], layer: str, *, empty: Collection[str] = ()) -> tuple[str | None, str]:
+    """The sheet of a workbook that holds ``layer``, and why (for the note), or ``None`` and what is wrong.
+
+    A sheet named after the layer (``学校``/``schools``, ``居住区``/``小区``/``blocks``,
+    ``教师``/``teachers`` ...; :attr:`geo.model.LayerSpec.sheets`) is read; a workbook of one sheet is read
+    whatever its name; otherwise the first sheet that names no other layer and is no instructions sheet
+    (``说明``) nor empty (``empty``: Excel's blank Sheet2, Sheet3), unless that is ambiguous.
+    """
+    words = _sheet_words(layer)
+    exact = [s for s in sheets if s.strip().lower() in words]
+    hits = exact or [s for s in sheets if _sheet_matches(s, words)]
+    if len(hits) == 1:
+        return hits[0], f"sheet '{hits[0]}'"
+    if len(hits) > 1:
+        return None, f"several sheets may hold the {layer} layer ({', '.join(hits)}); rename all but one"
+    if len(sheets) == 1:
+        return sheets[0], f"its only sheet '{sheets[0]}'"
+    others = [w for name in (*LAYERS, "groups", "staffing_targets") if name != layer for w in _sheet_words(name)]
+    free = [s for s in sheets if s not in empty and INSTRUCTIONS_WORD not in s and not _sheet_matches(s, tuple(others))]
+    if len(free) == 1:
+        return free[0], f"sheet '{free[0]}' (no sheet is named {' or '.join(dict.fromkeys(words[:2]))})"
+    names = ", ".join(f"'{s}'" for s in sheets)
+    return None, f"no sheet holds the {layer} layer (sheets: {names}); name its sheet '{words[1] if len(words) > 1 else layer}' or '{layer}'"
+
+
 def _read_excel(p: Path, layer: str) -> pd.DataFrame:
     try:
-        sheets = pd.read_excel(p, sheet_name=None, dtype=str, engine="openpyxl")
+        with pd.ExcelFile(p, engine="openpyxl") as book:
+            names = [str(n) for n in book.sheet_names]
+            chosen, why = choose_sheet(names, layer)
+            if chosen is None or "no sheet is named" in why:  # a guess: leave out Excel's blank sheets
+                blank = [n for n in names if pd.read_excel(book, sheet_name=n, dtype=str).dropna(how="all").empty]
+                chosen, why = choose_sheet(names, layer, empty=blank)
+            frame = pd.read_excel(book, sheet_name=chosen, dtype=str) if chosen is not None else None
     except (zipfile.BadZipFile, ValueError, KeyError, OSError) as err:
         raise _problem(p, f"cannot read the Excel file: {err}") from err
     except Exception as err:  # openpyxl raises its own error types for broken workbooks
         raise _problem(p, f"cannot read the Excel file: {type(err).__name__}: {err}") from err
-    if not sheets:
+    if not names:
         raise _problem(p, "the workbook has no sheets")
-    by_name = {str(k).strip().lower(): k for k in sheets}
-    key = by_name.get(layer.lower(), next(iter(sheets)))
-    if len(sheets) > 1 and layer.lower() not in by_name:
-        log.info("%s: no sheet named %r, reading the first sheet %r", p, layer, key)
-    return sheets[key]
+    if chosen is None or frame is None:
+        raise _problem(p, why)
+    if len(names) > 1:  # a guess (no sheet named after the layer) is a warning, a named sheet a note
+        category = InputWarning if "no sheet is named" in why else InputNote
+        warnings.warn(f"{p}: the {layer} layer is read from {why}", category, stacklevel=2)
+        frame.attrs[SHEET_ATTR] = chosen  # messages name the sheet as well as the file
+    return frame
 
 
 def _read_any_table(p: Path, kind: FileKind, layer: str) -> pd.DataFrame:
@@ -604,6 +659,9 @@ def _read_and_validate(
         except InputError as err:
             problems.extend(err.problems)
             continue
+        sheet = frames[name].attrs.get(SHEET_ATTR)
+        if sheet is not None:
+            labels[name] = sheet_label(path, sheet)
         tabular = file_kind(path) in ("table", "excel") or LAYERS[name].geometry == "none"
         if declared is None and crs is None and tabular and _has_coordinates(frames[name]):
             assumed[name] = str(path)
@@ -705,7 +763,9 @@ __all__ = ["alias_table_markdown", "file_kind", "load_inputs", "load_table", "re
 # --- table files named in a scenario --------------------------------------------------------
 
 
-def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | None = None) -> pd.DataFrame:
+def load_table(
+    path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | None = None, schools: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Read and validate a plain table of a :data:`geo.model.TABLE_LAYERS` layer (groups, staffing targets).
 
     Headers are renamed as for the input layers; values are checked and
@@ -719,6 +779,9 @@ def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | Non
         The layer it holds (e.g. :data:`geo.model.GROUPS`).
     school_ids
         The schools layer's ids: a ``school_id`` not among them is a problem.
+    schools
+        The schools layer, instead of ``school_ids``: a school's name is accepted for its code
+        where no other school has that name.
 
     Returns
     -------
@@ -732,4 +795,4 @@ def load_table(path: str | Path, spec: LayerSpec, *, school_ids: pd.Series | Non
     """
     p = Path(path)
     df = _read_any_table(p, _check_file(p), spec.name)
-    return validate_table(df, spec, str(p), school_ids=school_ids)
+    return validate_table(df, spec, str(p), school_ids=school_ids, schools=schools)

@@ -52,7 +52,13 @@ class AreaType(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-str
 
 
 class Title(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-strings of the members
-    """Professional title of a teacher (初级/中级/高级)."""
+    """Professional title band of a teacher (初级/中级/高级).
+
+    The official titles (人社部发〔2015〕79号) fall into the bands: 三级教师 and 二级教师 are 初级
+    (``junior``), 一级教师 中级 (``intermediate``), 高级教师 and 正高级教师 高级 (``senior``); a teacher
+    not yet rated (未定级, new teachers) counts as ``junior`` — below the 中级 that the balance indicator
+    "teachers with intermediate or higher title" counts.
+    """
 
     JUNIOR = "junior"
     INTERMEDIATE = "intermediate"
@@ -76,6 +82,10 @@ class Subject(str, Enum):  # noqa: UP042 - StrEnum would change str() and f-stri
     BIOLOGY = "biology"
     HISTORY = "history"
     GEOGRAPHY = "geography"
+    PRACTICE = "practice"
+    PSYCHOLOGY = "psychology"
+    LABOUR = "labour"
+    CALLIGRAPHY = "calligraphy"
     OTHER = "other"
 
 
@@ -91,22 +101,75 @@ SUBJECT_ALIASES: Mapping[str, str] = {
     "美术": "art",
     "道德与法治": "morality",
     "道法": "morality",
+    "思想品德": "morality",
+    "品德与社会": "morality",
     "信息技术": "it",
+    "信息科技": "it",
     "物理": "physics",
     "化学": "chemistry",
     "生物": "biology",
     "历史": "history",
     "地理": "geography",
+    "综合实践": "practice",
+    "综合实践活动": "practice",
+    "心理健康": "psychology",
+    "心理健康教育": "psychology",
+    "劳动": "labour",
+    "劳动教育": "labour",
+    "书法": "calligraphy",
     "其他": "other",
+}
+
+#: Backbone levels (骨干教师 of the school, county, city, province or nation). Only county level or
+#: above counts as a backbone teacher in the balance indicators and the rotation quota (教督〔2017〕6号).
+BACKBONE_LEVELS: tuple[str, ...] = ("school", "county", "city", "province", "national")
+#: Levels that make a teacher a backbone teacher (``backbone`` true).
+BACKBONE_COUNTED: frozenset[str] = frozenset({"county", "city", "province", "national"})
+#: Values of the ``backbone`` column that name a level (县级骨干 ...): the teacher is a backbone teacher
+#: when the level is county or above, and the level is kept in ``backbone_level``.
+BACKBONE_VALUE_LEVELS: Mapping[str, str] = {
+    "校级骨干": "school",
+    "校级": "school",
+    "县级骨干": "county",
+    "县级": "county",
+    "区级骨干": "county",
+    "区级": "county",
+    "县区级骨干": "county",
+    "市级骨干": "city",
+    "市级": "city",
+    "省级骨干": "province",
+    "省级": "province",
+    "国家级骨干": "national",
+    "国家级": "national",
 }
 
 #: Chinese values accepted for enumerated columns.
 VALUE_ALIASES: Mapping[str, Mapping[str, str]] = {
     "level": {"小学": "primary", "初中": "junior", "九年一贯制": "nine_year", "九年制": "nine_year"},
     "area_type": {"城区": "urban", "城市": "urban", "镇区": "town", "县镇": "town", "乡村": "rural", "农村": "rural"},
-    "title": {"初级": "junior", "中级": "intermediate", "高级": "senior", "副高级": "senior", "正高级": "senior"},
+    "title": {
+        "未定级": "junior",
+        "三级教师": "junior",
+        "二级教师": "junior",
+        "一级教师": "intermediate",
+        "高级教师": "senior",
+        "正高级教师": "senior",
+        "初级": "junior",
+        "中级": "intermediate",
+        "高级": "senior",
+        "副高级": "senior",
+        "正高级": "senior",
+        # titles before the 2015 reform: 小学高级 was 中级, 中学一级 中级, 中学高级 高级
+        "小学二级教师": "junior",
+        "小学一级教师": "junior",
+        "小学高级教师": "intermediate",
+        "中学二级教师": "junior",
+        "中学一级教师": "intermediate",
+        "中学高级教师": "senior",
+    },
     "sex": {"男": "M", "女": "F", "m": "M", "f": "F"},
     "strength_class": {"强": "strong", "中": "middle", "弱": "weak", "优质": "strong", "一般": "middle", "薄弱": "weak"},
+    "backbone_level": {**BACKBONE_VALUE_LEVELS, "无": "none", "否": "none", "非骨干": "none"},
 }
 
 ColumnKind = Literal["id", "str", "int", "float", "bool", "enum"]
@@ -156,6 +219,9 @@ class LayerSpec:
     the OpenStreetMap reader, a stage's output fed back in) that the planner does not read: they
     are kept without a remark, while any other unknown column is reported (a warning suggesting
     the closest known header, or a note listing the user's own columns).
+
+    ``sheets`` are the names of an Excel sheet that holds the layer, besides :attr:`name`
+    (``学校`` for schools): one workbook may hold several layers, one sheet each.
     """
 
     name: str
@@ -163,6 +229,7 @@ class LayerSpec:
     geometry: Literal["point", "point_or_polygon", "line", "polygon", "none"]
     id_column: str | None = None
     passthrough: tuple[str, ...] = ()
+    sheets: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column:
         """The column called ``name``."""
@@ -206,6 +273,7 @@ SCHOOLS = LayerSpec(
     name="schools",
     geometry="point",
     id_column="school_id",
+    sheets=("学校", "学校信息", "学校名单"),
     columns=(
         Column("school_id", "id", True, ("学校代码", "学校标识码", "学校编号", "id"), description="unique school code"),
         Column("name", "str", True, ("学校名称", "名称", "校名"), description="school name"),
@@ -239,14 +307,21 @@ BLOCKS = LayerSpec(
     name="blocks",
     geometry="point_or_polygon",
     id_column="block_id",
+    sheets=("居住区", "小区", "小区村", "村", "社区", "村社区"),
     passthrough=("population",),  # the demo's residents per unit
     columns=(
         Column("block_id", "id", True, ("小区代码", "村代码", "编号", "id"), description="unique residential unit code"),
         Column("name", "str", False, ("名称", "小区名称", "村名"), description="小区, 村 or 社区 name"),
         Column("students_primary", "int", True, ("小学适龄人数", "小学学生数", "小学生数"), description="primary-age children", **_CHILDREN),
         Column("students_junior", "int", True, ("初中适龄人数", "初中学生数", "初中生数"), description="junior-age children", **_CHILDREN),
-        Column("current_primary", "str", False, ("现对口小学", "对口小学"), description="school_id of today's primary school"),
-        Column("current_junior", "str", False, ("现对口初中", "对口初中"), description="school_id of today's junior school"),
+        Column(
+            "current_primary", "str", False, ("现对口小学", "对口小学"),
+            description="today's primary school: its school_id, or its name when unique",
+        ),
+        Column(
+            "current_junior", "str", False, ("现对口初中", "对口初中"),
+            description="today's junior school: its school_id, or its name when unique",
+        ),
         Column("area_type", "enum", False, ("城乡类型",), _AREAS, "urban, town or rural"),
         Column("township", "str", False, ("乡镇", "所属乡镇", "街道"), description="township or street"),
         Column("left_behind", "int", False, ("留守儿童",), description="left-behind children", **_CHILDREN),
@@ -260,13 +335,28 @@ TEACHERS = LayerSpec(
     name="teachers",
     geometry="none",
     id_column="teacher_id",
+    sheets=("教师", "教师信息", "教师名单"),
     columns=(
         Column("teacher_id", "id", True, ("教师编号", "工号", "id"), description="unique teacher id"),
-        Column("school_id", "str", True, ("学校代码", "学校编号", "所在学校"), description="school the teacher is at"),
+        Column(
+            "school_id", "str", True, ("学校代码", "学校编号", "所在学校", "学校名称", "学校"),
+            description="school the teacher is at: its code, or its name when no other school has that name",
+        ),
         Column("subject", "enum", True, ("学科", "任教学科"), _SUBJECTS, "subject taught"),
-        Column("backbone", "bool", True, ("骨干教师", "是否骨干"), description="county-level or above backbone teacher"),
+        Column(
+            "backbone", "bool", True, ("骨干教师", "是否骨干"),
+            description="county-level or above backbone teacher (yes/no, or the level: 县级骨干, 市级骨干, 省级骨干, 校级骨干)",
+        ),
+        Column(
+            "backbone_level", "enum", False, ("骨干级别", "骨干教师级别", "骨干层级"), (*BACKBONE_LEVELS, "none"),
+            "backbone level; filled from a level given as backbone (县级骨干 → county)",
+        ),
         Column("above_qualification", "bool", True, ("学历达标以上", "高于规定学历"), description="above the required qualification"),
-        Column("title", "enum", True, ("职称",), _TITLES, "junior, intermediate or senior"),
+        Column(
+            "title", "enum", True, ("职称", "专业技术职务"), _TITLES,
+            "junior, intermediate or senior (or the title: 未定级, 三级/二级教师 → junior, 一级教师 → intermediate, "
+            "高级/正高级教师 → senior)",
+        ),
         Column("years_at_school", "int", True, ("本校任教年限", "在校年限"), description="years at the current school", **_YEARS),
         Column("age", "int", True, ("年龄",), description="age in years", **_AGE),
         Column("sex", "enum", True, ("性别",), ("M", "F"), "M or F"),
@@ -281,6 +371,7 @@ TEACHERS = LayerSpec(
 ROADS = LayerSpec(
     name="roads",
     geometry="line",
+    sheets=("道路",),
     passthrough=("osm_id",),  # the OpenStreetMap reader's way id
     columns=(
         Column("highway", "str", False, ("道路等级", "等级"), description="OSM-style road class"),
@@ -293,6 +384,7 @@ ROADS = LayerSpec(
 BOUNDARY = LayerSpec(
     name="boundary",
     geometry="polygon",
+    sheets=("边界", "行政区"),
     passthrough=("kind",),  # the demo's county / township outlines
     columns=(
         Column("name", "str", False, ("名称",), description="county or township name"),
@@ -351,6 +443,7 @@ class Inputs:
 GROUPS = LayerSpec(
     name="groups",
     geometry="none",
+    sheets=("集团", "共同体", "学校集团"),
     # the other columns of the communities stage's groups.csv, when last year's plan is fed back
     passthrough=("lead_id", "travel_s", "strength", "strength_class", "area_type", "fixed"),
     columns=(
@@ -364,6 +457,7 @@ GROUPS = LayerSpec(
 STAFFING_TARGETS = LayerSpec(
     name="staffing_targets",
     geometry="none",
+    sheets=("编制", "核定编制"),
     columns=(
         Column("school_id", "str", True, ("学校代码", "学校编号"), description="school"),
         Column("subject", "enum", True, ("学科", "任教学科"), _SUBJECTS, "subject"),

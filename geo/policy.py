@@ -164,3 +164,10 @@ TEACHER_AGE_MIN: Final = 18
 TEACHER_AGE_MAX: Final = 70
 #: Years at the current school: a whole career from the youngest to the oldest age above.
 MAX_PLAUSIBLE_YEARS_AT_SCHOOL: Final = TEACHER_AGE_MAX - TEACHER_AGE_MIN
+
+# --- Subjects a school may teach without a teacher of its own (义务教育课程方案 2022) ---------------
+#: 综合实践活动, 心理健康教育, 劳动 and 书法 are taught in most schools by teachers of other subjects
+#: (class teachers, the Chinese teacher for 书法); a teacher whose main subject is one of them is
+#: accepted, counted in headcounts and may rotate, but a school without one is not short of a subject:
+#: they are not in :data:`REQUIRED_SUBJECTS`, and a school is never required to keep one.
+SHARED_SUBJECTS: Final = ("practice", "psychology", "labour", "calligraphy")

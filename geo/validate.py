@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
@@ -40,6 +41,8 @@ import shapely
 from geo.crs import utm_crs_for
 from geo.errors import InputError, Problem
 from geo.model import (
+    BACKBONE_COUNTED,
+    BACKBONE_VALUE_LEVELS,
     BLOCKS,
     LAYERS,
     LEVELS,
@@ -81,6 +84,7 @@ CLOSE_HEADER_MARGIN: Final = 0.05
 #: Shapefile (dBASE) field names are cut to this many characters.
 SHAPEFILE_FIELD_LEN: Final = 10
 #: Headers accepted for point coordinates in tables (CSV/Excel), lower-cased.
+_SHEET_MARK: Final = " (sheet "
 LON_ALIASES: Final = ("lon", "lng", "long", "longitude", "经度", "东经", "x")
 LAT_ALIASES: Final = ("lat", "latitude", "纬度", "北纬", "y")
 
@@ -178,9 +182,14 @@ def parse_number(v: Any) -> tuple[float, str | None]:
     return f, None
 
 
+def sheet_label(path: str | Path, sheet: str) -> str:
+    """How messages name a layer read from one sheet of a workbook: ``data.xlsx (sheet 教师)``."""
+    return f"{path}{_SHEET_MARK}{sheet})"
+
+
 def is_spreadsheet(label: str) -> bool:
-    """Whether a layer label names a CSV or Excel file, whose rows a user counts with the header as row 1."""
-    return label.lower().endswith(SPREADSHEET_SUFFIXES)
+    """Whether a layer label names a CSV or Excel file (or a sheet of one), whose rows a user counts with the header as row 1."""
+    return label.split(_SHEET_MARK, maxsplit=1)[0].lower().endswith(SPREADSHEET_SUFFIXES)
 
 
 def user_headers(df: pd.DataFrame) -> dict[str, str]:
@@ -463,7 +472,8 @@ def _convert_bool(lay: _Layer, s: pd.Series, col: Column) -> tuple[pd.Series, np
     reverse = key.isin(list(_ONEWAY_REVERSE)).to_numpy() if col.name == "oneway" else np.zeros(len(s), dtype=bool)
     vals = s.tolist()
     bad = np.flatnonzero(~missing & ~true & ~false & ~reverse)
-    lay.add_rows(bad, col.name, lambda p: f"not a yes/no value: {_short(vals[p])} (use true/false, 1/0, yes/no or 是/否)")
+    levels = ", 县级骨干/市级骨干/省级骨干/校级骨干" if col.name == "backbone" else ""
+    lay.add_rows(bad, col.name, lambda p: f"not a yes/no value: {_short(vals[p])} (use true/false, 1/0, yes/no or 是/否{levels})")
     if col.required:
         lay.add_rows(np.flatnonzero(missing), col.name, lambda p: "missing value (true/false)")
     return pd.Series(true | reverse, index=s.index, name=col.name), reverse
@@ -798,17 +808,39 @@ def _convert_columns(lay: _Layer, df: pd.DataFrame) -> tuple[dict[str, Any], np.
             if per_level:
                 data[col.name + "__missing"] = numeric_values(s)[1]
         elif col.kind == "bool":
+            if spec is TEACHERS and col.name == "backbone":
+                s, derived = _backbone_levels(s)
+                if derived.notna().any():
+                    data["backbone_level"] = derived
             data[col.name], rev = _convert_bool(lay, s, col)
             if rev.any():
                 reverse = rev
         elif col.kind == "enum":
-            data[col.name] = _convert_enum(lay, s, col)
+            converted = _convert_enum(lay, s, col)
+            derived = data.get(col.name)
+            data[col.name] = converted if derived is None else converted.where(converted.notna(), derived)
 
     if spec is SCHOOLS and spec.id_column in data and "level" in data:
         _resolve_capacity(lay, data)
     for name in [k for k in data if k.endswith("__missing")]:
         del data[name]
     return data, reverse
+
+
+def _backbone_levels(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A ``backbone`` column that names levels (县级骨干 ...) as yes/no, and the levels (``backbone_level``).
+
+    County level or above (:data:`geo.model.BACKBONE_COUNTED`) is a backbone teacher, 校级骨干 is not;
+    other values are left for the yes/no conversion, their level missing.
+    """
+    text = _as_text(s)
+    level = text.map(BACKBONE_VALUE_LEVELS)
+    named = level.notna().to_numpy()
+    if not named.any():
+        return s, pd.Series(None, index=s.index, dtype=object)
+    yes_no = np.where(level.isin(BACKBONE_COUNTED).to_numpy(), "yes", "no")
+    out = pd.Series(np.where(named, yes_no, s.to_numpy(dtype=object)), index=s.index, name=s.name)
+    return out, pd.Series(level.to_numpy(dtype=object), index=s.index, dtype=object)
 
 
 def _canonical_frame(spec: LayerSpec, df: pd.DataFrame, data: dict[str, Any]) -> pd.DataFrame:
@@ -937,9 +969,14 @@ def _empty_blocks(crs: pyproj.CRS) -> gpd.GeoDataFrame:
 
 
 def _check_references(
-    schools: pd.DataFrame, layers: Mapping[str, _Result], labels: Mapping[str, str], problems: list[Problem]
+    schools: pd.DataFrame, layers: dict[str, _Result], labels: Mapping[str, str], problems: list[Problem]
 ) -> None:
-    """School ids used by blocks (``current_*``) and teachers must exist (and teach the level)."""
+    """School ids used by blocks (``current_*``) and teachers must exist (and teach the level).
+
+    A school may be named instead of coded where no other school has that name (``现对口小学`` filled
+    with names): the name is replaced by the school's code, with a note; a name two schools share is a
+    problem asking for the code.
+    """
     ids = schools["school_id"]
     level = pd.Series(schools["level"].to_numpy(dtype=object), index=ids.to_numpy(dtype=object))
     level = level[~level.index.duplicated()]
@@ -949,14 +986,54 @@ def _check_references(
         lay = _Layer(BLOCKS, labels["blocks"], problems, blocks.frame)
         for lv in LEVELS:
             if f"current_{lv}" in blocks.frame.columns:
-                _check_current(lay, blocks.frame[f"current_{lv}"], lv, known, level)
+                ref = _codes_for_names(lay, f"current_{lv}", schools)
+                _check_current(lay, ref, lv, known, level)
     teachers = layers.get("teachers")
     if teachers is not None and teachers.frame is not None and "school_id" in teachers.frame.columns:
         lay = _Layer(TEACHERS, labels["teachers"], problems, teachers.frame)
-        ref = teachers.frame["school_id"]
+        ref = _codes_for_names(lay, "school_id", schools)
         vals = ref.tolist()
         unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(known).to_numpy())
-        lay.add_rows(unknown, "school_id", lambda p: f"unknown school id {vals[p]!r} (not in schools)")
+        lay.add_rows(unknown, "school_id", lambda p: f"unknown school id {vals[p]!r} (not a code or name in schools)")
+
+
+def _codes_for_names(lay: _Layer, column: str, schools: pd.DataFrame) -> pd.Series:
+    """``column`` of ``lay``'s frame with school names replaced by their codes (the frame is updated in place).
+
+    Values that are codes stay; a value that is the name of exactly one school becomes its code
+    (noted once per column); a name shared by several schools is a problem naming their codes.
+    """
+    frame = lay.source
+    assert frame is not None
+    ref = frame[column]
+    if "name" not in schools.columns:
+        return ref
+    codes = set(schools["school_id"].dropna())
+    names = schools.dropna(subset=["school_id", "name"]).groupby(schools["name"].astype(str).str.strip())["school_id"]
+    by_name = names.agg(list).to_dict()
+    given = ref.notna().to_numpy() & ~ref.isin(codes).to_numpy()
+    text = ref.astype(object).where(ref.isna(), ref.astype(str).str.strip())
+    hits = given & text.map(lambda v: len(by_name.get(v, ())) == 1).to_numpy(dtype=bool)
+    shared = given & text.map(lambda v: len(by_name.get(v, ())) > 1).to_numpy(dtype=bool)
+    vals = ref.tolist()
+    lay.add_rows(
+        np.flatnonzero(shared), column,
+        lambda p: f"school name {vals[p]!r} is shared by schools {', '.join(map(str, by_name[text.iloc[p]]))}: give the school code",
+    )
+    checked = ref.mask(shared)  # a shared name is reported once, not again as an unknown code
+    if not hits.any():
+        return checked
+    out = ref.copy()
+    out[hits] = [by_name[v][0] for v in text[hits]]
+    frame[column] = out
+    checked = out.mask(shared)
+    warnings.warn(
+        f"{lay.label}, {lay.column_text(column)}: {int(hits.sum())} row(s) name their school instead of giving its code; "
+        "each name belongs to one school and was replaced by its code",
+        InputNote,
+        stacklevel=2,
+    )
+    return checked
 
 
 def _check_current(lay: _Layer, ref: pd.Series, lv: str, known: pd.Series, level: pd.Series) -> None:
@@ -965,7 +1042,7 @@ def _check_current(lay: _Layer, ref: pd.Series, lv: str, known: pd.Series, level
     vals = ref.tolist()
     given = ref.notna().to_numpy()
     found = ref.isin(known).to_numpy()
-    lay.add_rows(np.flatnonzero(given & ~found), col, lambda p: f"unknown school id {vals[p]!r} (not in schools)")
+    lay.add_rows(np.flatnonzero(given & ~found), col, lambda p: f"unknown school id {vals[p]!r} (not a code or name in schools)")
     their = ref.map(level).to_numpy(dtype=object)
     teaches = np.array([v in (lv, "nine_year") for v in their], dtype=bool)
     has_level = np.array([isinstance(v, str) for v in their], dtype=bool)
@@ -1194,7 +1271,9 @@ def _finish(
 
 
 
-def validate_table(df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids: pd.Series | None = None) -> pd.DataFrame:
+def validate_table(
+    df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids: pd.Series | None = None, schools: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Check and convert a plain table of a :data:`geo.model.TABLE_LAYERS` layer (groups, staffing targets).
 
     Headers are renamed and values converted by the column kinds of ``spec``, as for the input
@@ -1210,6 +1289,9 @@ def validate_table(df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids:
         How problems name it (the file path).
     school_ids
         The schools layer's ids.
+    schools
+        The schools layer (``school_id`` and ``name``), instead of ``school_ids``: a school may then
+        be named instead of coded where no other school has that name.
 
     Returns
     -------
@@ -1223,11 +1305,14 @@ def validate_table(df: pd.DataFrame, spec: LayerSpec, label: str, *, school_ids:
     """
     problems: list[Problem] = []
     frame = _validate_layer(df, spec, label, problems).frame
+    if schools is not None:
+        school_ids = schools["school_id"]
     if frame is not None and school_ids is not None and "school_id" in frame.columns:
-        ref = frame["school_id"]
+        lay = _Layer(spec, label, problems, frame)
+        ref = _codes_for_names(lay, "school_id", schools) if schools is not None else frame["school_id"]
         vals = ref.tolist()
         unknown = np.flatnonzero(ref.notna().to_numpy() & ~ref.isin(set(school_ids)).to_numpy())
-        _Layer(spec, label, problems, frame).add_rows(unknown, "school_id", lambda i: f"unknown school id {vals[i]!r} (not in schools)")
+        lay.add_rows(unknown, "school_id", lambda i: f"unknown school id {vals[i]!r} (not in schools)")
     if problems or frame is None:
         raise InputError(problems)
     return frame

@@ -36,7 +36,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
-from geo.model import SUBJECT_ALIASES, VALUE_ALIASES
+from geo.model import SUBJECT_ALIASES
 from geo.text import visible
 from maps.common import ReportParams, school_names, stage_frame, stage_layer
 from maps.labels import Language
@@ -148,7 +148,9 @@ def _first_alias(aliases: Mapping[str, str]) -> dict[str, str]:
 
 #: Canonical subject and title → the Chinese word a roster prints.
 SUBJECT_ZH: Mapping[str, str] = _first_alias(SUBJECT_ALIASES)
-TITLE_ZH: Mapping[str, str] = _first_alias(VALUE_ALIASES["title"])
+#: Titles print as their band (初级/中级/高级): the canonical value keeps only the band, and the
+#: first Chinese alias of ``junior`` (未定级) would mislabel every 二级教师.
+TITLE_ZH: Mapping[str, str] = {"junior": "初级", "intermediate": "中级", "senior": "高级"}
 
 
 # --------------------------------------------------------------------------- document building blocks

@@ -30,6 +30,7 @@ from geo.model import LAYERS
 from geo.validate import InputNote
 from planning.app import stages as registry
 from planning.app.interrupt import EXIT_INTERRUPTED, NOTHING_WRITTEN, InterruptGuard
+from planning.app.messages import Language, heading, problem_text, scenario_language, warning_zh
 from planning.app.outdir import RunFolder
 from planning.app.runner import RunSummary, run_scenario
 from planning.app.scenario import load_scenario, scenario_from_dict
@@ -88,14 +89,15 @@ class _Progress:
             self.console.print(f"[{elapsed:6.1f}s] {text}", markup=False)
 
 
-def _warning_line(message: Warning | str, category: type[Warning]) -> Any:
+def _warning_line(message: Warning | str, category: type[Warning], language: Language = "en") -> Any:
     """A warning for the console: ``Note:`` for remarks that need no action (columns kept for the user's own use),
-    else ``Warning:``; the message is shown as it is (no console markup)."""
+    else ``Warning:``; the message is shown as it is (no console markup), in Chinese where it has a translation."""
     from rich.text import Text  # noqa: PLC0415
 
+    text = warning_zh(str(message)) if language == "zh" else str(message)
     if issubclass(category, InputNote):
-        return Text.assemble(("Note:", "cyan"), " ", str(message))
-    return Text.assemble(("Warning:", "yellow"), " ", str(message))
+        return Text.assemble(("说明：" if language == "zh" else "Note:", "cyan"), " ", text)
+    return Text.assemble(("警告：" if language == "zh" else "Warning:", "yellow"), " ", text)
 
 
 #: Shortfalls shown per stage on the console; the rest are in ``<stage>/shortfalls.csv``.
@@ -309,6 +311,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _exit_code(summary)
 
 
+def _cmd_template(args: argparse.Namespace) -> int:
+    from planning.app.template import SCENARIO, WORKBOOK, template_files  # noqa: PLC0415
+
+    out_dir = Path(args.out)
+    files = template_files()
+    taken = [name for name in files if (out_dir / name).exists()]
+    if taken and not args.force:
+        raise InputError(
+            [Problem(str(out_dir / name), "already exists; choose another --out folder or add --force to overwrite") for name in taken]
+        )
+    write_files(out_dir, files)
+    con = _console()
+    con.print(f"Wrote {out_dir / WORKBOOK} (sheets 说明, 学校, 居住区, 教师, 道路说明) and {out_dir / SCENARIO}.", markup=False)
+    con.print(f"Fill in the sheets, then: schoolplan validate {out_dir / SCENARIO} and schoolplan run {out_dir / SCENARIO}", markup=False)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -365,6 +384,10 @@ _WORKERS = _checked(SolverSection, "workers", int)
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for solver logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="only print where the outputs are")
+    p.add_argument(
+        "--lang", choices=("zh", "en"), default=None,
+        help="language of input error messages: zh (中文) or en (default: the scenario's [report] language, else en)",
+    )
 
 
 def _add_strict(p: argparse.ArgumentParser) -> None:
@@ -414,7 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a scenario file", description="Run the stages a scenario TOML enables and write their outputs.")
     p.add_argument("scenario", help="scenario TOML file")
-    p.add_argument("--out", default=None, help="output folder (default out/<scenario name>)")
+    p.add_argument(
+        "--out", default=None, metavar="DIR",
+        help="output folder (default: out/<file name of the scenario without .toml>, e.g. out/county for county.toml)",
+    )
     p.add_argument("--seed", type=_SEED, default=None, help="override the scenario's seed")
     p.add_argument("--no-report", action="store_true", help="skip maps and report")
     p.add_argument(
@@ -426,6 +452,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver(p)
     _add_common(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("template", help="write an Excel input template (学校, 居住区, 教师) and a scenario that reads it", description=(
+        "Write OUT/schoolplan-inputs.xlsx, a workbook to fill in: sheets 学校 (schools), 居住区 (blocks: 小区, 村), "
+        "教师 (teachers) with Chinese headers, drop-down lists for coded columns and one example row, an instructions "
+        "sheet 说明 and 道路说明 (roads come from a GeoPackage, Shapefile or .osm.pbf); and OUT/scenario.toml, which "
+        "reads the workbook with GCJ-02 coordinates (Amap) and runs every stage. "
+        "The example loads as written: schoolplan validate OUT/scenario.toml."
+    ))
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the workbook and scenario.toml into (created if missing)")
+    p.add_argument("--force", action="store_true", help="overwrite the two files if they exist")
+    _add_common(p)
+    p.set_defaults(func=_cmd_template)
 
     p = sub.add_parser("validate", help="check a scenario and its inputs without running", description=(
         "Load a scenario and every input layer and report all problems at once."
@@ -490,7 +528,10 @@ def _add_stage_command(sub: Any, command: str, stage: Stage) -> None:
     for flag, param in stage.command.aliases.items():
         kind, detail = _field_kind(stage.params.model_fields[param].annotation)
         choices = detail[1] if kind == "list" and detail[0] == "choice" else None
-        group.add_argument(flag, dest=f"alias__{param}", default=None, choices=choices, help=f"one value of {param}")
+        same = "--" + param.replace("_", "-")
+        doc = f"short for {same} with one value, e.g. {flag} {choices[0]}" if kind == "list" and choices else f"the same as {same}"
+        metavar = None if choices else _METAVARS.get(detail if kind == "scalar" else None, "VALUE")
+        group.add_argument(flag, dest=f"alias__{param}", default=None, choices=choices, help=doc, metavar=metavar)
     for name, field in stage.params.model_fields.items():
         if name != "enabled":
             _add_parameter_flag(group, name, field)
@@ -503,9 +544,9 @@ def _add_parameter_flag(group: Any, name: str, field: Any) -> None:
     kind, detail = _field_kind(field.annotation)
     flag = "--" + name.replace("_", "-")
     default = field.get_default(call_default_factory=True)
-    if isinstance(default, list | tuple):  # as it is typed on the command line: --sending-area-types urban town
-        default = " ".join(map(str, default)) or "none"
-    doc = (field.description or name.replace("_", " ")) + f" (default: {default})"
+    doc = field.description or name.replace("_", " ")
+    if "default" not in doc:  # a description that explains its default says it better
+        doc += f" (default: {_default_text(default)})"
     dest = f"param__{name}"
     if kind == "bool":
         group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=doc)
@@ -520,6 +561,17 @@ def _add_parameter_flag(group: Any, name: str, field: Any) -> None:
             {"choices": inner} if inner_kind == "choice" else {"type": inner, "metavar": _METAVARS.get(inner, "VALUE")}
         )
         group.add_argument(flag, dest=dest, nargs="+", default=None, help=doc, **kwargs)
+
+
+def _default_text(default: Any) -> str:
+    """A parameter's default as ``--help`` shows it: on/off, not set, or as typed on the command line."""
+    if default is None:
+        return "not set"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, list | tuple):  # as it is typed on the command line: --sending-area-types urban town
+        return " ".join(map(str, default)) or "none"
+    return f"{default:g}" if isinstance(default, float) else str(default)
 
 
 def _stage_params(args: argparse.Namespace, stage: Stage) -> dict[str, Any]:
@@ -573,11 +625,20 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     return _exit_code(summary)
 
 
-def _report_input_error(err: InputError) -> None:
+def _report_input_error(err: InputError, language: Language = "en") -> None:
     con = _console(stderr=True)
-    con.print(f"[bold red]Error:[/bold red] {len(err.problems)} problem(s) in the input:")
+    label = "错误：" if language == "zh" else "Error:"
+    con.print(f"[bold red]{label}[/bold red] {heading(len(err.problems), language)}")
     for p in err.problems:
-        con.print(f"  - {p}", markup=False)
+        con.print(f"  - {problem_text(p, language)}", markup=False)
+
+
+def _language(args: argparse.Namespace) -> Language:
+    """The language of input messages: ``--lang``, else the scenario's ``[report] language``, else English."""
+    given = getattr(args, "lang", None)
+    if given is not None:
+        return cast(Language, given)
+    return scenario_language(getattr(args, "scenario", None)) or "en"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -599,14 +660,16 @@ def _main(argv: Sequence[str] | None) -> int:
         logging.getLogger("ortools").setLevel(logging.WARNING)
     warn_console = _console(stderr=True)
 
+    language = _language(args)
+
     def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-        warn_console.print(_warning_line(message, category))
+        warn_console.print(_warning_line(message, category, language))
 
     warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)
     except InputError as err:
-        _report_input_error(err)
+        _report_input_error(err, language)
         return EXIT_INPUT
     except InfeasibleError as err:
         con = _console(stderr=True)

@@ -72,7 +72,7 @@ class ScenarioData:
 
 
 def load_tables(
-    scenario: Scenario, school_ids: pd.Series | None, stages: Mapping[str, StageParams] | None = None
+    scenario: Scenario, schools: pd.DataFrame | None, stages: Mapping[str, StageParams] | None = None
 ) -> tuple[dict[TableKey, pd.DataFrame], list[Problem]]:
     """Read and validate every table file the stages name; ``(tables, problems)`` of all of them.
 
@@ -80,8 +80,9 @@ def load_tables(
     ----------
     scenario
         The scenario (its file locates relative paths).
-    school_ids
-        Ids of the schools layer, to check references; ``None`` when it could not be read.
+    schools
+        The schools layer, to check references (a school may be named where its name is unique);
+        ``None`` when it could not be read.
     stages
         Stage name → parameters; the scenario's enabled stages by default.
     """
@@ -89,7 +90,7 @@ def load_tables(
     problems: list[Problem] = []
     for key, spec in table_files(scenario, stages).items():
         try:
-            tables[key] = load_table(key[0], spec, school_ids=school_ids)
+            tables[key] = load_table(key[0], spec, schools=schools)
         except InputError as err:
             problems += err.problems
     return tables, problems
@@ -110,7 +111,7 @@ def load_scenario_data(scenario: Scenario) -> ScenarioData:
         inputs = load_inputs(paths, crs=scenario.inputs.crs, layer_crs=scenario.inputs.layer_crs)
     except InputError as err:
         problems += err.problems
-    tables, table_problems = load_tables(scenario, None if inputs is None else inputs.schools["school_id"])
+    tables, table_problems = load_tables(scenario, None if inputs is None else inputs.schools)
     problems += table_problems
     if problems or inputs is None:
         raise InputError(problems)
@@ -202,7 +203,7 @@ class Session:
             with _timed(self.timings_s, "load"):
                 data = load_scenario_data(scenario)
         else:
-            tables, problems = load_tables(scenario, inputs.schools["school_id"]) if table_files(scenario) else ({}, [])
+            tables, problems = load_tables(scenario, inputs.schools) if table_files(scenario) else ({}, [])
             if problems:
                 raise InputError(problems)
             data = ScenarioData(inputs=inputs, tables=tables)
@@ -245,7 +246,7 @@ class Session:
             raise InputError(problems_from(err, "parameters", prefix=stage)) from err
         if any(key not in self.context.tables for key in table_files(self.scenario, {stage: params})):
             # a table file named in an override: read and checked before the stage starts, every problem at once
-            tables, problems = load_tables(self.scenario, self.inputs.schools["school_id"], {stage: params})
+            tables, problems = load_tables(self.scenario, self.inputs.schools, {stage: params})
             if problems:
                 raise InputError(problems)
             self.context.tables.update(tables)

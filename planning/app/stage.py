@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import NoneType
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -230,6 +230,22 @@ def _find(outputs: Iterable[StageOutput], kind: type[R]) -> R | None:
     return None
 
 
+#: How progress lines name what a travel matrix links (id column → plural noun) and how people travel.
+_TRAVEL_WORDS: Final = {
+    "block_id": ("residential unit", "residential units"),
+    "school_id": ("school", "schools"),
+    "teacher_id": ("teacher's home", "teachers' homes"),
+}
+_MODE_WORDS: Final = {"walk": "on foot", "bike": "by bicycle", "drive": "by car", "bus": "by school bus"}
+
+
+def travel_step(n_origins: int, origin_id: str, n_destinations: int, dest_id: str, mode: str) -> str:
+    """The progress line of a travel matrix in plain words: ``travel times from 306 residential units to 39 schools on foot``."""
+    origins = _TRAVEL_WORDS.get(origin_id, (origin_id, origin_id))[n_origins != 1]
+    destinations = _TRAVEL_WORDS.get(dest_id, (dest_id, dest_id))[n_destinations != 1]
+    return f"travel times from {n_origins:,} {origins} to {n_destinations:,} {destinations} {_MODE_WORDS.get(mode, f'({mode})')}"
+
+
 def _ids_digest(frame: pd.DataFrame, id_column: str) -> str:
     """Digest of a layer's ids in order: tells apart subsets of equal length."""
     ids = frame[id_column].astype(str).to_numpy()
@@ -293,7 +309,7 @@ class Context:
         spec = layer_files(type(params))[name]
         key = (self.scenario.resolve(Path(path)), spec.name)
         if key not in self.tables:
-            self.tables[key] = load_table(key[0], spec, school_ids=self.inputs.schools["school_id"])
+            self.tables[key] = load_table(key[0], spec, schools=self.inputs.schools)
         return self.tables[key]
 
     @property
@@ -332,13 +348,14 @@ class Context:
         cutoff_s
             Pairs slower than this are left out as unreachable.
         key
-            What the matrix is for (e.g. ``"zones-primary"``), shown in the progress line.
+            What the matrix is for (e.g. ``"zones-primary"``), for the reader of the code (the progress
+            line says it in plain words, :func:`travel_step`).
         """
         cache_key = (
             origin_id, _ids_digest(origins, origin_id), dest_id, _ids_digest(destinations, dest_id), mode, cutoff_s,
         )  # fmt: skip
         if cache_key not in self._travel_cache:
-            self.step(f"travel times {origin_id} × {dest_id} ({mode}{', ' + key if key else ''})")
+            self.step(travel_step(len(origins), origin_id, len(destinations), dest_id, mode))
             self._travel_cache[cache_key] = travel_matrix(
                 origins,
                 destinations,

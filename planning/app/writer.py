@@ -125,11 +125,16 @@ def excel_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
             width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) + 2
             ws.column_dimensions[get_column_letter(i)].width = min(max(width, 8), 60)
         ws.freeze_panes = "A2"
+    return workbook_bytes(wb)
+
+
+def workbook_bytes(wb: Any) -> bytes:
+    """An openpyxl workbook as deterministic .xlsx bytes: fixed creation and modification times and zip dates."""
+    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
+
     wb.properties.creator = "schoolplan"
     wb.properties.created = FIXED_TIMESTAMP.replace(tzinfo=None)
     wb.properties.modified = FIXED_TIMESTAMP.replace(tzinfo=None)
-    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
-
     # ExcelWriter directly: Workbook.save() would stamp the current time as "modified".
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -254,8 +259,8 @@ def payload_bytes(name: str, payload: Any) -> bytes:
         return csv_bytes(payload)
     if suffix == ".json":
         return to_json_bytes(payload)
-    if suffix == ".xlsx":
-        return excel_bytes(payload)
+    if suffix == ".xlsx":  # tables, or a workbook already built (schoolplan template), made deterministic
+        return _normalize_zip(bytes(payload)) if isinstance(payload, bytes | bytearray) else excel_bytes(payload)
     if isinstance(payload, str):
         return payload.encode("utf-8")
     if isinstance(payload, (bytes, bytearray)):

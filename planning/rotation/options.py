@@ -77,9 +77,10 @@ class RotationOptions(EligibilityRules):
         Language of each move's reason (``zh``: Chinese, subjects by their Chinese
         names); ``None``: the report's (``[report] language``, Chinese by default)
         in a run, English in the library.
-    max_commute_s
-        Longest commute to the new school (from home when known, else from the
-        current school).
+    max_commute_min
+        Longest commute to the new school in minutes (from home when known, else
+        from the current school); :attr:`max_commute_s` in whole seconds. The key
+        ``max_commute_s`` (seconds) of earlier scenarios is still read.
     sending_area_types, sending_strength
         A school sends when its ``area_type`` (``urban``, ``town``, ``rural``) or its
         strength class (``strong``, ``middle``, ``weak``) is listed.
@@ -127,7 +128,10 @@ class RotationOptions(EligibilityRules):
         None, description="quotas that cannot be met: shortfalls (true), stop (false), or stop only when strict (none)"
     )
     # direction and distance
-    max_commute_s: int = Field(ROTATION_MAX_COMMUTE_S, gt=0, le=6 * 3600, description="longest commute to the new school, seconds")
+    max_commute_min: float = Field(
+        ROTATION_MAX_COMMUTE_S / 60, gt=0, le=6 * 60,
+        description="longest commute to the new school, minutes (from home when known, else from the current school)",
+    )
     sending_area_types: tuple[AreaName, ...] = Field(("urban",), description="area types of sending schools")
     sending_strength: tuple[StrengthName, ...] = Field(("strong",), description="strength classes of sending schools")
     receiving_area_types: tuple[AreaName, ...] = Field(
@@ -148,6 +152,26 @@ class RotationOptions(EligibilityRules):
     )
     # solver
     relative_gap: float = Field(1e-3, ge=0, le=1, description="stop once within this relative gap of the bound")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _commute_seconds(cls, data: Any) -> Any:
+        """``max_commute_s`` (seconds, the key of earlier scenarios) read as ``max_commute_min``."""
+        if not isinstance(data, dict) or "max_commute_s" not in data:
+            return data
+        data = dict(data)
+        seconds = data.pop("max_commute_s")
+        if "max_commute_min" in data:
+            raise ValueError("give max_commute_min (minutes) or the older max_commute_s (seconds), not both")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+            msg = f"max_commute_s (seconds; now max_commute_min, minutes) must be a number > 0, got {seconds!r}"
+            raise ValueError(msg)
+        return {**data, "max_commute_min": seconds / 60}
+
+    @property
+    def max_commute_s(self) -> int:
+        """:attr:`max_commute_min` in whole seconds."""
+        return round(self.max_commute_min * 60)
 
     @model_validator(mode="before")
     @classmethod

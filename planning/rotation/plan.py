@@ -78,7 +78,7 @@ _SCHOOL_REQUIRED = ("school_id", "name", "level", "area_type", "enrolled_primary
 
 #: What to change when a quota cannot be met.
 _HINT = (
-    "lower min_share or backbone_share, raise max_commute_s, allow_other_schools, use staffing='tolerance', "
+    "lower min_share or backbone_share, raise max_commute_min, allow_other_schools, use staffing='tolerance', "
     "or set relax_quotas=true to get a plan with the shortfall reported"
 )
 

@@ -8,9 +8,9 @@ what the scenario's ``[solver]`` table and seed give a solve.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geo.policy import (
     BOARDING_ALLOWANCE_YUAN,
@@ -52,12 +52,17 @@ class ZoneOptions(BaseModel):
         blocks no school can take join the zones they touch.
     max_moved
         Cap on students whose school changes against ``current_<level>``.
-    stability_weight
-        Penalty per student whose school changes, in seconds of travel
-        (default 120: a move must save the child two minutes).
-    max_travel_s
-        Longest one-way travel of a day pupil per level (default 30 minutes,
-        国办发〔2018〕27号: grades 1–3 do not board and travel ≤ 30 minutes).
+    stability_weight_min
+        Penalty per student whose school changes, in minutes of travel
+        (default 2: a move must save the child two minutes); :attr:`stability_weight`
+        in seconds. The key ``stability_weight`` (seconds) of earlier scenarios is
+        still read, as is ``overflow_penalty`` for ``overflow_penalty_min``.
+    max_travel_min, max_travel_s
+        Longest one-way travel of a day pupil: ``max_travel_min`` in minutes for
+        every level (the command line's ``--max-travel-min``), ``max_travel_s``
+        per level in seconds (a scenario table ``{ junior = 2700 }``), which wins
+        for the levels it names (default 30 minutes, 国办发〔2018〕27号: grades 1–3
+        do not board and travel ≤ 30 minutes).
     boarding, boarding_reach_s
         Boarding schools (the schools' ``boarding`` column) take grades 4–6
         and junior pupils living beyond the day limit, up to
@@ -83,13 +88,17 @@ class ZoneOptions(BaseModel):
     )
     contiguity: bool = Field(True, description="make every zone one connected piece of neighbouring blocks")
     max_moved: int | None = Field(
-        None, ge=0, description="at most this many students may change school against current_<level>"
+        None, ge=0, description="at most this many students per level may change school against current_<level> (default: no limit)"
     )
-    stability_weight: float = Field(
-        float(DEFAULT_STABILITY_WEIGHT_S),
-        ge=0,
-        le=MAX_WEIGHT_S,
-        description="penalty per student whose school changes against current_<level>, in seconds of travel",
+    stability_weight_min: float = Field(
+        DEFAULT_STABILITY_WEIGHT_S / 60, ge=0, le=MAX_WEIGHT_S / 60,
+        description="penalty per student whose school changes against current_<level>, in minutes of travel "
+        "(default 2: a move must save the child two minutes)",
+    )
+    max_travel_min: float | None = Field(
+        None, gt=0, le=24 * 60,
+        description="longest one-way trip to school of a day pupil, in minutes, at every level (default 30, "
+        "国办发〔2018〕27号; a scenario's max_travel_s sets it per level, in seconds)",
     )
     max_travel_s: dict[Level, float] = Field(
         default_factory=dict,
@@ -113,14 +122,40 @@ class ZoneOptions(BaseModel):
     allow_overflow: bool = Field(
         False, description="allow schools above capacity (大班额 risk, reported) instead of stopping with an explanation"
     )
-    overflow_penalty: float = Field(
-        float(DEFAULT_OVERFLOW_PENALTY_S), gt=0, le=MAX_WEIGHT_S, description="cost of one student above capacity, in seconds of travel"
+    overflow_penalty_min: float = Field(
+        DEFAULT_OVERFLOW_PENALTY_S / 60, gt=0, le=MAX_WEIGHT_S / 60,
+        description="cost of one student above capacity, in minutes of travel (default 120)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seconds_keys(cls, data: Any) -> Any:
+        """``stability_weight`` and ``overflow_penalty`` in seconds (the keys of earlier scenarios) read as minutes."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old in ("stability_weight", "overflow_penalty"):
+            if old not in data:
+                continue
+            seconds = data.pop(old)
+            if f"{old}_min" in data:
+                msg = f"give {old}_min (minutes) or the older {old} (seconds), not both"
+                raise ValueError(msg)
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0 or (old == "overflow_penalty" and seconds == 0):
+                msg = f"{old} (seconds; now {old}_min, minutes) must be a number {'> 0' if old == 'overflow_penalty' else '≥ 0'}, got {seconds!r}"
+                raise ValueError(msg)
+            if seconds > MAX_WEIGHT_S:
+                msg = f"{old}: Input should be less than or equal to {MAX_WEIGHT_S:,} (seconds; now {old}_min, minutes ≤ {MAX_WEIGHT_S // 60:,})"
+                raise ValueError(msg)
+            data[f"{old}_min"] = seconds / 60
+        return data
     within_township: bool = Field(False, description="keep every zone inside its school's township")
 
     def travel_limit_s(self, level: Level) -> float:
         """Longest acceptable one-way travel of ``level``, in seconds."""
-        return float(self.max_travel_s.get(level, DAY_MAX_ONE_WAY_S))
+        if level in self.max_travel_s:
+            return float(self.max_travel_s[level])
+        return DAY_MAX_ONE_WAY_S if self.max_travel_min is None else self.max_travel_min * 60
 
     def boarding_limit_s(self, level: Level) -> float | None:
         """Farthest one-way travel to a boarding school of ``level`` (``None``: boarding off)."""
@@ -131,6 +166,16 @@ class ZoneOptions(BaseModel):
     def allowance(self, level: Level) -> float:
         """Living allowance per boarder-year of ``level``, yuan."""
         return float(self.allowance_yuan.get(level, BOARDING_ALLOWANCE_YUAN[level]))
+
+    @property
+    def stability_weight(self) -> float:
+        """:attr:`stability_weight_min` in seconds of travel."""
+        return self.stability_weight_min * 60
+
+    @property
+    def overflow_penalty(self) -> float:
+        """:attr:`overflow_penalty_min` in seconds of travel."""
+        return self.overflow_penalty_min * 60
 
     @property
     def stability_weight_s(self) -> int:

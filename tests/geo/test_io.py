@@ -13,8 +13,8 @@ from shapely.geometry import Point, box
 
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from geo.errors import InputError
-from geo.io import alias_table_markdown, file_kind, load_inputs, read_layer, read_table
-from geo.validate import InputWarning
+from geo.io import alias_table_markdown, choose_sheet, file_kind, load_inputs, read_layer, read_table
+from geo.validate import InputNote, InputWarning
 
 LON0, LAT0 = 110.10, 37.10
 SCHOOLS_CSV = (
@@ -86,9 +86,40 @@ def test_excel_sheet_named_like_the_layer(tmp_path: Path) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         pd.DataFrame({"note": ["cover sheet"]}).to_excel(xl, sheet_name="说明", index=False)
         frame.to_excel(xl, sheet_name="schools", index=False)
-    gdf = read_layer(path, "schools")
+    with pytest.warns(InputNote, match="the schools layer is read from sheet 'schools'"):
+        gdf = read_layer(path, "schools")
     assert gdf["school_id"].tolist() == ["S1", "S2", "S3"]
     assert gdf.geometry.iloc[2].coords[0] == pytest.approx((110.20, 37.15))
+
+
+def test_excel_sheets_found_by_chinese_names_and_named_in_a_note(tmp_path: Path) -> None:
+    """A workbook of 学校 and 教师: each layer from its own sheet, and the note says which (issue 15)."""
+    path = tmp_path / "data.xlsx"
+    schools = pd.read_csv(write(tmp_path / "s.csv", SCHOOLS_CSV), dtype=str)
+    teachers = pd.DataFrame({"教师编号": ["T1"], "所在学校": ["S1"]})
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        schools.to_excel(xl, sheet_name="学校", index=False)
+        teachers.to_excel(xl, sheet_name="教师", index=False)
+    with pytest.warns(InputNote, match="teachers layer is read from sheet '教师'"):
+        assert read_layer(path, "teachers")["teacher_id"].tolist() == ["T1"]
+    with pytest.warns(InputNote, match="schools layer is read from sheet '学校'"):
+        assert read_layer(path, "schools")["school_id"].tolist() == ["S1", "S2", "S3"]
+    with pytest.raises(InputError, match=r"no sheet holds the blocks layer .*'学校', '教师'.*name its sheet '居住区'"):
+        read_layer(path, "blocks")
+
+
+@pytest.mark.parametrize(
+    ("sheets", "layer", "chosen"),
+    [
+        (["说明", "学校", "居住区", "教师", "道路说明"], "blocks", "居住区"),
+        (["学校信息表", "教师信息表"], "teachers", "教师信息表"),
+        (["小区"], "schools", "小区"),  # a workbook of one sheet is read whatever its name
+        (["Sheet1", "Sheet2", "Sheet3"], "schools", "Sheet1"),  # Excel's blank sheets are no candidates
+        (["学校", "小区", "居住区"], "blocks", None),  # two sheets may hold it: ambiguous
+    ],
+)
+def test_choose_sheet(sheets: list[str], layer: str, chosen: str | None) -> None:
+    assert choose_sheet(sheets, layer, empty=("Sheet2", "Sheet3"))[0] == chosen
 
 
 def test_excel_numbers_become_clean_ids_after_validation(tmp_path: Path) -> None:

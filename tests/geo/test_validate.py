@@ -275,7 +275,7 @@ def test_wrong_geometry_type() -> None:
 
 
 def test_unknown_school_referenced_from_blocks() -> None:
-    with pytest.raises(InputError, match=r"blocks, block_id B2, column 'current_primary': unknown school id 'S9' \(not in schools\)"):
+    with pytest.raises(InputError, match=r"blocks, block_id B2, column 'current_primary': unknown school id 'S9' \(not a code or name in schools\)"):
         validate_inputs(schools(), blocks(current_primary=["S1", "S9"]))
 
 
@@ -538,3 +538,58 @@ def test_demo_inputs_are_accepted_unchanged() -> None:
     added = [c for c in ("home_x", "home_y") if c not in demo.teachers.columns]
     pd.testing.assert_frame_equal(out.teachers.drop(columns=added), demo.teachers, check_like=True)
     assert {"home_x", "home_y"} <= set(out.teachers.columns)
+
+
+# --- issue 15: the official vocabulary and school names where codes are expected ------------------
+
+
+def test_official_titles_subjects_and_backbone_levels_are_accepted() -> None:
+    tea = teachers(
+        teacher_id=["T1", "T2", "T3", "T4", "T5", "T6"],
+        school_id=["S1", "S3", "S1", "S3", "S1", "S3"],
+        subject=["综合实践", "心理健康", "劳动", "书法", "信息科技", "数学"],
+        backbone=["县级骨干", "市级骨干", "省级骨干", "校级骨干", "否", "是"],
+        above_qualification=["是"] * 6,
+        title=["二级教师", "一级教师", "高级教师", "正高级教师", "未定级", "三级教师"],
+        years_at_school=[8] * 6,
+        age=[40] * 6,
+        sex=["女", "男"] * 3,
+    )
+    inp = validate_inputs(schools(), blocks(), tea)
+    t = inp.teachers
+    assert t is not None
+    assert t["subject"].tolist() == ["practice", "psychology", "labour", "calligraphy", "it", "math"]
+    assert t["title"].tolist() == ["junior", "intermediate", "senior", "senior", "junior", "junior"]
+    # county level or above is a backbone teacher (教督〔2017〕6号); 校级骨干 is not; the level is kept
+    assert t["backbone"].tolist() == [True, True, True, False, False, True]
+    assert t["backbone_level"].tolist()[:4] == ["county", "city", "province", "school"]
+    assert pd.isna(t["backbone_level"].iloc[4]) and pd.isna(t["backbone_level"].iloc[5])
+
+
+def test_school_names_accepted_where_codes_are_expected_when_unique() -> None:
+    blk = blocks(current_primary=["城关小学", "S3"], current_junior=["城关中学", "乡九年制"])
+    tea = teachers(school_id=["城关小学", "乡九年制"])
+    with pytest.warns(InputNote, match="name their school instead of giving its code"):
+        inp = validate_inputs(schools(), blk, tea)
+    assert inp.blocks["current_primary"].tolist() == ["S1", "S3"]
+    assert inp.blocks["current_junior"].tolist() == ["S2", "S3"]
+    assert inp.teachers is not None and inp.teachers["school_id"].tolist() == ["S1", "S3"]
+
+
+def test_a_school_name_two_schools_share_asks_for_the_code() -> None:
+    sch = schools(name=["城关小学", "城关中学", "城关小学"])
+    with pytest.raises(InputError, match="school name '城关小学' is shared by schools S1, S3: give the school code") as exc:
+        validate_inputs(sch, blocks(current_primary=["城关小学", "S3"]), teachers())
+    assert len(problems_of(exc)) == 1
+
+
+def test_a_groups_table_may_name_its_schools() -> None:
+    from geo.model import GROUPS
+    from geo.validate import validate_table
+
+    table = pd.DataFrame({"学校代码": ["城关小学", "S3", "城关中学"], "集团编号": ["G1", "G1", "G2"], "角色": ["lead", "member", "lead"]})
+    with pytest.warns(InputNote, match="2 row"):
+        out = validate_table(table, GROUPS, "groups.csv", schools=schools())
+    assert out["school_id"].tolist() == ["S1", "S3", "S2"]
+    with pytest.raises(InputError, match=r"groups.csv, row 2, column '学校代码' \(school_id\): unknown school id '城关小学' \(not in schools\)"):
+        validate_table(table, GROUPS, "groups.csv", school_ids=pd.Series(["S1", "S2", "S3"]))

@@ -69,7 +69,7 @@ def _fmt(x: float) -> str:
 def run(ctx: Context, params: BalanceParams) -> StageOutput:
     """Evaluate balance and strength; see the module docstring."""
     schools, teachers = ctx.inputs.schools, ctx.inputs.teachers
-    ctx.step("balance indicators")
+    ctx.step("balance indicators and their coefficients of variation (差异系数)")
     report = from_frames(schools, teachers, options=params)
     strength = params.strength.compute(schools, teachers, standards=params.quality_standards)
 

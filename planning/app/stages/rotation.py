@@ -145,7 +145,7 @@ def run(ctx: Context, params: RotationParams) -> StageOutput:
     )
     home_travel = _home_travel(ctx, params, schools)
     solver = ctx.scenario.solver
-    ctx.step("rotation: solving (GLOP bound, CP-SAT warm start)")
+    ctx.step("rotation: choosing the moves (a lower bound first, then the best plan within the time limit)")
     targets = _targets(ctx, params)
     # strict: a quota that cannot be met stops the run, unless relax_quotas says otherwise
     relax = (not params.strict) if params.relax_quotas is None else params.relax_quotas

@@ -429,7 +429,8 @@ def _plan_level(
             key=f"zones-{level}-far",
         )
     mode_of = pd.Series(modes, index=blocks["block_id"].astype(str).to_numpy())
-    ctx.step(f"zones {level} ({params.method})")
+    how = "optimal plan with a proven gap" if params.method == "optimal" else "nearest school"
+    ctx.step(f"zones of the {level} schools ({how})")
     lz = from_frames(
         blocks, schools, travel, level=level, cells=adj.cells, adjacency=adj.matrix, options=params, limits=_limits(ctx)
     )
@@ -503,7 +504,7 @@ def run(ctx: Context, params: ZonesParams) -> StageOutput:
     if inputs.blocks is None or not len(inputs.blocks):
         raise InputError([Problem(layer="blocks", message="the zones stage needs the blocks layer")])
     blocks = inputs.blocks.sort_values("block_id", kind="stable").reset_index(drop=True)
-    ctx.step("block adjacency")
+    ctx.step("which residential units border each other (for connected zones)")
     adj = block_adjacency(blocks, boundary=inputs.boundary)
     out = _Outputs()
     levels: dict[str, LevelZones] = {}

@@ -294,3 +294,48 @@ def test_issue14_case16_implausible_magnitudes_exit_2_at_load(tmp_path: Path, ca
         f"{tmp_path / 'teachers.csv'}, row 3 (teacher_id T2), column '年龄' (age): implausibly large: '200' "
         "(more than 70: teachers are 18–70 years old)"
     ) in err
+
+
+# --- issue 15: times in minutes, help that explains every flag --------------------------------------
+
+
+def test_help_explains_flags_without_internal_names(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("zones", "communities", "rotate", "run"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "one value of" not in out and "ALIAS__" not in out and "(default: None)" not in out
+        assert "--max-commute-s" not in out and "seconds of travel" not in out  # every travel time in minutes
+    with pytest.raises(SystemExit):
+        cli.main(["zones", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--level {primary,junior} short for --levels with one value" in out
+    assert "--max-travel-min X longest one-way trip to school of a day pupil, in minutes" in out
+    with pytest.raises(SystemExit):
+        cli.main(["rotate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--max-commute-min X longest commute to the new school, minutes" in out and "(default: 60)" in out
+    with pytest.raises(SystemExit):
+        cli.main(["communities", "--help"])
+    assert "--groups FILE the same as --fixed-groups" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    assert "out/<file name of the scenario without .toml>" in " ".join(capsys.readouterr().out.split())
+
+
+def test_minutes_on_the_command_line_and_seconds_still_read_from_a_scenario() -> None:
+    from planning.app.stages.rotation import RotationParams
+    from planning.app.stages.zones import ZonesParams
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["zones", "--schools", "s", "--blocks", "b", "--out", "o", "--max-travel-min", "20"])
+    zones = ZonesParams.model_validate(cli._stage_params(args, registry.STAGES["zones"]))
+    assert zones.travel_limit_s("primary") == zones.travel_limit_s("junior") == 1200
+    # a per-level cap in seconds (scenario files) wins for its level
+    assert ZonesParams(max_travel_min=20, max_travel_s={"junior": 2700}).travel_limit_s("junior") == 2700
+    args = parser.parse_args(["rotate", "--schools", "s", "--teachers", "t", "--out", "o", "--max-commute-min", "45"])
+    assert RotationParams.model_validate(cli._stage_params(args, registry.STAGES["rotation"])).max_commute_s == 2700
+    # the key of earlier scenarios, in seconds, still works
+    assert RotationParams.model_validate({"max_commute_s": 1800}).max_commute_min == 30
+    with pytest.raises(ValueError, match="not both"):
+        RotationParams.model_validate({"max_commute_s": 1800, "max_commute_min": 30})

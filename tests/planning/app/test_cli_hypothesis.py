@@ -998,8 +998,8 @@ def _plain_county(folder: Path) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("command", "flag", "value"),
     [
-        ("zones", "--overflow-penalty", "inf"),  # OverflowError: cannot convert float infinity to integer
-        ("zones", "--stability-weight", "1e300"),  # OverflowError: Python int too large to convert to C long
+        ("zones", "--overflow-penalty-min", "inf"),  # OverflowError: cannot convert float infinity to integer
+        ("zones", "--stability-weight-min", "1e300"),  # OverflowError: Python int too large to convert to C long
         ("rotate", "--gap-weight", "inf"),  # OverflowError
         ("rotate", "--move-penalty", "1e15"),  # exit 4: GLOP stopped with status ABNORMAL
         ("rotate", "--commute-weight-per-min", "inf"),  # exit 4 likewise

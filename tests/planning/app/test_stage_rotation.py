@@ -172,7 +172,7 @@ def test_stage_params_keep_the_flat_scenario_keys() -> None:
     keys = {
         "enabled", "min_years_at_school", "age_caps", "max_age_male", "max_age_female", "years_to_retirement", "retirement_age_male",
         "retirement_age_female", "honour_exemptions", "min_share", "max_share", "backbone_share", "quota_scope", "staffing",
-        "staffing_tolerance", "staffing_targets", "relax_quotas", "mode", "max_commute_s", "sending_area_types", "sending_strength",
+        "staffing_tolerance", "staffing_targets", "relax_quotas", "mode", "max_commute_min", "sending_area_types", "sending_strength",
         "receiving_area_types", "receiving_strength", "return_moves", "allow_other_schools", "max_destinations", "groups",
         "use_communities", "gap_weight", "commute_weight_per_min", "move_penalty", "outside_community_penalty", "relative_gap",
         "deterministic_time_s", "strict", "max_loss_share", "never_worse", "language",

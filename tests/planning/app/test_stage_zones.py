@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -233,10 +235,10 @@ def test_rural_block_beyond_walking_reach_rides_the_school_bus() -> None:
     assert "32 students of 3 rural blocks by bus (7 beyond 30 min)" in out.summary
     # one matrix per mode, kept apart in the cache; again once the block out of walking reach rides the bus
     assert [s for s in steps if s.startswith("travel times")] == [
-        "travel times block_id × school_id (walk, zones-primary-walk)",
-        "travel times block_id × school_id (bus, zones-primary-bus)",
-        "travel times block_id × school_id (walk, zones-primary-far-walk)",
-        "travel times block_id × school_id (bus, zones-primary-far-bus)",
+        "travel times from 2 residential units to 1 school on foot",
+        "travel times from 2 residential units to 1 school by school bus",
+        "travel times from 1 residential unit to 1 school on foot",
+        "travel times from 3 residential units to 1 school by school bus",
     ]
 
 
@@ -255,7 +257,7 @@ def test_rural_mode_none_keeps_one_mode_for_every_block() -> None:
         "walk": {"blocks": 4, "students": 42, "unserved_blocks": 3, "unserved_students": 32, "mean_travel_s": 312.0}
     }
     assert m["plan"]["travel"]["share_within_standard"] == pytest.approx(10 / 42, abs=1e-4)
-    assert [s for s in steps if s.startswith("travel times")] == ["travel times block_id × school_id (walk, zones-primary)"]
+    assert [s for s in steps if s.startswith("travel times")] == ["travel times from 4 residential units to 1 school on foot"]
     # the level's own mode is the same plan as None
     same = ZonesParams(levels=["primary"], multischool=False, feeder=False, contiguity=False, rural_mode="walk")
     out2 = STAGE.run(mixed_context(same, []), same)
@@ -312,10 +314,11 @@ def test_multischool_and_feeder_use_the_school_bus_for_rural_units() -> None:
     ctx.step = steps.append
     out = STAGE.run(ctx, ZonesParams())
     travel_steps = [s for s in steps if s.startswith("travel times")]
-    for key in ("zones-primary", "zones-junior", "multischool-primary", "multischool-junior"):
-        assert f"travel times block_id × school_id (walk, {key}-walk)" in travel_steps
-        assert f"travel times block_id × school_id (bus, {key}-bus)" in travel_steps
-    assert "travel times school_id × school_id (bus, feeder-bus)" in travel_steps
+    # in plain words (issue 15): what is linked to what, how people travel
+    assert any(s.startswith("travel times from") and "residential units to" in s and s.endswith("on foot") for s in travel_steps)
+    assert any("residential units to" in s and s.endswith("by school bus") for s in travel_steps)
+    assert any(re.fullmatch(r"travel times from \d+ schools to \d+ schools by school bus", s) for s in travel_steps)  # feeder
+    assert not any("_id" in s or "×" in s for s in travel_steps)
     a = out.files["primary/assignment.csv"]
     rural = a["block_id"].isin(BLOCKS.loc[BLOCKS["area_type"] == "rural", "block_id"])
     assert a.loc[rural, "reason"].str.startswith("school bus (免费校车), ").all()
