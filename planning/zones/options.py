@@ -33,6 +33,9 @@ DEFAULT_OVERFLOW_PENALTY_S = 7_200
 #: zones (zones stay stable: DOMAIN.md §1), so the optimal zones move fewer
 #: children than the nearest-school baseline.
 DEFAULT_STABILITY_WEIGHT_S = 120
+#: Default proven gap at which the anytime phase stops: 0.05 % of the objective,
+#: about one second of travel per child on a 30-minute average.
+DEFAULT_GAP_TOLERANCE = 0.0005
 #: Largest stability weight or overflow penalty, seconds per student: one day of one child's
 #: travel, longer than any one-way trip a plan gives, so a larger weight would only outweigh
 #: travel more than it already does. Whole seconds × pupils must stay far within the int64
@@ -74,6 +77,14 @@ class ZoneOptions(BaseModel):
         instead of stopping with an explanation.
     within_township
         Keep every zone inside its school's township.
+    anytime
+        Spend what is left of the time limit after the first plan improving
+        it (CP-SAT over groups of neighbouring zones) and proving it (CP-SAT
+        over the pairs the relaxation's reduced costs leave possible); off: the
+        first plan only (relaxation, priced chains, local search).
+    gap_tolerance
+        Stop improving once the proven gap is at most this share of the
+        objective (default 0.05 %).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -117,6 +128,12 @@ class ZoneOptions(BaseModel):
         float(DEFAULT_OVERFLOW_PENALTY_S), gt=0, le=MAX_WEIGHT_S, description="cost of one student above capacity, in seconds of travel"
     )
     within_township: bool = Field(False, description="keep every zone inside its school's township")
+    anytime: bool = Field(
+        True, description="spend the rest of the time limit improving and proving the first plan (off: first plan only)"
+    )
+    gap_tolerance: float = Field(
+        DEFAULT_GAP_TOLERANCE, ge=0, le=1, description="stop improving once the proven gap is at most this share"
+    )
 
     def travel_limit_s(self, level: Level) -> float:
         """Longest acceptable one-way travel of ``level``, in seconds."""

@@ -93,6 +93,7 @@ from numpy.typing import NDArray
 
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
+from planning.zones.anytime import improve, plan_cost
 from planning.zones.contiguity import attach_greedily, detached_pieces, make_contiguous
 from planning.zones.instance import (
     BlockGraph,
@@ -129,6 +130,11 @@ CONTIGUOUS_CHAIN_PASSES = 8
 #: Least work budget (deterministic seconds) of the split of a site's zone among its
 #: schools when the sites' plan spent the rest: enough for a few contiguity windows.
 MIN_PART_BUDGET = 1.0
+#: Deterministic work budget (CP-SAT deterministic seconds) per second of the user's
+#: time limit. The budget, not the wall clock, is meant to stop the solve, so the plan
+#: does not depend on the machine; the limit itself is a hard wall-clock cap that
+#: binds only on a machine slower than this ratio assumes (see ``WorkBudget``).
+WORK_PER_SECOND = 0.25
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 
@@ -467,7 +473,8 @@ def _optimal(
         "lp_bound_s": relaxed.lp_bound,
         "lagrange_price_s": relaxed.price,
     }
-    r = Repair(p, relaxed.flow.pair_flow, st.roots, max_moved, penalty, limits.seed, WorkBudget(limits.time_limit_s))
+    budget = WorkBudget(WORK_PER_SECOND * limits.time_limit_s, deadline=_deadline(t0, limits))
+    r = Repair(p, relaxed.flow.pair_flow, st.roots, max_moved, penalty, limits.seed, budget)
     cuts: list[Cut] = []
     school, rounded, free_total = st.school, False, 0
     if graph is not None:
@@ -483,11 +490,50 @@ def _optimal(
     if graph is not None:
         school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details)
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
+    details["first_plan_work_units"] = round(r.budget.spent, 3)
+    bound = relaxed.bound
+    if options.anytime and excess(p, school, max_moved, penalty) == 0:
+        school, bound = _anytime(r, school, relaxed, graph, options, details)
+        if graph is not None:
+            enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
     details["work_units"] = round(r.budget.spent, 3)
+    details["wall_stops"] = r.budget.wall_stops
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
     enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
-    finish = _Finish(relaxed.bound, penalty, None if graph is None else enclave_ids, details)
+    finish = _Finish(bound, penalty, None if graph is None else enclave_ids, details)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+def _deadline(t0: float, limits: SolveLimits) -> float:
+    """Wall-clock deadline of a solve started at ``t0``: the time limit, or the wall limit when shorter."""
+    wall = limits.time_limit_s if limits.wall_limit_s is None else min(limits.time_limit_s, limits.wall_limit_s)
+    return t0 + wall
+
+
+def _anytime(
+    r: Repair,
+    school: NDArray[np.int64],
+    relaxed: Relaxation,
+    graph: BlockGraph | None,
+    options: ZoneOptions,
+    details: dict[str, float | int | str],
+) -> tuple[NDArray[np.int64], float]:
+    """The anytime phase (:mod:`planning.zones.anytime`) on the first plan: the better plan and the best bound."""
+    got = improve(
+        r, school, relaxed.bound, pair_flow=relaxed.flow.pair_flow, price=relaxed.price, graph=graph,
+        tolerance=options.gap_tolerance,
+    )
+    details.update(
+        {
+            "first_plan_objective_s": plan_cost(r.p, school, r.overflow_penalty_s),
+            "windows": got.windows,
+            "window_improvements": got.improvements,
+            "proof_status": got.proof_status,
+            "proof_pairs": got.proof_pairs,
+            "bound_source": "cp-sat" if got.bound > relaxed.bound else "relaxation",
+        }
+    )
+    return got.school, max(got.bound, relaxed.bound)
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,18 @@ contiguity cuts ``x_ij ≤ Σ_{k ∈ border} x_kj``; minimize travel plus penalt
 The plan given is a complete hint.
 
 Determinism: one worker, a fixed seed and a deterministic-time limit charged
-to a :class:`WorkBudget`, so the plan does not depend on machine speed.
+to a :class:`WorkBudget`, so the plan does not depend on machine speed; the
+budget's wall deadline (the user's time limit) is a hard cap that binds only
+on a slow machine.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,11 +51,11 @@ REPAIR_MIN_FREE = 200
 HARD_OVERFLOW_PENALTY = 10**7
 #: CP-SAT deterministic time per repair solve (about seconds on one core).
 REPAIR_DETERMINISTIC_TIME = 2.0
-#: Wall-clock safety net per CP-SAT call, as a multiple of its deterministic limit:
-#: deterministic limits decide when search stops (so the plan does not depend on
-#: the machine's speed); this only guards against a runaway solve.
-WALL_SAFETY_FACTOR = 20.0
-WALL_SAFETY_MIN_S = 5.0
+#: Work charged per variable of a CP-SAT model for building and presolving it (see ``WorkBudget.charge``).
+WORK_PER_VARIABLE = 1e-4
+#: Least wall time given to one CP-SAT call once the deadline is near: it must at
+#: least load the model and return the hint (a solve never stops without a plan).
+MIN_CALL_WALL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,24 +68,56 @@ class Cut:
 
 
 class WorkBudget:
-    """Deterministic work budget (CP-SAT deterministic time units, ≈ seconds on a typical core).
+    """Deterministic work budget (CP-SAT deterministic time units, ≈ seconds on a typical core) and a wall deadline.
 
-    Every repair loop stops on this budget rather than on the wall clock, so the
-    same inputs and seed give the same plan on a fast or a slow machine.
+    Every repair loop stops on the deterministic budget, so the same inputs and
+    seed give the same plan on a fast or a slow machine. The ``deadline``
+    (``time.perf_counter()`` value; ``None``: none) is the user's time limit as
+    a hard cap: each CP-SAT call gets the wall time left as its
+    ``max_time_in_seconds`` and the loops stop once it has passed. It binds
+    only on a machine much slower than the deterministic budget assumes, and
+    then the plan depends on the machine's speed (the price of keeping the
+    time limit).
     """
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, deadline: float | None = None) -> None:
         self.limit = float(limit)
         self.spent = 0.0
+        self.deadline = deadline
+        self.wall_stops = 0
 
-    def charge(self, solver: cp_model.CpSolver) -> None:
+    def charge(self, solver: cp_model.CpSolver, model: cp_model.CpModel | None = None) -> None:
+        """Charge a call: CP-SAT's deterministic time plus the work of building and presolving its model.
+
+        CP-SAT's deterministic time leaves out most of the model's loading and
+        presolve, which on these many small models is most of the wall time; a
+        fixed charge per variable (deterministic too) stands for it.
+        """
         self.spent += float(solver.deterministic_time)
+        if model is not None:
+            self.spent += WORK_PER_VARIABLE * len(model.proto.variables)
 
     def remaining(self) -> float:
         return max(self.limit - self.spent, 0.0)
 
+    def wall_left(self) -> float:
+        """Wall seconds to the deadline (infinite without one)."""
+        return float("inf") if self.deadline is None else self.deadline - time.perf_counter()
+
     def exhausted(self, share: float = 1.0) -> bool:
-        return self.spent >= share * self.limit
+        return self.spent >= share * self.limit or self.wall_left() <= 0
+
+    def limit_call(self, prm: Any, deterministic_time: float) -> None:
+        """Set a CP-SAT call's limits: deterministic time within the budget, wall time to the deadline."""
+        prm.max_deterministic_time = max(min(deterministic_time, self.remaining()), 1e-3)
+        left = self.wall_left()
+        if left != float("inf"):
+            prm.max_time_in_seconds = max(left, MIN_CALL_WALL_S)
+
+    def note_stop(self, solver: cp_model.CpSolver, deterministic_time: float) -> None:
+        """Count a call the wall clock stopped before its deterministic limit (the plan then depends on speed)."""
+        if self.deadline is not None and self.wall_left() <= 0 and solver.deterministic_time < 0.99 * deterministic_time:
+            self.wall_stops += 1
 
 
 @dataclass(frozen=True)
@@ -248,13 +284,12 @@ def solve_sub(
     prm.num_workers = 1
     prm.linearization_level = 2  # full LP relaxation: these are tight packing models
     prm.random_seed = r.seed
-    det = max(min(deterministic_time, r.budget.remaining()), 1e-3)
-    prm.max_deterministic_time = det
-    prm.max_time_in_seconds = max(WALL_SAFETY_FACTOR * det, WALL_SAFETY_MIN_S)
+    r.budget.limit_call(prm, deterministic_time)
     prm.relative_gap_limit = 1e-6
     prm.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(sm.model)
-    r.budget.charge(solver)
+    r.budget.charge(solver, sm.model)
+    r.budget.note_stop(solver, prm.max_deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.INFEASIBLE:
             return None
