@@ -64,6 +64,9 @@ WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
 PROOF_SHARE = 0.35
 #: Most pairs the proof model is built with (larger: the bound stays the relaxation's).
 PROOF_MAX_PAIRS = 150_000
+#: Wall seconds building the proof model takes per pair, about (in Python): no proof is
+#: started that could not be built before the deadline.
+PROOF_BUILD_S_PER_PAIR = 4e-5
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,7 @@ def _prove(
     value, rc = lagrangian(p, prices, r, price)
     slack = st.cost - value
     keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
-    if int(keep.sum()) > PROOF_MAX_PAIRS or r.budget.exhausted():
+    if int(keep.sum()) > PROOF_MAX_PAIRS or r.budget.exhausted() or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum():
         return "", int(keep.sum())
     pair = pair_index(p, np.arange(len(st.school)), st.school)
     ok = (pair >= 0) & (p.demand > 0)

@@ -134,7 +134,11 @@ MIN_PART_BUDGET = 1.0
 #: time limit. The budget, not the wall clock, is meant to stop the solve, so the plan
 #: does not depend on the machine; the limit itself is a hard wall-clock cap that
 #: binds only on a machine slower than this ratio assumes (see ``WorkBudget``).
-WORK_PER_SECOND = 0.25
+WORK_PER_SECOND = 0.2
+#: How far past ``time_limit_s`` a solve may run once its first plan is made: the CP-SAT
+#: call under way stops at the deadline but may first finish loading its model. (The
+#: first plan itself, seconds even on 20,000 blocks, is always made.)
+WALL_MARGIN_S = 1.0
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 

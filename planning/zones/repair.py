@@ -105,7 +105,13 @@ class WorkBudget:
         return float("inf") if self.deadline is None else self.deadline - time.perf_counter()
 
     def exhausted(self, share: float = 1.0) -> bool:
-        return self.spent >= share * self.limit or self.wall_left() <= 0
+        """Whether the budget's ``share`` is spent or the deadline has passed (counted in :attr:`wall_stops`)."""
+        if self.spent >= share * self.limit:
+            return True
+        if self.wall_left() <= 0:
+            self.wall_stops += 1
+            return True
+        return False
 
     def limit_call(self, prm: Any, deterministic_time: float) -> None:
         """Set a CP-SAT call's limits: deterministic time within the budget, wall time to the deadline."""
