@@ -160,6 +160,22 @@ class ZoneOptions(BaseModel):
         return round(self.overflow_penalty) if self.allow_overflow else None
 
 
+#: Deterministic work (CP-SAT deterministic seconds, ≈ seconds of one quiet core) per
+#: second of the user's ``time_limit_s``. The work budget, not the wall clock, is meant
+#: to stop a solve, so the plan does not depend on the machine; ``time_limit_s`` itself
+#: is a hard wall-clock cap that binds only on a machine slower than this ratio assumes
+#: (the plan then depends on its speed, and says so: ``wall_stops`` in the details).
+#: Measured on the project's shared 2-core machine under load 3-7: one work unit of the
+#: zone models took 2.5-9 wall seconds, so 0.2 leaves the cap unreached there.
+WORK_PER_SECOND = 0.2
+
+
+def work_budget(limits: SolveLimits, most: float | None = None) -> float:
+    """Deterministic work budget of a solve given ``limits`` (at most ``most``)."""
+    work = WORK_PER_SECOND * limits.time_limit_s
+    return work if most is None else min(work, most)
+
+
 #: Options with every default: what the model does when nothing is set.
 DEFAULT_OPTIONS = ZoneOptions()
 

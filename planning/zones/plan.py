@@ -105,7 +105,7 @@ from planning.zones.instance import (
     students_at,
     students_moved,
 )
-from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, SolveLimits, ZoneOptions
+from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, SolveLimits, ZoneOptions, work_budget
 from planning.zones.relaxation import Relaxation, relax
 from planning.zones.repair import Cut, Repair, WorkBudget, integer_repair
 from planning.zones.rounding import (
@@ -130,11 +130,6 @@ CONTIGUOUS_CHAIN_PASSES = 8
 #: Least work budget (deterministic seconds) of the split of a site's zone among its
 #: schools when the sites' plan spent the rest: enough for a few contiguity windows.
 MIN_PART_BUDGET = 1.0
-#: Deterministic work budget (CP-SAT deterministic seconds) per second of the user's
-#: time limit. The budget, not the wall clock, is meant to stop the solve, so the plan
-#: does not depend on the machine; the limit itself is a hard wall-clock cap that
-#: binds only on a machine slower than this ratio assumes (see ``WorkBudget``).
-WORK_PER_SECOND = 0.2
 #: How far past ``time_limit_s`` a solve may run once its first plan is made: the CP-SAT
 #: call under way stops at the deadline but may first finish loading its model. (The
 #: first plan itself, seconds even on 20,000 blocks, is always made.)
@@ -477,7 +472,7 @@ def _optimal(
         "lp_bound_s": relaxed.lp_bound,
         "lagrange_price_s": relaxed.price,
     }
-    budget = WorkBudget(WORK_PER_SECOND * limits.time_limit_s, deadline=_deadline(t0, limits))
+    budget = WorkBudget(work_budget(limits), deadline=_deadline(t0, limits))
     r = Repair(p, relaxed.flow.pair_flow, st.roots, max_moved, penalty, limits.seed, budget)
     cuts: list[Cut] = []
     school, rounded, free_total = st.school, False, 0
