@@ -94,7 +94,13 @@ from numpy.typing import NDArray
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
 from planning.zones.anytime import improve, plan_cost
-from planning.zones.contiguity import attach_greedily, detached_pieces, make_contiguous
+from planning.zones.contiguity import (
+    MAX_CONTIGUITY_ROUNDS,
+    attach_greedily,
+    detached_pieces,
+    make_contiguous,
+    why_detached,
+)
 from planning.zones.instance import (
     BlockGraph,
     Instance,
@@ -130,6 +136,8 @@ CONTIGUOUS_CHAIN_PASSES = 8
 #: Least work budget (deterministic seconds) of the split of a site's zone among its
 #: schools when the sites' plan spent the rest: enough for a few contiguity windows.
 MIN_PART_BUDGET = 1.0
+#: Contiguity passes at most while pieces are left, fewer each pass, and time remains.
+MAX_MENDS = 4
 #: How far past ``time_limit_s`` a solve may run once its first plan is made: the CP-SAT
 #: call under way stops at the deadline but may first finish loading its model. (The
 #: first plan itself, seconds even on 20,000 blocks, is always made.)
@@ -186,6 +194,10 @@ class ZonePlan:
         Whether every zone is one piece (``None`` when not checked).
     enclaves
         Pieces of zones detached from their school (empty when contiguous).
+    enclave_reasons
+        Why each of :attr:`enclaves` is still apart (same order), in words:
+        no bordering school in reach (no plan of whole zones exists), too few
+        free seats around it, or the time limit.
     details
         Solver figures: splits, repair sizes, cut rounds, Lagrange price.
     """
@@ -206,6 +218,7 @@ class ZonePlan:
     block_school: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     contiguous: bool | None = None
     enclaves: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    enclave_reasons: tuple[str, ...] = ()
     details: Mapping[str, float | int | str] = field(default_factory=dict)
 
 
@@ -283,6 +296,7 @@ class _Finish:
     overflow_penalty_s: int | None
     enclaves: tuple[tuple[str, tuple[str, ...]], ...] | None
     details: Mapping[str, float | int | str]
+    reasons: tuple[str, ...] = ()
 
 
 def _plan(
@@ -320,6 +334,7 @@ def _plan(
         block_school=np.where(pair >= 0, school, -1),
         contiguous=None if enclaves is None else not enclaves,
         enclaves=enclaves or (),
+        enclave_reasons=() if finish is None else finish.reasons,
         details=dict(finish.details if finish is not None else {}),
     )
 
@@ -488,6 +503,14 @@ def _optimal(
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if graph is not None:
         school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details)
+        # pieces left and time to spare (anytime): more rounds, from the cuts found so far
+        while options.anytime and enclaves and not r.budget.exhausted() and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS:
+            school, more, left = make_contiguous(r, school, graph, cuts, details)
+            rounds += more
+            if len(left) >= len(enclaves):
+                enclaves = left
+                break
+            enclaves = left
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["first_plan_work_units"] = round(r.budget.spent, 3)
     bound = relaxed.bound
@@ -498,9 +521,24 @@ def _optimal(
     details["work_units"] = round(r.budget.spent, 3)
     details["wall_stops"] = r.budget.wall_stops
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
-    enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
-    finish = _Finish(bound, penalty, None if graph is None else enclave_ids, details)
+    enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
+    finish = _Finish(bound, penalty, None if graph is None else enclave_ids, details, reasons)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+def _enclave_report(
+    p: Instance,
+    school: NDArray[np.int64],
+    enclaves: list[tuple[int, NDArray[np.int64]]],
+    graph: BlockGraph | None,
+    penalty: int | None,
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
+    """Each detached piece as ``(school id, block ids)`` and why it is still apart."""
+    ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
+    if graph is None:
+        return ids, ()
+    reasons = tuple(why_detached(p, school, j, piece, graph, seats_hard=penalty is None) for j, piece in enclaves)
+    return ids, reasons
 
 
 def _deadline(t0: float, limits: SolveLimits) -> float:
@@ -612,8 +650,8 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
     if detached_pieces(school, graph.adjacency, graph.roots, p.connector):
         school = attach_greedily(p, school, graph, penalty)
     enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
-    enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
-    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details)
+    enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
+    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details, reasons)
     return _plan(p, school, level=z.level, t0=t0, share=z.reach.lower_grades_share, finish=finish)
 
 

@@ -129,3 +129,36 @@ def test_the_time_limit_is_a_wall_clock_cap(monkeypatch: pytest.MonkeyPatch) -> 
     elapsed = time.perf_counter() - t0
     assert elapsed <= 3 + plan_module.WALL_MARGIN_S
     assert plan.details["wall_stops"] >= 1 or plan.gap <= 0.0005
+
+
+def _chain(n: int) -> sp.csr_array:
+    i = np.arange(n - 1)
+    a = sp.coo_array((np.ones(n - 1), (i, i + 1)), shape=(n, n))
+    return sp.csr_array(a + a.T)
+
+
+def test_a_piece_no_bordering_school_can_take_says_so() -> None:
+    from planning.zones import BlockGraph
+
+    # b0 (A's own) - b1 - b2 (B's own) - b3: b3 borders only B's zone, but B is 50 minutes away,
+    # beyond the 30-minute limit, so b3 must go to A, apart from A's zone: no whole plan exists
+    tm = matrix([[60, 900], [300, 300], [900, 60], [900, 3000]])
+    graph = BlockGraph(_chain(4), np.array([0, 2]))
+    plan = from_arrays(tm, [5, 5, 5, 5], [20, 20], reach=Reach(max_travel_s=1800), graph=graph)
+    assert plan.contiguous is False
+    assert plan.enclaves == (("s0", ("b3",)),)
+    (why,) = plan.enclave_reasons
+    assert "s1" in why and "beyond its travel limit" in why and "no plan of whole zones exists" in why
+
+
+def test_a_piece_that_could_join_a_full_zone_names_the_seats() -> None:
+    from planning.zones.contiguity import why_detached
+    from planning.zones.instance import prepare
+
+    tm = matrix([[60, 900], [300, 300], [900, 60], [900, 100]])
+    p = prepare(tm, [5, 5, 5, 5], [20, 10], reach=NO_CAP, current=None, stability_weight_s=0)
+    from planning.zones import BlockGraph
+
+    graph = BlockGraph(_chain(4), np.array([0, 2]))
+    why = why_detached(p, np.array([0, 1, 1, 0]), 0, np.array([3]), graph)
+    assert "5 students do not fit" in why and "at most 0" in why
