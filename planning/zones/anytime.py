@@ -296,7 +296,7 @@ def _prove(
     prm.random_seed = r.seed
     prm.linearization_level = 2
     prm.catch_sigint_signal = False
-    r.budget.limit_call(prm, r.budget.remaining())
+    r.budget.limit_call(prm, r.budget.remaining(), model)
     status = solver.solve(model)
     r.budget.charge(solver, model)
     r.budget.note_stop(solver, prm.max_deterministic_time)

@@ -113,9 +113,10 @@ class WorkBudget:
             return True
         return False
 
-    def limit_call(self, prm: Any, deterministic_time: float) -> None:
-        """Set a CP-SAT call's limits: deterministic time within the budget, wall time to the deadline."""
-        prm.max_deterministic_time = max(min(deterministic_time, self.remaining()), 1e-3)
+    def limit_call(self, prm: Any, deterministic_time: float, model: cp_model.CpModel | None = None) -> None:
+        """Set a CP-SAT call's limits: deterministic time within the budget (less ``model``'s charge), wall time to the deadline."""
+        building = 0.0 if model is None else WORK_PER_VARIABLE * len(model.proto.variables)
+        prm.max_deterministic_time = max(min(deterministic_time, self.remaining() - building), 1e-3)
         left = self.wall_left()
         if left != float("inf"):
             prm.max_time_in_seconds = max(left, MIN_CALL_WALL_S)
@@ -290,7 +291,7 @@ def solve_sub(
     prm.num_workers = 1
     prm.linearization_level = 2  # full LP relaxation: these are tight packing models
     prm.random_seed = r.seed
-    r.budget.limit_call(prm, deterministic_time)
+    r.budget.limit_call(prm, deterministic_time, sm.model)
     prm.relative_gap_limit = 1e-6
     prm.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(sm.model)
