@@ -422,6 +422,10 @@ def _no_whole_plan(
     """Why every block freed still gave no fitting plan: proven (infeasible) or not (the solver's limit)."""
     p = r.p
     counts = p.start[1:] - p.start[:-1]
+    if got is None and r.max_moved is not None:
+        # CP-SAT proved that no plan with every block free keeps to the stability cap
+        # (capacity is soft in the repair model, so the cap is what fails)
+        return _cap_infeasible(r, school, level)
     proven = got is not None and got[1] == cp_model.OPTIMAL and (counts <= REPAIR_CANDIDATES).all()
     if not proven:
         return SolverError(_unmet_message(r, school, level))
@@ -438,6 +442,30 @@ def _no_whole_plan(
             for j in np.flatnonzero(over > 0)
         ],
         hint="allow overflow, raise capacity, or raise the maximum travel time",
+    )
+
+
+def _cap_infeasible(r: Repair, school: NDArray[np.int64], level: str) -> InfeasibleError:
+    """The stability cap cannot be met with whole blocks: how many moves each school's own block forces."""
+    p, cap = r.p, int(r.max_moved or 0)
+    forced = [
+        (j, root) for j, root in sorted(r.roots.items())
+        if p.current[root] >= 0 and p.current[root] != j and p.demand[root] > 0
+    ]
+    students = int(sum(int(p.demand[root]) for _, root in forced))
+    if students > cap:
+        blocks = ", ".join(f"{p.block_ids[root]} (school {p.school_ids[j]})" for j, root in forced)
+        return InfeasibleError(
+            summary=f"{level}: each school's own block belongs to its zone, which moves {students} students "
+            f"from their current school but max_moved is {cap}",
+            shortfalls=[Shortfall(where=f"blocks {blocks}", short_by=students - cap, unit="students")],
+            hint="raise max_moved, or set contiguity = false",
+        )
+    moved = students_moved(p, school)
+    return InfeasibleError(
+        summary=f"{level}: no plan of whole blocks keeps to max_moved {cap} (the best found moves {moved} students)",
+        shortfalls=[Shortfall(where="stability cap", short_by=max(moved - cap, 1), unit="students")],
+        hint="raise max_moved: blocks change school whole",
     )
 
 

@@ -162,3 +162,19 @@ def test_a_piece_that_could_join_a_full_zone_names_the_seats() -> None:
     graph = BlockGraph(_chain(4), np.array([0, 2]))
     why = why_detached(p, np.array([0, 1, 1, 0]), 0, np.array([3]), graph)
     assert "5 students do not fit" in why and "at most 0" in why
+
+
+def test_a_cap_the_own_blocks_break_is_infeasible_not_a_solver_failure() -> None:
+    from geo.errors import InfeasibleError
+    from planning.zones import BlockGraph
+
+    # b0 is school s0's own block but goes to s1 today: whole zones put its 10 students at s0,
+    # more than max_moved = 5. That is infeasible (exit 3), not a solver failure (exit 4).
+    tm = matrix([[10, 20], [30, 10], [20, 20]])
+    graph = BlockGraph(_chain(3), np.array([0, 1]))
+    with pytest.raises(InfeasibleError, match="own block belongs to its zone, which moves 10 students") as err:
+        from_arrays(
+            tm, [10, 4, 3], [20, 20], reach=NO_CAP, current=np.array([1, 1, 1]), graph=graph,
+            options=ZoneOptions(max_moved=5),
+        )
+    assert "b0 (school s0)" in str(err.value)
