@@ -164,7 +164,7 @@ class ZoneOptions(BaseModel):
 #: second of the user's ``time_limit_s``. The work budget, not the wall clock, is meant
 #: to stop a solve, so the plan does not depend on the machine; ``time_limit_s`` itself
 #: is a hard wall-clock cap that binds only on a machine slower than this ratio assumes
-#: (the plan then depends on its speed, and says so: ``wall_stops`` in the details).
+#: (the plan then depends on its speed, and says so: ``ZonePlan.wall_stops``).
 #: Measured on the project's shared 2-core machine under load 3-7: one work unit of the
 #: zone models took 2.5-9 wall seconds, so 0.2 leaves the cap unreached there.
 WORK_PER_SECOND = 0.2

@@ -200,6 +200,11 @@ class ZonePlan:
         free seats around it, or the time limit.
     details
         Solver figures: splits, repair sizes, cut rounds, Lagrange price.
+    wall_stops
+        Times the wall clock (``time_limit_s``), not the deterministic work
+        budget, stopped a search: when non-zero the plan may differ on a faster
+        machine. Like :attr:`solve_time_s`, kept out of ``details`` (and so out
+        of ``metrics.json``, which must not depend on the machine).
     """
 
     level: str
@@ -220,6 +225,7 @@ class ZonePlan:
     enclaves: tuple[tuple[str, tuple[str, ...]], ...] = ()
     enclave_reasons: tuple[str, ...] = ()
     details: Mapping[str, float | int | str] = field(default_factory=dict)
+    wall_stops: int = 0
 
 
 
@@ -297,6 +303,7 @@ class _Finish:
     enclaves: tuple[tuple[str, tuple[str, ...]], ...] | None
     details: Mapping[str, float | int | str]
     reasons: tuple[str, ...] = ()
+    wall_stops: int = 0
 
 
 def _plan(
@@ -335,6 +342,7 @@ def _plan(
         contiguous=None if enclaves is None else not enclaves,
         enclaves=enclaves or (),
         enclave_reasons=() if finish is None else finish.reasons,
+        wall_stops=0 if finish is None else finish.wall_stops,
         details=dict(finish.details if finish is not None else {}),
     )
 
@@ -519,10 +527,9 @@ def _optimal(
         if graph is not None:
             enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
     details["work_units"] = round(r.budget.spent, 3)
-    details["wall_stops"] = r.budget.wall_stops
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
     enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
-    finish = _Finish(bound, penalty, None if graph is None else enclave_ids, details, reasons)
+    finish = _Finish(bound, penalty, None if graph is None else enclave_ids, details, reasons, r.budget.wall_stops)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
 
 
@@ -651,7 +658,7 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
         school = attach_greedily(p, school, graph, penalty)
     enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
     enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
-    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details, reasons)
+    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details, reasons, site_plan.wall_stops)
     return _plan(p, school, level=z.level, t0=t0, share=z.reach.lower_grades_share, finish=finish)
 
 

@@ -106,7 +106,7 @@ def test_same_inputs_and_seed_give_the_same_plan(monkeypatch: pytest.MonkeyPatch
     b = from_arrays(tm, demand, seats, reach=NO_CAP, limits=limits)
     assert a.block_school.tolist() == b.block_school.tolist()
     assert (a.objective_s, a.bound_s) == (b.objective_s, b.bound_s)
-    assert a.details["wall_stops"] == 0  # the deterministic budget, not the clock, stopped it
+    assert a.wall_stops == 0  # the deterministic budget, not the clock, stopped it
 
 
 def test_a_longer_limit_is_never_worse() -> None:
@@ -128,7 +128,7 @@ def test_the_time_limit_is_a_wall_clock_cap(monkeypatch: pytest.MonkeyPatch) -> 
     plan = from_arrays(tm, demand, seats, reach=NO_CAP, limits=SolveLimits(time_limit_s=3, seed=0))
     elapsed = time.perf_counter() - t0
     assert elapsed <= 3 + plan_module.WALL_MARGIN_S
-    assert plan.details["wall_stops"] >= 1 or plan.gap <= 0.0005
+    assert plan.wall_stops >= 1 or plan.gap <= 0.0005
 
 
 def _chain(n: int) -> sp.csr_array:
