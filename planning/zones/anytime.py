@@ -161,7 +161,7 @@ def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.floa
 
 
 def _try_window(
-    r: Repair, st: _State, free: NDArray[np.int64], graph: BlockGraph | None, det: float
+    r: Repair, st: _State, free: NDArray[np.int64], zones: NDArray[np.int64], graph: BlockGraph | None, det: float
 ) -> bool:
     """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
     p = r.p
@@ -169,7 +169,7 @@ def _try_window(
     if graph is not None:
         cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
         cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, graph.adjacency, graph.roots)]
-    got = solve_sub(r, st.school, free, cuts=cuts, deterministic_time=det)
+    got = solve_sub(r, st.school, free, cuts=cuts, deterministic_time=det, schools=zones.tolist())
     st.windows += 1
     if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
@@ -221,7 +221,7 @@ def _neighbourhoods(
             if not len(free):
                 continue
             det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
-            if _try_window(r, st, free, graph, det):
+            if _try_window(r, st, free, zones, graph, det):
                 improved = True
                 clean[:] = False
             else:

@@ -190,16 +190,18 @@ def _candidate_pairs(r: Repair, school: NDArray[np.int64], i: int, extra: Mappin
 
 
 def _assignment_vars(
-    r: Repair, sm: _SubModel, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut]
+    r: Repair, sm: _SubModel, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut],
+    schools: Sequence[int] = (),
 ) -> bool:
     """One Boolean per free block and candidate school, exactly one per block, hinted with ``school``.
 
-    Returns whether the hint is complete (every block's school among its candidates).
+    ``schools``: schools every free block may also take where in reach. Returns
+    whether the hint is complete (every block's school among its candidates).
     """
     p, model = r.p, sm.model
     is_free = np.zeros(len(p.demand), bool)
     is_free[free] = True
-    extra: dict[int, set[int]] = {}
+    extra: dict[int, set[int]] = {int(i): set(schools) for i in free.tolist()} if len(schools) else {}
     for cut in cuts:
         for i in cut.border.tolist():
             if is_free[i]:
@@ -229,7 +231,7 @@ def _assignment_vars(
 
 
 def _build(
-    r: Repair, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut]
+    r: Repair, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut], schools: Sequence[int] = ()
 ) -> tuple[_SubModel, bool]:
     """The repair model of the ``free`` blocks (see the module docstring) and whether its hint is complete."""
     p = r.p
@@ -242,7 +244,7 @@ def _build(
     fixed_moved = int(p.demand[fixed & (p.current >= 0) & (school != p.current)].sum())
     sm = _SubModel()
     model, x = sm.model, sm.x
-    hint_ok = _assignment_vars(r, sm, school, free, cuts)
+    hint_ok = _assignment_vars(r, sm, school, free, cuts, schools)
     for j, root in r.roots.items():
         if is_free[root] and (root, j) in x:
             model.add(x[root, j] == 1)
@@ -279,13 +281,16 @@ def solve_sub(
     *,
     cuts: Sequence[Cut],
     deterministic_time: float,
+    schools: Sequence[int] = (),
 ) -> tuple[NDArray[np.int64], int, int] | None:
     """Re-assign the ``free`` blocks with CP-SAT, all others fixed; ``None`` if infeasible.
+
+    ``schools``: schools every free block may take where in reach, besides its own candidates.
 
     Returns the new school of every block, the CP-SAT status and the seats still
     missing (students above capacity, 0 when the plan is feasible).
     """
-    sm, hint_ok = _build(r, school, free, cuts)
+    sm, hint_ok = _build(r, school, free, cuts, schools)
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = 1
