@@ -111,9 +111,9 @@ from planning.zones.instance import (
     students_at,
     students_moved,
 )
-from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, SolveLimits, ZoneOptions, work_budget
+from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, WORK_PER_SECOND, SolveLimits, ZoneOptions, work_budget
 from planning.zones.relaxation import Relaxation, relax
-from planning.zones.repair import Cut, Repair, WorkBudget, integer_repair
+from planning.zones.repair import MIN_CALL_WALL_S, Cut, Repair, WorkBudget, integer_repair
 from planning.zones.rounding import (
     LocalPairs,
     chain_improve,
@@ -133,8 +133,8 @@ LOCAL_CANDIDATES = 8
 #: whole before the rounding, it starts further from the relaxation, so more.
 CHAIN_PASSES = 2
 CONTIGUOUS_CHAIN_PASSES = 8
-#: Least work budget (deterministic seconds) of the split of a site's zone among its
-#: schools when the sites' plan spent the rest: enough for a few contiguity windows.
+#: Least time limit (seconds) of the split of a site's zone among its schools when the
+#: sites' plan spent the rest: enough for a few contiguity windows.
 MIN_PART_BUDGET = 1.0
 #: Contiguity passes at most while pieces are left, fewer each pass, and time remains.
 MAX_MENDS = 4
@@ -630,8 +630,10 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
         options=options, limits=z.limits,
     )
     # the site's zone among its schools, with the work budget the sites' plan left
+    # (work left, in seconds of time limit: deterministic; the wall clock left is the cap)
     spent = float(site_plan.details.get("work_units", 0.0))
-    part_limits = z.limits.model_copy(update={"time_limit_s": max(z.limits.time_limit_s - spent, MIN_PART_BUDGET)})
+    left_s = max(z.limits.time_limit_s - spent / WORK_PER_SECOND, MIN_PART_BUDGET)
+    deadline = _deadline(t0, z.limits)
 
     def solve_part(
         travel: TravelMatrix, demand: NDArray[np.int64], seats: NDArray[np.int64], current: NDArray[np.int64],
@@ -640,7 +642,9 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
         opts = options.model_copy(update={"max_moved": None})
         return optimal_zones(
             travel, demand, seats, level=z.level, reach=Reach(max_travel_s=None), current=current, graph=part,
-            options=opts, limits=part_limits,
+            options=opts, limits=z.limits.model_copy(
+                update={"time_limit_s": left_s, "wall_limit_s": max(deadline - time.perf_counter(), MIN_CALL_WALL_S)}
+            ),
         ).block_school
 
     school = split(p, site_plan.block_school, sites, graph, solve_part)
