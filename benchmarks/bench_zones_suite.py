@@ -158,8 +158,10 @@ def read_matrix_instance(path: Path, *, layout: str = "beasley") -> Case:
     ``m × n`` cost matrix, one facility after the other. Costs are those of
     serving the customer's whole demand (both test sets define them so); the
     solver works on the cost per student ``round(cost × 100 / demand)``
-    (hundredths, so rounding moves a cost by < 0.5 %), and every result is scored
-    on the file's own costs. Fixed costs are ignored: every facility is open.
+    (hundredths, so rounding moves a cost by < 0.5 %), and every method, HiGHS
+    included, is scored on those rounded costs. Fixed costs are ignored: every
+    facility is open. ``benchmarks/instances/sample_beasley.txt`` is a made-up
+    3 × 6 instance in the Beasley layout, to check the reader.
     Blocks are customers, schools are facilities; all pairs are reachable.
     """
     tokens = path.read_text().split()
