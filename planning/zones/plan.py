@@ -70,11 +70,21 @@ Where the steps live: :mod:`planning.zones.instance` (pairs in reach),
 module runs them in order (:func:`optimal_zones`) and builds the
 :class:`ZonePlan`.
 
-Determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and a
-deterministic-time limit (``max_deterministic_time``), and the repair loops stop
-on a budget of deterministic time, so the answer does not depend on machine
-speed; wall-clock limits are a generous safety net only. Solve times (wall
-clock) are kept on the plan, not in ``metrics.json``.
+Anytime phase (``options.anytime``, :mod:`planning.zones.anytime`). What is
+left of the time limit after that first plan improves it (CP-SAT over groups
+of neighbouring zones, hinted with the best plan) and proves it (CP-SAT over
+the pairs reduced-cost fixing leaves; its bound is reported when better than
+the relaxation's), until the gap is at most ``options.gap_tolerance``.
+
+Time and determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and
+a deterministic-time limit, and every loop stops on a work budget of
+:data:`planning.zones.options.WORK_PER_SECOND` units per second of
+``time_limit_s``, so the answer does not depend on machine speed. The limit
+itself is a wall-clock cap from the start of the solve (each CP-SAT call gets
+the time left; :data:`WALL_MARGIN_S` past it at most once the first plan is
+made); when it, not the budget, stops a search the plan says so
+(:attr:`ZonePlan.wall_stops`). Solve times (wall clock) are kept on the plan,
+not in ``metrics.json``.
 Every output is sorted by id.
 """
 
