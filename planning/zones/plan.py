@@ -438,9 +438,10 @@ def optimal_zones(
         (``allow_overflow``, ``overflow_penalty``) and contiguity; the travel
         cap and townships are given by ``reach``.
     limits
-        Work budget of the CP-SAT repair (used only when the chain rounding
-        cannot fit every block or meet the stability cap) and of the contiguity
-        loop, in CP-SAT deterministic time; CP-SAT seed.
+        ``time_limit_s``: wall-clock cap of the solve, and (times
+        :data:`planning.zones.options.WORK_PER_SECOND`) the deterministic work
+        budget of the CP-SAT repair, the contiguity loop and the anytime phase;
+        ``wall_limit_s`` (optional) a shorter wall-clock cap; CP-SAT seed.
 
     Returns
     -------
