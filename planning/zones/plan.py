@@ -467,15 +467,19 @@ def optimal_zones(
     """
     if options.method == "nearest":
         return nearest_zones(travel, demand, capacity_seats, level=level, reach=reach, current=current)
-    solve = _Zoning(travel, demand, capacity_seats, level, reach, current, graph, limits).solve
+    zoning = _Zoning(travel, demand, capacity_seats, level, reach, current, graph, limits)
+    deadline = _deadline(time.perf_counter(), limits)
     try:
-        return solve(options)
+        return zoning.solve(options)
     except (InfeasibleError, SolverError) as err:
         if options.allow_overflow:
             raise
         first = err
+    # the second solve keeps to the same wall-clock deadline (and gets the whole work budget again)
+    left = max(deadline - time.perf_counter(), MIN_CALL_WALL_S)
+    zoning = dataclasses.replace(zoning, limits=limits.model_copy(update={"wall_limit_s": left}))
     try:
-        plan = solve(options.model_copy(update={"allow_overflow": True}))
+        plan = zoning.solve(options.model_copy(update={"allow_overflow": True}))
     except (InfeasibleError, SolverError):
         raise first from None
     why = first.summary if isinstance(first, InfeasibleError) else str(first)
