@@ -837,3 +837,36 @@ def make_contiguous(
     school, rounds, swapped = _window_rounds(mm, school)
     details["swapped_pieces"] = swapped
     return school, rounds, mm.pieces(school)
+
+
+def why_detached(
+    p: Instance, school: NDArray[np.int64], j: int, piece: NDArray[np.int64], graph: BlockGraph, *, seats_hard: bool = True
+) -> str:
+    """Why the detached ``piece`` of school ``j``'s zone is still apart, in words a planner can act on.
+
+    - No bordering zone's school is within reach of every block of the piece:
+      no plan of whole zones can give it another school (an enclave only ``j``
+      can serve), so no contiguous plan with these travel limits exists.
+    - Bordering zones can take it but have too few free seats: room must be
+      made further out (a longer time limit may find it, or more seats).
+    - Otherwise the time limit ran out first.
+    """
+    adjacency, connector = graph.adjacency, p.connector
+    border = piece_border(piece, adjacency, connector)
+    others = sorted({int(k) for k in school[border].tolist() if k >= 0 and k != j})
+    where = f"{len(piece)} block{'s' if len(piece) != 1 else ''} of school {p.school_ids[j]}'s zone"
+    if not others:
+        return f"{where}: no other zone borders it, and the blocks joining it to its school are in reach of no school"
+    reach = [k for k in others if (_pairs_to(p, piece, k) >= 0).all()]
+    if not reach:
+        names = ", ".join(str(p.school_ids[k]) for k in others)
+        return f"{where}: the schools bordering it ({names}) are beyond its travel limit, so no plan of whole zones exists"
+    need = int(p.demand[piece].sum())
+    free = p.capacity - students_at(p, school)
+    best = max(reach, key=lambda k: (int(free[k]), -k))
+    if seats_hard and need > int(free[best]):
+        return (
+            f"{where}: its {need} students do not fit the free seats of the zones bordering it "
+            f"(at most {max(int(free[best]), 0)}, at school {p.school_ids[best]}); raise time_limit_s or add seats"
+        )
+    return f"{where}: the time limit ran out before it was joined to a bordering zone; raise time_limit_s"

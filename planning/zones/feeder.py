@@ -23,7 +23,7 @@ from ortools.sat.python import cp_model
 
 from geo.errors import SolverError
 from geo.travel import TravelMatrix
-from planning.zones.options import DEFAULT_LIMITS, SolveLimits
+from planning.zones.options import DEFAULT_LIMITS, SolveLimits, work_budget
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,9 @@ def plan_feeder(
     overflow_penalty_s
         Penalty per graduate above a junior school's yearly intake.
     limits
-        Solver limits (wall-clock safety net at least 1 s; the search stops on
-        its deterministic time).
+        Solver limits: the search stops on its work budget (deterministic
+        time, :func:`planning.zones.options.work_budget`); ``time_limit_s`` is a
+        wall-clock cap.
 
     Returns
     -------
@@ -169,8 +170,10 @@ def _solve(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = limits.seed
-    solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
-    solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
+    # the work budget stops the search (the plan does not depend on the machine); the
+    # user's time limit is a wall-clock cap that binds only on a much slower machine
+    solver.parameters.max_deterministic_time = work_budget(limits, DETERMINISTIC_TIME)
+    solver.parameters.max_time_in_seconds = limits.time_limit_s
     solver.parameters.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(model)
     if status == cp_model.MODEL_INVALID:

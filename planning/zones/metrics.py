@@ -99,6 +99,10 @@ def zone_metrics(plan: ZonePlan, blocks: pd.DataFrame, *, level: str) -> dict[st
         },
         "contiguous": plan.contiguous,
         "detached_pieces": len(plan.enclaves),
+        "detached": [
+            {"school_id": sid, "blocks": list(blocks), "why": why}
+            for (sid, blocks), why in zip(plan.enclaves, plan.enclave_reasons, strict=False)
+        ],
         "details": dict(plan.details),
     }
     equity = {}

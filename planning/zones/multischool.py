@@ -35,7 +35,7 @@ from geo.errors import InputError, Problem, SolverError
 from geo.policy import GROUP_MAX_MEMBERS
 from geo.travel import TravelMatrix
 from planning.zones.frames import LevelZones
-from planning.zones.options import DEFAULT_LIMITS, SolveLimits
+from planning.zones.options import DEFAULT_LIMITS, SolveLimits, work_budget
 from planning.zones.plan import ZonePlan
 
 logger = logging.getLogger(__name__)
@@ -181,8 +181,10 @@ def multischool_core(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = limits.seed
-    solver.parameters.max_deterministic_time = DETERMINISTIC_TIME
-    solver.parameters.max_time_in_seconds = max(limits.time_limit_s, 1.0)
+    # the work budget stops the search (the plan does not depend on the machine); the
+    # user's time limit is a wall-clock cap that binds only on a much slower machine
+    solver.parameters.max_deterministic_time = work_budget(limits, DETERMINISTIC_TIME)
+    solver.parameters.max_time_in_seconds = limits.time_limit_s
     solver.parameters.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(model)
     if status == cp_model.MODEL_INVALID:

@@ -33,6 +33,9 @@ DEFAULT_OVERFLOW_PENALTY_S = 7_200
 #: zones (zones stay stable: DOMAIN.md §1), so the optimal zones move fewer
 #: children than the nearest-school baseline.
 DEFAULT_STABILITY_WEIGHT_S = 120
+#: Default proven gap at which the anytime phase stops: 0.05 % of the objective,
+#: about one second of travel per child on a 30-minute average.
+DEFAULT_GAP_TOLERANCE = 0.0005
 #: Largest stability weight or overflow penalty, seconds per student: one day of one child's
 #: travel, longer than any one-way trip a plan gives, so a larger weight would only outweigh
 #: travel more than it already does. Whole seconds × pupils must stay far within the int64
@@ -79,6 +82,14 @@ class ZoneOptions(BaseModel):
         instead of stopping with an explanation.
     within_township
         Keep every zone inside its school's township.
+    anytime
+        Spend what is left of the time limit after the first plan improving
+        it (CP-SAT over groups of neighbouring zones) and proving it (CP-SAT
+        over the pairs the relaxation's reduced costs leave possible); off: the
+        first plan only (relaxation, priced chains, local search).
+    gap_tolerance
+        Stop improving once the proven gap is at most this share of the
+        objective (default 0.05 %).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -150,6 +161,12 @@ class ZoneOptions(BaseModel):
             data[f"{old}_min"] = seconds / 60
         return data
     within_township: bool = Field(False, description="keep every zone inside its school's township")
+    anytime: bool = Field(
+        True, description="spend the rest of the time limit improving and proving the first plan (off: first plan only)"
+    )
+    gap_tolerance: float = Field(
+        DEFAULT_GAP_TOLERANCE, ge=0, le=1, description="stop improving once the proven gap is at most this share"
+    )
 
     def travel_limit_s(self, level: Level) -> float:
         """Longest acceptable one-way travel of ``level``, in seconds."""
@@ -186,6 +203,22 @@ class ZoneOptions(BaseModel):
     def overflow_penalty_s(self) -> int | None:
         """:attr:`overflow_penalty` in whole seconds when overflow is allowed, else ``None`` (capacity is hard)."""
         return round(self.overflow_penalty) if self.allow_overflow else None
+
+
+#: Deterministic work (CP-SAT deterministic seconds, ≈ seconds of one quiet core) per
+#: second of the user's ``time_limit_s``. The work budget, not the wall clock, is meant
+#: to stop a solve, so the plan does not depend on the machine; ``time_limit_s`` itself
+#: is a hard wall-clock cap that binds only on a machine slower than this ratio assumes
+#: (the plan then depends on its speed, and says so: ``ZonePlan.wall_stops``).
+#: Measured on the project's shared 2-core machine under load 3-7: one work unit of the
+#: zone models took 2.5-9 wall seconds, so 0.2 leaves the cap unreached there.
+WORK_PER_SECOND = 0.2
+
+
+def work_budget(limits: SolveLimits, most: float | None = None) -> float:
+    """Deterministic work budget of a solve given ``limits`` (at most ``most``)."""
+    work = WORK_PER_SECOND * limits.time_limit_s
+    return work if most is None else min(work, most)
 
 
 #: Options with every default: what the model does when nothing is set.

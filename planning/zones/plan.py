@@ -70,11 +70,21 @@ Where the steps live: :mod:`planning.zones.instance` (pairs in reach),
 module runs them in order (:func:`optimal_zones`) and builds the
 :class:`ZonePlan`.
 
-Determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and a
-deterministic-time limit (``max_deterministic_time``), and the repair loops stop
-on a budget of deterministic time, so the answer does not depend on machine
-speed; wall-clock limits are a generous safety net only. Solve times (wall
-clock) are kept on the plan, not in ``metrics.json``.
+Anytime phase (``options.anytime``, :mod:`planning.zones.anytime`). What is
+left of the time limit after that first plan improves it (CP-SAT over groups
+of neighbouring zones, hinted with the best plan) and proves it (CP-SAT over
+the pairs reduced-cost fixing leaves; its bound is reported when better than
+the relaxation's), until the gap is at most ``options.gap_tolerance``.
+
+Time and determinism: CP-SAT runs with one worker, a fixed ``random_seed`` and
+a deterministic-time limit, and every loop stops on a work budget of
+:data:`planning.zones.options.WORK_PER_SECOND` units per second of
+``time_limit_s``, so the answer does not depend on machine speed. The limit
+itself is a wall-clock cap from the start of the solve (each CP-SAT call gets
+the time left; :data:`WALL_MARGIN_S` past it at most once the first plan is
+made); when it, not the budget, stops a search the plan says so
+(:attr:`ZonePlan.wall_stops`). Solve times (wall clock) are kept on the plan,
+not in ``metrics.json``.
 Every output is sorted by id.
 """
 
@@ -93,7 +103,14 @@ from numpy.typing import NDArray
 
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
-from planning.zones.contiguity import attach_greedily, detached_pieces, make_contiguous
+from planning.zones.anytime import improve, plan_cost
+from planning.zones.contiguity import (
+    MAX_CONTIGUITY_ROUNDS,
+    attach_greedily,
+    detached_pieces,
+    make_contiguous,
+    why_detached,
+)
 from planning.zones.instance import (
     BlockGraph,
     Instance,
@@ -104,9 +121,9 @@ from planning.zones.instance import (
     students_at,
     students_moved,
 )
-from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, SolveLimits, ZoneOptions
+from planning.zones.options import DEFAULT_LIMITS, DEFAULT_OPTIONS, WORK_PER_SECOND, SolveLimits, ZoneOptions, work_budget
 from planning.zones.relaxation import Relaxation, relax
-from planning.zones.repair import Cut, Repair, WorkBudget, integer_repair
+from planning.zones.repair import MIN_CALL_WALL_S, Cut, Repair, WorkBudget, integer_repair
 from planning.zones.rounding import (
     LocalPairs,
     chain_improve,
@@ -126,9 +143,15 @@ LOCAL_CANDIDATES = 8
 #: whole before the rounding, it starts further from the relaxation, so more.
 CHAIN_PASSES = 2
 CONTIGUOUS_CHAIN_PASSES = 8
-#: Least work budget (deterministic seconds) of the split of a site's zone among its
-#: schools when the sites' plan spent the rest: enough for a few contiguity windows.
+#: Least time limit (seconds) of the split of a site's zone among its schools when the
+#: sites' plan spent the rest: enough for a few contiguity windows.
 MIN_PART_BUDGET = 1.0
+#: Contiguity passes at most while pieces are left, fewer each pass, and time remains.
+MAX_MENDS = 4
+#: How far past ``time_limit_s`` a solve may run once its first plan is made: the CP-SAT
+#: call under way stops at the deadline but may first finish loading its model. (The
+#: first plan itself, seconds even on 20,000 blocks, is always made.)
+WALL_MARGIN_S = 1.0
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 
@@ -181,8 +204,17 @@ class ZonePlan:
         Whether every zone is one piece (``None`` when not checked).
     enclaves
         Pieces of zones detached from their school (empty when contiguous).
+    enclave_reasons
+        Why each of :attr:`enclaves` is still apart (same order), in words:
+        no bordering school in reach (no plan of whole zones exists), too few
+        free seats around it, or the time limit.
     details
         Solver figures: splits, repair sizes, cut rounds, Lagrange price.
+    wall_stops
+        Times the wall clock (``time_limit_s``), not the deterministic work
+        budget, stopped a search: when non-zero the plan may differ on a faster
+        machine. Like :attr:`solve_time_s`, kept out of ``details`` (and so out
+        of ``metrics.json``, which must not depend on the machine).
     """
 
     level: str
@@ -201,7 +233,9 @@ class ZonePlan:
     block_school: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     contiguous: bool | None = None
     enclaves: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    enclave_reasons: tuple[str, ...] = ()
     details: Mapping[str, float | int | str] = field(default_factory=dict)
+    wall_stops: int = 0
 
 
 
@@ -278,6 +312,8 @@ class _Finish:
     overflow_penalty_s: int | None
     enclaves: tuple[tuple[str, tuple[str, ...]], ...] | None
     details: Mapping[str, float | int | str]
+    reasons: tuple[str, ...] = ()
+    wall_stops: int = 0
 
 
 def _plan(
@@ -315,6 +351,8 @@ def _plan(
         block_school=np.where(pair >= 0, school, -1),
         contiguous=None if enclaves is None else not enclaves,
         enclaves=enclaves or (),
+        enclave_reasons=() if finish is None else finish.reasons,
+        wall_stops=0 if finish is None else finish.wall_stops,
         details=dict(finish.details if finish is not None else {}),
     )
 
@@ -400,9 +438,10 @@ def optimal_zones(
         (``allow_overflow``, ``overflow_penalty``) and contiguity; the travel
         cap and townships are given by ``reach``.
     limits
-        Work budget of the CP-SAT repair (used only when the chain rounding
-        cannot fit every block or meet the stability cap) and of the contiguity
-        loop, in CP-SAT deterministic time; CP-SAT seed.
+        ``time_limit_s``: wall-clock cap of the solve, and (times
+        :data:`planning.zones.options.WORK_PER_SECOND`) the deterministic work
+        budget of the CP-SAT repair, the contiguity loop and the anytime phase;
+        ``wall_limit_s`` (optional) a shorter wall-clock cap; CP-SAT seed.
 
     Returns
     -------
@@ -428,15 +467,19 @@ def optimal_zones(
     """
     if options.method == "nearest":
         return nearest_zones(travel, demand, capacity_seats, level=level, reach=reach, current=current)
-    solve = _Zoning(travel, demand, capacity_seats, level, reach, current, graph, limits).solve
+    zoning = _Zoning(travel, demand, capacity_seats, level, reach, current, graph, limits)
+    deadline = _deadline(time.perf_counter(), limits)
     try:
-        return solve(options)
+        return zoning.solve(options)
     except (InfeasibleError, SolverError) as err:
         if options.allow_overflow:
             raise
         first = err
+    # the second solve keeps to the same wall-clock deadline (and gets the whole work budget again)
+    left = max(deadline - time.perf_counter(), MIN_CALL_WALL_S)
+    zoning = dataclasses.replace(zoning, limits=limits.model_copy(update={"wall_limit_s": left}))
     try:
-        plan = solve(options.model_copy(update={"allow_overflow": True}))
+        plan = zoning.solve(options.model_copy(update={"allow_overflow": True}))
     except (InfeasibleError, SolverError):
         raise first from None
     why = first.summary if isinstance(first, InfeasibleError) else str(first)
@@ -467,7 +510,8 @@ def _optimal(
         "lp_bound_s": relaxed.lp_bound,
         "lagrange_price_s": relaxed.price,
     }
-    r = Repair(p, relaxed.flow.pair_flow, st.roots, max_moved, penalty, limits.seed, WorkBudget(limits.time_limit_s))
+    budget = WorkBudget(work_budget(limits), deadline=_deadline(t0, limits))
+    r = Repair(p, relaxed.flow.pair_flow, st.roots, max_moved, penalty, limits.seed, budget)
     cuts: list[Cut] = []
     school, rounded, free_total = st.school, False, 0
     if graph is not None:
@@ -482,12 +526,73 @@ def _optimal(
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if graph is not None:
         school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details)
+        # pieces left and time to spare (anytime): more rounds, from the cuts found so far
+        while options.anytime and enclaves and not r.budget.exhausted() and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS:
+            school, more, left = make_contiguous(r, school, graph, cuts, details)
+            rounds += more
+            if len(left) >= len(enclaves):
+                enclaves = left
+                break
+            enclaves = left
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
+    details["first_plan_work_units"] = round(r.budget.spent, 3)
+    bound = relaxed.bound
+    if options.anytime and excess(p, school, max_moved, penalty) == 0:
+        school, bound = _anytime(r, school, relaxed, graph, options, details)
+        if graph is not None:
+            enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
     details["work_units"] = round(r.budget.spent, 3)
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
-    enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
-    finish = _Finish(relaxed.bound, penalty, None if graph is None else enclave_ids, details)
+    enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
+    finish = _Finish(bound, penalty, None if graph is None else enclave_ids, details, reasons, r.budget.wall_stops)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+def _enclave_report(
+    p: Instance,
+    school: NDArray[np.int64],
+    enclaves: list[tuple[int, NDArray[np.int64]]],
+    graph: BlockGraph | None,
+    penalty: int | None,
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
+    """Each detached piece as ``(school id, block ids)`` and why it is still apart."""
+    ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
+    if graph is None:
+        return ids, ()
+    reasons = tuple(why_detached(p, school, j, piece, graph, seats_hard=penalty is None) for j, piece in enclaves)
+    return ids, reasons
+
+
+def _deadline(t0: float, limits: SolveLimits) -> float:
+    """Wall-clock deadline of a solve started at ``t0``: the time limit, or the wall limit when shorter."""
+    wall = limits.time_limit_s if limits.wall_limit_s is None else min(limits.time_limit_s, limits.wall_limit_s)
+    return t0 + wall
+
+
+def _anytime(
+    r: Repair,
+    school: NDArray[np.int64],
+    relaxed: Relaxation,
+    graph: BlockGraph | None,
+    options: ZoneOptions,
+    details: dict[str, float | int | str],
+) -> tuple[NDArray[np.int64], float]:
+    """The anytime phase (:mod:`planning.zones.anytime`) on the first plan: the better plan and the best bound."""
+    got = improve(
+        r, school, relaxed.bound, pair_flow=relaxed.flow.pair_flow, price=relaxed.price, graph=graph,
+        tolerance=options.gap_tolerance,
+    )
+    details.update(
+        {
+            "first_plan_objective_s": plan_cost(r.p, school, r.overflow_penalty_s),
+            "windows": got.windows,
+            "window_improvements": got.improvements,
+            "proof_status": got.proof_status,
+            "proof_pairs": got.proof_pairs,
+            "bound_source": "cp-sat" if got.bound > relaxed.bound else "relaxation",
+        }
+    )
+    return got.school, max(got.bound, relaxed.bound)
 
 
 @dataclass(frozen=True)
@@ -540,8 +645,10 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
         options=options, limits=z.limits,
     )
     # the site's zone among its schools, with the work budget the sites' plan left
+    # (work left, in seconds of time limit: deterministic; the wall clock left is the cap)
     spent = float(site_plan.details.get("work_units", 0.0))
-    part_limits = z.limits.model_copy(update={"time_limit_s": max(z.limits.time_limit_s - spent, MIN_PART_BUDGET)})
+    left_s = max(z.limits.time_limit_s - spent / WORK_PER_SECOND, MIN_PART_BUDGET)
+    deadline = _deadline(t0, z.limits)
 
     def solve_part(
         travel: TravelMatrix, demand: NDArray[np.int64], seats: NDArray[np.int64], current: NDArray[np.int64],
@@ -550,7 +657,9 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
         opts = options.model_copy(update={"max_moved": None})
         return optimal_zones(
             travel, demand, seats, level=z.level, reach=Reach(max_travel_s=None), current=current, graph=part,
-            options=opts, limits=part_limits,
+            options=opts, limits=z.limits.model_copy(
+                update={"time_limit_s": left_s, "wall_limit_s": max(deadline - time.perf_counter(), MIN_CALL_WALL_S)}
+            ),
         ).block_school
 
     school = split(p, site_plan.block_school, sites, graph, solve_part)
@@ -567,8 +676,8 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
     if detached_pieces(school, graph.adjacency, graph.roots, p.connector):
         school = attach_greedily(p, school, graph, penalty)
     enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
-    enclave_ids = tuple((str(p.school_ids[j]), tuple(p.block_ids[piece].tolist())) for j, piece in enclaves)
-    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details)
+    enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
+    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details, reasons, site_plan.wall_stops)
     return _plan(p, school, level=z.level, t0=t0, share=z.reach.lower_grades_share, finish=finish)
 
 

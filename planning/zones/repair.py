@@ -15,14 +15,18 @@ contiguity cuts ``x_ij ≤ Σ_{k ∈ border} x_kj``; minimize travel plus penalt
 The plan given is a complete hint.
 
 Determinism: one worker, a fixed seed and a deterministic-time limit charged
-to a :class:`WorkBudget`, so the plan does not depend on machine speed.
+to a :class:`WorkBudget`, so the plan does not depend on machine speed; the
+budget's wall deadline (the user's time limit) is a hard cap that binds only
+on a slow machine.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,11 +51,11 @@ REPAIR_MIN_FREE = 200
 HARD_OVERFLOW_PENALTY = 10**7
 #: CP-SAT deterministic time per repair solve (about seconds on one core).
 REPAIR_DETERMINISTIC_TIME = 2.0
-#: Wall-clock safety net per CP-SAT call, as a multiple of its deterministic limit:
-#: deterministic limits decide when search stops (so the plan does not depend on
-#: the machine's speed); this only guards against a runaway solve.
-WALL_SAFETY_FACTOR = 20.0
-WALL_SAFETY_MIN_S = 5.0
+#: Work charged per variable of a CP-SAT model for building and presolving it (see ``WorkBudget.charge``).
+WORK_PER_VARIABLE = 1e-4
+#: Least wall time given to one CP-SAT call once the deadline is near: it must at
+#: least load the model and return the hint (a solve never stops without a plan).
+MIN_CALL_WALL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,24 +68,63 @@ class Cut:
 
 
 class WorkBudget:
-    """Deterministic work budget (CP-SAT deterministic time units, ≈ seconds on a typical core).
+    """Deterministic work budget (CP-SAT deterministic time units, ≈ seconds on a typical core) and a wall deadline.
 
-    Every repair loop stops on this budget rather than on the wall clock, so the
-    same inputs and seed give the same plan on a fast or a slow machine.
+    Every repair loop stops on the deterministic budget, so the same inputs and
+    seed give the same plan on a fast or a slow machine. The ``deadline``
+    (``time.perf_counter()`` value; ``None``: none) is the user's time limit as
+    a hard cap: each CP-SAT call gets the wall time left as its
+    ``max_time_in_seconds`` and the loops stop once it has passed. It binds
+    only on a machine much slower than the deterministic budget assumes, and
+    then the plan depends on the machine's speed (the price of keeping the
+    time limit).
     """
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, deadline: float | None = None) -> None:
         self.limit = float(limit)
         self.spent = 0.0
+        self.deadline = deadline
+        self.wall_stops = 0
 
-    def charge(self, solver: cp_model.CpSolver) -> None:
+    def charge(self, solver: cp_model.CpSolver, model: cp_model.CpModel | None = None) -> None:
+        """Charge a call: CP-SAT's deterministic time plus the work of building and presolving its model.
+
+        CP-SAT's deterministic time leaves out most of the model's loading and
+        presolve, which on these many small models is most of the wall time; a
+        fixed charge per variable (deterministic too) stands for it.
+        """
         self.spent += float(solver.deterministic_time)
+        if model is not None:
+            self.spent += WORK_PER_VARIABLE * len(model.proto.variables)
 
     def remaining(self) -> float:
         return max(self.limit - self.spent, 0.0)
 
+    def wall_left(self) -> float:
+        """Wall seconds to the deadline (infinite without one)."""
+        return float("inf") if self.deadline is None else self.deadline - time.perf_counter()
+
     def exhausted(self, share: float = 1.0) -> bool:
-        return self.spent >= share * self.limit
+        """Whether the budget's ``share`` is spent or the deadline has passed (counted in :attr:`wall_stops`)."""
+        if self.spent >= share * self.limit:
+            return True
+        if self.wall_left() <= 0:
+            self.wall_stops += 1
+            return True
+        return False
+
+    def limit_call(self, prm: Any, deterministic_time: float, model: cp_model.CpModel | None = None) -> None:
+        """Set a CP-SAT call's limits: deterministic time within the budget (less ``model``'s charge), wall time to the deadline."""
+        building = 0.0 if model is None else WORK_PER_VARIABLE * len(model.proto.variables)
+        prm.max_deterministic_time = max(min(deterministic_time, self.remaining() - building), 1e-3)
+        left = self.wall_left()
+        if left != float("inf"):
+            prm.max_time_in_seconds = max(left, MIN_CALL_WALL_S)
+
+    def note_stop(self, solver: cp_model.CpSolver, deterministic_time: float) -> None:
+        """Count a call the wall clock stopped before its deterministic limit (the plan then depends on speed)."""
+        if self.deadline is not None and self.wall_left() <= 0 and solver.deterministic_time < 0.99 * deterministic_time:
+            self.wall_stops += 1
 
 
 @dataclass(frozen=True)
@@ -147,16 +190,18 @@ def _candidate_pairs(r: Repair, school: NDArray[np.int64], i: int, extra: Mappin
 
 
 def _assignment_vars(
-    r: Repair, sm: _SubModel, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut]
+    r: Repair, sm: _SubModel, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut],
+    schools: Sequence[int] = (),
 ) -> bool:
     """One Boolean per free block and candidate school, exactly one per block, hinted with ``school``.
 
-    Returns whether the hint is complete (every block's school among its candidates).
+    ``schools``: schools every free block may also take where in reach. Returns
+    whether the hint is complete (every block's school among its candidates).
     """
     p, model = r.p, sm.model
     is_free = np.zeros(len(p.demand), bool)
     is_free[free] = True
-    extra: dict[int, set[int]] = {}
+    extra: dict[int, set[int]] = {int(i): set(schools) for i in free.tolist()} if len(schools) else {}
     for cut in cuts:
         for i in cut.border.tolist():
             if is_free[i]:
@@ -186,7 +231,7 @@ def _assignment_vars(
 
 
 def _build(
-    r: Repair, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut]
+    r: Repair, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut], schools: Sequence[int] = ()
 ) -> tuple[_SubModel, bool]:
     """The repair model of the ``free`` blocks (see the module docstring) and whether its hint is complete."""
     p = r.p
@@ -199,7 +244,7 @@ def _build(
     fixed_moved = int(p.demand[fixed & (p.current >= 0) & (school != p.current)].sum())
     sm = _SubModel()
     model, x = sm.model, sm.x
-    hint_ok = _assignment_vars(r, sm, school, free, cuts)
+    hint_ok = _assignment_vars(r, sm, school, free, cuts, schools)
     for j, root in r.roots.items():
         if is_free[root] and (root, j) in x:
             model.add(x[root, j] == 1)
@@ -236,25 +281,27 @@ def solve_sub(
     *,
     cuts: Sequence[Cut],
     deterministic_time: float,
+    schools: Sequence[int] = (),
 ) -> tuple[NDArray[np.int64], int, int] | None:
     """Re-assign the ``free`` blocks with CP-SAT, all others fixed; ``None`` if infeasible.
+
+    ``schools``: schools every free block may take where in reach, besides its own candidates.
 
     Returns the new school of every block, the CP-SAT status and the seats still
     missing (students above capacity, 0 when the plan is feasible).
     """
-    sm, hint_ok = _build(r, school, free, cuts)
+    sm, hint_ok = _build(r, school, free, cuts, schools)
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = 1
     prm.linearization_level = 2  # full LP relaxation: these are tight packing models
     prm.random_seed = r.seed
-    det = max(min(deterministic_time, r.budget.remaining()), 1e-3)
-    prm.max_deterministic_time = det
-    prm.max_time_in_seconds = max(WALL_SAFETY_FACTOR * det, WALL_SAFETY_MIN_S)
+    r.budget.limit_call(prm, deterministic_time, sm.model)
     prm.relative_gap_limit = 1e-6
     prm.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(sm.model)
-    r.budget.charge(solver)
+    r.budget.charge(solver, sm.model)
+    r.budget.note_stop(solver, prm.max_deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.INFEASIBLE:
             return None
@@ -380,6 +427,10 @@ def _no_whole_plan(
     """Why every block freed still gave no fitting plan: proven (infeasible) or not (the solver's limit)."""
     p = r.p
     counts = p.start[1:] - p.start[:-1]
+    if got is None and r.max_moved is not None:
+        # CP-SAT proved that no plan with every block free keeps to the stability cap
+        # (capacity is soft in the repair model, so the cap is what fails)
+        return _cap_infeasible(r, school, level)
     proven = got is not None and got[1] == cp_model.OPTIMAL and (counts <= REPAIR_CANDIDATES).all()
     if not proven:
         return SolverError(_unmet_message(r, school, level))
@@ -396,6 +447,30 @@ def _no_whole_plan(
             for j in np.flatnonzero(over > 0)
         ],
         hint="allow overflow, raise capacity, or raise the maximum travel time",
+    )
+
+
+def _cap_infeasible(r: Repair, school: NDArray[np.int64], level: str) -> InfeasibleError:
+    """The stability cap cannot be met with whole blocks: how many moves each school's own block forces."""
+    p, cap = r.p, int(r.max_moved or 0)
+    forced = [
+        (j, root) for j, root in sorted(r.roots.items())
+        if p.current[root] >= 0 and p.current[root] != j and p.demand[root] > 0
+    ]
+    students = int(sum(int(p.demand[root]) for _, root in forced))
+    if students > cap:
+        blocks = ", ".join(f"{p.block_ids[root]} (school {p.school_ids[j]})" for j, root in forced)
+        return InfeasibleError(
+            summary=f"{level}: each school's own block belongs to its zone, which moves {students} students "
+            f"from their current school but max_moved is {cap}",
+            shortfalls=[Shortfall(where=f"blocks {blocks}", short_by=students - cap, unit="students")],
+            hint="raise max_moved, or set contiguity = false",
+        )
+    moved = students_moved(p, school)
+    return InfeasibleError(
+        summary=f"{level}: no plan of whole blocks keeps to max_moved {cap} (the best found moves {moved} students)",
+        shortfalls=[Shortfall(where="stability cap", short_by=max(moved - cap, 1), unit="students")],
+        hint="raise max_moved: blocks change school whole",
     )
 
 

@@ -470,7 +470,21 @@ def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str
             f"(allowance {b['allowance_yuan']:,.0f} yuan/year)" if b["boarders"] else ""
         )
         + (f"; moved {mv['plan']} students (nearest {mv['nearest']})" if mv["plan"] is not None else "")
+        + _pieces_note(lz)
     )
+
+
+def _pieces_note(lz: LevelZones) -> str:
+    """The console's word on zones left in pieces (which and why) and on a search the clock stopped."""
+    plan, note = lz.plan, ""
+    if plan.enclaves:
+        n = len(plan.enclaves)
+        more = f" (all {n} in metrics.json)" if n > 1 else ""
+        first = plan.enclave_reasons[0] if plan.enclave_reasons else f"zone of school {plan.enclaves[0][0]}"
+        note += f"; {n} detached zone piece{'s' if n > 1 else ''}: {first}{more}"
+    if plan.wall_stops:
+        note += "; the time limit stopped the search before its work budget (a faster machine may give a better plan)"
+    return note
 
 
 def _report_level(out: _Outputs, lz: LevelZones, lt: _LevelTravel, adjacency_method: str) -> None:

@@ -57,12 +57,16 @@ def test_nearest_baseline_reports_its_overflow() -> None:
 def test_split_block_repaired_with_honest_gap() -> None:
     # Relaxation: b0 → A (6), b1 split 3/3 → 3·10 + 3·20 = 90. Integer optimum: b1 → B, 6·20 = 120.
     tm = matrix([[0, 100], [10, 20]])
-    plan = from_arrays(tm, [6, 6], [9, 9], reach=NO_CAP)
+    plan = from_arrays(tm, [6, 6], [9, 9], reach=NO_CAP, options=ZoneOptions(anytime=False))
     assert plan.bound_s == 90
     assert plan.objective_s == 120
     assert plan.gap == pytest.approx(30 / 120)
     assert plan.assignment["school_id"].tolist() == ["A", "B"]
     assert plan.details["split_blocks"] == 1
+    # the anytime phase proves the integer optimum: CP-SAT's bound beats the relaxation's
+    proven = from_arrays(tm, [6, 6], [9, 9], reach=NO_CAP)
+    assert (proven.objective_s, proven.bound_s, proven.gap, proven.status) == (120, 120, 0.0, "OPTIMAL")
+    assert proven.details["bound_source"] == "cp-sat"
 
 
 def test_short_capacity_plans_with_overflow_and_says_why() -> None:
@@ -194,10 +198,15 @@ def test_thin_zones_are_handed_over_whole_before_the_rounding() -> None:
     # B = {b1, b3} fits but is broken; each piece joins the zone it borders before
     # the rounding, so the contiguity pass has nothing left to do.
     tm = matrix([[0, 300], [200, 100], [100, 200], [300, 0]])
-    plan = from_arrays(tm, [10] * 4, [30, 30], reach=NO_CAP, graph=BlockGraph(chain(4), np.array([0, 3])))
+    graph = BlockGraph(chain(4), np.array([0, 3]))
+    plan = from_arrays(tm, [10] * 4, [30, 30], reach=NO_CAP, graph=graph, options=ZoneOptions(anytime=False))
     assert plan.block_school.tolist() == [0, 0, 1, 1]
     assert plan.contiguous is True and plan.details["contiguity_rounds"] == 0
     assert plan.objective_s == 4000 and plan.bound_s == 2000
+    # the anytime phase finds the whole-zone optimum by hand: A = {b0, b1, b2} (30 seats), B = {b3}
+    best = from_arrays(tm, [10] * 4, [30, 30], reach=NO_CAP, graph=graph)
+    assert best.block_school.tolist() == [0, 0, 0, 1]
+    assert best.contiguous is True and best.objective_s == 3000 and best.bound_s == 2000
 
 
 def test_contiguity_pass_attaches_pieces_greedily(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,8 +310,12 @@ def test_overflow_gives_whole_blocks_room_where_the_relaxation_overflows() -> No
     # nowhere to go without overflow: it stays at A (3 over, 3·7200 + 20 = 21,620, the
     # hand optimum; a2 at B would put B 4 over) instead of chains passing blocks round.
     tm = matrix([[1, 50], [1, 50], [1, 50], [50, 1]])
-    plan = from_arrays(tm, [5, 5, 5, 5], [12, 6], reach=NO_CAP, options=ZoneOptions(allow_overflow=True))
+    opts = ZoneOptions(allow_overflow=True, anytime=False)
+    plan = from_arrays(tm, [5, 5, 5, 5], [12, 6], reach=NO_CAP, options=opts)
     assert plan.block_school.tolist() == [0, 0, 0, 1]
     assert plan.objective_s == 3 * 7200 + 20 and plan.bound_s == 2 * 7200 + 19 + 50
+    # the anytime phase proves it optimal
+    proven = from_arrays(tm, [5, 5, 5, 5], [12, 6], reach=NO_CAP, options=ZoneOptions(allow_overflow=True))
+    assert proven.objective_s == proven.bound_s == 3 * 7200 + 20
     assert plan.details["chain_rounds"] == 0
     assert plan.overflow["over_by"].tolist() == [3]

@@ -1,0 +1,365 @@
+"""Anytime phase of optimal zones: what is left of the time limit improves the first plan and proves it.
+
+The fast path (relaxation, priced chains, local search) gives a first plan in
+seconds. This phase then alternates two CP-SAT searches, both hinted with the
+best plan so far, until the proven gap is at most the tolerance, the
+deterministic budget is spent or the wall deadline passes:
+
+- **Neighbourhood search** (:func:`_neighbourhoods`). A window is a group of
+  neighbouring zones: a seed school and the schools whose blocks compete with
+  it most (blocks having both among their few cheapest schools). Every block
+  of the window's zones is freed, everything else fixed, and the window is
+  re-solved with :func:`planning.zones.repair.solve_sub` (each block's
+  cheapest schools, the schools its relaxation flow uses and its own school);
+  the plan is kept when it costs less. Seeds are taken in decreasing reduced
+  cost of their zones (where the plan departs most from the relaxation); a
+  pass with no improvement makes the windows larger.
+- **Proof** (:func:`_prove`). With seat prices ``π_j ≥ 0`` (the relaxation's
+  duals) the Lagrangian ``L(π) = Σ_i min_j d_i (c_ij + π_j) − Σ_j π_j c_j`` is
+  a lower bound, and a pair's reduced cost ``r_ij = d_i (c_ij + π_j) − min_k
+  d_i (c_ik + π_k)`` is what it adds to ``L`` in any plan using it; so no plan
+  cheaper than the best one ``UB`` uses a pair with ``r_ij > UB − L(π)``
+  (reduced-cost fixing). CP-SAT over the pairs left, hinted with the plan,
+  therefore has the problem's own optimum: its bound is a valid bound of the
+  problem (reported when better than the relaxation's) and its plan, when
+  cheaper, is kept. It runs when the pairs left are few enough to build.
+
+Contiguity. With a block graph the windows keep the rule "a block may belong
+to ``j`` only if one of its neighbours does" and a window's plan is kept only
+when it leaves no more detached pieces among its zones than before; the
+proof's bound (of the problem without contiguity) is still a valid bound.
+
+Determinism: one CP-SAT worker, fixed seed, deterministic-time limits charged
+to the :class:`planning.zones.repair.WorkBudget`; the wall deadline is a hard
+cap only (see there).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from ortools.sat.python import cp_model
+
+from planning.zones.contiguity import detached_pieces, neighbour_rule
+from planning.zones.instance import BlockGraph, Instance, excess, pair_index, students_at
+from planning.zones.repair import Cut, Repair, solve_sub
+from planning.zones.rounding import LocalPairs, seat_prices
+
+logger = logging.getLogger(__name__)
+
+#: Schools in a window at first; a pass with no improvement multiplies it by WINDOW_GROWTH.
+WINDOW_SCHOOLS = 6
+WINDOW_GROWTH = 1.6
+#: A block's cheapest schools that make two schools compete (window neighbours).
+COMPETING_CANDIDATES = 4
+#: Deterministic time of a window solve per freed block, and its bounds (about seconds).
+WINDOW_TIME_PER_BLOCK = 0.002
+WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
+#: Share of the budget kept for the proof once the windows have had theirs.
+PROOF_SHARE = 0.35
+#: Most pairs the proof model is built with (larger: the bound stays the relaxation's).
+PROOF_MAX_PAIRS = 150_000
+#: Wall seconds building the proof model takes per pair, about (in Python): no proof is
+#: started that could not be built before the deadline.
+PROOF_BUILD_S_PER_PAIR = 4e-5
+
+
+@dataclass(frozen=True)
+class Anytime:
+    """The result of the anytime phase.
+
+    Attributes
+    ----------
+    school
+        The best plan found (the first plan when nothing better was).
+    bound
+        The best proven lower bound (the relaxation's or CP-SAT's, whichever is higher).
+    windows, improvements
+        Window solves run and kept.
+    proof_status
+        CP-SAT status of the proof (``""`` when it did not run).
+    proof_pairs
+        Pairs left by reduced-cost fixing (0 when the proof did not run).
+    """
+
+    school: NDArray[np.int64]
+    bound: float
+    windows: int
+    improvements: int
+    proof_status: str
+    proof_pairs: int
+
+
+def plan_cost(p: Instance, school: NDArray[np.int64], penalty: int | None) -> int:
+    """Objective of a plan: Σ students × (travel + stability penalty), plus overflow at ``penalty`` when allowed."""
+    pair = pair_index(p, np.arange(len(school)), school)
+    ok = (pair >= 0) & (p.demand > 0)
+    cost = int((p.cost[pair[ok]] * p.demand[ok]).sum())
+    if penalty is not None:
+        cost += penalty * int(np.maximum(students_at(p, school) - p.capacity, 0).sum())
+    return cost
+
+
+def gap_of(cost: float, bound: float) -> float:
+    """``(cost − bound) / cost``, 0 when the bound meets the cost."""
+    return 0.0 if cost <= bound else (cost - bound) / max(cost, 1.0)
+
+
+def _competition(p: Instance) -> sp.csr_array:
+    """School × school: blocks having both among their :data:`COMPETING_CANDIDATES` cheapest schools."""
+    n, m = len(p.demand), len(p.capacity)
+    rank = np.arange(len(p.origin)) - p.start[p.origin]
+    near = (rank < COMPETING_CANDIDATES) & (p.demand[p.origin] > 0)
+    b = sp.csr_array((np.ones(int(near.sum())), (p.origin[near], p.dest[near])), shape=(n, m))
+    return sp.csr_array(b.T @ b)
+
+
+def _window(comp: sp.csr_array, seed: int, size: int) -> NDArray[np.int64]:
+    """The seed and the ``size − 1`` schools competing most with the group so far (ties: lower index)."""
+    m = comp.shape[0]
+    inside = np.zeros(m, bool)
+    inside[seed] = True
+    score = np.zeros(m)
+    row = comp[[seed], :].toarray().ravel()
+    for _ in range(min(size, m) - 1):
+        score += row
+        cand = np.where(inside | (score <= 0), -np.inf, score)
+        k = int(np.argmax(cand))
+        if not np.isfinite(cand[k]):
+            break
+        inside[k] = True
+        row = comp[[k], :].toarray().ravel()
+    return np.flatnonzero(inside)
+
+
+@dataclass
+class _State:
+    """The search so far."""
+
+    school: NDArray[np.int64]
+    cost: int
+    bound: float
+    windows: int = 0
+    improvements: int = 0
+
+
+def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Reduced cost each zone's blocks carry at the seat prices: where the plan departs from the relaxation."""
+    m = len(p.capacity)
+    red = (p.cost + prices[p.dest]) * p.demand[p.origin]
+    best = np.full(len(p.demand), np.inf)
+    np.minimum.at(best, p.origin, red)
+    pair = pair_index(p, np.arange(len(school)), school)
+    ok = (pair >= 0) & (p.demand > 0)
+    rc = red[pair[ok]] - best[ok]
+    return np.bincount(school[ok], weights=rc.astype(float), minlength=m).astype(np.float64)
+
+
+def _try_window(
+    r: Repair, st: _State, free: NDArray[np.int64], zones: NDArray[np.int64], graph: BlockGraph | None, det: float
+) -> bool:
+    """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
+    p = r.p
+    cuts: list[Cut] = []
+    if graph is not None:
+        cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
+        cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, graph.adjacency, graph.roots)]
+    got = solve_sub(r, st.school, free, cuts=cuts, deterministic_time=det, schools=zones.tolist())
+    st.windows += 1
+    if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    new = got[0]
+    if excess(p, new, r.max_moved, r.overflow_penalty_s) > 0:
+        return False
+    cost = plan_cost(p, new, r.overflow_penalty_s)
+    if cost >= st.cost:
+        return False
+    if not _no_new_pieces(p, graph, st.school, new):
+        return False
+    st.school, st.cost = new, cost
+    st.improvements += 1
+    return True
+
+
+def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64], new: NDArray[np.int64]) -> bool:
+    """Whether the zones ``new`` changes have no more detached pieces than in ``old`` (always, without a graph)."""
+    if graph is None:
+        return True
+    changed = old != new
+    zones = np.unique(np.r_[old[changed], new[changed]])
+    zones = zones[zones >= 0]
+    before = detached_pieces(np.where(np.isin(old, zones), old, -1), graph.adjacency, graph.roots, p.connector)
+    after = detached_pieces(np.where(np.isin(new, zones), new, -1), graph.adjacency, graph.roots, p.connector)
+    return len(after) <= len(before)
+
+
+def _neighbourhoods(
+    r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, share: float
+) -> None:
+    """Window solves over groups of neighbouring zones until the budget's ``share`` is spent (see the module docstring)."""
+    p = r.p
+    m = len(p.capacity)
+    comp = _competition(p)
+    movable = (p.start[1:] > p.start[:-1]) & ((p.demand > 0) | (graph is not None))
+    pinned = np.zeros(len(p.demand), bool)
+    pinned[list(r.roots.values())] = True
+    size = float(WINDOW_SCHOOLS)
+    while not r.budget.exhausted(share) and gap_of(st.cost, st.bound) > tolerance:
+        order = np.lexsort((np.arange(m), -_zone_regret(p, st.school, prices)))
+        clean = np.zeros(m, bool)  # zones of windows solved without change since they last changed
+        improved = False
+        for seed in order.tolist():
+            if clean[seed]:
+                continue
+            zones = _window(comp, seed, int(size))
+            free = np.flatnonzero(np.isin(st.school, zones) & movable & ~pinned)
+            if not len(free):
+                continue
+            det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
+            if _try_window(r, st, free, zones, graph, det):
+                improved = True
+                clean[:] = False
+            else:
+                clean[zones] = True
+            if r.budget.exhausted(share) or gap_of(st.cost, st.bound) <= tolerance:
+                return
+        if size >= m and not improved:
+            return
+        if not improved:
+            size = min(size * WINDOW_GROWTH, float(m))
+
+
+def lagrangian(p: Instance, prices: NDArray[np.float64], r: Repair, price: int) -> tuple[float, NDArray[np.float64]]:
+    """``L(π)`` and every pair's reduced cost (see the module docstring), with the stability price ``price``."""
+    unit = p.cost + np.int64(price) * p.moved + prices[p.dest]
+    red = unit * p.demand[p.origin].astype(float)
+    best = np.full(len(p.demand), np.inf)
+    np.minimum.at(best, p.origin, red)
+    has = np.isfinite(best)
+    value = float(best[has].sum()) - float((prices * p.capacity).sum())
+    if r.max_moved is not None:
+        value -= price * r.max_moved
+    return value, red - best[p.origin]
+
+
+def _prove(
+    r: Repair, st: _State, prices: NDArray[np.float64], price: int, graph: BlockGraph | None
+) -> tuple[str, int]:
+    """CP-SAT over the pairs reduced-cost fixing leaves, hinted with the best plan; raises the bound and the plan.
+
+    Its plan is taken when cheaper and (with ``graph``) no zone has more detached pieces.
+    """
+    p = r.p
+    value, rc = lagrangian(p, prices, r, price)
+    slack = st.cost - value
+    keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
+    if int(keep.sum()) > PROOF_MAX_PAIRS or r.budget.exhausted() or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum():
+        return "", int(keep.sum())
+    pair = pair_index(p, np.arange(len(st.school)), st.school)
+    ok = (pair >= 0) & (p.demand > 0)
+    keep[pair[ok]] = True  # the plan's own pairs (kept anyway up to rounding)
+    model = cp_model.CpModel()
+    idx = np.flatnonzero(keep)
+    xs = [model.new_bool_var("") for _ in idx]
+    by_block: dict[int, list[cp_model.IntVar]] = {}
+    by_school: dict[int, list[cp_model.LinearExpr]] = {}
+    obj, moved = [], []
+    for v, k in zip(xs, idx.tolist(), strict=True):
+        i, j, d = int(p.origin[k]), int(p.dest[k]), int(p.demand[p.origin[k]])
+        by_block.setdefault(i, []).append(v)
+        by_school.setdefault(j, []).append(d * v)
+        obj.append(int(p.cost[k]) * d * v)
+        if p.moved[k]:
+            moved.append(d * v)
+        model.add_hint(v, bool(st.school[i] == j))
+    for lits in by_block.values():
+        model.add_exactly_one(lits)
+    for j, terms in sorted(by_school.items()):
+        if r.overflow_penalty_s is None:
+            model.add(sum(terms) <= int(p.capacity[j]))
+        else:
+            o = model.new_int_var(0, int(p.demand.sum()), "")
+            model.add(sum(terms) <= int(p.capacity[j]) + o)
+            model.add_hint(o, max(0, int(students_at(p, st.school)[j] - p.capacity[j])))
+            obj.append(int(r.overflow_penalty_s) * o)
+    if r.max_moved is not None:  # every block with students is free here
+        model.add(sum(moved) <= r.max_moved)
+    model.minimize(sum(obj))
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.num_workers = 1
+    prm.random_seed = r.seed
+    prm.linearization_level = 2
+    prm.catch_sigint_signal = False
+    r.budget.limit_call(prm, r.budget.remaining(), model)
+    status = solver.solve(model)
+    r.budget.charge(solver, model)
+    r.budget.note_stop(solver, prm.max_deterministic_time)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        new = st.school.copy()
+        for v, k in zip(xs, idx.tolist(), strict=True):
+            if solver.boolean_value(v):
+                new[int(p.origin[k])] = int(p.dest[k])
+        cost = plan_cost(p, new, r.overflow_penalty_s)
+        if cost < st.cost and excess(p, new, r.max_moved, r.overflow_penalty_s) == 0 and _no_new_pieces(p, graph, st.school, new):
+            st.school, st.cost = new, cost
+        st.bound = max(st.bound, math.floor(solver.best_objective_bound))
+    return solver.status_name(status), len(idx)
+
+
+def improve(
+    r: Repair,
+    school: NDArray[np.int64],
+    bound: float,
+    *,
+    pair_flow: NDArray[np.int64],
+    price: int,
+    graph: BlockGraph | None,
+    tolerance: float,
+) -> Anytime:
+    """Improve ``school`` and its ``bound`` with what is left of ``r.budget`` (see the module docstring).
+
+    Parameters
+    ----------
+    r
+        The repair context: instance, relaxation flow, roots, stability cap,
+        overflow penalty, seed and the work budget (with its wall deadline).
+    school
+        The first plan (fits every hard rule).
+    bound
+        The relaxation's bound.
+    pair_flow
+        The relaxation's flow per pair (its seat prices are the duals).
+    price
+        Lagrangian price per moved student of the relaxation (0 without a binding cap).
+    graph
+        Block graph when zones must stay whole, else ``None``.
+    tolerance
+        Stop once ``(cost − bound) / cost`` is at most this.
+
+    Returns
+    -------
+    Anytime
+    """
+    p = r.p
+    st = _State(school.copy(), plan_cost(p, school, r.overflow_penalty_s), float(bound))
+    proof, proof_pairs = "", 0
+    if gap_of(st.cost, st.bound) > tolerance and not r.budget.exhausted():
+        flow_cost = p.cost + np.int64(price) * p.moved
+        seats = p.capacity if r.overflow_penalty_s is None else np.maximum(p.capacity, students_at(p, school))
+        priced = LocalPairs(origin=p.origin, dest=p.dest, cost=flow_cost, start=p.start, demand=p.demand)
+        prices = seat_prices(priced, pair_flow, seats)
+        if r.overflow_penalty_s is not None:
+            prices = np.minimum(prices, float(r.overflow_penalty_s))
+        _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0 - PROOF_SHARE)
+        if gap_of(st.cost, st.bound) > tolerance:
+            proof, proof_pairs = _prove(r, st, prices, price, graph)
+        if gap_of(st.cost, st.bound) > tolerance and not r.budget.exhausted():
+            _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0)
+    logger.debug("anytime: %d windows, %d kept, proof %s on %d pairs", st.windows, st.improvements, proof, proof_pairs)
+    return Anytime(st.school, st.bound, st.windows, st.improvements, proof, proof_pairs)
