@@ -1,0 +1,18 @@
+"""School layout (学校布局规划): where to build, expand, merge or keep schools.
+
+The array-level core is :func:`locate`, single-source capacitated facility location with
+existing sites and a cap on open sites::
+
+    from planning.layout import locate
+
+    r = locate(cost, demand, capacity, open_cost, existing=mask, max_open=12, time_limit_s=10)
+    r.open, r.assign, r.objective, r.bound, r.gap, r.status
+
+Modules: :mod:`~planning.layout.locate` (the core and its checks), :mod:`~planning.layout.lagrange`
+(the lower bound), :mod:`~planning.layout.heuristic` (plans and local search),
+:mod:`~planning.layout.cpsat` (the CP-SAT model).
+"""
+
+from planning.layout.locate import LocateResult, locate
+
+__all__ = ["LocateResult", "locate"]
