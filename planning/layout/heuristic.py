@@ -64,44 +64,67 @@ def assign_greedy(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np.in
     return out
 
 
+#: Rows of the unit × unit swap table computed at once (memory: rows × n floats).
+SWAP_CHUNK = 512
+
+
 def _shift_pass(inst: Instance, assign: NDArray[np.int64], load: NDArray[np.float64], open_mask: NDArray[np.bool_]) -> bool:
+    """Each unit's best move to another open site with room, applied best first while still valid."""
+    n = len(assign)
+    rows = np.arange(n)
+    d = inst.demand
+    ok = open_mask[None, :] & inst.allowed & (load[None, :] + d[:, None] <= inst.capacity[None, :] + _EPS)
+    ok[rows, assign] = False
+    delta = np.where(ok, inst.cost - inst.cost[rows, assign][:, None], np.inf)
+    best = np.argmin(delta, axis=1)
+    gain = delta[rows, best]
     moved = False
-    for i in range(len(assign)):
-        a = int(assign[i])
-        ok = _fits(inst, load, i, open_mask)
-        ok[a] = False
-        if not ok.any():
-            continue
-        delta = np.where(ok, inst.cost[i] - inst.cost[i, a], np.inf)
-        j = int(np.argmin(delta))
-        if delta[j] < -_EPS:
+    for i in np.flatnonzero(gain < -_EPS)[np.argsort(gain[gain < -_EPS], kind="stable")]:
+        a, j = int(assign[i]), int(best[i])
+        if load[j] + d[i] <= inst.capacity[j] + _EPS:
             assign[i] = j
-            load[a] -= inst.demand[i]
-            load[j] += inst.demand[i]
+            load[a] -= d[i]
+            load[j] += d[i]
             moved = True
     return moved
 
 
-def _swap_pass(inst: Instance, assign: NDArray[np.int64], load: NDArray[np.float64]) -> bool:
-    moved = False
+def _swap_candidates(inst: Instance, assign: NDArray[np.int64], load: NDArray[np.float64], lo: int, hi: int) -> tuple[NDArray[np.int64], ...]:
+    """Improving swaps ``(i, k, delta)`` with ``lo ≤ i < hi``, each i's best one, by today's loads."""
     n = len(assign)
-    idx = np.arange(n)
+    d, c = inst.demand, inst.cost
+    i = np.arange(lo, hi)
+    a = assign[i]
+    delta = c[i[:, None], assign[None, :]] + c[:, a].T - c[i, a][:, None] - c[np.arange(n), assign][None, :]
+    ok = (assign[None, :] != a[:, None]) & inst.allowed[i[:, None], assign[None, :]] & inst.allowed[:, a].T
+    ok &= (load[a] - d[i])[:, None] + d[None, :] <= inst.capacity[a][:, None] + _EPS
+    ok &= (load[assign] - d)[None, :] + d[i][:, None] <= inst.capacity[assign][None, :] + _EPS
+    delta = np.where(ok, delta, np.inf)
+    k = np.argmin(delta, axis=1)
+    best = delta[np.arange(len(i)), k]
+    keep = best < -_EPS
+    return i[keep], k[keep], best[keep]
+
+
+def _swap_pass(inst: Instance, assign: NDArray[np.int64], load: NDArray[np.float64]) -> bool:
+    """Swaps of two units of different sites, best first, each re-checked against the loads when applied."""
+    parts = [_swap_candidates(inst, assign, load, lo, min(lo + SWAP_CHUNK, len(assign))) for lo in range(0, len(assign), SWAP_CHUNK)]
+    ii, kk, gain = (np.concatenate(x) for x in zip(*parts))
+    touched = np.zeros(len(assign), dtype=bool)
     d = inst.demand
-    for i in range(n):
-        a = int(assign[i])
-        b = assign
-        delta = inst.cost[i, b] + inst.cost[idx, a] - inst.cost[i, a] - inst.cost[idx, b]
-        ok = (b != a) & inst.allowed[i, b] & inst.allowed[idx, a]
-        ok &= load[a] - d[i] + d <= inst.capacity[a] + _EPS
-        ok &= load[b] - d + d[i] <= inst.capacity[b] + _EPS
-        delta = np.where(ok, delta, np.inf)
-        k = int(np.argmin(delta))
-        if delta[k] < -_EPS:
-            bk = int(assign[k])
-            assign[i], assign[k] = bk, a
-            load[a] += d[k] - d[i]
-            load[bk] += d[i] - d[k]
-            moved = True
+    moved = False
+    for t in np.argsort(gain, kind="stable"):
+        i, k = int(ii[t]), int(kk[t])
+        if touched[i] or touched[k]:
+            continue
+        a, b = int(assign[i]), int(assign[k])
+        if a == b or load[a] - d[i] + d[k] > inst.capacity[a] + _EPS or load[b] - d[k] + d[i] > inst.capacity[b] + _EPS:
+            continue
+        assign[i], assign[k] = b, a
+        load[a] += d[k] - d[i]
+        load[b] += d[i] - d[k]
+        touched[i] = touched[k] = True
+        moved = True
     return moved
 
 

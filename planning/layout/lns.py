@@ -4,7 +4,8 @@ Each round picks a centre site (a fixed permutation from the seed), frees the
 :data:`NEIGHBOUR_SITES` sites closest to it in cost terms (with every unit they serve) and
 solves that sub-problem — which of these sites open, and which of them serves each freed unit —
 with CP-SAT warm-started from the current plan. A better sub-plan replaces the current one.
-Rounds stop when the deterministic budget is spent or a whole permutation brings nothing new.
+Rounds stop when the deterministic budget is spent or the neighbourhoods, grown each time a whole
+round brings nothing new, would hold every site.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from planning.layout.lagrange import Instance
 
 #: Sites freed together in one round, and CP-SAT's deterministic seconds for each sub-problem.
 NEIGHBOUR_SITES = 6
+NEIGHBOUR_STEP = 3
 ROUND_TIME_S = 0.5
 _EPS = 1e-9
 
@@ -59,27 +61,32 @@ def _sub_round(
 
 
 def large_neighbourhood(inst: Instance, assign: NDArray[np.int64], budget_s: float, seed: int) -> NDArray[np.int64]:
-    """Improve ``assign`` by exact re-solves of neighbourhoods until ``budget_s`` deterministic seconds are used."""
+    """Improve ``assign`` by exact re-solves of neighbourhoods until ``budget_s`` deterministic seconds are used.
+
+    After a whole round of centres without a better plan the neighbourhoods grow by
+    :data:`NEIGHBOUR_STEP` sites; the search ends when they would hold every site or the budget is spent.
+    """
     m = len(inst.capacity)
-    k = min(NEIGHBOUR_SITES, m)
-    near = np.argsort(site_distance(inst), axis=1, kind="stable")[:, :k]
+    order = np.argsort(site_distance(inst), axis=1, kind="stable")
     rng = np.random.default_rng(seed)
     best = total_cost(inst, assign)
-    used, idle = 0.0, 0
-    while used < budget_s and idle < m:
+    used, k = 0.0, min(NEIGHBOUR_SITES, m)
+    while used < budget_s:
+        improved = False
         for centre in rng.permutation(m):
-            sites = np.sort(near[centre])
+            sites = np.sort(order[centre, :k])
             cand, took = _sub_round(inst, assign, sites, min(ROUND_TIME_S, budget_s - used), int(seed))
             used += max(took, 1e-3)
-            idle += 1
             if cand is not None:
-                open_mask = np.zeros(m, dtype=bool)
-                open_mask[np.unique(cand)] = True
-                cand = improve_assignment(inst, cand, open_mask)
                 val = total_cost(inst, cand)
                 if val < best - _EPS * max(1.0, abs(best)):
-                    assign, best, idle = cand, val, 0
-            if used >= budget_s or idle >= m:
+                    assign, best, improved = cand, val, True
+            if used >= budget_s:
                 break
-    return assign
-
+        if not improved:
+            if k >= m:
+                break
+            k = min(k + NEIGHBOUR_STEP, m)
+    open_mask = np.zeros(m, dtype=bool)
+    open_mask[np.unique(assign)] = True
+    return improve_assignment(inst, assign, open_mask)
