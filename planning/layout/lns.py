@@ -57,6 +57,8 @@ def _sub_round(
         return None, got.det_time
     out = assign.copy()
     out[units] = sites[got.assign]
+    if len(sites) == len(inst.capacity) and got.status == "OPTIMAL":
+        return out, -1.0  # the whole problem, solved: nothing left to search
     return out, got.det_time
 
 
@@ -76,6 +78,8 @@ def large_neighbourhood(inst: Instance, assign: NDArray[np.int64], budget_s: flo
         for centre in rng.permutation(m):
             sites = np.sort(order[centre, :k])
             cand, took = _sub_round(inst, assign, sites, min(ROUND_TIME_S, budget_s - used), int(seed))
+            if took < 0:
+                return cand if cand is not None else assign
             used += max(took, 1e-3)
             if cand is not None:
                 val = total_cost(inst, cand)

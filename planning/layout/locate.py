@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: Largest number of allowed unit-site pairs given to CP-SAT whole (then its bound is global).
 FULL_PAIRS_MAX = 30_000
+#: Up to this many allowed pairs CP-SAT gets the whole model at once (no neighbourhood search).
+SMALL_PAIRS = 2_000
 #: On larger instances, the cheapest sites per unit that CP-SAT may choose from.
 NEAREST_SITES = 8
 #: Subgradient iterations: the Lagrangian bound's fixed work (and the heuristic runs every 5th).
@@ -250,11 +252,12 @@ def locate(
     assign, value, bound = _heuristic_plan(inst)
     status = "FEASIBLE"
     if assign is None or value - bound > 1e-9 * max(1.0, abs(value)):
-        if assign is not None:
+        if assign is not None and inst.allowed.sum() > SMALL_PAIRS:
             assign = large_neighbourhood(inst, assign, LNS_SHARE * time_limit_s, seed)
             value = total_cost(inst, assign)
         pairs, full = _pairs(inst, assign)
-        cp = solve_cpsat(inst, pairs, assign, CPSAT_SHARE * time_limit_s, seed)
+        share = 1.0 if inst.allowed.sum() <= SMALL_PAIRS else CPSAT_SHARE
+        cp = solve_cpsat(inst, pairs, assign, share * time_limit_s, seed)
         log.debug("CP-SAT %s, bound %.6g, heuristic %.6g, Lagrangian bound %.6g", cp.status, cp.bound, value, bound)
         if cp.assign is not None and total_cost(inst, cp.assign) < value:
             assign, value = cp.assign, total_cost(inst, cp.assign)
