@@ -23,6 +23,7 @@ boarding allowance, travel time valued per hour).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -40,6 +41,10 @@ GROUP_LEVEL: Final = (0, 0, 1)
 LEVELS: Final = ("primary", "junior")
 #: Objective unit: costs are rounded to whole hundreds of yuan for CP-SAT.
 OBJ_UNIT_YUAN: Final = 100.0
+#: Schools each unit's group may choose from: its nearest allowed ones (and today's school when allowed).
+#: A farther school costs more travel and bus for the same places, so the optimum rarely needs one;
+#: the bound reported is the restricted model's.
+NEAREST_SCHOOLS: Final = 8
 #: One-off cost of a new site besides its classes (land, grounds, connection): an assumption.
 NEW_SITE_YUAN: Final = 3_000_000.0
 
@@ -73,6 +78,8 @@ class LayoutProblem:
         ``(S, 2)`` most classes the site can hold per level.
     current
         ``(n, 3)`` today's school of each unit and group (−1: none); ``None``: the nearest existing one.
+    unit_ids
+        Names of the units in messages (``None``: ``unit <index>``).
     """
 
     children: NDArray[np.int64]
@@ -85,6 +92,11 @@ class LayoutProblem:
     teaching_point: NDArray[np.bool_]
     max_classes: NDArray[np.int64]
     current: NDArray[np.int64] | None = None
+    unit_ids: tuple[str, ...] | None = None
+
+    def unit(self, i: int) -> str:
+        """How messages name unit ``i``."""
+        return f"unit {self.unit_ids[i]}" if self.unit_ids is not None else f"unit {i}"
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,8 @@ class LayoutPlan:
         ``(n, 3)`` school of each unit and group (−1 where the group has no children).
     boarder, bus
         ``(n, 3)`` bool: the group boards; the group rides a school bus (day pupils).
+    beyond
+        ``(n, 3)`` bool: no school was within the limits, the group goes to the nearest (``beyond_limits``).
     decisions
         One per school or site.
     costs
@@ -128,6 +142,7 @@ class LayoutPlan:
     assign: NDArray[np.int64]
     boarder: NDArray[np.bool_]
     bus: NDArray[np.bool_]
+    beyond: NDArray[np.bool_]
     decisions: tuple[SchoolDecision, ...]
     costs: dict[str, float]
     objective: float
@@ -150,6 +165,39 @@ def allowed_pairs(prob: LayoutProblem, options: LayoutOptions = _DEFAULT) -> tup
     return ok, boards
 
 
+def nearest_beyond(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``(n, 3)`` groups with children and no allowed school that have a reachable school of their level.
+
+    With ``beyond_limits = "nearest"`` each such group is allowed its nearest school of the level
+    (a day pupil beyond the limit), set in ``ok`` by the caller.
+    """
+    out = np.zeros(prob.children.shape, dtype=bool)
+    for g, lvl in enumerate(GROUP_LEVEL):
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        reach = np.isfinite(np.where(teaches[None, :], prob.travel_s, np.inf)).any(axis=1)
+        out[:, g] = (prob.children[:, g] > 0) & ~ok[:, g].any(axis=1) & reach
+    return out
+
+
+def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> None:
+    for i, g in zip(*np.nonzero(beyond)):
+        lvl = GROUP_LEVEL[g]
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        ok[i, g, int(np.argmin(np.where(teaches, prob.travel_s[i], np.inf)))] = True
+
+
+def _nearest_only(prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """``ok`` restricted to each group's :data:`NEAREST_SCHOOLS` nearest allowed schools and today's."""
+    t = np.where(ok, prob.travel_s[:, None, :], np.inf)
+    k = min(NEAREST_SCHOOLS, t.shape[2])
+    near = np.argsort(t, axis=2, kind="stable")[:, :, :k]
+    keep = np.zeros_like(ok)
+    np.put_along_axis(keep, near, True, 2)
+    i, g = np.nonzero(now >= 0)
+    keep[i, g, now[i, g]] = True
+    return keep & ok
+
+
 def _needed_points(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """Teaching points that are the only school within the day limit for some unit's grades 1–3."""
     need = np.zeros(len(prob.existing), dtype=bool)
@@ -167,7 +215,7 @@ def _check_feasible(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutO
         t = prob.travel_s[i][prob.levels[:, GROUP_LEVEL[g]]]
         near = f"nearest school of that level {t.min() / 60:.0f} min away" if len(t) and np.isfinite(t.min()) else "no school of that level reachable"
         limit = "day limit" if g == 0 else "day and boarding limits"
-        short.append(Shortfall(f"unit {i}, {GROUPS[g]}", int(prob.children[i, g]), "children",
+        short.append(Shortfall(f"{prob.unit(int(i))}, {GROUPS[g]}", int(prob.children[i, g]), "children",
                                f"no school within the {limit} ({near})"))
     for lvl, name in enumerate(LEVELS):
         need = int(prob.children[:, [g for g in range(3) if GROUP_LEVEL[g] == lvl]].sum())
@@ -243,16 +291,25 @@ def current_schools(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.in
     return np.where(np.isfinite(t.min(axis=2)), out, -1).astype(np.int64)
 
 
-def _hint(v: _Vars, prob: LayoutProblem, now: NDArray[np.int64]) -> None:
-    """Today: every school open with its classes, every group at today's school."""
+def _hint(v: _Vars, prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.int64], options: LayoutOptions) -> None:
+    """Today's schools all open, each group at today's school (else its nearest allowed), classes to fit."""
+    t = np.where(ok, prob.travel_s[:, None, :], np.inf)
+    at = np.argmin(t, axis=2)
+    valid = (now >= 0) & np.take_along_axis(ok, np.maximum(now, 0)[:, :, None], 2)[:, :, 0]
+    at = np.where(valid, now, at)
+    load = np.zeros((len(v.open), 2))
+    for g, lvl in enumerate(GROUP_LEVEL):
+        np.add.at(load[:, lvl], at[:, g], prob.children[:, g])
     for s, var in enumerate(v.open):
-        v.model.add_hint(var, bool(prob.existing[s]))
+        v.model.add_hint(var, bool(prob.existing[s]) or bool(load[s].sum() > 0))
     for (s, lvl), var in v.cls.items():
-        v.model.add_hint(var, min(int(prob.classes_now[s, lvl]), int(prob.max_classes[s, lvl])))
-    for var in v.new.values():
-        v.model.add_hint(var, 0)
+        low = 1 if prob.teaching_point[s] else options.min_classes(lvl)
+        want = max(math.ceil(load[s, lvl] / options.class_size(lvl)), low if (prob.existing[s] or load[s].sum() > 0) else 0)
+        c = min(want, int(prob.max_classes[s, lvl]))
+        v.model.add_hint(var, c)
+        v.model.add_hint(v.new[s, lvl], max(c - int(prob.classes_now[s, lvl]), 0))
     for (i, g, s), var in v.x.items():
-        v.model.add_hint(var, int(now[i, g]) == s)
+        v.model.add_hint(var, int(at[i, g]) == s)
 
 
 def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
@@ -339,6 +396,8 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     """
     limits = limits or SolveLimits()
     ok, boards = allowed_pairs(prob, options)
+    beyond = nearest_beyond(prob, ok) if options.beyond_limits == "nearest" else np.zeros(prob.children.shape, dtype=bool)
+    _allow_nearest(prob, ok, beyond)
     _check_feasible(prob, ok, options)
     needed = _needed_points(prob, ok)
     forced = prob.keep | needed
@@ -346,9 +405,10 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     point = "teaching point: the only school within the day limit for some children of grades 1-3"
     why |= {int(s): point for s in np.flatnonzero(needed & ~prob.keep)}
     parts = _cost_parts(prob, boards, options)
-    v = _build(prob, ok, parts[0] + parts[1] + parts[2], forced, options)
     now = current_schools(prob, ok)
-    _hint(v, prob, now)
+    ok = _nearest_only(prob, ok, now)
+    v = _build(prob, ok, parts[0] + parts[1] + parts[2], forced, options)
+    _hint(v, prob, ok, now, options)
     solver, status = _solve(v, limits)
     opened = np.array([solver.boolean_value(o) for o in v.open], dtype=bool)
     classes = np.zeros((len(opened), 2), dtype=np.int64)
@@ -370,4 +430,4 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     bus = pick & ~boarder & (trip > options.bus_from_s)
     decisions = tuple(_decide(prob, s, plan, now, why, options) for s in range(len(opened)))
     gap = 0.0 if status == "OPTIMAL" else (total - bound) / max(abs(total), 1.0)
-    return LayoutPlan(opened, classes, assign, boarder, bus, decisions, costs, total, bound, gap, status)
+    return LayoutPlan(opened, classes, assign, boarder, bus, beyond, decisions, costs, total, bound, gap, status)

@@ -21,7 +21,7 @@ The objective adds the one-off construction to ``horizon_years`` times the yearl
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,10 @@ class LayoutOptions(BaseModel):
         Classes an open complete school keeps at least (one per grade); teaching points need one.
     horizon_years
         Years the yearly costs are counted for against the one-off construction.
+    beyond_limits
+        Children with no school within the limits (as today's roads stand): ``nearest`` sends them to the
+        nearest school of their level, counted as beyond the limit; ``error``: no plan
+        (:class:`~geo.errors.InfeasibleError` naming them).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,6 +77,7 @@ class LayoutOptions(BaseModel):
     min_classes_primary: int = Field(6, ge=1)
     min_classes_junior: int = Field(3, ge=1)
     horizon_years: int = Field(10, ge=1, le=30)
+    beyond_limits: Literal["nearest", "error"] = "nearest"
     construction_yuan_per_class: float = Field(1_200_000.0, ge=0)
     school_yuan_year: float = Field(500_000.0, ge=0)
     class_yuan_year_primary: float = Field(240_000.0, ge=0)

@@ -60,15 +60,18 @@ def test_grades_1_to_3_stay_within_30_minutes_while_grades_4_to_6_board() -> Non
 
 def test_older_children_far_from_a_boarding_school_are_infeasible_and_explained() -> None:
     p = problem([[0, 20, 0], [0, 100, 0]], [[math.inf, 40], [60, 3]], boarding=[False, False])
+    # by default they go to the nearest school, counted beyond the limit
+    plan = plan_layout(p, limits=LIMITS)
+    assert plan.beyond.tolist() == [[False, True, False], [False, False, False]] and plan.assign[0, 1] == 1
     with pytest.raises(InfeasibleError, match=r"(?s)unit 0, grades 4-6: short by 20 children \(no school within the day and boarding limits "
                                               r"\(nearest school of that level 40 min away\)\).*Hint: add a candidate site"):
-        plan_layout(p, limits=LIMITS)
+        plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
 
 
 def test_boarding_limit_is_two_hours() -> None:
     p = problem([[0, 20, 0], [0, 100, 0]], [[math.inf, 130], [60, 3]], boarding=[False, True])
     with pytest.raises(InfeasibleError, match="unit 0, grades 4-6"):
-        plan_layout(p, limits=LIMITS)
+        plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
     ok = plan_layout(p, options=LayoutOptions(boarding_max_s=3 * 3600), limits=LIMITS)
     assert ok.boarder[0, 1]
 
