@@ -23,80 +23,23 @@ boarding allowance, travel time valued per hour).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from geo.errors import InfeasibleError, Shortfall, SolverError
+from planning.layout.greedy import WarmStart, drop, evaluate
 from planning.layout.options import BOARDING_WEEKS_YEAR, SCHOOL_DAYS_YEAR, LayoutOptions
+from planning.layout.problem import GROUP_LEVEL, GROUPS, LEVELS, NEAREST_SCHOOLS, NEW_SITE_YUAN, OBJ_UNIT_YUAN, LayoutProblem, min_classes
 from planning.limits import SolveLimits
 
-#: Groups of grades per unit and their level (0 primary, 1 junior).
-GROUPS: Final = ("grades 1-3", "grades 4-6", "grades 7-9")
-GROUP_LEVEL: Final = (0, 0, 1)
-LEVELS: Final = ("primary", "junior")
-#: Objective unit: costs are rounded to whole hundreds of yuan for CP-SAT.
-OBJ_UNIT_YUAN: Final = 100.0
-#: Schools each unit's group may choose from: its nearest allowed ones (and today's school when allowed).
-#: A farther school costs more travel and bus for the same places, so the optimum rarely needs one;
-#: the bound reported is the restricted model's.
-NEAREST_SCHOOLS: Final = 8
-#: One-off cost of a new site besides its classes (land, grounds, connection): an assumption.
-NEW_SITE_YUAN: Final = 3_000_000.0
+__all__ = ["GROUPS", "GROUP_LEVEL", "LEVELS", "LayoutPlan", "LayoutProblem", "SchoolDecision", "plan_layout"]
 
 Decision = Literal["keep", "expand", "shrink", "close", "merge", "new", "not built"]
 _DEFAULT = LayoutOptions()
-
-
-@dataclass(frozen=True)
-class LayoutProblem:
-    """A layout instance: ``n`` units, ``S`` schools and candidate sites.
-
-    Attributes
-    ----------
-    children
-        ``(n, 3)`` children per unit in grades 1–3, 4–6 and 7–9 (whole numbers).
-    travel_s
-        ``(n, S)`` one-way trip in seconds; ``inf`` where there is no way.
-    levels
-        ``(S, 2)`` bool: the school teaches primary, junior (both: a nine-year school).
-    classes_now
-        ``(S, 2)`` classes today (0 for candidate sites).
-    existing
-        ``(S,)`` bool: a school today (else a candidate site).
-    boarding
-        ``(S,)`` bool: takes boarders (grades 4–9).
-    keep
-        ``(S,)`` bool: the bureau keeps the school open.
-    teaching_point
-        ``(S,)`` bool: a teaching point (grades 1–3, at least one class).
-    max_classes
-        ``(S, 2)`` most classes the site can hold per level.
-    current
-        ``(n, 3)`` today's school of each unit and group (−1: none); ``None``: the nearest existing one.
-    unit_ids
-        Names of the units in messages (``None``: ``unit <index>``).
-    """
-
-    children: NDArray[np.int64]
-    travel_s: NDArray[np.float64]
-    levels: NDArray[np.bool_]
-    classes_now: NDArray[np.int64]
-    existing: NDArray[np.bool_]
-    boarding: NDArray[np.bool_]
-    keep: NDArray[np.bool_]
-    teaching_point: NDArray[np.bool_]
-    max_classes: NDArray[np.int64]
-    current: NDArray[np.int64] | None = None
-    unit_ids: tuple[str, ...] | None = None
-
-    def unit(self, i: int) -> str:
-        """How messages name unit ``i``."""
-        return f"unit {self.unit_ids[i]}" if self.unit_ids is not None else f"unit {i}"
 
 
 @dataclass(frozen=True)
@@ -250,6 +193,7 @@ def _build(prob: LayoutProblem, ok: NDArray[np.bool_], cost: NDArray[np.float64]
     h = options.horizon_years
     opened = [m.new_bool_var(f"open{s}") for s in range(n_s)]
     v = _Vars(m, opened, {}, {}, {})
+    lows = min_classes(prob, (options.min_classes_primary, options.min_classes_junior))
     obj: list[object] = []
     for s in range(n_s):
         if forced[s]:
@@ -262,10 +206,10 @@ def _build(prob: LayoutProblem, ok: NDArray[np.bool_], cost: NDArray[np.float64]
             if not prob.levels[s, lvl]:
                 continue
             top = int(prob.max_classes[s, lvl])
-            low = 1 if prob.teaching_point[s] else options.min_classes(lvl)
+            low = int(lows[s, lvl])
             c = m.new_int_var(0, top, f"cls{s}_{lvl}")
             new = m.new_int_var(0, top, f"new{s}_{lvl}")
-            m.add(c >= min(low, top) * opened[s])
+            m.add(c >= low * opened[s])
             m.add(c <= top * opened[s])
             m.add(new >= c - int(prob.classes_now[s, lvl]))
             v.cls[s, lvl], v.new[s, lvl] = c, new
@@ -291,23 +235,16 @@ def current_schools(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.in
     return np.where(np.isfinite(t.min(axis=2)), out, -1).astype(np.int64)
 
 
-def _hint(v: _Vars, prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.int64], options: LayoutOptions) -> None:
-    """Today's schools all open, each group at today's school (else its nearest allowed), classes to fit."""
-    t = np.where(ok, prob.travel_s[:, None, :], np.inf)
-    at = np.argmin(t, axis=2)
-    valid = (now >= 0) & np.take_along_axis(ok, np.maximum(now, 0)[:, :, None], 2)[:, :, 0]
-    at = np.where(valid, now, at)
-    load = np.zeros((len(v.open), 2))
-    for g, lvl in enumerate(GROUP_LEVEL):
-        np.add.at(load[:, lvl], at[:, g], prob.children[:, g])
+def _hint(v: _Vars, w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> None:
+    """The warm start's plan (:func:`planning.layout.greedy.drop`): open schools, each group's school, classes."""
+    opened = drop(w, forced, options)
+    _, at, classes = evaluate(w, opened, options)
     for s, var in enumerate(v.open):
-        v.model.add_hint(var, bool(prob.existing[s]) or bool(load[s].sum() > 0))
+        v.model.add_hint(var, bool(opened[s]))
     for (s, lvl), var in v.cls.items():
-        low = 1 if prob.teaching_point[s] else options.min_classes(lvl)
-        want = max(math.ceil(load[s, lvl] / options.class_size(lvl)), low if (prob.existing[s] or load[s].sum() > 0) else 0)
-        c = min(want, int(prob.max_classes[s, lvl]))
+        c = min(int(classes[s, lvl]), int(w.prob.max_classes[s, lvl]))
         v.model.add_hint(var, c)
-        v.model.add_hint(v.new[s, lvl], max(c - int(prob.classes_now[s, lvl]), 0))
+        v.model.add_hint(v.new[s, lvl], max(c - int(w.prob.classes_now[s, lvl]), 0))
     for (i, g, s), var in v.x.items():
         v.model.add_hint(var, int(at[i, g]) == s)
 
@@ -407,8 +344,9 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     parts = _cost_parts(prob, boards, options)
     now = current_schools(prob, ok)
     ok = _nearest_only(prob, ok, now)
-    v = _build(prob, ok, parts[0] + parts[1] + parts[2], forced, options)
-    _hint(v, prob, ok, now, options)
+    pair_year = parts[0] + parts[1] + parts[2]
+    v = _build(prob, ok, pair_year, forced, options)
+    _hint(v, WarmStart(prob, ok, options.horizon_years * pair_year), forced, options)
     solver, status = _solve(v, limits)
     opened = np.array([solver.boolean_value(o) for o in v.open], dtype=bool)
     classes = np.zeros((len(opened), 2), dtype=np.int64)

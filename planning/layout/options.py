@@ -5,8 +5,9 @@ and are assumptions a scenario overrides (provinces differ); each default and it
 
 - ``construction_yuan_per_class`` 1,200,000: about 400 m² of building per class (a 24-class
   primary school of ~10,000 m², 建标 109-2008 scale) at ~3,000 yuan/m².
-- ``school_yuan_year`` 500,000: running a school besides its teachers (staff, heating,
-  maintenance, utilities) a year.
+- ``school_yuan_year`` 200,000: running a school besides its teachers a year — the public
+  funds per pupil (公用经费, ~650 yuan primary / ~850 junior, a small school funded as 100 pupils)
+  plus heating, maintenance and non-teaching staff of a small rural school.
 - ``class_yuan_year`` primary 240,000, junior 300,000: the teachers a class needs (rural ratio
   1:19 primary, 1:13.5 junior → ~2.4 and ~3.7 teachers) at ~100,000 / ~80,000 yuan a year.
 - ``bus_yuan_per_child_year`` 3,000: a free school-bus seat (校车), day pupils beyond ``bus_from_s``.
@@ -56,7 +57,8 @@ class LayoutOptions(BaseModel):
     max_pupils_school, max_pupils_nine_year
         School size limits: one level; a school teaching both (nine-year).
     min_classes_primary, min_classes_junior
-        Classes an open complete school keeps at least (one per grade); teaching points need one.
+        Classes an open complete school keeps at least (one per grade); an incomplete school no more
+        than it has today; a teaching point one.
     horizon_years
         Years the yearly costs are counted for against the one-off construction.
     beyond_limits
@@ -79,7 +81,7 @@ class LayoutOptions(BaseModel):
     horizon_years: int = Field(10, ge=1, le=30)
     beyond_limits: Literal["nearest", "error"] = "nearest"
     construction_yuan_per_class: float = Field(1_200_000.0, ge=0)
-    school_yuan_year: float = Field(500_000.0, ge=0)
+    school_yuan_year: float = Field(200_000.0, ge=0)
     class_yuan_year_primary: float = Field(240_000.0, ge=0)
     class_yuan_year_junior: float = Field(300_000.0, ge=0)
     bus_yuan_per_child_year: float = Field(3_000.0, ge=0)
@@ -94,10 +96,6 @@ class LayoutOptions(BaseModel):
     def class_yuan_year(self, level: int) -> float:
         """Yearly cost of a class of level 0 (primary) or 1 (junior)."""
         return self.class_yuan_year_primary if level == 0 else self.class_yuan_year_junior
-
-    def min_classes(self, level: int) -> int:
-        """Fewest classes of an open complete school at level 0 (primary) or 1 (junior)."""
-        return self.min_classes_primary if level == 0 else self.min_classes_junior
 
 
 __all__ = ["BOARDING_WEEKS_YEAR", "SCHOOL_DAYS_YEAR", "LayoutOptions"]
