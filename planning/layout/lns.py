@@ -21,6 +21,9 @@ from planning.layout.lagrange import Instance
 NEIGHBOUR_SITES = 6
 NEIGHBOUR_STEP = 3
 ROUND_TIME_S = 0.5
+#: Least budget a round is charged (deterministic seconds): building and presolving a small model
+#: costs wall time CP-SAT's deterministic clock does not count.
+ROUND_CHARGE_S = 0.01
 _EPS = 1e-9
 
 
@@ -80,7 +83,7 @@ def large_neighbourhood(inst: Instance, assign: NDArray[np.int64], budget_s: flo
             cand, took = _sub_round(inst, assign, sites, min(ROUND_TIME_S, budget_s - used), int(seed))
             if took < 0:
                 return cand if cand is not None else assign
-            used += max(took, 1e-3)
+            used += max(took, ROUND_CHARGE_S)
             if cand is not None:
                 val = total_cost(inst, cand)
                 if val < best - _EPS * max(1.0, abs(best)):
