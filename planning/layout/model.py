@@ -71,6 +71,8 @@ class LayoutPlan:
         ``(n, 3)`` bool: the group boards; the group rides a school bus (day pupils).
     beyond
         ``(n, 3)`` bool: no school was within the limits, the group goes to the nearest (``beyond_limits``).
+    today
+        ``(n, 3)`` today's school of each group (``current``, else the nearest allowed existing one; −1: none).
     decisions
         One per school or site.
     costs
@@ -86,6 +88,7 @@ class LayoutPlan:
     boarder: NDArray[np.bool_]
     bus: NDArray[np.bool_]
     beyond: NDArray[np.bool_]
+    today: NDArray[np.int64]
     decisions: tuple[SchoolDecision, ...]
     costs: dict[str, float]
     objective: float
@@ -368,4 +371,4 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     bus = pick & ~boarder & (trip > options.bus_from_s)
     decisions = tuple(_decide(prob, s, plan, now, why, options) for s in range(len(opened)))
     gap = 0.0 if status == "OPTIMAL" else (total - bound) / max(abs(total), 1.0)
-    return LayoutPlan(opened, classes, assign, boarder, bus, beyond, decisions, costs, total, bound, gap, status)
+    return LayoutPlan(opened, classes, assign, boarder, bus, beyond, now, decisions, costs, total, bound, gap, status)

@@ -11,7 +11,7 @@ the school ids the bureau keeps open.
 
 Files: ``decisions.csv`` (``school_id, name, decision, classes before/after per level,
 merged_into, year, construction_yuan, reason``), ``assignment.csv`` (``block_id, grades,
-children, school_id, travel_min, boarder, bus``), ``costs.csv`` (``kind, yuan_per_year,
+children, today_school_id, school_id, travel_min, boarder, bus, beyond_limit``), ``costs.csv`` (``kind, yuan_per_year,
 yuan_total``) and ``metrics.json``. Result: :class:`LayoutResult`.
 """
 
@@ -130,7 +130,9 @@ def _tables(ctx: Context, res: LayoutResult, params: LayoutParams) -> dict[str, 
     problem_kids, _ = _children(ctx, params)
     for i, g in zip(*np.nonzero(plan.assign >= 0)):
         s = int(plan.assign[i, g])
-        rows.append({"block_id": res.block_ids[i], "grades": GROUPS[g], "children": int(problem_kids[i, g]), "school_id": ids[s],
+        today = int(plan.today[i, g])
+        rows.append({"block_id": res.block_ids[i], "grades": GROUPS[g], "children": int(problem_kids[i, g]),
+                     "today_school_id": ids[today] if today >= 0 else "", "school_id": ids[s],
                      "travel_min": round(float(travel[i, s]) / 60, 1), "boarder": bool(plan.boarder[i, g]), "bus": bool(plan.bus[i, g]),
                      "beyond_limit": bool(plan.beyond[i, g])})
     costs = pd.DataFrame([{"kind": k, "yuan_per_year": 0 if k == "construction" else round(v),

@@ -13,7 +13,7 @@ from planning.app.stages import STAGES as PLANNING_STAGES
 
 
 def test_stages_in_report_order() -> None:
-    assert [s.stage for s in STAGES] == ["zones", "balance", "communities", "rotation", "network"]
+    assert [s.stage for s in STAGES] == ["zones", "balance", "communities", "rotation", "projection", "layout", "network"]
 
 
 def test_layers_in_draw_order() -> None:

@@ -1,0 +1,124 @@
+"""The layout stage in the report: the decisions, each merger explained (which children go where, how far,
+boarding or by bus — the evidence a hearing 听证 needs), and the costs by kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from maps.common import ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
+from maps.labels import Language
+from maps.tables import bullets, heading, table_html, text
+from planning.app.stage import RunResult
+
+STAGE = "layout"
+#: Files of the layout stage read here, relative to its output folder.
+DECISIONS = "decisions.csv"
+ASSIGNMENT = "assignment.csv"
+COSTS = "costs.csv"
+METRICS = "metrics.json"
+
+HEADING = ("学校布局规划", "School layout")
+
+_DECISION: Mapping[str, tuple[str, str]] = {
+    "keep": ("保留", "keep"), "expand": ("扩建", "expand"), "shrink": ("缩减班级", "shrink"), "merge": ("撤并", "merge"),
+    "close": ("停办", "close"), "new": ("新建", "new"), "not built": ("不建", "not built"),
+}  # fmt: skip
+_COST: Mapping[str, tuple[str, str]] = {
+    "construction": ("新建校舍（一次性）", "construction (one-off)"), "schools": ("学校运行", "running schools"),
+    "classes": ("班级（教师）", "classes (teachers)"), "bus": ("校车", "school buses"),
+    "boarding": ("寄宿生活补助", "boarding allowances"), "travel": ("上学路途时间", "travel time"),
+}  # fmt: skip
+_TEXT: Mapping[str, tuple[str, str]] = {
+    "decisions": ("{year} 年布局：{list}。", "Layout for {year}: {list}."),
+    "children": ("寄宿 {b:,} 人，乘校车 {bus:,} 人；{beyond:,} 名儿童在政策距离内无校可上，安排到最近的学校。",
+                 "{b:,} children board, {bus:,} ride a school bus; {beyond:,} have no school within the policy limits and go to the nearest."),
+    "cost": ("{h} 年总费用 {total:,.1f} 亿元（其中新建 {built:,.1f} 亿元），下界 {bound:,.1f} 亿元。",
+             "Cost over {h} years {total:,.2f} billion yuan (construction {built:,.2f}), lower bound {bound:,.2f}."),
+    "mergers": ("撤并说明", "Each merger"),
+    "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），其中 {to_into:,} 人到{into}，"
+                   "最远 {far:.0f} 分钟；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
+                   "{school} merges into {into}: {n:,} children from {units} units, {to_into:,} of them to {into}, at most {far:.0f} min away; "
+                   "{b:,} board, {bus:,} by school bus."),
+    "table": ("各校决定", "Decision per school"),
+    "costs": ("费用构成（元）", "Costs by kind (yuan)"),
+    "kind": ("类别", "Kind"),
+    "per_year": ("每年", "Per year"),
+    "total": ("规划期合计", "Over the horizon"),
+    "hearing": ("撤并农村学校须听取家长意见并举行听证（国办发〔2012〕48号）；一至三年级不寄宿、单程不超过 30 分钟（国办发〔2018〕27号）。",
+                "Closing a rural school needs the parents' consultation and a hearing (国办发〔2012〕48号); grades 1–3 do not board and "
+                "travel ≤ 30 minutes (国办发〔2018〕27号)."),
+}
+
+
+def _t(key: str, lang: Language, **fmt: object) -> str:
+    return text(_TEXT, key, lang, **fmt)
+
+
+def _mergers(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lang: Language) -> list[str]:
+    """One sentence per merged school: who goes where, how far, boarding or by bus."""
+    lines = []
+    for row in dec[dec["decision"] == "merge"].itertuples():
+        mine = asg[asg["today_school_id"].astype(str) == str(row.school_id)]
+        if mine.empty:
+            continue
+        into = str(row.merged_into)
+        to_into = int(mine.loc[mine["school_id"].astype(str) == into, "children"].sum())
+        lines.append(_t(
+            "merge_line", lang, school=names.get(str(row.school_id), str(row.school_id)), into=names.get(into, into),
+            n=int(mine["children"].sum()), units=mine["block_id"].nunique(), to_into=to_into,
+            far=float(mine["travel_min"].max()), b=int(mine.loc[mine["boarder"].astype(bool), "children"].sum()),
+            bus=int(mine.loc[mine["bus"].astype(bool), "children"].sum()),
+        ))  # fmt: skip
+    return lines
+
+
+def section(run: RunResult, params: ReportParams) -> str:
+    """Decisions, each merger explained, and the costs."""
+    lang = params.language
+    dec, asg, costs = (stage_frame(run, STAGE, f) for f in (DECISIONS, ASSIGNMENT, COSTS))
+    m = stage_mapping(run, STAGE, METRICS)
+    if dec is None or asg is None or costs is None or m is None:
+        return ""
+    pick = 0 if lang == "zh" else 1
+    counts = "，".join if lang == "zh" else ", ".join
+    listed = counts(f"{_DECISION[k][pick]} {v}" for k, v in dict(m.get("decisions", {})).items())
+    c = dict(m.get("costs_yuan", {}))
+    h = int(getattr(run.scenario.stages.get(STAGE), "horizon_years", 10))
+    unit = 1e8 if lang == "zh" else 1e9
+    beyond = sum(int(v) for v in dict(m.get("beyond_limits_children", {})).values())
+    points = [
+        _t("decisions", lang, year=m.get("year"), list=listed),
+        _t("children", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
+        _t("cost", lang, h=h, total=float(m.get("objective_yuan", 0)) / unit, built=float(c.get("construction", 0)) / unit,
+           bound=float(m.get("bound_yuan", 0)) / unit),
+        _t("hearing", lang),
+    ]
+    names = school_names(run)
+    parts = [heading(STAGE, HEADING, lang), bullets(points)]
+    merges = _mergers(dec, asg, names, lang)
+    if merges:
+        parts.append(f"<h3>{_t('mergers', lang)}</h3>" + bullets(merges))
+    shown = dec.copy()
+    shown["decision"] = [_DECISION.get(str(d), (str(d), str(d)))[pick] for d in shown["decision"]]
+    shown["year"] = shown["year"].astype(str)
+    shown["merged_into"] = [names.get(str(x), "") if isinstance(x, str) and x else "" for x in shown["merged_into"]]
+    order = shown["decision"] != _DECISION["keep"][pick]
+    shown = pd.concat([shown[order], shown[~order]])
+    parts.append(f"<h3>{_t('table', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, DECISIONS)))
+    kinds = pd.DataFrame({
+        _t("kind", lang): [_COST.get(str(k), (str(k), str(k)))[pick] for k in costs["kind"]],
+        _t("per_year", lang): costs["yuan_per_year"], _t("total", lang): costs["yuan_total"],
+    })  # fmt: skip
+    parts.append(f"<h3>{_t('costs', lang)}</h3>" + table_html(kinds, lang=lang, file=stage_path(STAGE, COSTS)))
+    return "".join(parts)
+
+
+def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
+    """Decisions, assignment and costs (sheet name → table)."""
+    files = ((DECISIONS, "布局决定", "layout decisions"), (ASSIGNMENT, "布局分配", "layout assignment"), (COSTS, "布局费用", "layout costs"))
+    return stage_sheets(run, STAGE, files, zh=params.language == "zh")
+
+
+RENDERER = StageRenderer(stage=STAGE, heading=HEADING, section=section, tables=tables)
