@@ -23,7 +23,7 @@ NEIGHBOUR_STEP = 3
 ROUND_TIME_S = 0.5
 #: Least budget a round is charged (deterministic seconds): building and presolving a small model
 #: costs wall time CP-SAT's deterministic clock does not count.
-ROUND_CHARGE_S = 0.01
+ROUND_CHARGE_S = 0.003
 _EPS = 1e-9
 
 

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: Largest number of allowed unit-site pairs given to CP-SAT whole (then its bound is global).
 FULL_PAIRS_MAX = 30_000
 #: Up to this many allowed pairs CP-SAT gets the whole model at once (no neighbourhood search).
-SMALL_PAIRS = 2_000
+SMALL_PAIRS = 600
 #: On larger instances, the cheapest sites per unit that CP-SAT may choose from.
 NEAREST_SITES = 8
 #: Subgradient iterations: the Lagrangian bound's fixed work (and the heuristic runs every 5th).
