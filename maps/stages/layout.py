@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import folium
 import pandas as pd
+import shapely
 
-from maps.common import ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
+from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
 from maps.labels import Language
-from maps.tables import bullets, heading, table_html, text
+from maps.layers import add_layer, as_ids, school_xy
+from maps.legend import Item, legend_of
+from maps.stages.rotation import _arc, _arrowhead
+from maps.tables import bullets, esc, heading, table_html, text
 from planning.app.stage import RunResult
 
 STAGE = "layout"
@@ -115,10 +120,53 @@ def section(run: RunResult, params: ReportParams) -> str:
     return "".join(parts)
 
 
+#: Colour of each decision on the map.
+DECISION_COLOURS: Mapping[str, str] = {
+    "keep": "#9e9e9e", "expand": "#1a9850", "shrink": "#fdae61", "merge": "#d73027", "close": "#000000", "new": "#2166ac",
+}  # fmt: skip
+LABELS: Mapping[str, tuple[str, str]] = {
+    "layout": ("学校布局", "School layout"),
+    "layout_arrow": ("箭头：撤并学校 → 接收学校", "Arrows: merged school → receiving school"),
+}
+
+
+def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
+    """Schools coloured by decision, an arrow from each merged school to the school taking most of its children."""
+    dec = stage_frame(ctx.run, STAGE, DECISIONS)
+    if dec is None or dec.empty:
+        return
+    lang = ctx.display.language
+    pick = 0 if lang == "zh" else 1
+    xy = school_xy(ctx.run.inputs.schools, ctx.display)
+    geoms: list[shapely.Geometry] = []
+    props: list[dict[str, object]] = []
+    for row in dec.itertuples():
+        sid, kind = str(row.school_id), str(row.decision)
+        if sid not in xy or kind == "not built":
+            continue
+        tip = (f"<b>{esc(ctx.names.get(sid, sid))}</b>: {esc(_DECISION.get(kind, (kind, kind))[pick])}<br>"
+               f"{row.classes_primary_before}+{row.classes_junior_before} → {row.classes_primary_after}+{row.classes_junior_after}")
+        into = as_ids(pd.Series([row.merged_into])).iloc[0]
+        if kind == "merge" and into in xy:
+            tip += f" → {esc(ctx.names.get(into, into))}"
+            geoms += [_arc(xy[sid], xy[into], bend=0.12), _arrowhead(xy[sid], xy[into], bend=0.12)]
+            props += [{"c": DECISION_COLOURS["merge"], "w": 2.0, "t": tip}, {"c": DECISION_COLOURS["merge"], "w": 1, "t": tip}]
+        geoms.append(shapely.Point(xy[sid]))
+        props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 6, "t": tip})
+    name = LABELS["layout"][pick]
+    if add_layer(m, name, geoms, props, base={"color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95, "opacity": 0.85}) is not None:
+        present = [k for k in DECISION_COLOURS if (dec["decision"] == k).any()]
+        items: list[Item] = [("dot", DECISION_COLOURS[k], _DECISION[k][pick], 6) for k in present]
+        legend_of(m).section(name, [*items, ("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)])
+
+
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """Decisions, assignment and costs (sheet name → table)."""
     files = ((DECISIONS, "布局决定", "layout decisions"), (ASSIGNMENT, "布局分配", "layout assignment"), (COSTS, "布局费用", "layout costs"))
     return stage_sheets(run, STAGE, files, zh=params.language == "zh")
 
 
-RENDERER = StageRenderer(stage=STAGE, heading=HEADING, section=section, tables=tables)
+RENDERER = StageRenderer(
+    stage=STAGE, heading=HEADING, section=section, tables=tables,
+    layers=(MapLayer("layout", 85, _draw_layout),), map_layers=("layout",),
+)

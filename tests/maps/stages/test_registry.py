@@ -18,9 +18,9 @@ def test_stages_in_report_order() -> None:
 
 def test_layers_in_draw_order() -> None:
     assert [layer.key for layer in LAYERS] == [
-        "zones", "current_zones", "isochrones", "multischool", "roads", "boundaries", "blocks", "groups", "rotation", "schools",
+        "zones", "current_zones", "isochrones", "multischool", "roads", "boundaries", "blocks", "groups", "rotation", "layout", "schools",
     ]
-    assert ALL_LAYERS == ("zones", "current_zones", "isochrones", "multischool", "blocks", "groups", "rotation", "schools")
+    assert ALL_LAYERS == ("zones", "current_zones", "isochrones", "multischool", "blocks", "groups", "rotation", "layout", "schools")
 
 
 def test_stage_maps_and_their_layers() -> None:
@@ -29,6 +29,7 @@ def test_stage_maps_and_their_layers() -> None:
         "balance": ("schools",),
         "communities": ("groups", "schools"),
         "rotation": ("rotation", "schools"),
+        "layout": ("layout",),
     }
     assert all(set(keys) <= set(ALL_LAYERS) for keys in STAGE_MAPS.values())
 
