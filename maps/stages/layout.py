@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
+from maps.i18n import display_table
 from maps.labels import Language
 from maps.layers import add_layer, as_ids, school_xy
 from maps.legend import Item, legend_of
@@ -79,6 +80,38 @@ def _mergers(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lan
     return lines
 
 
+#: The layout model's reasons (planning.layout.model), in the report's language.
+_REASON: Mapping[str, tuple[str, str]] = {
+    "kept by the bureau": ("教育局确定保留", "kept by the bureau"),
+    "teaching point: the only school within the day limit for some children of grades 1-3": (
+        "教学点：部分一至三年级儿童走读时限内唯一的学校，保留",
+        "teaching point: the only school within the day limit for some children of grades 1-3",
+    ),
+}
+_COLUMNS: Mapping[str, tuple[str, str]] = {
+    "name": ("学校", "School"), "decision": ("决定", "Decision"),
+    "classes_primary_before": ("小学班数（现）", "Primary classes now"), "classes_primary_after": ("小学班数（规划）", "Primary classes planned"),
+    "classes_junior_before": ("初中班数（现）", "Junior classes now"), "classes_junior_after": ("初中班数（规划）", "Junior classes planned"),
+    "merged_into": ("并入", "Merged into"), "year": ("年份", "Year"), "construction_yuan": ("新建费用（元）", "Construction (yuan)"),
+    "reason": ("说明", "Note"),
+}  # fmt: skip
+
+
+def _decision_table(dec: pd.DataFrame, names: Mapping[str, str], lang: Language) -> pd.DataFrame:
+    """The decisions by school name, changes first, with display headers."""
+    pick = 0 if lang == "zh" else 1
+    shown = dec.copy()
+    shown["name"] = [names.get(str(s), str(n)) for s, n in zip(shown["school_id"], shown.get("name", shown["school_id"]))]
+    shown["decision"] = [_DECISION.get(str(d), (str(d), str(d)))[pick] for d in shown["decision"]]
+    shown["year"] = shown["year"].astype(str)
+    shown["reason"] = [_REASON.get(str(r), (str(r), str(r)))[pick] if isinstance(r, str) else "" for r in shown["reason"]]
+    shown["merged_into"] = [names.get(str(x), "") if isinstance(x, str) and x else "" for x in shown["merged_into"]]
+    changed = shown["decision"] != _DECISION["keep"][pick]
+    shown = pd.concat([shown[changed], shown[~changed]])
+    cols = [c for c in _COLUMNS if c in shown.columns]
+    return shown[cols].rename(columns={c: _COLUMNS[c][pick] for c in cols})
+
+
 def section(run: RunResult, params: ReportParams) -> str:
     """Decisions, each merger explained, and the costs."""
     lang = params.language
@@ -105,12 +138,7 @@ def section(run: RunResult, params: ReportParams) -> str:
     merges = _mergers(dec, asg, names, lang)
     if merges:
         parts.append(f"<h3>{_t('mergers', lang)}</h3>" + bullets(merges))
-    shown = dec.copy()
-    shown["decision"] = [_DECISION.get(str(d), (str(d), str(d)))[pick] for d in shown["decision"]]
-    shown["year"] = shown["year"].astype(str)
-    shown["merged_into"] = [names.get(str(x), "") if isinstance(x, str) and x else "" for x in shown["merged_into"]]
-    order = shown["decision"] != _DECISION["keep"][pick]
-    shown = pd.concat([shown[order], shown[~order]])
+    shown = _decision_table(dec, names, lang)
     parts.append(f"<h3>{_t('table', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, DECISIONS)))
     kinds = pd.DataFrame({
         _t("kind", lang): [_COST.get(str(k), (str(k), str(k)))[pick] for k in costs["kind"]],
@@ -160,10 +188,34 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
         legend_of(m).section(name, [*items, ("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)])
 
 
+#: Headers of the layout files' own columns in the workbook (the shared ones come from :func:`maps.i18n.display_table`).
+SHEET_COLUMNS: Mapping[str, tuple[str, str]] = {
+    **_COLUMNS, "grades": ("年级", "Grades"), "children": ("儿童数", "Children"), "today_school_id": ("现就读学校代码", "School today"),
+    "travel_min": ("单程（分钟）", "One way (min)"), "boarder": ("寄宿", "Boards"), "bus": ("乘校车", "School bus"),
+    "beyond_limit": ("超出政策距离", "Beyond the limit"), "kind": ("类别", "Kind"), "yuan_per_year": ("每年（元）", "Per year (yuan)"),
+    "yuan_total": ("规划期合计（元）", "Over the horizon (yuan)"),
+}  # fmt: skip
+
+
+def sheet(frame: pd.DataFrame, lang: Language, names: Mapping[str, str], own: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """A stage table for the workbook: school names beside codes, display headers."""
+    pick = 0 if lang == "zh" else 1
+    mine = {c: own[c][pick] for c in frame.columns if c in own and c != "name"}  # "name" beside school_id: display_table's
+    return display_table(frame.rename(columns=mine), lang, names=names)
+
+
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """Decisions, assignment and costs (sheet name → table)."""
     files = ((DECISIONS, "布局决定", "layout decisions"), (ASSIGNMENT, "布局分配", "layout assignment"), (COSTS, "布局费用", "layout costs"))
-    return stage_sheets(run, STAGE, files, zh=params.language == "zh")
+    names = school_names(run)
+    pick = 0 if params.language == "zh" else 1
+    sheets = stage_sheets(run, STAGE, files, zh=params.language == "zh")
+    for frame in sheets.values():
+        if "decision" in frame.columns:
+            frame["decision"] = [_DECISION.get(str(d), (str(d), str(d)))[pick] for d in frame["decision"]]
+        if "kind" in frame.columns:
+            frame["kind"] = [_COST.get(str(k), (str(k), str(k)))[pick] for k in frame["kind"]]
+    return {k: sheet(v, params.language, names, SHEET_COLUMNS) for k, v in sheets.items()}
 
 
 RENDERER = StageRenderer(

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 import pandas as pd
 
 from maps import charts
-from maps.common import ReportParams, StageRenderer, stage_frame, stage_path, stage_sheets
+from maps.common import ReportParams, StageRenderer, school_names, stage_frame, stage_path, stage_sheets
 from maps.labels import Language
+from maps.stages.layout import sheet
 from maps.tables import bullets, heading, pick, table_html, text
 from planning.app.stage import RunResult
 
@@ -73,13 +74,21 @@ def section(run: RunResult, params: ReportParams) -> str:
     return heading(STAGE, HEADING, lang) + bullets(points) + f"<figure>{chart}</figure>" + table
 
 
+#: Headers of the projection files' columns in the workbook.
+SHEET_COLUMNS: Mapping[str, tuple[str, str]] = {
+    "year": ("年份", "Year"), "births": ("出生人口", "Births"), "primary": ("小学适龄儿童", "Primary-age children"),
+    "junior": ("初中适龄儿童", "Junior-age children"),
+}  # fmt: skip
+
+
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     """The county by year, units and schools by year (sheet name → table)."""
     zh = params.language == "zh"
     files = (
         (COUNTY, "学龄人口预测", "projection county"), (SCHOOLS, "各校生源预测", "projection schools"), (UNITS, "各居住区预测", "projection units"),
     )
-    return stage_sheets(run, STAGE, files, zh=zh)
+    names = school_names(run)
+    return {k: sheet(v, params.language, names, SHEET_COLUMNS) for k, v in stage_sheets(run, STAGE, files, zh=zh).items()}
 
 
 RENDERER = StageRenderer(stage=STAGE, heading=HEADING, section=section, tables=tables)
