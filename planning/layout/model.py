@@ -158,8 +158,8 @@ def _check_feasible(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutO
     """Explain, before solving, groups no school may take and levels short of classes."""
     short: list[Shortfall] = []
     for i, g in zip(*np.nonzero((prob.children > 0) & ~ok.any(axis=2))):
-        t = prob.travel_s[i][prob.levels[:, GROUP_LEVEL[g]]]
-        near = f"nearest school of that level {t.min() / 60:.0f} min away" if len(t) and np.isfinite(t.min()) else "no school of that level reachable"
+        t = prob.travel_s[i][prob.levels[:, GROUP_LEVEL[g]] & (~prob.teaching_point if g > 0 else True)]
+        near = f"nearest school for them {t.min() / 60:.0f} min away" if len(t) and np.isfinite(t.min()) else "no school for them reachable"
         limit = "day limit" if g == 0 else "day and boarding limits"
         short.append(Shortfall(f"{prob.unit(int(i))}, {GROUPS[g]}", int(prob.children[i, g]), "children",
                                f"no school within the {limit} ({near})"))

@@ -28,10 +28,15 @@ from pydantic import Field
 
 from geo.errors import InputError, Problem
 from geo.policy import PRIMARY_LOWER_GRADES_SHARE
+from geo.travel import TravelMatrix
 from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
 from planning.app.stages.projection import ProjectionResult
 from planning.layout import GROUPS, LayoutOptions, LayoutPlan, LayoutProblem, plan_layout
 from planning.limits import SolveLimits
+
+#: Travel is searched to this multiple of the boarding limit, so that children with no school within the limits
+#: are sent to (and told of) the nearest one beyond them (``beyond_limits = "nearest"``).
+SEARCH_BEYOND = 4
 
 
 class LayoutParams(StageParams, LayoutOptions):
@@ -90,6 +95,12 @@ def _current(ctx: Context) -> NDArray[np.int64] | None:
     return out
 
 
+def _travel(ctx: Context, params: LayoutParams) -> TravelMatrix:
+    """Home → school by ``mode``, searched to :data:`SEARCH_BEYOND` × the boarding limit (cached by the context)."""
+    return ctx.travel(ctx.inputs.blocks, ctx.inputs.schools, origin_id="block_id", dest_id="school_id", mode=params.mode,
+                      cutoff_s=SEARCH_BEYOND * params.boarding_max_s, key="layout")
+
+
 def build(ctx: Context, params: LayoutParams) -> tuple[LayoutProblem, int]:
     """The layout instance of the run's inputs (and projection) and the year it is for."""
     schools, blocks = ctx.inputs.schools, ctx.inputs.blocks
@@ -103,7 +114,7 @@ def build(ctx: Context, params: LayoutParams) -> tuple[LayoutProblem, int]:
     size = np.where(levels.all(axis=1), params.max_pupils_nine_year, params.max_pupils_school)
     top = np.stack([size // params.class_size_primary, size // params.class_size_junior], axis=1)
     flag = lambda c: schools[c].fillna(False).astype(bool).to_numpy() if c in schools.columns else np.zeros(len(schools), dtype=bool)  # noqa: E731
-    tm = ctx.travel(blocks, schools, origin_id="block_id", dest_id="school_id", mode=params.mode, cutoff_s=params.boarding_max_s, key="layout")
+    tm = _travel(ctx, params)
     kids, year = _children(ctx, params)
     prob = LayoutProblem(
         children=kids, travel_s=tm.reindex(blocks["block_id"].astype(str).to_numpy(), ids).dense(), levels=levels,
@@ -124,8 +135,7 @@ def _tables(ctx: Context, res: LayoutResult, params: LayoutParams) -> dict[str, 
         "merged_into": "" if d.merged_into is None else ids[d.merged_into], "year": res.year,
         "construction_yuan": round(d.construction_yuan), "reason": d.reason,
     } for d in plan.decisions])  # fmt: skip
-    travel = ctx.travel(ctx.inputs.blocks, ctx.inputs.schools, origin_id="block_id", dest_id="school_id", mode=params.mode,
-                        cutoff_s=params.boarding_max_s, key="layout").reindex(res.block_ids, ids).dense()
+    travel = _travel(ctx, params).reindex(res.block_ids, ids).dense()
     rows = []
     problem_kids, _ = _children(ctx, params)
     for i, g in zip(*np.nonzero(plan.assign >= 0)):

@@ -64,7 +64,7 @@ def test_older_children_far_from_a_boarding_school_are_infeasible_and_explained(
     plan = plan_layout(p, limits=LIMITS)
     assert plan.beyond.tolist() == [[False, True, False], [False, False, False]] and plan.assign[0, 1] == 1
     with pytest.raises(InfeasibleError, match=r"(?s)unit 0, grades 4-6: short by 20 children \(no school within the day and boarding limits "
-                                              r"\(nearest school of that level 40 min away\)\).*Hint: add a candidate site"):
+                                              r"\(nearest school for them 40 min away\)\).*Hint: add a candidate site"):
         plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
 
 
