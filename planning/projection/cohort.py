@@ -108,6 +108,8 @@ def county_age_share(births: Mapping[int, float], base_year: int, options: Proje
     b = np.array([float(births[_nearest(known, base_year - a)]) for a in range(N_AGES)])
     surv = options.survival_infant * options.survival_child ** np.arange(N_AGES)
     share = b * surv
+    if share.sum() <= 0:  # no births at all: every age alike
+        return np.full(N_AGES, 1.0 / N_AGES)
     return share / share.sum()
 
 

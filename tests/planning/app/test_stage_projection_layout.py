@@ -116,3 +116,14 @@ def test_layout_keep_and_strict() -> None:
     strict = LayoutParams(strict=True, day_max_s=60.0)
     with pytest.raises(InfeasibleError, match="unit u2, grades 1-3: short by 100 children"):
         layout.STAGE.run(context(layout=strict), strict)
+
+
+def test_a_county_without_children_projects_zeros_and_closes_every_school() -> None:
+    ctx = context()
+    ctx.inputs.blocks["students_primary"] = 0
+    ctx.inputs.blocks["students_junior"] = 0
+    pp = ProjectionParams()
+    ctx.outputs["projection"] = projection.STAGE.run(ctx, pp)
+    assert (ctx.outputs["projection"].files["county.csv"][["primary", "junior"]] == 0).all().all()
+    out = layout.STAGE.run(ctx, LayoutParams())
+    assert set(out.files["decisions.csv"]["decision"]) == {"close"} and out.metrics["objective_yuan"] == 0
