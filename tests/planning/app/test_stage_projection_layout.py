@@ -127,3 +127,19 @@ def test_a_county_without_children_projects_zeros_and_closes_every_school() -> N
     assert (ctx.outputs["projection"].files["county.csv"][["primary", "junior"]] == 0).all().all()
     out = layout.STAGE.run(ctx, LayoutParams())
     assert set(out.files["decisions.csv"]["decision"]) == {"close"} and out.metrics["objective_yuan"] == 0
+
+
+def test_candidate_sites_are_read_validated_and_decided(tmp_path: Path) -> None:
+    f = tmp_path / "sites.csv"
+    f.write_text("选址编号,名称,学段,经度,纬度\nN1,新区小学,primary,111.0,36.1\n", encoding="utf-8")
+    lp = LayoutParams(candidates=f)
+    out = layout.STAGE.run(context(layout=lp), lp)
+    dec = out.files["decisions.csv"].set_index("school_id")
+    assert dec.loc["N1", "name"] == "新区小学" and dec.loc["N1", "decision"] in {"new", "not built"}
+    assert dec.loc["N1", "classes_primary_before"] == 0
+    f.write_text("site_id,level,lon,lat\nA,primary,111.0,36.1\nN2,senior,111.0,36.1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="senior"):
+        layout.STAGE.run(context(layout=lp), lp)
+    f.write_text("site_id,level,lon,lat\nA,primary,111.0,36.1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="site ids already used by schools: A"):
+        layout.STAGE.run(context(layout=lp), lp)
