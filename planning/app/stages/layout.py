@@ -69,6 +69,11 @@ class LayoutParams(StageParams, LayoutOptions):
         None, description="candidate sites for new schools: site_id, level, lon, lat (+ name, max_classes_*, boarding)"
     )
     target_year: int | None = Field(None, description="year planned for; default the projection's last year (or today)")
+    plan_for: Literal["target_year", "peak"] = Field(
+        "target_year",
+        description="children of the target year, or each unit's and grade band's most over the projected years up to it "
+        "(a layout that serves every year)",
+    )
     keep: list[str] = Field(default_factory=list, description="school ids the bureau keeps open")
     mode: Literal["drive", "bus", "bike", "walk"] = Field("drive", description="travel mode home → school")
     deterministic_time_s: float | None = Field(None, gt=0, description="CP-SAT work budget; default [solver] time_limit_s")
@@ -101,7 +106,10 @@ def _children(ctx: Context, params: LayoutParams) -> tuple[NDArray[np.int64], in
         years = proj.projection.years
         year = int(params.target_year if params.target_year is not None else years[-1])
         order = pd.Index(proj.block_ids).get_indexer(blocks["block_id"].astype(str))
-        return np.rint(proj.children(year)[order]).astype(np.int64), year
+        kids = proj.children(year)
+        if params.plan_for == "peak":
+            kids = np.max([proj.children(int(y)) for y in years if y <= year], axis=0)
+        return np.rint(kids[order]).astype(np.int64), year
     p = blocks["students_primary"].to_numpy(dtype=float)
     lower = np.rint(p * PRIMARY_LOWER_GRADES_SHARE)
     kids = np.stack([lower, p - lower, blocks["students_junior"].to_numpy(dtype=float)], axis=1)

@@ -143,3 +143,16 @@ def test_candidate_sites_are_read_validated_and_decided(tmp_path: Path) -> None:
     f.write_text("site_id,level,lon,lat\nA,primary,111.0,36.1\n", encoding="utf-8")
     with pytest.raises(InputError, match="site ids already used by schools: A"):
         layout.STAGE.run(context(layout=lp), lp)
+
+
+def test_plan_for_the_peak_serves_every_projected_year() -> None:
+    pp = ProjectionParams(base_year=2024, horizon_years=5)
+    ctx = context(projection=pp)
+    ctx.outputs["projection"] = projection.STAGE.run(ctx, pp)
+    res = ctx.outputs["projection"].result
+    target = layout.STAGE.run(ctx, LayoutParams())
+    peak = layout.STAGE.run(ctx, LayoutParams(plan_for="peak"))
+    kids = lambda out: out.files["assignment.csv"]["children"].sum()  # noqa: E731
+    # births fall: the peak is today's, more than the target year's
+    assert kids(peak) > kids(target)
+    assert kids(peak) == pytest.approx(np.rint(np.max([res.children(y) for y in range(2024, 2030)], axis=0)).sum())
