@@ -1,0 +1,224 @@
+"""The layout stage in the report: the decisions, each merger explained (which children go where, how far,
+boarding or by bus — the evidence a hearing 听证 needs), and the costs by kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import folium
+import pandas as pd
+import shapely
+
+from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
+from maps.i18n import display_table
+from maps.labels import Language
+from maps.layers import add_layer, as_ids, school_xy
+from maps.legend import Item, legend_of
+from maps.stages.rotation import _arc, _arrowhead
+from maps.tables import bullets, esc, heading, table_html, text
+from planning.app.stage import RunResult
+
+STAGE = "layout"
+#: Files of the layout stage read here, relative to its output folder.
+DECISIONS = "decisions.csv"
+ASSIGNMENT = "assignment.csv"
+COSTS = "costs.csv"
+METRICS = "metrics.json"
+
+HEADING = ("学校布局规划", "School layout")
+
+_DECISION: Mapping[str, tuple[str, str]] = {
+    "keep": ("保留", "keep"), "expand": ("扩建", "expand"), "shrink": ("缩减班级", "shrink"), "merge": ("撤并", "merge"),
+    "close": ("停办", "close"), "new": ("新建", "new"), "not built": ("不建", "not built"),
+}  # fmt: skip
+_COST: Mapping[str, tuple[str, str]] = {
+    "construction": ("新建校舍（一次性）", "construction (one-off)"), "schools": ("学校运行", "running schools"),
+    "classes": ("班级（教师）", "classes (teachers)"), "bus": ("校车", "school buses"),
+    "boarding": ("寄宿生活补助", "boarding allowances"), "travel": ("上学路途时间", "travel time"),
+}  # fmt: skip
+_TEXT: Mapping[str, tuple[str, str]] = {
+    "decisions": ("{year} 年布局：{list}。", "Layout for {year}: {list}."),
+    "children": ("寄宿 {b:,} 人，乘校车 {bus:,} 人；{beyond:,} 名儿童在政策距离内无校可上，安排到最近的学校。",
+                 "{b:,} children board, {bus:,} ride a school bus; {beyond:,} have no school within the policy limits and go to the nearest."),
+    "cost": ("{h} 年总费用 {total:,.1f} 亿元（其中新建 {built:,.1f} 亿元），下界 {bound:,.1f} 亿元。",
+             "Cost over {h} years {total:,.2f} billion yuan (construction {built:,.2f}), lower bound {bound:,.2f}."),
+    "mergers": ("撤并说明", "Each merger"),
+    "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），其中 {to_into:,} 人到{into}，"
+                   "最远 {far:.0f} 分钟；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
+                   "{school} merges into {into}: {n:,} children from {units} units, {to_into:,} of them to {into}, at most {far:.0f} min away; "
+                   "{b:,} board, {bus:,} by school bus."),
+    "table": ("各校决定", "Decision per school"),
+    "costs": ("费用构成（元）", "Costs by kind (yuan)"),
+    "kind": ("类别", "Kind"),
+    "per_year": ("每年", "Per year"),
+    "total": ("规划期合计", "Over the horizon"),
+    "hearing": ("撤并农村学校须听取家长意见并举行听证（国办发〔2012〕48号）；一至三年级不寄宿、单程不超过 30 分钟（国办发〔2018〕27号）。",
+                "Closing a rural school needs the parents' consultation and a hearing (国办发〔2012〕48号); grades 1–3 do not board and "
+                "travel ≤ 30 minutes (国办发〔2018〕27号)."),
+}
+
+
+def _t(key: str, lang: Language, **fmt: object) -> str:
+    return text(_TEXT, key, lang, **fmt)
+
+
+def _mergers(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lang: Language) -> list[str]:
+    """One sentence per merged school: who goes where, how far, boarding or by bus."""
+    lines = []
+    for row in dec[dec["decision"] == "merge"].itertuples():
+        mine = asg[asg["today_school_id"].astype(str) == str(row.school_id)]
+        if mine.empty:
+            continue
+        into = str(row.merged_into)
+        to_into = int(mine.loc[mine["school_id"].astype(str) == into, "children"].sum())
+        lines.append(_t(
+            "merge_line", lang, school=names.get(str(row.school_id), str(row.school_id)), into=names.get(into, into),
+            n=int(mine["children"].sum()), units=mine["block_id"].nunique(), to_into=to_into,
+            far=float(mine["travel_min"].max()), b=int(mine.loc[mine["boarder"].astype(bool), "children"].sum()),
+            bus=int(mine.loc[mine["bus"].astype(bool), "children"].sum()),
+        ))  # fmt: skip
+    return lines
+
+
+#: The layout model's reasons (planning.layout.model), in the report's language.
+_REASON: Mapping[str, tuple[str, str]] = {
+    "kept by the bureau": ("教育局确定保留", "kept by the bureau"),
+    "teaching point: the only school within the day limit for some children of grades 1-3": (
+        "教学点：部分一至三年级儿童走读时限内唯一的学校，保留",
+        "teaching point: the only school within the day limit for some children of grades 1-3",
+    ),
+}
+_COLUMNS: Mapping[str, tuple[str, str]] = {
+    "name": ("学校", "School"), "decision": ("决定", "Decision"),
+    "classes_primary_before": ("小学班数（现）", "Primary classes now"), "classes_primary_after": ("小学班数（规划）", "Primary classes planned"),
+    "classes_junior_before": ("初中班数（现）", "Junior classes now"), "classes_junior_after": ("初中班数（规划）", "Junior classes planned"),
+    "merged_into": ("并入", "Merged into"), "year": ("年份", "Year"), "construction_yuan": ("新建费用（元）", "Construction (yuan)"),
+    "reason": ("说明", "Note"),
+}  # fmt: skip
+
+
+def _decision_table(dec: pd.DataFrame, names: Mapping[str, str], lang: Language) -> pd.DataFrame:
+    """The decisions by school name, changes first, with display headers."""
+    pick = 0 if lang == "zh" else 1
+    shown = dec.copy()
+    shown["name"] = [names.get(str(s), str(n)) for s, n in zip(shown["school_id"], shown.get("name", shown["school_id"]))]
+    shown["decision"] = [_DECISION.get(str(d), (str(d), str(d)))[pick] for d in shown["decision"]]
+    shown["year"] = shown["year"].astype(str)
+    shown["reason"] = [_REASON.get(str(r), (str(r), str(r)))[pick] if isinstance(r, str) else "" for r in shown["reason"]]
+    shown["merged_into"] = [names.get(str(x), "") if isinstance(x, str) and x else "" for x in shown["merged_into"]]
+    changed = shown["decision"] != _DECISION["keep"][pick]
+    shown = pd.concat([shown[changed], shown[~changed]])
+    cols = [c for c in _COLUMNS if c in shown.columns]
+    return shown[cols].rename(columns={c: _COLUMNS[c][pick] for c in cols})
+
+
+def section(run: RunResult, params: ReportParams) -> str:
+    """Decisions, each merger explained, and the costs."""
+    lang = params.language
+    dec, asg, costs = (stage_frame(run, STAGE, f) for f in (DECISIONS, ASSIGNMENT, COSTS))
+    m = stage_mapping(run, STAGE, METRICS)
+    if dec is None or asg is None or costs is None or m is None:
+        return ""
+    pick = 0 if lang == "zh" else 1
+    counts = "，".join if lang == "zh" else ", ".join
+    listed = counts(f"{_DECISION[k][pick]} {v}" for k, v in dict(m.get("decisions", {})).items())
+    c = dict(m.get("costs_yuan", {}))
+    h = int(getattr(run.scenario.stages.get(STAGE), "horizon_years", 10))
+    unit = 1e8 if lang == "zh" else 1e9
+    beyond = sum(int(v) for v in dict(m.get("beyond_limits_children", {})).values())
+    points = [
+        _t("decisions", lang, year=m.get("year"), list=listed),
+        _t("children", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
+        _t("cost", lang, h=h, total=float(m.get("objective_yuan", 0)) / unit, built=float(c.get("construction", 0)) / unit,
+           bound=float(m.get("bound_yuan", 0)) / unit),
+        _t("hearing", lang),
+    ]
+    names = school_names(run)
+    parts = [heading(STAGE, HEADING, lang), bullets(points)]
+    merges = _mergers(dec, asg, names, lang)
+    if merges:
+        parts.append(f"<h3>{_t('mergers', lang)}</h3>" + bullets(merges))
+    shown = _decision_table(dec, names, lang)
+    parts.append(f"<h3>{_t('table', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, DECISIONS)))
+    kinds = pd.DataFrame({
+        _t("kind", lang): [_COST.get(str(k), (str(k), str(k)))[pick] for k in costs["kind"]],
+        _t("per_year", lang): costs["yuan_per_year"], _t("total", lang): costs["yuan_total"],
+    })  # fmt: skip
+    parts.append(f"<h3>{_t('costs', lang)}</h3>" + table_html(kinds, lang=lang, file=stage_path(STAGE, COSTS)))
+    return "".join(parts)
+
+
+#: Colour of each decision on the map.
+DECISION_COLOURS: Mapping[str, str] = {
+    "keep": "#9e9e9e", "expand": "#1a9850", "shrink": "#fdae61", "merge": "#d73027", "close": "#000000", "new": "#2166ac",
+}  # fmt: skip
+LABELS: Mapping[str, tuple[str, str]] = {
+    "layout": ("学校布局", "School layout"),
+    "layout_arrow": ("箭头：撤并学校 → 接收学校", "Arrows: merged school → receiving school"),
+}
+
+
+def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
+    """Schools coloured by decision, an arrow from each merged school to the school taking most of its children."""
+    dec = stage_frame(ctx.run, STAGE, DECISIONS)
+    if dec is None or dec.empty:
+        return
+    lang = ctx.display.language
+    pick = 0 if lang == "zh" else 1
+    xy = school_xy(ctx.run.inputs.schools, ctx.display)
+    geoms: list[shapely.Geometry] = []
+    props: list[dict[str, object]] = []
+    for row in dec.itertuples():
+        sid, kind = str(row.school_id), str(row.decision)
+        if sid not in xy or kind == "not built":
+            continue
+        tip = (f"<b>{esc(ctx.names.get(sid, sid))}</b>: {esc(_DECISION.get(kind, (kind, kind))[pick])}<br>"
+               f"{row.classes_primary_before}+{row.classes_junior_before} → {row.classes_primary_after}+{row.classes_junior_after}")
+        into = as_ids(pd.Series([row.merged_into])).iloc[0]
+        if kind == "merge" and into in xy:
+            tip += f" → {esc(ctx.names.get(into, into))}"
+            geoms += [_arc(xy[sid], xy[into], bend=0.12), _arrowhead(xy[sid], xy[into], bend=0.12)]
+            props += [{"c": DECISION_COLOURS["merge"], "w": 2.0, "t": tip}, {"c": DECISION_COLOURS["merge"], "w": 1, "t": tip}]
+        geoms.append(shapely.Point(xy[sid]))
+        props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 6, "t": tip})
+    name = LABELS["layout"][pick]
+    if add_layer(m, name, geoms, props, base={"color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95, "opacity": 0.85}) is not None:
+        present = [k for k in DECISION_COLOURS if (dec["decision"] == k).any()]
+        items: list[Item] = [("dot", DECISION_COLOURS[k], _DECISION[k][pick], 6) for k in present]
+        legend_of(m).section(name, [*items, ("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)])
+
+
+#: Headers of the layout files' own columns in the workbook (the shared ones come from :func:`maps.i18n.display_table`).
+SHEET_COLUMNS: Mapping[str, tuple[str, str]] = {
+    **_COLUMNS, "grades": ("年级", "Grades"), "children": ("儿童数", "Children"), "today_school_id": ("现就读学校代码", "School today"),
+    "travel_min": ("单程（分钟）", "One way (min)"), "boarder": ("寄宿", "Boards"), "bus": ("乘校车", "School bus"),
+    "beyond_limit": ("超出政策距离", "Beyond the limit"), "kind": ("类别", "Kind"), "yuan_per_year": ("每年（元）", "Per year (yuan)"),
+    "yuan_total": ("规划期合计（元）", "Over the horizon (yuan)"),
+}  # fmt: skip
+
+
+def sheet(frame: pd.DataFrame, lang: Language, names: Mapping[str, str], own: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """A stage table for the workbook: school names beside codes, display headers."""
+    pick = 0 if lang == "zh" else 1
+    mine = {c: own[c][pick] for c in frame.columns if c in own and c != "name"}  # "name" beside school_id: display_table's
+    return display_table(frame.rename(columns=mine), lang, names=names)
+
+
+def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
+    """Decisions, assignment and costs (sheet name → table)."""
+    files = ((DECISIONS, "布局决定", "layout decisions"), (ASSIGNMENT, "布局分配", "layout assignment"), (COSTS, "布局费用", "layout costs"))
+    names = school_names(run)
+    pick = 0 if params.language == "zh" else 1
+    sheets = stage_sheets(run, STAGE, files, zh=params.language == "zh")
+    for frame in sheets.values():
+        if "decision" in frame.columns:
+            frame["decision"] = [_DECISION.get(str(d), (str(d), str(d)))[pick] for d in frame["decision"]]
+        if "kind" in frame.columns:
+            frame["kind"] = [_COST.get(str(k), (str(k), str(k)))[pick] for k in frame["kind"]]
+    return {k: sheet(v, params.language, names, SHEET_COLUMNS) for k, v in sheets.items()}
+
+
+RENDERER = StageRenderer(
+    stage=STAGE, heading=HEADING, section=section, tables=tables,
+    layers=(MapLayer("layout", 85, _draw_layout),), map_layers=("layout",),
+)

@@ -1,0 +1,219 @@
+"""Primal heuristic of the facility-location core: assign to a set of open sites, then local search.
+
+Phases, each deterministic (fixed orders, no random numbers):
+
+- ``assign_greedy``: units in order of regret (second-cheapest minus cheapest open site, largest
+  first; then by demand) go to the cheapest open site with room; a second pass by demand alone
+  (first-fit decreasing) when the first strands a unit.
+- ``improve_assignment``: shift moves (one unit to another site with room) and swap moves (two
+  units of different sites exchange) while one lowers the cost.
+- ``improve_sites``: close an open site (its units to the other sites) or open a closed one (the
+  units it saves most move there) while that lowers the total, each followed by the assignment
+  search.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from planning.layout.lagrange import Instance
+
+#: Passes of shift/swap moves per call and rounds of site moves: caps on work, rarely reached.
+MAX_PASSES = 20
+MAX_SITE_ROUNDS = 6
+_EPS = 1e-9
+
+
+def total_cost(inst: Instance, assign: NDArray[np.int64]) -> float:
+    """Assignment cost plus the open cost of every site that serves a unit."""
+    used = np.unique(assign)
+    return float(inst.cost[np.arange(len(assign)), assign].sum() + inst.open_cost[used].sum())
+
+
+def _fits(inst: Instance, load: NDArray[np.float64], i: int, sites: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    return sites & inst.allowed[i] & (load + inst.demand[i] <= inst.capacity + _EPS)
+
+
+def _fill(inst: Instance, order: NDArray[np.int64], open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
+    """Each unit in ``order`` to its cheapest open site with room; ``None`` if one finds none."""
+    load = np.zeros(len(inst.capacity))
+    assign = np.full(len(inst.demand), -1, dtype=np.int64)
+    for i in order:
+        ok = _fits(inst, load, int(i), open_mask)
+        if not ok.any():
+            return None
+        j = int(np.argmin(np.where(ok, inst.cost[i], np.inf)))
+        assign[i] = j
+        load[j] += inst.demand[i]
+    return assign
+
+
+def assign_greedy(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
+    """A feasible single-source assignment to the open sites, or ``None`` when none is found."""
+    c = np.where(inst.allowed & open_mask[None, :], inst.cost, np.inf)
+    if not np.isfinite(c.min(axis=1)).all():
+        return None
+    part = np.sort(c, axis=1)[:, : min(2, c.shape[1])]
+    second = part[:, -1] if part.shape[1] > 1 else part[:, 0]
+    regret = np.where(np.isfinite(second), second - part[:, 0], np.inf)
+    order = np.lexsort((-inst.demand, -regret))
+    out = _fill(inst, order, open_mask)
+    if out is None:
+        out = _fill(inst, np.argsort(-inst.demand, kind="stable"), open_mask)
+    return out
+
+
+#: Rows of the unit × unit swap table computed at once (memory: rows × n floats).
+SWAP_CHUNK = 512
+
+
+def _shift_pass(inst: Instance, assign: NDArray[np.int64], load: NDArray[np.float64], open_mask: NDArray[np.bool_]) -> bool:
+    """Each unit's best move to another open site with room, applied best first while still valid."""
+    n = len(assign)
+    rows = np.arange(n)
+    d = inst.demand
+    ok = open_mask[None, :] & inst.allowed & (load[None, :] + d[:, None] <= inst.capacity[None, :] + _EPS)
+    ok[rows, assign] = False
+    delta = np.where(ok, inst.cost - inst.cost[rows, assign][:, None], np.inf)
+    best = np.argmin(delta, axis=1)
+    gain = delta[rows, best]
+    moved = False
+    for i in np.flatnonzero(gain < -_EPS)[np.argsort(gain[gain < -_EPS], kind="stable")]:
+        a, j = int(assign[i]), int(best[i])
+        if load[j] + d[i] <= inst.capacity[j] + _EPS:
+            assign[i] = j
+            load[a] -= d[i]
+            load[j] += d[i]
+            moved = True
+    return moved
+
+
+def _swap_candidates(inst: Instance, assign: NDArray[np.int64], load: NDArray[np.float64], lo: int, hi: int) -> tuple[NDArray[np.int64], ...]:
+    """Improving swaps ``(i, k, delta)`` with ``lo ≤ i < hi``, each i's best one, by today's loads."""
+    n = len(assign)
+    d, c = inst.demand, inst.cost
+    i = np.arange(lo, hi)
+    a = assign[i]
+    delta = c[i[:, None], assign[None, :]] + c[:, a].T - c[i, a][:, None] - c[np.arange(n), assign][None, :]
+    ok = (assign[None, :] != a[:, None]) & inst.allowed[i[:, None], assign[None, :]] & inst.allowed[:, a].T
+    ok &= (load[a] - d[i])[:, None] + d[None, :] <= inst.capacity[a][:, None] + _EPS
+    ok &= (load[assign] - d)[None, :] + d[i][:, None] <= inst.capacity[assign][None, :] + _EPS
+    delta = np.where(ok, delta, np.inf)
+    k = np.argmin(delta, axis=1)
+    best = delta[np.arange(len(i)), k]
+    keep = best < -_EPS
+    return i[keep], k[keep], best[keep]
+
+
+def _swap_pass(inst: Instance, assign: NDArray[np.int64], load: NDArray[np.float64]) -> bool:
+    """Swaps of two units of different sites, best first, each re-checked against the loads when applied."""
+    parts = [_swap_candidates(inst, assign, load, lo, min(lo + SWAP_CHUNK, len(assign))) for lo in range(0, len(assign), SWAP_CHUNK)]
+    ii, kk, gain = (np.concatenate(x) for x in zip(*parts))
+    touched = np.zeros(len(assign), dtype=bool)
+    d = inst.demand
+    moved = False
+    for t in np.argsort(gain, kind="stable"):
+        i, k = int(ii[t]), int(kk[t])
+        if touched[i] or touched[k]:
+            continue
+        a, b = int(assign[i]), int(assign[k])
+        if a == b or load[a] - d[i] + d[k] > inst.capacity[a] + _EPS or load[b] - d[k] + d[i] > inst.capacity[b] + _EPS:
+            continue
+        assign[i], assign[k] = b, a
+        load[a] += d[k] - d[i]
+        load[b] += d[i] - d[k]
+        touched[i] = touched[k] = True
+        moved = True
+    return moved
+
+
+def improve_assignment(inst: Instance, assign: NDArray[np.int64], open_mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Shift and swap moves among the open sites until none lowers the cost."""
+    assign = assign.copy()
+    load = np.bincount(assign, weights=inst.demand, minlength=len(inst.capacity)).astype(float)
+    for _ in range(MAX_PASSES):
+        shifted = _shift_pass(inst, assign, load, open_mask)
+        swapped = _swap_pass(inst, assign, load)
+        if not (shifted or swapped):
+            break
+    return assign
+
+
+def _close_one(inst: Instance, assign: NDArray[np.int64], j: int, open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
+    """``assign`` with site ``j`` closed: its units to the cheapest other open site with room."""
+    mask = open_mask.copy()
+    mask[j] = False
+    out = assign.copy()
+    load = np.bincount(assign, weights=inst.demand, minlength=len(inst.capacity)).astype(float)
+    load[j] = 0.0
+    units = np.flatnonzero(assign == j)
+    for i in units[np.argsort(-inst.demand[units], kind="stable")]:
+        ok = _fits(inst, load, int(i), mask)
+        if not ok.any():
+            return None
+        k = int(np.argmin(np.where(ok, inst.cost[i], np.inf)))
+        out[i] = k
+        load[k] += inst.demand[i]
+    return out
+
+
+def _open_one(inst: Instance, assign: NDArray[np.int64], j: int) -> NDArray[np.int64]:
+    """``assign`` with site ``j`` opened: the units it saves most move there while it has room."""
+    n = len(assign)
+    saving = inst.cost[np.arange(n), assign] - inst.cost[:, j]
+    out = assign.copy()
+    room = float(inst.capacity[j])
+    for i in np.argsort(-saving, kind="stable"):
+        if saving[i] <= _EPS:
+            break
+        if inst.allowed[i, j] and inst.demand[i] <= room + _EPS:
+            out[i] = j
+            room -= float(inst.demand[i])
+    return out
+
+
+def _site_round(inst: Instance, assign: NDArray[np.int64], best: float) -> tuple[NDArray[np.int64], float, bool]:
+    """One round of close-one and open-one moves, each kept when it lowers the total."""
+    improved = False
+    for j in range(len(inst.capacity)):
+        open_mask = np.zeros(len(inst.capacity), dtype=bool)
+        open_mask[np.unique(assign)] = True
+        if open_mask[j]:
+            cand = _close_one(inst, assign, j, open_mask)
+            if cand is None:
+                continue
+            open_mask[j] = False
+        else:
+            if inst.max_open is not None and open_mask.sum() >= inst.max_open:
+                continue
+            cand = _open_one(inst, assign, j)
+            open_mask[j] = True
+        if total_cost(inst, cand) >= best - _EPS and not open_mask[j]:
+            continue
+        cand = improve_assignment(inst, cand, open_mask)
+        val = total_cost(inst, cand)
+        if val < best - _EPS * max(1.0, abs(best)):
+            assign, best, improved = cand, val, True
+    return assign, best, improved
+
+
+def improve_sites(inst: Instance, assign: NDArray[np.int64]) -> tuple[NDArray[np.int64], float]:
+    """Site moves (close one, open one) with the assignment search after each, until none helps."""
+    best = total_cost(inst, assign)
+    for _ in range(MAX_SITE_ROUNDS):
+        assign, best, improved = _site_round(inst, assign, best)
+        if not improved:
+            break
+    return assign, best
+
+
+def from_sites(inst: Instance, open_mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], float] | None:
+    """A plan from a set of open sites: greedy assignment, then the assignment search."""
+    if inst.max_open is not None and open_mask.sum() > inst.max_open:
+        return None
+    assign = assign_greedy(inst, open_mask)
+    if assign is None:
+        return None
+    assign = improve_assignment(inst, assign, open_mask)
+    return assign, total_cost(inst, assign)

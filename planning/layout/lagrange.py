@@ -1,0 +1,204 @@
+"""Lower bound of the single-source capacitated facility-location problem: Lagrangian relaxation.
+
+The assignment rows ``Σ_j x_ij = 1`` are relaxed with free multipliers ``u_i``. What is left
+splits by site: site ``j`` is worth ``v_j = f_j + min Σ_i (c_ij − u_i) x_ij`` subject to
+``Σ_i d_i x_ij ≤ s_j`` (a 0-1 knapsack over the units whose reduced cost is negative), and the
+sites are chosen by sign of ``v_j`` under the surrogate rows every solution satisfies
+(``Σ_j s_j y_j ≥ Σ_i d_i``, and ``Σ_j y_j ≤ max_open`` when given). So
+
+    L(u) = Σ_i u_i + min_y Σ_j v_j(u) y_j ≤ optimum for every u,
+
+raised by subgradient steps (Held–Wolfe–Crowder, step halved when ``L`` stalls). Knapsacks are
+solved exactly by dynamic programming over integer demands when that is small, otherwise by their
+LP relaxation (a weaker but still valid bound). The iteration count is fixed, so the bound is
+deterministic. Along the way the sites a multiplier vector opens are handed to the primal
+heuristic (:mod:`planning.layout.heuristic`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: Largest DP table (items × capacity cells, summed over sites) solved exactly per iteration;
+#: above it the knapsacks take their LP relaxation. About 20 ms of numpy work.
+DP_CELLS_MAX = 3_000_000
+#: Subgradient step: start, halving after this many iterations without a better bound, and the floor.
+STEP_START = 2.0
+STALL_ITERS = 12
+STEP_MIN = 1e-4
+#: Share of the iterations run with LP knapsacks (fast) before the exact ones tighten the bound.
+EXACT_FROM = 0.6
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A facility-location instance in solver form (finite costs; forbidden pairs at ``big``)."""
+
+    cost: NDArray[np.float64]  # (n, m); forbidden pairs hold a cost no plan pays
+    allowed: NDArray[np.bool_]  # (n, m)
+    demand: NDArray[np.float64]  # (n,)
+    capacity: NDArray[np.float64]  # (m,)
+    open_cost: NDArray[np.float64]  # (m,) cost of having the site open (existing sites included)
+    max_open: int | None
+    integral: bool  # demands and capacities are whole numbers
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """The best Lagrangian bound found and the multipliers that gave it."""
+
+    bound: float
+    u: NDArray[np.float64]
+    iterations: int
+
+
+def _lp_knapsacks(red: NDArray[np.float64], inst: Instance) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per site the LP knapsack minimum and its (fractional) solution ``x`` (n, m)."""
+    d = inst.demand
+    neg = (red < 0) & inst.allowed & (d[:, None] <= inst.capacity[None, :])
+    ratio = np.where(neg, red / np.maximum(d[:, None], 1e-12), 0.0)
+    order = np.argsort(ratio, axis=0, kind="stable")
+    d_sorted = np.where(np.take_along_axis(neg, order, 0), d[order], 0.0)
+    before = np.cumsum(d_sorted, axis=0) - d_sorted
+    take = np.clip((inst.capacity[None, :] - before) / np.maximum(d_sorted, 1e-12), 0.0, 1.0)
+    take = np.where(d_sorted > 0, take, np.take_along_axis(neg, order, 0).astype(float))
+    x = np.zeros_like(red)
+    np.put_along_axis(x, order, take, 0)
+    x = np.where(neg, x, 0.0)
+    return (x * np.where(neg, red, 0.0)).sum(axis=0), x
+
+
+def _dp_knapsack(profit: NDArray[np.float64], weight: NDArray[np.int64], cap: int) -> tuple[float, NDArray[np.bool_]]:
+    """Exact 0-1 knapsack minimising ``Σ profit`` (all negative) within ``cap``: value and chosen items."""
+    best = np.zeros(cap + 1)
+    took = np.zeros((len(profit), cap + 1), dtype=bool)
+    for k, (p, w) in enumerate(zip(profit, weight)):
+        if w == 0:
+            best = best + p
+            took[k, :] = True
+            continue
+        cand = best[: cap + 1 - w] + p
+        better = cand < best[w:]
+        took[k, w:] = better
+        best[w:] = np.where(better, cand, best[w:])
+    chosen = np.zeros(len(profit), dtype=bool)
+    c = cap
+    for k in range(len(profit) - 1, -1, -1):
+        if took[k, c]:
+            chosen[k] = True
+            c -= int(weight[k])
+    return float(best[cap]), chosen
+
+
+def _knapsacks(red: NDArray[np.float64], inst: Instance, exact: bool) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Knapsack value per site and solution ``x``: exact when asked and the DP tables are small, else the LP."""
+    lp_val, lp_x = _lp_knapsacks(red, inst)
+    if not (exact and inst.integral):
+        return lp_val, lp_x
+    neg = (red < 0) & inst.allowed & (inst.demand[:, None] <= inst.capacity[None, :])
+    caps = inst.capacity.astype(np.int64)
+    cells = int((neg.sum(axis=0) * (caps + 1)).sum())
+    if cells > DP_CELLS_MAX:
+        return lp_val, lp_x
+    val = lp_val.copy()
+    x = lp_x.copy()
+    weight = inst.demand.astype(np.int64)
+    for j in range(red.shape[1]):
+        items = np.flatnonzero(neg[:, j])
+        if len(items) == 0 or weight[items].sum() <= caps[j]:
+            continue  # the LP solution takes every item: already integral
+        v, chosen = _dp_knapsack(red[items, j], weight[items], int(caps[j]))
+        val[j] = v
+        x[:, j] = 0.0
+        x[items[chosen], j] = 1.0
+    return val, x
+
+
+def choose_sites(value: NDArray[np.float64], inst: Instance) -> tuple[float, NDArray[np.float64]]:
+    """Minimise ``Σ v_j y_j`` over ``y ∈ [0, 1]`` with the cover row (and the cardinality row when set).
+
+    With ``max_open`` the cover row is left out (dropping a row keeps the bound valid); the
+    cardinality row alone is solved exactly by taking the most negative values.
+    """
+    m = len(value)
+    y = np.zeros(m)
+    if inst.max_open is not None:
+        order = np.argsort(value, kind="stable")[: inst.max_open]
+        pick = order[value[order] < 0]
+        y[pick] = 1.0
+        return float(value[pick].sum()), y
+    y[value < 0] = 1.0
+    need = float(inst.demand.sum()) - float(inst.capacity[value < 0].sum())
+    if need > 0:
+        rest = np.flatnonzero(value >= 0)
+        order = rest[np.argsort(value[rest] / np.maximum(inst.capacity[rest], 1e-12), kind="stable")]
+        for j in order:
+            if need <= 0:
+                break
+            frac = min(1.0, need / max(float(inst.capacity[j]), 1e-12))
+            y[j] = frac
+            need -= frac * float(inst.capacity[j])
+    return float((value * y).sum()), y
+
+
+def evaluate(u: NDArray[np.float64], inst: Instance, exact: bool = True) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """``L(u)``, the sites' choice ``y`` and the subgradient ``1 − Σ_j x_ij y_j`` (``exact``: integer knapsacks)."""
+    red = inst.cost - u[:, None]
+    kval, x = _knapsacks(red, inst, exact)
+    value = inst.open_cost + kval
+    sites, y = choose_sites(value, inst)
+    served = (x * y[None, :]).sum(axis=1)
+    return float(u.sum()) + sites, y, 1.0 - served
+
+
+def initial_multipliers(inst: Instance) -> NDArray[np.float64]:
+    """Each unit's second-cheapest allowed cost (its cheapest when it has one site)."""
+    c = np.where(inst.allowed, inst.cost, np.inf)
+    part = np.sort(c, axis=1)[:, : min(2, c.shape[1])]
+    u = part[:, -1]
+    return np.where(np.isfinite(u), u, part[:, 0])
+
+
+def subgradient(
+    inst: Instance,
+    upper: Callable[[NDArray[np.float64]], float],
+    iterations: int,
+) -> Relaxation:
+    """Raise ``L(u)`` by subgradient steps towards the best known objective.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    upper
+        Called with the site choice ``y`` of an iteration; returns the best objective known
+        after it has tried those sites (the primal heuristic's hook).
+    iterations
+        Number of subgradient iterations (fixed, so the result is deterministic).
+    """
+    u = initial_multipliers(inst)
+    best = Relaxation(-np.inf, u.copy(), 0)
+    step, stall = STEP_START, 0
+    ub = np.inf
+    for it in range(iterations):
+        lval, y, g = evaluate(u, inst, exact=it >= EXACT_FROM * iterations)
+        if not np.isfinite(best.bound) or lval > best.bound + 1e-9 * max(1.0, abs(best.bound)):
+            best, stall = Relaxation(lval, u.copy(), it + 1), 0
+        elif it == int(EXACT_FROM * iterations) + 1:
+            stall = 0  # the exact knapsacks start from the LP's best multipliers
+        else:
+            stall += 1
+            if stall >= STALL_ITERS:
+                step, stall = step / 2, 0
+        if it % 5 == 0 or it == iterations - 1:
+            ub = min(ub, upper(y))
+        norm = float(g @ g)
+        if norm < 1e-12 or step < STEP_MIN or (np.isfinite(ub) and ub - best.bound <= 1e-9 * max(1.0, abs(ub))):
+            break
+        target = ub if np.isfinite(ub) else lval + 0.1 * abs(lval) + 1.0
+        u = u + step * max(target - lval, 1e-9 * max(1.0, abs(lval))) / norm * g
+    return best

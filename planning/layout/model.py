@@ -1,0 +1,374 @@
+"""The layout model (布局规划): which schools to keep, expand, shrink, merge or close, where to build.
+
+Arrays in (:class:`LayoutProblem`), a :class:`LayoutPlan` out. Children are counted per unit in
+three groups, grades 1–3, 4–6 (primary) and 7–9 (junior), for the target year.
+
+Formulation (CP-SAT, one worker, deterministic time limit):
+
+- ``open_s`` (bool): the school or candidate site runs; fixed to 1 for ``keep`` schools and for
+  teaching points that are some unit's only school for grades 1–3 within the day limit.
+- ``cls_sl`` (int): classes of level ``l`` at ``s``; ``min_classes·open ≤ cls ≤ max_classes·open``
+  for the levels ``s`` teaches (teaching points: at least 1, grades 1–3 only).
+- ``x_igs`` (bool): group ``g`` of unit ``i`` goes to ``s`` (one school per unit and group). A pair
+  is allowed when ``s`` teaches the level and the trip is within the day limit, or — grades 4–9
+  only — ``s`` boards and the trip is within the boarding limit (then the children board).
+- Capacity in whole classes: ``Σ children·x ≤ class_size_l·cls_sl``; size:
+  ``Σ children·x ≤ max pupils (nine-year when s teaches both levels)``.
+- ``new_sl ≥ cls_sl − classes_now_sl`` (classes built).
+
+Objective, yuan: construction per new class and per new site, plus ``horizon_years`` × the yearly
+costs: per open school, per class, and per child of each pair (school bus beyond ``bus_from_s``,
+boarding allowance, travel time valued per hour).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from ortools.sat.python import cp_model
+
+from geo.errors import InfeasibleError, Shortfall, SolverError
+from planning.layout.greedy import WarmStart, drop, evaluate
+from planning.layout.options import BOARDING_WEEKS_YEAR, SCHOOL_DAYS_YEAR, LayoutOptions
+from planning.layout.problem import GROUP_LEVEL, GROUPS, LEVELS, NEAREST_SCHOOLS, NEW_SITE_YUAN, OBJ_UNIT_YUAN, LayoutProblem, min_classes
+from planning.limits import SolveLimits
+
+__all__ = ["GROUPS", "GROUP_LEVEL", "LEVELS", "LayoutPlan", "LayoutProblem", "SchoolDecision", "plan_layout"]
+
+Decision = Literal["keep", "expand", "shrink", "close", "merge", "new", "not built"]
+_DEFAULT = LayoutOptions()
+
+
+@dataclass(frozen=True)
+class SchoolDecision:
+    """What the plan does with one school or site."""
+
+    school: int
+    decision: Decision
+    classes_before: tuple[int, int]
+    classes_after: tuple[int, int]
+    merged_into: int | None
+    construction_yuan: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class LayoutPlan:
+    """A layout plan.
+
+    Attributes
+    ----------
+    open
+        ``(S,)`` bool: runs in the plan.
+    classes
+        ``(S, 2)`` classes per level.
+    assign
+        ``(n, 3)`` school of each unit and group (−1 where the group has no children).
+    boarder, bus
+        ``(n, 3)`` bool: the group boards; the group rides a school bus (day pupils).
+    beyond
+        ``(n, 3)`` bool: no school was within the limits, the group goes to the nearest (``beyond_limits``).
+    today
+        ``(n, 3)`` today's school of each group (``current``, else the nearest allowed existing one; −1: none).
+    decisions
+        One per school or site.
+    costs
+        Yuan by kind: ``construction`` (one-off) and yearly ``schools``, ``classes``, ``bus``,
+        ``boarding``, ``travel``.
+    objective, bound, gap, status
+        Total cost over the horizon (yuan), a lower bound, their relative gap, CP-SAT's status.
+    """
+
+    open: NDArray[np.bool_]
+    classes: NDArray[np.int64]
+    assign: NDArray[np.int64]
+    boarder: NDArray[np.bool_]
+    bus: NDArray[np.bool_]
+    beyond: NDArray[np.bool_]
+    today: NDArray[np.int64]
+    decisions: tuple[SchoolDecision, ...]
+    costs: dict[str, float]
+    objective: float
+    bound: float
+    gap: float
+    status: str
+
+
+def allowed_pairs(prob: LayoutProblem, options: LayoutOptions = _DEFAULT) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """``(n, 3, S)`` masks: the pair is allowed; the children would board there."""
+    t = prob.travel_s
+    day = t <= options.day_max_s
+    board = (t <= options.boarding_max_s) & prob.boarding[None, :] & ~day
+    ok = np.zeros((*prob.children.shape, len(prob.existing)), dtype=bool)
+    boards = np.zeros_like(ok)
+    for g, lvl in enumerate(GROUP_LEVEL):
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        ok[:, g] = teaches[None, :] & (day | board if g > 0 else day)
+        boards[:, g] = ok[:, g] & board if g > 0 else False
+    return ok, boards
+
+
+def nearest_beyond(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``(n, 3)`` groups with children and no allowed school that have a reachable school of their level.
+
+    With ``beyond_limits = "nearest"`` each such group is allowed its nearest school of the level
+    (a day pupil beyond the limit), set in ``ok`` by the caller.
+    """
+    out = np.zeros(prob.children.shape, dtype=bool)
+    for g, lvl in enumerate(GROUP_LEVEL):
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        reach = np.isfinite(np.where(teaches[None, :], prob.travel_s, np.inf)).any(axis=1)
+        out[:, g] = (prob.children[:, g] > 0) & ~ok[:, g].any(axis=1) & reach
+    return out
+
+
+def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> None:
+    for i, g in zip(*np.nonzero(beyond)):
+        lvl = GROUP_LEVEL[g]
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        ok[i, g, int(np.argmin(np.where(teaches, prob.travel_s[i], np.inf)))] = True
+
+
+def _nearest_only(prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """``ok`` restricted to each group's :data:`NEAREST_SCHOOLS` nearest allowed schools and today's."""
+    t = np.where(ok, prob.travel_s[:, None, :], np.inf)
+    k = min(NEAREST_SCHOOLS, t.shape[2])
+    near = np.argsort(t, axis=2, kind="stable")[:, :, :k]
+    keep = np.zeros_like(ok)
+    np.put_along_axis(keep, near, True, 2)
+    i, g = np.nonzero(now >= 0)
+    keep[i, g, now[i, g]] = True
+    return keep & ok
+
+
+def _needed_points(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Teaching points that are the only school within the day limit for some unit's grades 1–3."""
+    need = np.zeros(len(prob.existing), dtype=bool)
+    only = ok[:, 0].sum(axis=1) == 1
+    for i in np.flatnonzero(only & (prob.children[:, 0] > 0)):
+        s = int(np.flatnonzero(ok[i, 0])[0])
+        need[s] |= bool(prob.teaching_point[s])
+    return need
+
+
+def _check_feasible(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOptions) -> None:
+    """Explain, before solving, groups no school may take and levels short of classes."""
+    short: list[Shortfall] = []
+    for i, g in zip(*np.nonzero((prob.children > 0) & ~ok.any(axis=2))):
+        t = prob.travel_s[i][prob.levels[:, GROUP_LEVEL[g]] & (~prob.teaching_point if g > 0 else True)]
+        near = f"nearest school for them {t.min() / 60:.0f} min away" if len(t) and np.isfinite(t.min()) else "no school for them reachable"
+        limit = "day limit" if g == 0 else "day and boarding limits"
+        short.append(Shortfall(f"{prob.unit(int(i))}, {GROUPS[g]}", int(prob.children[i, g]), "children",
+                               f"no school within the {limit} ({near})"))
+    for lvl, name in enumerate(LEVELS):
+        need = int(prob.children[:, [g for g in range(3) if GROUP_LEVEL[g] == lvl]].sum())
+        seats = int((prob.max_classes[:, lvl] * prob.levels[:, lvl]).sum()) * options.class_size(lvl)
+        if need > seats:
+            short.append(Shortfall(f"county, {name}", need - seats, "places", f"{need:,} children, at most {seats:,} places"))
+    if short:
+        raise InfeasibleError(
+            "no layout can serve every child within the policy limits",
+            short,
+            "add a candidate site (or a boarding school for grades 4-9) near these units, raise max_classes, or the travel limits",
+        )
+
+
+@dataclass
+class _Vars:
+    model: cp_model.CpModel
+    open: list[cp_model.IntVar]
+    cls: dict[tuple[int, int], cp_model.IntVar]
+    new: dict[tuple[int, int], cp_model.IntVar]
+    x: dict[tuple[int, int, int], cp_model.IntVar]
+
+
+def _yuan(v: float) -> int:
+    return round(v / OBJ_UNIT_YUAN)
+
+
+def _build(prob: LayoutProblem, ok: NDArray[np.bool_], cost: NDArray[np.float64], forced: NDArray[np.bool_], options: LayoutOptions) -> _Vars:
+    """The CP-SAT model of the module docstring."""
+    m = cp_model.CpModel()
+    n_s = len(prob.existing)
+    h = options.horizon_years
+    opened = [m.new_bool_var(f"open{s}") for s in range(n_s)]
+    v = _Vars(m, opened, {}, {}, {})
+    lows = min_classes(prob, (options.min_classes_primary, options.min_classes_junior))
+    obj: list[object] = []
+    for s in range(n_s):
+        if forced[s]:
+            m.add(opened[s] == 1)
+        obj.append(_yuan(h * options.school_yuan_year + (0.0 if prob.existing[s] else NEW_SITE_YUAN)) * opened[s])
+        both = bool(prob.levels[s].all())
+        size = options.max_pupils_nine_year if both else options.max_pupils_school
+        pupils: list[object] = []
+        for lvl in range(2):
+            if not prob.levels[s, lvl]:
+                continue
+            top = int(prob.max_classes[s, lvl])
+            low = int(lows[s, lvl])
+            c = m.new_int_var(0, top, f"cls{s}_{lvl}")
+            new = m.new_int_var(0, top, f"new{s}_{lvl}")
+            m.add(c >= low * opened[s])
+            m.add(c <= top * opened[s])
+            m.add(new >= c - int(prob.classes_now[s, lvl]))
+            v.cls[s, lvl], v.new[s, lvl] = c, new
+            obj += [_yuan(h * options.class_yuan_year(lvl)) * c, _yuan(options.construction_yuan_per_class) * new]
+            load = [int(prob.children[i, g]) * v.x.setdefault((int(i), int(g), s), m.new_bool_var(f"x{i}_{g}_{s}"))
+                    for i, g in zip(*np.nonzero(ok[:, :, s] & (prob.children > 0))) if GROUP_LEVEL[g] == lvl]
+            m.add(sum(load) <= options.class_size(lvl) * c)
+            pupils += load
+        m.add(sum(pupils) <= size * opened[s])  # type: ignore[arg-type]
+    for i, g in zip(*np.nonzero(prob.children > 0)):
+        m.add_exactly_one([v.x[int(i), int(g), int(s)] for s in np.flatnonzero(ok[i, g])])
+    obj += [_yuan(h * cost[i, g, s]) * var for (i, g, s), var in v.x.items()]
+    m.minimize(sum(obj))  # type: ignore[arg-type]
+    return v
+
+
+def current_schools(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Today's school of each unit and group: ``prob.current``, else the nearest allowed existing school (−1: none)."""
+    if prob.current is not None:
+        return np.asarray(prob.current, dtype=np.int64)
+    t = np.where(ok & prob.existing[None, None, :], prob.travel_s[:, None, :], np.inf)
+    out = np.argmin(t, axis=2)
+    return np.where(np.isfinite(t.min(axis=2)), out, -1).astype(np.int64)
+
+
+def _hint(v: _Vars, w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> None:
+    """The warm start's plan (:func:`planning.layout.greedy.drop`): open schools, each group's school, classes."""
+    opened = drop(w, forced, options)
+    _, at, classes = evaluate(w, opened, options)
+    for s, var in enumerate(v.open):
+        v.model.add_hint(var, bool(opened[s]))
+    for (s, lvl), var in v.cls.items():
+        c = min(int(classes[s, lvl]), int(w.prob.max_classes[s, lvl]))
+        v.model.add_hint(var, c)
+        v.model.add_hint(v.new[s, lvl], max(c - int(w.prob.classes_now[s, lvl]), 0))
+    for (i, g, s), var in v.x.items():
+        v.model.add_hint(var, int(at[i, g]) == s)
+
+
+def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.random_seed = int(limits.seed)
+    p.num_workers = 1  # deterministic by construction
+    p.max_deterministic_time = float(limits.time_limit_s)
+    p.max_time_in_seconds = 10.0 * float(limits.time_limit_s) + 10.0  # safeguard; the deterministic limit stops first
+    p.catch_sigint_signal = False
+    status = solver.solve(v.model)
+    if status == cp_model.INFEASIBLE:
+        raise InfeasibleError(
+            "no layout fits the class and school-size limits with every child placed",
+            hint="raise max_classes of schools near the crowded units, add candidate sites, or allow boarding",
+        )
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise SolverError(f"CP-SAT stopped with status {solver.status_name(status)} and no layout; raise the time limit")
+    return solver, solver.status_name(status)
+
+
+def _costs(prob: LayoutProblem, plan: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]], cost_parts: tuple[NDArray[np.float64], ...],
+           options: LayoutOptions) -> dict[str, float]:
+    """Yuan by kind: one-off construction, and the yearly costs."""
+    opened, classes, assign = plan
+    bus_y, board_y, travel_y = cost_parts
+    new = np.maximum(classes - prob.classes_now, 0)
+    pick = assign >= 0
+    i, g = np.nonzero(pick)
+    s = assign[pick]
+    return {
+        "construction": float((new.sum(axis=0) * options.construction_yuan_per_class).sum() + NEW_SITE_YUAN * (opened & ~prob.existing).sum()),
+        "schools": float(options.school_yuan_year * opened.sum()),
+        "classes": float(classes[:, 0].sum() * options.class_yuan_year_primary + classes[:, 1].sum() * options.class_yuan_year_junior),
+        "bus": float(bus_y[i, g, s].sum()),
+        "boarding": float(board_y[i, g, s].sum()),
+        "travel": float(travel_y[i, g, s].sum()),
+    }
+
+
+def _cost_parts(prob: LayoutProblem, boards: NDArray[np.bool_], options: LayoutOptions) -> tuple[NDArray[np.float64], ...]:
+    """``(n, 3, S)`` yearly yuan per pair split into bus, boarding and travel."""
+    t = np.where(np.isfinite(prob.travel_s), prob.travel_s, 0.0)[:, None, :]
+    kids = prob.children[:, :, None].astype(float)
+    allowance = np.array([options.boarding_yuan_primary, options.boarding_yuan_primary, options.boarding_yuan_junior])[None, :, None]
+    bus = np.where(~boards & (t > options.bus_from_s), options.bus_yuan_per_child_year, 0.0) * kids
+    board = np.where(boards, allowance, 0.0) * kids
+    hours = np.where(boards, 2 * t / 3600 * BOARDING_WEEKS_YEAR, 2 * t / 3600 * SCHOOL_DAYS_YEAR)
+    return bus, board, options.travel_yuan_per_hour * hours * kids
+
+
+def _decide(prob: LayoutProblem, s: int, plan: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]], now: NDArray[np.int64],
+            why: dict[int, str], options: LayoutOptions) -> SchoolDecision:
+    """The decision on school ``s`` and its reason."""
+    opened, classes, assign = plan
+    before = (int(prob.classes_now[s, 0]), int(prob.classes_now[s, 1]))
+    after = (int(classes[s, 0]), int(classes[s, 1]))
+    built = float(np.maximum(classes[s] - prob.classes_now[s], 0).sum() * options.construction_yuan_per_class)
+    into = None
+    if not prob.existing[s]:
+        kind: Decision = "new" if opened[s] else "not built"
+        built += NEW_SITE_YUAN if opened[s] else 0.0
+    elif opened[s]:
+        kind = "expand" if sum(after) > sum(before) else "shrink" if sum(after) < sum(before) else "keep"
+    else:
+        moved = assign[(now == s) & (assign >= 0)]
+        kind = "merge" if len(moved) else "close"
+        if len(moved):
+            weights = np.bincount(moved, weights=prob.children[now == s][assign[now == s] >= 0], minlength=len(opened))
+            into = int(np.argmax(weights))
+    return SchoolDecision(s, kind, before, after, into, built, why.get(s, ""))
+
+
+def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limits: SolveLimits | None = None) -> LayoutPlan:
+    """Solve the layout model (module docstring) for one target year.
+
+    Raises
+    ------
+    InfeasibleError
+        Children no school may take within the travel limits, a level short of places, or no
+        layout within the class and size limits (said before solving where it can be).
+    SolverError
+        No layout found within the time limit.
+    """
+    limits = limits or SolveLimits()
+    ok, boards = allowed_pairs(prob, options)
+    beyond = nearest_beyond(prob, ok) if options.beyond_limits == "nearest" else np.zeros(prob.children.shape, dtype=bool)
+    _allow_nearest(prob, ok, beyond)
+    _check_feasible(prob, ok, options)
+    needed = _needed_points(prob, ok)
+    forced = prob.keep | needed
+    why = {int(s): "kept by the bureau" for s in np.flatnonzero(prob.keep)}
+    point = "teaching point: the only school within the day limit for some children of grades 1-3"
+    why |= {int(s): point for s in np.flatnonzero(needed & ~prob.keep)}
+    parts = _cost_parts(prob, boards, options)
+    now = current_schools(prob, ok)
+    ok = _nearest_only(prob, ok, now)
+    pair_year = parts[0] + parts[1] + parts[2]
+    v = _build(prob, ok, pair_year, forced, options)
+    _hint(v, WarmStart(prob, ok, options.horizon_years * pair_year), forced, options)
+    solver, status = _solve(v, limits)
+    opened = np.array([solver.boolean_value(o) for o in v.open], dtype=bool)
+    classes = np.zeros((len(opened), 2), dtype=np.int64)
+    for (s, lvl), var in v.cls.items():
+        classes[s, lvl] = solver.value(var)
+    assign = np.full(prob.children.shape, -1, dtype=np.int64)
+    for (i, g, s), var in v.x.items():
+        if solver.boolean_value(var):
+            assign[i, g] = s
+    plan = (opened, classes, assign)
+    costs = _costs(prob, plan, parts, options)
+    total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
+    slack = 0.5 * OBJ_UNIT_YUAN * (len(v.x) + 3 * len(v.open))  # rounding of each term to whole units
+    bound = min(total, solver.best_objective_bound * OBJ_UNIT_YUAN - slack)
+    pick = assign >= 0
+    boarder = np.zeros_like(pick)
+    boarder[pick] = boards[(*np.nonzero(pick), assign[pick])]
+    trip = prob.travel_s[np.arange(len(assign))[:, None], np.maximum(assign, 0)]
+    bus = pick & ~boarder & (trip > options.bus_from_s)
+    decisions = tuple(_decide(prob, s, plan, now, why, options) for s in range(len(opened)))
+    gap = 0.0 if status == "OPTIMAL" else (total - bound) / max(abs(total), 1.0)
+    return LayoutPlan(opened, classes, assign, boarder, bus, beyond, now, decisions, costs, total, bound, gap, status)
