@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from geo.errors import InputError
 from planning.app.outdir import LOCK_NAME, RunFolder
 from planning.app.sweep import DemoMaker, RunSpec, SweepPlan
 from planning.app.sweep_summary import summary_files
@@ -227,6 +228,27 @@ def _finished_before(spec: RunSpec, runs_dir: Path, previous: Mapping[str, Mappi
     )
 
 
+def _manifest_sha(run_dir: Path) -> str | None:
+    path = run_dir / MANIFEST
+    return sha256_file(path) if path.is_file() else None
+
+
+def _written_meanwhile(
+    todo: list[RunSpec], runs_dir: Path, before: Mapping[str, str | None], known: Mapping[str, RunOutcome]
+) -> dict[str, RunOutcome]:
+    """Runs this sweep finished whose outcome had not reached it when Ctrl-C came: a complete folder with a new manifest."""
+    found = {}
+    for spec in todo:
+        run_dir = runs_dir / spec.run_id
+        if spec.run_id in known or _manifest_sha(run_dir) == before.get(spec.run_id):
+            continue
+        data = complete_run(run_dir)
+        if data is not None:
+            status, message = manifest_status(data)
+            found[spec.run_id] = RunOutcome(spec.run_id, status, message)
+    return found
+
+
 def _clean_unfinished(runs_dir: Path) -> None:
     """Remove the temporary folders and locks that runs stopped with Ctrl-C left beside their folders."""
     for lock in sorted(runs_dir.glob(f".*.{LOCK_NAME}")):
@@ -259,13 +281,29 @@ def _state(result: SweepResult, options: SweepOptions) -> dict[str, Any]:
     }
 
 
+def _size(spec: RunSpec) -> int:
+    """How long a run is expected to take, as a Dask priority: the largest demo counties start first, so
+    that no long run is left for the end while the other workers wait (a county's size follows its area)."""
+    if not spec.county:
+        return 0
+    from geo.boundaries import county_outline  # noqa: PLC0415
+
+    try:
+        return round(county_outline(spec.county).area * 1000)  # square degrees: only the order counts
+    except InputError:
+        return 0
+
+
 def _execute(
     client: Any, todo: list[RunSpec], runs_dir: Path, demo: DemoMaker | None, on_done: Callable[[RunOutcome], None]
 ) -> dict[str, RunOutcome]:
     """Submit every run and collect the outcomes as they come; a worker that dies fails its run only."""
     from distributed import as_completed  # noqa: PLC0415
 
-    futures = {client.submit(execute_run, spec, str(runs_dir), demo, key=f"run-{spec.run_id}-{spec.key}", retries=0): spec for spec in todo}
+    futures = {
+        client.submit(execute_run, spec, str(runs_dir), demo, key=f"run-{spec.run_id}-{spec.key}", retries=0, priority=_size(spec)): spec
+        for spec in todo
+    }
     done: dict[str, RunOutcome] = {}
     try:
         for future in as_completed(futures):
@@ -328,6 +366,8 @@ def run_sweep(
         previous = _previous_keys(out_dir)
         outcomes: dict[str, RunOutcome] = {}
         result = SweepResult(plan=plan, outcomes=outcomes)
+        todo: list[RunSpec] = []
+        shas: dict[str, str | None] = {}  # each run's manifest before this sweep ran it
         try:
             with _client(options) as client:
                 slots, threads = _cluster_threads(client)
@@ -339,6 +379,7 @@ def run_sweep(
                 if on_start is not None:
                     on_start(result)
                 todo = [s for s in plan.runs if s.run_id not in outcomes]
+                shas = {s.run_id: _manifest_sha(runs_dir / s.run_id) for s in todo}
 
                 def collect(outcome: RunOutcome) -> None:
                     outcomes[outcome.run_id] = outcome
@@ -348,6 +389,7 @@ def run_sweep(
                 _execute(client, todo, runs_dir, demo, collect)
         except KeyboardInterrupt:
             _clean_unfinished(runs_dir)
+            outcomes.update(_written_meanwhile(todo, runs_dir, shas, outcomes))
             result = _finish(top, result, outcomes, t0, options, interrupted=True)
             msg = (
                 f"{sum(not o.skipped for o in result.outcomes.values())} run(s) finished and kept, "

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +78,18 @@ def _assert_same_run(swept: Path, alone: Path, *, skip: tuple[str, ...] = ()) ->
     differ = [name for name in a if name not in (MANIFEST, *skip) and a[name] != b[name]]
     assert not differ
     assert _comparable_manifest(swept) == _comparable_manifest(alone)
+
+
+def _group_gone(pgid: int, within_s: float) -> bool:
+    """Whether every process of the group has ended (the resource tracker ends a moment after its parent)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _summary(out: Path) -> pd.DataFrame:
@@ -186,3 +203,29 @@ def test_a_failing_run_is_recorded_the_others_finish_and_a_resumed_sweep_skips_f
     third = run_sweep(load_sweep(sweep), out, options=SweepOptions(scheduler=scheduler))
     assert not third.outcomes["good"].skipped  # a damaged run folder is run again
     assert third.outcomes["good"].status == "ok"
+
+
+def test_ctrl_c_stops_the_cluster_keeps_finished_runs_and_leaves_no_process_or_temporary_file(tmp_path: Path) -> None:
+    counties = [*COUNTIES, "610827", "610828", "610829"]
+    sweep = tmp_path / "sweep.toml"
+    text = f'counties = {json.dumps(counties)}\nscale = {SCALE}\nseed = {SEED}\n[set]\n"solver.time_limit_s" = {TIME_LIMIT}\n'
+    sweep.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "planning.app.cli", "sweep", str(sweep), "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not any((d / MANIFEST).exists() for d in (out / "runs").glob("*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole process group, workers included
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Interrupted (Ctrl-C)" in stderr and "resume" in stderr
+    assert "Traceback" not in stderr + stdout
+    assert _group_gone(proc.pid, within_s=15)  # no worker process is left behind
+    runs = sorted((out / "runs").iterdir())
+    assert runs and all((d / MANIFEST).exists() for d in runs)  # finished runs only: no temporary folder, no lock
+    assert not [p for p in tmp_path.rglob(".*") if "schoolplan" in p.name]
+    table = _summary(out)
+    assert len(table) == len(counties)
+    assert set(table.loc[table["status"] == "ok", "run_id"].astype(str)) == {d.name for d in runs}
+    assert "not run" in set(table["status"])
