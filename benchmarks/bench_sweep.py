@@ -10,6 +10,12 @@ with 2 solver threads (all the cores, as a user running them one by one would). 
 on a ``LocalCluster`` of one worker process per core, 1 solver thread each (workers × threads ≤
 cores). The counties are spread over 陕西 (every 9th code from 610102), the default demo seed.
 
+On a machine shared with other sessions the cores this process gets are not the machine's: the
+script first measures the **parallel capacity** it is given (a CPU-bound loop in 1 process and in
+one process per core at once: capacity = cores × t₁ / t_n, 2.0 on a free 2-core machine), which
+bounds the speed-up any engine could show, and reports each run's CPU time, which does not depend
+on the load: with free cores the sweep's wall is about its start plus Σ CPU ÷ cores.
+
 Run::
 
     .venv/bin/python benchmarks/bench_sweep.py            # 12 counties, scale 1 (several minutes)
@@ -52,16 +58,38 @@ def _sweep_file(folder: Path, counties: list[str], scale: float, time_limit: flo
     return path
 
 
-def sequential(counties: list[str], scale: float, time_limit: float, out: Path) -> tuple[float, list[float]]:
-    """Wall time of the runs one after another in this process (2 solver threads), and each run's."""
+def _spin(n: int) -> float:
     t0 = time.perf_counter()
-    walls = []
+    x = 0
+    for i in range(n):
+        x += i
+    return time.perf_counter() - t0
+
+
+def capacity(cores: int, n: int = 20_000_000) -> float:
+    """Cores this process tree gets now: ``cores × t₁ / t_cores`` for a CPU-bound loop (``cores`` on a free machine)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(cores) as pool:
+        list(pool.map(_spin, [1000] * cores))  # start the processes
+        one = pool.submit(_spin, n).result()
+        t0 = time.perf_counter()
+        list(pool.map(_spin, [n] * cores))
+        together = time.perf_counter() - t0
+    return cores * one / together
+
+
+def sequential(counties: list[str], scale: float, time_limit: float, out: Path) -> tuple[float, list[float], list[float]]:
+    """Wall time of the runs one after another in this process (2 solver threads), and each run's wall and CPU time."""
+    t0 = time.perf_counter()
+    walls, cpus = [], []
     for code in counties:
         spec = RunSpec(code, county=code, scale=scale, fixed=(("solver.time_limit_s", time_limit),), threads=machine_cores())
         outcome = execute_run(spec, str(out), DEMO)
         assert outcome.status == "ok", outcome
         walls.append(outcome.wall_s)
-    return time.perf_counter() - t0, walls
+        cpus.append(outcome.cpu_s)
+    return time.perf_counter() - t0, walls, cpus
 
 
 def scheduler_overhead(workers: int) -> tuple[float, float]:
@@ -94,9 +122,11 @@ def main() -> None:
     cores = machine_cores()
     print(f"{n} demo counties of 陕西 (scale {scale:g}, time limit {args.time_limit:g} s) on {cores} cores: {', '.join(counties)}")
     print("Timings on a machine shared with other sessions: expect 2-4x a quiet machine, and noise between the two runs.")
+    before = capacity(cores)
+    print(f"parallel capacity given to this process tree now: {before:.2f} of {cores} cores")
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         root = Path(tmp)
-        seq_wall, seq_runs = sequential(counties, scale, args.time_limit, root / "sequential")
+        seq_wall, seq_runs, seq_cpu = sequential(counties, scale, args.time_limit, root / "sequential")
         print(f"sequential ({cores} solver threads, one process): {seq_wall:8.1f} s  ({seq_wall / n:.1f} s per run)")
         plan_file = _sweep_file(root, counties, scale, args.time_limit)
         from planning.app.sweep import load_sweep
@@ -106,14 +136,18 @@ def main() -> None:
         sweep_wall = time.perf_counter() - t0
     statuses = {o.status for o in result.outcomes.values()}
     assert statuses == {"ok"}, statuses
-    _report(result, seq_wall, seq_runs, sweep_wall, n)
+    after = capacity(cores)
+    print(f"parallel capacity after: {after:.2f} of {cores} cores")
+    _report(result, (seq_wall, seq_runs, seq_cpu), sweep_wall, n, (before + after) / 2)
 
 
-def _report(result: object, seq_wall: float, seq_runs: list[float], sweep_wall: float, n: int) -> None:
+def _report(result: object, seq: tuple[float, list[float], list[float]], sweep_wall: float, n: int, given: float) -> None:
     from planning.app.sweep_engine import SweepResult
 
     assert isinstance(result, SweepResult)
+    seq_wall, seq_runs, seq_cpu = seq
     runs = [o.wall_s for o in result.outcomes.values()]
+    cpus = [o.cpu_s for o in result.outcomes.values()]
     peak: dict[str, float] = defaultdict(float)
     for o in result.outcomes.values():
         peak[o.worker] = max(peak[o.worker], o.peak_rss_mb)
@@ -122,6 +156,12 @@ def _report(result: object, seq_wall: float, seq_runs: list[float], sweep_wall: 
           f"(cluster start {result.start_s:.1f} s)  ratio {ratio:.2f} (target <= 0.60: {'met' if ratio <= 0.6 else 'NOT met'})")
     print(f"cost per run: sequential mean {statistics.mean(seq_runs):.1f} s (max {max(seq_runs):.1f}); "
           f"in the sweep mean {statistics.mean(runs):.1f} s (max {max(runs):.1f}), two runs sharing the cores")
+    print(f"CPU time per run: sequential mean {statistics.mean(seq_cpu):.1f} s, in the sweep {statistics.mean(cpus):.1f} s; "
+          f"the speed-up the machine allowed ~{given:.2f}x, the sweep's {seq_wall / sweep_wall:.2f}x")
+    free = result.start_s + max(sum(cpus) / result.workers, *cpus)
+    low, high = sum(seq_cpu) / 2, sum(seq_cpu)  # a sequential run uses 1 to 2 cores
+    print(f"with {result.workers} free cores (from CPU times): sweep ~ start + max(sum CPU / workers, longest run) = {free:.0f} s; "
+          f"sequential between sum CPU / 2 and sum CPU = {low:.0f}-{high:.0f} s; ratio ~ {free / high:.2f}-{free / low:.2f}")
     print("peak memory per worker process: " + ", ".join(f"{w.split(':')[-1]} {mb:.0f} MB" for w, mb in sorted(peak.items())))
     start, per_task_ms = scheduler_overhead(result.workers)
     busy = sum(runs) / result.workers

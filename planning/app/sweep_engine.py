@@ -172,7 +172,8 @@ def _client(options: SweepOptions) -> Iterator[Any]:
     quiet = logging.getLogger("distributed")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the scheduler's and nannies' INFO lines; a run's own problems are in its outcome
-    with dask.config.set({"distributed.worker.daemon": False, "distributed.admin.tick.limit": "60s"}):
+    # not daemonic: a run with more than one thread may start the shortest-path worker processes ([network] workers)
+    with dask.config.set({"distributed.worker.daemon": False}):
         if options.scheduler is None:
             n = options.workers or machine_cores()
             with _sigint_ignored():
@@ -274,7 +275,7 @@ def _state(result: SweepResult, options: SweepOptions) -> dict[str, Any]:
         "runs": {
             rid: {
                 "key": keys[rid], "status": o.status, "exit_code": o.exit_code, "message": o.message, "wall_s": o.wall_s,
-                "peak_rss_mb": o.peak_rss_mb, "worker": o.worker, "skipped": o.skipped, "warnings": list(o.warnings),
+                "cpu_s": o.cpu_s, "peak_rss_mb": o.peak_rss_mb, "worker": o.worker, "skipped": o.skipped, "warnings": list(o.warnings),
             }
             for rid, o in result.outcomes.items()
         },
@@ -349,7 +350,7 @@ def run_sweep(
     Returns
     -------
     SweepResult
-        Every run's outcome; :attr:`SweepResult.interrupted` is never set (Ctrl-C raises).
+        Every run's outcome (after Ctrl-C, ``sweep.json`` records the runs finished and ``interrupted``).
 
     Raises
     ------

@@ -58,6 +58,8 @@ class RunOutcome:
         Why, when not ``ok`` (the first lines).
     wall_s
         Wall time of the run on its worker, seconds.
+    cpu_s
+        CPU time of the run's process (all its threads) over the run, seconds.
     peak_rss_mb
         Peak resident memory of the worker process so far, MB.
     worker
@@ -72,6 +74,7 @@ class RunOutcome:
     status: Status
     message: str = ""
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     worker: str = ""
     warnings: tuple[str, ...] = ()
@@ -153,7 +156,7 @@ def execute_run(spec: RunSpec, runs_dir: str, demo: DemoMaker | None = None) -> 
     RunOutcome
         ``ok``, or the failure's kind and message; with the wall time and the worker's peak memory.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     logged = _Collect()
     root = logging.getLogger()
     root.addHandler(logged)  # the run's log warnings go into its outcome, not onto the worker's console
@@ -175,7 +178,7 @@ def execute_run(spec: RunSpec, runs_dir: str, demo: DemoMaker | None = None) -> 
     seen = tuple(dict.fromkeys([*(str(w.message) for w in caught), *logged.messages]))
     return RunOutcome(
         outcome.run_id, outcome.status, outcome.message, wall_s=round(time.perf_counter() - t0, 3),
-        peak_rss_mb=round(_peak_rss_mb(), 1), worker=f"{socket.gethostname()}:{os.getpid()}", warnings=seen,
+        cpu_s=round(time.process_time() - c0, 3), peak_rss_mb=round(_peak_rss_mb(), 1), worker=f"{socket.gethostname()}:{os.getpid()}", warnings=seen,
     )
 
 
