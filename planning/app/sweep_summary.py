@@ -166,8 +166,8 @@ def _bars(table: pd.DataFrame, title: str, columns: Sequence[str], labels: Seque
     import numpy as np  # noqa: PLC0415
 
     have = [c for c in columns if c in table and table[c].notna().any()]
-    if not have:
-        return None
+    if not any((pd.to_numeric(table[c], errors="coerce").fillna(0) != 0).any() for c in have):
+        return None  # no run has the figure, or every run has 0: nothing to compare
     n = len(table)
     fig, ax = plt.subplots(figsize=(7.0, 1.0 + 0.22 * n * max(1, len(have)) ** 0.5))
     height = 0.8 / len(have)
@@ -179,9 +179,10 @@ def _bars(table: pd.DataFrame, title: str, columns: Sequence[str], labels: Seque
     ax.set_yticklabels(_run_labels(table) if n <= MAX_LABELLED else [""] * n)
     ax.invert_yaxis()
     ax.set_title(title)
+    ax.set_xlim(left=0)
     ax.grid(axis="x", alpha=0.3)
-    if len(have) > 1:
-        ax.legend(loc="lower right", fontsize=8)
+    if len(columns) > 1:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(have), fontsize=8, frameon=False)
     return _svg(fig)
 
 
