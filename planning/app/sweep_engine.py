@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from geo.errors import InputError
+from geo.errors import InputError, Problem
 from planning.app.outdir import LOCK_NAME, RunFolder
 from planning.app.sweep import DemoMaker, RunSpec, SweepPlan
 from planning.app.sweep_summary import summary_files
@@ -62,10 +62,13 @@ class SweepOptions:
         Address of a running Dask scheduler (``tcp://host:8786``); ``None`` starts a local cluster.
     workers
         Worker processes of the local cluster; ``None``: one per core.
+    connect_timeout_s
+        How long to try reaching the scheduler.
     """
 
     scheduler: str | None = None
     workers: int | None = None
+    connect_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,11 @@ def _client(options: SweepOptions) -> Iterator[Any]:
                 )
             client = Client(cluster)
         else:
-            client = Client(options.scheduler, timeout="30s")
+            try:
+                client = Client(options.scheduler, timeout=f"{options.connect_timeout_s}s")
+            except (OSError, ValueError) as err:
+                msg = f"cannot reach the Dask scheduler {options.scheduler!r}: {err} (start it with `dask scheduler`, see README)"
+                raise InputError([Problem("command line", msg, column="--scheduler")]) from err
     try:
         yield client
     finally:
@@ -363,7 +370,6 @@ def run_sweep(
     t0 = time.perf_counter()
     with RunFolder(out_dir, planned=SWEEP_FILES, inputs=plan.files) as top, _own_interrupts():
         runs_dir = out_dir / "runs"
-        runs_dir.mkdir(parents=True, exist_ok=True)  # here, not by each worker (they would race making it)
         previous = _previous_keys(out_dir)
         outcomes: dict[str, RunOutcome] = {}
         result = SweepResult(plan=plan, outcomes=outcomes)
@@ -371,6 +377,7 @@ def run_sweep(
         shas: dict[str, str | None] = {}  # each run's manifest before this sweep ran it
         try:
             with _client(options) as client:
+                runs_dir.mkdir(parents=True, exist_ok=True)  # here, not by each worker (they would race making it)
                 slots, threads = _cluster_threads(client)
                 plan = plan.with_threads(threads)
                 for spec in plan.runs:

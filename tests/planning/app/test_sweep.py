@@ -13,7 +13,7 @@ import pytest
 from geo.errors import InputError
 from planning.app import cli
 from planning.app.sweep import DemoMaker, RunSpec, grid_points, load_sweep, run_id, run_scenario_data
-from planning.app.sweep_engine import threads_per_run
+from planning.app.sweep_engine import SweepOptions, run_sweep, threads_per_run
 from planning.app.sweep_summary import balance_status, headline
 
 DEMO = DemoMaker(scenario=cli.demo_scenario_dict, inputs=cli.demo_inputs)
@@ -170,3 +170,12 @@ def test_the_sweep_command_reports_a_bad_sweep_file_with_exit_2(tmp_path: Path, 
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
     assert tomllib.loads(sweep.read_text(encoding="utf-8")) == {"counties": ["nowhere"]}
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "nowhere"])
+def test_a_scheduler_that_cannot_be_reached_is_bad_input_and_nothing_is_written(tmp_path: Path, address: str) -> None:
+    _write(tmp_path, "scenario.toml", BASE)
+    plan = load_sweep(_write(tmp_path, "sweep.toml", 'base = "scenario.toml"\n'))
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        run_sweep(plan, tmp_path / "out", options=SweepOptions(scheduler=address, connect_timeout_s=1))
+    assert not (tmp_path / "out").exists()
