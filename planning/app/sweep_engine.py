@@ -181,7 +181,8 @@ def _client(options: SweepOptions) -> Iterator[Any]:
             n = options.workers or machine_cores()
             with _sigint_ignored():
                 cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR,
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                    silence_logs=logging.CRITICAL,  # a worker closed by Ctrl-C mid-run logs errors; a run's are in its outcome
                 )
             client = Client(cluster)
         else:
