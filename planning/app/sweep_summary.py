@@ -135,16 +135,12 @@ def _whole(column: pd.Series) -> bool:
 
 
 def _rc() -> dict[str, Any]:
-    """matplotlib settings: a CJK font (the bundled Noto Sans CJK SC when installed), text kept as text, fixed ids."""
+    """matplotlib settings: a CJK font (the bundled Noto Sans CJK SC first), text kept as text, fixed ids."""
     from matplotlib import font_manager  # noqa: PLC0415
+    from noto_cjk_sans_otc import FONT_PATH  # noqa: PLC0415 - the bundled CJK font (as the print maps use)
 
-    try:
-        from noto_cjk_sans_otc import FONT_PATH  # noqa: PLC0415 - the bundled CJK font, when installed
-
-        if not any(entry.fname == str(FONT_PATH) for entry in font_manager.fontManager.ttflist):
-            font_manager.fontManager.addfont(str(FONT_PATH))
-    except ImportError:
-        pass
+    if not any(entry.fname == str(FONT_PATH) for entry in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(str(FONT_PATH))
     installed = {entry.name for entry in font_manager.fontManager.ttflist}
     fonts = [f for f in _FONTS if f in installed] or ["DejaVu Sans"]
     return {"font.family": fonts, "svg.fonttype": "none", "svg.hashsalt": "schoolplan", "axes.unicode_minus": False, "font.size": 9}
