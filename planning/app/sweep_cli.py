@@ -24,19 +24,19 @@ __all__ = ["sweep_command"]
 class _RunProgress:
     """A bar over runs on a terminal (a line per run above it); a line per run otherwise; nothing with ``quiet``."""
 
-    def __init__(self, console: Any, quiet: bool) -> None:
+    def __init__(self, console: Any, quiet: bool, scheduler: str | None) -> None:
         self.console = console
         self.quiet = quiet
+        self.where = "a local cluster" if scheduler is None else f"the cluster at {scheduler}"
         self.bar: Any = None
         self.task: Any = None
         self.t0 = time.perf_counter()
 
     def start(self, result: SweepResult) -> None:
         total, skipped = len(result.plan.runs), len(result.outcomes)
-        where = "local cluster" if result.workers else "cluster"
         if not self.quiet:
             self.console.print(
-                f"{total} runs on a {where} of {result.workers} worker(s), {result.threads} solver thread(s) each"
+                f"{total} runs on {self.where}: {result.workers} task slot(s), {result.threads} solver thread(s) per run"
                 + (f"; {skipped} finished before, skipped" if skipped else ""),
                 markup=False,
             )
@@ -97,7 +97,7 @@ def sweep_command(args: Any, *, demo: DemoMaker, console: Any) -> int:
     """
     plan = load_sweep(args.sweep, demo)
     out_dir = Path(args.out)
-    progress = _RunProgress(console, args.quiet)
+    progress = _RunProgress(console, args.quiet, args.scheduler)
     try:
         result = run_sweep(
             plan, out_dir, options=SweepOptions(scheduler=args.scheduler, workers=args.workers), demo=demo,

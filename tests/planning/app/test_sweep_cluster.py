@@ -139,14 +139,15 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("base")
     _, path = cli.write_demo_inputs(folder, county="610830", scale=SCALE, seed=SEED, solver=SolverSection(time_limit_s=TIME_LIMIT, workers=1))
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert data["report"]["exports"]  # left on: every output a run writes is compared
+    assert data["report"]["exports"]  # left on in the grid: every export a run writes is compared (the demo test compares the documents)
     return path
 
 
 def test_a_2x2_grid_each_run_as_schoolplan_run_makes_it(scheduler: str, base: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep.toml"
     sweep.write_text(
-        f'base = "{base}"\n[grid]\n"zones.max_moved" = [250, 5000]\n"rotation.min_share" = [0.1, 0.2]\n', encoding="utf-8"
+        f'base = "{base}"\n[set]\n"report.documents" = false\n[grid]\n"zones.max_moved" = [250, 5000]\n"rotation.min_share" = [0.1, 0.2]\n',
+        encoding="utf-8",
     )
     out = tmp_path / "out"
     result = run_sweep(load_sweep(sweep), out, options=SweepOptions(scheduler=scheduler))
@@ -179,7 +180,7 @@ def test_a_failing_run_is_recorded_the_others_finish_and_a_resumed_sweep_skips_f
     (tmp_path / "good.toml").write_text(text, encoding="utf-8")
     (tmp_path / "broken.toml").write_text(text.replace("schools.gpkg", "nope.gpkg"), encoding="utf-8")
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text('scenarios = ["good.toml", "broken.toml"]\n[set]\n"report.exports" = []\n', encoding="utf-8")
+    sweep.write_text('scenarios = ["good.toml", "broken.toml"]\n[set]\n"report.exports" = []\n"report.documents" = false\n', encoding="utf-8")
     out = tmp_path / "out"
     first = run_sweep(load_sweep(sweep), out, options=SweepOptions(scheduler=scheduler))
     assert first.outcomes["good"].status == "ok"
@@ -209,7 +210,7 @@ def test_ctrl_c_stops_the_cluster_keeps_finished_runs_and_leaves_no_process_or_t
     counties = [*COUNTIES, "610827", "610828", "610829"]
     sweep = tmp_path / "sweep.toml"
     text = f'counties = {json.dumps(counties)}\nscale = {SCALE}\nseed = {SEED}\n[set]\n"solver.time_limit_s" = {TIME_LIMIT}\n'
-    sweep.write_text(text, encoding="utf-8")
+    sweep.write_text(text + '"report.documents" = false\n', encoding="utf-8")
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "planning.app.cli", "sweep", str(sweep), "--out", str(out), "--workers", "2"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
