@@ -167,11 +167,15 @@ def _report(result: object, seq: tuple[float, list[float], list[float]], sweep_w
     busy = sum(runs) / result.workers
     print(f"scheduler: a {result.workers}-worker LocalCluster starts in {start:.1f} s; {NOOP_TASKS} empty tasks: {per_task_ms:.1f} ms per task; "
           f"in this sweep, wall - (sum of run walls / workers) = {sweep_wall - busy:.1f} s ({(sweep_wall - busy) / n:.2f} s per run, start included)")
-    _projection(statistics.mean(runs), max(runs), max(peak.values()), per_task_ms, start)
+    _projection(statistics.mean(cpus), max(cpus), max(peak.values()), per_task_ms, start)
 
 
 def _projection(mean_run_s: float, max_run_s: float, peak_mb: float, per_task_ms: float, start_s: float) -> None:
-    """107 counties × 3 scenarios on 8 machines × 16 cores, 1 solver thread per run, from the figures measured."""
+    """107 counties × 3 scenarios on 8 machines × 16 cores, 1 solver thread per run, from the figures measured.
+
+    A run on a core of its own takes about its CPU time (one solver thread), so the run costs are the
+    CPU times measured here (the wall times on this shared machine are inflated by the other sessions).
+    """
     slots = CLUSTER_MACHINES * CLUSTER_CORES
     waves = math.ceil(PROVINCE_RUNS / slots)
     work = PROVINCE_RUNS * mean_run_s / slots
