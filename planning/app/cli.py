@@ -328,6 +328,13 @@ def _cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from planning.app.sweep import DemoMaker  # noqa: PLC0415 - Dask and the summary only for sweeps
+    from planning.app.sweep_cli import sweep_command  # noqa: PLC0415
+
+    return sweep_command(args, demo=DemoMaker(scenario=demo_scenario_dict, inputs=demo_inputs), console=_console())
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -464,6 +471,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite the two files if they exist")
     _add_common(p)
     p.set_defaults(func=_cmd_template)
+
+
+    p = sub.add_parser("sweep", help="run many counties or scenario variants at once, on Dask", description=(
+        "Run every run a sweep file names (built-in demo counties, scenario files, and a [grid] of scenario keys), each an "
+        "ordinary scenario run written to OUT/runs/<run id>/, on a local Dask cluster or an existing one; then "
+        "OUT/summary.csv and OUT/summary.html. Runs already complete in OUT are skipped (resume)."
+    ))
+    p.add_argument("sweep", help="sweep file (TOML)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder: runs/<run id>/ and the summary")
+    p.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="address of a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)"
+    )
+    p.add_argument("--workers", type=_WORKERS, default=None, metavar="N", help="worker processes of the local cluster (default: one per core)")
+    _add_common(p)
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("validate", help="check a scenario and its inputs without running", description=(
         "Load a scenario and every input layer and report all problems at once."
