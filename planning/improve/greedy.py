@@ -105,6 +105,10 @@ def _best_step(group: CvGroup, r: NDArray[np.float64], u: NDArray[np.int64], pro
     big_p = float(p.sum())
     c = 1.0 + group.tau**2
     total = float(r.sum())
+    if total <= 0:  # no resource anywhere (the CV is undefined): the cheapest unit first
+        cols = np.unique(g.col)
+        cols = cols[u[cols] < prob.var_ub[cols]]
+        return int(cols[np.argmin(prob.var_cost[cols])]) if len(cols) else -1
     e = g.data
     ri, pi = r[g.row], p[g.row]
     df = e * (2 * ri / pi - 2 * c * total / big_p) + e * e * (1 / pi - c / big_p)

@@ -399,6 +399,12 @@ def solve_improve_core(
     greedy = greedy_plan(prob, rules)
     form = build_form(prob, rules)
     inner = 0.5 * (greedy.units + prob.var_ub.astype(np.float64))
+    for g in groups:  # no resource anywhere: the CV is undefined until some is added
+        col = np.asarray(g.gain.sum(axis=0)).ravel()
+        if g.base.sum() <= 0 and (col > 0).any():
+            nz = np.flatnonzero(col > 0)
+            form.rows.append((nz.astype(np.int64), col[nz], float(col[nz].min()), np.inf))
+            form.n_base += 1
     for g in groups:  # cuts where the county is today and where the baseline takes it
         for point in (np.zeros(prob.n_vars), greedy.units):
             if not g.passes(point.astype(np.int64)):
@@ -414,7 +420,9 @@ def solve_improve_core(
         msg = "no achievement plan found within the work budget; raise [solver] time_limit_s"
         raise SolverError(msg)
     cost = float(prob.var_cost @ state.best)
-    bound = min(state.bound, cost)
+    # every plan costs a multiple of the costs' greatest common divisor: round the bound up to one
+    step = int(np.gcd.reduce(prob.var_cost[prob.var_cost > 0])) if (prob.var_cost > 0).any() else 1
+    bound = min(step * np.ceil(state.bound / step - 1e-9), cost)
     gap = (cost - bound) / cost if cost > 0 else 0.0
     for line in state.log:
         logger.debug(line)
@@ -479,6 +487,7 @@ def _integer_rounds(
         used += took
         state.bound = max(state.bound, rb / (1 + TIE_BREAK))
         if x is None:
+            stalled += 1
             continue
         u = x[: form.n_u]
         bad = [g for g in groups if not g.passes(u)]
