@@ -17,7 +17,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from geo.model import LEVELS
-from planning.balance import QUALITY_INDICATORS, BalanceOptions
+from planning.balance import BalanceOptions
 from planning.improve import ImproveOptions, from_frames
 from planning.improve.build import build_problem
 from planning.improve.model import solve_improve_core
@@ -153,7 +152,6 @@ def main() -> None:
         run_case(case, args.seed, args.workers)
         if args.prove > 0:
             prove(case, args.seed, args.prove)
-    del math, QUALITY_INDICATORS
 
 
 if __name__ == "__main__":

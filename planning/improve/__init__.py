@@ -25,10 +25,10 @@ CV algebra), :mod:`~planning.improve.greedy` (the baseline and the CV repair),
 """
 
 from planning.improve.model import ImproveSolution
-from planning.improve.plan import ImprovePlan, apply_measures
-from planning.improve.plan import plan_improvement as from_frames
 from planning.improve.model import solve_improve_core as from_arrays
 from planning.improve.options import ImproveOptions
+from planning.improve.plan import ImprovePlan, apply_measures
+from planning.improve.plan import plan_improvement as from_frames
 from planning.improve.problem import ImproveProblem
 
 __all__ = ["ImproveOptions", "ImprovePlan", "ImproveProblem", "ImproveSolution", "apply_measures", "from_arrays", "from_frames"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,7 @@ class _Vars:
         self.cols: list[int] = []
         self.vals: list[float] = []
 
-    def add(self, k: int, school: int, part: int, *, cost: int, ub: int, qty: float, gains: list[tuple[int, float]]) -> int:
+    def add(self, k: int, school: int, part: int, *, cost: int, ub: int, qty: float, gains: list[tuple[Any, float]]) -> int:
         j = len(self.cost)
         self.resource.append(k)
         self.school.append(school)

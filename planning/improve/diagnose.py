@@ -46,7 +46,7 @@ class Gap:
     short_units: tuple[int, ...]
 
 
-def _reachable(prob: ImproveProblem, rules: SchoolRules, r: int) -> float:
+def _reachable(prob: ImproveProblem, rules: SchoolRules, r: int | np.integer) -> float:
     i, k = int(rules.part[r]), int(rules.indicator[r])
     need = float(prob.need[i, k])
     return (float(prob.resource[i, k]) + rules.units[r] * rules.cap[r]) / need if need > 0 else 1.0

@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -166,7 +166,7 @@ def build_form(prob: ImproveProblem, rules: SchoolRules) -> _Form:
     n_u = prob.n_vars
     rows: list[tuple[NDArray[np.int64], NDArray[np.float64], float, float]] = []
     n_z = 0
-    z_of: dict[int, int] = {}
+    z_of: dict[int | np.integer, int] = {}
     z_rows: list[tuple[int, NDArray[np.int64], int]] = []
     for r in range(len(rules.part)):
         cols = rules.cols[r]
@@ -194,7 +194,7 @@ def build_form(prob: ImproveProblem, rules: SchoolRules) -> _Form:
     return _Form(n_u=n_u, cost=cost, ub=ub, rows=rows, z_rows=z_rows, n_base=len(rows))
 
 
-def _add_cut(form: _Form, group: CvGroup, u: NDArray[np.float64], inner: NDArray[np.float64] | None = None) -> None:
+def _add_cut(form: _Form, group: CvGroup, u: NDArray[Any], inner: NDArray[Any] | None = None) -> None:
     """Add the group's cut at ``u``; with a passing plan ``inner``, at the point where the segment
     ``inner → u`` leaves the group's cone (an extended supporting hyperplane, far tighter than a
     cut at ``u`` itself when ``u`` is far outside)."""
@@ -233,7 +233,7 @@ class _Infeasible(Exception):
     """The relaxation has no solution: neither has the plan."""
 
 
-def lp_bound(prob: ImproveProblem, form: _Form, groups: list[CvGroup], inner: NDArray[np.float64] | None = None) -> float:
+def lp_bound(prob: ImproveProblem, form: _Form, groups: list[CvGroup], inner: NDArray[Any] | None = None) -> float:
     """Tighten ``form`` with cuts at LP points until the LP point passes every CV test (or the rounds end); the LP bound."""
     value, stalled = 0.0, 0
     for _ in range(LP_ROUNDS):
@@ -298,8 +298,8 @@ def _cpsat_round(
         raise _Infeasible
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, float(solver.best_objective_bound) if status == cp_model.UNKNOWN else 0.0, False, used
-    vals = np.array([solver.value(v) for v in x], dtype=np.int64)
-    return vals, float(solver.best_objective_bound), status == cp_model.OPTIMAL, used
+    plan: NDArray[np.int64] = np.array([solver.value(v) for v in x], dtype=np.int64)
+    return plan, float(solver.best_objective_bound), status == cp_model.OPTIMAL, used
 
 
 def _highs_round(form: _Form, time_limit_s: float, relative_gap: float) -> tuple[NDArray[np.int64] | None, float, bool, float]:
@@ -413,9 +413,9 @@ def solve_improve_core(
         lp = lp_bound(prob, form, groups, inner) / (1 + TIE_BREAK)
     except _Infeasible as err:
         raise _cv_infeasible(prob, groups) from err
-    state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp)
+    state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp, inner=inner)
     state.log.append(f"LP bound {lp:,.0f} after {len(form.rows) - form.n_base} cuts; greedy {greedy.cost:,}")
-    _integer_rounds(prob, form, rules, groups, inner, state, limits=limits, relative_gap=relative_gap, backend=backend)
+    _integer_rounds(prob, form, rules, groups, state, limits=limits, relative_gap=relative_gap, backend=backend)
     if state.best is None:
         msg = "no achievement plan found within the work budget; raise [solver] time_limit_s"
         raise SolverError(msg)
@@ -448,6 +448,7 @@ class _Search:
 
     best: NDArray[np.int64] | None
     bound: float
+    inner: NDArray[Any]
     rounds: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -464,7 +465,6 @@ def _integer_rounds(
     form: _Form,
     rules: SchoolRules,
     groups: list[CvGroup],
-    inner: NDArray[np.float64],
     state: _Search,
     *,
     limits: SolveLimits,
@@ -492,12 +492,12 @@ def _integer_rounds(
         u = x[: form.n_u]
         bad = [g for g in groups if not g.passes(u)]
         for g in bad:
-            _add_cut(form, g, u, inner)
+            _add_cut(form, g, u, state.inner)
         if not bad and _exact_ok(prob, groups, u):
             state.offer(prob, u)
         else:
-            cand, ok = repair_cv(prob, u, groups)
-            cand = drop_units(prob, cand, rules, groups) if ok else None
+            fixed, ok = repair_cv(prob, u, groups)
+            cand = drop_units(prob, fixed, rules, groups) if ok else None
             state.offer(prob, cand if cand is not None and _exact_ok(prob, groups, cand) else None)
         state.log.append(
             f"round {state.rounds}: plan {float(prob.var_cost @ u):,.0f} ({len(bad)} CV tests fail), "

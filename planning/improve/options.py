@@ -89,7 +89,7 @@ class ImproveOptions(BaseModel):
     backbone_per_year: int | None = Field(None, ge=0, le=1_000_000, description="most backbone teachers trained a year")
     max_hires_per_school: int | None = Field(None, ge=0, le=10_000, description="most hires one school may be given")
     pe_art_hires_above_qualification: bool = Field(False, description="a PE or art hire also counts as above the required qualification")
-    resources: tuple[ResourceName, ...] = Field(costs.RESOURCES, min_length=1, description="the measures the bureau allows")  # type: ignore[assignment]
+    resources: tuple[ResourceName, ...] = Field(costs.RESOURCES, min_length=1, description="the measures the bureau allows")  # type: ignore[arg-type]
     years: int = Field(costs.YEARS, ge=1, le=20, description="years the plan is phased over")
     budget_yuan: float | None = Field(None, ge=0, le=MAX_YUAN, description="ceiling on the total cost, yuan")
     budget_per_year_yuan: float | None = Field(None, ge=0, le=MAX_YUAN, description="ceiling on each year's cost, yuan")

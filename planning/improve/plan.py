@@ -23,7 +23,7 @@ from geo.errors import Shortfall
 from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS, BalanceReport, evaluate_balance
 from planning.balance.options import BalanceOptions
-from planning.improve.build import SCALE, BuiltProblem, build_problem
+from planning.improve.build import BuiltProblem, build_problem
 from planning.improve.costs import RESOURCES
 from planning.improve.diagnose import BELOW_85, Gap
 from planning.improve.greedy import GreedyPlan
@@ -147,14 +147,14 @@ def apply_measures(
         return s, None
     t = teachers.copy()
     t["school_id"] = t["school_id"].astype(str)
-    hires = []
+    hires: list[dict[str, Any]] = []
     for res, subject, qualified in (
         ("pe_art_teachers", "pe", options.pe_art_hires_above_qualification),
         ("above_qualification_teachers", "unspecified", True),
     ):
         rows = measures[measures["resource"] == res]
         for sid, lv, qty in zip(rows["school_id"], rows["level"], rows["quantity"]):
-            for _ in range(int(round(qty))):
+            for _ in range(round(qty)):
                 hires.append({"teacher_id": f"{HIRE_PREFIX}-{sid}-{len(hires) + 1:04d}", "school_id": sid, "subject": subject,
                               "backbone": False, "above_qualification": qualified, "title": "junior", "level": lv or None})
     if hires:
@@ -168,7 +168,7 @@ def apply_measures(
         here = (t["school_id"] == sid).to_numpy() & ~bb
         if school_level.get(sid) == "nine_year":
             here &= (level == lv).to_numpy()
-        pick = t.index[here][np.argsort(-rank[here].to_numpy(), kind="stable")][: int(round(qty))]
+        pick = t.index[here][np.argsort(-rank[here].to_numpy(), kind="stable")][: round(qty)]
         bb[t.index.get_indexer(pick)] = True
     t["backbone"] = bb
     return s, t
@@ -202,7 +202,6 @@ def _gap_shortfall(gap: Gap, built: BuiltProblem) -> Shortfall:
     if gap.part < 0:
         return Shortfall("county", gap.short_units[0], "backbone teachers", "the yearly training limit is below what the per-school rule needs")
     part = built.parts.iloc[gap.part]
-    pupils = float(part["pupils"])
     allowed = set(built.prob.var_resource.tolist())
     what = []
     for k, share, short in zip(gap.indicators, gap.reachable_share, gap.short_units):
@@ -282,7 +281,7 @@ def plan_improvement(
                  for r in cv[cv["level"] == lv].itertuples()}
             for lv in LEVELS if (cv["level"] == lv).any()
         },
-        "schools_excluded": int(len(built.excluded)),
+        "schools_excluded": len(built.excluded),
         "rounds": sol.rounds,
         "cuts": sol.cuts,
         "solve_s": round(sol.solve_s, 3),

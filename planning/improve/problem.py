@@ -22,6 +22,7 @@ of such cuts is a relaxation whose optimum is a lower bound.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -108,7 +109,7 @@ class ImproveProblem:
             out += [(lv, k) for k in range(N_INDICATORS) if np.isfinite(self.resource[sel, k]).all()]
         return out
 
-    def amounts(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+    def amounts(self, u: NDArray[Any]) -> NDArray[np.float64]:
         """``(n_parts, 7)`` resource amounts after ``u`` units of each decision."""
         return self.resource + (self.gain @ np.asarray(u, dtype=np.float64)).reshape(self.n_parts, N_INDICATORS)
 
@@ -285,20 +286,20 @@ class CvGroup:
     gain: sp.csr_matrix
     tau: float
 
-    def amounts(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+    def amounts(self, u: NDArray[Any]) -> NDArray[np.float64]:
         """Amounts of the group's parts after ``u``."""
         return self.base + self.gain @ np.asarray(u, dtype=np.float64)
 
-    def cv(self, u: NDArray[np.float64]) -> float:
+    def cv(self, u: NDArray[Any]) -> float:
         """CV after ``u``."""
         return cv_of(self.amounts(u), self.pupils)
 
-    def passes(self, u: NDArray[np.float64]) -> bool:
+    def passes(self, u: NDArray[Any]) -> bool:
         """The CV after ``u`` is within ``tau`` with :data:`CV_MARGIN` to spare."""
         cv = self.cv(u)
         return bool(np.isfinite(cv) and cv <= self.tau - CV_MARGIN)
 
-    def aggregated_cuts(self, u: NDArray[np.float64], most: int = 4) -> list[tuple[NDArray[np.float64], float]]:
+    def aggregated_cuts(self, u: NDArray[Any], most: int = 4) -> list[tuple[NDArray[np.float64], float]]:
         """Cuts of the test on parts merged into two classes, where the plan ``u`` fails it.
 
         Merging parts into classes (pooling their resource and pupils) can only lower the CV, so
@@ -336,7 +337,7 @@ class CvGroup:
             out.append((np.asarray(self.gain.T @ a).ravel(), -float(a @ self.base)))
         return out
 
-    def cut(self, u: NDArray[np.float64], *, fill: bool = False) -> tuple[NDArray[np.float64], float]:
+    def cut(self, u: NDArray[Any], *, fill: bool = False) -> tuple[NDArray[np.float64], float]:
         """Cut toward the plan ``u`` on the decisions: ``(coef, rhs)`` with ``coef · u ≤ rhs`` for every passing plan.
 
         ``fill``: at the water-filling point above ``u``'s amounts (:func:`water_fill`) instead.
