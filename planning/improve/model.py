@@ -18,25 +18,38 @@ Objective
 
 Solving
 -------
-The CV test is a second-order cone, so it is handled exactly by outer approximation (Kelley's
-cutting planes): a model holding only tangent cuts of the cones is a relaxation, and its
-optimum is a lower bound. First the LP relaxation is tightened round by round (HiGHS's dual
-simplex through SciPy; a cut at each LP point whose CV fails) — the LP bound. Then rounds of
-the integer model (CP-SAT, the cuts scaled to integers with coefficients rounded down and right-
-hand sides up, which keeps them valid for non-negative decisions): each round's plan is checked
-with the exact CV; where a test fails a cut is added at that plan and the plan is repaired by
-:func:`~planning.improve.greedy.repair_cv` into a plan that passes (an incumbent). The best
-bound of any round is a valid lower bound; the loop stops once the incumbent is within
-``relative_gap`` of it, when a round's plan passes and is proven optimal, or when the work
-budget is spent. Determinism: HiGHS's simplex is deterministic; CP-SAT runs with a fixed seed,
-``interleave_search`` when several workers solve, and stops on its gap or
-``max_deterministic_time`` (no wall-clock limit unless a benchmark sets one).
+The CV test is a second-order cone, so it is handled exactly by outer approximation: a model
+holding only tangent cuts of the cones is a relaxation, and its optimum is a lower bound. Each
+test is first written in its extended form (:class:`_Cones`: one 3-dimensional cone per school
+part, whose tangents describe it with a few sparse cuts, where cuts of the whole cone would need
+hundreds of dense ones). The LP relaxation is tightened round by round (HiGHS's dual simplex
+through SciPy, cuts where the LP point leaves a cone) — the LP bound. Then rounds of the integer
+model (HiGHS branch and cut): each round's plan is checked with the exact CV; where a test fails,
+cuts are added at that plan and the plan is repaired by :func:`~planning.improve.greedy.repair_cv`
+into a plan that passes, then stripped of units it does not need
+(:func:`~planning.improve.greedy.drop_units`) — an incumbent. The best bound of any round is a
+valid lower bound; the loop stops once the incumbent is within ``relative_gap`` of it, when a
+round's plan passes and is proven optimal, or when the work budget is spent.
+
+Costs are tie-broken (:func:`tie_broken_cost`, at most 0.1 %) toward the least provided schools:
+a unit costs the same at every school, and without it the solvers place units anywhere the cuts
+allow. Bounds are divided back by the tie-break and rounded up to the costs' common divisor.
+
+Determinism: HiGHS is deterministic; its time limit is wall-clock, so a run that stops on the
+limit rather than on the gap may differ between machines (the default budget leaves the gap as
+the stopping rule on counties of a few hundred schools). ``backend="cpsat"`` solves the plain
+formulation (the cuts rounded down to integers, which keeps them valid) with CP-SAT's
+deterministic time instead; it is kept as a second opinion, far weaker here.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -391,17 +404,32 @@ def _cpsat_round(
     return plan, float(solver.best_objective_bound), status == cp_model.OPTIMAL, used
 
 
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 while HiGHS runs: its MIP solver prints a debug line there."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _highs_round(form: _Form, time_limit_s: float, relative_gap: float) -> tuple[NDArray[np.float64] | None, float, bool, float]:
     """One HiGHS (SciPy ``milp``) solve of ``form`` with the cuts as they are (no rounding)."""
     a, lo, hi = form.matrix()
     t0 = time.perf_counter()
-    res = milp(
-        form.cost,
-        constraints=LinearConstraint(a, lo, hi),
-        integrality=form.is_integer().astype(np.int64),
-        bounds=Bounds(form.lower(), form.ub),
-        options={"time_limit": max(time_limit_s, 0.1), "mip_rel_gap": relative_gap},
-    )
+    with _quiet_stdout():
+        res = milp(
+            form.cost,
+            constraints=LinearConstraint(a, lo, hi),
+            integrality=form.is_integer().astype(np.int64),
+            bounds=Bounds(form.lower(), form.ub),
+            options={"time_limit": max(time_limit_s, 0.1), "mip_rel_gap": relative_gap},
+        )
     took = time.perf_counter() - t0
     if res.status == 2:
         raise _Infeasible

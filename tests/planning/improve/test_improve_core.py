@@ -86,10 +86,10 @@ def test_matches_brute_force_with_coarse_units():
     assert sol.bound <= sol.cost
 
 
-def test_highs_backend_agrees():
+def test_cpsat_backend_agrees():
     prob = one_indicator([40, 120, 60], [40, 360, 90], gain=60, cost=5, tau=0.25)
     a = from_arrays(prob, limits=LIMITS, relative_gap=0.0)
-    b = from_arrays(prob, limits=LIMITS, relative_gap=0.0, backend="highs")
+    b = from_arrays(prob, limits=LIMITS, relative_gap=0.0, backend="cpsat")
     assert a.cost == b.cost
 
 
