@@ -168,7 +168,7 @@ class _Form:
         return a, np.array([r[2] for r in self.rows]), np.array([r[3] for r in self.rows])
 
 
-def tie_broken_cost(prob: ImproveProblem) -> NDArray[np.float64]:
+def tie_broken_cost(prob: ImproveProblem, tie_break: float = TIE_BREAK) -> NDArray[np.float64]:
     """Costs raised by at most :data:`TIE_BREAK` of themselves, the more the better provided the part is today.
 
     A unit of a resource costs the same at every school, so the model has many optima of one
@@ -189,7 +189,7 @@ def tie_broken_cost(prob: ImproveProblem) -> NDArray[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.nan_to_num(value[part, k] / top[prob.part_level[part], k], nan=0.0, posinf=0.0)
     np.maximum.at(rel, g.col, np.clip(r, 0.0, 1.0))
-    return np.floor(prob.var_cost * (1.0 + TIE_BREAK * rel)).astype(np.float64)
+    return np.floor(prob.var_cost * (1.0 + tie_break * rel)).astype(np.float64)
 
 
 @dataclass
@@ -260,7 +260,7 @@ def extend_form(form: _Form, groups: list[CvGroup]) -> None:
     form.n_base = len(form.rows)
 
 
-def build_form(prob: ImproveProblem, rules: SchoolRules) -> _Form:
+def build_form(prob: ImproveProblem, rules: SchoolRules, tie_break: float = TIE_BREAK) -> _Form:
     """The model without cuts: per-school rule rows, side rows, objective (see the module docstring)."""
     n_u = prob.n_vars
     rows: list[tuple[NDArray[np.int64], NDArray[np.float64], float, float]] = []
@@ -288,7 +288,7 @@ def build_form(prob: ImproveProblem, rules: SchoolRules) -> _Form:
     for s in range(side.shape[0]):
         row = side.getrow(s)
         rows.append((row.indices.astype(np.int64), row.data.astype(np.float64), -np.inf, float(prob.side_rhs[s])))
-    cost = np.concatenate([tie_broken_cost(prob), np.zeros(n_z)])
+    cost = np.concatenate([tie_broken_cost(prob, tie_break), np.zeros(n_z)])
     ub = np.concatenate([prob.var_ub.astype(np.float64), np.ones(n_z)])
     return _Form(n_u=n_u, cost=cost, ub=ub, rows=rows, z_rows=z_rows, n_base=len(rows))
 
@@ -477,6 +477,7 @@ def solve_improve_core(
     limits: SolveLimits | None = None,
     relative_gap: float = 0.005,
     backend: Backend = "highs",
+    tie_break: float = TIE_BREAK,
 ) -> ImproveSolution:
     """Least-cost plan that passes every CV test and the per-school rule (see the module docstring).
 
@@ -493,6 +494,9 @@ def solve_improve_core(
         ``highs`` (the default: SciPy's HiGHS on the extended formulation, exact cut coefficients)
         or ``cpsat`` (CP-SAT on the plain formulation, cuts rounded to integers; a second opinion
         in tests — on the 300-school benchmark it stalls near 5 % where HiGHS proves 0.1 %).
+    tie_break
+        Most relative raise of a cost by the tie-break (:func:`tie_broken_cost`); 0 to prove
+        optima exactly (slower).
 
     Returns
     -------
@@ -518,7 +522,7 @@ def solve_improve_core(
     rules = drop_parts(rules, {g.part for g in gaps})
     groups = cv_groups(prob)
     greedy = greedy_plan(prob, rules)
-    form = build_form(prob, rules)
+    form = build_form(prob, rules, tie_break)
     if backend == "highs":
         extend_form(form, groups)
     inner = 0.5 * (greedy.units + prob.var_ub.astype(np.float64))
@@ -533,10 +537,10 @@ def solve_improve_core(
             if not g.passes(point.astype(np.int64)):
                 _add_cut(form, g, point, inner)
     try:
-        lp = lp_bound(prob, form, groups, inner) / (1 + TIE_BREAK)
+        lp = lp_bound(prob, form, groups, inner) / (1 + tie_break)
     except _Infeasible as err:
         raise _cv_infeasible(prob, groups) from err
-    state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp, inner=inner)
+    state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp, inner=inner, tie_break=tie_break)
     state.log.append(f"LP bound {lp:,.0f} after {len(form.rows) - form.n_base} cuts; greedy {greedy.cost:,}")
     _integer_rounds(prob, form, rules, groups, state, limits=limits, relative_gap=relative_gap, backend=backend)
     if state.best is None:
@@ -572,6 +576,7 @@ class _Search:
     best: NDArray[np.int64] | None
     bound: float
     inner: NDArray[Any]
+    tie_break: float = TIE_BREAK
     rounds: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -609,7 +614,7 @@ def _integer_rounds(
         else:
             x, rb, opt, took = _highs_round(form, left, relative_gap / 2)
         used += took
-        state.bound = max(state.bound, rb / (1 + TIE_BREAK))
+        state.bound = max(state.bound, rb / (1 + state.tie_break))
         if x is None:
             stalled += 1
             continue
