@@ -77,6 +77,8 @@ LP_CV_TOL = 1e-6
 #: on the 300-school benchmark the last 40 rounds of cuts raise it by 1e-6 and cost 2 s each.
 LP_STALL = 2
 LP_RISE = 1e-5
+#: Each integer round stops within this share of the caller's gap (the rest is for the tie-break and the repair).
+ROUND_GAP_SHARE = 0.8
 #: Most relative raise of a cost by the tie-break (:func:`tie_broken_cost`).
 TIE_BREAK = 1e-3
 #: Rounds of the integer model.
@@ -616,9 +618,9 @@ def _integer_rounds(
         left = limits.time_limit_s - used if state.rounds > 1 else max(limits.time_limit_s - used, limits.time_limit_s / 2)
         x: NDArray[Any] | None
         if backend == "cpsat":
-            x, rb, opt, took = _cpsat_round(form, hint, limits, left, relative_gap / 2)
+            x, rb, opt, took = _cpsat_round(form, hint, limits, left, relative_gap * ROUND_GAP_SHARE)
         else:
-            x, rb, opt, took = _highs_round(form, left, relative_gap / 2)
+            x, rb, opt, took = _highs_round(form, left, relative_gap * ROUND_GAP_SHARE)
         used += took
         state.bound = max(state.bound, rb / (1 + state.tie_break))
         if x is None:
