@@ -16,8 +16,8 @@ from types import NoneType
 from planning.app.stage import Stage
 
 #: Stage modules in run order: travel first, zones before communities,
-#: balance and communities before rotation (which uses both).
-STAGE_MODULES: tuple[str, ...] = ("network", "balance", "zones", "communities", "rotation")
+#: balance and communities before rotation (which uses both), rotation before improve (its moves count as given).
+STAGE_MODULES: tuple[str, ...] = ("network", "balance", "zones", "communities", "rotation", "improve")
 
 
 def _load() -> dict[str, Stage]:
