@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -150,9 +150,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--prove", type=float, default=0.0, metavar="S", help="also prove the optimum with HiGHS for up to S seconds")
+    ap.add_argument("--budget", type=float, default=0.0, metavar="S", help="time budget instead of the target's (a loaded machine)")
     args = ap.parse_args()
     for case in QUICK if args.quick else CASES:
-        run_case(case, args.seed, args.workers)
+        run_case(case if args.budget <= 0 else replace(case, budget_s=args.budget), args.seed, args.workers)
     if args.prove > 0:
         for case in PROVE:
             print(f"\n== {case.name}")

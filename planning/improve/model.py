@@ -77,6 +77,12 @@ LP_CV_TOL = 1e-6
 #: on the 300-school benchmark the last 40 rounds of cuts raise it by 1e-6 and cost 2 s each.
 LP_STALL = 2
 LP_RISE = 1e-5
+#: HiGHS's work limit is counted in branch-and-bound nodes, this many per second of the time limit: nodes,
+#: unlike seconds, give the same plan on any machine. Assumption: on the 300-school benchmark a node
+#: takes ~0.02–0.05 s of one core.
+NODES_PER_S = 20
+#: Wall-clock safety net of HiGHS, times the time limit (hitting it makes the plan machine-dependent: logged).
+WALL_SAFETY = 10.0
 #: Each integer round stops within this share of the caller's gap (the rest is for the tie-break and the repair).
 ROUND_GAP_SHARE = 0.8
 #: Most relative raise of a cost by the tie-break (:func:`tie_broken_cost`).
@@ -422,8 +428,14 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-def _highs_round(form: _Form, time_limit_s: float, relative_gap: float) -> tuple[NDArray[np.float64] | None, float, bool, float]:
-    """One HiGHS (SciPy ``milp``) solve of ``form`` with the cuts as they are (no rounding)."""
+def _highs_round(
+    form: _Form, work_s: float, relative_gap: float, wall_s: float
+) -> tuple[NDArray[np.float64] | None, float, bool, float]:
+    """One HiGHS (SciPy ``milp``) solve of ``form`` with the cuts as they are (no rounding).
+
+    The work limit is a node limit (``work_s ×`` :data:`NODES_PER_S`: deterministic); ``wall_s`` is a
+    wall-clock safety net. Returns (plan or None, best bound, proven within the gap, work used in seconds).
+    """
     a, lo, hi = form.matrix()
     t0 = time.perf_counter()
     with _quiet_stdout():
@@ -432,9 +444,11 @@ def _highs_round(form: _Form, time_limit_s: float, relative_gap: float) -> tuple
             constraints=LinearConstraint(a, lo, hi),
             integrality=form.is_integer().astype(np.int64),
             bounds=Bounds(form.lower(), form.ub),
-            options={"time_limit": max(time_limit_s, 0.1), "mip_rel_gap": relative_gap},
+            options={"time_limit": max(wall_s, 0.1), "mip_rel_gap": relative_gap, "node_limit": max(1, int(work_s * NODES_PER_S))},
         )
-    took = time.perf_counter() - t0
+    if time.perf_counter() - t0 >= wall_s:
+        logger.warning("HiGHS stopped on its wall-clock safety limit (%.0f s): the plan may differ between machines", wall_s)
+    took = max(float(getattr(res, "mip_node_count", 0) or 0), 1.0) / NODES_PER_S
     if res.status == 2:
         raise _Infeasible
     bound = float(getattr(res, "mip_dual_bound", 0.0) or 0.0)
@@ -605,22 +619,21 @@ def _integer_rounds(
     backend: Backend,
 ) -> None:
     """Rounds of the integer model: solve, cut where the plan fails a CV test, repair it into an incumbent."""
-    # CP-SAT counts its deterministic time; HiGHS's limit is wall-clock and counts the whole solve
-    # (the LP rounds and the greedy too), the first integer round getting at least half the budget
-    used = 0.0 if backend == "cpsat" else time.perf_counter() - state.t0
-    stalled = 0
-    while state.rounds < MILP_ROUNDS and (used < limits.time_limit_s or state.rounds == 0) and stalled < MILP_STALL:
+    # deterministic work: CP-SAT's deterministic time, HiGHS's branch-and-bound nodes (NODES_PER_S a second)
+    used, stalled = 0.0, 0
+    wall = limits.wall_limit_s or WALL_SAFETY * limits.time_limit_s
+    while state.rounds < MILP_ROUNDS and used < limits.time_limit_s and stalled < MILP_STALL:
         seen = (state.bound, state.cost(prob))
         if state.best is not None and state.cost(prob) - state.bound <= relative_gap * state.cost(prob):
             return
         state.rounds += 1
         hint = _full(form, state.best) if state.best is not None else None
-        left = limits.time_limit_s - used if state.rounds > 1 else max(limits.time_limit_s - used, limits.time_limit_s / 2)
+        left = limits.time_limit_s - used
         x: NDArray[Any] | None
         if backend == "cpsat":
             x, rb, opt, took = _cpsat_round(form, hint, limits, left, relative_gap * ROUND_GAP_SHARE)
         else:
-            x, rb, opt, took = _highs_round(form, left, relative_gap * ROUND_GAP_SHARE)
+            x, rb, opt, took = _highs_round(form, left, relative_gap * ROUND_GAP_SHARE, max(wall - (time.perf_counter() - state.t0), 1.0))
         used += took
         state.bound = max(state.bound, rb / (1 + state.tie_break))
         if x is None:
