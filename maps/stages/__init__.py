@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from maps.common import MapLayer, StageRenderer
 from maps.labels import add_labels
-from maps.stages import balance, communities, inputs, network, rotation, zones
+from maps.stages import balance, communities, improve, inputs, network, rotation, zones
 from maps.tables import add_figure_names
 
 #: Stage renderers in report order (sections, navigation, Excel sheets, per-stage maps).
-STAGES: tuple[StageRenderer, ...] = (zones.RENDERER, balance.RENDERER, communities.RENDERER, rotation.RENDERER, network.RENDERER)
+STAGES: tuple[StageRenderer, ...] = (
+    zones.RENDERER, balance.RENDERER, communities.RENDERER, rotation.RENDERER, improve.RENDERER, network.RENDERER,
+)
 
 #: Every map layer, in draw order.
 LAYERS: tuple[MapLayer, ...] = tuple(sorted((*inputs.LAYERS, *(layer for s in STAGES for layer in s.layers)), key=lambda layer: layer.order))
