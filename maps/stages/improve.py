@@ -74,20 +74,20 @@ _TEXT: Mapping[str, tuple[str, str]] = {
 }
 
 
-def _t(key: str, lang: Language, **fmt: object) -> str:
+def label(key: str, lang: Language, **fmt: object) -> str:
     return text(_TEXT, key, lang, **fmt)
 
 
-def _wan(yuan: object) -> str:
+def wan(yuan: object) -> str:
     return f"{float(yuan) / 1e4:,.0f}" if is_num(yuan) else "–"  # type: ignore[arg-type]
 
 
-def _resource(key: str, lang: Language) -> str:
+def resource_name(key: str, lang: Language) -> str:
     r = RESOURCES.get(key)
     return key if r is None else (r[0] if lang == "zh" else r[1])
 
 
-def _quantity(key: str, q: float, lang: Language) -> str:
+def quantity_text(key: str, q: float, lang: Language) -> str:
     r = RESOURCES.get(key)
     unit = "" if r is None else (r[2] if lang == "zh" else r[3])
     return f"{q:,.0f} {unit}".strip()
@@ -99,14 +99,14 @@ def measures_by_school(measures: pd.DataFrame, lang: Language) -> pd.DataFrame:
     rows = []
     for (sid, name), part in m.groupby(["school_id", "name"], sort=True):
         per = part.groupby("resource", sort=True)["quantity"].sum()
-        words = ("；" if lang == "zh" else "; ").join(f"{_resource(r, lang)} {_quantity(r, float(q), lang)}" for r, q in per.items())
+        words = ("；" if lang == "zh" else "; ").join(f"{resource_name(r, lang)} {quantity_text(r, float(q), lang)}" for r, q in per.items())
         years = sorted({int(y) for y in part["year"]})
         rows.append((sid, name, words, float(part["cost_yuan"].sum()), "、".join(map(str, years))))
     out = pd.DataFrame(rows, columns=["school_id", "name", "measures", "cost", "years"])
     out = out.sort_values("cost", ascending=False, kind="stable")
     return pd.DataFrame({
-        _t("school", lang): out["name"].to_numpy(), _t("measures", lang): out["measures"].to_numpy(),
-        _t("cost", lang): [_wan(c) for c in out["cost"]], _t("years", lang): out["years"].to_numpy(),
+        label("school", lang): out["name"].to_numpy(), label("measures", lang): out["measures"].to_numpy(),
+        label("cost", lang): [wan(c) for c in out["cost"]], label("years", lang): out["years"].to_numpy(),
     })
 
 
@@ -122,7 +122,7 @@ def cv_frame(metrics: Mapping[str, object], lang: Language) -> pd.DataFrame:
             for ind, v in per.items():
                 if isinstance(v, Mapping):
                     rows.append((t(lv, lang), indicator_name(str(ind), lang), v.get("threshold"), v.get("before"), v.get("after")))
-    cols = [_t(k, lang) for k in ("level", "indicator", "threshold", "before", "after")]
+    cols = [label(k, lang) for k in ("level", "indicator", "threshold", "before", "after")]
     frame = pd.DataFrame(rows, columns=cols)
     for c in cols[2:]:
         frame[c] = [round(float(x), 3) if is_num(x) else None for x in frame[c]]
@@ -137,10 +137,10 @@ def key_points(run: RunResult, params: ReportParams) -> KeyPoints:
         return KeyPoints()
     by = m.get("cost_by_resource_yuan") if isinstance(m.get("cost_by_resource_yuan"), Mapping) else {}
     sep = "、" if lang == "zh" else "; "
-    parts = sep.join(f"{_resource(str(r), lang)} {_wan(v)} 万元" if lang == "zh" else f"{_resource(str(r), lang)} {_wan(v)}"
+    parts = sep.join(f"{resource_name(str(r), lang)} {wan(v)} 万元" if lang == "zh" else f"{resource_name(str(r), lang)} {wan(v)}"
                      for r, v in by.items() if is_num(v) and float(v) > 0)  # type: ignore[union-attr]
     gap = m.get("gap")
-    points = [_t("kp_cost", lang, cost=_wan(m.get("total_cost_yuan")), bound=_wan(m.get("bound_yuan")),
+    points = [label("kp_cost", lang, cost=wan(m.get("total_cost_yuan")), bound=wan(m.get("bound_yuan")),
                  gap=f"{float(gap):.2%}" if is_num(gap) else "–", parts=parts or "–")]  # type: ignore[arg-type]
     passes = m.get("passes") if isinstance(m.get("passes"), Mapping) else {}
     ok = [t(lv, lang) for lv, v in passes.items() if v]  # type: ignore[union-attr]
@@ -148,12 +148,12 @@ def key_points(run: RunResult, params: ReportParams) -> KeyPoints:
     sch = stage_frame(run, STAGE, SCHOOLS_IMPROVE)
     n = int(sch["meets_after"].astype(str).str.lower().isin(["true", "1"]).sum()) if sch is not None and "meets_after" in sch else 0
     if ok:
-        points.append(_t("kp_pass", lang, levels="、".join(ok) if lang == "zh" else ", ".join(ok), n=n))
+        points.append(label("kp_pass", lang, levels="、".join(ok) if lang == "zh" else ", ".join(ok), n=n))
     if bad:
-        points.append(_t("kp_fail", lang, levels="、".join(bad) if lang == "zh" else ", ".join(bad)))
+        points.append(label("kp_fail", lang, levels="、".join(bad) if lang == "zh" else ", ".join(bad)))
     greedy, cost = m.get("greedy_cost_yuan"), m.get("total_cost_yuan")
     if is_num(greedy) and is_num(cost) and float(greedy) > float(cost):  # type: ignore[arg-type]
-        points.append(_t("kp_greedy", lang, greedy=_wan(greedy), saved=_wan(float(greedy) - float(cost))))  # type: ignore[arg-type]
+        points.append(label("kp_greedy", lang, greedy=wan(greedy), saved=wan(float(greedy) - float(cost))))  # type: ignore[arg-type]
     return KeyPoints(tuple(points))
 
 
@@ -169,7 +169,7 @@ def _schools_table(run: RunResult, lang: Language) -> pd.DataFrame | None:
             lambda p: "；".join(f"{int(b)} → {int(a)}" for b, a in zip(p["standards_met_before"], p["standards_met_after"])),
             include_groups=False,
         )
-        table.insert(2, _t("why", lang), table[_t("school", lang)].map(why).fillna(""))
+        table.insert(2, label("why", lang), table[label("school", lang)].map(why).fillna(""))
     return table
 
 
@@ -185,23 +185,23 @@ def section(run: RunResult, params: ReportParams) -> str:
         per = measures.assign(resource=as_ids(measures["resource"])).groupby("resource", sort=False)[["quantity", "cost_yuan"]].sum()
         per = per.reindex([r for r in RESOURCES if r in per.index])
         table = pd.DataFrame({
-            _t("measure", lang): [_resource(r, lang) for r in per.index],
-            _t("quantity", lang): [_quantity(r, float(q), lang) for r, q in per["quantity"].items()],
-            _t("cost", lang): [_wan(c) for c in per["cost_yuan"]],
+            label("measure", lang): [resource_name(r, lang) for r in per.index],
+            label("quantity", lang): [quantity_text(r, float(q), lang) for r, q in per["quantity"].items()],
+            label("cost", lang): [wan(c) for c in per["cost_yuan"]],
         })
-        parts.append(f"<h3>{_t('by_resource', lang)}</h3>" + table_html(table, lang=lang, file=stage_path(STAGE, MEASURES)))
+        parts.append(f"<h3>{label('by_resource', lang)}</h3>" + table_html(table, lang=lang, file=stage_path(STAGE, MEASURES)))
     cv = cv_frame(m, lang)
     if not cv.empty:
         cols = list(cv.columns)
         bad = [bool(is_num(b) and is_num(th) and b > th) for b, th in zip(cv[cols[3]], cv[cols[2]])]
-        parts.append(f"<h3>{_t('cv', lang)}</h3><p>{_t('rotation_note', lang)}</p>" + table_html(cv, lang=lang, bad_rows=bad))
+        parts.append(f"<h3>{label('cv', lang)}</h3><p>{label('rotation_note', lang)}</p>" + table_html(cv, lang=lang, bad_rows=bad))
         parts.append("<figure>" + charts.paired_bar_chart(
             [f"{a} · {b}" for a, b in zip(cv[cols[0]], cv[cols[1]])], cv[cols[3]].to_list(), cv[cols[4]].to_list(),
-            title=_t("cv", lang), names=(_t("before", lang), _t("after", lang)),
+            title=label("cv", lang), names=(label("before", lang), label("after", lang)),
         ) + "</figure>")
     schools = _schools_table(run, lang)
     if schools is not None:
-        parts.append(f"<h3>{_t('schools', lang)}</h3>" + table_html(schools, lang=lang, file=stage_path(STAGE, MEASURES)))
+        parts.append(f"<h3>{label('schools', lang)}</h3>" + table_html(schools, lang=lang, file=stage_path(STAGE, MEASURES)))
     return "".join(parts)
 
 
@@ -224,7 +224,7 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
 
 
 def _draw_improve(m: folium.Map, ctx: MapContext) -> None:
-    """A circle at each school that gets measures: area by cost, tooltip listing them."""
+    """A circle around each school that gets measures: area by cost, tooltip listing them."""
     measures = stage_frame(ctx.run, STAGE, MEASURES)
     schools = ctx.run.inputs.schools
     if measures is None or measures.empty or schools is None:
@@ -239,18 +239,16 @@ def _draw_improve(m: folium.Map, ctx: MapContext) -> None:
             continue
         cost = float(part["cost_yuan"].sum())
         per = part.groupby("resource", sort=True)["quantity"].sum()
-        lines = "<br>".join(f"{esc(_resource(r, lang))} {esc(_quantity(r, float(q), lang))}" for r, q in per.items())
-        radius_m = 150 + 850 * math.sqrt(cost / top) if top > 0 else 150
+        lines = "<br>".join(f"{esc(resource_name(r, lang))} {esc(quantity_text(r, float(q), lang))}" for r, q in per.items())
         x, y = xy[sid]
-        # a circle in degrees: metres → degrees of latitude, widened for longitude at this latitude
-        circle = shapely.affinity.scale(shapely.Point(x, y).buffer(radius_m / 111_000, 24), 1 / max(math.cos(math.radians(y)), 0.2), 1)
-        tip = f"<b>{esc(ctx.names.get(sid, sid))}</b><br>{lines}<br>{_t('cost', lang)} {_wan(cost)}"
-        props.append({"c": COLOUR, "t": tip})
-        geoms.append(circle)
-    name = _t("layer", lang)
+        geoms.append(shapely.Point(x, y))
+        tip = f"<b>{esc(ctx.names.get(sid, sid))}</b><br>{lines}<br>{label('cost', lang)} {wan(cost)}"
+        # a circle marker (pixels) around the school's dot, its area by cost
+        props.append({"c": COLOUR, "r": round(9 + 21 * math.sqrt(cost / top), 1) if top > 0 else 9, "t": tip})
+    name = label("layer", lang)
     group = add_layer(m, name, geoms, props, base={"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.35})
     if group is not None:
-        legend_of(m).section(name, [("fill", COLOUR, name, 10.0), ("text", "", _t("layer_size", lang), 0)])
+        legend_of(m).section(name, [("fill", COLOUR, name, 10.0), ("text", "", label("layer_size", lang), 0)])
 
 
 RENDERER = StageRenderer(
