@@ -22,8 +22,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import Field
-
 from geo.errors import InfeasibleError, InputError, Problem
 from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
 from planning.balance import BalanceOptions
@@ -45,9 +43,7 @@ RESOURCE_ZH = {
 
 
 class ImproveParams(StageParams, ImproveOptions):
-    """``[improve]`` table of a scenario: :class:`~planning.improve.ImproveOptions` and the solver's time limit."""
-
-    time_limit_s: float | None = Field(None, gt=0, le=86_400, description="solver time limit, seconds; none: the [solver] time limit")
+    """``[improve]`` table of a scenario: :class:`~planning.improve.ImproveOptions` (time limit, workers and seed from ``[solver]``)."""
 
 
 def _balance_options(ctx: Context) -> BalanceOptions:
@@ -100,7 +96,7 @@ def run(ctx: Context, params: ImproveParams) -> StageOutput:
         teachers,
         options=options,
         balance_options=_balance_options(ctx),
-        limits=SolveLimits(time_limit_s=params.time_limit_s or solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
+        limits=SolveLimits(time_limit_s=solver.time_limit_s, workers=solver.workers, seed=ctx.seed),
     )
     if params.strict and plan.shortfalls:
         raise InfeasibleError("the achievement plan cannot bring every school and CV to standard", list(plan.shortfalls))
