@@ -260,6 +260,11 @@ def plan_improvement(
     before, after = evaluate_balance(schools, teachers, options=bal), evaluate_balance(after_s, after_t, options=bal)
     cv = _cv_table(before, after)
     shortfalls = [_gap_shortfall(g, built) for g in sol.gaps]
+    failing = [lv for lv in LEVELS if lv in after.quality_passes and not after.quality_passes[lv]]
+    if failing and not shortfalls and not after.not_computable:
+        # the model checked every plan exactly; the balance code disagreeing is a bug, not a result
+        msg = f"improve: the plan does not pass the balance evaluation at {', '.join(failing)} (a bug; please report it)"
+        raise RuntimeError(msg)
     budget = options.total_budget()
     if budget is not None and sol.cost > budget:
         shortfalls.append(Shortfall("budget", int(np.ceil(sol.cost - budget)), "yuan",
