@@ -402,6 +402,7 @@ def _cpsat_round(
     prm.max_deterministic_time = max(det_s, 0.1)
     prm.relative_gap_limit = relative_gap
     prm.interleave_search = limits.workers > 1
+    prm.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     if limits.wall_limit_s is not None:
         prm.max_time_in_seconds = limits.wall_limit_s
     status = solver.solve(m)
