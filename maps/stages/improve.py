@@ -216,11 +216,36 @@ def appendix(run: RunResult, params: ReportParams) -> str:
     return f"<h3>{esc(pick(HEADING, params.language))}</h3>" + figures_table(figures, params.language) if figures else ""
 
 
+#: Headers of the workbook sheets: column → (Chinese, English).
+_SHEET_HEADERS: Mapping[str, tuple[str, str]] = {
+    "school_id": ("学校代码", "School code"),
+    "name": ("学校名称", "School"),
+    "level": ("学段", "Level"),
+    "resource": ("措施", "Measure"),
+    "quantity": ("数量", "Quantity"),
+    "cost_yuan": ("投入（元）", "Cost (yuan)"),
+    "year": ("实施年度", "Year"),
+    "standards_met_before": ("实施前达标指标数", "Standards met before"),
+    "standards_met_after": ("实施后达标指标数", "Standards met after"),
+    "meets_before": ("实施前达到优质均衡学校要求", "Meets the school rule before"),
+    "meets_after": ("实施后达到优质均衡学校要求", "Meets the school rule after"),
+}
+
+
 def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
-    """The measures and each school's standards before and after (sheet name → table)."""
-    zh = params.language == "zh"
+    """The measures and each school's standards before and after (sheet name → table, display headers)."""
+    lang = params.language
+    zh = lang == "zh"
     files = ((MEASURES, "达标提升措施", "measures"), (SCHOOLS_IMPROVE, "学校达标情况", "schools improve"))
-    return dict(stage_sheets(run, STAGE, files, zh=zh))
+    out = {}
+    for sheet, frame in stage_sheets(run, STAGE, files, zh=zh).items():
+        shown = frame.copy()
+        if "resource" in shown.columns:
+            shown["resource"] = [resource_name(r, lang) for r in as_ids(shown["resource"])]
+        if "level" in shown.columns:
+            shown["level"] = [t(str(lv), lang) if str(lv) in ("primary", "junior") else lv for lv in shown["level"]]
+        out[sheet] = shown.rename(columns={k: pick(v, lang) for k, v in _SHEET_HEADERS.items()})
+    return out
 
 
 def _draw_improve(m: folium.Map, ctx: MapContext) -> None:
