@@ -924,9 +924,9 @@ class _Generator:
             floor[m], sports[m], equip[m], books[m] = f[m], s[m], e[m], b[m]
         sch["floor_area_m2"] = np.round(seats * floor * junior_bonus, 1)
         sch["sports_area_m2"] = np.round(seats * sports * junior_bonus, 1)
-        # the site (校园占地面积): about 22 m² a seat (30 for junior), never less than twice the sports ground;
-        # no random draw, so the rest of the county stays as it was
-        sch["site_area_m2"] = np.round(np.maximum(seats * (22.0 + 8.0 * jun_share), 2.0 * sch["sports_area_m2"].to_numpy()), -1)
+        # the site (校园占地面积): about 40 m² a seat (50 for junior: rural sites are large), never less than twice the
+        # sports ground; no random draw, so the rest of the county stays as it was
+        sch["site_area_m2"] = np.round(np.maximum(seats * (40.0 + 10.0 * jun_share), 2.0 * sch["sports_area_m2"].to_numpy()), -1)
         sch["equipment_yuan"] = np.round(seats * equip * junior_bonus, -2)
         mm = np.select(
             [kind == "urban_strong", kind == "urban", kind == "town", kind == "village"],

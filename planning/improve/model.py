@@ -60,6 +60,8 @@ from ortools.sat.python import cp_model
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from geo.errors import InfeasibleError, Shortfall, SolverError
+from geo.model import LEVELS
+from planning.balance.indicators import QUALITY_INDICATORS
 from planning.improve.diagnose import TRAINING_LIMIT, Gap, diagnose
 from planning.improve.greedy import GreedyPlan, drop_units, greedy_plan, repair_cv
 from planning.improve.problem import N_INDICATORS, CvGroup, ImproveProblem, SchoolRules, cv_groups, drop_parts, school_rules
@@ -470,7 +472,10 @@ def _cv_infeasible(prob: ImproveProblem, groups: list[CvGroup]) -> InfeasibleErr
     """The CV tests the caps leave out of reach: each at its lowest with every measure at its cap."""
     top = prob.var_ub.astype(np.float64)
     short = [
-        Shortfall(f"level {g.level} indicator {g.indicator}", 0, "CV", f"CV {g.cv(top):.3f} with every measure at its cap, threshold {g.tau:g}")
+        Shortfall(
+            f"{LEVELS[g.level]} {QUALITY_INDICATORS[g.indicator]}", 0, "CV",
+            f"CV {g.cv(top):.3f} with every measure at its cap, threshold {g.tau:g}",
+        )
         for g in groups
         if not g.passes(prob.var_ub)
     ]
