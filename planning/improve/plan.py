@@ -214,7 +214,10 @@ def _gap_shortfall(gap: Gap, built: BuiltProblem) -> Shortfall:
         }.get(res, "the caps")
         if k not in allowed:
             why = "the measure is not allowed ([improve] resources)"
-        what.append(f"{QUALITY_INDICATORS[k]} reaches at most {share:.0%} of its standard ({why}); it would take {short:g} more unit(s) of {res}")
+        of_k = np.flatnonzero(built.prob.var_resource == k)
+        amount = f" ({short * built.unit_quantity[of_k[0]]:,.0f})" if len(of_k) and built.unit_quantity[of_k[0]] != 1 else ""
+        what.append(f"{QUALITY_INDICATORS[k]} reaches at most {share:.0%} of its standard ({why}); "
+                    f"it would take {short:g} more unit(s) of {res}{amount}")
     kind = "below 85 % of a standard" if gap.kind == BELOW_85 else "more than one standard below 100 %"
     return Shortfall(f"{part['name']} ({part['school_id']}, {part['level']})", int(sum(gap.short_units)), "units", f"{kind}: " + "; ".join(what))
 
