@@ -924,6 +924,9 @@ class _Generator:
             floor[m], sports[m], equip[m], books[m] = f[m], s[m], e[m], b[m]
         sch["floor_area_m2"] = np.round(seats * floor * junior_bonus, 1)
         sch["sports_area_m2"] = np.round(seats * sports * junior_bonus, 1)
+        # the site (校园占地面积): about 40 m² a seat (50 for junior: rural sites are large), never less than twice the
+        # sports ground; no random draw, so the rest of the county stays as it was
+        sch["site_area_m2"] = np.round(np.maximum(seats * (40.0 + 10.0 * jun_share), 2.0 * sch["sports_area_m2"].to_numpy()), -1)
         sch["equipment_yuan"] = np.round(seats * equip * junior_bonus, -2)
         mm = np.select(
             [kind == "urban_strong", kind == "urban", kind == "town", kind == "village"],
@@ -1328,6 +1331,7 @@ class _Generator:
                 "township": pd.array(town_name[sch["town"].to_numpy()], dtype="str"),
                 "floor_area_m2": sch["floor_area_m2"].astype(np.float64),
                 "sports_area_m2": sch["sports_area_m2"].astype(np.float64),
+                "site_area_m2": sch["site_area_m2"].astype(np.float64),
                 "equipment_yuan": sch["equipment_yuan"].astype(np.float64),
                 "multimedia_rooms": sch["multimedia_rooms"].astype(np.int64),
                 "computers": sch["computers"].astype(np.int64),

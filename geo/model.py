@@ -291,6 +291,10 @@ SCHOOLS = LayerSpec(
         Column("township", "str", False, ("乡镇", "所属乡镇", "街道"), description="township or street the school belongs to"),
         Column("floor_area_m2", "float", False, ("教学及辅助用房面积", "校舍面积"), description="teaching and auxiliary rooms, m²"),
         Column("sports_area_m2", "float", False, ("体育运动场馆面积", "运动场面积"), description="sports ground, m²"),
+        Column(
+            "site_area_m2", "float", False, ("校园占地面积", "占地面积", "用地面积"),
+            description="school site, m² (caps the sports ground the improve stage may add)",
+        ),
         Column("equipment_yuan", "float", False, ("教学仪器设备值", "仪器设备值"), description="teaching equipment value, yuan"),
         Column("multimedia_rooms", "int", False, ("网络多媒体教室数", "多媒体教室"), description="networked multimedia classrooms"),
         Column("computers", "int", False, ("计算机台数", "计算机数"), description="computers"),

@@ -8,6 +8,8 @@ figures, one document per stage for its own readers:
   the id), school, subject, title, destination and reason; the print map.
 - ``documents/communities.docx`` — 共同体名单: each group with its lead and members, the one-to-one
   pairs; the print map.
+- ``documents/improve.docx`` — 达标提升方案: the plan in brief, cost by measure and by year, each
+  school's measures, each 优质均衡 CV before and after.
 
 Pure: returns bytes, writes nothing. The zip entries carry a fixed date and the document properties a
 fixed creation time, so the same run gives byte-identical files.
@@ -38,7 +40,7 @@ from docx.text.run import Run
 
 from geo.model import SUBJECT_ALIASES
 from geo.text import visible
-from maps.common import ReportParams, school_names, stage_frame, stage_layer
+from maps.common import ReportParams, school_names, stage_frame, stage_layer, stage_mapping
 from maps.labels import Language
 from maps.layers import as_ids, level_name
 from maps.printmaps import PrintMap, print_files, print_maps
@@ -463,8 +465,68 @@ def communities_document(run: RunResult, params: ReportParams, maps: Sequence[Pr
     return doc.bytes()
 
 
+_IMPROVE_TEXT: Mapping[str, tuple[str, str]] = {
+    "title": ("{name}义务教育优质均衡发展达标提升方案", "{name}: achievement plan for 优质均衡"),
+    "summary": (
+        "按照县域义务教育优质均衡发展督导评估办法（教督〔2017〕6号），本方案以最低投入使{levels}各项指标差异系数全部达标、"
+        "每所学校 7 项指标至少 6 项达标且其余 1 项不低于 85%。共需投入 {cost} 万元（按现行单价测算，最低投入不少于 {bound} 万元），"
+        "分 {years} 年实施。",
+        "Following 教督〔2017〕6号, this plan brings {levels} to every CV within its threshold and every school to 6 of 7 "
+        "standards (the 7th at ≥ 85%) at the least cost: {cost} 10k yuan (no plan costs less than {bound} 10k yuan), over {years} year(s).",
+    ),
+    "by_resource": ("分类投入", "Cost by measure"),
+    "by_school": ("各校提升措施", "Measures school by school"),
+    "cv": ("差异系数实施前后对照", "CVs before and after"),
+    "by_year": ("分年度投入", "Cost by year"),
+    "year": ("第 {y} 年", "Year {y}"),
+}
+
+
+def improve_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMap]) -> bytes | None:
+    """达标提升方案: the plan in brief, cost by measure and by year, each school's measures, CVs before and after."""
+    from maps.stages import improve as istage  # noqa: PLC0415
+
+    measures = stage_frame(run, istage.STAGE, istage.MEASURES)
+    metrics = stage_mapping(run, istage.STAGE, istage.METRICS)
+    if measures is None or metrics is None:
+        return None
+    lang: Language = params.language
+
+    def tx(key: str, **fmt: object) -> str:
+        zh, en = _IMPROVE_TEXT[key]
+        return (zh if lang == "zh" else en).format(**fmt)
+
+    passes = metrics.get("passes") if isinstance(metrics.get("passes"), Mapping) else {}
+    levels = ("、" if lang == "zh" else ", ").join(level_name(str(lv), lang) for lv in passes)  # type: ignore[union-attr]
+    years = sorted({int(y) for y in measures["year"]}) if not measures.empty else []
+    doc = _Doc(tx("title", name=params.title or run.scenario.name), lang)
+    doc.heading(_t("summary", lang))
+    doc.para(tx("summary", levels=levels, cost=istage.wan(metrics.get("total_cost_yuan")), bound=istage.wan(metrics.get("bound_yuan")),
+                years=len(years)))
+    if not measures.empty:
+        per = measures.assign(resource=as_ids(measures["resource"])).groupby("resource", sort=False)[["quantity", "cost_yuan"]].sum()
+        rows = [[n + 1, istage.resource_name(r, lang), istage.quantity_text(r, float(q), lang), istage.wan(c)]
+                for n, (r, q, c) in enumerate(zip(per.index, per["quantity"], per["cost_yuan"]))]
+        doc.heading(tx("by_resource"))
+        header = [_cols(("no",), lang)[0], istage.label("measure", lang), istage.label("quantity", lang), istage.label("cost", lang)]
+        doc.table(header, rows, widths_cm=(1.0, 6.0, 4.0, 3.0))
+        by_year = measures.groupby("year")["cost_yuan"].sum()
+        doc.heading(tx("by_year"))
+        doc.table([istage.label("years", lang), istage.label("cost", lang)], [[tx("year", y=int(y)), istage.wan(c)] for y, c in by_year.items()],
+                  widths_cm=(4.0, 4.0))
+        table = istage.measures_by_school(measures, lang)
+        doc.heading(tx("by_school"))
+        doc.table([_cols(("no",), lang)[0], *table.columns], [[n + 1, *row] for n, row in enumerate(table.itertuples(index=False))],
+                  widths_cm=(1.0, 3.6, 7.4, 2.0, 1.6))
+    cv = istage.cv_frame(metrics, lang)
+    if not cv.empty:
+        doc.heading(tx("cv"))
+        doc.table(list(cv.columns), [list(r) for r in cv.itertuples(index=False)], widths_cm=(1.4, 7.6, 1.6, 1.8, 1.8))
+    return doc.bytes()
+
+
 def documents(run: RunResult, params: ReportParams, *, maps: Sequence[PrintMap]) -> dict[str, bytes]:
-    """``documents/zoning.docx``, ``rotation.docx`` and ``communities.docx`` of the stages that ran.
+    """``documents/zoning.docx``, ``rotation.docx``, ``communities.docx`` and ``improve.docx`` of the stages that ran.
 
     Parameters
     ----------
@@ -481,7 +543,8 @@ def documents(run: RunResult, params: ReportParams, *, maps: Sequence[PrintMap])
         Relative path → .docx bytes.
     """
     files: dict[str, bytes] = {}
-    for name, make in (("zoning", zoning_document), ("rotation", rotation_document), ("communities", communities_document)):
+    makers = (("zoning", zoning_document), ("rotation", rotation_document), ("communities", communities_document), ("improve", improve_document))
+    for name, make in makers:
         data = make(run, params, maps)
         if data is not None:
             files[f"{_FOLDER}/{name}.docx"] = data

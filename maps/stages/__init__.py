@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from maps.common import MapLayer, StageRenderer
 from maps.labels import add_labels
-from maps.stages import balance, communities, inputs, layout, network, projection, rotation, zones
+from maps.stages import balance, communities, improve, inputs, layout, network, projection, rotation, zones
 from maps.tables import add_figure_names
 
 #: Stage renderers in report order (sections, navigation, Excel sheets, per-stage maps).
 STAGES: tuple[StageRenderer, ...] = (
-    zones.RENDERER, balance.RENDERER, communities.RENDERER, rotation.RENDERER, projection.RENDERER, layout.RENDERER, network.RENDERER,
+    zones.RENDERER, balance.RENDERER, communities.RENDERER, rotation.RENDERER, improve.RENDERER, projection.RENDERER, layout.RENDERER,
+    network.RENDERER,
 )
 
 #: Every map layer, in draw order.

@@ -16,8 +16,9 @@ from types import NoneType
 from planning.app.stage import Stage
 
 #: Stage modules in run order: travel first, zones before communities,
-#: balance and communities before rotation (which uses both), projection before layout.
-STAGE_MODULES: tuple[str, ...] = ("network", "balance", "zones", "communities", "rotation", "projection", "layout")
+#: balance and communities before rotation (which uses both), rotation before improve (its moves count
+#: as given), projection before layout.
+STAGE_MODULES: tuple[str, ...] = ("network", "balance", "zones", "communities", "rotation", "improve", "projection", "layout")
 
 
 def _load() -> dict[str, Stage]:

@@ -13,14 +13,15 @@ from planning.app.stages import STAGES as PLANNING_STAGES
 
 
 def test_stages_in_report_order() -> None:
-    assert [s.stage for s in STAGES] == ["zones", "balance", "communities", "rotation", "projection", "layout", "network"]
+    assert [s.stage for s in STAGES] == ["zones", "balance", "communities", "rotation", "improve", "projection", "layout", "network"]
 
 
 def test_layers_in_draw_order() -> None:
     assert [layer.key for layer in LAYERS] == [
-        "zones", "current_zones", "isochrones", "multischool", "roads", "boundaries", "blocks", "groups", "rotation", "layout", "schools",
+        "zones", "current_zones", "isochrones", "multischool", "roads", "boundaries", "blocks", "groups", "rotation", "improve", "layout",
+        "schools",
     ]
-    assert ALL_LAYERS == ("zones", "current_zones", "isochrones", "multischool", "blocks", "groups", "rotation", "layout", "schools")
+    assert ALL_LAYERS == ("zones", "current_zones", "isochrones", "multischool", "blocks", "groups", "rotation", "improve", "layout", "schools")
 
 
 def test_stage_maps_and_their_layers() -> None:
@@ -29,6 +30,7 @@ def test_stage_maps_and_their_layers() -> None:
         "balance": ("schools",),
         "communities": ("groups", "schools"),
         "rotation": ("rotation", "schools"),
+        "improve": ("improve", "schools"),
         "layout": ("layout",),
     }
     assert all(set(keys) <= set(ALL_LAYERS) for keys in STAGE_MAPS.values())

@@ -1,0 +1,308 @@
+"""The table-level door of the achievement plan (``planning.improve.from_frames``).
+
+:func:`plan_improvement` builds the arrays (:func:`~planning.improve.build.build_problem`), solves
+them (:func:`~planning.improve.model.solve_improve_core`), turns the units into named measures
+phased over the plan's years, applies them to the tables (:func:`apply_measures`) and verifies the
+county after the plan with the balance code itself (:func:`planning.balance.indicators.evaluate_balance`).
+Parts whose rule the caps make impossible, a budget below the least cost and CV tests the caps
+leave out of reach are :class:`~geo.errors.Shortfall`\\ s of the plan, each saying what it would take.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import Shortfall
+from geo.model import LEVELS
+from planning.balance.indicators import QUALITY_INDICATORS, BalanceReport, evaluate_balance
+from planning.balance.options import BalanceOptions
+from planning.improve.build import BuiltProblem, build_problem
+from planning.improve.costs import RESOURCES
+from planning.improve.diagnose import BELOW_85, Gap
+from planning.improve.greedy import GreedyPlan
+from planning.improve.model import ImproveSolution, Status, solve_improve_core
+from planning.improve.options import DEFAULT_OPTIONS, ImproveOptions
+from planning.limits import SolveLimits
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the measures table, in order.
+MEASURE_COLUMNS: tuple[str, ...] = ("school_id", "name", "resource", "quantity", "cost_yuan", "year")
+#: Teacher id prefix of the hires :func:`apply_measures` adds.
+HIRE_PREFIX = "NEW"
+
+
+@dataclass(frozen=True)
+class ImprovePlan:
+    """An achievement plan (达标提升方案).
+
+    Attributes
+    ----------
+    measures
+        One row per school, measure and year: ``school_id, name, resource, quantity`` (m², yuan,
+        rooms or teachers), ``cost_yuan, year``; sorted by school, resource, year.
+    cv
+        Per level and indicator: ``level, indicator, threshold, cv_before, cv_after, passes_before,
+        passes_after`` — computed by the balance code on the tables before and after the plan.
+    schools
+        Per counted part: ``school_id, name, level, standards_met_before, standards_met_after,
+        meets_before, meets_after, cost_yuan``.
+    metrics
+        Key figures (JSON-able).
+    status, cost, bound, gap
+        ``OPTIMAL`` or ``FEASIBLE``; total cost, proven lower bound (yuan), relative gap.
+    greedy
+        The baseline plan of the same run.
+    shortfalls
+        What the plan cannot reach, and what it would take.
+    """
+
+    measures: pd.DataFrame
+    cv: pd.DataFrame
+    schools: pd.DataFrame
+    metrics: Mapping[str, Any]
+    status: Status
+    cost: float
+    bound: float
+    gap: float
+    greedy: GreedyPlan
+    shortfalls: tuple[Shortfall, ...] = ()
+
+
+def _phase(units: pd.DataFrame, unit_cost: pd.Series, options: ImproveOptions) -> pd.Series:
+    """Year of each unit row (``units`` one row per unit, in priority order).
+
+    Years fill in turn up to the yearly budget (``budget_per_year_yuan``, else an even share of the
+    total); backbone teachers at most ``backbone_per_year`` a year. What does not fit goes to the last year.
+    """
+    total = float(unit_cost.sum())
+    cap = options.budget_per_year_yuan if options.budget_per_year_yuan is not None else total / options.years
+    spent = np.zeros(options.years)
+    trained = np.zeros(options.years, dtype=np.int64)
+    year = np.zeros(len(units), dtype=np.int64)
+    for n, (res, cost) in enumerate(zip(units["resource"], unit_cost)):
+        for y in range(options.years):
+            last = y == options.years - 1
+            fits = spent[y] + cost <= cap * (1 + 1e-9) or spent[y] == 0
+            bb_ok = res != "backbone_teachers" or options.backbone_per_year is None or trained[y] < options.backbone_per_year
+            if (fits and bb_ok) or last:
+                year[n] = y + 1
+                spent[y] += cost
+                trained[y] += int(res == "backbone_teachers")
+                break
+    return pd.Series(year, index=units.index)
+
+
+def measures_table(built: BuiltProblem, units: np.ndarray, options: ImproveOptions) -> pd.DataFrame:
+    """The units as named measures, phased over the years (see :class:`ImprovePlan`)."""
+    prob = built.prob
+    js = np.flatnonzero(units > 0)
+    rows = pd.DataFrame(
+        {
+            "var": np.repeat(js, units[js]),
+        }
+    )
+    rows["school_id"] = [built.school_ids[prob.var_school[j]] for j in rows["var"]]
+    rows["name"] = [built.school_names[prob.var_school[j]] for j in rows["var"]]
+    rows["resource"] = [RESOURCES[prob.var_resource[j]] for j in rows["var"]]
+    rows["level"] = [str(built.parts["level"].iloc[built.var_part[j]]) if built.var_part[j] >= 0 else "" for j in rows["var"]]
+    rows["quantity"] = built.unit_quantity[rows["var"].to_numpy()]
+    rows["cost_yuan"] = prob.var_cost[rows["var"].to_numpy()].astype(np.int64)
+    # teachers first (a hire starts at the next school year), then facilities; school by school
+    rows["_teacher"] = ~rows["resource"].isin(["above_qualification_teachers", "backbone_teachers", "pe_art_teachers"])
+    rows = rows.sort_values(["_teacher", "school_id", "resource"], kind="stable").reset_index(drop=True)
+    rows["year"] = _phase(rows, rows["cost_yuan"], options)
+    out = rows.groupby(["school_id", "name", "resource", "level", "year"], as_index=False, sort=True)[["quantity", "cost_yuan"]].sum()
+    out["quantity"] = out["quantity"].round(6)
+    return out[[*MEASURE_COLUMNS[:3], "level", "quantity", "cost_yuan", "year"]].reset_index(drop=True)
+
+
+_FACILITY_COLUMNS = ("floor_area_m2", "sports_area_m2", "equipment_yuan", "multimedia_rooms")
+
+
+def apply_measures(
+    schools: pd.DataFrame, teachers: pd.DataFrame | None, measures: pd.DataFrame, *, options: ImproveOptions = DEFAULT_OPTIONS
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The schools layer and teachers table after the measures (inputs are not modified).
+
+    Facilities are added to the school's columns; each hire is a new teacher (``NEW-<school>-<n>``,
+    subject ``pe`` for a PE/art hire and ``unspecified`` otherwise — the plan does not choose it,
+    title ``junior``, the level of the part it was hired for); a backbone designation marks a
+    teacher of that school and level who is not one yet (qualified and senior first), or a hire.
+    """
+    s = schools.copy()
+    ids = s["school_id"].astype(str)
+    for col in _FACILITY_COLUMNS:
+        add = measures.loc[measures["resource"] == col].groupby("school_id")["quantity"].sum()
+        if len(add):
+            s[col] = pd.to_numeric(s[col], errors="coerce").to_numpy(np.float64) + ids.map(add).fillna(0.0).to_numpy()
+    if teachers is None:
+        return s, None
+    t = teachers.copy()
+    t["school_id"] = t["school_id"].astype(str)
+    hires: list[dict[str, Any]] = []
+    for res, subject, qualified in (
+        ("pe_art_teachers", "pe", options.pe_art_hires_above_qualification),
+        ("above_qualification_teachers", "unspecified", True),
+    ):
+        rows = measures[measures["resource"] == res]
+        for sid, lv, qty in zip(rows["school_id"], rows["level"], rows["quantity"]):
+            for _ in range(round(qty)):
+                hires.append({"teacher_id": f"{HIRE_PREFIX}-{sid}-{len(hires) + 1:04d}", "school_id": sid, "subject": subject,
+                              "backbone": False, "above_qualification": qualified, "title": "junior", "level": lv or None})
+    if hires:
+        t = pd.concat([t, pd.DataFrame(hires)], ignore_index=True)
+    level = t["level"].astype(object) if "level" in t.columns else pd.Series(None, index=t.index, dtype=object)
+    rank = t["above_qualification"].fillna(False).astype(int) * 2 + t["title"].isin(["senior", "intermediate"]).astype(int)
+    bb = t["backbone"].fillna(False).astype(bool).to_numpy().copy()
+    school_level = dict(zip(ids, s["level"].astype(str)))
+    rows = measures[measures["resource"] == "backbone_teachers"]
+    for sid, lv, qty in zip(rows["school_id"], rows["level"], rows["quantity"]):
+        here = (t["school_id"] == sid).to_numpy() & ~bb
+        if school_level.get(sid) == "nine_year":
+            here &= (level == lv).to_numpy()
+        pick = t.index[here][np.argsort(-rank[here].to_numpy(), kind="stable")][: round(qty)]
+        bb[t.index.get_indexer(pick)] = True
+    t["backbone"] = bb
+    return s, t
+
+
+def _cv_table(before: BalanceReport, after: BalanceReport) -> pd.DataFrame:
+    keys = ["level", "indicator"]
+    b = before.indicators[before.indicators["kind"] == "quality"][[*keys, "threshold", "cv", "passes"]]
+    a = after.indicators[after.indicators["kind"] == "quality"][[*keys, "cv", "passes"]]
+    out = b.rename(columns={"cv": "cv_before", "passes": "passes_before"}).merge(
+        a.rename(columns={"cv": "cv_after", "passes": "passes_after"}), on=keys, how="left"
+    )
+    return out[[*keys, "threshold", "cv_before", "cv_after", "passes_before", "passes_after"]].reset_index(drop=True)
+
+
+def _school_table(before: BalanceReport, after: BalanceReport, built: BuiltProblem, measures: pd.DataFrame) -> pd.DataFrame:
+    keys = ["school_id", "level"]
+    b = before.schools[~before.schools["excluded"]][[*keys, "standards_met", "meets_quality"]]
+    a = after.schools[~after.schools["excluded"]][[*keys, "standards_met", "meets_quality"]]
+    out = b.merge(a, on=keys, suffixes=("_before", "_after"))
+    out = out.rename(columns={"meets_quality_before": "meets_before", "meets_quality_after": "meets_after"})
+    out["name"] = out["school_id"].map(dict(zip(built.school_ids, built.school_names))).fillna(out["school_id"])
+    cost = measures.groupby("school_id")["cost_yuan"].sum()
+    out["cost_yuan"] = out["school_id"].map(cost).fillna(0).astype(np.int64)
+    cols = ["school_id", "name", "level", "standards_met_before", "standards_met_after", "meets_before", "meets_after", "cost_yuan"]
+    return out[cols].sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _gap_shortfall(gap: Gap, built: BuiltProblem) -> Shortfall:
+    """A gap of :func:`~planning.improve.diagnose.diagnose` as a shortfall naming the school and what it would take."""
+    if gap.part < 0:
+        return Shortfall("county", gap.short_units[0], "backbone teachers", "the yearly training limit is below what the per-school rule needs")
+    part = built.parts.iloc[gap.part]
+    allowed = set(built.prob.var_resource.tolist())
+    what = []
+    for k, share, short in zip(gap.indicators, gap.reachable_share, gap.short_units):
+        res = RESOURCES[k]
+        why = {
+            "sports_area_m2": "the site is too small (site_area_m2)",
+            "backbone_teachers": "too few teachers to train",
+            "above_qualification_teachers": "the cap on hires per school",
+            "pe_art_teachers": "the cap on hires per school",
+        }.get(res, "the caps")
+        if k not in allowed:
+            why = "the measure is not allowed ([improve] resources)"
+        of_k = np.flatnonzero(built.prob.var_resource == k)
+        amount = f" ({short * built.unit_quantity[of_k[0]]:,.0f})" if len(of_k) and built.unit_quantity[of_k[0]] != 1 else ""
+        what.append(f"{QUALITY_INDICATORS[k]} reaches at most {share:.0%} of its standard ({why}); "
+                    f"it would take {short:g} more unit(s) of {res}{amount}")
+    kind = "below 85 % of a standard" if gap.kind == BELOW_85 else "more than one standard below 100 %"
+    return Shortfall(f"{part['name']} ({part['school_id']}, {part['level']})", int(sum(gap.short_units)), "units", f"{kind}: " + "; ".join(what))
+
+
+def plan_improvement(
+    schools: pd.DataFrame,
+    teachers: pd.DataFrame | None,
+    *,
+    teacher_deltas: pd.DataFrame | None = None,
+    options: ImproveOptions = DEFAULT_OPTIONS,
+    balance_options: BalanceOptions | None = None,
+    limits: SolveLimits | None = None,
+) -> ImprovePlan:
+    """The least-cost achievement plan of a county (see the module docstring).
+
+    Parameters
+    ----------
+    schools, teachers
+        Schools layer and teachers table (after any rotation already planned: pass the rotated
+        table, or the deltas); an optional ``site_area_m2`` column caps the sports ground.
+    teacher_deltas
+        Rotation already planned as per-part teacher changes (see :func:`~planning.improve.build.build_problem`);
+        the verification then runs on the tables as given, so prefer the rotated teachers table.
+    options, balance_options, limits
+        Units, costs and limits; thresholds and standards; work budget.
+
+    Returns
+    -------
+    ImprovePlan
+
+    Raises
+    ------
+    InputError
+        Bad tables (as the balance evaluation).
+    InfeasibleError
+        The CV tests cannot be met within the caps, or the training limit is too low.
+    """
+    bal = balance_options or BalanceOptions()
+    built = build_problem(schools, teachers, teacher_deltas=teacher_deltas, options=options, balance_options=bal)
+    sol: ImproveSolution = solve_improve_core(built.prob, limits=limits, relative_gap=options.relative_gap)
+    measures = measures_table(built, sol.units, options)
+    after_s, after_t = apply_measures(schools, teachers, measures, options=options)
+    before, after = evaluate_balance(schools, teachers, options=bal), evaluate_balance(after_s, after_t, options=bal)
+    cv = _cv_table(before, after)
+    shortfalls = [_gap_shortfall(g, built) for g in sol.gaps]
+    failing = [lv for lv in LEVELS if lv in after.quality_passes and not after.quality_passes[lv]]
+    if failing and not shortfalls and not after.not_computable:
+        # the model checked every plan exactly; the balance code disagreeing is a bug, not a result
+        msg = f"improve: the plan does not pass the balance evaluation at {', '.join(failing)} (a bug; please report it)"
+        raise RuntimeError(msg)
+    budget = options.total_budget()
+    if budget is not None and sol.cost > budget:
+        shortfalls.append(Shortfall("budget", int(np.ceil(sol.cost - budget)), "yuan",
+                                    f"the least cost that passes is {sol.cost:,} yuan, above the ceiling of {budget:,.0f}"))
+    by_resource = measures.groupby("resource")["cost_yuan"].sum()
+    metrics = {
+        "total_cost_yuan": int(sol.cost),
+        "bound_yuan": float(sol.bound),
+        "gap": float(sol.gap),
+        "status": sol.status,
+        "lp_bound_yuan": float(sol.lp_bound),
+        "greedy_cost_yuan": int(sol.greedy.cost),
+        "greedy_schools_cost_yuan": int(sol.greedy.schools_cost),
+        "cost_by_resource_yuan": {r: int(by_resource.get(r, 0)) for r in RESOURCES},
+        "passes": {lv: bool(after.quality_passes.get(lv, False)) for lv in LEVELS if lv in after.quality_passes},
+        "passes_before": {lv: bool(before.quality_passes.get(lv, False)) for lv in LEVELS if lv in before.quality_passes},
+        "cv": {
+            lv: {str(r.indicator): {"before": float(r.cv_before), "after": float(r.cv_after), "threshold": float(r.threshold)}
+                 for r in cv[cv["level"] == lv].itertuples()}
+            for lv in LEVELS if (cv["level"] == lv).any()
+        },
+        "schools_excluded": len(built.excluded),
+        "rounds": sol.rounds,
+        "cuts": sol.cuts,
+        "solve_s": round(sol.solve_s, 3),
+    }
+    return ImprovePlan(
+        measures=measures,
+        cv=cv,
+        schools=_school_table(before, after, built, measures),
+        metrics=MappingProxyType(metrics),
+        status=sol.status,
+        cost=float(sol.cost),
+        bound=float(sol.bound),
+        gap=float(sol.gap),
+        greedy=sol.greedy,
+        shortfalls=tuple(shortfalls),
+    )
