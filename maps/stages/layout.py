@@ -220,5 +220,5 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
 
 RENDERER = StageRenderer(
     stage=STAGE, heading=HEADING, section=section, tables=tables,
-    layers=(MapLayer("layout", 85, _draw_layout),), map_layers=("layout",),
+    layers=(MapLayer("layout", 86, _draw_layout),), map_layers=("layout",),
 )

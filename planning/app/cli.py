@@ -460,6 +460,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=_cmd_run)
 
+    _add_template_and_sweep(sub)
+
+    p = sub.add_parser("validate", help="check a scenario and its inputs without running", description=(
+        "Load a scenario and every input layer and report all problems at once."
+    ))
+    p.add_argument("scenario", help="scenario TOML file")
+    _add_common(p)
+    p.set_defaults(func=_cmd_validate)
+
+    for command, stage in stage_commands().items():
+        _add_stage_command(sub, command, stage)
+    return parser
+
+
+def _add_template_and_sweep(sub: Any) -> None:
+    """The ``template`` and ``sweep`` commands: they take no scenario and no stage flags."""
     p = sub.add_parser("template", help="write an Excel input template (学校, 居住区, 教师) and a scenario that reads it", description=(
         "Write OUT/schoolplan-inputs.xlsx, a workbook to fill in: sheets 学校 (schools), 居住区 (blocks: 小区, 村), "
         "教师 (teachers) with Chinese headers, drop-down lists for coded columns and one example row, an instructions "
@@ -471,7 +487,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite the two files if they exist")
     _add_common(p)
     p.set_defaults(func=_cmd_template)
-
 
     p = sub.add_parser("sweep", help="run many counties or scenario variants at once, on Dask", description=(
         "Run every run a sweep file names (built-in demo counties, scenario files, and a [grid] of scenario keys), each an "
@@ -486,17 +501,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_WORKERS, default=None, metavar="N", help="worker processes of the local cluster (default: one per core)")
     _add_common(p)
     p.set_defaults(func=_cmd_sweep)
-
-    p = sub.add_parser("validate", help="check a scenario and its inputs without running", description=(
-        "Load a scenario and every input layer and report all problems at once."
-    ))
-    p.add_argument("scenario", help="scenario TOML file")
-    _add_common(p)
-    p.set_defaults(func=_cmd_validate)
-
-    for command, stage in stage_commands().items():
-        _add_stage_command(sub, command, stage)
-    return parser
 
 
 def stage_commands() -> dict[str, Stage]:
