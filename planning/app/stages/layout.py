@@ -39,6 +39,12 @@ from planning.app.stages.projection import ProjectionResult
 from planning.layout import GROUPS, LayoutOptions, LayoutPlan, LayoutProblem, plan_layout
 from planning.limits import SolveLimits
 
+#: CP-SAT work (deterministic seconds) per second of the user's time limit. The layout model is large (every
+#: unit × grade band × school in reach): building it and CP-SAT's work took 5–7 wall seconds per deterministic
+#: second on the 2-core machine (the demo's 20 s limit gave 151 s), so a quarter keeps the stage near the limit
+#: while the plan stays deterministic.
+WORK_PER_SECOND = 0.25
+
 #: Travel is searched to this multiple of the boarding limit, so that children with no school within the limits
 #: are sent to (and told of) the nearest one beyond them (``beyond_limits = "nearest"``).
 SEARCH_BEYOND = 4
@@ -76,7 +82,9 @@ class LayoutParams(StageParams, LayoutOptions):
     )
     keep: list[str] = Field(default_factory=list, description="school ids the bureau keeps open")
     mode: Literal["drive", "bus", "bike", "walk"] = Field("drive", description="travel mode home → school")
-    deterministic_time_s: float | None = Field(None, gt=0, description="CP-SAT work budget; default [solver] time_limit_s")
+    deterministic_time_s: float | None = Field(
+        None, gt=0, description="CP-SAT work budget in deterministic seconds; default a quarter of [solver] time_limit_s"
+    )
 
 
 @dataclass(frozen=True)
@@ -226,7 +234,8 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
     options = LayoutOptions(**{k: getattr(params, k) for k in LayoutOptions.model_fields})
     if params.strict:
         options = options.model_copy(update={"beyond_limits": "error"})
-    limits = SolveLimits(time_limit_s=params.deterministic_time_s or solver.time_limit_s, workers=1, seed=ctx.seed)
+    budget = params.deterministic_time_s or WORK_PER_SECOND * solver.time_limit_s
+    limits = SolveLimits(time_limit_s=budget, workers=1, seed=ctx.seed)
     plan = plan_layout(prob, options=options, limits=limits)
     res = LayoutResult(plan, year, ctx.inputs.blocks["block_id"].astype(str).to_numpy(), where["school_id"].to_numpy(), where["name"].to_numpy())
     files = _tables(ctx, res, params, where)
