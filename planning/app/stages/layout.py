@@ -30,7 +30,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import Field
 
-from geo.errors import InputError, Problem
+from geo.errors import InputError, Problem, SolverError
 from geo.model import Column, LayerSpec
 from geo.policy import PRIMARY_LOWER_GRADES_SHARE
 from geo.travel import TravelMatrix
@@ -225,6 +225,18 @@ def _tables(ctx: Context, res: LayoutResult, params: LayoutParams, where: gpd.Ge
     return {"decisions.csv": dec, "assignment.csv": pd.DataFrame(rows), "costs.csv": costs}
 
 
+def _solve(prob: LayoutProblem, options: LayoutOptions, budget: float | None, time_limit_s: float, seed: int) -> LayoutPlan:
+    """The layout on a work budget of ``budget`` (default a quarter of the time limit); when CP-SAT has no plan by
+    then (a large, tightly limited county), once more with the whole limit as its budget (still deterministic)."""
+    first = budget or WORK_PER_SECOND * time_limit_s
+    try:
+        return plan_layout(prob, options=options, limits=SolveLimits(time_limit_s=first, workers=1, seed=seed))
+    except SolverError:
+        if budget is not None or first >= time_limit_s:
+            raise
+    return plan_layout(prob, options=options, limits=SolveLimits(time_limit_s=time_limit_s, workers=1, seed=seed))
+
+
 def run(ctx: Context, params: LayoutParams) -> StageOutput:
     """Plan the school layout; see the module docstring."""
     where = places(ctx, params)
@@ -234,9 +246,7 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
     options = LayoutOptions(**{k: getattr(params, k) for k in LayoutOptions.model_fields})
     if params.strict:
         options = options.model_copy(update={"beyond_limits": "error"})
-    budget = params.deterministic_time_s or WORK_PER_SECOND * solver.time_limit_s
-    limits = SolveLimits(time_limit_s=budget, workers=1, seed=ctx.seed)
-    plan = plan_layout(prob, options=options, limits=limits)
+    plan = _solve(prob, options, params.deterministic_time_s, solver.time_limit_s, ctx.seed)
     res = LayoutResult(plan, year, ctx.inputs.blocks["block_id"].astype(str).to_numpy(), where["school_id"].to_numpy(), where["name"].to_numpy())
     files = _tables(ctx, res, params, where)
     counts = pd.Series([d.decision for d in plan.decisions]).value_counts()
