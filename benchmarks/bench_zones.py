@@ -63,18 +63,22 @@ def instance(n: int, m: int, seed: int = 1) -> tuple[TravelMatrix, np.ndarray, n
     demand = rng.integers(0, 40, n)
     cap = np.full(m, int(np.ceil(demand.sum() * 1.1 / m)))
     dist, idx = cKDTree(sxy).query(bxy, k=min(K_NEAREST, m))
-    o = np.repeat(np.arange(n), idx.shape[1])
+    return nearest_matrix(dist, idx, m), demand, cap, bxy, sxy
+
+
+def nearest_matrix(dist: np.ndarray, idx: np.ndarray, m: int) -> TravelMatrix:
+    """Walking times to each block's nearest schools (``dist``, ``idx`` of a k-nearest query): straight line × ``DETOUR``."""
+    n = len(dist)
     dm = dist.ravel() * DETOUR
-    tm = TravelMatrix(
+    return TravelMatrix(
         origin_ids=np.array([f"b{i:06d}" for i in range(n)]),
         dest_ids=np.array([f"s{j:04d}" for j in range(m)]),
-        origin=o.astype(np.int32),
+        origin=np.repeat(np.arange(n), idx.shape[1]).astype(np.int32),
         dest=idx.ravel().astype(np.int32),
         time_s=np.rint(dm / WALK_MS).astype(np.int32),
         dist_m=np.rint(dm).astype(np.int32),
         mode="straight",
     )
-    return tm, demand, cap, bxy, sxy
 
 
 def plain_cpsat(tm: TravelMatrix, demand: np.ndarray, cap: np.ndarray, time_s: float, workers: int) -> tuple[float, float, str, float]:

@@ -55,13 +55,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_zones
+from bench_zones import K_NEAREST, nearest_matrix
+
 from geo.travel import TravelMatrix
 from planning.zones import BlockGraph, Reach, SolveLimits, ZoneOptions, from_arrays
 
-K_NEAREST = 20
 NO_CAP = Reach(max_travel_s=None)
-WALK_MS = 4.5 / 3.6
-DETOUR = 1.3
 FAMILIES = ("uniform", "town", "valley", "twotowns")
 SLACKS = (1.01, 1.03, 1.06, 1.15, 1.40)
 SIZES = ((1_000, 40), (3_000, 80), (6_000, 150))
@@ -132,17 +134,7 @@ def generate(family: str, n: int, m: int, slack: float, seed: int = 1) -> Case:
     cap = np.floor(raw / raw.sum() * total * slack).astype(np.int64)
     short = math.ceil(total * slack) - int(cap.sum())
     cap[np.argsort(-raw)[: max(short, 0)]] += 1
-    o = np.repeat(np.arange(n), idx.shape[1])
-    dm = dist.ravel() * DETOUR
-    tm = TravelMatrix(
-        origin_ids=np.array([f"b{i:06d}" for i in range(n)]),
-        dest_ids=np.array([f"s{j:04d}" for j in range(m)]),
-        origin=o.astype(np.int32),
-        dest=idx.ravel().astype(np.int32),
-        time_s=np.rint(dm / WALK_MS).astype(np.int32),
-        dist_m=np.rint(dm).astype(np.int32),
-        mode="straight",
-    )
+    tm = nearest_matrix(dist, idx, m)
     return Case(f"{family}-{n}x{m}-{slack:.2f}-s{seed}", tm, demand, cap, bxy, sxy)
 
 
@@ -255,33 +247,9 @@ def optimum(case: Case, time_limit: float, cache: dict) -> dict:
 
 
 def plain_cpsat(case: Case, time_s: float, workers: int) -> tuple[float, float]:
-    """Plain CP-SAT model given ``time_s`` wall seconds: objective (nan: none) and its bound."""
-    from ortools.sat.python import cp_model
-
-    tm, demand, cap = case.travel, case.demand, case.capacity
-    model = cp_model.CpModel()
-    n, m = tm.shape
-    keep = demand[tm.origin] > 0
-    by_block: list[list] = [[] for _ in range(n)]
-    by_school: list[list] = [[] for _ in range(m)]
-    obj = []
-    for i, j, c in zip(tm.origin[keep].tolist(), tm.dest[keep].tolist(), tm.time_s[keep].tolist(), strict=True):
-        x = model.new_bool_var("")
-        by_block[i].append(x)
-        by_school[j].append(int(demand[i]) * x)
-        obj.append(int(demand[i]) * c * x)
-    for lits in by_block:
-        if lits:
-            model.add_exactly_one(lits)
-    for j in range(m):
-        model.add(sum(by_school[j]) <= int(cap[j]))
-    model.minimize(sum(obj))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_s
-    solver.parameters.num_workers = workers
-    status = solver.solve(model)
-    ok = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    return (solver.objective_value if ok else math.nan), solver.best_objective_bound
+    """Plain CP-SAT model (``bench_zones.plain_cpsat``) given ``time_s`` wall seconds: objective (nan: none) and its bound."""
+    value, bound, _, _ = bench_zones.plain_cpsat(case.travel, case.demand, case.capacity, time_s, workers)
+    return value, bound
 
 
 def ours(case: Case, limit: float, *, anytime: bool = True, graph: BlockGraph | None = None) -> dict:
