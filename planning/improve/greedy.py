@@ -148,11 +148,11 @@ def repair_cv(prob: ImproveProblem, units: NDArray[np.int64], groups: list[CvGro
     return u, False
 
 
-def greedy_plan(prob: ImproveProblem, rules: SchoolRules | None = None) -> GreedyPlan:
-    """The per-school fix followed by the CV repair (see the module docstring)."""
+def greedy_plan(prob: ImproveProblem, rules: SchoolRules | None = None, groups: list[CvGroup] | None = None) -> GreedyPlan:
+    """The per-school fix followed by the CV repair of ``groups`` (default: every test; see the module docstring)."""
     rules = school_rules(prob) if rules is None else rules
     first, ok = fix_schools(prob, rules)
-    u, cv_ok = repair_cv(prob, first)
+    u, cv_ok = repair_cv(prob, first, groups)
     side_ok = bool((prob.side @ u <= prob.side_rhs + 1e-9).all()) if prob.side.shape[0] else True
     return GreedyPlan(
         units=u,
@@ -163,7 +163,7 @@ def greedy_plan(prob: ImproveProblem, rules: SchoolRules | None = None) -> Greed
     )
 
 
-def _rule_ok(rules: SchoolRules, u: NDArray[np.int64], part: int) -> bool:
+def rule_ok(rules: SchoolRules, u: NDArray[np.int64], part: int) -> bool:
     """Part ``part``'s rule holds under ``u``."""
     mine = np.flatnonzero(rules.part == part)
     have = np.array([int(u[rules.cols[r]].sum()) for r in mine], dtype=np.int64)
@@ -187,7 +187,7 @@ def drop_units(prob: ImproveProblem, units: NDArray[np.int64], rules: SchoolRule
         parts = {int(rules.part[r]) for r in rows_of.get(int(j), [])}
         while u[j] > 0:
             u[j] -= 1
-            if all(_rule_ok(rules, u, p) for p in parts) and all(groups[gi].passes(u) for gi in touched[j]):
+            if all(rule_ok(rules, u, p) for p in parts) and all(groups[gi].passes(u) for gi in touched[j]):
                 continue
             u[j] += 1
             break

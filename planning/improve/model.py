@@ -48,7 +48,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -62,9 +62,10 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from geo.errors import InfeasibleError, Shortfall, SolverError
 from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS
-from planning.improve.diagnose import TRAINING_LIMIT, Gap, diagnose
-from planning.improve.greedy import GreedyPlan, drop_units, greedy_plan, repair_cv
-from planning.improve.problem import N_INDICATORS, CvGroup, ImproveProblem, SchoolRules, cv_groups, drop_parts, school_rules
+from planning.improve.diagnose import Gap, diagnose
+from planning.improve.greedy import GreedyPlan, drop_units, fix_schools, greedy_plan, repair_cv, rule_ok
+from planning.improve.problem import N_INDICATORS, CvGroup, ImproveProblem, SchoolRules, cv_groups, school_rules
+from planning.improve.targets import BudgetChoice, CvShort, choose_cvs, choose_parts, lowest_cvs, part_fix, relax_rules, rules_of
 from planning.limits import SolveLimits
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,11 @@ class ImproveSolution:
         The constructive plan (:func:`~planning.improve.greedy.greedy_plan`).
     gaps
         Why parts cannot meet the per-school rule (:func:`~planning.improve.diagnose.diagnose`);
-        their rule is left out of the plan, which then does what the CV tests need.
+        they meet it as far as the caps allow (:func:`~planning.improve.targets.relax_rules`).
+    cv_short
+        CV tests the caps leave out of reach, each at the lowest CV they allow.
+    budget
+        With a budget below the least cost: what it buys and what it leaves (else ``None``).
     rounds, cuts
         Integer rounds run and cuts added.
     solve_s
@@ -133,6 +138,8 @@ class ImproveSolution:
     lp_bound: float
     greedy: GreedyPlan
     gaps: tuple[Gap, ...] = ()
+    cv_short: tuple[CvShort, ...] = ()
+    budget: BudgetChoice | None = None
     rounds: int = 0
     cuts: int = 0
     solve_s: float = 0.0
@@ -495,6 +502,102 @@ def _full(form: _Form, u: NDArray[np.int64]) -> NDArray[np.int64]:
     return x
 
 
+@dataclass(frozen=True)
+class _Least:
+    """One least-cost solve of a set of targets: the plan, its cost, the bound and the solver's figures."""
+
+    units: NDArray[np.int64]
+    cost: int
+    bound: float
+    lp: float
+    greedy: GreedyPlan
+    rounds: int = 0
+    cuts: int = 0
+    log: tuple[str, ...] = ()
+
+
+def _least_cost(
+    prob: ImproveProblem,
+    rules: SchoolRules,
+    groups: list[CvGroup],
+    *,
+    limits: SolveLimits,
+    relative_gap: float,
+    backend: Backend,
+    tie_break: float,
+) -> _Least:
+    """The least-cost plan meeting ``rules`` and ``groups`` (the formulation of the module docstring)."""
+    greedy = greedy_plan(prob, rules, groups)
+    if not groups and not (rules.need85 > 0).any() and not (rules.need100 > 0).any():
+        zero = np.zeros(prob.n_vars, dtype=np.int64)
+        return _Least(zero, 0, 0.0, 0.0, greedy)
+    form = build_form(prob, rules, tie_break)
+    if backend == "highs":
+        extend_form(form, groups)
+    inner = 0.5 * (greedy.units + prob.var_ub.astype(np.float64))
+    for g in groups:  # no resource anywhere: the CV is undefined until some is added
+        col = np.asarray(g.gain.sum(axis=0)).ravel()
+        if g.base.sum() <= 0 and (col > 0).any():
+            nz = np.flatnonzero(col > 0)
+            form.rows.append((nz.astype(np.int64), col[nz], float(col[nz].min()), np.inf))
+            form.n_base += 1
+    for g in groups:  # cuts where the county is today and where the baseline takes it
+        for point in (np.zeros(prob.n_vars), greedy.units):
+            if not g.passes(point.astype(np.int64)):
+                _add_cut(form, g, point, inner)
+    try:
+        lp = lp_bound(prob, form, groups, inner) / (1 + tie_break)
+        state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp, inner=inner, tie_break=tie_break,
+                        t0=time.perf_counter())
+        state.log.append(f"LP bound {lp:,.0f} after {len(form.rows) - form.n_base} cuts; greedy {greedy.cost:,}")
+        _integer_rounds(prob, form, rules, groups, state, limits=limits, relative_gap=relative_gap, backend=backend)
+    except _Infeasible as err:
+        raise _cv_infeasible(prob, groups) from err
+    if state.best is None:
+        msg = "no achievement plan found within the work budget; raise [solver] time_limit_s"
+        raise SolverError(msg)
+    cost = float(prob.var_cost @ state.best)
+    # every plan costs a multiple of the costs' greatest common divisor: round the bound up to one
+    step = int(np.gcd.reduce(prob.var_cost[prob.var_cost > 0])) if (prob.var_cost > 0).any() else 1
+    bound = min(step * np.ceil(state.bound / step - 1e-9), cost)
+    return _Least(state.best.astype(np.int64), int(cost), float(bound), float(lp), greedy, state.rounds, len(form.rows) - form.n_base,
+                  tuple(state.log))
+
+
+def _within_budget(
+    prob: ImproveProblem, rules: SchoolRules, groups: list[CvGroup], full: _Least, budget: float, run: Callable[[SchoolRules, list[CvGroup]], _Least]
+) -> tuple[_Least, BudgetChoice]:
+    """The plan a budget below the least cost buys (see :mod:`planning.improve.targets`): CV tests, then pupils, then cost."""
+    none = rules_of(rules, set())
+    alone = [run(none, [g]).cost for g in groups]
+    chosen = choose_cvs(alone, budget)
+    plan = run(none, [groups[i] for i in chosen])
+    while plan.cost > budget and chosen:  # the tests share measures; rarely they cost more together
+        chosen.remove(max(chosen, key=lambda i: (alone[i], i)))
+        plan = run(none, [groups[i] for i in chosen])
+    cvs = [groups[i] for i in chosen]
+    parts: set[int] = set()
+    left = budget
+    for _ in range(3):
+        todo = [int(p) for p in np.unique(rules.part) if int(p) not in parts]
+        costs = np.array([int(prob.var_cost @ part_fix(prob, rules, plan.units, p)) for p in todo], dtype=np.int64)
+        pick = choose_parts(prob.pupils[todo], costs, left - plan.cost)
+        if not pick.any():
+            break
+        trial = run(rules_of(rules, parts | {todo[n] for n in np.flatnonzero(pick)}), cvs)
+        if trial.cost > budget:  # the least cost of the parts together is a hair above the sum: ask for less
+            left -= trial.cost - budget
+            continue
+        parts |= {todo[n] for n in np.flatnonzero(pick)}
+        plan = trial
+    u = plan.units
+    cv_left = tuple((g.level, g.indicator, alone[n]) for n, g in enumerate(groups) if not g.passes(u))
+    parts_left = tuple(
+        (int(p), int(prob.var_cost @ part_fix(prob, rules, u, int(p)))) for p in np.unique(rules.part) if not rule_ok(rules, u, int(p))
+    )
+    return plan, BudgetChoice(budget=float(budget), full_cost=full.cost, cv_left=cv_left, parts_left=parts_left)
+
+
 def solve_improve_core(
     prob: ImproveProblem,
     *,
@@ -502,8 +605,13 @@ def solve_improve_core(
     relative_gap: float = 0.005,
     backend: Backend = "highs",
     tie_break: float = TIE_BREAK,
+    budget: float | None = None,
 ) -> ImproveSolution:
     """Least-cost plan that passes every CV test and the per-school rule (see the module docstring).
+
+    Targets the caps leave out of reach, and a budget below the least cost, are met as far as
+    possible in the lexicographic order of :mod:`planning.improve.targets` (most targets met, then
+    the smallest remaining excesses, then the least cost); the solution lists what is left.
 
     Parameters
     ----------
@@ -521,6 +629,8 @@ def solve_improve_core(
     tie_break
         Most relative raise of a cost by the tie-break (:func:`tie_broken_cost`); 0 to prove
         optima exactly (slower).
+    budget
+        Ceiling on the total cost, yuan (``None``: none).
 
     Returns
     -------
@@ -529,67 +639,44 @@ def solve_improve_core(
     Raises
     ------
     InfeasibleError
-        Not raised here: an infeasible problem raises the private ``_Infeasible``, which the table
-        door explains (:mod:`planning.improve.plan`) — callers of the core use :func:`explain_infeasible`.
+        No plan meets even the relaxed targets (caps that contradict each other).
     SolverError
         The LP or the integer solver failed, or no plan was found within the budget.
     """
     limits = limits or SolveLimits()
     t0 = time.perf_counter()
     rules = school_rules(prob)
-    gaps = diagnose(prob, rules)
-    if any(g.kind == TRAINING_LIMIT for g in gaps):
-        raise InfeasibleError(
-            "the yearly limit on training backbone teachers is below what the per-school rule needs",
-            hint="raise [improve] backbone_per_year or years",
-        )
-    rules = drop_parts(rules, {g.part for g in gaps})
+    rules, gaps = relax_rules(prob, rules, diagnose(prob, rules))
     groups = cv_groups(prob)
-    greedy = greedy_plan(prob, rules)
-    form = build_form(prob, rules, tie_break)
-    if backend == "highs":
-        extend_form(form, groups)
-    inner = 0.5 * (greedy.units + prob.var_ub.astype(np.float64))
-    for g in groups:  # no resource anywhere: the CV is undefined until some is added
-        col = np.asarray(g.gain.sum(axis=0)).ravel()
-        if g.base.sum() <= 0 and (col > 0).any():
-            nz = np.flatnonzero(col > 0)
-            form.rows.append((nz.astype(np.int64), col[nz], float(col[nz].min()), np.inf))
-            form.n_base += 1
-    for g in groups:  # cuts where the county is today and where the baseline takes it
-        for point in (np.zeros(prob.n_vars), greedy.units):
-            if not g.passes(point.astype(np.int64)):
-                _add_cut(form, g, point, inner)
-    try:
-        lp = lp_bound(prob, form, groups, inner) / (1 + tie_break)
-    except _Infeasible as err:
-        raise _cv_infeasible(prob, groups) from err
-    state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp, inner=inner, tie_break=tie_break, t0=t0)
-    state.log.append(f"LP bound {lp:,.0f} after {len(form.rows) - form.n_base} cuts; greedy {greedy.cost:,}")
-    _integer_rounds(prob, form, rules, groups, state, limits=limits, relative_gap=relative_gap, backend=backend)
-    if state.best is None:
-        msg = "no achievement plan found within the work budget; raise [solver] time_limit_s"
-        raise SolverError(msg)
-    cost = float(prob.var_cost @ state.best)
-    # every plan costs a multiple of the costs' greatest common divisor: round the bound up to one
-    step = int(np.gcd.reduce(prob.var_cost[prob.var_cost > 0])) if (prob.var_cost > 0).any() else 1
-    bound = min(step * np.ceil(state.bound / step - 1e-9), cost)
-    gap = (cost - bound) / cost if cost > 0 else 0.0
-    for line in state.log:
+    short: list[CvShort] = []
+    if not greedy_plan(prob, rules, groups).passes:
+        groups, short, _ = lowest_cvs(prob, groups, fix_schools(prob, rules)[0])
+
+    def run(r: SchoolRules, gs: list[CvGroup]) -> _Least:
+        return _least_cost(prob, r, gs, limits=limits, relative_gap=relative_gap, backend=backend, tie_break=tie_break)
+
+    best = full = run(rules, groups)
+    choice = None
+    if budget is not None and full.cost > budget:
+        best, choice = _within_budget(prob, rules, groups, full, budget, run)
+    gap = (best.cost - best.bound) / best.cost if best.cost > 0 else 0.0
+    for line in best.log:
         logger.debug(line)
     return ImproveSolution(
-        units=state.best.astype(np.int64),
-        cost=int(cost),
-        bound=float(bound),
+        units=best.units,
+        cost=best.cost,
+        bound=best.bound,
         gap=float(gap),
         status="OPTIMAL" if gap <= 1e-9 else "FEASIBLE",
-        lp_bound=float(lp),
-        greedy=greedy,
+        lp_bound=best.lp,
+        greedy=full.greedy,
         gaps=tuple(gaps),
-        rounds=state.rounds,
-        cuts=len(form.rows) - form.n_base,
+        cv_short=tuple(short),
+        budget=choice,
+        rounds=best.rounds,
+        cuts=best.cuts,
         solve_s=time.perf_counter() - t0,
-        log=tuple(state.log),
+        log=best.log,
     )
 
 

@@ -21,14 +21,14 @@ import pandas as pd
 
 from geo.errors import Shortfall
 from geo.model import LEVELS
-from planning.balance.indicators import QUALITY_INDICATORS, BalanceReport, evaluate_balance
+from planning.balance.indicators import BalanceReport, evaluate_balance
 from planning.balance.options import BalanceOptions
 from planning.improve.build import BuiltProblem, build_problem
 from planning.improve.costs import RESOURCES
-from planning.improve.diagnose import BELOW_85, Gap
 from planning.improve.greedy import GreedyPlan
 from planning.improve.model import ImproveSolution, Status, solve_improve_core
 from planning.improve.options import DEFAULT_OPTIONS, ImproveOptions
+from planning.improve.shortfalls import budget_shortfalls, cv_shortfall, gap_shortfall
 from planning.limits import SolveLimits
 
 logger = logging.getLogger(__name__)
@@ -197,31 +197,6 @@ def _school_table(before: BalanceReport, after: BalanceReport, built: BuiltProbl
     return out[cols].sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def _gap_shortfall(gap: Gap, built: BuiltProblem) -> Shortfall:
-    """A gap of :func:`~planning.improve.diagnose.diagnose` as a shortfall naming the school and what it would take."""
-    if gap.part < 0:
-        return Shortfall("county", gap.short_units[0], "backbone teachers", "the yearly training limit is below what the per-school rule needs")
-    part = built.parts.iloc[gap.part]
-    allowed = set(built.prob.var_resource.tolist())
-    what = []
-    for k, share, short in zip(gap.indicators, gap.reachable_share, gap.short_units):
-        res = RESOURCES[k]
-        why = {
-            "sports_area_m2": "the site is too small (site_area_m2)",
-            "backbone_teachers": "too few teachers to train",
-            "above_qualification_teachers": "the cap on hires per school",
-            "pe_art_teachers": "the cap on hires per school",
-        }.get(res, "the caps")
-        if k not in allowed:
-            why = "the measure is not allowed ([improve] resources)"
-        of_k = np.flatnonzero(built.prob.var_resource == k)
-        amount = f" ({short * built.unit_quantity[of_k[0]]:,.0f})" if len(of_k) and built.unit_quantity[of_k[0]] != 1 else ""
-        what.append(f"{QUALITY_INDICATORS[k]} reaches at most {share:.0%} of its standard ({why}); "
-                    f"it would take {short:g} more unit(s) of {res}{amount}")
-    kind = "below 85 % of a standard" if gap.kind == BELOW_85 else "more than one standard below 100 %"
-    return Shortfall(f"{part['name']} ({part['school_id']}, {part['level']})", int(sum(gap.short_units)), "units", f"{kind}: " + "; ".join(what))
-
-
 def plan_improvement(
     schools: pd.DataFrame,
     teachers: pd.DataFrame | None,
@@ -257,21 +232,19 @@ def plan_improvement(
     """
     bal = balance_options or BalanceOptions()
     built = build_problem(schools, teachers, teacher_deltas=teacher_deltas, options=options, balance_options=bal)
-    sol: ImproveSolution = solve_improve_core(built.prob, limits=limits, relative_gap=options.relative_gap)
+    sol: ImproveSolution = solve_improve_core(built.prob, limits=limits, relative_gap=options.relative_gap, budget=options.total_budget())
     measures = measures_table(built, sol.units, options)
     after_s, after_t = apply_measures(schools, teachers, measures, options=options)
     before, after = evaluate_balance(schools, teachers, options=bal), evaluate_balance(after_s, after_t, options=bal)
     cv = _cv_table(before, after)
-    shortfalls = [_gap_shortfall(g, built) for g in sol.gaps]
+    shortfalls = [gap_shortfall(g, built, options) for g in sol.gaps] + [cv_shortfall(c, built) for c in sol.cv_short]
     failing = [lv for lv in LEVELS if lv in after.quality_passes and not after.quality_passes[lv]]
     if failing and not shortfalls and not after.not_computable:
         # the model checked every plan exactly; the balance code disagreeing is a bug, not a result
         msg = f"improve: the plan does not pass the balance evaluation at {', '.join(failing)} (a bug; please report it)"
         raise RuntimeError(msg)
-    budget = options.total_budget()
-    if budget is not None and sol.cost > budget:
-        shortfalls.append(Shortfall("budget", int(np.ceil(sol.cost - budget)), "yuan",
-                                    f"the least cost that passes is {sol.cost:,} yuan, above the ceiling of {budget:,.0f}"))
+    if sol.budget is not None:
+        shortfalls += budget_shortfalls(sol.budget, built, cv, sol.cost, len(cv))
     by_resource = measures.groupby("resource")["cost_yuan"].sum()
     metrics = {
         "total_cost_yuan": int(sol.cost),
@@ -290,6 +263,13 @@ def plan_improvement(
             for lv in LEVELS if (cv["level"] == lv).any()
         },
         "schools_excluded": len(built.excluded),
+        "budget": None if sol.budget is None else {
+            "budget_yuan": float(sol.budget.budget),
+            "full_cost_yuan": int(sol.budget.full_cost),
+            "extra_needed_yuan": int(np.ceil(sol.budget.full_cost - sol.budget.budget)),
+            "cv_tests_left": len(sol.budget.cv_left),
+            "school_parts_left": len(sol.budget.parts_left),
+        },
         "rounds": sol.rounds,
         "cuts": sol.cuts,
         "solve_s": round(sol.solve_s, 3),

@@ -208,22 +208,6 @@ class SchoolRules:
     exempt: NDArray[np.int64]
 
 
-def drop_parts(rules: SchoolRules, parts: set[int]) -> SchoolRules:
-    """``rules`` without the rows of ``parts`` (whose rule cannot be met: they become shortfalls)."""
-    keep = np.array([int(p) not in parts for p in rules.part], dtype=bool)
-    idx = np.flatnonzero(keep)
-    return SchoolRules(
-        part=rules.part[idx],
-        indicator=rules.indicator[idx],
-        units=rules.units[idx],
-        need85=rules.need85[idx],
-        need100=rules.need100[idx],
-        cols=tuple(rules.cols[r] for r in idx),
-        cap=rules.cap[idx],
-        exempt=rules.exempt,
-    )
-
-
 def _units_needed(target: float, have: float, unit: float) -> int:
     """Whole units of ``unit`` that bring ``have`` to ``target`` (0 when already there)."""
     if have >= target:

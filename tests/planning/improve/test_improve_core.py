@@ -12,6 +12,7 @@ from planning.balance import from_arrays as weighted_cv
 from planning.improve import ImproveProblem, from_arrays
 from planning.improve.greedy import greedy_plan
 from planning.improve.problem import N_INDICATORS, cv_cut, cv_groups, cv_of, water_fill
+from planning.improve.targets import choose_cvs, choose_parts
 from planning.limits import SolveLimits
 
 K = 5  # the indicator of the toys (equipment per pupil): any one works the same
@@ -136,3 +137,40 @@ def test_greedy_passes_and_costs_at_least_the_optimum():
     assert greedy.passes
     assert greedy.cost >= sol.cost
     assert all(g.passes(greedy.units) for g in cv_groups(prob))
+
+
+def test_unreachable_cv_is_brought_to_its_lowest_and_says_what_it_would_take():
+    # as test_two_schools_by_hand, but school 1 may take only 2 units (160): its lowest CV is (300 − 160) / 460 = 0.3043
+    # (units at school 2 raise it); passing needs r1 = 200, so 40 beyond the cap at school 1. Not a stop: a shortfall.
+    prob = one_indicator([100, 100], [100, 300], gain=30, cost=7, tau=0.2, ub=2)
+    sol = from_arrays(prob, limits=LIMITS, relative_gap=0.0)
+    assert sol.units.tolist() == [2, 0]
+    assert sol.cost == 14
+    (short,) = sol.cv_short
+    assert (short.level, short.indicator, short.tau) == (0, K, 0.2)
+    assert short.reached == pytest.approx(140 / 460)
+    assert short.beyond == (pytest.approx((0, 40.0)),)
+
+
+def test_budget_on_arrays_spends_within_it():
+    # the toy of test_three_schools_by_hand (54 units of 3 yuan) with 100 yuan: the CV test is left, nothing bought
+    prob = one_indicator([100, 200, 100], [100, 400, 400], gain=1, cost=3, tau=0.4)
+    sol = from_arrays(prob, limits=LIMITS, relative_gap=0.0, budget=100)
+    assert sol.cost == 0
+    assert sol.budget is not None and sol.budget.full_cost == 162
+    assert sol.budget.cv_left == ((0, K, 162),)
+
+
+def test_choose_cvs_takes_the_cheapest_first():
+    assert choose_cvs([30, 10, 20, 50], 35) == [1, 2]  # 10 + 20 fit; any third breaks 35
+    assert choose_cvs([30, 10, 20, 50], 5) == []
+
+
+def test_choose_parts_is_an_exact_knapsack_on_pupils():
+    # costs 20, 50, 30 for 100, 200, 150 pupils with 50: {0, 2} (250 pupils) beats {1} (200), which a ratio greedy
+    # (5, 4, 5 pupils a yuan) also finds; with 55 the greedy's {0, 2} still wins; with 50 on (100, 260, 150) {1} wins
+    pupils = np.array([100.0, 200.0, 150.0])
+    costs = np.array([20, 50, 30])
+    assert choose_parts(pupils, costs, 50).tolist() == [True, False, True]
+    assert choose_parts(np.array([100.0, 260.0, 150.0]), costs, 50).tolist() == [False, True, False]
+    assert choose_parts(pupils, costs, 100).all()

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.errors import InfeasibleError
 from planning.balance import from_frames as evaluate_balance
 from planning.improve import ImproveOptions, apply_measures, from_frames
 from planning.improve import costs as C
@@ -120,8 +119,14 @@ def test_site_too_small_is_a_shortfall_that_says_what_it_would_take():
     text = str(plan.shortfalls[0])
     assert "学校0" in text and "S0" in text
     assert "sports_area_per_pupil" in text and "67%" in text and "site" in text
-    assert "2 more unit(s) of sports_area_m2" in text  # 85 % of 750 m² is 637.5: 2 modules of 100 m²
+    # 85 % of 750 m² is 637.5: 2 modules of 100 m² beyond the site's cap (a site 400 m² larger at a half share)
+    assert (plan.shortfalls[0].short_by, plan.shortfalls[0].unit) == (200, "m² of sports ground")
+    assert "a site 400 m² larger" in text
     assert not plan.metrics["passes"]["primary"]
+    # as far as possible: S0 meets its six other standards in full (floor area and equipment from 90 % to 100 %)
+    got = plan.measures[plan.measures["school_id"] == "S0"].groupby("resource")["quantity"].sum().to_dict()
+    assert got == {"floor_area_m2": 90.0, "equipment_yuan": 20_000.0}
+    assert plan.cost == 270_000 + 20_000 + 20_000
 
 
 def test_hiring_cap_is_a_shortfall():
@@ -132,18 +137,60 @@ def test_hiring_cap_is_a_shortfall():
     assert all("cap on hires" in str(s) for s in plan.shortfalls)
 
 
-def test_training_limit_below_need_is_infeasible():
+def test_training_limit_below_need_is_shared_out_and_the_rest_are_shortfalls():
+    # no backbone teacher anywhere (1 per 100 needed, 1 each); the limit trains one: S0 (the first on a tie) gets it.
+    # S0: 1 backbone (20,000) + equipment to 100 % (20,000), floor left at 90 %; S1, short of its backbone teacher,
+    # meets every other standard in full: floor module (270,000) + equipment (20,000). The backbone CV (values 1 and 0:
+    # CV 1.0) cannot reach 0.5: a shortfall too, not a stop.
     schools, teachers = county()
     teachers["backbone"] = False
-    with pytest.raises(InfeasibleError, match="backbone"):
-        from_frames(schools, teachers, options=ImproveOptions(backbone_per_year=0), limits=LIMITS)
+    plan = from_frames(schools, teachers, options=ImproveOptions(backbone_per_year=1, years=1), limits=LIMITS)
+    per = plan.measures.groupby(["school_id", "resource"])["quantity"].sum().to_dict()
+    assert per == {("S0", "backbone_teachers"): 1, ("S0", "equipment_yuan"): 20_000, ("S1", "equipment_yuan"): 20_000,
+                   ("S1", "floor_area_m2"): 90}
+    assert plan.cost == 40_000 + 290_000
+    where = [s.where for s in plan.shortfalls]
+    assert where == ["学校1 (S1, primary)", "primary backbone_per_100 CV"]
+    assert "training limit" in plan.shortfalls[0].detail and plan.shortfalls[0].short_by == 1
+    assert "CV 1.000 at best" in plan.shortfalls[1].detail
 
 
-def test_budget_below_least_cost_is_a_shortfall():
+def test_training_limit_zero_is_a_shortfall_not_a_stop():
     schools, teachers = county()
-    plan = from_frames(schools, teachers, options=ImproveOptions(budget_yuan=30_000), limits=LIMITS)
-    assert [s.where for s in plan.shortfalls] == ["budget"]
-    assert plan.shortfalls[0].short_by == 10_000
+    teachers["backbone"] = False
+    plan = from_frames(schools, teachers, options=ImproveOptions(backbone_per_year=0), limits=LIMITS)
+    where = [s.where for s in plan.shortfalls]
+    assert where == ["学校0 (S0, primary)", "学校1 (S1, primary)", "primary backbone_per_100 CV"]
+    assert "undefined" in plan.shortfalls[2].detail  # no backbone teacher anywhere and none can be trained
+    assert not plan.metrics["passes"]["primary"]
+
+
+def test_budget_brings_the_most_schools_to_standard_and_says_what_is_left():
+    # S0 needs 2 lots of equipment (20,000), S1 3 lots (1,700 of 2,000 yuan: 85 %): least cost 50,000. With 35,000
+    # only one fits; equal pupils, so the cheaper S0; S1 is left (30,000 more), and the whole plan needs 15,000 more
+    schools, teachers = county(equipment_yuan=[180_000.0, 170_000.0])
+    plan = from_frames(schools, teachers, options=ImproveOptions(budget_yuan=35_000), limits=LIMITS)
+    assert plan.cost == 20_000
+    assert plan.measures.groupby("school_id")["quantity"].sum().to_dict() == {"S0": 20_000}
+    assert [(s.where, s.short_by) for s in plan.shortfalls] == [("budget", 15_000), ("学校1 (S1, primary)", 30_000)]
+    assert plan.metrics["budget"]["full_cost_yuan"] == 50_000
+
+
+def test_budget_meets_cv_tests_before_schools():
+    # floor area 3, 12 and 4.05 m² per pupil (100 pupils each): CV 0.633. Modules add 0.9 per pupil; the least that
+    # passes is 3 modules (S0 +2, S2 +1: 4.8, 12, 4.95, CV 0.463; any 2 leave it ≥ 0.516): 810,000 yuan, which also
+    # brings S0 and S2 to standard. S1 (multimedia and equipment at 87 % and 90 %) needs 2 lots of equipment: 20,000.
+    # A budget of 810,000 buys the CV test first and leaves S1: the whole plan needs 20,000 more.
+    schools, teachers = county(3, floor_area_m2=[300.0, 1200.0, 405.0], multimedia_rooms=[3, 2, 3])
+    assert from_frames(schools, teachers, limits=LIMITS).cost == 830_000
+    plan = from_frames(schools, teachers, options=ImproveOptions(budget_yuan=810_000), limits=LIMITS)
+    assert plan.cost == 810_000
+    assert plan.cv.set_index("indicator").loc["floor_area_per_pupil", "passes_after"]
+    assert [(s.where, s.short_by) for s in plan.shortfalls] == [("budget", 20_000), ("学校1 (S1, primary)", 20_000)]
+    # with 20,000 the CV test is out of reach, so the money brings a school to standard (S1 or S2, a tie: the first)
+    small = from_frames(schools, teachers, options=ImproveOptions(budget_yuan=20_000), limits=LIMITS)
+    assert small.cost == 20_000 and set(small.measures["school_id"]) == {"S1"}
+    assert "primary floor_area_per_pupil CV" in [s.where for s in small.shortfalls]
 
 
 def test_phasing_spreads_cost_over_years():

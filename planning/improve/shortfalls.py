@@ -1,0 +1,101 @@
+"""What the achievement plan leaves short, as :class:`~geo.errors.Shortfall`\\ s that say where and what it would take.
+
+Three sources (see :mod:`planning.improve.targets`): a part whose rule the caps make impossible
+(:func:`gap_shortfall`), a CV test the caps leave out of reach (:func:`cv_shortfall`) and a budget
+below the least cost (:func:`budget_shortfalls`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import Shortfall
+from geo.model import LEVELS
+from planning.balance.indicators import QUALITY_INDICATORS
+from planning.improve.build import BuiltProblem
+from planning.improve.costs import RESOURCES
+from planning.improve.diagnose import BELOW_85, TRAINING_LIMIT, Gap
+from planning.improve.options import ImproveOptions
+from planning.improve.targets import BudgetChoice, CvShort
+
+#: The unit a shortfall of each measure is counted in.
+UNIT = {
+    "above_qualification_teachers": "teachers above the required qualification",
+    "backbone_teachers": "backbone teachers",
+    "pe_art_teachers": "PE and art teachers",
+    "floor_area_m2": "m² of floor area",
+    "sports_area_m2": "m² of sports ground",
+    "equipment_yuan": "yuan of equipment",
+    "multimedia_rooms": "multimedia classrooms",
+}
+#: Why a measure is capped.
+WHY = {
+    "sports_area_m2": "the site is too small (site_area_m2 × sports_site_share)",
+    "backbone_teachers": "too few teachers to train",
+    "above_qualification_teachers": "the cap on hires per school",
+    "pe_art_teachers": "the cap on hires per school",
+}
+
+
+def _where(built: BuiltProblem, part: int) -> str:
+    row = built.parts.iloc[part]
+    return f"{row['name']} ({row['school_id']}, {row['level']})"
+
+
+def gap_shortfall(gap: Gap, built: BuiltProblem, options: ImproveOptions) -> Shortfall:
+    """A part the caps keep below the per-school rule: each blocked standard, how far it gets, what it would take."""
+    allowed = set(built.prob.var_resource.tolist())
+    what, amounts = [], []
+    for k, share, short in zip(gap.indicators, gap.reachable_share, gap.short_units):
+        res = RESOURCES[k]
+        why = WHY.get(res, "the caps")
+        if gap.kind == TRAINING_LIMIT:
+            why = f"the training limit (backbone_per_year {options.backbone_per_year} × {options.years} years) goes to schools that need fewer"
+        if k not in allowed:
+            why = "the measure is not allowed ([improve] resources)"
+        amount = short * options.unit_quantity(res)
+        amounts.append(amount)
+        more = f"{amount:,.0f} {UNIT[res]} beyond the cap"
+        if res == "sports_area_m2":
+            more += f" (a site {amount / options.sports_site_share:,.0f} m² larger, or a ground shared off site)"
+        what.append(f"{QUALITY_INDICATORS[k]} reaches at most {share:.0%} of its standard ({why}); it would take {more}")
+    kind = "below 85 % of a standard" if gap.kind in (BELOW_85, TRAINING_LIMIT) else "more than one standard below 100 %"
+    detail = f"{kind}: " + "; ".join(what) + "; every other standard is met in full"
+    if len(amounts) == 1:
+        return Shortfall(_where(built, gap.part), int(np.ceil(amounts[0] - 1e-9)), UNIT[RESOURCES[gap.indicators[0]]], detail)
+    return Shortfall(_where(built, gap.part), int(sum(gap.short_units)), "units", detail)
+
+
+def cv_shortfall(short: CvShort, built: BuiltProblem) -> Shortfall:
+    """A CV test the caps leave out of reach: the lowest CV they allow and the resource beyond them it would take, school by school."""
+    res = RESOURCES[short.indicator]
+    total = sum(a for _, a in short.beyond)
+    at = ", ".join(f"{built.parts.iloc[p]['name']} {a:,.0f}" for p, a in short.beyond[:5]) + (" …" if len(short.beyond) > 5 else "")
+    if not np.isfinite(short.reached):
+        return Shortfall(f"{LEVELS[short.level]} {QUALITY_INDICATORS[short.indicator]} CV", 0, UNIT[res],
+                         f"no school has any and the caps allow none ({WHY.get(res, 'the caps')}): the CV is undefined")
+    detail = (f"CV {short.reached:.3f} at best within the caps ({WHY.get(res, 'the caps')}), threshold {short.tau:g}; "
+              f"it would take about {total:,.0f} {UNIT[res]} beyond the caps at {len(short.beyond)} school(s): {at}")
+    return Shortfall(f"{LEVELS[short.level]} {QUALITY_INDICATORS[short.indicator]} CV", int(np.ceil(total - 1e-9)), UNIT[res], detail)
+
+
+def budget_shortfalls(choice: BudgetChoice, built: BuiltProblem, cv: pd.DataFrame, cost: int, n_cv: int) -> list[Shortfall]:
+    """The budget, each CV test and each school it leaves short, with the money each would take."""
+    n_parts = len(np.unique(built.prob.part_school)) if built.prob.n_parts else 0
+    out = [Shortfall(
+        "budget", int(np.ceil(choice.full_cost - choice.budget)), "yuan",
+        f"the plan meeting every target costs {choice.full_cost:,} yuan, above the ceiling of {choice.budget:,.0f}; within it "
+        f"({cost:,} yuan) {n_cv - len(choice.cv_left)} of {n_cv} CV tests pass and {len(choice.parts_left)} school part(s) stay below "
+        f"the per-school rule (of {built.prob.n_parts} parts at {n_parts} schools)",
+    )]
+    after = cv.set_index(["level", "indicator"])["cv_after"] if len(cv) else pd.Series(dtype=float)
+    for lv, k, alone in choice.cv_left:
+        key = (LEVELS[lv], QUALITY_INDICATORS[k])
+        value = f"CV {float(after[key]):.3f} after the plan, " if key in after.index else ""
+        out.append(Shortfall(f"{LEVELS[lv]} {QUALITY_INDICATORS[k]} CV", int(alone), "yuan",
+                             f"{value}left above its threshold for the budget; meeting it alone would cost {alone:,} yuan"))
+    for part, extra in choice.parts_left:
+        out.append(Shortfall(_where(built, part), int(extra), "yuan",
+                             f"left below the per-school rule for the budget; bringing it to standard would cost about {extra:,} yuan more"))
+    return out
