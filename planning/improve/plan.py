@@ -25,9 +25,11 @@ from planning.balance.indicators import BalanceReport, evaluate_balance
 from planning.balance.options import BalanceOptions
 from planning.improve.build import BuiltProblem, build_problem
 from planning.improve.costs import RESOURCES
-from planning.improve.greedy import GreedyPlan
+from planning.improve.greedy import GreedyPlan, rule_ok
 from planning.improve.model import ImproveSolution, Status, solve_improve_core
 from planning.improve.options import DEFAULT_OPTIONS, ImproveOptions
+from planning.improve.phasing import overspent, phase_years
+from planning.improve.problem import school_rules
 from planning.improve.shortfalls import budget_shortfalls, cv_shortfall, gap_shortfall
 from planning.limits import SolveLimits
 
@@ -76,28 +78,18 @@ class ImprovePlan:
     shortfalls: tuple[Shortfall, ...] = ()
 
 
-def _phase(units: pd.DataFrame, unit_cost: pd.Series, options: ImproveOptions) -> pd.Series:
-    """Year of each unit row (``units`` one row per unit, in priority order).
-
-    Years fill in turn up to the yearly budget (``budget_per_year_yuan``, else an even share of the
-    total); backbone teachers at most ``backbone_per_year`` a year. What does not fit goes to the last year.
-    """
-    total = float(unit_cost.sum())
-    cap = options.budget_per_year_yuan if options.budget_per_year_yuan is not None else total / options.years
-    spent = np.zeros(options.years)
-    trained = np.zeros(options.years, dtype=np.int64)
-    year = np.zeros(len(units), dtype=np.int64)
-    for n, (res, cost) in enumerate(zip(units["resource"], unit_cost)):
-        for y in range(options.years):
-            last = y == options.years - 1
-            fits = spent[y] + cost <= cap * (1 + 1e-9) or spent[y] == 0
-            bb_ok = res != "backbone_teachers" or options.backbone_per_year is None or trained[y] < options.backbone_per_year
-            if (fits and bb_ok) or last:
-                year[n] = y + 1
-                spent[y] += cost
-                trained[y] += int(res == "backbone_teachers")
-                break
-    return pd.Series(year, index=units.index)
+def _priority(built: BuiltProblem, units: np.ndarray) -> list[tuple[int, float, str]]:
+    """Per school, the phasing order key: (meets the rule today, −pupils per yuan of its measures, code)."""
+    prob = built.prob
+    rules = school_rules(prob)
+    zero = np.zeros(prob.n_vars, dtype=np.int64)
+    n = len(built.school_ids)
+    ok = np.ones(n, dtype=bool)
+    for part in np.unique(rules.part):
+        ok[prob.part_school[part]] &= rule_ok(rules, zero, int(part))
+    pupils = np.bincount(prob.part_school, weights=prob.pupils, minlength=n)
+    spend = np.bincount(prob.var_school, weights=prob.var_cost * units, minlength=n)
+    return [(int(ok[s]), -float(pupils[s] / spend[s]) if spend[s] > 0 else 0.0, built.school_ids[s]) for s in range(n)]
 
 
 def measures_table(built: BuiltProblem, units: np.ndarray, options: ImproveOptions) -> pd.DataFrame:
@@ -115,10 +107,9 @@ def measures_table(built: BuiltProblem, units: np.ndarray, options: ImproveOptio
     rows["level"] = [str(built.parts["level"].iloc[built.var_part[j]]) if built.var_part[j] >= 0 else "" for j in rows["var"]]
     rows["quantity"] = built.unit_quantity[rows["var"].to_numpy()]
     rows["cost_yuan"] = prob.var_cost[rows["var"].to_numpy()].astype(np.int64)
-    # teachers first (a hire starts at the next school year), then facilities; school by school
-    rows["_teacher"] = ~rows["resource"].isin(["above_qualification_teachers", "backbone_teachers", "pe_art_teachers"])
-    rows = rows.sort_values(["_teacher", "school_id", "resource"], kind="stable").reset_index(drop=True)
-    rows["year"] = _phase(rows, rows["cost_yuan"], options)
+    school = prob.var_school[rows["var"].to_numpy()].astype(np.int64)
+    rows["year"] = phase_years(school, rows["cost_yuan"].to_numpy(np.int64), (rows["resource"] == "backbone_teachers").to_numpy(),
+                               _priority(built, units), options=options)
     out = rows.groupby(["school_id", "name", "resource", "level", "year"], as_index=False, sort=True)[["quantity", "cost_yuan"]].sum()
     out["quantity"] = out["quantity"].round(6)
     return out[[*MEASURE_COLUMNS[:3], "level", "quantity", "cost_yuan", "year"]].reset_index(drop=True)
@@ -245,6 +236,10 @@ def plan_improvement(
         raise RuntimeError(msg)
     if sol.budget is not None:
         shortfalls += budget_shortfalls(sol.budget, built, cv, sol.cost, len(cv))
+    for y, over in overspent(measures["year"].to_numpy(np.int64), measures["cost_yuan"].to_numpy(np.int64), options):
+        shortfalls.append(Shortfall(f"year {y}", int(np.ceil(over)), "yuan",
+                                    f"the measures that fit no earlier year cost {over:,.0f} yuan above budget_per_year_yuan in the last year"
+                                    if y == options.years else f"whole units do not split: {over:,.0f} yuan above budget_per_year_yuan"))
     by_resource = measures.groupby("resource")["cost_yuan"].sum()
     metrics = {
         "total_cost_yuan": int(sol.cost),
@@ -255,6 +250,7 @@ def plan_improvement(
         "greedy_cost_yuan": int(sol.greedy.cost),
         "greedy_schools_cost_yuan": int(sol.greedy.schools_cost),
         "cost_by_resource_yuan": {r: int(by_resource.get(r, 0)) for r in RESOURCES},
+        "cost_by_year_yuan": {str(y): int(c) for y, c in measures.groupby("year")["cost_yuan"].sum().items()},
         "passes": {lv: bool(after.quality_passes.get(lv, False)) for lv in LEVELS if lv in after.quality_passes},
         "passes_before": {lv: bool(before.quality_passes.get(lv, False)) for lv in LEVELS if lv in before.quality_passes},
         "cv": {
