@@ -52,6 +52,13 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "kp_fail": ("实施后仍未达标：{levels}。", "Still short after it: {levels}."),
     "kp_greedy": ("逐校补齐的做法需 {greedy} 万元，本方案节省 {saved} 万元。",
                   "Fixing school by school would cost {greedy} 10k yuan; this plan saves {saved} 10k yuan."),
+    "kp_budget": (
+        "预算上限 {budget} 万元低于全部达标所需的 {full} 万元：方案在预算内先使尽可能多的差异系数达标，再按学生数使尽可能多的学校达标；"
+        "仍有 {cv} 项差异系数、{parts} 个学校（学段）未达标，全部达标尚需追加 {extra} 万元（见“未达成的政策目标”）。",
+        "The budget ceiling of {budget} 10k yuan is below the {full} 10k yuan that meeting every target costs: within it the plan meets "
+        "the most CVs first, then brings the most pupils' schools to standard; {cv} CV(s) and {parts} school part(s) are left, and "
+        "meeting everything needs {extra} 10k yuan more (see the targets not met).",
+    ),
     "by_resource": ("各类措施投入", "Cost by measure"),
     "measure": ("措施", "Measure"),
     "quantity": ("数量", "Quantity"),
@@ -151,8 +158,12 @@ def key_points(run: RunResult, params: ReportParams) -> KeyPoints:
         points.append(label("kp_pass", lang, levels="、".join(ok) if lang == "zh" else ", ".join(ok), n=n))
     if bad:
         points.append(label("kp_fail", lang, levels="、".join(bad) if lang == "zh" else ", ".join(bad)))
+    budget = m.get("budget")
+    if isinstance(budget, Mapping):
+        points.append(label("kp_budget", lang, budget=wan(budget.get("budget_yuan")), full=wan(budget.get("full_cost_yuan")),
+                            cv=budget.get("cv_tests_left"), parts=budget.get("school_parts_left"), extra=wan(budget.get("extra_needed_yuan"))))
     greedy, cost = m.get("greedy_cost_yuan"), m.get("total_cost_yuan")
-    if is_num(greedy) and is_num(cost) and float(greedy) > float(cost):  # type: ignore[arg-type]
+    if not isinstance(budget, Mapping) and is_num(greedy) and is_num(cost) and float(greedy) > float(cost):  # type: ignore[arg-type]
         points.append(label("kp_greedy", lang, greedy=wan(greedy), saved=wan(float(greedy) - float(cost))))  # type: ignore[arg-type]
     return KeyPoints(tuple(points))
 

@@ -101,3 +101,15 @@ def test_deterministic() -> None:
     b = STAGE.run(context(ImproveParams()), ImproveParams())
     assert a.files["measures.csv"].to_csv(index=False) == b.files["measures.csv"].to_csv(index=False)
     assert a.files["metrics.json"] == b.files["metrics.json"]
+
+
+def test_budget_below_least_cost_is_shortfalls_and_strict_stops() -> None:
+    full = STAGE.run(context(ImproveParams()), ImproveParams()).files["metrics.json"]["total_cost_yuan"]
+    params = ImproveParams(budget_yuan=full // 2)
+    out = STAGE.run(context(params), params)
+    m = out.files["metrics.json"]
+    assert m["total_cost_yuan"] <= full // 2
+    assert m["budget"]["full_cost_yuan"] == full and m["budget"]["extra_needed_yuan"] == full - full // 2
+    assert out.shortfalls[0].where == "budget" and len(out.shortfalls) > 1
+    with pytest.raises(InfeasibleError, match="cannot bring"):
+        STAGE.run(context(params), ImproveParams(budget_yuan=full // 2, strict=True))
