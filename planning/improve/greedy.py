@@ -98,7 +98,7 @@ def fix_schools(prob: ImproveProblem, rules: SchoolRules | None = None) -> tuple
 
 def _best_step(group: CvGroup, r: NDArray[np.float64], u: NDArray[np.int64], prob: ImproveProblem) -> int:
     """The decision whose next unit lowers ``f`` of ``group`` the most per yuan (-1: none lowers it)."""
-    g = group.gain.tocoo()
+    g = group.coo
     if g.nnz == 0:
         return -1
     p = group.pupils
@@ -175,14 +175,15 @@ def rule_ok(rules: SchoolRules, u: NDArray[np.int64], part: int) -> bool:
 def drop_units(prob: ImproveProblem, units: NDArray[np.int64], rules: SchoolRules, groups: list[CvGroup]) -> NDArray[np.int64]:
     """Take back units the plan does not need, costliest decision first, while every rule and CV test still holds."""
     u = np.asarray(units, dtype=np.int64).copy()
-    g_of = prob.gain.tocsc()
+    has_gain = np.diff(prob.gain.tocsc().indptr) > 0
     rows_of: dict[int, list[int]] = {}
     for r in range(len(rules.part)):
         for j in rules.cols[r]:
             rows_of.setdefault(int(j), []).append(r)
-    touched = [[gi for gi, g in enumerate(groups) if g.gain[:, j].nnz] for j in range(prob.n_vars)]
+    touches = np.array([g.touches for g in groups], dtype=bool).reshape(len(groups), prob.n_vars)
+    touched = [np.flatnonzero(touches[:, j]).tolist() for j in range(prob.n_vars)]
     for j in np.argsort(-prob.var_cost * (u > 0), kind="stable"):
-        if u[j] == 0 or g_of[:, j].nnz == 0:
+        if u[j] == 0 or not has_gain[j]:
             continue
         parts = {int(rules.part[r]) for r in rows_of.get(int(j), [])}
         while u[j] > 0:

@@ -63,7 +63,7 @@ from geo.errors import InfeasibleError, Shortfall, SolverError
 from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS
 from planning.improve.diagnose import Gap, diagnose
-from planning.improve.greedy import GreedyPlan, drop_units, fix_schools, greedy_plan, repair_cv, rule_ok
+from planning.improve.greedy import GreedyPlan, drop_units, greedy_plan, repair_cv, rule_ok
 from planning.improve.problem import N_INDICATORS, CvGroup, ImproveProblem, SchoolRules, cv_groups, school_rules
 from planning.improve.targets import BudgetChoice, CvShort, choose_cvs, choose_parts, lowest_cvs, part_fix, relax_rules, rules_of
 from planning.limits import SolveLimits
@@ -525,9 +525,10 @@ def _least_cost(
     relative_gap: float,
     backend: Backend,
     tie_break: float,
+    greedy: GreedyPlan | None = None,
 ) -> _Least:
-    """The least-cost plan meeting ``rules`` and ``groups`` (the formulation of the module docstring)."""
-    greedy = greedy_plan(prob, rules, groups)
+    """The least-cost plan meeting ``rules`` and ``groups`` (the formulation of the module docstring; ``greedy``: its baseline if known)."""
+    greedy = greedy or greedy_plan(prob, rules, groups)
     if not groups and not (rules.need85 > 0).any() and not (rules.need100 > 0).any():
         zero = np.zeros(prob.n_vars, dtype=np.int64)
         return _Least(zero, 0, 0.0, 0.0, greedy)
@@ -649,13 +650,15 @@ def solve_improve_core(
     rules, gaps = relax_rules(prob, rules, diagnose(prob, rules))
     groups = cv_groups(prob)
     short: list[CvShort] = []
-    if not greedy_plan(prob, rules, groups).passes:
-        groups, short, _ = lowest_cvs(prob, groups, fix_schools(prob, rules)[0])
+    greedy: GreedyPlan | None = greedy_plan(prob, rules, groups)
+    if greedy is not None and not greedy.passes:
+        groups, short, _ = lowest_cvs(prob, groups, greedy.schools_units)
+        greedy = None
 
-    def run(r: SchoolRules, gs: list[CvGroup]) -> _Least:
-        return _least_cost(prob, r, gs, limits=limits, relative_gap=relative_gap, backend=backend, tie_break=tie_break)
+    def run(r: SchoolRules, gs: list[CvGroup], start: GreedyPlan | None = None) -> _Least:
+        return _least_cost(prob, r, gs, limits=limits, relative_gap=relative_gap, backend=backend, tie_break=tie_break, greedy=start)
 
-    best = full = run(rules, groups)
+    best = full = run(rules, groups, greedy)
     choice = None
     if budget is not None and full.cost > budget:
         best, choice = _within_budget(prob, rules, groups, full, budget, run)

@@ -22,6 +22,7 @@ of such cuts is a relaxation whose optimum is a lower bound.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -269,6 +270,16 @@ class CvGroup:
     base: NDArray[np.float64]
     gain: sp.csr_matrix
     tau: float
+
+    @cached_property
+    def coo(self) -> sp.coo_matrix:
+        """The gain in coordinate form (part row, decision column, amount), built once."""
+        return self.gain.tocoo()
+
+    @cached_property
+    def touches(self) -> NDArray[np.bool_]:
+        """``(n_vars,)`` the decisions that move this test's amounts."""
+        return np.diff(self.gain.tocsc().indptr) > 0
 
     def amounts(self, u: NDArray[Any]) -> NDArray[np.float64]:
         """Amounts of the group's parts after ``u``."""

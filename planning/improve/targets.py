@@ -147,8 +147,7 @@ def _line_best(r_i: NDArray[Any], p_i: NDArray[Any], e: NDArray[Any], *, s: floa
 
 def _descend(prob: ImproveProblem, g: CvGroup, u: NDArray[np.int64]) -> None:
     """Lower ``g``'s CV one decision at a time (each to its best amount) until it passes or nothing lowers it; ``u`` in place."""
-    coo = g.gain.tocoo()
-    cols, part, e = coo.col, coo.row, coo.data
+    cols, part, e = g.coo.col, g.coo.row, g.coo.data
     p, big_p = g.pupils, float(g.pupils.sum())
     for _ in range(MAX_DESCENT):
         if g.passes(u) or len(cols) == 0:
