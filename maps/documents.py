@@ -474,6 +474,18 @@ _IMPROVE_TEXT: Mapping[str, tuple[str, str]] = {
         "Following 教督〔2017〕6号, this plan brings {levels} to every CV within its threshold and every school to 6 of 7 "
         "standards (the 7th at ≥ 85%) at the least cost: {cost} 10k yuan (no plan costs less than {bound} 10k yuan), over {years} year(s).",
     ),
+    "summary_short": (
+        "按照县域义务教育优质均衡发展督导评估办法（教督〔2017〕6号），本方案在现有场地、编制和预算条件下尽可能提升{levels}各项指标："
+        "共需投入 {cost} 万元，分 {years} 年实施；仍有 {n} 项目标未能达到，逐项列于“未达标事项及所需条件”，需另行解决。",
+        "Following 教督〔2017〕6号, this plan raises {levels} as far as the sites, posts and budget allow: {cost} 10k yuan over "
+        "{years} year(s); {n} target(s) stay short, each listed under “Targets not met and what they would take”.",
+    ),
+    "budget": ("预算上限 {budget} 万元；全部达标需 {full} 万元，尚需追加 {extra} 万元。",
+               "Budget ceiling {budget} 10k yuan; meeting every target costs {full} 10k yuan: {extra} 10k yuan more."),
+    "short": ("未达标事项及所需条件", "Targets not met and what they would take"),
+    "short_where": ("事项", "Where"),
+    "short_by": ("缺口", "Short by"),
+    "short_detail": ("原因及所需条件", "Why, and what it would take"),
     "by_resource": ("分类投入", "Cost by measure"),
     "by_school": ("各校提升措施", "Measures school by school"),
     "cv": ("差异系数实施前后对照", "CVs before and after"),
@@ -501,8 +513,14 @@ def improve_document(run: RunResult, params: ReportParams, maps: Sequence[PrintM
     years = sorted({int(y) for y in measures["year"]}) if not measures.empty else []
     doc = _Doc(tx("title", name=params.title or run.scenario.name), lang)
     doc.heading(_t("summary", lang))
-    doc.para(tx("summary", levels=levels, cost=istage.wan(metrics.get("total_cost_yuan")), bound=istage.wan(metrics.get("bound_yuan")),
-                years=len(years)))
+    shorts = [x for x in metrics.get("shortfalls") or [] if isinstance(x, Mapping)]  # type: ignore[union-attr]
+    key = "summary_short" if shorts else "summary"
+    doc.para(tx(key, levels=levels, cost=istage.wan(metrics.get("total_cost_yuan")), bound=istage.wan(metrics.get("bound_yuan")),
+                years=len(years), n=len(shorts)))
+    budget = metrics.get("budget")
+    if isinstance(budget, Mapping):
+        doc.para(tx("budget", budget=istage.wan(budget.get("budget_yuan")), full=istage.wan(budget.get("full_cost_yuan")),
+                    extra=istage.wan(budget.get("extra_needed_yuan"))))
     if not measures.empty:
         per = measures.assign(resource=as_ids(measures["resource"])).groupby("resource", sort=False)[["quantity", "cost_yuan"]].sum()
         rows = [[n + 1, istage.resource_name(r, lang), istage.quantity_text(r, float(q), lang), istage.wan(c)]
@@ -522,6 +540,11 @@ def improve_document(run: RunResult, params: ReportParams, maps: Sequence[PrintM
     if not cv.empty:
         doc.heading(tx("cv"))
         doc.table(list(cv.columns), [list(r) for r in cv.itertuples(index=False)], widths_cm=(1.4, 7.6, 1.6, 1.8, 1.8))
+    if shorts:
+        doc.heading(tx("short"))
+        rows = [[n + 1, str(x.get("where", "")), f"{x.get('short_by', '')} {x.get('unit', '')}", str(x.get("detail", ""))]
+                for n, x in enumerate(shorts)]
+        doc.table([_cols(("no",), lang)[0], tx("short_where"), tx("short_by"), tx("short_detail")], rows, widths_cm=(1.0, 3.6, 2.6, 7.6))
     return doc.bytes()
 
 
