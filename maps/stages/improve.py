@@ -60,6 +60,8 @@ _TEXT: Mapping[str, tuple[str, str]] = {
         "meeting everything needs {extra} 10k yuan more (see the targets not met).",
     ),
     "by_resource": ("各类措施投入", "Cost by measure"),
+    "by_year": ("分年度投入", "Cost by year"),
+    "year_n": ("第 {y} 年", "Year {y}"),
     "measure": ("措施", "Measure"),
     "quantity": ("数量", "Quantity"),
     "cost": ("投入（万元）", "Cost (10k yuan)"),
@@ -201,6 +203,10 @@ def section(run: RunResult, params: ReportParams) -> str:
             label("cost", lang): [wan(c) for c in per["cost_yuan"]],
         })
         parts.append(f"<h3>{label('by_resource', lang)}</h3>" + table_html(table, lang=lang, file=stage_path(STAGE, MEASURES)))
+        years = measures.groupby("year", sort=True)["cost_yuan"].sum()
+        by_year = pd.DataFrame({label("years", lang): [label("year_n", lang, y=int(y)) for y in years.index],
+                                label("cost", lang): [wan(c) for c in years]})
+        parts.append(f"<h3>{label('by_year', lang)}</h3>" + table_html(by_year, lang=lang))
     cv = cv_frame(m, lang)
     if not cv.empty:
         cols = list(cv.columns)
