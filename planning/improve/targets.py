@@ -111,13 +111,17 @@ def relax_rules(prob: ImproveProblem, rules: SchoolRules, gaps: list[Gap]) -> tu
         row = prob.side_label.index("backbone_per_year")
         left = float(prob.side_rhs[row])
         done = {g.part for g in out}
-        bb = [r for r in range(len(rules.part)) if rules.indicator[r] == BACKBONE and rules.need85[r] > 0 and int(rules.part[r]) not in done]
-        for r in sorted(bb, key=lambda r: (int(rules.need85[r]), -float(prob.pupils[rules.part[r]]), int(rules.part[r]))):
-            if rules.need85[r] <= left:
-                left -= float(rules.need85[r])
+        # a part already short for other reasons takes its backbone teachers in full (to its cap); the others to 85 %
+        want = {r: int(min(rules.cap[r], rules.need100[r])) if int(rules.part[r]) in done else int(rules.need85[r])
+                for r in range(len(rules.part)) if rules.indicator[r] == BACKBONE}
+        for r in sorted((r for r in want if want[r] > 0), key=lambda r: (want[r], -float(prob.pupils[rules.part[r]]), int(rules.part[r]))):
+            if want[r] <= left:
+                left -= want[r]
                 continue
             i = int(rules.part[r])
             cap[r] = 0
+            if i in done:
+                continue
             share = float(prob.resource[i, BACKBONE] / prob.need[i, BACKBONE]) if prob.need[i, BACKBONE] > 0 else 1.0
             out.append(Gap(TRAINING_LIMIT, i, (BACKBONE,), (share,), (int(rules.need85[r]),)))
     weak = np.isin(rules.part, [g.part for g in out])
