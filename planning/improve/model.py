@@ -78,11 +78,12 @@ LP_ROUNDS = 60
 LP_CV_TOL = 1e-6
 #: The LP loop stops once its value has risen by less than LP_RISE (relative) for LP_STALL rounds in a row.
 #: The value is not the point: the cone cuts the rounds add near the optimum are. On the 300-school
-#: benchmark stopping at a 1e-5 rise (3 rounds, 2,644 cuts) left the integer rounds' plans failing CV tests
-#: (3 rounds, 16 s CPU); running until the LP point is inside every cone (6,964 cuts, 0.3 s a round) makes
-#: the first integer plan pass (1 round, 12 s CPU, gap 0.23 % instead of 0.50 %).
+#: benchmark stopping at a 1e-5 rise for 2 rounds (3 rounds, 2,644 cuts) left the integer plans failing CV
+#: tests (3 integer rounds, 16 s CPU, gap 0.50 %); at 1e-6 for 3 rounds the first integer plan passes or
+#: nearly does (1 round; seeds 1 and 2: 18.7 and 19.4 s CPU, gaps 0.11 % and 0.62 %). Running on to 1e-9
+#: costs seed 2 another 8 s of LP rounds (1 s each at 16,000 rows) for the same plan.
 LP_STALL = 3
-LP_RISE = 1e-9
+LP_RISE = 1e-6
 #: HiGHS's work limit is counted in branch-and-bound nodes, this many per second of the time limit: nodes,
 #: unlike seconds, give the same plan on any machine. Assumption: on the 300-school benchmark a node
 #: takes ~0.02–0.05 s of one core.
@@ -550,10 +551,12 @@ def _least_cost(
             if not g.passes(point.astype(np.int64)):
                 _add_cut(form, g, point, inner)
     try:
+        c0 = time.process_time()
         lp = lp_bound(prob, form, groups, inner) / (1 + tie_break)
         state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp, inner=inner, tie_break=tie_break,
                         t0=time.perf_counter())
-        state.log.append(f"LP bound {lp:,.0f} after {len(form.rows) - form.n_base} cuts; greedy {greedy.cost:,}")
+        cpu = time.process_time() - c0
+        state.log.append(f"LP bound {lp:,.0f} after {len(form.rows) - form.n_base} cuts ({cpu:.1f} s CPU), greedy {greedy.cost:,}")
         _integer_rounds(prob, form, rules, groups, state, limits=limits, relative_gap=relative_gap, backend=backend)
     except _Infeasible as err:
         raise _cv_infeasible(prob, groups) from err
@@ -726,6 +729,7 @@ def _integer_rounds(
         if state.best is not None and state.cost(prob) - state.bound <= relative_gap * state.cost(prob):
             return
         state.rounds += 1
+        c0 = time.process_time()
         hint = _full(form, state.best) if state.best is not None else None
         left = limits.time_limit_s - used
         x: NDArray[Any] | None
@@ -751,7 +755,7 @@ def _integer_rounds(
             state.offer(prob, cand if cand is not None and _exact_ok(prob, groups, cand) else None)
         state.log.append(
             f"round {state.rounds}: plan {float(prob.var_cost @ u):,.0f} ({len(bad)} CV tests fail), "
-            f"bound {state.bound:,.0f}, best {state.cost(prob):,.0f}"
+            f"bound {state.bound:,.0f}, best {state.cost(prob):,.0f} ({time.process_time() - c0:.1f} s CPU)"
         )
         if opt and not bad:
             return
