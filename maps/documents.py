@@ -539,7 +539,10 @@ def improve_document(run: RunResult, params: ReportParams, maps: Sequence[PrintM
     cv = istage.cv_frame(metrics, lang)
     if not cv.empty:
         doc.heading(tx("cv"))
-        doc.table(list(cv.columns), [list(r) for r in cv.itertuples(index=False)], widths_cm=(1.4, 7.6, 1.6, 1.8, 1.8))
+        # three decimals throughout: 0.49989 shown as "0.5" would read as exactly at the threshold
+        rows = [[lv, ind, f"{th:.2f}", *(f"{v:.3f}" if isinstance(v, float) else "–" for v in (b, a))]
+                for lv, ind, th, b, a in cv.itertuples(index=False)]
+        doc.table(list(cv.columns), rows, widths_cm=(1.4, 7.6, 1.6, 1.8, 1.8))
     if shorts:
         doc.heading(tx("short"))
         rows = [[n + 1, str(x.get("where", "")), f"{x.get('short_by', '')} {x.get('unit', '')}", str(x.get("detail", ""))]

@@ -38,3 +38,5 @@ def test_budget_shortfalls_in_the_section_and_the_document(make_run: Callable[..
     header, *rows = [[c.text for c in r.cells] for r in doc.tables[-1].rows]
     assert header == ["序号", "事项", "缺口", "原因及所需条件"]
     assert [r[1] for r in rows] == [s["where"] for s in m["shortfalls"]]
+    cv = [[c.text for c in r.cells] for r in doc.tables[-2].rows][1:]
+    assert all(len(r[3].split(".")[1]) == 3 and len(r[4].split(".")[1]) == 3 for r in cv)  # 0.49989 is "0.500", not "0.5"
