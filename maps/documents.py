@@ -543,7 +543,12 @@ def improve_document(run: RunResult, params: ReportParams, maps: Sequence[PrintM
         rows = [[lv, ind, f"{th:.2f}", *(f"{v:.3f}" if isinstance(v, float) else "–" for v in (b, a))]
                 for lv, ind, th, b, a in cv.itertuples(index=False)]
         doc.table(list(cv.columns), rows, widths_cm=(1.4, 7.6, 1.6, 1.8, 1.8))
-    if shorts:
+    unmet = istage.unmet_rows(metrics, lang)
+    if unmet:  # worded in the document's language, from the plan's records
+        doc.heading(tx("short"))
+        doc.table([_cols(("no",), lang)[0], tx("short_where"), tx("short_detail")], [[n + 1, w, d] for n, (w, d) in enumerate(unmet)],
+                  widths_cm=(1.0, 4.2, 9.6))
+    elif shorts:
         doc.heading(tx("short"))
         rows = [[n + 1, str(x.get("where", "")), f"{x.get('short_by', '')} {x.get('unit', '')}", str(x.get("detail", ""))]
                 for n, x in enumerate(shorts)]

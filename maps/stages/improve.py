@@ -303,3 +303,62 @@ RENDERER = StageRenderer(
     key_points=key_points,
     appendix=appendix,
 )
+
+
+#: Why a school cannot reach a standard (``why`` of an unmet record): (Chinese, English).
+_WHY: Mapping[str, tuple[str, str]] = {
+    "site": ("校园用地不足", "the site is too small"),
+    "hires_cap": ("受每校补充教师上限限制", "the cap on hires per school"),
+    "training": ("骨干教师年度培养名额不足", "the yearly training limit"),
+    "training_limit": ("骨干教师年度培养名额不足", "the yearly training limit"),
+    "teachers_to_train": ("可培养的教师不足", "too few teachers to train"),
+    "not_allowed": ("该措施未列入方案", "the measure is not allowed"),
+    "caps": ("受限制条件约束", "the caps"),
+}
+_UNMET: Mapping[str, tuple[str, str]] = {
+    "school": ("{ind}最多只能达到标准的 {share}（{why}），尚差 {qty}{site}；其余指标本方案均已补齐。",
+               "{ind} reaches at most {share} of its standard ({why}); {qty} short{site}; every other standard is met in full."),
+    "site": ("，需增加校园用地约 {m2} 平方米或与周边共享运动场地", "; a site about {m2} m² larger, or a ground shared off site"),
+    "cv": ("差异系数在现有限制下最低为 {reached}（标准 {tau}），需在限制之外增加约 {qty}，涉及 {n} 所学校：{schools}。",
+           "CV at best {reached} within the caps (threshold {tau}); about {qty} beyond the caps at {n} school(s): {schools}."),
+    "cv_none": ("各校均无此项资源且无法补充，差异系数无法计算。", "no school has any and none can be added: the CV is undefined."),
+    "budget_cv": ("预算内未安排，单独达标约需 {cost} 万元。", "left for the budget; meeting it alone costs about {cost} 10k yuan."),
+    "budget_school": ("预算内未达标，达标约需追加 {cost} 万元。", "left below standard for the budget; about {cost} 10k yuan more."),
+    "year": ("第 {y} 年投入超出年度预算 {cost} 万元（整数单位无法拆分）。", "Year {y} is {cost} 10k yuan over the yearly budget (whole units)."),
+}
+
+
+def unmet_rows(metrics: Mapping[str, object], lang: Language) -> list[tuple[str, str]]:
+    """Each target not met, worded in the report language: (where, why and what it would take)."""
+    recs = metrics.get("unmet")
+    if not isinstance(recs, list):
+        return []
+    rows = []
+    for r in recs:
+        if not isinstance(r, Mapping):
+            continue
+        kind, lv = r.get("kind"), str(r.get("level", ""))
+        level = t(lv, lang) if lv in ("primary", "junior") else lv
+        if kind == "school":
+            for it in r.get("items") or []:
+                site = text(_UNMET, "site", lang, m2=f"{float(r.get('site_m2') or 0):,.0f}") if it.get("why") == "site" else ""
+                qty = quantity_text(str(it.get("resource")), float(it.get("amount", 0)), lang)
+                rows.append((f"{r.get('name')}（{level}）", text(
+                    _UNMET, "school", lang, ind=indicator_name(str(it.get("indicator")), lang), share=f"{float(it.get('reached_share', 0)):.0%}",
+                    why=pick(_WHY.get(str(it.get("why")), _WHY["caps"]), lang), qty=qty, site=site)))
+        elif kind == "cv":
+            where = f"{level}{indicator_name(str(r.get('indicator')), lang)}"
+            if r.get("reached") is None:
+                rows.append((where, text(_UNMET, "cv_none", lang)))
+                continue
+            names = [str(n) for n in r.get("schools") or []]
+            rows.append((where, text(_UNMET, "cv", lang, reached=f"{float(r['reached']):.3f}", tau=f"{float(r.get('threshold', 0)):.2f}",
+                                     qty=quantity_text(str(r.get("resource")), float(r.get("amount", 0)), lang), n=len(names),
+                                     schools="、".join(names[:5]) + ("等" if len(names) > 5 else ""))))
+        elif kind == "budget_cv":
+            rows.append((f"{level}{indicator_name(str(r.get('indicator')), lang)}", text(_UNMET, "budget_cv", lang, cost=wan(r.get("cost_yuan")))))
+        elif kind == "budget_school":
+            rows.append((f"{r.get('name')}（{level}）", text(_UNMET, "budget_school", lang, cost=wan(r.get("cost_yuan")))))
+        elif kind == "year":
+            rows.append((text(_TEXT, "year_n", lang, y=r.get("year")), text(_UNMET, "year", lang, y=r.get("year"), cost=wan(r.get("over_yuan")))))
+    return rows

@@ -30,7 +30,7 @@ from planning.improve.model import ImproveSolution, Status, solve_improve_core
 from planning.improve.options import DEFAULT_OPTIONS, ImproveOptions
 from planning.improve.phasing import overspent, phase_years
 from planning.improve.problem import school_rules
-from planning.improve.shortfalls import budget_shortfalls, cv_shortfall, gap_shortfall
+from planning.improve.shortfalls import budget_shortfalls, cv_shortfall, gap_shortfall, unmet_records
 from planning.limits import SolveLimits
 
 logger = logging.getLogger(__name__)
@@ -236,7 +236,9 @@ def plan_improvement(
         raise RuntimeError(msg)
     if sol.budget is not None:
         shortfalls += budget_shortfalls(sol.budget, built, cv, sol.cost, len(cv))
+    unmet = unmet_records(sol.gaps, sol.cv_short, sol.budget, built, options)
     for y, over in overspent(measures["year"].to_numpy(np.int64), measures["cost_yuan"].to_numpy(np.int64), options):
+        unmet.append({"kind": "year", "year": int(y), "over_yuan": float(over)})
         shortfalls.append(Shortfall(f"year {y}", int(np.ceil(over)), "yuan",
                                     f"the measures that fit no earlier year cost {over:,.0f} yuan above budget_per_year_yuan in the last year"
                                     if y == options.years else f"whole units do not split: {over:,.0f} yuan above budget_per_year_yuan"))
@@ -259,6 +261,7 @@ def plan_improvement(
             for lv in LEVELS if (cv["level"] == lv).any()
         },
         "schools_excluded": len(built.excluded),
+        "unmet": unmet,
         "budget": None if sol.budget is None else {
             "budget_yuan": float(sol.budget.budget),
             "full_cost_yuan": int(sol.budget.full_cost),

@@ -99,3 +99,42 @@ def budget_shortfalls(choice: BudgetChoice, built: BuiltProblem, cv: pd.DataFram
         out.append(Shortfall(_where(built, part), int(extra), "yuan",
                              f"left below the per-school rule for the budget; bringing it to standard would cost about {extra:,} yuan more"))
     return out
+
+
+def _why_key(res: str, gap_kind: str, allowed: bool) -> str:
+    if not allowed:
+        return "not_allowed"
+    if gap_kind == TRAINING_LIMIT:
+        return "training_limit"
+    return {"sports_area_m2": "site", "backbone_teachers": "teachers_to_train"}.get(res, "hires_cap" if "teachers" in res else "caps")
+
+
+def unmet_records(sol_gaps: tuple[Gap, ...], cv_short: tuple[CvShort, ...], choice: BudgetChoice | None, built: BuiltProblem,
+                  options: ImproveOptions) -> list[dict[str, object]]:
+    """The shortfalls as plain records (for ``metrics.json`` and the Word document, which words them in the report language)."""
+    allowed = set(built.prob.var_resource.tolist())
+    out: list[dict[str, object]] = []
+    for g in sol_gaps:
+        row = built.parts.iloc[g.part]
+        items: list[dict[str, object]] = []
+        site = 0.0
+        for k, share, short in zip(g.indicators, g.reachable_share, g.short_units):
+            res = RESOURCES[k]
+            amount = float(short * options.unit_quantity(res))
+            site += amount / options.sports_site_share if res == "sports_area_m2" else 0.0
+            items.append({"indicator": QUALITY_INDICATORS[k], "reached_share": float(share), "resource": res, "amount": amount,
+                          "why": _why_key(res, g.kind, k in allowed)})
+        out.append({"kind": "school", "school_id": str(row["school_id"]), "name": str(row["name"]), "level": str(row["level"]),
+                    "items": items, "site_m2": site})
+    out.extend(
+        {"kind": "cv", "level": LEVELS[c.level], "indicator": QUALITY_INDICATORS[c.indicator], "resource": RESOURCES[c.indicator],
+         "threshold": c.tau, "reached": float(c.reached) if np.isfinite(c.reached) else None,
+         "amount": float(sum(a for _, a in c.beyond)), "schools": [str(built.parts.iloc[p]["name"]) for p, _ in c.beyond]}
+        for c in cv_short
+    )
+    if choice is not None:
+        out += [{"kind": "budget_cv", "level": LEVELS[lv], "indicator": QUALITY_INDICATORS[k], "cost_yuan": int(cost)}
+                for lv, k, cost in choice.cv_left]
+        out += [{"kind": "budget_school", "name": str(built.parts.iloc[p]["name"]), "level": str(built.parts.iloc[p]["level"]),
+                 "cost_yuan": int(cost)} for p, cost in choice.parts_left]
+    return out

@@ -36,7 +36,24 @@ def test_budget_shortfalls_in_the_section_and_the_document(make_run: Callable[..
     assert "尽可能提升" in text and f"仍有 {len(m['shortfalls'])} 项目标未能达到" in text
     assert "尚需追加" in text
     header, *rows = [[c.text for c in r.cells] for r in doc.tables[-1].rows]
-    assert header == ["序号", "事项", "缺口", "原因及所需条件"]
-    assert [r[1] for r in rows] == [s["where"] for s in m["shortfalls"]]
+    assert header == ["序号", "事项", "原因及所需条件"]
+    # one row per target left, worded in Chinese: the schools the budget leaves, each with the money it would take
+    left = [u for u in m["unmet"] if u["kind"] == "budget_school"]
+    assert len(rows) == len(m["unmet"]) and left
+    assert all("预算内未达标，达标约需追加" in r[2] for r in rows if r[1].endswith("（小学）"))
     cv = [[c.text for c in r.cells] for r in doc.tables[-2].rows][1:]
     assert all(len(r[3].split(".")[1]) == 3 and len(r[4].split(".")[1]) == 3 for r in cv)  # 0.49989 is "0.500", not "0.5"
+
+
+def test_site_too_small_worded_for_the_bureau() -> None:
+    # 王村小学 (600 pupils) has 5 m² of sports ground a pupil and a full site: 85 % of 7.5 needs 3,825 m², 825 more
+    # (9 modules of 100 m²: 900 m²), a site 1,800 m² larger at a half share
+    ctx = context(ImproveParams())
+    schools = ctx.inputs.schools.copy()
+    schools.loc[schools["school_id"] == "C", ["sports_area_m2", "site_area_m2"]] = [3000.0, 6000.0]
+    ctx.inputs = ctx.inputs.__class__(**{**ctx.inputs.__dict__, "schools": schools})
+    m = STAGE.run(ctx, ImproveParams()).files["metrics.json"]
+    (row,) = istage.unmet_rows(m, "zh")
+    assert row[0] == "王村小学（小学）"
+    assert row[1] == ("生均体育运动场馆面积最多只能达到标准的 67%（校园用地不足），尚差 900 平方米，需增加校园用地约 1,800 平方米"
+                      "或与周边共享运动场地；其余指标本方案均已补齐。")
