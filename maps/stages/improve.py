@@ -49,7 +49,9 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     ),
     "kp_pass": ("实施后{levels}优质均衡各项差异系数全部达标，{n} 所学校达到“7 项指标至少 6 项达标、其余不低于 85%”的要求。",
                 "After it, {levels}: every 优质均衡 CV within its threshold; {n} schools meet 6 of 7 standards (the 7th at ≥ 85%)."),
-    "kp_fail": ("实施后仍未达标：{levels}。", "Still short after it: {levels}."),
+    "kp_fail": ("实施后仍未达标：{levels}（{n} 项目标受场地、编制、培养名额或预算所限未能达到，逐项见“未达成的政策目标”）。",
+                "Still short after it: {levels} ({n} target(s) the sites, posts, training places or budget leave out of reach: "
+                "see the targets not met)."),
     "kp_greedy": ("逐校补齐的做法需 {greedy} 万元，本方案节省 {saved} 万元。",
                   "Fixing school by school would cost {greedy} 10k yuan; this plan saves {saved} 10k yuan."),
     "kp_budget": (
@@ -159,7 +161,8 @@ def key_points(run: RunResult, params: ReportParams) -> KeyPoints:
     if ok:
         points.append(label("kp_pass", lang, levels="、".join(ok) if lang == "zh" else ", ".join(ok), n=n))
     if bad:
-        points.append(label("kp_fail", lang, levels="、".join(bad) if lang == "zh" else ", ".join(bad)))
+        n_short = len(m["shortfalls"]) if isinstance(m.get("shortfalls"), list) else 0
+        points.append(label("kp_fail", lang, levels="、".join(bad) if lang == "zh" else ", ".join(bad), n=n_short))
     budget = m.get("budget")
     if isinstance(budget, Mapping):
         points.append(label("kp_budget", lang, budget=wan(budget.get("budget_yuan")), full=wan(budget.get("full_cost_yuan")),
