@@ -75,7 +75,8 @@ def cv_shortfall(short: CvShort, built: BuiltProblem) -> Shortfall:
     if not np.isfinite(short.reached):
         return Shortfall(f"{LEVELS[short.level]} {QUALITY_INDICATORS[short.indicator]} CV", 0, UNIT[res],
                          f"no school has any and the caps allow none ({WHY.get(res, 'the caps')}): the CV is undefined")
-    detail = (f"CV {short.reached:.3f} at best within the caps ({WHY.get(res, 'the caps')}), threshold {short.tau:g}; "
+    why = "the training limit, or too few teachers to train" if res == "backbone_teachers" else WHY.get(res, "the caps")
+    detail = (f"CV {short.reached:.3f} at best within the caps ({why}), threshold {short.tau:g}; "
               f"it would take about {total:,.0f} {UNIT[res]} beyond the caps at {len(short.beyond)} school(s): {at}")
     return Shortfall(f"{LEVELS[short.level]} {QUALITY_INDICATORS[short.indicator]} CV", int(np.ceil(total - 1e-9)), UNIT[res], detail)
 
