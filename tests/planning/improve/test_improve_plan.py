@@ -205,3 +205,21 @@ def test_same_inputs_same_plan():
     b = from_frames(schools, teachers, limits=LIMITS)
     pd.testing.assert_frame_equal(a.measures, b.measures)
     assert np.isclose(a.bound, b.bound)
+
+
+def test_a_plan_the_balance_code_fails_is_a_bug(monkeypatch: pytest.MonkeyPatch):
+    # a solver handing back no measures where the floor-area CV and two schools need some: the check must catch it
+    import dataclasses
+
+    import planning.improve.plan as plan_module
+
+    real = plan_module.solve_improve_core
+
+    def broken(prob, **kw):  # type: ignore[no-untyped-def]
+        sol = real(prob, **kw)
+        return dataclasses.replace(sol, units=np.zeros_like(sol.units))
+
+    monkeypatch.setattr(plan_module, "solve_improve_core", broken)
+    schools, teachers = county(3, floor_area_m2=[300.0, 1200.0, 405.0])
+    with pytest.raises(RuntimeError, match=r"floor_area_per_pupil CV 0\.632769, school S0 \(primary\), school S2 \(primary\) .*a bug"):
+        from_frames(schools, teachers, limits=LIMITS)
