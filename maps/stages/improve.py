@@ -214,7 +214,9 @@ def section(run: RunResult, params: ReportParams) -> str:
     if not cv.empty:
         cols = list(cv.columns)
         bad = [bool(is_num(b) and is_num(th) and b > th) for b, th in zip(cv[cols[3]], cv[cols[2]])]
-        parts.append(f"<h3>{label('cv', lang)}</h3><p>{label('rotation_note', lang)}</p>" + table_html(cv, lang=lang, bad_rows=bad))
+        # fixed decimals: 0.49989 shown as "0.5" would read as exactly at the threshold
+        shown = cv.assign(**{c: [f"{x:.{2 if c == cols[2] else 3}f}" if is_num(x) else "–" for x in cv[c]] for c in cols[2:]})
+        parts.append(f"<h3>{label('cv', lang)}</h3><p>{label('rotation_note', lang)}</p>" + table_html(shown, lang=lang, bad_rows=bad))
         parts.append("<figure>" + charts.paired_bar_chart(
             [f"{a} · {b}" for a, b in zip(cv[cols[0]], cv[cols[1]])], cv[cols[3]].to_list(), cv[cols[4]].to_list(),
             title=label("cv", lang), names=(label("before", lang), label("after", lang)),

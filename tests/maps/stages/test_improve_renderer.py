@@ -31,6 +31,7 @@ def test_budget_shortfalls_in_the_section_and_the_document(make_run: Callable[..
     assert f"尚需追加 {m['budget']['extra_needed_yuan'] / 1e4:,.0f} 万元" in html
     assert "逐校补齐" not in html  # no saving claimed against a plan the budget does not buy
     assert "分年度投入" in html and "第 1 年" in html
+    assert "<td class=\"num\">0.50</td>" in html or ">0.50<" in html  # thresholds with two decimals
     assert f"实施后仍未达标：小学（{len(m['shortfalls'])} 项目标" in html
     doc = Document(io.BytesIO(improve_document(run, ReportParams(), maps=()) or b""))
     text = "\n".join(p.text for p in doc.paragraphs)
