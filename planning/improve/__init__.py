@@ -21,7 +21,10 @@ school meets at least 6 of the 7 standards with the 7th at ≥ 85 %, at the lowe
 Modules: :mod:`~planning.improve.costs` (default units and costs with their sources),
 :mod:`~planning.improve.options` (settings), :mod:`~planning.improve.problem` (arrays and the exact
 CV algebra), :mod:`~planning.improve.greedy` (the baseline and the CV repair),
-:mod:`~planning.improve.model` (the exact method), :mod:`~planning.improve.build` (tables → arrays).
+:mod:`~planning.improve.model` (the exact method), :mod:`~planning.improve.build` (tables → arrays),
+:mod:`~planning.improve.targets` (targets out of reach and budgets below the least cost: the best-effort
+order), :mod:`~planning.improve.shortfalls` (what is left, and what it would take),
+:mod:`~planning.improve.phasing` (measures over the years).
 """
 
 from planning.improve.model import ImproveSolution
