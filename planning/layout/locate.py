@@ -47,6 +47,8 @@ SMALL_PAIRS = 600
 NEAREST_SITES = 8
 #: Subgradient iterations: the Lagrangian bound's fixed work (and the heuristic runs every 5th).
 LAGRANGE_ITERS = 200
+#: Best site sets of the Lagrangian iterations assigned again from the transportation LP.
+REFINE_SETS = 3
 #: Shares of ``time_limit_s`` (deterministic seconds) for the neighbourhood search and the final
 #: CP-SAT solve of the whole model; the bound's work is fixed and comes on top.
 LNS_SHARE = 0.6
@@ -153,28 +155,40 @@ def _instance(c: NDArray[np.float64], d: NDArray[np.float64], s: NDArray[np.floa
 
 
 def _heuristic_plan(inst: Instance) -> tuple[NDArray[np.int64] | None, float, float]:
-    """The Lagrangian bound and the best plan its iterations lead to: (assign, objective, bound)."""
-    best: dict[str, object] = {"assign": None, "value": math.inf}
+    """The Lagrangian bound and the best plan its iterations lead to: (assign, objective, bound).
+
+    During the iterations each new site set is assigned greedily (fast); the :data:`REFINE_SETS`
+    best sets are then assigned again from the transportation LP (slower, better), and the best
+    plan gets the site moves.
+    """
+    found: list[tuple[float, bytes, NDArray[np.int64]]] = []
     seen: set[bytes] = set()
 
-    def upper(y: NDArray[np.float64]) -> float:
+    def upper(y: NDArray[np.float64], value: NDArray[np.float64]) -> float:
         mask = y > 0
         key = np.packbits(mask).tobytes()
         if key not in seen and mask.any():
             seen.add(key)
-            got = from_sites(inst, mask)
-            if got is not None and got[1] < float(best["value"]):  # type: ignore[arg-type]
-                best["assign"], best["value"] = got
-        return float(best["value"])  # type: ignore[arg-type]
+            got = from_sites(inst, mask, np.argsort(value, kind="stable"))
+            if got is not None:
+                found.append((got[1], key, got[0]))
+        return min((v for v, _, _ in found), default=math.inf)
 
     relax = subgradient(inst, upper, LAGRANGE_ITERS)
-    if best["assign"] is None:
-        upper(np.ones(len(inst.capacity)))
-    assign = best["assign"]
-    if isinstance(assign, np.ndarray):
-        assign, value = improve_sites(inst, assign)
-        return assign, value, relax.bound
-    return None, math.inf, relax.bound
+    if not found:
+        upper(np.ones(len(inst.capacity)), np.zeros(len(inst.capacity)))
+    if not found:
+        return None, math.inf, relax.bound
+    found.sort(key=lambda t: (t[0], t[1]))
+    best_value, _, best = found[0]
+    for _, _, assign in found[:REFINE_SETS]:
+        mask = np.zeros(len(inst.capacity), dtype=bool)
+        mask[np.unique(assign)] = True
+        got = from_sites(inst, mask, exact=True)
+        if got is not None and got[1] < best_value:
+            best, best_value = got
+    best, best_value = improve_sites(inst, best)
+    return best, best_value, relax.bound
 
 
 def _pairs(inst: Instance, assign: NDArray[np.int64] | None) -> tuple[NDArray[np.bool_], bool]:
