@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,10 +50,16 @@ NEAREST_SITES = 8
 LAGRANGE_ITERS = 200
 #: Best site sets of the Lagrangian iterations assigned again from the transportation LP.
 REFINE_SETS = 3
-#: Shares of ``time_limit_s`` (deterministic seconds) for the neighbourhood search and the final
-#: CP-SAT solve of the whole model; the bound's work is fixed and comes on top.
+#: Deterministic seconds of search per second of ``time_limit_s``: measured so that the whole call
+#: (the bound's fixed work, the neighbourhood search, CP-SAT) takes about ``time_limit_s`` on a quiet
+#: 2-core machine (CP-SAT's deterministic second costs ~2 CPU s here, models built in Python included).
+WORK_PER_SECOND = 0.3
+#: Shares of the work for the neighbourhood search and the final CP-SAT solve of the whole model.
 LNS_SHARE = 0.6
 CPSAT_SHARE = 0.4
+#: The wall-clock safety net: the search stops after this many times ``time_limit_s`` whatever the
+#: work done (a loaded machine), and the result says so (``wall_stopped``).
+WALL_SLACK = 4.0
 
 Status = Literal["OPTIMAL", "FEASIBLE"]
 
@@ -76,6 +83,9 @@ class LocateResult:
         ``(objective − bound) / max(|objective|, 1)``; 0 when proven optimal.
     status
         ``OPTIMAL`` (gap closed) or ``FEASIBLE``.
+    wall_stopped
+        The wall-clock safety net (:data:`WALL_SLACK` × ``time_limit_s``), not the deterministic
+        work limit, ended the search: the plan may differ on a faster or quieter machine.
     """
 
     open: NDArray[np.bool_]
@@ -84,6 +94,7 @@ class LocateResult:
     bound: float
     gap: float
     status: Status
+    wall_stopped: bool = False
 
 
 def _as_float(name: str, value: ArrayLike, ndim: int, problems: list[Problem]) -> NDArray[np.float64]:
@@ -235,7 +246,10 @@ def locate(
     max_open
         At most this many sites open in the plan (existing ones included); ``None``: no limit.
     time_limit_s
-        Work budget of the CP-SAT phase in deterministic seconds (the bound's work is fixed).
+        About the wall time of the call on a quiet 2-core machine: the search's work limit is
+        :data:`WORK_PER_SECOND` deterministic seconds per second of it (the bound's work is fixed),
+        so the plan does not depend on the machine; after :data:`WALL_SLACK` times it on the wall
+        clock the search stops anyway (``wall_stopped`` on the result).
     seed
         CP-SAT's random seed.
 
@@ -263,15 +277,18 @@ def locate(
     inst = _instance(c, d, s, f, max_open)
     _check_feasible(inst)
     offset = -float(f[ex].sum())
+    deadline = time.perf_counter() + WALL_SLACK * time_limit_s
+    work = WORK_PER_SECOND * time_limit_s
     assign, value, bound = _heuristic_plan(inst)
-    status = "FEASIBLE"
+    status, walled = "FEASIBLE", False
     if assign is None or value - bound > 1e-9 * max(1.0, abs(value)):
         if assign is not None and inst.allowed.sum() > SMALL_PAIRS:
-            assign = large_neighbourhood(inst, assign, LNS_SHARE * time_limit_s, seed)
+            assign, walled = large_neighbourhood(inst, assign, LNS_SHARE * work, seed, deadline)
             value = total_cost(inst, assign)
         pairs, full = _pairs(inst, assign)
         share = 1.0 if inst.allowed.sum() <= SMALL_PAIRS else CPSAT_SHARE
-        cp = solve_cpsat(inst, pairs, assign, share * time_limit_s, seed)
+        cp = solve_cpsat(inst, pairs, assign, share * work, seed, safety_s=deadline - time.perf_counter())
+        walled = walled or cp.wall_stopped
         log.debug("CP-SAT %s, bound %.6g, heuristic %.6g, Lagrangian bound %.6g", cp.status, cp.bound, value, bound)
         if cp.assign is not None and total_cost(inst, cp.assign) < value:
             assign, value = cp.assign, total_cost(inst, cp.assign)
@@ -289,4 +306,6 @@ def locate(
     opened = np.zeros(len(s), dtype=bool)
     opened[np.unique(assign)] = True
     gap = 0.0 if status == "OPTIMAL" else (objective - lower) / max(abs(objective), 1.0)
-    return LocateResult(opened, assign, objective, lower, gap, status)  # type: ignore[arg-type]
+    if walled:
+        log.warning("locate: the wall-clock safety net (%.0f s) ended the search before its work limit", WALL_SLACK * time_limit_s)
+    return LocateResult(opened, assign, objective, lower, gap, status, walled)  # type: ignore[arg-type]

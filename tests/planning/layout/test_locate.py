@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -157,9 +158,20 @@ def test_brute_force_on_every_toy_of_a_family() -> None:
 
 def test_same_inputs_same_plan() -> None:
     cost, demand, cap, f = random_instance(60, 10, 5)
-    a = locate(cost, demand, cap, f, time_limit_s=1.0, seed=3)
-    b = locate(cost, demand, cap, f, time_limit_s=1.0, seed=3)
+    a = locate(cost, demand, cap, f, time_limit_s=3.0, seed=3)
+    b = locate(cost, demand, cap, f, time_limit_s=3.0, seed=3)
+    assert not a.wall_stopped and not b.wall_stopped  # the work limits, not the clock, ended both
     assert a.assign.tolist() == b.assign.tolist() and a.objective == b.objective and a.bound == b.bound
+
+
+def test_wall_clock_safety_net_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the module, not the function of the same name that planning.layout exports
+    monkeypatch.setattr(sys.modules["planning.layout.locate"], "WALL_SLACK", 0.0)
+    cost, demand, cap, f = random_instance(60, 12, 5)  # 720 pairs: the neighbourhood search runs
+    r = locate(cost, demand, cap, f, time_limit_s=5.0)
+    assert r.wall_stopped
+    assert_valid(r, cost, demand, cap, f)
+    assert locate([[1, 9], [9, 1]], [1, 1], [2, 2], [5, 5]).wall_stopped is False
 
 
 def test_total_capacity_below_demand_is_infeasible() -> None:
