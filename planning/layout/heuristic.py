@@ -289,7 +289,7 @@ def improve_sites(inst: Instance, assign: NDArray[np.int64]) -> tuple[NDArray[np
 def from_sites(
     inst: Instance, open_mask: NDArray[np.bool_], extra: NDArray[np.int64] | None = None, *, exact: bool = False
 ) -> tuple[NDArray[np.int64], float] | None:
-    """A plan from a set of open sites: greedy assignment (``exact``: from the transportation LP), then the assignment search.
+    """A plan from a set of open sites: the greedy assignment (fast: ranks the sets), or with ``exact`` the LP's and the assignment search.
 
     When the greedy strands a unit, the closed sites of ``extra`` open one by one, in its order,
     until it does not (a Lagrangian site choice that just covers the demand often needs one more).
@@ -307,5 +307,6 @@ def from_sites(
         if not todo:
             return None
         mask[todo.pop(0)] = True
-    assign = improve_assignment(inst, assign, mask)
+    if exact:
+        assign = improve_assignment(inst, assign, mask)
     return assign, total_cost(inst, assign)

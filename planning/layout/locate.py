@@ -59,7 +59,7 @@ LNS_SHARE = 0.6
 CPSAT_SHARE = 0.4
 #: The wall-clock safety net: the search stops after this many times ``time_limit_s`` whatever the
 #: work done (a loaded machine), and the result says so (``wall_stopped``).
-WALL_SLACK = 4.0
+WALL_SLACK = 10.0
 
 Status = Literal["OPTIMAL", "FEASIBLE"]
 
