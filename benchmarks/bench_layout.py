@@ -34,6 +34,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy
@@ -48,6 +49,8 @@ from planning.layout.lagrange import Instance
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "instances" / "layout_optima.json"
+#: name:hash -> [best objective, bound, proven (1/0), wall seconds, how it was obtained]
+Cache = dict[str, list[Any]]
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def highs(inst: Cflp, time_limit_s: float) -> tuple[float, float, bool]:
     return best, float(getattr(res, "mip_dual_bound", -math.inf)), res.status == 0
 
 
-def optimum(inst: Cflp, time_limit_s: float, cache: dict[str, list]) -> tuple[float, float, bool]:  # type: ignore[type-arg]
+def optimum(inst: Cflp, time_limit_s: float, cache: Cache) -> tuple[float, float, bool]:
     """The cached HiGHS result of ``inst``, solving (and caching) it when missing.
 
     A cache entry is ``[best objective, bound, proven (1/0), wall seconds, how it was obtained]``.
@@ -158,7 +161,7 @@ def peer(inst: Cflp, wall_s: float, workers: int) -> tuple[float, float]:
     return obj, got.bound
 
 
-def run(inst: Cflp, budget_s: float, prove_s: float, cache: dict[str, list], workers: int) -> dict[str, float]:  # type: ignore[type-arg]
+def run(inst: Cflp, budget_s: float, prove_s: float, cache: Cache, workers: int) -> dict[str, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     r = locate(inst.cost, inst.demand, inst.capacity, inst.open_cost, time_limit_s=budget_s, seed=0)
     took, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -206,7 +209,7 @@ def main() -> None:
     ap.add_argument("--large", type=int, default=1, help="number of 100 × 1,000 instances")
     ap.add_argument("--large-only", action="store_true", help="the 100 × 1,000 instances only")
     args = ap.parse_args()
-    cache: dict[str, list] = json.loads  # type: ignore[type-arg](CACHE.read_text(encoding="utf-8")) if CACHE.exists() else {}
+    cache: Cache = json.loads(CACHE.read_text(encoding="utf-8")) if CACHE.exists() else {}
     if args.files:
         insts = [read_holmberg(p) for p in args.files]
     elif args.quick:
