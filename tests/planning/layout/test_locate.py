@@ -156,7 +156,9 @@ def test_brute_force_on_every_toy_of_a_family() -> None:
         assert locate(cost, demand, cap, f).objective == pytest.approx(best)
 
 
-def test_same_inputs_same_plan() -> None:
+def test_same_inputs_same_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the work limits decide; the wall-clock safety net is pushed out of reach for a loaded test machine
+    monkeypatch.setattr(sys.modules["planning.layout.locate"], "WALL_SLACK", 1000.0)
     cost, demand, cap, f = random_instance(50, 14, 5)  # 700 pairs: the neighbourhood search runs too
     a = locate(cost, demand, cap, f, time_limit_s=0.5, seed=3)
     b = locate(cost, demand, cap, f, time_limit_s=0.5, seed=3)
