@@ -20,6 +20,7 @@ downloaded test set runs with ``--files``.
 Run::
 
     .venv/bin/python benchmarks/bench_layout.py                 # 30 × 200 class + 100 × 1,000
+    .venv/bin/python benchmarks/bench_layout.py --large-only    # 100 × 1,000 only
     .venv/bin/python benchmarks/bench_layout.py --quick         # a few small instances
     .venv/bin/python benchmarks/bench_layout.py --files p*.txt  # Holmberg's files (optimum by HiGHS)
 """
@@ -33,8 +34,10 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import scipy
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array, csr_array, vstack
@@ -46,6 +49,8 @@ from planning.layout.lagrange import Instance
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "instances" / "layout_optima.json"
+#: name:hash -> [best objective, bound, proven (1/0), wall seconds, how it was obtained]
+Cache = dict[str, list[Any]]
 
 
 @dataclass(frozen=True)
@@ -128,13 +133,18 @@ def highs(inst: Cflp, time_limit_s: float) -> tuple[float, float, bool]:
     return best, float(getattr(res, "mip_dual_bound", -math.inf)), res.status == 0
 
 
-def optimum(inst: Cflp, time_limit_s: float, cache: dict[str, list[float]]) -> tuple[float, float, bool]:
-    """The cached HiGHS result of ``inst``, solving (and caching) it when missing."""
+def optimum(inst: Cflp, time_limit_s: float, cache: Cache) -> tuple[float, float, bool]:
+    """The cached HiGHS result of ``inst``, solving (and caching) it when missing.
+
+    A cache entry is ``[best objective, bound, proven (1/0), wall seconds, how it was obtained]``.
+    """
     key = inst.key()
     if key not in cache:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         best, bound, proven = highs(inst, time_limit_s)
-        cache[key] = [best, bound, float(proven), round(time.perf_counter() - t0, 1)]
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        how = f"HiGHS (scipy {scipy.__version__} milp), strong formulation, limit {time_limit_s:g} s wall, {took:.0f} s wall / {cpu:.0f} s CPU"
+        cache[key] = [best, bound, float(proven), round(took, 1), how]
         CACHE.parent.mkdir(exist_ok=True)
         CACHE.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     best, bound, proven = cache[key][:3]
@@ -151,10 +161,10 @@ def peer(inst: Cflp, wall_s: float, workers: int) -> tuple[float, float]:
     return obj, got.bound
 
 
-def run(inst: Cflp, budget_s: float, prove_s: float, cache: dict[str, list[float]], workers: int) -> dict[str, float]:
-    t0 = time.perf_counter()
+def run(inst: Cflp, budget_s: float, prove_s: float, cache: Cache, workers: int) -> dict[str, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
     r = locate(inst.cost, inst.demand, inst.capacity, inst.open_cost, time_limit_s=budget_s, seed=0)
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
     best, hb, proven = optimum(inst, prove_s, cache)
     p_obj, p_bound = peer(inst, took, workers)
     ref = max(r.bound, hb if not proven else best, p_bound)
@@ -163,21 +173,24 @@ def run(inst: Cflp, budget_s: float, prove_s: float, cache: dict[str, list[float
     p_gap = (p_obj - ref) / ref
     n, m = inst.cost.shape
     highs_s = cache[inst.key()][3]
-    print(f"{inst.name:<18} {m:>4} × {n:<5} {took:6.1f} s  ours {r.objective:>10,.0f} ({gap:7.3%} to {what})  "
+    flag = " WALL" if r.wall_stopped else ""
+    print(f"{inst.name:<18} {m:>4} × {n:<5} {took:6.1f} s ({cpu:5.1f} CPU){flag}  ours {r.objective:>10,.0f} ({gap:7.3%} to {what})  "
           f"our bound {(ref - r.bound) / ref:6.3%} below  peer {p_obj:>10,.0f} ({p_gap:7.3%})  "
           f"HiGHS {best:>10,.0f} in {highs_s:.0f} s{'' if proven else ' (not proven)'}")
-    return {"gap": gap, "time": took, "peer_gap": p_gap, "proven": float(proven)}
+    return {"gap": gap, "time": took, "cpu": cpu, "peer_gap": p_gap, "proven": float(proven)}
 
 
 def summary(label: str, rows: list[dict[str, float]], avg_target: float, each_target: float, time_target: float) -> None:
     gaps = np.array([r["gap"] for r in rows])
     times = np.array([r["time"] for r in rows])
+    cpus = np.array([r["cpu"] for r in rows])
     peer_gaps = np.array([r["peer_gap"] for r in rows])
     ok = gaps.mean() <= avg_target and gaps.max() <= each_target and times.max() <= time_target
     proven = int(sum(r.get("proven", 0.0) for r in rows))
     print(f"== {label}: {len(rows)} instances ({proven} with a proven optimum, the others against the best bound)")
-    print(f"   ours mean gap {gaps.mean():.3%}, max {gaps.max():.3%}, max time {times.max():.1f} s "
-          f"(targets: mean ≤ {avg_target:.1%}, each ≤ {each_target:.0%}, ≤ {time_target:.0f} s) -> {'PASS' if ok else 'FAIL'}; "
+    print(f"   ours mean gap {gaps.mean():.3%}, max {gaps.max():.3%}, max time {times.max():.1f} s wall, {cpus.max():.1f} s CPU "
+          f"(targets: mean ≤ {avg_target:.1%}, each ≤ {each_target:.0%}, ≤ {time_target:.0f} s) -> {'PASS' if ok else 'FAIL'} "
+          f"(the time judged by wall clock; on this loaded machine CPU time is the fairer measure); "
           f"peer (plain CP-SAT, same time) mean gap {np.mean(peer_gaps):.3%}, max {np.max(peer_gaps):.3%}")
 
 
@@ -190,21 +203,23 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a few small instances only")
     ap.add_argument("--files", nargs="*", type=Path, default=[], help="instances in Holmberg's format instead of generated ones")
     ap.add_argument("--prove", type=float, default=600.0, metavar="S", help="HiGHS time per instance not yet cached")
-    ap.add_argument("--budget", type=float, default=3.0, help="locate's time_limit_s on the small instances")
-    ap.add_argument("--large-budget", type=float, default=30.0, help="locate's time_limit_s on 100 × 1,000")
+    ap.add_argument("--budget", type=float, default=10.0, help="locate's time_limit_s on the small instances")
+    ap.add_argument("--large-budget", type=float, default=60.0, help="locate's time_limit_s on 100 × 1,000")
     ap.add_argument("--workers", type=int, default=2, help="the peer's CP-SAT workers")
     ap.add_argument("--large", type=int, default=1, help="number of 100 × 1,000 instances")
+    ap.add_argument("--large-only", action="store_true", help="the 100 × 1,000 instances only")
     args = ap.parse_args()
-    cache: dict[str, list[float]] = json.loads(CACHE.read_text(encoding="utf-8")) if CACHE.exists() else {}
+    cache: Cache = json.loads(CACHE.read_text(encoding="utf-8")) if CACHE.exists() else {}
     if args.files:
         insts = [read_holmberg(p) for p in args.files]
     elif args.quick:
         insts = [generate(m, n, r, s) for (m, n), r, s in [((10, 50), 1.5, 1), ((20, 50), 2.5, 2), ((30, 150), 1.5, 3)]]
     else:
         insts = [generate(m, n, r, k) for k, ((m, n), r) in enumerate(((mn, r) for mn in SMALL for r in RATIOS), start=1)]
-    print("(shared 2-core machine: timings 2-4x slower than a quiet one)")
-    rows = [run(i, args.budget, args.prove, cache, args.workers) for i in insts]
-    summary("up to 30 × 200", rows, 0.005, 0.01, 10.0)
+    print("(shared 2-core machine: wall timings 2-4x slower than a quiet one; CPU time of locate shown too)")
+    if not args.large_only:
+        rows = [run(i, args.budget, args.prove, cache, args.workers) for i in insts]
+        summary("up to 30 × 200", rows, 0.005, 0.01, 10.0)
     if not args.quick and not args.files and args.large:
         big = [run(generate(100, 1000, 2.0, 100 + k), args.large_budget, 60.0, cache, args.workers) for k in range(args.large)]
         summary("100 × 1,000 (vs best bound)", big, 0.01, 0.01, 60.0)

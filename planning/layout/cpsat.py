@@ -33,6 +33,7 @@ class CpResult:
     assign: NDArray[np.int64] | None
     bound: float
     det_time: float = 0.0  # deterministic seconds the search used
+    wall_stopped: bool = False  # the wall-clock safety net, not the deterministic limit, ended the search
 
 
 def _loads(inst: Instance) -> tuple[list[int], list[int]]:
@@ -59,11 +60,14 @@ def solve_cpsat(
     *,
     wall_limit_s: float | None = None,
     workers: int = 2,
+    safety_s: float | None = None,
 ) -> CpResult:
     """Solve over the candidate ``pairs`` (n, m) with one worker and a deterministic time limit.
 
     ``wall_limit_s`` replaces the deterministic limit by a wall-clock one with CP-SAT's default
     ``workers`` (the benchmark's peer only; then the result depends on the machine).
+    ``safety_s`` is a wall-clock safety net under the deterministic limit (default ten times it
+    plus 10 s); when it ends the search, ``wall_stopped`` says so.
     """
     n, m = pairs.shape
     scale, exact = _scale(inst, pairs)
@@ -100,18 +104,20 @@ def solve_cpsat(
     if wall_limit_s is None:
         p.num_workers = 1
         p.max_deterministic_time = float(time_limit_s)
-        p.max_time_in_seconds = 10.0 * float(time_limit_s) + 10.0  # safeguard; the deterministic limit stops first
+        p.max_time_in_seconds = 10.0 * float(time_limit_s) + 10.0 if safety_s is None else max(float(safety_s), 0.01)
     else:
         p.max_time_in_seconds = float(wall_limit_s)
         p.num_workers = int(workers)
     status = solver.solve(model)
     name = solver.status_name(status)
+    det = solver.response_proto.deterministic_time
+    walled = wall_limit_s is None and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and det < 0.99 * float(time_limit_s)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return CpResult(name, None, -math.inf, solver.response_proto.deterministic_time)
+        return CpResult(name, None, -math.inf, det, walled)
     assign = np.full(n, -1, dtype=np.int64)
     for (i, j), v in x.items():
         if solver.boolean_value(v):
             assign[i] = j
     # rounding moved each of the ≤ n + m terms by at most half a unit
     bound = solver.best_objective_bound / scale if exact else (solver.best_objective_bound - 0.5 * (n + m)) / scale
-    return CpResult(name, assign, float(bound), solver.response_proto.deterministic_time)
+    return CpResult(name, assign, float(bound), det, walled)

@@ -5,6 +5,9 @@ Phases, each deterministic (fixed orders, no random numbers):
 - ``assign_greedy``: units in order of regret (second-cheapest minus cheapest open site, largest
   first; then by demand) go to the cheapest open site with room; a second pass by demand alone
   (first-fit decreasing) when the first strands a unit.
+- ``assign_transport``: the transportation LP over the open sites (HiGHS; units may split), each
+  unit to its largest share, overloads relieved by ``repair`` (moves at least cost per unit of
+  overload removed) or, when that gets stuck, by CP-SAT on the LP's pairs (a fixed work limit).
 - ``improve_assignment``: shift moves (one unit to another site with room) and swap moves (two
   units of different sites exchange) while one lowers the cost.
 - ``improve_sites``: close an open site (its units to the other sites) or open a closed one (the
@@ -15,8 +18,11 @@ Phases, each deterministic (fixed orders, no random numbers):
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.optimize import linprog
 
+from planning.layout.cpsat import solve_cpsat
 from planning.layout.lagrange import Instance
 
 #: Passes of shift/swap moves per call and rounds of site moves: caps on work, rarely reached.
@@ -62,6 +68,78 @@ def assign_greedy(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np.in
     if out is None:
         out = _fill(inst, np.argsort(-inst.demand, kind="stable"), open_mask)
     return out
+
+
+#: Open sites per unit in the transportation LP (its cheapest allowed ones).
+LP_SITES = 12
+#: CP-SAT's deterministic seconds for the assignment when rounding the LP gets stuck.
+GAP_TIME_S = 0.1
+
+
+def assign_transport(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
+    """A single-source assignment rounded from the transportation LP (units may split in the LP).
+
+    The LP's optimum has at most as many split units as open sites; whole units keep their site,
+    split ones (largest first) go to the cheapest site with room. ``None`` when one finds none.
+    """
+    n, m = inst.cost.shape
+    ok = inst.allowed & open_mask[None, :] & (inst.demand[:, None] <= inst.capacity[None, :])
+    c = np.where(ok, inst.cost, np.inf)
+    k = min(LP_SITES, int(open_mask.sum()))
+    near = np.argsort(c, axis=1, kind="stable")[:, :k]
+    ii = np.repeat(np.arange(n), k)
+    jj = near.ravel()
+    keep = np.isfinite(c[ii, jj])
+    ii, jj = ii[keep], jj[keep]
+    col = np.arange(len(ii))
+    a_eq = sp.csr_array((np.ones(len(ii)), (ii, col)), shape=(n, len(ii)))
+    a_ub = sp.csr_array((inst.demand[ii], (jj, col)), shape=(m, len(ii)))
+    res = linprog(c[ii, jj], A_ub=a_ub, b_ub=inst.capacity, A_eq=a_eq, b_eq=np.ones(n), bounds=(0, 1), method="highs")
+    if res.status != 0:
+        return None
+    share = np.zeros((n, m))
+    share[ii, jj] = res.x
+    start = np.argmax(share, axis=1).astype(np.int64)
+    got = repair(inst, start, open_mask)
+    if got is not None:
+        return got
+    pairs = np.zeros((n, m), dtype=bool)
+    pairs[ii, jj] = True
+    cp = solve_cpsat(inst, pairs, start, GAP_TIME_S, 0)
+    return cp.assign
+
+
+def repair(inst: Instance, assign: NDArray[np.int64], open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
+    """Relieve overloaded sites by moving their units, at least cost per unit of overload removed.
+
+    A move may overload its target a little, as long as the total overload falls; ``None`` when
+    no move lowers it (or after ``2 n`` moves).
+    """
+    assign = assign.copy()
+    n, m = inst.cost.shape
+    d, cap = inst.demand, inst.capacity
+    load = np.bincount(assign, weights=d, minlength=m).astype(float)
+    for _ in range(2 * n):
+        excess = np.maximum(load - cap, 0.0)
+        if not (excess > _EPS).any():
+            return assign
+        units = np.flatnonzero(excess[assign] > _EPS)
+        a = assign[units]
+        freed = excess[a] - np.maximum(load[a] - d[units] - cap[a], 0.0)
+        added = np.maximum(load[None, :] + d[units, None] - cap[None, :], 0.0) - excess[None, :]
+        relief = freed[:, None] - added
+        ok = open_mask[None, :] & inst.allowed[units] & (relief > _EPS)
+        ok[np.arange(len(units)), a] = False
+        if not ok.any():
+            return None
+        delta = inst.cost[units] - inst.cost[units, a][:, None]
+        score = np.where(ok, delta / np.maximum(relief, _EPS), np.inf)
+        r, j = np.unravel_index(int(np.argmin(score)), score.shape)
+        i = int(units[r])
+        load[assign[i]] -= d[i]
+        load[j] += d[i]
+        assign[i] = int(j)
+    return None
 
 
 #: Rows of the unit × unit swap table computed at once (memory: rows × n floats).
@@ -208,12 +286,27 @@ def improve_sites(inst: Instance, assign: NDArray[np.int64]) -> tuple[NDArray[np
     return assign, best
 
 
-def from_sites(inst: Instance, open_mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], float] | None:
-    """A plan from a set of open sites: greedy assignment, then the assignment search."""
-    if inst.max_open is not None and open_mask.sum() > inst.max_open:
-        return None
-    assign = assign_greedy(inst, open_mask)
-    if assign is None:
-        return None
-    assign = improve_assignment(inst, assign, open_mask)
+def from_sites(
+    inst: Instance, open_mask: NDArray[np.bool_], extra: NDArray[np.int64] | None = None, *, exact: bool = False
+) -> tuple[NDArray[np.int64], float] | None:
+    """A plan from a set of open sites: the greedy assignment (fast: ranks the sets), or with ``exact`` the LP's and the assignment search.
+
+    When the greedy strands a unit, the closed sites of ``extra`` open one by one, in its order,
+    until it does not (a Lagrangian site choice that just covers the demand often needs one more).
+    """
+    mask = open_mask.copy()
+    todo = [] if extra is None else [int(j) for j in extra if not open_mask[j]]
+    while True:
+        if inst.max_open is not None and mask.sum() > inst.max_open:
+            return None
+        assign = assign_transport(inst, mask) if exact else None
+        if assign is None:
+            assign = assign_greedy(inst, mask)
+        if assign is not None:
+            break
+        if not todo:
+            return None
+        mask[todo.pop(0)] = True
+    if exact:
+        assign = improve_assignment(inst, assign, mask)
     return assign, total_cost(inst, assign)

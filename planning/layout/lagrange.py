@@ -4,7 +4,8 @@ The assignment rows ``Σ_j x_ij = 1`` are relaxed with free multipliers ``u_i``.
 splits by site: site ``j`` is worth ``v_j = f_j + min Σ_i (c_ij − u_i) x_ij`` subject to
 ``Σ_i d_i x_ij ≤ s_j`` (a 0-1 knapsack over the units whose reduced cost is negative), and the
 sites are chosen by sign of ``v_j`` under the surrogate rows every solution satisfies
-(``Σ_j s_j y_j ≥ Σ_i d_i``, and ``Σ_j y_j ≤ max_open`` when given). So
+(``Σ_j s_j y_j ≥ Σ_i d_i`` with ``y`` whole, a covering knapsack solved by DP; or
+``Σ_j y_j ≤ max_open`` when given). So
 
     L(u) = Σ_i u_i + min_y Σ_j v_j(u) y_j ≤ optimum for every u,
 
@@ -32,6 +33,8 @@ STALL_ITERS = 12
 STEP_MIN = 1e-4
 #: Share of the iterations run with LP knapsacks (fast) before the exact ones tighten the bound.
 EXACT_FROM = 0.6
+#: Steps of the covering knapsack over the sites (the need for capacity beyond the sites that pay).
+COVER_CELLS = 20_000
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,42 @@ def _knapsacks(red: NDArray[np.float64], inst: Instance, exact: bool) -> tuple[N
     return val, x
 
 
-def choose_sites(value: NDArray[np.float64], inst: Instance) -> tuple[float, NDArray[np.float64]]:
-    """Minimise ``Σ v_j y_j`` over ``y ∈ [0, 1]`` with the cover row (and the cardinality row when set).
+def _cover_dp(value: NDArray[np.float64], size: NDArray[np.float64], need: float) -> NDArray[np.bool_]:
+    """Cheapest subset of items (``value`` ≥ 0) whose ``size`` sums to at least ``need``: exact DP.
 
-    With ``max_open`` the cover row is left out (dropping a row keeps the bound valid); the
+    Sizes and need are counted in steps of ``q`` (the need in at most :data:`COVER_CELLS` steps),
+    sizes rounded up and the need too: every subset that covers ``need`` still covers the rounded
+    need, so the DP's minimum is no larger than the true one and the bound stays valid.
+    """
+    q = max(1.0, need / COVER_CELLS)
+    r = int(np.ceil(need / q - 1e-9))
+    w = np.ceil(size / q - 1e-9).astype(np.int64)
+    best = np.full(r + 1, np.inf)
+    best[0] = 0.0
+    idx = np.arange(r + 1)
+    took = np.zeros((len(value), r + 1), dtype=bool)
+    for k in range(len(value)):
+        cand = best[np.maximum(idx - w[k], 0)] + value[k]
+        better = cand < best
+        took[k] = better
+        best = np.where(better, cand, best)
+    chosen = np.zeros(len(value), dtype=bool)
+    c = r
+    for k in range(len(value) - 1, -1, -1):
+        if c <= 0:
+            break
+        if took[k, c]:
+            chosen[k] = True
+            c = max(c - int(w[k]), 0)
+    return chosen
+
+
+def choose_sites(value: NDArray[np.float64], inst: Instance) -> tuple[float, NDArray[np.float64]]:
+    """Minimise ``Σ v_j y_j`` over ``y ∈ {0, 1}`` with the cover row (or the cardinality row when set).
+
+    Sites of negative value open; when they cannot hold the total demand, the cheapest set of the
+    others that makes up the rest is added (a covering knapsack, :func:`_cover_dp`). With
+    ``max_open`` the cover row is left out (dropping a row keeps the bound valid); the
     cardinality row alone is solved exactly by taking the most negative values.
     """
     m = len(value)
@@ -133,26 +168,25 @@ def choose_sites(value: NDArray[np.float64], inst: Instance) -> tuple[float, NDA
         return float(value[pick].sum()), y
     y[value < 0] = 1.0
     need = float(inst.demand.sum()) - float(inst.capacity[value < 0].sum())
-    if need > 0:
+    if need > 1e-9:
         rest = np.flatnonzero(value >= 0)
-        order = rest[np.argsort(value[rest] / np.maximum(inst.capacity[rest], 1e-12), kind="stable")]
-        for j in order:
-            if need <= 0:
-                break
-            frac = min(1.0, need / max(float(inst.capacity[j]), 1e-12))
-            y[j] = frac
-            need -= frac * float(inst.capacity[j])
+        y[rest[_cover_dp(value[rest], inst.capacity[rest], need)]] = 1.0
     return float((value * y).sum()), y
 
 
-def evaluate(u: NDArray[np.float64], inst: Instance, exact: bool = True) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-    """``L(u)``, the sites' choice ``y`` and the subgradient ``1 − Σ_j x_ij y_j`` (``exact``: integer knapsacks)."""
+def evaluate(
+    u: NDArray[np.float64], inst: Instance, exact: bool = True
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``L(u)``, the sites' choice ``y``, the subgradient ``1 − Σ_j x_ij y_j`` and the sites' values ``v_j``.
+
+    ``exact``: integer knapsacks (else their LP relaxation).
+    """
     red = inst.cost - u[:, None]
     kval, x = _knapsacks(red, inst, exact)
     value = inst.open_cost + kval
     sites, y = choose_sites(value, inst)
     served = (x * y[None, :]).sum(axis=1)
-    return float(u.sum()) + sites, y, 1.0 - served
+    return float(u.sum()) + sites, y, 1.0 - served, value
 
 
 def initial_multipliers(inst: Instance) -> NDArray[np.float64]:
@@ -165,7 +199,7 @@ def initial_multipliers(inst: Instance) -> NDArray[np.float64]:
 
 def subgradient(
     inst: Instance,
-    upper: Callable[[NDArray[np.float64]], float],
+    upper: Callable[[NDArray[np.float64], NDArray[np.float64]], float],
     iterations: int,
 ) -> Relaxation:
     """Raise ``L(u)`` by subgradient steps towards the best known objective.
@@ -175,7 +209,7 @@ def subgradient(
     inst
         The instance.
     upper
-        Called with the site choice ``y`` of an iteration; returns the best objective known
+        Called with the site choice ``y`` of an iteration and the sites' values; returns the best objective known
         after it has tried those sites (the primal heuristic's hook).
     iterations
         Number of subgradient iterations (fixed, so the result is deterministic).
@@ -185,7 +219,7 @@ def subgradient(
     step, stall = STEP_START, 0
     ub = np.inf
     for it in range(iterations):
-        lval, y, g = evaluate(u, inst, exact=it >= EXACT_FROM * iterations)
+        lval, y, g, value = evaluate(u, inst, exact=it >= EXACT_FROM * iterations)
         if not np.isfinite(best.bound) or lval > best.bound + 1e-9 * max(1.0, abs(best.bound)):
             best, stall = Relaxation(lval, u.copy(), it + 1), 0
         elif it == int(EXACT_FROM * iterations) + 1:
@@ -195,7 +229,7 @@ def subgradient(
             if stall >= STALL_ITERS:
                 step, stall = step / 2, 0
         if it % 5 == 0 or it == iterations - 1:
-            ub = min(ub, upper(y))
+            ub = min(ub, upper(y, value))
         norm = float(g @ g)
         if norm < 1e-12 or step < STEP_MIN or (np.isfinite(ub) and ub - best.bound <= 1e-9 * max(1.0, abs(ub))):
             break

@@ -10,6 +10,8 @@ round brings nothing new, would hold every site.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -39,7 +41,7 @@ def site_distance(inst: Instance) -> NDArray[np.float64]:
 
 
 def _sub_round(
-    inst: Instance, assign: NDArray[np.int64], sites: NDArray[np.int64], time_s: float, seed: int
+    inst: Instance, assign: NDArray[np.int64], sites: NDArray[np.int64], time_s: float, seed: int, deadline: float
 ) -> tuple[NDArray[np.int64] | None, float]:
     """Re-solve ``sites`` and the units they serve; the new full assignment (or ``None``) and the time used."""
     units = np.flatnonzero(np.isin(assign, sites))
@@ -55,7 +57,7 @@ def _sub_round(
     )
     pairs = sub.allowed & (sub.demand[:, None] <= sub.capacity[None, :])
     local = np.searchsorted(sites, assign[units])  # sites are sorted
-    got = solve_cpsat(sub, pairs, local, time_s, seed)
+    got = solve_cpsat(sub, pairs, local, time_s, seed, safety_s=deadline - time.perf_counter())
     if got.assign is None:
         return None, got.det_time
     out = assign.copy()
@@ -65,24 +67,32 @@ def _sub_round(
     return out, got.det_time
 
 
-def large_neighbourhood(inst: Instance, assign: NDArray[np.int64], budget_s: float, seed: int) -> NDArray[np.int64]:
+def large_neighbourhood(
+    inst: Instance, assign: NDArray[np.int64], budget_s: float, seed: int, deadline: float = np.inf
+) -> tuple[NDArray[np.int64], bool]:
     """Improve ``assign`` by exact re-solves of neighbourhoods until ``budget_s`` deterministic seconds are used.
 
     After a whole round of centres without a better plan the neighbourhoods grow by
     :data:`NEIGHBOUR_STEP` sites; the search ends when they would hold every site or the budget is spent.
+    ``deadline`` (``time.perf_counter`` seconds) is the wall-clock safety net; the second value
+    says whether it ended the search (then the result depends on the machine's speed).
     """
     m = len(inst.capacity)
     order = np.argsort(site_distance(inst), axis=1, kind="stable")
     rng = np.random.default_rng(seed)
     best = total_cost(inst, assign)
     used, k = 0.0, min(NEIGHBOUR_SITES, m)
-    while used < budget_s:
+    walled = False
+    while used < budget_s and not walled:
         improved = False
         for centre in rng.permutation(m):
             sites = np.sort(order[centre, :k])
-            cand, took = _sub_round(inst, assign, sites, min(ROUND_TIME_S, budget_s - used), int(seed))
+            if time.perf_counter() >= deadline:
+                walled = True
+                break
+            cand, took = _sub_round(inst, assign, sites, min(ROUND_TIME_S, budget_s - used), int(seed), deadline)
             if took < 0:
-                return cand if cand is not None else assign
+                return (cand if cand is not None else assign), False
             used += max(took, ROUND_CHARGE_S)
             if cand is not None:
                 val = total_cost(inst, cand)
@@ -96,4 +106,4 @@ def large_neighbourhood(inst: Instance, assign: NDArray[np.int64], budget_s: flo
             k = min(k + NEIGHBOUR_STEP, m)
     open_mask = np.zeros(m, dtype=bool)
     open_mask[np.unique(assign)] = True
-    return improve_assignment(inst, assign, open_mask)
+    return improve_assignment(inst, assign, open_mask), walled

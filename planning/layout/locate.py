@@ -12,19 +12,25 @@ An existing site costs nothing to keep and saves ``f_j`` when closed, which is t
 (every open site pays ``f_j``) less the constant ``Σ_{existing} f_j``: the same solver serves both.
 
 Method, in phases: ``_check`` (shapes, values, and feasibility before solving: total capacity,
-each unit's largest allowed site, the ``p`` largest sites); a Lagrangian bound with the primal
-heuristic run on the sites each multiplier vector opens (:mod:`~planning.layout.lagrange`,
-:mod:`~planning.layout.heuristic`); site moves on the best plan; CP-SAT on the model warm-started
-from it (:mod:`~planning.layout.cpsat`; every allowed pair up to :data:`FULL_PAIRS_MAX` pairs, else
-each unit's :data:`NEAREST_SITES` cheapest sites and its current one). The bound is the larger of
-the Lagrangian one and CP-SAT's (the latter only on the full model). Every phase is deterministic:
-fixed iteration counts, one CP-SAT worker, a fixed seed and a deterministic time limit.
+each unit's largest allowed site, the ``p`` largest sites); a Lagrangian bound (assignment rows
+relaxed: a knapsack per site, whole sites under the cover row) whose iterations' site sets are
+assigned greedily, the best :data:`REFINE_SETS` of them again from the transportation LP
+(:mod:`~planning.layout.lagrange`, :mod:`~planning.layout.heuristic`); site moves on the best
+plan; a neighbourhood search re-solving a few neighbouring sites and their units with CP-SAT
+(:mod:`~planning.layout.lns`); CP-SAT on the model warm-started from the result
+(:mod:`~planning.layout.cpsat`; every allowed pair up to :data:`FULL_PAIRS_MAX` pairs, else each
+unit's :data:`NEAREST_SITES` cheapest sites and its current one). The bound is the larger of the
+Lagrangian one and CP-SAT's (the latter only on the full model). Every phase is deterministic:
+fixed iteration counts, one CP-SAT worker, a fixed seed and deterministic work limits
+(:data:`WORK_PER_SECOND` × ``time_limit_s``); the wall clock only stops a search on a machine
+far slower than planned (:data:`WALL_SLACK`), and the result says so.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,12 +51,22 @@ FULL_PAIRS_MAX = 30_000
 SMALL_PAIRS = 600
 #: On larger instances, the cheapest sites per unit that CP-SAT may choose from.
 NEAREST_SITES = 8
-#: Subgradient iterations: the Lagrangian bound's fixed work (and the heuristic runs every 5th).
+#: Subgradient iterations: the Lagrangian bound's fixed work (and the heuristic runs every 5th);
+#: twice as many above :data:`FULL_PAIRS_MAX` pairs, where CP-SAT sees a part of the model and the
+#: bound rests on the Lagrangian alone (100 × 1,000: 0.1 % higher for ~4 s more).
 LAGRANGE_ITERS = 200
-#: Shares of ``time_limit_s`` (deterministic seconds) for the neighbourhood search and the final
-#: CP-SAT solve of the whole model; the bound's work is fixed and comes on top.
+#: Best site sets of the Lagrangian iterations assigned again from the transportation LP.
+REFINE_SETS = 3
+#: Deterministic seconds of search per second of ``time_limit_s``: measured so that the whole call
+#: (the bound's fixed work, the neighbourhood search, CP-SAT) takes about ``time_limit_s`` on a quiet
+#: 2-core machine (CP-SAT's deterministic second costs ~2 CPU s here, models built in Python included).
+WORK_PER_SECOND = 0.3
+#: Shares of the work for the neighbourhood search and the final CP-SAT solve of the whole model.
 LNS_SHARE = 0.6
 CPSAT_SHARE = 0.4
+#: The wall-clock safety net: the search stops after this many times ``time_limit_s`` whatever the
+#: work done (a loaded machine), and the result says so (``wall_stopped``).
+WALL_SLACK = 10.0
 
 Status = Literal["OPTIMAL", "FEASIBLE"]
 
@@ -74,6 +90,9 @@ class LocateResult:
         ``(objective − bound) / max(|objective|, 1)``; 0 when proven optimal.
     status
         ``OPTIMAL`` (gap closed) or ``FEASIBLE``.
+    wall_stopped
+        The wall-clock safety net (:data:`WALL_SLACK` × ``time_limit_s``), not the deterministic
+        work limit, ended the search: the plan may differ on a faster or quieter machine.
     """
 
     open: NDArray[np.bool_]
@@ -82,6 +101,7 @@ class LocateResult:
     bound: float
     gap: float
     status: Status
+    wall_stopped: bool = False
 
 
 def _as_float(name: str, value: ArrayLike, ndim: int, problems: list[Problem]) -> NDArray[np.float64]:
@@ -153,28 +173,41 @@ def _instance(c: NDArray[np.float64], d: NDArray[np.float64], s: NDArray[np.floa
 
 
 def _heuristic_plan(inst: Instance) -> tuple[NDArray[np.int64] | None, float, float]:
-    """The Lagrangian bound and the best plan its iterations lead to: (assign, objective, bound)."""
-    best: dict[str, object] = {"assign": None, "value": math.inf}
+    """The Lagrangian bound and the best plan its iterations lead to: (assign, objective, bound).
+
+    During the iterations each new site set is assigned greedily (fast); the :data:`REFINE_SETS`
+    best sets are then assigned again from the transportation LP (slower, better), and the best
+    plan gets the site moves.
+    """
+    found: list[tuple[float, bytes, NDArray[np.int64]]] = []
     seen: set[bytes] = set()
 
-    def upper(y: NDArray[np.float64]) -> float:
+    def upper(y: NDArray[np.float64], value: NDArray[np.float64]) -> float:
         mask = y > 0
         key = np.packbits(mask).tobytes()
         if key not in seen and mask.any():
             seen.add(key)
-            got = from_sites(inst, mask)
-            if got is not None and got[1] < float(best["value"]):  # type: ignore[arg-type]
-                best["assign"], best["value"] = got
-        return float(best["value"])  # type: ignore[arg-type]
+            got = from_sites(inst, mask, np.argsort(value, kind="stable"))
+            if got is not None:
+                found.append((got[1], key, got[0]))
+        return min((v for v, _, _ in found), default=math.inf)
 
-    relax = subgradient(inst, upper, LAGRANGE_ITERS)
-    if best["assign"] is None:
-        upper(np.ones(len(inst.capacity)))
-    assign = best["assign"]
-    if isinstance(assign, np.ndarray):
-        assign, value = improve_sites(inst, assign)
-        return assign, value, relax.bound
-    return None, math.inf, relax.bound
+    large = int(inst.allowed.sum()) > FULL_PAIRS_MAX
+    relax = subgradient(inst, upper, 2 * LAGRANGE_ITERS if large else LAGRANGE_ITERS)
+    if not found:
+        upper(np.ones(len(inst.capacity)), np.zeros(len(inst.capacity)))
+    if not found:
+        return None, math.inf, relax.bound
+    found.sort(key=lambda t: (t[0], t[1]))
+    best_value, _, best = found[0]
+    for _, _, assign in found[:REFINE_SETS]:
+        mask = np.zeros(len(inst.capacity), dtype=bool)
+        mask[np.unique(assign)] = True
+        got = from_sites(inst, mask, exact=True)
+        if got is not None and got[1] < best_value:
+            best, best_value = got
+    best, best_value = improve_sites(inst, best)
+    return best, best_value, relax.bound
 
 
 def _pairs(inst: Instance, assign: NDArray[np.int64] | None) -> tuple[NDArray[np.bool_], bool]:
@@ -221,7 +254,10 @@ def locate(
     max_open
         At most this many sites open in the plan (existing ones included); ``None``: no limit.
     time_limit_s
-        Work budget of the CP-SAT phase in deterministic seconds (the bound's work is fixed).
+        About the wall time of the call on a quiet 2-core machine: the search's work limit is
+        :data:`WORK_PER_SECOND` deterministic seconds per second of it (the bound's work is fixed),
+        so the plan does not depend on the machine; after :data:`WALL_SLACK` times it on the wall
+        clock the search stops anyway (``wall_stopped`` on the result).
     seed
         CP-SAT's random seed.
 
@@ -249,15 +285,18 @@ def locate(
     inst = _instance(c, d, s, f, max_open)
     _check_feasible(inst)
     offset = -float(f[ex].sum())
+    deadline = time.perf_counter() + WALL_SLACK * time_limit_s
+    work = WORK_PER_SECOND * time_limit_s
     assign, value, bound = _heuristic_plan(inst)
-    status = "FEASIBLE"
+    status, walled = "FEASIBLE", False
     if assign is None or value - bound > 1e-9 * max(1.0, abs(value)):
         if assign is not None and inst.allowed.sum() > SMALL_PAIRS:
-            assign = large_neighbourhood(inst, assign, LNS_SHARE * time_limit_s, seed)
+            assign, walled = large_neighbourhood(inst, assign, LNS_SHARE * work, seed, deadline)
             value = total_cost(inst, assign)
         pairs, full = _pairs(inst, assign)
         share = 1.0 if inst.allowed.sum() <= SMALL_PAIRS else CPSAT_SHARE
-        cp = solve_cpsat(inst, pairs, assign, share * time_limit_s, seed)
+        cp = solve_cpsat(inst, pairs, assign, share * work, seed, safety_s=deadline - time.perf_counter())
+        walled = walled or cp.wall_stopped
         log.debug("CP-SAT %s, bound %.6g, heuristic %.6g, Lagrangian bound %.6g", cp.status, cp.bound, value, bound)
         if cp.assign is not None and total_cost(inst, cp.assign) < value:
             assign, value = cp.assign, total_cost(inst, cp.assign)
@@ -275,4 +314,6 @@ def locate(
     opened = np.zeros(len(s), dtype=bool)
     opened[np.unique(assign)] = True
     gap = 0.0 if status == "OPTIMAL" else (objective - lower) / max(abs(objective), 1.0)
-    return LocateResult(opened, assign, objective, lower, gap, status)  # type: ignore[arg-type]
+    if walled:
+        log.warning("locate: the wall-clock safety net (%.0f s) ended the search before its work limit", WALL_SLACK * time_limit_s)
+    return LocateResult(opened, assign, objective, lower, gap, status, walled)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -134,8 +135,8 @@ def test_matches_the_mip_optimum_with_max_open_and_tight_capacity() -> None:
 
 
 def test_bound_is_valid_and_plan_feasible_on_a_larger_instance() -> None:
-    cost, demand, cap, f = random_instance(120, 20, 11, ratio=1.4)
-    r = locate(cost, demand, cap, f, time_limit_s=2.0)
+    cost, demand, cap, f = random_instance(80, 15, 11, ratio=1.4)
+    r = locate(cost, demand, cap, f, time_limit_s=1.0)
     assert_valid(r, cost, demand, cap, f)
     assert 0.0 <= r.gap < 0.05
 
@@ -155,11 +156,24 @@ def test_brute_force_on_every_toy_of_a_family() -> None:
         assert locate(cost, demand, cap, f).objective == pytest.approx(best)
 
 
-def test_same_inputs_same_plan() -> None:
-    cost, demand, cap, f = random_instance(60, 10, 5)
-    a = locate(cost, demand, cap, f, time_limit_s=1.0, seed=3)
-    b = locate(cost, demand, cap, f, time_limit_s=1.0, seed=3)
+def test_same_inputs_same_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the work limits decide; the wall-clock safety net is pushed out of reach for a loaded test machine
+    monkeypatch.setattr(sys.modules["planning.layout.locate"], "WALL_SLACK", 1000.0)
+    cost, demand, cap, f = random_instance(50, 14, 5)  # 700 pairs: the neighbourhood search runs too
+    a = locate(cost, demand, cap, f, time_limit_s=0.5, seed=3)
+    b = locate(cost, demand, cap, f, time_limit_s=0.5, seed=3)
+    assert not a.wall_stopped and not b.wall_stopped  # the work limits, not the clock, ended both
     assert a.assign.tolist() == b.assign.tolist() and a.objective == b.objective and a.bound == b.bound
+
+
+def test_wall_clock_safety_net_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the module, not the function of the same name that planning.layout exports
+    monkeypatch.setattr(sys.modules["planning.layout.locate"], "WALL_SLACK", 0.0)
+    cost, demand, cap, f = random_instance(60, 12, 5)  # 720 pairs: the neighbourhood search runs
+    r = locate(cost, demand, cap, f, time_limit_s=5.0)
+    assert r.wall_stopped
+    assert_valid(r, cost, demand, cap, f)
+    assert locate([[1, 9], [9, 1]], [1, 1], [2, 2], [5, 5]).wall_stopped is False
 
 
 def test_total_capacity_below_demand_is_infeasible() -> None:
