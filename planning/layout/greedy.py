@@ -1,7 +1,8 @@
 """Warm start of the layout model: drop schools one at a time while the total cost falls.
 
 From today's layout (every existing school open), each group of a unit goes to its cheapest
-allowed open school and each school gets the classes its pupils need (at least the minimum of
+allowed open school (a school the merge rule does not allow only while the group's school of today
+stays open) and each school gets the classes its pupils need (at least the minimum of
 an open school); a school is then closed when every group it serves has another allowed school,
 no school overflows, and the total — the objective of :mod:`planning.layout.model` — falls.
 Schools are tried smallest first; rounds repeat until none can go. Deterministic.
@@ -29,12 +30,15 @@ class WarmStart:
     prob: LayoutProblem
     ok: NDArray[np.bool_]  # (n, 3, S)
     pair_total: NDArray[np.float64]  # (n, 3, S) yuan over the horizon
+    up: NDArray[np.bool_]  # (n, 3, S) allowed even when today's school closes (merge rule)
+    now: NDArray[np.int64]  # (n, 3) today's school (−1: none)
 
 
 def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions) -> tuple[float, NDArray[np.int64], NDArray[np.int64]]:
     """Total cost over the horizon of ``open_mask``, each group's school and the classes; ``inf`` if it fails."""
     prob, kids = w.prob, w.prob.children
-    c = np.where(w.ok & open_mask[None, None, :], w.pair_total, np.inf)
+    stays = open_mask[np.maximum(w.now, 0)] | (w.now < 0)
+    c = np.where(w.ok & open_mask[None, None, :] & (w.up | stays[:, :, None]), w.pair_total, np.inf)
     at = np.argmin(c, axis=2)
     best = np.take_along_axis(c, at[:, :, None], 2)[:, :, 0]
     if not np.all(np.isfinite(best) | (kids == 0)):
@@ -55,8 +59,8 @@ def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions)
     return float(fixed + teach + built + np.where(kids > 0, best, 0.0).sum()), at, classes
 
 
-def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> NDArray[np.bool_]:
-    """The open set after closing schools (never ``forced`` ones) while the total falls, from today's schools."""
+def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: int) -> NDArray[np.bool_]:
+    """The open set after closing schools (never ``forced`` ones, at most ``most``) while the total falls, from today's schools."""
     open_mask = w.prob.existing.copy()
     total, at, _ = evaluate(w, open_mask, options)
     if not math.isfinite(total):
@@ -65,7 +69,7 @@ def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> NDA
         served = np.bincount(at.ravel(), weights=w.prob.children.ravel(), minlength=len(open_mask))
         improved = False
         for s in np.argsort(served, kind="stable"):
-            if not open_mask[s] or forced[s]:
+            if not open_mask[s] or forced[s] or (w.prob.existing & ~open_mask).sum() >= most:
                 continue
             open_mask[s] = False
             val, got, _ = evaluate(w, open_mask, options)
