@@ -65,6 +65,7 @@ from geo.policy import (
     DAY_MAX_ONE_WAY_S,
     MAX_PUPILS_NINE_YEAR_SCHOOL,
     MAX_PUPILS_SINGLE_LEVEL_SCHOOL,
+    SMALL_RURAL_SCHOOL_PUPILS,
 )
 
 #: Teaching days and boarding weeks a school year (义务教育课程方案: 35 teaching weeks + review and exams).
@@ -73,7 +74,7 @@ BOARDING_WEEKS_YEAR: Final = 38
 #: Longest one-way trip of a boarder the plan creates (module docstring).
 PLAN_BOARDING_MAX_S: Final = 60 * 60
 #: Schools with fewer pupils may close (乡村小规模学校, 国办发〔2018〕27号).
-SMALL_SCHOOL_PUPILS: Final = 100
+SMALL_SCHOOL_PUPILS: Final = SMALL_RURAL_SCHOOL_PUPILS
 
 
 class LayoutOptions(BaseModel):
