@@ -12,7 +12,7 @@ Travel is by ``mode`` (default the school bus's road, ``drive``). The model and 
 the school ids the bureau keeps open.
 
 Files: ``decisions.csv`` (``school_id, name, decision, classes before/after per level,
-merged_into, year, construction_yuan, reason``), ``assignment.csv`` (``block_id, grades,
+merged_into, year, construction_yuan, reason, lon, lat``: WGS84, so that the map can draw the new sites), ``assignment.csv`` (``block_id, grades,
 children, today_school_id, school_id, travel_min, boarder, bus, beyond_limit``), ``costs.csv`` (``kind, yuan_per_year,
 yuan_total``) and ``metrics.json``. Result: :class:`LayoutResult`.
 """
@@ -232,6 +232,8 @@ def _tables(ctx: Context, res: LayoutResult, params: LayoutParams, where: gpd.Ge
         "merged_into": "" if d.merged_into is None else ids[d.merged_into], "year": res.year,
         "construction_yuan": round(d.construction_yuan), "reason": d.reason,
     } for d in plan.decisions])  # fmt: skip
+    wgs = where.geometry.to_crs(4326)
+    dec["lon"], dec["lat"] = wgs.x.round(6).to_numpy(), wgs.y.round(6).to_numpy()
     travel = _travel(ctx, params, where).reindex(res.block_ids, ids).dense()
     rows = []
     problem_kids, _ = _children(ctx, params)
