@@ -222,7 +222,8 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
         present = [k for k in DECISION_COLOURS if (dec["decision"] == k).any()]
         items: list[Item] = [("dot", DECISION_COLOURS[k], LABELS["new_site"][pick] if k == "new" else _DECISION[k][pick], 9 if k == "new" else 6)
                              for k in present]
-        legend_of(m).section(name, [*items, ("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)])
+        arrow: list[Item] = [("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)] if "merge" in present else []
+        legend_of(m).section(name, [*items, *arrow])
 
 
 #: Headers of the layout files' own columns in the workbook (the shared ones come from :func:`maps.i18n.display_table`).

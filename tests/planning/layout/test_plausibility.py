@@ -16,6 +16,7 @@ from planning.layout.model import LayoutPlan, LayoutProblem, plan_layout, receiv
 from planning.layout.options import LayoutOptions
 from planning.layout.problem import TIER_POINT, TIER_TOWN, TIER_URBAN, TIER_VILLAGE, pupils_today, tiers
 from planning.limits import SolveLimits
+from tests.planning.layout.test_layout_model import problem
 
 SPEED_M_S = 30_000 / 3600
 LIMITS = SolveLimits(time_limit_s=0.3, workers=1, seed=3)  # the rules hold for any plan found, optimal or not
@@ -115,3 +116,11 @@ def test_no_plan_from_cp_sat_returns_the_warm_start_with_a_bound() -> None:
     assert 0 < plan.bound <= plan.objective and 0 <= plan.gap < 1
     yearly = sum(v for k, v in plan.costs.items() if k != "construction")
     assert plan.objective == pytest.approx(plan.costs["construction"] + options.horizon_years * yearly)
+
+
+def test_the_warm_start_builds_a_needed_site_when_cp_sat_has_no_time() -> None:
+    # the town school holds 12 classes, 1,000 children live there and the village school is 45 min away: only the site serves them
+    p = problem([[500, 500, 0], [30, 30, 0]], [[5, 45, 6], [50, 5, 50]], existing=[True, True, False], classes_now=[[12, 0], [6, 0], [0, 0]],
+                max_classes=[[12, 0], [24, 0], [30, 0]])
+    plan = plan_layout(p, limits=SolveLimits(time_limit_s=1e-6, workers=1))
+    assert plan.status == "WARM_START" and plan.open[2] and plan.decisions[2].decision == "new"
