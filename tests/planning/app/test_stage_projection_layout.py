@@ -164,3 +164,11 @@ def test_plan_for_the_peak_serves_every_projected_year() -> None:
     # births fall: the peak is today's, more than the target year's
     assert kids(peak) > kids(target)
     assert kids(peak) == pytest.approx(np.rint(np.max([res.children(y) for y in range(2024, 2030)], axis=0)).sum())
+
+
+def test_layout_with_no_time_for_cp_sat_returns_the_warm_start_not_a_solver_failure() -> None:
+    lp = LayoutParams(deterministic_time_s=1e-6)
+    out = layout.STAGE.run(context(layout=lp), lp)
+    assert out.metrics["status"] == "WARM_START" and 0 <= out.metrics["gap"] < 1
+    assert out.metrics["bound_yuan"] <= out.metrics["objective_yuan"] and "WARM_START" in out.summary
+    assert set(out.files["decisions.csv"]["decision"]) <= {"keep", "shrink", "expand", "merge", "close"}
