@@ -50,7 +50,7 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -69,9 +69,11 @@ from geo.boundaries import county_outline, resolve_county
 from geo.crs import utm_crs_for
 from geo.errors import InputError, Problem
 from geo.model import Inputs
-from geo.policy import CLASS_SIZE_JUNIOR, CLASS_SIZE_PRIMARY, CLASS_SIZE_RURAL_INCOMPLETE_PRIMARY
+from geo.policy import CLASS_SIZE_JUNIOR, CLASS_SIZE_PRIMARY, CLASS_SIZE_RURAL_INCOMPLETE_PRIMARY, NATIONAL_BIRTHS_M
 
 __all__ = [
+    "AGE_COLUMNS",
+    "DEMO_BASE_YEAR",
     "DEMO_SEED",
     "DemoCounty",
     "build_demo",
@@ -83,6 +85,26 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEMO_SEED: int = 20260901
+
+# --- Children by age and the county's births (for the projection stage) --------------------------
+#: Year the demo's children counts describe (the projection's base year).
+DEMO_BASE_YEAR: Final = 2024
+#: Last year of the demo's births series (history to 2024, then the mid scenario).
+DEMO_BIRTHS_TO: Final = 2035
+#: Yearly change of births after 2024, mid scenario (assumption): about −1 % a year, between the 2023–2024
+#: rebound and the UN World Population Prospects 2024 medium variant's slow fall for China.
+FUTURE_BIRTHS_GROWTH: Final = -0.01
+#: A county's births fall faster than China's by this much a year per unit of its rural share of children
+#: (assumption: young adults leave the villages, so village births fall first).
+RURAL_BIRTH_DRIFT: Final = 0.03
+#: Children aged 0–5 per primary-age child of a unit relative to the county, by area type (assumption: young
+#: families live in the county seat and the towns — the rural-to-town shift of the youngest cohorts).
+YOUNG_TILT: Final = MappingProxyType({"urban": 1.15, "town": 1.05, "rural": 0.80})
+#: Survival of a birth cohort to its first school-year date and of children a year after (the projection's defaults).
+SURVIVAL_INFANT: Final = 0.995
+SURVIVAL_CHILD: Final = 0.9995
+#: Columns of the blocks layer with children by single year of age 0–14 (the demo writes them).
+AGE_COLUMNS: Final = tuple(f"age_{a}" for a in range(15))
 QINGJIAN_CODE: Final = "610830"
 #: The 9 towns of 清涧县 (public gazetteer lists, 2015 onwards); the seat first.
 QINGJIAN_TOWNSHIPS: Final = (
@@ -193,12 +215,16 @@ class DemoCounty:
         area type), ``schools`` (by level and kind), ``teachers``,
         ``students_primary``/``students_junior``, ``capacity_*``, ``road_edges``,
         ``road_km``.
+    births
+        The county's births by year (history to :data:`DEMO_BASE_YEAR`, then the mid scenario; see
+        :func:`county_births`), for the projection stage.
     """
 
     inputs: Inputs
     code: str
     name: str
     stats: Mapping[str, int | float]
+    births: Mapping[int, float] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def required_subjects(level: str, *, classes: int, teaching_point: bool = False) -> tuple[str, ...]:
@@ -317,6 +343,61 @@ def generate_county(
     g = _Generator(outline, code=code, name=name, scale=float(scale), seed=seed,
                    township_names=township_names, trunk_name=trunk_name)
     return g.run()
+
+
+# ----------------------------------------------------------------------------- ages and births
+
+
+def _cohort_survival(age: int) -> float:
+    return SURVIVAL_INFANT * SURVIVAL_CHILD ** max(age - 1, 0) if age > 0 else SURVIVAL_INFANT
+
+
+def county_births(primary_children: float, rural_share: float) -> dict[int, float]:
+    """The demo county's births, 2010–:data:`DEMO_BIRTHS_TO` (the real county's series is not available offline).
+
+    China's births (:data:`geo.policy.NATIONAL_BIRTHS_M`, 17.86 M in 2016, 9.02 M in 2023), falling
+    :data:`RURAL_BIRTH_DRIFT` × ``rural_share`` a year faster from 2016, after 2024 changing
+    :data:`FUTURE_BIRTHS_GROWTH` a year (mid scenario), scaled so that the cohorts of primary age
+    (6–11) in :data:`DEMO_BASE_YEAR`, survived, are the county's ``primary_children``.
+    """
+    last = max(NATIONAL_BIRTHS_M)
+    raw = {y: NATIONAL_BIRTHS_M[min(y, last)] * (1 + FUTURE_BIRTHS_GROWTH) ** max(y - last, 0)
+           * (1 - RURAL_BIRTH_DRIFT * rural_share) ** (y - 2016) for y in range(min(NATIONAL_BIRTHS_M), DEMO_BIRTHS_TO + 1)}
+    cohorts = sum(raw[DEMO_BASE_YEAR - a] * _cohort_survival(a) for a in range(6, 12))
+    scale = primary_children / cohorts if cohorts > 0 else 0.0
+    return {y: round(v * scale, 1) for y, v in raw.items()}
+
+
+def _split(total: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``(n, k)`` whole children: each row's ``total`` split by ``weights``, rows summing exactly.
+
+    Systematic rounding of the cumulative shares with an offset that differs row by row (golden-ratio
+    sequence), so that no column is favoured over many rows, without random draws.
+    """
+    exact = total[:, None].astype(float) * (weights / weights.sum())[None, :]
+    offset = (np.arange(len(total)) * 0.6180339887498949) % 1.0
+    cum = np.floor(np.cumsum(exact, axis=1) + offset[:, None] + 1e-9).astype(np.int64)
+    out = np.diff(np.concatenate([np.floor(offset[:, None] + 1e-9).astype(np.int64), cum], axis=1), axis=1)
+    out[:, -1] += total.astype(np.int64) - out.sum(axis=1)
+    return out
+
+
+def block_ages(primary: np.ndarray, junior: np.ndarray, area: np.ndarray, births: Mapping[int, float]) -> np.ndarray:
+    """``(n, 15)`` children by single year of age per unit, consistent with its primary (6–11) and junior (12–14) counts.
+
+    Ages 6–14 split each unit's counts by the county's cohorts (births of the year of birth, survived);
+    ages 0–5 are the county's cohorts placed on the units by their primary-age children times
+    :data:`YOUNG_TILT` of their area type, rounded per unit.
+    """
+    cohort = np.array([births[DEMO_BASE_YEAR - a] * _cohort_survival(a) for a in range(15)])
+    out = np.zeros((len(primary), 15), dtype=np.int64)
+    out[:, 6:12] = _split(primary, cohort[6:12])
+    out[:, 12:15] = _split(junior, cohort[12:15])
+    weight = primary * np.array([YOUNG_TILT.get(str(a), 1.0) for a in area])
+    if weight.sum() > 0:
+        young = np.rint(weight * cohort[:6].sum() / weight.sum()).astype(np.int64)
+        out[:, :6] = _split(young, cohort[:6])
+    return out
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -511,6 +592,7 @@ class _Generator:
         self.area_km2 = self.poly.area / 1e6
         self.given_towns = township_names
         self.trunk_name = trunk_name
+        self.births: dict[int, float] = {}  # the county's births, set with the blocks frame (county_births)
         # blocks grow with the scale; people (so pupils and teachers) and schools more slowly, so
         # that scale 100 gives tens of thousands of blocks, hundreds of schools and tens of
         # thousands of teachers, as the benchmarks need
@@ -1288,11 +1370,16 @@ class _Generator:
         )
         stats = self._stats(townships=len(has), blocks=len(blocks), schools=len(schools), teachers=len(teachers))
         log.info("demo county %s (%s): %s", self.name, self.code, stats)
-        return DemoCounty(inputs=inputs, code=self.code, name=self.name, stats=MappingProxyType(stats))
+        return DemoCounty(inputs=inputs, code=self.code, name=self.name, stats=MappingProxyType(stats),
+                          births=MappingProxyType(self.births))
 
     def _blocks_frame(self, town_name: np.ndarray) -> gpd.GeoDataFrame:
         blk = self.blk
-        return gpd.GeoDataFrame(
+        sp, sj = blk["students_primary"].to_numpy(np.int64), blk["students_junior"].to_numpy(np.int64)
+        area = blk["area_type"].to_numpy()
+        self.births = county_births(float(sp.sum()), float(sp[area == "rural"].sum() / max(sp.sum(), 1)))
+        ages = block_ages(sp, sj, area, self.births)
+        frame = gpd.GeoDataFrame(
             {
                 "block_id": pd.array(blk["block_id"], dtype="str"),
                 "name": pd.array(blk["name"], dtype="str"),
@@ -1310,6 +1397,9 @@ class _Generator:
             },
             geometry=self.blk_geom, crs=self.crs,
         )
+        for a, col in enumerate(AGE_COLUMNS):
+            frame.insert(len(frame.columns) - 1, col, ages[:, a])
+        return frame
 
     def _schools_frame(self, town_name: np.ndarray) -> gpd.GeoDataFrame:
         sch = self.sch

@@ -312,7 +312,9 @@ BLOCKS = LayerSpec(
     geometry="point_or_polygon",
     id_column="block_id",
     sheets=("居住区", "小区", "小区村", "村", "社区", "村社区"),
-    passthrough=("population",),  # the demo's residents per unit
+    # the demo's residents per unit and its children by single year of age (age_0 .. age_14), which the
+    # projection stage reads when every one is there
+    passthrough=("population", *(f"age_{a}" for a in range(15))),
     columns=(
         Column("block_id", "id", True, ("小区代码", "村代码", "编号", "id"), description="unique residential unit code"),
         Column("name", "str", False, ("名称", "小区名称", "村名"), description="小区, 村 or 社区 name"),

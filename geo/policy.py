@@ -93,6 +93,14 @@ SCHOOL_BUS_MIN_SEATS: Final = 7
 BOARDING_ALLOWANCE_YUAN: Final = MappingProxyType({"primary": 1000, "junior": 1250})
 NUTRITION_YUAN_PER_DAY: Final = 5
 
+# --- Births (DOMAIN.md §6) ----------------------------------------------------------
+#: China's births (出生人口), millions, from the National Bureau of Statistics' yearly statistical
+#: communiqués (国民经济和社会发展统计公报), 2010–2024; 2020 as revised after the 7th census.
+NATIONAL_BIRTHS_M: Final = MappingProxyType({
+    2010: 15.92, 2011: 16.04, 2012: 16.35, 2013: 16.40, 2014: 16.87, 2015: 16.55, 2016: 17.86, 2017: 17.23,
+    2018: 15.23, 2019: 14.65, 2020: 12.02, 2021: 10.62, 2022: 9.56, 2023: 9.02, 2024: 9.54,
+})  # fmt: skip
+
 
 def class_size(level: str) -> int:
     """Standard class size (班额) of a level, ``primary`` or ``junior``."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import folium
+import geopandas as gpd
 import pandas as pd
 import shapely
 
@@ -52,6 +53,15 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "kind": ("类别", "Kind"),
     "per_year": ("每年", "Per year"),
     "total": ("规划期合计", "Over the horizon"),
+    "trips": ("最远单程：寄宿生 {board:.0f} 分钟，一至三年级走读 {day:.0f} 分钟，被撤并学校的学生 {merged:.0f} 分钟；"
+              "撤并 {closed:.0%} 的学校（上限 {cap:.0%}）。",
+              "Longest one-way trips: boarders {board:.0f} min, grades 1–3 by day {day:.0f} min, children of a merged school {merged:.0f} min; "
+              "{closed:.0%} of the schools close (at most {cap:.0%})."),
+    "rules": ("撤并规则：只并入更高类型或同类中规模不小于本校的学校，不并入教学点；乡镇和县城学校、在校生 100 人及以上的学校保留；"
+              "寄宿生单程不超过 {board:.0f} 分钟；每名学生都须在政策时限内有校可上（国办发〔2012〕48号）。",
+              "Merge rules: a school merges only into a school of a higher kind, or of its kind and at least its size, never into a teaching "
+              "point; township and county-seat schools and schools of 100+ pupils stay; boarders travel ≤ {board:.0f} min; every child "
+              "keeps a school within the limits (国办发〔2012〕48号)."),
     "hearing": ("撤并农村学校须听取家长意见并举行听证（国办发〔2012〕48号）；一至三年级不寄宿、单程不超过 30 分钟（国办发〔2018〕27号）。",
                 "Closing a rural school needs the parents' consultation and a hearing (国办发〔2012〕48号); grades 1–3 do not board and "
                 "travel ≤ 30 minutes (国办发〔2018〕27号)."),
@@ -86,6 +96,12 @@ _REASON: Mapping[str, tuple[str, str]] = {
     "teaching point: the only school within the day limit for some children of grades 1-3": (
         "教学点：部分一至三年级儿童走读时限内唯一的学校，保留",
         "teaching point: the only school within the day limit for some children of grades 1-3",
+    ),
+    "township or county-seat school: kept (close_town_and_urban = false)": (
+        "乡镇或县城学校，保留", "township or county-seat school: kept",
+    ),
+    "not a small school (close_below_pupils): kept": (
+        "非乡村小规模学校（在校生 100 人及以上），保留", "not a small school (100 pupils or more today): kept",
     ),
 }
 _COLUMNS: Mapping[str, tuple[str, str]] = {
@@ -123,7 +139,8 @@ def section(run: RunResult, params: ReportParams) -> str:
     counts = "，".join if lang == "zh" else ", ".join
     listed = counts(f"{_DECISION[k][pick]} {v}" for k, v in dict(m.get("decisions", {})).items())
     c = dict(m.get("costs_yuan", {}))
-    h = int(getattr(run.scenario.stages.get(STAGE), "horizon_years", 10))
+    stage_params = run.scenario.stages.get(STAGE)
+    h = int(getattr(stage_params, "horizon_years", 10))
     unit = 1e8 if lang == "zh" else 1e9
     beyond = sum(int(v) for v in dict(m.get("beyond_limits_children", {})).values())
     points = [
@@ -131,6 +148,10 @@ def section(run: RunResult, params: ReportParams) -> str:
         _t("children", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
         _t("cost", lang, h=h, total=float(m.get("objective_yuan", 0)) / unit, built=float(c.get("construction", 0)) / unit,
            bound=float(m.get("bound_yuan", 0)) / unit),
+        _t("trips", lang, board=float(m.get("longest_boarder_min", 0)), day=float(m.get("longest_day_grades_1_3_min", 0)),
+           merged=float(m.get("longest_merged_child_min", 0)), closed=float(m.get("closed_share", 0)),
+           cap=float(getattr(stage_params, "max_close_share", 0.25))),
+        _t("rules", lang, board=float(getattr(stage_params, "boarding_max_s", 3600)) / 60),
         _t("hearing", lang),
     ]
     names = school_names(run)
@@ -155,7 +176,21 @@ DECISION_COLOURS: Mapping[str, str] = {
 LABELS: Mapping[str, tuple[str, str]] = {
     "layout": ("学校布局", "School layout"),
     "layout_arrow": ("箭头：撤并学校 → 接收学校", "Arrows: merged school → receiving school"),
+    "new_site": ("新建学校（候选校址）", "new school (candidate site)"),
 }
+
+
+def _site_xy(dec: pd.DataFrame, ctx: MapContext) -> dict[str, tuple[float, float]]:
+    """Candidate sites of the plan (rows of ``decisions.csv`` that are not schools) → map position, from its lon/lat."""
+    if not {"lon", "lat"} <= set(dec.columns):
+        return {}
+    known = set(as_ids(ctx.run.inputs.schools["school_id"]))
+    sites = dec[~as_ids(dec["school_id"]).isin(known)].dropna(subset=["lon", "lat"])
+    if sites.empty:
+        return {}
+    frame = gpd.GeoDataFrame({"school_id": as_ids(sites["school_id"]).to_numpy()},
+                             geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs="EPSG:4326")
+    return school_xy(frame, ctx.display)
 
 
 def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
@@ -165,14 +200,15 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
         return
     lang = ctx.display.language
     pick = 0 if lang == "zh" else 1
-    xy = school_xy(ctx.run.inputs.schools, ctx.display)
+    xy = school_xy(ctx.run.inputs.schools, ctx.display) | _site_xy(dec, ctx)
     geoms: list[shapely.Geometry] = []
     props: list[dict[str, object]] = []
     for row in dec.itertuples():
         sid, kind = str(row.school_id), str(row.decision)
         if sid not in xy or kind == "not built":
             continue
-        tip = (f"<b>{esc(ctx.names.get(sid, sid))}</b>: {esc(_DECISION.get(kind, (kind, kind))[pick])}<br>"
+        own = str(getattr(row, "name", sid))  # a candidate site's name is only in decisions.csv
+        tip = (f"<b>{esc(ctx.names.get(sid, own))}</b>: {esc(_DECISION.get(kind, (kind, kind))[pick])}<br>"
                f"{row.classes_primary_before}+{row.classes_junior_before} → {row.classes_primary_after}+{row.classes_junior_after}")
         into = as_ids(pd.Series([row.merged_into])).iloc[0]
         if kind == "merge" and into in xy:
@@ -180,12 +216,14 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
             geoms += [_arc(xy[sid], xy[into], bend=0.12), _arrowhead(xy[sid], xy[into], bend=0.12)]
             props += [{"c": DECISION_COLOURS["merge"], "w": 2.0, "t": tip}, {"c": DECISION_COLOURS["merge"], "w": 1, "t": tip}]
         geoms.append(shapely.Point(xy[sid]))
-        props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 6, "t": tip})
+        props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 9 if kind == "new" else 6, "t": tip})
     name = LABELS["layout"][pick]
     if add_layer(m, name, geoms, props, base={"color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95, "opacity": 0.85}) is not None:
         present = [k for k in DECISION_COLOURS if (dec["decision"] == k).any()]
-        items: list[Item] = [("dot", DECISION_COLOURS[k], _DECISION[k][pick], 6) for k in present]
-        legend_of(m).section(name, [*items, ("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)])
+        items: list[Item] = [("dot", DECISION_COLOURS[k], LABELS["new_site"][pick] if k == "new" else _DECISION[k][pick], 9 if k == "new" else 6)
+                             for k in present]
+        arrow: list[Item] = [("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)] if "merge" in present else []
+        legend_of(m).section(name, [*items, *arrow])
 
 
 #: Headers of the layout files' own columns in the workbook (the shared ones come from :func:`maps.i18n.display_table`).

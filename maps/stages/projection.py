@@ -19,6 +19,7 @@ STAGE = "projection"
 COUNTY = "county.csv"
 UNITS = "units.csv"
 SCHOOLS = "schools.csv"
+BACKTEST = "backtest.csv"
 
 HEADING = ("学龄人口预测", "School-age projection")
 
@@ -37,6 +38,14 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "county": ("出生人口采用本县数据；之后按{scenario}方案。", "Births: the county's own series; later years follow the {scenario} scenario."),
     "trend": ("小学适龄人口由 {y0} 年的 {p0:,} 人变为 {y1} 年的 {p1:,} 人（{chg:+.0%}），初中由 {j0:,} 人变为 {j1:,} 人（{jchg:+.0%}）。",
               "Primary-age children go from {p0:,} in {y0} to {p1:,} in {y1} ({chg:+.0%}); junior from {j0:,} to {j1:,} ({jchg:+.0%})."),
+    "backtest": (
+        "回测：从 {y0} 年的回推数据预测 {k} 年至 {y1} 年，与现状相比，全县小学 {cp:+.1%}、初中 {cj:+.1%}；"
+        "各居住区加权绝对误差小学 {up:.1%}、初中 {uj:.1%}"
+        "（回推数据由现状年龄结构倒推，检验的是方法——出生分配与乡村人口迁移——而非数据；见 {file}）。",
+        "Back-test: projected {k} years from a back-cast of {y0} to {y1} and compared with today: county primary {cp:+.1%}, junior {cj:+.1%}; "
+        "units off by {up:.1%} (primary) and {uj:.1%} (junior), weighted (the back-cast is today's ages made younger, so this tests the "
+        "method — placing births, the rural shift — not the data; {file}).",
+    ),
     "per_school": ("按现行学区，各校每年生源见 {file}。", "Each school's children under today's zones, by year: {file}."),
 }
 
@@ -62,6 +71,13 @@ def section(run: RunResult, params: ReportParams) -> str:
         _t("county" if metrics.get("births_source") == "county" else "national", lang, scenario=scenario),
         _t("per_school", lang, file=stage_path(STAGE, SCHOOLS)),
     ]
+    back = stage_frame(run, STAGE, BACKTEST)
+    if back is not None and len(back) == 2:
+        row = back.set_index("level")
+        k, y1 = int(row["years"].iloc[0]), int(first["year"])
+        points.append(_t("backtest", lang, k=k, y0=y1 - k, y1=y1, cp=float(row.loc["primary", "county_error"]),
+                         cj=float(row.loc["junior", "county_error"]), up=float(row.loc["primary", "unit_error"]),
+                         uj=float(row.loc["junior", "unit_error"]), file=stage_path(STAGE, BACKTEST)))
     chart = charts.paired_bar_chart(
         [str(y) for y in county["year"]], county["primary"].tolist(), county["junior"].tolist(),
         title=_t("chart", lang), names=(_t("primary", lang), _t("junior", lang)),

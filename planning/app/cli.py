@@ -245,6 +245,8 @@ def demo_inputs(
     files: dict[str, Any] = {_demo_file(layer): frame for layer, frame in layers.items() if frame is not None}
     scenario_dict = demo_scenario_dict(seed, solver.time_limit_s, solver.workers, strict=strict)
     scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
+    if demo.births and "projection" in scenario_dict:  # the demo county's births series (geo.demo.county_births)
+        scenario_dict["projection"]["births"] = {str(y): float(v) for y, v in sorted(demo.births.items())}
     files["scenario.toml"] = tomli_w.dumps(scenario_dict)
     return demo, files
 

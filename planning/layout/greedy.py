@@ -1,10 +1,12 @@
 """Warm start of the layout model: drop schools one at a time while the total cost falls.
 
-From today's layout (every existing school open), each group of a unit goes to its cheapest
-allowed open school and each school gets the classes its pupils need (at least the minimum of
+From every school and candidate site open, each group of a unit goes to its cheapest
+allowed open school (a school the merge rule does not allow only while the group's school of today
+stays open) and each school gets the classes its pupils need (at least the minimum of
 an open school); a school is then closed when every group it serves has another allowed school,
 no school overflows, and the total — the objective of :mod:`planning.layout.model` — falls.
-Schools are tried smallest first; rounds repeat until none can go. Deterministic.
+Schools and sites are tried smallest first (a site costs its building, so it goes unless the
+children need it); rounds repeat until none can go. Deterministic.
 """
 
 from __future__ import annotations
@@ -29,23 +31,59 @@ class WarmStart:
     prob: LayoutProblem
     ok: NDArray[np.bool_]  # (n, 3, S)
     pair_total: NDArray[np.float64]  # (n, 3, S) yuan over the horizon
+    up: NDArray[np.bool_]  # (n, 3, S) allowed even when today's school closes (merge rule)
+    now: NDArray[np.int64]  # (n, 3) today's school (−1: none)
+
+
+def _loads(prob: LayoutProblem, at: NDArray[np.int64], n_s: int) -> NDArray[np.float64]:
+    """``(S, 2)`` pupils per school and level of the assignment ``at``."""
+    kids = prob.children
+    load = np.zeros((n_s, 2))
+    for g, lvl in enumerate(GROUP_LEVEL):
+        load[:, lvl] += np.bincount(at[:, g], weights=np.where(kids[:, g] > 0, kids[:, g], 0), minlength=n_s)
+    return load
+
+
+def _fill(prob: LayoutProblem, c: NDArray[np.float64], options: LayoutOptions) -> NDArray[np.int64]:
+    """Each group's school when the cheapest overflow some: the largest groups first, each to its cheapest school with room
+    (whole classes up to ``max_classes``, the school-size limit)."""
+    size = np.array([options.class_size_primary, options.class_size_junior])
+    room = (prob.max_classes * size[None, :]).astype(float)
+    total = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
+    at = np.argmin(c, axis=2)
+    kids = prob.children
+    for flat in np.argsort(-kids.ravel(), kind="stable"):
+        i, g = divmod(int(flat), 3)
+        k = float(kids[i, g])
+        if k <= 0:
+            break
+        lvl = GROUP_LEVEL[g]
+        fits = np.isfinite(c[i, g]) & (room[:, lvl] >= k) & (total >= k)
+        if fits.any():
+            s = int(np.argmin(np.where(fits, c[i, g], np.inf)))
+            room[s, lvl] -= k
+            total[s] -= k
+            at[i, g] = s
+    return at.astype(np.int64)
 
 
 def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions) -> tuple[float, NDArray[np.int64], NDArray[np.int64]]:
     """Total cost over the horizon of ``open_mask``, each group's school and the classes; ``inf`` if it fails."""
     prob, kids = w.prob, w.prob.children
-    c = np.where(w.ok & open_mask[None, None, :], w.pair_total, np.inf)
+    stays = open_mask[np.maximum(w.now, 0)] | (w.now < 0)
+    c = np.where(w.ok & open_mask[None, None, :] & (w.up | stays[:, :, None]), w.pair_total, np.inf)
     at = np.argmin(c, axis=2)
+    size = np.array([options.class_size_primary, options.class_size_junior])
+    cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school)
+    load = _loads(prob, at, len(open_mask))
+    if np.any(np.ceil(load / size) > prob.max_classes) or np.any(load.sum(axis=1) > cap):
+        at = _fill(prob, c, options)
+        load = _loads(prob, at, len(open_mask))
     best = np.take_along_axis(c, at[:, :, None], 2)[:, :, 0]
     if not np.all(np.isfinite(best) | (kids == 0)):
         return math.inf, at, np.zeros((len(open_mask), 2), dtype=np.int64)
-    load = np.zeros((len(open_mask), 2))
-    for g, lvl in enumerate(GROUP_LEVEL):
-        load[:, lvl] += np.bincount(at[:, g], weights=np.where(kids[:, g] > 0, kids[:, g], 0), minlength=len(open_mask))
-    size = np.array([options.class_size_primary, options.class_size_junior])
     need = np.maximum(np.ceil(load / size), min_classes(prob, (options.min_classes_primary, options.min_classes_junior)))
     classes = np.where(open_mask[:, None] & prob.levels, need, 0).astype(np.int64)
-    cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school)
     if np.any(classes > prob.max_classes) or np.any(load.sum(axis=1) > cap):
         return math.inf, at, classes
     h = options.horizon_years
@@ -55,9 +93,10 @@ def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions)
     return float(fixed + teach + built + np.where(kids > 0, best, 0.0).sum()), at, classes
 
 
-def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> NDArray[np.bool_]:
-    """The open set after closing schools (never ``forced`` ones) while the total falls, from today's schools."""
-    open_mask = w.prob.existing.copy()
+def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: int) -> NDArray[np.bool_]:
+    """The open set after closing schools (never ``forced`` ones, at most ``most`` of today's) and dropping candidate
+    sites while the total falls, from every school and site open."""
+    open_mask = np.ones(len(w.prob.existing), dtype=bool)
     total, at, _ = evaluate(w, open_mask, options)
     if not math.isfinite(total):
         return open_mask
@@ -65,7 +104,7 @@ def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> NDA
         served = np.bincount(at.ravel(), weights=w.prob.children.ravel(), minlength=len(open_mask))
         improved = False
         for s in np.argsort(served, kind="stable"):
-            if not open_mask[s] or forced[s]:
+            if not open_mask[s] or forced[s] or (w.prob.existing & ~open_mask).sum() >= most:
                 continue
             open_mask[s] = False
             val, got, _ = evaluate(w, open_mask, options)

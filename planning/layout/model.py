@@ -5,24 +5,35 @@ three groups, grades 1–3, 4–6 (primary) and 7–9 (junior), for the target y
 
 Formulation (CP-SAT, one worker, deterministic time limit):
 
-- ``open_s`` (bool): the school or candidate site runs; fixed to 1 for ``keep`` schools and for
-  teaching points that are some unit's only school for grades 1–3 within the day limit.
+- ``open_s`` (bool): the school or candidate site runs; fixed to 1 for ``keep`` schools, for
+  teaching points that are some unit's only school for grades 1–3 within the day limit, and for the
+  schools the merge rules keep (township and county-seat schools, schools of 100 pupils or more:
+  :mod:`planning.layout.options`).
 - ``cls_sl`` (int): classes of level ``l`` at ``s``; ``min_classes·open ≤ cls ≤ max_classes·open``
   for the levels ``s`` teaches (teaching points: at least 1, grades 1–3 only).
 - ``x_igs`` (bool): group ``g`` of unit ``i`` goes to ``s`` (one school per unit and group). A pair
   is allowed when ``s`` teaches the level and the trip is within the day limit, or — grades 4–9
-  only — ``s`` boards and the trip is within the boarding limit (then the children board).
+  only — ``s`` boards and the trip is within the boarding limit (then the children board). With
+  ``merge_rule = "up"``, ``x_igs ≤ open_t`` where ``t`` is the group's school today and ``s`` does not
+  rank above it (a higher kind, or the same kind and at least as many pupils; never a teaching point):
+  the children of a closed school go up, never into a smaller school or a teaching point.
 - Capacity in whole classes: ``Σ children·x ≤ class_size_l·cls_sl``; size:
   ``Σ children·x ≤ max pupils (nine-year when s teaches both levels)``.
 - ``new_sl ≥ cls_sl − classes_now_sl`` (classes built).
 
 Objective, yuan: construction per new class and per new site, plus ``horizon_years`` × the yearly
 costs: per open school, per class, and per child of each pair (school bus beyond ``bus_from_s``,
-boarding allowance, travel time valued per hour).
+boarding allowance and care, travel time valued per hour).
+
+When CP-SAT finds no layout within its budget, the plan is the warm start's
+(:mod:`planning.layout.greedy`, feasible under the same rules) with status ``WARM_START`` and a
+lower bound from the relaxation below (every group at its cheapest allowed school, the classes the
+county's children fill at least, the schools that must stay open) or CP-SAT's, whichever is higher.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,7 +44,20 @@ from ortools.sat.python import cp_model
 from geo.errors import InfeasibleError, Shortfall, SolverError
 from planning.layout.greedy import WarmStart, drop, evaluate
 from planning.layout.options import BOARDING_WEEKS_YEAR, SCHOOL_DAYS_YEAR, LayoutOptions
-from planning.layout.problem import GROUP_LEVEL, GROUPS, LEVELS, NEAREST_SCHOOLS, NEW_SITE_YUAN, OBJ_UNIT_YUAN, LayoutProblem, min_classes
+from planning.layout.problem import (
+    GROUP_LEVEL,
+    GROUPS,
+    LEVELS,
+    NEAREST_SCHOOLS,
+    NEW_SITE_YUAN,
+    OBJ_UNIT_YUAN,
+    TIER_POINT,
+    TIER_TOWN,
+    LayoutProblem,
+    min_classes,
+    pupils_today,
+    tiers,
+)
 from planning.limits import SolveLimits
 
 __all__ = ["GROUPS", "GROUP_LEVEL", "LEVELS", "LayoutPlan", "LayoutProblem", "SchoolDecision", "plan_layout"]
@@ -125,11 +149,17 @@ def nearest_beyond(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.boo
     return out
 
 
-def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> None:
+def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], boards: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> None:
+    """Allow each group ``beyond`` the limits its nearest school of the level and — grades 4–9 — its nearest boarding
+    school, where it boards (both beyond the limits: the plan does not make their trip longer than it must be)."""
     for i, g in zip(*np.nonzero(beyond)):
         lvl = GROUP_LEVEL[g]
         teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
         ok[i, g, int(np.argmin(np.where(teaches, prob.travel_s[i], np.inf)))] = True
+        hall = np.where(teaches & prob.boarding, prob.travel_s[i], np.inf)
+        if g > 0 and np.isfinite(hall.min()):
+            s = int(np.argmin(hall))
+            ok[i, g, s] = boards[i, g, s] = True
 
 
 def _nearest_only(prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -152,6 +182,54 @@ def _needed_points(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.boo
         s = int(np.flatnonzero(ok[i, 0])[0])
         need[s] |= bool(prob.teaching_point[s])
     return need
+
+
+def receivers(prob: LayoutProblem, options: LayoutOptions = _DEFAULT) -> NDArray[np.bool_]:
+    """``(S, S)``: children of school ``s`` (row) may move to ``t`` (column) under ``merge_rule``.
+
+    ``up``: ``t`` is ``s``, a candidate site, or a school that is not a teaching point and ranks above
+    ``s`` (:func:`~planning.layout.problem.tiers`) or alike with at least as many pupils today.
+    """
+    n_s = len(prob.existing)
+    if options.merge_rule == "any":
+        return np.ones((n_s, n_s), dtype=bool)
+    tier = tiers(prob)
+    size = pupils_today(prob, (options.class_size_primary, options.class_size_junior))
+    up = (tier[None, :] > tier[:, None]) | ((tier[None, :] == tier[:, None]) & (size[None, :] >= size[:, None]))
+    return (up & (tier[None, :] != TIER_POINT)) | ~prob.existing[None, :] | np.eye(n_s, dtype=bool)
+
+
+def merge_pairs(prob: LayoutProblem, now: NDArray[np.int64], options: LayoutOptions = _DEFAULT) -> NDArray[np.bool_]:
+    """``(n, 3, S)``: the group may go to the school even if its school of today closes (:func:`receivers`);
+    elsewhere only while today's school stays open (a zone change, not a merger)."""
+    out = np.ones((*prob.children.shape, len(prob.existing)), dtype=bool)
+    i, g = np.nonzero(now >= 0)
+    out[i, g] = receivers(prob, options)[now[i, g]]
+    return out
+
+
+#: Why the rules keep a school open (the report translates these).
+WHY_BUREAU = "kept by the bureau"
+WHY_POINT = "teaching point: the only school within the day limit for some children of grades 1-3"
+WHY_TOWN = "township or county-seat school: kept (close_town_and_urban = false)"
+WHY_LARGE = "not a small school (close_below_pupils): kept"
+
+
+def _kept(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOptions) -> dict[int, str]:
+    """Schools that stay open whatever the cost, and why (the first reason that applies)."""
+    tier = tiers(prob)
+    size = pupils_today(prob, (options.class_size_primary, options.class_size_junior))
+    rules = (
+        (prob.keep, WHY_BUREAU),
+        (_needed_points(prob, ok), WHY_POINT),
+        (prob.existing & (tier >= TIER_TOWN) & (not options.close_town_and_urban), WHY_TOWN),
+        (prob.existing & (size >= options.close_below_pupils), WHY_LARGE),
+    )
+    why: dict[int, str] = {}
+    for mask, reason in rules:
+        for s in np.flatnonzero(mask):
+            why.setdefault(int(s), reason)
+    return why
 
 
 def _check_feasible(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOptions) -> None:
@@ -189,8 +267,14 @@ def _yuan(v: float) -> int:
     return round(v / OBJ_UNIT_YUAN)
 
 
-def _build(prob: LayoutProblem, ok: NDArray[np.bool_], cost: NDArray[np.float64], forced: NDArray[np.bool_], options: LayoutOptions) -> _Vars:
-    """The CP-SAT model of the module docstring."""
+def close_limit(prob: LayoutProblem, options: LayoutOptions = _DEFAULT) -> int:
+    """Most of today's schools the plan may close (``max_close_share``, rounded down)."""
+    return math.floor(options.max_close_share * int(prob.existing.sum()) + 1e-9)
+
+
+def _build(prob: LayoutProblem, ok: NDArray[np.bool_], cost: NDArray[np.float64], forced: NDArray[np.bool_], options: LayoutOptions,
+           rule: tuple[NDArray[np.bool_], NDArray[np.int64]]) -> _Vars:
+    """The CP-SAT model of the module docstring; ``rule`` is :func:`merge_pairs` and today's school of each group."""
     m = cp_model.CpModel()
     n_s = len(prob.existing)
     h = options.horizon_years
@@ -224,6 +308,14 @@ def _build(prob: LayoutProblem, ok: NDArray[np.bool_], cost: NDArray[np.float64]
         m.add(sum(pupils) <= size * opened[s])  # type: ignore[arg-type]
     for i, g in zip(*np.nonzero(prob.children > 0)):
         m.add_exactly_one([v.x[int(i), int(g), int(s)] for s in np.flatnonzero(ok[i, g])])
+    closable = [opened[s] for s in np.flatnonzero(prob.existing & ~forced)]
+    most = close_limit(prob, options)
+    if len(closable) > most:
+        m.add(sum(closable) >= len(closable) - most)
+    up, now = rule
+    for (i, g, s), var in v.x.items():
+        if not up[i, g, s]:
+            m.add_implication(var, opened[int(now[i, g])])
     obj += [_yuan(h * cost[i, g, s]) * var for (i, g, s), var in v.x.items()]
     m.minimize(sum(obj))  # type: ignore[arg-type]
     return v
@@ -238,18 +330,28 @@ def current_schools(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.in
     return np.where(np.isfinite(t.min(axis=2)), out, -1).astype(np.int64)
 
 
-def _hint(v: _Vars, w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> None:
-    """The warm start's plan (:func:`planning.layout.greedy.drop`): open schools, each group's school, classes."""
-    opened = drop(w, forced, options)
-    _, at, classes = evaluate(w, opened, options)
+def _hint(v: _Vars, warm: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]], prob: LayoutProblem) -> None:
+    """The warm start's plan (:func:`planning.layout.greedy.drop`) as CP-SAT's hint: open schools, each group's school, classes."""
+    opened, at, classes = warm
     for s, var in enumerate(v.open):
         v.model.add_hint(var, bool(opened[s]))
     for (s, lvl), var in v.cls.items():
-        c = min(int(classes[s, lvl]), int(w.prob.max_classes[s, lvl]))
+        c = min(int(classes[s, lvl]), int(prob.max_classes[s, lvl]))
         v.model.add_hint(var, c)
-        v.model.add_hint(v.new[s, lvl], max(c - int(w.prob.classes_now[s, lvl]), 0))
+        v.model.add_hint(v.new[s, lvl], max(c - int(prob.classes_now[s, lvl]), 0))
     for (i, g, s), var in v.x.items():
         v.model.add_hint(var, int(at[i, g]) == s)
+
+
+_Plan = tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]
+
+
+def _warm(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> tuple[float, _Plan]:
+    """The warm start's total (``inf`` when it found no plan) and plan: open schools, each group's school, classes."""
+    opened = drop(w, forced, options, close_limit(w.prob, options))
+    total, at, classes = evaluate(w, opened, options)
+    assign = np.where(w.prob.children > 0, at, -1).astype(np.int64)
+    return total, (opened, classes, assign)
 
 
 def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
@@ -266,9 +368,34 @@ def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
             "no layout fits the class and school-size limits with every child placed",
             hint="raise max_classes of schools near the crowded units, add candidate sites, or allow boarding",
         )
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise SolverError(f"CP-SAT stopped with status {solver.status_name(status)} and no layout; raise the time limit")
     return solver, solver.status_name(status)
+
+
+def _extract(v: _Vars, solver: cp_model.CpSolver, shape: tuple[int, ...]) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
+    """CP-SAT's plan: open schools, classes, each group's school."""
+    opened = np.array([solver.boolean_value(o) for o in v.open], dtype=bool)
+    classes = np.zeros((len(opened), 2), dtype=np.int64)
+    for (s, lvl), var in v.cls.items():
+        classes[s, lvl] = solver.value(var)
+    assign = np.full(shape, -1, dtype=np.int64)
+    for (i, g, s), var in v.x.items():
+        if solver.boolean_value(var):
+            assign[i, g] = s
+    return opened, classes, assign
+
+
+def relaxed_bound(prob: LayoutProblem, ok: NDArray[np.bool_], pair_total: NDArray[np.float64], forced: NDArray[np.bool_],
+                  options: LayoutOptions) -> float:
+    """A lower bound on the total: each group at its cheapest allowed school, the classes the county's children of each
+    level fill at least (whole classes), and the running cost of the schools that must stay open."""
+    kids = prob.children > 0
+    pairs = float(np.where(kids, np.where(ok, pair_total, np.inf).min(axis=2), 0.0).sum())
+    h = options.horizon_years
+    classes = 0.0
+    for lvl in range(2):
+        n = prob.children[:, [g for g in range(3) if GROUP_LEVEL[g] == lvl]].sum()
+        classes += math.ceil(n / options.class_size(lvl)) * options.class_yuan_year(lvl)
+    return pairs + h * (classes + options.school_yuan_year * float((forced & prob.existing).sum()))
 
 
 def _costs(prob: LayoutProblem, plan: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]], cost_parts: tuple[NDArray[np.float64], ...],
@@ -296,9 +423,10 @@ def _cost_parts(prob: LayoutProblem, boards: NDArray[np.bool_], options: LayoutO
     kids = prob.children[:, :, None].astype(float)
     allowance = np.array([options.boarding_yuan_primary, options.boarding_yuan_primary, options.boarding_yuan_junior])[None, :, None]
     bus = np.where(~boards & (t > options.bus_from_s), options.bus_yuan_per_child_year, 0.0) * kids
-    board = np.where(boards, allowance, 0.0) * kids
+    board = np.where(boards, allowance + options.boarding_care_yuan_per_child_year, 0.0) * kids
     hours = np.where(boards, 2 * t / 3600 * BOARDING_WEEKS_YEAR, 2 * t / 3600 * SCHOOL_DAYS_YEAR)
-    return bus, board, options.travel_yuan_per_hour * hours * kids
+    escort = np.array([options.escort_factor_lower, 1.0, 1.0])[None, :, None]
+    return bus, board, options.travel_yuan_per_hour * hours * kids * escort
 
 
 def _decide(prob: LayoutProblem, s: int, plan: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]], now: NDArray[np.int64],
@@ -323,6 +451,16 @@ def _decide(prob: LayoutProblem, s: int, plan: tuple[NDArray[np.bool_], NDArray[
     return SchoolDecision(s, kind, before, after, into, built, why.get(s, ""))
 
 
+def _prepare(prob: LayoutProblem, options: LayoutOptions) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]:
+    """Allowed pairs (limits, nearest beyond them, merge rule, nearest schools), boarding pairs, groups beyond, today's schools."""
+    ok, boards = allowed_pairs(prob, options)
+    beyond = nearest_beyond(prob, ok) if options.beyond_limits == "nearest" else np.zeros(prob.children.shape, dtype=bool)
+    _allow_nearest(prob, ok, boards, beyond)
+    _check_feasible(prob, ok, options)
+    now = current_schools(prob, ok)
+    return _nearest_only(prob, ok, now), boards, beyond, now
+
+
 def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limits: SolveLimits | None = None) -> LayoutPlan:
     """Solve the layout model (module docstring) for one target year.
 
@@ -332,38 +470,47 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
         Children no school may take within the travel limits, a level short of places, or no
         layout within the class and size limits (said before solving where it can be).
     SolverError
-        No layout found within the time limit.
+        No layout found within the time limit, and no warm start either.
     """
     limits = limits or SolveLimits()
-    ok, boards = allowed_pairs(prob, options)
-    beyond = nearest_beyond(prob, ok) if options.beyond_limits == "nearest" else np.zeros(prob.children.shape, dtype=bool)
-    _allow_nearest(prob, ok, beyond)
-    _check_feasible(prob, ok, options)
-    needed = _needed_points(prob, ok)
-    forced = prob.keep | needed
-    why = {int(s): "kept by the bureau" for s in np.flatnonzero(prob.keep)}
-    point = "teaching point: the only school within the day limit for some children of grades 1-3"
-    why |= {int(s): point for s in np.flatnonzero(needed & ~prob.keep)}
+    ok, boards, beyond, now = _prepare(prob, options)
+    why = _kept(prob, ok, options)
+    forced = np.isin(np.arange(len(prob.existing)), list(why))
     parts = _cost_parts(prob, boards, options)
-    now = current_schools(prob, ok)
-    ok = _nearest_only(prob, ok, now)
     pair_year = parts[0] + parts[1] + parts[2]
-    v = _build(prob, ok, pair_year, forced, options)
-    _hint(v, WarmStart(prob, ok, options.horizon_years * pair_year), forced, options)
+    up = merge_pairs(prob, now, options)
+    w = WarmStart(prob, ok, options.horizon_years * pair_year, up, now)
+    warm_total, warm = _warm(w, forced, options)
+    v = _build(prob, ok, pair_year, forced, options, (up, now))
+    if math.isfinite(warm_total):
+        _hint(v, (warm[0], warm[2], warm[1]), prob)
     solver, status = _solve(v, limits)
-    opened = np.array([solver.boolean_value(o) for o in v.open], dtype=bool)
-    classes = np.zeros((len(opened), 2), dtype=np.int64)
-    for (s, lvl), var in v.cls.items():
-        classes[s, lvl] = solver.value(var)
-    assign = np.full(prob.children.shape, -1, dtype=np.int64)
-    for (i, g, s), var in v.x.items():
-        if solver.boolean_value(var):
-            assign[i, g] = s
-    plan = (opened, classes, assign)
+    lower = relaxed_bound(prob, ok, w.pair_total, forced, options)
+    slack = 0.5 * OBJ_UNIT_YUAN * (len(v.x) + 3 * len(v.open))  # rounding of each term to whole units
+    cp_bound = solver.best_objective_bound * OBJ_UNIT_YUAN - slack
+    if status in ("OPTIMAL", "FEASIBLE"):
+        plan = _extract(v, solver, prob.children.shape)
+    elif math.isfinite(warm_total):
+        plan, status = warm, "WARM_START"
+    else:
+        raise SolverError(f"CP-SAT stopped with status {status} and no layout, and the warm start found none; raise the time limit")
     costs = _costs(prob, plan, parts, options)
     total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
-    slack = 0.5 * OBJ_UNIT_YUAN * (len(v.x) + 3 * len(v.open))  # rounding of each term to whole units
-    bound = min(total, solver.best_objective_bound * OBJ_UNIT_YUAN - slack)
+    if status == "FEASIBLE" and math.isfinite(warm_total) and warm_total < total - 1.0:
+        plan, status = warm, "WARM_START"  # CP-SAT's best is worse than its hint: keep the hint
+        costs = _costs(prob, plan, parts, options)
+        total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
+    bound = min(total, max(lower, cp_bound if math.isfinite(cp_bound) else -math.inf))
+    return _finish(prob, plan, (now, boards, beyond), why, (costs, total, bound, status), options)
+
+
+def _finish(prob: LayoutProblem, plan: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]],
+            state: tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]], why: dict[int, str],
+            result: tuple[dict[str, float], float, float, str], options: LayoutOptions) -> LayoutPlan:
+    """The :class:`LayoutPlan` of ``plan``: boarders, bus riders, decisions, gap."""
+    opened, classes, assign = plan
+    now, boards, beyond = state
+    costs, total, bound, status = result
     pick = assign >= 0
     boarder = np.zeros_like(pick)
     boarder[pick] = boards[(*np.nonzero(pick), assign[pick])]
@@ -371,4 +518,4 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     bus = pick & ~boarder & (trip > options.bus_from_s)
     decisions = tuple(_decide(prob, s, plan, now, why, options) for s in range(len(opened)))
     gap = 0.0 if status == "OPTIMAL" else (total - bound) / max(abs(total), 1.0)
-    return LayoutPlan(opened, classes, assign, boarder, bus, beyond, now, decisions, costs, total, bound, gap, status)
+    return LayoutPlan(opened, classes, assign, boarder, bus, beyond & pick, now, decisions, costs, total, bound, gap, status)

@@ -1,21 +1,53 @@
-"""Settings of the layout model: :class:`LayoutOptions`, every policy limit and default cost written once.
+"""Settings of the layout model: :class:`LayoutOptions`, every policy limit, merge rule and default cost written once.
 
-Policy limits come from :mod:`geo.policy` (国办发〔2018〕27号, GB 50099-2011). Costs are in yuan
-and are assumptions a scenario overrides (provinces differ); each default and its basis:
+Policy limits come from :mod:`geo.policy` (国办发〔2018〕27号, GB 50099-2011): grades 1–3 are day
+pupils within 30 minutes one way; older pupils are day pupils within the same 30 minutes or board.
+
+**Merge rules** (国办发〔2012〕48号: no blind closures; what a bureau signs). Each is an option:
+
+- ``boarding_max_s`` 60 min: the plan sends no boarder farther than an hour one way (a weekly trip a
+  family or the school bus makes); today's boarding schools may take boarders from farther (the zones
+  stage allows 2 h), but a layout plan does not create such trips.
+- ``merge_rule = "up"``: the children of a school go only to a school of a higher kind (teaching point <
+  village school < township school < county-seat school or a new site) or of the same kind with at least
+  as many pupils today — never into a teaching point, never from a larger school into a smaller one.
+  The same rule bounds every child's move, merged or not; ``"any"`` lifts it.
+- ``close_town_and_urban = false``: township schools (central schools, town junior and nine-year
+  schools, the boarding schools of 27号) and county-seat schools stay open, however few pupils they keep.
+- ``close_below_pupils`` 100: only schools with fewer pupils today may close — the 乡村小规模学校 of
+  27号; a larger village school is a school a village keeps.
+- ``max_close_share`` 0.25: at most a quarter of today's schools close in the plan period (the
+  cheapest-to-lose ones by the costs below): 48号 asks for a steady pace, each closure with its
+  parents' consultation and hearing, and a county's bureau holds a few hearings a year.
+- Every child of a closed school is placed within the limits (48号: the receiving school must be in
+  reach): a merger needs an allowed school for every group it moves; children beyond every limit
+  today keep their nearest school, so that school cannot close.
+
+**Costs** are in yuan and are assumptions a scenario overrides (provinces differ); each default and its basis:
 
 - ``construction_yuan_per_class`` 1,200,000: about 400 m² of building per class (a 24-class
   primary school of ~10,000 m², 建标 109-2008 scale) at ~3,000 yuan/m².
-- ``school_yuan_year`` 200,000: running a school besides its teachers a year — the public
-  funds per pupil (公用经费, ~650 yuan primary / ~850 junior, a small school funded as 100 pupils)
-  plus heating, maintenance and non-teaching staff of a small rural school.
-- ``class_yuan_year`` primary 240,000, junior 300,000: the teachers a class needs (rural ratio
-  1:19 primary, 1:13.5 junior → ~2.4 and ~3.7 teachers) at ~100,000 / ~80,000 yuan a year.
-- ``bus_yuan_per_child_year`` 3,000: a free school-bus seat (校车), day pupils beyond ``bus_from_s``.
-- ``boarding_yuan_per_child_year`` primary 1,000, junior 1,250: the living allowance per boarder
-  (两免一补), paid here for every boarder (an upper bound of what the county pays).
-- ``travel_yuan_per_hour`` 10: a child's (and escort's) hour on the road, valued at about a rural
-  worker's hourly income; day pupils travel twice a school day (190 days), boarders twice a week
-  (38 weeks).
+- ``school_yuan_year`` 150,000: running a school besides its teachers — the public funds of a small
+  rural school (公用经费 ~650 yuan primary / ~850 junior per pupil, a school under 100 pupils funded as
+  100: ~65,000) plus winter heating, upkeep and a guard (~85,000).
+- ``class_yuan_year`` primary 240,000, junior 300,000: the teachers a class needs (rural staffing
+  1:19 primary, 1:13.5 junior → ~2.4 and ~3.7 teachers) at ~100,000 / ~80,000 yuan a year with
+  social insurance; the posts of a closed school move with its children (县管校聘), so this is
+  saved only as the receiving schools need fewer new posts over the horizon.
+- ``bus_yuan_per_child_year`` 4,000: a free school-bus seat (校车): a 19-seat bus with its driver,
+  fuel, insurance and depreciation at ~150,000 a year carrying ~35 children; day pupils beyond ``bus_from_s``.
+- ``boarding_yuan_primary`` / ``_junior`` 1,000 / 1,250: the living allowance per boarder (两免一补),
+  paid here for every boarder (an upper bound of what the county pays), plus
+  ``boarding_care_yuan_per_child_year`` 2,500: a house parent (生活老师, ~1 per 40 boarders at
+  ~60,000) and the dormitory place (~8 m² at 3,000 yuan/m² over 25 years, heating, upkeep).
+- ``travel_yuan_per_hour`` 15: a child's hour on the road, at a rural worker's hourly income
+  (~120 yuan a day); grades 1–3 travel with an adult (``escort_factor_lower`` 2). Day pupils travel
+  twice a school day (190 days), boarders twice a week (38 weeks).
+
+With these defaults closing a teaching point of 15 pupils saves ~0.4 M yuan a year and costs its
+children ~0.1 M in buses and time, so the rules above, not the costs, set how many schools close:
+small schools with a larger one in reach close up to ``max_close_share``; township and county-seat
+schools, and schools of 100 pupils or more, stay.
 
 The objective adds the one-off construction to ``horizon_years`` times the yearly costs.
 """
@@ -28,17 +60,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geo.policy import (
     BOARDING_ALLOWANCE_YUAN,
-    BOARDING_MAX_ONE_WAY_S,
     CLASS_SIZE_JUNIOR,
     CLASS_SIZE_PRIMARY,
     DAY_MAX_ONE_WAY_S,
     MAX_PUPILS_NINE_YEAR_SCHOOL,
     MAX_PUPILS_SINGLE_LEVEL_SCHOOL,
+    SMALL_RURAL_SCHOOL_PUPILS,
 )
 
 #: Teaching days and boarding weeks a school year (义务教育课程方案: 35 teaching weeks + review and exams).
 SCHOOL_DAYS_YEAR: Final = 190
 BOARDING_WEEKS_YEAR: Final = 38
+#: Longest one-way trip of a boarder the plan creates (module docstring).
+PLAN_BOARDING_MAX_S: Final = 60 * 60
+#: Schools with fewer pupils may close (乡村小规模学校, 国办发〔2018〕27号).
+SMALL_SCHOOL_PUPILS: Final = SMALL_RURAL_SCHOOL_PUPILS
 
 
 class LayoutOptions(BaseModel):
@@ -50,6 +86,15 @@ class LayoutOptions(BaseModel):
         Longest one-way trip of a day pupil; grades 1–3 never board, so for them it is a hard limit.
     boarding_max_s
         Longest one-way trip of a boarder (older pupils at boarding schools only).
+    merge_rule
+        ``up``: children move only to a school of a higher kind, or of the same kind and at least as
+        large (never into a teaching point); ``any``: to any school.
+    close_town_and_urban
+        Township and county-seat schools may close (default: they stay open).
+    close_below_pupils
+        Only schools with fewer pupils today may close (0: none may close; a large number: any).
+    max_close_share
+        Most of today's schools that may close (merged or closed), as a share of them (rounded down).
     bus_from_s
         Day pupils whose trip is longer than this ride a school bus (and pay its cost).
     class_size_primary, class_size_junior
@@ -61,6 +106,8 @@ class LayoutOptions(BaseModel):
         than it has today; a teaching point one.
     horizon_years
         Years the yearly costs are counted for against the one-off construction.
+    escort_factor_lower
+        Travel time of grades 1–3 counts this many times (a child and the adult who takes them).
     beyond_limits
         Children with no school within the limits (as today's roads stand): ``nearest`` sends them to the
         nearest school of their level, counted as beyond the limit; ``error``: no plan
@@ -70,7 +117,11 @@ class LayoutOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     day_max_s: float = Field(float(DAY_MAX_ONE_WAY_S), gt=0)
-    boarding_max_s: float = Field(float(BOARDING_MAX_ONE_WAY_S), gt=0)
+    boarding_max_s: float = Field(float(PLAN_BOARDING_MAX_S), gt=0)
+    merge_rule: Literal["up", "any"] = "up"
+    close_town_and_urban: bool = False
+    close_below_pupils: int = Field(SMALL_SCHOOL_PUPILS, ge=0)
+    max_close_share: float = Field(0.25, ge=0, le=1)
     bus_from_s: float = Field(15 * 60.0, ge=0)
     class_size_primary: int = Field(CLASS_SIZE_PRIMARY, ge=1, le=100)
     class_size_junior: int = Field(CLASS_SIZE_JUNIOR, ge=1, le=100)
@@ -81,13 +132,15 @@ class LayoutOptions(BaseModel):
     horizon_years: int = Field(10, ge=1, le=30)
     beyond_limits: Literal["nearest", "error"] = "nearest"
     construction_yuan_per_class: float = Field(1_200_000.0, ge=0)
-    school_yuan_year: float = Field(200_000.0, ge=0)
+    school_yuan_year: float = Field(150_000.0, ge=0)
     class_yuan_year_primary: float = Field(240_000.0, ge=0)
     class_yuan_year_junior: float = Field(300_000.0, ge=0)
-    bus_yuan_per_child_year: float = Field(3_000.0, ge=0)
+    bus_yuan_per_child_year: float = Field(4_000.0, ge=0)
     boarding_yuan_primary: float = Field(float(BOARDING_ALLOWANCE_YUAN["primary"]), ge=0)
     boarding_yuan_junior: float = Field(float(BOARDING_ALLOWANCE_YUAN["junior"]), ge=0)
-    travel_yuan_per_hour: float = Field(10.0, ge=0)
+    boarding_care_yuan_per_child_year: float = Field(2_500.0, ge=0)
+    travel_yuan_per_hour: float = Field(15.0, ge=0)
+    escort_factor_lower: float = Field(2.0, ge=0)
 
     def class_size(self, level: int) -> int:
         """Class size of level 0 (primary) or 1 (junior)."""
@@ -98,4 +151,4 @@ class LayoutOptions(BaseModel):
         return self.class_yuan_year_primary if level == 0 else self.class_yuan_year_junior
 
 
-__all__ = ["BOARDING_WEEKS_YEAR", "SCHOOL_DAYS_YEAR", "LayoutOptions"]
+__all__ = ["BOARDING_WEEKS_YEAR", "PLAN_BOARDING_MAX_S", "SCHOOL_DAYS_YEAR", "SMALL_SCHOOL_PUPILS", "LayoutOptions"]

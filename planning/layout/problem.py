@@ -18,6 +18,11 @@ OBJ_UNIT_YUAN: Final = 100.0
 #: A farther school costs more travel and bus for the same places, so the optimum rarely needs one;
 #: the bound reported is the restricted model's.
 NEAREST_SCHOOLS: Final = 8
+#: Ranks of school kinds for the merge rules (:attr:`LayoutProblem.tier`): children of a closed school go up, never down.
+TIER_POINT: Final = 0
+TIER_VILLAGE: Final = 1
+TIER_TOWN: Final = 2
+TIER_URBAN: Final = 3
 #: One-off cost of a new site besides its classes (land, grounds, connection): an assumption.
 NEW_SITE_YUAN: Final = 3_000_000.0
 
@@ -50,6 +55,13 @@ class LayoutProblem:
         ``(n, 3)`` today's school of each unit and group (−1: none); ``None``: the nearest existing one.
     unit_ids
         Names of the units in messages (``None``: ``unit <index>``).
+    tier
+        ``(S,)`` kind of school, ranked for the merge rules: :data:`TIER_POINT` (teaching point),
+        :data:`TIER_VILLAGE`, :data:`TIER_TOWN` (township seat: central school, town junior or nine-year
+        school), :data:`TIER_URBAN` (county seat); candidate sites rank as urban. ``None``: teaching
+        points 0, every other school village.
+    pupils_now
+        ``(S,)`` pupils today; ``None``: today's classes times the class size.
     """
 
     children: NDArray[np.int64]
@@ -63,6 +75,8 @@ class LayoutProblem:
     max_classes: NDArray[np.int64]
     current: NDArray[np.int64] | None = None
     unit_ids: tuple[str, ...] | None = None
+    tier: NDArray[np.int64] | None = None
+    pupils_now: NDArray[np.int64] | None = None
 
     def unit(self, i: int) -> str:
         """How messages name unit ``i``."""
@@ -76,3 +90,17 @@ def min_classes(prob: LayoutProblem, minimum: tuple[int, int]) -> NDArray[np.int
     today = np.where(prob.existing[:, None] & (prob.classes_now > 0), prob.classes_now, base)
     low = np.minimum(base, today)
     return np.where(prob.teaching_point[:, None], 1, np.minimum(low, prob.max_classes)).astype(np.int64)
+
+
+def tiers(prob: LayoutProblem) -> NDArray[np.int64]:
+    """``(S,)`` rank of each school (:attr:`LayoutProblem.tier`, with its default)."""
+    if prob.tier is not None:
+        return np.asarray(prob.tier, dtype=np.int64)
+    return np.where(prob.teaching_point, TIER_POINT, np.where(prob.existing, TIER_VILLAGE, TIER_URBAN)).astype(np.int64)
+
+
+def pupils_today(prob: LayoutProblem, class_size: tuple[int, int]) -> NDArray[np.int64]:
+    """``(S,)`` pupils of each school today (:attr:`LayoutProblem.pupils_now`, else classes × class size)."""
+    if prob.pupils_now is not None:
+        return np.asarray(prob.pupils_now, dtype=np.int64)
+    return (prob.classes_now * np.asarray(class_size, dtype=np.int64)[None, :]).sum(axis=1).astype(np.int64)

@@ -1,7 +1,6 @@
 """China's births by year and their scaling to a county, the projection's default births series.
 
-National births (出生人口), millions, from the National Bureau of Statistics' yearly statistical
-communiqués (国民经济和社会发展统计公报), 2010–2024; 2020 as revised after the 7th census.
+National births (出生人口), millions, 2010–2024: :data:`geo.policy.NATIONAL_BIRTHS_M` (NBS communiqués).
 A county without its own series gets the national one scaled so that the cohorts now of primary
 age (6–11) match the county's primary-age children: an assumption (the county's births follow
 the national trend) that a scenario replaces with the county's own series (``[projection] births``).
@@ -9,16 +8,10 @@ the national trend) that a scenario replaces with the county's own series (``[pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Final
-
+from geo.policy import NATIONAL_BIRTHS_M
 from planning.projection.options import PRIMARY_AGES, ProjectionOptions
 
-NATIONAL_BIRTHS_M: Final[Mapping[int, float]] = MappingProxyType({
-    2010: 15.92, 2011: 16.04, 2012: 16.35, 2013: 16.40, 2014: 16.87, 2015: 16.55, 2016: 17.86, 2017: 17.23,
-    2018: 15.23, 2019: 14.65, 2020: 12.02, 2021: 10.62, 2022: 9.56, 2023: 9.02, 2024: 9.54,
-})  # fmt: skip
+__all__ = ["NATIONAL_BIRTHS_M", "scaled_births"]
 
 
 def scaled_births(primary_children: float, base_year: int, options: ProjectionOptions | None = None) -> dict[int, float]:

@@ -12,7 +12,7 @@ Travel is by ``mode`` (default the school bus's road, ``drive``). The model and 
 the school ids the bureau keeps open.
 
 Files: ``decisions.csv`` (``school_id, name, decision, classes before/after per level,
-merged_into, year, construction_yuan, reason``), ``assignment.csv`` (``block_id, grades,
+merged_into, year, construction_yuan, reason, lon, lat``: WGS84, so that the map can draw the new sites), ``assignment.csv`` (``block_id, grades,
 children, today_school_id, school_id, travel_min, boarder, bus, beyond_limit``), ``costs.csv`` (``kind, yuan_per_year,
 yuan_total``) and ``metrics.json``. Result: :class:`LayoutResult`.
 """
@@ -30,13 +30,14 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import Field
 
-from geo.errors import InputError, Problem, SolverError
+from geo.errors import InputError, Problem
 from geo.model import Column, LayerSpec
 from geo.policy import PRIMARY_LOWER_GRADES_SHARE
 from geo.travel import TravelMatrix
 from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, StageParams
 from planning.app.stages.projection import ProjectionResult
 from planning.layout import GROUPS, LayoutOptions, LayoutPlan, LayoutProblem, plan_layout
+from planning.layout.problem import TIER_POINT, TIER_TOWN, TIER_URBAN, TIER_VILLAGE
 from planning.limits import SolveLimits
 
 #: CP-SAT work (deterministic seconds) per second of the user's time limit. The layout model is large (every
@@ -138,15 +139,27 @@ def _current(ctx: Context) -> NDArray[np.int64] | None:
     return out
 
 
+def _pupils(schools: pd.DataFrame) -> NDArray[np.int64]:
+    """Pupils of each school today: ``enrolled_primary + enrolled_junior`` (−1 where not given: then classes × class size)."""
+    cols = [c for c in ("enrolled_primary", "enrolled_junior") if c in schools.columns]
+    if not cols:
+        return np.full(len(schools), -1, dtype=np.int64)
+    v = sum(pd.to_numeric(schools[c], errors="coerce").fillna(0).to_numpy(dtype=float) for c in cols)
+    return np.asarray(v, dtype=np.int64) if float(np.sum(v)) > 0 else np.full(len(schools), -1, dtype=np.int64)
+
+
 def places(ctx: Context, params: LayoutParams) -> gpd.GeoDataFrame:
     """Today's schools and the candidate sites, one frame: ``school_id, name, level, existing, boarding,
-    teaching_point, classes_{level}, max_classes_{level}`` and the geometry, in the metric CRS."""
+    teaching_point, tier`` (the merge rules' rank from ``area_type``), ``pupils`` (today), ``classes_{level},
+    max_classes_{level}`` and the geometry, in the metric CRS."""
     schools = ctx.inputs.schools
     flag = lambda f, c: f[c].fillna(False).astype(bool).to_numpy() if c in f.columns else np.zeros(len(f), dtype=bool)  # noqa: E731
+    area = schools["area_type"].astype(str).to_numpy() if "area_type" in schools.columns else np.full(len(schools), "rural")
+    tier = np.where(flag(schools, "teaching_point"), TIER_POINT, np.select([area == "urban", area == "town"], [TIER_URBAN, TIER_TOWN], TIER_VILLAGE))
     out = gpd.GeoDataFrame({
         "school_id": schools["school_id"].astype(str).to_numpy(), "name": schools["name"].astype(str).to_numpy(),
         "level": schools["level"].astype(str).to_numpy(), "existing": True, "boarding": flag(schools, "boarding"),
-        "teaching_point": flag(schools, "teaching_point"),
+        "teaching_point": flag(schools, "teaching_point"), "tier": tier.astype(np.int64), "pupils": _pupils(schools),
         "classes_primary": _classes_now(schools, "primary", params.class_size_primary),
         "classes_junior": _classes_now(schools, "junior", params.class_size_junior),
     }, geometry=schools.geometry.to_numpy(), crs=schools.crs)  # fmt: skip
@@ -161,7 +174,7 @@ def places(ctx: Context, params: LayoutParams) -> gpd.GeoDataFrame:
         "school_id": sites["site_id"].astype(str).to_numpy(),
         "name": (sites["name"] if "name" in sites.columns else sites["site_id"]).astype(str).to_numpy(),
         "level": sites["level"].astype(str).to_numpy(), "existing": False, "boarding": flag(sites, "boarding"), "teaching_point": False,
-        "classes_primary": 0, "classes_junior": 0,
+        "tier": TIER_URBAN, "pupils": 0, "classes_primary": 0, "classes_junior": 0,
     }, geometry=pts.to_numpy(), crs=schools.crs)  # fmt: skip
     for lvl in ("primary", "junior"):
         col = f"max_classes_{lvl}"
@@ -174,6 +187,14 @@ def _travel(ctx: Context, params: LayoutParams, where: gpd.GeoDataFrame) -> Trav
     """Home → school by ``mode``, searched to :data:`SEARCH_BEYOND` × the boarding limit (cached by the context)."""
     return ctx.travel(ctx.inputs.blocks, where, origin_id="block_id", dest_id="school_id", mode=params.mode,
                       cutoff_s=SEARCH_BEYOND * params.boarding_max_s, key="layout")
+
+
+def _pupils_now(where: gpd.GeoDataFrame, params: LayoutParams) -> NDArray[np.int64]:
+    """Pupils today of each school and site; where the layer gives none, classes × class size."""
+    given = where["pupils"].to_numpy(dtype=np.int64)
+    size = np.array([params.class_size_primary, params.class_size_junior])
+    est = (where[["classes_primary", "classes_junior"]].to_numpy(dtype=np.int64) * size[None, :]).sum(axis=1)
+    return np.where(given >= 0, given, est).astype(np.int64)
 
 
 def build(ctx: Context, params: LayoutParams, where: gpd.GeoDataFrame) -> tuple[LayoutProblem, int]:
@@ -197,6 +218,7 @@ def build(ctx: Context, params: LayoutParams, where: gpd.GeoDataFrame) -> tuple[
         levels=levels, classes_now=now * levels, existing=where["existing"].to_numpy(dtype=bool), boarding=where["boarding"].to_numpy(dtype=bool),
         keep=np.isin(ids, params.keep), teaching_point=where["teaching_point"].to_numpy(dtype=bool),
         max_classes=np.maximum(top, now) * levels, current=_current(ctx), unit_ids=tuple(blocks["block_id"].astype(str)),
+        tier=where["tier"].to_numpy(dtype=np.int64), pupils_now=_pupils_now(where, params),
     )  # fmt: skip
     return prob, year
 
@@ -210,6 +232,8 @@ def _tables(ctx: Context, res: LayoutResult, params: LayoutParams, where: gpd.Ge
         "merged_into": "" if d.merged_into is None else ids[d.merged_into], "year": res.year,
         "construction_yuan": round(d.construction_yuan), "reason": d.reason,
     } for d in plan.decisions])  # fmt: skip
+    wgs = where.geometry.to_crs(4326)
+    dec["lon"], dec["lat"] = wgs.x.round(6).to_numpy(), wgs.y.round(6).to_numpy()
     travel = _travel(ctx, params, where).reindex(res.block_ids, ids).dense()
     rows = []
     problem_kids, _ = _children(ctx, params)
@@ -227,14 +251,25 @@ def _tables(ctx: Context, res: LayoutResult, params: LayoutParams, where: gpd.Ge
 
 def _solve(prob: LayoutProblem, options: LayoutOptions, budget: float | None, time_limit_s: float, seed: int) -> LayoutPlan:
     """The layout on a work budget of ``budget`` (default a quarter of the time limit); when CP-SAT has no plan by
-    then (a large, tightly limited county), once more with the whole limit as its budget (still deterministic)."""
-    first = budget or WORK_PER_SECOND * time_limit_s
-    try:
-        return plan_layout(prob, options=options, limits=SolveLimits(time_limit_s=first, workers=1, seed=seed))
-    except SolverError:
-        if budget is not None or first >= time_limit_s:
-            raise
-    return plan_layout(prob, options=options, limits=SolveLimits(time_limit_s=time_limit_s, workers=1, seed=seed))
+    then, :func:`~planning.layout.plan_layout` returns its warm start (status ``WARM_START``) with a lower bound."""
+    work = budget or WORK_PER_SECOND * time_limit_s
+    return plan_layout(prob, options=options, limits=SolveLimits(time_limit_s=work, workers=1, seed=seed))
+
+
+def _trips(prob: LayoutProblem, plan: LayoutPlan) -> dict[str, float]:
+    """Longest one-way trips of the plan in minutes: boarders, day pupils of grades 1-3 (beyond-limit children aside),
+    the farthest any child of a merged or closed school travels, and the farthest trip of a child beyond every limit."""
+    pick = plan.assign >= 0
+    trip = np.where(pick, prob.travel_s[np.arange(len(plan.assign))[:, None], np.maximum(plan.assign, 0)], 0.0) / 60
+    trip = np.where(np.isfinite(trip), trip, 0.0)
+    within = pick & ~plan.beyond
+    closed = prob.existing & ~plan.open
+    moved = within & (plan.today >= 0) & closed[np.maximum(plan.today, 0)]
+    top = lambda m: round(float(trip[m].max()), 1) if m.any() else 0.0  # noqa: E731
+    lower = within.copy()
+    lower[:, 1:] = False
+    return {"longest_boarder_min": top(within & plan.boarder), "longest_day_grades_1_3_min": top(lower),
+            "longest_merged_child_min": top(moved), "longest_beyond_limits_min": top(pick & plan.beyond)}
 
 
 def run(ctx: Context, params: LayoutParams) -> StageOutput:
@@ -253,19 +288,22 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
     boarders = int(prob.children[plan.boarder].sum())
     bus = int(prob.children[plan.bus].sum())
     beyond = int(prob.children[plan.beyond].sum())
-    total = plan.objective
+    trips = _trips(prob, plan)
+    closed = sum(int(counts.get(k, 0)) for k in ("merge", "close"))
     metrics = {
         "year": year, "decisions": {k: int(v) for k, v in counts.items()}, "boarders": boarders, "bus_riders": bus,
-        "objective_yuan": round(total), "bound_yuan": round(plan.bound), "gap": plan.gap, "status": plan.status,
+        "objective_yuan": round(plan.objective), "bound_yuan": round(plan.bound), "gap": plan.gap, "status": plan.status,
         "costs_yuan": {k: round(v) for k, v in plan.costs.items()},
         "beyond_limits_children": {GROUPS[g]: int(prob.children[plan.beyond[:, g], g].sum()) for g in range(3)},
+        "closed_share": round(closed / max(int(prob.existing.sum()), 1), 4), **trips,
     }  # fmt: skip
     lines = [
-        f"{year or 'today'}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
-        f"{boarders:,} children board, {bus:,} ride a school bus; {beyond:,} have no school within the limits "
-        f"(grades 1-3 ≤ {params.day_max_s / 60:.0f} min by day, grades 4-9 boarding ≤ {params.boarding_max_s / 60:.0f} min) "
-        "and go to the nearest",
-        f"cost over {params.horizon_years} years {total / 1e6:,.1f} M yuan (construction {plan.costs['construction'] / 1e6:,.1f} M), "
+        f"{year or 'today'}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + f" ({closed} of {int(prob.existing.sum())} schools close, at most {params.max_close_share:.0%})",
+        f"{boarders:,} children board (longest trip {trips['longest_boarder_min']:.0f} min), {bus:,} ride a school bus; {beyond:,} have no "
+        f"school within the limits (grades 1-3 ≤ {params.day_max_s / 60:.0f} min by day, grades 4-9 boarding ≤ "
+        f"{params.boarding_max_s / 60:.0f} min) and go to the nearest",
+        f"cost over {params.horizon_years} years {plan.objective / 1e6:,.1f} M yuan (construction {plan.costs['construction'] / 1e6:,.1f} M), "
         f"gap {plan.gap:.2%} ({plan.status})" if math.isfinite(plan.gap) else "",
     ]
     return StageOutput(files={**files, "metrics.json": metrics}, result=res, summary="\n".join(x for x in lines if x), metrics=metrics)

@@ -1,7 +1,8 @@
 """Stage ``projection``: children of school age per residential unit for the next years (学龄人口预测).
 
 Needs the blocks (and, for the per-school table, the schools) layer. Each unit's children by
-single year of age come from its ``students_primary`` and ``students_junior`` split by the
+single year of age are its ``age_0`` … ``age_14`` columns when the layer has them all (the demo
+writes them), else its ``students_primary`` and ``students_junior`` split by the
 county's age structure (cohort ``a`` ∝ births of ``base_year − a``), its children aged 0–5 in
 proportion to its primary-age children; then :func:`planning.projection.project` ages them year
 by year, with the county's births (``births``: the county's own series; not given, China's
@@ -25,10 +26,13 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from geo.errors import InputError, Problem
-from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
-from planning.projection import Projection, ProjectionOptions, county_age_share, project
+from planning.app.stage import Command, Context, Payload, Stage, StageOutput, StageParams
+from planning.projection import BacktestError, Projection, ProjectionOptions, backtest, county_age_share, project
 from planning.projection.births import scaled_births
-from planning.projection.options import JUNIOR_AGES, PRIMARY_AGES
+from planning.projection.options import JUNIOR_AGES, N_AGES, PRIMARY_AGES
+
+#: The blocks layer's children by single year of age, read when every one is there.
+AGE_COLUMNS = tuple(f"age_{a}" for a in range(N_AGES))
 
 #: Year the inputs describe when the scenario does not say.
 DEFAULT_BASE_YEAR = 2024
@@ -41,6 +45,7 @@ class ProjectionParams(StageParams, ProjectionOptions):
     births: dict[int, float] | None = Field(
         None, description="the county's births by year (history and any future series); not given: China's births scaled to the county"
     )
+    backtest_years: int = Field(0, ge=0, le=10, description="back-test: project from this many years ago and compare (0: off)")
 
 
 @dataclass(frozen=True)
@@ -123,39 +128,81 @@ def _frames(ctx: Context, res: ProjectionResult) -> dict[str, pd.DataFrame]:
     return {"units.csv": units, "schools.csv": per_school[["school_id", "year", "primary", "junior"]], "county.csv": county}
 
 
+def _ages(blocks: pd.DataFrame, births: dict[int, float], params: ProjectionParams, options: ProjectionOptions) -> tuple[NDArray[np.float64], str]:
+    """``(n, 15)`` children by age in the base year and where they come from."""
+    if all(c in blocks.columns for c in AGE_COLUMNS):
+        ages = blocks[list(AGE_COLUMNS)].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy(dtype=float)
+        return np.maximum(ages, 0.0), "by age"
+    share = county_age_share(births, params.base_year, options)
+    primary = blocks["students_primary"].to_numpy(dtype=float)
+    junior = blocks["students_junior"].to_numpy(dtype=float)
+    return unit_ages(primary, junior, share), "by level, split by the county's births"
+
+
+def backcast(ages: NDArray[np.float64], births: dict[int, float], base_year: int, years: int, options: ProjectionOptions) -> NDArray[np.float64]:
+    """``(n, 15)`` the units' children ``years`` years before ``base_year``: today's, ``years`` younger with survival undone;
+    the cohorts since aged out are the county's births of their year, survived, placed like today's 14-year-olds."""
+    k = years
+    past = np.zeros_like(ages)
+    past[:, : N_AGES - k] = ages[:, k:] / options.survival_child**k
+    oldest = ages[:, -1] / max(float(ages[:, -1].sum()), 1e-12)
+    known = sorted(births)
+    for a in range(N_AGES - k, N_AGES):
+        year = base_year - k - a
+        b = float(births[min(known, key=lambda y: (abs(y - year), y))])
+        past[:, a] = oldest * b * options.survival_infant * options.survival_child ** (a - 1)
+    return past
+
+
+def _backtest(ages: NDArray[np.float64], births: dict[int, float], params: ProjectionParams, masks: tuple[NDArray[np.bool_], NDArray[np.bool_]],
+              options: ProjectionOptions) -> BacktestError:
+    k = params.backtest_years
+    past = backcast(ages, births, params.base_year, k, options)
+    return backtest(past, ages, births, params.base_year - k, k, rural=masks[0], receiving=masks[1], options=options)
+
+
 def run(ctx: Context, params: ProjectionParams) -> StageOutput:
     """Project the children of school age; see the module docstring."""
     blocks = ctx.inputs.blocks
-    primary = blocks["students_primary"].to_numpy(dtype=float)
-    junior = blocks["students_junior"].to_numpy(dtype=float)
     options = ProjectionOptions(**{k: getattr(params, k) for k in ProjectionOptions.model_fields})
     if params.births is not None:
         births, source = dict(params.births), "county"
     else:
-        births, source = scaled_births(float(primary.sum()), params.base_year, options), "national, scaled"
+        births, source = scaled_births(float(blocks["students_primary"].to_numpy(dtype=float).sum()), params.base_year, options), "national, scaled"
     if not any(y <= params.base_year for y in births):
         raise InputError([Problem("scenario.toml", f"births must include {params.base_year} or an earlier year", column="projection.births")])
     ctx.step(f"projection: {len(blocks)} units, {params.base_year}–{params.base_year + params.horizon_years}, births {source}")
-    share = county_age_share(births, params.base_year, options)
+    ages, ages_source = _ages(blocks, births, params, options)
     area = blocks["area_type"].astype(str).to_numpy() if "area_type" in blocks.columns else np.full(len(blocks), "")
-    proj = project(unit_ages(primary, junior, share), births, params.base_year, rural=area == "rural",
-                   receiving=np.isin(area, ["urban", "town"]), options=options)
+    masks = (area == "rural", np.isin(area, ["urban", "town"]))
+    proj = project(ages, births, params.base_year, rural=masks[0], receiving=masks[1], options=options)
     res = ProjectionResult(blocks["block_id"].astype(str).to_numpy(), proj, source)
-    files = _frames(ctx, res)
-    county = files["county.csv"]
+    frames = _frames(ctx, res)
+    county = frames["county.csv"]
+    files: dict[str, Payload] = dict(frames)
     first, last = county.iloc[0], county.iloc[-1]
     peak = county.loc[county["primary"].idxmax()]
     lines = [
-        f"births {source}; {int(first['year'])}: {int(first['primary']):,} primary, {int(first['junior']):,} junior → "
+        f"births {source}; children {ages_source}; {int(first['year'])}: {int(first['primary']):,} primary, {int(first['junior']):,} junior → "
         f"{int(last['year'])}: {int(last['primary']):,} primary, {int(last['junior']):,} junior",
         f"primary peaks in {int(peak['year'])} ({int(peak['primary']):,})",
     ]
     if params.rural_shift > 0:
         lines.append(f"rural shift {params.rural_shift:.1%} a year of rural units' children to urban and town units")
-    metrics = {
-        "births_source": source, "years": [int(y) for y in proj.years],
+    metrics: dict[str, object] = {
+        "births_source": source, "ages_source": ages_source, "years": [int(y) for y in proj.years],
         "primary": county["primary"].tolist(), "junior": county["junior"].tolist(),
     }  # fmt: skip
+    if params.backtest_years > 0:
+        err = _backtest(ages, births, params, masks, options)
+        files["backtest.csv"] = pd.DataFrame({
+            "years": err.years, "level": ["primary", "junior"], "county_error": [round(err.county_primary, 4), round(err.county_junior, 4)],
+            "unit_error": [round(err.unit_primary, 4), round(err.unit_junior, 4)],
+        })  # fmt: skip
+        metrics["backtest"] = {"years": err.years, "county_primary": err.county_primary, "county_junior": err.county_junior,
+                               "unit_primary": err.unit_primary, "unit_junior": err.unit_junior}
+        lines.append(f"back-test over {err.years} years: county {err.county_primary:+.1%} primary, {err.county_junior:+.1%} junior; "
+                     f"units {err.unit_primary:.1%} and {err.unit_junior:.1%} off (weighted)")
     return StageOutput(files=files, result=res, summary="\n".join(lines), metrics=metrics)
 
 
@@ -164,9 +211,9 @@ STAGE = Stage(
     params=ProjectionParams,
     run=run,
     result_type=ProjectionResult,
-    files=("units.csv", "schools.csv", "county.csv"),
+    files=("units.csv", "schools.csv", "county.csv", "backtest.csv"),
     needs=("schools", "blocks"),
     description="school-age projection (学龄人口预测): children by unit and year, cohort survival on the county's births",
     command=Command("project", "project the children of school age per unit for the next years"),
-    demo={"rural_shift": 0.02},
+    demo={"rural_shift": 0.02, "backtest_years": 5},
 )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from maps.common import ReportParams
+from pathlib import Path
+
+import folium
+
+from maps.common import MapContext, ReportParams, school_names
+from maps.layers import Display
 from maps.stages import layout, projection
-from planning.app.stage import RunResult
+from planning.app.stage import RunResult, StageOutput
 from planning.app.stages import layout as layout_stage
 from planning.app.stages import projection as projection_stage
 from planning.app.stages.layout import LayoutParams
@@ -40,3 +45,37 @@ def test_layout_section_explains_each_merger() -> None:
     zh = layout.section(r, ReportParams(language="zh"))
     assert "王村小学撤并入县一小" in zh and "撤并说明" in zh
     assert layout.section(RunResult(scenario=r.scenario, inputs=r.inputs, outputs={}), ReportParams()) == ""
+
+
+def test_projection_section_reports_the_back_test() -> None:
+    pp = ProjectionParams(horizon_years=5, backtest_years=3)
+    ctx = context(projection=pp)
+    ctx.outputs["projection"] = projection_stage.STAGE.run(ctx, pp)
+    r = RunResult(scenario=ctx.scenario, inputs=ctx.inputs, outputs=ctx.outputs)
+    en = projection.section(r, ReportParams(language="en"))
+    assert "Back-test: projected 3 years from a back-cast of 2021 to 2024" in en and "projection/backtest.csv" in en
+    assert "回测" in projection.section(r, ReportParams(language="zh"))
+
+
+def test_layout_section_states_the_trips_and_the_rules() -> None:
+    en = layout.section(run(), ReportParams(language="en"))
+    assert "Longest one-way trips: boarders" in en and "25% of the schools close (at most 25%)" in en
+    assert "never into a teaching point" in en and "boarders travel ≤ 60 min" in en
+
+
+def test_map_layer_draws_new_sites_kept_and_merged_schools(tmp_path: Path) -> None:
+    f = tmp_path / "sites.csv"
+    f.write_text("site_id,name,level,lon,lat\nN1,新区小学,primary,111.0,36.1\n", encoding="utf-8")
+    lp = LayoutParams(candidates=f)
+    ctx = context(layout=lp)
+    ctx.outputs["layout"] = layout_stage.STAGE.run(ctx, lp)
+    dec = ctx.outputs["layout"].files["decisions.csv"].copy()
+    dec.loc[dec["school_id"] == "N1", "decision"] = "new"  # drawn whatever the plan decided for the site
+    ctx.outputs["layout"] = StageOutput(files={**ctx.outputs["layout"].files, "decisions.csv": dec}, metrics=ctx.outputs["layout"].metrics)
+    r = RunResult(scenario=ctx.scenario, inputs=ctx.inputs, outputs=ctx.outputs)
+    m = folium.Map()
+    layout._draw_layout(m, MapContext(run=r, params=ReportParams(language="en"), display=Display(language="en"), names=school_names(r)))
+    html = m.get_root().render()
+    assert "新区小学" in html and "new" in html and layout.DECISION_COLOURS["new"] in html
+    assert "111.0" in html and "36.1" in html  # the site drawn at its own lon/lat
+    assert "new school (candidate site)" in html

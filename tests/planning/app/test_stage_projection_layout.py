@@ -30,6 +30,8 @@ def inputs() -> Inputs:
             "area_type": ["urban", "rural", "urban", "rural"],
             "classes_primary": [12, 3, 0, 1],
             "classes_junior": [0, 0, 9, 0],
+            "enrolled_primary": [500, 40, 0, 12],
+            "enrolled_junior": [0, 0, 276, 0],
             "boarding": [True, False, True, False],
             "teaching_point": [False, False, False, True],
         },
@@ -125,7 +127,13 @@ def test_a_county_without_children_projects_zeros_and_closes_every_school() -> N
     pp = ProjectionParams()
     ctx.outputs["projection"] = projection.STAGE.run(ctx, pp)
     assert (ctx.outputs["projection"].files["county.csv"][["primary", "junior"]] == 0).all().all()
+    # the rules keep the county-seat schools (and one school in four may close): a bureau does not close its seat's schools
     out = layout.STAGE.run(ctx, LayoutParams())
+    dec = out.files["decisions.csv"].set_index("school_id")["decision"]
+    assert dec[["A", "J"]].isin(["keep", "shrink"]).all() and (dec == "close").sum() == 1
+    # every school may close: all do, at no cost
+    free = LayoutParams(close_town_and_urban=True, close_below_pupils=10_000, max_close_share=1.0)
+    out = layout.STAGE.run(ctx, free)
     assert set(out.files["decisions.csv"]["decision"]) == {"close"} and out.metrics["objective_yuan"] == 0
 
 
@@ -156,3 +164,11 @@ def test_plan_for_the_peak_serves_every_projected_year() -> None:
     # births fall: the peak is today's, more than the target year's
     assert kids(peak) > kids(target)
     assert kids(peak) == pytest.approx(np.rint(np.max([res.children(y) for y in range(2024, 2030)], axis=0)).sum())
+
+
+def test_layout_with_no_time_for_cp_sat_returns_the_warm_start_not_a_solver_failure() -> None:
+    lp = LayoutParams(deterministic_time_s=1e-6)
+    out = layout.STAGE.run(context(layout=lp), lp)
+    assert out.metrics["status"] == "WARM_START" and 0 <= out.metrics["gap"] < 1
+    assert out.metrics["bound_yuan"] <= out.metrics["objective_yuan"] and "WARM_START" in out.summary
+    assert set(out.files["decisions.csv"]["decision"]) <= {"keep", "shrink", "expand", "merge", "close"}

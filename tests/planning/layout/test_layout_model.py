@@ -14,9 +14,12 @@ from planning.limits import SolveLimits
 
 MIN = 60.0
 LIMITS = SolveLimits(time_limit_s=5.0, workers=1)
+#: The rules of a real county bound closures to a quarter of its schools; these toys have two or three.
+FREE = LayoutOptions(max_close_share=1.0)
 
 
-def problem(children, travel_min, *, levels=None, classes_now=None, existing=None, boarding=None, keep=None, tp=None, max_classes=None):  # type: ignore[no-untyped-def]
+def problem(children, travel_min, *, levels=None, classes_now=None, existing=None, boarding=None, keep=None, tp=None, max_classes=None,  # type: ignore[no-untyped-def]
+            pupils=None, tier=None):
     ch = np.asarray(children, dtype=np.int64)
     t = np.asarray(travel_min, dtype=float) * MIN
     s = t.shape[1]
@@ -31,13 +34,15 @@ def problem(children, travel_min, *, levels=None, classes_now=None, existing=Non
         keep=full(keep, np.zeros(s)).astype(bool),
         teaching_point=full(tp, np.zeros(s)).astype(bool),
         max_classes=full(max_classes, np.tile([24, 24], (s, 1))).astype(np.int64),
+        pupils_now=None if pupils is None else np.asarray(pupils, dtype=np.int64),
+        tier=None if tier is None else np.asarray(tier, dtype=np.int64),
     )
 
 
 def test_small_village_school_merges_into_the_near_town_school() -> None:
     # village (unit 0, 30 children) 10 min from the town school: running two schools costs more than a bus
-    p = problem([[15, 15, 0], [200, 200, 0]], [[2, 10], [25, 3]])
-    plan = plan_layout(p, limits=LIMITS)
+    p = problem([[15, 15, 0], [200, 200, 0]], [[2, 10], [25, 3]], pupils=[30, 400])
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.open.tolist() == [False, True]
     d = plan.decisions[0]
     assert d.decision == "merge" and d.merged_into == 1
@@ -51,17 +56,17 @@ def test_grades_1_to_3_stay_within_30_minutes_while_grades_4_to_6_board() -> Non
     # unit 0 is 40 min from the town's boarding school: its grades 1-3 keep the village teaching point (the only
     # school within 30 min; it teaches grades 1-3), its grades 4-6 board in town
     p = problem([[20, 20, 0], [300, 300, 0]], [[5, 40], [60, 3]], boarding=[False, True], tp=[True, False])
-    plan = plan_layout(p, limits=LIMITS)
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.open.tolist() == [True, True]
     assert plan.assign[0, 0] == 0
     assert plan.assign[0, 1] == 1 and plan.boarder[0, 1] and not plan.boarder[0, 0]
-    assert plan.costs["boarding"] == 20 * 1000
+    assert plan.costs["boarding"] == 20 * (1000 + 2500)  # allowance and care (house parent, dormitory place)
 
 
 def test_older_children_far_from_a_boarding_school_are_infeasible_and_explained() -> None:
     p = problem([[0, 20, 0], [0, 100, 0]], [[math.inf, 40], [60, 3]], boarding=[False, False])
     # by default they go to the nearest school, counted beyond the limit
-    plan = plan_layout(p, limits=LIMITS)
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.beyond.tolist() == [[False, True, False], [False, False, False]] and plan.assign[0, 1] == 1
     with pytest.raises(InfeasibleError, match=r"(?s)unit 0, grades 4-6: short by 20 children \(no school within the day and boarding limits "
                                               r"\(nearest school for them 40 min away\)\).*Hint: add a candidate site"):
@@ -88,25 +93,25 @@ def test_capacity_comes_in_whole_classes_of_45_and_50() -> None:
 def test_school_size_limit_splits_a_crowded_town() -> None:
     # 2,100 primary children next to school 0: at most 2,000 there, the rest at school 1 (15 min)
     p = problem([[1050, 1050, 0]], [[2, 15]], max_classes=[[60, 0], [60, 0]])
-    plan = plan_layout(p, limits=LIMITS)
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
     load0 = sum(p.children[0, g] for g in range(2) if plan.assign[0, g] == 0)
     assert load0 <= 2000 and plan.open.all()
     # a nine-year school may hold 2,500
-    p9 = problem([[1050, 1050, 300]], [[2, 15]], levels=[[True, True], [True, True]], max_classes=[[60, 60], [60, 60]])
-    plan = plan_layout(p9, limits=LIMITS)
+    p9 = problem([[1050, 1050, 300]], [[2, 15]], levels=[[True, True], [True, True]], max_classes=[[60, 60], [60, 60]], pupils=[2400, 50])
+    plan = plan_layout(p9, options=FREE, limits=LIMITS)
     assert plan.open.tolist() == [True, False]
 
 
 def test_keep_schools_stay_open() -> None:
     p = problem([[15, 15, 0], [200, 200, 0]], [[2, 10], [25, 3]], keep=[True, False])
-    plan = plan_layout(p, limits=LIMITS)
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.open[0] and plan.decisions[0].reason == "kept by the bureau"
 
 
 def test_teaching_point_needed_by_remote_children_stays() -> None:
     # unit 0's grades 1-3 have only the teaching point within 30 min: it stays, whatever it costs
     p = problem([[5, 5, 0], [300, 300, 0]], [[10, 45], [60, 3]], tp=[True, False], boarding=[False, True], classes_now=[[1, 0], [12, 0]])
-    plan = plan_layout(p, limits=LIMITS)
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.open[0] and "teaching point" in plan.decisions[0].reason
     assert plan.assign[0, 0] == 0 and plan.assign[0, 1] == 1  # a teaching point teaches grades 1-3 only
     assert plan.classes[0].tolist() == [1, 0]
@@ -115,18 +120,18 @@ def test_teaching_point_needed_by_remote_children_stays() -> None:
 def test_new_site_opens_when_the_town_school_is_full_and_no_other_is_within_reach() -> None:
     p = problem([[500, 500, 0], [30, 30, 0]], [[5, 45, 6], [50, 5, 50]], existing=[True, True, False], classes_now=[[12, 0], [6, 0], [0, 0]],
                 max_classes=[[12, 0], [24, 0], [30, 0]])
-    plan = plan_layout(p, limits=LIMITS)
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.open[2] and plan.decisions[2].decision == "new"
     assert plan.decisions[2].construction_yuan == 3_000_000 + 1_200_000 * plan.classes[2, 0]
     # construction dear enough, the children ride 45 min by bus to school 1 instead (a 60-minute day limit)
-    plan = plan_layout(p, options=LayoutOptions(day_max_s=3600, construction_yuan_per_class=1e9), limits=LIMITS)
+    plan = plan_layout(p, options=LayoutOptions(day_max_s=3600, construction_yuan_per_class=1e9, max_close_share=1.0), limits=LIMITS)
     assert not plan.open[2] and plan.bus[0].any() and plan.costs["bus"] > 0
 
 
 def test_a_level_short_of_places_is_infeasible_and_explained() -> None:
     p = problem([[600, 600, 0]], [[5, 10]], max_classes=[[12, 0], [12, 0]])
     with pytest.raises(InfeasibleError, match=r"county, primary: short by 120 places \(1,200 children, at most 1,080 places\)"):
-        plan_layout(p, limits=LIMITS)
+        plan_layout(p, options=FREE, limits=LIMITS)
 
 
 def test_costs_add_up_to_the_objective_and_the_bound_is_below() -> None:
