@@ -22,7 +22,9 @@ deterministic budget is spent or the wall deadline passes:
   (reduced-cost fixing). CP-SAT over the pairs left, hinted with the plan,
   therefore has the problem's own optimum: its bound is a valid bound of the
   problem (reported when better than the relaxation's) and its plan, when
-  cheaper, is kept. It runs when the pairs left are few enough to build.
+  cheaper, is kept. It runs when the pairs left are few enough to build and
+  to search in the budget left (:data:`PROOF_PAIRS_PER_UNIT`); otherwise the
+  windows have the whole budget.
 
 Contiguity. With a block graph the windows keep the rule "a block may belong
 to ``j`` only if one of its neighbours does" and a window's plan is kept only
@@ -30,8 +32,10 @@ when it leaves no more detached pieces among its zones than before; the
 proof's bound (of the problem without contiguity) is still a valid bound.
 
 Determinism: one CP-SAT worker, fixed seed, deterministic-time limits charged
-to the :class:`planning.zones.repair.WorkBudget`; the wall deadline is a hard
-cap only (see there).
+to the :class:`planning.zones.repair.WorkBudget` (and the first plan's own work,
+:data:`FIRST_PLAN_WORK_PER_PAIR`, charged on entry); the wall deadline is a hard
+cap only (see there): when it stops a search the plan's ``details["wall_cap"]``
+says so (in ``metrics.json``).
 """
 
 from __future__ import annotations
@@ -64,6 +68,16 @@ WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
 PROOF_SHARE = 0.35
 #: Most pairs the proof model is built with (larger: the bound stays the relaxation's).
 PROOF_MAX_PAIRS = 150_000
+#: Most pairs the proof is started with per unit of budget left: with more it ends without
+#: raising the bound or the plan (at slack 1.01-1.06 on 1,000 x 40, 2-20 units), and the windows
+#: make better use of the budget.
+PROOF_PAIRS_PER_UNIT = 2_500
+#: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
+#: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
+#: 1.6e-5 wall s per pair on the loaded 2-core machine (6.4 s for 20,000 x 300), about 1.3 units
+#: at the 5 wall s per unit ``WORK_PER_SECOND`` allows; 5e-6 leaves a margin. Without it the
+#: largest instances reached the wall cap before the budget.
+FIRST_PLAN_WORK_PER_PAIR = 5e-6
 #: Wall seconds building the proof model takes per pair, about (in Python): no proof is
 #: started that could not be built before the deadline.
 PROOF_BUILD_S_PER_PAIR = 4e-5
@@ -258,7 +272,11 @@ def _prove(
     value, rc = lagrangian(p, prices, r, price)
     slack = st.cost - value
     keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
-    if int(keep.sum()) > PROOF_MAX_PAIRS or r.budget.exhausted() or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum():
+    if (
+        int(keep.sum()) > min(PROOF_MAX_PAIRS, PROOF_PAIRS_PER_UNIT * r.budget.remaining())
+        or r.budget.exhausted()
+        or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum()
+    ):
         return "", int(keep.sum())
     pair = pair_index(p, np.arange(len(st.school)), st.school)
     ok = (pair >= 0) & (p.demand > 0)
@@ -347,6 +365,7 @@ def improve(
     Anytime
     """
     p = r.p
+    r.budget.spent += FIRST_PLAN_WORK_PER_PAIR * len(p.origin)
     st = _State(school.copy(), plan_cost(p, school, r.overflow_penalty_s), float(bound))
     proof, proof_pairs = "", 0
     if gap_of(st.cost, st.bound) > tolerance and not r.budget.exhausted():
