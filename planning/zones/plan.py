@@ -83,7 +83,8 @@ a deterministic-time limit, and every loop stops on a work budget of
 itself is a wall-clock cap from the start of the solve (each CP-SAT call gets
 the time left; :data:`WALL_MARGIN_S` past it at most once the first plan is
 made); when it, not the budget, stops a search the plan says so
-(:attr:`ZonePlan.wall_stops`). Solve times (wall clock) are kept on the plan,
+(:attr:`ZonePlan.wall_stops`, and ``details["wall_cap"]`` in ``metrics.json``:
+only then, so a run the budget stopped writes the same file on any machine). Solve times (wall clock) are kept on the plan,
 not in ``metrics.json``.
 Every output is sorted by id.
 """
