@@ -279,6 +279,8 @@ def _neighbourhoods(
                 clean[:] = False
             else:
                 clean[zones] = True
+                if full:  # the chain's zones were re-solved too, without change
+                    clean[chain] = True
             if r.budget.exhausted(share) or gap_of(st.cost, st.bound) <= tolerance:
                 return
         if size >= m and not improved:
