@@ -11,9 +11,16 @@ deterministic budget is spent or the wall deadline passes:
   of the window's zones is freed, everything else fixed, and the window is
   re-solved with :func:`planning.zones.repair.solve_sub` (each block's
   cheapest schools, the schools its relaxation flow uses and its own school);
-  the plan is kept when it costs less. Seeds are taken in decreasing reduced
-  cost of their zones (where the plan departs most from the relaxation); a
-  pass with no improvement makes the windows larger.
+  the plan is kept when it costs less. When a seed's window gives nothing and
+  holds no free seat (every school's seat price above 0), its *chain* window
+  is tried if it reaches cheaper room: from the seed, each next school is the
+  competing one with the lowest seat price, down to where there is room (at tight
+  capacity a better plan often needs a chain of moves across several zones
+  towards the free seats, which a compact group of six does not hold; on the
+  suite's town at slack 1.01 this took the 15 s plan from 2.1 % to 1.5 %
+  above the best bound). Seeds are taken in decreasing reduced cost of their
+  zones (where the plan departs most from the relaxation); a pass with no
+  improvement makes the windows larger.
 - **Proof** (:func:`_prove`). With seat prices ``π_j ≥ 0`` (the relaxation's
   duals) the Lagrangian ``L(π) = Σ_i min_j d_i (c_ij + π_j) − Σ_j π_j c_j`` is
   a lower bound, and a pair's reduced cost ``r_ij = d_i (c_ij + π_j) − min_k
@@ -22,7 +29,9 @@ deterministic budget is spent or the wall deadline passes:
   (reduced-cost fixing). CP-SAT over the pairs left, hinted with the plan,
   therefore has the problem's own optimum: its bound is a valid bound of the
   problem (reported when better than the relaxation's) and its plan, when
-  cheaper, is kept. It runs when the pairs left are few enough to build.
+  cheaper, is kept. It runs when the pairs left are few enough to build and
+  to search in the budget left (:data:`PROOF_PAIRS_PER_UNIT`); otherwise the
+  windows have the whole budget.
 
 Contiguity. With a block graph the windows keep the rule "a block may belong
 to ``j`` only if one of its neighbours does" and a window's plan is kept only
@@ -30,8 +39,10 @@ when it leaves no more detached pieces among its zones than before; the
 proof's bound (of the problem without contiguity) is still a valid bound.
 
 Determinism: one CP-SAT worker, fixed seed, deterministic-time limits charged
-to the :class:`planning.zones.repair.WorkBudget`; the wall deadline is a hard
-cap only (see there).
+to the :class:`planning.zones.repair.WorkBudget` (and the first plan's own work,
+:data:`FIRST_PLAN_WORK_PER_PAIR`, charged on entry); the wall deadline is a hard
+cap only (see there): when it stops a search the plan's ``details["wall_cap"]``
+says so (in ``metrics.json``).
 """
 
 from __future__ import annotations
@@ -64,6 +75,16 @@ WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
 PROOF_SHARE = 0.35
 #: Most pairs the proof model is built with (larger: the bound stays the relaxation's).
 PROOF_MAX_PAIRS = 150_000
+#: Most pairs the proof is started with per unit of budget left: with more it ends without
+#: raising the bound or the plan (at slack 1.01-1.06 on 1,000 x 40, 2-20 units), and the windows
+#: make better use of the budget.
+PROOF_PAIRS_PER_UNIT = 2_500
+#: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
+#: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
+#: 1.6e-5 wall s per pair on the loaded 2-core machine (6.4 s for 20,000 x 300), about 1.3 units
+#: at the 5 wall s per unit ``WORK_PER_SECOND`` allows; 5e-6 leaves a margin. Without it the
+#: largest instances reached the wall cap before the budget.
+FIRST_PLAN_WORK_PER_PAIR = 5e-6
 #: Wall seconds building the proof model takes per pair, about (in Python): no proof is
 #: started that could not be built before the deadline.
 PROOF_BUILD_S_PER_PAIR = 4e-5
@@ -137,6 +158,27 @@ def _window(comp: sp.csr_array, seed: int, size: int) -> NDArray[np.int64]:
     return np.flatnonzero(inside)
 
 
+def _chain_window(comp: sp.csr_array, prices: NDArray[np.float64], seed: int, size: int) -> NDArray[np.int64]:
+    """The seed and a chain of competing schools down the seat prices: where its students' room is made.
+
+    From the last school taken, the next is the competing school with the lowest
+    seat price (ties: more competition, then the lower index), until ``size``
+    schools or no competing school is left.
+    """
+    m = comp.shape[0]
+    inside = np.zeros(m, bool)
+    inside[seed] = True
+    last = seed
+    for _ in range(min(size, m) - 1):
+        row = comp[[last], :].toarray().ravel()
+        cand = np.flatnonzero((row > 0) & ~inside)
+        if not len(cand):
+            break
+        last = int(cand[np.lexsort((cand, -row[cand], prices[cand]))[0]])
+        inside[last] = True
+    return np.flatnonzero(inside)
+
+
 @dataclass
 class _State:
     """The search so far."""
@@ -198,6 +240,15 @@ def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64]
     return len(after) <= len(before)
 
 
+def _try_chain(r: Repair, st: _State, zones: NDArray[np.int64], graph: BlockGraph | None, movable: NDArray[np.bool_]) -> bool:
+    """A chain window (:func:`_chain_window`), tried when the compact window of its seed gave nothing."""
+    free = np.flatnonzero(np.isin(st.school, zones) & movable)
+    if len(zones) < 2 or not len(free) or r.budget.exhausted():
+        return False
+    det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
+    return _try_window(r, st, free, zones, graph, det)
+
+
 def _neighbourhoods(
     r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, share: float
 ) -> None:
@@ -221,11 +272,15 @@ def _neighbourhoods(
             if not len(free):
                 continue
             det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
-            if _try_window(r, st, free, zones, graph, det):
+            chain = _chain_window(comp, prices, seed, int(size))
+            full = prices[zones].min() > 0 and prices[chain].min() < prices[zones].min()  # room only beyond the group
+            if _try_window(r, st, free, zones, graph, det) or (full and _try_chain(r, st, chain, graph, movable & ~pinned)):
                 improved = True
                 clean[:] = False
             else:
                 clean[zones] = True
+                if full:  # the chain's zones were re-solved too, without change
+                    clean[chain] = True
             if r.budget.exhausted(share) or gap_of(st.cost, st.bound) <= tolerance:
                 return
         if size >= m and not improved:
@@ -258,7 +313,11 @@ def _prove(
     value, rc = lagrangian(p, prices, r, price)
     slack = st.cost - value
     keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
-    if int(keep.sum()) > PROOF_MAX_PAIRS or r.budget.exhausted() or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum():
+    if (
+        int(keep.sum()) > min(PROOF_MAX_PAIRS, PROOF_PAIRS_PER_UNIT * r.budget.remaining())
+        or r.budget.exhausted()
+        or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum()
+    ):
         return "", int(keep.sum())
     pair = pair_index(p, np.arange(len(st.school)), st.school)
     ok = (pair >= 0) & (p.demand > 0)
@@ -347,6 +406,7 @@ def improve(
     Anytime
     """
     p = r.p
+    r.budget.spent += FIRST_PLAN_WORK_PER_PAIR * len(p.origin)
     st = _State(school.copy(), plan_cost(p, school, r.overflow_penalty_s), float(bound))
     proof, proof_pairs = "", 0
     if gap_of(st.cost, st.bound) > tolerance and not r.budget.exhausted():

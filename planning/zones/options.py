@@ -209,9 +209,14 @@ class ZoneOptions(BaseModel):
 #: second of the user's ``time_limit_s``. The work budget, not the wall clock, is meant
 #: to stop a solve, so the plan does not depend on the machine; ``time_limit_s`` itself
 #: is a hard wall-clock cap that binds only on a machine slower than this ratio assumes
-#: (the plan then depends on its speed, and says so: ``ZonePlan.wall_stops``).
-#: Measured on the project's shared 2-core machine under load 3-7: one work unit of the
-#: zone models took 2.5-9 wall seconds, so 0.2 leaves the cap unreached there.
+#: (the plan then depends on its speed, and says so: ``ZonePlan.wall_stops`` and
+#: ``details["wall_cap"]`` in ``metrics.json``).
+#: Measured on the project's shared 2-core machine: one work unit of the zone models
+#: takes about 1.1 CPU seconds, 2-3.7 wall seconds under load 3-5, so 0.2 (5 wall s per
+#: unit) keeps the cap unreached up to a load of about 8 on 2 cores; beyond that the cap
+#: fires (measured at load 10: 9 wall s per unit). The first plan's own work is charged
+#: too (``planning.zones.anytime.FIRST_PLAN_WORK_PER_PAIR``), so large instances keep
+#: the same margin.
 WORK_PER_SECOND = 0.2
 
 

@@ -83,7 +83,8 @@ a deterministic-time limit, and every loop stops on a work budget of
 itself is a wall-clock cap from the start of the solve (each CP-SAT call gets
 the time left; :data:`WALL_MARGIN_S` past it at most once the first plan is
 made); when it, not the budget, stops a search the plan says so
-(:attr:`ZonePlan.wall_stops`). Solve times (wall clock) are kept on the plan,
+(:attr:`ZonePlan.wall_stops`, and ``details["wall_cap"]`` in ``metrics.json``:
+only then, so a run the budget stopped writes the same file on any machine). Solve times (wall clock) are kept on the plan,
 not in ``metrics.json``.
 Every output is sorted by id.
 """
@@ -353,8 +354,25 @@ def _plan(
         enclaves=enclaves or (),
         enclave_reasons=() if finish is None else finish.reasons,
         wall_stops=0 if finish is None else finish.wall_stops,
-        details=dict(finish.details if finish is not None else {}),
+        details=_details(finish),
     )
+
+
+def _details(finish: _Finish | None) -> dict[str, float | int | str]:
+    """The solver figures, with ``wall_cap`` when the clock, not the work budget, stopped a search.
+
+    Only then: a run the work budget stopped writes the same ``metrics.json`` on any machine;
+    one the clock stopped may not, and says so.
+    """
+    if finish is None:
+        return {}
+    details = dict(finish.details)
+    if finish.wall_stops:
+        details["wall_cap"] = (
+            f"the time limit stopped the search {finish.wall_stops} time(s) before its work budget: "
+            "this plan may differ from run to run"
+        )
+    return details
 
 
 # --- the two array cores -------------------------------------------------------------

@@ -107,6 +107,7 @@ def test_same_inputs_and_seed_give_the_same_plan(monkeypatch: pytest.MonkeyPatch
     assert a.block_school.tolist() == b.block_school.tolist()
     assert (a.objective_s, a.bound_s) == (b.objective_s, b.bound_s)
     assert a.wall_stops == 0  # the deterministic budget, not the clock, stopped it
+    assert "wall_cap" not in a.details  # so metrics.json is the same on any machine
 
 
 def test_a_longer_limit_is_never_worse() -> None:
@@ -129,6 +130,8 @@ def test_the_time_limit_is_a_wall_clock_cap(monkeypatch: pytest.MonkeyPatch) -> 
     elapsed = time.perf_counter() - t0
     assert elapsed <= 3 + plan_module.WALL_MARGIN_S
     assert plan.wall_stops >= 1 or plan.gap <= 0.0005
+    # metrics.json (the plan's details) says when the clock stopped it: the plan may differ run to run
+    assert ("wall_cap" in plan.details) == (plan.wall_stops > 0)
 
 
 def _chain(n: int) -> sp.csr_array:
@@ -178,3 +181,16 @@ def test_a_cap_the_own_blocks_break_is_infeasible_not_a_solver_failure() -> None
             options=ZoneOptions(max_moved=5),
         )
     assert "b0 (school s0)" in str(err.value)
+
+
+def test_a_chain_window_follows_the_seat_prices_down_to_free_seats() -> None:
+    from planning.zones.anytime import _chain_window
+
+    # schools 0-1-2-3 in a line, 0 also competes with 4 (more blocks shared with 4 than with 1)
+    edges = [(0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0), (0, 4, 5.0)]
+    rows = [a for a, _, _ in edges] + [b for _, b, _ in edges]
+    cols = [b for _, b, _ in edges] + [a for a, _, _ in edges]
+    comp = sp.csr_array((np.r_[[w for *_, w in edges] * 2], (rows, cols)), shape=(5, 5))
+    prices = np.array([90.0, 40.0, 20.0, 0.0, 60.0])  # 3 has free seats
+    assert _chain_window(comp, prices, 0, 4).tolist() == [0, 1, 2, 3]  # not 4, the most competing
+    assert _chain_window(comp, prices, 0, 9).tolist() == [0, 1, 2, 3]  # nothing competes with 3 beyond: the chain ends
