@@ -25,176 +25,23 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 from scipy.sparse.csgraph import connected_components
 
+from planning.zones.connect import Frame, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
+from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Cut, Repair, solve_sub
 from planning.zones.rounding import PairTable
 
 logger = logging.getLogger(__name__)
 
-
-def neighbours(adjacency: sp.csr_array, blocks: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Blocks adjacent to any of ``blocks`` (with repeats).
-
-    Parameters
-    ----------
-    adjacency
-        Symmetric block adjacency.
-    blocks
-        Block indices.
-
-    Returns
-    -------
-    numpy.ndarray
-        Indices of their neighbours, one per edge.
-    """
-    ptr, idx = adjacency.indptr, adjacency.indices
-    if not len(blocks):
-        return np.empty(0, np.int64)
-    lo, hi = ptr[blocks], ptr[blocks + 1]
-    counts = hi - lo
-    take = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(int(counts.sum()))
-    return idx[take].astype(np.int64)
-
-
-def connector_components(adjacency: sp.csr_array, connector: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Label of each connector block's connected group of connectors (−1 for other blocks).
-
-    Parameters
-    ----------
-    adjacency
-        Symmetric block adjacency.
-    connector
-        Blocks in no zone that join the zones they touch.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n,)`` labels ``0 … k−1`` on connectors, −1 elsewhere.
-    """
-    n = len(connector)
-    coo = adjacency.tocoo()
-    keep = connector[coo.row] & connector[coo.col]
-    g = sp.coo_array((np.ones(int(keep.sum()), bool), (coo.row[keep], coo.col[keep])), shape=(n, n))
-    _, label = connected_components(g, directed=False)
-    out = np.full(n, -1, np.int64)
-    if connector.any():
-        _, out[connector] = np.unique(label[connector], return_inverse=True)
-    return out
-
-
-def detached_pieces(
-    school: NDArray[np.int64],
-    adjacency: sp.csr_array,
-    roots: NDArray[np.int64],
-    connector: NDArray[np.bool_],
-) -> list[tuple[int, NDArray[np.int64]]]:
-    """Pieces of zones not attached to their school's root block.
-
-    Two blocks of a zone are in one piece when a path joins them through blocks
-    of the zone and connectors. A piece is attached when it holds the root, or
-    borders it, or reaches it through connectors (a root that is a connector).
-    Computed in one pass: each group of connectors is copied once per zone
-    touching it, and the copies join only that zone's blocks.
-
-    Parameters
-    ----------
-    school
-        School index of each block (−1: in no zone).
-    adjacency
-        Symmetric block adjacency.
-    roots
-        Root block of each school (−1: none; that school's pieces are not checked).
-    connector
-        Blocks in no zone that join the zones they touch (``school`` is −1 there).
-
-    Returns
-    -------
-    list of (school, blocks)
-        Detached pieces (blocks sorted), sorted by school then first block.
-    """
-    n = len(school)
-    coo = adjacency.tocoo()
-    r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
-    same = (school[r] == school[c]) & (school[r] >= 0)
-    group = connector_components(adjacency, connector)
-    hub = (school[r] >= 0) & connector[c]
-    # one node per (connector group, zone) touching it
-    m = np.int64(max(int(school.max(initial=-1)) + 1, 1))
-    key = group[c[hub]] * m + school[r[hub]]
-    root_hubs = [(int(group[rt]) * m + j) for j, rt in enumerate(roots.tolist()) if rt >= 0 and connector[rt]]
-    keys, hub_node = np.unique(np.r_[key, np.asarray(root_hubs, np.int64)], return_inverse=True)
-    hub_node = hub_node[: len(key)]
-    rows = np.r_[r[same], r[hub]]
-    cols = np.r_[c[same], n + hub_node]
-    size = n + len(keys)
-    g = sp.coo_array((np.ones(len(rows), bool), (rows, cols)), shape=(size, size))
-    _, label = connected_components(g, directed=False)
-
-    attached: set[tuple[int, int]] = set()
-    for j, rt in enumerate(roots.tolist()):
-        if rt < 0:
-            continue
-        if school[rt] == j:
-            attached.add((j, int(label[rt])))
-        if connector[rt]:
-            k = int(np.searchsorted(keys, int(group[rt]) * m + j))
-            attached.add((j, int(label[n + k])))
-        near = adjacency.indices[adjacency.indptr[rt] : adjacency.indptr[rt + 1]]
-        for b in near[school[near] == j].tolist():
-            attached.add((j, int(label[b])))
-    out: list[tuple[int, NDArray[np.int64]]] = []
-    assigned = np.flatnonzero(school >= 0)
-    if not len(assigned):
-        return out
-    frame = pd.DataFrame({"school": school[assigned], "label": label[assigned], "block": assigned})
-    for (school_j, lab), blocks in frame.groupby(["school", "label"], sort=True)["block"]:
-        j = int(school_j)
-        if roots[j] < 0 or (j, int(lab)) in attached:
-            continue
-        out.append((j, np.sort(blocks.to_numpy(np.int64))))
-    return sorted(out, key=lambda t: (t[0], int(t[1][0])))
-
-
-def piece_border(
-    piece: NDArray[np.int64], adjacency: sp.csr_array, connector: NDArray[np.bool_]
-) -> NDArray[np.int64]:
-    """Blocks one of which the zone must hold for ``piece`` to reach anything else.
-
-    The piece grows through the connectors it touches (they join it to whatever
-    they touch); its border is every non-connector block next to that region.
-
-    Parameters
-    ----------
-    piece
-        Blocks of one piece.
-    adjacency
-        Symmetric block adjacency.
-    connector
-        Blocks in no zone that join the zones they touch.
-
-    Returns
-    -------
-    numpy.ndarray
-        Sorted block indices, none in ``piece`` and none a connector.
-    """
-    piece = np.asarray(piece, np.int64)
-    region = piece
-    nb = np.unique(neighbours(adjacency, piece))
-    touched = nb[connector[nb]]
-    if len(touched):
-        # every connector reachable from the piece through connectors
-        group = connector_components(adjacency, connector)
-        reach = np.flatnonzero(np.isin(group, np.unique(group[touched])))
-        region = np.union1d(piece, reach)
-        nb = np.unique(neighbours(adjacency, region))
-    nb = np.setdiff1d(nb, region)
-    return nb[~connector[nb]]
+__all__ = [
+    "attach_greedily", "band", "connector_components", "detached_pieces", "frontier", "make_contiguous",
+    "neighbour_rule", "neighbours", "piece_border", "swap_in", "why_detached",
+]
 
 
 def band(
@@ -494,22 +341,8 @@ CONTIGUITY_WINDOW_TIME = 0.05
 CONTIGUITY_WINDOW_MAX_TIME = 0.3
 #: Solves of one window with the lazy cuts of the pieces it left detached.
 CONTIGUITY_WINDOW_RESOLVES = 5
-#: Growth a window of a piece that stayed detached may start from.
-CONTIGUITY_WINDOW_MAX_LEVEL = 3
-#: Rounds without fewer detached pieces before the contiguity loop gives up.
-CONTIGUITY_STALL_ROUNDS = 4
-#: Contiguity cut rounds before giving up and reporting the remaining enclaves.
+#: Windows of the contiguity pass (per pass) before plan.py stops repeating it.
 MAX_CONTIGUITY_ROUNDS = 30
-
-
-def _pairs_to(p: PairTable, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
-    """Pair index of each of a few blocks with one school, −1 where out of reach."""
-    out = np.full(len(blocks), -1, np.int64)
-    for k, i in enumerate(blocks.tolist()):
-        hit = np.flatnonzero(p.dest[p.start[i] : p.start[i + 1]] == school)
-        if len(hit):
-            out[k] = p.start[i] + hit[0]
-    return out
 
 
 def attach_greedily(
@@ -554,7 +387,7 @@ def attach_greedily(
             for k in targets:
                 if overflow_penalty_s is None and seat_prices is None and load[k] + need > p.capacity[k]:
                     continue
-                pair = _pairs_to(table, piece, k)
+                pair = pairs_to(table, piece, k)
                 if (pair < 0).any():
                     continue
                 cost = float((table.cost[pair] * p.demand[piece]).sum())
@@ -602,7 +435,7 @@ def _window_hint(mm: _Mend, seeds: NDArray[np.int64], school: NDArray[np.int64],
     hint = school.copy()
     best = None
     for k in sorted(set(school[border][school[border] >= 0].tolist()) - set(school[seeds].tolist())):
-        pair = _pairs_to(p, seeds, k)
+        pair = pairs_to(p, seeds, k)
         if (pair >= 0).all():
             cost = int((p.cost[pair] * p.demand[seeds]).sum())
             if best is None or cost < best[0]:
@@ -739,53 +572,6 @@ def _roots_home(mm: _Mend, school: NDArray[np.int64], details: dict[str, float |
     return school
 
 
-def _window_round(
-    mm: _Mend, school: NDArray[np.int64], pieces: list[tuple[int, NDArray[np.int64]]], stalled: dict[tuple[int, int], int]
-) -> NDArray[np.int64]:
-    """One window per detached piece (each cut kept), larger for pieces that stayed detached before."""
-    touched = np.zeros(len(school), bool)
-    for j, piece in pieces:
-        if touched[piece].any():
-            continue  # an earlier window of this round changed it: look again next round
-        mm.cuts.append(Cut(j, piece, piece_border(piece, mm.adjacency, mm.connector)))
-        key = (j, int(piece[0]))
-        school, free, ok = _window(mm, piece, school, level=min(stalled.get(key, 0), CONTIGUITY_WINDOW_MAX_LEVEL))
-        if not ok:
-            stalled[key] = stalled.get(key, 0) + 1  # start larger next round
-        touched[free] = True
-        if mm.r.budget.exhausted():
-            logger.info("contiguity: out of work budget with detached pieces left")
-            break
-    return school
-
-
-def _window_rounds(mm: _Mend, school: NDArray[np.int64]) -> tuple[NDArray[np.int64], int, int]:
-    """Rounds of windows until no piece is detached, progress stalls, the round cap or the work budget.
-
-    Returns the plan, the rounds taken and the pieces handed over by chains of moves.
-    """
-    rounds = 0
-    swapped = 0
-    stalled: dict[tuple[int, int], int] = {}
-    fewest, since = len(school) + 1, 0
-    while rounds < MAX_CONTIGUITY_ROUNDS and not mm.r.budget.exhausted():
-        pieces = mm.pieces(school)
-        if len(pieces) > GREEDY_ATTACH_ABOVE and mm.r.max_moved is None:
-            # many pieces: chains of moves are quick; the windows (better plans) take the rest
-            swapped += _swap_pieces(mm, school)  # in place
-            pieces = mm.pieces(school)
-        if not pieces:
-            break
-        fewest, since = (len(pieces), 0) if len(pieces) < fewest else (fewest, since + 1)
-        if since >= CONTIGUITY_STALL_ROUNDS:
-            logger.info("contiguity: %d detached pieces left after %d rounds without progress", len(pieces), since)
-            break
-        rounds += 1
-        logger.debug("contiguity round %d: %d detached pieces", rounds, len(pieces))
-        school = _window_round(mm, school, pieces, stalled)
-    return school, rounds, swapped
-
-
 def make_contiguous(
     r: Repair,
     school: NDArray[np.int64],
@@ -834,9 +620,12 @@ def make_contiguous(
         # many pieces: attach them greedily first, the windows handle the rest
         school = attach_greedily(p, school, graph, r.overflow_penalty_s)
         details["greedy_attached"] = len(pieces)
-    school, rounds, swapped = _window_rounds(mm, school)
-    details["swapped_pieces"] = swapped
-    return school, rounds, mm.pieces(school)
+    if r.max_moved is None:
+        # cheap chains of moves first (no solver), the exact windows take the rest
+        details["swapped_pieces"] = int(details.get("swapped_pieces", 0)) + _swap_pieces(mm, school)  # in place
+    school, joined = connect_pieces(r, Frame.of(graph.adjacency, graph.roots, ~has), school, movable_blocks(p, graph))
+    details["connect_windows"] = int(details.get("connect_windows", 0)) + joined.windows
+    return school, joined.windows, mm.pieces(school)
 
 
 def why_detached(
@@ -857,7 +646,7 @@ def why_detached(
     where = f"{len(piece)} block{'s' if len(piece) != 1 else ''} of school {p.school_ids[j]}'s zone"
     if not others:
         return f"{where}: no other zone borders it, and the blocks joining it to its school are in reach of no school"
-    reach = [k for k in others if (_pairs_to(p, piece, k) >= 0).all()]
+    reach = [k for k in others if (pairs_to(p, piece, k) >= 0).all()]
     if not reach:
         names = ", ".join(str(p.school_ids[k]) for k in others)
         return f"{where}: the schools bordering it ({names}) are beyond its travel limit, so no plan of whole zones exists"

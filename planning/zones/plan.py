@@ -104,6 +104,7 @@ from numpy.typing import NDArray
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
 from planning.zones.anytime import improve, plan_cost
+from planning.zones.connect import improve_plan
 from planning.zones.contiguity import (
     MAX_CONTIGUITY_ROUNDS,
     attach_greedily,
@@ -534,6 +535,8 @@ def _optimal(
                 enclaves = left
                 break
             enclaves = left
+    if graph is not None and options.anytime and not enclaves and excess(p, school, max_moved, penalty) == 0:
+        school = improve_plan(r, school, graph, details)  # whole zones kept whole (exact connectivity)
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["first_plan_work_units"] = round(r.budget.spent, 3)
     bound = relaxed.bound
