@@ -628,34 +628,80 @@ def make_contiguous(
     return school, joined.windows, mm.pieces(school)
 
 
+def no_whole_plan(p: Instance, graph: BlockGraph, j: int, piece: NDArray[np.int64]) -> bool:
+    """Whether no plan of whole zones can exist: a block of the piece only ``j`` can take is walled off from ``j``.
+
+    Proof: that block must belong to ``j``'s zone, and a whole zone joins it to
+    ``j``'s own block through blocks of the zone (each in ``j``'s reach, none
+    another school's own block) or connectors; when no such path exists, no
+    plan of whole zones exists with these travel limits.
+    """
+    root = int(graph.roots[j]) if j < len(graph.roots) else -1
+    if root < 0:
+        return False
+    only_j = [int(b) for b in piece.tolist() if np.array_equal(p.dest[p.start[b] : p.start[b + 1]], [j])]
+    if not only_j:
+        return False
+    n = len(p.demand)
+    passable = p.connector.copy()
+    passable[p.origin[p.dest == j]] = True
+    others = graph.roots[(graph.roots >= 0) & (np.arange(len(graph.roots)) != j)]
+    passable[others] = False
+    passable[root] = True
+    seen = np.zeros(n, bool)
+    front = np.asarray(only_j, np.int64)
+    seen[front] = True
+    while len(front):
+        nb = np.unique(neighbours(graph.adjacency, front))
+        nb = nb[passable[nb] & ~seen[nb]]
+        seen[nb] = True
+        front = nb
+    return not seen[root]
+
+
 def why_detached(
     p: Instance, school: NDArray[np.int64], j: int, piece: NDArray[np.int64], graph: BlockGraph, *, seats_hard: bool = True
 ) -> str:
     """Why the detached ``piece`` of school ``j``'s zone is still apart, in words a planner can act on.
 
-    - No bordering zone's school is within reach of every block of the piece:
-      no plan of whole zones can give it another school (an enclave only ``j``
-      can serve), so no contiguous plan with these travel limits exists.
+    - Proven (:func:`no_whole_plan`): a block only ``j`` can take is walled off
+      from ``j``'s own block by blocks ``j`` cannot take, so no plan of whole
+      zones exists with these travel limits.
+    - No bordering zone's school is within reach of every block of the piece.
     - Bordering zones can take it but have too few free seats: room must be
-      made further out (a longer time limit may find it, or more seats).
+      made further out by a chain of moves (a longer time limit may find it, or
+      more seats).
     - Otherwise the time limit ran out first.
     """
     adjacency, connector = graph.adjacency, p.connector
+    name = p.school_ids[j]
+    where = f"{len(piece)} block{'s' if len(piece) != 1 else ''} of school {name}'s zone"
     border = piece_border(piece, adjacency, connector)
     others = sorted({int(k) for k in school[border].tolist() if k >= 0 and k != j})
-    where = f"{len(piece)} block{'s' if len(piece) != 1 else ''} of school {p.school_ids[j]}'s zone"
+    if no_whole_plan(p, graph, j, piece):
+        around = f"the schools bordering it ({', '.join(str(p.school_ids[k]) for k in others)}) are beyond its travel limit, " if others else ""
+        return (
+            f"{where}: {around}only school {name} can take it, and every way to {name}'s own block crosses "
+            f"blocks {name} cannot take (beyond its travel limit, or another school's own block), "
+            "so no plan of whole zones exists"
+        )
     if not others:
         return f"{where}: no other zone borders it, and the blocks joining it to its school are in reach of no school"
     reach = [k for k in others if (pairs_to(p, piece, k) >= 0).all()]
     if not reach:
         names = ", ".join(str(p.school_ids[k]) for k in others)
-        return f"{where}: the schools bordering it ({names}) are beyond its travel limit, so no plan of whole zones exists"
+        return (
+            f"{where}: the schools bordering it ({names}) are beyond its travel limit, and no redrawing of the zones "
+            "around it was found within the time limit; raise time_limit_s"
+        )
     need = int(p.demand[piece].sum())
     free = p.capacity - students_at(p, school)
     best = max(reach, key=lambda k: (int(free[k]), -k))
     if seats_hard and need > int(free[best]):
         return (
-            f"{where}: its {need} students do not fit the free seats of the zones bordering it "
-            f"(at most {max(int(free[best]), 0)}, at school {p.school_ids[best]}); raise time_limit_s or add seats"
+            f"{where}: its {need} student{'s' if need != 1 else ''} do{'' if need != 1 else 'es'} not fit the free "
+            f"seats of the zones bordering it (at most {max(int(free[best]), 0)}, at school {p.school_ids[best]}), "
+            "and no chain of moves making room further out was found within the time limit; "
+            "raise time_limit_s or add seats"
         )
     return f"{where}: the time limit ran out before it was joined to a bordering zone; raise time_limit_s"

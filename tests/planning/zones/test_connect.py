@@ -74,3 +74,35 @@ def test_improvement_keeps_whole_zones_whole_and_lowers_travel() -> None:
     got, windows, improved = improve_whole(r, f, school, movable_blocks(r.p, g), cost)
     assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
     assert improved >= 1 and windows >= improved and f.pieces(got) == []
+
+
+def test_an_enclave_walled_off_from_its_only_school_is_proven() -> None:
+    from planning.zones.contiguity import no_whole_plan, why_detached
+
+    # b0 (s0's own) - b1 - b2 (s1's own) - b3 - b4: b3 and b4 reach only s0, and the one way to b0
+    # crosses b2, s1's own block: no plan of whole zones exists
+    t = np.array([[60, 900], [300, 300], [900, 60], [900, 3000], [950, 3100]])
+    p = prepare(matrix(t), [5] * 5, [30, 30], reach=Reach(max_travel_s=1800), current=None, stability_weight_s=0)
+    g = BlockGraph(row(5), np.array([0, 2]))
+    school = np.array([0, 0, 1, 0, 0])
+    assert no_whole_plan(p, g, 0, np.array([3, 4]))
+    why = why_detached(p, school, 0, np.array([3, 4]), g)
+    assert why.startswith("2 blocks of school s0's zone: the schools bordering it (s1) are beyond its travel limit")
+    assert why.endswith("so no plan of whole zones exists")
+    # a way round s1's block (b1 - b3): s0's zone can reach them, so it is not proven
+    bypass = sp.csr_array(row(5) + sp.coo_array((np.ones(2), ([1, 3], [3, 1])), shape=(5, 5)))
+    g2 = BlockGraph(bypass, np.array([0, 2]))
+    assert not no_whole_plan(p, g2, 0, np.array([3, 4]))
+    assert "no plan of whole zones exists" not in why_detached(p, np.array([0, 0, 1, 1, 0]), 0, np.array([4]), g2)
+
+
+def test_a_piece_short_of_seats_says_so_in_one_sentence() -> None:
+    from planning.zones.contiguity import why_detached
+
+    r, g = line([0, 2], 4, [2, 2])
+    why = why_detached(r.p, np.array([0, 1, 1, 0]), 0, np.array([3]), g)
+    assert why == (
+        "1 block of school s0's zone: its 1 student does not fit the free seats of the zones bordering it "
+        "(at most 0, at school s1), and no chain of moves making room further out was found within the time limit; "
+        "raise time_limit_s or add seats"
+    )
