@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: Rings of zones around a detached piece a window may reach (the zones it borders are ring 0).
 CONNECT_RINGS = 3
+#: Hops around a piece of its first, smallest window.
+CONNECT_BAND_HOPS = 3
 #: Most free blocks in one window (a larger ring is cut to the blocks nearest the piece).
 CONNECT_MAX_BLOCKS = 600
 #: CP-SAT deterministic time of a window, per free block and at most.
@@ -254,9 +256,10 @@ def _zone_rings(f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], r
 
 def _free_blocks(
     f: Frame, school: NDArray[np.int64], zones: NDArray[np.int64], piece: NDArray[np.int64], movable: NDArray[np.bool_],
-    detached: NDArray[np.bool_],
+    detached: NDArray[np.bool_], *, hops: int = 1 << 30,
 ) -> NDArray[np.int64]:
-    """The window: movable blocks of ``zones`` nearest the piece (at most :data:`CONNECT_MAX_BLOCKS`) and the pieces they touch."""
+    """The window: movable blocks of ``zones`` nearest the piece (at most :data:`CONNECT_MAX_BLOCKS`, within
+    ``hops``) and the pieces they touch."""
     inside = np.isin(school, zones)
     inside[piece] = True
     # nearest first: breadth-first hops from the piece through the zones' blocks (roots too: they are passed, not freed)
@@ -264,7 +267,8 @@ def _free_blocks(
     seen = np.zeros(len(school), bool)
     seen[piece] = True
     front = np.asarray(piece, np.int64)
-    while len(front) and len(order) < CONNECT_MAX_BLOCKS:
+    while len(front) and len(order) < CONNECT_MAX_BLOCKS and hops >= 0:
+        hops -= 1
         order.extend(front.tolist())
         nb = np.unique(neighbours(f.adjacency, front))
         nb = nb[inside[nb] & ~seen[nb]]
@@ -362,7 +366,9 @@ def connect_pieces(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDAr
     detached with every seat kept.
     """
     out = Joined()
-    for ring in range(CONNECT_RINGS + 1):
+    # level 0: the blocks a few hops around the piece in the zones it borders; level k: ring k − 1 of zones
+    for level in range(CONNECT_RINGS + 2):
+        ring = max(level - 1, 0)
         tried: set[tuple[int, int]] = set()
         while not r.budget.exhausted():
             pieces = [(j, pc) for j, pc in f.pieces(school) if (j, int(pc[0])) not in tried]
@@ -373,7 +379,8 @@ def connect_pieces(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDAr
             rings = _zone_rings(f, school, piece, ring)
             if len(rings) <= ring:
                 continue  # no wider ring of zones around this piece
-            school = _join(r, f, school, piece, rings[ring], movable=movable, out=out)
+            hops = CONNECT_BAND_HOPS if level == 0 else 1 << 30
+            school = _join(r, f, school, piece, rings[ring], movable=movable, out=out, hops=hops)
         if r.budget.exhausted() or not f.pieces(school):
             break
     return school, out
@@ -381,13 +388,13 @@ def connect_pieces(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDAr
 
 def _join(
     r: Repair, f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], zones: NDArray[np.int64], *,
-    movable: NDArray[np.bool_], out: Joined,
+    movable: NDArray[np.bool_], out: Joined, hops: int,
 ) -> NDArray[np.int64]:
     """One window around ``piece`` over ``zones``: the plan with it joined, or the plan unchanged."""
     detached = np.zeros(len(school), bool)
     for _, pc in f.pieces(school):
         detached[pc] = True
-    free = _free_blocks(f, school, zones, piece, movable, detached)
+    free = _free_blocks(f, school, zones, piece, movable, detached, hops=hops)
     got = solve_window(r, f, school, free, detached=detached)
     out.windows += 1
     joined = got is not None and got[1] == 0 and _detached_blocks(f, got[0]) < int(detached.sum())
