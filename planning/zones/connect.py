@@ -1,11 +1,13 @@
 """Window solves with connectivity enforced exactly: every zone a window touches comes out in one piece.
 
 The contiguity pass (:mod:`planning.zones.contiguity`) hands detached pieces
-over whole, by chains of boundary moves; what it cannot hand over is
-re-solved here. A *window* is the blocks of the zones around a detached piece
-(the zones it borders, its own zone, and, when their seats are short, the
-zones around those: the room a full zone needs is made further out). Every
-block of the window is free; every other block is fixed.
+over whole by short chains of boundary moves; what is left is joined here
+(:func:`connect_pieces`). A *window* is a set of free blocks around a detached
+piece: first the blocks a few hops around it in the zones it borders and its
+own, then those zones whole, then a ring of zones further out (the room a full
+zone needs is made further out). Every other block is fixed. Once the zones
+are whole, :func:`improve_whole` re-solves each school's zone with the zones
+it borders under the same connectivity while travel falls.
 
 Model (on top of the repair model of :func:`planning.zones.repair.solve_sub`:
 ``x_ij`` for each free block and candidate school, seats, stability cap,
@@ -14,15 +16,15 @@ group of fixed blocks of ``j`` cut off from its school by the window (it must
 be reached again), or a group of connector blocks (blocks no school takes,
 which join the zones they touch) next to a free block; the *anchor* is the
 fixed part of ``j`` attached to its school's own block. Connectivity is a
-rooted tree per zone (distance layers): every node in ``j`` chooses exactly
-one neighbour in ``j`` as its parent (``Σ_u p_uvj = in_vj``, ``p_uvj ≤
-in_uj``) at a lower layer (``p_uvj ⇒ h_vj ≥ h_uj + 1``; the anchor is layer
-0). So a solution leaves no piece of any zone detached inside the window:
-no lazy cuts, no second solve.
-
-The hint is the plan with each detached piece of the window handed to its
-cheapest bordering zone (seats may overflow there: capacity is soft in the
-model, with the hard penalty), each zone's tree found by breadth-first search.
+rooted tree per zone (distance layers): every reached node of ``j`` chooses
+exactly one reached neighbour in ``j`` as its parent (``Σ_u p_uvj = r_vj``,
+``p_uvj ≤ r_uj``) at a lower layer (``p_uvj ⇒ h_vj ≥ h_uj + 1``; the anchor
+is layer 0). When joining pieces, a node of ``j`` may stay unreached
+(``x_ij = r_ij + w_ij``) at a penalty above any block's travel, so the plan
+itself (pieces and all) is a complete, feasible hint, and the search stops at
+the first plan with nothing detached; when improving, every node is reached
+(``r_ij = x_ij``). Either way no new piece appears: no lazy cuts, no second
+solve.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
-from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
+from planning.zones.pieces import connector_components, detached_pieces, neighbours, piece_border
 from planning.zones.repair import Repair, SubModel, solve_sub
 from planning.zones.rounding import PairTable
 
@@ -282,22 +284,6 @@ def _free_blocks(
     if len(hit):
         free = np.union1d(free, hit)
     return free
-
-
-def _hand_over(r: Repair, f: Frame, school: NDArray[np.int64], pieces: list[tuple[int, NDArray[np.int64]]]) -> NDArray[np.int64]:
-    """The plan with each of ``pieces`` handed whole to the bordering zone it reaches most cheaply (seats may overflow)."""
-    hint = school.copy()
-    for j, piece in pieces:
-        border = piece_border(piece, f.adjacency, f.connector)
-        best: tuple[int, int] | None = None
-        for k in sorted(set(hint[border].tolist()) - {j, -1}):
-            pair = pairs_to(r.p, piece, k)
-            if (pair >= 0).all():
-                cost = int((r.p.cost[pair] * r.p.demand[piece]).sum())
-                best = (cost, k) if best is None or cost < best[0] else best
-        if best is not None:
-            hint[piece] = best[1]
-    return hint
 
 
 def detach_penalty(p: PairTable) -> int:

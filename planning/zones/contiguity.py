@@ -15,7 +15,8 @@ Every graph function takes the plan as ``school`` (school index of each block,
 The contiguity pass at the end (:func:`make_contiguous`) mends a plan whose
 zones fell apart: roots sent home, pieces handed over whole
 (:func:`attach_greedily`, :func:`swap_in`), the rest re-solved with CP-SAT in
-small windows under contiguity cuts (:mod:`planning.zones.repair`).
+windows that keep every zone whole (:mod:`planning.zones.connect`). The graph
+functions live in :mod:`planning.zones.pieces` (re-exported here).
 """
 
 from __future__ import annotations
@@ -581,14 +582,14 @@ def make_contiguous(
 ) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
     """Make every zone one piece: roots home, empty pieces handed over, then window solves.
 
-    Blocks no school can take are connectors. Each detached piece is re-solved
-    with CP-SAT (:func:`planning.zones.repair.solve_sub`) in a small window of
-    blocks around it (its neighbours a few hops deep), under the cut "the piece
-    may belong to ``j`` only if one of its bordering blocks does" (kept in
-    ``cuts`` for later windows) and the neighbour rule "a window block may
-    belong to ``j`` only if one of its neighbours does"; the window grows when
-    its seats cannot take the change. Rounds repeat until no piece is detached,
-    the round cap or the work budget.
+    Blocks no school can take are connectors. A root block in another zone is
+    sent home in a window freeing both zones (under contiguity cuts, kept in
+    ``cuts``); many pieces are first handed greedily to bordering zones with
+    room; then each piece goes whole to a bordering zone, room made by a chain
+    of up to two boundary moves (:func:`swap_in`); what is left is re-solved
+    with connectivity enforced exactly in windows growing around each piece
+    (:func:`planning.zones.connect.connect_pieces`) until no piece is detached
+    or the work budget is spent. Returns the windows solved as the rounds.
 
     Parameters
     ----------
