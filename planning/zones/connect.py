@@ -470,9 +470,10 @@ def improve_whole(
 def improve_plan(
     r: Repair, school: NDArray[np.int64], graph: BlockGraph, details: dict[str, float | int | str]
 ) -> NDArray[np.int64]:
-    """:func:`improve_whole` on a plan of whole zones (figures into ``details``)."""
+    """:func:`improve_whole` on a plan of whole zones (figures into ``details``: its objective before, windows, improvements)."""
     p = r.p
     f = Frame.of(graph.adjacency, graph.roots, p.connector)
+    details["whole_start_objective_s"] = _plan_cost(p, school, r.overflow_penalty_s)
     school, windows, improved = improve_whole(r, f, school, movable_blocks(p, graph), lambda s: _plan_cost(p, s, r.overflow_penalty_s))
     details.update({"whole_windows": windows, "whole_improvements": improved})
     return school
