@@ -396,7 +396,7 @@ def _join(
 
 
 #: Share of the work budget the improvement of whole zones may spend (the anytime phase gets the rest).
-IMPROVE_SHARE = 0.7
+IMPROVE_SHARE = 0.9
 #: Hops from a border between two zones of a group within which its blocks are free.
 IMPROVE_BAND_HOPS = 1
 
