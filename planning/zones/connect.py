@@ -53,7 +53,7 @@ CONNECT_BAND_HOPS = 3
 #: Most free blocks in one window (a larger ring is cut to the blocks nearest the piece).
 CONNECT_MAX_BLOCKS = 600
 #: CP-SAT deterministic time of a window, per free block and at most.
-CONNECT_TIME_PER_BLOCK = 0.008
+CONNECT_TIME_PER_BLOCK = 0.012
 CONNECT_MAX_TIME = 2.0
 
 #: A node of a zone's connection graph: ("b", block), ("c", cut-off group), ("h", connector group) or the anchor.
