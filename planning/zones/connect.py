@@ -21,8 +21,8 @@ exactly one reached neighbour in ``j`` as its parent (``Σ_u p_uvj = r_vj``,
 ``p_uvj ≤ r_uj``) at a lower layer (``p_uvj ⇒ h_vj ≥ h_uj + 1``; the anchor
 is layer 0). When joining pieces, a node of ``j`` may stay unreached
 (``x_ij = r_ij + w_ij``) at a penalty above any block's travel, so the plan
-itself (pieces and all) is a complete, feasible hint, and the search stops at
-the first plan with nothing detached; when improving, every node is reached
+itself (pieces and all) is a complete, feasible hint, and the search joins
+what it can and then lowers the travel; when improving, every node is reached
 (``r_ij = x_ij``). Either way no new piece appears: no lazy cuts, no second
 solve.
 """
@@ -209,8 +209,6 @@ def add_trees(sm: SubModel, graphs: dict[int, _ZoneGraph], hint: NDArray[np.int6
                 lost[v] = model.new_bool_var(f"w{v[0]}{v[1]}_{j}")
                 model.add(rooted[v] + lost[v] == (sm.x[v[1], j] if v[0] == "b" else 1))
                 sm.objective.append(penalty * lost[v])
-                # stop once nothing is detached (the improvement that follows lowers the travel)
-                sm.stop_when_zero.append(lost[v])
         inside = {v for v in rooted if v[0] == "c" or (v[0] == "b" and hint[v[1]] == j)}
         parent, layer = _tree_hint(zg, inside)
         level = {v: model.new_int_var(1, max(len(rooted), 1), f"l{v[0]}{v[1]}_{j}") for v in rooted}

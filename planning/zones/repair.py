@@ -169,7 +169,6 @@ class SubModel:
     moved_terms: list[cp_model.LinearExpr] = field(default_factory=list)
     hinted_true: set[int] = field(default_factory=set)
     over: dict[int, cp_model.IntVar] = field(default_factory=dict)
-    stop_when_zero: list[cp_model.IntVar] = field(default_factory=list)
 
 
 def _candidate_pairs(
@@ -299,9 +298,7 @@ def solve_sub(
 
     ``schools``: schools every free block may take where in reach, besides its
     own candidates (or block → the only schools it may take besides its own). ``extend`` adds constraints to the
-    built model (e.g. connectivity, :mod:`planning.zones.connect`); when it
-    fills :attr:`SubModel.stop_when_zero`, the search stops at the first plan
-    where those variables are all 0 (deterministic: one worker).
+    built model (e.g. connectivity, :mod:`planning.zones.connect`).
 
     Returns the new school of every block, the CP-SAT status and the seats still
     missing (students above capacity, 0 when the plan is feasible).
@@ -318,7 +315,7 @@ def solve_sub(
     r.budget.limit_call(prm, deterministic_time, sm.model)
     prm.relative_gap_limit = 1e-6
     prm.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
-    status = solver.solve(sm.model, _StopAtZero(sm.stop_when_zero) if sm.stop_when_zero else None)
+    status = solver.solve(sm.model)
     r.budget.charge(solver, sm.model)
     r.budget.note_stop(solver, prm.max_deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -335,18 +332,6 @@ def solve_sub(
             new[i] = j
     logger.debug("repair: %d free blocks, %s, hint complete=%s", len(free), solver.status_name(status), hint_ok)
     return new, int(status), int(missing)
-
-
-class _StopAtZero(cp_model.CpSolverSolutionCallback):
-    """Stops the search at the first plan where the given variables are all 0."""
-
-    def __init__(self, watched: list[cp_model.IntVar]) -> None:
-        super().__init__()
-        self.watched = watched
-
-    def on_solution_callback(self) -> None:
-        if not any(self.value(v) for v in self.watched):
-            self.stop_search()
 
 
 def ejection_regret(p: Instance, school: NDArray[np.int64]) -> NDArray[np.float64]:
