@@ -15,7 +15,8 @@ Every graph function takes the plan as ``school`` (school index of each block,
 The contiguity pass at the end (:func:`make_contiguous`) mends a plan whose
 zones fell apart: roots sent home, pieces handed over whole
 (:func:`attach_greedily`, :func:`swap_in`), the rest re-solved with CP-SAT in
-small windows under contiguity cuts (:mod:`planning.zones.repair`).
+windows that keep every zone whole (:mod:`planning.zones.connect`). The graph
+functions live in :mod:`planning.zones.pieces` (re-exported here).
 """
 
 from __future__ import annotations
@@ -25,176 +26,23 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 from scipy.sparse.csgraph import connected_components
 
+from planning.zones.connect import Frame, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
+from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Cut, Repair, solve_sub
 from planning.zones.rounding import PairTable
 
 logger = logging.getLogger(__name__)
 
-
-def neighbours(adjacency: sp.csr_array, blocks: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Blocks adjacent to any of ``blocks`` (with repeats).
-
-    Parameters
-    ----------
-    adjacency
-        Symmetric block adjacency.
-    blocks
-        Block indices.
-
-    Returns
-    -------
-    numpy.ndarray
-        Indices of their neighbours, one per edge.
-    """
-    ptr, idx = adjacency.indptr, adjacency.indices
-    if not len(blocks):
-        return np.empty(0, np.int64)
-    lo, hi = ptr[blocks], ptr[blocks + 1]
-    counts = hi - lo
-    take = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(int(counts.sum()))
-    return idx[take].astype(np.int64)
-
-
-def connector_components(adjacency: sp.csr_array, connector: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Label of each connector block's connected group of connectors (−1 for other blocks).
-
-    Parameters
-    ----------
-    adjacency
-        Symmetric block adjacency.
-    connector
-        Blocks in no zone that join the zones they touch.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n,)`` labels ``0 … k−1`` on connectors, −1 elsewhere.
-    """
-    n = len(connector)
-    coo = adjacency.tocoo()
-    keep = connector[coo.row] & connector[coo.col]
-    g = sp.coo_array((np.ones(int(keep.sum()), bool), (coo.row[keep], coo.col[keep])), shape=(n, n))
-    _, label = connected_components(g, directed=False)
-    out = np.full(n, -1, np.int64)
-    if connector.any():
-        _, out[connector] = np.unique(label[connector], return_inverse=True)
-    return out
-
-
-def detached_pieces(
-    school: NDArray[np.int64],
-    adjacency: sp.csr_array,
-    roots: NDArray[np.int64],
-    connector: NDArray[np.bool_],
-) -> list[tuple[int, NDArray[np.int64]]]:
-    """Pieces of zones not attached to their school's root block.
-
-    Two blocks of a zone are in one piece when a path joins them through blocks
-    of the zone and connectors. A piece is attached when it holds the root, or
-    borders it, or reaches it through connectors (a root that is a connector).
-    Computed in one pass: each group of connectors is copied once per zone
-    touching it, and the copies join only that zone's blocks.
-
-    Parameters
-    ----------
-    school
-        School index of each block (−1: in no zone).
-    adjacency
-        Symmetric block adjacency.
-    roots
-        Root block of each school (−1: none; that school's pieces are not checked).
-    connector
-        Blocks in no zone that join the zones they touch (``school`` is −1 there).
-
-    Returns
-    -------
-    list of (school, blocks)
-        Detached pieces (blocks sorted), sorted by school then first block.
-    """
-    n = len(school)
-    coo = adjacency.tocoo()
-    r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
-    same = (school[r] == school[c]) & (school[r] >= 0)
-    group = connector_components(adjacency, connector)
-    hub = (school[r] >= 0) & connector[c]
-    # one node per (connector group, zone) touching it
-    m = np.int64(max(int(school.max(initial=-1)) + 1, 1))
-    key = group[c[hub]] * m + school[r[hub]]
-    root_hubs = [(int(group[rt]) * m + j) for j, rt in enumerate(roots.tolist()) if rt >= 0 and connector[rt]]
-    keys, hub_node = np.unique(np.r_[key, np.asarray(root_hubs, np.int64)], return_inverse=True)
-    hub_node = hub_node[: len(key)]
-    rows = np.r_[r[same], r[hub]]
-    cols = np.r_[c[same], n + hub_node]
-    size = n + len(keys)
-    g = sp.coo_array((np.ones(len(rows), bool), (rows, cols)), shape=(size, size))
-    _, label = connected_components(g, directed=False)
-
-    attached: set[tuple[int, int]] = set()
-    for j, rt in enumerate(roots.tolist()):
-        if rt < 0:
-            continue
-        if school[rt] == j:
-            attached.add((j, int(label[rt])))
-        if connector[rt]:
-            k = int(np.searchsorted(keys, int(group[rt]) * m + j))
-            attached.add((j, int(label[n + k])))
-        near = adjacency.indices[adjacency.indptr[rt] : adjacency.indptr[rt + 1]]
-        for b in near[school[near] == j].tolist():
-            attached.add((j, int(label[b])))
-    out: list[tuple[int, NDArray[np.int64]]] = []
-    assigned = np.flatnonzero(school >= 0)
-    if not len(assigned):
-        return out
-    frame = pd.DataFrame({"school": school[assigned], "label": label[assigned], "block": assigned})
-    for (school_j, lab), blocks in frame.groupby(["school", "label"], sort=True)["block"]:
-        j = int(school_j)
-        if roots[j] < 0 or (j, int(lab)) in attached:
-            continue
-        out.append((j, np.sort(blocks.to_numpy(np.int64))))
-    return sorted(out, key=lambda t: (t[0], int(t[1][0])))
-
-
-def piece_border(
-    piece: NDArray[np.int64], adjacency: sp.csr_array, connector: NDArray[np.bool_]
-) -> NDArray[np.int64]:
-    """Blocks one of which the zone must hold for ``piece`` to reach anything else.
-
-    The piece grows through the connectors it touches (they join it to whatever
-    they touch); its border is every non-connector block next to that region.
-
-    Parameters
-    ----------
-    piece
-        Blocks of one piece.
-    adjacency
-        Symmetric block adjacency.
-    connector
-        Blocks in no zone that join the zones they touch.
-
-    Returns
-    -------
-    numpy.ndarray
-        Sorted block indices, none in ``piece`` and none a connector.
-    """
-    piece = np.asarray(piece, np.int64)
-    region = piece
-    nb = np.unique(neighbours(adjacency, piece))
-    touched = nb[connector[nb]]
-    if len(touched):
-        # every connector reachable from the piece through connectors
-        group = connector_components(adjacency, connector)
-        reach = np.flatnonzero(np.isin(group, np.unique(group[touched])))
-        region = np.union1d(piece, reach)
-        nb = np.unique(neighbours(adjacency, region))
-    nb = np.setdiff1d(nb, region)
-    return nb[~connector[nb]]
+__all__ = [
+    "attach_greedily", "band", "connector_components", "detached_pieces", "frontier", "make_contiguous",
+    "neighbour_rule", "neighbours", "piece_border", "swap_in", "why_detached",
+]
 
 
 def band(
@@ -494,22 +342,8 @@ CONTIGUITY_WINDOW_TIME = 0.05
 CONTIGUITY_WINDOW_MAX_TIME = 0.3
 #: Solves of one window with the lazy cuts of the pieces it left detached.
 CONTIGUITY_WINDOW_RESOLVES = 5
-#: Growth a window of a piece that stayed detached may start from.
-CONTIGUITY_WINDOW_MAX_LEVEL = 3
-#: Rounds without fewer detached pieces before the contiguity loop gives up.
-CONTIGUITY_STALL_ROUNDS = 4
-#: Contiguity cut rounds before giving up and reporting the remaining enclaves.
+#: Windows of the contiguity pass (per pass) before plan.py stops repeating it.
 MAX_CONTIGUITY_ROUNDS = 30
-
-
-def _pairs_to(p: PairTable, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
-    """Pair index of each of a few blocks with one school, −1 where out of reach."""
-    out = np.full(len(blocks), -1, np.int64)
-    for k, i in enumerate(blocks.tolist()):
-        hit = np.flatnonzero(p.dest[p.start[i] : p.start[i + 1]] == school)
-        if len(hit):
-            out[k] = p.start[i] + hit[0]
-    return out
 
 
 def attach_greedily(
@@ -554,7 +388,7 @@ def attach_greedily(
             for k in targets:
                 if overflow_penalty_s is None and seat_prices is None and load[k] + need > p.capacity[k]:
                     continue
-                pair = _pairs_to(table, piece, k)
+                pair = pairs_to(table, piece, k)
                 if (pair < 0).any():
                     continue
                 cost = float((table.cost[pair] * p.demand[piece]).sum())
@@ -602,7 +436,7 @@ def _window_hint(mm: _Mend, seeds: NDArray[np.int64], school: NDArray[np.int64],
     hint = school.copy()
     best = None
     for k in sorted(set(school[border][school[border] >= 0].tolist()) - set(school[seeds].tolist())):
-        pair = _pairs_to(p, seeds, k)
+        pair = pairs_to(p, seeds, k)
         if (pair >= 0).all():
             cost = int((p.cost[pair] * p.demand[seeds]).sum())
             if best is None or cost < best[0]:
@@ -739,53 +573,6 @@ def _roots_home(mm: _Mend, school: NDArray[np.int64], details: dict[str, float |
     return school
 
 
-def _window_round(
-    mm: _Mend, school: NDArray[np.int64], pieces: list[tuple[int, NDArray[np.int64]]], stalled: dict[tuple[int, int], int]
-) -> NDArray[np.int64]:
-    """One window per detached piece (each cut kept), larger for pieces that stayed detached before."""
-    touched = np.zeros(len(school), bool)
-    for j, piece in pieces:
-        if touched[piece].any():
-            continue  # an earlier window of this round changed it: look again next round
-        mm.cuts.append(Cut(j, piece, piece_border(piece, mm.adjacency, mm.connector)))
-        key = (j, int(piece[0]))
-        school, free, ok = _window(mm, piece, school, level=min(stalled.get(key, 0), CONTIGUITY_WINDOW_MAX_LEVEL))
-        if not ok:
-            stalled[key] = stalled.get(key, 0) + 1  # start larger next round
-        touched[free] = True
-        if mm.r.budget.exhausted():
-            logger.info("contiguity: out of work budget with detached pieces left")
-            break
-    return school
-
-
-def _window_rounds(mm: _Mend, school: NDArray[np.int64]) -> tuple[NDArray[np.int64], int, int]:
-    """Rounds of windows until no piece is detached, progress stalls, the round cap or the work budget.
-
-    Returns the plan, the rounds taken and the pieces handed over by chains of moves.
-    """
-    rounds = 0
-    swapped = 0
-    stalled: dict[tuple[int, int], int] = {}
-    fewest, since = len(school) + 1, 0
-    while rounds < MAX_CONTIGUITY_ROUNDS and not mm.r.budget.exhausted():
-        pieces = mm.pieces(school)
-        if len(pieces) > GREEDY_ATTACH_ABOVE and mm.r.max_moved is None:
-            # many pieces: chains of moves are quick; the windows (better plans) take the rest
-            swapped += _swap_pieces(mm, school)  # in place
-            pieces = mm.pieces(school)
-        if not pieces:
-            break
-        fewest, since = (len(pieces), 0) if len(pieces) < fewest else (fewest, since + 1)
-        if since >= CONTIGUITY_STALL_ROUNDS:
-            logger.info("contiguity: %d detached pieces left after %d rounds without progress", len(pieces), since)
-            break
-        rounds += 1
-        logger.debug("contiguity round %d: %d detached pieces", rounds, len(pieces))
-        school = _window_round(mm, school, pieces, stalled)
-    return school, rounds, swapped
-
-
 def make_contiguous(
     r: Repair,
     school: NDArray[np.int64],
@@ -795,14 +582,14 @@ def make_contiguous(
 ) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
     """Make every zone one piece: roots home, empty pieces handed over, then window solves.
 
-    Blocks no school can take are connectors. Each detached piece is re-solved
-    with CP-SAT (:func:`planning.zones.repair.solve_sub`) in a small window of
-    blocks around it (its neighbours a few hops deep), under the cut "the piece
-    may belong to ``j`` only if one of its bordering blocks does" (kept in
-    ``cuts`` for later windows) and the neighbour rule "a window block may
-    belong to ``j`` only if one of its neighbours does"; the window grows when
-    its seats cannot take the change. Rounds repeat until no piece is detached,
-    the round cap or the work budget.
+    Blocks no school can take are connectors. A root block in another zone is
+    sent home in a window freeing both zones (under contiguity cuts, kept in
+    ``cuts``); many pieces are first handed greedily to bordering zones with
+    room; then each piece goes whole to a bordering zone, room made by a chain
+    of up to two boundary moves (:func:`swap_in`); what is left is re-solved
+    with connectivity enforced exactly in windows growing around each piece
+    (:func:`planning.zones.connect.connect_pieces`) until no piece is detached
+    or the work budget is spent. Returns the windows solved as the rounds.
 
     Parameters
     ----------
@@ -834,9 +621,43 @@ def make_contiguous(
         # many pieces: attach them greedily first, the windows handle the rest
         school = attach_greedily(p, school, graph, r.overflow_penalty_s)
         details["greedy_attached"] = len(pieces)
-    school, rounds, swapped = _window_rounds(mm, school)
-    details["swapped_pieces"] = swapped
-    return school, rounds, mm.pieces(school)
+    if r.max_moved is None:
+        # cheap chains of moves first (no solver), the exact windows take the rest
+        details["swapped_pieces"] = int(details.get("swapped_pieces", 0)) + _swap_pieces(mm, school)  # in place
+    school, joined = connect_pieces(r, Frame.of(graph.adjacency, graph.roots, ~has), school, movable_blocks(p, graph))
+    details["connect_windows"] = int(details.get("connect_windows", 0)) + joined.windows
+    return school, joined.windows, mm.pieces(school)
+
+
+def no_whole_plan(p: Instance, graph: BlockGraph, j: int, piece: NDArray[np.int64]) -> bool:
+    """Whether no plan of whole zones can exist: a block of the piece only ``j`` can take is walled off from ``j``.
+
+    Proof: that block must belong to ``j``'s zone, and a whole zone joins it to
+    ``j``'s own block through blocks of the zone (each in ``j``'s reach, none
+    another school's own block) or connectors; when no such path exists, no
+    plan of whole zones exists with these travel limits.
+    """
+    root = int(graph.roots[j]) if j < len(graph.roots) else -1
+    if root < 0:
+        return False
+    only_j = [int(b) for b in piece.tolist() if np.array_equal(p.dest[p.start[b] : p.start[b + 1]], [j])]
+    if not only_j:
+        return False
+    n = len(p.demand)
+    passable = p.connector.copy()
+    passable[p.origin[p.dest == j]] = True
+    others = graph.roots[(graph.roots >= 0) & (np.arange(len(graph.roots)) != j)]
+    passable[others] = False
+    passable[root] = True
+    seen = np.zeros(n, bool)
+    front = np.asarray(only_j, np.int64)
+    seen[front] = True
+    while len(front):
+        nb = np.unique(neighbours(graph.adjacency, front))
+        nb = nb[passable[nb] & ~seen[nb]]
+        seen[nb] = True
+        front = nb
+    return not seen[root]
 
 
 def why_detached(
@@ -844,29 +665,44 @@ def why_detached(
 ) -> str:
     """Why the detached ``piece`` of school ``j``'s zone is still apart, in words a planner can act on.
 
-    - No bordering zone's school is within reach of every block of the piece:
-      no plan of whole zones can give it another school (an enclave only ``j``
-      can serve), so no contiguous plan with these travel limits exists.
+    - Proven (:func:`no_whole_plan`): a block only ``j`` can take is walled off
+      from ``j``'s own block by blocks ``j`` cannot take, so no plan of whole
+      zones exists with these travel limits.
+    - No bordering zone's school is within reach of every block of the piece.
     - Bordering zones can take it but have too few free seats: room must be
-      made further out (a longer time limit may find it, or more seats).
+      made further out by a chain of moves (a longer time limit may find it, or
+      more seats).
     - Otherwise the time limit ran out first.
     """
     adjacency, connector = graph.adjacency, p.connector
+    name = p.school_ids[j]
+    where = f"{len(piece)} block{'s' if len(piece) != 1 else ''} of school {name}'s zone"
     border = piece_border(piece, adjacency, connector)
     others = sorted({int(k) for k in school[border].tolist() if k >= 0 and k != j})
-    where = f"{len(piece)} block{'s' if len(piece) != 1 else ''} of school {p.school_ids[j]}'s zone"
+    if no_whole_plan(p, graph, j, piece):
+        around = f"the schools bordering it ({', '.join(str(p.school_ids[k]) for k in others)}) are beyond its travel limit, " if others else ""
+        return (
+            f"{where}: {around}only school {name} can take it, and every way to {name}'s own block crosses "
+            f"blocks {name} cannot take (beyond its travel limit, or another school's own block), "
+            "so no plan of whole zones exists"
+        )
     if not others:
         return f"{where}: no other zone borders it, and the blocks joining it to its school are in reach of no school"
-    reach = [k for k in others if (_pairs_to(p, piece, k) >= 0).all()]
+    reach = [k for k in others if (pairs_to(p, piece, k) >= 0).all()]
     if not reach:
         names = ", ".join(str(p.school_ids[k]) for k in others)
-        return f"{where}: the schools bordering it ({names}) are beyond its travel limit, so no plan of whole zones exists"
+        return (
+            f"{where}: the schools bordering it ({names}) are beyond its travel limit, and no redrawing of the zones "
+            "around it was found within the time limit; raise time_limit_s"
+        )
     need = int(p.demand[piece].sum())
     free = p.capacity - students_at(p, school)
     best = max(reach, key=lambda k: (int(free[k]), -k))
     if seats_hard and need > int(free[best]):
         return (
-            f"{where}: its {need} students do not fit the free seats of the zones bordering it "
-            f"(at most {max(int(free[best]), 0)}, at school {p.school_ids[best]}); raise time_limit_s or add seats"
+            f"{where}: its {need} student{'s' if need != 1 else ''} do{'' if need != 1 else 'es'} not fit the free "
+            f"seats of the zones bordering it (at most {max(int(free[best]), 0)}, at school {p.school_ids[best]}), "
+            "and no chain of moves making room further out was found within the time limit; "
+            "raise time_limit_s or add seats"
         )
     return f"{where}: the time limit ran out before it was joined to a bordering zone; raise time_limit_s"

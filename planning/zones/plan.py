@@ -50,13 +50,12 @@ with any moves; the contiguity pass
 (:func:`planning.zones.contiguity.make_contiguous`) then mends the zones: root blocks sent home;
 pieces without students handed over; each detached piece handed whole to a
 bordering zone, making room there by a chain of at most two edge-block moves
-that keep the zones whole; what is left is re-solved with CP-SAT in a small
-window (the piece, its
-neighbours and where the zones around it meet) under the cut "a piece may
-belong to school ``j`` only if one of its bordering blocks does" and the rule
-"a block may belong to ``j`` only if one of its neighbours does", adding lazy
-cuts for any piece the window leaves behind, until every zone is one piece or
-the work budget is spent (the plan then reports the pieces left).
+that keep the zones whole; what is left is re-solved with CP-SAT in windows
+growing around each piece with connectivity enforced exactly (a rooted tree
+per zone, :mod:`planning.zones.connect`), until every zone is one piece or the
+work budget is spent (the plan then reports the pieces left). With
+``options.anytime``, whole zones are then improved the same way (each zone
+with the zones it borders) before the anytime phase.
 
 Co-located schools. Schools of the level that share their own block and reach
 every block in the same time are interchangeable: with contiguity they are
@@ -105,6 +104,7 @@ from numpy.typing import NDArray
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
 from planning.zones.anytime import improve, plan_cost
+from planning.zones.connect import improve_plan
 from planning.zones.contiguity import (
     MAX_CONTIGUITY_ROUNDS,
     attach_greedily,
@@ -554,6 +554,8 @@ def _optimal(
             enclaves = left
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["first_plan_work_units"] = round(r.budget.spent, 3)
+    if graph is not None and options.anytime and not enclaves and excess(p, school, max_moved, penalty) == 0:
+        school = improve_plan(r, school, graph, details)  # whole zones kept whole (exact connectivity)
     bound = relaxed.bound
     if options.anytime and excess(p, school, max_moved, penalty) == 0:
         school, bound = _anytime(r, school, relaxed, graph, options, details)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +159,7 @@ class Repair:
 
 
 @dataclass
-class _SubModel:
+class SubModel:
     """A repair model being built: its variables and the terms of its objective."""
 
     model: cp_model.CpModel = field(default_factory=cp_model.CpModel)
@@ -171,15 +171,20 @@ class _SubModel:
     over: dict[int, cp_model.IntVar] = field(default_factory=dict)
 
 
-def _candidate_pairs(r: Repair, school: NDArray[np.int64], i: int, extra: Mapping[int, set[int]]) -> list[int]:
-    """Pairs block ``i`` may take in the repair, sorted: cheapest, relaxation's, its own, cut and root schools."""
+def _candidate_pairs(
+    r: Repair, school: NDArray[np.int64], i: int, extra: Mapping[int, set[int]], *, only: bool = False
+) -> list[int]:
+    """Pairs block ``i`` may take in the repair, sorted: cheapest, relaxation's, its own, cut and root schools.
+
+    With ``only``, just its own, ``extra`` and root schools.
+    """
     p = r.p
     lo, hi = int(p.start[i]), int(p.start[i + 1])
     if lo == hi:
         return []
-    cand = set(range(lo, min(hi, lo + REPAIR_CANDIDATES)))
+    cand: set[int] = set() if only else set(range(lo, min(hi, lo + REPAIR_CANDIDATES)))
     dests = p.dest[lo:hi]
-    if r.flow is not None:
+    if r.flow is not None and not only:
         cand.update((lo + np.flatnonzero(r.flow[lo:hi] > 0)).tolist())
     wanted = set(extra.get(i, ())) | {int(school[i])} | {j for j, root in r.roots.items() if root == i}
     for j in wanted:
@@ -190,25 +195,29 @@ def _candidate_pairs(r: Repair, school: NDArray[np.int64], i: int, extra: Mappin
 
 
 def _assignment_vars(
-    r: Repair, sm: _SubModel, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut],
-    schools: Sequence[int] = (),
+    r: Repair, sm: SubModel, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut],
+    schools: Sequence[int] | Mapping[int, set[int]] = (),
 ) -> bool:
     """One Boolean per free block and candidate school, exactly one per block, hinted with ``school``.
 
-    ``schools``: schools every free block may also take where in reach. Returns
-    whether the hint is complete (every block's school among its candidates).
+    ``schools``: schools every free block may also take where in reach, or
+    block → the only schools it may take besides its own. Returns whether the
+    hint is complete (every block's school among its candidates).
     """
     p, model = r.p, sm.model
     is_free = np.zeros(len(p.demand), bool)
     is_free[free] = True
-    extra: dict[int, set[int]] = {int(i): set(schools) for i in free.tolist()} if len(schools) else {}
+    if isinstance(schools, Mapping):
+        extra: dict[int, set[int]] = {int(i): set(v) for i, v in schools.items()}
+    else:
+        extra = {int(i): set(schools) for i in free.tolist()} if len(schools) else {}
     for cut in cuts:
         for i in cut.border.tolist():
             if is_free[i]:
                 extra.setdefault(i, set()).add(cut.school)
     hint_ok = True
     for i in free.tolist():
-        cand = _candidate_pairs(r, school, i, extra)
+        cand = _candidate_pairs(r, school, i, extra, only=isinstance(schools, Mapping))
         if not cand:
             continue
         lits = []
@@ -231,8 +240,9 @@ def _assignment_vars(
 
 
 def _build(
-    r: Repair, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut], schools: Sequence[int] = ()
-) -> tuple[_SubModel, bool]:
+    r: Repair, school: NDArray[np.int64], free: NDArray[np.int64], cuts: Sequence[Cut],
+    schools: Sequence[int] | Mapping[int, set[int]] = (),
+) -> tuple[SubModel, bool]:
     """The repair model of the ``free`` blocks (see the module docstring) and whether its hint is complete."""
     p = r.p
     n, m = len(p.demand), len(p.capacity)
@@ -242,7 +252,7 @@ def _build(
     load = np.bincount(school[fixed], weights=p.demand[fixed], minlength=m).astype(np.int64)
     resid = p.capacity - load
     fixed_moved = int(p.demand[fixed & (p.current >= 0) & (school != p.current)].sum())
-    sm = _SubModel()
+    sm = SubModel()
     model, x = sm.model, sm.x
     hint_ok = _assignment_vars(r, sm, school, free, cuts, schools)
     for j, root in r.roots.items():
@@ -270,7 +280,7 @@ def _build(
         for i in cut.piece.tolist():
             if is_free[i] and (i, j) in x:
                 model.add(x[i, j] <= sum(border))
-    model.minimize(sum(sm.objective) + sum(over))
+    sm.objective.extend(over)
     return sm, hint_ok
 
 
@@ -281,16 +291,22 @@ def solve_sub(
     *,
     cuts: Sequence[Cut],
     deterministic_time: float,
-    schools: Sequence[int] = (),
+    schools: Sequence[int] | Mapping[int, set[int]] = (),
+    extend: Callable[[SubModel], None] | None = None,
 ) -> tuple[NDArray[np.int64], int, int] | None:
     """Re-assign the ``free`` blocks with CP-SAT, all others fixed; ``None`` if infeasible.
 
-    ``schools``: schools every free block may take where in reach, besides its own candidates.
+    ``schools``: schools every free block may take where in reach, besides its
+    own candidates (or block → the only schools it may take besides its own). ``extend`` adds constraints to the
+    built model (e.g. connectivity, :mod:`planning.zones.connect`).
 
     Returns the new school of every block, the CP-SAT status and the seats still
     missing (students above capacity, 0 when the plan is feasible).
     """
     sm, hint_ok = _build(r, school, free, cuts, schools)
+    if extend is not None:
+        extend(sm)
+    sm.model.minimize(sum(sm.objective))
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = 1

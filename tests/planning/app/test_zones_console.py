@@ -37,7 +37,8 @@ def test_the_console_names_the_detached_zone_and_why() -> None:
     plan = _enclave_plan()
     note = _pieces_note(cast(Any, SimpleNamespace(plan=plan)))
     assert note.startswith("; 1 detached zone piece: 1 block of school s0's zone")
-    assert "(s1) are beyond its travel limit, so no plan of whole zones exists" in note
+    assert "(s1) are beyond its travel limit, only school s0 can take it" in note
+    assert note.endswith("another school's own block), so no plan of whole zones exists")
 
 
 def test_the_console_says_when_the_clock_stopped_the_search() -> None:

@@ -203,9 +203,10 @@ def test_thin_zones_are_handed_over_whole_before_the_rounding() -> None:
     assert plan.block_school.tolist() == [0, 0, 1, 1]
     assert plan.contiguous is True and plan.details["contiguity_rounds"] == 0
     assert plan.objective_s == 4000 and plan.bound_s == 2000
-    # the anytime phase finds the whole-zone optimum by hand: A = {b0, b1, b2} (30 seats), B = {b3}
+    # the anytime phase finds a whole-zone optimum by hand: A = {b0, b1, b2} (30 seats), B = {b3},
+    # or its mirror A = {b0}, B = {b1, b2, b3}, the same 3000
     best = from_arrays(tm, [10] * 4, [30, 30], reach=NO_CAP, graph=graph)
-    assert best.block_school.tolist() == [0, 0, 0, 1]
+    assert best.block_school.tolist() in ([0, 0, 0, 1], [0, 1, 1, 1])
     assert best.contiguous is True and best.objective_s == 3000 and best.bound_s == 2000
 
 

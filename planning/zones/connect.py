@@ -1,0 +1,494 @@
+"""Window solves with connectivity enforced exactly: every zone a window touches comes out in one piece.
+
+The contiguity pass (:mod:`planning.zones.contiguity`) hands detached pieces
+over whole by short chains of boundary moves; what is left is joined here
+(:func:`connect_pieces`). A *window* is a set of free blocks around a detached
+piece: first the blocks a few hops around it in the zones it borders and its
+own, then those zones whole, then a ring of zones further out (the room a full
+zone needs is made further out). Every other block is fixed. Once the zones
+are whole, :func:`improve_whole` re-solves each school's zone with the zones
+it borders under the same connectivity while travel falls.
+
+Model (on top of the repair model of :func:`planning.zones.repair.solve_sub`:
+``x_ij`` for each free block and candidate school, seats, stability cap,
+travel). Per zone ``j``, a *node* is a free block that may take ``j``, a
+group of fixed blocks of ``j`` cut off from its school by the window (it must
+be reached again), or a group of connector blocks (blocks no school takes,
+which join the zones they touch) next to a free block; the *anchor* is the
+fixed part of ``j`` attached to its school's own block. Connectivity is a
+rooted tree per zone (distance layers): every reached node of ``j`` chooses
+exactly one reached neighbour in ``j`` as its parent (``Σ_u p_uvj = r_vj``,
+``p_uvj ≤ r_uj``) at a lower layer (``p_uvj ⇒ h_vj ≥ h_uj + 1``; the anchor
+is layer 0). When joining pieces, a node of ``j`` may stay unreached
+(``x_ij = r_ij + w_ij``) at a penalty above any block's travel, so the plan
+itself (pieces and all) is a complete, feasible hint, and the search joins
+what it can and then lowers the travel; when improving, every node is reached
+(``r_ij = x_ij``). Either way no new piece appears: no lazy cuts, no second
+solve.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from ortools.sat.python import cp_model
+
+from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
+from planning.zones.pieces import connector_components, detached_pieces, neighbours, piece_border
+from planning.zones.repair import Repair, SubModel, solve_sub
+from planning.zones.rounding import PairTable
+
+logger = logging.getLogger(__name__)
+
+#: Rings of zones around a detached piece a window may reach (the zones it borders are ring 0).
+CONNECT_RINGS = 3
+#: Hops around a piece of its first, smallest window.
+CONNECT_BAND_HOPS = 3
+#: Most free blocks in one window (a larger ring is cut to the blocks nearest the piece).
+CONNECT_MAX_BLOCKS = 600
+#: CP-SAT deterministic time of a window, per free block and at most.
+CONNECT_TIME_PER_BLOCK = 0.012
+CONNECT_MAX_TIME = 2.0
+
+#: A node of a zone's connection graph: ("b", block), ("c", cut-off group), ("h", connector group) or the anchor.
+Node = tuple[str, int]
+ANCHOR: Node = ("a", 0)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The block graph of one plan's contiguity pass.
+
+    Attributes
+    ----------
+    adjacency
+        Symmetric block adjacency.
+    roots
+        Root block of each school (−1: none).
+    connector
+        Blocks no school can take (they join the zones they touch).
+    group
+        Connector group of each connector block (−1 elsewhere).
+    """
+
+    adjacency: sp.csr_array
+    roots: NDArray[np.int64]
+    connector: NDArray[np.bool_]
+    group: NDArray[np.int64] = field(repr=False)
+
+    @classmethod
+    def of(cls, adjacency: sp.csr_array, roots: NDArray[np.int64], connector: NDArray[np.bool_]) -> Frame:
+        """The frame with its connector groups."""
+        return cls(adjacency, roots, connector, connector_components(adjacency, connector))
+
+    def near(self, i: int) -> NDArray[np.int64]:
+        """Neighbours of block ``i``."""
+        a = self.adjacency
+        return a.indices[a.indptr[i] : a.indptr[i + 1]].astype(np.int64)
+
+    def pieces(self, school: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
+        """Detached pieces of the plan."""
+        return detached_pieces(school, self.adjacency, self.roots, self.connector)
+
+
+@dataclass
+class _ZoneGraph:
+    """One zone's nodes and undirected edges inside a window."""
+
+    edges: set[tuple[Node, Node]] = field(default_factory=set)
+    nodes: set[Node] = field(default_factory=set)
+
+    def link(self, u: Node, v: Node) -> None:
+        if u == v:
+            return
+        self.nodes.update((u, v))
+        self.edges.add((u, v) if u < v else (v, u))
+
+
+def _cut_off(f: Frame, school: NDArray[np.int64], free: NDArray[np.int64], before: set[int]) -> NDArray[np.int64]:
+    """Group of each fixed block cut off from its school by freeing ``free`` (−1: attached, free, or detached before)."""
+    fixed = school.copy()
+    fixed[free] = -1
+    out = np.full(len(school), -1, np.int64)
+    for c, (_, blocks) in enumerate(f.pieces(fixed)):
+        keep = blocks[[int(b) not in before for b in blocks.tolist()]]
+        out[keep] = c
+    return out
+
+
+def zone_graphs(
+    f: Frame, school: NDArray[np.int64], free: NDArray[np.int64], pairs: set[tuple[int, int]], before: set[int]
+) -> dict[int, _ZoneGraph]:
+    """Connection graph of each zone a free block may take (see the module docstring).
+
+    ``pairs``: the ``(block, school)`` variables of the model; ``before``: blocks
+    detached before the window (not asked to be reached again).
+    """
+    is_free = np.zeros(len(school), bool)
+    is_free[free] = True
+    comp = _cut_off(f, school, free, before)
+    root_group = {j: int(f.group[r]) for j, r in enumerate(f.roots.tolist()) if r >= 0 and f.connector[r]}
+    graphs: dict[int, _ZoneGraph] = {}
+
+    def node_of(b: int, j: int) -> Node | None:
+        if is_free[b]:
+            return ("b", b) if (b, j) in pairs else None
+        if f.connector[b]:
+            g = int(f.group[b])
+            return ANCHOR if root_group.get(j) == g else ("h", g)
+        if school[b] != j or b in before:
+            return None
+        return ("c", int(comp[b])) if comp[b] >= 0 else ANCHOR
+
+    hubs: dict[int, set[int]] = {}
+    for i, j in sorted(pairs):
+        zg = graphs.setdefault(j, _ZoneGraph())
+        zg.nodes.add(("b", i))
+        for b in f.near(i).tolist():
+            v = node_of(b, j)
+            if v is not None:
+                zg.link(("b", i), v)
+                if v[0] == "h":
+                    hubs.setdefault(j, set()).add(v[1])
+    # a connector group next to a free block joins whatever fixed part of the zone it touches
+    for j, groups in sorted(hubs.items()):
+        for g in sorted(groups):
+            members = np.flatnonzero(f.group == g)
+            for b in np.unique(neighbours(f.adjacency, members)).tolist():
+                if not is_free[b] and not f.connector[b]:
+                    v = node_of(b, j)
+                    if v is not None:
+                        graphs[j].link(("h", g), v)
+    return graphs
+
+
+def _tree_hint(zg: _ZoneGraph, inside: set[Node]) -> tuple[dict[Node, Node], dict[Node, int]]:
+    """Parent and layer of each node of ``inside`` reached from the anchor (breadth first)."""
+    adj: dict[Node, list[Node]] = {}
+    for u, v in sorted(zg.edges):
+        adj.setdefault(u, []).append(v)
+        adj.setdefault(v, []).append(u)
+    parent: dict[Node, Node] = {}
+    layer = {ANCHOR: 0}
+    queue = deque([ANCHOR])
+    while queue:
+        u = queue.popleft()
+        for v in adj.get(u, []):
+            if v not in layer and (v in inside or v[0] == "h"):
+                layer[v], parent[v] = layer[u] + 1, u
+                queue.append(v)
+    return parent, layer
+
+
+def add_trees(sm: SubModel, graphs: dict[int, _ZoneGraph], hint: NDArray[np.int64], *, penalty: int | None) -> None:
+    """Rooted-tree connectivity of every zone graph, hinted with the trees of ``hint`` (in place).
+
+    With a ``penalty``, a node of a zone may stay unreached (*detached*) at that
+    price in the objective, so the plan given is always a complete, feasible
+    hint and the solve only joins pieces; a detached node is no one's parent.
+    Without, every node of a zone is reached (the hint must be whole).
+    """
+    model = sm.model
+    for j, zg in sorted(graphs.items()):
+        rooted: dict[Node, cp_model.IntVar] = {}
+        lost: dict[Node, cp_model.IntVar] = {}
+        for v in sorted(zg.nodes - {ANCHOR}):
+            if penalty is None and v[0] == "b":
+                rooted[v] = sm.x[v[1], j]
+                continue
+            rooted[v] = model.new_bool_var(f"r{v[0]}{v[1]}_{j}")
+            if penalty is None and v[0] == "c":
+                model.add(rooted[v] == 1)
+            elif v[0] != "h" and penalty is not None:
+                lost[v] = model.new_bool_var(f"w{v[0]}{v[1]}_{j}")
+                model.add(rooted[v] + lost[v] == (sm.x[v[1], j] if v[0] == "b" else 1))
+                sm.objective.append(penalty * lost[v])
+        inside = {v for v in rooted if v[0] == "c" or (v[0] == "b" and hint[v[1]] == j)}
+        parent, layer = _tree_hint(zg, inside)
+        level = {v: model.new_int_var(1, max(len(rooted), 1), f"l{v[0]}{v[1]}_{j}") for v in rooted}
+        into: dict[Node, list[cp_model.IntVar]] = {v: [] for v in rooted}
+        for a, b in sorted(zg.edges):
+            for u, v in ((a, b), (b, a)):
+                if v == ANCHOR:
+                    continue
+                arc = model.new_bool_var(f"p{u}{v}_{j}")
+                into[v].append(arc)
+                model.add_hint(arc, parent.get(v) == u)
+                if u != ANCHOR:
+                    model.add_implication(arc, rooted[u])
+                    model.add(level[v] >= level[u] + 1).only_enforce_if(arc)
+        # every variable hinted: CP-SAT takes a complete, feasible hint at once
+        for v, arcs in into.items():
+            model.add(sum(arcs) == rooted[v])
+            if v[0] != "b" or penalty is not None:
+                model.add_hint(rooted[v], v in layer)
+            model.add_hint(level[v], layer.get(v, 1))
+            if v in lost:
+                model.add_hint(lost[v], v in inside and v not in layer)
+
+
+def _zone_rings(f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], rings: int) -> list[NDArray[np.int64]]:
+    """Zones around a piece, ring by ring: its own and those it borders, then their neighbours, and so on."""
+    coo = f.adjacency.tocoo()
+    sr, sc = school[coo.row], school[coo.col]
+    hit = (sr >= 0) & (sc >= 0) & (sr != sc)
+    m = int(school.max(initial=0)) + 1
+    zadj = sp.csr_array((np.ones(int(hit.sum()), bool), (sr[hit], sc[hit])), shape=(m, m))
+    border = piece_border(piece, f.adjacency, f.connector)
+    ring = np.unique(np.r_[school[border], school[piece[:1]]])
+    ring = ring[ring >= 0]
+    out = [ring]
+    seen = ring
+    for _ in range(rings):
+        nxt = np.setdiff1d(np.unique(neighbours(zadj, seen)), seen)
+        if not len(nxt):
+            break
+        seen = np.union1d(seen, nxt)
+        out.append(seen)
+    return out
+
+
+def _free_blocks(
+    f: Frame, school: NDArray[np.int64], zones: NDArray[np.int64], piece: NDArray[np.int64], movable: NDArray[np.bool_],
+    detached: NDArray[np.bool_], *, hops: int = 1 << 30,
+) -> NDArray[np.int64]:
+    """The window: movable blocks of ``zones`` nearest the piece (at most :data:`CONNECT_MAX_BLOCKS`, within
+    ``hops``) and the pieces they touch."""
+    inside = np.isin(school, zones)
+    inside[piece] = True
+    # nearest first: breadth-first hops from the piece through the zones' blocks (roots too: they are passed, not freed)
+    order: list[int] = []
+    seen = np.zeros(len(school), bool)
+    seen[piece] = True
+    front = np.asarray(piece, np.int64)
+    while len(front) and len(order) < CONNECT_MAX_BLOCKS and hops >= 0:
+        hops -= 1
+        order.extend(front.tolist())
+        nb = np.unique(neighbours(f.adjacency, front))
+        nb = nb[inside[nb] & ~seen[nb]]
+        seen[nb] = True
+        front = nb
+    free = np.unique(np.asarray(order, np.int64))
+    free = free[movable[free]][:CONNECT_MAX_BLOCKS]
+    # detached pieces the window touches come in whole (they need not be reached as they are)
+    around = np.unique(neighbours(f.adjacency, free))
+    hit = around[detached[around]]
+    if len(hit):
+        free = np.union1d(free, hit)
+    return free
+
+
+def detach_penalty(p: PairTable) -> int:
+    """Objective penalty of a block left detached: more than any block's travel, so joining always pays."""
+    return int(np.max(p.cost, initial=0)) * int(np.max(p.demand, initial=0)) + 1
+
+
+def solve_window(
+    r: Repair, f: Frame, school: NDArray[np.int64], free: NDArray[np.int64], *, detached: NDArray[np.bool_],
+    hops: int = 2, joining: bool = True,
+) -> tuple[NDArray[np.int64], int, int] | None:
+    """Re-solve the ``free`` blocks with every zone they touch kept whole: the plan, its missing seats and CP-SAT's status.
+
+    ``None`` when CP-SAT found no plan.
+
+    Each block may take its own school or that of a zone within ``hops`` of it.
+    ``joining``: detached pieces may stay so at a price (the solve joins what it
+    can); else the plan must be whole and stays so. ``detached``: blocks in a
+    detached piece of the plan (those outside the window stay as they are).
+    """
+    hint = school
+    extra: dict[int, set[int]] = {}
+    for i in free.tolist():
+        near = f.near(i)
+        if hops > 1:
+            near = np.union1d(near, neighbours(f.adjacency, near))
+        extra[i] = {int(k) for k in np.unique(hint[near]).tolist() if k >= 0}
+    before = set(np.flatnonzero(detached).tolist()) - set(free.tolist())
+    det = min(CONNECT_TIME_PER_BLOCK * len(free), CONNECT_MAX_TIME)
+
+    def extend(sm: SubModel) -> None:
+        graphs = zone_graphs(f, hint, free, set(sm.x), before)
+        add_trees(sm, graphs, hint, penalty=detach_penalty(r.p) if joining else None)
+
+        logger.debug("window: %d free blocks, %d zones, %d variables", len(free), len(graphs), len(sm.model.proto.variables))
+
+    got = solve_sub(r, hint, free, cuts=[], deterministic_time=det, schools=extra, extend=extend)
+    if got is None or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return got[0], got[2], got[1]
+
+
+def _detached_blocks(f: Frame, school: NDArray[np.int64]) -> int:
+    """Blocks in detached pieces."""
+    return sum(len(pc) for _, pc in f.pieces(school))
+
+
+@dataclass
+class Joined:
+    """What :func:`connect_pieces` did: windows solved, and the pieces no window joined, with their widest window.
+
+    ``proven`` maps a piece (school, its first block) left detached to the
+    zones of a window CP-SAT solved to optimality without joining it: no plan
+    changing only those zones' blocks joins it within the seats.
+    """
+
+    windows: int = 0
+    proven: dict[tuple[int, int], NDArray[np.int64]] = field(default_factory=dict)
+
+
+def connect_pieces(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_]) -> tuple[NDArray[np.int64], Joined]:
+    """Join every detached piece it can with window solves: each piece in the zones around it, then a ring wider.
+
+    Every piece gets its smallest window before any gets a wider one, so the
+    easy ones are joined first; a window is taken when it leaves fewer blocks
+    detached with every seat kept.
+    """
+    out = Joined()
+    # level 0: the blocks a few hops around the piece in the zones it borders; level k: ring k − 1 of zones
+    for level in range(CONNECT_RINGS + 2):
+        ring = max(level - 1, 0)
+        tried: set[tuple[int, int]] = set()
+        while not r.budget.exhausted():
+            pieces = [(j, pc) for j, pc in f.pieces(school) if (j, int(pc[0])) not in tried]
+            if not pieces:
+                break
+            j, piece = pieces[0]
+            tried.add((j, int(piece[0])))
+            rings = _zone_rings(f, school, piece, ring)
+            if len(rings) <= ring:
+                continue  # no wider ring of zones around this piece
+            hops = CONNECT_BAND_HOPS if level == 0 else 1 << 30
+            school = _join(r, f, school, piece, rings[ring], movable=movable, out=out, hops=hops)
+        if r.budget.exhausted() or not f.pieces(school):
+            break
+    return school, out
+
+
+def _join(
+    r: Repair, f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], zones: NDArray[np.int64], *,
+    movable: NDArray[np.bool_], out: Joined, hops: int,
+) -> NDArray[np.int64]:
+    """One window around ``piece`` over ``zones``: the plan with it joined, or the plan unchanged."""
+    detached = np.zeros(len(school), bool)
+    for _, pc in f.pieces(school):
+        detached[pc] = True
+    free = _free_blocks(f, school, zones, piece, movable, detached, hops=hops)
+    got = solve_window(r, f, school, free, detached=detached)
+    out.windows += 1
+    joined = got is not None and got[1] == 0 and _detached_blocks(f, got[0]) < int(detached.sum())
+    logger.debug("connect: piece of %d blocks, %d zones, %d free, joined %s, status %s, missing %s, work %.2f",
+                 len(piece), len(zones), len(free), joined, got and got[2], got and got[1], r.budget.spent)
+    key = (int(school[piece[0]]), int(piece[0]))
+    if joined and got is not None:
+        out.proven.pop(key, None)
+        return got[0]
+    if got is not None and got[2] == cp_model.OPTIMAL:
+        out.proven[key] = zones
+    return school
+
+
+#: Share of the work budget the improvement of whole zones may spend (the anytime phase gets the rest).
+IMPROVE_SHARE = 0.9
+#: Hops from a border between two zones of a group within which its blocks are free.
+IMPROVE_BAND_HOPS = 1
+
+
+def zone_neighbours(f: Frame, school: NDArray[np.int64], m: int) -> sp.csr_array:
+    """Zone adjacency: schools whose zones touch."""
+    coo = f.adjacency.tocoo()
+    sr, sc = school[coo.row], school[coo.col]
+    hit = (sr >= 0) & (sc >= 0) & (sr != sc)
+    return sp.csr_array((np.ones(int(hit.sum()), bool), (sr[hit], sc[hit])), shape=(m, m))
+
+
+def _group_window(f: Frame, school: NDArray[np.int64], zones: NDArray[np.int64], movable: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Movable blocks of ``zones`` within a few hops of a border between two of them."""
+    inside = np.isin(school, zones) & movable
+    coo = f.adjacency.tocoo()
+    sr, sc = school[coo.row], school[coo.col]
+    seam = inside[coo.row] & np.isin(sc, zones) & (sr != sc)
+    front = np.unique(coo.row[seam]).astype(np.int64)
+    seen = np.zeros(len(school), bool)
+    seen[front] = True
+    for _ in range(IMPROVE_BAND_HOPS):
+        nb = np.unique(neighbours(f.adjacency, front))
+        nb = nb[inside[nb] & ~seen[nb]]
+        seen[nb] = True
+        front = nb
+    return np.flatnonzero(seen)[: CONNECT_MAX_BLOCKS]
+
+
+def improve_whole(
+    r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
+) -> tuple[NDArray[np.int64], int, int]:
+    """Large-neighbourhood search keeping every zone whole: each school's zone and the zones it borders re-solved.
+
+    Each window is solved with connectivity enforced (:func:`solve_window`)
+    from the plan (a whole, fitting plan is a complete hint) and taken when
+    cheaper with no more detached blocks and no seat missing. Passes over the
+    schools repeat until one finds nothing or :data:`IMPROVE_SHARE` of the
+    budget is spent.
+
+    Returns the plan, the windows solved and those that improved it.
+    """
+    m = len(r.p.capacity)
+    windows = improved = 0
+    best = cost(school)
+    while True:
+        found = 0
+        for j in range(m):
+            if r.budget.exhausted(IMPROVE_SHARE):
+                return school, windows, improved
+            zadj = zone_neighbours(f, school, m)
+            zones = np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]]
+            free = _group_window(f, school, zones, movable)
+            if len(free) < 2:
+                continue
+            detached = np.zeros(len(school), bool)
+            before = _detached_blocks(f, school)
+            got = solve_window(r, f, school, free, detached=detached, hops=1, joining=False)
+            windows += 1
+            if got is None or got[1] > 0:
+                continue
+            value = cost(got[0])
+            if value < best and _detached_blocks(f, got[0]) <= before:
+                school, best = got[0], value
+                found += 1
+                improved += 1
+        if not found:
+            return school, windows, improved
+
+
+def improve_plan(
+    r: Repair, school: NDArray[np.int64], graph: BlockGraph, details: dict[str, float | int | str]
+) -> NDArray[np.int64]:
+    """:func:`improve_whole` on a plan of whole zones (figures into ``details``: its objective before, windows, improvements)."""
+    p = r.p
+    f = Frame.of(graph.adjacency, graph.roots, p.connector)
+    details["whole_start_objective_s"] = _plan_cost(p, school, r.overflow_penalty_s)
+    school, windows, improved = improve_whole(r, f, school, movable_blocks(p, graph), lambda s: _plan_cost(p, s, r.overflow_penalty_s))
+    details.update({"whole_windows": windows, "whole_improvements": improved})
+    return school
+
+
+def movable_blocks(p: Instance, graph: BlockGraph) -> NDArray[np.bool_]:
+    """Blocks a window may re-assign: a school can take them and none is a school's own block."""
+    movable = ~p.connector
+    movable[graph.roots[graph.roots >= 0]] = False
+    return movable
+
+
+def _plan_cost(p: Instance, school: NDArray[np.int64], penalty: int | None) -> int:
+    """Objective of a plan: Σ students × (travel + stability penalty), plus overflow at ``penalty`` when allowed."""
+    pair = pair_index(p, np.arange(len(school)), school)
+    ok = (pair >= 0) & (p.demand > 0)
+    cost = int((p.cost[pair[ok]] * p.demand[ok]).sum())
+    if penalty is not None:
+        cost += penalty * int(np.maximum(students_at(p, school) - p.capacity, 0).sum())
+    return cost

@@ -1,0 +1,187 @@
+"""Pieces of zones on the block adjacency graph: which blocks of a zone are cut off from its school.
+
+A zone is whole when every one of its blocks reaches the school's own block
+(its *root*) through blocks of the zone and *connectors* (blocks no school can
+take: they join the zones they touch). Every function takes the plan as
+``school`` (school index of each block, −1 for none), the symmetric ``(n, n)``
+adjacency and the ``connector`` mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import connected_components
+
+from planning.zones.rounding import PairTable
+
+
+def neighbours(adjacency: sp.csr_array, blocks: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Blocks adjacent to any of ``blocks`` (with repeats).
+
+    Parameters
+    ----------
+    adjacency
+        Symmetric block adjacency.
+    blocks
+        Block indices.
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices of their neighbours, one per edge.
+    """
+    ptr, idx = adjacency.indptr, adjacency.indices
+    if not len(blocks):
+        return np.empty(0, np.int64)
+    lo, hi = ptr[blocks], ptr[blocks + 1]
+    counts = hi - lo
+    take = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(int(counts.sum()))
+    return idx[take].astype(np.int64)
+
+
+def connector_components(adjacency: sp.csr_array, connector: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Label of each connector block's connected group of connectors (−1 for other blocks).
+
+    Parameters
+    ----------
+    adjacency
+        Symmetric block adjacency.
+    connector
+        Blocks in no zone that join the zones they touch.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` labels ``0 … k−1`` on connectors, −1 elsewhere.
+    """
+    n = len(connector)
+    coo = adjacency.tocoo()
+    keep = connector[coo.row] & connector[coo.col]
+    g = sp.coo_array((np.ones(int(keep.sum()), bool), (coo.row[keep], coo.col[keep])), shape=(n, n))
+    _, label = connected_components(g, directed=False)
+    out = np.full(n, -1, np.int64)
+    if connector.any():
+        _, out[connector] = np.unique(label[connector], return_inverse=True)
+    return out
+
+
+def detached_pieces(
+    school: NDArray[np.int64],
+    adjacency: sp.csr_array,
+    roots: NDArray[np.int64],
+    connector: NDArray[np.bool_],
+) -> list[tuple[int, NDArray[np.int64]]]:
+    """Pieces of zones not attached to their school's root block.
+
+    Two blocks of a zone are in one piece when a path joins them through blocks
+    of the zone and connectors. A piece is attached when it holds the root, or
+    borders it, or reaches it through connectors (a root that is a connector).
+    Computed in one pass: each group of connectors is copied once per zone
+    touching it, and the copies join only that zone's blocks.
+
+    Parameters
+    ----------
+    school
+        School index of each block (−1: in no zone).
+    adjacency
+        Symmetric block adjacency.
+    roots
+        Root block of each school (−1: none; that school's pieces are not checked).
+    connector
+        Blocks in no zone that join the zones they touch (``school`` is −1 there).
+
+    Returns
+    -------
+    list of (school, blocks)
+        Detached pieces (blocks sorted), sorted by school then first block.
+    """
+    n = len(school)
+    coo = adjacency.tocoo()
+    r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    same = (school[r] == school[c]) & (school[r] >= 0)
+    group = connector_components(adjacency, connector)
+    hub = (school[r] >= 0) & connector[c]
+    # one node per (connector group, zone) touching it
+    m = np.int64(max(int(school.max(initial=-1)) + 1, 1))
+    key = group[c[hub]] * m + school[r[hub]]
+    root_hubs = [(int(group[rt]) * m + j) for j, rt in enumerate(roots.tolist()) if rt >= 0 and connector[rt]]
+    keys, hub_node = np.unique(np.r_[key, np.asarray(root_hubs, np.int64)], return_inverse=True)
+    hub_node = hub_node[: len(key)]
+    rows = np.r_[r[same], r[hub]]
+    cols = np.r_[c[same], n + hub_node]
+    size = n + len(keys)
+    g = sp.coo_array((np.ones(len(rows), bool), (rows, cols)), shape=(size, size))
+    _, label = connected_components(g, directed=False)
+
+    attached: set[tuple[int, int]] = set()
+    for j, rt in enumerate(roots.tolist()):
+        if rt < 0:
+            continue
+        if school[rt] == j:
+            attached.add((j, int(label[rt])))
+        if connector[rt]:
+            k = int(np.searchsorted(keys, int(group[rt]) * m + j))
+            attached.add((j, int(label[n + k])))
+        near = adjacency.indices[adjacency.indptr[rt] : adjacency.indptr[rt + 1]]
+        for b in near[school[near] == j].tolist():
+            attached.add((j, int(label[b])))
+    out: list[tuple[int, NDArray[np.int64]]] = []
+    assigned = np.flatnonzero(school >= 0)
+    if not len(assigned):
+        return out
+    frame = pd.DataFrame({"school": school[assigned], "label": label[assigned], "block": assigned})
+    for (school_j, lab), blocks in frame.groupby(["school", "label"], sort=True)["block"]:
+        j = int(school_j)
+        if roots[j] < 0 or (j, int(lab)) in attached:
+            continue
+        out.append((j, np.sort(blocks.to_numpy(np.int64))))
+    return sorted(out, key=lambda t: (t[0], int(t[1][0])))
+
+
+def piece_border(
+    piece: NDArray[np.int64], adjacency: sp.csr_array, connector: NDArray[np.bool_]
+) -> NDArray[np.int64]:
+    """Blocks one of which the zone must hold for ``piece`` to reach anything else.
+
+    The piece grows through the connectors it touches (they join it to whatever
+    they touch); its border is every non-connector block next to that region.
+
+    Parameters
+    ----------
+    piece
+        Blocks of one piece.
+    adjacency
+        Symmetric block adjacency.
+    connector
+        Blocks in no zone that join the zones they touch.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted block indices, none in ``piece`` and none a connector.
+    """
+    piece = np.asarray(piece, np.int64)
+    region = piece
+    nb = np.unique(neighbours(adjacency, piece))
+    touched = nb[connector[nb]]
+    if len(touched):
+        # every connector reachable from the piece through connectors
+        group = connector_components(adjacency, connector)
+        reach = np.flatnonzero(np.isin(group, np.unique(group[touched])))
+        region = np.union1d(piece, reach)
+        nb = np.unique(neighbours(adjacency, region))
+    nb = np.setdiff1d(nb, region)
+    return nb[~connector[nb]]
+
+
+def pairs_to(p: PairTable, blocks: NDArray[np.int64], school: int) -> NDArray[np.int64]:
+    """Pair index of each of a few blocks with one school, −1 where out of reach."""
+    out = np.full(len(blocks), -1, np.int64)
+    for k, i in enumerate(blocks.tolist()):
+        hit = np.flatnonzero(p.dest[p.start[i] : p.start[i + 1]] == school)
+        if len(hit):
+            out[k] = p.start[i] + hit[0]
+    return out

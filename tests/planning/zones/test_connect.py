@@ -1,0 +1,108 @@
+"""Window solves with exact connectivity (planning.zones.connect) on hand-drawn block graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from geo.travel import TravelMatrix
+from planning.zones.connect import Frame, connect_pieces, improve_whole, movable_blocks, solve_window
+from planning.zones.instance import BlockGraph, Reach, prepare
+from planning.zones.repair import Repair, WorkBudget
+
+
+def row(n: int) -> sp.csr_array:
+    i = np.arange(n - 1)
+    a = sp.coo_array((np.ones(n - 1), (i, i + 1)), shape=(n, n))
+    return sp.csr_array(a + a.T)
+
+
+def matrix(t: np.ndarray) -> TravelMatrix:
+    n, m = t.shape
+    return TravelMatrix(
+        origin_ids=np.array([f"b{i}" for i in range(n)]),
+        dest_ids=np.array([f"s{j}" for j in range(m)]),
+        origin=np.repeat(np.arange(n), m).astype(np.int32),
+        dest=np.tile(np.arange(m), n).astype(np.int32),
+        time_s=t.ravel().astype(np.int32),
+        dist_m=t.ravel().astype(np.int32),
+        mode="walk",
+    )
+
+
+def line(roots: list[int], n: int, seats: list[int], demand: list[int] | None = None) -> tuple[Repair, BlockGraph]:
+    """Blocks 0 … n−1 in a row, schools at ``roots``, travel 60 s per block apart (plus 60)."""
+    t = 60 + 60 * np.abs(np.arange(n)[:, None] - np.asarray(roots)[None, :])
+    p = prepare(matrix(t), demand or [1] * n, seats, reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
+    r = Repair(p, None, dict(enumerate(roots)), None, None, 0, WorkBudget(20.0))
+    return r, BlockGraph(row(n), np.asarray(roots, np.int64))
+
+
+def test_a_piece_in_a_full_zone_joins_by_a_chain_of_moves() -> None:
+    # A = {0, 1, 5}: block 5 is cut off inside B's side. B (3 seats, full) must pass block 2 to A
+    # to take block 5: a chain no single hand-over makes (A has no seat for 2 before 5 leaves).
+    r, g = line([0, 4, 8], 9, [3, 3, 3])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    school = np.array([0, 0, 1, 1, 1, 0, 2, 2, 2])
+    assert [(j, pc.tolist()) for j, pc in f.pieces(school)] == [(0, [5])]
+    got, joined = connect_pieces(r, f, school, movable_blocks(r.p, g))
+    assert got.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert f.pieces(got) == [] and joined.windows >= 1 and not joined.proven
+
+
+def test_the_window_keeps_zones_whole_and_the_seats() -> None:
+    # every block wants school 0 (cheapest), but 0 holds 3: a plan of whole zones in seats is the only answer
+    r, g = line([0, 5], 8, [3, 5], demand=[1, 1, 1, 1, 1, 1, 1, 1])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    school = np.array([0, 1, 0, 1, 1, 1, 0, 1])  # 2 and 6 are detached from 0; 1 from 1
+    free = np.flatnonzero(movable_blocks(r.p, g))
+    got = solve_window(r, f, school, free, detached=np.zeros(8, bool))
+    assert got is not None
+    plan, missing, _ = got
+    assert missing == 0 and f.pieces(plan) == []
+    assert plan.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
+
+
+def test_improvement_keeps_whole_zones_whole_and_lowers_travel() -> None:
+    r, g = line([0, 7], 8, [4, 6])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    school = np.array([0, 0, 1, 1, 1, 1, 1, 1])  # whole, but 2 and 3 are nearer school 0, which has room
+
+    def cost(s: np.ndarray) -> int:
+        return int(sum(60 + 60 * abs(i - (0 if s[i] == 0 else 7)) for i in range(8)))
+
+    got, windows, improved = improve_whole(r, f, school, movable_blocks(r.p, g), cost)
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert improved >= 1 and windows >= improved and f.pieces(got) == []
+
+
+def test_an_enclave_walled_off_from_its_only_school_is_proven() -> None:
+    from planning.zones.contiguity import no_whole_plan, why_detached
+
+    # b0 (s0's own) - b1 - b2 (s1's own) - b3 - b4: b3 and b4 reach only s0, and the one way to b0
+    # crosses b2, s1's own block: no plan of whole zones exists
+    t = np.array([[60, 900], [300, 300], [900, 60], [900, 3000], [950, 3100]])
+    p = prepare(matrix(t), [5] * 5, [30, 30], reach=Reach(max_travel_s=1800), current=None, stability_weight_s=0)
+    g = BlockGraph(row(5), np.array([0, 2]))
+    school = np.array([0, 0, 1, 0, 0])
+    assert no_whole_plan(p, g, 0, np.array([3, 4]))
+    why = why_detached(p, school, 0, np.array([3, 4]), g)
+    assert why.startswith("2 blocks of school s0's zone: the schools bordering it (s1) are beyond its travel limit")
+    assert why.endswith("so no plan of whole zones exists")
+    # a way round s1's block (b1 - b3): s0's zone can reach them, so it is not proven
+    bypass = sp.csr_array(row(5) + sp.coo_array((np.ones(2), ([1, 3], [3, 1])), shape=(5, 5)))
+    g2 = BlockGraph(bypass, np.array([0, 2]))
+    assert not no_whole_plan(p, g2, 0, np.array([3, 4]))
+    assert "no plan of whole zones exists" not in why_detached(p, np.array([0, 0, 1, 1, 0]), 0, np.array([4]), g2)
+
+
+def test_a_piece_short_of_seats_says_so_in_one_sentence() -> None:
+    from planning.zones.contiguity import why_detached
+
+    r, g = line([0, 2], 4, [2, 2])
+    why = why_detached(r.p, np.array([0, 1, 1, 0]), 0, np.array([3]), g)
+    assert why == (
+        "1 block of school s0's zone: its 1 student does not fit the free seats of the zones bordering it "
+        "(at most 0, at school s1), and no chain of moves making room further out was found within the time limit; "
+        "raise time_limit_s or add seats"
+    )
