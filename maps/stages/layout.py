@@ -231,7 +231,7 @@ SHEET_COLUMNS: Mapping[str, tuple[str, str]] = {
     **_COLUMNS, "grades": ("年级", "Grades"), "children": ("儿童数", "Children"), "today_school_id": ("现就读学校代码", "School today"),
     "travel_min": ("单程（分钟）", "One way (min)"), "boarder": ("寄宿", "Boards"), "bus": ("乘校车", "School bus"),
     "beyond_limit": ("超出政策距离", "Beyond the limit"), "kind": ("类别", "Kind"), "yuan_per_year": ("每年（元）", "Per year (yuan)"),
-    "yuan_total": ("规划期合计（元）", "Over the horizon (yuan)"),
+    "yuan_total": ("规划期合计（元）", "Over the horizon (yuan)"), "lon": ("经度", "Longitude"), "lat": ("纬度", "Latitude"),
 }  # fmt: skip
 
 
