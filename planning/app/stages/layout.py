@@ -288,6 +288,7 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
     boarders = int(prob.children[plan.boarder].sum())
     bus = int(prob.children[plan.bus].sum())
     beyond = int(prob.children[plan.beyond].sum())
+    unserved = int(prob.children[plan.unserved].sum()) if plan.unserved is not None else 0
     trips = _trips(prob, plan)
     closed = sum(int(counts.get(k, 0)) for k in ("merge", "close"))
     metrics = {
@@ -295,18 +296,20 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
         "objective_yuan": round(plan.objective), "bound_yuan": round(plan.bound), "gap": plan.gap, "status": plan.status,
         "costs_yuan": {k: round(v) for k, v in plan.costs.items()},
         "beyond_limits_children": {GROUPS[g]: int(prob.children[plan.beyond[:, g], g].sum()) for g in range(3)},
-        "closed_share": round(closed / max(int(prob.existing.sum()), 1), 4), **trips,
+        "closed_share": round(closed / max(int(prob.existing.sum()), 1), 4), "unserved_children": unserved, **trips,
     }  # fmt: skip
     lines = [
         f"{year or 'today'}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
         + f" ({closed} of {int(prob.existing.sum())} schools close, at most {params.max_close_share:.0%})",
         f"{boarders:,} children board (longest trip {trips['longest_boarder_min']:.0f} min), {bus:,} ride a school bus; {beyond:,} have no "
         f"school within the limits (grades 1-3 ≤ {params.day_max_s / 60:.0f} min by day, grades 4-9 boarding ≤ "
-        f"{params.boarding_max_s / 60:.0f} min) and go to the nearest",
+        f"{params.boarding_max_s / 60:.0f} min) and go to the nearest"
+        + (f"; {unserved:,} have no road to a school of their level and are not placed (shortfalls)" if unserved else ""),
         f"cost over {params.horizon_years} years {plan.objective / 1e6:,.1f} M yuan (construction {plan.costs['construction'] / 1e6:,.1f} M), "
         f"gap {plan.gap:.2%} ({plan.status})" if math.isfinite(plan.gap) else "",
     ]
-    return StageOutput(files={**files, "metrics.json": metrics}, result=res, summary="\n".join(x for x in lines if x), metrics=metrics)
+    return StageOutput(files={**files, "metrics.json": metrics}, result=res, summary="\n".join(x for x in lines if x), metrics=metrics,
+                       shortfalls=plan.shortfalls)
 
 
 STAGE = Stage(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -172,3 +174,18 @@ def test_layout_with_no_time_for_cp_sat_returns_the_warm_start_not_a_solver_fail
     assert out.metrics["status"] == "WARM_START" and 0 <= out.metrics["gap"] < 1
     assert out.metrics["bound_yuan"] <= out.metrics["objective_yuan"] and "WARM_START" in out.summary
     assert set(out.files["decisions.csv"]["decision"]) <= {"keep", "shrink", "expand", "merge", "close"}
+
+
+def test_children_no_school_can_reach_are_listed_as_shortfalls_and_the_layout_goes_on() -> None:
+    # a unit far beyond the travel search (hundreds of km): no school reachable; the plan is made for the others (exit 0)
+    # and the unit's children are listed with the reason; strict stops with the same explanation
+    ctx = context()
+    far = ctx.inputs.blocks.iloc[[3]].assign(block_id="far", geometry=shapely.points([(1_400_000, 4_000_000)]))
+    ctx.inputs = dataclasses.replace(ctx.inputs, blocks=gpd.GeoDataFrame(pd.concat([ctx.inputs.blocks, far], ignore_index=True), crs=CRS))
+    out = layout.STAGE.run(ctx, LayoutParams())
+    assert [s.where for s in out.shortfalls] == ["unit far, grades 1-3", "unit far, grades 4-6", "unit far, grades 7-9"]
+    assert all("no school for them reachable" in s.detail for s in out.shortfalls)
+    assert out.metrics["unserved_children"] == 18 and "far" not in set(out.files["assignment.csv"]["block_id"])
+    strict = LayoutParams(strict=True)
+    with pytest.raises(InfeasibleError, match="unit far, grades 1-3: short by 6 children"):
+        layout.STAGE.run(ctx, strict)

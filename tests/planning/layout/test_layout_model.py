@@ -128,10 +128,31 @@ def test_new_site_opens_when_the_town_school_is_full_and_no_other_is_within_reac
     assert not plan.open[2] and plan.bus[0].any() and plan.costs["bus"] > 0
 
 
-def test_a_level_short_of_places_is_infeasible_and_explained() -> None:
+def test_a_level_short_of_places_is_planned_above_the_limits_and_listed() -> None:
     p = problem([[600, 600, 0]], [[5, 10]], max_classes=[[12, 0], [12, 0]])
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
+    assert [str(s) for s in plan.shortfalls] == [
+        "county, primary: short by 120 places (1,200 children, at most 1,080 places; schools planned above the class and "
+        "school-size limits by this share (11%))"
+    ]
+    assert (plan.assign[0, :2] >= 0).all() and plan.classes[:, 0].sum() * 45 >= 1200 and plan.classes[:, 0].max() > 12
     with pytest.raises(InfeasibleError, match=r"county, primary: short by 120 places \(1,200 children, at most 1,080 places\)"):
-        plan_layout(p, options=FREE, limits=LIMITS)
+        plan_layout(p, options=FREE.model_copy(update={"beyond_limits": "error"}), limits=LIMITS)
+
+
+def test_children_no_school_can_reach_are_left_out_and_listed_and_the_rest_planned() -> None:
+    # unit 0 has no road to any school (a separate road network, or beyond the search): its children are listed,
+    # not placed, and the others get their plan; strict (beyond_limits = "error") stops with the same explanation
+    p = problem([[10, 10, 5], [200, 200, 100]], [[math.inf, math.inf], [3, 20]], levels=[[True, True], [True, False]],
+                classes_now=[[6, 3], [6, 0]])
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
+    assert plan.unserved is not None and plan.unserved[0].all() and not plan.unserved[1].any()
+    assert plan.assign[0].tolist() == [-1, -1, -1] and (plan.assign[1] >= 0).all()
+    assert [s.where for s in plan.shortfalls] == ["unit 0, grades 1-3", "unit 0, grades 4-6", "unit 0, grades 7-9"]
+    assert [s.short_by for s in plan.shortfalls] == [10, 10, 5]
+    assert "no school for them reachable" in plan.shortfalls[2].detail and "not placed by the plan" in plan.shortfalls[2].detail
+    with pytest.raises(InfeasibleError, match=r"unit 0, grades 7-9: short by 5 children \(no school within the day and boarding limits"):
+        plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
 
 
 def test_costs_add_up_to_the_objective_and_the_bound_is_below() -> None:
