@@ -149,25 +149,26 @@ def allowed_pairs(prob: LayoutProblem, options: LayoutOptions = _DEFAULT) -> tup
 
 
 def nearest_beyond(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """``(n, 3)`` groups with children and no allowed school that have a reachable school of their level.
+    """``(n, 3)`` groups with children and no allowed school of today (a candidate site within the limits may
+    never be built) that have a reachable school of their level today.
 
     With ``beyond_limits = "nearest"`` each such group is allowed its nearest school of the level
     (a day pupil beyond the limit), set in ``ok`` by the caller.
     """
     out = np.zeros(prob.children.shape, dtype=bool)
     for g, lvl in enumerate(GROUP_LEVEL):
-        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True) & prob.existing
         reach = np.isfinite(np.where(teaches[None, :], prob.travel_s, np.inf)).any(axis=1)
-        out[:, g] = (prob.children[:, g] > 0) & ~ok[:, g].any(axis=1) & reach
+        out[:, g] = (prob.children[:, g] > 0) & ~(ok[:, g] & prob.existing[None, :]).any(axis=1) & reach
     return out
 
 
 def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], boards: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> None:
-    """Allow each group ``beyond`` the limits its nearest school of the level and — grades 4–9 — its nearest boarding
+    """Allow each group ``beyond`` the limits its nearest school of the level today and — grades 4–9 — its nearest boarding
     school, where it boards (both beyond the limits: the plan does not make their trip longer than it must be)."""
     for i, g in zip(*np.nonzero(beyond)):
         lvl = GROUP_LEVEL[g]
-        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True) & prob.existing
         ok[i, g, int(np.argmin(np.where(teaches, prob.travel_s[i], np.inf)))] = True
         hall = np.where(teaches & prob.boarding, prob.travel_s[i], np.inf)
         if g > 0 and np.isfinite(hall.min()):
@@ -176,12 +177,16 @@ def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], boards: NDArray[n
 
 
 def _nearest_only(prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """``ok`` restricted to each group's :data:`NEAREST_SCHOOLS` nearest allowed schools and today's."""
-    t = np.where(ok, prob.travel_s[:, None, :], np.inf)
-    k = min(NEAREST_SCHOOLS, t.shape[2])
-    near = np.argsort(t, axis=2, kind="stable")[:, :, :k]
+    """``ok`` restricted to each group's :data:`NEAREST_SCHOOLS` nearest allowed schools of today, its as many nearest
+    candidate sites, and today's school (so that the sites add choices, never take one away)."""
     keep = np.zeros_like(ok)
-    np.put_along_axis(keep, near, True, 2)
+    k = min(NEAREST_SCHOOLS, ok.shape[2])
+    for part in (prob.existing, ~prob.existing):
+        t = np.where(ok & part[None, None, :], prob.travel_s[:, None, :], np.inf)
+        near = np.argsort(t, axis=2, kind="stable")[:, :, :k]
+        pick = np.zeros_like(ok)
+        np.put_along_axis(pick, near, True, 2)
+        keep |= pick & part[None, None, :]
     i, g = np.nonzero(now >= 0)
     keep[i, g, now[i, g]] = True
     return keep & ok
@@ -575,6 +580,7 @@ def _finish(prob: LayoutProblem, plan: tuple[NDArray[np.bool_], NDArray[np.int64
     boarder[pick] = boards[(*np.nonzero(pick), assign[pick])]
     trip = prob.travel_s[np.arange(len(assign))[:, None], np.maximum(assign, 0)]
     bus = pick & ~boarder & (trip > options.bus_from_s)
+    far = np.where(boarder, trip > options.boarding_max_s, trip > options.day_max_s)  # a built site may bring them within
     decisions = tuple(_decide(prob, s, plan, now, why, options) for s in range(len(opened)))
     gap = 0.0 if status == "OPTIMAL" else (total - bound) / max(abs(total), 1.0)
-    return LayoutPlan(opened, classes, assign, boarder, bus, beyond & pick, now, decisions, costs, total, bound, gap, status)
+    return LayoutPlan(opened, classes, assign, boarder, bus, beyond & pick & far, now, decisions, costs, total, bound, gap, status)
