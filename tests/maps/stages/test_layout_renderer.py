@@ -82,8 +82,9 @@ def test_map_layer_draws_new_sites_kept_and_merged_schools(tmp_path: Path) -> No
 
 
 def test_projection_section_says_whose_births_series_it_is() -> None:
-    for basis, zh_text, en_text in (("county data", "用户提供的本县数据", "the county&#x27;s own figures"),
-                                    ("assumption", "假设序列，不是本县统计数据", "an assumed series given in the scenario, not the county&#x27;s figures")):
+    cases = (("county data", "用户提供的本县数据", "the county&#x27;s own figures"),
+             ("assumption", "假设序列，不是本县统计数据", "an assumed series given in the scenario, not the county&#x27;s figures"))
+    for basis, zh_text, en_text in cases:
         pp = ProjectionParams(horizon_years=3, births={2010 + k: 300.0 for k in range(15)}, births_basis=basis)  # type: ignore[arg-type]
         ctx = context(projection=pp)
         ctx.outputs["projection"] = projection_stage.STAGE.run(ctx, pp)
@@ -119,11 +120,11 @@ def test_layout_section_explains_new_schools_and_sites_not_built(tmp_path: Path)
 
 
 def test_layout_document_lists_each_merged_schools_children_for_the_hearing() -> None:
-    import io  # noqa: PLC0415
+    import io
 
-    from docx import Document  # noqa: PLC0415
+    from docx import Document
 
-    from maps.documents import documents  # noqa: PLC0415
+    from maps.documents import documents
 
     r = run()
     files = documents(r, ReportParams(language="zh"), maps=())

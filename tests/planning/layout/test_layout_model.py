@@ -131,7 +131,8 @@ def test_new_site_opens_when_the_town_school_is_full_and_no_other_is_within_reac
 def test_a_candidate_site_adds_a_choice_and_never_forces_itself() -> None:
     # unit 0 has no school within 30 min today (school 0 at 40 min); a candidate site is 10 min away. Dear to build:
     # not built, the children keep going to their nearest school beyond the limit (before, the site was their only
-    # allowed school and the plan had to build it). Cheap to build (the bus and the hours saved pay for it): built, and they are no longer beyond the limit.
+    # allowed school and the plan had to build it). Cheap to build (the bus and the hours saved pay for it): built, and
+    # they are no longer beyond the limit.
     p = problem([[150, 150, 0], [300, 300, 0]], [[40, 10], [3, 50]], existing=[True, False], classes_now=[[20, 0], [0, 0]],
                 max_classes=[[24, 0], [24, 0]], pupils=[900, 0])
     dear = plan_layout(p, options=LayoutOptions(construction_yuan_per_class=1e9), limits=LIMITS)

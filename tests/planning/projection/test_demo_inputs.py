@@ -58,9 +58,9 @@ def test_back_test_of_the_cohort_method_on_a_back_cast_is_exact_without_migratio
 
 
 def test_demo_candidate_sites_sit_in_the_seats_new_districts_and_the_largest_towns(demo) -> None:  # type: ignore[no-untyped-def]
-    import geopandas as gpd  # noqa: PLC0415
+    import geopandas as gpd
 
-    from planning.app.stages.layout import CANDIDATES  # noqa: PLC0415
+    from planning.app.stages.layout import CANDIDATES
 
     sites = demo.candidate_sites
     assert sites is not None and list(sites.columns) == [c.name for c in CANDIDATES.columns]
