@@ -405,9 +405,19 @@ _Plan = tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]
 
 
 def _warm(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> tuple[float, _Plan]:
-    """The warm start's total (``inf`` when it found no plan) and plan: open schools, each group's school, classes."""
-    opened = drop(w, forced, options, close_limit(w.prob, options))
-    total, at, classes = evaluate(w, opened, options)
+    """The warm start's total (``inf`` when it found no plan) and plan: open schools, each group's school, classes.
+
+    The cheaper of two greedy runs, from every school and site open and from today's schools alone (from all open, the
+    small schools closed first may leave their children only a site, which then cannot go)."""
+    best = (math.inf, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.ones(len(w.prob.existing), dtype=bool))
+    for sites in (True, False) if (~w.prob.existing).any() else (True,):
+        opened = drop(w, forced, options, close_limit(w.prob, options), sites=sites)
+        total, at, classes = evaluate(w, opened, options)
+        if total < best[0]:
+            best = (total, at, classes, opened)
+    total, at, classes, opened = best
+    if not math.isfinite(total):
+        _, at, classes = evaluate(w, opened, options)
     assign = np.where(w.prob.children > 0, at, -1).astype(np.int64)
     return total, (opened, classes, assign)
 
