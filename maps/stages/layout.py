@@ -45,10 +45,9 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "cost": ("{h} 年总费用 {total:,.1f} 亿元（其中新建 {built:,.1f} 亿元），下界 {bound:,.1f} 亿元。",
              "Cost over {h} years {total:,.2f} billion yuan (construction {built:,.2f}), lower bound {bound:,.2f}."),
     "mergers": ("撤并与停办说明", "Each merger and closure"),
-    "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），其中 {to_into:,} 人到{into}，"
-                   "最远 {far:.0f} 分钟；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
-                   "{school} merges into {into}: {n:,} children from {units} units, {to_into:,} of them to {into}, at most {far:.0f} min away; "
-                   "{b:,} board, {bus:,} by school bus."),
+    "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），{dests}；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
+                   "{school} merges into {into}: {n:,} children from {units} units, {dests}; {b:,} board, {bus:,} by school bus."),
+    "dest": ("{n:,} 人到{into}（最远 {far:.0f} 分钟）", "{n:,} to {into} (at most {far:.0f} min away)"),
     "new_sites": ("新建学校", "New schools"),
     "new_line": ("{school}：新建 {cp} 个小学班、{cj} 个初中班，接收 {n:,} 名儿童（{units} 个居住区，最远 {far:.0f} 分钟），"
                  "建设费用 {cost:,.0f} 万元。",
@@ -103,38 +102,39 @@ def _new_sites(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], l
 
 
 def _mergers(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lang: Language) -> list[str]:
-    """One sentence per merged school: who goes where, how far, boarding or by bus."""
+    """One sentence per merged school: how many of its children go to each school, how far, boarding or by bus; one
+    per closed school."""
     lines = []
+    moved = moved_children(dec, asg, names)
+    sep = "、" if lang == "zh" else ", "
     for row in dec[dec["decision"] == "merge"].itertuples():
-        mine = asg[asg["today_school_id"].astype(str) == str(row.school_id)]
+        school = names.get(str(row.school_id), str(row.school_id))
+        mine = moved[moved["school_id"] == str(row.school_id)].sort_values("children", ascending=False, kind="stable")
         if mine.empty:
             continue
-        into = str(row.merged_into)
-        to_into = int(mine.loc[mine["school_id"].astype(str) == into, "children"].sum())
-        lines.append(_t(
-            "merge_line", lang, school=names.get(str(row.school_id), str(row.school_id)), into=names.get(into, into),
-            n=int(mine["children"].sum()), units=mine["block_id"].nunique(), to_into=to_into,
-            far=float(mine["travel_min"].max()), b=int(mine.loc[mine["boarder"].astype(bool), "children"].sum()),
-            bus=int(mine.loc[mine["bus"].astype(bool), "children"].sum()),
-        ))  # fmt: skip
+        into = names.get(str(row.merged_into), str(row.merged_into))
+        dests = sep.join(_t("dest", lang, n=int(r.children), into=r.into, far=float(r.far_min)) for r in mine.itertuples())
+        units = int(asg.loc[asg["today_school_id"].astype(str) == str(row.school_id), "block_id"].nunique())
+        lines.append(_t("merge_line", lang, school=school, into=into, n=int(mine["children"].sum()), units=units,
+                        dests=dests, b=int(mine["boarders"].sum()), bus=int(mine["bus"].sum())))
     lines += [_t("close_line", lang, school=names.get(str(r.school_id), str(r.school_id))) for r in dec[dec["decision"] == "close"].itertuples()]
     return lines
 
 
 def moved_children(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
-    """One row per merged school and receiving school: ``school, into, children, units, far_min, boarders, bus``
+    """One row per merged school and receiving school: ``school_id, school, into, children, units, far_min, boarders, bus``
     (the children of the merged school going there, their longest one-way trip, how many board, how many ride a bus)."""
     rows = []
     for row in dec[dec["decision"] == "merge"].itertuples():
         mine = asg[asg["today_school_id"].astype(str) == str(row.school_id)]
         for into, part in mine.groupby(mine["school_id"].astype(str), sort=False):
             rows.append({
-                "school": names.get(str(row.school_id), str(row.school_id)), "into": names.get(str(into), str(into)),
+                "school_id": str(row.school_id), "school": names.get(str(row.school_id), str(row.school_id)), "into": names.get(str(into), str(into)),
                 "children": int(part["children"].sum()), "units": part["block_id"].nunique(), "far_min": float(part["travel_min"].max()),
                 "boarders": int(part.loc[part["boarder"].astype(bool), "children"].sum()),
                 "bus": int(part.loc[part["bus"].astype(bool), "children"].sum()),
             })  # fmt: skip
-    return pd.DataFrame(rows, columns=["school", "into", "children", "units", "far_min", "boarders", "bus"])
+    return pd.DataFrame(rows, columns=["school_id", "school", "into", "children", "units", "far_min", "boarders", "bus"])
 
 
 #: The layout model's reasons (planning.layout.model), in the report's language.
