@@ -93,10 +93,10 @@ def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions)
     return float(fixed + teach + built + np.where(kids > 0, best, 0.0).sum()), at, classes
 
 
-def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: int, *, sites: bool = True) -> NDArray[np.bool_]:
+def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: int, *, start: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
     """The open set after closing schools (never ``forced`` ones, at most ``most`` of today's) and dropping candidate
-    sites while the total falls, from every school and site open (``sites = False``: every school, no site)."""
-    open_mask = np.ones(len(w.prob.existing), dtype=bool) if sites else w.prob.existing.copy()
+    sites while the total falls, from ``start`` (default every school and site open)."""
+    open_mask = np.ones(len(w.prob.existing), dtype=bool) if start is None else start.copy()
     total, at, _ = evaluate(w, open_mask, options)
     if not math.isfinite(total):
         return open_mask

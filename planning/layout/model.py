@@ -192,6 +192,13 @@ def _nearest_only(prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.in
     return keep & ok
 
 
+def day_first(ok: NDArray[np.bool_], boards: NDArray[np.bool_], forced: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``(n, 3, S)`` boarding pairs the plan forbids (``day_pupils_first``): the group has a school within the day limit
+    that surely stays open (``forced``), so the way is not long and it does not board (国办发〔2018〕27号)."""
+    day_school = (ok & ~boards & forced[None, None, :]).any(axis=2) & ~beyond
+    return boards & ok & day_school[:, :, None]
+
+
 def _needed_points(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """Teaching points that are the only school within the day limit for some unit's grades 1–3."""
     need = np.zeros(len(prob.existing), dtype=bool)
@@ -410,8 +417,8 @@ def _warm(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> tu
     The cheaper of two greedy runs, from every school and site open and from today's schools alone (from all open, the
     small schools closed first may leave their children only a site, which then cannot go)."""
     best = (math.inf, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.ones(len(w.prob.existing), dtype=bool))
-    for sites in (True, False) if (~w.prob.existing).any() else (True,):
-        opened = drop(w, forced, options, close_limit(w.prob, options), sites=sites)
+    for start in (None, w.prob.existing) if (~w.prob.existing).any() else (None,):
+        opened = drop(w, forced, options, close_limit(w.prob, options), start=start)
         total, at, classes = evaluate(w, opened, options)
         if total < best[0]:
             best = (total, at, classes, opened)
@@ -420,6 +427,22 @@ def _warm(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> tu
         _, at, classes = evaluate(w, opened, options)
     assign = np.where(w.prob.children > 0, at, -1).astype(np.int64)
     return total, (opened, classes, assign)
+
+
+def _polish(w: WarmStart, forced: NDArray[np.bool_], found: tuple[_Plan, dict[str, float], float], parts: tuple[NDArray[np.float64], ...],
+            options: LayoutOptions) -> tuple[_Plan, dict[str, float], float]:
+    """CP-SAT's plan unless a cheaper one follows from its open schools: each group to its cheapest allowed open school,
+    then schools and sites closed while the total falls (:func:`~planning.layout.greedy.drop`). A short time limit can
+    leave CP-SAT with children boarding at a new site an hour away while their school at home has room."""
+    plan, _, total = found
+    opened = drop(w, forced, options, close_limit(w.prob, options), start=plan[0])
+    val, at, classes = evaluate(w, opened, options)
+    if not val < total - 1.0:
+        return found
+    better = (opened, classes, np.where(w.prob.children > 0, at, -1).astype(np.int64))
+    new_costs = _costs(w.prob, better, parts, options)
+    new_total = new_costs["construction"] + options.horizon_years * sum(v for k, v in new_costs.items() if k != "construction")
+    return (better, new_costs, new_total) if new_total < total - 1.0 else found
 
 
 def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
@@ -549,6 +572,8 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     (prob, options, ok, boards, beyond, now), unserved, short = _prepare(prob, options)
     why = _kept(prob, ok, options)
     forced = np.isin(np.arange(len(prob.existing)), list(why))
+    if options.day_pupils_first:
+        ok = ok & ~day_first(ok, boards, forced, beyond)
     parts = _cost_parts(prob, boards, options)
     pair_year = parts[0] + parts[1] + parts[2]
     up = merge_pairs(prob, now, options)
@@ -573,6 +598,8 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
         plan, status = warm, "WARM_START"  # CP-SAT's best is worse than its hint: keep the hint
         costs = _costs(prob, plan, parts, options)
         total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
+    if status == "FEASIBLE":
+        plan, costs, total = _polish(w, forced, (plan, costs, total), parts, options)
     bound = min(total, max(lower, cp_bound if math.isfinite(cp_bound) else -math.inf))
     done = _finish(prob, plan, (now, boards, beyond), why, (costs, total, bound, status), options)
     return dataclasses.replace(done, unserved=unserved, shortfalls=short)

@@ -112,7 +112,7 @@ def test_layout_section_explains_new_schools_and_sites_not_built(tmp_path: Path)
     r = RunResult(scenario=ctx.scenario, inputs=ctx.inputs, outputs=ctx.outputs)
     en = layout.section(r, ReportParams(language="en"))
     assert "Layout for today&#x27;s children" in en  # no projection: not "Layout for 0"
-    assert "New schools" in en and "新区小学: built with 12 primary and 0 junior classes for 450 children from 1 units" in en
+    assert "New schools and candidate sites" in en and "新区小学: built with 12 primary and 0 junior classes for 450 children from 1 units" in en
     assert "construction 17.4 M yuan" in en and "Candidate sites not built: 北区小学" in en
     assert "18 children have no road to any school of their level" in en and "layout/shortfalls.csv" in en
     zh = layout.section(r, ReportParams(language="zh"))

@@ -73,6 +73,18 @@ def test_older_children_far_from_a_boarding_school_are_infeasible_and_explained(
         plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
 
 
+def test_children_with_a_school_kept_within_the_day_limit_do_not_board() -> None:
+    # unit 0's grades 4-9: the township school (kept by the rules) is 20 min away by school bus, a boarding school 40 min.
+    # Boarding (allowance and care 3,500-3,750 a year, two trips a week) costs less than a bus seat and 380 trips; still,
+    # the way is not long, so they are day pupils (国办发〔2018〕27号). Without the rule they would board.
+    p = problem([[0, 30, 30], [200, 200, 100], [200, 200, 100]], [[20, 40], [3, 60], [60, 3]], levels=[[True, True], [True, True]],
+                classes_now=[[6, 3], [6, 3]], boarding=[False, True], tier=[2, 2], pupils=[500, 500])
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
+    assert plan.assign[0, 1:].tolist() == [0, 0] and not plan.boarder[0].any() and plan.bus[0, 1:].all()
+    free = plan_layout(p, options=FREE.model_copy(update={"day_pupils_first": False}), limits=LIMITS)
+    assert free.assign[0, 1:].tolist() == [1, 1] and free.boarder[0, 1:].all()
+
+
 def test_boarding_limit_is_two_hours() -> None:
     p = problem([[0, 20, 0], [0, 100, 0]], [[math.inf, 130], [60, 3]], boarding=[False, True])
     with pytest.raises(InfeasibleError, match="unit 0, grades 4-6"):
