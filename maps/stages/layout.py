@@ -48,7 +48,7 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），{dests}；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
                    "{school} merges into {into}: {n:,} children from {units} units, {dests}; {b:,} board, {bus:,} by school bus."),
     "dest": ("{n:,} 人到{into}（最远 {far:.0f} 分钟）", "{n:,} to {into} (at most {far:.0f} min away)"),
-    "new_sites": ("新建学校", "New schools"),
+    "new_sites": ("新建学校与候选校址", "New schools and candidate sites"),
     "new_line": ("{school}：新建 {cp} 个小学班、{cj} 个初中班，接收 {n:,} 名儿童（{units} 个居住区，最远 {far:.0f} 分钟），"
                  "建设费用 {cost:,.0f} 万元。",
                  "{school}: built with {cp} primary and {cj} junior classes for {n:,} children from {units} units (at most {far:.0f} min "
@@ -228,6 +228,7 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "layout": ("学校布局", "School layout"),
     "layout_arrow": ("箭头：撤并学校 → 接收学校", "Arrows: merged school → receiving school"),
     "new_site": ("新建学校（候选校址）", "new school (candidate site)"),
+    "site_not_built": ("候选校址（不建）", "candidate site, not built"),
 }
 
 
@@ -256,7 +257,7 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
     props: list[dict[str, object]] = []
     for row in dec.itertuples():
         sid, kind = str(row.school_id), str(row.decision)
-        if sid not in xy or kind == "not built":
+        if sid not in xy:
             continue
         own = str(getattr(row, "name", sid))  # a candidate site's name is only in decisions.csv
         tip = (f"<b>{esc(ctx.names.get(sid, own))}</b>: {esc(_DECISION.get(kind, (kind, kind))[pick])}<br>"
@@ -267,13 +268,18 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
             geoms += [_arc(xy[sid], xy[into], bend=0.12), _arrowhead(xy[sid], xy[into], bend=0.12)]
             props += [{"c": DECISION_COLOURS["merge"], "w": 2.0, "t": tip}, {"c": DECISION_COLOURS["merge"], "w": 1, "t": tip}]
         geoms.append(shapely.Point(xy[sid]))
-        props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 9 if kind == "new" else 6, "t": tip})
+        if kind == "not built":  # a candidate site the plan does not build: an open ring
+            props.append({"c": DECISION_COLOURS["new"], "f": "#ffffff", "r": 7, "w": 2.5, "t": tip})
+        else:
+            props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 9 if kind == "new" else 6, "t": tip})
     name = LABELS["layout"][pick]
     if add_layer(m, name, geoms, props, base={"color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95, "opacity": 0.85}) is not None:
         present = [k for k in DECISION_COLOURS if (dec["decision"] == k).any()]
         items: list[Item] = [("dot", DECISION_COLOURS[k], LABELS["new_site"][pick] if k == "new" else _DECISION[k][pick], 9 if k == "new" else 6)
                              for k in present]
         arrow: list[Item] = [("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)] if "merge" in present else []
+        if (dec["decision"] == "not built").any():
+            items.append(("ring", DECISION_COLOURS["new"], LABELS["site_not_built"][pick], 7))
         legend_of(m).section(name, [*items, *arrow])
 
 
