@@ -17,7 +17,8 @@ from maps.layers import add_layer, as_ids, school_xy
 from maps.legend import Item, legend_of
 from maps.stages.rotation import _arc, _arrowhead
 from maps.tables import bullets, esc, heading, table_html, text
-from planning.app.stage import SHORTFALLS_FILE, RunResult
+from planning.app import stage as app_stage
+from planning.app.stage import RunResult
 
 STAGE = "layout"
 #: Files of the layout stage read here, relative to its output folder.
@@ -190,10 +191,11 @@ def section(run: RunResult, params: ReportParams) -> str:
     h = int(getattr(stage_params, "horizon_years", 10))
     unit = 1e8 if lang == "zh" else 1e9
     beyond = sum(int(v) for v in dict(m.get("beyond_limits_children", {})).values())
+    short = stage_path(STAGE, app_stage.SHORTFALLS_FILE)
     points = [
         _t("decisions" if m.get("year") else "decisions_today", lang, year=m.get("year"), list=listed),
         _t("children", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
-        *([_t("unserved", lang, n=int(m["unserved_children"]), file=stage_path(STAGE, SHORTFALLS_FILE))] if m.get("unserved_children") else []),
+        *([_t("unserved", lang, n=int(m["unserved_children"]), file=short)] if m.get("unserved_children") else []),
         _t("cost", lang, h=h, total=float(m.get("objective_yuan", 0)) / unit, built=float(c.get("construction", 0)) / unit,
            bound=float(m.get("bound_yuan", 0)) / unit),
         _t("trips", lang, board=float(m.get("longest_boarder_min", 0)), day=float(m.get("longest_day_grades_1_3_min", 0)),
