@@ -567,7 +567,7 @@ _LAYOUT_TEXT: Mapping[str, tuple[str, str]] = {
              "其中新建、扩建校舍 {built} 万元；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
              "Planned for the children of {year}: {list}; {closed} schools merge or close, {share:.0%} of today's (at most {cap:.0%}). "
              "Cost over {h} years {total} ten-thousand yuan, of which construction {built}; {b:,} children board, {bus:,} ride a school bus."),
-    "year": ("{y} 年", "{y}"),
+    "year": (" {y} 年", "{y}"),
     "today": ("现状", "today"),
     "moves": ("撤并学校学生安置", "Where the children of merged schools go"),
     "moves_intro": ("下表列出每所撤并学校的学生去向、最远单程时间、寄宿和乘校车人数，供征求家长意见和听证使用。",

@@ -139,7 +139,7 @@ def test_layout_document_lists_each_merged_schools_children_for_the_hearing() ->
     doc = Document(io.BytesIO(files["documents/layout.docx"]))
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "义务教育学校布局调整方案" in text and "一、基本情况" in text and "二、撤并学校学生安置" in text
-    assert "预计小学适龄儿童由 2024 年的 552 人" in text and "按2029 年的适龄儿童规划" in text and "国办发〔2012〕48号" in text
+    assert "预计小学适龄儿童由 2024 年的 552 人" in text and "按 2029 年的适龄儿童规划" in text and "国办发〔2012〕48号" in text
     moves = [[c.text for c in row.cells] for row in doc.tables[0].rows]
     assert moves[0][:3] == ["序号", "撤并学校", "接收学校"] and moves[1][1:3] == ["王村小学", "县一小"]
     assert int(moves[1][3]) > 0 and float(moves[1][5]) > 0  # children and their longest trip
