@@ -106,6 +106,14 @@ SURVIVAL_CHILD: Final = 0.9995
 #: Columns of the blocks layer with children by single year of age 0–14 (the demo writes them).
 AGE_COLUMNS: Final = tuple(f"age_{a}" for a in range(15))
 QINGJIAN_CODE: Final = "610830"
+# --- Candidate sites for new schools (for the layout stage) -----------------------------------------
+#: Where a planner would reserve land for new schools (assumption, 义务教育学校布局专项规划 practice): the county
+#: seat's new districts at the two ends of its main axis, where rural migrants settle (a nine-year school at one end,
+#: a primary school at the other), and the edge of the township seats with the most children (a boarding nine-year
+#: school each). Sizes: a seat nine-year school of 30 primary + 15 junior classes (≤ 2,500 pupils), a seat primary
+#: school of 24 classes, a township nine-year school of 18 + 9. Whether one is built is the layout model's decision.
+CANDIDATE_TOWNS: Final = 2
+CANDIDATE_CLASSES: Final = MappingProxyType({"seat_nine_year": (30, 15), "seat_primary": (24, 0), "town_nine_year": (18, 9)})
 #: The 9 towns of 清涧县 (public gazetteer lists, 2015 onwards); the seat first.
 QINGJIAN_TOWNSHIPS: Final = (
     "宽州镇", "石咀驿镇", "折家坪镇", "玉家河镇", "高杰村镇", "李家塔镇", "店则沟镇", "解家沟镇", "下廿里铺镇",
@@ -218,6 +226,9 @@ class DemoCounty:
     births
         The county's births by year (history to :data:`DEMO_BASE_YEAR`, then the mid scenario; see
         :func:`county_births`), for the projection stage.
+    candidate_sites
+        Candidate sites for new schools (``site_id, name, level, lon, lat, max_classes_primary,
+        max_classes_junior, boarding``; see :data:`CANDIDATE_CLASSES`), for the layout stage.
     """
 
     inputs: Inputs
@@ -225,6 +236,7 @@ class DemoCounty:
     name: str
     stats: Mapping[str, int | float]
     births: Mapping[int, float] = field(default_factory=lambda: MappingProxyType({}))
+    candidate_sites: pd.DataFrame | None = None
 
 
 def required_subjects(level: str, *, classes: int, teaching_point: bool = False) -> tuple[str, ...]:
@@ -447,6 +459,13 @@ def _cn_number(n: int) -> str:
 
 def _inside(poly: BaseGeometry, xy: np.ndarray) -> np.ndarray:
     return shapely.contains_xy(poly, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, dtype=bool)
+
+
+def _compass(v: np.ndarray) -> str:
+    """东, 西, 南 or 北: the main direction of the vector ``v`` (x east, y north)."""
+    if abs(v[0]) >= abs(v[1]):
+        return "东" if v[0] >= 0 else "西"
+    return "北" if v[1] >= 0 else "南"
 
 
 def _rot(theta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1371,7 +1390,35 @@ class _Generator:
         stats = self._stats(townships=len(has), blocks=len(blocks), schools=len(schools), teachers=len(teachers))
         log.info("demo county %s (%s): %s", self.name, self.code, stats)
         return DemoCounty(inputs=inputs, code=self.code, name=self.name, stats=MappingProxyType(stats),
-                          births=MappingProxyType(self.births))
+                          births=MappingProxyType(self.births), candidate_sites=self.candidate_sites())
+
+    def _site(self, xy: np.ndarray, kind: str, name: str, k: int) -> dict[str, Any]:
+        lon, lat = self.to_wgs.transform(float(xy[0]), float(xy[1]))
+        pri, jun = CANDIDATE_CLASSES[kind]
+        level = "primary" if jun == 0 else "nine_year"
+        return {"site_id": f"{self.code}N{k}", "name": name, "level": level, "lon": round(lon, 6), "lat": round(lat, 6),
+                "max_classes_primary": pri, "max_classes_junior": jun, "boarding": kind.startswith("town")}
+
+    def candidate_sites(self) -> pd.DataFrame:
+        """Candidate sites for new schools where a planner would put them (:data:`CANDIDATE_CLASSES`); no random draw."""
+        seat = self.town_xy[0]
+        u, _ = _rot(self.theta)
+        along = (self.urban_xy - seat) @ u
+        rows = []
+        if len(self.urban_xy) >= 2:
+            for k, (at, kind, what) in enumerate(((int(np.argmax(along)), "seat_nine_year", "九年制学校"),
+                                                  (int(np.argmin(along)), "seat_primary", "小学")), start=1):
+                xy = self.urban_xy[at]
+                rows.append(self._site(xy, kind, f"{self.name}城{_compass(xy - seat)}新区{what}（选址）", k))
+        is_town = self.blk["area_type"].to_numpy() == "town"
+        kids = (self.blk["students_primary"] + self.blk["students_junior"]).to_numpy()[is_town]
+        towns = pd.Series(kids).groupby(self.blk["town"].to_numpy()[is_town]).sum().sort_values(ascending=False, kind="stable")
+        for t in towns.index[:CANDIDATE_TOWNS]:
+            pts = self.townc_xy[self.townc_town == t]
+            centre = self.town_xy[int(t)]
+            xy = pts[int(np.argmax(np.hypot(*(pts - centre).T)))]
+            rows.append(self._site(xy, "town_nine_year", f"{self.town_names[int(t)]}{_compass(xy - centre)}片九年制寄宿学校（选址）", len(rows) + 1))
+        return pd.DataFrame(rows, columns=["site_id", "name", "level", "lon", "lat", "max_classes_primary", "max_classes_junior", "boarding"])
 
     def _blocks_frame(self, town_name: np.ndarray) -> gpd.GeoDataFrame:
         blk = self.blk

@@ -8,6 +8,9 @@ figures, one document per stage for its own readers:
   the id), school, subject, title, destination and reason; the print map.
 - ``documents/communities.docx`` — 共同体名单: each group with its lead and members, the one-to-one
   pairs; the print map.
+- ``documents/layout.docx`` — 布局调整方案: the projected children and the plan in brief, each merged
+  school's children (receiving school, longest trip, boarders, bus riders: for the hearing), new schools
+  and extensions, targets not met, the merge rules.
 - ``documents/improve.docx`` — 达标提升方案: the plan in brief, cost by measure and by year, each
   school's measures, each 优质均衡 CV before and after.
 
@@ -556,8 +559,108 @@ def improve_document(run: RunResult, params: ReportParams, maps: Sequence[PrintM
     return doc.bytes()
 
 
+_LAYOUT_TEXT: Mapping[str, tuple[str, str]] = {
+    "title": ("{name}义务教育学校布局调整方案", "{name}: school layout plan"),
+    "trend": ("预计小学适龄儿童由 {y0} 年的 {p0:,} 人变为 {y1} 年的 {p1:,} 人，初中由 {j0:,} 人变为 {j1:,} 人。",
+              "Primary-age children are projected to go from {p0:,} in {y0} to {p1:,} in {y1}, junior from {j0:,} to {j1:,}."),
+    "plan": ("按{year}的适龄儿童规划：{list}；撤并 {closed} 所，占现有学校的 {share:.0%}（上限 {cap:.0%}）。规划期 {h} 年总费用 {total} 万元，"
+             "其中新建、扩建校舍 {built} 万元；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
+             "Planned for the children of {year}: {list}; {closed} schools merge or close, {share:.0%} of today's (at most {cap:.0%}). "
+             "Cost over {h} years {total} ten-thousand yuan, of which construction {built}; {b:,} children board, {bus:,} ride a school bus."),
+    "year": (" {y} 年", "{y}"),
+    "today": ("现状", "today"),
+    "moves": ("撤并学校学生安置", "Where the children of merged schools go"),
+    "moves_intro": ("下表列出每所撤并学校的学生去向、最远单程时间、寄宿和乘校车人数，供征求家长意见和听证使用。",
+                    "For each merged school: where its children go, the longest one-way trip, how many board and ride a school bus — "
+                    "for the parents' consultation and the hearing."),
+    "none_moved": ("本方案不撤并学校。", "No school merges in this plan."),
+    "building": ("新建和扩建", "New schools and extensions"),
+    "short": ("未达到政策目标的情况", "Targets not met"),
+    "rules": ("撤并规则", "Merge rules"),
+}
+_LAYOUT_COLUMNS: Mapping[str, tuple[str, str]] = {
+    "school": ("撤并学校", "Merged school"), "into": ("接收学校", "Receiving school"), "children": ("学生数", "Children"),
+    "units": ("居住区数", "Units"), "far_min": ("最远单程（分钟）", "Longest trip (min)"), "boarders": ("寄宿", "Board"),
+    "bus": ("乘校车", "School bus"), "name": ("学校", "School"), "decision": ("决定", "Decision"),
+    "primary": ("小学班数（现→规划）", "Primary classes (now → planned)"), "junior": ("初中班数（现→规划）", "Junior classes (now → planned)"),
+    "cost": ("建设费用（万元）", "Construction (10,000 yuan)"), "where": ("范围", "Where"), "short_by": ("缺口", "Short by"),
+    "detail": ("说明", "Detail"),
+}  # fmt: skip
+
+
+def _layout_summary(run: RunResult, metrics: Mapping[str, Any], lang: Language) -> list[str]:
+    """The paragraphs of the layout document's summary: the projected children and the plan in brief."""
+    from maps.stages import layout as lstage  # noqa: PLC0415
+
+    tx = lambda key, **fmt: (_LAYOUT_TEXT[key][0] if lang == "zh" else _LAYOUT_TEXT[key][1]).format(**fmt)  # noqa: E731
+    out = []
+    county = stage_frame(run, "projection", "county.csv")
+    if county is not None and len(county):
+        a, b = county.iloc[0], county.iloc[-1]
+        out.append(tx("trend", y0=int(a["year"]), y1=int(b["year"]), p0=int(a["primary"]), p1=int(b["primary"]), j0=int(a["junior"]),
+                      j1=int(b["junior"])))
+    pick = 0 if lang == "zh" else 1
+    listed = ("、" if lang == "zh" else ", ").join(f"{lstage._DECISION.get(str(k), (str(k), str(k)))[pick]} {v}"
+                                                  for k, v in dict(metrics.get("decisions", {})).items())
+    counts = dict(metrics.get("decisions", {}))
+    params = run.scenario.stages.get(lstage.STAGE)
+    year = tx("year", y=metrics["year"]) if metrics.get("year") else tx("today")
+    costs = dict(metrics.get("costs_yuan", {}))
+    out.append(tx("plan", year=year, list=listed, closed=int(counts.get("merge", 0)) + int(counts.get("close", 0)),
+                  share=float(metrics.get("closed_share", 0)), cap=float(getattr(params, "max_close_share", 0.25)),
+                  h=int(getattr(params, "horizon_years", 10)), total=_num(round(float(metrics.get("objective_yuan", 0)) / 1e4)),
+                  built=_num(round(float(costs.get("construction", 0)) / 1e4)), b=int(metrics.get("boarders", 0)),
+                  bus=int(metrics.get("bus_riders", 0))))
+    return out
+
+
+def layout_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMap]) -> bytes | None:
+    """布局调整方案: the projected children and the plan in brief, each merged school's children (where, how far, boarding,
+    bus: the hearing's evidence), new schools and extensions, targets not met, the merge rules."""
+    from maps.stages import layout as lstage  # noqa: PLC0415
+
+    dec, asg = stage_frame(run, lstage.STAGE, lstage.DECISIONS), stage_frame(run, lstage.STAGE, lstage.ASSIGNMENT)
+    metrics = stage_mapping(run, lstage.STAGE, lstage.METRICS)
+    if dec is None or asg is None or metrics is None:
+        return None
+    lang: Language = params.language
+    pick = 0 if lang == "zh" else 1
+    tx = lambda key, **fmt: _LAYOUT_TEXT[key][pick].format(**fmt)  # noqa: E731
+    cols = lambda keys: [_cols(("no",), lang)[0], *(_LAYOUT_COLUMNS[k][pick] for k in keys)]  # noqa: E731
+    names = school_names(run)
+    doc = _Doc(tx("title", name=params.title or run.scenario.name), lang)
+    doc.heading(_t("summary", lang))
+    for text in _layout_summary(run, metrics, lang):
+        doc.para(text)
+    doc.heading(tx("moves"))
+    moved = lstage.moved_children(dec, asg, names)
+    doc.para(tx("moves_intro") if len(moved) else tx("none_moved"))
+    if len(moved):
+        rows = [[n + 1, r.school, r.into, _num(r.children), r.units, f"{r.far_min:.0f}", _num(r.boarders), _num(r.bus)]
+                for n, r in enumerate(moved.itertuples())]
+        doc.table(cols(("school", "into", "children", "units", "far_min", "boarders", "bus")), rows,
+                  widths_cm=(1.0, 3.6, 3.6, 1.5, 1.5, 1.8, 1.2, 1.4))
+    built = dec[dec["decision"].isin(["new", "expand"])]
+    if len(built):
+        doc.heading(tx("building"))
+        rows = [[n + 1, names.get(str(r.school_id), str(r.name)), lstage._DECISION.get(str(r.decision), (r.decision, r.decision))[pick],
+                 f"{r.classes_primary_before}→{r.classes_primary_after}", f"{r.classes_junior_before}→{r.classes_junior_after}",
+                 _num(round(float(r.construction_yuan) / 1e4))] for n, r in enumerate(built.itertuples())]
+        doc.table(cols(("name", "decision", "primary", "junior", "cost")), rows, widths_cm=(1.0, 5.0, 1.6, 2.4, 2.4, 2.2))
+    out = run.outputs.get(lstage.STAGE)
+    if out is not None and out.shortfalls:
+        doc.heading(tx("short"))
+        doc.table(cols(("where", "short_by", "detail")), [[n + 1, x.where, f"{x.short_by:,} {x.unit}", x.detail] for n, x in
+                                                         enumerate(out.shortfalls)], widths_cm=(1.0, 4.0, 2.6, 7.2))
+    stage_params = run.scenario.stages.get(lstage.STAGE)
+    doc.heading(tx("rules"))
+    doc.para(lstage._t("rules", lang, board=float(getattr(stage_params, "boarding_max_s", 3600)) / 60))
+    doc.para(lstage._t("hearing", lang))
+    return doc.bytes()
+
+
 def documents(run: RunResult, params: ReportParams, *, maps: Sequence[PrintMap]) -> dict[str, bytes]:
-    """``documents/zoning.docx``, ``rotation.docx``, ``communities.docx`` and ``improve.docx`` of the stages that ran.
+    """``documents/zoning.docx``, ``rotation.docx``, ``communities.docx``, ``improve.docx`` and ``layout.docx`` of the stages that ran.
 
     Parameters
     ----------
@@ -574,7 +677,8 @@ def documents(run: RunResult, params: ReportParams, *, maps: Sequence[PrintMap])
         Relative path → .docx bytes.
     """
     files: dict[str, bytes] = {}
-    makers = (("zoning", zoning_document), ("rotation", rotation_document), ("communities", communities_document), ("improve", improve_document))
+    makers = (("zoning", zoning_document), ("rotation", rotation_document), ("communities", communities_document), ("improve", improve_document),
+              ("layout", layout_document))
     for name, make in makers:
         data = make(run, params, maps)
         if data is not None:

@@ -17,6 +17,7 @@ from maps.layers import add_layer, as_ids, school_xy
 from maps.legend import Item, legend_of
 from maps.stages.rotation import _arc, _arrowhead
 from maps.tables import bullets, esc, heading, table_html, text
+from planning.app import stage as app_stage
 from planning.app.stage import RunResult
 
 STAGE = "layout"
@@ -39,15 +40,26 @@ _COST: Mapping[str, tuple[str, str]] = {
 }  # fmt: skip
 _TEXT: Mapping[str, tuple[str, str]] = {
     "decisions": ("{year} 年布局：{list}。", "Layout for {year}: {list}."),
+    "decisions_today": ("按现状生源的布局：{list}。", "Layout for today's children: {list}."),
     "children": ("寄宿 {b:,} 人，乘校车 {bus:,} 人；{beyond:,} 名儿童在政策距离内无校可上，安排到最近的学校。",
                  "{b:,} children board, {bus:,} ride a school bus; {beyond:,} have no school within the policy limits and go to the nearest."),
     "cost": ("{h} 年总费用 {total:,.1f} 亿元（其中新建 {built:,.1f} 亿元），下界 {bound:,.1f} 亿元。",
              "Cost over {h} years {total:,.2f} billion yuan (construction {built:,.2f}), lower bound {bound:,.2f}."),
-    "mergers": ("撤并说明", "Each merger"),
-    "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），其中 {to_into:,} 人到{into}，"
-                   "最远 {far:.0f} 分钟；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
-                   "{school} merges into {into}: {n:,} children from {units} units, {to_into:,} of them to {into}, at most {far:.0f} min away; "
-                   "{b:,} board, {bus:,} by school bus."),
+    "mergers": ("撤并与停办说明", "Each merger and closure"),
+    "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），{dests}；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
+                   "{school} merges into {into}: {n:,} children from {units} units, {dests}; {b:,} board, {bus:,} by school bus."),
+    "dest": ("{n:,} 人到{into}（最远 {far:.0f} 分钟）", "{n:,} to {into} (at most {far:.0f} min away)"),
+    "new_sites": ("新建学校与候选校址", "New schools and candidate sites"),
+    "new_line": ("{school}：新建 {cp} 个小学班、{cj} 个初中班，接收 {n:,} 名儿童（{units} 个居住区，最远 {far:.0f} 分钟），"
+                 "建设费用 {cost:,.0f} 万元。",
+                 "{school}: built with {cp} primary and {cj} junior classes for {n:,} children from {units} units (at most {far:.0f} min "
+                 "away); construction {cost:,.1f} M yuan."),
+    "not_built": ("候选校址未新建：{sites}（扩建现有学校或就近安排更省）。",
+                  "Candidate sites not built: {sites} (expanding today's schools or placing the children nearby costs less)."),
+    "unserved": ("{n:,} 名儿童到不了任何本学段学校（路网不通或超出搜索范围），本方案未安排，列入未达标清单（{file}）。",
+                 "{n:,} children have no road to any school of their level (a road network apart, or beyond the search); the plan "
+                 "does not place them and lists them as shortfalls ({file})."),
+    "close_line": ("{school}停办：规划年份没有儿童以它为现就读学校。", "{school} closes: no child counts it as their school today in the plan year."),
     "table": ("各校决定", "Decision per school"),
     "costs": ("费用构成（元）", "Costs by kind (yuan)"),
     "kind": ("类别", "Kind"),
@@ -72,22 +84,58 @@ def _t(key: str, lang: Language, **fmt: object) -> str:
     return text(_TEXT, key, lang, **fmt)
 
 
-def _mergers(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lang: Language) -> list[str]:
-    """One sentence per merged school: who goes where, how far, boarding or by bus."""
+def _new_sites(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lang: Language) -> list[str]:
+    """One sentence per new school (who goes there, how far, what it costs) and one for the candidate sites not built."""
     lines = []
+    for row in dec[dec["decision"] == "new"].itertuples():
+        mine = asg[asg["school_id"].astype(str) == str(row.school_id)]
+        name = names.get(str(row.school_id), str(getattr(row, "name", row.school_id)))
+        lines.append(_t(
+            "new_line", lang, school=name, cp=int(row.classes_primary_after), cj=int(row.classes_junior_after), n=int(mine["children"].sum()),
+            units=mine["block_id"].nunique(), far=float(mine["travel_min"].max()) if len(mine) else 0.0,
+            cost=float(row.construction_yuan) / (1e4 if lang == "zh" else 1e6),
+        ))  # fmt: skip
+    idle = dec[dec["decision"] == "not built"]
+    if len(idle):
+        sep = "、" if lang == "zh" else ", "
+        lines.append(_t("not_built", lang, sites=sep.join(str(getattr(r, "name", r.school_id)) for r in idle.itertuples())))
+    return lines
+
+
+def _mergers(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lang: Language) -> list[str]:
+    """One sentence per merged school: how many of its children go to each school, how far, boarding or by bus; one
+    per closed school."""
+    lines = []
+    moved = moved_children(dec, asg, names)
+    sep = "、" if lang == "zh" else ", "
     for row in dec[dec["decision"] == "merge"].itertuples():
-        mine = asg[asg["today_school_id"].astype(str) == str(row.school_id)]
+        school = names.get(str(row.school_id), str(row.school_id))
+        mine = moved[moved["school_id"] == str(row.school_id)].sort_values("children", ascending=False, kind="stable")
         if mine.empty:
             continue
-        into = str(row.merged_into)
-        to_into = int(mine.loc[mine["school_id"].astype(str) == into, "children"].sum())
-        lines.append(_t(
-            "merge_line", lang, school=names.get(str(row.school_id), str(row.school_id)), into=names.get(into, into),
-            n=int(mine["children"].sum()), units=mine["block_id"].nunique(), to_into=to_into,
-            far=float(mine["travel_min"].max()), b=int(mine.loc[mine["boarder"].astype(bool), "children"].sum()),
-            bus=int(mine.loc[mine["bus"].astype(bool), "children"].sum()),
-        ))  # fmt: skip
+        into = names.get(str(row.merged_into), str(row.merged_into))
+        dests = sep.join(_t("dest", lang, n=int(r.children), into=r.into, far=float(r.far_min)) for r in mine.itertuples())
+        units = int(asg.loc[asg["today_school_id"].astype(str) == str(row.school_id), "block_id"].nunique())
+        lines.append(_t("merge_line", lang, school=school, into=into, n=int(mine["children"].sum()), units=units,
+                        dests=dests, b=int(mine["boarders"].sum()), bus=int(mine["bus"].sum())))
+    lines += [_t("close_line", lang, school=names.get(str(r.school_id), str(r.school_id))) for r in dec[dec["decision"] == "close"].itertuples()]
     return lines
+
+
+def moved_children(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """One row per merged school and receiving school: ``school_id, school, into, children, units, far_min, boarders, bus``
+    (the children of the merged school going there, their longest one-way trip, how many board, how many ride a bus)."""
+    rows = []
+    for row in dec[dec["decision"] == "merge"].itertuples():
+        mine = asg[asg["today_school_id"].astype(str) == str(row.school_id)]
+        for into, part in mine.groupby(mine["school_id"].astype(str), sort=False):
+            rows.append({
+                "school_id": str(row.school_id), "school": names.get(str(row.school_id), str(row.school_id)), "into": names.get(str(into), str(into)),
+                "children": int(part["children"].sum()), "units": part["block_id"].nunique(), "far_min": float(part["travel_min"].max()),
+                "boarders": int(part.loc[part["boarder"].astype(bool), "children"].sum()),
+                "bus": int(part.loc[part["bus"].astype(bool), "children"].sum()),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=["school_id", "school", "into", "children", "units", "far_min", "boarders", "bus"])
 
 
 #: The layout model's reasons (planning.layout.model), in the report's language.
@@ -143,9 +191,11 @@ def section(run: RunResult, params: ReportParams) -> str:
     h = int(getattr(stage_params, "horizon_years", 10))
     unit = 1e8 if lang == "zh" else 1e9
     beyond = sum(int(v) for v in dict(m.get("beyond_limits_children", {})).values())
+    short = stage_path(STAGE, app_stage.SHORTFALLS_FILE)
     points = [
-        _t("decisions", lang, year=m.get("year"), list=listed),
+        _t("decisions" if m.get("year") else "decisions_today", lang, year=m.get("year"), list=listed),
         _t("children", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
+        *([_t("unserved", lang, n=int(m["unserved_children"]), file=short)] if m.get("unserved_children") else []),
         _t("cost", lang, h=h, total=float(m.get("objective_yuan", 0)) / unit, built=float(c.get("construction", 0)) / unit,
            bound=float(m.get("bound_yuan", 0)) / unit),
         _t("trips", lang, board=float(m.get("longest_boarder_min", 0)), day=float(m.get("longest_day_grades_1_3_min", 0)),
@@ -159,6 +209,9 @@ def section(run: RunResult, params: ReportParams) -> str:
     merges = _mergers(dec, asg, names, lang)
     if merges:
         parts.append(f"<h3>{_t('mergers', lang)}</h3>" + bullets(merges))
+    built = _new_sites(dec, asg, names, lang)
+    if built:
+        parts.append(f"<h3>{_t('new_sites', lang)}</h3>" + bullets(built))
     shown = _decision_table(dec, names, lang)
     parts.append(f"<h3>{_t('table', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, DECISIONS)))
     kinds = pd.DataFrame({
@@ -177,6 +230,7 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "layout": ("学校布局", "School layout"),
     "layout_arrow": ("箭头：撤并学校 → 接收学校", "Arrows: merged school → receiving school"),
     "new_site": ("新建学校（候选校址）", "new school (candidate site)"),
+    "site_not_built": ("候选校址（不建）", "candidate site, not built"),
 }
 
 
@@ -205,7 +259,7 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
     props: list[dict[str, object]] = []
     for row in dec.itertuples():
         sid, kind = str(row.school_id), str(row.decision)
-        if sid not in xy or kind == "not built":
+        if sid not in xy:
             continue
         own = str(getattr(row, "name", sid))  # a candidate site's name is only in decisions.csv
         tip = (f"<b>{esc(ctx.names.get(sid, own))}</b>: {esc(_DECISION.get(kind, (kind, kind))[pick])}<br>"
@@ -216,13 +270,18 @@ def _draw_layout(m: folium.Map, ctx: MapContext) -> None:
             geoms += [_arc(xy[sid], xy[into], bend=0.12), _arrowhead(xy[sid], xy[into], bend=0.12)]
             props += [{"c": DECISION_COLOURS["merge"], "w": 2.0, "t": tip}, {"c": DECISION_COLOURS["merge"], "w": 1, "t": tip}]
         geoms.append(shapely.Point(xy[sid]))
-        props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 9 if kind == "new" else 6, "t": tip})
+        if kind == "not built":  # a candidate site the plan does not build: an open ring
+            props.append({"c": DECISION_COLOURS["new"], "f": "#ffffff", "r": 7, "w": 2.5, "t": tip})
+        else:
+            props.append({"f": DECISION_COLOURS.get(kind, "#777777"), "r": 9 if kind == "new" else 6, "t": tip})
     name = LABELS["layout"][pick]
     if add_layer(m, name, geoms, props, base={"color": "#ffffff", "weight": 1.5, "fillOpacity": 0.95, "opacity": 0.85}) is not None:
         present = [k for k in DECISION_COLOURS if (dec["decision"] == k).any()]
         items: list[Item] = [("dot", DECISION_COLOURS[k], LABELS["new_site"][pick] if k == "new" else _DECISION[k][pick], 9 if k == "new" else 6)
                              for k in present]
         arrow: list[Item] = [("line", DECISION_COLOURS["merge"], LABELS["layout_arrow"][pick], 2.0)] if "merge" in present else []
+        if (dec["decision"] == "not built").any():
+            items.append(("ring", DECISION_COLOURS["new"], LABELS["site_not_built"][pick], 7))
         legend_of(m).section(name, [*items, *arrow])
 
 

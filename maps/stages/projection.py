@@ -23,6 +23,8 @@ BACKTEST = "backtest.csv"
 
 HEADING = ("学龄人口预测", "School-age projection")
 
+#: The projection's ``births_source`` → the sentence that says where the births come from.
+_BIRTHS: Mapping[str, str] = {"county": "county", "assumed": "assumed", "national, scaled": "national"}
 _SCENARIO: Mapping[str, tuple[str, str]] = {"low": ("低", "low"), "mid": ("中", "mid"), "high": ("高", "high")}
 _TEXT: Mapping[str, tuple[str, str]] = {
     "chart": ("全县学龄人口（人）", "Children of school age in the county"),
@@ -35,7 +37,16 @@ _TEXT: Mapping[str, tuple[str, str]] = {
         "Births: China's (National Bureau of Statistics: 17.86 M in 2016, 9.02 M in 2023, 9.54 M in 2024) scaled to the county's primary-age "
         "children; later years follow the {scenario} scenario.",
     ),
-    "county": ("出生人口采用本县数据；之后按{scenario}方案。", "Births: the county's own series; later years follow the {scenario} scenario."),
+    "county": ("出生人口采用用户提供的本县数据（场景文件 [projection] births）；之后按{scenario}方案。",
+               "Births: the county's own figures, as given in the scenario ([projection] births); later years follow the {scenario} scenario."),
+    "assumed": (
+        "出生人口为场景文件给出的假设序列，不是本县统计数据{demo}；请以本县出生数据替换（[projection] births，births_basis = \"county data\"）。",
+        "Births: an assumed series given in the scenario, not the county's figures{demo}; replace it with the county's own births "
+        "([projection] births, births_basis = \"county data\").",
+    ),
+    "demo": ("（演示县：全国出生人口按本县小学适龄人口折算，乡村儿童比例越高下降越快，2024 年后每年约 −1%）",
+             " (the demo county's: China's births scaled to its primary-age children, falling faster the larger its rural share, "
+             "about −1 % a year after 2024)"),
     "trend": ("小学适龄人口由 {y0} 年的 {p0:,} 人变为 {y1} 年的 {p1:,} 人（{chg:+.0%}），初中由 {j0:,} 人变为 {j1:,} 人（{jchg:+.0%}）。",
               "Primary-age children go from {p0:,} in {y0} to {p1:,} in {y1} ({chg:+.0%}); junior from {j0:,} to {j1:,} ({jchg:+.0%})."),
     "backtest": (
@@ -68,7 +79,8 @@ def section(run: RunResult, params: ReportParams) -> str:
         _t("trend", lang, y0=int(first["year"]), y1=int(last["year"]), p0=int(first["primary"]), p1=int(last["primary"]),
            j0=int(first["junior"]), j1=int(last["junior"]), chg=int(last["primary"]) / max(int(first["primary"]), 1) - 1,
            jchg=int(last["junior"]) / max(int(first["junior"]), 1) - 1),
-        _t("county" if metrics.get("births_source") == "county" else "national", lang, scenario=scenario),
+        _t(_BIRTHS.get(str(metrics.get("births_source")), "national"), lang, scenario=scenario,
+           demo=_t("demo", lang) if run.scenario.name.startswith("demo") else ""),
         _t("per_school", lang, file=stage_path(STAGE, SCHOOLS)),
     ]
     back = stage_frame(run, STAGE, BACKTEST)

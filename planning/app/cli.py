@@ -205,6 +205,10 @@ def _with_solver_overrides(scenario: Scenario, args: argparse.Namespace) -> Scen
     return dataclasses.replace(scenario, solver=solver)
 
 
+#: The demo's candidate sites for new schools (``geo.demo``), named by the layout stage's ``candidates``.
+DEMO_CANDIDATES = "candidate_sites.csv"
+
+
 def _demo_file(layer: str) -> str:
     """File name of a demo input layer: CSV for tables, GeoPackage for the others."""
     return f"{layer}.csv" if LAYERS[layer].geometry == "none" else f"{layer}.gpkg"
@@ -247,6 +251,10 @@ def demo_inputs(
     scenario_dict["name"] = f"demo {demo.name} ({demo.code})"
     if demo.births and "projection" in scenario_dict:  # the demo county's births series (geo.demo.county_births)
         scenario_dict["projection"]["births"] = {str(y): float(v) for y, v in sorted(demo.births.items())}
+        scenario_dict["projection"]["births_basis"] = "assumption"  # derived from China's births, not the county's figures
+    if demo.candidate_sites is not None and len(demo.candidate_sites) and "layout" in scenario_dict:  # where to build (geo.demo)
+        files[DEMO_CANDIDATES] = demo.candidate_sites
+        scenario_dict["layout"]["candidates"] = DEMO_CANDIDATES
     files["scenario.toml"] = tomli_w.dumps(scenario_dict)
     return demo, files
 
@@ -278,7 +286,7 @@ def _demo_planned(args: argparse.Namespace, solver: SolverSection) -> list[str]:
     """Every file the demo may write: its inputs and what a run of its scenario writes."""
     scenario = scenario_from_dict(demo_scenario_dict(args.seed, solver.time_limit_s, solver.workers, strict=args.strict))
     inputs = [f"inputs/{_demo_file(layer)}" for layer in LAYERS]
-    return [*inputs, "inputs/scenario.toml", *planned_files(scenario)]
+    return [*inputs, f"inputs/{DEMO_CANDIDATES}", "inputs/scenario.toml", *planned_files(scenario)]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -93,10 +93,10 @@ def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions)
     return float(fixed + teach + built + np.where(kids > 0, best, 0.0).sum()), at, classes
 
 
-def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: int) -> NDArray[np.bool_]:
+def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: int, *, start: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
     """The open set after closing schools (never ``forced`` ones, at most ``most`` of today's) and dropping candidate
-    sites while the total falls, from every school and site open."""
-    open_mask = np.ones(len(w.prob.existing), dtype=bool)
+    sites while the total falls, from ``start`` (default every school and site open)."""
+    open_mask = np.ones(len(w.prob.existing), dtype=bool) if start is None else start.copy()
     total, at, _ = evaluate(w, open_mask, options)
     if not math.isfinite(total):
         return open_mask
@@ -104,7 +104,7 @@ def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: 
         served = np.bincount(at.ravel(), weights=w.prob.children.ravel(), minlength=len(open_mask))
         improved = False
         for s in np.argsort(served, kind="stable"):
-            if not open_mask[s] or forced[s] or (w.prob.existing & ~open_mask).sum() >= most:
+            if not open_mask[s] or forced[s] or (w.prob.existing[s] and (w.prob.existing & ~open_mask).sum() >= most):
                 continue
             open_mask[s] = False
             val, got, _ = evaluate(w, open_mask, options)

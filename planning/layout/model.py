@@ -25,6 +25,10 @@ Objective, yuan: construction per new class and per new site, plus ``horizon_yea
 costs: per open school, per class, and per child of each pair (school bus beyond ``bus_from_s``,
 boarding allowance and care, travel time valued per hour).
 
+Children no school of their level may take at all (no road to one) are left out and listed; a level
+with fewer places than children gets schools above the class and size limits, in proportion, listed
+(:attr:`LayoutPlan.shortfalls`); ``beyond_limits = "error"`` stops instead.
+
 When CP-SAT finds no layout within its budget, the plan is the warm start's
 (:mod:`planning.layout.greedy`, feasible under the same rules) with status ``WARM_START`` and a
 lower bound from the relaxation below (every group at its cheapest allowed school, the classes the
@@ -33,6 +37,7 @@ county's children fill at least, the schools that must stay open) or CP-SAT's, w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -104,6 +109,12 @@ class LayoutPlan:
         ``boarding``, ``travel``.
     objective, bound, gap, status
         Total cost over the horizon (yuan), a lower bound, their relative gap, CP-SAT's status.
+    unserved
+        ``(n, 3)`` bool: children no school of their level may take (no road to one): left out of the plan
+        (``assign`` −1) and listed in ``shortfalls``.
+    shortfalls
+        Policy targets the plan meets only in part (``beyond_limits = "nearest"``): children left out, levels short of
+        places (then schools are planned above the class and size limits).
     """
 
     open: NDArray[np.bool_]
@@ -119,6 +130,8 @@ class LayoutPlan:
     bound: float
     gap: float
     status: str
+    unserved: NDArray[np.bool_] | None = None
+    shortfalls: tuple[Shortfall, ...] = ()
 
 
 def allowed_pairs(prob: LayoutProblem, options: LayoutOptions = _DEFAULT) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -136,25 +149,26 @@ def allowed_pairs(prob: LayoutProblem, options: LayoutOptions = _DEFAULT) -> tup
 
 
 def nearest_beyond(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """``(n, 3)`` groups with children and no allowed school that have a reachable school of their level.
+    """``(n, 3)`` groups with children and no allowed school of today (a candidate site within the limits may
+    never be built) that have a reachable school of their level today.
 
     With ``beyond_limits = "nearest"`` each such group is allowed its nearest school of the level
     (a day pupil beyond the limit), set in ``ok`` by the caller.
     """
     out = np.zeros(prob.children.shape, dtype=bool)
     for g, lvl in enumerate(GROUP_LEVEL):
-        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True) & prob.existing
         reach = np.isfinite(np.where(teaches[None, :], prob.travel_s, np.inf)).any(axis=1)
-        out[:, g] = (prob.children[:, g] > 0) & ~ok[:, g].any(axis=1) & reach
+        out[:, g] = (prob.children[:, g] > 0) & ~(ok[:, g] & prob.existing[None, :]).any(axis=1) & reach
     return out
 
 
 def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], boards: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> None:
-    """Allow each group ``beyond`` the limits its nearest school of the level and — grades 4–9 — its nearest boarding
+    """Allow each group ``beyond`` the limits its nearest school of the level today and — grades 4–9 — its nearest boarding
     school, where it boards (both beyond the limits: the plan does not make their trip longer than it must be)."""
     for i, g in zip(*np.nonzero(beyond)):
         lvl = GROUP_LEVEL[g]
-        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True)
+        teaches = prob.levels[:, lvl] & (~prob.teaching_point if g > 0 else True) & prob.existing
         ok[i, g, int(np.argmin(np.where(teaches, prob.travel_s[i], np.inf)))] = True
         hall = np.where(teaches & prob.boarding, prob.travel_s[i], np.inf)
         if g > 0 and np.isfinite(hall.min()):
@@ -163,15 +177,26 @@ def _allow_nearest(prob: LayoutProblem, ok: NDArray[np.bool_], boards: NDArray[n
 
 
 def _nearest_only(prob: LayoutProblem, ok: NDArray[np.bool_], now: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """``ok`` restricted to each group's :data:`NEAREST_SCHOOLS` nearest allowed schools and today's."""
-    t = np.where(ok, prob.travel_s[:, None, :], np.inf)
-    k = min(NEAREST_SCHOOLS, t.shape[2])
-    near = np.argsort(t, axis=2, kind="stable")[:, :, :k]
+    """``ok`` restricted to each group's :data:`NEAREST_SCHOOLS` nearest allowed schools of today, its as many nearest
+    candidate sites, and today's school (so that the sites add choices, never take one away)."""
     keep = np.zeros_like(ok)
-    np.put_along_axis(keep, near, True, 2)
+    k = min(NEAREST_SCHOOLS, ok.shape[2])
+    for part in (prob.existing, ~prob.existing):
+        t = np.where(ok & part[None, None, :], prob.travel_s[:, None, :], np.inf)
+        near = np.argsort(t, axis=2, kind="stable")[:, :, :k]
+        pick = np.zeros_like(ok)
+        np.put_along_axis(pick, near, True, 2)
+        keep |= pick & part[None, None, :]
     i, g = np.nonzero(now >= 0)
     keep[i, g, now[i, g]] = True
     return keep & ok
+
+
+def day_first(ok: NDArray[np.bool_], boards: NDArray[np.bool_], forced: NDArray[np.bool_], beyond: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``(n, 3, S)`` boarding pairs the plan forbids (``day_pupils_first``): the group has a school within the day limit
+    that surely stays open (``forced``), so the way is not long and it does not board (国办发〔2018〕27号)."""
+    day_school = (ok & ~boards & forced[None, None, :]).any(axis=2) & ~beyond
+    return boards & ok & day_school[:, :, None]
 
 
 def _needed_points(prob: LayoutProblem, ok: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -232,26 +257,66 @@ def _kept(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOptions) ->
     return why
 
 
-def _check_feasible(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOptions) -> None:
-    """Explain, before solving, groups no school may take and levels short of classes."""
+def _unreached(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOptions) -> tuple[NDArray[np.bool_], list[Shortfall]]:
+    """``(n, 3)`` groups with children no school may take, and one shortfall per group saying why."""
+    mask = (prob.children > 0) & ~ok.any(axis=2)
     short: list[Shortfall] = []
-    for i, g in zip(*np.nonzero((prob.children > 0) & ~ok.any(axis=2))):
+    for i, g in zip(*np.nonzero(mask)):
         t = prob.travel_s[i][prob.levels[:, GROUP_LEVEL[g]] & (~prob.teaching_point if g > 0 else True)]
         near = f"nearest school for them {t.min() / 60:.0f} min away" if len(t) and np.isfinite(t.min()) else "no school for them reachable"
         limit = "day limit" if g == 0 else "day and boarding limits"
         short.append(Shortfall(f"{prob.unit(int(i))}, {GROUPS[g]}", int(prob.children[i, g]), "children",
                                f"no school within the {limit} ({near})"))
+    return mask, short
+
+
+def _short_places(prob: LayoutProblem, options: LayoutOptions) -> tuple[NDArray[np.float64], list[Shortfall]]:
+    """``(2,)`` children per place of each level where the county's schools hold fewer places than children (else 1),
+    and a shortfall per such level."""
+    ratio = np.ones(2)
+    short: list[Shortfall] = []
     for lvl, name in enumerate(LEVELS):
         need = int(prob.children[:, [g for g in range(3) if GROUP_LEVEL[g] == lvl]].sum())
         seats = int((prob.max_classes[:, lvl] * prob.levels[:, lvl]).sum()) * options.class_size(lvl)
         if need > seats:
+            ratio[lvl] = need / max(seats, 1)
             short.append(Shortfall(f"county, {name}", need - seats, "places", f"{need:,} children, at most {seats:,} places"))
-    if short:
+    return ratio, short
+
+
+#: What the plan does with a level short of places (``beyond_limits = "nearest"``), appended to its shortfall.
+OVER_LIMITS = "schools planned above the class and school-size limits by this share"
+#: What the plan does with children no school may take (``beyond_limits = "nearest"``), appended to their shortfall.
+UNSERVED = "not placed by the plan: no road to a school of their level within the search"
+
+
+def _serve_as_far_as_possible(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOptions
+                              ) -> tuple[LayoutProblem, LayoutOptions, NDArray[np.bool_], tuple[Shortfall, ...]]:
+    """The problem the model solves, its options, the groups left unplaced and the shortfalls.
+
+    Children no school may take are left out of the plan (listed); a level short of places gets
+    proportionally more classes and a larger school-size limit (listed). With ``beyond_limits =
+    "error"`` either raises :class:`~geo.errors.InfeasibleError` naming every shortfall.
+    """
+    unserved, short = _unreached(prob, ok, options)
+    kept = dataclasses.replace(prob, children=np.where(unserved, 0, prob.children).astype(np.int64))
+    ratio, places = _short_places(kept, options)
+    if options.beyond_limits == "error" and (short or places):
         raise InfeasibleError(
             "no layout can serve every child within the policy limits",
-            short,
+            short + places,
             "add a candidate site (or a boarding school for grades 4-9) near these units, raise max_classes, or the travel limits",
         )
+    short = [dataclasses.replace(s, detail=f"{s.detail}; {UNSERVED}") for s in short]
+    if places:
+        top = np.ceil(prob.max_classes * ratio[None, :]).astype(np.int64)
+        kept = dataclasses.replace(kept, max_classes=top)
+        grow = float(ratio.max())
+        options = options.model_copy(update={"max_pupils_school": math.ceil(options.max_pupils_school * grow),
+                                             "max_pupils_nine_year": math.ceil(options.max_pupils_nine_year * grow)})
+        places = [dataclasses.replace(s, detail=f"{s.detail}; {OVER_LIMITS} ({ratio[k] - 1:.0%})")
+                  for k, s in zip(np.flatnonzero(ratio > 1), places)]
+    return kept, options, unserved, tuple(short + places)
 
 
 @dataclass
@@ -347,11 +412,37 @@ _Plan = tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]
 
 
 def _warm(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> tuple[float, _Plan]:
-    """The warm start's total (``inf`` when it found no plan) and plan: open schools, each group's school, classes."""
-    opened = drop(w, forced, options, close_limit(w.prob, options))
-    total, at, classes = evaluate(w, opened, options)
+    """The warm start's total (``inf`` when it found no plan) and plan: open schools, each group's school, classes.
+
+    The cheaper of two greedy runs, from every school and site open and from today's schools alone (from all open, the
+    small schools closed first may leave their children only a site, which then cannot go)."""
+    best = (math.inf, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.ones(len(w.prob.existing), dtype=bool))
+    for start in (None, w.prob.existing) if (~w.prob.existing).any() else (None,):
+        opened = drop(w, forced, options, close_limit(w.prob, options), start=start)
+        total, at, classes = evaluate(w, opened, options)
+        if total < best[0]:
+            best = (total, at, classes, opened)
+    total, at, classes, opened = best
+    if not math.isfinite(total):
+        _, at, classes = evaluate(w, opened, options)
     assign = np.where(w.prob.children > 0, at, -1).astype(np.int64)
     return total, (opened, classes, assign)
+
+
+def _polish(w: WarmStart, forced: NDArray[np.bool_], found: tuple[_Plan, dict[str, float], float], parts: tuple[NDArray[np.float64], ...],
+            options: LayoutOptions) -> tuple[_Plan, dict[str, float], float]:
+    """CP-SAT's plan unless a cheaper one follows from its open schools: each group to its cheapest allowed open school,
+    then schools and sites closed while the total falls (:func:`~planning.layout.greedy.drop`). A short time limit can
+    leave CP-SAT with children boarding at a new site an hour away while their school at home has room."""
+    plan, _, total = found
+    opened = drop(w, forced, options, close_limit(w.prob, options), start=plan[0])
+    val, at, classes = evaluate(w, opened, options)
+    if not val < total - 1.0:
+        return found
+    better = (opened, classes, np.where(w.prob.children > 0, at, -1).astype(np.int64))
+    new_costs = _costs(w.prob, better, parts, options)
+    new_total = new_costs["construction"] + options.horizon_years * sum(v for k, v in new_costs.items() if k != "construction")
+    return (better, new_costs, new_total) if new_total < total - 1.0 else found
 
 
 def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
@@ -451,14 +542,18 @@ def _decide(prob: LayoutProblem, s: int, plan: tuple[NDArray[np.bool_], NDArray[
     return SchoolDecision(s, kind, before, after, into, built, why.get(s, ""))
 
 
-def _prepare(prob: LayoutProblem, options: LayoutOptions) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]:
-    """Allowed pairs (limits, nearest beyond them, merge rule, nearest schools), boarding pairs, groups beyond, today's schools."""
+_Prepared = tuple[LayoutProblem, LayoutOptions, NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]
+
+
+def _prepare(prob: LayoutProblem, options: LayoutOptions) -> tuple[_Prepared, NDArray[np.bool_], tuple[Shortfall, ...]]:
+    """The problem and options solved (:func:`_serve_as_far_as_possible`), allowed pairs (limits, nearest beyond them, merge
+    rule, nearest schools), boarding pairs, groups beyond, today's schools; the groups left unplaced and the shortfalls."""
     ok, boards = allowed_pairs(prob, options)
     beyond = nearest_beyond(prob, ok) if options.beyond_limits == "nearest" else np.zeros(prob.children.shape, dtype=bool)
     _allow_nearest(prob, ok, boards, beyond)
-    _check_feasible(prob, ok, options)
+    prob, options, unserved, short = _serve_as_far_as_possible(prob, ok, options)
     now = current_schools(prob, ok)
-    return _nearest_only(prob, ok, now), boards, beyond, now
+    return (prob, options, _nearest_only(prob, ok, now), boards, beyond, now), unserved, short
 
 
 def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limits: SolveLimits | None = None) -> LayoutPlan:
@@ -467,15 +562,18 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     Raises
     ------
     InfeasibleError
-        Children no school may take within the travel limits, a level short of places, or no
-        layout within the class and size limits (said before solving where it can be).
+        With ``beyond_limits = "error"``: children no school may take within the travel limits, or a level
+        short of places (said before solving; otherwise the plan lists them in ``shortfalls``); in any
+        mode, no layout within the class and size limits.
     SolverError
         No layout found within the time limit, and no warm start either.
     """
     limits = limits or SolveLimits()
-    ok, boards, beyond, now = _prepare(prob, options)
+    (prob, options, ok, boards, beyond, now), unserved, short = _prepare(prob, options)
     why = _kept(prob, ok, options)
     forced = np.isin(np.arange(len(prob.existing)), list(why))
+    if options.day_pupils_first:
+        ok = ok & ~day_first(ok, boards, forced, beyond)
     parts = _cost_parts(prob, boards, options)
     pair_year = parts[0] + parts[1] + parts[2]
     up = merge_pairs(prob, now, options)
@@ -500,8 +598,11 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
         plan, status = warm, "WARM_START"  # CP-SAT's best is worse than its hint: keep the hint
         costs = _costs(prob, plan, parts, options)
         total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
+    if status == "FEASIBLE":
+        plan, costs, total = _polish(w, forced, (plan, costs, total), parts, options)
     bound = min(total, max(lower, cp_bound if math.isfinite(cp_bound) else -math.inf))
-    return _finish(prob, plan, (now, boards, beyond), why, (costs, total, bound, status), options)
+    done = _finish(prob, plan, (now, boards, beyond), why, (costs, total, bound, status), options)
+    return dataclasses.replace(done, unserved=unserved, shortfalls=short)
 
 
 def _finish(prob: LayoutProblem, plan: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]],
@@ -516,6 +617,7 @@ def _finish(prob: LayoutProblem, plan: tuple[NDArray[np.bool_], NDArray[np.int64
     boarder[pick] = boards[(*np.nonzero(pick), assign[pick])]
     trip = prob.travel_s[np.arange(len(assign))[:, None], np.maximum(assign, 0)]
     bus = pick & ~boarder & (trip > options.bus_from_s)
+    far = np.where(boarder, trip > options.boarding_max_s, trip > options.day_max_s)  # a built site may bring them within
     decisions = tuple(_decide(prob, s, plan, now, why, options) for s in range(len(opened)))
     gap = 0.0 if status == "OPTIMAL" else (total - bound) / max(abs(total), 1.0)
-    return LayoutPlan(opened, classes, assign, boarder, bus, beyond & pick, now, decisions, costs, total, bound, gap, status)
+    return LayoutPlan(opened, classes, assign, boarder, bus, beyond & pick & far, now, decisions, costs, total, bound, gap, status)

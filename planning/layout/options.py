@@ -108,6 +108,11 @@ class LayoutOptions(BaseModel):
         Years the yearly costs are counted for against the one-off construction.
     escort_factor_lower
         Travel time of grades 1–3 counts this many times (a child and the adult who takes them).
+    day_pupils_first
+        Grades 4–9 board only where the way is long: a group with a school within the day limit that the rules keep
+        open (``keep``, township and county-seat schools, schools of ``close_below_pupils`` or more) goes there by day
+        (国办发〔2018〕27号). Without it, boarding (allowance and care) can cost less than a school-bus seat, and the
+        plan would send children to board an hour away from a school near home.
     beyond_limits
         Children with no school within the limits (as today's roads stand): ``nearest`` sends them to the
         nearest school of their level, counted as beyond the limit; ``error``: no plan
@@ -131,6 +136,7 @@ class LayoutOptions(BaseModel):
     min_classes_junior: int = Field(3, ge=1)
     horizon_years: int = Field(10, ge=1, le=30)
     beyond_limits: Literal["nearest", "error"] = "nearest"
+    day_pupils_first: bool = True
     construction_yuan_per_class: float = Field(1_200_000.0, ge=0)
     school_yuan_year: float = Field(150_000.0, ge=0)
     class_yuan_year_primary: float = Field(240_000.0, ge=0)

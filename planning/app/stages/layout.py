@@ -33,7 +33,6 @@ from pydantic import Field
 from geo.errors import InputError, Problem
 from geo.model import Column, LayerSpec
 from geo.policy import PRIMARY_LOWER_GRADES_SHARE
-from geo.travel import TravelMatrix
 from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, StageParams
 from planning.app.stages.projection import ProjectionResult
 from planning.layout import GROUPS, LayoutOptions, LayoutPlan, LayoutProblem, plan_layout
@@ -183,10 +182,23 @@ def places(ctx: Context, params: LayoutParams) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.concat([out, new], ignore_index=True), crs=schools.crs)
 
 
-def _travel(ctx: Context, params: LayoutParams, where: gpd.GeoDataFrame) -> TravelMatrix:
-    """Home → school by ``mode``, searched to :data:`SEARCH_BEYOND` × the boarding limit (cached by the context)."""
-    return ctx.travel(ctx.inputs.blocks, where, origin_id="block_id", dest_id="school_id", mode=params.mode,
+def _travel(ctx: Context, params: LayoutParams, where: gpd.GeoDataFrame) -> NDArray[np.float64]:
+    """``(units, schools)`` one-way seconds home → school by ``mode``, searched to :data:`SEARCH_BEYOND` × the boarding
+    limit; for the units with no school of a level within that search (a road that winds far round), searched on without
+    limit, so that they too go to their nearest school, beyond the limits (cached by the context)."""
+    blocks = ctx.inputs.blocks
+    ids = where["school_id"].to_numpy()
+    near = ctx.travel(blocks, where, origin_id="block_id", dest_id="school_id", mode=params.mode,
                       cutoff_s=SEARCH_BEYOND * params.boarding_max_s, key="layout")
+    out = near.reindex(blocks["block_id"].astype(str).to_numpy(), ids).dense()
+    lost = np.zeros(len(blocks), dtype=bool)
+    for lvl in ("primary", "junior"):
+        teaches = where["existing"].to_numpy(dtype=bool) & where["level"].isin([lvl, "nine_year"]).to_numpy()
+        lost |= ~np.isfinite(out[:, teaches]).any(axis=1) & teaches.any()
+    if lost.any():
+        far = ctx.travel(blocks[lost], where, origin_id="block_id", dest_id="school_id", mode=params.mode, key="layout-far")
+        out[lost] = far.reindex(blocks["block_id"].astype(str).to_numpy()[lost], ids).dense()
+    return out
 
 
 def _pupils_now(where: gpd.GeoDataFrame, params: LayoutParams) -> NDArray[np.int64]:
@@ -214,7 +226,7 @@ def build(ctx: Context, params: LayoutParams, where: gpd.GeoDataFrame) -> tuple[
         top[:, k] = np.where(np.isfinite(given), np.minimum(given, top[:, k]), top[:, k])
     kids, year = _children(ctx, params)
     prob = LayoutProblem(
-        children=kids, travel_s=_travel(ctx, params, where).reindex(blocks["block_id"].astype(str).to_numpy(), ids).dense(),
+        children=kids, travel_s=_travel(ctx, params, where),
         levels=levels, classes_now=now * levels, existing=where["existing"].to_numpy(dtype=bool), boarding=where["boarding"].to_numpy(dtype=bool),
         keep=np.isin(ids, params.keep), teaching_point=where["teaching_point"].to_numpy(dtype=bool),
         max_classes=np.maximum(top, now) * levels, current=_current(ctx), unit_ids=tuple(blocks["block_id"].astype(str)),
@@ -234,7 +246,7 @@ def _tables(ctx: Context, res: LayoutResult, params: LayoutParams, where: gpd.Ge
     } for d in plan.decisions])  # fmt: skip
     wgs = where.geometry.to_crs(4326)
     dec["lon"], dec["lat"] = wgs.x.round(6).to_numpy(), wgs.y.round(6).to_numpy()
-    travel = _travel(ctx, params, where).reindex(res.block_ids, ids).dense()
+    travel = _travel(ctx, params, where)
     rows = []
     problem_kids, _ = _children(ctx, params)
     for i, g in zip(*np.nonzero(plan.assign >= 0)):
@@ -288,6 +300,7 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
     boarders = int(prob.children[plan.boarder].sum())
     bus = int(prob.children[plan.bus].sum())
     beyond = int(prob.children[plan.beyond].sum())
+    unserved = int(prob.children[plan.unserved].sum()) if plan.unserved is not None else 0
     trips = _trips(prob, plan)
     closed = sum(int(counts.get(k, 0)) for k in ("merge", "close"))
     metrics = {
@@ -295,18 +308,20 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
         "objective_yuan": round(plan.objective), "bound_yuan": round(plan.bound), "gap": plan.gap, "status": plan.status,
         "costs_yuan": {k: round(v) for k, v in plan.costs.items()},
         "beyond_limits_children": {GROUPS[g]: int(prob.children[plan.beyond[:, g], g].sum()) for g in range(3)},
-        "closed_share": round(closed / max(int(prob.existing.sum()), 1), 4), **trips,
+        "closed_share": round(closed / max(int(prob.existing.sum()), 1), 4), "unserved_children": unserved, **trips,
     }  # fmt: skip
     lines = [
         f"{year or 'today'}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
         + f" ({closed} of {int(prob.existing.sum())} schools close, at most {params.max_close_share:.0%})",
         f"{boarders:,} children board (longest trip {trips['longest_boarder_min']:.0f} min), {bus:,} ride a school bus; {beyond:,} have no "
         f"school within the limits (grades 1-3 ≤ {params.day_max_s / 60:.0f} min by day, grades 4-9 boarding ≤ "
-        f"{params.boarding_max_s / 60:.0f} min) and go to the nearest",
+        f"{params.boarding_max_s / 60:.0f} min) and go to the nearest"
+        + (f"; {unserved:,} have no road to a school of their level and are not placed (shortfalls)" if unserved else ""),
         f"cost over {params.horizon_years} years {plan.objective / 1e6:,.1f} M yuan (construction {plan.costs['construction'] / 1e6:,.1f} M), "
         f"gap {plan.gap:.2%} ({plan.status})" if math.isfinite(plan.gap) else "",
     ]
-    return StageOutput(files={**files, "metrics.json": metrics}, result=res, summary="\n".join(x for x in lines if x), metrics=metrics)
+    return StageOutput(files={**files, "metrics.json": metrics}, result=res, summary="\n".join(x for x in lines if x), metrics=metrics,
+                       shortfalls=plan.shortfalls)
 
 
 STAGE = Stage(

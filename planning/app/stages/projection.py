@@ -5,8 +5,8 @@ single year of age are its ``age_0`` … ``age_14`` columns when the layer has t
 writes them), else its ``students_primary`` and ``students_junior`` split by the
 county's age structure (cohort ``a`` ∝ births of ``base_year − a``), its children aged 0–5 in
 proportion to its primary-age children; then :func:`planning.projection.project` ages them year
-by year, with the county's births (``births``: the county's own series; not given, China's
-births scaled to the county, :mod:`planning.projection.births`) and, with ``rural_shift``, a
+by year, with the county's births (``births``: the county's series, its own figures or — ``births_basis`` — an
+assumption such as the demo's; not given, China's births scaled to the county, :mod:`planning.projection.births`) and, with ``rural_shift``, a
 yearly move of children from rural units (``area_type`` rural) to urban and town ones.
 
 Files: ``units.csv`` (``block_id, year, primary, junior``), ``schools.csv`` (``school_id, year,
@@ -19,6 +19,7 @@ result keeps the expected values. Result: :class:`ProjectionResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,11 @@ class ProjectionParams(StageParams, ProjectionOptions):
     births: dict[int, float] | None = Field(
         None, description="the county's births by year (history and any future series); not given: China's births scaled to the county"
     )
+    births_basis: Literal["county data", "assumption"] = Field(
+        "county data",
+        description="what the births series is: the county's own figures, or an assumption (the demo's: China's births scaled to "
+        "the county, falling faster with its rural share); the report says which",
+    )
     backtest_years: int = Field(0, ge=0, le=10, description="back-test: project from this many years ago and compare (0: off)")
 
 
@@ -59,7 +65,8 @@ class ProjectionResult:
     projection
         The :class:`~planning.projection.Projection` (years × units × ages).
     births_source
-        ``county`` (the scenario's series) or ``national, scaled``.
+        ``county`` (the scenario's series, the county's own figures), ``assumed`` (the scenario's series, an assumption:
+        ``births_basis``) or ``national, scaled``.
     """
 
     block_ids: NDArray[np.str_]
@@ -166,7 +173,7 @@ def run(ctx: Context, params: ProjectionParams) -> StageOutput:
     blocks = ctx.inputs.blocks
     options = ProjectionOptions(**{k: getattr(params, k) for k in ProjectionOptions.model_fields})
     if params.births is not None:
-        births, source = dict(params.births), "county"
+        births, source = dict(params.births), "county" if params.births_basis == "county data" else "assumed"
     else:
         births, source = scaled_births(float(blocks["students_primary"].to_numpy(dtype=float).sum()), params.base_year, options), "national, scaled"
     if not any(y <= params.base_year for y in births):

@@ -43,7 +43,7 @@ def test_layout_section_explains_each_merger() -> None:
     assert "王村小学 merges into 县一小" in en and "by school bus" in en
     assert "a hearing" in en
     zh = layout.section(r, ReportParams(language="zh"))
-    assert "王村小学撤并入县一小" in zh and "撤并说明" in zh
+    assert "王村小学撤并入县一小" in zh and "撤并与停办说明" in zh
     assert layout.section(RunResult(scenario=r.scenario, inputs=r.inputs, outputs={}), ReportParams()) == ""
 
 
@@ -79,3 +79,69 @@ def test_map_layer_draws_new_sites_kept_and_merged_schools(tmp_path: Path) -> No
     assert "新区小学" in html and "new" in html and layout.DECISION_COLOURS["new"] in html
     assert "111.0" in html and "36.1" in html  # the site drawn at its own lon/lat
     assert "new school (candidate site)" in html
+    # a site the plan does not build: an open ring, in the legend too
+    dec.loc[dec["school_id"] == "N1", "decision"] = "not built"
+    ctx.outputs["layout"] = StageOutput(files={**ctx.outputs["layout"].files, "decisions.csv": dec}, metrics=ctx.outputs["layout"].metrics)
+    r = RunResult(scenario=ctx.scenario, inputs=ctx.inputs, outputs=ctx.outputs)
+    m = folium.Map()
+    layout._draw_layout(m, MapContext(run=r, params=ReportParams(language="en"), display=Display(language="en"), names=school_names(r)))
+    html = m.get_root().render()
+    assert "新区小学" in html and "candidate site, not built" in html
+
+
+def test_projection_section_says_whose_births_series_it_is() -> None:
+    cases = (("county data", "用户提供的本县数据", "the county&#x27;s own figures"),
+             ("assumption", "假设序列，不是本县统计数据", "an assumed series given in the scenario, not the county&#x27;s figures"))
+    for basis, zh_text, en_text in cases:
+        pp = ProjectionParams(horizon_years=3, births={2010 + k: 300.0 for k in range(15)}, births_basis=basis)  # type: ignore[arg-type]
+        ctx = context(projection=pp)
+        ctx.outputs["projection"] = projection_stage.STAGE.run(ctx, pp)
+        r = RunResult(scenario=ctx.scenario, inputs=ctx.inputs, outputs=ctx.outputs)
+        zh, en = (projection.section(r, ReportParams(language=lang)) for lang in ("zh", "en"))
+        assert zh_text in zh and en_text in en and "本县数据" not in zh.replace("用户提供的本县数据", "")
+        assert "demo county" not in en  # the demo's own derivation only in a demo run
+
+
+def test_layout_section_explains_new_schools_and_sites_not_built(tmp_path: Path) -> None:
+    f = tmp_path / "sites.csv"
+    f.write_text("site_id,name,level,lon,lat\nN1,新区小学,primary,111.0,36.1\nN2,北区小学,primary,111.2,36.2\n", encoding="utf-8")
+    lp = LayoutParams(candidates=f)
+    ctx = context(layout=lp)
+    ctx.outputs["layout"] = layout_stage.STAGE.run(ctx, lp)
+    out = ctx.outputs["layout"]
+    dec = out.files["decisions.csv"].copy()
+    asg = out.files["assignment.csv"].copy()
+    dec.loc[dec["school_id"] == "N1", ["decision", "classes_primary_after", "construction_yuan"]] = ["new", 12, 17_400_000]
+    dec.loc[dec["school_id"] == "N2", "decision"] = "not built"
+    asg.loc[asg["block_id"] == "u1", "school_id"] = "N1"
+    metrics = {**out.metrics, "unserved_children": 18}
+    files = {**out.files, "decisions.csv": dec, "assignment.csv": asg, "metrics.json": metrics}
+    ctx.outputs["layout"] = StageOutput(files=files, metrics=metrics)
+    r = RunResult(scenario=ctx.scenario, inputs=ctx.inputs, outputs=ctx.outputs)
+    en = layout.section(r, ReportParams(language="en"))
+    assert "Layout for today&#x27;s children" in en  # no projection: not "Layout for 0"
+    assert "New schools and candidate sites" in en and "新区小学: built with 12 primary and 0 junior classes for 450 children from 1 units" in en
+    assert "construction 17.4 M yuan" in en and "Candidate sites not built: 北区小学" in en
+    assert "18 children have no road to any school of their level" in en and "layout/shortfalls.csv" in en
+    zh = layout.section(r, ReportParams(language="zh"))
+    assert "建设费用 1,740 万元" in zh and "候选校址未新建：北区小学" in zh
+
+
+def test_layout_document_lists_each_merged_schools_children_for_the_hearing() -> None:
+    import io
+
+    from docx import Document
+
+    from maps.documents import documents
+
+    r = run()
+    files = documents(r, ReportParams(language="zh"), maps=())
+    doc = Document(io.BytesIO(files["documents/layout.docx"]))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "义务教育学校布局调整方案" in text and "一、基本情况" in text and "二、撤并学校学生安置" in text
+    assert "预计小学适龄儿童由 2024 年的 552 人" in text and "按 2029 年的适龄儿童规划" in text and "国办发〔2012〕48号" in text
+    moves = [[c.text for c in row.cells] for row in doc.tables[0].rows]
+    assert moves[0][:3] == ["序号", "撤并学校", "接收学校"] and moves[1][1:3] == ["王村小学", "县一小"]
+    assert int(moves[1][3]) > 0 and float(moves[1][5]) > 0  # children and their longest trip
+    en = Document(io.BytesIO(documents(r, ReportParams(language="en"), maps=())["documents/layout.docx"]))
+    assert "Where the children of merged schools go" in "\n".join(p.text for p in en.paragraphs)

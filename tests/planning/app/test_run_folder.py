@@ -331,7 +331,7 @@ def test_the_demos_inputs_stay_when_a_run_reads_them_and_the_demo_can_rerun(tmp_
     out = tmp_path / "demo"
     assert cli.main([*DEMO, "--out", str(out), "--quiet"]) == cli.EXIT_OK
     first = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    generated = ("blocks.gpkg", "boundary.gpkg", "roads.gpkg", "scenario.toml", "schools.gpkg", "teachers.csv")
+    generated = ("blocks.gpkg", "boundary.gpkg", "candidate_sites.csv", "roads.gpkg", "scenario.toml", "schools.gpkg", "teachers.csv")
     assert sorted(first["kept"]) == [f"inputs/{name}" for name in generated]
     assert first["scenario"] == str(out.resolve() / "inputs" / "scenario.toml")  # where it is now, not where it was made
     text = (out / "inputs" / "scenario.toml").read_text(encoding="utf-8")

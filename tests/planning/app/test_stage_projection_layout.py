@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -172,3 +174,20 @@ def test_layout_with_no_time_for_cp_sat_returns_the_warm_start_not_a_solver_fail
     assert out.metrics["status"] == "WARM_START" and 0 <= out.metrics["gap"] < 1
     assert out.metrics["bound_yuan"] <= out.metrics["objective_yuan"] and "WARM_START" in out.summary
     assert set(out.files["decisions.csv"]["decision"]) <= {"keep", "shrink", "expand", "merge", "close"}
+
+
+def test_a_unit_beyond_the_travel_search_goes_to_its_nearest_school_beyond_the_limits() -> None:
+    # a unit far beyond the travel search (hundreds of km; on the demo's roads 16 km took over 4 hours): searched on
+    # without limit, its children go to their nearest schools, counted beyond the limits; the run goes on (exit 0).
+    # Children with no road to any school at all are left out and listed: tests/planning/layout/test_layout_model.py
+    ctx = context()
+    far = ctx.inputs.blocks.iloc[[3]].assign(block_id="far", geometry=shapely.points([(1_400_000, 4_000_000)]))
+    ctx.inputs = dataclasses.replace(ctx.inputs, blocks=gpd.GeoDataFrame(pd.concat([ctx.inputs.blocks, far], ignore_index=True), crs=CRS))
+    out = layout.STAGE.run(ctx, LayoutParams())
+    asg = out.files["assignment.csv"].set_index(["block_id", "grades"])
+    assert asg.loc[("far", "grades 1-3"), "beyond_limit"] and asg.loc[("far", "grades 1-3"), "travel_min"] > 600
+    assert out.metrics["unserved_children"] == 0 and not out.shortfalls
+    assert out.metrics["beyond_limits_children"]["grades 7-9"] >= 6
+    strict = LayoutParams(strict=True)
+    with pytest.raises(InfeasibleError, match="unit far, grades 1-3: short by 6 children"):
+        layout.STAGE.run(ctx, strict)

@@ -73,6 +73,18 @@ def test_older_children_far_from_a_boarding_school_are_infeasible_and_explained(
         plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
 
 
+def test_children_with_a_school_kept_within_the_day_limit_do_not_board() -> None:
+    # unit 0's grades 4-9: the township school (kept by the rules) is 20 min away by school bus, a boarding school 40 min.
+    # Boarding (allowance and care 3,500-3,750 a year, two trips a week) costs less than a bus seat and 380 trips; still,
+    # the way is not long, so they are day pupils (国办发〔2018〕27号). Without the rule they would board.
+    p = problem([[0, 30, 30], [200, 200, 100], [200, 200, 100]], [[20, 40], [3, 60], [60, 3]], levels=[[True, True], [True, True]],
+                classes_now=[[6, 3], [6, 3]], boarding=[False, True], tier=[2, 2], pupils=[500, 500])
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
+    assert plan.assign[0, 1:].tolist() == [0, 0] and not plan.boarder[0].any() and plan.bus[0, 1:].all()
+    free = plan_layout(p, options=FREE.model_copy(update={"day_pupils_first": False}), limits=LIMITS)
+    assert free.assign[0, 1:].tolist() == [1, 1] and free.boarder[0, 1:].all()
+
+
 def test_boarding_limit_is_two_hours() -> None:
     p = problem([[0, 20, 0], [0, 100, 0]], [[math.inf, 130], [60, 3]], boarding=[False, True])
     with pytest.raises(InfeasibleError, match="unit 0, grades 4-6"):
@@ -128,10 +140,45 @@ def test_new_site_opens_when_the_town_school_is_full_and_no_other_is_within_reac
     assert not plan.open[2] and plan.bus[0].any() and plan.costs["bus"] > 0
 
 
-def test_a_level_short_of_places_is_infeasible_and_explained() -> None:
+def test_a_candidate_site_adds_a_choice_and_never_forces_itself() -> None:
+    # unit 0 has no school within 30 min today (school 0 at 40 min); a candidate site is 10 min away. Dear to build:
+    # not built, the children keep going to their nearest school beyond the limit (before, the site was their only
+    # allowed school and the plan had to build it). Cheap to build (the bus and the hours saved pay for it): built, and
+    # they are no longer beyond the limit.
+    p = problem([[150, 150, 0], [300, 300, 0]], [[40, 10], [3, 50]], existing=[True, False], classes_now=[[20, 0], [0, 0]],
+                max_classes=[[24, 0], [24, 0]], pupils=[900, 0])
+    dear = plan_layout(p, options=LayoutOptions(construction_yuan_per_class=1e9), limits=LIMITS)
+    assert dear.open.tolist() == [True, False] and dear.decisions[1].decision == "not built"
+    assert dear.beyond[0, :2].all() and dear.assign[0, :2].tolist() == [0, 0]
+    cheap = plan_layout(p, options=LayoutOptions(construction_yuan_per_class=0.0, school_yuan_year=0.0), limits=LIMITS)
+    assert cheap.open.tolist() == [True, True] and cheap.assign[0, :2].tolist() == [1, 1] and not cheap.beyond.any()
+
+
+def test_a_level_short_of_places_is_planned_above_the_limits_and_listed() -> None:
     p = problem([[600, 600, 0]], [[5, 10]], max_classes=[[12, 0], [12, 0]])
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
+    assert [str(s) for s in plan.shortfalls] == [
+        "county, primary: short by 120 places (1,200 children, at most 1,080 places; schools planned above the class and "
+        "school-size limits by this share (11%))"
+    ]
+    assert (plan.assign[0, :2] >= 0).all() and plan.classes[:, 0].sum() * 45 >= 1200 and plan.classes[:, 0].max() > 12
     with pytest.raises(InfeasibleError, match=r"county, primary: short by 120 places \(1,200 children, at most 1,080 places\)"):
-        plan_layout(p, options=FREE, limits=LIMITS)
+        plan_layout(p, options=FREE.model_copy(update={"beyond_limits": "error"}), limits=LIMITS)
+
+
+def test_children_no_school_can_reach_are_left_out_and_listed_and_the_rest_planned() -> None:
+    # unit 0 has no road to any school (a separate road network, or beyond the search): its children are listed,
+    # not placed, and the others get their plan; strict (beyond_limits = "error") stops with the same explanation
+    p = problem([[10, 10, 5], [200, 200, 100]], [[math.inf, math.inf], [3, 20]], levels=[[True, True], [True, False]],
+                classes_now=[[6, 3], [6, 0]])
+    plan = plan_layout(p, options=FREE, limits=LIMITS)
+    assert plan.unserved is not None and plan.unserved[0].all() and not plan.unserved[1].any()
+    assert plan.assign[0].tolist() == [-1, -1, -1] and (plan.assign[1] >= 0).all()
+    assert [s.where for s in plan.shortfalls] == ["unit 0, grades 1-3", "unit 0, grades 4-6", "unit 0, grades 7-9"]
+    assert [s.short_by for s in plan.shortfalls] == [10, 10, 5]
+    assert "no school for them reachable" in plan.shortfalls[2].detail and "not placed by the plan" in plan.shortfalls[2].detail
+    with pytest.raises(InfeasibleError, match=r"unit 0, grades 7-9: short by 5 children \(no school within the day and boarding limits"):
+        plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
 
 
 def test_costs_add_up_to_the_objective_and_the_bound_is_below() -> None:

@@ -73,7 +73,7 @@ def _check_plan(prob: LayoutProblem, plan: LayoutPlan, options: LayoutOptions) -
         if d.merged_into is not None:
             assert tier[d.merged_into] != TIER_POINT and (tier[d.merged_into], size[d.merged_into]) >= (tier[d.school], size[d.school])
     # township and seat schools, kept schools and schools of 100+ pupils stay
-    assert plan.open[(tier >= TIER_TOWN) | prob.keep | (size >= options.close_below_pupils)].all()
+    assert plan.open[prob.existing & ((tier >= TIER_TOWN) | prob.keep | (size >= options.close_below_pupils))].all()
     # trips: boarders within 60 min, grades 1-3 day pupils within 30 min (children beyond every limit aside)
     trip = prob.travel_s[np.arange(len(plan.assign))[:, None], np.maximum(plan.assign, 0)]
     within = (plan.assign >= 0) & ~plan.beyond
@@ -124,3 +124,26 @@ def test_the_warm_start_builds_a_needed_site_when_cp_sat_has_no_time() -> None:
                 max_classes=[[12, 0], [24, 0], [30, 0]])
     plan = plan_layout(p, limits=SolveLimits(time_limit_s=1e-6, workers=1))
     assert plan.status == "WARM_START" and plan.open[2] and plan.decisions[2].decision == "new"
+
+
+@pytest.mark.parametrize("shape", ["round", "valley", "basins"])
+def test_candidate_sites_never_make_the_warm_start_dearer(shape: str) -> None:
+    # sites at the seat and at each town: with no time for CP-SAT, the plan with them costs no more than without them
+    # (from every site open, the small schools the greedy closes first could leave their children only a site)
+    base = county(shape, seed=4)
+    n_s = len(base.existing)
+    extra = np.concatenate([base.travel_s[:, [2]] + 60, base.travel_s[:, 3:7] + 60], axis=1)
+    k = extra.shape[1]
+    grow = lambda a, v: np.concatenate([a, np.repeat(np.asarray(v, dtype=a.dtype)[None], k, axis=0)])  # noqa: E731
+    with_sites = LayoutProblem(
+        children=base.children, travel_s=np.concatenate([base.travel_s, extra], axis=1), levels=grow(base.levels, [True, True]),
+        classes_now=grow(base.classes_now, [0, 0]), existing=np.arange(n_s + k) < n_s, boarding=grow(base.boarding, True),
+        keep=grow(base.keep, False), teaching_point=grow(base.teaching_point, False), max_classes=grow(base.max_classes, [40, 40]),
+        tier=grow(np.asarray(base.tier), TIER_URBAN), pupils_now=grow(np.asarray(base.pupils_now), 0),
+    )  # fmt: skip
+    none = SolveLimits(time_limit_s=1e-6, workers=1)
+    options = LayoutOptions()
+    without = plan_layout(base, options=options, limits=none)
+    plan = plan_layout(with_sites, options=options, limits=none)
+    assert plan.objective <= without.objective + 1.0
+    _check_plan(with_sites, plan, options)

@@ -55,3 +55,22 @@ def test_back_test_of_the_cohort_method_on_a_back_cast_is_exact_without_migratio
     rural = np.arange(40) < 20
     moved = backtest(past, ages, births, 2020, 4, rural=rural, receiving=~rural, options=o.model_copy(update={"rural_shift": 0.05}))
     assert moved.unit_primary > err.unit_primary + 0.05 and abs(moved.county_primary - err.county_primary) < 1e-9
+
+
+def test_demo_candidate_sites_sit_in_the_seats_new_districts_and_the_largest_towns(demo) -> None:  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+
+    from planning.app.stages.layout import CANDIDATES
+
+    sites = demo.candidate_sites
+    assert sites is not None and list(sites.columns) == [c.name for c in CANDIDATES.columns]
+    assert sites["site_id"].is_unique and not set(sites["site_id"]) & set(demo.inputs.schools["school_id"])
+    assert sites["level"].tolist() == ["nine_year", "primary", "nine_year", "nine_year"]
+    assert sites["boarding"].tolist() == [False, False, True, True] and all("（选址）" in n for n in sites["name"])
+    # inside the county, each near homes: the seat's sites by urban units, the towns' by town units
+    pts = gpd.GeoSeries(gpd.points_from_xy(sites["lon"], sites["lat"]), crs=4326).to_crs(demo.inputs.metric_crs)
+    blocks = demo.inputs.blocks
+    near = blocks.iloc[[int(blocks.distance(p).idxmin()) for p in pts]]["area_type"].tolist()
+    assert near == ["urban", "urban", "town", "town"]
+    again = build_demo(scale=0.3).candidate_sites
+    assert again is not None and again.equals(sites)
