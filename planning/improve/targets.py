@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planning.improve.diagnose import TRAINING_LIMIT, Gap
+from planning.improve.greedy import room
 from planning.improve.problem import CV_MARGIN, CvGroup, ImproveProblem, SchoolRules, water_fill
 
 #: Most steps of the CV descent (a guard: each step moves one decision to its best amount).
@@ -83,18 +84,6 @@ class BudgetChoice:
     full_cost: int
     cv_left: tuple[tuple[int, int, int], ...]
     parts_left: tuple[tuple[int, int], ...]
-
-
-def room(prob: ImproveProblem, u: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Units each decision may still take: its bound, and every side row with a positive coefficient."""
-    out = (prob.var_ub - u).astype(np.int64)
-    if prob.side.shape[0]:
-        coo = prob.side.tocoo()
-        slack = prob.side_rhs - prob.side @ u
-        pos = coo.data > 0
-        lim = np.floor(slack[coo.row[pos]] / coo.data[pos] + 1e-9).astype(np.int64)
-        np.minimum.at(out, coo.col[pos], lim)
-    return np.maximum(out, 0)
 
 
 def relax_rules(prob: ImproveProblem, rules: SchoolRules, gaps: list[Gap]) -> tuple[SchoolRules, list[Gap]]:
