@@ -28,6 +28,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planning.improve.diagnose import COUPLED, Gap
 from planning.improve.greedy import drop_units, fix_schools, rule_ok
+from planning.improve.highs import quiet_stdout
 from planning.improve.problem import ImproveProblem, SchoolRules
 
 #: Time limit of the joint model, seconds (a few hundred parts solve in well under a second).
@@ -102,8 +103,9 @@ def meet_jointly(prob: ImproveProblem, rules: SchoolRules) -> tuple[SchoolRules,
     if ok and side_ok(prob, start):
         return rules, [], start
     a, lo, hi, ub, cost, integer, parts = _model(prob, rules)
-    res = milp(cost, constraints=LinearConstraint(a, lo, hi), integrality=integer, bounds=Bounds(0, ub),
-               options={"time_limit": JOINT_TIME_S, "mip_rel_gap": 1e-6})
+    with quiet_stdout():
+        res = milp(cost, constraints=LinearConstraint(a, lo, hi), integrality=integer, bounds=Bounds(0, ub),
+                   options={"time_limit": JOINT_TIME_S, "mip_rel_gap": 1e-6})
     # (without a solution, a zero plan: it keeps every limit; this cannot happen short of a solver failure)
     u = np.zeros(prob.n_vars, dtype=np.int64) if res.x is None else np.rint(res.x[: prob.n_vars]).astype(np.int64)
     need85, need100 = rules.need85.copy(), rules.need100.copy()

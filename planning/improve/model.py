@@ -50,11 +50,8 @@ deterministic time instead; it is kept as a second opinion, far weaker here.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -70,6 +67,7 @@ from planning.balance.indicators import QUALITY_INDICATORS
 from planning.improve.coupled import meet_jointly
 from planning.improve.diagnose import Gap, diagnose
 from planning.improve.greedy import GreedyPlan, drop_units, greedy_plan, repair_cv, rule_ok
+from planning.improve.highs import quiet_stdout
 from planning.improve.problem import N_INDICATORS, CvGroup, ImproveProblem, SchoolRules, cv_groups, school_rules
 from planning.improve.targets import BudgetChoice, CvShort, choose_cvs, choose_parts, lowest_cvs, part_fix, relax_rules, rules_of
 from planning.limits import SolveLimits
@@ -500,20 +498,6 @@ def _cpsat_round(
     return plan, float(solver.best_objective_bound), status == cp_model.OPTIMAL, used
 
 
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence file descriptor 1 while HiGHS runs: its MIP solver prints a debug line there."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _highs_round(
     form: _Form, work_s: float, relative_gap: float, wall_s: float
 ) -> tuple[NDArray[np.float64] | None, float, bool, float]:
@@ -524,7 +508,7 @@ def _highs_round(
     """
     a, lo, hi = form.matrix()
     t0 = time.perf_counter()
-    with _quiet_stdout():
+    with quiet_stdout():
         res = milp(
             form.cost,
             constraints=LinearConstraint(a, lo, hi),

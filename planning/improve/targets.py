@@ -34,6 +34,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planning.improve.diagnose import TRAINING_LIMIT, Gap
 from planning.improve.greedy import room
+from planning.improve.highs import quiet_stdout
 from planning.improve.problem import CV_MARGIN, CvGroup, ImproveProblem, SchoolRules, water_fill
 
 #: Most steps of the CV descent (a guard: each step moves one decision to its best amount).
@@ -228,7 +229,8 @@ def choose_parts(pupils: NDArray[np.float64], costs: NDArray[np.int64], budget: 
     a = sp.csr_matrix(costs.astype(np.float64).reshape(1, -1))
     # ties toward fewer yuan: a part's pupils count a hair less the more it costs
     value = pupils - 1e-9 * costs / max(float(costs.max()), 1.0)
-    res = milp(-value, constraints=LinearConstraint(a, -np.inf, float(budget)), integrality=np.ones(n), bounds=Bounds(0, 1))
+    with quiet_stdout():
+        res = milp(-value, constraints=LinearConstraint(a, -np.inf, float(budget)), integrality=np.ones(n), bounds=Bounds(0, 1))
     if res.x is None:
         return costs <= 0
     return np.asarray(np.rint(res.x), dtype=bool)
