@@ -106,8 +106,6 @@ MILP_STALL = 3
 #: with no per-school rule closes slowly (its LP bound is 2–5 % below its optimum on the benchmark), and the
 #: ranking and the "meeting it alone would cost about …" it feeds need no more.
 ALONE_GAP = 0.05
-#: Keep cuts across the solves of a budget (:class:`CutPool`).
-POOL = True
 #: Largest coefficient of a cut once scaled to integers for CP-SAT: the rounding loosens a cut
 #: by at most one part in this of its largest coefficient per unit.
 CUT_SCALE = 1e7
@@ -596,7 +594,7 @@ def _least_cost(prob: ImproveProblem, rules: SchoolRules, groups: list[CvGroup],
         zero = np.zeros(prob.n_vars, dtype=np.int64)
         return _Least(zero, 0, 0.0, 0.0, greedy)
     form = build_form(prob, rules, tie_break)
-    form.pool = setup.pool if POOL else None
+    form.pool = setup.pool
     if backend == "highs":
         extend_form(form, groups)
     form.add_pooled(groups)
