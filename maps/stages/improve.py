@@ -330,6 +330,8 @@ _UNMET: Mapping[str, tuple[str, str]] = {
     "budget_cv": ("预算内未安排，单独达标约需 {cost} 万元。", "left for the budget; meeting it alone costs about {cost} 10k yuan."),
     "budget_school": ("预算内未达标，达标约需追加 {cost} 万元。", "left below standard for the budget; about {cost} 10k yuan more."),
     "year": ("第 {y} 年投入超出年度预算 {cost} 万元（整数单位无法拆分）。", "Year {y} is {cost} 10k yuan over the yearly budget (whole units)."),
+    "training_year": ("第 {y} 年培养骨干教师超出年度名额 {n} 人（此前年度资金不足）。",
+                      "Year {y} trains {n} backbone teacher(s) above the yearly limit (earlier years' money ran out)."),
 }
 
 
@@ -366,4 +368,6 @@ def unmet_rows(metrics: Mapping[str, object], lang: Language) -> list[tuple[str,
             rows.append((f"{r.get('name')}（{level}）", text(_UNMET, "budget_school", lang, cost=wan(r.get("cost_yuan")))))
         elif kind == "year":
             rows.append((text(_TEXT, "year_n", lang, y=r.get("year")), text(_UNMET, "year", lang, y=r.get("year"), cost=wan(r.get("over_yuan")))))
+        elif kind == "training_year":
+            rows.append((text(_TEXT, "year_n", lang, y=r.get("year")), text(_UNMET, "training_year", lang, y=r.get("year"), n=r.get("over"))))
     return rows

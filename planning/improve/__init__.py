@@ -24,7 +24,8 @@ CV algebra), :mod:`~planning.improve.greedy` (the baseline and the CV repair),
 :mod:`~planning.improve.model` (the exact method), :mod:`~planning.improve.build` (tables → arrays),
 :mod:`~planning.improve.targets` (targets out of reach and budgets below the least cost: the best-effort
 order), :mod:`~planning.improve.shortfalls` (what is left, and what it would take),
-:mod:`~planning.improve.phasing` (measures over the years).
+:mod:`~planning.improve.phasing` (measures over the years), :mod:`~planning.improve.coupled` (limits several
+standards share, met together), :mod:`~planning.improve.highs` (HiGHS without its debug print).
 """
 
 from planning.improve.model import ImproveSolution

@@ -17,6 +17,7 @@ from planning.improve.problem import ImproveProblem, SchoolRules
 BELOW_85 = "below_85"  # a standard cannot reach 85 % of its value
 TOO_MANY_UNMET = "too_many_unmet"  # more standards than allowed cannot reach 100 %
 TRAINING_LIMIT = "training_limit"  # the yearly training limit is below the backbone teachers needed
+COUPLED = "coupled"  # each standard is reachable alone, not all together within shared limits (planning.improve.coupled)
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Gap:
     Attributes
     ----------
     kind
-        :data:`BELOW_85`, :data:`TOO_MANY_UNMET` or :data:`TRAINING_LIMIT`.
+        :data:`BELOW_85`, :data:`TOO_MANY_UNMET`, :data:`TRAINING_LIMIT` or :data:`COUPLED`.
     part
         Part index (-1 for the county).
     indicators
@@ -36,7 +37,10 @@ class Gap:
     short_units
         Units beyond the caps it would take (per indicator): at least 85 % for :data:`BELOW_85`,
         100 % for :data:`TOO_MANY_UNMET` (the cheapest of the blocked standards beyond the allowance),
-        the backbone teachers beyond the limit for :data:`TRAINING_LIMIT`.
+        the backbone teachers beyond the limit for :data:`TRAINING_LIMIT`, to 100 % for :data:`COUPLED`.
+    limits
+        For :data:`COUPLED`: the kinds of side limit that bind together (``hires``, ``backbone_candidates``,
+        ``backbone_per_year``).
     """
 
     kind: str
@@ -44,6 +48,7 @@ class Gap:
     indicators: tuple[int, ...]
     reachable_share: tuple[float, ...]
     short_units: tuple[int, ...]
+    limits: tuple[str, ...] = ()
 
 
 def _reachable(prob: ImproveProblem, rules: SchoolRules, r: int | np.integer) -> float:

@@ -43,23 +43,36 @@ class GreedyPlan:
     passes: bool
 
 
-def _cheapest(cols: NDArray[np.int64], prob: ImproveProblem, u: NDArray[np.int64]) -> int:
-    """The cheapest of ``cols`` with room left (-1 when none)."""
-    room = cols[u[cols] < prob.var_ub[cols]]
-    if len(room) == 0:
+def room(prob: ImproveProblem, u: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Units each decision may still take: its bound, and every side row with a positive coefficient."""
+    out = (prob.var_ub - u).astype(np.int64)
+    if prob.side.shape[0]:
+        coo = prob.side.tocoo()
+        slack = prob.side_rhs - prob.side @ u
+        pos = coo.data > 0
+        lim = np.floor(slack[coo.row[pos]] / coo.data[pos] + 1e-9).astype(np.int64)
+        np.minimum.at(out, coo.col[pos], lim)
+    return np.maximum(out, 0)
+
+
+def _cheapest(cols: NDArray[np.int64], prob: ImproveProblem, free: NDArray[np.int64]) -> int:
+    """The cheapest of ``cols`` with room ``free`` left (-1 when none)."""
+    open_ = cols[free[cols] > 0]
+    if len(open_) == 0:
         return -1
-    return int(room[np.argmin(prob.var_cost[room])])
+    return int(open_[np.argmin(prob.var_cost[open_])])
 
 
 def _raise_row(prob: ImproveProblem, rules: SchoolRules, r: int, target: int, u: NDArray[np.int64]) -> bool:
-    """Add units to row ``r``'s cheapest decisions until its units reach ``target``; ``False`` if capped."""
+    """Add units to row ``r``'s cheapest decisions until its units reach ``target``; ``False`` if capped (side limits kept)."""
     cols = rules.cols[r]
     short = target - int(u[cols].sum())
     while short > 0:
-        j = _cheapest(cols, prob, u)
+        free = room(prob, u)
+        j = _cheapest(cols, prob, free)
         if j < 0:
             return False
-        add = min(short, int(prob.var_ub[j] - u[j]))
+        add = min(short, int(free[j]))
         u[j] += add
         short -= add
     return True
@@ -101,13 +114,14 @@ def _best_step(group: CvGroup, r: NDArray[np.float64], u: NDArray[np.int64], pro
     g = group.coo
     if g.nnz == 0:
         return -1
+    free = room(prob, u)  # side limits kept (hires per school, backbone candidates, the training limit)
     p = group.pupils
     big_p = float(p.sum())
     c = 1.0 + group.tau**2
     total = float(r.sum())
     if total <= 0:  # no resource anywhere (the CV is undefined): the cheapest unit first
         cols = np.unique(g.col)
-        cols = cols[u[cols] < prob.var_ub[cols]]
+        cols = cols[free[cols] > 0]
         return int(cols[np.argmin(prob.var_cost[cols])]) if len(cols) else -1
     e = g.data
     ri, pi = r[g.row], p[g.row]
@@ -116,7 +130,7 @@ def _best_step(group: CvGroup, r: NDArray[np.float64], u: NDArray[np.int64], pro
     delta = np.zeros(prob.n_vars)
     np.add.at(delta, g.col, df)
     cols = np.unique(g.col)
-    cols = cols[(u[cols] < prob.var_ub[cols]) & (delta[cols] < 0)]
+    cols = cols[(free[cols] > 0) & (delta[cols] < 0)]
     if len(cols) == 0:
         return -1
     score = delta[cols] / np.maximum(prob.var_cost[cols], 1)

@@ -31,6 +31,11 @@ into a plan that passes, then stripped of units it does not need
 valid lower bound; the loop stops once the incumbent is within ``relative_gap`` of it, when a
 round's plan passes and is proven optimal, or when the work budget is spent.
 
+Before any of it, :func:`~planning.improve.coupled.meet_jointly` lowers the per-school targets that limits
+shared between standards (hires per school, backbone candidates, the training limit) put out of reach
+together, so the model only ever meets targets some plan meets. With a budget below the least cost,
+the many solves of :func:`_within_budget` share their cuts (:class:`CutPool`) and start from known plans.
+
 Costs are tie-broken (:func:`tie_broken_cost`, at most 0.1 %) toward the least provided schools:
 a unit costs the same at every school, and without it the solvers place units anywhere the cuts
 allow. Bounds are divided back by the tie-break and rounded up to the costs' common divisor.
@@ -45,12 +50,9 @@ deterministic time instead; it is kept as a second opinion, far weaker here.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -62,8 +64,10 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from geo.errors import InfeasibleError, Shortfall, SolverError
 from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS
+from planning.improve.coupled import meet_jointly
 from planning.improve.diagnose import Gap, diagnose
 from planning.improve.greedy import GreedyPlan, drop_units, greedy_plan, repair_cv, rule_ok
+from planning.improve.highs import quiet_stdout
 from planning.improve.problem import N_INDICATORS, CvGroup, ImproveProblem, SchoolRules, cv_groups, school_rules
 from planning.improve.targets import BudgetChoice, CvShort, choose_cvs, choose_parts, lowest_cvs, part_fix, relax_rules, rules_of
 from planning.limits import SolveLimits
@@ -98,6 +102,10 @@ TIE_BREAK = 1e-3
 MILP_ROUNDS = 12
 #: ... and they stop once neither the bound nor the incumbent has improved for this many rounds.
 MILP_STALL = 3
+#: Relative gap of the solves that only rank the CV tests under a budget (each test alone): the MILP of one test
+#: with no per-school rule closes slowly (its LP bound is 2–5 % below its optimum on the benchmark), and the
+#: ranking and the "meeting it alone would cost about …" it feeds need no more.
+ALONE_GAP = 0.05
 #: Largest coefficient of a cut once scaled to integers for CP-SAT: the rounding loosens a cut
 #: by at most one part in this of its largest coefficient per unit.
 CUT_SCALE = 1e7
@@ -150,6 +158,29 @@ class ImproveSolution:
     log: tuple[str, ...] = field(default_factory=tuple)
 
 
+Row = tuple[NDArray[np.int64], NDArray[np.float64], float, float]
+#: A cone cut in the coordinates of its test: (part position i, coefficient of yᵢ, of vᵢ, of t).
+ConeCut = tuple[int, float, float, float]
+
+
+def _key(g: CvGroup) -> tuple[int, int, float]:
+    return (g.level, g.indicator, float(g.tau))
+
+
+@dataclass
+class CutPool:
+    """Cuts kept across the solves of one call (a budget below the least cost solves many target sets).
+
+    A cut of a CV test is valid whatever the other targets are, so a later solve with that test starts
+    from every cut found for it before: its LP and integer rounds start near where the last solve ended.
+    Keyed by test (level, indicator, threshold); ``flat`` holds cuts on the decisions, ``cone`` cuts of the
+    extended formulation in the test's own coordinates (:class:`_Cones`).
+    """
+
+    flat: dict[tuple[int, int, float], list[Row]] = field(default_factory=dict)
+    cone: dict[tuple[int, int, float], list[ConeCut]] = field(default_factory=dict)
+
+
 @dataclass
 class _Form:
     """Rows ``lo ≤ a · x ≤ hi`` over ``x = [u, z]`` (all ≥ 0), the objective and bounds."""
@@ -163,6 +194,32 @@ class _Form:
     lb: NDArray[np.float64] | None = None
     integer: NDArray[np.bool_] | None = None
     cones: list[_Cones] = field(default_factory=list)
+    pool: CutPool | None = None
+
+    def cone_cuts(self, x: NDArray[np.float64]) -> list[Row]:
+        """Tangent cuts of every cone that ``x`` violates (kept in the pool)."""
+        out: list[Row] = []
+        for cone in self.cones:
+            local = cone.local_cuts(x)
+            if self.pool is not None:
+                self.pool.cone.setdefault(_key(cone.group), []).extend(local)
+            out += [cone.row(c) for c in local]
+        return out
+
+    def add_flat(self, group: CvGroup, rows: list[Row]) -> None:
+        """Cuts of ``group`` on the decisions (kept in the pool)."""
+        self.rows += rows
+        if self.pool is not None:
+            self.pool.flat.setdefault(_key(group), []).extend(rows)
+
+    def add_pooled(self, groups: list[CvGroup]) -> None:
+        """Every pooled cut of ``groups`` (after the base rows: they count as cuts)."""
+        if self.pool is None:
+            return
+        for g in groups:
+            self.rows += self.pool.flat.get(_key(g), [])
+        for cone in self.cones:
+            self.rows += [cone.row(c) for c in self.pool.cone.get(_key(cone.group), [])]
 
     def lower(self) -> NDArray[np.float64]:
         return np.zeros(self.n) if self.lb is None else self.lb
@@ -235,8 +292,18 @@ class _Cones:
         n = len(self.group.parts)
         return x[self.col_y : self.col_y + n], x[self.col_v : self.col_v + n], float(x[self.col_t]) * self.t_per_total
 
-    def cuts(self, x: NDArray[np.float64], tol: float = 1e-6) -> list[tuple[NDArray[np.int64], NDArray[np.float64], float, float]]:
+    def row(self, cut: ConeCut) -> Row:
+        """The cut as a row of the form."""
+        i, cy, cv, ct = cut
+        cols = np.array([self.col_y + i, self.col_v + i, self.col_t], dtype=np.int64)
+        return (cols, np.array([cy, cv, ct * self.t_per_total]), -np.inf, 0.0)
+
+    def cuts(self, x: NDArray[np.float64], tol: float = 1e-6) -> list[Row]:
         """Tangent cuts of the cones ``yᵢ² ≤ vᵢ·t`` that ``x`` violates, each at the cone point above ``x``."""
+        return [self.row(c) for c in self.local_cuts(x, tol)]
+
+    def local_cuts(self, x: NDArray[np.float64], tol: float = 1e-6) -> list[ConeCut]:
+        """:meth:`cuts` in the test's own coordinates."""
         y, v, t = self.point(x)
         if t <= 1e-12:
             return []
@@ -249,8 +316,7 @@ class _Cones:
             if norm <= 0:
                 continue
             cy, cv, ct = 4 * y0 / norm, (v0 - t0) / norm - 1, -(v0 - t0) / norm - 1
-            cols = np.array([self.col_y + i, self.col_v + i, self.col_t], dtype=np.int64)
-            out.append((cols, np.array([cy, cv, ct * self.t_per_total]), -np.inf, 0.0))
+            out.append((int(i), float(cy), float(cv), float(ct)))
         return out
 
 
@@ -332,9 +398,11 @@ def _add_cut(form: _Form, group: CvGroup, u: NDArray[Any], inner: NDArray[Any] |
         point = inner + hi * (point - inner)
     cuts = [group.cut(point), group.cut(np.asarray(u, dtype=np.float64), fill=True)]
     cuts += group.aggregated_cuts(np.asarray(u, dtype=np.float64))
+    rows: list[Row] = []
     for coef, rhs in cuts:
         nz = np.flatnonzero(np.abs(coef) > 1e-15)
-        form.rows.append((nz.astype(np.int64), coef[nz], -np.inf, rhs))
+        rows.append((nz.astype(np.int64), coef[nz], -np.inf, rhs))
+    form.add_flat(group, rows)
 
 
 def _lp_round(form: _Form) -> tuple[NDArray[np.float64], float]:
@@ -366,7 +434,7 @@ def lp_bound(prob: ImproveProblem, form: _Form, groups: list[CvGroup], inner: ND
         value = max(value, new)
         u = x[: form.n_u]
         bad = [g for g in groups if not (g.cv(u) <= g.tau + LP_CV_TOL)]
-        cone_cuts = [c for cone in form.cones for c in cone.cuts(x)]
+        cone_cuts = form.cone_cuts(x)
         form.rows += cone_cuts
         if (not bad and not cone_cuts) or stalled >= LP_STALL:
             break
@@ -428,20 +496,6 @@ def _cpsat_round(
     return plan, float(solver.best_objective_bound), status == cp_model.OPTIMAL, used
 
 
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence file descriptor 1 while HiGHS runs: its MIP solver prints a debug line there."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _highs_round(
     form: _Form, work_s: float, relative_gap: float, wall_s: float
 ) -> tuple[NDArray[np.float64] | None, float, bool, float]:
@@ -452,7 +506,7 @@ def _highs_round(
     """
     a, lo, hi = form.matrix()
     t0 = time.perf_counter()
-    with _quiet_stdout():
+    with quiet_stdout():
         res = milp(
             form.cost,
             constraints=LinearConstraint(a, lo, hi),
@@ -520,25 +574,30 @@ class _Least:
     log: tuple[str, ...] = ()
 
 
-def _least_cost(
-    prob: ImproveProblem,
-    rules: SchoolRules,
-    groups: list[CvGroup],
-    *,
-    limits: SolveLimits,
-    relative_gap: float,
-    backend: Backend,
-    tie_break: float,
-    greedy: GreedyPlan | None = None,
-) -> _Least:
-    """The least-cost plan meeting ``rules`` and ``groups`` (the formulation of the module docstring; ``greedy``: its baseline if known)."""
+@dataclass(frozen=True)
+class _Setup:
+    """What every solve of one call shares: the work budget, the gap, the backend, the tie-break and the cut pool."""
+
+    limits: SolveLimits
+    relative_gap: float
+    backend: Backend
+    tie_break: float
+    pool: CutPool
+
+
+def _least_cost(prob: ImproveProblem, rules: SchoolRules, groups: list[CvGroup], *, setup: _Setup, greedy: GreedyPlan | None = None) -> _Least:
+    """The least-cost plan meeting ``rules`` and ``groups`` (the formulation of the module docstring; ``greedy``: its baseline if known,
+    or any plan meeting them: the first incumbent)."""
+    limits, relative_gap, backend, tie_break = setup.limits, setup.relative_gap, setup.backend, setup.tie_break
     greedy = greedy or greedy_plan(prob, rules, groups)
     if not groups and not (rules.need85 > 0).any() and not (rules.need100 > 0).any():
         zero = np.zeros(prob.n_vars, dtype=np.int64)
         return _Least(zero, 0, 0.0, 0.0, greedy)
     form = build_form(prob, rules, tie_break)
+    form.pool = setup.pool
     if backend == "highs":
         extend_form(form, groups)
+    form.add_pooled(groups)
     inner = 0.5 * (greedy.units + prob.var_ub.astype(np.float64))
     for g in groups:  # no resource anywhere: the CV is undefined until some is added
         col = np.asarray(g.gain.sum(axis=0)).ravel()
@@ -553,8 +612,10 @@ def _least_cost(
     try:
         c0 = time.process_time()
         lp = lp_bound(prob, form, groups, inner) / (1 + tie_break)
-        state = _Search(best=drop_units(prob, greedy.units, rules, groups) if greedy.passes else None, bound=lp, inner=inner, tie_break=tie_break,
-                        t0=time.perf_counter())
+        first = drop_units(prob, greedy.units, rules, groups) if greedy.passes else None
+        if first is not None and not _exact_ok(prob, groups, first):  # a hire taken back can leave a backbone teacher without a candidate
+            first = greedy.units
+        state = _Search(best=first, bound=lp, inner=inner, tie_break=tie_break, t0=time.perf_counter())
         cpu = time.process_time() - c0
         state.log.append(f"LP bound {lp:,.0f} after {len(form.rows) - form.n_base} cuts ({cpu:.1f} s CPU), greedy {greedy.cost:,}")
         _integer_rounds(prob, form, rules, groups, state, limits=limits, relative_gap=relative_gap, backend=backend)
@@ -571,32 +632,74 @@ def _least_cost(
                   tuple(state.log))
 
 
-def _within_budget(
-    prob: ImproveProblem, rules: SchoolRules, groups: list[CvGroup], full: _Least, budget: float, run: Callable[[SchoolRules, list[CvGroup]], _Least]
-) -> tuple[_Least, BudgetChoice]:
-    """The plan a budget below the least cost buys (see :mod:`planning.improve.targets`): CV tests, then pupils, then cost."""
-    none = rules_of(rules, set())
-    alone = [run(none, [g]).cost for g in groups]
-    chosen = choose_cvs(alone, budget)
-    plan = run(none, [groups[i] for i in chosen])
-    while plan.cost > budget and chosen:  # the tests share measures; rarely they cost more together
-        chosen.remove(max(chosen, key=lambda i: (alone[i], i)))
-        plan = run(none, [groups[i] for i in chosen])
-    cvs = [groups[i] for i in chosen]
-    parts: set[int] = set()
+def _start(prob: ImproveProblem, rules: SchoolRules, groups: list[CvGroup], units: NDArray[np.int64]) -> GreedyPlan | None:
+    """``units`` as the first incumbent of a solve, if it meets ``rules``, ``groups`` and the side limits."""
+    ok = _exact_ok(prob, groups, units) and all(rule_ok(rules, units, int(p)) for p in np.unique(rules.part))
+    cost = int(prob.var_cost @ units)
+    return GreedyPlan(units, cost, units, cost, True) if ok else None
+
+
+def _add_parts(
+    prob: ImproveProblem, rules: SchoolRules, cvs: list[CvGroup], plan: _Least, parts: set[int], *, budget: float,
+    fit: Callable[..., _Least], rounds: int,
+) -> tuple[_Least, set[int]]:
+    """Rounds of schools brought to standard within the budget: the most pupils by a knapsack on each part's extra cost."""
+    zero = np.zeros(prob.n_vars, dtype=np.int64)
+    added: set[int] = set()
     left = budget
-    for _ in range(3):
-        todo = [int(p) for p in np.unique(rules.part) if int(p) not in parts]
+    for _ in range(rounds):
+        todo = [int(p) for p in np.unique(rules.part) if int(p) not in parts | added]
         costs = np.array([int(prob.var_cost @ part_fix(prob, rules, plan.units, p)) for p in todo], dtype=np.int64)
         pick = choose_parts(prob.pupils[todo], costs, left - plan.cost)
         if not pick.any():
             break
-        trial = run(rules_of(rules, parts | {todo[n] for n in np.flatnonzero(pick)}), cvs)
+        want = rules_of(rules, parts | added | {todo[n] for n in np.flatnonzero(pick)})
+        cand = plan.units + sum((part_fix(prob, rules, plan.units, todo[n]) for n in np.flatnonzero(pick)), zero)
+        trial = fit(want, cvs, _start(prob, want, cvs, cand))
         if trial.cost > budget:  # the least cost of the parts together is a hair above the sum: ask for less
             left -= trial.cost - budget
             continue
-        parts |= {todo[n] for n in np.flatnonzero(pick)}
+        added |= {todo[n] for n in np.flatnonzero(pick)}
         plan = trial
+    return plan, added
+
+
+def _within_budget(
+    prob: ImproveProblem, rules: SchoolRules, groups: list[CvGroup], full: _Least, budget: float, run: Callable[..., _Least], *, setup_gap: float
+) -> tuple[_Least, BudgetChoice]:
+    """The plan a budget below the least cost buys (see :mod:`planning.improve.targets`): CV tests, then pupils, then cost.
+
+    The solves that only choose targets stop within :data:`ALONE_GAP` (a plan over the budget is solved again to
+    the caller's gap before targets are given up); the chosen targets are then solved once to the caller's gap,
+    from the last plan. Each solve starts from the cuts of the solves before it (:class:`CutPool`) and, where the
+    last plan with the new parts' fixes meets the new targets, from that plan as its incumbent; a test that
+    passes with no measure costs nothing alone (no solve).
+    """
+    none = rules_of(rules, set())
+    zero = np.zeros(prob.n_vars, dtype=np.int64)
+    loose = max(ALONE_GAP, setup_gap)
+
+    def fit(r: SchoolRules, gs: list[CvGroup], start: GreedyPlan | None = None) -> _Least:
+        """A loose solve, again to the caller's gap when the loose plan is over the budget."""
+        out = run(r, gs, start, gap=loose)
+        return out if out.cost <= budget else run(r, gs, _start(prob, r, gs, out.units))
+
+    # each test alone only ranks the tests and says what one would cost: within ALONE_GAP of its optimum
+    alone = [0 if g.passes(zero) else run(none, [g], gap=loose).cost for g in groups]
+    chosen = choose_cvs(alone, budget)
+    plan = fit(none, [groups[i] for i in chosen])
+    while plan.cost > budget and chosen:  # the tests share measures; rarely they cost more together
+        chosen.remove(max(chosen, key=lambda i: (alone[i], i)))
+        plan = fit(none, [groups[i] for i in chosen])
+    cvs = [groups[i] for i in chosen]
+    parts: set[int] = set()
+    for rounds in (3, 1):  # the money the final solve saves may bring one more round of schools
+        plan, added = _add_parts(prob, rules, cvs, plan, parts, budget=budget, fit=fit, rounds=rounds)
+        parts |= added
+        if not added and rounds == 1:
+            break
+        final = rules_of(rules, parts)
+        plan = run(final, cvs, _start(prob, final, cvs, plan.units))  # the least cost of the chosen targets, to the caller's gap
     u = plan.units
     cv_left = tuple((g.level, g.indicator, alone[n]) for n, g in enumerate(groups) if not g.passes(u))
     parts_left = tuple(
@@ -654,20 +757,27 @@ def solve_improve_core(
     t0 = time.perf_counter()
     rules = school_rules(prob)
     rules, gaps = relax_rules(prob, rules, diagnose(prob, rules))
+    rules, coupled, witness = meet_jointly(prob, rules)
+    gaps = sorted(gaps + coupled, key=lambda g: (g.part, g.kind))
     groups = cv_groups(prob)
     short: list[CvShort] = []
-    greedy: GreedyPlan | None = greedy_plan(prob, rules, groups)
-    if greedy is not None and not greedy.passes:
-        groups, short, _ = lowest_cvs(prob, groups, greedy.schools_units)
-        greedy = None
+    greedy = greedy_plan(prob, rules, groups)
+    start: GreedyPlan | None = greedy
+    if not greedy.passes:
+        groups, short, lowest = lowest_cvs(prob, groups, witness)
+        greedy = greedy_plan(prob, rules, groups)  # the baseline on the targets within reach
+        # its greedy steps can miss a plan that shared limits allow; the CV descent from the witness has one
+        start = greedy if greedy.passes else _start(prob, rules, groups, lowest)
 
-    def run(r: SchoolRules, gs: list[CvGroup], start: GreedyPlan | None = None) -> _Least:
-        return _least_cost(prob, r, gs, limits=limits, relative_gap=relative_gap, backend=backend, tie_break=tie_break, greedy=start)
+    setup = _Setup(limits, relative_gap, backend, tie_break, CutPool())
 
-    best = full = run(rules, groups, greedy)
+    def run(r: SchoolRules, gs: list[CvGroup], start: GreedyPlan | None = None, gap: float | None = None) -> _Least:
+        return _least_cost(prob, r, gs, setup=setup if gap is None else replace(setup, relative_gap=gap), greedy=start)
+
+    best = full = run(rules, groups, start)
     choice = None
     if budget is not None and full.cost > budget:
-        best, choice = _within_budget(prob, rules, groups, full, budget, run)
+        best, choice = _within_budget(prob, rules, groups, full, budget, run, setup_gap=relative_gap)
     gap = (best.cost - best.bound) / best.cost if best.cost > 0 else 0.0
     for line in best.log:
         logger.debug(line)
@@ -678,7 +788,7 @@ def solve_improve_core(
         gap=float(gap),
         status="OPTIMAL" if gap <= 1e-9 else "FEASIBLE",
         lp_bound=best.lp,
-        greedy=full.greedy,
+        greedy=greedy,
         gaps=tuple(gaps),
         cv_short=tuple(short),
         budget=choice,
@@ -744,7 +854,7 @@ def _integer_rounds(
             continue
         u = np.rint(x[: form.n_u]).astype(np.int64)
         bad = [g for g in groups if not g.passes(u)]
-        form.rows += [c for cone in form.cones for c in cone.cuts(np.asarray(x, dtype=np.float64))]
+        form.rows += form.cone_cuts(np.asarray(x, dtype=np.float64))
         for g in bad:
             _add_cut(form, g, u, state.inner)
         if not bad and _exact_ok(prob, groups, u):

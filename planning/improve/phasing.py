@@ -8,7 +8,7 @@ year 2 continues with what is left, the unfinished packages first, and so on. A 
 ``budget_per_year_yuan``, else an even share of the total (a unit larger than that share still
 goes into a year with nothing in it yet); backbone teachers are at most ``backbone_per_year`` a
 year. What fits nowhere goes to the last year, and :func:`overspent` names any year then over
-its ceiling.
+its ceiling (:func:`overtrained`: over the training limit).
 
 A greedy by pupils per yuan is not an exact knapsack per year; it is simple, reproducible and
 puts the schools inspectors count, and the large schools that are cheap to fix, first.
@@ -72,3 +72,15 @@ def overspent(year: NDArray[np.int64], cost: NDArray[np.int64], options: Improve
         return []
     per = np.bincount(year, weights=cost.astype(np.float64), minlength=options.years + 1)
     return [(y, float(per[y] - options.budget_per_year_yuan)) for y in range(1, options.years + 1) if per[y] > options.budget_per_year_yuan + 1e-6]
+
+
+def overtrained(year: NDArray[np.int64], trained: NDArray[np.int64], options: ImproveOptions) -> list[tuple[int, int]]:
+    """``(year, backbone teachers above backbone_per_year)`` of each year over the training limit (none without one).
+
+    The total is within the limit over the plan (a side row of the model); a year can still go over when the
+    money of earlier years ran out before their training places did, and the last year takes what is left.
+    """
+    if options.backbone_per_year is None:
+        return []
+    per = np.bincount(year, weights=trained.astype(np.float64), minlength=options.years + 1)
+    return [(y, int(per[y] - options.backbone_per_year)) for y in range(1, options.years + 1) if per[y] > options.backbone_per_year + 1e-9]

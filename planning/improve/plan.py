@@ -28,7 +28,7 @@ from planning.improve.costs import RESOURCES
 from planning.improve.greedy import GreedyPlan, rule_ok
 from planning.improve.model import ImproveSolution, Status, solve_improve_core
 from planning.improve.options import DEFAULT_OPTIONS, ImproveOptions
-from planning.improve.phasing import overspent, phase_years
+from planning.improve.phasing import overspent, overtrained, phase_years
 from planning.improve.problem import school_rules
 from planning.improve.shortfalls import budget_shortfalls, cv_shortfall, gap_shortfall, unmet_records
 from planning.limits import SolveLimits
@@ -208,6 +208,16 @@ def _verify(sol: ImproveSolution, built: BuiltProblem, cv: pd.DataFrame, schools
         raise RuntimeError(msg)
 
 
+def _training_years(measures: pd.DataFrame, options: ImproveOptions, unmet: list[dict[str, object]], shortfalls: list[Shortfall]) -> None:
+    """Name each year the phasing trains more backbone teachers in than ``backbone_per_year`` (appended in place)."""
+    bb = measures["resource"] == "backbone_teachers"
+    for y, over in overtrained(measures.loc[bb, "year"].to_numpy(np.int64), measures.loc[bb, "quantity"].to_numpy(np.int64), options):
+        unmet.append({"kind": "training_year", "year": int(y), "over": int(over)})
+        shortfalls.append(Shortfall(f"year {y}", int(over), "backbone teachers",
+                                    f"{over} backbone teacher(s) above backbone_per_year ({options.backbone_per_year}) in year {y}: "
+                                    "earlier years' money ran out before their training places; raise budget_per_year_yuan or years"))
+
+
 def plan_improvement(
     schools: pd.DataFrame,
     teachers: pd.DataFrame | None,
@@ -258,6 +268,7 @@ def plan_improvement(
         shortfalls.append(Shortfall(f"year {y}", int(np.ceil(over)), "yuan",
                                     f"the measures that fit no earlier year cost {over:,.0f} yuan above budget_per_year_yuan in the last year"
                                     if y == options.years else f"whole units do not split: {over:,.0f} yuan above budget_per_year_yuan"))
+    _training_years(measures, options, unmet, shortfalls)
     by_resource = measures.groupby("resource")["cost_yuan"].sum()
     metrics = {
         "total_cost_yuan": int(sol.cost),

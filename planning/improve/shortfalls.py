@@ -15,7 +15,7 @@ from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS
 from planning.improve.build import BuiltProblem
 from planning.improve.costs import RESOURCES
-from planning.improve.diagnose import BELOW_85, TRAINING_LIMIT, Gap
+from planning.improve.diagnose import BELOW_85, COUPLED, TRAINING_LIMIT, Gap
 from planning.improve.options import ImproveOptions
 from planning.improve.targets import BudgetChoice, CvShort
 
@@ -38,6 +38,19 @@ WHY = {
 }
 
 
+#: A side limit that binds at a :data:`~planning.improve.diagnose.COUPLED` gap: (words, key of :data:`WHY` in the report).
+LIMIT_WHY = {
+    "hires": ("the cap on hires per school (max_hires_per_school {hires}) is shared by these standards", "hires_cap"),
+    "backbone_candidates": ("too few teachers to train as backbone teachers", "teachers_to_train"),
+    "backbone_per_year": ("the training limit (backbone_per_year {per_year} × {years} years)", "training_limit"),
+}
+
+
+def _coupled_why(gap: Gap, options: ImproveOptions) -> str:
+    words = [LIMIT_WHY[k][0] for k in gap.limits if k in LIMIT_WHY] or ["the caps together"]
+    return "; ".join(words).format(hires=options.max_hires_per_school, per_year=options.backbone_per_year, years=options.years)
+
+
 def _where(built: BuiltProblem, part: int) -> str:
     row = built.parts.iloc[part]
     return f"{row['name']} ({row['school_id']}, {row['level']})"
@@ -52,6 +65,8 @@ def gap_shortfall(gap: Gap, built: BuiltProblem, options: ImproveOptions) -> Sho
         why = WHY.get(res, "the caps")
         if gap.kind == TRAINING_LIMIT:
             why = f"the training limit (backbone_per_year {options.backbone_per_year} × {options.years} years) goes to schools that need fewer"
+        if gap.kind == COUPLED:
+            why = _coupled_why(gap, options)
         if k not in allowed:
             why = "the measure is not allowed ([improve] resources)"
         amount = short * options.unit_quantity(res)
@@ -61,6 +76,8 @@ def gap_shortfall(gap: Gap, built: BuiltProblem, options: ImproveOptions) -> Sho
             more += f" (a site {amount / options.sports_site_share:,.0f} m² larger, or a ground shared off site)"
         what.append(f"{QUALITY_INDICATORS[k]} reaches at most {share:.0%} of its standard ({why}); it would take {more}")
     kind = "below 85 % of a standard" if gap.kind in (BELOW_85, TRAINING_LIMIT) else "more than one standard below 100 %"
+    if gap.kind == COUPLED:
+        kind = "its standards cannot all be met together within limits they share"
     detail = f"{kind}: " + "; ".join(what) + "; every other standard is met in full"
     if len(amounts) == 1:
         return Shortfall(_where(built, gap.part), int(np.ceil(amounts[0] - 1e-9)), UNIT[RESOURCES[gap.indicators[0]]], detail)
@@ -102,9 +119,12 @@ def budget_shortfalls(choice: BudgetChoice, built: BuiltProblem, cv: pd.DataFram
     return out
 
 
-def _why_key(res: str, gap_kind: str, allowed: bool) -> str:
+def _why_key(res: str, gap: Gap, allowed: bool) -> str:
+    gap_kind = gap.kind
     if not allowed:
         return "not_allowed"
+    if gap_kind == COUPLED:
+        return next((LIMIT_WHY[k][1] for k in gap.limits if k in LIMIT_WHY), "caps")
     if gap_kind == TRAINING_LIMIT:
         return "training_limit"
     return {"sports_area_m2": "site", "backbone_teachers": "teachers_to_train"}.get(res, "hires_cap" if "teachers" in res else "caps")
@@ -124,7 +144,7 @@ def unmet_records(sol_gaps: tuple[Gap, ...], cv_short: tuple[CvShort, ...], choi
             amount = float(short * options.unit_quantity(res))
             site += amount / options.sports_site_share if res == "sports_area_m2" else 0.0
             items.append({"indicator": QUALITY_INDICATORS[k], "reached_share": float(share), "resource": res, "amount": amount,
-                          "why": _why_key(res, g.kind, k in allowed)})
+                          "why": _why_key(res, g, k in allowed)})
         out.append({"kind": "school", "school_id": str(row["school_id"]), "name": str(row["name"]), "level": str(row["level"]),
                     "items": items, "site_m2": site})
     out.extend(

@@ -33,6 +33,8 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planning.improve.diagnose import TRAINING_LIMIT, Gap
+from planning.improve.greedy import room
+from planning.improve.highs import quiet_stdout
 from planning.improve.problem import CV_MARGIN, CvGroup, ImproveProblem, SchoolRules, water_fill
 
 #: Most steps of the CV descent (a guard: each step moves one decision to its best amount).
@@ -83,18 +85,6 @@ class BudgetChoice:
     full_cost: int
     cv_left: tuple[tuple[int, int, int], ...]
     parts_left: tuple[tuple[int, int], ...]
-
-
-def room(prob: ImproveProblem, u: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Units each decision may still take: its bound, and every side row with a positive coefficient."""
-    out = (prob.var_ub - u).astype(np.int64)
-    if prob.side.shape[0]:
-        coo = prob.side.tocoo()
-        slack = prob.side_rhs - prob.side @ u
-        pos = coo.data > 0
-        lim = np.floor(slack[coo.row[pos]] / coo.data[pos] + 1e-9).astype(np.int64)
-        np.minimum.at(out, coo.col[pos], lim)
-    return np.maximum(out, 0)
 
 
 def relax_rules(prob: ImproveProblem, rules: SchoolRules, gaps: list[Gap]) -> tuple[SchoolRules, list[Gap]]:
@@ -239,7 +229,8 @@ def choose_parts(pupils: NDArray[np.float64], costs: NDArray[np.int64], budget: 
     a = sp.csr_matrix(costs.astype(np.float64).reshape(1, -1))
     # ties toward fewer yuan: a part's pupils count a hair less the more it costs
     value = pupils - 1e-9 * costs / max(float(costs.max()), 1.0)
-    res = milp(-value, constraints=LinearConstraint(a, -np.inf, float(budget)), integrality=np.ones(n), bounds=Bounds(0, 1))
+    with quiet_stdout():
+        res = milp(-value, constraints=LinearConstraint(a, -np.inf, float(budget)), integrality=np.ones(n), bounds=Bounds(0, 1))
     if res.x is None:
         return costs <= 0
     return np.asarray(np.rint(res.x), dtype=bool)

@@ -59,3 +59,8 @@ def test_site_too_small_worded_for_the_bureau() -> None:
     assert row[0] == "王村小学（小学）"
     assert row[1] == ("生均体育运动场馆面积最多只能达到标准的 67%（校园用地不足），尚差 900 平方米，需增加校园用地约 1,800 平方米"
                       "或与周边共享运动场地；其余指标本方案均已补齐。")
+
+
+def test_year_over_the_training_limit_worded() -> None:
+    rows = istage.unmet_rows({"unmet": [{"kind": "training_year", "year": 2, "over": 1}]}, "zh")
+    assert rows == [("第 2 年", "第 2 年培养骨干教师超出年度名额 1 人（此前年度资金不足）。")]

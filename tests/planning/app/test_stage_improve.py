@@ -113,3 +113,21 @@ def test_budget_below_least_cost_is_shortfalls_and_strict_stops() -> None:
     assert out.shortfalls[0].where == "budget" and len(out.shortfalls) > 1
     with pytest.raises(InfeasibleError, match="cannot bring"):
         STAGE.run(context(params), ImproveParams(budget_yuan=full // 2, strict=True))
+
+
+def test_hires_under_one_cap_is_a_shortfall_and_strict_stops() -> None:
+    # 王村小学 (600 pupils): 2 PE/art teachers of 5.4 (3 hires to 85 %, 4 to 100 %) and 20 above the qualification
+    # of 25.2 (2 hires to 85 %, 6 to 100 %, beyond a cap of 5): each within the cap alone, the rule not (4 + 2 > 5)
+    ctx = context(ImproveParams())
+    t = ctx.inputs.teachers
+    assert t is not None
+    t = t.copy()
+    t.loc[t["teacher_id"].isin([f"C{i}" for i in range(20, 30)]), "above_qualification"] = False
+    ctx.inputs = ctx.inputs.__class__(**{**ctx.inputs.__dict__, "teachers": t})
+    out = STAGE.run(ctx, ImproveParams(max_hires_per_school=5))
+    (short,) = [s for s in out.shortfalls if "王村小学" in s.where]
+    assert "cannot all be met together" in short.detail and "max_hires_per_school 5" in short.detail
+    hires = out.files["measures.csv"]
+    assert hires[(hires["school_id"] == "C") & hires["resource"].str.endswith("teachers")]["quantity"].sum() <= 5
+    with pytest.raises(InfeasibleError, match="cannot bring"):
+        STAGE.run(ctx, ImproveParams(max_hires_per_school=5, strict=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from planning.improve import ImproveOptions
-from planning.improve.phasing import overspent, phase_years
+from planning.improve.phasing import overspent, overtrained, phase_years
 
 
 def test_earliest_years_fix_the_most_pupils_per_yuan():
@@ -30,3 +30,15 @@ def test_training_limit_a_year_and_overspend_named():
     year = phase_years(school, cost, backbone, [(0, -1.0, "A")], options=opts)
     assert year.tolist() == [1, 2, 3, 3]
     assert overspent(year, cost, opts) == [(3, 60_000.0)]
+
+
+def test_year_over_the_training_limit_named():
+    # two trainings (20,000 each), one a year over 2 years, but 10,000 a year: year 1 can pay for neither, so the
+    # last year takes both, one above backbone_per_year (and 30,000 above its money)
+    school = np.zeros(2, dtype=np.int64)
+    cost = np.array([20_000, 20_000])
+    opts = ImproveOptions(years=2, budget_per_year_yuan=10_000, backbone_per_year=1)
+    year = phase_years(school, cost, np.ones(2, dtype=bool), [(0, -1.0, "A")], options=opts)
+    assert year.tolist() == [2, 2]
+    assert overtrained(year, np.ones(2, dtype=np.int64), opts) == [(2, 1)]
+    assert overtrained(year, np.ones(2, dtype=np.int64), ImproveOptions(years=2)) == []
