@@ -26,8 +26,8 @@ deterministic budget is spent or the wall deadline passes:
   knapsack per school (blocks priced out of "exactly one school") raises the
   relaxation's bound where whole blocks cannot fill a school's seats exactly;
   at most :data:`KNAPSACK_SHARE` of the budget, charged per knapsack cell (on
-  the suite's 1,000 x 40 at slack 1.01: uniform 7,417,019 → 7,429,797, above
-  HiGHS's 60 s bound; town 8,235,132 → 8,238,493).
+  the suite's 1,000 x 40 at slack 1.01, given 3 units: uniform 7,417,019 →
+  7,429,058, within 0.01 % of HiGHS's 60 s bound; town 8,235,132 → 8,238,176).
 - **Proof** (:func:`_prove`). With seat prices ``π_j ≥ 0`` (the relaxation's
   duals) the Lagrangian ``L(π) = Σ_i min_j d_i (c_ij + π_j) − Σ_j π_j c_j`` is
   a lower bound, and a pair's reduced cost ``r_ij = d_i (c_ij + π_j) − min_k
