@@ -21,6 +21,13 @@ deterministic budget is spent or the wall deadline passes:
   above the best bound). Seeds are taken in decreasing reduced cost of their
   zones (where the plan departs most from the relaxation); a pass with no
   improvement makes the windows larger.
+- **Knapsack bound** (:mod:`planning.zones.lagrange`, hard seats and no
+  stability cap only). Before the proof, the Lagrangian bound with one 0/1
+  knapsack per school (blocks priced out of "exactly one school") raises the
+  relaxation's bound where whole blocks cannot fill a school's seats exactly;
+  at most :data:`KNAPSACK_SHARE` of the budget, charged per knapsack cell (on
+  the suite's 1,000 x 40 at slack 1.01, given 3 units: uniform 7,417,019 →
+  7,429,058, within 0.01 % of HiGHS's 60 s bound; town 8,235,132 → 8,238,176).
 - **Proof** (:func:`_prove`). With seat prices ``π_j ≥ 0`` (the relaxation's
   duals) the Lagrangian ``L(π) = Σ_i min_j d_i (c_ij + π_j) − Σ_j π_j c_j`` is
   a lower bound, and a pair's reduced cost ``r_ij = d_i (c_ij + π_j) − min_k
@@ -58,7 +65,8 @@ from ortools.sat.python import cp_model
 
 from planning.zones.contiguity import detached_pieces, neighbour_rule
 from planning.zones.instance import BlockGraph, Instance, excess, pair_index, students_at
-from planning.zones.repair import Cut, Repair, solve_sub
+from planning.zones.lagrange import knapsack_bound
+from planning.zones.repair import REPAIR_CANDIDATES, WORK_PER_VARIABLE, Cut, Repair, solve_sub
 from planning.zones.rounding import LocalPairs, seat_prices
 
 logger = logging.getLogger(__name__)
@@ -81,13 +89,16 @@ PROOF_MAX_PAIRS = 150_000
 PROOF_PAIRS_PER_UNIT = 2_500
 #: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
 #: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
-#: 1.6e-5 wall s per pair on the loaded 2-core machine (6.4 s for 20,000 x 300), about 1.3 units
-#: at the 5 wall s per unit ``WORK_PER_SECOND`` allows; 5e-6 leaves a margin. Without it the
-#: largest instances reached the wall cap before the budget.
-FIRST_PLAN_WORK_PER_PAIR = 5e-6
+#: 5-7 CPU microseconds per pair on the suite's uniform and valley instances, 25 on its town
+#: at slack 1.01 (long chains), with a work unit about a CPU second.
+FIRST_PLAN_WORK_PER_PAIR = 8e-6
 #: Wall seconds building the proof model takes per pair, about (in Python): no proof is
 #: started that could not be built before the deadline.
 PROOF_BUILD_S_PER_PAIR = 4e-5
+#: Share of the budget the knapsack bound may take, and its work per knapsack cell (about
+#: 1e8 cells per CPU second, a work unit about a CPU second).
+KNAPSACK_SHARE = 0.1
+WORK_PER_CELL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,9 @@ class Anytime:
         CP-SAT status of the proof (``""`` when it did not run).
     proof_pairs
         Pairs left by reduced-cost fixing (0 when the proof did not run).
+    bound_source
+        Where :attr:`bound` comes from: ``relaxation``, ``knapsack`` (the
+        Lagrangian bound, :mod:`planning.zones.lagrange`) or ``cp-sat`` (the proof).
     """
 
     school: NDArray[np.int64]
@@ -114,6 +128,7 @@ class Anytime:
     improvements: int
     proof_status: str
     proof_pairs: int
+    bound_source: str = "relaxation"
 
 
 def plan_cost(p: Instance, school: NDArray[np.int64], penalty: int | None) -> int:
@@ -188,6 +203,7 @@ class _State:
     bound: float
     windows: int = 0
     improvements: int = 0
+    source: str = "relaxation"
 
 
 def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -207,6 +223,8 @@ def _try_window(
 ) -> bool:
     """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
     p = r.p
+    if not _affordable(r, free, zones):
+        return False
     cuts: list[Cut] = []
     if graph is not None:
         cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
@@ -226,6 +244,20 @@ def _try_window(
     st.school, st.cost = new, cost
     st.improvements += 1
     return True
+
+
+def _affordable(r: Repair, free: NDArray[np.int64], zones: NDArray[np.int64]) -> bool:
+    """Whether a window's model can be built within the budget left (its build is charged per variable).
+
+    Each free block has its cheapest :data:`planning.zones.repair.REPAIR_CANDIDATES`
+    schools and the window's schools as candidates (in reach): on 6,000 x 150 the
+    windows grown to most of the schools built models charged more than the
+    whole budget.
+    """
+    p = r.p
+    degree = p.start[free + 1] - p.start[free]
+    variables = int(np.minimum(degree, REPAIR_CANDIDATES + len(zones)).sum())
+    return WORK_PER_VARIABLE * variables < 0.5 * r.budget.remaining()
 
 
 def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64], new: NDArray[np.int64]) -> bool:
@@ -367,7 +399,8 @@ def _prove(
         cost = plan_cost(p, new, r.overflow_penalty_s)
         if cost < st.cost and excess(p, new, r.max_moved, r.overflow_penalty_s) == 0 and _no_new_pieces(p, graph, st.school, new):
             st.school, st.cost = new, cost
-        st.bound = max(st.bound, math.floor(solver.best_objective_bound))
+        if math.floor(solver.best_objective_bound) > st.bound:
+            st.bound, st.source = math.floor(solver.best_objective_bound), "cp-sat"
     return solver.status_name(status), len(idx)
 
 
@@ -418,8 +451,25 @@ def improve(
             prices = np.minimum(prices, float(r.overflow_penalty_s))
         _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0 - PROOF_SHARE)
         if gap_of(st.cost, st.bound) > tolerance:
+            _knapsack_bound(r, st, prices, price, tolerance)
+        if gap_of(st.cost, st.bound) > tolerance:
             proof, proof_pairs = _prove(r, st, prices, price, graph)
         if gap_of(st.cost, st.bound) > tolerance and not r.budget.exhausted():
             _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0)
     logger.debug("anytime: %d windows, %d kept, proof %s on %d pairs", st.windows, st.improvements, proof, proof_pairs)
-    return Anytime(st.school, st.bound, st.windows, st.improvements, proof, proof_pairs)
+    return Anytime(st.school, st.bound, st.windows, st.improvements, proof, proof_pairs, st.source)
+
+
+def _knapsack_bound(r: Repair, st: _State, prices: NDArray[np.float64], price: int, tolerance: float) -> None:
+    """Raise ``st.bound`` with the Lagrangian knapsack bound (hard seats, no stability cap), its work charged."""
+    if r.overflow_penalty_s is not None or r.max_moved is not None or price or r.budget.exhausted():
+        return
+    cells = min(KNAPSACK_SHARE * r.budget.limit, r.budget.remaining()) / WORK_PER_CELL
+    got = knapsack_bound(
+        r.p, prices, float(st.cost), max_cells=cells, target=st.cost * (1.0 - tolerance), stop=lambda: r.budget.wall_left() <= 0
+    )
+    if r.budget.wall_left() <= 0:
+        r.budget.wall_stops += 1
+    r.budget.spent += WORK_PER_CELL * got.cells
+    if got.bound > st.bound:
+        st.bound, st.source = got.bound, "knapsack"

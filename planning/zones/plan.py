@@ -564,8 +564,29 @@ def _optimal(
     details["work_units"] = round(r.budget.spent, 3)
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
     enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
-    finish = _Finish(bound, penalty, None if graph is None else enclave_ids, details, reasons, r.budget.wall_stops)
+    scored, bound = _scored(p, school, options, bound, level=level, reach=reach)
+    finish = _Finish(bound, scored, None if graph is None else enclave_ids, details, reasons, r.budget.wall_stops)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+def _scored(
+    p: Instance, school: NDArray[np.int64], options: ZoneOptions, bound: float, *, level: str, reach: Reach
+) -> tuple[int | None, float]:
+    """The overflow penalty a plan's objective counts, and the bound to compare it with.
+
+    With hard seats a plan overfilling a school is the capacity fallback (the
+    best whole-block plan found; the caller lists the over-full schools). Its
+    travel alone, against the bound of plans that fit, could read as optimal
+    (gap 0) when it only beats them by breaking the seats: so it is scored like
+    the other fallback, overflow at ``options.overflow_penalty`` per student,
+    against the relaxation that allows overflow at that penalty (a valid bound
+    of that objective).
+    """
+    if options.overflow_penalty_s is not None or not (students_at(p, school) > p.capacity).any():
+        return options.overflow_penalty_s, bound
+    penalty = round(options.overflow_penalty)
+    soft = relax(p, level=level, max_moved=options.max_moved, overflow_penalty_s=penalty, school_township=reach.school_township)
+    return penalty, min(bound, soft.bound)
 
 
 def _enclave_report(
@@ -609,7 +630,7 @@ def _anytime(
             "window_improvements": got.improvements,
             "proof_status": got.proof_status,
             "proof_pairs": got.proof_pairs,
-            "bound_source": "cp-sat" if got.bound > relaxed.bound else "relaxation",
+            "bound_source": got.bound_source if got.bound > relaxed.bound else "relaxation",
         }
     )
     return got.school, max(got.bound, relaxed.bound)
@@ -697,7 +718,8 @@ def _by_site(z: _Zoning, sites: Sites, graph: BlockGraph, options: ZoneOptions) 
         school = attach_greedily(p, school, graph, penalty)
     enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
     enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
-    finish = _Finish(site_plan.bound_s, penalty, enclave_ids, details, reasons, site_plan.wall_stops)
+    scored, bound = _scored(p, school, options, site_plan.bound_s, level=z.level, reach=z.reach)
+    finish = _Finish(bound, scored, enclave_ids, details, reasons, site_plan.wall_stops)
     return _plan(p, school, level=z.level, t0=t0, share=z.reach.lower_grades_share, finish=finish)
 
 
