@@ -343,8 +343,8 @@ def demo_zones() -> tuple[StageOutput, StageOutput]:
         p = ZonesParams(multischool=False, feeder=False, stability_weight=weight)
         scenario = Scenario(
             name="demo", seed=DEMO_SEED, inputs=InputsSection(schools="s.gpkg", blocks="b.gpkg"),
-            # 5 s: the 4 work units 20 s gave before the work rate rose to 0.8 units per second
-            solver=SolverSection(time_limit_s=5, workers=1), network=NetworkSettings(), stages={"zones": p},
+            # 10 s: the 4 work units 20 s gave at the old work rate of 0.2 units per second
+            solver=SolverSection(time_limit_s=10, workers=1), network=NetworkSettings(), stages={"zones": p},
         )
         runs.append(STAGE.run(Context(scenario=scenario, inputs=inputs), p))
     return runs[0], runs[1]
