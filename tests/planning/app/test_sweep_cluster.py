@@ -177,7 +177,7 @@ def test_a_failing_run_is_recorded_the_others_finish_and_a_resumed_sweep_skips_f
     scheduler: str, base: Path, tmp_path: Path
 ) -> None:
     text = base.read_text(encoding="utf-8")
-    for layer in ("blocks.gpkg", "boundary.gpkg", "roads.gpkg", "schools.gpkg", "teachers.csv"):
+    for layer in ("blocks.gpkg", "boundary.gpkg", "roads.gpkg", "schools.gpkg", "teachers.csv", "candidate_sites.csv"):
         text = text.replace(f'"{layer}"', f'"{base.parent / layer}"')
     (tmp_path / "good.toml").write_text(text, encoding="utf-8")
     (tmp_path / "broken.toml").write_text(text.replace("schools.gpkg", "nope.gpkg"), encoding="utf-8")
