@@ -87,6 +87,20 @@ def test_improvement_keeps_whole_zones_whole_and_lowers_travel() -> None:
     assert improved >= 1 and windows >= improved and f.pieces(got) == []
 
 
+def test_improvement_leaves_a_piece_it_cannot_join_as_it_is() -> None:
+    r, g = line([0, 9], 10, [6, 6])
+    # a way round block 7 (6 - 8), so school 1's zone stays whole around it
+    f = Frame.of(sp.csr_array(g.adjacency + sp.coo_array((np.ones(2), ([6, 8], [8, 6])), shape=(10, 10))), g.roots, r.p.connector)
+    school = np.array([0, 0, 1, 1, 1, 1, 1, 0, 1, 1])  # block 7 is a piece of school 0; 2 and 3 are nearer 0
+
+    def cost(s: np.ndarray) -> int:
+        return int(sum(60 + 60 * abs(i - (0 if s[i] == 0 else 9)) for i in range(10)))
+
+    got, _, improved = improve_whole(r, f, school, movable_blocks(r.p, g), cost)
+    assert improved >= 1 and cost(got) < cost(school)
+    assert [(j, pc.tolist()) for j, pc in f.pieces(got)] == [(0, [7])]
+
+
 def test_improvement_starts_with_moves_that_keep_zones_whole() -> None:
     from planning.zones.connect import improve_plan
 
