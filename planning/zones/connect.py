@@ -328,6 +328,8 @@ def solve_window(
 CHAIN_AFTER_FIRST = True
 #: Bordering zones a detached piece is handed to by :func:`chain_pieces` (cheapest first).
 CHAIN_TARGETS = 2
+#: After the chains, shifts, swaps and chain moves keeping zones whole (kept when fewer blocks are detached).
+LOCAL_JOIN = True
 #: A hand-over by chains is kept when it adds at most this many times its price at the seat prices to the travel.
 CHAIN_COST_FACTOR = 3.0
 #: Work charged per pair of the instance for one hand-over by ejection chains (numpy, outside CP-SAT's time).
@@ -348,8 +350,12 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     :func:`planning.zones.rounding.ejection_repair` with moves that keep whole
     zones whole (a block joins a zone it borders and never cuts its own), as
     far as it takes (the room is often several zones away at tight capacity).
-    Kept when every school fits its seats and fewer blocks are detached.
-    Seats hard and no stability cap only. Returns the plan and the pieces joined.
+    Kept when every school fits its seats (or, when it is already above, its
+    load) and fewer blocks are detached. Seats hard and no stability cap only.
+    Then (:data:`LOCAL_JOIN`) shifts, swaps and chain moves that keep zones
+    whole, kept when fewer blocks are detached. Cheap (no CP-SAT; its work is
+    charged): it runs even when the work budget is spent, never past the
+    deadline. Returns the plan and the pieces the chains joined.
     """
     p = r.p
     if r.overflow_penalty_s is not None or r.max_moved is not None:
@@ -358,8 +364,13 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     pinned = np.zeros(len(school), bool)
     pinned[[b for b in r.roots.values() if b >= 0]] = True
     joined = 0
+    # seats: the plan's own load where it is above capacity (no school is to take more than it has)
+    seats = np.maximum(p.capacity, students_at(p, school))
     for j, piece in f.pieces(school):
-        if r.budget.exhausted() or not np.all(school[piece] == j):
+        if r.budget.wall_left() <= 0:
+            r.budget.wall_stops += 1  # cheap (no CP-SAT): it runs past the work budget, never past the deadline
+            break
+        if not np.all(school[piece] == j):
             continue
         left = _detached_blocks(f, school)
         border = piece_border(piece, f.adjacency, f.connector)
@@ -374,13 +385,16 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
         for offer, k in sorted(offers)[:CHAIN_TARGETS]:
             trial = school.copy()
             trial[piece] = k
-            trial, stats = ejection_repair(p, trial, p.capacity, prices, adjacency=f.adjacency, pinned=pinned)
+            trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
             r.budget.spent += CHAIN_WORK_PER_PAIR * len(p.origin)
             # moves that kept zones whole only, and at most CHAIN_COST_FACTOR times what the seat prices say it costs
             dear = _plan_cost(p, trial, None) - here > CHAIN_COST_FACTOR * max(offer - own, 0.0) + need
-            if stats.kept_whole and not dear and (students_at(p, trial) <= p.capacity).all() and _detached_blocks(f, trial) < left:
+            if stats.kept_whole and not dear and (students_at(p, trial) <= seats).all() and _detached_blocks(f, trial) < left:
                 school, joined = trial, joined + 1
                 break
+    if LOCAL_JOIN and f.pieces(school):
+        # shifts and swaps keeping zones whole often join a piece too (a block of it moves to the zone around it)
+        school = _local_whole(r, f, school, movable_blocks(p, BlockGraph(f.adjacency, f.roots)), joining=True)
     logger.debug("chains: %d pieces joined, work %.2f", joined, r.budget.spent)
     return school, joined
 
@@ -577,10 +591,17 @@ def improve_plan(
 LOCAL_FIRST = True
 
 
-def _local_whole(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Shifts, swaps and chain moves that keep whole zones whole (no CP-SAT) while travel falls; seats hard only."""
+def _local_whole(
+    r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], *, joining: bool = False
+) -> NDArray[np.int64]:
+    """Shifts, swaps and chain moves that keep whole zones whole (no CP-SAT) while travel falls; seats hard only.
+
+    Kept when cheaper with no more blocks detached, or (``joining``) with fewer.
+    """
     p = r.p
-    if r.overflow_penalty_s is not None or r.max_moved is not None or r.budget.exhausted(IMPROVE_SHARE):
+    if r.overflow_penalty_s is not None or r.max_moved is not None or r.budget.wall_left() <= 0:
+        return school
+    if not joining and r.budget.exhausted(IMPROVE_SHARE):
         return school
     seats = np.maximum(p.capacity, students_at(p, school))
     before, left = _plan_cost(p, school, None), _detached_blocks(f, school)
@@ -590,7 +611,8 @@ def _local_whole(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArra
     r.budget.spent += 10 * CHAIN_WORK_PER_PAIR * len(p.origin)
     after = _plan_cost(p, got, None)
     logger.debug("local whole: %d -> %d, detached %d -> %d", before, after, left, _detached_blocks(f, got))
-    return got if after < before and _detached_blocks(f, got) <= left else school
+    now = _detached_blocks(f, got)
+    return got if (after < before and now <= left) or (joining and now < left) else school
 
 
 def movable_blocks(p: Instance, graph: BlockGraph) -> NDArray[np.bool_]:
