@@ -330,6 +330,9 @@ CHAIN_AFTER_FIRST = True
 CHAIN_TARGETS = 2
 #: After the chains, shifts, swaps and chain moves keeping zones whole (kept when fewer blocks are detached).
 LOCAL_JOIN = True
+#: Wall seconds per pair of the instance a hand-over by chains or a pass of shifts and swaps may take on a
+#: loaded machine (about 1e-5 quiet): neither is started with less time than that left before the deadline.
+LOCAL_WALL_S_PER_PAIR = 2e-5
 #: A hand-over by chains is kept when it adds at most this many times its price at the seat prices to the travel.
 CHAIN_COST_FACTOR = 3.0
 #: Work charged per pair of the instance for one hand-over by ejection chains (numpy, outside CP-SAT's time).
@@ -367,7 +370,7 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     # seats: the plan's own load where it is above capacity (no school is to take more than it has)
     seats = np.maximum(p.capacity, students_at(p, school))
     for j, piece in f.pieces(school):
-        if r.budget.wall_left() <= 0:
+        if r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
             r.budget.wall_stops += 1  # cheap (no CP-SAT): it runs past the work budget, never past the deadline
             break
         if not np.all(school[piece] == j):
@@ -599,8 +602,8 @@ def _local_whole(
     Kept when cheaper with no more blocks detached, or (``joining``) with fewer.
     """
     p = r.p
-    if r.overflow_penalty_s is not None or r.max_moved is not None or r.budget.wall_left() <= 0:
-        return school
+    if r.overflow_penalty_s is not None or r.max_moved is not None or r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
+        return school  # not started when it could run past the deadline
     if not joining and r.budget.exhausted(IMPROVE_SHARE):
         return school
     seats = np.maximum(p.capacity, students_at(p, school))
