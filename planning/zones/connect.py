@@ -40,9 +40,9 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
-from planning.zones.pieces import connector_components, detached_pieces, neighbours, piece_border
+from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Repair, SubModel, solve_sub
-from planning.zones.rounding import PairTable
+from planning.zones.rounding import PairTable, chain_improve, ejection_repair, local_search, seat_prices
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def detach_penalty(p: PairTable) -> int:
 
 def solve_window(
     r: Repair, f: Frame, school: NDArray[np.int64], free: NDArray[np.int64], *, detached: NDArray[np.bool_],
-    hops: int = 2, joining: bool = True,
+    hops: int = 2, joining: bool = True, per_block: float = CONNECT_TIME_PER_BLOCK,
 ) -> tuple[NDArray[np.int64], int, int] | None:
     """Re-solve the ``free`` blocks with every zone they touch kept whole: the plan, its missing seats and CP-SAT's status.
 
@@ -310,7 +310,7 @@ def solve_window(
             near = np.union1d(near, neighbours(f.adjacency, near))
         extra[i] = {int(k) for k in np.unique(hint[near]).tolist() if k >= 0}
     before = set(np.flatnonzero(detached).tolist()) - set(free.tolist())
-    det = min(CONNECT_TIME_PER_BLOCK * len(free), CONNECT_MAX_TIME)
+    det = min(per_block * len(free), CONNECT_MAX_TIME)
 
     def extend(sm: SubModel) -> None:
         graphs = zone_graphs(f, hint, free, set(sm.x), before)
@@ -322,6 +322,84 @@ def solve_window(
     if got is None or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return got[0], got[2], got[1]
+
+
+#: Pieces the smallest windows left are handed over by ejection chains before the wider windows.
+CHAIN_AFTER_FIRST = True
+#: Bordering zones a detached piece is handed to by :func:`chain_pieces` (cheapest first).
+CHAIN_TARGETS = 2
+#: After the chains, shifts, swaps and chain moves keeping zones whole (kept when fewer blocks are detached).
+LOCAL_JOIN = True
+#: Wall seconds per pair of the instance a hand-over by chains or a pass of shifts and swaps may take on a
+#: loaded machine (about 1e-5 quiet): neither is started with less time than that left before the deadline.
+LOCAL_WALL_S_PER_PAIR = 2e-5
+#: A hand-over by chains is kept when it adds at most this many times its price at the seat prices to the travel.
+CHAIN_COST_FACTOR = 3.0
+#: Work charged per pair of the instance for one hand-over by ejection chains (numpy, outside CP-SAT's time).
+CHAIN_WORK_PER_PAIR = 2e-7
+
+
+def _prices(r: Repair) -> NDArray[np.float64]:
+    """Seat price of each school (the relaxation's; 0 without its flow)."""
+    p = r.p
+    return np.zeros(len(p.capacity)) if r.flow is None else seat_prices(p, r.flow, p.capacity)
+
+
+def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArray[np.int64], int]:
+    """Hand each detached piece whole to a bordering zone and pass the seats it takes on along ejection chains.
+
+    The piece goes to the bordering zone cheapest at the seat prices (then the
+    next); the school's excess is passed on by
+    :func:`planning.zones.rounding.ejection_repair` with moves that keep whole
+    zones whole (a block joins a zone it borders and never cuts its own), as
+    far as it takes (the room is often several zones away at tight capacity).
+    Kept when every school fits its seats (or, when it is already above, its
+    load) and fewer blocks are detached. Seats hard and no stability cap only.
+    Then (:data:`LOCAL_JOIN`) shifts, swaps and chain moves that keep zones
+    whole, kept when fewer blocks are detached. Cheap (no CP-SAT; its work is
+    charged): it runs even when the work budget is spent, never past the
+    deadline. Returns the plan and the pieces the chains joined.
+    """
+    p = r.p
+    if r.overflow_penalty_s is not None or r.max_moved is not None:
+        return school, 0
+    prices = _prices(r)
+    pinned = np.zeros(len(school), bool)
+    pinned[[b for b in r.roots.values() if b >= 0]] = True
+    joined = 0
+    # seats: the plan's own load where it is above capacity (no school is to take more than it has)
+    seats = np.maximum(p.capacity, students_at(p, school))
+    for j, piece in f.pieces(school):
+        if r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
+            r.budget.wall_stops += 1  # cheap (no CP-SAT): it runs past the work budget, never past the deadline
+            break
+        if not np.all(school[piece] == j):
+            continue
+        left = _detached_blocks(f, school)
+        border = piece_border(piece, f.adjacency, f.connector)
+        need = int(p.demand[piece].sum())
+        offers = []
+        for k in sorted(set(school[border].tolist()) - {-1, j}):
+            pair = pairs_to(p, piece, k)
+            if (pair >= 0).all():
+                offers.append((float((p.cost[pair] * p.demand[piece]).sum()) + float(prices[k]) * need, k))
+        here = _plan_cost(p, school, None)
+        own = float((p.cost[pairs_to(p, piece, j)] * p.demand[piece]).sum()) + float(prices[j]) * need
+        for offer, k in sorted(offers)[:CHAIN_TARGETS]:
+            trial = school.copy()
+            trial[piece] = k
+            trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
+            r.budget.spent += CHAIN_WORK_PER_PAIR * len(p.origin)
+            # moves that kept zones whole only, and at most CHAIN_COST_FACTOR times what the seat prices say it costs
+            dear = _plan_cost(p, trial, None) - here > CHAIN_COST_FACTOR * max(offer - own, 0.0) + need
+            if stats.kept_whole and not dear and (students_at(p, trial) <= seats).all() and _detached_blocks(f, trial) < left:
+                school, joined = trial, joined + 1
+                break
+    if LOCAL_JOIN and f.pieces(school):
+        # shifts and swaps keeping zones whole often join a piece too (a block of it moves to the zone around it)
+        school = _local_whole(r, f, school, movable_blocks(p, BlockGraph(f.adjacency, f.roots)), joining=True)
+    logger.debug("chains: %d pieces joined, work %.2f", joined, r.budget.spent)
+    return school, joined
 
 
 def _detached_blocks(f: Frame, school: NDArray[np.int64]) -> int:
@@ -339,6 +417,7 @@ class Joined:
     """
 
     windows: int = 0
+    chained: int = 0
     proven: dict[tuple[int, int], NDArray[np.int64]] = field(default_factory=dict)
 
 
@@ -367,6 +446,10 @@ def connect_pieces(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDAr
             school = _join(r, f, school, piece, rings[ring], movable=movable, out=out, hops=hops)
         if r.budget.exhausted() or not f.pieces(school):
             break
+        if level == 0 and CHAIN_AFTER_FIRST:
+            # what the smallest windows left: hand over by ejection chains (cheap) before the wider windows
+            school, chained = chain_pieces(r, f, school)
+            out.chained += chained
     return school, out
 
 
@@ -395,6 +478,10 @@ def _join(
 
 #: Share of the work budget the improvement of whole zones may spend (the anytime phase gets the rest).
 IMPROVE_SHARE = 0.9
+#: CP-SAT deterministic time of an improvement window per free block (at most :data:`CONNECT_MAX_TIME`).
+IMPROVE_TIME_PER_BLOCK = 0.012
+#: Hops around a free block within which the zones it may join lie (1: the zones it borders).
+IMPROVE_HOPS = 1
 #: Hops from a border between two zones of a group within which its blocks are free.
 IMPROVE_BAND_HOPS = 1
 
@@ -424,10 +511,29 @@ def _group_window(f: Frame, school: NDArray[np.int64], zones: NDArray[np.int64],
     return np.flatnonzero(seen)[: CONNECT_MAX_BLOCKS]
 
 
+#: Improvement windows seeded at the zones with the largest reduced cost first (else in school order).
+IMPROVE_BY_REGRET = True
+
+
+def _zone_order(r: Repair, school: NDArray[np.int64]) -> list[int]:
+    """Schools by the reduced cost their zones carry at the seat prices, largest first: where the plan departs most."""
+    p = r.p
+    n, m = len(school), len(p.capacity)
+    red = (p.cost + _prices(r)[p.dest]) * p.demand[p.origin]
+    cheapest = np.full(n, np.inf)
+    np.minimum.at(cheapest, p.origin, red)
+    own = pair_index(p, np.arange(n), school)
+    ok = own >= 0
+    regret = np.bincount(school[ok], weights=red[own[ok]] - cheapest[ok], minlength=m)
+    return np.lexsort((np.arange(m), -regret)).tolist()
+
+
 def improve_whole(
     r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
 ) -> tuple[NDArray[np.int64], int, int]:
-    """Large-neighbourhood search keeping every zone whole: each school's zone and the zones it borders re-solved.
+    """Large-neighbourhood search keeping whole zones whole: each school's zone and the zones it borders re-solved.
+
+    Pieces still detached stay as they are (no window frees them).
 
     Each window is solved with connectivity enforced (:func:`solve_window`)
     from the plan (a whole, fitting plan is a complete hint) and taken when
@@ -442,21 +548,25 @@ def improve_whole(
     best = cost(school)
     while True:
         found = 0
-        for j in range(m):
+        for j in _zone_order(r, school) if IMPROVE_BY_REGRET else range(m):
             if r.budget.exhausted(IMPROVE_SHARE):
                 return school, windows, improved
             zadj = zone_neighbours(f, school, m)
             zones = np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]]
-            free = _group_window(f, school, zones, movable)
+            detached = np.zeros(len(school), bool)
+            for _, pc in f.pieces(school):
+                detached[pc] = True  # pieces left stay as they are (no window moves them)
+            before = int(detached.sum())
+            free = _group_window(f, school, zones, movable & ~detached)
             if len(free) < 2:
                 continue
-            detached = np.zeros(len(school), bool)
-            before = _detached_blocks(f, school)
-            got = solve_window(r, f, school, free, detached=detached, hops=1, joining=False)
+            got = solve_window(r, f, school, free, detached=detached, hops=IMPROVE_HOPS, joining=False, per_block=IMPROVE_TIME_PER_BLOCK)
             windows += 1
             if got is None or got[1] > 0:
                 continue
             value = cost(got[0])
+            logger.debug("improve: zone %d, %d zones, %d free, status %d, %d -> %d, work %.2f",
+                         j, len(zones), len(free), got[2], best, value, r.budget.spent)
             if value < best and _detached_blocks(f, got[0]) <= before:
                 school, best = got[0], value
                 found += 1
@@ -472,9 +582,40 @@ def improve_plan(
     p = r.p
     f = Frame.of(graph.adjacency, graph.roots, p.connector)
     details["whole_start_objective_s"] = _plan_cost(p, school, r.overflow_penalty_s)
+    if LOCAL_FIRST:
+        school = _local_whole(r, f, school, movable_blocks(p, graph))
+        details["whole_local_objective_s"] = _plan_cost(p, school, r.overflow_penalty_s)
     school, windows, improved = improve_whole(r, f, school, movable_blocks(p, graph), lambda s: _plan_cost(p, s, r.overflow_penalty_s))
     details.update({"whole_windows": windows, "whole_improvements": improved})
     return school
+
+
+#: Shifts, swaps and chain moves keeping zones whole before the windows of :func:`improve_plan`.
+LOCAL_FIRST = True
+
+
+def _local_whole(
+    r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], *, joining: bool = False
+) -> NDArray[np.int64]:
+    """Shifts, swaps and chain moves that keep whole zones whole (no CP-SAT) while travel falls; seats hard only.
+
+    Kept when cheaper with no more blocks detached, or (``joining``) with fewer.
+    """
+    p = r.p
+    if r.overflow_penalty_s is not None or r.max_moved is not None or r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
+        return school  # not started when it could run past the deadline
+    if not joining and r.budget.exhausted(IMPROVE_SHARE):
+        return school
+    seats = np.maximum(p.capacity, students_at(p, school))
+    before, left = _plan_cost(p, school, None), _detached_blocks(f, school)
+    got, _, _ = local_search(p, school, seats, adjacency=f.adjacency, movable=movable)
+    got, _, _ = chain_improve(p, got, seats, _prices(r), adjacency=f.adjacency, pinned=~movable & (school >= 0), max_passes=2)
+    got, _, _ = local_search(p, got, seats, adjacency=f.adjacency, movable=movable)
+    r.budget.spent += 10 * CHAIN_WORK_PER_PAIR * len(p.origin)
+    after = _plan_cost(p, got, None)
+    logger.debug("local whole: %d -> %d, detached %d -> %d", before, after, left, _detached_blocks(f, got))
+    now = _detached_blocks(f, got)
+    return got if (after < before and now <= left) or (joining and now < left) else school
 
 
 def movable_blocks(p: Instance, graph: BlockGraph) -> NDArray[np.bool_]:

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 from scipy.sparse.csgraph import connected_components
 
-from planning.zones.connect import Frame, connect_pieces, movable_blocks
+from planning.zones.connect import Frame, chain_pieces, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Cut, Repair, solve_sub
@@ -342,6 +342,8 @@ CONTIGUITY_WINDOW_TIME = 0.05
 CONTIGUITY_WINDOW_MAX_TIME = 0.3
 #: Solves of one window with the lazy cuts of the pieces it left detached.
 CONTIGUITY_WINDOW_RESOLVES = 5
+#: Hand pieces over by ejection chains before the windows (:func:`planning.zones.connect.chain_pieces`).
+CHAIN_PIECES = True
 #: Windows of the contiguity pass (per pass) before plan.py stops repeating it.
 MAX_CONTIGUITY_ROUNDS = 30
 
@@ -624,8 +626,13 @@ def make_contiguous(
     if r.max_moved is None:
         # cheap chains of moves first (no solver), the exact windows take the rest
         details["swapped_pieces"] = int(details.get("swapped_pieces", 0)) + _swap_pieces(mm, school)  # in place
-    school, joined = connect_pieces(r, Frame.of(graph.adjacency, graph.roots, ~has), school, movable_blocks(p, graph))
+    frame = Frame.of(graph.adjacency, graph.roots, ~has)
+    if CHAIN_PIECES:
+        school, chained = chain_pieces(r, frame, school)
+        details["chained_pieces"] = int(details.get("chained_pieces", 0)) + chained
+    school, joined = connect_pieces(r, frame, school, movable_blocks(p, graph))
     details["connect_windows"] = int(details.get("connect_windows", 0)) + joined.windows
+    details["chained_pieces"] = int(details.get("chained_pieces", 0)) + joined.chained
     return school, joined.windows, mm.pieces(school)
 
 

@@ -554,8 +554,9 @@ def _optimal(
             enclaves = left
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["first_plan_work_units"] = round(r.budget.spent, 3)
-    if graph is not None and options.anytime and not enclaves and excess(p, school, max_moved, penalty) == 0:
-        school = improve_plan(r, school, graph, details)  # whole zones kept whole (exact connectivity)
+    if graph is not None and options.anytime and excess(p, school, max_moved, penalty) == 0:
+        school = improve_plan(r, school, graph, details)  # whole zones kept whole (exact connectivity), pieces left as they are
+        enclaves = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
     bound = relaxed.bound
     if options.anytime and excess(p, school, max_moved, penalty) == 0:
         school, bound = _anytime(r, school, relaxed, graph, options, details)

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from geo.travel import TravelMatrix
-from planning.zones.connect import Frame, connect_pieces, improve_whole, movable_blocks, solve_window
+from planning.zones.connect import Frame, chain_pieces, connect_pieces, improve_whole, movable_blocks, solve_window
 from planning.zones.instance import BlockGraph, Reach, prepare
 from planning.zones.repair import Repair, WorkBudget
 
@@ -50,6 +50,17 @@ def test_a_piece_in_a_full_zone_joins_by_a_chain_of_moves() -> None:
     assert f.pieces(got) == [] and joined.windows >= 1 and not joined.proven
 
 
+def test_a_piece_joins_by_an_ejection_chain_over_three_zones_without_a_solver() -> None:
+    # A = {0, 1, 2, 10}: block 10 is cut off between C and D, every school full. The piece goes to C,
+    # C passes block 7 to B, B passes block 3 to A (which has the piece's seat): three moves, no CP-SAT.
+    r, g = line([0, 4, 8, 12], 13, [4, 4, 3, 2])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    school = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 0, 3, 3])
+    got, joined = chain_pieces(r, f, school)
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3]
+    assert joined == 1 and f.pieces(got) == [] and r.budget.spent < 0.1
+
+
 def test_the_window_keeps_zones_whole_and_the_seats() -> None:
     # every block wants school 0 (cheapest), but 0 holds 3: a plan of whole zones in seats is the only answer
     r, g = line([0, 5], 8, [3, 5], demand=[1, 1, 1, 1, 1, 1, 1, 1])
@@ -74,6 +85,32 @@ def test_improvement_keeps_whole_zones_whole_and_lowers_travel() -> None:
     got, windows, improved = improve_whole(r, f, school, movable_blocks(r.p, g), cost)
     assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
     assert improved >= 1 and windows >= improved and f.pieces(got) == []
+
+
+def test_improvement_leaves_a_piece_it_cannot_join_as_it_is() -> None:
+    r, g = line([0, 9], 10, [6, 6])
+    # a way round block 7 (6 - 8), so school 1's zone stays whole around it
+    f = Frame.of(sp.csr_array(g.adjacency + sp.coo_array((np.ones(2), ([6, 8], [8, 6])), shape=(10, 10))), g.roots, r.p.connector)
+    school = np.array([0, 0, 1, 1, 1, 1, 1, 0, 1, 1])  # block 7 is a piece of school 0; 2 and 3 are nearer 0
+
+    def cost(s: np.ndarray) -> int:
+        return int(sum(60 + 60 * abs(i - (0 if s[i] == 0 else 9)) for i in range(10)))
+
+    got, _, improved = improve_whole(r, f, school, movable_blocks(r.p, g), cost)
+    assert improved >= 1 and cost(got) < cost(school)
+    assert [(j, pc.tolist()) for j, pc in f.pieces(got)] == [(0, [7])]
+
+
+def test_improvement_starts_with_moves_that_keep_zones_whole() -> None:
+    from planning.zones.connect import improve_plan
+
+    r, g = line([0, 7], 8, [4, 6])
+    school = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    details: dict[str, float | int | str] = {}
+    got = improve_plan(r, school, g, details)
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    # the shifts found it before any CP-SAT window
+    assert details["whole_local_objective_s"] < details["whole_start_objective_s"] and details["whole_improvements"] == 0
 
 
 def test_an_enclave_walled_off_from_its_only_school_is_proven() -> None:
