@@ -64,11 +64,10 @@ REFINE_SETS = 3
 #: (the bound's fixed work, the neighbourhood search, CP-SAT) takes about ``time_limit_s`` on a quiet
 #: 2-core machine (CP-SAT's deterministic second costs ~2 CPU s here, models built in Python included).
 WORK_PER_SECOND = 0.3
-#: Shares of the work: the search on the open set (:mod:`~planning.layout.sites`) at most
-#: :data:`SITES_SHARE`; of what it leaves, :data:`LNS_SHARE` for the neighbourhood search and the
-#: rest for the final CP-SAT solve of the whole model.
-SITES_SHARE = 0.6
-LNS_SHARE = 0.6
+#: Shares of the work: the neighbourhood search, then the search on the open set
+#: (:mod:`~planning.layout.sites`) at most; the rest (at least 0.2) for the final CP-SAT solve.
+LNS_SHARE = 0.4
+SITES_SHARE = 0.4
 #: The wall-clock safety net: the search stops after this many times ``time_limit_s`` whatever the
 #: work done (a loaded machine), and the result says so (``wall_stopped``).
 WALL_SLACK = 10.0
@@ -298,11 +297,10 @@ def locate(
     if assign is None or value - bound > 1e-9 * max(1.0, abs(value)):
         left = work
         if assign is not None and inst.allowed.sum() > SMALL_PAIRS:
+            assign, walled = large_neighbourhood(inst, assign, LNS_SHARE * work, seed, deadline)
             assign, used = search_sites(inst, assign, evaluate(relax.u, inst)[3], SITES_SHARE * work, seed)
-            left -= used
-            assign, walled = large_neighbourhood(inst, assign, LNS_SHARE * left, seed, deadline)
             value = total_cost(inst, assign)
-            left *= 1.0 - LNS_SHARE
+            left -= LNS_SHARE * work + used
         pairs, full = _pairs(inst, assign)
         cp = solve_cpsat(inst, pairs, assign, left, seed, safety_s=deadline - time.perf_counter())
         walled = walled or cp.wall_stopped
