@@ -18,7 +18,8 @@ assigned greedily, the best :data:`REFINE_SETS` of them again from the transport
 (:mod:`~planning.layout.lagrange`, :mod:`~planning.layout.heuristic`); site moves on the best
 plan; close / open / swap moves on its open set ranked by the sites' Lagrangian values at the best
 multipliers, where a set too tight for the LP's rounding gets CP-SAT on its assignment
-(:mod:`~planning.layout.sites`); a neighbourhood search re-solving a few neighbouring sites and their units with CP-SAT
+(:mod:`~planning.layout.sites`, up to :data:`FULL_PAIRS_MAX` pairs); a neighbourhood search
+re-solving a few neighbouring sites and their units with CP-SAT
 (:mod:`~planning.layout.lns`); CP-SAT on the model warm-started from the result
 (:mod:`~planning.layout.cpsat`; every allowed pair up to :data:`FULL_PAIRS_MAX` pairs, else each
 unit's :data:`NEAREST_SITES` cheapest sites and its current one). The bound is the larger of the
@@ -64,8 +65,8 @@ REFINE_SETS = 3
 #: (the bound's fixed work, the neighbourhood search, CP-SAT) takes about ``time_limit_s`` on a quiet
 #: 2-core machine (CP-SAT's deterministic second costs ~2 CPU s here, models built in Python included).
 WORK_PER_SECOND = 0.3
-#: Shares of the work: the neighbourhood search, then the search on the open set
-#: (:mod:`~planning.layout.sites`) at most; the rest (at least 0.2) for the final CP-SAT solve.
+#: Shares of the work: the search on the open set (:mod:`~planning.layout.sites`) at most, then
+#: the neighbourhood search; the rest (at least 0.2) for the final CP-SAT solve.
 #: Above :data:`FULL_PAIRS_MAX` pairs the open-set search is left out (on 100 × 1,000 it found
 #: nothing in 13 s of CPU): the neighbourhood search gets :data:`LARGE_LNS_SHARE`, CP-SAT the rest.
 LNS_SHARE = 0.4
@@ -302,10 +303,10 @@ def locate(
         if assign is not None and inst.allowed.sum() > SMALL_PAIRS:
             whole = inst.allowed.sum() <= FULL_PAIRS_MAX
             lns = LNS_SHARE if whole else LARGE_LNS_SHARE
-            assign, walled = large_neighbourhood(inst, assign, lns * work, seed, deadline)
             used = 0.0
             if whole:
                 assign, used = search_sites(inst, assign, evaluate(relax.u, inst)[3], SITES_SHARE * work, seed)
+            assign, walled = large_neighbourhood(inst, assign, lns * work, seed, deadline)
             value = total_cost(inst, assign)
             left -= lns * work + used
         pairs, full = _pairs(inst, assign)
