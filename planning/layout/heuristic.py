@@ -76,12 +76,8 @@ LP_SITES = 12
 GAP_TIME_S = 0.1
 
 
-def assign_transport(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
-    """A single-source assignment rounded from the transportation LP (units may split in the LP).
-
-    The LP's optimum has at most as many split units as open sites; whole units keep their site,
-    split ones (largest first) go to the cheapest site with room. ``None`` when one finds none.
-    """
+def transport(inst: Instance, open_mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.bool_], float] | None:
+    """The transportation LP over each unit's :data:`LP_SITES` cheapest open sites: each unit's largest share, those pairs, the LP's cost."""
     n, m = inst.cost.shape
     ok = inst.allowed & open_mask[None, :] & (inst.demand[:, None] <= inst.capacity[None, :])
     c = np.where(ok, inst.cost, np.inf)
@@ -99,14 +95,40 @@ def assign_transport(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np
         return None
     share = np.zeros((n, m))
     share[ii, jj] = res.x
-    start = np.argmax(share, axis=1).astype(np.int64)
+    pairs = np.zeros((n, m), dtype=bool)
+    pairs[ii, jj] = True
+    return np.argmax(share, axis=1).astype(np.int64), pairs, float(res.fun)
+
+
+def assign_transport(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
+    """A single-source assignment rounded from the transportation LP (units may split in the LP).
+
+    The LP's optimum has at most as many split units as open sites; whole units keep their site,
+    split ones (largest first) go to the cheapest site with room. ``None`` when one finds none.
+    """
+    lp = transport(inst, open_mask)
+    if lp is None:
+        return None
+    start, pairs, _ = lp
     got = repair(inst, start, open_mask)
     if got is not None:
         return got
-    pairs = np.zeros((n, m), dtype=bool)
-    pairs[ii, jj] = True
     cp = solve_cpsat(inst, pairs, start, GAP_TIME_S, 0)
     return cp.assign
+
+
+def assign_hard(inst: Instance, open_mask: NDArray[np.bool_], time_s: float, seed: int) -> tuple[NDArray[np.int64] | None, float]:
+    """A single-source assignment for open sites that barely hold the demand: (plan or ``None``, deterministic seconds used).
+
+    The generalised assignment problem the LP's rounding cannot solve when capacity is tight:
+    CP-SAT over the LP's pairs, hinted with each unit's largest share, for ``time_s``
+    deterministic seconds (:func:`assign_transport` gives it :data:`GAP_TIME_S`).
+    """
+    lp = transport(inst, open_mask)
+    if lp is None:
+        return None, 0.0
+    cp = solve_cpsat(inst, lp[1], lp[0], time_s, seed)
+    return cp.assign, cp.det_time
 
 
 def repair(inst: Instance, assign: NDArray[np.int64], open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:

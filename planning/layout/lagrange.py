@@ -104,16 +104,16 @@ def _knapsacks(red: NDArray[np.float64], inst: Instance, exact: bool) -> tuple[N
         return lp_val, lp_x
     neg = (red < 0) & inst.allowed & (inst.demand[:, None] <= inst.capacity[None, :])
     caps = inst.capacity.astype(np.int64)
-    cells = int((neg.sum(axis=0) * (caps + 1)).sum())
+    weight = inst.demand.astype(np.int64)
+    # where the items all fit, the LP solution takes every one: already integral, no DP
+    tight = (weight @ neg) > caps
+    cells = int((neg[:, tight].sum(axis=0) * (caps[tight] + 1)).sum())
     if cells > DP_CELLS_MAX:
         return lp_val, lp_x
     val = lp_val.copy()
     x = lp_x.copy()
-    weight = inst.demand.astype(np.int64)
-    for j in range(red.shape[1]):
+    for j in np.flatnonzero(tight):
         items = np.flatnonzero(neg[:, j])
-        if len(items) == 0 or weight[items].sum() <= caps[j]:
-            continue  # the LP solution takes every item: already integral
         v, chosen = _dp_knapsack(red[items, j], weight[items], int(caps[j]))
         val[j] = v
         x[:, j] = 0.0
@@ -217,12 +217,13 @@ def subgradient(
     u = initial_multipliers(inst)
     best = Relaxation(-np.inf, u.copy(), 0)
     step, stall = STEP_START, 0
+    exact_from = EXACT_FROM * iterations
     ub = np.inf
     for it in range(iterations):
-        lval, y, g, value = evaluate(u, inst, exact=it >= EXACT_FROM * iterations)
+        lval, y, g, value = evaluate(u, inst, exact=it >= exact_from)
         if not np.isfinite(best.bound) or lval > best.bound + 1e-9 * max(1.0, abs(best.bound)):
             best, stall = Relaxation(lval, u.copy(), it + 1), 0
-        elif it == int(EXACT_FROM * iterations) + 1:
+        elif it == int(exact_from) + 1:
             stall = 0  # the exact knapsacks start from the LP's best multipliers
         else:
             stall += 1

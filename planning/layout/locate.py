@@ -16,7 +16,10 @@ each unit's largest allowed site, the ``p`` largest sites); a Lagrangian bound (
 relaxed: a knapsack per site, whole sites under the cover row) whose iterations' site sets are
 assigned greedily, the best :data:`REFINE_SETS` of them again from the transportation LP
 (:mod:`~planning.layout.lagrange`, :mod:`~planning.layout.heuristic`); site moves on the best
-plan; a neighbourhood search re-solving a few neighbouring sites and their units with CP-SAT
+plan; close / open / swap moves on its open set ranked by the sites' Lagrangian values at the best
+multipliers, where a set too tight for the LP's rounding gets CP-SAT on its assignment
+(:mod:`~planning.layout.sites`, up to :data:`FULL_PAIRS_MAX` pairs); a neighbourhood search
+re-solving a few neighbouring sites and their units with CP-SAT
 (:mod:`~planning.layout.lns`); CP-SAT on the model warm-started from the result
 (:mod:`~planning.layout.cpsat`; every allowed pair up to :data:`FULL_PAIRS_MAX` pairs, else each
 unit's :data:`NEAREST_SITES` cheapest sites and its current one). The bound is the larger of the
@@ -40,8 +43,9 @@ from numpy.typing import ArrayLike, NDArray
 from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
 from planning.layout.cpsat import solve_cpsat
 from planning.layout.heuristic import from_sites, improve_sites, total_cost
-from planning.layout.lagrange import Instance, subgradient
+from planning.layout.lagrange import Instance, Relaxation, evaluate, subgradient
 from planning.layout.lns import large_neighbourhood
+from planning.layout.sites import search_sites
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +65,13 @@ REFINE_SETS = 3
 #: (the bound's fixed work, the neighbourhood search, CP-SAT) takes about ``time_limit_s`` on a quiet
 #: 2-core machine (CP-SAT's deterministic second costs ~2 CPU s here, models built in Python included).
 WORK_PER_SECOND = 0.3
-#: Shares of the work for the neighbourhood search and the final CP-SAT solve of the whole model.
-LNS_SHARE = 0.6
-CPSAT_SHARE = 0.4
+#: Shares of the work: the search on the open set (:mod:`~planning.layout.sites`) at most, then
+#: the neighbourhood search; the rest (at least 0.2) for the final CP-SAT solve.
+#: Above :data:`FULL_PAIRS_MAX` pairs the open-set search is left out (on 100 × 1,000 it found
+#: nothing in 13 s of CPU): the neighbourhood search gets :data:`LARGE_LNS_SHARE`, CP-SAT the rest.
+LNS_SHARE = 0.4
+SITES_SHARE = 0.4
+LARGE_LNS_SHARE = 0.6
 #: The wall-clock safety net: the search stops after this many times ``time_limit_s`` whatever the
 #: work done (a loaded machine), and the result says so (``wall_stopped``).
 WALL_SLACK = 10.0
@@ -172,8 +180,8 @@ def _instance(c: NDArray[np.float64], d: NDArray[np.float64], s: NDArray[np.floa
     return Instance(np.where(allowed, c, big), allowed, d, np.floor(s + 1e-9) if integral else s, f, max_open, integral)
 
 
-def _heuristic_plan(inst: Instance) -> tuple[NDArray[np.int64] | None, float, float]:
-    """The Lagrangian bound and the best plan its iterations lead to: (assign, objective, bound).
+def _heuristic_plan(inst: Instance) -> tuple[NDArray[np.int64] | None, float, Relaxation]:
+    """The Lagrangian bound and the best plan its iterations lead to: (assign, objective, relaxation).
 
     During the iterations each new site set is assigned greedily (fast); the :data:`REFINE_SETS`
     best sets are then assigned again from the transportation LP (slower, better), and the best
@@ -197,7 +205,7 @@ def _heuristic_plan(inst: Instance) -> tuple[NDArray[np.int64] | None, float, fl
     if not found:
         upper(np.ones(len(inst.capacity)), np.zeros(len(inst.capacity)))
     if not found:
-        return None, math.inf, relax.bound
+        return None, math.inf, relax
     found.sort(key=lambda t: (t[0], t[1]))
     best_value, _, best = found[0]
     for _, _, assign in found[:REFINE_SETS]:
@@ -207,7 +215,7 @@ def _heuristic_plan(inst: Instance) -> tuple[NDArray[np.int64] | None, float, fl
         if got is not None and got[1] < best_value:
             best, best_value = got
     best, best_value = improve_sites(inst, best)
-    return best, best_value, relax.bound
+    return best, best_value, relax
 
 
 def _pairs(inst: Instance, assign: NDArray[np.int64] | None) -> tuple[NDArray[np.bool_], bool]:
@@ -287,15 +295,22 @@ def locate(
     offset = -float(f[ex].sum())
     deadline = time.perf_counter() + WALL_SLACK * time_limit_s
     work = WORK_PER_SECOND * time_limit_s
-    assign, value, bound = _heuristic_plan(inst)
+    assign, value, relax = _heuristic_plan(inst)
+    bound = relax.bound
     status, walled = "FEASIBLE", False
     if assign is None or value - bound > 1e-9 * max(1.0, abs(value)):
+        left = work
         if assign is not None and inst.allowed.sum() > SMALL_PAIRS:
-            assign, walled = large_neighbourhood(inst, assign, LNS_SHARE * work, seed, deadline)
+            whole = inst.allowed.sum() <= FULL_PAIRS_MAX
+            lns = LNS_SHARE if whole else LARGE_LNS_SHARE
+            used = 0.0
+            if whole:
+                assign, used = search_sites(inst, assign, evaluate(relax.u, inst)[3], SITES_SHARE * work, seed)
+            assign, walled = large_neighbourhood(inst, assign, lns * work, seed, deadline)
             value = total_cost(inst, assign)
+            left -= lns * work + used
         pairs, full = _pairs(inst, assign)
-        share = 1.0 if inst.allowed.sum() <= SMALL_PAIRS else CPSAT_SHARE
-        cp = solve_cpsat(inst, pairs, assign, share * work, seed, safety_s=deadline - time.perf_counter())
+        cp = solve_cpsat(inst, pairs, assign, left, seed, safety_s=deadline - time.perf_counter())
         walled = walled or cp.wall_stopped
         log.debug("CP-SAT %s, bound %.6g, heuristic %.6g, Lagrangian bound %.6g", cp.status, cp.bound, value, bound)
         if cp.assign is not None and total_cost(inst, cp.assign) < value:

@@ -6,8 +6,9 @@ import itertools
 
 import numpy as np
 
-from planning.layout.heuristic import assign_transport, from_sites, total_cost
+from planning.layout.heuristic import assign_hard, assign_transport, from_sites, total_cost
 from planning.layout.lagrange import Instance, _cover_dp, choose_sites
+from planning.layout.sites import search_sites
 
 
 def instance(cost: list[list[float]], demand: list[float], capacity: list[float], open_cost: list[float]) -> Instance:
@@ -49,3 +50,24 @@ def test_lp_rounding_finds_the_packing_the_greedy_order_misses() -> None:
     assert np.all(np.bincount(assign, weights=inst.demand, minlength=2) <= inst.capacity)
     got = from_sites(inst, both, exact=True)
     assert got is not None and got[1] == 18.0 and total_cost(inst, got[0]) == 18.0
+
+
+def test_site_search_swaps_a_site_that_neither_closes_nor_opens_alone() -> None:
+    # one unit of 10 at site 0 (open cost 10); site 1 holds it too for 1: closing 0 alone strands
+    # the unit, opening 1 alone moves nothing (no saving on assignment), the swap saves 9
+    inst = instance([[0, 0]], [10], [10, 10], [10, 1])
+    got, used = search_sites(inst, np.array([0]), np.array([10.0, 1.0]), budget_s=1.0)
+    assert got.tolist() == [1] and total_cost(inst, got) == 1.0 and 0 < used <= 1.0
+
+
+def test_site_search_stops_at_its_budget() -> None:
+    inst = instance([[0, 0]], [10], [10, 10], [10, 1])
+    got, used = search_sites(inst, np.array([0]), np.array([10.0, 1.0]), budget_s=0.0)
+    assert got.tolist() == [0] and used == 0.0
+
+
+def test_hard_assignment_packs_a_tight_set() -> None:
+    # the packing of the LP-rounding toy, by CP-SAT on the LP's pairs: every place used, cost 18
+    inst = instance([[0, 9], [1, 9], [9, 0], [9, 1]], [3, 3, 2, 2], [5, 5], [0, 0])
+    got, used = assign_hard(inst, np.array([True, True]), 1.0, 0)
+    assert got is not None and total_cost(inst, got) == 18.0 and used <= 1.0 + 1e-6
