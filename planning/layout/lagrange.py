@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from planning.knapsack import min_knapsack
+
 #: Largest DP table (items × capacity cells, summed over sites) solved exactly per iteration;
 #: above it the knapsacks take their LP relaxation. About 20 ms of numpy work.
 DP_CELLS_MAX = 3_000_000
@@ -75,28 +77,6 @@ def _lp_knapsacks(red: NDArray[np.float64], inst: Instance) -> tuple[NDArray[np.
     return (x * np.where(neg, red, 0.0)).sum(axis=0), x
 
 
-def _dp_knapsack(profit: NDArray[np.float64], weight: NDArray[np.int64], cap: int) -> tuple[float, NDArray[np.bool_]]:
-    """Exact 0-1 knapsack minimising ``Σ profit`` (all negative) within ``cap``: value and chosen items."""
-    best = np.zeros(cap + 1)
-    took = np.zeros((len(profit), cap + 1), dtype=bool)
-    for k, (p, w) in enumerate(zip(profit, weight)):
-        if w == 0:
-            best = best + p
-            took[k, :] = True
-            continue
-        cand = best[: cap + 1 - w] + p
-        better = cand < best[w:]
-        took[k, w:] = better
-        best[w:] = np.where(better, cand, best[w:])
-    chosen = np.zeros(len(profit), dtype=bool)
-    c = cap
-    for k in range(len(profit) - 1, -1, -1):
-        if took[k, c]:
-            chosen[k] = True
-            c -= int(weight[k])
-    return float(best[cap]), chosen
-
-
 def _knapsacks(red: NDArray[np.float64], inst: Instance, exact: bool) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Knapsack value per site and solution ``x``: exact when asked and the DP tables are small, else the LP."""
     lp_val, lp_x = _lp_knapsacks(red, inst)
@@ -114,7 +94,7 @@ def _knapsacks(red: NDArray[np.float64], inst: Instance, exact: bool) -> tuple[N
     x = lp_x.copy()
     for j in np.flatnonzero(tight):
         items = np.flatnonzero(neg[:, j])
-        v, chosen = _dp_knapsack(red[items, j], weight[items], int(caps[j]))
+        v, chosen = min_knapsack(red[items, j], weight[items], int(caps[j]))
         val[j] = v
         x[:, j] = 0.0
         x[items[chosen], j] = 1.0

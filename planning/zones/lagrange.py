@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from planning.knapsack import min_knapsack
 from planning.zones.instance import Instance
 
 #: Subgradient steps at most, and the stall after which the step size halves.
@@ -62,22 +63,8 @@ def _knapsack(weight: NDArray[np.int64], cost: NDArray[np.float64], seats: int) 
         return float(cost.sum()), np.ones(len(weight), bool), 0
     if need <= seats:
         return _cover(weight, cost, need)
-    best = np.zeros(seats + 1)  # cheapest cost within each number of seats
-    took = np.zeros((len(weight), seats + 1), bool)
-    for k, (w, c) in enumerate(zip(weight.tolist(), cost.tolist(), strict=True)):
-        if w > seats:
-            continue
-        cand = best[: seats + 1 - w] + c
-        better = cand < best[w:]
-        best[w:] = np.where(better, cand, best[w:])
-        took[k, w:] = better
-    take = np.zeros(len(weight), bool)
-    room = seats
-    for k in range(len(weight) - 1, -1, -1):
-        if took[k, room]:
-            take[k] = True
-            room -= int(weight[k])
-    return float(best[seats]), take, len(weight) * (seats + 1)
+    value, take = min_knapsack(cost, weight, seats)
+    return value, take, len(weight) * (seats + 1)
 
 
 def _cover(weight: NDArray[np.int64], cost: NDArray[np.float64], need: int) -> tuple[float, NDArray[np.bool_], int]:
