@@ -90,10 +90,11 @@ Every output is sorted by id.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,7 +104,7 @@ from numpy.typing import NDArray
 
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
-from planning.zones.anytime import improve, plan_cost
+from planning.zones.anytime import FIRST_PLAN_WORK_PER_PAIR, improve, plan_cost
 from planning.zones.connect import improve_plan
 from planning.zones.contiguity import (
     MAX_CONTIGUITY_ROUNDS,
@@ -112,6 +113,7 @@ from planning.zones.contiguity import (
     make_contiguous,
     why_detached,
 )
+from planning.zones.fallback import WORK_PER_EVAL, overflow_search
 from planning.zones.instance import (
     BlockGraph,
     Instance,
@@ -153,6 +155,11 @@ MAX_MENDS = 4
 #: call under way stops at the deadline but may first finish loading its model. (The
 #: first plan itself, seconds even on 20,000 blocks, is always made.)
 WALL_MARGIN_S = 1.0
+#: Share of the work budget left after the first plan's rounding that its contiguity pass may
+#: spend when overflow is allowed (capacity fallback): the rest is for the anytime windows,
+#: which weigh the overflow a piece's hand-over adds against the piece (the contiguity windows
+#: hand pieces over at any overflow, and on the demo county 610116 took the whole budget).
+MEND_SHARE_SOFT = 0.5
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 
@@ -534,7 +541,10 @@ def _optimal(
     school, rounded, free_total = st.school, False, 0
     if graph is not None:
         school = _whole_zones_first(p, st, graph, penalty)
-    if len(st.split) or (loads(st.local, school, len(p.capacity)) > st.room).any() or excess(p, school, max_moved, penalty) > 0:
+    if penalty is not None and max_moved is None:
+        # overflow allowed: least overflow, then travel (the chains treat seats as hard)
+        school, rounded = _round_soft(r, st, school, None if graph is None else graph.adjacency, details), True
+    elif len(st.split) or (loads(st.local, school, len(p.capacity)) > st.room).any() or excess(p, school, max_moved, penalty) > 0:
         school, rounded = _round(p, st, school, graph=graph, max_moved=max_moved, details=details), True
         if excess(p, school, max_moved, penalty) > 0:
             # capacity hard: the best whole-block plan, over-full schools noted, if none fits
@@ -543,15 +553,8 @@ def _optimal(
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if graph is not None:
-        school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details)
-        # pieces left and time to spare (anytime): more rounds, from the cuts found so far
-        while options.anytime and enclaves and not r.budget.exhausted() and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS:
-            school, more, left = make_contiguous(r, school, graph, cuts, details)
-            rounds += more
-            if len(left) >= len(enclaves):
-                enclaves = left
-                break
-            enclaves = left
+        with _capped(r.budget, MEND_SHARE_SOFT if penalty is not None and options.anytime else 1.0):
+            school, rounds, enclaves = _mend(r, school, graph, cuts, details, anytime=options.anytime)
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["first_plan_work_units"] = round(r.budget.spent, 3)
     if graph is not None and options.anytime and excess(p, school, max_moved, penalty) == 0:
@@ -568,6 +571,33 @@ def _optimal(
     scored, bound = _scored(p, school, options, bound, level=level, reach=reach)
     finish = _Finish(bound, scored, None if graph is None else enclave_ids, details, reasons, r.budget.wall_stops)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+def _mend(
+    r: Repair, school: NDArray[np.int64], graph: BlockGraph, cuts: list[Cut], details: dict[str, float | int | str], *,
+    anytime: bool,
+) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
+    """The contiguity pass; with ``anytime``, more rounds from the cuts found so far while pieces are left and time remains."""
+    school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details)
+    while anytime and enclaves and not r.budget.exhausted() and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS:
+        school, more, left = make_contiguous(r, school, graph, cuts, details)
+        rounds += more
+        if len(left) >= len(enclaves):
+            enclaves = left
+            break
+        enclaves = left
+    return school, rounds, enclaves
+
+
+@contextlib.contextmanager
+def _capped(budget: WorkBudget, share: float) -> Iterator[None]:
+    """Let the work inside spend at most ``share`` of what is left of ``budget`` (the rest stays for later phases)."""
+    full = budget.limit
+    budget.limit = min(full, budget.spent + share * budget.remaining())
+    try:
+        yield
+    finally:
+        budget.limit = full
 
 
 def _scored(
@@ -863,6 +893,34 @@ def _round(
         passes = CONTIGUOUS_CHAIN_PASSES if adjacency is not None and not restarted else CHAIN_PASSES
         school = _improve(st, school, adjacency=adjacency, passes=passes, details=details)
     details.update({"chain_rounds": chain_stats.chain_rounds, "chain_moves": chain_stats.chain_moves})
+    return school
+
+
+def _round_soft(
+    r: Repair, st: _Start, school: NDArray[np.int64], adjacency: sp.csr_array | None, details: dict[str, float | int | str]
+) -> NDArray[np.int64]:
+    """Whole-block rounding when overflow is allowed at a penalty (:mod:`planning.zones.fallback`).
+
+    Shifts, swaps and two-step chains scored with the penalty drain the
+    rounding's excess to the free seats its blocks reach; then shifts, swaps
+    and chain moves that save travel, no school taking more than it then has.
+    With ``adjacency`` (zones to be whole, started whole) every move keeps whole zones whole. Its work is charged to the budget (per move evaluated).
+    """
+    p, penalty = r.p, int(r.overflow_penalty_s or 0)
+    movable = ~st.pinned
+    school, stats = overflow_search(p, school, p.capacity, penalty, movable=movable, adjacency=adjacency)
+    seats = np.maximum(p.capacity, students_at(p, school))
+    school, shifts, swaps = local_search(st.local, school, seats, movable=movable, adjacency=adjacency)
+    school, kept, _ = chain_improve(
+        st.local, school, seats, np.minimum(st.prices, penalty), adjacency=adjacency, pinned=st.pinned, max_passes=CHAIN_PASSES
+    )
+    r.budget.spent += WORK_PER_EVAL * stats.evaluated + FIRST_PLAN_WORK_PER_PAIR * len(p.origin)
+    details.update(
+        {
+            "overflow_shifts": stats.shifts, "overflow_exchanges": stats.exchanges, "shifts": shifts, "swaps": swaps,
+            "chain_improvements": kept,
+        }
+    )
     return school
 
 
