@@ -26,7 +26,11 @@ excess along the cheapest chain of whole-block moves to a school with room,
 priced with the relaxation's seat prices (its duals); then shifts, swaps and
 chain moves while travel falls. Only if that cannot fit every block (or
 breaks the stability cap) does CP-SAT re-pack the split blocks and the blocks
-cheapest to move in reduced costs, growing the set until it fits.
+cheapest to move in reduced costs, growing the set until it fits. With
+overflow allowed (``allow_overflow``, or the capacity fallback) the seats are
+not hard, and the rounding is instead a search scored with the overflow
+penalty (:mod:`planning.zones.fallback`): least overflow, then travel; the
+contiguity pass may then spend at most :data:`MEND_SHARE_SOFT` of the budget.
 
 Contiguity. A zone is whole when each of its blocks reaches the school's own
 block through blocks of the zone and *connectors*: blocks no school can take
@@ -904,7 +908,10 @@ def _round_soft(
     Shifts, swaps and two-step chains scored with the penalty drain the
     rounding's excess to the free seats its blocks reach; then shifts, swaps
     and chain moves that save travel, no school taking more than it then has.
-    With ``adjacency`` (zones to be whole, started whole) every move keeps whole zones whole. Its work is charged to the budget (per move evaluated).
+    With ``adjacency`` (zones to be whole, started whole) every move keeps
+    whole zones whole. Its work is charged to the budget: per move evaluated,
+    and the travel moves as the first plan's work per pair
+    (:data:`planning.zones.anytime.FIRST_PLAN_WORK_PER_PAIR`).
     """
     p, penalty = r.p, int(r.overflow_penalty_s or 0)
     movable = ~st.pinned
