@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from geo.travel import TravelMatrix
-from planning.zones import Reach, SolveLimits, ZoneOptions, from_arrays
+from planning.zones import BlockGraph, Reach, SolveLimits, ZoneOptions, from_arrays
+from planning.zones.contiguity import attach_greedily
 from planning.zones.fallback import objective, overflow_search
 from planning.zones.instance import prepare
 
@@ -89,3 +91,16 @@ def test_fallback_gap_on_a_short_instance_is_small() -> None:
     over = int(plan.overflow["over_by"].sum())
     assert over >= int(demand.sum() - capacity.sum())
     assert plan.gap < 0.01, (plan.gap, over)
+
+
+def test_a_detached_piece_goes_to_the_zone_with_room_when_overflow_is_allowed() -> None:
+    # Zones A (b0 root, b1), B (b2 root) and C (b4 root); b3 (5 students) is C's but borders
+    # only A's b0 and B's b2. A is full (10 of 10), B has room (3 of 10). Handing b3 to A
+    # saves 5 s of travel but puts A 5 over (5·7200 s): with overflow allowed it goes to B.
+    tm = matrix([[1, NAN, NAN], [1, NAN, NAN], [NAN, 1, NAN], [1, 2, 3], [NAN, NAN, 1]])
+    p = prepare(tm, np.array([5, 5, 3, 5, 2]), np.array([10, 10, 10]), reach=NO_CAP, current=None, stability_weight_s=0)
+    adjacency = sp.csr_array((np.ones(6), ([0, 1, 0, 3, 2, 3], [1, 0, 3, 0, 3, 2])), shape=(5, 5))
+    graph = BlockGraph(adjacency, np.array([0, 2, 4]))
+    school = np.array([0, 0, 1, 2, 2])
+    assert attach_greedily(p, school, graph, P)[3] == 1
+    assert attach_greedily(p, school, graph, None, seat_prices=np.zeros(3))[3] == 0  # seat prices alone: travel decides
