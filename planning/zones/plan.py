@@ -575,6 +575,8 @@ def _optimal(
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
     enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
     scored, bound = _scored(p, school, options, bound, level=level, reach=reach)
+    if scored is not None and graph is not None:
+        bound = _home_bound(p, school, st.roots, scored, bound, options=options, reach=reach, details=details)
     finish = _Finish(bound, scored, None if graph is None else enclave_ids, details, reasons, r.budget.wall_stops)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
 
@@ -624,6 +626,38 @@ def _scored(
     penalty = round(options.overflow_penalty)
     soft = relax(p, level=level, max_moved=options.max_moved, overflow_penalty_s=penalty, school_township=reach.school_township)
     return penalty, min(bound, soft.bound)
+
+
+def _home_bound(
+    p: Instance, school: NDArray[np.int64], roots: Mapping[int, int], penalty: int, bound: float, *,
+    options: ZoneOptions, reach: Reach, details: dict[str, float | int | str],
+) -> float:
+    """A plan scored with overflow, zones whole: the bound raised by the relaxation keeping each school's own block home.
+
+    A whole zone holds its school's own block, so the relaxation with each such
+    block at its school (the rest divisible, overflow at ``penalty``) bounds
+    every plan of whole zones; where an own block has more pupils than its
+    school has seats (demo county 530102: three blocks, 657 students over by
+    themselves), that overflow is forced, and the relaxation without it reads
+    a large gap the plan cannot close. Used only when the plan keeps every own
+    block home (otherwise ``bound`` is returned).
+    """
+    home = {j: b for j, b in roots.items() if (pair_index(p, np.array([b]), np.array([j])) >= 0)[0]}
+    if not home or any(school[b] != j for j, b in home.items()):
+        return bound
+    keep = np.ones(len(p.origin), bool)
+    for j, b in home.items():
+        keep[p.start[b] : p.start[b + 1]] = p.dest[p.start[b] : p.start[b + 1]] == j
+    idx = np.flatnonzero(keep)
+    pinned = dataclasses.replace(
+        p, origin=p.origin[idx], dest=p.dest[idx], time_s=p.time_s[idx], dist_m=p.dist_m[idx], cost=p.cost[idx],
+        moved=p.moved[idx], boards=p.boards[idx], start=np.searchsorted(p.origin[idx], np.arange(len(p.demand) + 1)),
+    )
+    got = relax(pinned, level="", max_moved=options.max_moved, overflow_penalty_s=penalty, school_township=reach.school_township)
+    if got.bound > bound:
+        details["bound_source"] = "relaxation with own blocks home"
+        return got.bound
+    return bound
 
 
 def _enclave_report(

@@ -104,3 +104,17 @@ def test_a_detached_piece_goes_to_the_zone_with_room_when_overflow_is_allowed() 
     school = np.array([0, 0, 1, 2, 2])
     assert attach_greedily(p, school, graph, P)[3] == 1
     assert attach_greedily(p, school, graph, None, seat_prices=np.zeros(3))[3] == 0  # seat prices alone: travel decides
+
+
+def test_own_block_larger_than_its_school_is_forced_overflow_in_the_bound() -> None:
+    # A has 5 seats and its own block b0 has 8 pupils (1 s to A, 10 s to B); B (20 seats) has its
+    # own block b1 (5 pupils). Zones are whole, so b0 stays in A's zone: 3 over is forced. By
+    # hand: 8 + 5 + 3·7200 = 21,613, and the relaxation with the own blocks home says the same,
+    # so the plan is proven optimal (the divisible relaxation, b0 split 5/3, is 8 + 30 = 40 and
+    # read a gap of 99.8 %).
+    tm = matrix([[1, 10], [NAN, 1]])
+    graph = BlockGraph(sp.csr_array((np.ones(2), ([0, 1], [1, 0])), shape=(2, 2)), np.array([0, 1]))
+    plan = from_arrays(tm, [8, 5], [5, 20], reach=NO_CAP, graph=graph, limits=SolveLimits(time_limit_s=2))
+    assert plan.block_school.tolist() == [0, 1] and plan.overflow["over_by"].tolist() == [3]
+    assert plan.objective_s == plan.bound_s == 8 + 5 + 3 * P
+    assert plan.status == "OPTIMAL" and plan.details["bound_source"] == "relaxation with own blocks home"
