@@ -394,6 +394,8 @@ def attach_greedily(
                 if (pair < 0).any():
                     continue
                 cost = float((table.cost[pair] * p.demand[piece]).sum())
+                if overflow_penalty_s is not None and seat_prices is None:  # the overflow it adds, at its penalty
+                    cost += overflow_penalty_s * float(max(load[k] + need - p.capacity[k], 0) - max(load[k] - p.capacity[k], 0))
                 if seat_prices is not None:
                     cost += float(seat_prices[k]) * need
                 if cost < best_cost:
@@ -544,7 +546,7 @@ def _swap_pieces(mm: _Mend, school: NDArray[np.int64]) -> int:
         detached = np.zeros(len(school), bool)
         for _, piece in pieces:
             detached[piece] = True
-        room = p.capacity - students_at(p, school) if mm.r.overflow_penalty_s is None else np.full(len(p.capacity), 1 << 40)
+        room = p.capacity - students_at(p, school)  # overflow allowed or not: no hand-over adds to it (windows weigh that)
         moved = 0
         for _, piece in pieces:
             got = swap_in(piece, school, adjacency=mm.adjacency, roots=mm.roots, detached=detached, room=room, pairs=p)

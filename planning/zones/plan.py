@@ -26,7 +26,11 @@ excess along the cheapest chain of whole-block moves to a school with room,
 priced with the relaxation's seat prices (its duals); then shifts, swaps and
 chain moves while travel falls. Only if that cannot fit every block (or
 breaks the stability cap) does CP-SAT re-pack the split blocks and the blocks
-cheapest to move in reduced costs, growing the set until it fits.
+cheapest to move in reduced costs, growing the set until it fits. With
+overflow allowed (``allow_overflow``, or the capacity fallback) the seats are
+not hard, and the rounding is instead a search scored with the overflow
+penalty (:mod:`planning.zones.fallback`): least overflow, then travel; the
+contiguity pass may then spend at most :data:`MEND_SHARE_SOFT` of the budget.
 
 Contiguity. A zone is whole when each of its blocks reaches the school's own
 block through blocks of the zone and *connectors*: blocks no school can take
@@ -90,10 +94,11 @@ Every output is sorted by id.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,7 +108,7 @@ from numpy.typing import NDArray
 
 from geo.errors import InfeasibleError, InputError, Problem, SolverError
 from geo.travel import TravelMatrix
-from planning.zones.anytime import improve, plan_cost
+from planning.zones.anytime import FIRST_PLAN_WORK_PER_PAIR, improve, plan_cost
 from planning.zones.connect import improve_plan
 from planning.zones.contiguity import (
     MAX_CONTIGUITY_ROUNDS,
@@ -112,6 +117,7 @@ from planning.zones.contiguity import (
     make_contiguous,
     why_detached,
 )
+from planning.zones.fallback import WORK_PER_EVAL, overflow_search
 from planning.zones.instance import (
     BlockGraph,
     Instance,
@@ -153,6 +159,11 @@ MAX_MENDS = 4
 #: call under way stops at the deadline but may first finish loading its model. (The
 #: first plan itself, seconds even on 20,000 blocks, is always made.)
 WALL_MARGIN_S = 1.0
+#: Share of the work budget left after the first plan's rounding that its contiguity pass may
+#: spend when overflow is allowed (capacity fallback): the rest is for the anytime windows,
+#: which weigh the overflow a piece's hand-over adds against the piece (the contiguity windows
+#: hand pieces over at any overflow, and on the demo county 610116 took the whole budget).
+MEND_SHARE_SOFT = 0.5
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 
@@ -534,24 +545,22 @@ def _optimal(
     school, rounded, free_total = st.school, False, 0
     if graph is not None:
         school = _whole_zones_first(p, st, graph, penalty)
-    if len(st.split) or (loads(st.local, school, len(p.capacity)) > st.room).any() or excess(p, school, max_moved, penalty) > 0:
+    if penalty is not None and max_moved is None:
+        # overflow allowed: least overflow, then travel (the chains treat seats as hard)
+        school, rounded = _round_soft(r, st, school, None if graph is None else graph.adjacency, details), True
+    elif len(st.split) or (loads(st.local, school, len(p.capacity)) > st.room).any() or excess(p, school, max_moved, penalty) > 0:
         school, rounded = _round(p, st, school, graph=graph, max_moved=max_moved, details=details), True
         if excess(p, school, max_moved, penalty) > 0:
             # capacity hard: the best whole-block plan, over-full schools noted, if none fits
             notes = details if penalty is None else None
             school, free_total = integer_repair(r, school, st.split, level=level, cuts=cuts, notes=notes)
+            if penalty is None and max_moved is None and excess(p, school, None, None) > 0:
+                school = _drain(r, st, school, round(options.overflow_penalty), details)
     rounds = 0
     enclaves: list[tuple[int, NDArray[np.int64]]] = []
     if graph is not None:
-        school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details)
-        # pieces left and time to spare (anytime): more rounds, from the cuts found so far
-        while options.anytime and enclaves and not r.budget.exhausted() and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS:
-            school, more, left = make_contiguous(r, school, graph, cuts, details)
-            rounds += more
-            if len(left) >= len(enclaves):
-                enclaves = left
-                break
-            enclaves = left
+        with _capped(r.budget, MEND_SHARE_SOFT if penalty is not None and options.anytime else 1.0):
+            school, rounds, enclaves = _mend(r, school, graph, cuts, details, anytime=options.anytime)
     details.update({"repair_free_blocks": free_total, "contiguity_rounds": rounds, "cuts": len(cuts)})
     details["first_plan_work_units"] = round(r.budget.spent, 3)
     if graph is not None and options.anytime and excess(p, school, max_moved, penalty) == 0:
@@ -566,8 +575,37 @@ def _optimal(
     details["repair_status"] = "FEASIBLE" if rounded else "OPTIMAL"
     enclave_ids, reasons = _enclave_report(p, school, enclaves, graph, penalty)
     scored, bound = _scored(p, school, options, bound, level=level, reach=reach)
+    if scored is not None and graph is not None:
+        bound = _home_bound(p, school, st.roots, scored, bound, options=options, reach=reach, details=details)
     finish = _Finish(bound, scored, None if graph is None else enclave_ids, details, reasons, r.budget.wall_stops)
     return _plan(p, school, level=level, t0=t0, share=reach.lower_grades_share, finish=finish)
+
+
+def _mend(
+    r: Repair, school: NDArray[np.int64], graph: BlockGraph, cuts: list[Cut], details: dict[str, float | int | str], *,
+    anytime: bool,
+) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
+    """The contiguity pass; with ``anytime``, more rounds from the cuts found so far while pieces are left and time remains."""
+    school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details)
+    while anytime and enclaves and not r.budget.exhausted() and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS:
+        school, more, left = make_contiguous(r, school, graph, cuts, details)
+        rounds += more
+        if len(left) >= len(enclaves):
+            enclaves = left
+            break
+        enclaves = left
+    return school, rounds, enclaves
+
+
+@contextlib.contextmanager
+def _capped(budget: WorkBudget, share: float) -> Iterator[None]:
+    """Let the work inside spend at most ``share`` of what is left of ``budget`` (the rest stays for later phases)."""
+    full = budget.limit
+    budget.limit = min(full, budget.spent + share * budget.remaining())
+    try:
+        yield
+    finally:
+        budget.limit = full
 
 
 def _scored(
@@ -588,6 +626,38 @@ def _scored(
     penalty = round(options.overflow_penalty)
     soft = relax(p, level=level, max_moved=options.max_moved, overflow_penalty_s=penalty, school_township=reach.school_township)
     return penalty, min(bound, soft.bound)
+
+
+def _home_bound(
+    p: Instance, school: NDArray[np.int64], roots: Mapping[int, int], penalty: int, bound: float, *,
+    options: ZoneOptions, reach: Reach, details: dict[str, float | int | str],
+) -> float:
+    """A plan scored with overflow, zones whole: the bound raised by the relaxation keeping each school's own block home.
+
+    A whole zone holds its school's own block, so the relaxation with each such
+    block at its school (the rest divisible, overflow at ``penalty``) bounds
+    every plan of whole zones; where an own block has more pupils than its
+    school has seats (demo county 530102: three blocks, 657 students over by
+    themselves), that overflow is forced, and the relaxation without it reads
+    a large gap the plan cannot close. Used only when the plan keeps every own
+    block home (otherwise ``bound`` is returned).
+    """
+    home = {j: b for j, b in roots.items() if (pair_index(p, np.array([b]), np.array([j])) >= 0)[0]}
+    if not home or any(school[b] != j for j, b in home.items()):
+        return bound
+    keep = np.ones(len(p.origin), bool)
+    for j, b in home.items():
+        keep[p.start[b] : p.start[b + 1]] = p.dest[p.start[b] : p.start[b + 1]] == j
+    idx = np.flatnonzero(keep)
+    pinned = dataclasses.replace(
+        p, origin=p.origin[idx], dest=p.dest[idx], time_s=p.time_s[idx], dist_m=p.dist_m[idx], cost=p.cost[idx],
+        moved=p.moved[idx], boards=p.boards[idx], start=np.searchsorted(p.origin[idx], np.arange(len(p.demand) + 1)),
+    )
+    got = relax(pinned, level="", max_moved=options.max_moved, overflow_penalty_s=penalty, school_township=reach.school_township)
+    if got.bound > bound:
+        details["bound_source"] = "relaxation with own blocks home"
+        return got.bound
+    return bound
 
 
 def _enclave_report(
@@ -863,6 +933,54 @@ def _round(
         passes = CONTIGUOUS_CHAIN_PASSES if adjacency is not None and not restarted else CHAIN_PASSES
         school = _improve(st, school, adjacency=adjacency, passes=passes, details=details)
     details.update({"chain_rounds": chain_stats.chain_rounds, "chain_moves": chain_stats.chain_moves})
+    return school
+
+
+def _drain(
+    r: Repair, st: _Start, school: NDArray[np.int64], penalty: int, details: dict[str, float | int | str]
+) -> NDArray[np.int64]:
+    """The hard-seat repair's best plan still overfills schools: the penalized search drains what it can.
+
+    That plan is scored with overflow at ``penalty`` (see :func:`_scored`), so
+    moves that lower travel plus that penalty make it better by its own measure
+    (demo county 530102, primary: 124 fewer students over). Zones are not kept
+    whole here: the contiguity pass comes after.
+    """
+    before = int(np.maximum(students_at(r.p, school) - r.p.capacity, 0).sum())
+    school, stats = overflow_search(r.p, school, r.p.capacity, penalty, movable=~st.pinned, adjacency=None)
+    r.budget.spent += WORK_PER_EVAL * stats.evaluated
+    details.update({"drained_overflow": before - int(np.maximum(students_at(r.p, school) - r.p.capacity, 0).sum())})
+    return school
+
+
+def _round_soft(
+    r: Repair, st: _Start, school: NDArray[np.int64], adjacency: sp.csr_array | None, details: dict[str, float | int | str]
+) -> NDArray[np.int64]:
+    """Whole-block rounding when overflow is allowed at a penalty (:mod:`planning.zones.fallback`).
+
+    Shifts, swaps and two-step chains scored with the penalty drain the
+    rounding's excess to the free seats its blocks reach; then shifts, swaps
+    and chain moves that save travel, no school taking more than it then has.
+    With ``adjacency`` (zones to be whole, started whole) every move keeps
+    whole zones whole. Its work is charged to the budget: per move evaluated,
+    and the travel moves as the first plan's work per pair
+    (:data:`planning.zones.anytime.FIRST_PLAN_WORK_PER_PAIR`).
+    """
+    p, penalty = r.p, int(r.overflow_penalty_s or 0)
+    movable = ~st.pinned
+    school, stats = overflow_search(p, school, p.capacity, penalty, movable=movable, adjacency=adjacency)
+    seats = np.maximum(p.capacity, students_at(p, school))
+    school, shifts, swaps = local_search(st.local, school, seats, movable=movable, adjacency=adjacency)
+    school, kept, _ = chain_improve(
+        st.local, school, seats, np.minimum(st.prices, penalty), adjacency=adjacency, pinned=st.pinned, max_passes=CHAIN_PASSES
+    )
+    r.budget.spent += WORK_PER_EVAL * stats.evaluated + FIRST_PLAN_WORK_PER_PAIR * len(p.origin)
+    details.update(
+        {
+            "overflow_shifts": stats.shifts, "overflow_exchanges": stats.exchanges, "shifts": shifts, "swaps": swaps,
+            "chain_improvements": kept,
+        }
+    )
     return school
 
 
