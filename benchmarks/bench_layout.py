@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array, csr_array, vstack
 
-from planning.layout import locate
+from planning.layout import lagrange, locate
 from planning.layout.cpsat import solve_cpsat
 from planning.layout.fixing import reduce
 from planning.layout.heuristic import total_cost
@@ -140,6 +140,8 @@ def highs(
     bounds = Bounds(np.concatenate([np.zeros(nx), y_lo]), np.concatenate([np.ones(nx), y_hi]))
     res = milp(c, constraints=LinearConstraint(a, lo, hi), integrality=np.ones(nx + m), bounds=bounds,
                options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9})
+    if res.status == 2:  # infeasible: a reduced model holds no plan cheaper than the one it was reduced against
+        return math.inf, math.inf, True, None
     best = float(res.fun) if res.x is not None else math.inf
     plan = None
     if res.x is not None:
@@ -173,22 +175,30 @@ def _core(inst: Cflp) -> Instance:
     return Instance(inst.cost, allowed, inst.demand, inst.capacity, inst.open_cost, None, integral)
 
 
-def prove_reduced(inst: Cflp, time_limit_s: float, cache: Cache, iterations: int = 800) -> None:
+def prove_reduced(inst: Cflp, time_limit_s: float, cache: Cache, iterations: int = 800, plan: tuple[float, str] | None = None) -> None:
     """Raise the cached reference of an instance HiGHS did not prove: reduced-cost fixing, then HiGHS on what is left.
 
     The Lagrangian bound (``iterations`` subgradient steps towards the cached best plan's cost
     ``U``) fixes the sites and pairs no plan cheaper than ``U`` uses (:mod:`planning.layout.fixing`);
     HiGHS solves the reduced model. Every plan cheaper than ``U`` is in it, so the optimum is at
     least ``min(U, its bound)``, and a better plan it finds is a new ``U``. The cache keeps the
-    larger bound, the better plan and how they were obtained.
+    larger bound, the better plan and how they were obtained. ``plan``: the cost of a better plan
+    than the cached one and where it comes from (e.g. a ``locate`` row of this script). The
+    knapsacks are solved exactly however large (``locate`` takes their LP above a size).
     """
     key = inst.key()
     upper, bound, proven, _, how = cache[key]
     if proven:
         return
+    if plan is not None and plan[0] < upper:
+        upper, how = plan[0], f"{how}; best plan {plan[0]:,.0f}: {plan[1]}"
     core = _core(inst)
     c0, t0 = time.process_time(), time.perf_counter()
-    relax = subgradient(core, lambda y, v: upper, iterations)
+    cells, lagrange.DP_CELLS_MAX = lagrange.DP_CELLS_MAX, 10**12
+    try:
+        relax = subgradient(core, lambda y, v: upper, iterations)
+    finally:
+        lagrange.DP_CELLS_MAX = cells
     red = reduce(core, relax.u, upper)
     best, rb, done, _ = highs(inst, time_limit_s, red.pairs, red.opened)
     took, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -262,13 +272,16 @@ def main() -> None:
     ap.add_argument("--large-only", action="store_true", help="the 100 × 1,000 instances only")
     ap.add_argument("--reduce", nargs="*", default=[], metavar="NAME",
                     help="raise these cached unproven references (reduced-cost fixing + HiGHS for --prove seconds), then stop")
+    ap.add_argument("--iterations", type=int, default=800, help="--reduce: subgradient steps of the Lagrangian bound")
+    ap.add_argument("--upper", type=float, default=None, help="--reduce: the cost of a better plan than the cached one (a locate row)")
+    ap.add_argument("--upper-how", default="", help="--reduce: where --upper comes from")
     args = ap.parse_args()
     cache: Cache = json.loads(CACHE.read_text(encoding="utf-8")) if CACHE.exists() else {}
     if args.reduce:
         every = {i.name: i for i in [generate(m, n, r, k) for k, ((m, n), r) in enumerate(((mn, r) for mn in SMALL for r in RATIOS), start=1)]}
         every |= {f"g100x1000r2s{100 + k}": generate(100, 1000, 2.0, 100 + k) for k in range(args.large)}
         for name in args.reduce:
-            prove_reduced(every[name], args.prove, cache)
+            prove_reduced(every[name], args.prove, cache, args.iterations, None if args.upper is None else (args.upper, args.upper_how))
         return
     if args.files:
         insts = [read_holmberg(p) for p in args.files]
