@@ -234,11 +234,11 @@ def run(inst: Cflp, budget_s: float, prove_s: float, cache: Cache, workers: int)
     gap = (r.objective - ref) / ref
     p_gap = (p_obj - ref) / ref
     n, m = inst.cost.shape
-    highs_s = cache[inst.key()][3]
     flag = " WALL" if r.wall_stopped else ""
+    known = min(best, p_obj, r.objective)  # the cache's best plan, or ours or the peer's when better
     print(f"{inst.name:<18} {m:>4} × {n:<5} {took:6.1f} s ({cpu:5.1f} CPU){flag}  ours {r.objective:>10,.0f} ({gap:7.3%} to {what})  "
           f"our bound {(ref - r.bound) / ref:6.3%} below  peer {p_obj:>10,.0f} ({p_gap:7.3%})  "
-          f"HiGHS {best:>10,.0f} in {highs_s:.0f} s{'' if proven else ' (not proven)'}")
+          f"best known plan {known:>10,.0f} ({'optimal' if proven else f'ours {(r.objective - known) / known:+.2%} above it'})")
     return {"gap": gap, "time": took, "cpu": cpu, "peer_gap": p_gap, "proven": float(proven)}
 
 
