@@ -15,7 +15,8 @@ travel, boarding, class and school-size rules, at least cost in yuan over the ho
 Modules: :mod:`~planning.layout.model` (the layout model), :mod:`~planning.layout.options`
 (its limits and costs), :mod:`~planning.layout.locate` (the core and its checks), :mod:`~planning.layout.lagrange`
 (the lower bound), :mod:`~planning.layout.heuristic` (plans and local search),
-:mod:`~planning.layout.cpsat` (the CP-SAT model).
+:mod:`~planning.layout.cpsat` (the CP-SAT model), :mod:`~planning.layout.fixing` (reduced-cost fixing: what a plan cheaper
+than a known one may use; the benchmark's proofs).
 """
 
 from planning.layout.locate import LocateResult, locate
