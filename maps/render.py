@@ -6,8 +6,8 @@ validated by :class:`ReportParams`. Pure: returns payloads, writes nothing.
 
 A map is the base map (tiles, title, scale, legend) plus the layers of :data:`maps.stages.LAYERS`
 drawn in their order; what a stage shows is declared in its module of :mod:`maps.stages`. The
-combined ``map.html`` is for a meeting: it opens on the zones and the schools only
-(:data:`OVERVIEW_SHOWN`), every other layer listed in the layer control but off; its first view keeps
+combined ``map.html`` is for a meeting: it opens on the zones and the schools (and the layout decisions
+when the layout stage ran: :data:`OVERVIEW_SHOWN`), every other layer listed in the layer control but off; its first view keeps
 the layer list and the legend off the county (:class:`maps.layout.FitView`).
 """
 
@@ -49,8 +49,10 @@ _STAGE_HEADINGS: Mapping[str, tuple[str, str]] = {s.stage: s.heading for s in ST
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS if not layer.always)
 #: Layers that may be on when the combined map opens (each still keeps its own parts hidden, e.g. the
 #: junior zones beside the primary ones, the served residential units); unserved units stay visible
-#: as a warning. Roads, communities, rotation, today's zones, multi-school zones and travel bands start off.
-OVERVIEW_SHOWN: frozenset[str] = frozenset({"zones", "blocks", "boundaries", "schools"})
+#: as a warning. The layout decisions (drawn only when the layout stage ran) are on: a planner who ran
+#: it opens the map to see them, drawn over the schools. Roads, communities, rotation, today's zones,
+#: multi-school zones and travel bands start off.
+OVERVIEW_SHOWN: frozenset[str] = frozenset({"zones", "blocks", "boundaries", "schools", "layout"})
 
 _TILES: Mapping[str, dict[str, Any]] = {
     "osm": {
