@@ -186,10 +186,14 @@ def test_a_new_schools_reason_is_translated_with_its_figures() -> None:
 def test_the_overview_map_opens_with_the_layout_decisions_on() -> None:
     import re
 
-    from maps.render import OVERVIEW_SHOWN, build_map
+    from maps.render import OVERVIEW_SHOWN, overview_shown, render_run
 
-    page = build_map(run(), ReportParams(), shown=OVERVIEW_SHOWN)
-    match = re.search(r'<div class="sp-sec" data-layer="学校布局"( style="display:none")?>', page)
-    assert match is not None and match.group(1) is None  # its legend shows: the layer is on
-    off = build_map(run(), ReportParams(), shown=OVERVIEW_SHOWN - {"layout"})
-    assert '<div class="sp-sec" data-layer="学校布局" style="display:none">' in off
+    r = run()
+    assert overview_shown(r) == OVERVIEW_SHOWN - {"schools"}  # schools coloured by decision, not by strength (red twice)
+    assert "schools" in overview_shown(RunResult(scenario=r.scenario, inputs=r.inputs, outputs={}))
+    page = render_run(r, ReportParams())["map.html"]
+    hidden = {name: re.search(rf'<div class="sp-sec" data-layer="{name}"( style="display:none")?>', page)
+              for name in ("学校布局", "学校（按办学强弱着色）")}
+    assert all(hidden.values())
+    assert hidden["学校布局"].group(1) is None  # type: ignore[union-attr]  # its legend shows: the layer is on
+    assert hidden["学校（按办学强弱着色）"].group(1) is not None  # type: ignore[union-attr]  # listed, off
