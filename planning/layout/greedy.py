@@ -115,8 +115,9 @@ def _allowed(w: WarmStart, open_mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
 
 def fill_seats(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64], options: LayoutOptions) -> NDArray[np.int64]:
     """``at`` after moving groups into seats already paid for: a school kept at its minimum classes (or with a class
-    not full) takes a group when that frees a whole class where the group was, or costs less, with the school-size
-    limit kept. Each move lowers the total (:func:`evaluate`); passes repeat until none does. Deterministic.
+    not full) takes a group when that frees a whole class where the group was (its teachers, and its building where it
+    was a class to build), or costs less, with the school-size limit kept. Each move lowers the total
+    (:func:`evaluate`); passes repeat until none does. Deterministic.
 
     The cheapest-school assignment leaves small schools paying for empty minimum classes while the school next door
     opens one more; CP-SAT fills them, and so, in part, does this (a short time limit gives CP-SAT only this plan).
@@ -128,6 +129,7 @@ def fill_seats(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64]
     year = np.array([options.class_yuan_year_primary, options.class_yuan_year_junior]) * options.horizon_years
     cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
     low = min_classes(prob, (options.min_classes_primary, options.min_classes_junior))
+    now = prob.classes_now
     load = _loads(prob, at, len(open_mask))
     for _ in range(MAX_ROUNDS):
         moved = False
@@ -139,8 +141,10 @@ def fill_seats(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64]
             fits[a] = False
             if not fits.any():
                 continue
-            saved = cls[a] - max(math.ceil((load[a, lvl] - k) / size[lvl]), low[a, lvl])
-            delta = np.where(fits, w.pair_total[i, g] - w.pair_total[i, g, a], np.inf) - saved * year[lvl]
+            after = max(math.ceil((load[a, lvl] - k) / size[lvl]), low[a, lvl])
+            unbuilt = max(cls[a] - now[a, lvl], 0) - max(after - now[a, lvl], 0)  # classes no longer to be built at a
+            saved = (cls[a] - after) * year[lvl] + unbuilt * options.construction_yuan_per_class
+            delta = np.where(fits, w.pair_total[i, g] - w.pair_total[i, g, a], np.inf) - saved
             b = int(np.argmin(delta))
             if delta[b] < -1.0:
                 at[i, g] = b

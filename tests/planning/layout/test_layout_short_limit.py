@@ -88,3 +88,14 @@ def test_plan_layout_gives_every_new_school_its_reason() -> None:
     assert site.decision == "new"
     head, _, tail = WHY_NEW_CHEAPER.partition("{more}")
     assert site.reason.startswith(head.format(n=300)) and site.reason.endswith(tail.format(years=H))
+
+
+def test_a_move_counts_the_class_it_no_longer_builds() -> None:
+    # as above, but unit 2 costs 300,000 yuan a year more at school 0: 3.0 M over the horizon, more than the class's
+    # teachers (2.4 M) and less than its teachers and its building (3.6 M, school 1 has 1 class today)
+    prob = problem([[230, 0, 0], [45, 0, 0], [1, 0, 0]], [[5, 20], [20, 5], [10, 5]], classes_now=[[6, 0], [1, 0]],
+                   max_classes=[[24, 0], [24, 0]])
+    w = _warm(prob, [[0.0, 5.0], [5.0, 0.0], [300_000.0, 0.0]])
+    opened = np.array([True, True])
+    _, at, _ = evaluate(w, opened, OPTIONS)
+    assert fill_seats(w, opened, at, OPTIONS)[2, 0] == 0
