@@ -21,7 +21,7 @@ from maps.stages.rotation import _arc, _arrowhead
 from maps.tables import bullets, esc, heading, table_html, text
 from planning.app import stage as app_stage
 from planning.app.stage import RunResult
-from planning.layout.worth import WHY_NEW_CHEAPER, WHY_NEW_NEEDED
+from planning.layout.worth import WHY_EXPAND, WHY_NEW_CHEAPER, WHY_NEW_NEEDED
 
 STAGE = "layout"
 #: Files of the layout stage read here, relative to its output folder.
@@ -155,15 +155,15 @@ _REASON: Mapping[str, tuple[str, str]] = {
         "非乡村小规模学校（在校生 100 人及以上），保留", "not a small school (100 pupils or more today): kept",
     ),
 }
-#: The reasons of a new school (planning.layout.worth), with their figures: pattern, Chinese, English.
-_NEW_REASONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
-    (re.compile(re.escape(why).replace(r"\{n\}", r"(?P<n>\d+)").replace(r"\{more\}", r"(?P<more>-?\d+)").replace(r"\{years\}", r"(?P<years>\d+)")),
-     zh, en)
+#: The reasons with figures (a new school, an expansion: planning.layout.worth): pattern, Chinese, English.
+_REASONS_WITH_FIGURES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>-?\\d+)", re.escape(why))), zh, en)
     for why, zh, en in (
         (WHY_NEW_CHEAPER, "新建，接收 {n:,} 名儿童：不建则规划期 {years} 年总费用多 {more}",
          "new school for {n:,} children: without it the plan costs {more} more over {years} years"),
         (WHY_NEW_NEEDED, "新建，接收 {n:,} 名儿童：政策时限内的学校容纳不下他们",
          "new school for {n:,} children: the schools within the limits have no room for them"),
+        (WHY_EXPAND, "扩建 {k} 个班，规划在校生 {n:,} 人（现有 {now:,} 人）", "expanded by {k} classes for {n:,} pupils planned ({now:,} today)"),
     )
 )
 
@@ -171,11 +171,13 @@ _NEW_REASONS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
 def reason_text(reason: str, lang: Language) -> str:
     """A decision's reason (``decisions.csv``) in the report's language, money in its unit (:func:`maps.money.yuan`)."""
     pick = 0 if lang == "zh" else 1
-    for pattern, zh, en in _NEW_REASONS:
+    for pattern, zh, en in _REASONS_WITH_FIGURES:
         hit = pattern.fullmatch(reason)
         if hit:
-            got = hit.groupdict()
-            return (zh if pick == 0 else en).format(n=int(got["n"]), years=got.get("years", ""), more=yuan(float(got.get("more") or 0), lang))
+            got: dict[str, object] = {k: int(v) for k, v in hit.groupdict().items()}
+            if "more" in got:
+                got["more"] = yuan(float(got["more"]), lang)  # type: ignore[arg-type]
+            return (zh if pick == 0 else en).format(**got)
     return _REASON.get(reason, (reason, reason))[pick]
 
 

@@ -63,7 +63,7 @@ from planning.layout.problem import (
     pupils_today,
     tiers,
 )
-from planning.layout.worth import check_sites
+from planning.layout.worth import WHY_EXPAND, check_sites
 from planning.limits import SolveLimits
 
 __all__ = ["GROUPS", "GROUP_LEVEL", "LEVELS", "LayoutPlan", "LayoutProblem", "SchoolDecision", "plan_layout"]
@@ -560,7 +560,11 @@ def _decide(prob: LayoutProblem, s: int, plan: tuple[NDArray[np.bool_], NDArray[
         if len(moved):
             weights = np.bincount(moved, weights=prob.children[now == s][assign[now == s] >= 0], minlength=len(opened))
             into = int(np.argmax(weights))
-    return SchoolDecision(s, kind, before, after, into, built, why.get(s, ""))
+    reason = why.get(s, "")
+    if kind == "expand":  # why it grows says more than why it stays open
+        size = (options.class_size_primary, options.class_size_junior)
+        reason = WHY_EXPAND.format(k=sum(after) - sum(before), n=int(prob.children[assign == s].sum()), now=int(pupils_today(prob, size)[s]))
+    return SchoolDecision(s, kind, before, after, into, built, reason)
 
 
 _Prepared = tuple[LayoutProblem, LayoutOptions, NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]

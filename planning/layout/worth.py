@@ -20,9 +20,12 @@ from planning.layout.greedy import WarmStart, settle
 from planning.layout.options import LayoutOptions
 from planning.layout.problem import GROUP_LEVEL
 
-#: Reasons given to a new school (``{n}`` children, ``{more}`` yuan, ``{years}`` years); the report translates them.
+#: Reasons given to a new school (``{n}`` children, ``{more}`` yuan, ``{years}`` years); the report translates them,
+#: as it does :data:`WHY_EXPAND`.
 WHY_NEW_CHEAPER = "new school for {n} children: without it the plan costs {more} yuan more over {years} years"
 WHY_NEW_NEEDED = "new school for {n} children: the schools within the limits have no room for them"
+#: Reason of an expanded school (``{k}`` classes more, ``{n}`` pupils planned, ``{now}`` today).
+WHY_EXPAND = "expanded by {k} classes for {n} pupils planned ({now} today)"
 
 
 def _move_out(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64], site: int, options: LayoutOptions

@@ -181,6 +181,10 @@ def test_a_new_schools_reason_is_translated_with_its_figures() -> None:
     assert "新建，接收 22 名儿童：不建则规划期 10 年总费用多 420 万元" in layout.section(r, ReportParams(language="zh"))
     assert "new school for 22 children: without it the plan costs 4.20 M yuan more over 10 years" in layout.section(
         r, ReportParams(language="en"))
+    from planning.layout.worth import WHY_EXPAND
+
+    assert layout.reason_text(WHY_EXPAND.format(k=17, n=1980, now=1059), "zh") == "扩建 17 个班，规划在校生 1,980 人（现有 1,059 人）"
+    assert layout.reason_text("kept by the bureau", "zh") == "教育局确定保留"
 
 
 def test_the_overview_map_opens_with_the_layout_decisions_on() -> None:

@@ -99,3 +99,14 @@ def test_a_move_counts_the_class_it_no_longer_builds() -> None:
     opened = np.array([True, True])
     _, at, _ = evaluate(w, opened, OPTIONS)
     assert fill_seats(w, opened, at, OPTIONS)[2, 0] == 0
+
+
+def test_an_expanded_school_says_by_how_much_and_for_how_many() -> None:
+    from planning.layout.worth import WHY_EXPAND
+    from tests.planning.layout.test_layout_model import FREE
+
+    # the village school merges into the town school: 430 pupils in classes of 45 need 10 classes, 4 more than today
+    prob = problem([[15, 15, 0], [200, 200, 0]], [[2, 10], [25, 3]], pupils=[30, 400])
+    plan = plan_layout(prob, options=FREE, limits=SolveLimits(time_limit_s=0.5, workers=1, seed=1))
+    assert plan.decisions[1].decision == "expand"
+    assert plan.decisions[1].reason == WHY_EXPAND.format(k=4, n=430, now=400)
