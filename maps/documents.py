@@ -46,6 +46,7 @@ from geo.text import visible
 from maps.common import ReportParams, school_names, stage_frame, stage_layer, stage_mapping
 from maps.labels import Language
 from maps.layers import as_ids, level_name
+from maps.money import in_unit, yuan
 from maps.printmaps import PrintMap, print_files, print_maps
 from maps.stages import zones as zones_stage
 from planning.app.stage import RunResult
@@ -563,10 +564,10 @@ _LAYOUT_TEXT: Mapping[str, tuple[str, str]] = {
     "title": ("{name}义务教育学校布局调整方案", "{name}: school layout plan"),
     "trend": ("预计小学适龄儿童由 {y0} 年的 {p0:,} 人变为 {y1} 年的 {p1:,} 人，初中由 {j0:,} 人变为 {j1:,} 人。",
               "Primary-age children are projected to go from {p0:,} in {y0} to {p1:,} in {y1}, junior from {j0:,} to {j1:,}."),
-    "plan": ("按{year}的适龄儿童规划：{list}；撤并 {closed} 所，占现有学校的 {share:.0%}（上限 {cap:.0%}）。规划期 {h} 年总费用 {total} 万元，"
-             "其中新建、扩建校舍 {built} 万元；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
+    "plan": ("按{year}的适龄儿童规划：{list}；撤并 {closed} 所，占现有学校的 {share:.0%}（上限 {cap:.0%}）。规划期 {h} 年总费用 {total}，"
+             "其中新建、扩建校舍 {built}；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
              "Planned for the children of {year}: {list}; {closed} schools merge or close, {share:.0%} of today's (at most {cap:.0%}). "
-             "Cost over {h} years {total} ten-thousand yuan, of which construction {built}; {b:,} children board, {bus:,} ride a school bus."),
+             "Cost over {h} years {total}, of which construction {built}; {b:,} children board, {bus:,} ride a school bus."),
     "year": (" {y} 年", "{y}"),
     "today": ("现状", "today"),
     "moves": ("撤并学校学生安置", "Where the children of merged schools go"),
@@ -608,8 +609,8 @@ def _layout_summary(run: RunResult, metrics: Mapping[str, Any], lang: Language) 
     costs = dict(metrics.get("costs_yuan", {}))
     out.append(tx("plan", year=year, list=listed, closed=int(counts.get("merge", 0)) + int(counts.get("close", 0)),
                   share=float(metrics.get("closed_share", 0)), cap=float(getattr(params, "max_close_share", 0.25)),
-                  h=int(getattr(params, "horizon_years", 10)), total=_num(round(float(metrics.get("objective_yuan", 0)) / 1e4)),
-                  built=_num(round(float(costs.get("construction", 0)) / 1e4)), b=int(metrics.get("boarders", 0)),
+                  h=int(getattr(params, "horizon_years", 10)), total=yuan(float(metrics.get("objective_yuan", 0)), lang),
+                  built=yuan(float(costs.get("construction", 0)), lang), b=int(metrics.get("boarders", 0)),
                   bus=int(metrics.get("bus_riders", 0))))
     return out
 
@@ -645,7 +646,7 @@ def layout_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMa
         doc.heading(tx("building"))
         rows = [[n + 1, names.get(str(r.school_id), str(r.name)), lstage._DECISION.get(str(r.decision), (r.decision, r.decision))[pick],
                  f"{r.classes_primary_before}→{r.classes_primary_after}", f"{r.classes_junior_before}→{r.classes_junior_after}",
-                 _num(round(float(r.construction_yuan) / 1e4))] for n, r in enumerate(built.itertuples())]
+                 in_unit(float(r.construction_yuan), 1e4)] for n, r in enumerate(built.itertuples())]
         doc.table(cols(("name", "decision", "primary", "junior", "cost")), rows, widths_cm=(1.0, 5.0, 1.6, 2.4, 2.4, 2.2))
     out = run.outputs.get(lstage.STAGE)
     if out is not None and out.shortfalls:

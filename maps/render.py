@@ -6,8 +6,8 @@ validated by :class:`ReportParams`. Pure: returns payloads, writes nothing.
 
 A map is the base map (tiles, title, scale, legend) plus the layers of :data:`maps.stages.LAYERS`
 drawn in their order; what a stage shows is declared in its module of :mod:`maps.stages`. The
-combined ``map.html`` is for a meeting: it opens on the zones and the schools only
-(:data:`OVERVIEW_SHOWN`), every other layer listed in the layer control but off; its first view keeps
+combined ``map.html`` is for a meeting: it opens on the zones and the schools, coloured by the layout
+decisions when the layout stage ran (:func:`overview_shown`), every other layer listed in the layer control but off; its first view keeps
 the layer list and the legend off the county (:class:`maps.layout.FitView`).
 """
 
@@ -37,7 +37,7 @@ from maps.report import build_report, report_tables
 from maps.stages import LAYERS, STAGES
 from planning.app.stage import Renderer, RunResult
 
-__all__ = ["ALL_LAYERS", "OVERVIEW_SHOWN", "RENDERER", "STAGE_MAPS", "ReportParams", "build_map", "render_run"]
+__all__ = ["ALL_LAYERS", "OVERVIEW_INSTEAD", "OVERVIEW_SHOWN", "RENDERER", "STAGE_MAPS", "ReportParams", "build_map", "overview_shown", "render_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,19 @@ _STAGE_HEADINGS: Mapping[str, tuple[str, str]] = {s.stage: s.heading for s in ST
 ALL_LAYERS: tuple[str, ...] = tuple(layer.key for layer in LAYERS if not layer.always)
 #: Layers that may be on when the combined map opens (each still keeps its own parts hidden, e.g. the
 #: junior zones beside the primary ones, the served residential units); unserved units stay visible
-#: as a warning. Roads, communities, rotation, today's zones, multi-school zones and travel bands start off.
-OVERVIEW_SHOWN: frozenset[str] = frozenset({"zones", "blocks", "boundaries", "schools"})
+#: as a warning. The layout decisions (drawn only when the layout stage ran) are on: a planner who ran
+#: it opens the map to see them (:func:`overview_shown`). Roads, communities, rotation, today's zones,
+#: multi-school zones and travel bands start off.
+OVERVIEW_SHOWN: frozenset[str] = frozenset({"zones", "blocks", "boundaries", "schools", "layout"})
+#: Layers that start off in the overview when the first one of the pair is drawn: the layout layer draws every school
+#: coloured by its decision, and the schools coloured by strength under it would clash (red: merged, and weak).
+OVERVIEW_INSTEAD: Mapping[str, str] = {"layout": "schools"}
+
+
+def overview_shown(run: RunResult) -> frozenset[str]:
+    """The layers on when ``map.html`` opens: :data:`OVERVIEW_SHOWN`, less those :data:`OVERVIEW_INSTEAD` replaces."""
+    drawn = {layer.key for s in STAGES if s.stage in run.outputs for layer in s.layers}
+    return OVERVIEW_SHOWN - {off for on, off in OVERVIEW_INSTEAD.items() if on in drawn}
 
 _TILES: Mapping[str, dict[str, Any]] = {
     "osm": {
@@ -208,7 +219,7 @@ def build_map(
 
 def render_run(run: RunResult, params: ReportParams) -> dict[str, Any]:
     """The renderer: ``map.html``, ``report.html``, ``report.xlsx``, print maps, Word documents and, if asked, ``maps/<stage>.html``."""
-    files: dict[str, Any] = {"map.html": build_map(run, params, shown=OVERVIEW_SHOWN)}
+    files: dict[str, Any] = {"map.html": build_map(run, params, shown=overview_shown(run))}
     stage_maps = []
     if params.map_per_stage:
         for stage, layers in STAGE_MAPS.items():

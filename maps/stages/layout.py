@@ -3,6 +3,7 @@ boarding or by bus — the evidence a hearing 听证 needs), and the costs by ki
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import folium
@@ -15,10 +16,12 @@ from maps.i18n import display_table
 from maps.labels import Language
 from maps.layers import add_layer, as_ids, school_xy
 from maps.legend import Item, legend_of
+from maps.money import yuan
 from maps.stages.rotation import _arc, _arrowhead
 from maps.tables import bullets, esc, heading, table_html, text
 from planning.app import stage as app_stage
 from planning.app.stage import RunResult
+from planning.layout.worth import WHY_EXPAND, WHY_NEW_CHEAPER, WHY_NEW_NEEDED
 
 STAGE = "layout"
 #: Files of the layout stage read here, relative to its output folder.
@@ -43,17 +46,17 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "decisions_today": ("按现状生源的布局：{list}。", "Layout for today's children: {list}."),
     "children": ("寄宿 {b:,} 人，乘校车 {bus:,} 人；{beyond:,} 名儿童在政策距离内无校可上，安排到最近的学校。",
                  "{b:,} children board, {bus:,} ride a school bus; {beyond:,} have no school within the policy limits and go to the nearest."),
-    "cost": ("{h} 年总费用 {total:,.1f} 亿元（其中新建 {built:,.1f} 亿元），下界 {bound:,.1f} 亿元。",
-             "Cost over {h} years {total:,.2f} billion yuan (construction {built:,.2f}), lower bound {bound:,.2f}."),
+    "cost": ("{h} 年总费用 {total}（其中新建、扩建校舍 {built}），下界 {bound}。",
+             "Cost over {h} years {total} (construction {built}), lower bound {bound}."),
     "mergers": ("撤并与停办说明", "Each merger and closure"),
     "merge_line": ("{school}撤并入{into}：{n:,} 名儿童（{units} 个居住区），{dests}；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
                    "{school} merges into {into}: {n:,} children from {units} units, {dests}; {b:,} board, {bus:,} by school bus."),
     "dest": ("{n:,} 人到{into}（最远 {far:.0f} 分钟）", "{n:,} to {into} (at most {far:.0f} min away)"),
     "new_sites": ("新建学校与候选校址", "New schools and candidate sites"),
     "new_line": ("{school}：新建 {cp} 个小学班、{cj} 个初中班，接收 {n:,} 名儿童（{units} 个居住区，最远 {far:.0f} 分钟），"
-                 "建设费用 {cost:,.0f} 万元。",
+                 "建设费用 {cost}。",
                  "{school}: built with {cp} primary and {cj} junior classes for {n:,} children from {units} units (at most {far:.0f} min "
-                 "away); construction {cost:,.1f} M yuan."),
+                 "away); construction {cost}."),
     "not_built": ("候选校址未新建：{sites}（扩建现有学校或就近安排更省）。",
                   "Candidate sites not built: {sites} (expanding today's schools or placing the children nearby costs less)."),
     "unserved": ("{n:,} 名儿童到不了任何本学段学校（路网不通或超出搜索范围），本方案未安排，列入未达标清单（{file}）。",
@@ -93,7 +96,7 @@ def _new_sites(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], l
         lines.append(_t(
             "new_line", lang, school=name, cp=int(row.classes_primary_after), cj=int(row.classes_junior_after), n=int(mine["children"].sum()),
             units=mine["block_id"].nunique(), far=float(mine["travel_min"].max()) if len(mine) else 0.0,
-            cost=float(row.construction_yuan) / (1e4 if lang == "zh" else 1e6),
+            cost=yuan(float(row.construction_yuan), lang),
         ))  # fmt: skip
     idle = dec[dec["decision"] == "not built"]
     if len(idle):
@@ -152,6 +155,32 @@ _REASON: Mapping[str, tuple[str, str]] = {
         "非乡村小规模学校（在校生 100 人及以上），保留", "not a small school (100 pupils or more today): kept",
     ),
 }
+#: The reasons with figures (a new school, an expansion: planning.layout.worth): pattern, Chinese, English.
+_REASONS_WITH_FIGURES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>-?\\d+)", re.escape(why))), zh, en)
+    for why, zh, en in (
+        (WHY_NEW_CHEAPER, "新建，接收 {n:,} 名儿童：不建则规划期 {years} 年总费用多 {more}",
+         "new school for {n:,} children: without it the plan costs {more} more over {years} years"),
+        (WHY_NEW_NEEDED, "新建，接收 {n:,} 名儿童：政策时限内的学校容纳不下他们",
+         "new school for {n:,} children: the schools within the limits have no room for them"),
+        (WHY_EXPAND, "扩建 {k} 个班，规划在校生 {n:,} 人（现有 {now:,} 人）", "expanded by {k} classes for {n:,} pupils planned ({now:,} today)"),
+    )
+)
+
+
+def reason_text(reason: str, lang: Language) -> str:
+    """A decision's reason (``decisions.csv``) in the report's language, money in its unit (:func:`maps.money.yuan`)."""
+    pick = 0 if lang == "zh" else 1
+    for pattern, zh, en in _REASONS_WITH_FIGURES:
+        hit = pattern.fullmatch(reason)
+        if hit:
+            got: dict[str, object] = {k: int(v) for k, v in hit.groupdict().items()}
+            if "more" in got:
+                got["more"] = yuan(float(got["more"]), lang)  # type: ignore[arg-type]
+            return (zh if pick == 0 else en).format(**got)
+    return _REASON.get(reason, (reason, reason))[pick]
+
+
 _COLUMNS: Mapping[str, tuple[str, str]] = {
     "name": ("学校", "School"), "decision": ("决定", "Decision"),
     "classes_primary_before": ("小学班数（现）", "Primary classes now"), "classes_primary_after": ("小学班数（规划）", "Primary classes planned"),
@@ -168,7 +197,7 @@ def _decision_table(dec: pd.DataFrame, names: Mapping[str, str], lang: Language)
     shown["name"] = [names.get(str(s), str(n)) for s, n in zip(shown["school_id"], shown.get("name", shown["school_id"]))]
     shown["decision"] = [_DECISION.get(str(d), (str(d), str(d)))[pick] for d in shown["decision"]]
     shown["year"] = shown["year"].astype(str)
-    shown["reason"] = [_REASON.get(str(r), (str(r), str(r)))[pick] if isinstance(r, str) else "" for r in shown["reason"]]
+    shown["reason"] = [reason_text(r, lang) if isinstance(r, str) else "" for r in shown["reason"]]
     shown["merged_into"] = [names.get(str(x), "") if isinstance(x, str) and x else "" for x in shown["merged_into"]]
     changed = shown["decision"] != _DECISION["keep"][pick]
     shown = pd.concat([shown[changed], shown[~changed]])
@@ -189,15 +218,14 @@ def section(run: RunResult, params: ReportParams) -> str:
     c = dict(m.get("costs_yuan", {}))
     stage_params = run.scenario.stages.get(STAGE)
     h = int(getattr(stage_params, "horizon_years", 10))
-    unit = 1e8 if lang == "zh" else 1e9
     beyond = sum(int(v) for v in dict(m.get("beyond_limits_children", {})).values())
     short = stage_path(STAGE, app_stage.SHORTFALLS_FILE)
     points = [
         _t("decisions" if m.get("year") else "decisions_today", lang, year=m.get("year"), list=listed),
         _t("children", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
         *([_t("unserved", lang, n=int(m["unserved_children"]), file=short)] if m.get("unserved_children") else []),
-        _t("cost", lang, h=h, total=float(m.get("objective_yuan", 0)) / unit, built=float(c.get("construction", 0)) / unit,
-           bound=float(m.get("bound_yuan", 0)) / unit),
+        _t("cost", lang, h=h, total=yuan(float(m.get("objective_yuan", 0)), lang), built=yuan(float(c.get("construction", 0)), lang),
+           bound=yuan(float(m.get("bound_yuan", 0)), lang)),
         _t("trips", lang, board=float(m.get("longest_boarder_min", 0)), day=float(m.get("longest_day_grades_1_3_min", 0)),
            merged=float(m.get("longest_merged_child_min", 0)), closed=float(m.get("closed_share", 0)),
            cap=float(getattr(stage_params, "max_close_share", 0.25))),

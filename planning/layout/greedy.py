@@ -45,18 +45,20 @@ def _loads(prob: LayoutProblem, at: NDArray[np.int64], n_s: int) -> NDArray[np.f
 
 
 def _fill(prob: LayoutProblem, c: NDArray[np.float64], options: LayoutOptions) -> NDArray[np.int64]:
-    """Each group's school when the cheapest overflow some: the largest groups first, each to its cheapest school with room
-    (whole classes up to ``max_classes``, the school-size limit)."""
+    """Each group's school when the cheapest overflow some: the groups with the fewest allowed schools first (a group
+    with one school must not find it filled by groups that had others), the largest first among them, each to its
+    cheapest school with room (whole classes up to ``max_classes``, the school-size limit)."""
     size = np.array([options.class_size_primary, options.class_size_junior])
     room = (prob.max_classes * size[None, :]).astype(float)
     total = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
     at = np.argmin(c, axis=2)
     kids = prob.children
-    for flat in np.argsort(-kids.ravel(), kind="stable"):
+    choices = np.isfinite(c).sum(axis=2).ravel()
+    for flat in np.lexsort((-kids.ravel(), choices)):
         i, g = divmod(int(flat), 3)
         k = float(kids[i, g])
         if k <= 0:
-            break
+            continue
         lvl = GROUP_LEVEL[g]
         fits = np.isfinite(c[i, g]) & (room[:, lvl] >= k) & (total >= k)
         if fits.any():
@@ -70,8 +72,7 @@ def _fill(prob: LayoutProblem, c: NDArray[np.float64], options: LayoutOptions) -
 def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions) -> tuple[float, NDArray[np.int64], NDArray[np.int64]]:
     """Total cost over the horizon of ``open_mask``, each group's school and the classes; ``inf`` if it fails."""
     prob, kids = w.prob, w.prob.children
-    stays = open_mask[np.maximum(w.now, 0)] | (w.now < 0)
-    c = np.where(w.ok & open_mask[None, None, :] & (w.up | stays[:, :, None]), w.pair_total, np.inf)
+    c = np.where(_allowed(w, open_mask), w.pair_total, np.inf)
     at = np.argmin(c, axis=2)
     size = np.array([options.class_size_primary, options.class_size_junior])
     cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school)
@@ -82,15 +83,90 @@ def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions)
     best = np.take_along_axis(c, at[:, :, None], 2)[:, :, 0]
     if not np.all(np.isfinite(best) | (kids == 0)):
         return math.inf, at, np.zeros((len(open_mask), 2), dtype=np.int64)
-    need = np.maximum(np.ceil(load / size), min_classes(prob, (options.min_classes_primary, options.min_classes_junior)))
-    classes = np.where(open_mask[:, None] & prob.levels, need, 0).astype(np.int64)
+    classes = _classes(prob, open_mask, load, options)
     if np.any(classes > prob.max_classes) or np.any(load.sum(axis=1) > cap):
         return math.inf, at, classes
+    return _total(w, open_mask, at, classes, options), at, classes
+
+
+def _classes(prob: LayoutProblem, open_mask: NDArray[np.bool_], load: NDArray[np.float64], options: LayoutOptions) -> NDArray[np.int64]:
+    """``(S, 2)`` classes each open school needs for ``load`` pupils: whole classes, at least its minimum."""
+    size = np.array([options.class_size_primary, options.class_size_junior])
+    need = np.maximum(np.ceil(load / size), min_classes(prob, (options.min_classes_primary, options.min_classes_junior)))
+    return np.where(open_mask[:, None] & prob.levels, need, 0).astype(np.int64)
+
+
+def _total(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64], classes: NDArray[np.int64], options: LayoutOptions) -> float:
+    """Total cost over the horizon of a feasible plan (the objective of :mod:`planning.layout.model`)."""
+    prob, kids = w.prob, w.prob.children
+    best = np.take_along_axis(w.pair_total, at[:, :, None], 2)[:, :, 0]
     h = options.horizon_years
     fixed = h * options.school_yuan_year * open_mask.sum() + NEW_SITE_YUAN * (open_mask & ~prob.existing).sum()
     teach = h * (classes[:, 0].sum() * options.class_yuan_year_primary + classes[:, 1].sum() * options.class_yuan_year_junior)
     built = options.construction_yuan_per_class * np.maximum(classes - prob.classes_now, 0).sum()
-    return float(fixed + teach + built + np.where(kids > 0, best, 0.0).sum()), at, classes
+    return float(fixed + teach + built + np.where(kids > 0, best, 0.0).sum())
+
+
+def _allowed(w: WarmStart, open_mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``(n, 3, S)`` the group may go to the open school (the merge rule: elsewhere only while today's school stays open)."""
+    stays = open_mask[np.maximum(w.now, 0)] | (w.now < 0)
+    return w.ok & open_mask[None, None, :] & (w.up | stays[:, :, None])
+
+
+def fill_seats(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64], options: LayoutOptions) -> NDArray[np.int64]:
+    """``at`` after moving groups into seats already paid for: a school kept at its minimum classes (or with a class
+    not full) takes a group when that frees a whole class where the group was (its teachers, and its building where it
+    was a class to build), or costs less, with the school-size limit kept. Each move lowers the total
+    (:func:`evaluate`); passes repeat until none does. Deterministic.
+
+    The cheapest-school assignment leaves small schools paying for empty minimum classes while the school next door
+    opens one more; CP-SAT fills them, and so, in part, does this (a short time limit gives CP-SAT only this plan).
+    """
+    prob, kids = w.prob, w.prob.children
+    at = at.copy()
+    allowed = _allowed(w, open_mask)
+    size = np.array([options.class_size_primary, options.class_size_junior])
+    year = np.array([options.class_yuan_year_primary, options.class_yuan_year_junior]) * options.horizon_years
+    cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
+    low = min_classes(prob, (options.min_classes_primary, options.min_classes_junior))
+    now = prob.classes_now
+    load = _loads(prob, at, len(open_mask))
+    for _ in range(MAX_ROUNDS):
+        moved = False
+        for i, g in zip(*np.nonzero(kids > 0)):
+            a, lvl, k = int(at[i, g]), GROUP_LEVEL[g], float(kids[i, g])
+            cls = np.maximum(np.ceil(load[:, lvl] / size[lvl]), low[:, lvl])
+            free = cls * size[lvl] - load[:, lvl]
+            fits = allowed[i, g] & (free >= k) & (load.sum(axis=1) + k <= cap)
+            fits[a] = False
+            if not fits.any():
+                continue
+            after = max(math.ceil((load[a, lvl] - k) / size[lvl]), low[a, lvl])
+            unbuilt = max(cls[a] - now[a, lvl], 0) - max(after - now[a, lvl], 0)  # classes no longer to be built at a
+            saved = (cls[a] - after) * year[lvl] + unbuilt * options.construction_yuan_per_class
+            delta = np.where(fits, w.pair_total[i, g] - w.pair_total[i, g, a], np.inf) - saved
+            b = int(np.argmin(delta))
+            if delta[b] < -1.0:
+                at[i, g] = b
+                load[a, lvl] -= k
+                load[b, lvl] += k
+                moved = True
+        if not moved:
+            break
+    return at
+
+
+def settle(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions, *, at: NDArray[np.int64] | None = None
+           ) -> tuple[float, NDArray[np.int64], NDArray[np.int64]]:
+    """:func:`fill_seats` from ``at`` (a feasible assignment to ``open_mask``; default :func:`evaluate`'s): total,
+    each group's school and the classes it needs (``inf`` if :func:`evaluate` fails)."""
+    if at is None:
+        total, at, classes = evaluate(w, open_mask, options)
+        if not math.isfinite(total):
+            return total, at, classes
+    at = fill_seats(w, open_mask, np.where(w.prob.children > 0, at, 0).astype(np.int64), options)
+    classes = _classes(w.prob, open_mask, _loads(w.prob, at, len(open_mask)), options)
+    return _total(w, open_mask, at, classes, options), at, classes
 
 
 def drop(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions, most: int, *, start: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:

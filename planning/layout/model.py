@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from geo.errors import InfeasibleError, Shortfall, SolverError
-from planning.layout.greedy import WarmStart, drop, evaluate
+from planning.layout.greedy import WarmStart, drop, evaluate, settle
 from planning.layout.options import BOARDING_WEEKS_YEAR, SCHOOL_DAYS_YEAR, LayoutOptions
 from planning.layout.problem import (
     GROUP_LEVEL,
@@ -63,6 +63,7 @@ from planning.layout.problem import (
     pupils_today,
     tiers,
 )
+from planning.layout.worth import WHY_EXPAND, check_sites
 from planning.limits import SolveLimits
 
 __all__ = ["GROUPS", "GROUP_LEVEL", "LEVELS", "LayoutPlan", "LayoutProblem", "SchoolDecision", "plan_layout"]
@@ -431,18 +432,38 @@ def _warm(w: WarmStart, forced: NDArray[np.bool_], options: LayoutOptions) -> tu
 
 def _polish(w: WarmStart, forced: NDArray[np.bool_], found: tuple[_Plan, dict[str, float], float], parts: tuple[NDArray[np.float64], ...],
             options: LayoutOptions) -> tuple[_Plan, dict[str, float], float]:
-    """CP-SAT's plan unless a cheaper one follows from its open schools: each group to its cheapest allowed open school,
-    then schools and sites closed while the total falls (:func:`~planning.layout.greedy.drop`). A short time limit can
-    leave CP-SAT with children boarding at a new site an hour away while their school at home has room."""
+    """CP-SAT's plan (or the warm start's) unless a cheaper one follows from its open schools: each group to its
+    cheapest allowed open school, then schools and sites closed while the total falls
+    (:func:`~planning.layout.greedy.drop`); or its own assignment with groups moved into seats already paid for
+    (:func:`~planning.layout.greedy.settle`). A short time limit can leave CP-SAT with children boarding at a new site an
+    hour away while their school at home has room, or small schools paying for empty minimum classes."""
     plan, _, total = found
     opened = drop(w, forced, options, close_limit(w.prob, options), start=plan[0])
-    val, at, classes = evaluate(w, opened, options)
+    val, at, classes = settle(w, opened, options)
+    own, own_at, own_classes = settle(w, plan[0], options, at=plan[2])  # CP-SAT's own plan, its groups moved into seats paid for
+    if own < val:
+        opened, val, at, classes = plan[0], own, own_at, own_classes
     if not val < total - 1.0:
         return found
     better = (opened, classes, np.where(w.prob.children > 0, at, -1).astype(np.int64))
     new_costs = _costs(w.prob, better, parts, options)
     new_total = new_costs["construction"] + options.horizon_years * sum(v for k, v in new_costs.items() if k != "construction")
     return (better, new_costs, new_total) if new_total < total - 1.0 else found
+
+
+def _worth_building(w: WarmStart, found: tuple[_Plan, dict[str, float], float], parts: tuple[NDArray[np.float64], ...],
+                    options: LayoutOptions) -> tuple[_Plan, dict[str, float], float, dict[int, str]]:
+    """``found`` with each new site that does not pay for itself closed (:func:`~planning.layout.worth.check_sites`), and
+    the reason of each site built: for how many children, and what the plan would cost without it."""
+    plan, costs, total = found
+    if not (plan[0] & ~w.prob.existing).any():
+        return plan, costs, total, {}
+    val, opened, at, classes, why = check_sites(w, plan[0], plan[2], options)
+    if val < total - 1.0:
+        plan = (opened, classes, np.where(w.prob.children > 0, at, -1).astype(np.int64))
+        costs = _costs(w.prob, plan, parts, options)
+        total = costs["construction"] + options.horizon_years * sum(v for k, v in costs.items() if k != "construction")
+    return plan, costs, total, why
 
 
 def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
@@ -539,7 +560,11 @@ def _decide(prob: LayoutProblem, s: int, plan: tuple[NDArray[np.bool_], NDArray[
         if len(moved):
             weights = np.bincount(moved, weights=prob.children[now == s][assign[now == s] >= 0], minlength=len(opened))
             into = int(np.argmax(weights))
-    return SchoolDecision(s, kind, before, after, into, built, why.get(s, ""))
+    reason = why.get(s, "")
+    if kind == "expand":  # why it grows says more than why it stays open
+        size = (options.class_size_primary, options.class_size_junior)
+        reason = WHY_EXPAND.format(k=sum(after) - sum(before), n=int(prob.children[assign == s].sum()), now=int(pupils_today(prob, size)[s]))
+    return SchoolDecision(s, kind, before, after, into, built, reason)
 
 
 _Prepared = tuple[LayoutProblem, LayoutOptions, NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64]]
@@ -598,8 +623,10 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
         plan, status = warm, "WARM_START"  # CP-SAT's best is worse than its hint: keep the hint
         costs = _costs(prob, plan, parts, options)
         total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
-    if status == "FEASIBLE":
+    if status in ("FEASIBLE", "WARM_START"):
         plan, costs, total = _polish(w, forced, (plan, costs, total), parts, options)
+    plan, costs, total, built = _worth_building(w, (plan, costs, total), parts, options)
+    why = why | built
     bound = min(total, max(lower, cp_bound if math.isfinite(cp_bound) else -math.inf))
     done = _finish(prob, plan, (now, boards, beyond), why, (costs, total, bound, status), options)
     return dataclasses.replace(done, unserved=unserved, shortfalls=short)

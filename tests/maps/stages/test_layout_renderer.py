@@ -145,3 +145,59 @@ def test_layout_document_lists_each_merged_schools_children_for_the_hearing() ->
     assert int(moves[1][3]) > 0 and float(moves[1][5]) > 0  # children and their longest trip
     en = Document(io.BytesIO(documents(r, ReportParams(language="en"), maps=())["documents/layout.docx"]))
     assert "Where the children of merged schools go" in "\n".join(p.text for p in en.paragraphs)
+
+
+def _with_new_school(construction: float) -> RunResult:
+    """The run with its construction cost set to ``construction`` yuan and site-like reason on its first school."""
+    from planning.layout.worth import WHY_NEW_CHEAPER
+
+    r = run()
+    out = r.outputs["layout"]
+    dec = out.files["decisions.csv"].copy()
+    dec.loc[0, "reason"] = WHY_NEW_CHEAPER.format(n=22, more=4_200_000, years=10)
+    metrics = {**out.metrics, "costs_yuan": {**out.metrics["costs_yuan"], "construction": construction}, "objective_yuan": 1_120_900_000}
+    r.outputs["layout"] = StageOutput(files={**out.files, "decisions.csv": dec, "metrics.json": metrics}, metrics=metrics)
+    return r
+
+
+def test_money_never_rounds_to_zero_in_the_report_and_the_document() -> None:
+    import io
+
+    from docx import Document
+
+    from maps.documents import documents
+
+    r = _with_new_school(1_200_000)
+    zh = layout.section(r, ReportParams(language="zh"))
+    assert "总费用 11.2 亿元（其中新建、扩建校舍 120 万元）" in zh and "0.0 亿元" not in zh
+    en = layout.section(r, ReportParams(language="en"))
+    assert "Cost over 10 years 1.12 billion yuan (construction 1.20 M yuan)" in en
+    text = "\n".join(p.text for p in Document(io.BytesIO(documents(r, ReportParams(language="zh"), maps=())["documents/layout.docx"])).paragraphs)
+    assert "总费用 11.2 亿元，其中新建、扩建校舍 120 万元" in text
+
+
+def test_a_new_schools_reason_is_translated_with_its_figures() -> None:
+    r = _with_new_school(1_200_000)
+    assert "新建，接收 22 名儿童：不建则规划期 10 年总费用多 420 万元" in layout.section(r, ReportParams(language="zh"))
+    assert "new school for 22 children: without it the plan costs 4.20 M yuan more over 10 years" in layout.section(
+        r, ReportParams(language="en"))
+    from planning.layout.worth import WHY_EXPAND
+
+    assert layout.reason_text(WHY_EXPAND.format(k=17, n=1980, now=1059), "zh") == "扩建 17 个班，规划在校生 1,980 人（现有 1,059 人）"
+    assert layout.reason_text("kept by the bureau", "zh") == "教育局确定保留"
+
+
+def test_the_overview_map_opens_with_the_layout_decisions_on() -> None:
+    import re
+
+    from maps.render import OVERVIEW_SHOWN, overview_shown, render_run
+
+    r = run()
+    assert overview_shown(r) == OVERVIEW_SHOWN - {"schools"}  # schools coloured by decision, not by strength (red twice)
+    assert "schools" in overview_shown(RunResult(scenario=r.scenario, inputs=r.inputs, outputs={}))
+    page = render_run(r, ReportParams())["map.html"]
+    hidden = {name: re.search(rf'<div class="sp-sec" data-layer="{name}"( style="display:none")?>', page)
+              for name in ("学校布局", "学校（按办学强弱着色）")}
+    assert all(hidden.values())
+    assert hidden["学校布局"].group(1) is None  # type: ignore[union-attr]  # its legend shows: the layer is on
+    assert hidden["学校（按办学强弱着色）"].group(1) is not None  # type: ignore[union-attr]  # listed, off
