@@ -54,6 +54,7 @@ says so (in ``metrics.json``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ from ortools.sat.python import cp_model
 from planning.zones.contiguity import detached_pieces, neighbour_rule
 from planning.zones.instance import BlockGraph, Instance, excess, pair_index, students_at
 from planning.zones.lagrange import knapsack_bound
-from planning.zones.repair import REPAIR_CANDIDATES, WORK_PER_VARIABLE, Cut, Repair, solve_sub
+from planning.zones.repair import WORK_PER_VARIABLE, Cut, Repair, WorkBudget, solve_sub
 from planning.zones.rounding import LocalPairs, seat_prices
 
 logger = logging.getLogger(__name__)
@@ -79,14 +80,16 @@ COMPETING_CANDIDATES = 4
 #: Deterministic time of a window solve per freed block, and its bounds (about seconds).
 WINDOW_TIME_PER_BLOCK = 0.002
 WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
-#: Share of the budget kept for the proof once the windows have had theirs.
-PROOF_SHARE = 0.35
+#: Most work one window may be charged (its model's build and its time): larger ones are not solved.
+WINDOW_MAX_WORK = 6.0
 #: Most pairs the proof model is built with (larger: the bound stays the relaxation's).
 PROOF_MAX_PAIRS = 150_000
-#: Most pairs the proof is started with per unit of budget left: with more it ends without
-#: raising the bound or the plan (at slack 1.01-1.06 on 1,000 x 40, 2-20 units), and the windows
-#: make better use of the budget.
-PROOF_PAIRS_PER_UNIT = 2_500
+#: Work the windows spend before the proof is tried (once), and the proof's deterministic time per pair
+#: left by reduced-cost fixing, at most PROOF_MAX_TIME: fixed, so the proof's outcome is the same
+#: whatever the budget (a schedule of fixed steps, see the module docstring).
+PROOF_AFTER = 16.0
+PROOF_TIME_PER_PAIR = 5e-4
+PROOF_MAX_TIME = 12.0
 #: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
 #: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
 #: 5-7 CPU microseconds per pair on the suite's uniform and valley instances, 25 on its town
@@ -95,11 +98,10 @@ FIRST_PLAN_WORK_PER_PAIR = 8e-6
 #: Wall seconds building the proof model takes per pair, about (in Python): no proof is
 #: started that could not be built before the deadline.
 PROOF_BUILD_S_PER_PAIR = 4e-5
-#: Share of the budget the knapsack bound may take, and its work per knapsack cell (about
-#: 1e8 cells per CPU second, a work unit about a CPU second).
-KNAPSACK_SHARE = 0.1
+#: Work the knapsack bound may take (a fixed charge, before the windows) and its work per knapsack
+#: cell (about 1e8 cells per CPU second, a work unit about a CPU second).
+KNAPSACK_WORK = 0.6
 WORK_PER_CELL = 1e-8
-
 
 @dataclass(frozen=True)
 class Anytime:
@@ -204,6 +206,8 @@ class _State:
     windows: int = 0
     improvements: int = 0
     source: str = "relaxation"
+    done: bool = False  # a step did not fit in the budget left: the phase has ended
+    proof: tuple[str, int] | None = None  # the proof's status and pairs, once tried
 
 
 def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -223,13 +227,18 @@ def _try_window(
 ) -> bool:
     """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
     p = r.p
-    if not _affordable(r, free, zones):
+    charge = _window_charge(p, free, det)
+    if charge > WINDOW_MAX_WORK:
+        return False  # too large a model for its gain (whatever the budget)
+    step = _step(r, st, charge)
+    if step is None:
         return False
     cuts: list[Cut] = []
     if graph is not None:
         cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
         cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, graph.adjacency, graph.roots)]
-    got = solve_sub(r, st.school, free, cuts=cuts, deterministic_time=det, schools=zones.tolist())
+    got = solve_sub(step, st.school, free, cuts=cuts, deterministic_time=det, schools=zones.tolist())
+    _settle(r, step)
     st.windows += 1
     if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
@@ -246,18 +255,36 @@ def _try_window(
     return True
 
 
-def _affordable(r: Repair, free: NDArray[np.int64], zones: NDArray[np.int64]) -> bool:
-    """Whether a window's model can be built within the budget left (its build is charged per variable).
+def _window_charge(p: Instance, free: NDArray[np.int64], det: float) -> float:
+    """Most work a window's solve can be charged: its model's build (every pair of a free block, an
+    overflow count per school) and its deterministic time.
 
-    Each free block has its cheapest :data:`planning.zones.repair.REPAIR_CANDIDATES`
-    schools and the window's schools as candidates (in reach): on 6,000 x 150 the
-    windows grown to most of the schools built models charged more than the
-    whole budget.
+    A window charged more than :data:`WINDOW_MAX_WORK` is not solved (on 6,000 x 150 windows grown
+    to most of the schools built models charged more than a 12-unit budget).
     """
-    p = r.p
     degree = p.start[free + 1] - p.start[free]
-    variables = int(np.minimum(degree, REPAIR_CANDIDATES + len(zones)).sum())
-    return WORK_PER_VARIABLE * variables < 0.5 * r.budget.remaining()
+    return WORK_PER_VARIABLE * (int(degree.sum()) + len(p.capacity)) + det
+
+
+def _step(r: Repair, st: _State, charge: float) -> Repair | None:
+    """The repair context of one step with its own budget of ``charge`` units; ``None`` when it does not fit.
+
+    A step that does not fit in the budget left ends the phase (:attr:`_State.done`)
+    rather than running shortened or being skipped for a smaller one: so every
+    step runs the same whatever the budget, and a run with a smaller budget is a
+    prefix of one with a larger (whose plan is then never worse). The step's own
+    budget keeps the wall deadline (the clock stays a hard cap).
+    """
+    if st.done or r.budget.spent + charge > r.budget.limit or r.budget.exhausted():
+        st.done = True
+        return None
+    return dataclasses.replace(r, budget=WorkBudget(charge, deadline=r.budget.deadline))
+
+
+def _settle(r: Repair, step: Repair) -> None:
+    """Charge a step's work (and its wall stops) to the phase's budget."""
+    r.budget.spent += step.budget.spent
+    r.budget.wall_stops += step.budget.wall_stops
 
 
 def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64], new: NDArray[np.int64]) -> bool:
@@ -275,16 +302,17 @@ def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64]
 def _try_chain(r: Repair, st: _State, zones: NDArray[np.int64], graph: BlockGraph | None, movable: NDArray[np.bool_]) -> bool:
     """A chain window (:func:`_chain_window`), tried when the compact window of its seed gave nothing."""
     free = np.flatnonzero(np.isin(st.school, zones) & movable)
-    if len(zones) < 2 or not len(free) or r.budget.exhausted():
+    if len(zones) < 2 or not len(free) or st.done:
         return False
     det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
     return _try_window(r, st, free, zones, graph, det)
 
 
 def _neighbourhoods(
-    r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, share: float
+    r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, price: int
 ) -> None:
-    """Window solves over groups of neighbouring zones until the budget's ``share`` is spent (see the module docstring)."""
+    """Window solves over groups of neighbouring zones, the proof once they have spent :data:`PROOF_AFTER`
+    (see the module docstring), until a step does not fit in the budget or the gap is closed."""
     p = r.p
     m = len(p.capacity)
     comp = _competition(p)
@@ -292,13 +320,22 @@ def _neighbourhoods(
     pinned = np.zeros(len(p.demand), bool)
     pinned[list(r.roots.values())] = True
     size = float(WINDOW_SCHOOLS)
-    while not r.budget.exhausted(share) and gap_of(st.cost, st.bound) > tolerance:
+    start = r.budget.spent
+    while not st.done and gap_of(st.cost, st.bound) > tolerance:
         order = np.lexsort((np.arange(m), -_zone_regret(p, st.school, prices)))
         clean = np.zeros(m, bool)  # zones of windows solved without change since they last changed
         improved = False
         for seed in order.tolist():
             if clean[seed]:
                 continue
+            if st.proof is None and r.budget.spent - start >= PROOF_AFTER:
+                before = st.cost
+                st.proof = _prove(r, st, prices, price, graph)
+                if st.cost < before:
+                    improved = True
+                    clean[:] = False
+                if st.done or gap_of(st.cost, st.bound) <= tolerance:
+                    return
             zones = _window(comp, seed, int(size))
             free = np.flatnonzero(np.isin(st.school, zones) & movable & ~pinned)
             if not len(free):
@@ -313,7 +350,7 @@ def _neighbourhoods(
                 clean[zones] = True
                 if full:  # the chain's zones were re-solved too, without change
                     clean[chain] = True
-            if r.budget.exhausted(share) or gap_of(st.cost, st.bound) <= tolerance:
+            if st.done or gap_of(st.cost, st.bound) <= tolerance:
                 return
         if size >= m and not improved:
             return
@@ -334,28 +371,10 @@ def lagrangian(p: Instance, prices: NDArray[np.float64], r: Repair, price: int) 
     return value, red - best[p.origin]
 
 
-def _prove(
-    r: Repair, st: _State, prices: NDArray[np.float64], price: int, graph: BlockGraph | None
-) -> tuple[str, int]:
-    """CP-SAT over the pairs reduced-cost fixing leaves, hinted with the best plan; raises the bound and the plan.
-
-    Its plan is taken when cheaper and (with ``graph``) no zone has more detached pieces.
-    """
+def _proof_model(r: Repair, school: NDArray[np.int64], idx: NDArray[np.int64]) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
+    """The proof's CP-SAT model over the pairs ``idx`` (hinted with ``school``) and its variables, one per pair."""
     p = r.p
-    value, rc = lagrangian(p, prices, r, price)
-    slack = st.cost - value
-    keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
-    if (
-        int(keep.sum()) > min(PROOF_MAX_PAIRS, PROOF_PAIRS_PER_UNIT * r.budget.remaining())
-        or r.budget.exhausted()
-        or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum()
-    ):
-        return "", int(keep.sum())
-    pair = pair_index(p, np.arange(len(st.school)), st.school)
-    ok = (pair >= 0) & (p.demand > 0)
-    keep[pair[ok]] = True  # the plan's own pairs (kept anyway up to rounding)
     model = cp_model.CpModel()
-    idx = np.flatnonzero(keep)
     xs = [model.new_bool_var("") for _ in idx]
     by_block: dict[int, list[cp_model.IntVar]] = {}
     by_school: dict[int, list[cp_model.LinearExpr]] = {}
@@ -367,7 +386,7 @@ def _prove(
         obj.append(int(p.cost[k]) * d * v)
         if p.moved[k]:
             moved.append(d * v)
-        model.add_hint(v, bool(st.school[i] == j))
+        model.add_hint(v, bool(school[i] == j))
     for lits in by_block.values():
         model.add_exactly_one(lits)
     for j, terms in sorted(by_school.items()):
@@ -376,21 +395,48 @@ def _prove(
         else:
             o = model.new_int_var(0, int(p.demand.sum()), "")
             model.add(sum(terms) <= int(p.capacity[j]) + o)
-            model.add_hint(o, max(0, int(students_at(p, st.school)[j] - p.capacity[j])))
+            model.add_hint(o, max(0, int(students_at(p, school)[j] - p.capacity[j])))
             obj.append(int(r.overflow_penalty_s) * o)
     if r.max_moved is not None:  # every block with students is free here
         model.add(sum(moved) <= r.max_moved)
     model.minimize(sum(obj))
+    return model, xs
+
+
+def _prove(
+    r: Repair, st: _State, prices: NDArray[np.float64], price: int, graph: BlockGraph | None
+) -> tuple[str, int]:
+    """CP-SAT over the pairs reduced-cost fixing leaves, hinted with the best plan; raises the bound and the plan.
+
+    Its plan is taken when cheaper and (with ``graph``) no zone has more detached pieces.
+    """
+    p = r.p
+    value, rc = lagrangian(p, prices, r, price)
+    slack = st.cost - value
+    keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
+    pair = pair_index(p, np.arange(len(st.school)), st.school)
+    ok = (pair >= 0) & (p.demand > 0)
+    keep[pair[ok]] = True  # the plan's own pairs (kept anyway up to rounding)
+    pairs = int(keep.sum())
+    det = min(PROOF_TIME_PER_PAIR * pairs, PROOF_MAX_TIME)
+    if pairs > PROOF_MAX_PAIRS or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
+        return "", pairs
+    step = _step(r, st, WORK_PER_VARIABLE * (pairs + len(p.capacity)) + det)
+    if step is None:
+        return "", pairs
+    idx = np.flatnonzero(keep)
+    model, xs = _proof_model(r, st.school, idx)
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = 1
     prm.random_seed = r.seed
     prm.linearization_level = 2
     prm.catch_sigint_signal = False
-    r.budget.limit_call(prm, r.budget.remaining(), model)
+    step.budget.limit_call(prm, det, model)
     status = solver.solve(model)
-    r.budget.charge(solver, model)
-    r.budget.note_stop(solver, prm.max_deterministic_time)
+    step.budget.charge(solver, model)
+    step.budget.note_stop(solver, prm.max_deterministic_time)
+    _settle(r, step)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         new = st.school.copy()
         for v, k in zip(xs, idx.tolist(), strict=True):
@@ -449,27 +495,30 @@ def improve(
         prices = seat_prices(priced, pair_flow, seats)
         if r.overflow_penalty_s is not None:
             prices = np.minimum(prices, float(r.overflow_penalty_s))
-        _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0 - PROOF_SHARE)
+        _knapsack_bound(r, st, prices, price, tolerance)
         if gap_of(st.cost, st.bound) > tolerance:
-            _knapsack_bound(r, st, prices, price, tolerance)
-        if gap_of(st.cost, st.bound) > tolerance:
-            proof, proof_pairs = _prove(r, st, prices, price, graph)
-        if gap_of(st.cost, st.bound) > tolerance and not r.budget.exhausted():
-            _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0)
+            _neighbourhoods(r, st, prices, graph, tolerance=tolerance, price=price)
+        if st.proof is None and not st.done and gap_of(st.cost, st.bound) > tolerance:
+            st.proof = _prove(r, st, prices, price, graph)  # the windows ran out before PROOF_AFTER
+        proof, proof_pairs = st.proof or ("", 0)
     logger.debug("anytime: %d windows, %d kept, proof %s on %d pairs", st.windows, st.improvements, proof, proof_pairs)
     return Anytime(st.school, st.bound, st.windows, st.improvements, proof, proof_pairs, st.source)
 
 
 def _knapsack_bound(r: Repair, st: _State, prices: NDArray[np.float64], price: int, tolerance: float) -> None:
     """Raise ``st.bound`` with the Lagrangian knapsack bound (hard seats, no stability cap), its work charged."""
-    if r.overflow_penalty_s is not None or r.max_moved is not None or price or r.budget.exhausted():
+    if r.overflow_penalty_s is not None or r.max_moved is not None or price or gap_of(st.cost, st.bound) <= tolerance:
         return
-    cells = min(KNAPSACK_SHARE * r.budget.limit, r.budget.remaining()) / WORK_PER_CELL
+    step = _step(r, st, KNAPSACK_WORK)
+    if step is None:
+        return
     got = knapsack_bound(
-        r.p, prices, float(st.cost), max_cells=cells, target=st.cost * (1.0 - tolerance), stop=lambda: r.budget.wall_left() <= 0
+        r.p, prices, float(st.cost), max_cells=KNAPSACK_WORK / WORK_PER_CELL, target=st.cost * (1.0 - tolerance),
+        stop=lambda: step.budget.wall_left() <= 0,
     )
-    if r.budget.wall_left() <= 0:
-        r.budget.wall_stops += 1
-    r.budget.spent += WORK_PER_CELL * got.cells
+    if step.budget.wall_left() <= 0:
+        step.budget.wall_stops += 1
+    step.budget.spent += WORK_PER_CELL * got.cells
+    _settle(r, step)
     if got.bound > st.bound:
         st.bound, st.source = got.bound, "knapsack"
