@@ -17,9 +17,9 @@ the wall clock, the backstop below). The steps:
   neighbouring zones: a seed school and the schools whose blocks compete with
   it most (blocks having both among their few cheapest schools). Every block
   of the window's zones is freed, everything else fixed, and the window is
-  re-solved with :func:`planning.zones.repair.solve_sub` (each block's
-  cheapest schools, the schools its relaxation flow uses and its own school);
-  the plan is kept when it costs less. When a seed's window gives nothing and
+  re-solved with :func:`planning.zones.repair.solve_sub` (each block may take
+  its own school, the window's and those with free seats:
+  :data:`WINDOW_OWN_ONLY`); the plan is kept when it costs less. When a seed's window gives nothing and
   holds no free seat (every school's seat price above 0), its *chain* window
   is tried if it reaches cheaper room: from the seed, each next school is the
   competing one with the lowest seat price, down to where there is room (at tight
