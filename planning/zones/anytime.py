@@ -18,7 +18,7 @@ the wall clock, the backstop below). The steps:
   it most (blocks having both among their few cheapest schools). Every block
   of the window's zones is freed, everything else fixed, and the window is
   re-solved with :func:`planning.zones.repair.solve_sub` (each block may take
-  its own school, the window's and those with free seats:
+  its own school, the window's and, among its cheapest, those with free seats:
   :data:`WINDOW_OWN_ONLY`); the plan is kept when it costs less. When a seed's window gives nothing and
   holds no free seat (every school's seat price above 0), its *chain* window
   is tried if it reaches cheaper room: from the seed, each next school is the
@@ -75,7 +75,7 @@ from ortools.sat.python import cp_model
 from planning.zones.contiguity import detached_pieces, neighbour_rule
 from planning.zones.instance import BlockGraph, Instance, excess, pair_index, students_at
 from planning.zones.lagrange import knapsack_bound
-from planning.zones.repair import WORK_PER_VARIABLE, Cut, Repair, WorkBudget, solve_sub
+from planning.zones.repair import REPAIR_CANDIDATES, WORK_PER_VARIABLE, Cut, Repair, WorkBudget, solve_sub
 from planning.zones.rounding import LocalPairs, seat_prices
 
 logger = logging.getLogger(__name__)
@@ -88,9 +88,9 @@ COMPETING_CANDIDATES = 4
 #: Deterministic time of a window solve per freed block, and its bounds (about seconds).
 WINDOW_TIME_PER_BLOCK = 0.002
 WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
-#: Whether a window's blocks may take only its schools and those with free seats: a smaller model
-#: than with each block's cheapest schools too (schools outside the window are full at tight
-#: capacity), so more windows in the same work: on the suite's 1,000 x 40 given 6 units, town 1.01
+#: Whether a window's blocks may take only its schools and, among their cheapest, those with free
+#: seats: a smaller model than with each block's cheapest schools (outside the window they are
+#: mostly full at tight capacity), so more windows in the same work: on the suite's 1,000 x 40 given 6 units, town 1.01
 #: +1.29 -> +1.24 % above the bound, two towns 1.01 +0.94 -> +0.91 %, two towns 1.06 +1.09 -> +0.69 %,
 #: uniform 1.01 +0.28 -> +0.31 %.
 WINDOW_OWN_ONLY = True
@@ -242,17 +242,19 @@ def _try_window(
 ) -> bool:
     """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
     p = r.p
-    charge = _window_charge(p, free, det)
+    cuts: list[Cut] = []
+    if graph is not None:
+        cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
+        cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, graph.adjacency, graph.roots)]
+    allowed = _window_allowed(p, st.school, free, zones)
+    schools = zones.tolist() if allowed is None else _by_block(p, allowed)
+    charge = _window_charge(p, st.school, free, allowed, cuts) + det
     if charge > WINDOW_MAX_WORK:
         return False  # too large a model for its gain (whatever the budget)
     step = _step(r, st, charge)
     if step is None:
         return False
-    cuts: list[Cut] = []
-    if graph is not None:
-        cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
-        cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, graph.adjacency, graph.roots)]
-    got = solve_sub(step, st.school, free, cuts=cuts, deterministic_time=det, schools=_window_schools(p, st.school, free, zones))
+    got = solve_sub(step, st.school, free, cuts=cuts, deterministic_time=det, schools=schools)
     _settle(r, step)
     st.windows += 1
     if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -270,26 +272,56 @@ def _try_window(
     return True
 
 
-def _window_schools(
+def _window_allowed(
     p: Instance, school: NDArray[np.int64], free: NDArray[np.int64], zones: NDArray[np.int64]
-) -> list[int] | dict[int, set[int]]:
-    """Schools a window's blocks may take: with :data:`WINDOW_OWN_ONLY` only the window's and those with free
-    seats (block → schools), else also each block's cheapest (the window's schools as a list)."""
+) -> NDArray[np.bool_] | None:
+    """Pairs a window's blocks may take besides their own, with :data:`WINDOW_OWN_ONLY`: the window's schools
+    and, among each block's :data:`planning.zones.repair.REPAIR_CANDIDATES` cheapest, those with free seats
+    (a mask over the pairs); ``None`` without it (each block's cheapest schools and the window's)."""
     if not WINDOW_OWN_ONLY:
-        return zones.tolist()
-    allowed = set(zones.tolist()) | set(np.flatnonzero(students_at(p, school) < p.capacity).tolist())
-    return dict.fromkeys(free.tolist(), allowed)
+        return None
+    room = students_at(p, school) < p.capacity
+    inside = np.zeros(len(p.capacity), bool)
+    inside[zones] = True
+    rank = np.arange(len(p.origin)) - p.start[p.origin]
+    block = np.zeros(len(p.demand), bool)
+    block[free] = True
+    return block[p.origin] & (inside[p.dest] | (room[p.dest] & (rank < REPAIR_CANDIDATES)))
 
 
-def _window_charge(p: Instance, free: NDArray[np.int64], det: float) -> float:
-    """Most work a window's solve can be charged: its model's build (every pair of a free block, an
-    overflow count per school) and its deterministic time.
+def _by_block(p: Instance, allowed: NDArray[np.bool_]) -> dict[int, set[int]]:
+    """The pairs ``allowed`` as block → schools."""
+    out: dict[int, set[int]] = {}
+    for i, j in zip(p.origin[allowed].tolist(), p.dest[allowed].tolist(), strict=True):
+        out.setdefault(i, set()).add(j)
+    return out
+
+
+def _window_charge(
+    p: Instance, school: NDArray[np.int64], free: NDArray[np.int64], allowed: NDArray[np.bool_] | None, cuts: list[Cut]
+) -> float:
+    """Most work building a window's model can be charged: a variable per candidate pair of a free block
+    (those ``allowed``, :func:`_window_allowed`, its own and its cuts' schools; else every pair) and an
+    overflow count per school (its deterministic time comes on top).
 
     A window charged more than :data:`WINDOW_MAX_WORK` is not solved (on 6,000 x 150 windows grown
     to most of the schools built models charged more than a 12-unit budget).
     """
-    degree = p.start[free + 1] - p.start[free]
-    return WORK_PER_VARIABLE * (int(degree.sum()) + len(p.capacity)) + det
+    k = np.concatenate([np.arange(p.start[i], p.start[i + 1]) for i in free.tolist()] or [np.zeros(0, np.int64)])
+    if allowed is None:
+        return WORK_PER_VARIABLE * (len(k) + len(np.unique(p.dest[k])))
+    is_free = np.zeros(len(p.demand), bool)
+    is_free[free] = True
+    blocks, schools = [free], [school[free]]  # own pairs, then the cuts' (one pair_index call)
+    for c in cuts:
+        border = c.border[is_free[c.border]]
+        blocks.append(border)
+        schools.append(np.full(len(border), c.school))
+    at = pair_index(p, np.concatenate(blocks), np.concatenate(schools))
+    used = allowed.copy()
+    used[at[at >= 0]] = True
+    variables = int(used[k].sum()) + len(np.unique(p.dest[k[used[k]]]))
+    return WORK_PER_VARIABLE * variables
 
 
 def _step(r: Repair, st: _State, charge: float) -> Repair | None:
