@@ -372,7 +372,7 @@ def run_case(case: Case, args: argparse.Namespace, cache: dict) -> list[str]:
         runs[lim] = ours(case, lim, budget_only=args.budget_only)
         r = runs[lim]
         own_gap = (r["objective"] - r["bound"]) / r["objective"]
-        worse = any(o["objective"] > r["objective"] for o in runs.values())  # a shorter limit's plan was better
+        worse = any(o["objective"] < r["objective"] for o in runs.values())  # a shorter limit's plan was better
         cells.append(f"{_gap(r['objective'], ref)} {r['seconds']:.0f}s cpu {r['cpu']:.0f}s {r['work']:.1f}u (own {own_gap:.2%})"
                      + (f" OVER {r['over']}" if r["over"] else "")
                      + (" WALL CAP" if r["wall_stops"] else "")
