@@ -90,9 +90,10 @@ WINDOW_TIME_PER_BLOCK = 0.002
 WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
 #: Whether a window's blocks may take only its schools and, among their cheapest, those with free
 #: seats: a smaller model than with each block's cheapest schools (outside the window they are
-#: mostly full at tight capacity), so more windows in the same work: on the suite's 1,000 x 40 given 6 units, town 1.01
-#: +1.29 -> +1.24 % above the bound, two towns 1.01 +0.94 -> +0.91 %, two towns 1.06 +1.09 -> +0.69 %,
-#: uniform 1.01 +0.28 -> +0.31 %.
+#: mostly full at tight capacity), so more windows in the same work. With it and the window charge
+#: counted per variable, on the suite's 1,000 x 40 given 6 units (against each block's cheapest and
+#: a charge per pair): town 1.01 +1.29 -> +1.31 % above the bound, two towns 1.01 +0.94 -> +0.89 %,
+#: two towns 1.06 +1.09 -> +0.54 %.
 WINDOW_OWN_ONLY = True
 #: Most work one window may be charged (its model's build and its time): larger ones are not solved.
 WINDOW_MAX_WORK = 6.0
