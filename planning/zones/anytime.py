@@ -1,17 +1,25 @@
 """Anytime phase of optimal zones: what is left of the time limit improves the first plan and proves it.
 
 The fast path (relaxation, priced chains, local search) gives a first plan in
-seconds. This phase then alternates two CP-SAT searches, both hinted with the
-best plan so far, until the proven gap is at most the tolerance, the
-deterministic budget is spent or the wall deadline passes:
+seconds. This phase then runs a schedule of steps, each CP-SAT search hinted
+with the best plan so far, until the proven gap is at most the tolerance, the
+next step does not fit in the deterministic budget left or the wall deadline
+passes. The schedule is fixed: the knapsack bound (a fixed charge,
+:data:`KNAPSACK_WORK`), then windows in a deterministic order, the proof once
+the windows have spent :data:`PROOF_AFTER` units (or have run out), then
+windows again. Every step has its own budget, a function of the plan so far
+only (:func:`_step`), and a step that does not fit ends the phase (it is not
+shortened, nor skipped for a smaller one): so a run given less work is a
+prefix of a run given more, and a longer limit never gives a worse plan (up to
+the wall clock, the backstop below). The steps:
 
 - **Neighbourhood search** (:func:`_neighbourhoods`). A window is a group of
   neighbouring zones: a seed school and the schools whose blocks compete with
   it most (blocks having both among their few cheapest schools). Every block
   of the window's zones is freed, everything else fixed, and the window is
-  re-solved with :func:`planning.zones.repair.solve_sub` (each block's
-  cheapest schools, the schools its relaxation flow uses and its own school);
-  the plan is kept when it costs less. When a seed's window gives nothing and
+  re-solved with :func:`planning.zones.repair.solve_sub` (each block may take
+  its own school, the window's and, among its cheapest, those with free seats:
+  :data:`WINDOW_OWN_ONLY`); the plan is kept when it costs less. When a seed's window gives nothing and
   holds no free seat (every school's seat price above 0), its *chain* window
   is tried if it reaches cheaper room: from the seed, each next school is the
   competing one with the lowest seat price, down to where there is room (at tight
@@ -22,10 +30,10 @@ deterministic budget is spent or the wall deadline passes:
   zones (where the plan departs most from the relaxation); a pass with no
   improvement makes the windows larger.
 - **Knapsack bound** (:mod:`planning.zones.lagrange`, hard seats and no
-  stability cap only). Before the proof, the Lagrangian bound with one 0/1
+  stability cap only). First, the Lagrangian bound with one 0/1
   knapsack per school (blocks priced out of "exactly one school") raises the
   relaxation's bound where whole blocks cannot fill a school's seats exactly;
-  at most :data:`KNAPSACK_SHARE` of the budget, charged per knapsack cell (on
+  at most :data:`KNAPSACK_WORK`, charged per knapsack cell (on
   the suite's 1,000 x 40 at slack 1.01, given 3 units: uniform 7,417,019 →
   7,429,058, within 0.01 % of HiGHS's 60 s bound; town 8,235,132 → 8,238,176).
 - **Proof** (:func:`_prove`). With seat prices ``π_j ≥ 0`` (the relaxation's
@@ -36,9 +44,9 @@ deterministic budget is spent or the wall deadline passes:
   (reduced-cost fixing). CP-SAT over the pairs left, hinted with the plan,
   therefore has the problem's own optimum: its bound is a valid bound of the
   problem (reported when better than the relaxation's) and its plan, when
-  cheaper, is kept. It runs when the pairs left are few enough to build and
-  to search in the budget left (:data:`PROOF_PAIRS_PER_UNIT`); otherwise the
-  windows have the whole budget.
+  cheaper, is kept. It runs once, when the pairs left are at most
+  :data:`PROOF_MAX_PAIRS`, for a deterministic time in proportion to them
+  (:data:`PROOF_TIME_PER_PAIR`, at most :data:`PROOF_MAX_TIME`).
 
 Contiguity. With a block graph the windows keep the rule "a block may belong
 to ``j`` only if one of its neighbours does" and a window's plan is kept only
@@ -54,6 +62,7 @@ says so (in ``metrics.json``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -66,7 +75,7 @@ from ortools.sat.python import cp_model
 from planning.zones.contiguity import detached_pieces, neighbour_rule
 from planning.zones.instance import BlockGraph, Instance, excess, pair_index, students_at
 from planning.zones.lagrange import knapsack_bound
-from planning.zones.repair import REPAIR_CANDIDATES, WORK_PER_VARIABLE, Cut, Repair, solve_sub
+from planning.zones.repair import REPAIR_CANDIDATES, WORK_PER_VARIABLE, Cut, Repair, WorkBudget, solve_sub
 from planning.zones.rounding import LocalPairs, seat_prices
 
 logger = logging.getLogger(__name__)
@@ -79,14 +88,24 @@ COMPETING_CANDIDATES = 4
 #: Deterministic time of a window solve per freed block, and its bounds (about seconds).
 WINDOW_TIME_PER_BLOCK = 0.002
 WINDOW_MIN_TIME, WINDOW_MAX_TIME = 0.2, 4.0
-#: Share of the budget kept for the proof once the windows have had theirs.
-PROOF_SHARE = 0.35
-#: Most pairs the proof model is built with (larger: the bound stays the relaxation's).
-PROOF_MAX_PAIRS = 150_000
-#: Most pairs the proof is started with per unit of budget left: with more it ends without
-#: raising the bound or the plan (at slack 1.01-1.06 on 1,000 x 40, 2-20 units), and the windows
-#: make better use of the budget.
-PROOF_PAIRS_PER_UNIT = 2_500
+#: Whether a window's blocks may take only its schools and, among their cheapest, those with free
+#: seats: a smaller model than with each block's cheapest schools (outside the window they are
+#: mostly full at tight capacity), so more windows in the same work. With it and the window charge
+#: counted per variable, on the suite's 1,000 x 40 given 6 units (against each block's cheapest and
+#: a charge per pair): town 1.01 +1.29 -> +1.31 % above the bound, two towns 1.01 +0.94 -> +0.89 %,
+#: two towns 1.06 +1.09 -> +0.54 %.
+WINDOW_OWN_ONLY = True
+#: Most work one window may be charged (its model's build and its time): larger ones are not solved.
+WINDOW_MAX_WORK = 6.0
+#: Most pairs the proof model is built with (more: no proof, the windows have the budget; the
+#: previous rule, at most 2,500 pairs per unit left, never started one on 6,000 x 150's 120,000).
+PROOF_MAX_PAIRS = 40_000
+#: Work the windows spend before the proof is tried (once), and the proof's deterministic time per pair
+#: left by reduced-cost fixing, at most PROOF_MAX_TIME: fixed, so the proof's outcome is the same
+#: whatever the budget (a schedule of fixed steps, see the module docstring).
+PROOF_AFTER = 16.0
+PROOF_TIME_PER_PAIR = 5e-4
+PROOF_MAX_TIME = 12.0
 #: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
 #: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
 #: 5-7 CPU microseconds per pair on the suite's uniform and valley instances, 25 on its town
@@ -95,11 +114,10 @@ FIRST_PLAN_WORK_PER_PAIR = 8e-6
 #: Wall seconds building the proof model takes per pair, about (in Python): no proof is
 #: started that could not be built before the deadline.
 PROOF_BUILD_S_PER_PAIR = 4e-5
-#: Share of the budget the knapsack bound may take, and its work per knapsack cell (about
-#: 1e8 cells per CPU second, a work unit about a CPU second).
-KNAPSACK_SHARE = 0.1
+#: Work the knapsack bound may take (a fixed charge, before the windows) and its work per knapsack
+#: cell (about 1e8 cells per CPU second, a work unit about a CPU second).
+KNAPSACK_WORK = 0.6
 WORK_PER_CELL = 1e-8
-
 
 @dataclass(frozen=True)
 class Anytime:
@@ -204,6 +222,8 @@ class _State:
     windows: int = 0
     improvements: int = 0
     source: str = "relaxation"
+    done: bool = False  # a step did not fit in the budget left: the phase has ended
+    proof: tuple[str, int] | None = None  # the proof's status and pairs, once tried
 
 
 def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -223,13 +243,20 @@ def _try_window(
 ) -> bool:
     """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
     p = r.p
-    if not _affordable(r, free, zones):
-        return False
     cuts: list[Cut] = []
     if graph is not None:
         cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
         cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, graph.adjacency, graph.roots)]
-    got = solve_sub(r, st.school, free, cuts=cuts, deterministic_time=det, schools=zones.tolist())
+    allowed = _window_allowed(p, st.school, free, zones)
+    schools = zones.tolist() if allowed is None else _by_block(p, allowed)
+    charge = _window_charge(p, st.school, free, allowed, cuts) + det
+    if charge > WINDOW_MAX_WORK:
+        return False  # too large a model for its gain (whatever the budget)
+    step = _step(r, st, charge)
+    if step is None:
+        return False
+    got = solve_sub(step, st.school, free, cuts=cuts, deterministic_time=det, schools=schools)
+    _settle(r, step)
     st.windows += 1
     if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
@@ -246,18 +273,77 @@ def _try_window(
     return True
 
 
-def _affordable(r: Repair, free: NDArray[np.int64], zones: NDArray[np.int64]) -> bool:
-    """Whether a window's model can be built within the budget left (its build is charged per variable).
+def _window_allowed(
+    p: Instance, school: NDArray[np.int64], free: NDArray[np.int64], zones: NDArray[np.int64]
+) -> NDArray[np.bool_] | None:
+    """Pairs a window's blocks may take besides their own, with :data:`WINDOW_OWN_ONLY`: the window's schools
+    and, among each block's :data:`planning.zones.repair.REPAIR_CANDIDATES` cheapest, those with free seats
+    (a mask over the pairs); ``None`` without it (each block's cheapest schools and the window's)."""
+    if not WINDOW_OWN_ONLY:
+        return None
+    room = students_at(p, school) < p.capacity
+    inside = np.zeros(len(p.capacity), bool)
+    inside[zones] = True
+    rank = np.arange(len(p.origin)) - p.start[p.origin]
+    block = np.zeros(len(p.demand), bool)
+    block[free] = True
+    return block[p.origin] & (inside[p.dest] | (room[p.dest] & (rank < REPAIR_CANDIDATES)))
 
-    Each free block has its cheapest :data:`planning.zones.repair.REPAIR_CANDIDATES`
-    schools and the window's schools as candidates (in reach): on 6,000 x 150 the
-    windows grown to most of the schools built models charged more than the
-    whole budget.
+
+def _by_block(p: Instance, allowed: NDArray[np.bool_]) -> dict[int, set[int]]:
+    """The pairs ``allowed`` as block → schools."""
+    out: dict[int, set[int]] = {}
+    for i, j in zip(p.origin[allowed].tolist(), p.dest[allowed].tolist(), strict=True):
+        out.setdefault(i, set()).add(j)
+    return out
+
+
+def _window_charge(
+    p: Instance, school: NDArray[np.int64], free: NDArray[np.int64], allowed: NDArray[np.bool_] | None, cuts: list[Cut]
+) -> float:
+    """Most work building a window's model can be charged: a variable per candidate pair of a free block
+    (those ``allowed``, :func:`_window_allowed`, its own and its cuts' schools; else every pair) and an
+    overflow count per school (its deterministic time comes on top).
+
+    A window charged more than :data:`WINDOW_MAX_WORK` is not solved (on 6,000 x 150 windows grown
+    to most of the schools built models charged more than a 12-unit budget).
     """
-    p = r.p
-    degree = p.start[free + 1] - p.start[free]
-    variables = int(np.minimum(degree, REPAIR_CANDIDATES + len(zones)).sum())
-    return WORK_PER_VARIABLE * variables < 0.5 * r.budget.remaining()
+    k = np.concatenate([np.arange(p.start[i], p.start[i + 1]) for i in free.tolist()] or [np.zeros(0, np.int64)])
+    if allowed is None:
+        return WORK_PER_VARIABLE * (len(k) + len(np.unique(p.dest[k])))
+    is_free = np.zeros(len(p.demand), bool)
+    is_free[free] = True
+    blocks, schools = [free], [school[free]]  # own pairs, then the cuts' (one pair_index call)
+    for c in cuts:
+        border = c.border[is_free[c.border]]
+        blocks.append(border)
+        schools.append(np.full(len(border), c.school))
+    at = pair_index(p, np.concatenate(blocks), np.concatenate(schools))
+    used = allowed.copy()
+    used[at[at >= 0]] = True
+    variables = int(used[k].sum()) + len(np.unique(p.dest[k[used[k]]]))
+    return WORK_PER_VARIABLE * variables
+
+
+def _step(r: Repair, st: _State, charge: float) -> Repair | None:
+    """The repair context of one step with its own budget of ``charge`` units; ``None`` when it does not fit.
+
+    A step that does not fit in the budget left ends the phase (:attr:`_State.done`)
+    rather than running shortened or being skipped for a smaller one: so every
+    step runs the same whatever the budget, and a run with a smaller budget is a
+    prefix of one with a larger (whose plan is then never worse). The step's own
+    budget keeps the wall deadline (the clock stays a hard cap).
+    """
+    if st.done or r.budget.spent + charge > r.budget.limit or r.budget.exhausted():
+        st.done = True
+        return None
+    return dataclasses.replace(r, budget=WorkBudget(charge, deadline=r.budget.deadline))
+
+
+def _settle(r: Repair, step: Repair) -> None:
+    """Charge a step's work (and its wall stops) to the phase's budget."""
+    r.budget.spent += step.budget.spent
+    r.budget.wall_stops += step.budget.wall_stops
 
 
 def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64], new: NDArray[np.int64]) -> bool:
@@ -275,16 +361,17 @@ def _no_new_pieces(p: Instance, graph: BlockGraph | None, old: NDArray[np.int64]
 def _try_chain(r: Repair, st: _State, zones: NDArray[np.int64], graph: BlockGraph | None, movable: NDArray[np.bool_]) -> bool:
     """A chain window (:func:`_chain_window`), tried when the compact window of its seed gave nothing."""
     free = np.flatnonzero(np.isin(st.school, zones) & movable)
-    if len(zones) < 2 or not len(free) or r.budget.exhausted():
+    if len(zones) < 2 or not len(free) or st.done:
         return False
     det = min(max(WINDOW_TIME_PER_BLOCK * len(free), WINDOW_MIN_TIME), WINDOW_MAX_TIME)
     return _try_window(r, st, free, zones, graph, det)
 
 
 def _neighbourhoods(
-    r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, share: float
+    r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, price: int
 ) -> None:
-    """Window solves over groups of neighbouring zones until the budget's ``share`` is spent (see the module docstring)."""
+    """Window solves over groups of neighbouring zones, the proof once they have spent :data:`PROOF_AFTER`
+    (see the module docstring), until a step does not fit in the budget or the gap is closed."""
     p = r.p
     m = len(p.capacity)
     comp = _competition(p)
@@ -292,13 +379,22 @@ def _neighbourhoods(
     pinned = np.zeros(len(p.demand), bool)
     pinned[list(r.roots.values())] = True
     size = float(WINDOW_SCHOOLS)
-    while not r.budget.exhausted(share) and gap_of(st.cost, st.bound) > tolerance:
+    start = r.budget.spent
+    while not st.done and gap_of(st.cost, st.bound) > tolerance:
         order = np.lexsort((np.arange(m), -_zone_regret(p, st.school, prices)))
         clean = np.zeros(m, bool)  # zones of windows solved without change since they last changed
         improved = False
         for seed in order.tolist():
             if clean[seed]:
                 continue
+            if st.proof is None and r.budget.spent - start >= PROOF_AFTER:
+                before = st.cost
+                st.proof = _prove(r, st, prices, price, graph)
+                if st.cost < before:
+                    improved = True
+                    clean[:] = False
+                if st.done or gap_of(st.cost, st.bound) <= tolerance:
+                    return
             zones = _window(comp, seed, int(size))
             free = np.flatnonzero(np.isin(st.school, zones) & movable & ~pinned)
             if not len(free):
@@ -313,7 +409,7 @@ def _neighbourhoods(
                 clean[zones] = True
                 if full:  # the chain's zones were re-solved too, without change
                     clean[chain] = True
-            if r.budget.exhausted(share) or gap_of(st.cost, st.bound) <= tolerance:
+            if st.done or gap_of(st.cost, st.bound) <= tolerance:
                 return
         if size >= m and not improved:
             return
@@ -334,28 +430,10 @@ def lagrangian(p: Instance, prices: NDArray[np.float64], r: Repair, price: int) 
     return value, red - best[p.origin]
 
 
-def _prove(
-    r: Repair, st: _State, prices: NDArray[np.float64], price: int, graph: BlockGraph | None
-) -> tuple[str, int]:
-    """CP-SAT over the pairs reduced-cost fixing leaves, hinted with the best plan; raises the bound and the plan.
-
-    Its plan is taken when cheaper and (with ``graph``) no zone has more detached pieces.
-    """
+def _proof_model(r: Repair, school: NDArray[np.int64], idx: NDArray[np.int64]) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
+    """The proof's CP-SAT model over the pairs ``idx`` (hinted with ``school``) and its variables, one per pair."""
     p = r.p
-    value, rc = lagrangian(p, prices, r, price)
-    slack = st.cost - value
-    keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
-    if (
-        int(keep.sum()) > min(PROOF_MAX_PAIRS, PROOF_PAIRS_PER_UNIT * r.budget.remaining())
-        or r.budget.exhausted()
-        or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * keep.sum()
-    ):
-        return "", int(keep.sum())
-    pair = pair_index(p, np.arange(len(st.school)), st.school)
-    ok = (pair >= 0) & (p.demand > 0)
-    keep[pair[ok]] = True  # the plan's own pairs (kept anyway up to rounding)
     model = cp_model.CpModel()
-    idx = np.flatnonzero(keep)
     xs = [model.new_bool_var("") for _ in idx]
     by_block: dict[int, list[cp_model.IntVar]] = {}
     by_school: dict[int, list[cp_model.LinearExpr]] = {}
@@ -367,7 +445,7 @@ def _prove(
         obj.append(int(p.cost[k]) * d * v)
         if p.moved[k]:
             moved.append(d * v)
-        model.add_hint(v, bool(st.school[i] == j))
+        model.add_hint(v, bool(school[i] == j))
     for lits in by_block.values():
         model.add_exactly_one(lits)
     for j, terms in sorted(by_school.items()):
@@ -376,21 +454,48 @@ def _prove(
         else:
             o = model.new_int_var(0, int(p.demand.sum()), "")
             model.add(sum(terms) <= int(p.capacity[j]) + o)
-            model.add_hint(o, max(0, int(students_at(p, st.school)[j] - p.capacity[j])))
+            model.add_hint(o, max(0, int(students_at(p, school)[j] - p.capacity[j])))
             obj.append(int(r.overflow_penalty_s) * o)
     if r.max_moved is not None:  # every block with students is free here
         model.add(sum(moved) <= r.max_moved)
     model.minimize(sum(obj))
+    return model, xs
+
+
+def _prove(
+    r: Repair, st: _State, prices: NDArray[np.float64], price: int, graph: BlockGraph | None
+) -> tuple[str, int]:
+    """CP-SAT over the pairs reduced-cost fixing leaves, hinted with the best plan; raises the bound and the plan.
+
+    Its plan is taken when cheaper and (with ``graph``) no zone has more detached pieces.
+    """
+    p = r.p
+    value, rc = lagrangian(p, prices, r, price)
+    slack = st.cost - value
+    keep = (rc <= slack + 1e-6) & (p.demand[p.origin] > 0)
+    pair = pair_index(p, np.arange(len(st.school)), st.school)
+    ok = (pair >= 0) & (p.demand > 0)
+    keep[pair[ok]] = True  # the plan's own pairs (kept anyway up to rounding)
+    pairs = int(keep.sum())
+    det = min(PROOF_TIME_PER_PAIR * pairs, PROOF_MAX_TIME)
+    if pairs > PROOF_MAX_PAIRS or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
+        return "", pairs
+    step = _step(r, st, WORK_PER_VARIABLE * (pairs + len(p.capacity)) + det)
+    if step is None:
+        return "", pairs
+    idx = np.flatnonzero(keep)
+    model, xs = _proof_model(r, st.school, idx)
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = 1
     prm.random_seed = r.seed
     prm.linearization_level = 2
     prm.catch_sigint_signal = False
-    r.budget.limit_call(prm, r.budget.remaining(), model)
+    step.budget.limit_call(prm, det, model)
     status = solver.solve(model)
-    r.budget.charge(solver, model)
-    r.budget.note_stop(solver, prm.max_deterministic_time)
+    step.budget.charge(solver, model)
+    step.budget.note_stop(solver, prm.max_deterministic_time)
+    _settle(r, step)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         new = st.school.copy()
         for v, k in zip(xs, idx.tolist(), strict=True):
@@ -449,27 +554,30 @@ def improve(
         prices = seat_prices(priced, pair_flow, seats)
         if r.overflow_penalty_s is not None:
             prices = np.minimum(prices, float(r.overflow_penalty_s))
-        _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0 - PROOF_SHARE)
+        _knapsack_bound(r, st, prices, price, tolerance)
         if gap_of(st.cost, st.bound) > tolerance:
-            _knapsack_bound(r, st, prices, price, tolerance)
-        if gap_of(st.cost, st.bound) > tolerance:
-            proof, proof_pairs = _prove(r, st, prices, price, graph)
-        if gap_of(st.cost, st.bound) > tolerance and not r.budget.exhausted():
-            _neighbourhoods(r, st, prices, graph, tolerance=tolerance, share=1.0)
+            _neighbourhoods(r, st, prices, graph, tolerance=tolerance, price=price)
+        if st.proof is None and not st.done and gap_of(st.cost, st.bound) > tolerance:
+            st.proof = _prove(r, st, prices, price, graph)  # the windows ran out before PROOF_AFTER
+        proof, proof_pairs = st.proof or ("", 0)
     logger.debug("anytime: %d windows, %d kept, proof %s on %d pairs", st.windows, st.improvements, proof, proof_pairs)
     return Anytime(st.school, st.bound, st.windows, st.improvements, proof, proof_pairs, st.source)
 
 
 def _knapsack_bound(r: Repair, st: _State, prices: NDArray[np.float64], price: int, tolerance: float) -> None:
     """Raise ``st.bound`` with the Lagrangian knapsack bound (hard seats, no stability cap), its work charged."""
-    if r.overflow_penalty_s is not None or r.max_moved is not None or price or r.budget.exhausted():
+    if r.overflow_penalty_s is not None or r.max_moved is not None or price or gap_of(st.cost, st.bound) <= tolerance:
         return
-    cells = min(KNAPSACK_SHARE * r.budget.limit, r.budget.remaining()) / WORK_PER_CELL
+    step = _step(r, st, KNAPSACK_WORK)
+    if step is None:
+        return
     got = knapsack_bound(
-        r.p, prices, float(st.cost), max_cells=cells, target=st.cost * (1.0 - tolerance), stop=lambda: r.budget.wall_left() <= 0
+        r.p, prices, float(st.cost), max_cells=KNAPSACK_WORK / WORK_PER_CELL, target=st.cost * (1.0 - tolerance),
+        stop=lambda: step.budget.wall_left() <= 0,
     )
-    if r.budget.wall_left() <= 0:
-        r.budget.wall_stops += 1
-    r.budget.spent += WORK_PER_CELL * got.cells
+    if step.budget.wall_left() <= 0:
+        step.budget.wall_stops += 1
+    step.budget.spent += WORK_PER_CELL * got.cells
+    _settle(r, step)
     if got.bound > st.bound:
         st.bound, st.source = got.bound, "knapsack"
