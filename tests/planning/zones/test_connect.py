@@ -6,7 +6,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from geo.travel import TravelMatrix
-from planning.zones.connect import Frame, chain_pieces, connect_pieces, improve_whole, movable_blocks, solve_window
+from planning.zones.connect import (
+    Frame,
+    chain_and_polish,
+    chain_pieces,
+    connect_pieces,
+    improve_whole,
+    movable_blocks,
+    solve_window,
+)
 from planning.zones.instance import BlockGraph, Reach, prepare
 from planning.zones.repair import Repair, WorkBudget
 
@@ -59,6 +67,30 @@ def test_a_piece_joins_by_an_ejection_chain_over_three_zones_without_a_solver() 
     got, joined = chain_pieces(r, f, school)
     assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3]
     assert joined == 1 and f.pieces(got) == [] and r.budget.spent < 0.1
+
+
+def test_a_piece_joins_by_the_cheapest_hand_over_and_its_window() -> None:
+    # the three-zone chain again (every school full): chain_and_polish hands the piece to C, passes the
+    # seats on to A, and the plan is the one whole plan in the seats
+    r, g = line([0, 4, 8, 12], 13, [4, 4, 3, 2])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    school = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 0, 3, 3])
+    got, joined = chain_and_polish(r, f, school, movable_blocks(r.p, g))
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3]
+    assert joined == 1 and f.pieces(got) == []
+
+
+def test_polishing_a_hand_over_lowers_its_travel_and_keeps_zones_whole() -> None:
+    from planning.zones.connect import _plan_cost, _polish
+
+    # the chain handed blocks 2 and 3 to school 1 though school 0 has the room: the window moves them back
+    r, g = line([0, 7], 8, [5, 5])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    before = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    trial = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    got = _polish(r, f, before, trial, movable_blocks(r.p, g))
+    assert f.pieces(got) == [] and _plan_cost(r.p, got, None) < _plan_cost(r.p, trial, None)
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
 
 
 def test_the_window_keeps_zones_whole_and_the_seats() -> None:
