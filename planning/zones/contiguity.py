@@ -719,7 +719,16 @@ def why_detached(
         return (
             f"{where}: its {need} student{'s' if need != 1 else ''} do{'' if need != 1 else 'es'} not fit the free "
             f"seats of the zones bordering it (at most {max(int(free[best]), 0)}, at school {p.school_ids[best]}), "
-            "and no chain of moves making room further out was found within the time limit; "
+            f"{_most_of_zone(p, school, j, need)}and no chain of moves making room further out was found within the time limit; "
             "raise time_limit_s or add seats"
         )
     return f"{where}: the time limit ran out before it was joined to a bordering zone; raise time_limit_s"
+
+
+def _most_of_zone(p: Instance, school: NDArray[np.int64], j: int, need: int) -> str:
+    """A clause when the piece holds most of the zone's students (the zone is to be redrawn around its school), else ``""``."""
+    total = int(p.demand[school == j].sum())
+    if 2 * need <= total:
+        return ""
+    return (f"the piece holds {need} of the zone's {total} students (the zone is to be redrawn around "
+            f"school {p.school_ids[j]}'s own block), ")

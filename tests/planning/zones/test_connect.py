@@ -175,3 +175,12 @@ def test_a_piece_short_of_seats_says_so_in_one_sentence() -> None:
         "(at most 0, at school s1), and no chain of moves making room further out was found within the time limit; "
         "raise time_limit_s or add seats"
     )
+
+
+def test_a_piece_holding_most_of_its_zone_says_the_zone_is_to_be_redrawn() -> None:
+    from planning.zones.contiguity import why_detached
+
+    # s0's own block holds 1 student, its piece at the far end 6: most of the zone is cut off
+    r, g = line([0, 2], 4, [7, 3], demand=[1, 1, 3, 6])
+    why = why_detached(r.p, np.array([0, 1, 1, 0]), 0, np.array([3]), g)
+    assert "the piece holds 6 of the zone's 7 students (the zone is to be redrawn around school s0's own block)" in why
