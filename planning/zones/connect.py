@@ -42,7 +42,7 @@ from ortools.sat.python import cp_model
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Repair, SubModel, solve_sub
-from planning.zones.rounding import PairTable, chain_improve, ejection_repair, local_search, seat_prices
+from planning.zones.rounding import PairTable, chain_improve, ejection_repair, local_search, may_move, seat_prices
 
 logger = logging.getLogger(__name__)
 
@@ -474,11 +474,11 @@ def _cheapest_hand_over(
     border = piece_border(piece, f.adjacency, f.connector)
     here = _plan_cost(p, school, None)
     best: tuple[int, NDArray[np.int64]] | None = None
-    for k in sorted(set(school[border].tolist()) - {-1, j}):
-        if not (pairs_to(p, piece, k) >= 0).all():
-            continue
+    moves = [(piece, k) for k in sorted(set(school[border].tolist()) - {-1, j}) if (pairs_to(p, piece, k) >= 0).all()]
+    moves += [(np.array([b], np.int64), j) for b in _bridges(r, f, school, piece, border, pinned)]
+    for blocks, k in moves:
         trial = school.copy()
-        trial[piece] = k
+        trial[blocks] = k
         trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
         r.budget.spent += CHAIN_WORK_PER_PAIR * len(p.origin)
         if not stats.kept_whole or int((trial != school).sum()) > POLISH_MAX_MOVED:
@@ -488,6 +488,36 @@ def _cheapest_hand_over(
             if (best is None or cost < best[0]) and (added is None or cost - here <= added):
                 best = (cost, trial)
     return None if best is None else best[1]
+
+
+#: Blocks tried as a bridge joining a piece to the rest of its zone (cheapest first).
+BRIDGE_CANDIDATES = 3
+
+
+def _bridges(
+    r: Repair, f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], border: NDArray[np.int64], pinned: NDArray[np.bool_]
+) -> list[int]:
+    """Blocks of other zones bordering both ``piece`` and the attached part of its zone that may join it (cheapest first).
+
+    Such a block joins the piece to its zone; it leaves its own zone whole
+    (:func:`planning.zones.rounding.may_move`), and the chains then pass on the
+    seats it takes. A large piece one block away from its school's part (the
+    zone cut in two by one block of another) is joined so, not handed over.
+    """
+    p = r.p
+    j = int(school[piece[0]])
+    attached = school == j
+    for k, pc in f.pieces(school):
+        if k == j:
+            attached[pc] = False
+    out = []
+    for b in border.tolist():
+        if school[b] < 0 or school[b] == j or pinned[b] or not attached[f.near(b)].any():
+            continue
+        pair = pairs_to(p, np.array([b], np.int64), j)[0]
+        if pair >= 0 and may_move(f.adjacency, school, b, j):
+            out.append((int(p.cost[pair]) * int(p.demand[b]), b))
+    return [b for _, b in sorted(out)[:BRIDGE_CANDIDATES]]
 
 
 def _polish(

@@ -184,3 +184,20 @@ def test_a_piece_holding_most_of_its_zone_says_the_zone_is_to_be_redrawn() -> No
     r, g = line([0, 2], 4, [7, 3], demand=[1, 1, 3, 6])
     why = why_detached(r.p, np.array([0, 1, 1, 0]), 0, np.array([3]), g)
     assert "the piece holds 6 of the zone's 7 students (the zone is to be redrawn around school s0's own block)" in why
+
+
+def test_a_piece_cut_off_by_one_block_of_another_zone_joins() -> None:
+    from planning.zones.connect import _bridges
+
+    # a row 0 … 6 and a shortcut 2 - 5: B = {2, 5, 6} is whole, and its block 2 cuts A = {0, 1, 3, 4} in two;
+    # block 2 bridges the piece {3, 4} to A, and A's block 4 passes to B for the seat
+    r, g = line([0, 6], 7, [4, 3])
+    adjacency = sp.csr_array(g.adjacency + sp.coo_array((np.ones(2), ([2, 5], [5, 2])), shape=(7, 7)))
+    f = Frame.of(adjacency, g.roots, r.p.connector)
+    school = np.array([0, 0, 1, 0, 0, 1, 1])
+    assert [(j, pc.tolist()) for j, pc in f.pieces(school)] == [(0, [3, 4])]
+    pinned = ~movable_blocks(r.p, g)
+    assert _bridges(r, f, school, np.array([3, 4]), np.array([2, 5]), pinned) == [2]
+    got, joined = chain_and_polish(r, f, school, movable_blocks(r.p, g))
+    assert joined == 1 and f.pieces(got) == []
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1]
