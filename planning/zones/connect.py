@@ -491,7 +491,7 @@ def _cheapest_hand_over(
 
 
 #: Blocks tried as a bridge joining a piece to the rest of its zone (cheapest first).
-BRIDGE_CANDIDATES = 3
+BRIDGE_CANDIDATES = 6
 
 
 def _bridges(
