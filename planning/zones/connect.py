@@ -416,13 +416,14 @@ POLISH_HOPS = 2
 
 
 def chain_and_polish(
-    r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], *, max_added: float | None = None
+    r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], *, max_added: float | None = None,
+    max_moved: int = 0,
 ) -> tuple[NDArray[np.int64], int]:
     """Join each detached piece by the cheapest hand-over along ejection chains, then polish it with an exact window.
 
     Unlike :func:`chain_pieces` every bordering zone is tried and the cheapest
     hand-over that keeps zones whole, fits the seats, moves at most
-    :data:`POLISH_MAX_MOVED` blocks and leaves fewer blocks detached is taken,
+    ``max_moved`` blocks (0: :data:`POLISH_MAX_MOVED`) and leaves fewer blocks detached is taken,
     up to ``max_added`` times the plan's mean travel per student for each of
     the piece's students (``None``: whatever it adds; a whole plan is the aim).
     The window that follows
@@ -449,7 +450,8 @@ def chain_and_polish(
             if not np.all(school[piece] == j):
                 continue  # an earlier hand-over of this pass moved it
             cap = None if max_added is None else max_added * _plan_cost(p, school, None) / max(int(p.demand.sum()), 1)
-            got = _cheapest_hand_over(r, f, school, piece, prices, pinned=pinned, added=None if cap is None else cap * int(p.demand[piece].sum()))
+            added = None if cap is None else cap * int(p.demand[piece].sum())
+            got = _cheapest_hand_over(r, f, school, piece, prices, pinned=pinned, added=added, moved=max_moved or POLISH_MAX_MOVED)
             if got is None:
                 continue
             school = _polish(r, f, school, got, movable)
@@ -463,7 +465,7 @@ def chain_and_polish(
 
 def _cheapest_hand_over(
     r: Repair, f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], prices: NDArray[np.float64], *,
-    pinned: NDArray[np.bool_], added: float | None,
+    pinned: NDArray[np.bool_], added: float | None, moved: int,
 ) -> NDArray[np.int64] | None:
     """The cheapest plan handing ``piece`` whole to a bordering zone with seats passed on by ejection chains, adding at
     most ``added`` to the travel (``None``: none found)."""
@@ -481,7 +483,7 @@ def _cheapest_hand_over(
         trial[blocks] = k
         trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
         r.budget.spent += CHAIN_WORK_PER_PAIR * len(p.origin)
-        if not stats.kept_whole or int((trial != school).sum()) > POLISH_MAX_MOVED:
+        if not stats.kept_whole or int((trial != school).sum()) > moved:
             continue
         if (students_at(p, trial) <= seats).all() and _detached_blocks(f, trial) < left:
             cost = _plan_cost(p, trial, None)

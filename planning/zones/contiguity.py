@@ -350,7 +350,9 @@ POLISH_PIECES = True
 #: Travel such a hand-over may add (before the windows), per student of the piece, in multiples of the plan's
 #: mean travel per student; after the smallest windows, :func:`planning.zones.connect.connect_pieces` hands
 #: over what is left whatever it adds.
-POLISH_MAX_ADDED = 1.0
+POLISH_MAX_ADDED = 0.5
+#: Most blocks such a hand-over may move before the windows (long chains wander and cost much travel).
+POLISH_MAX_MOVED = 20
 #: Windows of the contiguity pass (per pass) before plan.py stops repeating it.
 MAX_CONTIGUITY_ROUNDS = 30
 
@@ -638,7 +640,8 @@ def make_contiguous(
         school, chained = chain_pieces(r, frame, school)
         details["chained_pieces"] = int(details.get("chained_pieces", 0)) + chained
     if POLISH_PIECES and frame.pieces(school):
-        school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph), max_added=POLISH_MAX_ADDED)
+        school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph), max_added=POLISH_MAX_ADDED,
+                                             max_moved=POLISH_MAX_MOVED)
         details["polished_pieces"] = int(details.get("polished_pieces", 0)) + polished
     school, joined = connect_pieces(r, frame, school, movable_blocks(p, graph))
     details["connect_windows"] = int(details.get("connect_windows", 0)) + joined.windows
