@@ -431,14 +431,14 @@ def chain_and_polish(
     :func:`solve_window` from the chain's plan as a complete hint) takes back
     most of what the chain added. A piece too large for any single bordering
     zone still goes: its school gains the piece's seats, so the chain often ends
-    there. Seats hard and no stability cap only. The chains are cheap (no
+    there. Seats hard, every school within them, and no stability cap only. The chains are cheap (no
     CP-SAT; their work is charged) and run past the work budget, never past
     the deadline; the windows only within it. Returns the plan and the pieces
     joined.
     """
     p = r.p
-    if r.overflow_penalty_s is not None or r.max_moved is not None:
-        return school, 0
+    if r.overflow_penalty_s is not None or r.max_moved is not None or (students_at(p, school) > p.capacity).any():
+        return school, 0  # not in the capacity fallback (a plan above the seats): the windows mend its pieces
     prices, joined = _prices(r), 0
     pinned = ~movable & (school >= 0)
     for _ in range(POLISH_PASSES):
