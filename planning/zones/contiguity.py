@@ -353,6 +353,8 @@ POLISH_PIECES = True
 POLISH_MAX_ADDED = 0.5
 #: Most blocks such a hand-over may move before the windows (long chains wander and cost much travel).
 POLISH_MAX_MOVED = 20
+#: Then the pieces left are handed over whatever it adds, still before the windows.
+POLISH_ANY_BEFORE_WINDOWS = True
 #: Windows of the contiguity pass (per pass) before plan.py stops repeating it.
 MAX_CONTIGUITY_ROUNDS = 30
 
@@ -643,6 +645,9 @@ def make_contiguous(
         school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph), max_added=POLISH_MAX_ADDED,
                                              max_moved=POLISH_MAX_MOVED)
         details["polished_pieces"] = int(details.get("polished_pieces", 0)) + polished
+        if POLISH_ANY_BEFORE_WINDOWS and frame.pieces(school):
+            school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph))
+            details["polished_pieces"] = int(details.get("polished_pieces", 0)) + polished
     school, joined = connect_pieces(r, frame, school, movable_blocks(p, graph))
     details["connect_windows"] = int(details.get("connect_windows", 0)) + joined.windows
     details["chained_pieces"] = int(details.get("chained_pieces", 0)) + joined.chained
