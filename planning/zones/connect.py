@@ -42,7 +42,7 @@ from ortools.sat.python import cp_model
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Repair, SubModel, solve_sub
-from planning.zones.rounding import PairTable, chain_improve, ejection_repair, local_search, seat_prices
+from planning.zones.rounding import PairTable, chain_improve, ejection_repair, local_search, may_move, seat_prices
 
 logger = logging.getLogger(__name__)
 
@@ -326,6 +326,8 @@ def solve_window(
 
 #: Pieces the smallest windows left are handed over by ejection chains before the wider windows.
 CHAIN_AFTER_FIRST = True
+#: Then every piece left is handed over by :func:`chain_and_polish` (whatever it adds), before the wider windows.
+POLISH_AFTER_FIRST = True
 #: Bordering zones a detached piece is handed to by :func:`chain_pieces` (cheapest first).
 CHAIN_TARGETS = 2
 #: After the chains, shifts, swaps and chain moves keeping zones whole (kept when fewer blocks are detached).
@@ -402,6 +404,157 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     return school, joined
 
 
+#: Passes of :func:`chain_and_polish` over the pieces left (each pass tries every piece once).
+POLISH_PASSES = 3
+#: Most blocks a hand-over by :func:`chain_and_polish` may move (longer chains wander and cost much travel).
+POLISH_MAX_MOVED = 80
+#: Most free blocks of the window that polishes a hand-over (the blocks it moved and their neighbours).
+POLISH_MAX_BLOCKS = 120
+#: Hops around a block of a polishing window within which the zones it may join lie (2: a block the chain
+#: moved may go back to the zone it left, which no longer borders it).
+POLISH_HOPS = 2
+
+
+def chain_and_polish(
+    r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], *, max_added: float | None = None,
+    max_moved: int = 0,
+) -> tuple[NDArray[np.int64], int]:
+    """Join each detached piece by the cheapest hand-over along ejection chains, then polish it with an exact window.
+
+    Unlike :func:`chain_pieces` every bordering zone is tried and the cheapest
+    hand-over that keeps zones whole, fits the seats, moves at most
+    ``max_moved`` blocks (0: :data:`POLISH_MAX_MOVED`) and leaves fewer blocks detached is taken,
+    up to ``max_added`` times the plan's mean travel per student for each of
+    the piece's students (``None``: whatever it adds; a whole plan is the aim).
+    The window that follows
+    (the blocks the chain moved and their neighbours, every zone kept whole,
+    :func:`solve_window` from the chain's plan as a complete hint) takes back
+    most of what the chain added. A piece too large for any single bordering
+    zone still goes: its school gains the piece's seats, so the chain often ends
+    there. Seats hard, every school within them, and no stability cap only. The chains are cheap (no
+    CP-SAT; their work is charged) and run past the work budget, never past
+    the deadline; the windows only within it. Returns the plan and the pieces
+    joined.
+    """
+    p = r.p
+    if r.overflow_penalty_s is not None or r.max_moved is not None or (students_at(p, school) > p.capacity).any():
+        return school, 0  # not in the capacity fallback (a plan above the seats): the windows mend its pieces
+    prices, joined = _prices(r), 0
+    pinned = ~movable & (school >= 0)
+    for _ in range(POLISH_PASSES):
+        found = 0
+        for j, piece in f.pieces(school):
+            if r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
+                r.budget.wall_stops += 1
+                return school, joined
+            if not np.all(school[piece] == j):
+                continue  # an earlier hand-over of this pass moved it
+            cap = None if max_added is None else max_added * _plan_cost(p, school, None) / max(int(p.demand.sum()), 1)
+            added = None if cap is None else cap * int(p.demand[piece].sum())
+            got = _cheapest_hand_over(r, f, school, piece, prices, pinned=pinned, added=added, moved=max_moved or POLISH_MAX_MOVED)
+            if got is None:
+                continue
+            school = _polish(r, f, school, got, movable)
+            found += 1
+        joined += found
+        if not found or not f.pieces(school):
+            break
+    logger.debug("chain and polish: %d pieces joined, work %.2f", joined, r.budget.spent)
+    return school, joined
+
+
+def _cheapest_hand_over(
+    r: Repair, f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], prices: NDArray[np.float64], *,
+    pinned: NDArray[np.bool_], added: float | None, moved: int,
+) -> NDArray[np.int64] | None:
+    """The cheapest plan handing ``piece`` whole to a bordering zone with seats passed on by ejection chains, adding at
+    most ``added`` to the travel (``None``: none found)."""
+    p = r.p
+    j = int(school[piece[0]])
+    left = _detached_blocks(f, school)
+    seats = np.maximum(p.capacity, students_at(p, school))
+    border = piece_border(piece, f.adjacency, f.connector)
+    here = _plan_cost(p, school, None)
+    best: tuple[int, NDArray[np.int64]] | None = None
+    moves = [(piece, k) for k in sorted(set(school[border].tolist()) - {-1, j}) if (pairs_to(p, piece, k) >= 0).all()]
+    moves += [(np.array([b], np.int64), j) for b in _bridges(r, f, school, piece, border, pinned)]
+    for blocks, k in moves:
+        trial = school.copy()
+        trial[blocks] = k
+        trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
+        r.budget.spent += CHAIN_WORK_PER_PAIR * len(p.origin)
+        if not stats.kept_whole or int((trial != school).sum()) > moved:
+            continue
+        if (students_at(p, trial) <= seats).all() and _detached_blocks(f, trial) < left:
+            cost = _plan_cost(p, trial, None)
+            if (best is None or cost < best[0]) and (added is None or cost - here <= added):
+                best = (cost, trial)
+    return None if best is None else best[1]
+
+
+#: Blocks tried as a bridge joining a piece to the rest of its zone (cheapest first).
+BRIDGE_CANDIDATES = 6
+
+
+def _bridges(
+    r: Repair, f: Frame, school: NDArray[np.int64], piece: NDArray[np.int64], border: NDArray[np.int64], pinned: NDArray[np.bool_]
+) -> list[int]:
+    """Blocks of other zones bordering both ``piece`` and the attached part of its zone that may join it (cheapest first).
+
+    Such a block joins the piece to its zone; it leaves its own zone whole
+    (:func:`planning.zones.rounding.may_move`), and the chains then pass on the
+    seats it takes. A large piece one block away from its school's part (the
+    zone cut in two by one block of another) is joined so, not handed over.
+    """
+    p = r.p
+    j = int(school[piece[0]])
+    attached = school == j
+    for k, pc in f.pieces(school):
+        if k == j:
+            attached[pc] = False
+    out = []
+    for b in border.tolist():
+        if school[b] < 0 or school[b] == j or pinned[b] or not attached[f.near(b)].any():
+            continue
+        pair = pairs_to(p, np.array([b], np.int64), j)[0]
+        if pair >= 0 and may_move(f.adjacency, school, b, j):
+            out.append((int(p.cost[pair]) * int(p.demand[b]), b))
+    return [b for _, b in sorted(out)[:BRIDGE_CANDIDATES]]
+
+
+def _polish(
+    r: Repair, f: Frame, before: NDArray[np.int64], trial: NDArray[np.int64], movable: NDArray[np.bool_]
+) -> NDArray[np.int64]:
+    """``trial`` re-solved link by link of its chain: per pair of zones it moved blocks between, those blocks and
+    their neighbours in the two zones (at most :data:`POLISH_MAX_BLOCKS`), every zone kept whole; each window kept
+    when it lowers the travel."""
+    p = r.p
+    changed = np.flatnonzero(trial != before)
+    start = _plan_cost(p, trial, None)
+    links = sorted({(min(a, b), max(a, b)) for a, b in zip(before[changed].tolist(), trial[changed].tolist(), strict=True)})
+    for a, b in links:
+        if r.budget.exhausted():
+            break
+        detached = np.zeros(len(trial), bool)
+        for _, pc in f.pieces(trial):
+            detached[pc] = True
+        ok = np.isin(trial, [a, b]) & movable & ~detached
+        moved = changed[np.isin(before[changed], [a, b]) & np.isin(trial[changed], [a, b]) & ok[changed]]
+        # the blocks moved first, then their neighbours, up to the window's size
+        around = np.setdiff1d(np.unique(neighbours(f.adjacency, moved)), moved)
+        free = np.sort(np.r_[moved, around[ok[around]]][:POLISH_MAX_BLOCKS])
+        if len(free) < 2:
+            continue
+        got = solve_window(r, f, trial, free, detached=detached, hops=POLISH_HOPS, joining=False, per_block=IMPROVE_TIME_PER_BLOCK)
+        whole = got is not None and got[1] == 0 and _detached_blocks(f, got[0]) <= int(detached.sum())
+        if whole and got is not None and _plan_cost(p, got[0], None) < _plan_cost(p, trial, None):
+            trial = got[0]
+    logger.debug("polish: %d moved, %d links, travel %+d by the chain, %+d after the windows, work %.2f",
+                 len(changed), len(links), start - _plan_cost(p, before, None), _plan_cost(p, trial, None) - _plan_cost(p, before, None),
+                 r.budget.spent)
+    return trial
+
+
 def _detached_blocks(f: Frame, school: NDArray[np.int64]) -> int:
     """Blocks in detached pieces."""
     return sum(len(pc) for _, pc in f.pieces(school))
@@ -450,6 +603,10 @@ def connect_pieces(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDAr
             # what the smallest windows left: hand over by ejection chains (cheap) before the wider windows
             school, chained = chain_pieces(r, f, school)
             out.chained += chained
+            if POLISH_AFTER_FIRST and f.pieces(school):
+                # whatever a hand-over adds: the wider windows rarely join the large pieces left
+                school, polished = chain_and_polish(r, f, school, movable)
+                out.chained += polished
     return school, out
 
 

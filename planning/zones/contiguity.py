@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 from scipy.sparse.csgraph import connected_components
 
-from planning.zones.connect import Frame, chain_pieces, connect_pieces, movable_blocks
+from planning.zones.connect import Frame, chain_and_polish, chain_pieces, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Cut, Repair, solve_sub
@@ -344,6 +344,17 @@ CONTIGUITY_WINDOW_MAX_TIME = 0.3
 CONTIGUITY_WINDOW_RESOLVES = 5
 #: Hand pieces over by ejection chains before the windows (:func:`planning.zones.connect.chain_pieces`).
 CHAIN_PIECES = True
+#: Then hand each piece left to the cheapest bordering zone by chains and polish it by an exact window
+#: (:func:`planning.zones.connect.chain_and_polish`), before the windows around the pieces.
+POLISH_PIECES = True
+#: Travel such a hand-over may add (before the windows), per student of the piece, in multiples of the plan's
+#: mean travel per student; after the smallest windows, :func:`planning.zones.connect.connect_pieces` hands
+#: over what is left whatever it adds.
+POLISH_MAX_ADDED = 0.5
+#: Most blocks such a hand-over may move before the windows (long chains wander and cost much travel).
+POLISH_MAX_MOVED = 20
+#: Then the pieces left are handed over whatever it adds, still before the windows.
+POLISH_ANY_BEFORE_WINDOWS = True
 #: Windows of the contiguity pass (per pass) before plan.py stops repeating it.
 MAX_CONTIGUITY_ROUNDS = 30
 
@@ -632,6 +643,13 @@ def make_contiguous(
     if CHAIN_PIECES:
         school, chained = chain_pieces(r, frame, school)
         details["chained_pieces"] = int(details.get("chained_pieces", 0)) + chained
+    if POLISH_PIECES and frame.pieces(school):
+        school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph), max_added=POLISH_MAX_ADDED,
+                                             max_moved=POLISH_MAX_MOVED)
+        details["polished_pieces"] = int(details.get("polished_pieces", 0)) + polished
+        if POLISH_ANY_BEFORE_WINDOWS and frame.pieces(school):
+            school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph))
+            details["polished_pieces"] = int(details.get("polished_pieces", 0)) + polished
     school, joined = connect_pieces(r, frame, school, movable_blocks(p, graph))
     details["connect_windows"] = int(details.get("connect_windows", 0)) + joined.windows
     details["chained_pieces"] = int(details.get("chained_pieces", 0)) + joined.chained
@@ -711,7 +729,16 @@ def why_detached(
         return (
             f"{where}: its {need} student{'s' if need != 1 else ''} do{'' if need != 1 else 'es'} not fit the free "
             f"seats of the zones bordering it (at most {max(int(free[best]), 0)}, at school {p.school_ids[best]}), "
-            "and no chain of moves making room further out was found within the time limit; "
+            f"{_most_of_zone(p, school, j, need)}and no chain of moves making room further out was found within the time limit; "
             "raise time_limit_s or add seats"
         )
     return f"{where}: the time limit ran out before it was joined to a bordering zone; raise time_limit_s"
+
+
+def _most_of_zone(p: Instance, school: NDArray[np.int64], j: int, need: int) -> str:
+    """A clause when the piece holds most of the zone's students (the zone is to be redrawn around its school), else ``""``."""
+    total = int(p.demand[school == j].sum())
+    if 2 * need <= total:
+        return ""
+    return (f"the piece holds {need} of the zone's {total} students (the zone is to be redrawn around "
+            f"school {p.school_ids[j]}'s own block), ")

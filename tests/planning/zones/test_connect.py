@@ -6,7 +6,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from geo.travel import TravelMatrix
-from planning.zones.connect import Frame, chain_pieces, connect_pieces, improve_whole, movable_blocks, solve_window
+from planning.zones.connect import (
+    Frame,
+    chain_and_polish,
+    chain_pieces,
+    connect_pieces,
+    improve_whole,
+    movable_blocks,
+    solve_window,
+)
 from planning.zones.instance import BlockGraph, Reach, prepare
 from planning.zones.repair import Repair, WorkBudget
 
@@ -59,6 +67,30 @@ def test_a_piece_joins_by_an_ejection_chain_over_three_zones_without_a_solver() 
     got, joined = chain_pieces(r, f, school)
     assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3]
     assert joined == 1 and f.pieces(got) == [] and r.budget.spent < 0.1
+
+
+def test_a_piece_joins_by_the_cheapest_hand_over_and_its_window() -> None:
+    # the three-zone chain again (every school full): chain_and_polish hands the piece to C, passes the
+    # seats on to A, and the plan is the one whole plan in the seats
+    r, g = line([0, 4, 8, 12], 13, [4, 4, 3, 2])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    school = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 0, 3, 3])
+    got, joined = chain_and_polish(r, f, school, movable_blocks(r.p, g))
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3]
+    assert joined == 1 and f.pieces(got) == []
+
+
+def test_polishing_a_hand_over_lowers_its_travel_and_keeps_zones_whole() -> None:
+    from planning.zones.connect import _plan_cost, _polish
+
+    # the chain handed blocks 2 and 3 to school 1 though school 0 has the room: the window moves them back
+    r, g = line([0, 7], 8, [5, 5])
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    before = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    trial = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    got = _polish(r, f, before, trial, movable_blocks(r.p, g))
+    assert f.pieces(got) == [] and _plan_cost(r.p, got, None) < _plan_cost(r.p, trial, None)
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
 
 
 def test_the_window_keeps_zones_whole_and_the_seats() -> None:
@@ -143,3 +175,29 @@ def test_a_piece_short_of_seats_says_so_in_one_sentence() -> None:
         "(at most 0, at school s1), and no chain of moves making room further out was found within the time limit; "
         "raise time_limit_s or add seats"
     )
+
+
+def test_a_piece_holding_most_of_its_zone_says_the_zone_is_to_be_redrawn() -> None:
+    from planning.zones.contiguity import why_detached
+
+    # s0's own block holds 1 student, its piece at the far end 6: most of the zone is cut off
+    r, g = line([0, 2], 4, [7, 3], demand=[1, 1, 3, 6])
+    why = why_detached(r.p, np.array([0, 1, 1, 0]), 0, np.array([3]), g)
+    assert "the piece holds 6 of the zone's 7 students (the zone is to be redrawn around school s0's own block)" in why
+
+
+def test_a_piece_cut_off_by_one_block_of_another_zone_joins() -> None:
+    from planning.zones.connect import _bridges
+
+    # a row 0 … 6 and a shortcut 2 - 5: B = {2, 5, 6} is whole, and its block 2 cuts A = {0, 1, 3, 4} in two;
+    # block 2 bridges the piece {3, 4} to A, and A's block 4 passes to B for the seat
+    r, g = line([0, 6], 7, [4, 3])
+    adjacency = sp.csr_array(g.adjacency + sp.coo_array((np.ones(2), ([2, 5], [5, 2])), shape=(7, 7)))
+    f = Frame.of(adjacency, g.roots, r.p.connector)
+    school = np.array([0, 0, 1, 0, 0, 1, 1])
+    assert [(j, pc.tolist()) for j, pc in f.pieces(school)] == [(0, [3, 4])]
+    pinned = ~movable_blocks(r.p, g)
+    assert _bridges(r, f, school, np.array([3, 4]), np.array([2, 5]), pinned) == [2]
+    got, joined = chain_and_polish(r, f, school, movable_blocks(r.p, g))
+    assert joined == 1 and f.pieces(got) == []
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1]
