@@ -44,13 +44,23 @@ def _loads(prob: LayoutProblem, at: NDArray[np.int64], n_s: int) -> NDArray[np.f
     return load
 
 
+def class_sizes(options: LayoutOptions) -> NDArray[np.int64]:
+    """Pupils per class by level (primary, junior)."""
+    return np.array([options.class_size_primary, options.class_size_junior])
+
+
+def school_caps(prob: LayoutProblem, options: LayoutOptions) -> NDArray[np.float64]:
+    """``(S,)`` most pupils each school may have: the nine-year limit for schools of both levels, else the school's."""
+    return np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
+
+
 def _fill(prob: LayoutProblem, c: NDArray[np.float64], options: LayoutOptions) -> NDArray[np.int64]:
     """Each group's school when the cheapest overflow some: the groups with the fewest allowed schools first (a group
     with one school must not find it filled by groups that had others), the largest first among them, each to its
     cheapest school with room (whole classes up to ``max_classes``, the school-size limit)."""
-    size = np.array([options.class_size_primary, options.class_size_junior])
+    size = class_sizes(options)
     room = (prob.max_classes * size[None, :]).astype(float)
-    total = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
+    total = school_caps(prob, options)
     at = np.argmin(c, axis=2)
     kids = prob.children
     choices = np.isfinite(c).sum(axis=2).ravel()
@@ -72,10 +82,10 @@ def _fill(prob: LayoutProblem, c: NDArray[np.float64], options: LayoutOptions) -
 def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions) -> tuple[float, NDArray[np.int64], NDArray[np.int64]]:
     """Total cost over the horizon of ``open_mask``, each group's school and the classes; ``inf`` if it fails."""
     prob, kids = w.prob, w.prob.children
-    c = np.where(_allowed(w, open_mask), w.pair_total, np.inf)
+    c = np.where(allowed_schools(w, open_mask), w.pair_total, np.inf)
     at = np.argmin(c, axis=2)
-    size = np.array([options.class_size_primary, options.class_size_junior])
-    cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school)
+    size = class_sizes(options)
+    cap = school_caps(prob, options)
     load = _loads(prob, at, len(open_mask))
     if np.any(np.ceil(load / size) > prob.max_classes) or np.any(load.sum(axis=1) > cap):
         at = _fill(prob, c, options)
@@ -91,7 +101,7 @@ def evaluate(w: WarmStart, open_mask: NDArray[np.bool_], options: LayoutOptions)
 
 def _classes(prob: LayoutProblem, open_mask: NDArray[np.bool_], load: NDArray[np.float64], options: LayoutOptions) -> NDArray[np.int64]:
     """``(S, 2)`` classes each open school needs for ``load`` pupils: whole classes, at least its minimum."""
-    size = np.array([options.class_size_primary, options.class_size_junior])
+    size = class_sizes(options)
     need = np.maximum(np.ceil(load / size), min_classes(prob, (options.min_classes_primary, options.min_classes_junior)))
     return np.where(open_mask[:, None] & prob.levels, need, 0).astype(np.int64)
 
@@ -107,7 +117,7 @@ def _total(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64], cl
     return float(fixed + teach + built + np.where(kids > 0, best, 0.0).sum())
 
 
-def _allowed(w: WarmStart, open_mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def allowed_schools(w: WarmStart, open_mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """``(n, 3, S)`` the group may go to the open school (the merge rule: elsewhere only while today's school stays open)."""
     stays = open_mask[np.maximum(w.now, 0)] | (w.now < 0)
     return w.ok & open_mask[None, None, :] & (w.up | stays[:, :, None])
@@ -124,10 +134,10 @@ def fill_seats(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64]
     """
     prob, kids = w.prob, w.prob.children
     at = at.copy()
-    allowed = _allowed(w, open_mask)
-    size = np.array([options.class_size_primary, options.class_size_junior])
+    allowed = allowed_schools(w, open_mask)
+    size = class_sizes(options)
     year = np.array([options.class_yuan_year_primary, options.class_yuan_year_junior]) * options.horizon_years
-    cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
+    cap = school_caps(prob, options)
     low = min_classes(prob, (options.min_classes_primary, options.min_classes_junior))
     now = prob.classes_now
     load = _loads(prob, at, len(open_mask))

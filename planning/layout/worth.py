@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from planning.layout.greedy import WarmStart, settle
+from planning.layout.greedy import WarmStart, allowed_schools, class_sizes, school_caps, settle
 from planning.layout.options import LayoutOptions
 from planning.layout.problem import GROUP_LEVEL
 
@@ -33,11 +33,10 @@ def _move_out(w: WarmStart, open_mask: NDArray[np.bool_], at: NDArray[np.int64],
     """``at`` with the groups at ``site`` sent, largest first, to their cheapest allowed school of ``open_mask`` with
     room (a new class charged where one is needed); ``None`` when one of them has none."""
     prob, kids = w.prob, w.prob.children
-    size = np.array([options.class_size_primary, options.class_size_junior])
+    size = class_sizes(options)
     per_class = np.array([options.class_yuan_year_primary, options.class_yuan_year_junior]) * options.horizon_years
-    cap = np.where(prob.levels.all(axis=1), options.max_pupils_nine_year, options.max_pupils_school).astype(float)
-    stays = open_mask[np.maximum(w.now, 0)] | (w.now < 0)
-    allowed = w.ok & open_mask[None, None, :] & (w.up | stays[:, :, None])
+    cap = school_caps(prob, options)
+    allowed = allowed_schools(w, open_mask)
     out = at.copy()
     pick = (kids > 0) & (at == site)
     load = np.zeros((len(open_mask), 2))
