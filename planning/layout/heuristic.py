@@ -117,17 +117,23 @@ def assign_transport(inst: Instance, open_mask: NDArray[np.bool_]) -> NDArray[np
     return cp.assign
 
 
-def assign_hard(inst: Instance, open_mask: NDArray[np.bool_], time_s: float, seed: int) -> tuple[NDArray[np.int64] | None, float]:
+def assign_hard(
+    inst: Instance, open_mask: NDArray[np.bool_], time_s: float, seed: int, hint: NDArray[np.int64] | None = None
+) -> tuple[NDArray[np.int64] | None, float]:
     """A single-source assignment for open sites that barely hold the demand: (plan or ``None``, deterministic seconds used).
 
     The generalised assignment problem the LP's rounding cannot solve when capacity is tight:
-    CP-SAT over the LP's pairs, hinted with each unit's largest share, for ``time_s``
-    deterministic seconds (:func:`assign_transport` gives it :data:`GAP_TIME_S`).
+    CP-SAT over the LP's pairs (and ``hint``'s), hinted with ``hint`` or else each unit's largest
+    share, for ``time_s`` deterministic seconds (:func:`assign_transport` gives it :data:`GAP_TIME_S`).
     """
     lp = transport(inst, open_mask)
     if lp is None:
         return None, 0.0
-    cp = solve_cpsat(inst, lp[1], lp[0], time_s, seed)
+    pairs = lp[1]
+    if hint is not None:
+        pairs = pairs.copy()
+        pairs[np.arange(len(hint)), hint] = True
+    cp = solve_cpsat(inst, pairs, lp[0] if hint is None else hint, time_s, seed)
     return cp.assign, cp.det_time
 
 
