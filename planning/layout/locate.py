@@ -16,9 +16,11 @@ each unit's largest allowed site, the ``p`` largest sites); a Lagrangian bound (
 relaxed: a knapsack per site, whole sites under the cover row) whose iterations' site sets are
 assigned greedily, the best :data:`REFINE_SETS` of them again from the transportation LP
 (:mod:`~planning.layout.lagrange`, :mod:`~planning.layout.heuristic`); site moves on the best
-plan; close / open / swap moves on its open set ranked by the sites' Lagrangian values at the best
-multipliers, where a set too tight for the LP's rounding gets CP-SAT on its assignment
-(:mod:`~planning.layout.sites`, up to :data:`FULL_PAIRS_MAX` pairs); a neighbourhood search
+plan; close / open / swap (then close-two-open-one) moves on its open set ranked by the sites'
+Lagrangian values at the best multipliers, pruned by each new set's transportation-LP bound and
+assigned by a generalised-assignment heuristic (:mod:`~planning.layout.gap`), the promising sets it
+does not improve getting CP-SAT on their assignment (:mod:`~planning.layout.sites`, up to
+:data:`FULL_PAIRS_MAX` pairs); a neighbourhood search
 re-solving a few neighbouring sites and their units with CP-SAT
 (:mod:`~planning.layout.lns`); CP-SAT on the model warm-started from the result
 (:mod:`~planning.layout.cpsat`; every allowed pair up to :data:`FULL_PAIRS_MAX` pairs, else each

@@ -475,26 +475,31 @@ def _worth_building(w: WarmStart, found: tuple[_Plan, dict[str, float], float], 
 UNHINTED_SHARE = 0.5
 
 
-def _search(v: _Vars, limits: SolveLimits, prob: LayoutProblem, warm: _Plan | None) -> tuple[cp_model.CpSolver, str]:
-    """CP-SAT without a hint for :data:`UNHINTED_SHARE` of the work, then hinted with ``warm`` for the rest; the solve
-    with the cheaper plan (the unhinted one on a tie). Without ``warm``, one unhinted solve on the whole work."""
+def _search(v: _Vars, limits: SolveLimits, prob: LayoutProblem, warm: _Plan | None) -> tuple[cp_model.CpSolver, str, float]:
+    """CP-SAT without a hint for :data:`UNHINTED_SHARE` of the work, then hinted with ``warm`` for the rest: the solve
+    with the cheaper plan (the unhinted one on a tie), its status, and the higher of the two bounds (model units).
+    Without ``warm``, one unhinted solve on the whole work."""
     if warm is None:
-        return _solve(v, limits)
-    first = _solve(v, limits.model_copy(update={"time_limit_s": UNHINTED_SHARE * limits.time_limit_s}))
+        solver, status = _solve(v, limits)
+        return solver, status, solver.best_objective_bound
+    first = _solve(v, limits, UNHINTED_SHARE)
     if first[1] == "OPTIMAL":
-        return first
+        return first[0], first[1], first[0].best_objective_bound
     _hint(v, (warm[0], warm[2], warm[1]), prob)
-    second = _solve(v, limits.model_copy(update={"time_limit_s": (1.0 - UNHINTED_SHARE) * limits.time_limit_s}))
+    second = _solve(v, limits, 1.0 - UNHINTED_SHARE)
     found = [got for got in (first, second) if got[1] in ("OPTIMAL", "FEASIBLE")]
-    return min(found, key=lambda got: got[0].objective_value) if found else second
+    solver, status = min(found, key=lambda got: got[0].objective_value) if found else second
+    return solver, status, max(first[0].best_objective_bound, second[0].best_objective_bound)
 
 
-def _solve(v: _Vars, limits: SolveLimits) -> tuple[cp_model.CpSolver, str]:
+def _solve(v: _Vars, limits: SolveLimits, share: float = 1.0) -> tuple[cp_model.CpSolver, str]:
+    """CP-SAT on ``share`` of the work budget; the wall-clock safeguard stays the whole budget's (a loaded machine
+    must not stop a part of the search sooner than it would the whole)."""
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.random_seed = int(limits.seed)
     p.num_workers = 1  # deterministic by construction
-    p.max_deterministic_time = float(limits.time_limit_s)
+    p.max_deterministic_time = share * float(limits.time_limit_s)
     p.max_time_in_seconds = 10.0 * float(limits.time_limit_s) + 10.0  # safeguard; the deterministic limit stops first
     p.catch_sigint_signal = False
     status = solver.solve(v.model)
@@ -628,10 +633,10 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     w = WarmStart(prob, ok, options.horizon_years * pair_year, up, now)
     warm_total, warm = _warm(w, forced, options)
     v = _build(prob, ok, pair_year, forced, options, (up, now))
-    solver, status = _search(v, limits, prob, warm if math.isfinite(warm_total) else None)
+    solver, status, cp_best = _search(v, limits, prob, warm if math.isfinite(warm_total) else None)
     lower = relaxed_bound(prob, ok, w.pair_total, forced, options)
     slack = 0.5 * OBJ_UNIT_YUAN * (len(v.x) + 3 * len(v.open))  # rounding of each term to whole units
-    cp_bound = solver.best_objective_bound * OBJ_UNIT_YUAN - slack
+    cp_bound = cp_best * OBJ_UNIT_YUAN - slack
     if status in ("OPTIMAL", "FEASIBLE"):
         plan = _extract(v, solver, prob.children.shape)
     elif math.isfinite(warm_total):
