@@ -187,8 +187,8 @@ def test_a_failing_run_is_recorded_the_others_finish_and_a_resumed_sweep_skips_f
     (tmp_path / "good.toml").write_text(text, encoding="utf-8")
     (tmp_path / "broken.toml").write_text(text.replace("schools.gpkg", "nope.gpkg"), encoding="utf-8")
     sweep = tmp_path / "sweep.toml"
-    text = f'scenarios = ["good.toml", "broken.toml"]\n[set]\n"report.exports" = []\n"report.documents" = false\n{_ONLY_ZONES}'
-    sweep.write_text(text, encoding="utf-8")
+    lines = f'scenarios = ["good.toml", "broken.toml"]\n[set]\n"report.exports" = []\n"report.documents" = false\n{_ONLY_ZONES}'
+    sweep.write_text(lines, encoding="utf-8")
     out = tmp_path / "out"
     first = run_sweep(load_sweep(sweep), out, options=SweepOptions(scheduler=scheduler))
     assert first.outcomes["good"].status == "ok"
