@@ -60,8 +60,9 @@ NAMES = {code: name for code, name, _ in COUNTIES}
 SCALES = (("530102", 1.0), ("150223", 1.0), ("610830", 1.5), ("650102", 1.5), ("610830", 3.0))
 
 #: The scale every outline runs at. City districts hold city populations (15万–120万, ``geo.demo.county_people``),
-#: counties a few hundred thousand people; half of either still gives dozens of schools spread over the outline's
-#: townships, which is what the plausibility checks are about, at a third to a half of the full run's time.
+#: counties a few hundred thousand people; at half scale a county keeps dozens of schools over its townships (河南县 42,
+#: 达茂旗 61) and a district ten or more (市南区 10), which is what the plausibility checks are about, at a third to a half
+#: of the full run's time.
 COUNTY_SCALE = 0.5
 DISTRICT_SCALE = 0.5
 CASES = [
