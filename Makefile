@@ -38,8 +38,9 @@ lint: install-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# --durations=15: the slowest tests, so the next change to the suite starts from them (budget: 10 minutes on CI's 2 cores).
 test: install-test browser
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=15
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

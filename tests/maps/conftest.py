@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -13,6 +14,8 @@ import shapely
 
 from geo.model import Inputs
 from geo.network import NetworkSettings
+from maps import render as render_module
+from maps.common import ReportParams
 from planning.app.scenario import InputsSection, Scenario, SolverSection
 from planning.app.stage import RunResult, StageOutput
 
@@ -181,3 +184,25 @@ def make_run(nx: int = 6, ny: int = 4, *, stages: tuple[str, ...] = ALL_STAGES, 
 def make_run_fixture() -> Callable[..., RunResult]:
     """The :func:`make_run` factory (a fixture, so tests need not import this module)."""
     return make_run
+
+
+def _no_print_documents(run: RunResult, params: ReportParams) -> dict[str, Any]:
+    return {}
+
+
+def render_pages(run: RunResult, params: ReportParams) -> dict[str, Any]:
+    """What ``maps.render.render_run`` returns, without its print maps and Word documents.
+
+    ``render_run`` builds ``map.html``, the stage maps, ``report.html`` and ``report.xlsx`` before it adds
+    ``print/*.png|pdf`` and ``documents/*.docx``, and no page depends on those: the same pages in about 0.1 s
+    of CPU instead of 2 s (``tests/maps/test_render.py`` checks the pages are the same).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render_module, "print_documents", _no_print_documents)
+        return render_module.render_run(run, params)
+
+
+@pytest.fixture(name="render_pages", scope="session")
+def render_pages_fixture() -> Callable[[RunResult, ReportParams], dict[str, Any]]:
+    """The :func:`render_pages` function, for tests that read pages only (browser, escaping, titles)."""
+    return render_pages

@@ -12,11 +12,12 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from maps.render import ReportParams, render_run
+from maps.render import ReportParams
 from planning.app.stage import RunResult
 
 pytestmark = pytest.mark.browser
@@ -58,10 +59,10 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory: pytest.TempPathFactory, make_run: Callable[..., RunResult]) -> Path:
+def pages(tmp_path_factory: pytest.TempPathFactory, make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]) -> Path:
     """map.html and report.html of a 20 × 12 block run with every stage."""
     out = tmp_path_factory.mktemp("browser")
-    files = render_run(make_run(20, 12), ReportParams())
+    files = render_pages(make_run(20, 12), ReportParams())
     for name in ("map.html", "report.html"):
         (out / name).write_text(files[name], encoding="utf-8")
     return out
@@ -172,12 +173,14 @@ def test_report_loads_offline(browser: object, pages: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_county_map_opens_offline(browser: object, tmp_path: Path, make_run: Callable[..., RunResult]) -> None:
+def test_demo_county_map_opens_offline(
+    browser: object, tmp_path: Path, make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]
+) -> None:
     demo_module = pytest.importorskip("geo.demo", reason="the demo county generator (geo.demo) is not available")
     demo = demo_module.build_demo()
     run = RunResult(scenario=make_run(stages=()).scenario, inputs=demo.inputs, outputs={})
     path = tmp_path / "map.html"
-    path.write_text(render_run(run, ReportParams())["map.html"], encoding="utf-8")
+    path.write_text(render_pages(run, ReportParams())["map.html"], encoding="utf-8")
     opened = _open(browser, path)
     assert opened.requests == [] and opened.errors == []
     shot = opened.page.screenshot()  # type: ignore[attr-defined]
@@ -202,14 +205,16 @@ def meeting_run(make_run: Callable[..., RunResult], nx: int = 20, ny: int = 12) 
 
 
 @pytest.fixture(scope="module")
-def meeting(tmp_path_factory: pytest.TempPathFactory, make_run: Callable[..., RunResult]) -> dict[str, tuple[Path, RunResult]]:
+def meeting(
+    tmp_path_factory: pytest.TempPathFactory, make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]
+) -> dict[str, tuple[Path, RunResult]]:
     """map.html of the meeting run, of a wide and of a tall county."""
     out = tmp_path_factory.mktemp("meeting")
     pages = {}
     for name, (nx, ny) in {"meeting": (20, 12), "wide": (60, 8), "tall": (8, 50)}.items():
         run = meeting_run(make_run, nx, ny)
         path = out / f"{name}.html"
-        path.write_text(render_run(run, ReportParams())["map.html"], encoding="utf-8")
+        path.write_text(render_pages(run, ReportParams())["map.html"], encoding="utf-8")
         pages[name] = (path, run)
     return pages
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from geo.text import BIDI_CONTROLS
 from maps.charts import bar_chart, paired_bar_chart
-from maps.render import ReportParams, render_run
+from maps.render import ReportParams
 from planning.app.stage import RunResult
 
 SCRIPT = "</title><script>alert('name')</script>"
@@ -29,8 +30,10 @@ def _hostile_run(make_run: Callable[..., RunResult], name: str) -> RunResult:
     return run
 
 
-def test_issue14_case8_scenario_name_is_escaped_in_every_page(make_run: Callable[..., RunResult]) -> None:
-    files = render_run(_hostile_run(make_run, SCRIPT), ReportParams(map_per_stage=True))
+def test_issue14_case8_scenario_name_is_escaped_in_every_page(
+    make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]
+) -> None:
+    files = render_pages(_hostile_run(make_run, SCRIPT), ReportParams(map_per_stage=True))
     pages = _pages(files)
     assert {"map.html", "report.html", "maps/zones.html"} <= set(pages)
     for name, page in pages.items():
@@ -40,15 +43,17 @@ def test_issue14_case8_scenario_name_is_escaped_in_every_page(make_run: Callable
         assert titles and "&lt;script&gt;" in titles[0], name
 
 
-def test_issue14_case8_report_title_is_escaped_in_every_page(make_run: Callable[..., RunResult]) -> None:
-    files = render_run(make_run(), ReportParams(map_per_stage=True, title=f"{SCRIPT}\u202e"))
+def test_issue14_case8_report_title_is_escaped_in_every_page(make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]) -> None:
+    files = render_pages(make_run(), ReportParams(map_per_stage=True, title=f"{SCRIPT}\u202e"))
     for name, page in _pages(files).items():
         assert "<script>alert" not in page, name
         assert "\u202e" not in page, name
 
 
-def test_issue14_case8_names_lose_bidi_and_control_characters_in_every_page(make_run: Callable[..., RunResult]) -> None:
-    files = render_run(_hostile_run(make_run, f"测试县{SPOOF}"), ReportParams(map_per_stage=True))
+def test_issue14_case8_names_lose_bidi_and_control_characters_in_every_page(
+    make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]
+) -> None:
+    files = render_pages(_hostile_run(make_run, f"测试县{SPOOF}"), ReportParams(map_per_stage=True))
     for name, page in _pages(files).items():
         shown = set(page) & BIDI_CONTROLS
         assert not shown, f"{name}: {sorted(f'U+{ord(c):04X}' for c in shown)}"

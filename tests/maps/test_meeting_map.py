@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import shapely
 
 from maps.layers import LABEL_ZOOM_RANGE, WEB_MERCATOR_M_PER_PX, current_zones, label_zoom
-from maps.render import ReportParams, build_map, render_run
+from maps.render import ReportParams, build_map
 from maps.stages.rotation import RETURN_COLOUR, ROTATION_COLOUR
 from planning.app.stage import RunResult
 
@@ -45,8 +46,10 @@ def test_overview_starts_with_zones_and_schools_only(make_run: Callable[..., Run
     }
 
 
-def test_combined_map_is_the_overview_and_stage_maps_keep_their_layers_on(make_run: Callable[..., RunResult]) -> None:
-    files = render_run(_run(make_run), ReportParams(map_per_stage=True))
+def test_combined_map_is_the_overview_and_stage_maps_keep_their_layers_on(
+    make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]
+) -> None:
+    files = render_pages(_run(make_run), ReportParams(map_per_stage=True))
     assert _legend_hidden(files["map.html"], "教师交流轮岗")
     assert _legend_hidden(files["map.html"], "道路")
     assert not _legend_hidden(files["maps/rotation.html"], "教师交流轮岗")
@@ -148,9 +151,9 @@ def test_schools_sharing_a_site_share_one_label(make_run: Callable[..., RunResul
     assert sorted(labels) == sorted(["城关一小<br>城关二小", "西镇小学", "南关小学"])
 
 
-def test_stage_maps_are_titled_by_their_stage(make_run: Callable[..., RunResult]) -> None:
-    files = render_run(make_run(), ReportParams(map_per_stage=True))
+def test_stage_maps_are_titled_by_their_stage(make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]) -> None:
+    files = render_pages(make_run(), ReportParams(map_per_stage=True))
     assert "<title>测试县 · 教师交流轮岗</title>" in files["maps/rotation.html"]
     assert "测试县 · 划片招生</div>" in files["maps/zones.html"]
-    english = render_run(make_run(), ReportParams(map_per_stage=True, language="en"))
+    english = render_pages(make_run(), ReportParams(map_per_stage=True, language="en"))
     assert "<title>测试县 · Teacher rotation</title>" in english["maps/rotation.html"]

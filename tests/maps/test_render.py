@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,8 +60,10 @@ def test_params_are_frozen() -> None:
         ReportParams().language = "en"  # type: ignore[misc]
 
 
-def test_render_run_files(make_run: Callable[..., RunResult]) -> None:
+def test_render_run_files(make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]) -> None:
     files = render_run(make_run(), ReportParams(map_per_stage=True))
+    pages = render_pages(make_run(), ReportParams(map_per_stage=True))  # the shortcut of the page-only tests: the same pages
+    assert {f: p for f, p in files.items() if f.endswith(".html")} == {f: p for f, p in pages.items() if f.endswith(".html")}
     assert sorted(f for f in files if not f.startswith(("print/", "documents/"))) == [  # those: tests/maps/test_documents.py
         "map.html", "maps/balance.html", "maps/communities.html", "maps/rotation.html", "maps/zones.html",
         "report.html", "report.xlsx",
@@ -169,7 +172,7 @@ def test_zones_without_crs_use_the_metric_crs(caplog: pytest.LogCaptureFixture, 
     assert "has no CRS" in caplog.text
 
 
-def test_junior_zones_drawn_hidden_beside_primary(make_run: Callable[..., RunResult]) -> None:
+def test_junior_zones_drawn_hidden_beside_primary(make_run: Callable[..., RunResult], render_pages: Callable[..., dict[str, Any]]) -> None:
     run = make_run(stages=("zones",))
     files = run.outputs["zones"].files
     for rel in list(files):
@@ -181,5 +184,5 @@ def test_junior_zones_drawn_hidden_beside_primary(make_run: Callable[..., RunRes
     assert "初中未覆盖居住区" in overlays
     assert '<div class="sp-sec" data-layer="初中片区" style="display:none">' in page  # off at start
     assert '<div class="sp-sec" data-layer="小学片区">' in page
-    report = render_run(run, ReportParams())["report.html"]
+    report = render_pages(run, ReportParams())["report.html"]
     assert "<h3>初中</h3>" in report and "小升初对口直升" in report

@@ -36,6 +36,10 @@ SEED = 11
 #: Long enough that the zones' deterministic work budget, not their wall-clock cap (the limit from the
 #: stage's start), ends the search even on a loaded machine: byte-identical runs need that.
 TIME_LIMIT = 4.0
+#: ``[set]`` lines that switch off the stages a test asserts nothing about (each run is then a few seconds
+#: shorter): the first test compares every stage, swept and alone.
+_ONLY_ZONES = '"rotation.enabled" = false\n"improve.enabled" = false\n"layout.enabled" = false\n'
+_NO_IMPROVE = '"improve.enabled" = false\n"layout.enabled" = false\n'
 #: Manifest content that differs between two identical runs (writer.py): when, how long; and the
 #: scenario file's path (a run alone reads the swept run's own).
 _VARYING = ("created", "timings_s", "scenario")
@@ -148,7 +152,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_2x2_grid_each_run_as_schoolplan_run_makes_it(scheduler: str, base: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep.toml"
     sweep.write_text(
-        f'base = "{base}"\n[set]\n"report.documents" = false\n[grid]\n"zones.max_moved" = [250, 5000]\n"rotation.min_share" = [0.1, 0.2]\n',
+        f'base = "{base}"\n[set]\n"report.documents" = false\n{_NO_IMPROVE}'
+        '[grid]\n"zones.max_moved" = [250, 5000]\n"rotation.min_share" = [0.1, 0.2]\n',
         encoding="utf-8",
     )
     out = tmp_path / "out"
@@ -182,7 +187,8 @@ def test_a_failing_run_is_recorded_the_others_finish_and_a_resumed_sweep_skips_f
     (tmp_path / "good.toml").write_text(text, encoding="utf-8")
     (tmp_path / "broken.toml").write_text(text.replace("schools.gpkg", "nope.gpkg"), encoding="utf-8")
     sweep = tmp_path / "sweep.toml"
-    sweep.write_text('scenarios = ["good.toml", "broken.toml"]\n[set]\n"report.exports" = []\n"report.documents" = false\n', encoding="utf-8")
+    lines = f'scenarios = ["good.toml", "broken.toml"]\n[set]\n"report.exports" = []\n"report.documents" = false\n{_ONLY_ZONES}'
+    sweep.write_text(lines, encoding="utf-8")
     out = tmp_path / "out"
     first = run_sweep(load_sweep(sweep), out, options=SweepOptions(scheduler=scheduler))
     assert first.outcomes["good"].status == "ok"
@@ -212,7 +218,7 @@ def test_ctrl_c_stops_the_cluster_keeps_finished_runs_and_leaves_no_process_or_t
     counties = [*COUNTIES, "610827", "610828", "610829"]
     sweep = tmp_path / "sweep.toml"
     text = f'counties = {json.dumps(counties)}\nscale = {SCALE}\nseed = {SEED}\n[set]\n"solver.time_limit_s" = {TIME_LIMIT}\n'
-    sweep.write_text(text + '"report.documents" = false\n', encoding="utf-8")
+    sweep.write_text(text + '"report.documents" = false\n' + _ONLY_ZONES, encoding="utf-8")
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "planning.app.cli", "sweep", str(sweep), "--out", str(out), "--workers", "2"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
