@@ -56,10 +56,10 @@ CONNECT_MAX_BLOCKS = 600
 CONNECT_TIME_PER_BLOCK = 0.012
 CONNECT_MAX_TIME = 2.0
 #: How a window is charged: CP-SAT's deterministic time on these models (rooted trees, full LP) runs about
-#: 3–6 times slower than on the repair models, and building the trees in Python costs about 3e-5 CPU seconds per
-#: constraint (measured with process CPU time on the demo counties 150223, 610116, 530102, 610830 and the suite's
-#: town 3,000 × 80 at slack 1.01: 0.8–1.8 units per CPU second in all, like the windows without contiguity).
-WINDOW_CHARGE = ModelCharge(time_factor=3.5, per_constraint=3e-5)
+#: 3–6 times slower than on the repair models; loading the model and building its trees in Python cost per
+#: variable and constraint (fitted to process CPU time per window on the demo counties 150223, 610116, 530102,
+#: 610830 and the suite's town 3,000 × 80 at slack 1.01: 0.73–1.36 units per CPU second, county by county).
+WINDOW_CHARGE = ModelCharge(time_factor=3.75, per_variable=4e-5, per_constraint=2e-5)
 
 #: A node of a zone's connection graph: ("b", block), ("c", cut-off group), ("h", connector group) or the anchor.
 Node = tuple[str, int]

@@ -57,7 +57,7 @@ def test_a_window_is_charged_its_deterministic_time_scaled_and_its_model() -> No
     assert got is not None and got[1] == 0
     assert WINDOW_CHARGE.time_factor > 1 and WINDOW_CHARGE.per_constraint > 0
     # at least the building charge of a model with a tree per zone (a few dozen variables and constraints)
-    assert r.budget.spent > 30 * (WORK_PER_VARIABLE + WINDOW_CHARGE.per_constraint)
+    assert r.budget.spent > 30 * (WINDOW_CHARGE.per_variable + WINDOW_CHARGE.per_constraint)
 
 
 def test_the_chains_stop_once_the_work_budget_is_spent() -> None:
