@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ortools.sat.python import cp_model
-from test_connect import line
 
-from planning.zones.connect import WINDOW_CHARGE, Frame, chain_pieces, movable_blocks, solve_window
+from planning.zones.connect import WINDOW_CHARGE, Frame, chain_pieces, solve_window
 from planning.zones.repair import DEFAULT_CHARGE, WORK_PER_PIECE_ELEMENT, WORK_PER_VARIABLE, ModelCharge, WorkBudget
+from tests.planning.zones.test_connect import line
 
 
 def test_the_default_charge_is_deterministic_time_plus_a_charge_per_variable() -> None:
@@ -71,4 +71,3 @@ def test_the_chains_stop_once_the_work_budget_is_spent() -> None:
     r.budget.spent = 0.0
     got, joined = chain_pieces(r, f, school)
     assert joined == 1 and f.pieces(got) == [] and 0 < r.budget.spent < 0.1
-    assert movable_blocks(r.p, g).sum() == 9
