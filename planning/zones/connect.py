@@ -41,8 +41,8 @@ from ortools.sat.python import cp_model
 
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
-from planning.zones.repair import Repair, SubModel, solve_sub
-from planning.zones.rounding import PairTable, chain_improve, ejection_repair, local_search, may_move, seat_prices
+from planning.zones.repair import WORK_PER_PIECE_ELEMENT, ModelCharge, Repair, SubModel, WorkBudget, solve_sub
+from planning.zones.rounding import PairTable, RoundingStats, chain_improve, ejection_repair, local_search, may_move, seat_prices
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ CONNECT_MAX_BLOCKS = 600
 #: CP-SAT deterministic time of a window, per free block and at most.
 CONNECT_TIME_PER_BLOCK = 0.012
 CONNECT_MAX_TIME = 2.0
+#: How a window is charged: CP-SAT's deterministic time on these models (rooted trees, full LP) runs about
+#: 3–6 times slower than on the repair models; loading the model and building its trees in Python cost per
+#: variable and constraint (fitted to process CPU time per window on the demo counties 150223, 610116, 530102,
+#: 610830 and the suite's town 3,000 × 80 at slack 1.01: 0.73–1.36 units per CPU second, county by county).
+WINDOW_CHARGE = ModelCharge(time_factor=3.75, per_variable=4e-5, per_constraint=2e-5)
 
 #: A node of a zone's connection graph: ("b", block), ("c", cut-off group), ("h", connector group) or the anchor.
 Node = tuple[str, int]
@@ -81,11 +86,15 @@ class Frame:
     roots: NDArray[np.int64]
     connector: NDArray[np.bool_]
     group: NDArray[np.int64] = field(repr=False)
+    budget: WorkBudget | None = field(default=None, repr=False, compare=False)
+    _last: dict[bytes, list[tuple[int, NDArray[np.int64]]]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of(cls, adjacency: sp.csr_array, roots: NDArray[np.int64], connector: NDArray[np.bool_]) -> Frame:
-        """The frame with its connector groups."""
-        return cls(adjacency, roots, connector, connector_components(adjacency, connector))
+    def of(
+        cls, adjacency: sp.csr_array, roots: NDArray[np.int64], connector: NDArray[np.bool_], budget: WorkBudget | None = None
+    ) -> Frame:
+        """The frame with its connector groups; the work of finding pieces is charged to ``budget``."""
+        return cls(adjacency, roots, connector, connector_components(adjacency, connector), budget)
 
     def near(self, i: int) -> NDArray[np.int64]:
         """Neighbours of block ``i``."""
@@ -93,8 +102,16 @@ class Frame:
         return a.indices[a.indptr[i] : a.indptr[i + 1]].astype(np.int64)
 
     def pieces(self, school: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
-        """Detached pieces of the plan."""
-        return detached_pieces(school, self.adjacency, self.roots, self.connector)
+        """Detached pieces of the plan (those of the plan asked last are kept: asked again, they cost nothing)."""
+        key = np.ascontiguousarray(school, np.int64).tobytes()
+        got = self._last.get(key)
+        if got is None:
+            got = detached_pieces(school, self.adjacency, self.roots, self.connector, group=self.group)
+            if self.budget is not None:
+                self.budget.add(WORK_PER_PIECE_ELEMENT * (len(school) + self.adjacency.nnz))
+            self._last.clear()
+            self._last[key] = got
+        return [(j, pc.copy()) for j, pc in got]
 
 
 @dataclass
@@ -318,7 +335,7 @@ def solve_window(
 
         logger.debug("window: %d free blocks, %d zones, %d variables", len(free), len(graphs), len(sm.model.proto.variables))
 
-    got = solve_sub(r, hint, free, cuts=[], deterministic_time=det, schools=extra, extend=extend)
+    got = solve_sub(r, hint, free, cuts=[], deterministic_time=det, schools=extra, extend=extend, how=WINDOW_CHARGE)
     if got is None or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return got[0], got[2], got[1]
@@ -337,8 +354,18 @@ LOCAL_JOIN = True
 LOCAL_WALL_S_PER_PAIR = 2e-5
 #: A hand-over by chains is kept when it adds at most this many times its price at the seat prices to the travel.
 CHAIN_COST_FACTOR = 3.0
-#: Work charged per pair of the instance for one hand-over by ejection chains (numpy, outside CP-SAT's time).
-CHAIN_WORK_PER_PAIR = 2e-7
+#: Work charged for one hand-over by ejection chains (numpy and Python, outside CP-SAT's time): per pair of the
+#: instance and round of chains (each round rebuilds the graph of moves), and per block moved (each move checks
+#: that zones stay whole). Measured in CPU seconds on the counties of :data:`WINDOW_CHARGE`.
+CHAIN_WORK_PER_PAIR = 9e-8
+CHAIN_WORK_PER_MOVE = 2.5e-4
+#: Work charged per pair of the instance for a pass of shifts, swaps and chain moves keeping zones whole.
+LOCAL_WORK_PER_PAIR = 1.2e-5
+
+
+def _charge_chains(r: Repair, stats: RoundingStats) -> None:
+    """Charge one hand-over by ejection chains to the work budget (see :data:`CHAIN_WORK_PER_PAIR`)."""
+    r.budget.add(CHAIN_WORK_PER_PAIR * len(r.p.origin) * max(stats.chain_rounds, 1) + CHAIN_WORK_PER_MOVE * stats.chain_moves)
 
 
 def _prices(r: Repair) -> NDArray[np.float64]:
@@ -358,9 +385,10 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     Kept when every school fits its seats (or, when it is already above, its
     load) and fewer blocks are detached. Seats hard and no stability cap only.
     Then (:data:`LOCAL_JOIN`) shifts, swaps and chain moves that keep zones
-    whole, kept when fewer blocks are detached. Cheap (no CP-SAT; its work is
-    charged): it runs even when the work budget is spent, never past the
-    deadline. Returns the plan and the pieces the chains joined.
+    whole, kept when fewer blocks are detached. No CP-SAT: its work is charged
+    by rounds of chains, pairs and moves, and it stops once the work budget is
+    spent (never past the deadline). Returns the plan and the pieces the
+    chains joined.
     """
     p = r.p
     if r.overflow_penalty_s is not None or r.max_moved is not None:
@@ -372,8 +400,10 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     # seats: the plan's own load where it is above capacity (no school is to take more than it has)
     seats = np.maximum(p.capacity, students_at(p, school))
     for j, piece in f.pieces(school):
+        if r.budget.exhausted():
+            break  # charged by deterministic counts: the work budget stops it, like the windows
         if r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
-            r.budget.wall_stops += 1  # cheap (no CP-SAT): it runs past the work budget, never past the deadline
+            r.budget.wall_stops += 1  # never run past the deadline
             break
         if not np.all(school[piece] == j):
             continue
@@ -391,7 +421,7 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
             trial = school.copy()
             trial[piece] = k
             trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
-            r.budget.spent += CHAIN_WORK_PER_PAIR * len(p.origin)
+            _charge_chains(r, stats)
             # moves that kept zones whole only, and at most CHAIN_COST_FACTOR times what the seat prices say it costs
             dear = _plan_cost(p, trial, None) - here > CHAIN_COST_FACTOR * max(offer - own, 0.0) + need
             if stats.kept_whole and not dear and (students_at(p, trial) <= seats).all() and _detached_blocks(f, trial) < left:
@@ -431,10 +461,10 @@ def chain_and_polish(
     :func:`solve_window` from the chain's plan as a complete hint) takes back
     most of what the chain added. A piece too large for any single bordering
     zone still goes: its school gains the piece's seats, so the chain often ends
-    there. Seats hard, every school within them, and no stability cap only. The chains are cheap (no
-    CP-SAT; their work is charged) and run past the work budget, never past
-    the deadline; the windows only within it. Returns the plan and the pieces
-    joined.
+    there. Seats hard, every school within them, and no stability cap only. The chains (no CP-SAT)
+    are charged by rounds, pairs and moves; chains and windows stop once the
+    work budget is spent (never past the deadline). Returns the plan and the
+    pieces joined.
     """
     p = r.p
     if r.overflow_penalty_s is not None or r.max_moved is not None or (students_at(p, school) > p.capacity).any():
@@ -444,6 +474,8 @@ def chain_and_polish(
     for _ in range(POLISH_PASSES):
         found = 0
         for j, piece in f.pieces(school):
+            if r.budget.exhausted():
+                return school, joined
             if r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
                 r.budget.wall_stops += 1
                 return school, joined
@@ -482,7 +514,7 @@ def _cheapest_hand_over(
         trial = school.copy()
         trial[blocks] = k
         trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
-        r.budget.spent += CHAIN_WORK_PER_PAIR * len(p.origin)
+        _charge_chains(r, stats)
         if not stats.kept_whole or int((trial != school).sum()) > moved:
             continue
         if (students_at(p, trial) <= seats).all() and _detached_blocks(f, trial) < left:
@@ -737,7 +769,7 @@ def improve_plan(
 ) -> NDArray[np.int64]:
     """:func:`improve_whole` on a plan of whole zones (figures into ``details``: its objective before, windows, improvements)."""
     p = r.p
-    f = Frame.of(graph.adjacency, graph.roots, p.connector)
+    f = Frame.of(graph.adjacency, graph.roots, p.connector, r.budget)
     details["whole_start_objective_s"] = _plan_cost(p, school, r.overflow_penalty_s)
     if LOCAL_FIRST:
         school = _local_whole(r, f, school, movable_blocks(p, graph))
@@ -761,14 +793,14 @@ def _local_whole(
     p = r.p
     if r.overflow_penalty_s is not None or r.max_moved is not None or r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
         return school  # not started when it could run past the deadline
-    if not joining and r.budget.exhausted(IMPROVE_SHARE):
+    if r.budget.exhausted(1.0 if joining else IMPROVE_SHARE):
         return school
     seats = np.maximum(p.capacity, students_at(p, school))
     before, left = _plan_cost(p, school, None), _detached_blocks(f, school)
     got, _, _ = local_search(p, school, seats, adjacency=f.adjacency, movable=movable)
     got, _, _ = chain_improve(p, got, seats, _prices(r), adjacency=f.adjacency, pinned=~movable & (school >= 0), max_passes=2)
     got, _, _ = local_search(p, got, seats, adjacency=f.adjacency, movable=movable)
-    r.budget.spent += 10 * CHAIN_WORK_PER_PAIR * len(p.origin)
+    r.budget.add(LOCAL_WORK_PER_PAIR * len(p.origin))
     after = _plan_cost(p, got, None)
     logger.debug("local whole: %d -> %d, detached %d -> %d", before, after, left, _detached_blocks(f, got))
     now = _detached_blocks(f, got)

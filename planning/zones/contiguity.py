@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components
 from planning.zones.connect import Frame, chain_and_polish, chain_pieces, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
-from planning.zones.repair import Cut, Repair, solve_sub
+from planning.zones.repair import WORK_PER_PIECE_ELEMENT, Cut, Repair, solve_sub
 from planning.zones.rounding import PairTable
 
 logger = logging.getLogger(__name__)
@@ -434,11 +434,13 @@ class _Mend:
     cuts: list[Cut]  # kept for later windows (and grown by them)
 
     def pieces(self, school: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
-        """Detached pieces of the plan."""
+        """Detached pieces of the plan (their work charged)."""
+        self.r.budget.add(WORK_PER_PIECE_ELEMENT * (len(school) + self.adjacency.nnz))
         return detached_pieces(school, self.adjacency, self.roots, self.connector)
 
     def pieces_of(self, school: NDArray[np.int64], zones: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
-        """Detached pieces of the given zones."""
+        """Detached pieces of the given zones (their work charged)."""
+        self.r.budget.add(WORK_PER_PIECE_ELEMENT * (len(school) + self.adjacency.nnz))
         return detached_pieces(np.where(np.isin(school, zones), school, -1), self.adjacency, self.roots, self.connector)
 
 
@@ -639,7 +641,7 @@ def make_contiguous(
     if r.max_moved is None:
         # cheap chains of moves first (no solver), the exact windows take the rest
         details["swapped_pieces"] = int(details.get("swapped_pieces", 0)) + _swap_pieces(mm, school)  # in place
-    frame = Frame.of(graph.adjacency, graph.roots, ~has)
+    frame = Frame.of(graph.adjacency, graph.roots, ~has, r.budget)
     if CHAIN_PIECES:
         school, chained = chain_pieces(r, frame, school)
         details["chained_pieces"] = int(details.get("chained_pieces", 0)) + chained

@@ -10,7 +10,6 @@ adjacency and the ``connector`` mask.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
@@ -73,6 +72,8 @@ def detached_pieces(
     adjacency: sp.csr_array,
     roots: NDArray[np.int64],
     connector: NDArray[np.bool_],
+    *,
+    group: NDArray[np.int64] | None = None,
 ) -> list[tuple[int, NDArray[np.int64]]]:
     """Pieces of zones not attached to their school's root block.
 
@@ -80,7 +81,8 @@ def detached_pieces(
     of the zone and connectors. A piece is attached when it holds the root, or
     borders it, or reaches it through connectors (a root that is a connector).
     Computed in one pass: each group of connectors is copied once per zone
-    touching it, and the copies join only that zone's blocks.
+    touching it, and the copies join only that zone's blocks (so each connected
+    component of that graph lies in one zone).
 
     Parameters
     ----------
@@ -92,6 +94,8 @@ def detached_pieces(
         Root block of each school (−1: none; that school's pieces are not checked).
     connector
         Blocks in no zone that join the zones they touch (``school`` is −1 there).
+    group
+        :func:`connector_components` of ``adjacency`` and ``connector`` when known (computed otherwise).
 
     Returns
     -------
@@ -102,7 +106,8 @@ def detached_pieces(
     coo = adjacency.tocoo()
     r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
     same = (school[r] == school[c]) & (school[r] >= 0)
-    group = connector_components(adjacency, connector)
+    if group is None:
+        group = connector_components(adjacency, connector)
     hub = (school[r] >= 0) & connector[c]
     # one node per (connector group, zone) touching it
     m = np.int64(max(int(school.max(initial=-1)) + 1, 1))
@@ -114,30 +119,27 @@ def detached_pieces(
     cols = np.r_[c[same], n + hub_node]
     size = n + len(keys)
     g = sp.coo_array((np.ones(len(rows), bool), (rows, cols)), shape=(size, size))
-    _, label = connected_components(g, directed=False)
+    count, label = connected_components(g, directed=False)
 
-    attached: set[tuple[int, int]] = set()
+    attached = np.zeros(count, bool)
     for j, rt in enumerate(roots.tolist()):
         if rt < 0:
             continue
         if school[rt] == j:
-            attached.add((j, int(label[rt])))
+            attached[label[rt]] = True
         if connector[rt]:
             k = int(np.searchsorted(keys, int(group[rt]) * m + j))
-            attached.add((j, int(label[n + k])))
+            attached[label[n + k]] = True
         near = adjacency.indices[adjacency.indptr[rt] : adjacency.indptr[rt + 1]]
-        for b in near[school[near] == j].tolist():
-            attached.add((j, int(label[b])))
-    out: list[tuple[int, NDArray[np.int64]]] = []
+        attached[label[near[school[near] == j]]] = True
     assigned = np.flatnonzero(school >= 0)
-    if not len(assigned):
-        return out
-    frame = pd.DataFrame({"school": school[assigned], "label": label[assigned], "block": assigned})
-    for (school_j, lab), blocks in frame.groupby(["school", "label"], sort=True)["block"]:
-        j = int(school_j)
-        if roots[j] < 0 or (j, int(lab)) in attached:
-            continue
-        out.append((j, np.sort(blocks.to_numpy(np.int64))))
+    lost = assigned[(roots[school[assigned]] >= 0) & ~attached[label[assigned]]]
+    if not len(lost):
+        return []
+    # a component lies in one zone: its blocks, in block order, are one piece
+    lost = lost[np.argsort(label[lost], kind="stable")]
+    cut = np.flatnonzero(np.diff(label[lost])) + 1
+    out = [(int(school[blocks[0]]), blocks.astype(np.int64)) for blocks in np.split(lost, cut)]
     return sorted(out, key=lambda t: (t[0], int(t[1][0])))
 
 

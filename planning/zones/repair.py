@@ -67,6 +67,35 @@ class Cut:
     border: NDArray[np.int64]
 
 
+@dataclass(frozen=True)
+class ModelCharge:
+    """How the work of one kind of CP-SAT model is charged to a :class:`WorkBudget`.
+
+    Work units stand for CPU seconds (about one each). CP-SAT's deterministic
+    time leaves out the loading and presolve of a model and, for some models,
+    much of its search: ``time_factor`` scales it, ``per_variable`` and
+    ``per_constraint`` stand for building the model in Python and loading it.
+    The default is the charge of every repair and anytime model; the windows
+    with exact connectivity (:mod:`planning.zones.connect`) have their own.
+    """
+
+    time_factor: float = 1.0
+    per_variable: float = WORK_PER_VARIABLE
+    per_constraint: float = 0.0
+
+    def building(self, model: cp_model.CpModel) -> float:
+        """Work charged for building, loading and presolving ``model`` (outside CP-SAT's deterministic time)."""
+        proto = model.proto
+        return self.per_variable * len(proto.variables) + self.per_constraint * len(proto.constraints)
+
+
+#: The charge of a CP-SAT model: its deterministic time plus :data:`WORK_PER_VARIABLE` per variable.
+DEFAULT_CHARGE = ModelCharge()
+#: Work charged per block and per adjacency entry each time the detached pieces of a plan are found
+#: (:func:`planning.zones.pieces.detached_pieces`: numpy and scipy, about that many CPU seconds).
+WORK_PER_PIECE_ELEMENT = 1.6e-7
+
+
 class WorkBudget:
     """Deterministic work budget (CP-SAT deterministic time units, ≈ seconds on a typical core) and a wall deadline.
 
@@ -77,7 +106,8 @@ class WorkBudget:
     ``max_time_in_seconds`` and the loops stop once it has passed. It binds
     only on a machine much slower than the deterministic budget assumes, and
     then the plan depends on the machine's speed (the price of keeping the
-    time limit).
+    time limit). Work outside CP-SAT is charged by deterministic counts
+    (:meth:`add`: blocks, edges, pairs, moves), calibrated in CPU seconds.
     """
 
     def __init__(self, limit: float, deadline: float | None = None) -> None:
@@ -86,16 +116,21 @@ class WorkBudget:
         self.deadline = deadline
         self.wall_stops = 0
 
-    def charge(self, solver: cp_model.CpSolver, model: cp_model.CpModel | None = None) -> None:
+    def charge(self, solver: cp_model.CpSolver, model: cp_model.CpModel | None = None, how: ModelCharge = DEFAULT_CHARGE) -> None:
         """Charge a call: CP-SAT's deterministic time plus the work of building and presolving its model.
 
         CP-SAT's deterministic time leaves out most of the model's loading and
         presolve, which on these many small models is most of the wall time; a
-        fixed charge per variable (deterministic too) stands for it.
+        fixed charge per variable (deterministic too) stands for it. ``how``
+        says how this kind of model is charged (:class:`ModelCharge`).
         """
-        self.spent += float(solver.deterministic_time)
+        self.spent += how.time_factor * float(solver.deterministic_time)
         if model is not None:
-            self.spent += WORK_PER_VARIABLE * len(model.proto.variables)
+            self.spent += how.building(model)
+
+    def add(self, units: float) -> None:
+        """Charge work done outside CP-SAT (counted deterministically by the caller)."""
+        self.spent += units
 
     def remaining(self) -> float:
         return max(self.limit - self.spent, 0.0)
@@ -113,10 +148,12 @@ class WorkBudget:
             return True
         return False
 
-    def limit_call(self, prm: Any, deterministic_time: float, model: cp_model.CpModel | None = None) -> None:
+    def limit_call(
+        self, prm: Any, deterministic_time: float, model: cp_model.CpModel | None = None, how: ModelCharge = DEFAULT_CHARGE
+    ) -> None:
         """Set a CP-SAT call's limits: deterministic time within the budget (less ``model``'s charge), wall time to the deadline."""
-        building = 0.0 if model is None else WORK_PER_VARIABLE * len(model.proto.variables)
-        prm.max_deterministic_time = max(min(deterministic_time, self.remaining() - building), 1e-3)
+        building = 0.0 if model is None else how.building(model)
+        prm.max_deterministic_time = max(min(deterministic_time, (self.remaining() - building) / how.time_factor), 1e-3)
         left = self.wall_left()
         if left != float("inf"):
             prm.max_time_in_seconds = max(left, MIN_CALL_WALL_S)
@@ -293,12 +330,13 @@ def solve_sub(
     deterministic_time: float,
     schools: Sequence[int] | Mapping[int, set[int]] = (),
     extend: Callable[[SubModel], None] | None = None,
+    how: ModelCharge = DEFAULT_CHARGE,
 ) -> tuple[NDArray[np.int64], int, int] | None:
     """Re-assign the ``free`` blocks with CP-SAT, all others fixed; ``None`` if infeasible.
 
     ``schools``: schools every free block may take where in reach, besides its
     own candidates (or block → the only schools it may take besides its own). ``extend`` adds constraints to the
-    built model (e.g. connectivity, :mod:`planning.zones.connect`).
+    built model (e.g. connectivity, :mod:`planning.zones.connect`); ``how`` is how the call is charged.
 
     Returns the new school of every block, the CP-SAT status and the seats still
     missing (students above capacity, 0 when the plan is feasible).
@@ -312,11 +350,11 @@ def solve_sub(
     prm.num_workers = 1
     prm.linearization_level = 2  # full LP relaxation: these are tight packing models
     prm.random_seed = r.seed
-    r.budget.limit_call(prm, deterministic_time, sm.model)
+    r.budget.limit_call(prm, deterministic_time, sm.model, how)
     prm.relative_gap_limit = 1e-6
     prm.catch_sigint_signal = False  # Ctrl-C stays with the command line (exit 130)
     status = solver.solve(sm.model)
-    r.budget.charge(solver, sm.model)
+    r.budget.charge(solver, sm.model, how)
     r.budget.note_stop(solver, prm.max_deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if status == cp_model.INFEASIBLE:
