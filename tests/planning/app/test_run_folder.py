@@ -226,9 +226,27 @@ def test_issue14_case7_bad_seed_scale_or_limit_exits_2_from_the_parser(
     assert not out.exists()
 
 
+def _wait_until_loading_numpy(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
+    """Return once the child has mapped numpy's core library: its heavy imports have begun, under any load.
+
+    A fixed sleep sent the signal before the interpreter had even started on a loaded machine; what
+    the test is about is a Ctrl-C while the command line's modules load.
+    """
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if "_multiarray_umath" in maps.read_text(errors="replace"):
+                return
+        except OSError:  # not there yet, or the child has just ended
+            pass
+        time.sleep(0.005)
+    pytest.fail("the child never began loading numpy")
+
+
 def test_issue14_case7_ctrl_c_during_start_up_exits_130_with_one_line(tmp_path: Path) -> None:
     proc = _spawn([*DEMO, "--out", str(tmp_path / "out")], cwd=tmp_path)
-    time.sleep(0.3)  # still loading numpy, geopandas and OR-Tools
+    _wait_until_loading_numpy(proc)  # still loading numpy, geopandas and OR-Tools
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_CTRL_C, err
