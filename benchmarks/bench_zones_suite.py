@@ -25,6 +25,9 @@ Peers in the same run, on the same pairs:
   bound are kept and the gap is taken to the bound); ``--prove-solver scip``
   runs SCIP (OR-Tools) instead and merges its run into the cached reference
   (the highest bound and the cheapest plan of all runs, each run listed);
+  ``--fixed-prove`` instead runs HiGHS (or CP-SAT hinted with our plan) on
+  the model reduced-cost fixing leaves below our own plan (a sound bound and
+  plan of the whole problem, :func:`fixed_optimum`) and merges it the same way;
 - plain CP-SAT (one Boolean per pair, exactly-one and capacity constraints)
   given the same wall time as our longer run, ``--peer-workers`` workers;
 - the project's previous method: :func:`planning.zones.from_arrays` with
@@ -44,6 +47,7 @@ Usage::
     python benchmarks/bench_zones_suite.py                   # 1,000-6,000 blocks, every family and slack
     python benchmarks/bench_zones_suite.py --sizes 20000x300 --slacks 1.01 --limits 60
     python benchmarks/bench_zones_suite.py --orlib cap41.txt --orlib-format beasley
+    python benchmarks/bench_zones_suite.py --families town --sizes 1000x40 --slacks 1.01 --fixed-prove 1500 --fixed-from 48
 """
 
 from __future__ import annotations
@@ -276,6 +280,105 @@ def scip_optimum(case: Case, time_limit: float, hint: np.ndarray | None = None) 
     }
 
 
+def lp_reduced_costs(case: Case) -> tuple[float, np.ndarray, np.ndarray]:
+    """The transportation relaxation with HiGHS: its value, and each reachable pair (with students) and its reduced cost.
+
+    ``rc_k = d_i t_ij + d_i π_j − λ_i ≥ 0`` with the relaxation's duals (``λ_i`` per
+    block, ``π_j ≥ 0`` per seat): every plan ``x`` costs at least ``value + Σ_k rc_k x_k``.
+    """
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    tm, d, cap = case.travel, case.demand, case.capacity
+    pairs = np.flatnonzero(d[tm.origin] > 0)
+    o, j = tm.origin[pairs], tm.dest[pairs]
+    cost = d[o] * tm.time_s[pairs].astype(float)
+    blocks = np.unique(o)
+    row = np.searchsorted(blocks, o)
+    k = len(pairs)
+    a_eq = sp.csr_array((np.ones(k), (row, np.arange(k))), shape=(len(blocks), k))
+    a_cap = sp.csr_array((d[o].astype(float), (j, np.arange(k))), shape=(len(cap), k))
+    res = linprog(cost, A_ub=a_cap, b_ub=cap.astype(float), A_eq=a_eq, b_eq=np.ones(len(blocks)), bounds=(0, None), method="highs")
+    lam = res.eqlin.marginals
+    pi = -res.ineqlin.marginals
+    rc = cost + d[o] * pi[j] - lam[row]
+    return float(res.fun), pairs, np.maximum(rc, 0.0)
+
+
+def fixed_optimum(case: Case, plan: np.ndarray, time_limit: float) -> dict:
+    """HiGHS on the model reduced-cost fixing leaves for plans no dearer than ``plan``: a sound bound and plan.
+
+    With the relaxation's value ``z`` and reduced costs ``rc`` (:func:`lp_reduced_costs`),
+    a plan costing at most ``UB`` (``plan``'s cost) uses no pair with ``rc > UB − z``;
+    so the optimum is ``min(UB, optimum over the pairs left)``, and the bound
+    ``min(UB, HiGHS's bound there)`` is a bound of the whole problem.
+    """
+    import scipy.sparse as sp
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    tm, d, cap = case.travel, case.demand, case.capacity
+    upper = objective_of(case, plan)
+    z, pairs, rc = lp_reduced_costs(case)
+    keep = pairs[rc <= upper - z + 1e-6 * upper]
+    o, j = tm.origin[keep], tm.dest[keep]
+    blocks = np.unique(tm.origin[pairs])
+    k = len(keep)
+    a_eq = sp.csr_array((np.ones(k), (np.searchsorted(blocks, o), np.arange(k))), shape=(len(blocks), k))
+    a_cap = sp.csr_array((d[o].astype(float), (j, np.arange(k))), shape=(len(cap), k))
+    t0 = time.perf_counter()
+    res = milp(c=d[o] * tm.time_s[keep].astype(float), integrality=np.ones(k), bounds=Bounds(0, 1),
+               constraints=[LinearConstraint(a_eq, 1, 1), LinearConstraint(a_cap, -np.inf, cap.astype(float))],
+               options={"time_limit": time_limit, "mip_rel_gap": 1e-7, "disp": False})
+    found = float(res.fun) if res.x is not None else math.inf
+    bound = float(getattr(res, "mip_dual_bound", math.nan))
+    bound = upper if res.status == 2 else min(upper, bound)  # infeasible: no plan cheaper than UB
+    return {"seconds": round(time.perf_counter() - t0, 1),
+            "status": f"HiGHS on the reduced-cost-fixed model ({k:,} of {len(pairs):,} pairs; LP {z:,.0f}; "
+                      f"UB {upper:,.0f} from our plan): {res.message}",
+            "objective": min(upper, found), "bound": bound, "proven": res.status == 0 or bound >= min(upper, found) - 0.5,
+            "limit": time_limit}
+
+
+def fixed_cpsat(case: Case, plan: np.ndarray, det_time: float, workers: int) -> dict:
+    """CP-SAT hinted with ``plan`` on the reduced-cost-fixed model (see :func:`fixed_optimum`), its subsolvers
+    interleaved deterministically on one thread (``interleave_search``, ``workers`` of them: LNS included)."""
+    from ortools.sat.python import cp_model
+
+    tm, d, cap = case.travel, case.demand, case.capacity
+    upper = objective_of(case, plan)
+    z, pairs, rc = lp_reduced_costs(case)
+    keep = pairs[rc <= upper - z + 1e-6 * upper]
+    model = cp_model.CpModel()
+    xs = [model.new_bool_var("") for _ in keep]
+    rows: dict[int, list] = {}
+    seats: dict[int, list] = {}
+    obj = []
+    for v, k in zip(xs, keep.tolist(), strict=True):
+        i, j = int(tm.origin[k]), int(tm.dest[k])
+        rows.setdefault(i, []).append(v)
+        seats.setdefault(j, []).append(int(d[i]) * v)
+        obj.append(int(d[i]) * int(tm.time_s[k]) * v)
+        model.add_hint(v, bool(plan[i] == j))
+    for lits in rows.values():
+        model.add_exactly_one(lits)
+    for j, terms in seats.items():
+        model.add(sum(terms) <= int(cap[j]))
+    model.minimize(sum(obj))
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.num_workers, prm.interleave_search, prm.random_seed = workers, True, 0
+    prm.max_deterministic_time = det_time
+    t0 = time.perf_counter()
+    status = solver.solve(model)
+    found = solver.objective_value if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else math.inf
+    bound = min(upper, solver.best_objective_bound)
+    return {"seconds": round(time.perf_counter() - t0, 1),
+            "status": f"CP-SAT interleaved ({workers} subsolvers, one thread, deterministic time {det_time:g}) hinted with"
+                      f" our plan on the reduced-cost-fixed model ({len(keep):,} of {len(pairs):,} pairs; UB {upper:,.0f}):"
+                      f" {solver.status_name(status)}",
+            "objective": min(upper, found), "bound": bound, "proven": bound >= min(upper, found) - 0.5, "limit": det_time}
+
+
 def merge_reference(old: dict | None, run: dict) -> dict:
     """The best of the cached reference and a new MIP ``run``: highest bound, cheapest plan, every run listed."""
     runs = [*(old or {}).get("runs", [{k: v for k, v in (old or {}).items() if k != "runs"}] if old else []), run]
@@ -387,6 +490,28 @@ def run_case(case: Case, args: argparse.Namespace, cache: dict) -> list[str]:
     return cells
 
 
+def fixed_references(cases: list[Case], args: argparse.Namespace, cache: dict) -> int:
+    """``--fixed-prove``: a sound reference from HiGHS on the reduced-cost-fixed model of each case, merged into the cache."""
+    from planning.zones import options as zone_options
+
+    for case in cases:
+        limit = args.fixed_from / zone_options.WORK_PER_SECOND  # the time limit whose budget is --fixed-from units
+        r = ours(case, limit, budget_only=True)
+        if args.fixed_solver == "highs":
+            run = fixed_optimum(case, r["plan"].block_school, args.fixed_prove)
+        else:  # --fixed-prove is CP-SAT's deterministic time then
+            run = fixed_cpsat(case, r["plan"].block_school, args.fixed_prove, workers=8)
+        run["status"] += f" (our plan: {args.fixed_from:g} units, clock lifted)"
+        cache[case.name] = merge_reference(cache.get(case.name), run)
+        CACHE.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
+        ref = cache[case.name]
+        print(f"{case.name}: ours {r['objective']:,.0f}; fixed HiGHS plan {run['objective']:,.0f} bound {run['bound']:,.0f}"
+              f" in {run['seconds']:.0f}s; reference plan {ref['objective']:,.0f} bound {ref['bound']:,.0f};"
+              f" ours to best plan {_gap(r['objective'], ref['objective'])}, to best bound {_gap(r['objective'], ref['bound'])}"
+              f"\n  {run['status']}", flush=True)
+    return 0
+
+
 def _cases(args: argparse.Namespace) -> list[Case]:
     if args.orlib:
         return [read_matrix_instance(Path(f), layout=args.orlib_format) for f in args.orlib]
@@ -410,6 +535,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-only", action="store_true",
                     help="our runs with the work budget of each limit and the clock lifted: a quiet machine's plans")
     ap.add_argument("--contiguity", action="store_true", help="also the longest limit with contiguity")
+    ap.add_argument("--fixed-prove", type=float, default=0.0, metavar="SECONDS",
+                    help="instead of the table: HiGHS for SECONDS on the model reduced-cost fixing leaves below our plan"
+                         " given --fixed-from units (clock lifted), merged into the cached reference")
+    ap.add_argument("--fixed-solver", default="highs", choices=("highs", "cpsat"),
+                    help="--fixed-prove with HiGHS (SECONDS of wall time) or CP-SAT hinted with our plan, 8 subsolvers"
+                         " interleaved on one thread (SECONDS of deterministic time)")
+    ap.add_argument("--fixed-from", type=float, default=48.0, metavar="UNITS", help="work units of the plan --fixed-prove starts from")
     ap.add_argument("--orlib", nargs="+", help="instance files given as a cost matrix (instead of generated ones)")
     ap.add_argument("--orlib-format", default="beasley", choices=("beasley", "holmberg"))
     args = ap.parse_args(argv)
@@ -417,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         args.families, args.sizes, args.slacks, args.limits = ["uniform", "town"], ["1000x40"], [1.01, 1.06], [5.0, 15.0]
         args.prove_time = min(args.prove_time, 60.0)
     cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
+    if args.fixed_prove:
+        return fixed_references(_cases(args), args, cache)
     head = ["instance", "optimum", "best MIP plan", f"previous@{max(args.limits):.0f}s"]
     head += [f"ours@{lim:.0f}s" for lim in sorted(args.limits)]
     head += [] if args.no_peer else [f"plain CP-SAT@{max(args.limits):.0f}s"]

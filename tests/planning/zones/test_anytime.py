@@ -205,3 +205,18 @@ def test_a_plan_above_hard_seats_is_not_reported_optimal() -> None:
     assert plan.travel_total_s == 200
     assert plan.objective_s == 200 + 5 * ZoneOptions().overflow_penalty
     assert plan.bound_s <= plan.objective_s and plan.status == "FEASIBLE" and plan.gap > 0.5
+
+
+def test_a_regret_window_starts_where_the_worst_placed_block_belongs() -> None:
+    from planning.zones.anytime import _worst_block_target
+    from planning.zones.instance import prepare
+
+    # blocks 0-2 at school 0; at the seat prices (school 0 dear, 1 and 2 cheap) block 2 is the worst placed
+    # (reduced cost 8 x (50 + 100 - 40) = 880 against block 1's 4 x (10 + 100 - 60) = 200) and is cheapest at 2
+    rows = [[10, 80, 90], [10, 60, 95], [50, 300, 40], [70, 5, 60]]
+    p = prepare(matrix(rows), [5, 4, 8, 3], [17, 10, 10], reach=NO_CAP, current=None, stability_weight_s=0)
+    school = np.array([0, 0, 0, 1])
+    prices = np.array([100.0, 0.0, 0.0])
+    assert _worst_block_target(p, school, prices, 0) == 2
+    assert _worst_block_target(p, school, prices, 1) == -1  # block 3 is at its cheapest school: no regret
+    assert _worst_block_target(p, school, prices, 2) == -1  # an empty zone
