@@ -244,6 +244,23 @@ def borders(keys: NDArray[np.int64], blocks: NDArray[np.int64], dest: NDArray[np
     return keys[pos] == want
 
 
+def bordering(
+    adjacency: sp.csr_array, school: NDArray[np.int64], blocks: NDArray[np.int64], dest: NDArray[np.int64], m: int
+) -> NDArray[np.bool_]:
+    """Whether each block borders the zone of its ``dest`` school, as :func:`borders` of :func:`border_keys`.
+
+    A table of blocks × zones marked from the adjacency instead of sorted keys:
+    no sort and no search per pair (the chains ask it for every pair of the
+    instance, each round).
+    """
+    n = len(school)
+    mark = np.zeros(n * m, bool)
+    zone = school[adjacency.indices]
+    ok = zone >= 0
+    mark[np.repeat(np.arange(n, dtype=np.int64), np.diff(adjacency.indptr))[ok] * np.int64(m) + zone[ok]] = True
+    return mark[blocks.astype(np.int64) * np.int64(m) + dest]
+
+
 def neighbour_lists(adjacency: sp.csr_array) -> list[list[int]]:
     """Each block's neighbours as Python lists (quick to walk one block at a time)."""
     ptr, ind = adjacency.indptr.tolist(), adjacency.indices.tolist()
@@ -258,7 +275,9 @@ def may_move(adjacency: sp.csr_array | list[list[int]], school: NDArray[np.int64
     two steps of ``i`` (a local, conservative test: a zone joined only by a
     long way round counts as cut). A plan of whole zones stays whole after
     such a move. ``adjacency`` is the block adjacency or its
-    :func:`neighbour_lists` (faster when called many times).
+    :func:`neighbour_lists` (faster when called many times). Called hundreds of
+    thousands of times by the chains: the blocks two steps away are looked at
+    only when the neighbours in ``i``'s zone do not touch one another.
     """
     nbrs = adjacency if isinstance(adjacency, list) else neighbour_lists(adjacency)
     nb = nbrs[i]
@@ -269,17 +288,26 @@ def may_move(adjacency: sp.csr_array | list[list[int]], school: NDArray[np.int64
     same = [k for k, z in zip(nb, zone, strict=True) if z == own]
     if len(same) <= 1:
         return True
-    near = set(same)
-    for k in same:
-        ring = nbrs[k]
-        near.update(v for v, z in zip(ring, school[ring].tolist(), strict=True) if z == own and v != i)
+    # first among those neighbours alone: they mostly touch one another (an arc around i), then the search is done
     seen, stack = {same[0]}, [same[0]]
+    _reach(nbrs, set(same), seen, stack)
+    if len(seen) == len(same):
+        return True
+    ring = [v for k in same for v in nbrs[k]]
+    near = set(same)
+    near.update(v for v, z in zip(ring, school[ring].tolist(), strict=True) if z == own and v != i)
+    stack = list(seen)
+    _reach(nbrs, near, seen, stack)
+    return all(k in seen for k in same)
+
+
+def _reach(nbrs: list[list[int]], within: set[int], seen: set[int], stack: list[int]) -> None:
+    """Add to ``seen`` every block of ``within`` reachable through ``within`` from the blocks on ``stack``."""
     while stack:
         for v in nbrs[stack.pop()]:
-            if v in near and v not in seen:
+            if v in within and v not in seen:
                 seen.add(v)
                 stack.append(v)
-    return all(k in seen for k in same)
 
 
 def _arc_table(
@@ -303,7 +331,7 @@ def _arc_table(
         ok &= ~pinned[p.origin]
     if adjacency is not None:
         q = np.flatnonzero(ok)
-        ok[q] = borders(border_keys(adjacency, school, m), p.origin[q], p.dest[q], m)
+        ok[q] = bordering(adjacency, school, p.origin[q], p.dest[q], m)
     q = np.flatnonzero(ok)
     if not len(q):  # no block can move (one zone, or every block pinned): no arcs
         return np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, float), np.zeros(0, np.int64)
@@ -336,11 +364,10 @@ def _cover(
     for k, (s, w) in enumerate(zip(sizes.tolist(), weights.tolist(), strict=True)):
         if s == 0:
             continue
-        cand = np.full(cap + 1, np.inf)
-        cand[s:] = best[: cap + 1 - s] + w
-        better = cand < best
-        take[k] = better
-        best = np.where(better, cand, best)
+        cand = best[: cap + 1 - s] + w  # each item at most once: from the sums before it
+        better = cand < best[s:]
+        take[k, s:] = better
+        np.copyto(best[s:], cand, where=better)
     window = best[need : room + 1]
     if not np.isfinite(window).any():
         window = best[need:]
@@ -750,7 +777,7 @@ def _shifts(s: _Search, school: NDArray[np.int64], load: NDArray[np.int64], chan
     ok = s.can[p.origin] & (p.dest != j) & (gain > 0) & (p.demand[p.origin] <= capacity[p.dest] - load[p.dest])
     q = np.flatnonzero(ok)
     if s.adjacency is not None:
-        q = q[borders(border_keys(s.adjacency, school, m), p.origin[q], p.dest[q], m)]
+        q = q[bordering(s.adjacency, school, p.origin[q], p.dest[q], m)]
     q = q[np.lexsort((q, -gain[q]))]
     done = np.zeros(len(school), bool)
     changed = 0

@@ -202,3 +202,54 @@ def test_swap_never_leaves_a_block_without_its_new_zone() -> None:
     assert free.tolist() == [0, 1, 0, 1] and swaps == 1
     kept, _, swaps = R.local_search(p, start, seats, movable=movable, adjacency=path_adjacency(4))
     assert kept.tolist() == [0, 0, 1, 1] and swaps == 0
+
+
+def grid_adjacency(side: int, *, diagonal: bool) -> sp.csr_array:
+    """Blocks on a ``side`` × ``side`` grid, neighbours across edges (and corners with ``diagonal``)."""
+    steps = [(0, 1), (1, 0), (1, 1), (1, -1)] if diagonal else [(0, 1), (1, 0)]
+    rows, cols = [], []
+    for r, c in itertools.product(range(side), repeat=2):
+        for dr, dc in steps:
+            if 0 <= r + dr < side and 0 <= c + dc < side:
+                rows += [r * side + c, (r + dr) * side + c + dc]
+                cols += [(r + dr) * side + c + dc, r * side + c]
+    return sp.csr_array((np.ones(len(rows), bool), (rows, cols)), shape=(side * side, side * side))
+
+
+def may_move_by_definition(adj: sp.csr_array, school: np.ndarray, i: int, to: int) -> bool:
+    """:func:`R.may_move` as its docstring states it: borders ``to``; its own-zone neighbours connected through
+    own-zone blocks within two steps of ``i`` (not ``i``)."""
+    nb = adj.indices[adj.indptr[i] : adj.indptr[i + 1]]
+    if to not in school[nb]:
+        return False
+    same = [int(k) for k in nb if school[k] == school[i]]
+    two = {int(v) for k in same for v in adj.indices[adj.indptr[k] : adj.indptr[k + 1]]}
+    near = {v for v in two | set(same) if school[v] == school[i] and v != i}
+    seen, todo = set(same[:1]), same[:1]
+    while todo:
+        k = todo.pop()
+        for v in adj.indices[adj.indptr[k] : adj.indptr[k + 1]].tolist():
+            if v in near and v not in seen:
+                seen.add(v)
+                todo.append(v)
+    return set(same) <= seen
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_may_move_and_bordering_agree_with_their_definitions(diagonal: bool) -> None:
+    # the quick paths (neighbours in the zone touching one another; a table instead of sorted keys) change no answer
+    adj = grid_adjacency(9, diagonal=diagonal)
+    nbrs = R.neighbour_lists(adj)
+    rng = np.random.default_rng(7)
+    answers = set()
+    for _ in range(6):
+        school = rng.integers(0, 3, 81).astype(np.int64)
+        school[rng.random(81) < 0.1] = -1
+        for i, to in itertools.product(range(81), range(3)):
+            if school[i] >= 0 and to != school[i]:
+                got = R.may_move(nbrs, school, i, to)
+                assert got == may_move_by_definition(adj, school, i, to)
+                answers.add(got)
+        blocks, dest = np.repeat(np.arange(81), 3), np.tile(np.arange(3), 81)
+        assert (R.bordering(adj, school, blocks, dest, 3) == R.borders(R.border_keys(adj, school, 3), blocks, dest, 3)).all()
+    assert answers == {True, False}
