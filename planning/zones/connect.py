@@ -41,7 +41,7 @@ from ortools.sat.python import cp_model
 
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
-from planning.zones.repair import WORK_PER_PIECE_ELEMENT, ModelCharge, Repair, SubModel, WorkBudget, solve_sub
+from planning.zones.repair import ModelCharge, Repair, SubModel, WorkBudget, solve_sub
 from planning.zones.rounding import PairTable, RoundingStats, chain_improve, ejection_repair, local_search, may_move, seat_prices
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class Frame:
         if got is None:
             got = detached_pieces(school, self.adjacency, self.roots, self.connector, group=self.group)
             if self.budget is not None:
-                self.budget.add(WORK_PER_PIECE_ELEMENT * (len(school) + self.adjacency.nnz))
+                self.budget.add_pieces(len(school), self.adjacency.nnz)
             self._last.clear()
             self._last[key] = got
         return [(j, pc.copy()) for j, pc in got]

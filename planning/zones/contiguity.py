@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components
 from planning.zones.connect import Frame, chain_and_polish, chain_pieces, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
 from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
-from planning.zones.repair import WORK_PER_PIECE_ELEMENT, Cut, Repair, solve_sub
+from planning.zones.repair import Cut, Repair, solve_sub
 from planning.zones.rounding import PairTable
 
 logger = logging.getLogger(__name__)
@@ -432,16 +432,20 @@ class _Mend:
     has: NDArray[np.bool_]  # blocks some school can take
     connector: NDArray[np.bool_]  # the others
     cuts: list[Cut]  # kept for later windows (and grown by them)
+    group: NDArray[np.int64] = field(init=False, repr=False)  # connector groups, found once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "group", connector_components(self.adjacency, self.connector))
 
     def pieces(self, school: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
         """Detached pieces of the plan (their work charged)."""
-        self.r.budget.add(WORK_PER_PIECE_ELEMENT * (len(school) + self.adjacency.nnz))
-        return detached_pieces(school, self.adjacency, self.roots, self.connector)
+        self.r.budget.add_pieces(len(school), self.adjacency.nnz)
+        return detached_pieces(school, self.adjacency, self.roots, self.connector, group=self.group)
 
     def pieces_of(self, school: NDArray[np.int64], zones: NDArray[np.int64]) -> list[tuple[int, NDArray[np.int64]]]:
         """Detached pieces of the given zones (their work charged)."""
-        self.r.budget.add(WORK_PER_PIECE_ELEMENT * (len(school) + self.adjacency.nnz))
-        return detached_pieces(np.where(np.isin(school, zones), school, -1), self.adjacency, self.roots, self.connector)
+        self.r.budget.add_pieces(len(school), self.adjacency.nnz)
+        return detached_pieces(np.where(np.isin(school, zones), school, -1), self.adjacency, self.roots, self.connector, group=self.group)
 
 
 def _window_hint(mm: _Mend, seeds: NDArray[np.int64], school: NDArray[np.int64], border: NDArray[np.int64], target: int) -> NDArray[np.int64]:

@@ -132,6 +132,10 @@ class WorkBudget:
         """Charge work done outside CP-SAT (counted deterministically by the caller)."""
         self.spent += units
 
+    def add_pieces(self, blocks: int, edges: int) -> None:
+        """Charge one search for detached pieces over ``blocks`` blocks and ``edges`` adjacency entries."""
+        self.add(WORK_PER_PIECE_ELEMENT * (blocks + edges))
+
     def remaining(self) -> float:
         return max(self.limit - self.spent, 0.0)
 
