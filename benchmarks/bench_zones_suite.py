@@ -38,8 +38,9 @@ machine the clock stops it before its work budget (WALL CAP in the cell), and
 ``--budget-only`` gives the plans of the work budget alone (the clock lifted):
 what a quiet machine returns, the same on every run.
 With ``--contiguity`` the 60 s run also makes every zone one piece (Voronoi
-cells of the blocks as their adjacency) and reports its gap to the optimum
-without contiguity and the pieces left.
+cells of the blocks as their adjacency; with ``--budget-only`` the clock
+lifted too) and reports its gap to the optimum without contiguity and the
+pieces left.
 
 Usage::
 
@@ -484,9 +485,10 @@ def run_case(case: Case, args: argparse.Namespace, cache: dict) -> list[str]:
         val, _ = plain_cpsat(case, max(args.limits), args.peer_workers)
         cells.append(_gap(val, ref) if not math.isnan(val) else "no plan")
     if args.contiguity and case.bxy is not None:
-        c = ours(case, max(args.limits), graph=adjacency_of(case))
+        c = ours(case, max(args.limits), graph=adjacency_of(case), budget_only=args.budget_only)
         whole = "whole" if c["contiguous"] else f"{c['pieces']} pieces"
-        cells.append(f"{_gap(c['objective'], ref)} {whole} {c['seconds']:.0f}s")
+        cells.append(f"{_gap(c['objective'], ref)} {whole} {c['seconds']:.0f}s cpu {c['cpu']:.0f}s {c['work']:.1f}u"
+                     + (" WALL CAP" if c["wall_stops"] else ""))
     return cells
 
 
