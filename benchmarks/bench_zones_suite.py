@@ -235,9 +235,10 @@ def highs_optimum(case: Case, time_limit: float) -> dict[str, float | bool | str
         options={"time_limit": time_limit, "mip_rel_gap": 1e-7, "disp": False},
     )
     out: dict[str, float | bool | str] = {"seconds": round(time.perf_counter() - t0, 1), "status": str(res.message)}
+    got = getattr(res, "mip_dual_bound", None)
+    bound = math.nan if got is None else float(got)  # None: HiGHS stopped before it had a bound
     if res.x is None:
-        return {**out, "objective": math.nan, "bound": float(getattr(res, "mip_dual_bound", math.nan)), "proven": False}
-    bound = float(getattr(res, "mip_dual_bound", math.nan))
+        return {**out, "objective": math.nan, "bound": bound, "proven": False}
     return {**out, "objective": float(res.fun), "bound": bound, "proven": res.status == 0}
 
 
@@ -464,19 +465,28 @@ def _gap(value: float, ref: float) -> str:
     return f"{(value - ref) / ref:+.3%}"
 
 
+def _reference(best: dict, runs: object) -> tuple[float, str]:
+    """The gap's reference: the proven optimum, else the highest proven bound — the MIP's or our own (every run's
+    bound is a valid lower bound too; HiGHS may stop before it has one on the larger instances)."""
+    if best["proven"]:
+        return best["objective"], "opt"
+    ours_bound = max((r["bound"] for r in runs), default=math.nan)  # type: ignore[attr-defined]
+    mip = best["bound"]
+    if math.isnan(mip) or (not math.isnan(ours_bound) and ours_bound > mip):
+        return ours_bound, "our bound"
+    return mip, "bound"
+
+
 def run_case(case: Case, args: argparse.Namespace, cache: dict) -> list[str]:
     """One row of the table: optimum, previous method, ours at each limit, plain CP-SAT, contiguity."""
     best = optimum(case, args.prove_time, cache, args.prove_solver)
-    ref = best["objective"] if best["proven"] else best["bound"]
-    tag = "opt" if best["proven"] else "bound"
     prev = ours(case, max(args.limits), anytime=False)
+    runs = {lim: ours(case, lim, budget_only=args.budget_only) for lim in sorted(args.limits)}
+    ref, tag = _reference(best, runs.values())
     cells = [f"{ref:,.0f} ({tag})", _gap(best["objective"], ref), f"{_gap(prev['objective'], ref)} {prev['seconds']:.0f}s"]
-    runs = {}
-    for lim in sorted(args.limits):
-        runs[lim] = ours(case, lim, budget_only=args.budget_only)
-        r = runs[lim]
+    for i, (lim, r) in enumerate(runs.items()):
         own_gap = (r["objective"] - r["bound"]) / r["objective"]
-        worse = any(o["objective"] < r["objective"] for o in runs.values())  # a shorter limit's plan was better
+        worse = any(o["objective"] < r["objective"] for o in list(runs.values())[:i])  # a shorter limit's plan was better
         cells.append(f"{_gap(r['objective'], ref)} {r['seconds']:.0f}s cpu {r['cpu']:.0f}s {r['work']:.1f}u (own {own_gap:.2%})"
                      + (f" OVER {r['over']}" if r["over"] else "")
                      + (" WALL CAP" if r["wall_stops"] else "")
