@@ -36,8 +36,7 @@ def test_grades_1_to_3_day_pupils_within_30_minutes_keep_the_village_school() ->
     # 45 min from the town's boarding school T. With the 30-minute limit V must stay for grades 1-3; with a 60-minute
     # day limit V closes and all ride the bus to town (V's running cost and classes, 390,000 a year, against 80,000
     # of bus seats): the limit is what keeps it.
-    p = problem([[10, 10, 0], [300, 300, 0]], [[10, 45], [50, 3]], classes_now=[[2, 0], [14, 0]], boarding=[False, True],
-                pupils=[30, 600])
+    p = problem([[10, 10, 0], [300, 300, 0]], [[10, 45], [50, 3]], classes_now=[[2, 0], [14, 0]], boarding=[False, True], pupils=[30, 600])
     plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.open.tolist() == [True, True] and plan.assign[0, 0] == 0
     assert np.nanmax(trips_min(p, plan)[:, 0]) <= 30 and not plan.beyond.any()
@@ -65,8 +64,14 @@ def test_older_children_board_only_at_a_boarding_school_within_60_minutes_and_ar
     # boarding limit: no school is within the limits, so they are counted beyond them (at the nearest school or boarding
     # at the nearest boarding school, whichever costs less); a 2-hour limit brings them within it again
     def county(board_min: float) -> LayoutProblem:
-        return problem([[0, 20, 0], [200, 200, 0], [200, 200, 0]], [[40, board_min], [3, 60], [60, 3]], classes_now=[[10, 0], [10, 0]],
-                       boarding=[False, True], tier=[2, 2], pupils=[400, 400])
+        return problem(
+            [[0, 20, 0], [200, 200, 0], [200, 200, 0]],
+            [[40, board_min], [3, 60], [60, 3]],
+            classes_now=[[10, 0], [10, 0]],
+            boarding=[False, True],
+            tier=[2, 2],
+            pupils=[400, 400],
+        )
 
     plan = plan_layout(county(50), options=FREE, limits=LIMITS)
     assert plan.assign[0, 1] == 1 and plan.boarder[0, 1] and not plan.beyond.any()
@@ -125,8 +130,15 @@ def test_keep_holds_a_school_the_costs_would_merge() -> None:
 def test_a_teaching_point_stays_only_where_remote_children_need_it() -> None:
     # two teaching points with 5 children of grades 1-3 each: P0's unit has no other school within 30 min (the town is
     # 45 min away), P1's unit has the town school 20 min away. P0 stays (国办发〔2012〕48号), P1 merges into the town school
-    p = problem([[5, 5, 0], [5, 5, 0], [300, 300, 0]], [[10, 60, 45], [60, 10, 20], [60, 60, 3]], classes_now=[[1, 0], [1, 0], [14, 0]],
-                tp=[True, True, False], boarding=[False, False, True], pupils=[10, 10, 600], tier=[0, 0, 2])
+    p = problem(
+        [[5, 5, 0], [5, 5, 0], [300, 300, 0]],
+        [[10, 60, 45], [60, 10, 20], [60, 60, 3]],
+        classes_now=[[1, 0], [1, 0], [14, 0]],
+        tp=[True, True, False],
+        boarding=[False, False, True],
+        pupils=[10, 10, 600],
+        tier=[0, 0, 2],
+    )
     plan = plan_layout(p, options=FREE, limits=LIMITS)
     assert plan.open.tolist() == [True, False, True]
     assert "teaching point" in plan.decisions[0].reason and plan.decisions[1].decision == "merge" and plan.decisions[1].merged_into == 2
