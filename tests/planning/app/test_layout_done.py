@@ -106,3 +106,28 @@ def test_report_names_boarding_costs_for_what_they_hold_and_the_demo_births_tren
     # the demo's births: the trend the series really has over the projected years (−2 % a year here), not a fixed figure
     zh, en = (projection_renderer.section(r, ReportParams(language=lang)) for lang in ("zh", "en"))
     assert "2024–2028 年平均每年 -2.0%" in zh and "-2.0% a year on average 2024–2028" in en
+
+
+def test_layout_document_tells_the_hearing_of_the_children_beyond_the_limits() -> None:
+    import io
+
+    import geopandas as gpd
+    import shapely
+    from docx import Document
+
+    from maps.documents import documents
+
+    # a unit hundreds of km away: its children go to the nearest schools, beyond every limit (exit 0)
+    ctx = context(layout=LayoutParams())
+    far = ctx.inputs.blocks.iloc[[3]].assign(block_id="far", geometry=shapely.points([(1_400_000, 4_000_000)]))
+    blocks = gpd.GeoDataFrame(pd.concat([ctx.inputs.blocks, far], ignore_index=True), crs=ctx.inputs.blocks.crs)
+    ctx.inputs = dataclasses.replace(ctx.inputs, blocks=blocks)
+    ctx.outputs["layout"] = layout_stage.STAGE.run(ctx, LayoutParams())
+    m = ctx.outputs["layout"].metrics
+    n = sum(m["beyond_limits_children"].values())
+    r = RunResult(scenario=ctx.scenario, inputs=ctx.inputs, outputs=ctx.outputs)
+    zh = "\n".join(p.text for p in Document(io.BytesIO(documents(r, ReportParams(language="zh"), maps=())["documents/layout.docx"])).paragraphs)
+    assert n > 0 and f"另有 {n:,} 名儿童在政策时限内（一至三年级走读 30 分钟，四至九年级寄宿 60 分钟）无校可上" in zh
+    assert f"最远单程 {m['longest_beyond_limits_min']:.0f} 分钟" in zh
+    en = Document(io.BytesIO(documents(r, ReportParams(language="en"), maps=())["documents/layout.docx"]))
+    assert f"A further {n:,} children have no school within the policy limits" in "\n".join(p.text for p in en.paragraphs)
