@@ -131,3 +131,10 @@ def test_layout_document_tells_the_hearing_of_the_children_beyond_the_limits() -
     assert f"最远单程 {m['longest_beyond_limits_min']:.0f} 分钟" in zh
     en = Document(io.BytesIO(documents(r, ReportParams(language="en"), maps=())["documents/layout.docx"]))
     assert f"A further {n:,} children have no school within the policy limits" in "\n".join(p.text for p in en.paragraphs)
+
+
+def test_every_layout_and_projection_setting_says_what_it_is_in_the_cli_help() -> None:
+    # `schoolplan layout --help` printed "day max s (default: 1800)": the flags' help comes from the fields' descriptions
+    for params in (LayoutParams, ProjectionParams):
+        bare = [name for name, field in params.model_fields.items() if not field.description and name != "enabled"]  # no flag
+        assert bare == [], f"{params.__name__}: {bare}"
