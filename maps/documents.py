@@ -568,6 +568,10 @@ _LAYOUT_TEXT: Mapping[str, tuple[str, str]] = {
              "其中新建、扩建校舍 {built}；寄宿 {b:,} 人，乘校车 {bus:,} 人。",
              "Planned for the children of {year}: {list}; {closed} schools merge or close, {share:.0%} of today's (at most {cap:.0%}). "
              "Cost over {h} years {total}, of which construction {built}; {b:,} children board, {bus:,} ride a school bus."),
+    "beyond": ("另有 {n:,} 名儿童在政策时限内（一至三年级走读 {day:.0f} 分钟，四至九年级寄宿 {board:.0f} 分钟）无校可上，安排到最近的学校，"
+               "最远单程 {far:.0f} 分钟。",
+               "A further {n:,} children have no school within the policy limits (grades 1–3 by day {day:.0f} min, grades 4–9 boarding "
+               "{board:.0f} min) and go to the nearest, at most {far:.0f} min one way."),
     "year": (" {y} 年", "{y}"),
     "today": ("现状", "today"),
     "moves": ("撤并学校学生安置", "Where the children of merged schools go"),
@@ -612,6 +616,10 @@ def _layout_summary(run: RunResult, metrics: Mapping[str, Any], lang: Language) 
                   h=int(getattr(params, "horizon_years", 10)), total=yuan(float(metrics.get("objective_yuan", 0)), lang),
                   built=yuan(float(costs.get("construction", 0)), lang), b=int(metrics.get("boarders", 0)),
                   bus=int(metrics.get("bus_riders", 0))))
+    beyond = sum(int(v) for v in dict(metrics.get("beyond_limits_children", {})).values())
+    if beyond:  # the hearing should hear of the children the plan cannot bring within the limits
+        out.append(tx("beyond", n=beyond, day=float(getattr(params, "day_max_s", 1800)) / 60,
+                      board=float(getattr(params, "boarding_max_s", 3600)) / 60, far=float(metrics.get("longest_beyond_limits_min", 0))))
     return out
 
 

@@ -39,7 +39,7 @@ _DECISION: Mapping[str, tuple[str, str]] = {
 _COST: Mapping[str, tuple[str, str]] = {
     "construction": ("新建校舍（一次性）", "construction (one-off)"), "schools": ("学校运行", "running schools"),
     "classes": ("班级（教师）", "classes (teachers)"), "bus": ("校车", "school buses"),
-    "boarding": ("寄宿生活补助", "boarding allowances"), "travel": ("上学路途时间", "travel time"),
+    "boarding": ("寄宿（生活补助、生活管理与宿舍）", "boarding (allowances, care and dormitory)"), "travel": ("上学路途时间", "travel time"),
 }  # fmt: skip
 _TEXT: Mapping[str, tuple[str, str]] = {
     "decisions": ("{year} 年布局：{list}。", "Layout for {year}: {list}."),

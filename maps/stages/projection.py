@@ -44,9 +44,9 @@ _TEXT: Mapping[str, tuple[str, str]] = {
         "Births: an assumed series given in the scenario, not the county's figures{demo}; replace it with the county's own births "
         "([projection] births, births_basis = \"county data\").",
     ),
-    "demo": ("（演示县：全国出生人口按本县小学适龄人口折算，乡村儿童比例越高下降越快，2024 年后每年约 −1%）",
-             " (the demo county's: China's births scaled to its primary-age children, falling faster the larger its rural share, "
-             "about −1 % a year after 2024)"),
+    "demo": ("（演示县：全国出生人口按本县小学适龄人口折算，乡村儿童比例越高下降越快；{y0}–{y1} 年平均每年 {rate:+.1%}）",
+             " (the demo county's: China's births scaled to its primary-age children, falling faster the larger its rural share; "
+             "{rate:+.1%} a year on average {y0}–{y1})"),
     "trend": ("小学适龄人口由 {y0} 年的 {p0:,} 人变为 {y1} 年的 {p1:,} 人（{chg:+.0%}），初中由 {j0:,} 人变为 {j1:,} 人（{jchg:+.0%}）。",
               "Primary-age children go from {p0:,} in {y0} to {p1:,} in {y1} ({chg:+.0%}); junior from {j0:,} to {j1:,} ({jchg:+.0%})."),
     "backtest": (
@@ -65,6 +65,15 @@ def _t(key: str, lang: Language, **fmt: object) -> str:
     return text(_TEXT, key, lang, **fmt)
 
 
+def _demo_births(county: pd.DataFrame, lang: Language) -> str:
+    """How the demo county's births were made, with their mean yearly change over the projected years (the demo's
+    series falls by the national assumption and its rural drift together: ``geo.demo.county_births``)."""
+    first, last = float(county["births"].iloc[0]), float(county["births"].iloc[-1])
+    span = len(county) - 1
+    rate = (last / first) ** (1 / span) - 1 if span > 0 and first > 0 else 0.0
+    return _t("demo", lang, y0=int(county["year"].iloc[0]), y1=int(county["year"].iloc[-1]), rate=rate)
+
+
 def section(run: RunResult, params: ReportParams) -> str:
     """Projected enrolment by year: a chart, the table and the births' source."""
     lang = params.language
@@ -80,7 +89,7 @@ def section(run: RunResult, params: ReportParams) -> str:
            j0=int(first["junior"]), j1=int(last["junior"]), chg=int(last["primary"]) / max(int(first["primary"]), 1) - 1,
            jchg=int(last["junior"]) / max(int(first["junior"]), 1) - 1),
         _t(_BIRTHS.get(str(metrics.get("births_source")), "national"), lang, scenario=scenario,
-           demo=_t("demo", lang) if run.scenario.name.startswith("demo") else ""),
+           demo=_demo_births(county, lang) if run.scenario.name.startswith("demo") else ""),
         _t("per_school", lang, file=stage_path(STAGE, SCHOOLS)),
     ]
     back = stage_frame(run, STAGE, BACKTEST)

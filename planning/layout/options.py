@@ -121,32 +121,50 @@ class LayoutOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    day_max_s: float = Field(float(DAY_MAX_ONE_WAY_S), gt=0)
-    boarding_max_s: float = Field(float(PLAN_BOARDING_MAX_S), gt=0)
-    merge_rule: Literal["up", "any"] = "up"
-    close_town_and_urban: bool = False
-    close_below_pupils: int = Field(SMALL_SCHOOL_PUPILS, ge=0)
-    max_close_share: float = Field(0.25, ge=0, le=1)
-    bus_from_s: float = Field(15 * 60.0, ge=0)
-    class_size_primary: int = Field(CLASS_SIZE_PRIMARY, ge=1, le=100)
-    class_size_junior: int = Field(CLASS_SIZE_JUNIOR, ge=1, le=100)
-    max_pupils_school: int = Field(MAX_PUPILS_SINGLE_LEVEL_SCHOOL, ge=1)
-    max_pupils_nine_year: int = Field(MAX_PUPILS_NINE_YEAR_SCHOOL, ge=1)
-    min_classes_primary: int = Field(6, ge=1)
-    min_classes_junior: int = Field(3, ge=1)
-    horizon_years: int = Field(10, ge=1, le=30)
-    beyond_limits: Literal["nearest", "error"] = "nearest"
-    day_pupils_first: bool = True
-    construction_yuan_per_class: float = Field(1_200_000.0, ge=0)
-    school_yuan_year: float = Field(150_000.0, ge=0)
-    class_yuan_year_primary: float = Field(240_000.0, ge=0)
-    class_yuan_year_junior: float = Field(300_000.0, ge=0)
-    bus_yuan_per_child_year: float = Field(4_000.0, ge=0)
-    boarding_yuan_primary: float = Field(float(BOARDING_ALLOWANCE_YUAN["primary"]), ge=0)
-    boarding_yuan_junior: float = Field(float(BOARDING_ALLOWANCE_YUAN["junior"]), ge=0)
-    boarding_care_yuan_per_child_year: float = Field(2_500.0, ge=0)
-    travel_yuan_per_hour: float = Field(15.0, ge=0)
-    escort_factor_lower: float = Field(2.0, ge=0)
+    day_max_s: float = Field(
+        float(DAY_MAX_ONE_WAY_S), gt=0, description="longest one-way trip of a day pupil, seconds (grades 1-3 never board: a hard limit for them)"
+    )
+    boarding_max_s: float = Field(
+        float(PLAN_BOARDING_MAX_S), gt=0, description="longest one-way trip of a boarder (grades 4-9, boarding schools only), seconds"
+    )
+    merge_rule: Literal["up", "any"] = Field(
+        "up",
+        description="up: children move only to a school of a higher kind, or of its kind and at least its size "
+        "(never into a teaching point); any: to any school",
+    )
+    close_town_and_urban: bool = Field(False, description="township and county-seat schools may close")
+    close_below_pupils: int = Field(SMALL_SCHOOL_PUPILS, ge=0, description="only schools with fewer pupils today may close (0: none)")
+    max_close_share: float = Field(0.25, ge=0, le=1, description="most of today's schools that may close or merge, as a share of them")
+    bus_from_s: float = Field(15 * 60.0, ge=0, description="day pupils with a longer one-way trip ride a school bus, seconds")
+    class_size_primary: int = Field(CLASS_SIZE_PRIMARY, ge=1, le=100, description="pupils per primary class (capacity in whole classes)")
+    class_size_junior: int = Field(CLASS_SIZE_JUNIOR, ge=1, le=100, description="pupils per junior class (capacity in whole classes)")
+    max_pupils_school: int = Field(MAX_PUPILS_SINGLE_LEVEL_SCHOOL, ge=1, description="most pupils of a primary or junior school")
+    max_pupils_nine_year: int = Field(MAX_PUPILS_NINE_YEAR_SCHOOL, ge=1, description="most pupils of a nine-year school")
+    min_classes_primary: int = Field(
+        6, ge=1, description="fewest primary classes of an open complete school (an incomplete one keeps at most today's)"
+    )
+    min_classes_junior: int = Field(3, ge=1, description="fewest junior classes of an open complete school")
+    horizon_years: int = Field(10, ge=1, le=30, description="years the yearly costs count against the one-off construction")
+    beyond_limits: Literal["nearest", "error"] = Field(
+        "nearest", description="children with no school within the limits: nearest (go to the nearest, counted) or error (no plan)"
+    )
+    day_pupils_first: bool = Field(True, description="grades 4-9 with a school kept open within the day limit go by day, not as boarders")
+    construction_yuan_per_class: float = Field(1_200_000.0, ge=0, description="construction per new class, yuan")
+    school_yuan_year: float = Field(150_000.0, ge=0, description="yearly running cost of a school besides its teachers, yuan")
+    class_yuan_year_primary: float = Field(240_000.0, ge=0, description="yearly cost of a primary class (its teachers), yuan")
+    class_yuan_year_junior: float = Field(300_000.0, ge=0, description="yearly cost of a junior class (its teachers), yuan")
+    bus_yuan_per_child_year: float = Field(4_000.0, ge=0, description="yearly cost of a school-bus seat, yuan")
+    boarding_yuan_primary: float = Field(
+        float(BOARDING_ALLOWANCE_YUAN["primary"]), ge=0, description="yearly living allowance per primary boarder, yuan"
+    )
+    boarding_yuan_junior: float = Field(
+        float(BOARDING_ALLOWANCE_YUAN["junior"]), ge=0, description="yearly living allowance per junior boarder, yuan"
+    )
+    boarding_care_yuan_per_child_year: float = Field(
+        2_500.0, ge=0, description="yearly care and dormitory cost per boarder (house parent, dormitory place), yuan"
+    )
+    travel_yuan_per_hour: float = Field(15.0, ge=0, description="value of a child's hour on the road, yuan")
+    escort_factor_lower: float = Field(2.0, ge=0, description="travel time of grades 1-3 counts this many times (the adult who takes them)")
 
     def class_size(self, level: int) -> int:
         """Class size of level 0 (primary) or 1 (junior)."""

@@ -57,13 +57,13 @@ class ProjectionOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    horizon_years: int = Field(10, ge=1, le=30)
-    scenario: Scenario = "mid"
-    survival_infant: float = Field(0.995, gt=0.5, le=1.0)
-    survival_child: float = Field(0.9995, gt=0.5, le=1.0)
-    rural_shift: float = Field(0.0, ge=0.0, le=0.5)
-    net_migration: float = Field(0.0, ge=-0.5, le=0.5)
-    entry_share_years: int = Field(3, ge=1, le=6)
+    horizon_years: int = Field(10, ge=1, le=30, description="years projected after the base year")
+    scenario: Scenario = Field("mid", description="births after the last given year: low (-3 %/year), mid (flat) or high (+2 %/year)")
+    survival_infant: float = Field(0.995, gt=0.5, le=1.0, description="share of a birth cohort alive at the next school-year date")
+    survival_child: float = Field(0.9995, gt=0.5, le=1.0, description="share of children aged 1-14 alive a year later")
+    rural_shift: float = Field(0.0, ge=0.0, le=0.5, description="yearly share of rural units' children who move to the county seat and towns")
+    net_migration: float = Field(0.0, ge=-0.5, le=0.5, description="yearly change of every unit's children by migration in and out of the county")
+    entry_share_years: int = Field(3, ge=1, le=6, description="youngest years of age whose spread over units places each new birth cohort")
 
 
 __all__ = ["JUNIOR_AGES", "N_AGES", "PRIMARY_AGES", "SCENARIO_GROWTH", "ProjectionOptions", "Scenario"]

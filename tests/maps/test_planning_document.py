@@ -138,3 +138,30 @@ def test_worse_cv_is_a_warning_in_the_key_points(make_run: Callable[..., RunResu
     run.outputs["rotation"].files["metrics.json"] = metrics  # type: ignore[index]
     keypoints = section(build_report(run, ReportParams()), "keypoints")
     assert "⚠ 注意：交流后以下差异系数变差：小学 每百名学生拥有县级及以上骨干教师数 0.450 → 0.600" in keypoints
+
+
+@pytest.mark.slow
+def test_projection_and_layout_sections_carry_the_demo_figures(demo: Path) -> None:
+    # issue 17's "the report shows the projected enrolment by year and the layout decisions", read back against the
+    # stage files (the same demo run as above: no extra solve)
+    page = (demo / "report.html").read_text(encoding="utf-8")
+    proj = " ".join(section(page, "projection").split())
+    county = pd.read_csv(demo / "projection" / "county.csv", encoding="utf-8-sig")
+    assert county["year"].tolist() == list(range(2024, 2035))
+    for row in county.itertuples():
+        assert f"{row.year} {round(row.births):,} {row.primary:,} {row.junior:,}" in proj
+    assert "假设序列，不是本县统计数据" in proj  # the demo's births are an assumption, and the report says so
+    rate = (county["births"].iloc[-1] / county["births"].iloc[0]) ** (1 / (len(county) - 1)) - 1
+    assert f"2024–2034 年平均每年 {rate:+.1%}" in proj
+    lay = " ".join(section(page, "layout").split())
+    m = json.loads((demo / "layout" / "metrics.json").read_text(encoding="utf-8"))
+    labels = {"keep": "保留", "shrink": "缩减班级", "merge": "撤并", "expand": "扩建", "not built": "不建", "new": "新建", "close": "停办"}
+    listed = lay[lay.index("2034 年布局：") + 9 : lay.index("。")].split("，")
+    assert sorted(listed) == sorted(f"{labels[k]} {v}" for k, v in m["decisions"].items())
+    dec = pd.read_csv(demo / "layout" / "decisions.csv", encoding="utf-8-sig", dtype={"school_id": str, "merged_into": str})
+    names = dict(zip(dec["school_id"], dec["name"]))
+    merged = dec[dec["decision"] == "merge"]
+    assert len(merged) == m["decisions"]["merge"] > 0
+    for row in merged.itertuples():  # each merger explained, by name, into the school the decisions name
+        assert f"{row.name}撤并入{names[row.merged_into]}：" in lay
+    assert f"寄宿 {m['boarders']:,} 人，乘校车 {m['bus_riders']:,} 人" in lay

@@ -284,6 +284,14 @@ def _trips(prob: LayoutProblem, plan: LayoutPlan) -> dict[str, float]:
             "longest_merged_child_min": top(moved), "longest_beyond_limits_min": top(pick & plan.beyond)}
 
 
+def _longest(boarder_min: float, beyond: int) -> str:
+    """The summary's longest boarder trip: of the boarders within the limits (none: nothing, rather than "0 min" when
+    every boarder is a child beyond the limits, whose trips the beyond-limits clause gives)."""
+    if boarder_min <= 0:
+        return ""
+    return f" (longest trip {boarder_min:.0f} min" + (", children beyond the limits aside)" if beyond else ")")
+
+
 def run(ctx: Context, params: LayoutParams) -> StageOutput:
     """Plan the school layout; see the module docstring."""
     where = places(ctx, params)
@@ -313,9 +321,10 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
     lines = [
         f"{year or 'today'}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
         + f" ({closed} of {int(prob.existing.sum())} schools close, at most {params.max_close_share:.0%})",
-        f"{boarders:,} children board (longest trip {trips['longest_boarder_min']:.0f} min), {bus:,} ride a school bus; {beyond:,} have no "
+        f"{boarders:,} children board{_longest(trips['longest_boarder_min'], beyond)}, {bus:,} ride a school bus; {beyond:,} have no "
         f"school within the limits (grades 1-3 ≤ {params.day_max_s / 60:.0f} min by day, grades 4-9 boarding ≤ "
         f"{params.boarding_max_s / 60:.0f} min) and go to the nearest"
+        + (f" (longest trip {trips['longest_beyond_limits_min']:.0f} min)" if beyond else "")
         + (f"; {unserved:,} have no road to a school of their level and are not placed (shortfalls)" if unserved else ""),
         f"cost over {params.horizon_years} years {plan.objective / 1e6:,.1f} M yuan (construction {plan.costs['construction'] / 1e6:,.1f} M), "
         f"gap {plan.gap:.2%} ({plan.status})" if math.isfinite(plan.gap) else "",

@@ -85,7 +85,8 @@ def test_children_with_a_school_kept_within_the_day_limit_do_not_board() -> None
     assert free.assign[0, 1:].tolist() == [1, 1] and free.boarder[0, 1:].all()
 
 
-def test_boarding_limit_is_two_hours() -> None:
+def test_a_boarder_beyond_the_boarding_limit_is_explained_and_a_longer_limit_lets_them_board() -> None:
+    # (the 60-minute default binding between 50 and 70 minutes: test_layout_limits.py)
     p = problem([[0, 20, 0], [0, 100, 0]], [[math.inf, 130], [60, 3]], boarding=[False, True])
     with pytest.raises(InfeasibleError, match="unit 0, grades 4-6"):
         plan_layout(p, options=LayoutOptions(beyond_limits="error"), limits=LIMITS)
