@@ -484,7 +484,7 @@ def run_case(case: Case, args: argparse.Namespace, cache: dict) -> list[str]:
     runs = {lim: ours(case, lim, budget_only=args.budget_only) for lim in sorted(args.limits)}
     ref, tag = _reference(best, runs.values())
     cells = [f"{ref:,.0f} ({tag})", _gap(best["objective"], ref), f"{_gap(prev['objective'], ref)} {prev['seconds']:.0f}s"]
-    for i, (lim, r) in enumerate(runs.items()):
+    for i, (_lim, r) in enumerate(runs.items()):
         own_gap = (r["objective"] - r["bound"]) / r["objective"]
         worse = any(o["objective"] < r["objective"] for o in list(runs.values())[:i])  # a shorter limit's plan was better
         cells.append(f"{_gap(r['objective'], ref)} {r['seconds']:.0f}s cpu {r['cpu']:.0f}s {r['work']:.1f}u (own {own_gap:.2%})"
