@@ -608,7 +608,7 @@ def _layout_summary(run: RunResult, metrics: Mapping[str, Any], lang: Language) 
     listed = ("、" if lang == "zh" else ", ").join(f"{lstage._DECISION.get(str(k), (str(k), str(k)))[pick]} {v}"
                                                   for k, v in dict(metrics.get("decisions", {})).items())
     counts = dict(metrics.get("decisions", {}))
-    params = run.scenario.stages.get(lstage.STAGE)
+    params = lstage.run_options(run)  # the run's own limits and costs, defaults where it has none
     year = tx("year", y=metrics["year"]) if metrics.get("year") else tx("today")
     costs = dict(metrics.get("costs_yuan", {}))
     out.append(tx("plan", year=year, list=listed, closed=int(counts.get("merge", 0)) + int(counts.get("close", 0)),
@@ -661,10 +661,10 @@ def layout_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMa
         doc.heading(tx("short"))
         doc.table(cols(("where", "short_by", "detail")), [[n + 1, x.where, f"{x.short_by:,} {x.unit}", x.detail] for n, x in
                                                          enumerate(out.shortfalls)], widths_cm=(1.0, 4.0, 2.6, 7.2))
-    stage_params = run.scenario.stages.get(lstage.STAGE)
+    options = lstage.run_options(run)
     doc.heading(tx("rules"))
-    doc.para(lstage._t("rules", lang, board=float(getattr(stage_params, "boarding_max_s", 3600)) / 60))
-    doc.para(lstage._t("hearing", lang))
+    doc.para(lstage.rules_text(options, lang))
+    doc.para(lstage.hearing_text(options, lang))
     return doc.bytes()
 
 
