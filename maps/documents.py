@@ -579,6 +579,7 @@ _LAYOUT_TEXT: Mapping[str, tuple[str, str]] = {
                     "For each merged school: where its children go, the longest one-way trip, how many board and ride a school bus — "
                     "for the parents' consultation and the hearing."),
     "none_moved": ("本方案不撤并学校。", "No school merges in this plan."),
+    "why": ("撤并理由", "Why each school merges or closes"),
     "building": ("新建和扩建", "New schools and extensions"),
     "short": ("未达到政策目标的情况", "Targets not met"),
     "rules": ("撤并规则", "Merge rules"),
@@ -649,6 +650,12 @@ def layout_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMa
                 for n, r in enumerate(moved.itertuples())]
         doc.table(cols(("school", "into", "children", "units", "far_min", "boarders", "bus")), rows,
                   widths_cm=(1.0, 3.6, 3.6, 1.5, 1.5, 1.8, 1.2, 1.4))
+    closing = dec[dec["decision"].isin(["merge", "close"])]
+    if len(closing) and "reason" in closing.columns:  # each with its reason from the plan's figures (decisions.csv)
+        doc.heading(tx("why"))
+        rows = [[n + 1, names.get(str(r.school_id), str(r.name)), lstage._DECISION.get(str(r.decision), (r.decision, r.decision))[pick],
+                 lstage.reason_text(str(r.reason), lang) if isinstance(r.reason, str) else ""] for n, r in enumerate(closing.itertuples())]
+        doc.table(cols(("name", "decision", "detail")), rows, widths_cm=(1.0, 3.6, 1.4, 9.0))
     built = dec[dec["decision"].isin(["new", "expand"])]
     if len(built):
         doc.heading(tx("building"))

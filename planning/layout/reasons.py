@@ -65,7 +65,10 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "planned_today": ("按现有生源 {kids:,} 人", "{kids:,} by today's children"),
     "merge": ("并入{into}（单程最远 {far} 分钟，{bus:,} 人乘校车，{board:,} 人寄宿）",
               "merges into {into} (at most {far} min one way, {bus:,} by school bus, {board:,} board)"),
-    "merge_rest": ("另 {rest:,} 人到其他 {others} 所学校", "{rest:,} more go to {others} other schools"),
+    "merge_part": ("并入{into}（{n:,} 人，单程最远 {far} 分钟）", "merges into {into} ({n:,} children, at most {far} min one way)"),
+    "merge_rest": ("另 {rest:,} 人到其他 {others} 所学校（单程最远 {far} 分钟）",
+                   "{rest:,} more go to {others} other schools (at most {far} min)"),
+    "moved": ("共 {bus:,} 人乘校车，{board:,} 人寄宿", "{bus:,} by school bus and {board:,} boarding in all"),
     "saves": ("与保留相比 {h} 年节省 {money}（运行与教师费用，扣除校车、寄宿和路途）",
               "saves {money} over {h} years against keeping it (running and teachers, less buses, boarding and travel)"),
     "costs_more": ("与保留相比 {h} 年多支出 {money}", "costs {money} more over {h} years than keeping it"),
@@ -196,12 +199,15 @@ def _merge(ev: _Evidence, s: int, into: int) -> list[Clause]:
     i, g = groups[:, 0], groups[:, 1]
     dest = p.assign[i, g]
     k = ev.kids[i, g]
-    trip = ev.prob.travel_s[i, dest] / 60
-    far = round(float(np.where(np.isfinite(trip), trip, 0.0).max())) if len(trip) else 0
-    out: list[Clause] = [("merge", (("into", into), ("far", far), ("bus", int(k[p.bus[i, g]].sum())), ("board", int(k[p.boarder[i, g]].sum()))))]
-    rest = int(k[dest != into].sum())
-    if rest:
-        out.append(("merge_rest", (("rest", rest), ("others", len(set(dest[dest != into].tolist()))))))
+    trip = np.nan_to_num(ev.prob.travel_s[i, dest] / 60, posinf=0.0)
+    far = lambda m: round(float(trip[m].max())) if m.any() else 0  # noqa: E731
+    main, bus, board = dest == into, int(k[p.bus[i, g]].sum()), int(k[p.boarder[i, g]].sum())
+    if main.all():  # one receiving school: a single clause
+        out: list[Clause] = [("merge", (("into", into), ("far", far(main)), ("bus", bus), ("board", board)))]
+    else:
+        out = [("merge_part", (("into", into), ("n", int(k[main].sum())), ("far", far(main)))),
+               ("merge_rest", (("rest", int(k[~main].sum())), ("others", len(set(dest[~main].tolist()))), ("far", far(~main)))),
+               ("moved", (("bus", bus), ("board", board)))]
     saved = -_move_cost(ev, groups, dest, s)
     out.append(("saves" if saved >= 0 else "costs_more", (("h", ev.options.horizon_years), ("money", round(abs(saved))))))
     return out

@@ -62,3 +62,12 @@ def test_the_rules_are_the_runs_own_options() -> None:
     doc = Document(io.BytesIO(documents(r, ReportParams(language="zh"), maps=())["documents/layout.docx"]))
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "在校生 60 人及以上的学校保留" in text and "不超过 40 分钟" in text and "100 人" not in text
+
+
+def test_layout_docx_gives_each_merged_schools_reason() -> None:
+    r = _run(LayoutParams())
+    doc = Document(io.BytesIO(documents(r, ReportParams(language="zh"), maps=())["documents/layout.docx"]))
+    assert "三、撤并理由" in [p.text for p in doc.paragraphs]
+    why = [[c.text for c in row.cells] for row in doc.tables[1].rows]
+    assert why[0] == ["序号", "学校", "决定", "说明"] and why[1][1:3] == ["王村小学", "撤并"]
+    assert why[1][3].startswith("在校 40 人，按现有生源") and "并入县一小（单程最远" in why[1][3]

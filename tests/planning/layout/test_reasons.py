@@ -112,3 +112,13 @@ def test_money_reads_in_its_unit() -> None:
     assert money_text(11_958_000, "zh") == "1,196 万元" and money_text(3_383_250, "zh") == "338 万元"
     assert money_text(250_000_000, "zh") == "2.50 亿元" and money_text(800, "zh") == "800 元"
     assert money_text(11_958_000, "en") == "11.96 M yuan"
+
+
+def test_a_merge_into_two_schools_gives_each_its_own_longest_trip() -> None:
+    # the village school's unit 0 goes to A (10 min), its unit 1 to B (5 min): the clause of A does not borrow B's minutes
+    p = problem([[10, 10, 0], [5, 5, 0], [200, 200, 0], [200, 200, 0]], [[2, 10, 40], [3, 40, 5], [25, 3, 40], [25, 40, 3]],
+                pupils=[30, 400, 400])
+    why = _reasons(p)[0]
+    assert why.keys() == ("pupils", "planned", "merge_part", "merge_rest", "moved", "saves")
+    text = reason_text(why, "zh", names=["王村小学", "甲校", "乙校"], year=2034)
+    assert "并入甲校（20 人，单程最远 10 分钟），另 10 人到其他 1 所学校（单程最远 5 分钟），共 0 人乘校车，0 人寄宿，与保留相比" in text
