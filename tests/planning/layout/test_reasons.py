@@ -44,7 +44,8 @@ def test_a_merge_names_the_receiving_school_the_minutes_and_what_it_saves() -> N
     assert zh == ("在校 30 人，2034 年预计 30 人，并入镇中心小学（单程最远 10 分钟，0 人乘校车，0 人寄宿），"
                   "与保留相比 10 年节省 1,196 万元（运行与教师费用，扣除校车、寄宿和路途）")
     en = reason_text(why, "en", names=["V", "T"], year=0)
-    assert en.startswith("30 pupils today; 30 by today's children; merges into T (at most 10 min one way, 0 by school bus, 0 board); saves 11.96 M")
+    assert en.startswith("30 pupils today; 30 planned (today's children); merges into T (at most 10 min one way, 0 by school bus, "
+                         "0 board); saves 11.96 M")
 
 
 def test_the_rules_that_keep_a_school_say_so_with_the_runs_own_figures() -> None:
@@ -54,7 +55,7 @@ def test_the_rules_that_keep_a_school_say_so_with_the_runs_own_figures() -> None
     # a scenario that keeps schools of 20 pupils or more: the village school's 30 keep it, and the reason says 20, not 100
     large = _reasons(p, FREE.model_copy(update={"close_below_pupils": 20}))[0]
     text = reason_text(large, "zh", names=NAMES, year=2034)
-    assert "不少于 20 人（非乡村小规模学校），按规则保留" in text and "100" not in text
+    assert "在校生不少于 20 人，按规则保留" in text and "100" not in text
 
 
 def test_a_school_kept_at_the_closing_cap_says_what_merging_would_save() -> None:
@@ -95,7 +96,7 @@ def test_a_school_without_children_closes_and_a_shrinking_one_gives_its_classes(
     assert why[0].keys() == ("pupils", "close") and why[0].figures("close")["money"] == 15_900_000
     closed, shrunk = (reason_text(w, "zh", names=NAMES, year=2034) for w in why[:2])
     assert closed == "在校 30 人，2034 年没有儿童以它为现就读学校，停办，10 年节省运行与教师费用 1,590 万元"
-    assert shrunk == "在校 500 人，2034 年预计 400 人，不少于 100 人（非乡村小规模学校），按规则保留，班级 12 → 9"
+    assert shrunk == "在校 500 人，2034 年预计 400 人，在校生不少于 100 人，按规则保留，班级 12 → 9"
 
 
 def test_a_site_not_built_counts_the_children_near_it_and_every_row_has_a_reason() -> None:
