@@ -579,6 +579,7 @@ _LAYOUT_TEXT: Mapping[str, tuple[str, str]] = {
                     "For each merged school: where its children go, the longest one-way trip, how many board and ride a school bus — "
                     "for the parents' consultation and the hearing."),
     "none_moved": ("本方案不撤并学校。", "No school merges in this plan."),
+    "why": ("撤并理由", "Why each school merges or closes"),
     "building": ("新建和扩建", "New schools and extensions"),
     "short": ("未达到政策目标的情况", "Targets not met"),
     "rules": ("撤并规则", "Merge rules"),
@@ -608,7 +609,7 @@ def _layout_summary(run: RunResult, metrics: Mapping[str, Any], lang: Language) 
     listed = ("、" if lang == "zh" else ", ").join(f"{lstage._DECISION.get(str(k), (str(k), str(k)))[pick]} {v}"
                                                   for k, v in dict(metrics.get("decisions", {})).items())
     counts = dict(metrics.get("decisions", {}))
-    params = run.scenario.stages.get(lstage.STAGE)
+    params = lstage.run_options(run)  # the run's own limits and costs, defaults where it has none
     year = tx("year", y=metrics["year"]) if metrics.get("year") else tx("today")
     costs = dict(metrics.get("costs_yuan", {}))
     out.append(tx("plan", year=year, list=listed, closed=int(counts.get("merge", 0)) + int(counts.get("close", 0)),
@@ -649,6 +650,12 @@ def layout_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMa
                 for n, r in enumerate(moved.itertuples())]
         doc.table(cols(("school", "into", "children", "units", "far_min", "boarders", "bus")), rows,
                   widths_cm=(1.0, 3.6, 3.6, 1.5, 1.5, 1.8, 1.2, 1.4))
+    closing = dec[dec["decision"].isin(["merge", "close"])]
+    if len(closing) and "reason" in closing.columns:  # each with its reason from the plan's figures (decisions.csv)
+        doc.heading(tx("why"))
+        rows = [[n + 1, names.get(str(r.school_id), str(r.name)), lstage._DECISION.get(str(r.decision), (r.decision, r.decision))[pick],
+                 lstage.reason_text(str(r.reason), lang) if isinstance(r.reason, str) else ""] for n, r in enumerate(closing.itertuples())]
+        doc.table(cols(("name", "decision", "detail")), rows, widths_cm=(1.0, 3.6, 1.4, 9.0))
     built = dec[dec["decision"].isin(["new", "expand"])]
     if len(built):
         doc.heading(tx("building"))
@@ -661,10 +668,10 @@ def layout_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMa
         doc.heading(tx("short"))
         doc.table(cols(("where", "short_by", "detail")), [[n + 1, x.where, f"{x.short_by:,} {x.unit}", x.detail] for n, x in
                                                          enumerate(out.shortfalls)], widths_cm=(1.0, 4.0, 2.6, 7.2))
-    stage_params = run.scenario.stages.get(lstage.STAGE)
+    options = lstage.run_options(run)
     doc.heading(tx("rules"))
-    doc.para(lstage._t("rules", lang, board=float(getattr(stage_params, "boarding_max_s", 3600)) / 60))
-    doc.para(lstage._t("hearing", lang))
+    doc.para(lstage.rules_text(options, lang))
+    doc.para(lstage.hearing_text(options, lang))
     return doc.bytes()
 
 

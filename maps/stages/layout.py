@@ -11,6 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from geo.policy import DAY_MAX_ONE_WAY_S
 from maps.common import MapContext, MapLayer, ReportParams, StageRenderer, school_names, stage_frame, stage_mapping, stage_path, stage_sheets
 from maps.i18n import display_table
 from maps.labels import Language
@@ -21,6 +22,7 @@ from maps.stages.rotation import _arc, _arrowhead
 from maps.tables import bullets, esc, heading, table_html, text
 from planning.app import stage as app_stage
 from planning.app.stage import RunResult
+from planning.layout import GROUPS, LayoutOptions
 from planning.layout.worth import WHY_EXPAND, WHY_NEW_CHEAPER, WHY_NEW_NEEDED
 
 STAGE = "layout"
@@ -68,23 +70,71 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "kind": ("类别", "Kind"),
     "per_year": ("每年", "Per year"),
     "total": ("规划期合计", "Over the horizon"),
-    "trips": ("最远单程：寄宿生 {board:.0f} 分钟，一至三年级走读 {day:.0f} 分钟，被撤并学校的学生 {merged:.0f} 分钟；"
-              "撤并 {closed:.0%} 的学校（上限 {cap:.0%}）。",
-              "Longest one-way trips: boarders {board:.0f} min, grades 1–3 by day {day:.0f} min, children of a merged school {merged:.0f} min; "
-              "{closed:.0%} of the schools close (at most {cap:.0%})."),
-    "rules": ("撤并规则：只并入更高类型或同类中规模不小于本校的学校，不并入教学点；乡镇和县城学校、在校生 100 人及以上的学校保留；"
-              "寄宿生单程不超过 {board:.0f} 分钟；每名学生都须在政策时限内有校可上（国办发〔2012〕48号）。",
-              "Merge rules: a school merges only into a school of a higher kind, or of its kind and at least its size, never into a teaching "
-              "point; township and county-seat schools and schools of 100+ pupils stay; boarders travel ≤ {board:.0f} min; every child "
-              "keeps a school within the limits (国办发〔2012〕48号)."),
-    "hearing": ("撤并农村学校须听取家长意见并举行听证（国办发〔2012〕48号）；一至三年级不寄宿、单程不超过 30 分钟（国办发〔2018〕27号）。",
+    "trips": ("最远单程：{list}。", "Longest one-way trips: {list}."),
+    "trip_board": ("寄宿生 {v:.0f} 分钟", "boarders {v:.0f} min"),
+    "trip_day": ("一至三年级走读 {v:.0f} 分钟", "grades 1–3 by day {v:.0f} min"),
+    "trip_merged": ("被撤并学校的学生 {v:.0f} 分钟", "children of a merged school {v:.0f} min"),
+    "closed": ("撤并 {closed:.0%} 的学校（上限 {cap:.0%}）。", "{closed:.0%} of the schools close (at most {cap:.0%})."),
+    "rules": ("撤并规则：{merge}；{town}；{size}；一至三年级走读单程不超过 {day:.0f} 分钟，寄宿生单程不超过 {board:.0f} 分钟；"
+              "每名学生都须在政策时限内有校可上（国办发〔2012〕48号）。",
+              "Merge rules: {merge}; {town}; {size}; grades 1–3 travel ≤ {day:.0f} min by day, boarders travel ≤ {board:.0f} min; every "
+              "child keeps a school within the limits (国办发〔2012〕48号)."),
+    "rule_up": ("只并入更高类型或同类中规模不小于本校的学校，不并入教学点",
+                "a school merges only into a school of a higher kind, or of its kind and at least its size, never into a teaching point"),
+    "rule_any": ("可并入政策时限内的任何学校", "a school may merge into any school within the limits"),
+    "rule_town_kept": ("乡镇和县城学校保留", "township and county-seat schools stay"),
+    "rule_town_open": ("乡镇和县城学校也可撤并", "township and county-seat schools may close too"),
+    "rule_size": ("在校生 {n:,} 人及以上的学校保留", "schools of {n:,}+ pupils stay"),
+    "rule_none": ("现有学校一律保留（不撤并）", "no school closes"),
+    "hearing": ("撤并农村学校须听取家长意见并举行听证（国办发〔2012〕48号）；"
+                "一至三年级不寄宿、单程不超过 {policy:.0f} 分钟（国办发〔2018〕27号）{own}。",
                 "Closing a rural school needs the parents' consultation and a hearing (国办发〔2012〕48号); grades 1–3 do not board and "
-                "travel ≤ 30 minutes (国办发〔2018〕27号)."),
+                "travel ≤ {policy:.0f} minutes (国办发〔2018〕27号){own}."),
+    "hearing_own": ("，本方案按 {day:.0f} 分钟规划", "; this plan allows {day:.0f} minutes"),
 }
 
 
 def _t(key: str, lang: Language, **fmt: object) -> str:
     return text(_TEXT, key, lang, **fmt)
+
+
+def run_options(run: RunResult) -> LayoutOptions:
+    """The layout options the run was made with (its ``[layout]`` settings; the defaults where the stage has none)."""
+    got = run.scenario.stages.get(STAGE)
+    return got if isinstance(got, LayoutOptions) else LayoutOptions()
+
+
+def rules_text(options: LayoutOptions, lang: Language) -> str:
+    """The merge rules and travel limits of the run, as its options set them."""
+    size = _t("rule_size", lang, n=options.close_below_pupils) if options.close_below_pupils > 0 else _t("rule_none", lang)
+    return _t("rules", lang, merge=_t("rule_up" if options.merge_rule == "up" else "rule_any", lang),
+              town=_t("rule_town_open" if options.close_town_and_urban else "rule_town_kept", lang), size=size,
+              day=options.day_max_s / 60, board=options.boarding_max_s / 60)
+
+
+def hearing_text(options: LayoutOptions, lang: Language) -> str:
+    """The hearing and the 27号 limit, with the run's own day limit where it differs."""
+    policy = DAY_MAX_ONE_WAY_S / 60
+    own = _t("hearing_own", lang, day=options.day_max_s / 60) if round(options.day_max_s) != DAY_MAX_ONE_WAY_S else ""
+    return _t("hearing", lang, policy=policy, own=own)
+
+
+def trips_text(m: Mapping[str, object], asg: pd.DataFrame, dec: pd.DataFrame, lang: Language, cap: float) -> str:
+    """The longest one-way trips, a clause only for the children there are (boarders, grades 1–3 by day, children of
+    merged schools, within the limits), and the share of schools that close."""
+    within = asg[~asg["beyond_limit"].astype(bool)] if "beyond_limit" in asg.columns else asg
+    merged = set(dec.loc[dec["decision"].isin(["merge", "close"]), "school_id"].astype(str))
+    has = {
+        "trip_board": int(within.loc[within["boarder"].astype(bool), "children"].sum()),
+        "trip_day": int(within.loc[(within["grades"] == GROUPS[0]) & ~within["boarder"].astype(bool), "children"].sum()),
+        "trip_merged": int(within.loc[within["today_school_id"].astype(str).isin(merged), "children"].sum()),
+    }
+    keys = {"trip_board": "longest_boarder_min", "trip_day": "longest_day_grades_1_3_min", "trip_merged": "longest_merged_child_min"}
+    parts = [_t(k, lang, v=float(m.get(keys[k], 0) or 0)) for k, n in has.items() if n > 0]  # type: ignore[arg-type]
+    closed = _t("closed", lang, closed=float(m.get("closed_share", 0) or 0), cap=cap)  # type: ignore[arg-type]
+    if not parts:
+        return closed
+    return _t("trips", lang, list=("，" if lang == "zh" else ", ").join(parts)) + ("" if lang == "zh" else " ") + closed
 
 
 def _new_sites(dec: pd.DataFrame, asg: pd.DataFrame, names: Mapping[str, str], lang: Language) -> list[str]:
@@ -216,8 +266,8 @@ def section(run: RunResult, params: ReportParams) -> str:
     counts = "，".join if lang == "zh" else ", ".join
     listed = counts(f"{_DECISION[k][pick]} {v}" for k, v in dict(m.get("decisions", {})).items())
     c = dict(m.get("costs_yuan", {}))
-    stage_params = run.scenario.stages.get(STAGE)
-    h = int(getattr(stage_params, "horizon_years", 10))
+    options = run_options(run)
+    h = options.horizon_years
     beyond = sum(int(v) for v in dict(m.get("beyond_limits_children", {})).values())
     short = stage_path(STAGE, app_stage.SHORTFALLS_FILE)
     points = [
@@ -226,11 +276,9 @@ def section(run: RunResult, params: ReportParams) -> str:
         *([_t("unserved", lang, n=int(m["unserved_children"]), file=short)] if m.get("unserved_children") else []),
         _t("cost", lang, h=h, total=yuan(float(m.get("objective_yuan", 0)), lang), built=yuan(float(c.get("construction", 0)), lang),
            bound=yuan(float(m.get("bound_yuan", 0)), lang)),
-        _t("trips", lang, board=float(m.get("longest_boarder_min", 0)), day=float(m.get("longest_day_grades_1_3_min", 0)),
-           merged=float(m.get("longest_merged_child_min", 0)), closed=float(m.get("closed_share", 0)),
-           cap=float(getattr(stage_params, "max_close_share", 0.25))),
-        _t("rules", lang, board=float(getattr(stage_params, "boarding_max_s", 3600)) / 60),
-        _t("hearing", lang),
+        trips_text(m, asg, dec, lang, options.max_close_share),
+        rules_text(options, lang),
+        hearing_text(options, lang),
     ]
     names = school_names(run)
     parts = [heading(STAGE, HEADING, lang), bullets(points)]

@@ -569,6 +569,13 @@ def _cost_parts(prob: LayoutProblem, boards: NDArray[np.bool_], options: LayoutO
     return bus, board, options.travel_yuan_per_hour * hours * kids * escort
 
 
+def pair_year_yuan(prob: LayoutProblem, boards: NDArray[np.bool_], options: LayoutOptions = _DEFAULT) -> NDArray[np.float64]:
+    """``(n, 3, S)`` yearly yuan of each unit's group at each school (bus, boarding and travel, as in the objective) when
+    ``boards`` says where the group boards (:mod:`planning.layout.reasons` weighs a merger with it)."""
+    bus, board, travel = _cost_parts(prob, boards, options)
+    return bus + board + travel
+
+
 def _decide(prob: LayoutProblem, s: int, plan: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]], now: NDArray[np.int64],
             why: dict[int, str], options: LayoutOptions) -> SchoolDecision:
     """The decision on school ``s`` and its reason."""

@@ -12,7 +12,8 @@ Travel is by ``mode`` (default the school bus's road, ``drive``). The model and 
 the school ids the bureau keeps open.
 
 Files: ``decisions.csv`` (``school_id, name, decision, classes before/after per level,
-merged_into, year, construction_yuan, reason, lon, lat``: WGS84, so that the map can draw the new sites), ``assignment.csv`` (``block_id, grades,
+merged_into, year, construction_yuan, reason, lon, lat``: every row's reason from the plan's own figures, in the report's
+language, :mod:`planning.layout.reasons`; WGS84, so that the map can draw the new sites), ``assignment.csv`` (``block_id, grades,
 children, today_school_id, school_id, travel_min, boarder, bus, beyond_limit``), ``costs.csv`` (``kind, yuan_per_year,
 yuan_total``) and ``metrics.json``. Result: :class:`LayoutResult`.
 """
@@ -37,6 +38,7 @@ from planning.app.stage import Command, Context, LayerFile, Stage, StageOutput, 
 from planning.app.stages.projection import ProjectionResult
 from planning.layout import GROUPS, LayoutOptions, LayoutPlan, LayoutProblem, plan_layout
 from planning.layout.problem import TIER_POINT, TIER_TOWN, TIER_URBAN, TIER_VILLAGE
+from planning.layout.reasons import Language, explain, reason_text
 from planning.limits import SolveLimits
 
 #: CP-SAT work (deterministic seconds) per second of the user's time limit. The layout model is large (every
@@ -235,14 +237,22 @@ def build(ctx: Context, params: LayoutParams, where: gpd.GeoDataFrame) -> tuple[
     return prob, year
 
 
-def _tables(ctx: Context, res: LayoutResult, params: LayoutParams, where: gpd.GeoDataFrame) -> dict[str, Any]:
+def reasons(ctx: Context, prob: LayoutProblem, res: LayoutResult, options: LayoutOptions) -> list[str]:
+    """Each decision's reason (:mod:`planning.layout.reasons`) in the report's language (``[report] language``, Chinese by
+    default), schools by name."""
+    lang: Language = "en" if str(ctx.scenario.report.get("language", "zh")) == "en" else "zh"
+    names = [str(n) for n in res.names]
+    return [reason_text(r, lang, names=names, year=res.year) for r in explain(prob, res.plan, options)]
+
+
+def _tables(ctx: Context, res: LayoutResult, params: LayoutParams, where: gpd.GeoDataFrame, why: list[str]) -> dict[str, Any]:
     plan, ids, names = res.plan, res.school_ids, res.names
     dec = pd.DataFrame([{
         "school_id": ids[d.school], "name": names[d.school], "decision": d.decision,
         "classes_primary_before": d.classes_before[0], "classes_primary_after": d.classes_after[0],
         "classes_junior_before": d.classes_before[1], "classes_junior_after": d.classes_after[1],
         "merged_into": "" if d.merged_into is None else ids[d.merged_into], "year": res.year,
-        "construction_yuan": round(d.construction_yuan), "reason": d.reason,
+        "construction_yuan": round(d.construction_yuan), "reason": why[d.school],
     } for d in plan.decisions])  # fmt: skip
     wgs = where.geometry.to_crs(4326)
     dec["lon"], dec["lat"] = wgs.x.round(6).to_numpy(), wgs.y.round(6).to_numpy()
@@ -303,7 +313,7 @@ def run(ctx: Context, params: LayoutParams) -> StageOutput:
         options = options.model_copy(update={"beyond_limits": "error"})
     plan = _solve(prob, options, params.deterministic_time_s, solver.time_limit_s, ctx.seed)
     res = LayoutResult(plan, year, ctx.inputs.blocks["block_id"].astype(str).to_numpy(), where["school_id"].to_numpy(), where["name"].to_numpy())
-    files = _tables(ctx, res, params, where)
+    files = _tables(ctx, res, params, where, reasons(ctx, prob, res, options))
     counts = pd.Series([d.decision for d in plan.decisions]).value_counts()
     boarders = int(prob.children[plan.boarder].sum())
     bus = int(prob.children[plan.bus].sum())

@@ -59,7 +59,8 @@ def test_projection_section_reports_the_back_test() -> None:
 
 def test_layout_section_states_the_trips_and_the_rules() -> None:
     en = layout.section(run(), ReportParams(language="en"))
-    assert "Longest one-way trips: boarders" in en and "25% of the schools close (at most 25%)" in en
+    # every boarder of this county is beyond the limits: no "boarders 0 min" clause (test_layout_reasons.py)
+    assert "Longest one-way trips: grades 1–3 by day 8 min" in en and "25% of the schools close (at most 25%)" in en
     assert "never into a teaching point" in en and "boarders travel ≤ 60 min" in en
 
 

@@ -97,7 +97,7 @@ def test_layout_after_projection_merges_the_village_school_and_keeps_the_needed_
     assert set(out.files) == {"decisions.csv", "assignment.csv", "costs.csv", "metrics.json"}
     dec = out.files["decisions.csv"].set_index("school_id")
     assert dec.loc["V", "decision"] == "merge" and dec.loc["V", "merged_into"] == "A"
-    assert dec.loc["T", "decision"] in {"keep", "shrink", "expand"} and "teaching point" in dec.loc["T", "reason"]
+    assert dec.loc["T", "decision"] in {"keep", "shrink", "expand"} and "教学点" in dec.loc["T", "reason"]  # the report's language
     assert (dec["year"] == 2029).all()
     asg = out.files["assignment.csv"]
     r2 = asg[asg["block_id"] == "r2"].set_index("grades")
@@ -112,7 +112,7 @@ def test_layout_after_projection_merges_the_village_school_and_keeps_the_needed_
 def test_layout_keep_and_strict() -> None:
     lp = LayoutParams(keep=["V"])
     out = layout.STAGE.run(context(layout=lp), lp)
-    assert out.files["decisions.csv"].set_index("school_id").loc["V", "reason"] == "kept by the bureau"
+    assert "教育局确定保留" in out.files["decisions.csv"].set_index("school_id").loc["V", "reason"]
     bad = LayoutParams(keep=["X"])
     with pytest.raises(InputError, match="keep names unknown school ids: X"):
         layout.STAGE.run(context(layout=bad), bad)
