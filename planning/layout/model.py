@@ -29,9 +29,11 @@ Children no school of their level may take at all (no road to one) are left out 
 with fewer places than children gets schools above the class and size limits, in proportion, listed
 (:attr:`LayoutPlan.shortfalls`); ``beyond_limits = "error"`` stops instead.
 
-CP-SAT (one worker, a deterministic work budget) searches twice: half the budget without a hint, half hinted with
-the warm start, and the cheaper plan is kept (:data:`UNHINTED_SHARE`: a hinted single worker tends to stay at its
-hint). When CP-SAT finds no layout within its budget, the plan is the warm start's
+CP-SAT (one worker, a deterministic work budget) searches twice: a quarter of the budget without a hint (when that
+finds no plan, again on up to half until its first plan cheaper than the warm start), then hinted with the warm start on
+the work left, and the cheaper plan is kept (:data:`UNHINTED_SHARE`: an unhinted single worker finds one plan and
+stalls, a hinted one either stays at its hint or improves to the end of its budget). When CP-SAT finds
+no layout within its budget, the plan is the warm start's
 (:mod:`planning.layout.greedy`, feasible under the same rules) with status ``WARM_START`` and a
 lower bound from the relaxation below (every group at its cheapest allowed school, the classes the
 county's children fill at least, the schools that must stay open) or CP-SAT's, whichever is higher.
@@ -468,33 +470,66 @@ def _worth_building(w: WarmStart, found: tuple[_Plan, dict[str, float], float], 
     return plan, costs, total, why
 
 
-#: Share of CP-SAT's work spent without the warm start as a hint (the rest with it), when there is a warm start. One
-#: deterministic worker given a feasible hint tends to stay at it: 610116 at --time-limit 10 ended at the hint itself
-#: (4,597 M yuan, 4,478 M polished) where unhinted it finds 4,451 M (4,393 M polished); on 610830 the hint is what
-#: finds the cheaper plan (1,121 M against 1,171 M). Both searches run and the cheaper plan is kept.
-UNHINTED_SHARE = 0.5
+#: Share of CP-SAT's work the unhinted search gets first, when there is a warm start; the search hinted with the warm
+#: start gets the rest. One deterministic worker without a hint finds one plan and stalls (at the demo default budget
+#: the same plan at a quarter, half and all of the work, its only one: 610116 4,451 M yuan, 530102 1,901 M); the hinted
+#: search either stays at its hint throughout (610116: 4,597 M at a quarter and at all of the work) or keeps improving
+#: to the end of its work (530102: 1,946 M at a quarter, 1,894 M at half, 1,879 M at three quarters). Re-hinting a
+#: search with its own best plan stays at that plan (530102: 1,894 M again), so the hinted search runs in one piece.
+UNHINTED_SHARE = 0.25
+
+#: When the unhinted search found no plan in its share, it runs again (the same search, deterministic) on at most this
+#: share of the work, stopped at its first plan cheaper than the warm start (:class:`_FirstBelow`), and the hinted search
+#: gets what is left: a smaller budget may need that long for the unhinted plan (610116 at ``--time-limit 10``: none at
+#: a quarter, 4,451 M at half).
+UNHINTED_MAX = 0.5
 
 
-def _search(v: _Vars, limits: SolveLimits, prob: LayoutProblem, warm: _Plan | None) -> tuple[cp_model.CpSolver, str, float]:
-    """CP-SAT without a hint for :data:`UNHINTED_SHARE` of the work, then hinted with ``warm`` for the rest: the solve
-    with the cheaper plan (the unhinted one on a tie), its status, and the higher of the two bounds (model units).
-    Without ``warm``, one unhinted solve on the whole work."""
+class _FirstBelow(cp_model.CpSolverSolutionCallback):
+    """Stops the search at its first plan whose objective is below ``limit`` (model units). One worker calls it in the
+    search's own order, so where it stops is deterministic."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def on_solution_callback(self) -> None:
+        """Stop once a plan is below the limit."""
+        if self.objective_value < self.limit:
+            self.stop_search()
+
+
+def _search(v: _Vars, limits: SolveLimits, prob: LayoutProblem, warm: tuple[_Plan, float] | None) -> tuple[cp_model.CpSolver, str, float]:
+    """CP-SAT without a hint on :data:`UNHINTED_SHARE` of the work (when that finds no plan, again on up to
+    :data:`UNHINTED_MAX` until its first plan cheaper than the warm start), then hinted with the warm start ``warm``
+    (plan, total in yuan) on the work left: the solve with the cheaper plan (the unhinted one on a tie), its status, and
+    the higher of the two bounds (model units). Without ``warm``, one unhinted solve on the whole work."""
     if warm is None:
         solver, status = _solve(v, limits)
         return solver, status, solver.best_objective_bound
-    first = _solve(v, limits, UNHINTED_SHARE)
+    (opened, classes, assign), total = warm
+    first, left = _solve(v, limits, UNHINTED_SHARE), 1.0 - UNHINTED_SHARE
+    if first[1] == "UNKNOWN":  # no plan yet: a longer go, up to its first plan that beats the warm start
+        first = _solve(v, limits, UNHINTED_MAX, _FirstBelow(total / OBJ_UNIT_YUAN))
+        left = _left(first[0].deterministic_time, limits.time_limit_s)
     if first[1] == "OPTIMAL":
         return first[0], first[1], first[0].best_objective_bound
-    _hint(v, (warm[0], warm[2], warm[1]), prob)
-    second = _solve(v, limits, 1.0 - UNHINTED_SHARE)
+    _hint(v, (opened, assign, classes), prob)
+    second = _solve(v, limits, left)
     found = [got for got in (first, second) if got[1] in ("OPTIMAL", "FEASIBLE")]
     solver, status = min(found, key=lambda got: got[0].objective_value) if found else second
     return solver, status, max(first[0].best_objective_bound, second[0].best_objective_bound)
 
 
-def _solve(v: _Vars, limits: SolveLimits, share: float = 1.0) -> tuple[cp_model.CpSolver, str]:
-    """CP-SAT on ``share`` of the work budget; the wall-clock safeguard stays the whole budget's (a loaded machine
-    must not stop a part of the search sooner than it would the whole)."""
+def _left(used: float, budget: float) -> float:
+    """Share of the work ``budget`` (deterministic seconds) left after the unhinted search's first share and its second
+    go's ``used``: at least ``1 − UNHINTED_SHARE − UNHINTED_MAX`` (a search may overrun its limit a little)."""
+    return max(1.0 - UNHINTED_SHARE - UNHINTED_MAX, 1.0 - UNHINTED_SHARE - used / budget)
+
+
+def _solve(v: _Vars, limits: SolveLimits, share: float = 1.0, stop: cp_model.CpSolverSolutionCallback | None = None) -> tuple[cp_model.CpSolver, str]:
+    """CP-SAT on ``share`` of the work budget, stopped early by ``stop`` if given; the wall-clock safeguard stays the
+    whole budget's (a loaded machine must not stop a part of the search sooner than it would the whole)."""
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.random_seed = int(limits.seed)
@@ -502,7 +537,7 @@ def _solve(v: _Vars, limits: SolveLimits, share: float = 1.0) -> tuple[cp_model.
     p.max_deterministic_time = share * float(limits.time_limit_s)
     p.max_time_in_seconds = 10.0 * float(limits.time_limit_s) + 10.0  # safeguard; the deterministic limit stops first
     p.catch_sigint_signal = False
-    status = solver.solve(v.model)
+    status = solver.solve(v.model, stop)
     if status == cp_model.INFEASIBLE:
         raise InfeasibleError(
             "no layout fits the class and school-size limits with every child placed",
@@ -633,7 +668,7 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     w = WarmStart(prob, ok, options.horizon_years * pair_year, up, now)
     warm_total, warm = _warm(w, forced, options)
     v = _build(prob, ok, pair_year, forced, options, (up, now))
-    solver, status, cp_best = _search(v, limits, prob, warm if math.isfinite(warm_total) else None)
+    solver, status, cp_best = _search(v, limits, prob, (warm, warm_total) if math.isfinite(warm_total) else None)
     lower = relaxed_bound(prob, ok, w.pair_total, forced, options)
     slack = 0.5 * OBJ_UNIT_YUAN * (len(v.x) + 3 * len(v.open))  # rounding of each term to whole units
     cp_bound = cp_best * OBJ_UNIT_YUAN - slack
