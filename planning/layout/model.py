@@ -29,9 +29,11 @@ Children no school of their level may take at all (no road to one) are left out 
 with fewer places than children gets schools above the class and size limits, in proportion, listed
 (:attr:`LayoutPlan.shortfalls`); ``beyond_limits = "error"`` stops instead.
 
-CP-SAT (one worker, a deterministic work budget) searches twice: half the budget without a hint, half hinted with
-the warm start, and the cheaper plan is kept (:data:`UNHINTED_SHARE`: a hinted single worker tends to stay at its
-hint). When CP-SAT finds no layout within its budget, the plan is the warm start's
+CP-SAT (one worker, a deterministic work budget) searches twice: a quarter of the budget without a hint (when that
+finds no plan, again on up to half until its first plan cheaper than the warm start), then hinted with the warm start on
+the work left (:data:`UNHINTED_SHARE`: an unhinted single worker finds one plan and stalls, a hinted one either stays
+at its hint or improves to the end of its budget). Both plans and the warm start's are polished and the cheapest is
+kept (:func:`_cheapest`). When CP-SAT finds no layout within its budget, the plan is the warm start's
 (:mod:`planning.layout.greedy`, feasible under the same rules) with status ``WARM_START`` and a
 lower bound from the relaxation below (every group at its cheapest allowed school, the classes the
 county's children fill at least, the schools that must stay open) or CP-SAT's, whichever is higher.
@@ -468,33 +470,88 @@ def _worth_building(w: WarmStart, found: tuple[_Plan, dict[str, float], float], 
     return plan, costs, total, why
 
 
-#: Share of CP-SAT's work spent without the warm start as a hint (the rest with it), when there is a warm start. One
-#: deterministic worker given a feasible hint tends to stay at it: 610116 at --time-limit 10 ended at the hint itself
-#: (4,597 M yuan, 4,478 M polished) where unhinted it finds 4,451 M (4,393 M polished); on 610830 the hint is what
-#: finds the cheaper plan (1,121 M against 1,171 M). Both searches run and the cheaper plan is kept.
-UNHINTED_SHARE = 0.5
+def _cheapest(w: WarmStart, forced: NDArray[np.bool_], plans: list[tuple[_Plan, str]], parts: tuple[NDArray[np.float64], ...],
+              options: LayoutOptions) -> tuple[_Plan, dict[str, float], float, str]:
+    """The cheapest of ``plans`` (CP-SAT's, the cheaper first, then the warm start's) once each is polished
+    (:func:`_polish`; an optimal plan as it is), the earlier on a tie: a plan a little dearer in CP-SAT's terms can
+    polish into the cheaper one (610830 at ``--time-limit 3``: the unhinted plan, 1,249 M yuan, where the hinted one
+    polishes into the warm start's 1,261 M), and the warm start's is never beaten by a dearer one."""
+    done = []
+    for found, status in plans:
+        costs = _costs(w.prob, found, parts, options)
+        total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
+        polished = (found, costs, total) if status == "OPTIMAL" else _polish(w, forced, (found, costs, total), parts, options)
+        done.append((*polished, status))
+    best = done[0]
+    for got in done[1:]:
+        if got[2] < best[2] - 1.0:
+            best = got
+    return best
 
 
-def _search(v: _Vars, limits: SolveLimits, prob: LayoutProblem, warm: _Plan | None) -> tuple[cp_model.CpSolver, str, float]:
-    """CP-SAT without a hint for :data:`UNHINTED_SHARE` of the work, then hinted with ``warm`` for the rest: the solve
-    with the cheaper plan (the unhinted one on a tie), its status, and the higher of the two bounds (model units).
-    Without ``warm``, one unhinted solve on the whole work."""
+#: Share of CP-SAT's work the unhinted search gets first, when there is a warm start; the search hinted with the warm
+#: start gets the rest. One deterministic worker without a hint finds one plan and stalls (at the demo default budget
+#: the same plan at a quarter, half and all of the work, its only one: 610116 4,451 M yuan, 530102 1,901 M); the hinted
+#: search either stays at its hint throughout (610116: 4,597 M at a quarter and at all of the work) or keeps improving
+#: to the end of its work (530102: 1,946 M at a quarter, 1,894 M at half, 1,879 M at three quarters). Re-hinting a
+#: search with its own best plan stays at that plan (530102: 1,894 M again), so the hinted search runs in one piece.
+UNHINTED_SHARE = 0.25
+
+#: When the unhinted search found no plan in its share, it runs again (the same search, deterministic) on at most this
+#: share of the work, stopped at its first plan cheaper than the warm start (:class:`_FirstBelow`), and the hinted search
+#: gets what is left: a smaller budget may need that long for the unhinted plan (610116 at ``--time-limit 10``: none at
+#: a quarter, 4,451 M at half).
+UNHINTED_MAX = 0.5
+
+
+class _FirstBelow(cp_model.CpSolverSolutionCallback):
+    """Stops the search at its first plan whose objective is below ``limit`` (model units). One worker calls it in the
+    search's own order, so where it stops is deterministic."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def on_solution_callback(self) -> None:
+        """Stop once a plan is below the limit."""
+        if self.objective_value < self.limit:
+            self.stop_search()
+
+
+_Solve = tuple[cp_model.CpSolver, str]
+
+
+def _search(v: _Vars, limits: SolveLimits, prob: LayoutProblem, warm: tuple[_Plan, float] | None) -> tuple[list[_Solve], float]:
+    """CP-SAT without a hint on :data:`UNHINTED_SHARE` of the work (when that finds no plan, again on up to
+    :data:`UNHINTED_MAX` until its first plan cheaper than the warm start), then hinted with the warm start ``warm``
+    (plan, total in yuan) on the work left: the solves with a plan, the cheaper first (the unhinted one on a tie), or
+    the last solve alone when none has one; and the higher of the two bounds (model units). Without ``warm``, one
+    unhinted solve on the whole work."""
     if warm is None:
         solver, status = _solve(v, limits)
-        return solver, status, solver.best_objective_bound
-    first = _solve(v, limits, UNHINTED_SHARE)
+        return [(solver, status)], solver.best_objective_bound
+    (opened, classes, assign), total = warm
+    first, left = _solve(v, limits, UNHINTED_SHARE), 1.0 - UNHINTED_SHARE
+    if first[1] == "UNKNOWN":  # no plan yet: a longer go, up to its first plan that beats the warm start
+        first = _solve(v, limits, UNHINTED_MAX, _FirstBelow(total / OBJ_UNIT_YUAN))
+        left = _left(first[0].deterministic_time, limits.time_limit_s)
     if first[1] == "OPTIMAL":
-        return first[0], first[1], first[0].best_objective_bound
-    _hint(v, (warm[0], warm[2], warm[1]), prob)
-    second = _solve(v, limits, 1.0 - UNHINTED_SHARE)
-    found = [got for got in (first, second) if got[1] in ("OPTIMAL", "FEASIBLE")]
-    solver, status = min(found, key=lambda got: got[0].objective_value) if found else second
-    return solver, status, max(first[0].best_objective_bound, second[0].best_objective_bound)
+        return [first], first[0].best_objective_bound
+    _hint(v, (opened, assign, classes), prob)
+    second = _solve(v, limits, left)
+    found = sorted((got for got in (first, second) if got[1] in ("OPTIMAL", "FEASIBLE")), key=lambda got: got[0].objective_value)
+    return found or [second], max(first[0].best_objective_bound, second[0].best_objective_bound)
 
 
-def _solve(v: _Vars, limits: SolveLimits, share: float = 1.0) -> tuple[cp_model.CpSolver, str]:
-    """CP-SAT on ``share`` of the work budget; the wall-clock safeguard stays the whole budget's (a loaded machine
-    must not stop a part of the search sooner than it would the whole)."""
+def _left(used: float, budget: float) -> float:
+    """Share of the work ``budget`` (deterministic seconds) left after the unhinted search's first share and its second
+    go's ``used``: at least ``1 − UNHINTED_SHARE − UNHINTED_MAX`` (a search may overrun its limit a little)."""
+    return max(1.0 - UNHINTED_SHARE - UNHINTED_MAX, 1.0 - UNHINTED_SHARE - used / budget)
+
+
+def _solve(v: _Vars, limits: SolveLimits, share: float = 1.0, stop: cp_model.CpSolverSolutionCallback | None = None) -> tuple[cp_model.CpSolver, str]:
+    """CP-SAT on ``share`` of the work budget, stopped early by ``stop`` if given; the wall-clock safeguard stays the
+    whole budget's (a loaded machine must not stop a part of the search sooner than it would the whole)."""
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.random_seed = int(limits.seed)
@@ -502,7 +559,7 @@ def _solve(v: _Vars, limits: SolveLimits, share: float = 1.0) -> tuple[cp_model.
     p.max_deterministic_time = share * float(limits.time_limit_s)
     p.max_time_in_seconds = 10.0 * float(limits.time_limit_s) + 10.0  # safeguard; the deterministic limit stops first
     p.catch_sigint_signal = False
-    status = solver.solve(v.model)
+    status = solver.solve(v.model, stop)
     if status == cp_model.INFEASIBLE:
         raise InfeasibleError(
             "no layout fits the class and school-size limits with every child placed",
@@ -640,24 +697,16 @@ def plan_layout(prob: LayoutProblem, *, options: LayoutOptions = _DEFAULT, limit
     w = WarmStart(prob, ok, options.horizon_years * pair_year, up, now)
     warm_total, warm = _warm(w, forced, options)
     v = _build(prob, ok, pair_year, forced, options, (up, now))
-    solver, status, cp_best = _search(v, limits, prob, warm if math.isfinite(warm_total) else None)
+    solves, cp_best = _search(v, limits, prob, (warm, warm_total) if math.isfinite(warm_total) else None)
     lower = relaxed_bound(prob, ok, w.pair_total, forced, options)
     slack = 0.5 * OBJ_UNIT_YUAN * (len(v.x) + 3 * len(v.open))  # rounding of each term to whole units
     cp_bound = cp_best * OBJ_UNIT_YUAN - slack
-    if status in ("OPTIMAL", "FEASIBLE"):
-        plan = _extract(v, solver, prob.children.shape)
-    elif math.isfinite(warm_total):
-        plan, status = warm, "WARM_START"
-    else:
-        raise SolverError(f"CP-SAT stopped with status {status} and no layout, and the warm start found none; raise the time limit")
-    costs = _costs(prob, plan, parts, options)
-    total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
-    if status == "FEASIBLE" and math.isfinite(warm_total) and warm_total < total - 1.0:
-        plan, status = warm, "WARM_START"  # CP-SAT's best is worse than its hint: keep the hint
-        costs = _costs(prob, plan, parts, options)
-        total = costs["construction"] + options.horizon_years * sum(val for k, val in costs.items() if k != "construction")
-    if status in ("FEASIBLE", "WARM_START"):
-        plan, costs, total = _polish(w, forced, (plan, costs, total), parts, options)
+    plans = [(_extract(v, solver, prob.children.shape), st) for solver, st in solves if st in ("OPTIMAL", "FEASIBLE")]
+    if math.isfinite(warm_total) and not (plans and plans[0][1] == "OPTIMAL"):
+        plans.append((warm, "WARM_START"))
+    if not plans:
+        raise SolverError(f"CP-SAT stopped with status {solves[-1][1]} and no layout, and the warm start found none; raise the time limit")
+    plan, costs, total, status = _cheapest(w, forced, plans[:1] if plans[0][1] == "OPTIMAL" else plans, parts, options)
     plan, costs, total, built = _worth_building(w, (plan, costs, total), parts, options)
     why = why | built
     bound = min(total, max(lower, cp_bound if math.isfinite(cp_bound) else -math.inf))

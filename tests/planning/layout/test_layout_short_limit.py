@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 
-from planning.layout import model
 from planning.layout.greedy import WarmStart, evaluate, fill_seats, settle
 from planning.layout.model import plan_layout
 from planning.layout.options import LayoutOptions
@@ -111,33 +110,3 @@ def test_an_expanded_school_says_by_how_much_and_for_how_many() -> None:
     plan = plan_layout(prob, options=FREE, limits=SolveLimits(time_limit_s=0.5, workers=1, seed=1))
     assert plan.decisions[1].decision == "expand"
     assert plan.decisions[1].reason == WHY_EXPAND.format(k=4, n=430, now=400)
-
-
-class _Fake:
-    """A solve's outcome as :func:`planning.layout.model._search` reads it."""
-
-    def __init__(self, objective: float, bound: float) -> None:
-        self.objective_value, self.best_objective_bound = objective, bound
-
-
-def test_search_runs_unhinted_then_hinted_and_keeps_the_cheaper(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # a hinted single worker stays at its hint: the unhinted half's plan (90) must win over the hinted one (100), the
-    # bound be the higher of the two, each half get its share of the work, and the hint be added between them
-    calls: list[tuple[str, float]] = []
-    outcomes = iter([(_Fake(90.0, 70.0), "FEASIBLE"), (_Fake(100.0, 80.0), "FEASIBLE")])
-
-    def solve(v, limits, share=1.0):  # type: ignore[no-untyped-def]
-        calls.append(("solve", share))
-        return next(outcomes)
-
-    monkeypatch.setattr(model, "_solve", solve)
-    monkeypatch.setattr(model, "_hint", lambda v, warm, prob: calls.append(("hint", 0.0)))
-    warm = (np.array([True]), np.zeros((1, 2), dtype=np.int64), np.zeros((1, 3), dtype=np.int64))
-    solver, status, bound = model._search(None, SolveLimits(time_limit_s=2.0), None, warm)  # type: ignore[arg-type]
-    assert solver.objective_value == 90.0 and status == "FEASIBLE" and bound == 80.0
-    assert calls == [("solve", model.UNHINTED_SHARE), ("hint", 0.0), ("solve", 1.0 - model.UNHINTED_SHARE)]
-    # without a warm start: one unhinted solve on the whole budget
-    calls.clear()
-    outcomes = iter([(_Fake(95.0, 75.0), "FEASIBLE")])
-    assert model._search(None, SolveLimits(time_limit_s=2.0), None, None)[2] == 75.0  # type: ignore[arg-type]
-    assert calls == [("solve", 1.0)]
