@@ -30,7 +30,8 @@ h1 { font-size: 24px; border-bottom: 3px solid #4e79a7; padding-bottom: 6px; }
 h2 { font-size: 19px; margin-top: 32px; border-left: 5px solid #4e79a7; padding-left: 8px; }
 h3 { font-size: 15px; margin-top: 20px; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
-th, td { border: 1px solid #d0d4da; padding: 3px 8px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #d0d4da; padding: 3px 8px; text-align: left; vertical-align: top; min-width: 3.5em; }
+th { word-break: keep-all; }  /* a CJK header or word is not cut to one character a line beside a long text column */
 th { background: #eef1f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.bad td { background: #fdecea; }

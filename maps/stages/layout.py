@@ -76,9 +76,9 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "trip_merged": ("被撤并学校的学生 {v:.0f} 分钟", "children of a merged school {v:.0f} min"),
     "closed": ("撤并 {closed:.0%} 的学校（上限 {cap:.0%}）。", "{closed:.0%} of the schools close (at most {cap:.0%})."),
     "rules": ("撤并规则：{merge}；{town}；{size}；一至三年级走读单程不超过 {day:.0f} 分钟，寄宿生单程不超过 {board:.0f} 分钟；"
-              "每名学生都须在政策时限内有校可上（国办发〔2012〕48号）。",
-              "Merge rules: {merge}; {town}; {size}; grades 1–3 travel ≤ {day:.0f} min by day, boarders travel ≤ {board:.0f} min; every "
-              "child keeps a school within the limits (国办发〔2012〕48号)."),
+              "撤并一所学校，须使其学生仍在政策时限内有校可上（国办发〔2012〕48号）。",
+              "Merge rules: {merge}; {town}; {size}; grades 1–3 travel ≤ {day:.0f} min by day, boarders travel ≤ {board:.0f} min; a "
+              "school closes only where its children keep a school within the limits (国办发〔2012〕48号)."),
     "rule_up": ("只并入更高类型或同类中规模不小于本校的学校，不并入教学点",
                 "a school merges only into a school of a higher kind, or of its kind and at least its size, never into a teaching point"),
     "rule_any": ("可并入政策时限内的任何学校", "a school may merge into any school within the limits"),
