@@ -323,10 +323,12 @@ def _arc_table(
     With the moves sorted by (j, k, delta, block), returns the arc keys
     ``j·m + k`` of the groups, their first position (len + 1 entries), the
     per-student delta of each move and its block. With ``adjacency``, a block
-    may only move to a zone it borders (so moves do not scatter zones).
+    may only move to a zone it borders (so moves do not scatter zones). A block
+    at a school the table has no pair for (``mine`` infinite: a plan made on a
+    larger table) does not move: its delta is unknown here.
     """
     j = school[p.origin]
-    ok = (j >= 0) & (p.dest != j) & (p.demand[p.origin] > 0)
+    ok = (j >= 0) & (p.dest != j) & (p.demand[p.origin] > 0) & np.isfinite(mine[p.origin])
     if pinned is not None:
         ok &= ~pinned[p.origin]
     if adjacency is not None:

@@ -253,3 +253,23 @@ def test_may_move_and_bordering_agree_with_their_definitions(diagonal: bool) -> 
         blocks, dest = np.repeat(np.arange(81), 3), np.tile(np.arange(3), 81)
         assert (R.bordering(adj, school, blocks, dest, 3) == R.borders(R.border_keys(adj, school, 3), blocks, dest, 3)).all()
     assert answers == {True, False}
+
+
+def test_a_block_at_a_school_outside_the_table_does_not_move() -> None:
+    """A plan made on a larger pair table may put a block at a school the local table has no pair for; its move
+    delta is unknown there, so it offers no move (it gave −inf deltas and NaN in the chains' cover knapsack)."""
+    from types import SimpleNamespace
+
+    from planning.zones.rounding import _arc_table, own_cost
+
+    # block 0: schools 0, 1; block 1: schools 1, 2 — but the plan has block 1 at school 0 (no pair here)
+    p = SimpleNamespace(
+        origin=np.array([0, 0, 1, 1]), dest=np.array([0, 1, 1, 2]), cost=np.array([10, 20, 5, 8]),
+        start=np.array([0, 2, 4]), demand=np.array([3, 4]),
+    )
+    school = np.array([0, 0])
+    mine = own_cost(p, school)
+    assert np.isinf(mine[1])
+    keys, first, delta, blk = _arc_table(p, school, mine, 3)
+    assert np.isfinite(delta).all()
+    assert blk.tolist() == [0] and keys.tolist() == [0 * 3 + 1] and delta.tolist() == [10.0]
