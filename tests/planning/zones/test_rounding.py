@@ -271,5 +271,6 @@ def test_a_block_at_a_school_outside_the_table_does_not_move() -> None:
     mine = own_cost(p, school)
     assert np.isinf(mine[1])
     keys, first, delta, blk = _arc_table(p, school, mine, 3)
+    assert first.tolist() == [0, 1]
     assert np.isfinite(delta).all()
     assert blk.tolist() == [0] and keys.tolist() == [0 * 3 + 1] and delta.tolist() == [10.0]
