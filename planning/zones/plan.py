@@ -941,15 +941,25 @@ def _drain(
 ) -> NDArray[np.int64]:
     """The hard-seat repair's best plan still overfills schools: the penalized search drains what it can.
 
-    That plan is scored with overflow at ``penalty`` (see :func:`_scored`), so
-    moves that lower travel plus that penalty make it better by its own measure
-    (demo county 530102, primary: 124 fewer students over). Zones are not kept
-    whole here: the contiguity pass comes after.
+    That plan is scored with overflow at a penalty above any travel a move of
+    whole blocks can save (at least ``penalty``), so the search takes the least
+    overflow first and travel second (demo county 530102, primary: 124 fewer
+    students over); with the user's penalty alone, far blocks traded seats for
+    travel (the zones suite's two towns 1,000 x 40 at slack 1.03: 10 students
+    over became 164). Zones are not kept whole here: the contiguity pass
+    comes after.
     """
     before = int(np.maximum(students_at(r.p, school) - r.p.capacity, 0).sum())
-    school, stats = overflow_search(r.p, school, r.p.capacity, penalty, movable=~st.pinned, adjacency=None)
+    # capacity is hard here: no move may trade a student above capacity for travel, whatever it saves
+    strict = max(penalty, int(r.p.cost.max(initial=0)) * (2 * int(r.p.demand.max(initial=0)) + 1) + 1)
+    drained, stats = overflow_search(r.p, school, r.p.capacity, strict, movable=~st.pinned, adjacency=None)
     r.budget.spent += WORK_PER_EVAL * stats.evaluated
-    details.update({"drained_overflow": before - int(np.maximum(students_at(r.p, school) - r.p.capacity, 0).sum())})
+    after = int(np.maximum(students_at(r.p, drained) - r.p.capacity, 0).sum())
+    if after <= before:
+        school = drained
+    if after == 0:  # the plan fits after all: no fallback to report
+        details.pop("capacity_fallback", None)
+    details.update({"drained_overflow": before - min(after, before)})
     return school
 
 

@@ -118,3 +118,27 @@ def test_own_block_larger_than_its_school_is_forced_overflow_in_the_bound() -> N
     assert plan.block_school.tolist() == [0, 1] and plan.overflow["over_by"].tolist() == [3]
     assert plan.objective_s == plan.bound_s == 8 + 5 + 3 * P
     assert plan.status == "OPTIMAL" and plan.details["bound_source"] == "relaxation with own blocks home"
+
+
+def test_the_hard_seat_drain_never_trades_a_seat_for_travel() -> None:
+    """With capacity hard, the drain of the repair's best plan takes the least overflow first: a far block is not
+    pulled into a full near school however much travel that saves (the user's penalty alone did: 1 over became 11)."""
+    from types import SimpleNamespace
+
+    from planning.zones.plan import _drain
+
+    # four blocks (10, 10, 10, 1 students), each with pairs to A (60 s) and B (9,000 s); A seats 20, B 12
+    p = SimpleNamespace(
+        origin=np.repeat(np.arange(4), 2), dest=np.tile([0, 1], 4), cost=np.tile([60, 9_000], 4),
+        start=np.arange(0, 10, 2), demand=np.array([10, 10, 10, 1]), capacity=np.array([20, 12]),
+    )
+    r = SimpleNamespace(p=p, budget=SimpleNamespace(spent=0.0))
+    st = SimpleNamespace(pinned=np.zeros(4, bool))
+    best = np.array([0, 0, 1, 0])  # the repair's best: A holds 21 (1 over)
+    details: dict[str, float | int | str] = {"capacity_fallback": "primary: 1 student above capacity"}
+    school = _drain(r, st, best, 7_200, details)  # type: ignore[arg-type]
+    assert school.tolist() == [0, 0, 1, 1]  # the one-student block goes to B: every school fits
+    assert details["drained_overflow"] == 1 and "capacity_fallback" not in details
+    # scored with the user's 2-hour penalty alone, block 2 (saving 2.5 h a student) would have moved into full A
+    worse, _ = overflow_search(p, best, p.capacity, 7_200)
+    assert np.maximum(np.bincount(worse, weights=p.demand, minlength=2) - p.capacity, 0).sum() > 1
