@@ -48,6 +48,8 @@ _TEXT: Mapping[str, tuple[str, str]] = {
     "decisions_today": ("按现状生源的布局：{list}。", "Layout for today's children: {list}."),
     "children": ("寄宿 {b:,} 人，乘校车 {bus:,} 人；{beyond:,} 名儿童在政策距离内无校可上，安排到最近的学校。",
                  "{b:,} children board, {bus:,} ride a school bus; {beyond:,} have no school within the policy limits and go to the nearest."),
+    "children_within": ("寄宿 {b:,} 人，乘校车 {bus:,} 人；每名儿童都在政策距离内有校可上。",
+                        "{b:,} children board, {bus:,} ride a school bus; every child has a school within the policy limits."),
     "cost": ("{h} 年总费用 {total}（其中新建、扩建校舍 {built}），下界 {bound}。",
              "Cost over {h} years {total} (construction {built}), lower bound {bound}."),
     "mergers": ("撤并与停办说明", "Each merger and closure"),
@@ -272,7 +274,7 @@ def section(run: RunResult, params: ReportParams) -> str:
     short = stage_path(STAGE, app_stage.SHORTFALLS_FILE)
     points = [
         _t("decisions" if m.get("year") else "decisions_today", lang, year=m.get("year"), list=listed),
-        _t("children", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
+        _t("children" if beyond else "children_within", lang, b=int(m.get("boarders", 0)), bus=int(m.get("bus_riders", 0)), beyond=beyond),
         *([_t("unserved", lang, n=int(m["unserved_children"]), file=short)] if m.get("unserved_children") else []),
         _t("cost", lang, h=h, total=yuan(float(m.get("objective_yuan", 0)), lang), built=yuan(float(c.get("construction", 0)), lang),
            bound=yuan(float(m.get("bound_yuan", 0)), lang)),

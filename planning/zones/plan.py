@@ -959,6 +959,9 @@ def _drain(
         school = drained
     if after == 0:  # the plan fits after all: no fallback to report
         details.pop("capacity_fallback", None)
+    elif after < before and "capacity_fallback" in details:  # the note counts the drained plan's students over
+        note = str(details["capacity_fallback"])
+        details["capacity_fallback"] = note.replace(f"has {before} students above", f"has {after} students above")
     details.update({"drained_overflow": before - min(after, before)})
     return school
 

@@ -71,3 +71,13 @@ def test_layout_docx_gives_each_merged_schools_reason() -> None:
     why = [[c.text for c in row.cells] for row in doc.tables[1].rows]
     assert why[0] == ["序号", "学校", "决定", "说明"] and why[1][1:3] == ["王村小学", "撤并"]
     assert why[1][3].startswith("在校 40 人，按现有生源") and "并入县一小（单程最远" in why[1][3]
+
+
+def test_the_children_line_says_every_child_is_within_the_limits_when_none_is_beyond() -> None:
+    beyond = _plain(layout.section(_run(LayoutParams()), ReportParams(language="zh")))
+    assert re.search(r"[1-9][\d,]* 名儿童在政策距离内无校可上", beyond)
+    # limits of four hours: every child has a school within them, so no "0 名儿童 … 无校可上" clause
+    r = _run(LayoutParams(day_max_s=4 * 3600.0, boarding_max_s=4 * 3600.0))
+    assert not any(int(v) for v in dict(r.outputs["layout"].metrics.get("beyond_limits_children", {})).values())
+    within = _plain(layout.section(r, ReportParams(language="zh")))
+    assert "每名儿童都在政策距离内有校可上" in within and "无校可上" not in within

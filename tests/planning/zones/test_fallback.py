@@ -142,3 +142,24 @@ def test_the_hard_seat_drain_never_trades_a_seat_for_travel() -> None:
     # scored with the user's 2-hour penalty alone, block 2 (saving 2.5 h a student) would have moved into full A
     worse, _ = overflow_search(p, best, p.capacity, 7_200)
     assert np.maximum(np.bincount(worse, weights=p.demand, minlength=2) - p.capacity, 0).sum() > 1
+
+
+def test_the_drain_note_counts_the_students_still_over() -> None:
+    """When the drain lowers the overflow without clearing it, the note the caller lists says how many are still over."""
+    from types import SimpleNamespace
+
+    from planning.zones.plan import _drain
+
+    # A seats 20, B 5; blocks of 10, 10, 1, 10 students (both schools 60 / 9,000 s away): 6 must sit above capacity
+    p = SimpleNamespace(
+        origin=np.repeat(np.arange(4), 2), dest=np.tile([0, 1], 4), cost=np.tile([60, 9_000], 4),
+        start=np.arange(0, 10, 2), demand=np.array([10, 10, 1, 10]), capacity=np.array([20, 5]),
+    )
+    r = SimpleNamespace(p=p, budget=SimpleNamespace(spent=0.0))
+    st = SimpleNamespace(pinned=np.zeros(4, bool))
+    best = np.array([0, 0, 0, 0])  # A holds 31: 11 over
+    details: dict[str, float | int | str] = {"capacity_fallback": "primary: no whole-block plan found (the best has 11 students above capacity)"}
+    school = _drain(r, st, best, 7_200, details)  # type: ignore[arg-type]
+    over = np.maximum(np.bincount(school, weights=p.demand, minlength=2) - p.capacity, 0).sum()
+    assert over == 6 and details["drained_overflow"] == 5
+    assert details["capacity_fallback"] == "primary: no whole-block plan found (the best has 6 students above capacity)"
