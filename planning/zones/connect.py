@@ -384,7 +384,10 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     zones whole (a block joins a zone it borders and never cuts its own), as
     far as it takes (the room is often several zones away at tight capacity).
     Kept when every school fits its seats (or, when it is already above, its
-    load) and fewer blocks are detached. Seats hard and no stability cap only.
+    load) and fewer blocks are detached. Pieces with fewer students go first
+    (stable: then by school and first block); a chain that finds no moves
+    keeping zones whole is given up (``whole_only``: its plan is not kept).
+    Seats hard and no stability cap only.
     Then (:data:`LOCAL_JOIN`) shifts, swaps and chain moves that keep zones
     whole, kept when fewer blocks are detached. No CP-SAT: its work is charged
     by rounds of chains, pairs and moves, and it stops once the work budget is
@@ -400,7 +403,9 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
     joined = 0
     # seats: the plan's own load where it is above capacity (no school is to take more than it has)
     seats = np.maximum(p.capacity, students_at(p, school))
-    for j, piece in f.pieces(school):
+    # fewest students first: their chains are short, so the budget joins the most pieces (the zones suite's
+    # town 6,000 x 150 at slack 1.01: in school order the large pieces' long chains spent the whole budget)
+    for j, piece in sorted(f.pieces(school), key=lambda jp: int(p.demand[jp[1]].sum())):
         if r.budget.exhausted():
             break  # charged by deterministic counts: the work budget stops it, like the windows
         if r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
@@ -421,7 +426,7 @@ def chain_pieces(r: Repair, f: Frame, school: NDArray[np.int64]) -> tuple[NDArra
         for offer, k in sorted(offers)[:CHAIN_TARGETS]:
             trial = school.copy()
             trial[piece] = k
-            trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
+            trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned, whole_only=True)
             _charge_chains(r, stats)
             # moves that kept zones whole only, and at most CHAIN_COST_FACTOR times what the seat prices say it costs
             dear = _plan_cost(p, trial, None) - here > CHAIN_COST_FACTOR * max(offer - own, 0.0) + need
@@ -514,7 +519,7 @@ def _cheapest_hand_over(
     for blocks, k in moves:
         trial = school.copy()
         trial[blocks] = k
-        trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned)
+        trial, stats = ejection_repair(p, trial, seats, prices, adjacency=f.adjacency, pinned=pinned, whole_only=True)
         _charge_chains(r, stats)
         if not stats.kept_whole or int((trial != school).sum()) > moved:
             continue

@@ -522,6 +522,7 @@ def ejection_repair(
     *,
     adjacency: sp.csr_array | None = None,
     pinned: NDArray[np.bool_] | None = None,
+    whole_only: bool = False,
 ) -> tuple[NDArray[np.int64], RoundingStats]:
     """Bring every school within capacity by passing whole blocks along chains.
 
@@ -542,6 +543,10 @@ def ejection_repair(
         excess.
     pinned
         Blocks that never move (each school's own block, under contiguity).
+    whole_only
+        With ``adjacency``: stop when no chain keeping zones whole is left
+        instead of allowing other moves (for callers that discard a plan not
+        kept whole: the rounds of other moves would be work spent for nothing).
 
     Returns
     -------
@@ -574,7 +579,7 @@ def ejection_repair(
         stalled = stalled + 1 if over >= last_over else 0
         last_over = over
         if not done or stalled >= STALL_ROUNDS or (adj is not None and rounds >= MAX_WHOLE_ROUNDS):
-            if adj is None:
+            if adj is None or whole_only:
                 break
             adj, stalled = None, 0  # no bordering chain is left: allow any move
             logger.debug("ejection chains: %d students above capacity left by moves keeping zones whole", over)
