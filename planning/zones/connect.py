@@ -481,10 +481,10 @@ def chain_and_polish(
         found = 0
         for j, piece in f.pieces(school):
             if r.budget.exhausted():
-                return school, joined
+                return school, joined + found  # the pieces this pass joined count too
             if r.budget.wall_left() <= LOCAL_WALL_S_PER_PAIR * len(p.origin):
                 r.budget.wall_stops += 1
-                return school, joined
+                return school, joined + found
             if not np.all(school[piece] == j):
                 continue  # an earlier hand-over of this pass moved it
             cap = None if max_added is None else max_added * _plan_cost(p, school, None) / max(int(p.demand.sum()), 1)

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from geo.travel import TravelMatrix
-from planning.zones.connect import CHAIN_WORK_PER_PAIR, Frame, chain_pieces
+from planning.zones.connect import CHAIN_WORK_PER_PAIR, Frame, chain_and_polish, chain_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Reach, prepare
 from planning.zones.repair import Repair, WorkBudget
 from planning.zones.rounding import ejection_repair
@@ -76,3 +76,16 @@ def test_a_chain_keeping_zones_whole_only_gives_up_rather_than_cut_a_zone() -> N
     assert ws.kept_whole and f.pieces(whole) == [] and whole.tolist() == [0, 0, 1, 1]
     cut, cs = ejection_repair(p, school, p.capacity, np.zeros(2), adjacency=g.adjacency, pinned=pinned)
     assert not cs.kept_whole and cut.tolist() == [1, 0, 1, 1] and cs.chain_rounds > ws.chain_rounds
+
+
+def test_chain_and_polish_counts_the_pieces_it_joined_when_the_budget_stops_it() -> None:
+    # As above, but D has the 9 seats and B one more: A's piece is handed over (its window and B's piece
+    # find the budget spent). The count said 0 (town 6,000 x 150: 0 joined, 103 pieces fewer).
+    demand = [1] * 12
+    demand[11] = 9
+    school = np.array([1, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 0])
+    r, g = line([2, 5, 8, 10], [12, 4, 3, 11], demand, budget=1e-6)
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    got, joined = chain_and_polish(r, f, school, movable_blocks(r.p, g))
+    assert r.budget.exhausted() and got[11] == 3 and got[0] == 1
+    assert joined == 1 and [(j, pc.tolist()) for j, pc in f.pieces(got)] == [(1, [0])]
