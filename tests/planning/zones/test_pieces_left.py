@@ -1,19 +1,21 @@
 """Pieces left detached when the contiguity pass's budget runs out (issue 16, zones suite town 6,000 x 150 at slack 1.01).
 
 The hand-over of pieces by ejection chains (:func:`planning.zones.connect.chain_pieces`)
-took the pieces in school order: the large pieces' long chains spent the whole work
-budget and 77 pieces were left. Pieces with fewest students go first now, and a chain
-that finds no move keeping zones whole stops (its plan is never kept) instead of
-spending rounds on moves that cut zones.
+let a chain run for thousands of moves (a tenth of them over 1,900) and, when no move
+kept zones whole, go on with moves cutting zones, a plan never kept: those chains spent
+the whole work budget and 77 pieces were left. A chain now stops after
+:data:`planning.zones.connect.CHAIN_MAX_MOVES` moves or when no move keeps zones whole.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from geo.travel import TravelMatrix
-from planning.zones.connect import CHAIN_WORK_PER_PAIR, Frame, chain_and_polish, chain_pieces, movable_blocks
+from planning.zones import connect
+from planning.zones.connect import Frame, chain_and_polish, movable_blocks
 from planning.zones.instance import BlockGraph, Reach, prepare
 from planning.zones.repair import Repair, WorkBudget
 from planning.zones.rounding import ejection_repair
@@ -47,21 +49,34 @@ def line(roots: list[int], seats: list[int], demand: list[int], budget: float) -
     return r, BlockGraph(row(n), np.asarray(roots, np.int64))
 
 
-def test_the_budget_joins_the_piece_with_fewest_students_first() -> None:
-    # Row 0 … 11, roots A 2, B 5, C 8, D 10. Block 0 of B (1 student) lies beyond A, which has the
-    # seat for it (a hand-over without a chain); block 11 of A (9 students) lies beyond D, full, and
-    # no school can make room for it. With work for one hand-over the small piece goes first and is
-    # joined (in school order A's piece spent it and both stayed detached).
-    demand = [1] * 12
-    demand[11] = 9
-    school = np.array([1, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 0])
-    r, g = line([2, 5, 8, 10], [12, 3, 3, 2], demand, budget=0.5 * CHAIN_WORK_PER_PAIR * 12 * 4)
-    f = Frame.of(g.adjacency, g.roots, r.p.connector)
-    assert [(j, pc.tolist()) for j, pc in f.pieces(school)] == [(0, [11]), (1, [0])]
-    got, joined = chain_pieces(r, f, school)
-    assert joined == 1 and r.budget.exhausted()
-    assert got.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 0]
-    assert [(j, pc.tolist()) for j, pc in f.pieces(got)] == [(0, [11])]
+def test_a_chain_stops_after_its_most_moves_and_the_hand_over_is_not_kept() -> None:
+    # Row 0 … 6: A = {0 … 5} (root 0, 3 seats, 6 students), B = {6} (root 6, 10 seats). The chains
+    # pass A's blocks 5, 4, 3 to B one round each; capped at one move they stop with A over by 2.
+    r, g = line([0, 6], [3, 10], [1] * 7, budget=1.0)
+    p, school = r.p, np.array([0, 0, 0, 0, 0, 0, 1])
+    pinned = np.isin(np.arange(7), [0, 6])
+    full, fs = ejection_repair(p, school, p.capacity, np.zeros(2), adjacency=g.adjacency, pinned=pinned)
+    assert full.tolist() == [0, 0, 0, 1, 1, 1, 1] and fs.chain_moves == 3
+    short, ss = ejection_repair(p, school, p.capacity, np.zeros(2), adjacency=g.adjacency, pinned=pinned, max_moves=1)
+    assert ss.chain_moves == 1 and short.tolist() == [0, 0, 0, 0, 0, 1, 1]
+
+
+def test_chain_pieces_gives_up_a_hand_over_longer_than_its_most_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Row 0 … 8: A = {0, 1, 2, 7} (root 0), B = {3 … 6} (root 6), C = {8}. A's block 7 (3 students)
+    # goes to B, which passes 3, 4 and 5 back to A, one round each: joined with the default cap, given
+    # up when one move is the most.
+    demand = [1] * 9
+    demand[7] = 3
+    school = np.array([0, 0, 0, 1, 1, 1, 1, 0, 2])
+    for cap in (connect.CHAIN_MAX_MOVES, 1):
+        monkeypatch.setattr(connect, "CHAIN_MAX_MOVES", cap)
+        r, g = line([0, 6, 8], [6, 4, 1], demand, budget=1.0)
+        f = Frame.of(g.adjacency, g.roots, r.p.connector)
+        got, joined = connect.chain_pieces(r, f, school)
+        if cap > 1:
+            assert joined == 1 and got.tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 2]
+        else:
+            assert joined == 0 and got.tolist() == school.tolist()
 
 
 def test_a_chain_keeping_zones_whole_only_gives_up_rather_than_cut_a_zone() -> None:
