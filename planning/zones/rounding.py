@@ -522,6 +522,8 @@ def ejection_repair(
     *,
     adjacency: sp.csr_array | None = None,
     pinned: NDArray[np.bool_] | None = None,
+    whole_only: bool = False,
+    max_moves: int | None = None,
 ) -> tuple[NDArray[np.int64], RoundingStats]:
     """Bring every school within capacity by passing whole blocks along chains.
 
@@ -542,6 +544,13 @@ def ejection_repair(
         excess.
     pinned
         Blocks that never move (each school's own block, under contiguity).
+    whole_only
+        With ``adjacency``: stop when no chain keeping zones whole is left
+        instead of allowing other moves (for callers that discard a plan not
+        kept whole: the rounds of other moves would be work spent for nothing).
+    max_moves
+        Stop after the round in which this many moves are made (``None``: no
+        such stop; for callers that want short chains only).
 
     Returns
     -------
@@ -573,8 +582,10 @@ def ejection_repair(
         over = int(np.maximum(load - capacity, 0).sum())
         stalled = stalled + 1 if over >= last_over else 0
         last_over = over
+        if max_moves is not None and moves >= max_moves:
+            break  # a longer chain is not wanted (the caller checks the seats)
         if not done or stalled >= STALL_ROUNDS or (adj is not None and rounds >= MAX_WHOLE_ROUNDS):
-            if adj is None:
+            if adj is None or whole_only:
                 break
             adj, stalled = None, 0  # no bordering chain is left: allow any move
             logger.debug("ejection chains: %d students above capacity left by moves keeping zones whole", over)
