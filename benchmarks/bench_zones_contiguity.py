@@ -50,7 +50,8 @@ def run(spec: str, limit: float, cache: dict) -> str:
         print(f"<!-- {case.name}: {why} -->", file=sys.stderr)
     return (f"| {case.name} | {suite._gap(got['objective'], ref)} | {suite._gap(got['objective'], mip)} | {whole} "
             f"| {polished} | {time.perf_counter() - t0:.0f} s "
-            f"| {d.get('first_plan_work_units')} | {d.get('work_units')} | {got['wall_stops']} |")
+            f"| {d.get('first_plan_work_units')} | {d.get('work_units')} | {got['wall_stops']} "
+            f"| {got['objective']:.0f} | {got['over']} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         zone_plan._deadline = lambda t0, limits: float("inf")  # type: ignore[assignment]
     cache = json.loads(suite.CACHE.read_text()) if suite.CACHE.exists() else {}
     print("| instance | contiguity vs reference | vs MIP plan | pieces | joined by chain and polish | wall "
-          "| work units, first plan | work units | wall stops |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| work units, first plan | work units | wall stops | objective | students over capacity |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in args.instances:
         print(run(spec, args.limit, cache), flush=True)
     return 0
