@@ -38,11 +38,13 @@ def matrix(t: np.ndarray) -> TravelMatrix:
     )
 
 
-def line(roots: list[int], n: int, seats: list[int], demand: list[int] | None = None) -> tuple[Repair, BlockGraph]:
-    """Blocks 0 … n−1 in a row, schools at ``roots``, travel 60 s per block apart (plus 60)."""
+def line(
+    roots: list[int], n: int, seats: list[int], demand: list[int] | None = None, *, budget: float = 20.0
+) -> tuple[Repair, BlockGraph]:
+    """Blocks 0 … n−1 in a row, schools at ``roots``, travel 60 s per block apart (plus 60), ``budget`` work units."""
     t = 60 + 60 * np.abs(np.arange(n)[:, None] - np.asarray(roots)[None, :])
     p = prepare(matrix(t), demand or [1] * n, seats, reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
-    r = Repair(p, None, dict(enumerate(roots)), None, None, 0, WorkBudget(20.0))
+    r = Repair(p, None, dict(enumerate(roots)), None, None, 0, WorkBudget(budget))
     return r, BlockGraph(row(n), np.asarray(roots, np.int64))
 
 

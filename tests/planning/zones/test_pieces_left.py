@@ -11,42 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
-from geo.travel import TravelMatrix
 from planning.zones import connect
 from planning.zones.connect import Frame, chain_and_polish, movable_blocks
-from planning.zones.instance import BlockGraph, Reach, prepare
-from planning.zones.repair import Repair, WorkBudget
+from planning.zones.instance import BlockGraph
+from planning.zones.repair import Repair
 from planning.zones.rounding import ejection_repair
-
-
-def row(n: int) -> sp.csr_array:
-    i = np.arange(n - 1)
-    a = sp.coo_array((np.ones(n - 1), (i, i + 1)), shape=(n, n))
-    return sp.csr_array(a + a.T)
-
-
-def matrix(t: np.ndarray) -> TravelMatrix:
-    n, m = t.shape
-    return TravelMatrix(
-        origin_ids=np.array([f"b{i}" for i in range(n)]),
-        dest_ids=np.array([f"s{j}" for j in range(m)]),
-        origin=np.repeat(np.arange(n), m).astype(np.int32),
-        dest=np.tile(np.arange(m), n).astype(np.int32),
-        time_s=t.ravel().astype(np.int32),
-        dist_m=t.ravel().astype(np.int32),
-        mode="walk",
-    )
+from tests.planning.zones.test_connect import line as connect_line
 
 
 def line(roots: list[int], seats: list[int], demand: list[int], budget: float) -> tuple[Repair, BlockGraph]:
-    """Blocks in a row, schools at ``roots``, travel 60 s per block apart (plus 60)."""
-    n = len(demand)
-    t = 60 + 60 * np.abs(np.arange(n)[:, None] - np.asarray(roots)[None, :])
-    p = prepare(matrix(t), demand, seats, reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
-    r = Repair(p, None, dict(enumerate(roots)), None, None, 0, WorkBudget(budget))
-    return r, BlockGraph(row(n), np.asarray(roots, np.int64))
+    """Blocks in a row, schools at ``roots``, travel 60 s per block apart (plus 60): ``test_connect.line``."""
+    return connect_line(roots, len(demand), seats, demand, budget=budget)
 
 
 def test_a_chain_stops_after_its_most_moves_and_the_hand_over_is_not_kept() -> None:
