@@ -687,11 +687,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             return guard.stopped(str(err) or NOTHING_WRITTEN)
 
 
+class OncePerRun(logging.Filter):
+    """Lets each warning through once: the same message from the same logger is not printed again.
+
+    A stage builds a travel matrix per level and purpose, and each says which
+    blocks lie far from a road: on the demo county 150223 the same two lines
+    were printed nine times. Messages below WARNING are always let through.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[str, int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 1)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OncePerRun())
     if args.verbose < 2:
         logging.getLogger("ortools").setLevel(logging.WARNING)
     warn_console = _console(stderr=True)

@@ -23,7 +23,14 @@ A move out of an over-full school into free seats saves ``P`` per student, so
 the excess of the rounding drains to the free seats its blocks can reach, and
 what is left is where no whole-block move can place it: at the schools that
 are short. Ties and order are fixed (block, then school index), so the search
-is deterministic. Its work is charged per pair evaluated (:data:`WORK_PER_EVAL`).
+is deterministic. Its work is charged per pair evaluated (:data:`WORK_PER_EVAL`),
+and a cap on the moves evaluated (``max_evaluated``, from the caller's work
+budget) ends it after the pass that reaches the cap: the first pass drains most
+of the excess, the later ones save a little travel each (the zones suite's two
+towns 3,000 x 80 at slack 1.01: 656 students over after the first pass, 652
+after the second and every later one, the objective 0.02 % lower after six
+passes than after three), and without the cap a 15-second limit spent 20 work
+units there against its 6.
 """
 
 from __future__ import annotations
@@ -194,6 +201,7 @@ def overflow_search(
     movable: NDArray[np.bool_] | None = None,
     adjacency: sp.csr_array | None = None,
     max_passes: int = MAX_PASSES,
+    max_evaluated: int | None = None,
 ) -> tuple[NDArray[np.int64], SearchStats]:
     """Shifts, swaps and two-step chains while travel plus the overflow penalty falls (see the module docstring).
 
@@ -214,6 +222,10 @@ def overflow_search(
         and never cuts its own zone, so whole zones stay whole.
     max_passes
         Passes at most.
+    max_evaluated
+        Moves evaluated at most (``None``: no cap): checked before each pass
+        and before each exchange out of an over-full school after the first
+        pass, so the search always makes one whole pass.
 
     Returns
     -------
@@ -222,13 +234,18 @@ def overflow_search(
     """
     s = _State(p, school, capacity, penalty, np.ones(len(school), bool) if movable is None else movable, adjacency)
     shifts = swaps = 0
-    for _ in range(max_passes):
+    cap = None if max_evaluated is None else int(max_evaluated)
+    for k in range(max_passes):
+        if k and cap is not None and s.evaluated >= cap:
+            break
         moved = _shifts(s)
         shifts += moved
         by_school = _pairs_by_school(s)
         touched = np.zeros(len(capacity), bool)
         over = np.flatnonzero(s.load > capacity)
         for j in over[np.lexsort((over, -(s.load[over] - capacity[over])))].tolist():
+            if k and cap is not None and s.evaluated >= cap:
+                break
             if not touched[j] and s.load[j] > capacity[j]:
                 got = _out_of(s, j, by_school, touched)
                 swaps += got

@@ -164,6 +164,10 @@ WALL_MARGIN_S = 1.0
 #: which weigh the overflow a piece's hand-over adds against the piece (the contiguity windows
 #: hand pieces over at any overflow, and on the demo county 610116 took the whole budget).
 MEND_SHARE_SOFT = 0.5
+#: Share of the work budget left that an overflow search (the capacity fallback's first plan, or the
+#: drain after a failed hard-seat repair) may spend: it ends after the pass that reaches it, so the
+#: first plan keeps to the user's limit and the rest is for the contiguity pass and the anytime phase.
+OVERFLOW_SHARE = 0.5
 #: Every block may go to any school in reach (travel cap of the policy, no townships).
 DEFAULT_REACH = Reach()
 
@@ -952,7 +956,9 @@ def _drain(
     before = int(np.maximum(students_at(r.p, school) - r.p.capacity, 0).sum())
     # capacity is hard here: no move may trade a student above capacity for travel, whatever it saves
     strict = max(penalty, int(r.p.cost.max(initial=0)) * (2 * int(r.p.demand.max(initial=0)) + 1) + 1)
-    drained, stats = overflow_search(r.p, school, r.p.capacity, strict, movable=~st.pinned, adjacency=None)
+    drained, stats = overflow_search(
+        r.p, school, r.p.capacity, strict, movable=~st.pinned, adjacency=None, max_evaluated=_evaluations(r)
+    )
     r.budget.spent += WORK_PER_EVAL * stats.evaluated
     after = int(np.maximum(students_at(r.p, drained) - r.p.capacity, 0).sum())
     if after <= before:
@@ -964,6 +970,11 @@ def _drain(
         details["capacity_fallback"] = note.replace(f"has {before} students above", f"has {after} students above")
     details.update({"drained_overflow": before - min(after, before)})
     return school
+
+
+def _evaluations(r: Repair) -> int:
+    """Moves an overflow search may evaluate: :data:`OVERFLOW_SHARE` of the work budget left."""
+    return int(OVERFLOW_SHARE * r.budget.remaining() / WORK_PER_EVAL)
 
 
 def _round_soft(
@@ -981,7 +992,9 @@ def _round_soft(
     """
     p, penalty = r.p, int(r.overflow_penalty_s or 0)
     movable = ~st.pinned
-    school, stats = overflow_search(p, school, p.capacity, penalty, movable=movable, adjacency=adjacency)
+    school, stats = overflow_search(
+        p, school, p.capacity, penalty, movable=movable, adjacency=adjacency, max_evaluated=_evaluations(r)
+    )
     seats = np.maximum(p.capacity, students_at(p, school))
     school, shifts, swaps = local_search(st.local, school, seats, movable=movable, adjacency=adjacency)
     school, kept, _ = chain_improve(

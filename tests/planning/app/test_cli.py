@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -16,6 +17,7 @@ from shapely.geometry import Point
 from geo.errors import InfeasibleError, Shortfall
 from planning.app import cli
 from planning.app import stages as registry
+from planning.app.cli import OncePerRun
 from planning.app.session import ScenarioData
 from planning.app.stage import Command, Stage, StageOutput, StageParams
 
@@ -339,3 +341,18 @@ def test_minutes_on_the_command_line_and_seconds_still_read_from_a_scenario() ->
     assert RotationParams.model_validate({"max_commute_s": 1800}).max_commute_min == 30
     with pytest.raises(ValueError, match="not both"):
         RotationParams.model_validate({"max_commute_s": 1800, "max_commute_min": 30})
+
+
+def test_a_repeated_warning_is_printed_once_per_run() -> None:
+    # each travel matrix of a run warns of the blocks far from a road: the same line once, not nine times
+    once = OncePerRun()
+
+    def record(level: int, msg: str, *args: object, name: str = "geo.travel") -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+
+    far = "%d origin(s) lie more than %.0f m from a road: %s"
+    assert once.filter(record(logging.WARNING, far, 9, 2000.0, "T0189"))
+    assert not once.filter(record(logging.WARNING, far, 9, 2000.0, "T0189"))
+    assert once.filter(record(logging.WARNING, far, 28, 2000.0, "V0268"))  # another message
+    assert once.filter(record(logging.WARNING, far, 9, 2000.0, "T0189", name="planning.zones"))  # another logger
+    assert once.filter(record(logging.INFO, "step")) and once.filter(record(logging.INFO, "step"))  # below WARNING: always

@@ -11,6 +11,9 @@ from planning.zones import BlockGraph, Reach, SolveLimits, ZoneOptions, from_arr
 from planning.zones.contiguity import attach_greedily
 from planning.zones.fallback import objective, overflow_search
 from planning.zones.instance import prepare
+from planning.zones.relaxation import relax
+from planning.zones.repair import WorkBudget
+from planning.zones.rounding import round_flow
 
 NAN = float("nan")
 NO_CAP = Reach(max_travel_s=None)
@@ -93,6 +96,20 @@ def test_fallback_gap_on_a_short_instance_is_small() -> None:
     assert plan.gap < 0.01, (plan.gap, over)
 
 
+def test_a_cap_on_the_moves_evaluated_ends_the_search_after_the_pass_that_reaches_it() -> None:
+    # the work budget caps the search (the suite's two towns 3,000 x 80 spent 20 units of a 6-unit budget here):
+    # a cap of one move ends it after its first whole pass, the plan that pass leaves
+    tm, demand, capacity = _short_instance(3)
+    p = prepare(tm, demand, capacity, reach=NO_CAP, current=None, stability_weight_s=0)
+    start = round_flow(p, relax(p, level="primary", max_moved=None, overflow_penalty_s=P, school_township=None).flow.pair_flow)[0]
+    one, once = overflow_search(p, start, p.capacity, P, max_passes=1)
+    capped, stats = overflow_search(p, start, p.capacity, P, max_evaluated=1)
+    whole, all_passes = overflow_search(p, start, p.capacity, P)
+    assert capped.tolist() == one.tolist() and stats == once
+    assert all_passes.evaluated > once.evaluated  # the search would go on without the cap
+    assert objective(p, whole, p.capacity, P) <= objective(p, capped, p.capacity, P) < objective(p, start, p.capacity, P)
+
+
 def test_a_detached_piece_goes_to_the_zone_with_room_when_overflow_is_allowed() -> None:
     # Zones A (b0 root, b1), B (b2 root) and C (b4 root); b3 (5 students) is C's but borders
     # only A's b0 and B's b2. A is full (10 of 10), B has room (3 of 10). Handing b3 to A
@@ -132,7 +149,7 @@ def test_the_hard_seat_drain_never_trades_a_seat_for_travel() -> None:
         origin=np.repeat(np.arange(4), 2), dest=np.tile([0, 1], 4), cost=np.tile([60, 9_000], 4),
         start=np.arange(0, 10, 2), demand=np.array([10, 10, 10, 1]), capacity=np.array([20, 12]),
     )
-    r = SimpleNamespace(p=p, budget=SimpleNamespace(spent=0.0))
+    r = SimpleNamespace(p=p, budget=WorkBudget(10.0))
     st = SimpleNamespace(pinned=np.zeros(4, bool))
     best = np.array([0, 0, 1, 0])  # the repair's best: A holds 21 (1 over)
     details: dict[str, float | int | str] = {"capacity_fallback": "primary: 1 student above capacity"}
@@ -155,7 +172,7 @@ def test_the_drain_note_counts_the_students_still_over() -> None:
         origin=np.repeat(np.arange(4), 2), dest=np.tile([0, 1], 4), cost=np.tile([60, 9_000], 4),
         start=np.arange(0, 10, 2), demand=np.array([10, 10, 1, 10]), capacity=np.array([20, 5]),
     )
-    r = SimpleNamespace(p=p, budget=SimpleNamespace(spent=0.0))
+    r = SimpleNamespace(p=p, budget=WorkBudget(10.0))
     st = SimpleNamespace(pinned=np.zeros(4, bool))
     best = np.array([0, 0, 0, 0])  # A holds 31: 11 over
     details: dict[str, float | int | str] = {"capacity_fallback": "primary: no whole-block plan found (the best has 11 students above capacity)"}
