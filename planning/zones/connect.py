@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
-from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
+from planning.zones.pieces import Walls, connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import ModelCharge, Repair, SubModel, WorkBudget, solve_sub
 from planning.zones.rounding import PairTable, RoundingStats, chain_improve, ejection_repair, local_search, may_move, seat_prices
 
@@ -88,13 +88,28 @@ class Frame:
     group: NDArray[np.int64] = field(repr=False)
     budget: WorkBudget | None = field(default=None, repr=False, compare=False)
     _last: dict[bytes, list[tuple[int, NDArray[np.int64]]]] = field(default_factory=dict, repr=False, compare=False)
+    walls: Walls | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(
-        cls, adjacency: sp.csr_array, roots: NDArray[np.int64], connector: NDArray[np.bool_], budget: WorkBudget | None = None
+        cls, adjacency: sp.csr_array, roots: NDArray[np.int64], connector: NDArray[np.bool_], budget: WorkBudget | None = None,
+        walls: Walls | None = None,
     ) -> Frame:
-        """The frame with its connector groups; the work of finding pieces is charged to ``budget``."""
-        return cls(adjacency, roots, connector, connector_components(adjacency, connector), budget)
+        """The frame with its connector groups; the work of finding pieces is charged to ``budget``.
+
+        With ``walls``, the windows leave alone the pieces no zone can hold whole (:class:`Walls`).
+        """
+        return cls(adjacency, roots, connector, connector_components(adjacency, connector), budget, walls=walls)
+
+    def hopeless(self, piece: NDArray[np.int64]) -> bool:
+        """Whether the piece holds a block no zone can hold whole (never, without walls); the search is charged."""
+        if self.walls is None:
+            return False
+        done = self.walls.searches()
+        found = self.walls.walled_off(piece) is not None
+        if self.budget is not None:
+            self.walls.charge(self.budget, done)
+        return found
 
     def near(self, i: int) -> NDArray[np.int64]:
         """Neighbours of block ``i``."""
@@ -629,7 +644,7 @@ def connect_pieces(r: Repair, f: Frame, school: NDArray[np.int64], movable: NDAr
         ring = max(level - 1, 0)
         tried: set[tuple[int, int]] = set()
         while not r.budget.exhausted():
-            pieces = [(j, pc) for j, pc in f.pieces(school) if (j, int(pc[0])) not in tried]
+            pieces = [(j, pc) for j, pc in f.pieces(school) if (j, int(pc[0])) not in tried and not f.hopeless(pc)]
             if not pieces:
                 break
             j, piece = pieces[0]

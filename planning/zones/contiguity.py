@@ -33,14 +33,17 @@ from scipy.sparse.csgraph import connected_components
 
 from planning.zones.connect import Frame, chain_and_polish, chain_pieces, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
-from planning.zones.pieces import connector_components, detached_pieces, neighbours, pairs_to, piece_border
+from planning.zones.pieces import Walls, connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Cut, Repair, solve_sub
 from planning.zones.rounding import PairTable
 
 logger = logging.getLogger(__name__)
 
+#: Schools named when a block no zone can hold whole could be taken by several (the rest are counted).
+WALLED_SCHOOLS_SHOWN = 5
+
 __all__ = [
-    "attach_greedily", "band", "connector_components", "detached_pieces", "frontier", "make_contiguous",
+    "Walls", "attach_greedily", "band", "connector_components", "detached_pieces", "frontier", "make_contiguous",
     "neighbour_rule", "neighbours", "piece_border", "swap_in", "why_detached",
 ]
 
@@ -600,6 +603,7 @@ def make_contiguous(
     graph: BlockGraph,
     cuts: list[Cut],
     details: dict[str, float | int | str],
+    walls: Walls | None = None,
 ) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
     """Make every zone one piece: roots home, empty pieces handed over, then window solves.
 
@@ -624,6 +628,9 @@ def make_contiguous(
         Contiguity cuts so far (grown in place).
     details
         Solver figures, filled in place.
+    walls
+        Blocks no zone can hold whole, found as asked (:class:`Walls`): the
+        windows leave their pieces alone.
 
     Returns
     -------
@@ -645,7 +652,7 @@ def make_contiguous(
     if r.max_moved is None:
         # cheap chains of moves first (no solver), the exact windows take the rest
         details["swapped_pieces"] = int(details.get("swapped_pieces", 0)) + _swap_pieces(mm, school)  # in place
-    frame = Frame.of(graph.adjacency, graph.roots, ~has, r.budget)
+    frame = Frame.of(graph.adjacency, graph.roots, ~has, r.budget, walls=walls)
     if CHAIN_PIECES:
         school, chained = chain_pieces(r, frame, school)
         details["chained_pieces"] = int(details.get("chained_pieces", 0)) + chained
@@ -663,34 +670,8 @@ def make_contiguous(
 
 
 def no_whole_plan(p: Instance, graph: BlockGraph, j: int, piece: NDArray[np.int64]) -> bool:
-    """Whether no plan of whole zones can exist: a block of the piece only ``j`` can take is walled off from ``j``.
-
-    Proof: that block must belong to ``j``'s zone, and a whole zone joins it to
-    ``j``'s own block through blocks of the zone (each in ``j``'s reach, none
-    another school's own block) or connectors; when no such path exists, no
-    plan of whole zones exists with these travel limits.
-    """
-    root = int(graph.roots[j]) if j < len(graph.roots) else -1
-    if root < 0:
-        return False
-    only_j = [int(b) for b in piece.tolist() if np.array_equal(p.dest[p.start[b] : p.start[b + 1]], [j])]
-    if not only_j:
-        return False
-    n = len(p.demand)
-    passable = p.connector.copy()
-    passable[p.origin[p.dest == j]] = True
-    others = graph.roots[(graph.roots >= 0) & (np.arange(len(graph.roots)) != j)]
-    passable[others] = False
-    passable[root] = True
-    seen = np.zeros(n, bool)
-    front = np.asarray(only_j, np.int64)
-    seen[front] = True
-    while len(front):
-        nb = np.unique(neighbours(graph.adjacency, front))
-        nb = nb[passable[nb] & ~seen[nb]]
-        seen[nb] = True
-        front = nb
-    return not seen[root]
+    """Whether no plan of whole zones can exist: a block of school ``j``'s detached piece is walled off (:func:`walled_off`)."""
+    return Walls(p, graph).walled_off(piece) is not None
 
 
 def why_detached(
@@ -698,9 +679,9 @@ def why_detached(
 ) -> str:
     """Why the detached ``piece`` of school ``j``'s zone is still apart, in words a planner can act on.
 
-    - Proven (:func:`no_whole_plan`): a block only ``j`` can take is walled off
-      from ``j``'s own block by blocks ``j`` cannot take, so no plan of whole
-      zones exists with these travel limits.
+    - Proven (:meth:`Walls.walled_off`): a block of the piece is walled off from the
+      own block of every school that can take it by blocks that school cannot
+      take, so no plan of whole zones exists with these travel limits.
     - No bordering zone's school is within reach of every block of the piece.
     - Bordering zones can take it but have too few free seats: room must be
       made further out by a chain of moves (a longer time limit may find it, or
@@ -712,13 +693,9 @@ def why_detached(
     where = f"{len(piece)} block{'s' if len(piece) != 1 else ''} of school {name}'s zone"
     border = piece_border(piece, adjacency, connector)
     others = sorted({int(k) for k in school[border].tolist() if k >= 0 and k != j})
-    if no_whole_plan(p, graph, j, piece):
-        around = f"the schools bordering it ({', '.join(str(p.school_ids[k]) for k in others)}) are beyond its travel limit, " if others else ""
-        return (
-            f"{where}: {around}only school {name} can take it, and every way to {name}'s own block crosses "
-            f"blocks {name} cannot take (beyond its travel limit, or another school's own block), "
-            "so no plan of whole zones exists"
-        )
+    walled = Walls(p, graph).walled_off(piece)
+    if walled is not None:
+        return f"{where}: {_walled_words(p, walled, j, others)}, so no plan of whole zones exists"
     if not others:
         return f"{where}: no other zone borders it, and the blocks joining it to its school are in reach of no school"
     reach = [k for k in others if (pairs_to(p, piece, k) >= 0).all()]
@@ -739,6 +716,24 @@ def why_detached(
             "raise time_limit_s or add seats"
         )
     return f"{where}: the time limit ran out before it was joined to a bordering zone; raise time_limit_s"
+
+
+def _walled_words(p: Instance, b: int, j: int, others: list[int]) -> str:
+    """Why block ``b`` of school ``j``'s detached piece fits no whole zone, for :func:`why_detached`."""
+    name = p.school_ids[j]
+    schools = p.dest[p.start[b] : p.start[b + 1]].tolist()
+    if schools == [j]:
+        around = f"the schools bordering it ({', '.join(str(p.school_ids[k]) for k in others)}) are beyond its travel limit, " if others else ""
+        return (
+            f"{around}only school {name} can take it, and every way to {name}'s own block crosses "
+            f"blocks {name} cannot take (beyond its travel limit, or another school's own block)"
+        )
+    shown = ", ".join(str(p.school_ids[k]) for k in schools[:WALLED_SCHOOLS_SHOWN])
+    more = f" and {len(schools) - WALLED_SCHOOLS_SHOWN} more" if len(schools) > WALLED_SCHOOLS_SHOWN else ""
+    return (
+        f"block {p.block_ids[b]} can be taken only by schools {shown}{more}, and every way from it to their own "
+        "blocks crosses blocks they cannot take (beyond their travel limit, or another school's own block)"
+    )
 
 
 def _most_of_zone(p: Instance, school: NDArray[np.int64], j: int, need: int) -> str:

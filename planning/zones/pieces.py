@@ -14,6 +14,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
+from planning.zones.instance import BlockGraph, Instance
+from planning.zones.repair import WorkBudget
 from planning.zones.rounding import PairTable
 
 
@@ -187,3 +189,77 @@ def pairs_to(p: PairTable, blocks: NDArray[np.int64], school: int) -> NDArray[np
         if len(hit):
             out[k] = p.start[i] + hit[0]
     return out
+
+
+class Walls:
+    """Which blocks no zone can hold whole, school by school as asked (each school's search done once).
+
+    Proof: every block a school can take belongs to the zone of one such
+    school, and a whole zone joins it to that school's own block through
+    blocks of the zone (each in the school's reach, none another school's own
+    block) or connectors. A block with no such path to any school it can take
+    fits in no plan of whole zones, with these travel limits: it stays a
+    detached piece whatever the time limit, and the contiguity pass stops
+    trying to join it.
+
+    Parameters
+    ----------
+    p
+        The instance (pairs, connectors).
+    graph
+        Block adjacency and each school's own block.
+    """
+
+    def __init__(self, p: Instance, graph: BlockGraph) -> None:
+        self.p, self.graph = p, graph
+        self._joined: dict[int, NDArray[np.bool_] | None] = {}
+
+    def searches(self) -> int:
+        """Schools searched so far (the work done: about one search for pieces each)."""
+        return len(self._joined)
+
+    def charge(self, budget: WorkBudget, done: int) -> int:
+        """Charge the searches made since ``done`` were counted to ``budget``; the count now."""
+        now = self.searches()
+        for _ in range(now - done):
+            budget.add_pieces(len(self.p.demand), self.graph.adjacency.nnz)
+        return now
+
+    def joined(self, k: int) -> NDArray[np.bool_] | None:
+        """Blocks joined to school ``k``'s own block through blocks ``k`` can take or connectors (``None``: no own block)."""
+        if k not in self._joined:
+            self._joined[k] = _joined_to_root(self.p, self.graph, k)
+        return self._joined[k]
+
+    def walled_off(self, piece: NDArray[np.int64]) -> int | None:
+        """The first block of ``piece`` no zone can hold whole, or ``None``."""
+        p = self.p
+        for b in piece[~p.connector[piece]].tolist():
+            schools = p.dest[p.start[b] : p.start[b + 1]].tolist()
+            if schools and all(self._walls(int(k), b) for k in schools):
+                return int(b)
+        return None
+
+    def _walls(self, k: int, b: int) -> bool:
+        joined = self.joined(k)
+        return joined is not None and not joined[b]
+
+
+def _joined_to_root(p: Instance, graph: BlockGraph, k: int) -> NDArray[np.bool_] | None:
+    """Blocks joined to school ``k``'s own block through blocks ``k`` can take or connectors (``None``: no own block).
+
+    Another school's own block is never passable: it belongs to that school's zone.
+    """
+    root = int(graph.roots[k]) if k < len(graph.roots) else -1
+    if root < 0:
+        return None
+    passable = p.connector.copy()
+    passable[p.origin[p.dest == k]] = True
+    others = graph.roots[(graph.roots >= 0) & (np.arange(len(graph.roots)) != k)]
+    passable[others] = False
+    passable[root] = True
+    idx = np.flatnonzero(passable)
+    _, labels = connected_components(graph.adjacency[idx][:, idx], directed=False)
+    joined = np.zeros(len(p.demand), bool)
+    joined[idx[labels == labels[np.searchsorted(idx, root)]]] = True
+    return joined

@@ -167,6 +167,42 @@ def test_an_enclave_walled_off_from_its_only_school_is_proven() -> None:
     assert "no plan of whole zones exists" not in why_detached(p, np.array([0, 0, 1, 1, 0]), 0, np.array([4]), g2)
 
 
+def test_a_block_walled_off_from_every_school_it_can_take_is_proven() -> None:
+    from planning.zones.contiguity import no_whole_plan, why_detached
+
+    # b0 (s0's own) - b1 - b2 (s2's own) - b3 - b4 - b5 (s1's own). b3 can take s0 and s1 (not s2): the way to
+    # s0 crosses b2, s2's own block; the way to s1 crosses b4, which only s2 can take. No zone can hold b3
+    # whole (the proof used to need a block only one school can take: b3 was "raise time_limit_s")
+    t = np.array([[60, 3000, 900], [300, 3000, 300], [900, 3000, 60], [900, 900, 3000], [3000, 3000, 300], [3000, 60, 3000]])
+    p = prepare(matrix(t), [5] * 6, [30, 30, 30], reach=Reach(max_travel_s=1800), current=None, stability_weight_s=0)
+    g = BlockGraph(row(6), np.array([0, 5, 2]))
+    school = np.array([0, 0, 2, 0, 2, 1])
+    assert no_whole_plan(p, g, 0, np.array([3]))
+    assert why_detached(p, school, 0, np.array([3]), g) == (
+        "1 block of school s0's zone: block b3 can be taken only by schools s0, s1, and every way from it to their "
+        "own blocks crosses blocks they cannot take (beyond their travel limit, or another school's own block), so no plan of whole zones exists"
+    )
+    # b4 in s1's reach too: the way to s1 is open, nothing is proven
+    t[4, 1] = 900
+    p = prepare(matrix(t), [5] * 6, [30, 30, 30], reach=Reach(max_travel_s=1800), current=None, stability_weight_s=0)
+    assert not no_whole_plan(p, g, 0, np.array([3]))
+
+
+def test_no_window_is_spent_on_a_piece_no_zone_can_hold_whole() -> None:
+    from planning.zones import SolveLimits, ZoneOptions, from_arrays
+
+    # the instance above: b3 fits no whole zone, nor does b4 (only s2 takes it, and its one way to b2 is b3,
+    # beyond s2's reach): both stay detached pieces, said to be proven, and the contiguity pass solves no
+    # window for them (the demo county 540235 spent its whole budget on six such villages)
+    t = np.array([[60, 3000, 900], [300, 3000, 300], [900, 3000, 60], [900, 900, 3000], [3000, 3000, 300], [3000, 60, 3000]])
+    g = BlockGraph(row(6), np.array([0, 5, 2]))
+    plan = from_arrays(matrix(t), [5] * 6, [30, 30, 30], reach=Reach(max_travel_s=1800), graph=g,
+                       options=ZoneOptions(contiguity=True), limits=SolveLimits(time_limit_s=5))
+    assert [blocks for _, blocks in plan.enclaves] == [("b3",), ("b4",)]
+    assert all(why.endswith("so no plan of whole zones exists") for why in plan.enclave_reasons)
+    assert plan.details["connect_windows"] == 0 and plan.details["contiguity_rounds"] == 0
+
+
 def test_a_piece_short_of_seats_says_so_in_one_sentence() -> None:
     from planning.zones.contiguity import why_detached
 
