@@ -10,6 +10,7 @@ the flows into named moves with a reason each, and returns a frozen :class:`Rota
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geo.errors import InfeasibleError, InputError, Problem, Shortfall, missing_columns
+from geo.errors import InfeasibleError, InputError, Problem, Shortfall, figures, missing_columns
 from geo.model import SchoolLevel
 from geo.travel import STRAIGHT_LINE_SPEED_KMH, TravelMatrix, representative_xy, straight_line_matrix
 from planning.rotation.build import BuiltProblem, build_problem
@@ -250,15 +251,22 @@ UNPROVEN_GAP = 0.05
 
 def _shortfalls(b: BuiltProblem, sol: CoreSolution, *, because: str) -> tuple[Shortfall, ...]:
     out: list[Shortfall] = []
-    pre = {(s.where, s.unit): s.detail for s in b.precheck}
+    pre = {(s.where, s.unit): s for s in b.precheck}
+    code = "staffing" if because == _BECAUSE else "never_worse_unproven" if "the solver stopped" in because else "never_worse"
+
+    def short(name: str, unit: str, kind: str, quota: int, by: int) -> Shortfall:
+        before = pre.get((name, unit))
+        if before is not None:  # the precheck's reason, with this plan's figure
+            return dataclasses.replace(before, short_by=by)
+        text = f"{'rotation' if unit == 'movers' else 'backbone'} quota {quota}, {quota - by} met: {because}"
+        return Shortfall(name, by, unit, text, kind, figures(group=name, quota=quota, met=quota - by, because=code))
+
     for g, name in enumerate(b.group_names):
         q, bq = int(b.prob.quota_movers[g]), int(b.backbone_required[g])
         if sol.short_movers[g] > 0:
-            detail = pre.get((name, "movers"), f"rotation quota {q}, {q - int(sol.short_movers[g])} met: {because}")
-            out.append(Shortfall(name, int(sol.short_movers[g]), "movers", detail))
+            out.append(short(name, "movers", "rotation.quota", q, int(sol.short_movers[g])))
         if sol.short_backbone[g] > 0:
-            detail = pre.get((name, "backbone movers"), f"backbone quota {bq}, {bq - int(sol.short_backbone[g])} met: {because}")
-            out.append(Shortfall(name, int(sol.short_backbone[g]), "backbone movers", detail))
+            out.append(short(name, "backbone movers", "rotation.backbone_quota", bq, int(sol.short_backbone[g])))
     return tuple(out)
 
 

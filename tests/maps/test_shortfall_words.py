@@ -1,0 +1,125 @@
+"""Shortfalls worded in the report's language: the catalogue against the code, the report, the CSV."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from geo.errors import Shortfall, figures
+from maps.common import ReportParams
+from maps.report import build_report, report_tables
+from maps.shortfalls import ITEMS, ZH, fill, render
+from planning.app.stage import RunResult, shortfalls_table
+from planning.app.stages.zones import STAGE, ZonesParams
+from tests.planning.app.test_stage_zones import SCHOOLS, context
+
+ROOT = Path(__file__).resolve().parents[2]
+KIND = re.compile(r"\"((?:zones|layout|communities|rotation|improve)\.[a-z_0-9]+)\"")
+ZH_PARAMS = ReportParams(language="zh")
+#: ASCII words a Chinese shortfall may hold: the scenario settings it tells the planner to change.
+SETTINGS = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\[improve\] resources|\byears\b")
+
+
+def test_every_catalogue_entry_is_a_kind_a_stage_gives() -> None:
+    """No dead entry; the other way round (every kind a stage builds has Chinese, and its figures fill the template) is
+    checked on every shortfall any test builds (tests/conftest.py)."""
+    given = {k for path in (ROOT / "planning").rglob("*.py") for k in KIND.findall(path.read_text(encoding="utf-8"))}
+    assert set(ZH) - given == set()
+    used_items = {m for t in ZH.values() for m in re.findall(r":each:([a-z_.]+)\}", "".join(t))}
+    assert used_items == set(ITEMS)
+
+
+def _english_words(text: str) -> list[str]:
+    """ASCII words of 3+ letters left in ``text`` once ids, numbers and the settings' names are taken out."""
+    return re.findall(r"[A-Za-z]{3,}", SETTINGS.sub("", text))
+
+
+OVER = Shortfall(
+    "primary school 5301020028 严家庄小学", 273, "seats",
+    "270 seats, 543 students zoned there (primary: no whole-block plan found that fits every school)", "zones.over_capacity",
+    figures(level="primary", school_id="5301020028", name="严家庄小学", seats=270, students=543, over=273, why="fallback"),
+)
+BEYOND = Shortfall(
+    "unit 150223-017, grades 1-3", 12, "children",
+    "no school within the day limit (nearest school for them 48 min away); not placed by the plan: no road ...", "layout.beyond_limits",
+    figures(unit="150223-017", group="grades 1-3", limit="day", near_min=47.6, then="unplaced"),
+)
+
+
+def test_a_shortfall_reads_as_a_planner_writes_it() -> None:
+    assert render(OVER, "zh") == (
+        "小学 5301020028 严家庄小学", "个学位",
+        "学位 270 个，划入 543 名学生，超出 273 名（未求得不超学位的整块划片方案，改为尽量少超额）",
+    )
+    assert render(BEYOND, "zh") == (
+        "居住区 150223-017，1–3 年级", "名儿童",
+        "走读时限内无学校（最近的学校 48 分钟）；方案未予安置：搜索范围内没有道路通往该学段学校",
+    )
+    unreachable = dataclasses.replace(BEYOND, figures=figures(unit="7", group="grades 4-6", limit="day_boarding", near="unreachable"))
+    assert render(unreachable, "zh")[2] == "走读和寄宿时限内无学校（最近的学校不可达）"  # the optional parts left out
+    assert render(OVER, "en") == (OVER.where, "seats", OVER.detail)  # English is the stage's own text
+
+
+def test_a_kind_the_catalogue_does_not_know_stays_english() -> None:
+    plain = Shortfall("county", 5, "seats", "five seats short")
+    assert render(plain, "zh") == ("county", "个学位", "five seats short")
+    odd = dataclasses.replace(plain, kind="test.unknown", figures=figures(n=5))
+    assert render(odd, "zh") == ("county", "个学位", "five seats short")
+
+
+def test_lists_and_phrases_are_filled_with_the_figures() -> None:
+    item = figures(indicator="sports_area_per_pupil", share=0.74, why=("site",), amount=900.0, unit="m² of sports ground", site=1800.0,
+                   per_year=30, years=5, hires="")
+    gap = Shortfall("严家庄小学 (5301020028, primary)", 900, "m² of sports ground", "below 85 % ...", "improve.gap",
+                    figures(name="严家庄小学", school_id="5301020028", level="primary", cause="below_85", standards=(item,)))
+    where, unit, detail = render(gap, "zh")
+    assert where == "严家庄小学（5301020028，小学）" and unit == "m² 体育运动场馆"
+    assert detail == ("有指标达不到标准的 85%：生均体育运动场馆面积至多达到标准的 74%（场地面积不足（site_area_m2 × sports_site_share）），"
+                      "还需超出上限 900 m² 体育运动场馆（即场地再扩大 1,800 m²，或在校外共用运动场）；其余标准均已达到")
+    assert fill("{why:list}", {"why": ("training_limit", "hires"), "per_year": 30, "years": 5, "hires": 4}) == (
+        "培训名额（每年 30 名 × 5 年）已用于需求较少的学校、各项标准共用每校新聘上限（max_hires_per_school 4）")
+
+
+@pytest.fixture(scope="module")
+def zone_shortfalls() -> tuple[Shortfall, ...]:
+    """The shortfalls the zones stage itself lists for a toy county with too few seats (tests/planning/app/test_stage_zones.py)."""
+    p = ZonesParams(levels=["primary"], multischool=False, feeder=False)
+    out = STAGE.run(context(p, SCHOOLS.assign(capacity_primary=[100, 100, 100, 0])), p)
+    assert out.shortfalls and all(s.kind == "zones.over_capacity" for s in out.shortfalls)
+    return out.shortfalls
+
+
+def test_chinese_report_has_no_english_sentence_in_its_shortfalls(
+    make_run: Callable[..., RunResult], zone_shortfalls: tuple[Shortfall, ...]
+) -> None:
+    run = make_run()
+    outputs = dict(run.outputs)
+    outputs["zones"] = dataclasses.replace(outputs["zones"], shortfalls=(*zone_shortfalls, OVER, BEYOND))
+    page = build_report(dataclasses.replace(run, outputs=outputs), ZH_PARAMS)
+    block = page[page.index('<h2 id="shortfalls">') :]
+    block = block[: block.index("<h2", 5)]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", block)
+    assert len(cells) == 4 * (len(zone_shortfalls) + 2)
+    assert [c for c in cells if _english_words(c)] == []
+    assert "学位 100 个，划入" in block
+    sheet = report_tables(dataclasses.replace(run, outputs=outputs), ZH_PARAMS)["未达成目标"]
+    assert not [c for c in sheet.astype(str).to_numpy().ravel() if _english_words(c)]
+
+
+def test_csv_keeps_the_english_and_adds_kind_and_figures(zone_shortfalls: tuple[Shortfall, ...]) -> None:
+    table = shortfalls_table((*zone_shortfalls, Shortfall("county", 5, "seats", "five seats short")))
+    assert list(table.columns) == ["where", "short_by", "unit", "detail", "kind", "figures"]
+    first = zone_shortfalls[0]
+    row = table.iloc[0]
+    assert (row["where"], row["detail"], row["kind"]) == (first.where, first.detail, "zones.over_capacity")
+    back = json.loads(row["figures"])
+    assert back == first.values and back["seats"] == 100
+    assert table.iloc[-1][["kind", "figures"]].tolist() == ["", ""]
+    assert pd.isna(table["short_by"]).sum() == 0
+
