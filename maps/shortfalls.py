@@ -221,7 +221,7 @@ def _named(template: str) -> set[str]:
 def fill(template: str, values: Mapping[str, Any]) -> str:
     """``template`` filled with ``values``; each ``⟦…⟧`` kept only when all the figures it names are given."""
     def optional(m: re.Match[str]) -> str:
-        ok = all(values.get(n) not in (None, "") for n in _named(m.group(1)))
+        ok = all(values.get(n) not in (None, "", ()) for n in _named(m.group(1)))
         return m.group(1) if ok else ""
 
     return _Formatter(values).vformat(_OPTIONAL.sub(optional, template), (), values)

@@ -17,7 +17,10 @@ from maps.report import build_report, report_tables
 from maps.shortfalls import ITEMS, ZH, fill, render
 from planning.app.stage import RunResult, shortfalls_table
 from planning.app.stages.zones import STAGE, ZonesParams
+from planning.improve import ImproveOptions, from_frames
+from planning.improve.plan import _training_years
 from tests.planning.app.test_stage_zones import SCHOOLS, context
+from tests.planning.improve.test_improve_plan import LIMITS, county
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND = re.compile(r"\"((?:zones|layout|communities|rotation|improve)\.[a-z_0-9]+)\"")
@@ -123,3 +126,17 @@ def test_csv_keeps_the_english_and_adds_kind_and_figures(zone_shortfalls: tuple[
     assert table.iloc[-1][["kind", "figures"]].tolist() == ["", ""]
     assert pd.isna(table["short_by"]).sum() == 0
 
+
+
+def test_improve_years_over_their_ceilings_are_worded_in_chinese() -> None:
+    """Kinds no stage test builds: a measure too large for any year before the last, and a year training too many."""
+    schools, teachers = county(1, floor_area_m2=300.0)  # 90 m² of floor area, 270,000 yuan, in one piece
+    plan = from_frames(schools, teachers, options=ImproveOptions(years=3, budget_per_year_yuan=100_000), limits=LIMITS)
+    last = [s for s in plan.shortfalls if s.kind == "improve.year_last"]
+    assert [render(s, "zh") for s in last] == [("第 3 年", "元", "无法排入更早年份的措施在最后一年超出年度预算（budget_per_year_yuan）170,000 元")]
+    measures = pd.DataFrame({"resource": ["backbone_teachers"] * 2, "year": [1, 2], "quantity": [1, 4], "cost_yuan": [0, 0]})
+    made: list[Shortfall] = []
+    _training_years(measures, ImproveOptions(years=2, backbone_per_year=2), [], made)
+    assert [render(s, "zh")[::2] for s in made] == [
+        ("第 2 年", "2 名骨干教师超出每年培训名额（backbone_per_year 2）：前几年资金不足，未用足其培训名额；可提高 budget_per_year_yuan 或 years"),
+    ]
