@@ -69,13 +69,13 @@ WORDS: Mapping[str, str] = {
     # improve
     "below_85": "有指标达不到标准的 85%", "several": "不止一项指标未达到标准",
     "coupled": "各项标准共用的限制使其不能同时达标",
-    "site": "场地面积不足（site_area_m2 × sports_site_share）", "teachers_to_train": "可培训的教师不足",
-    "hires_cap": "每校新聘教师上限", "caps": "各项上限", "not_allowed": "该措施未被允许（[improve] resources）",
+    "site": "受校园面积所限：运动场至多为 site_area_m2 × sports_site_share", "teachers_to_train": "可培训的教师不足",
+    "hires_cap": "受每校新聘教师上限所限", "caps": "受各项上限所限", "not_allowed": "该措施未被允许（[improve] resources）",
     "training_limit": "培训名额（每年 {per_year} 名 × {years} 年）已用于需求较少的学校",
     "training_or_teachers": "培训名额或可培训教师不足",
     "hires": "各项标准共用每校新聘上限（max_hires_per_school {hires}）",
     "backbone_per_year": "培训名额上限（每年 {per_year} 名 × {years} 年）",
-    "caps_together": "各项上限共同制约",
+    "caps_together": "受各项上限共同制约",
 }
 
 #: Kind → (where, detail) or (where, detail, unit) in Chinese.
@@ -146,11 +146,11 @@ ZH: Mapping[str, tuple[str, ...]] = {
         "{group:w}", "骨干教师交流定额：需 {quota} 名骨干教师交流；符合条件的骨干教师 {eligible} 名，{cap_min:.0f} 分钟内可交流 {can} 名",
     ),
     # improve (planning/improve/model.py, shortfalls.py, plan.py)
-    "improve.cv_at_cap": ("{level:w} {indicator:w}", "各项措施均用到上限时差异系数为 {cv:.3f}，标准为 {tau:g}"),
+    "improve.cv_at_cap": ("{level:w}：{indicator:w}差异系数", "各项措施均用到上限时差异系数为 {cv:.3f}，标准为 {tau:g}"),
     "improve.gap": ("{name}（{school_id}，{level:w}）", "{cause:w}：{standards:each:improve.standard}；其余标准均已达到"),
-    "improve.cv_undefined": ("{level:w}{indicator:w}差异系数", "没有学校拥有，上限也不允许增加（{why:w}）：差异系数无从计算"),
+    "improve.cv_undefined": ("{level:w}：{indicator:w}差异系数", "没有学校拥有，上限也不允许增加（{why:w}）：差异系数无从计算"),
     "improve.cv_short": (
-        "{level:w}{indicator:w}差异系数",
+        "{level:w}：{indicator:w}差异系数",
         "在上限内差异系数最低为 {cv:.3f}（{why:w}），标准为 {tau:g}；还需超出上限约 {total:,.0f} {unit:w}，涉及 {n} 所学校："
         "{beyond:each:improve.beyond}⟦ {more}⟧",
     ),
@@ -159,7 +159,7 @@ ZH: Mapping[str, tuple[str, ...]] = {
         "全部达标需 {full:,} 元，超过预算上限 {budget:,.0f} 元；预算内（{cost:,} 元）{passed}/{n_cv} 项差异系数达标，"
         "{left} 个学校学段仍低于校际标准（共 {schools} 所学校的 {parts} 个学段）",
     ),
-    "improve.budget_cv": ("{level:w}{indicator:w}差异系数", "⟦实施后差异系数 {cv:.3f}，⟧因预算所限仍高于标准；单独达标需 {alone:,} 元"),
+    "improve.budget_cv": ("{level:w}：{indicator:w}差异系数", "⟦实施后差异系数 {cv:.3f}，⟧因预算所限仍高于标准；单独达标需 {alone:,} 元"),
     "improve.budget_part": ("{name}（{school_id}，{level:w}）", "因预算所限仍低于校际标准；达标还需约 {extra:,} 元"),
     "improve.year_last": ("第 {year} 年", "无法排入更早年份的措施在最后一年超出年度预算（budget_per_year_yuan）{over:,.0f} 元"),
     "improve.year_split": ("第 {year} 年", "措施按整单位实施、不能拆分：超出年度预算（budget_per_year_yuan）{over:,.0f} 元"),

@@ -83,7 +83,8 @@ def test_lists_and_phrases_are_filled_with_the_figures() -> None:
                     figures(name="严家庄小学", school_id="5301020028", level="primary", cause="below_85", standards=(item,)))
     where, unit, detail = render(gap, "zh")
     assert where == "严家庄小学（5301020028，小学）" and unit == "m² 体育运动场馆"
-    assert detail == ("有指标达不到标准的 85%：生均体育运动场馆面积至多达到标准的 74%（场地面积不足（site_area_m2 × sports_site_share）），"
+    assert detail == ("有指标达不到标准的 85%：生均体育运动场馆面积至多达到标准的 74%"
+                      "（受校园面积所限：运动场至多为 site_area_m2 × sports_site_share），"
                       "还需超出上限 900 m² 体育运动场馆（即场地再扩大 1,800 m²，或在校外共用运动场）；其余标准均已达到")
     assert fill("{why:list}", {"why": ("training_limit", "hires"), "per_year": 30, "years": 5, "hires": 4}) == (
         "培训名额（每年 30 名 × 5 年）已用于需求较少的学校、各项标准共用每校新聘上限（max_hires_per_school 4）")
