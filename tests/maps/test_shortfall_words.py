@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 from collections.abc import Callable
@@ -10,15 +11,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from docx import Document
 
 from geo.errors import Shortfall, figures
 from maps.common import ReportParams
+from maps.documents import documents
 from maps.report import build_report, report_tables
 from maps.shortfalls import ITEMS, ZH, fill, render
-from planning.app.stage import RunResult, shortfalls_table
+from planning.app.stage import RunResult, StageFailure, shortfalls_table
 from planning.app.stages.zones import STAGE, ZonesParams
 from planning.improve import ImproveOptions, from_frames
 from planning.improve.plan import _training_years
+from tests.maps.stages.test_layout_renderer import run as layout_run
 from tests.planning.app.test_stage_zones import SCHOOLS, context
 from tests.planning.improve.test_improve_plan import LIMITS, county
 
@@ -141,3 +145,20 @@ def test_improve_years_over_their_ceilings_are_worded_in_chinese() -> None:
     assert [render(s, "zh")[::2] for s in made] == [
         ("第 2 年", "2 名骨干教师超出每年培训名额（backbone_per_year 2）：前几年资金不足，未用足其培训名额；可提高 budget_per_year_yuan 或 years"),
     ]
+
+
+def test_the_failure_section_words_the_stopping_stage_s_shortfalls_in_chinese(make_run: Callable[..., RunResult]) -> None:
+    failed = StageFailure("layout", "infeasible", "no layout can serve every child within the policy limits", (BEYOND,), "add a site")
+    page = build_report(dataclasses.replace(make_run(stages=("zones",)), failed=failed), ZH_PARAMS)
+    failure = page[page.index('<h2 id="failed">') : page.index('<h2 id="summary">')]
+    assert "<td>居住区 150223-017，1–3 年级</td>" in failure and "走读时限内无学校（最近的学校 48 分钟）" in failure
+    assert "nearest school" not in failure
+
+
+def test_the_layout_document_words_its_shortfalls_in_its_language() -> None:
+    r = layout_run()
+    r.outputs["layout"] = dataclasses.replace(r.outputs["layout"], shortfalls=(BEYOND,))
+    rows = {lang: [[c.text for c in row.cells] for t in Document(io.BytesIO(documents(r, ReportParams(language=lang), maps=())[
+        "documents/layout.docx"])).tables for row in t.rows] for lang in ("zh", "en")}
+    assert ["1", "居住区 150223-017，1–3 年级", "12名儿童", render(BEYOND, "zh")[2]] in rows["zh"]
+    assert ["1", BEYOND.where, "12 children", BEYOND.detail] in rows["en"]
