@@ -63,9 +63,9 @@ WORDS: Mapping[str, str] = {
     "far": "超出所查通行时间范围或无道路连通",
     # rotation
     "staffing": "各学科编制保持完整，加上流失上限和通勤上限，可行的交流人选不足",
-    "never_worse": "全额完成定额会使目标差异系数变大，方案不使任何差异系数变差（never_worse）",
-    "never_worse_unproven": "全额完成定额会使目标差异系数变大，方案不使任何差异系数变差（never_worse）；求解停止时离界限尚远，"
-    "或有完成更多定额而不增大差异系数的方案（可提高 time_limit_s）",
+    "never_worse": "全额完成定额⟦（不受此规则约束时仍差 {free_movers} 名交流教师、{free_backbone} 名骨干教师）⟧会使目标差异系数变大"
+    "⟦：{worse:each:rotation.cv}⟧；方案不使任何目标差异系数变差（never_worse）"
+    "⟦；求解停止时离界限尚差 {gap}%，或有完成更多定额而不增大差异系数的方案（可提高 time_limit_s）⟧",
     # improve
     "below_85": "有指标达不到标准的 85%", "several": "不止一项指标未达到标准",
     "coupled": "各项标准共用的限制使其不能同时达标",
@@ -178,6 +178,7 @@ ITEMS: Mapping[str, tuple[str, str]] = {
         "⟦（即场地再扩大 {site:,.0f} m²，或在校外共用运动场）⟧",
     ),
     "improve.beyond": ("、", "{name} {amount:,.0f}"),
+    "rotation.cv": ("、", "{level:w}·{indicator:w}（{cv_kind:w}）差异系数由 {before} 升至 {after}"),
 }
 
 _OPTIONAL = re.compile(r"⟦([^⟦⟧]*)⟧")

@@ -17,11 +17,12 @@ from geo.errors import Shortfall, figures
 from maps.common import ReportParams
 from maps.documents import documents
 from maps.report import build_report, report_tables
-from maps.shortfalls import ITEMS, ZH, fill, render
+from maps.shortfalls import ITEMS, WORDS, ZH, fill, render
 from planning.app.stage import RunResult, StageFailure, shortfalls_table
 from planning.app.stages.zones import STAGE, ZonesParams
 from planning.improve import ImproveOptions, from_frames
 from planning.improve.plan import _training_years
+from planning.rotation.plan import _because_figures
 from tests.maps.stages.test_layout_renderer import run as layout_run
 from tests.planning.app.test_stage_zones import SCHOOLS, context
 from tests.planning.improve.test_improve_plan import LIMITS, county
@@ -38,7 +39,8 @@ def test_every_catalogue_entry_is_a_kind_a_stage_gives() -> None:
     checked on every shortfall any test builds (tests/conftest.py)."""
     given = {k for path in (ROOT / "planning").rglob("*.py") for k in KIND.findall(path.read_text(encoding="utf-8"))}
     assert set(ZH) - given == set()
-    used_items = {m for t in ZH.values() for m in re.findall(r":each:([a-z_.]+)\}", "".join(t))}
+    templates = "".join(["".join(t) for t in ZH.values()] + list(WORDS.values()))
+    used_items = set(re.findall(r":each:([a-z_.]+)\}", templates))
     assert used_items == set(ITEMS)
 
 
@@ -162,3 +164,13 @@ def test_the_layout_document_words_its_shortfalls_in_its_language() -> None:
         "documents/layout.docx"])).tables for row in t.rows] for lang in ("zh", "en")}
     assert ["1", "居住区 150223-017，1–3 年级", "12名儿童", render(BEYOND, "zh")[2]] in rows["zh"]
     assert ["1", BEYOND.where, "12 children", BEYOND.detail] in rows["en"]
+
+
+def test_a_quota_the_never_worse_rule_leaves_short_names_the_cvs_it_keeps() -> None:
+    because = ("meeting the quota in full (short by 7 movers, 0 backbone instead) would raise primary backbone_per_100 (quality) CV "
+               "from 1.0066 to 1.0556; the plan never makes a targeted CV worse (never_worse)")
+    s = Shortfall("the sending schools together", 9, "movers", f"rotation quota 15, 6 met: {because}", "rotation.quota",
+                  figures(group="the sending schools together", quota=15, met=6, **_because_figures(because)))
+    assert render(s, "zh")[::2] == ("全部派出校合计", "交流轮岗定额 15 名，完成 6 名：全额完成定额（不受此规则约束时仍差 7 名交流教师、0 名骨干教师）"
+                                    "会使目标差异系数变大：小学·每百名学生拥有县级及以上骨干教师数（优质均衡）差异系数由 1.0066 升至 1.0556；"
+                                    "方案不使任何目标差异系数变差（never_worse）")
