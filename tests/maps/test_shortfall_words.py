@@ -131,6 +131,9 @@ def test_csv_keeps_the_english_and_adds_kind_and_figures(zone_shortfalls: tuple[
     back = json.loads(row["figures"])
     assert back == first.values and back["seats"] == 100
     assert table.iloc[-1][["kind", "figures"]].tolist() == ["", ""]
+    nested = shortfalls_table([Shortfall("居住区", 5, "students", "...", "zones.own_blocks", figures(
+        students=5, max_moved=0, blocks=(figures(block_id="B1", school_id="S1"),)))])
+    assert json.loads(nested["figures"][0]) == {"students": 5, "max_moved": 0, "blocks": [{"block_id": "B1", "school_id": "S1"}]}
     assert pd.isna(table["short_by"]).sum() == 0
 
 
