@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,48 @@ class InputError(ValueError):
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
 
 
+#: A figure a shortfall carries: a number, an id or name, a code word (``primary``), or a tuple of them.
+Figure: TypeAlias = "int | float | str | tuple[Figure, ...]"
+
+
+def figures(**values: Figure) -> tuple[tuple[str, Figure], ...]:
+    """The figures of a :class:`Shortfall`, sorted by name (hashable, and the same order every run).
+
+    Example
+    -------
+    >>> figures(students=543, seats=270)
+    (('seats', 270), ('students', 543))
+    """
+    return tuple(sorted(values.items()))
+
+
 @dataclass(frozen=True)
 class Shortfall:
-    """Where a plan cannot be made: an area or school short of seats or teachers."""
+    """Where a plan cannot be made: an area or school short of seats or teachers.
+
+    Parameters
+    ----------
+    where, short_by, unit, detail
+        The place, the amount short, its unit and the English sentence on it (the console and
+        ``shortfalls.csv`` show these as given).
+    kind
+        Which sentence this is (``zones.over_capacity`` ...): the report words a known kind in its
+        own language from :attr:`figures`; an empty or unknown kind is shown in English as given.
+    figures
+        The numbers and names the sentence is made of, from :func:`figures`.
+    """
 
     where: str
     short_by: int
     unit: str = "seats"
     detail: str = ""
+    kind: str = ""
+    figures: tuple[tuple[str, Figure], ...] = ()
+
+    @property
+    def values(self) -> dict[str, Figure]:
+        """:attr:`figures` as a mapping."""
+        return dict(self.figures)
 
     def __str__(self) -> str:
         text = f"{self.where}: short by {self.short_by} {self.unit}"

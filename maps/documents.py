@@ -48,6 +48,7 @@ from maps.labels import Language
 from maps.layers import as_ids, level_name
 from maps.money import in_unit, yuan
 from maps.printmaps import PrintMap, print_files, print_maps
+from maps.shortfalls import render as render_shortfall
 from maps.stages import zones as zones_stage
 from planning.app.stage import RunResult
 
@@ -666,8 +667,10 @@ def layout_document(run: RunResult, params: ReportParams, maps: Sequence[PrintMa
     out = run.outputs.get(lstage.STAGE)
     if out is not None and out.shortfalls:
         doc.heading(tx("short"))
-        doc.table(cols(("where", "short_by", "detail")), [[n + 1, x.where, f"{x.short_by:,} {x.unit}", x.detail] for n, x in
-                                                         enumerate(out.shortfalls)], widths_cm=(1.0, 4.0, 2.6, 7.2))
+        said = [render_shortfall(x, lang) for x in out.shortfalls]
+        rows = [[n + 1, where, f"{x.short_by:,} {unit}" if lang == "en" else f"{x.short_by:,}{unit}", detail]
+                for n, (x, (where, unit, detail)) in enumerate(zip(out.shortfalls, said))]
+        doc.table(cols(("where", "short_by", "detail")), rows, widths_cm=(1.0, 4.0, 2.6, 7.2))
     options = lstage.run_options(run)
     doc.heading(tx("rules"))
     doc.para(lstage.rules_text(options, lang))

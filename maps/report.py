@@ -19,6 +19,7 @@ from geo.errors import Shortfall
 from maps.common import KeyPoints, ReportParams, stage_path
 from maps.i18n import display_table
 from maps.labels import Language, t
+from maps.shortfalls import render as render_shortfall
 from maps.stages import STAGES
 from maps.tables import FOLD_ROWS, esc, pick, text
 from planning.app.stage import SHORTFALLS_FILE, RunResult
@@ -102,13 +103,6 @@ _TEXT: Mapping[str, tuple[str, str]] = {
 #: Shortfalls shown per stage in the report; the rest are in ``<stage>/shortfalls.csv``.
 MAX_SHORTFALL_ROWS = 30
 
-#: Chinese for the units stages give their shortfalls in (others are shown as given).
-_UNITS_ZH: Mapping[str, str] = {
-    "seats": "个学位", "students": "名学生", "pupils": "名学生", "children": "名儿童", "teachers": "名教师",
-    "movers": "名交流教师", "backbone movers": "名骨干交流教师",
-    "schools": "所学校", "members": "所成员校", "leads": "所牵头校", "minutes": "分钟", "groups": "个共同体",
-    "place in a group": "所学校未入共同体", "grades 1-3 boarders": "名1–3年级寄宿生",
-}
 
 
 def _t(key: str, lang: Language, **fmt: Any) -> str:
@@ -196,9 +190,9 @@ def _shortfall_table(shortfalls: Sequence[Shortfall], lang: Language, file: str)
     """The first :data:`MAX_SHORTFALL_ROWS` shortfalls as a table, with a note on the rest."""
     head = "".join(f"<th>{_t(k, lang)}</th>" for k in ("where", "short_by", "unit", "detail"))
     rows = "".join(
-        f'<tr><td>{esc(s.where)}</td><td class="num">{esc(f"{s.short_by:,}")}</td>'
-        f"<td>{esc(_UNITS_ZH.get(s.unit, s.unit) if lang == 'zh' else s.unit)}</td><td>{esc(s.detail)}</td></tr>"
+        f'<tr><td>{esc(where)}</td><td class="num">{esc(f"{s.short_by:,}")}</td><td>{esc(unit)}</td><td>{esc(detail)}</td></tr>'
         for s in shortfalls[:MAX_SHORTFALL_ROWS]
+        for where, unit, detail in [render_shortfall(s, lang)]
     )
     more = len(shortfalls) - MAX_SHORTFALL_ROWS
     note = f'<p class="note">{esc(_t("shortfalls_more", lang, n=more, file=file))}</p>' if more > 0 else ""
@@ -321,9 +315,9 @@ def report_tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFram
     if listed:
         names = _stage_names(lang)
         frame = pd.DataFrame([
-            {"stage": names.get(stage, stage), "where": s.where, "short_by": s.short_by,
-             "unit": _UNITS_ZH.get(s.unit, s.unit) if lang == "zh" else s.unit, "detail": s.detail}
+            {"stage": names.get(stage, stage), "where": where, "short_by": s.short_by, "unit": unit, "detail": detail}
             for stage, s in listed
+            for where, unit, detail in [render_shortfall(s, lang)]
         ])
         sheets["未达成目标" if lang == "zh" else "targets not met"] = display_table(frame, lang)
     for renderer in STAGES:

@@ -30,9 +30,10 @@ from maps.i18n import display_table
 from maps.labels import Language, t
 from maps.layers import DEFAULT_DISPLAY, PALETTE, Display, add_layer, as_ids, esc, school_xy
 from maps.legend import legend_of
+from maps.shortfalls import shortfall_frame
 from maps.tables import bullets, figures_table, heading, is_num, pick, table_html, text
 from planning.app import stage as stage_api  # the session writes shortfalls.csv (no stage declares it)
-from planning.app.stage import RunResult, shortfalls_table
+from planning.app.stage import RunResult
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def section(run: RunResult, params: ReportParams) -> str:
     if pairs is not None and not pairs.empty:
         shown = display_table(pairs, lang, names=names, columns=("level", "weak_id", "strong_id", "time_s"))
         parts.append(f"<h3>{_t('pairs', lang)}</h3>" + table_html(shown, lang=lang, file=stage_path(STAGE, PAIRS)))
-    short = _shortfalls(run)
+    short = _shortfalls(run, lang)
     if not short.empty:
         parts.append(f"<p>{esc(_t('shortfalls', lang))}</p>")
         parts.append(table_html(display_table(short, lang), lang=lang, file=stage_path(STAGE, stage_api.SHORTFALLS_FILE)))
@@ -235,16 +236,16 @@ def tables(run: RunResult, params: ReportParams) -> dict[str, pd.DataFrame]:
     # travel_s of groups.csv is the drive from the lead school, not a pupil's way to school
     sheets = {k: display_table(v.rename(columns={"travel_s": "time_s"}), lang, names=names)
               for k, v in stage_sheets(run, STAGE, files, zh=zh).items()}
-    short = _shortfalls(run)
+    short = _shortfalls(run, lang)
     if not short.empty:
         sheets["共同体缺口" if zh else "community shortfalls"] = display_table(short, lang)
     return sheets
 
 
-def _shortfalls(run: RunResult) -> pd.DataFrame:
-    """The stage's shortfalls (``where, short_by, unit, detail``), empty when it met every target."""
+def _shortfalls(run: RunResult, lang: Language) -> pd.DataFrame:
+    """The stage's shortfalls (``where, short_by, unit, detail``) in the language, empty when it met every target."""
     output = run.outputs.get(STAGE)
-    return shortfalls_table(output.shortfalls if output is not None else ())
+    return shortfall_frame(output.shortfalls if output is not None else (), lang)
 
 
 RENDERER = StageRenderer(

@@ -40,6 +40,7 @@ top of the output folder.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -159,10 +160,25 @@ class StageOutput:
     shortfalls: tuple[Shortfall, ...] = ()
 
 
+def _plain(value: Any) -> Any:
+    """Figures as JSON values: a tuple of ``(name, figure)`` pairs (:func:`geo.errors.figures`) as an object, other tuples as lists."""
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+            return {k: _plain(v) for k, v in value}
+        return [_plain(v) for v in value]
+    return value
+
+
 def shortfalls_table(shortfalls: Iterable[Shortfall]) -> pd.DataFrame:
-    """One row per shortfall: ``where, short_by, unit, detail`` (the stage's ``shortfalls.csv``)."""
-    rows = [{"where": s.where, "short_by": s.short_by, "unit": s.unit, "detail": s.detail} for s in shortfalls]
-    return pd.DataFrame(rows, columns=["where", "short_by", "unit", "detail"])
+    """One row per shortfall: ``where, short_by, unit, detail`` in English, then ``kind`` and ``figures``.
+
+    ``kind`` names the sentence and ``figures`` (JSON, keys sorted) holds the numbers and names it is made of,
+    from which the report words the shortfall in its own language (:mod:`maps.shortfalls`); both are empty
+    for a shortfall a stage gives as text only.
+    """
+    rows = [{"where": s.where, "short_by": s.short_by, "unit": s.unit, "detail": s.detail, "kind": s.kind,
+             "figures": json.dumps(_plain(s.figures), ensure_ascii=False, sort_keys=True) if s.figures else ""} for s in shortfalls]
+    return pd.DataFrame(rows, columns=["where", "short_by", "unit", "detail", "kind", "figures"])
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ from numpy.typing import ArrayLike, NDArray
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
-from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
+from geo.errors import Figure, InfeasibleError, InputError, Problem, Shortfall, SolverError, figures
 from geo.policy import GROUP_MAX_TRAVEL_S
 from geo.travel import TravelMatrix
 from planning.communities.central import CENTRAL_PREFIX, central_groups
@@ -74,7 +74,7 @@ from planning.communities.frames import (
     travel_among,
 )
 from planning.communities.options import DEFAULT_GAP_LIMIT, DEFAULT_LIMITS, DEFAULT_NEAREST_LEADS, CommunityOptions, SolveLimits
-from planning.communities.pairing import pair_level, pair_schools
+from planning.communities.pairing import PAIR_FULL, PAIR_UNREACHABLE, pair_level, pair_schools
 
 logger = logging.getLogger(__name__)
 
@@ -367,7 +367,10 @@ def _check_stranded(sc: _Schools, reach: NDArray[np.bool_], opts: CommunityOptio
             if j >= 0
             else "no lead reachable at all"
         )
-        shortfalls.append(Shortfall(where=sc.ids[i], short_by=1, unit="lead within the travel cap", detail=detail))
+        near: dict[str, Figure] = {"lead": str(sc.ids[j]), "minutes": float(others[j] / 60), "cap": float(cap_min)} if j >= 0 else {}
+        shortfalls.append(Shortfall(where=sc.ids[i], short_by=1, unit="lead within the travel cap", detail=detail,
+                                    kind="communities.no_lead_near" if j >= 0 else "communities.no_lead",
+                                    figures=figures(school=str(sc.ids[i]), **near)))
         unassigned[int(i)] = f"no lead within {cap_min:.0f} min; " + detail
     if not opts.allow_unassigned:
         raise InfeasibleError(
@@ -387,7 +390,8 @@ def _check_sizes(sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_]
     lo, hi = opts.min_members, opts.max_members
     shortfalls = []
     if n_groups is not None and n_groups > n_cand:
-        shortfalls.append(Shortfall("groups", n_groups - n_cand, "lead candidates", f"{n_groups} groups asked"))
+        shortfalls.append(Shortfall("groups", n_groups - n_cand, "lead candidates", f"{n_groups} groups asked",
+                                    "communities.too_few_candidates", figures(asked=int(n_groups), candidates=int(n_cand))))
     elif g_known is not None:
         fixed_size = sc.fixed_size
         room = int(sum(max(hi, int(fixed_size[j])) for j in np.nonzero(sc.fixed)[0]))
@@ -395,7 +399,8 @@ def _check_sizes(sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_]
         n_must = int(must.sum())
         if n_must > room:
             shortfalls.append(
-                Shortfall("groups", n_must - room, "places", f"{n_must} schools must join but {g_known} groups hold {room}")
+                Shortfall("groups", n_must - room, "places", f"{n_must} schools must join but {g_known} groups hold {room}",
+                          "communities.too_little_room", figures(must=n_must, groups=int(g_known), room=room))
             )
         # schools that could join, less the free candidates that will lead instead
         n_join = int((sc.joiner & ~sc.fixed & reach.any(axis=1)).sum()) - (g_known - n_fixed)
@@ -406,6 +411,8 @@ def _check_sizes(sc: _Schools, reach: NDArray[np.bool_], must: NDArray[np.bool_]
                     g_known * lo - n_join,
                     "members",
                     f"{g_known} groups need {lo} members each but {max(n_join, 0)} schools can join",
+                    "communities.too_few_members",
+                    figures(groups=int(g_known), min_members=int(lo), can=max(n_join, 0)),
                 )
             )
     if shortfalls and not opts.allow_unassigned:
@@ -429,7 +436,8 @@ def _check_room(
         stuck = stuck_full
     if len(stuck) and not opts.allow_unassigned:
         shortfalls = [
-            Shortfall(sc.ids[i], 1, "place in a group", f"the {int(full_reach[i].sum())} lead(s) within the cap are full")
+            Shortfall(sc.ids[i], 1, "place in a group", f"the {int(full_reach[i].sum())} lead(s) within the cap are full",
+                      "communities.groups_full", figures(school=str(sc.ids[i]), n=int(full_reach[i].sum())))
             for i in stuck
         ]
         raise InfeasibleError(
@@ -1052,6 +1060,10 @@ def _fixed_beyond_cap(
                 unit="lead within the travel cap",
                 detail=f"fixed group {group_of_lead.get(ids[j], ids[j])}: its lead {lead} is {away} "
                 f"(cap {cap_s / 60:.0f} min)" + ("; kept as the fixed groups have it" if options.allow_unassigned else ""),
+                kind="communities.fixed_lead_far",
+                figures=figures(level=lv, school=_school_label(sub, ids[i]), group=str(group_of_lead.get(ids[j], ids[j])), lead=lead,
+                                cap=cap_s / 60, kept="kept" if options.allow_unassigned else "",
+                                **({"minutes": time_s / 60} if math.isfinite(time_s) else {"away": "far"})),
             )
         )
     return tuple(out)
@@ -1077,8 +1089,33 @@ def _middle_leads(lv: str, sub: pd.DataFrame, sol: GroupSolution, label: Callabl
             where=f"{lv}: group of {label(ids[j])}", short_by=1, unit="strong lead",
             detail=f"led by a {cls[j]}-strength school{score}: the strong schools within reach lead full groups, so the "
             f"next strongest school that may lead takes these {members} member(s); choose a strong lead (fixed groups) if one can",
+            kind="communities.middle_lead",
+            figures=figures(level=lv, lead=label(ids[j]), strength_class=str(cls[j]), members=members,
+                            strength=float(strength[j]) if strength is not None and np.isfinite(strength[j]) else ""),
         ))
     return out
+
+
+#: The reasons a school is left out of the groups or unpaired, as (kind, pattern reading its figures back).
+_LEFT_OUT: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("communities.no_lead_near", re.compile(
+        r"no lead within (?P<within>\d+) min; nearest lead beyond the cap: (?P<lead>[^,]+), (?P<minutes>\d+) min away \(cap (?P<cap>\d+) min\)")),
+    ("communities.no_lead", re.compile(r"no lead within (?P<within>\d+) min; no lead reachable at all")),
+    ("communities.left_full", re.compile(
+        r"the (?P<n>\d+) group\(s\) within (?P<cap>\d+) min are full \((?P<max_members>\d+) members each\); .*")),
+    *((kind, re.compile(re.escape(why) + r"(?:; nearest beyond the cap: (?P<lead>[^,]+), (?P<minutes>\d+) min away \(cap (?P<cap>\d+) min\))?"))
+      for kind, why in (("communities.pair_unreachable", PAIR_UNREACHABLE), ("communities.pair_full", PAIR_FULL))),
+)
+
+
+def _left_out_kind(reason: str, lv: str, school: str, label: Callable[[str], str]) -> dict[str, Any]:
+    """``kind`` and ``figures`` of a school left out, read from its reason (none for a reason of another form)."""
+    for kind, pattern in _LEFT_OUT:
+        m = pattern.fullmatch(reason)
+        if m:
+            found: dict[str, Figure] = {k: (label(v) if k == "lead" else int(v)) for k, v in m.groupdict().items() if v is not None}
+            return {"kind": kind, "figures": figures(level=lv, school=school, **found)}
+    return {}
 
 
 def _level_shortfalls(
@@ -1099,6 +1136,7 @@ def _level_shortfalls(
             short_by=1,
             unit=units.get(r.plan, r.plan),
             detail=re.sub(r"beyond the cap: ([^,]+),", lambda m: f"beyond the cap: {label(m.group(1))},", str(r.reason)),
+            **_left_out_kind(str(r.reason), lv, label(r.school_id), label),
         )
         for r in un.itertuples()
     ]
@@ -1108,7 +1146,9 @@ def _level_shortfalls(
     for j, k in sorted(sol.short.items()):
         n = options.min_members - k
         detail = f"{n} member(s), at least {options.min_members} wanted: no more school that must or may join is within {cap:.0f} min"
-        out.append(Shortfall(where=f"{lv}: group of {label(ids[j])}", short_by=int(k), unit="members", detail=detail))
+        out.append(Shortfall(where=f"{lv}: group of {label(ids[j])}", short_by=int(k), unit="members", detail=detail,
+                             kind="communities.group_short",
+                             figures=figures(level=lv, lead=label(ids[j]), members=int(n), min_members=int(options.min_members), cap=float(cap))))
     return tuple(out)
 
 

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from ortools.graph.python import linear_sum_assignment, min_cost_flow
 
-from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
+from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError, figures
 from geo.policy import GROUP_MAX_TRAVEL_S
 from geo.travel import TravelMatrix
 from planning.communities.frames import (
@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 #: Reasons a weak school is left unpaired.
 PAIR_UNREACHABLE = "no strong school within the travel cap"
 PAIR_FULL = "strong schools in reach are full"
+#: The kind of shortfall (:mod:`maps.shortfalls`) each reason makes.
+PAIR_KINDS = {PAIR_UNREACHABLE: "communities.pair_unreachable", PAIR_FULL: "communities.pair_full"}
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def pair_schools(
     if unpaired and not allow_unpaired:
         raise InfeasibleError(
             f"{len(unpaired)} weak school(s) cannot be paired with a strong school",
-            [Shortfall(names[i], 1, "strong partner", why) for i, why in unpaired.items()],
+            [Shortfall(names[i], 1, "strong partner", why, PAIR_KINDS[why], figures(school=str(names[i]))) for i, why in unpaired.items()],
             hint=f"raise the travel cap or k (now {k}), or allow unpaired schools",
         )
     return PairingSolution(partner=partner, time_s=ptime, unpaired=unpaired, objective=int(ptime[partner >= 0].sum()))

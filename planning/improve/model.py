@@ -61,7 +61,7 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from geo.errors import InfeasibleError, Shortfall, SolverError
+from geo.errors import InfeasibleError, Shortfall, SolverError, figures
 from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS
 from planning.improve.coupled import meet_jointly
@@ -540,6 +540,7 @@ def _cv_infeasible(prob: ImproveProblem, groups: list[CvGroup]) -> InfeasibleErr
         Shortfall(
             f"{LEVELS[g.level]} {QUALITY_INDICATORS[g.indicator]}", 0, "CV",
             f"CV {g.cv(top):.3f} with every measure at its cap, threshold {g.tau:g}",
+            "improve.cv_at_cap", figures(level=LEVELS[g.level], indicator=QUALITY_INDICATORS[g.indicator], cv=float(g.cv(top)), tau=float(g.tau)),
         )
         for g in groups
         if not g.passes(prob.var_ub)

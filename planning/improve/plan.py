@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.errors import Shortfall
+from geo.errors import Shortfall, figures
 from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS, BalanceReport, evaluate_balance
 from planning.balance.options import BalanceOptions
@@ -215,7 +215,8 @@ def _training_years(measures: pd.DataFrame, options: ImproveOptions, unmet: list
         unmet.append({"kind": "training_year", "year": int(y), "over": int(over)})
         shortfalls.append(Shortfall(f"year {y}", int(over), "backbone teachers",
                                     f"{over} backbone teacher(s) above backbone_per_year ({options.backbone_per_year}) in year {y}: "
-                                    "earlier years' money ran out before their training places; raise budget_per_year_yuan or years"))
+                                    "earlier years' money ran out before their training places; raise budget_per_year_yuan or years",
+                                    "improve.training_year", figures(year=int(y), over=int(over), per_year=options.backbone_per_year or 0)))
 
 
 def plan_improvement(
@@ -267,7 +268,8 @@ def plan_improvement(
         unmet.append({"kind": "year", "year": int(y), "over_yuan": float(over)})
         shortfalls.append(Shortfall(f"year {y}", int(np.ceil(over)), "yuan",
                                     f"the measures that fit no earlier year cost {over:,.0f} yuan above budget_per_year_yuan in the last year"
-                                    if y == options.years else f"whole units do not split: {over:,.0f} yuan above budget_per_year_yuan"))
+                                    if y == options.years else f"whole units do not split: {over:,.0f} yuan above budget_per_year_yuan",
+                                    "improve.year_last" if y == options.years else "improve.year_split", figures(year=int(y), over=float(over))))
     _training_years(measures, options, unmet, shortfalls)
     by_resource = measures.groupby("resource")["cost_yuan"].sum()
     metrics = {

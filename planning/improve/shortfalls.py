@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.errors import Shortfall
+from geo.errors import Figure, Shortfall, figures
 from geo.model import LEVELS
 from planning.balance.indicators import QUALITY_INDICATORS
 from planning.improve.build import BuiltProblem
@@ -56,10 +56,38 @@ def _where(built: BuiltProblem, part: int) -> str:
     return f"{row['name']} ({row['school_id']}, {row['level']})"
 
 
+def _given(value: int | None) -> Figure:
+    """A setting as a figure: empty when it is not set."""
+    return "" if value is None else int(value)
+
+
+def _part(built: BuiltProblem, part: int) -> dict[str, Figure]:
+    """The figures naming a part: the school's name and id and the level."""
+    row = built.parts.iloc[part]
+    return {"name": str(row["name"]), "school_id": str(row["school_id"]), "level": str(row["level"])}
+
+
+#: The code (:mod:`maps.shortfalls`) of each reason in :data:`WHY` and :data:`LIMIT_WHY`.
+WHY_CODE = {"sports_area_m2": "site", "backbone_teachers": "teachers_to_train",
+            "above_qualification_teachers": "hires_cap", "pe_art_teachers": "hires_cap"}
+LIMIT_CODE = {"hires": "hires", "backbone_candidates": "teachers_to_train", "backbone_per_year": "backbone_per_year"}
+
+
+def _why_codes(gap: Gap, res: str, allowed: bool) -> tuple[str, ...]:
+    """The codes of the reason :func:`gap_shortfall` gives for one standard (the same branches, in words there)."""
+    if not allowed:
+        return ("not_allowed",)
+    if gap.kind == COUPLED:
+        return tuple(LIMIT_CODE[k] for k in gap.limits if k in LIMIT_WHY) or ("caps_together",)
+    if gap.kind == TRAINING_LIMIT:
+        return ("training_limit",)
+    return (WHY_CODE.get(res, "caps"),)
+
+
 def gap_shortfall(gap: Gap, built: BuiltProblem, options: ImproveOptions) -> Shortfall:
     """A part the caps keep below the per-school rule: each blocked standard, how far it gets, what it would take."""
     allowed = set(built.prob.var_resource.tolist())
-    what, amounts = [], []
+    what, amounts, items = [], [], []
     for k, share, short in zip(gap.indicators, gap.reachable_share, gap.short_units):
         res = RESOURCES[k]
         why = WHY.get(res, "the caps")
@@ -75,13 +103,20 @@ def gap_shortfall(gap: Gap, built: BuiltProblem, options: ImproveOptions) -> Sho
         if res == "sports_area_m2":
             more += f" (a site {amount / options.sports_site_share:,.0f} m² larger, or a ground shared off site)"
         what.append(f"{QUALITY_INDICATORS[k]} reaches at most {share:.0%} of its standard ({why}); it would take {more}")
+        items.append(figures(
+            indicator=QUALITY_INDICATORS[k], share=float(share), why=_why_codes(gap, res, k in allowed), amount=float(amount), unit=UNIT[res],
+            site=float(amount / options.sports_site_share) if res == "sports_area_m2" else "",
+            per_year=_given(options.backbone_per_year), years=int(options.years), hires=_given(options.max_hires_per_school),
+        ))
     kind = "below 85 % of a standard" if gap.kind in (BELOW_85, TRAINING_LIMIT) else "more than one standard below 100 %"
     if gap.kind == COUPLED:
         kind = "its standards cannot all be met together within limits they share"
     detail = f"{kind}: " + "; ".join(what) + "; every other standard is met in full"
+    cause = "coupled" if gap.kind == COUPLED else "below_85" if gap.kind in (BELOW_85, TRAINING_LIMIT) else "several"
+    figs = figures(**_part(built, gap.part), cause=cause, standards=tuple(items))
     if len(amounts) == 1:
-        return Shortfall(_where(built, gap.part), int(np.ceil(amounts[0] - 1e-9)), UNIT[RESOURCES[gap.indicators[0]]], detail)
-    return Shortfall(_where(built, gap.part), int(sum(gap.short_units)), "units", detail)
+        return Shortfall(_where(built, gap.part), int(np.ceil(amounts[0] - 1e-9)), UNIT[RESOURCES[gap.indicators[0]]], detail, "improve.gap", figs)
+    return Shortfall(_where(built, gap.part), int(sum(gap.short_units)), "units", detail, "improve.gap", figs)
 
 
 def cv_shortfall(short: CvShort, built: BuiltProblem) -> Shortfall:
@@ -89,13 +124,20 @@ def cv_shortfall(short: CvShort, built: BuiltProblem) -> Shortfall:
     res = RESOURCES[short.indicator]
     total = sum(a for _, a in short.beyond)
     at = ", ".join(f"{built.parts.iloc[p]['name']} {a:,.0f}" for p, a in short.beyond[:5]) + (" …" if len(short.beyond) > 5 else "")
+    test = {"level": LEVELS[short.level], "indicator": QUALITY_INDICATORS[short.indicator]}
     if not np.isfinite(short.reached):
         return Shortfall(f"{LEVELS[short.level]} {QUALITY_INDICATORS[short.indicator]} CV", 0, UNIT[res],
-                         f"no school has any and the caps allow none ({WHY.get(res, 'the caps')}): the CV is undefined")
+                         f"no school has any and the caps allow none ({WHY.get(res, 'the caps')}): the CV is undefined",
+                         "improve.cv_undefined", figures(**test, why=WHY_CODE.get(res, "caps")))
     why = "the training limit, or too few teachers to train" if res == "backbone_teachers" else WHY.get(res, "the caps")
     detail = (f"CV {short.reached:.3f} at best within the caps ({why}), threshold {short.tau:g}; "
               f"it would take about {total:,.0f} {UNIT[res]} beyond the caps at {len(short.beyond)} school(s): {at}")
-    return Shortfall(f"{LEVELS[short.level]} {QUALITY_INDICATORS[short.indicator]} CV", int(np.ceil(total - 1e-9)), UNIT[res], detail)
+    beyond = tuple(figures(name=str(built.parts.iloc[p]["name"]), amount=float(a)) for p, a in short.beyond[:5])
+    figs = figures(**test, cv=float(short.reached), tau=float(short.tau), total=float(total), unit=UNIT[res], n=len(short.beyond),
+                   beyond=beyond, more="…" if len(short.beyond) > 5 else "",
+                   why="training_or_teachers" if res == "backbone_teachers" else WHY_CODE.get(res, "caps"))
+    return Shortfall(f"{LEVELS[short.level]} {QUALITY_INDICATORS[short.indicator]} CV", int(np.ceil(total - 1e-9)), UNIT[res], detail,
+                     "improve.cv_short", figs)
 
 
 def budget_shortfalls(choice: BudgetChoice, built: BuiltProblem, cv: pd.DataFrame, cost: int, n_cv: int) -> list[Shortfall]:
@@ -106,16 +148,21 @@ def budget_shortfalls(choice: BudgetChoice, built: BuiltProblem, cv: pd.DataFram
         f"the plan meeting every target costs {choice.full_cost:,} yuan, above the ceiling of {choice.budget:,.0f}; within it "
         f"({cost:,} yuan) {n_cv - len(choice.cv_left)} of {n_cv} CV tests pass and {len(choice.parts_left)} school part(s) stay below "
         f"the per-school rule (of {built.prob.n_parts} parts at {n_parts} schools)",
+        "improve.budget", figures(full=int(choice.full_cost), budget=float(choice.budget), cost=int(cost), passed=n_cv - len(choice.cv_left),
+                                  n_cv=int(n_cv), left=len(choice.parts_left), parts=int(built.prob.n_parts), schools=int(n_parts)),
     )]
     after = cv.set_index(["level", "indicator"])["cv_after"] if len(cv) else pd.Series(dtype=float)
     for lv, k, alone in choice.cv_left:
         key = (LEVELS[lv], QUALITY_INDICATORS[k])
         value = f"CV {float(after[key]):.3f} after the plan, " if key in after.index else ""
         out.append(Shortfall(f"{LEVELS[lv]} {QUALITY_INDICATORS[k]} CV", int(alone), "yuan",
-                             f"{value}left above its threshold for the budget; meeting it alone would cost {alone:,} yuan"))
+                             f"{value}left above its threshold for the budget; meeting it alone would cost {alone:,} yuan",
+                             "improve.budget_cv", figures(level=LEVELS[lv], indicator=QUALITY_INDICATORS[k], alone=int(alone),
+                                                          cv=float(after[key]) if key in after.index else "")))
     for part, extra in choice.parts_left:
         out.append(Shortfall(_where(built, part), int(extra), "yuan",
-                             f"left below the per-school rule for the budget; bringing it to standard would cost about {extra:,} yuan more"))
+                             f"left below the per-school rule for the budget; bringing it to standard would cost about {extra:,} yuan more",
+                             "improve.budget_part", figures(**_part(built, part), extra=int(extra))))
     return out
 
 

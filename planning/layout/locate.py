@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError
+from geo.errors import InfeasibleError, InputError, Problem, Shortfall, SolverError, figures
 from planning.layout.cpsat import solve_cpsat
 from planning.layout.heuristic import from_sites, improve_sites, total_cost
 from planning.layout.lagrange import Instance, Relaxation, evaluate, subgradient
@@ -161,7 +161,8 @@ def _check_feasible(inst: Instance) -> None:
     for i in np.flatnonzero(~fits.any(axis=1))[:20]:
         allowed = np.flatnonzero(inst.allowed[i])
         biggest = float(s[allowed].max()) if len(allowed) else 0.0
-        short.append(Shortfall(f"unit {i}", math.ceil(d[i] - biggest), "places", "no allowed site can take its whole demand"))
+        short.append(Shortfall(f"unit {i}", math.ceil(d[i] - biggest), "places", "no allowed site can take its whole demand",
+                               "layout.site_too_small", figures(unit=int(i))))
     if short:
         raise InfeasibleError("some units have no site that can serve them", short, "allow more sites for these units or raise capacities")
     cap = float(np.sort(s)[::-1][: inst.max_open].sum()) if inst.max_open is not None else float(s.sum())
@@ -169,7 +170,9 @@ def _check_feasible(inst: Instance) -> None:
         where = f"the {inst.max_open} largest sites" if inst.max_open is not None else "all sites"
         raise InfeasibleError(
             f"total demand {total:,.0f} exceeds the capacity of {where} ({cap:,.0f})",
-            [Shortfall("county", math.ceil(total - cap), "places", where)],
+            [Shortfall("county", math.ceil(total - cap), "places", where,
+                       "layout.capacity_all" if inst.max_open is None else "layout.capacity_largest",
+                       figures(total=total, cap=cap, max_open=inst.max_open or 0))],
             "add capacity or candidate sites" + (", or raise max_open" if inst.max_open is not None else ""),
         )
 

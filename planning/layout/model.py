@@ -50,7 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
-from geo.errors import InfeasibleError, Shortfall, SolverError
+from geo.errors import InfeasibleError, Shortfall, SolverError, figures
 from planning.layout.greedy import WarmStart, drop, evaluate, settle
 from planning.layout.options import BOARDING_WEEKS_YEAR, SCHOOL_DAYS_YEAR, LayoutOptions
 from planning.layout.problem import (
@@ -268,10 +268,14 @@ def _unreached(prob: LayoutProblem, ok: NDArray[np.bool_], options: LayoutOption
     short: list[Shortfall] = []
     for i, g in zip(*np.nonzero(mask)):
         t = prob.travel_s[i][prob.levels[:, GROUP_LEVEL[g]] & (~prob.teaching_point if g > 0 else True)]
-        near = f"nearest school for them {t.min() / 60:.0f} min away" if len(t) and np.isfinite(t.min()) else "no school for them reachable"
+        reached = bool(len(t) and np.isfinite(t.min()))
+        near = f"nearest school for them {t.min() / 60:.0f} min away" if reached else "no school for them reachable"
         limit = "day limit" if g == 0 else "day and boarding limits"
+        unit = prob.unit_ids[int(i)] if prob.unit_ids is not None else int(i)
+        near_figure = {"near_min": float(t.min()) / 60} if reached else {"near": "unreachable"}
         short.append(Shortfall(f"{prob.unit(int(i))}, {GROUPS[g]}", int(prob.children[i, g]), "children",
-                               f"no school within the {limit} ({near})"))
+                               f"no school within the {limit} ({near})", "layout.beyond_limits",
+                               figures(unit=str(unit), group=GROUPS[g], limit="day" if g == 0 else "day_boarding", **near_figure)))
     return mask, short
 
 
@@ -285,7 +289,8 @@ def _short_places(prob: LayoutProblem, options: LayoutOptions) -> tuple[NDArray[
         seats = int((prob.max_classes[:, lvl] * prob.levels[:, lvl]).sum()) * options.class_size(lvl)
         if need > seats:
             ratio[lvl] = need / max(seats, 1)
-            short.append(Shortfall(f"county, {name}", need - seats, "places", f"{need:,} children, at most {seats:,} places"))
+            short.append(Shortfall(f"county, {name}", need - seats, "places", f"{need:,} children, at most {seats:,} places",
+                                   "layout.county_places", figures(level=name, need=need, seats=seats)))
     return ratio, short
 
 
@@ -312,14 +317,15 @@ def _serve_as_far_as_possible(prob: LayoutProblem, ok: NDArray[np.bool_], option
             short + places,
             "add a candidate site (or a boarding school for grades 4-9) near these units, raise max_classes, or the travel limits",
         )
-    short = [dataclasses.replace(s, detail=f"{s.detail}; {UNSERVED}") for s in short]
+    short = [dataclasses.replace(s, detail=f"{s.detail}; {UNSERVED}", figures=figures(**s.values, then="unplaced")) for s in short]
     if places:
         top = np.ceil(prob.max_classes * ratio[None, :]).astype(np.int64)
         kept = dataclasses.replace(kept, max_classes=top)
         grow = float(ratio.max())
         options = options.model_copy(update={"max_pupils_school": math.ceil(options.max_pupils_school * grow),
                                              "max_pupils_nine_year": math.ceil(options.max_pupils_nine_year * grow)})
-        places = [dataclasses.replace(s, detail=f"{s.detail}; {OVER_LIMITS} ({ratio[k] - 1:.0%})")
+        places = [dataclasses.replace(s, detail=f"{s.detail}; {OVER_LIMITS} ({ratio[k] - 1:.0%})",
+                                      figures=figures(**s.values, over_share=float(ratio[k] - 1)))
                   for k, s in zip(np.flatnonzero(ratio > 1), places)]
     return kept, options, unserved, tuple(short + places)
 

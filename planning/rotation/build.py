@@ -20,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from geo.errors import InputError, Problem, Shortfall, missing_columns
+from geo.errors import InputError, Problem, Shortfall, figures, missing_columns
 from geo.model import SchoolLevel
 from geo.travel import TravelMatrix
 from planning.balance.indicators import INTERMEDIATE_OR_HIGHER, school_indicators
@@ -535,6 +535,7 @@ def _precheck(prob: RotationProblem, quotas: _Quotas, subjects: tuple[str, ...],
         bb_move = int(prob.unit_count[in_g & movable & prob.unit_backbone].sum())
         q, b = int(prob.quota_movers[g]), int(quotas.backbone_required[g])
         where = quotas.names[g]
+        cap_min = options.max_commute_s / 60
         if n_move < q:
             why = [f"{eligible} eligible teachers, quota {q}"]
             if n_reach < n_units:
@@ -542,11 +543,15 @@ def _precheck(prob: RotationProblem, quotas: _Quotas, subjects: tuple[str, ...],
             lost = sorted(set().union(*(no_return.get(int(s), set()) for s in members)))
             if lost:
                 why.append("no receiving school within the commute cap can send back a teacher of " + ", ".join(lost))
-            out.append(Shortfall(where, q - n_move, "movers", "rotation quota: " + "; ".join(why)))
+            out.append(Shortfall(where, q - n_move, "movers", "rotation quota: " + "; ".join(why), "rotation.precheck_quota",
+                                 figures(group=where, eligible=eligible, quota=q, no_reach=n_units - n_reach if n_reach < n_units else "",
+                                         cap_min=cap_min, lost=tuple(lost))))
         if bb_move < b:
             if bb_elig == 0:
                 detail = f"backbone quota: needs {b} backbone movers but has no eligible backbone teacher"
             else:
                 detail = f"backbone quota: needs {b} backbone movers; {bb_elig} eligible backbone teachers, {bb_move} can move within {cap}"
-            out.append(Shortfall(where, b - bb_move, "backbone movers", detail))
+            out.append(Shortfall(where, b - bb_move, "backbone movers", detail,
+                                 "rotation.precheck_backbone_none" if bb_elig == 0 else "rotation.precheck_backbone",
+                                 figures(group=where, quota=b, eligible=bb_elig, can=bb_move, cap_min=cap_min)))
     return tuple(out)

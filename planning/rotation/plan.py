@@ -10,7 +10,9 @@ the flows into named moves with a reason each, and returns a frozen :class:`Rota
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -20,7 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geo.errors import InfeasibleError, InputError, Problem, Shortfall, missing_columns
+from geo.errors import Figure, InfeasibleError, InputError, Problem, Shortfall, figures, missing_columns
 from geo.model import SchoolLevel
 from geo.travel import STRAIGHT_LINE_SPEED_KMH, TravelMatrix, representative_xy, straight_line_matrix
 from planning.rotation.build import BuiltProblem, build_problem
@@ -248,17 +250,41 @@ def _guard_cost(b: BuiltProblem, sol: CoreSolution, options: RotationOptions, li
 UNPROVEN_GAP = 0.05
 
 
+def _because_figures(because: str) -> dict[str, Figure]:
+    """The figures of why quotas fall short: the staffing rules (:data:`_BECAUSE`), or the never-worse rule with what
+    the plan without it would leave short and the CVs it would raise (read back from :func:`_guard_cost`'s words)."""
+    if because == _BECAUSE:
+        return {"because": "staffing"}
+    out: dict[str, Figure] = {"because": "never_worse"}
+    free = re.match(r"meeting the quota in full \(short by (\d+) movers, (\d+) backbone instead\) would raise (.*?); the plan never", because)
+    if free:
+        out.update(free_movers=int(free[1]), free_backbone=int(free[2]), worse=tuple(
+            figures(level=lv, indicator=ind, cv_kind=kind, before=before, after=after)
+            for lv, ind, kind, before, after in re.findall(r"(\S+) (\S+) \((\w+)\) CV from ([\d.]+) to ([\d.]+)", free[3])))
+    gap = re.search(r"the solver stopped (\d+)% from its bound", because)
+    if gap:
+        out["gap"] = int(gap[1])
+    return out
+
+
 def _shortfalls(b: BuiltProblem, sol: CoreSolution, *, because: str) -> tuple[Shortfall, ...]:
     out: list[Shortfall] = []
-    pre = {(s.where, s.unit): s.detail for s in b.precheck}
+    pre = {(s.where, s.unit): s for s in b.precheck}
+    why = _because_figures(because)
+
+    def short(name: str, unit: str, kind: str, quota: int, by: int) -> Shortfall:
+        before = pre.get((name, unit))
+        if before is not None:  # the precheck's reason, with this plan's figure
+            return dataclasses.replace(before, short_by=by)
+        text = f"{'rotation' if unit == 'movers' else 'backbone'} quota {quota}, {quota - by} met: {because}"
+        return Shortfall(name, by, unit, text, kind, figures(group=name, quota=quota, met=quota - by, **why))
+
     for g, name in enumerate(b.group_names):
         q, bq = int(b.prob.quota_movers[g]), int(b.backbone_required[g])
         if sol.short_movers[g] > 0:
-            detail = pre.get((name, "movers"), f"rotation quota {q}, {q - int(sol.short_movers[g])} met: {because}")
-            out.append(Shortfall(name, int(sol.short_movers[g]), "movers", detail))
+            out.append(short(name, "movers", "rotation.quota", q, int(sol.short_movers[g])))
         if sol.short_backbone[g] > 0:
-            detail = pre.get((name, "backbone movers"), f"backbone quota {bq}, {bq - int(sol.short_backbone[g])} met: {because}")
-            out.append(Shortfall(name, int(sol.short_backbone[g]), "backbone movers", detail))
+            out.append(short(name, "backbone movers", "rotation.backbone_quota", bq, int(sol.short_backbone[g])))
     return tuple(out)
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
-from geo.errors import InfeasibleError, Shortfall, SolverError
+from geo.errors import InfeasibleError, Shortfall, SolverError, figures
 from planning.zones.instance import Instance
 
 
@@ -96,14 +96,18 @@ def shortfalls(p: Instance, school_township: NDArray[np.object_] | None) -> list
     assert flow is not None
     out = []
     for j in np.flatnonzero(flow.overflow):
-        where = f"school {p.school_ids[j]}"
+        where, township = f"school {p.school_ids[j]}", ""
         if school_township is not None and pd.notna(school_township[j]) and school_township[j] != "":
-            where += f" ({school_township[j]})"
+            township = str(school_township[j])
+            where += f" ({township})"
+        seats, students = int(p.capacity[j]), int(p.capacity[j] + flow.overflow[j])
         out.append(
             Shortfall(
                 where=where,
                 short_by=int(flow.overflow[j]),
-                detail=f"{int(p.capacity[j])} seats for {int(p.capacity[j] + flow.overflow[j])} students in reach",
+                detail=f"{seats} seats for {students} students in reach",
+                kind="zones.reach_capacity",
+                figures=figures(school_id=str(p.school_ids[j]), township=township, seats=seats, students=students),
             )
         )
     return sorted(out, key=lambda s: s.where)
@@ -144,7 +148,8 @@ def relax(
         if top.moved > max_moved:
             raise InfeasibleError(
                 summary=f"{level}: at least {top.moved} students must change school but max_moved is {max_moved}",
-                shortfalls=[Shortfall(where="stability cap", short_by=top.moved - max_moved, unit="students")],
+                shortfalls=[Shortfall(where="stability cap", short_by=top.moved - max_moved, unit="students", kind="zones.stability_cap",
+                                     figures=figures(moved=int(top.moved), max_moved=int(max_moved)))],
                 hint="raise max_moved: schools closed, out of reach or full force these moves",
             )
         lo, best = 0, top

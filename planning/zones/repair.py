@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 from scipy.sparse.csgraph import shortest_path
 
-from geo.errors import InfeasibleError, Shortfall, SolverError
+from geo.errors import InfeasibleError, Shortfall, SolverError, figures
 from planning.zones.instance import Instance, excess, students_at, students_moved
 
 logger = logging.getLogger(__name__)
@@ -501,6 +501,8 @@ def _no_whole_plan(
                 short_by=int(over[j]),
                 detail=f"{int(p.capacity[j])} seats; the best whole-block plan puts "
                 f"{int(p.capacity[j] + over[j])} students there",
+                kind="zones.whole_blocks",
+                figures=figures(school_id=str(p.school_ids[j]), seats=int(p.capacity[j]), students=int(p.capacity[j] + over[j])),
             )
             for j in np.flatnonzero(over > 0)
         ],
@@ -521,13 +523,18 @@ def _cap_infeasible(r: Repair, school: NDArray[np.int64], level: str) -> Infeasi
         return InfeasibleError(
             summary=f"{level}: each school's own block belongs to its zone, which moves {students} students "
             f"from their current school but max_moved is {cap}",
-            shortfalls=[Shortfall(where=f"blocks {blocks}", short_by=students - cap, unit="students")],
+            shortfalls=[Shortfall(
+                where=f"blocks {blocks}", short_by=students - cap, unit="students", kind="zones.own_blocks",
+                figures=figures(students=students, max_moved=cap, blocks=tuple(
+                    figures(block_id=str(p.block_ids[root]), school_id=str(p.school_ids[j])) for j, root in forced)),
+            )],
             hint="raise max_moved, or set contiguity = false",
         )
     moved = students_moved(p, school)
     return InfeasibleError(
         summary=f"{level}: no plan of whole blocks keeps to max_moved {cap} (the best found moves {moved} students)",
-        shortfalls=[Shortfall(where="stability cap", short_by=max(moved - cap, 1), unit="students")],
+        shortfalls=[Shortfall(where="stability cap", short_by=max(moved - cap, 1), unit="students", kind="zones.stability_cap",
+                              figures=figures(moved=int(moved), max_moved=cap))],
         hint="raise max_moved: blocks change school whole",
     )
 

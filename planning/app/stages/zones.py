@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from geo.adjacency import Adjacency, block_adjacency
-from geo.errors import InfeasibleError, InputError, Problem, Shortfall
+from geo.errors import Figure, InfeasibleError, InputError, Problem, Shortfall, figures
 from geo.network import Mode
 from geo.travel import TravelMatrix
 from planning.app.stage import Command, Context, Stage, StageOutput, StageParams
@@ -61,6 +62,7 @@ from planning.zones import (
     plan_feeder,
     plan_multischool,
 )
+from planning.zones.instance import REASON_NO_BOARDING, REASON_NO_BOARDING_PRIMARY, REASON_NO_SCHOOL, REASON_TOWNSHIP
 
 logger = logging.getLogger(__name__)
 
@@ -314,16 +316,24 @@ def level_shortfalls(lz: LevelZones, names: Mapping[str, str], *, day_limit_s: f
     unit (国办发〔2018〕27号: they do not board), and units no school can take.
     """
     plan, level, day = lz.plan, lz.level, f"{day_limit_s / 60:g}"
-    why = str(plan.details.get("capacity_fallback", "")) or "allow_overflow is set"
+    fallback = str(plan.details.get("capacity_fallback", ""))
+    why = fallback or "allow_overflow is set"
+    best = re.search(r"the best has (\d+) students above capacity", fallback)
 
     def where(school_id: object) -> str:
         return f"{level} school {school_id} {names.get(str(school_id), '')}".rstrip()
+
+    def school(school_id: object) -> dict[str, Figure]:
+        return {"level": str(level), "school_id": str(school_id), "name": names.get(str(school_id), "")}
 
     out = [
         Shortfall(
             where=where(r.school_id),
             short_by=int(r.over_by),
             detail=f"{int(r.capacity_seats)} seats, {int(r.students)} students zoned there ({why})",
+            kind="zones.over_capacity",
+            figures=figures(**school(r.school_id), seats=int(r.capacity_seats), students=int(r.students), over=int(r.over_by),
+                            why="fallback" if fallback else "allow_overflow", best_over=int(best.group(1)) if best else ""),
         )
         for r in plan.overflow.itertuples()
     ]
@@ -335,14 +345,47 @@ def level_shortfalls(lz: LevelZones, names: Mapping[str, str], *, day_limit_s: f
             unit="grades 1-3 boarders",
             detail=f"their units have no school within {day} min, so they board here with the older pupils "
             "(grades 1-3 do not board, 国办发〔2018〕27号): keep or open a teaching point, or run a school bus",
+            kind="zones.young_boarders",
+            figures=figures(**school(r.school_id), day_min=day_limit_s / 60),
         )
         for r in young.itertuples()
     ]
     out += [
-        Shortfall(where=f"{level} unit {r.block_id}", short_by=int(r.students), unit="students", detail=str(r.reason))
+        Shortfall(where=f"{level} unit {r.block_id}", short_by=int(r.students), unit="students", detail=str(r.reason),
+                  **_unserved_kind(str(level), str(r.block_id), str(r.reason)))
         for r in plan.unserved.itertuples()
     ]
     return out
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    """A reason of :mod:`planning.zones.instance` as a pattern reading back its figures, the travel mode
+    :func:`_relabel` puts after the limit and whether a school bus is still named as a remedy."""
+    slots = {"{limit} min": r"(?P<limit>[^ ]+) min(?: (?P<by>.+?))?", "{reach}": "(?P<reach>[^ ]+)",
+             " or a school bus": "(?P<or_bus> or a school bus)?"}
+    parts = re.split("(" + "|".join(map(re.escape, slots)) + ")", template)
+    return re.compile("".join(slots.get(part, re.escape(part)) for part in parts))
+
+
+#: The reasons :mod:`planning.zones.instance` gives an unserved unit, as patterns that read their figures back.
+_UNSERVED_REASONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (code, _reason_pattern(template))
+    for code, template in (("no_school", REASON_NO_SCHOOL), ("township", REASON_TOWNSHIP),
+                           ("no_boarding_primary", REASON_NO_BOARDING_PRIMARY), ("no_boarding", REASON_NO_BOARDING))
+)
+#: The mode words of :func:`_relabel`, back to the mode.
+_MODE_OF_LABEL = {("by " + label if not label.startswith(("by ", "on ")) else label): mode for mode, label in MODE_LABELS.items()}
+
+
+def _unserved_kind(level: str, block_id: str, reason: str) -> dict[str, Any]:
+    """``kind`` and ``figures`` of a unit no school can take, read from its reason (none for a reason of another form)."""
+    for code, pattern in _UNSERVED_REASONS:
+        m = pattern.fullmatch(reason)
+        if m and (m["by"] is None or m["by"] in _MODE_OF_LABEL):
+            found = {k: v for k, v in m.groupdict().items() if v is not None}
+            found.update(by=_MODE_OF_LABEL.get(found.get("by", ""), ""), or_bus="or_bus" if m.groupdict().get("or_bus") else "")
+            return {"kind": "zones.unserved", "figures": figures(level=level, block_id=block_id, reason=code, **found)}
+    return {}
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def test_shortfalls_exit_0_printed_written_and_in_the_manifest(
     assert "县5小 rotation quota: short by 5 teachers" in block
     assert "县6小" not in block and "… and 2 more" in block
     table = pd.read_csv(out / "second/shortfalls.csv", encoding="utf-8-sig")
-    assert list(table.columns) == ["where", "short_by", "unit", "detail"]
+    assert list(table.columns) == ["where", "short_by", "unit", "detail", "kind", "figures"]
     assert table["short_by"].tolist() == [1, 2, 3, 4, 5, 6, 7]
     assert not (out / "first/shortfalls.csv").exists()  # a stage without shortfalls writes none
     manifest = _manifest(out)
