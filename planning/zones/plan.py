@@ -143,6 +143,7 @@ from planning.zones.rounding import (
     seat_prices,
 )
 from planning.zones.sites import Sites, find_sites, merge, split
+from planning.zones.whole_seats import fit_whole
 
 #: Cheapest schools per block the whole-block rounding may move it to (plus the
 #: schools the relaxation uses): moving a block farther is never worth it in practice.
@@ -554,7 +555,7 @@ def _optimal(
         # overflow allowed: least overflow, then travel (the chains treat seats as hard)
         school, rounded = _round_soft(r, st, school, None if graph is None else graph.adjacency, details), True
     elif len(st.split) or (loads(st.local, school, len(p.capacity)) > st.room).any() or excess(p, school, max_moved, penalty) > 0:
-        school, rounded = _round(p, st, school, graph=graph, max_moved=max_moved, details=details), True
+        school, rounded = _round(p, st, school, graph=graph, max_moved=max_moved, details=details, repair=r), True
         if excess(p, school, max_moved, penalty) > 0:
             # capacity hard: the best whole-block plan, over-full schools noted, if none fits
             notes = details if penalty is None else None
@@ -925,17 +926,26 @@ def _round(
     graph: BlockGraph | None,
     max_moved: int | None,
     details: dict[str, float | int | str],
+    repair: Repair,
 ) -> NDArray[np.int64]:
     """Whole-block rounding (:mod:`planning.zones.rounding`).
 
     Pass the excess along ejection chains priced with the relaxation's seat
     prices, then shifts, swaps and chain moves while travel falls. With
-    contiguity asked for, blocks move only to zones they border.
+    contiguity asked for, blocks move only to zones they border, and where those
+    chains stall the paths of :mod:`planning.zones.whole_seats` fit the seats.
     """
     adjacency = None if graph is None else graph.adjacency
-    school, chain_stats = ejection_repair(st.local, school, st.room, st.prices, adjacency=adjacency, pinned=st.pinned)
+    start = school
+    school, chain_stats = ejection_repair(
+        st.local, school, st.room, st.prices, adjacency=adjacency, pinned=st.pinned, whole_only=adjacency is not None
+    )
+    if graph is not None and (loads(st.local, school, len(p.capacity)) > st.room).any():
+        # the chains stalled, and the moves they made cost much travel: paths from the zones they started from
+        school = fit_whole(repair, start, graph, pinned=st.pinned, details=details)
     restarted = False
-    if not chain_stats.kept_whole or (max_moved is not None and students_moved(p, school) > max_moved):
+    stalled = graph is not None and (loads(st.local, school, len(p.capacity)) > st.room).any()
+    if stalled or (max_moved is not None and students_moved(p, school) > max_moved):
         # Moves keeping the zones whole could not fit the seats (tight seats, or thin
         # zones handed over whole to full neighbours), or making zones whole moved more
         # students than the stability cap allows: start again from the relaxation's
