@@ -1,0 +1,48 @@
+"""Improvement of whole zones (planning.zones.connect.improve_whole): chain windows towards free seats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planning.zones import connect
+from planning.zones.connect import Frame, improve_whole, movable_blocks
+from planning.zones.instance import BlockGraph, Reach, prepare
+from planning.zones.repair import Repair, WorkBudget
+from tests.planning.zones.test_connect import matrix, row
+
+ROOTS = [0, 3, 6, 9]  # schools A, B, C, D on a row of 10 blocks, one student each
+
+
+def _chain_instance() -> tuple[Repair, BlockGraph, np.ndarray]:
+    """A, B, C full; D has one free seat. Block 2 of A is much nearer B (saves 780 s), but B can take it only
+    if it passes block 5 to C (+60 s) and C passes block 8 to D (+60 s): every window of a zone and the zones
+    it borders is full or finds only dearer plans; the chain A, B, C, D saves 660 s."""
+    t = 60 + 60 * np.abs(np.arange(10)[:, None] - np.asarray(ROOTS)[None, :])
+    t[2, 0] = 900
+    t[5, 2] = t[5, 1] + 60
+    t[8, 3] = t[8, 2] + 60
+    p = prepare(matrix(t), [1] * 10, [3, 3, 3, 2], reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
+    r = Repair(p, None, dict(enumerate(ROOTS)), None, None, 0, WorkBudget(20.0))
+    school = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3])
+    return r, BlockGraph(row(10), np.asarray(ROOTS, np.int64)), school
+
+
+def _cost(r: Repair):
+    from planning.zones.connect import _plan_cost
+
+    return lambda s: _plan_cost(r.p, s, None)
+
+
+@pytest.mark.parametrize("chains", [False, True])
+def test_a_chain_window_passes_seats_along_full_zones_to_free_ones(monkeypatch: pytest.MonkeyPatch, chains: bool) -> None:
+    monkeypatch.setattr(connect, "IMPROVE_CHAINS", chains)
+    r, g, school = _chain_instance()
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    got, windows, improved = improve_whole(r, f, school, movable_blocks(r.p, g), _cost(r))
+    assert f.pieces(got) == []
+    if chains:
+        assert got.tolist() == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]
+        assert improved == 1 and _cost(r)(school) - _cost(r)(got) == 660
+    else:  # the windows of a zone and its neighbours find nothing (what the code did before the chains)
+        assert got.tolist() == school.tolist() and improved == 0 and windows >= 3
