@@ -33,6 +33,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -681,8 +682,8 @@ IMPROVE_SHARE = 0.9
 IMPROVE_TIME_PER_BLOCK = 0.012
 #: Most CP-SAT deterministic time of one improvement window (2.0, :data:`CONNECT_MAX_TIME`, before: on the
 #: zones suite's town 1,000 x 40 at slack 1.01 three windows of 8–9 zones ran to that limit and spent 5–8
-#: of its 24 work units each; at 0.5, after the windows over pairs, the same budget gives 19 improvements
-#: instead of 7 and a plan 0.43 % cheaper).
+#: of its 24 work units each). With :data:`IMPROVE_PAIRS` "seed", 24 units, 0.5 against 2.0: two towns
+#: 1,000 x 40 at 1.06 +0.92 % against +1.12 % above the bound, town 1.03 +1.98 % against +2.24 %.
 IMPROVE_MAX_TIME = 0.5
 #: Hops around a free block within which the zones it may join lie (1: the zones it borders).
 IMPROVE_HOPS = 1
@@ -762,6 +763,8 @@ class _Whole:
     best: int
     windows: int = 0
     improved: int = 0
+    version: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))  # changes of each zone
+    tried: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # pair -> versions when solved
 
 
 def _whole_window(
@@ -791,37 +794,50 @@ def _whole_window(
     return False
 
 
-#: Before the windows of a zone and its neighbours, windows over two bordering zones (seeds in
-#: :func:`_zone_order`), pass after pass while one finds a cheaper plan, each pair again only when one of
-#: its zones changed since: small models CP-SAT mostly solves to optimality at once. On the zones suite's
-#: town 1,000 x 40 at slack 1.01 a first pass of 108 such windows took 2.9 work units and 0.36 % off the
-#: travel, three times what the windows of a zone and all its neighbours take per unit.
-IMPROVE_PAIRS_FIRST = True
+#: Windows over two bordering zones (small models CP-SAT mostly solves to optimality at once; a pair is solved
+#: again only when one of its zones changed since): ``"seed"``, each seed's pairs before its window over all the
+#: zones it borders; ``"first"``, pass after pass over every seed's pairs before any such window; ``"either"``,
+#: a seed's window only when its pairs found nothing; ``""``, none. On the zones suite's 1,000 x 40 given 24
+#: work units (gap to the bound; windows over all neighbours only, at most 2.0 deterministic seconds each,
+#: before): town 1.01 +3.97 % before, "first" +3.52 %, "seed" +4.01 %, "either" +4.03 %; town 1.03 +2.05 %,
+#: +2.26 %, +1.98 %; two towns 1.06 +1.11 %, +2.02 %, +0.92 % (where the window of the seed that carries the
+#: largest reduced cost takes most of the gain, "first" spends the budget on pairs before it is solved).
+IMPROVE_PAIRS: Literal["seed", "first", "either", ""] = "seed"
+
+
+def _pair_windows(
+    r: Repair, f: Frame, st: _Whole, j: int, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
+) -> bool:
+    """Windows over zone ``j`` and each zone it borders, each pair again only when one of its zones changed since
+    it was last solved (:attr:`_Whole.tried`); whether one found a cheaper plan."""
+    m = len(r.p.capacity)
+    zadj = zone_neighbours(f, st.school, m)
+    found = False
+    for k in zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]].tolist():
+        if r.budget.exhausted(IMPROVE_SHARE):
+            break
+        key = (min(j, k), max(j, k))
+        if st.tried.get(key) == (int(st.version[key[0]]), int(st.version[key[1]])):
+            continue
+        before = st.school
+        if _whole_window(r, f, st, np.array(key, np.int64), movable, cost):
+            found = True
+            moved = before != st.school
+            st.version[np.unique(np.r_[before[moved], st.school[moved]])] += 1
+        st.tried[key] = (int(st.version[key[0]]), int(st.version[key[1]]))
+    return found
 
 
 def _pair_passes(
     r: Repair, f: Frame, st: _Whole, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
 ) -> None:
-    """Windows over pairs of bordering zones (see :data:`IMPROVE_PAIRS_FIRST`) while :data:`IMPROVE_SHARE` lasts."""
-    m = len(r.p.capacity)
-    tried: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> the zones' versions when it was last solved
-    version = np.zeros(m, np.int64)
+    """Windows over pairs of bordering zones (see :data:`IMPROVE_PAIRS`), pass after pass while one finds a
+    cheaper plan and :data:`IMPROVE_SHARE` lasts."""
     found = True
-    while found:
+    while found and not r.budget.exhausted(IMPROVE_SHARE):
         found = False
         for j in _zone_order(r, st.school):
-            zadj = zone_neighbours(f, st.school, m)
-            for k in zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]].tolist():
-                if r.budget.exhausted(IMPROVE_SHARE):
-                    return
-                key = (min(j, k), max(j, k))
-                if tried.get(key) == (int(version[key[0]]), int(version[key[1]])):
-                    continue
-                before = st.school
-                if _whole_window(r, f, st, np.array(key, np.int64), movable, cost):
-                    found = True
-                    version[np.unique(np.r_[before[before != st.school], st.school[before != st.school]])] += 1
-                tried[key] = (int(version[key[0]]), int(version[key[1]]))
+            found = _pair_windows(r, f, st, j, movable, cost) or found
 
 
 def improve_whole(
@@ -834,7 +850,7 @@ def improve_whole(
     Each window is solved with connectivity enforced (:func:`solve_window`)
     from the plan (a whole, fitting plan is a complete hint) and taken when
     cheaper with no more detached blocks and no seat missing. First windows
-    over two bordering zones (:data:`IMPROVE_PAIRS_FIRST`), then each zone with
+    over two bordering zones (:data:`IMPROVE_PAIRS`), then each zone with
     all it borders; when such a window finds nothing, the seed's chain window
     (:data:`IMPROVE_CHAINS`) is tried. Passes over the schools repeat until one
     finds nothing or :data:`IMPROVE_SHARE` of the budget is spent.
@@ -842,13 +858,19 @@ def improve_whole(
     Returns the plan, the windows solved and those that improved it.
     """
     m = len(r.p.capacity)
-    st = _Whole(school, cost(school))
+    st = _Whole(school, cost(school), version=np.zeros(m, np.int64))
     prices = _prices(r)
-    if IMPROVE_PAIRS_FIRST:
+    if IMPROVE_PAIRS == "first":
         _pair_passes(r, f, st, movable, cost)
     while True:
         found = 0
         for j in _zone_order(r, st.school) if IMPROVE_BY_REGRET else range(m):
+            if r.budget.exhausted(IMPROVE_SHARE):
+                return st.school, st.windows, st.improved
+            if IMPROVE_PAIRS in ("seed", "either") and _pair_windows(r, f, st, j, movable, cost):
+                found += 1
+                if IMPROVE_PAIRS == "either":
+                    continue
             if r.budget.exhausted(IMPROVE_SHARE):
                 return st.school, st.windows, st.improved
             zadj = zone_neighbours(f, st.school, m)

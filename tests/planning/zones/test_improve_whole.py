@@ -37,6 +37,9 @@ def _cost(r: Repair):
 @pytest.mark.parametrize("chains", [False, True])
 def test_a_chain_window_passes_seats_along_full_zones_to_free_ones(monkeypatch: pytest.MonkeyPatch, chains: bool) -> None:
     monkeypatch.setattr(connect, "IMPROVE_CHAINS", chains)
+    if not chains:  # the windows before: a zone and every zone it borders, no pairs, no chains
+        monkeypatch.setattr(connect, "IMPROVE_PAIRS", "")
+        monkeypatch.setattr(connect, "IMPROVE_MAX_TIME", connect.CONNECT_MAX_TIME)
     r, g, school = _chain_instance()
     f = Frame.of(g.adjacency, g.roots, r.p.connector)
     got, windows, improved = improve_whole(r, f, school, movable_blocks(r.p, g), _cost(r))
@@ -44,5 +47,17 @@ def test_a_chain_window_passes_seats_along_full_zones_to_free_ones(monkeypatch: 
     if chains:
         assert got.tolist() == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]
         assert improved == 1 and _cost(r)(school) - _cost(r)(got) == 660
-    else:  # the windows of a zone and its neighbours find nothing (what the code did before the chains)
+    else:  # the windows of a zone and its neighbours find nothing
         assert got.tolist() == school.tolist() and improved == 0 and windows >= 3
+
+
+def test_windows_over_two_zones_lower_the_travel_and_keep_zones_whole() -> None:
+    # two zones on a row: A holds block 4, nearer B, which has the room; the window over the pair moves it
+    t = 60 + 60 * np.abs(np.arange(8)[:, None] - np.array([0, 7])[None, :])
+    p = prepare(matrix(t), [1] * 8, [5, 5], reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
+    r = Repair(p, None, {0: 0, 1: 7}, None, None, 0, WorkBudget(5.0))
+    f = Frame.of(row(8), np.array([0, 7], np.int64), p.connector)
+    school = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    g = BlockGraph(row(8), np.array([0, 7], np.int64))
+    got, _, improved = improve_whole(r, f, school, movable_blocks(p, g), _cost(r))
+    assert got.tolist() == [0, 0, 0, 0, 1, 1, 1, 1] and improved == 1 and f.pieces(got) == []
