@@ -12,9 +12,15 @@ so that the deterministic work budget alone stops the run (the same plan on
 any machine; use it on a loaded machine, where the clock would cut the run
 short and the figures would depend on the load).
 
+``--prove-contiguous SECONDS`` also runs CP-SAT with exact connectivity over
+the whole instance from our whole plan (:func:`prove_contiguous`) and caches
+the best contiguous plan and bound in ``benchmarks/instances/zones_contiguous.json``;
+every row then shows our gap to that plan and that plan's gap to its bound.
+
 Usage::
 
     python benchmarks/bench_zones_contiguity.py town:1000x40:1.01 uniform:3000x80:1.01 --no-wall
+    python benchmarks/bench_zones_contiguity.py town:1000x40:1.01 --no-wall --prove-contiguous 15
 """
 
 from __future__ import annotations
