@@ -769,9 +769,10 @@ class _Whole:
 
 def _whole_window(
     r: Repair, f: Frame, st: _Whole, zones: NDArray[np.int64], movable: NDArray[np.bool_],
-    cost: Callable[[NDArray[np.int64]], int],
+    cost: Callable[[NDArray[np.int64]], int], *, capped: bool = True,
 ) -> bool:
-    """One window over ``zones`` (blocks near their seams) with exact connectivity; kept when cheaper, whole as before."""
+    """One window over ``zones`` (blocks near their seams) with exact connectivity, at most :data:`IMPROVE_MAX_TIME`
+    (``capped``, else :data:`CONNECT_MAX_TIME`); kept when cheaper, whole as before."""
     detached = np.zeros(len(st.school), bool)
     for _, pc in f.pieces(st.school):
         detached[pc] = True  # pieces left stay as they are (no window moves them)
@@ -779,7 +780,7 @@ def _whole_window(
     free = _group_window(f, st.school, zones, movable & ~detached)
     if len(free) < 2:
         return False
-    per_block = min(IMPROVE_TIME_PER_BLOCK, IMPROVE_MAX_TIME / len(free))
+    per_block = min(IMPROVE_TIME_PER_BLOCK, IMPROVE_MAX_TIME / len(free)) if capped else IMPROVE_TIME_PER_BLOCK
     got = solve_window(r, f, st.school, free, detached=detached, hops=IMPROVE_HOPS, joining=False, per_block=per_block)
     st.windows += 1
     if got is None or got[1] > 0:
@@ -840,6 +841,31 @@ def _pair_passes(
             found = _pair_windows(r, f, st, j, movable, cost) or found
 
 
+#: Work budget from which :func:`improve_whole` solves the windows over pairs and the chain windows, each window
+#: at most :data:`IMPROVE_MAX_TIME`; below it, only each zone with all it borders, as before. The many small
+#: windows carry Python work no window charge counts (about 20 % more CPU per unit on the zones suite): on a
+#: short limit (the demo counties at 4 s, 1.6 units, two runs sharing two cores) the clock then stopped the
+#: search before its budget and the plan depended on the load.
+IMPROVE_MIN_WORK = 8.0
+
+
+def _improve_whole_before(
+    r: Repair, f: Frame, st: _Whole, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
+) -> tuple[NDArray[np.int64], int, int]:
+    """:func:`improve_whole` with windows over a zone and all it borders only (at most :data:`CONNECT_MAX_TIME`)."""
+    m = len(r.p.capacity)
+    while True:
+        found = 0
+        for j in _zone_order(r, st.school) if IMPROVE_BY_REGRET else range(m):
+            if r.budget.exhausted(IMPROVE_SHARE):
+                return st.school, st.windows, st.improved
+            zadj = zone_neighbours(f, st.school, m)
+            zones = np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]]
+            found += _whole_window(r, f, st, zones, movable, cost, capped=False)
+        if not found:
+            return st.school, st.windows, st.improved
+
+
 def improve_whole(
     r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
 ) -> tuple[NDArray[np.int64], int, int]:
@@ -860,6 +886,8 @@ def improve_whole(
     m = len(r.p.capacity)
     st = _Whole(school, cost(school), version=np.zeros(m, np.int64))
     prices = _prices(r)
+    if r.budget.limit < IMPROVE_MIN_WORK:
+        return _improve_whole_before(r, f, st, movable, cost)
     if IMPROVE_PAIRS == "first":
         _pair_passes(r, f, st, movable, cost)
     while True:
