@@ -12,18 +12,28 @@ so that the deterministic work budget alone stops the run (the same plan on
 any machine; use it on a loaded machine, where the clock would cut the run
 short and the figures would depend on the load).
 
+``--prove-contiguous SECONDS`` also runs CP-SAT with exact connectivity over
+the whole instance from our whole plan (:func:`prove_contiguous`) and caches
+the best contiguous plan and bound in ``benchmarks/instances/zones_contiguous.json``;
+every row then shows our gap to that plan and that plan's gap to its bound.
+
 Usage::
 
     python benchmarks/bench_zones_contiguity.py town:1000x40:1.01 uniform:3000x80:1.01 --no-wall
+    python benchmarks/bench_zones_contiguity.py town:1000x40:1.01 --no-wall --prove-contiguous 15
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+from collections import deque
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,9 +42,156 @@ import bench_zones_suite as suite
 
 import planning.zones.plan as zone_plan
 
+CONTIGUOUS_CACHE = suite.CACHE.parent / "zones_contiguous.json"
 
-def run(spec: str, limit: float, cache: dict) -> str:
-    """One instance ``family:NxM:slack``: a row of the table."""
+
+def _kept_pairs(case: suite.Case, plan: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pairs a contiguous plan no dearer than ``plan`` may use (reduced-cost fixing), and ``plan``'s cost.
+
+    A contiguous plan is a plan: one costing at most ``UB`` uses no pair whose reduced cost
+    at the transportation relaxation exceeds ``UB − z`` (:func:`bench_zones_suite.lp_reduced_costs`).
+    Blocks without students keep every pair (they cost nothing, and the zones may need them to join).
+    """
+    tm, d = case.travel, case.demand
+    upper = suite.objective_of(case, plan)
+    z, pairs, rc = suite.lp_reduced_costs(case)
+    keep = np.zeros(len(tm.origin), bool)
+    keep[pairs[rc <= upper - z + 1e-6 * upper]] = True
+    keep |= d[tm.origin] == 0
+    keep |= plan[tm.origin] == tm.dest  # the plan's own pairs
+    return np.flatnonzero(keep), upper
+
+
+def _bfs_trees(adj: dict[int, list[int]], plan: np.ndarray, roots: np.ndarray) -> dict[tuple[int, int], tuple[int, int]]:
+    """Parent and layer of each block of ``plan``'s zones, breadth first from each school's root."""
+    out: dict[tuple[int, int], tuple[int, int]] = {}
+    for j, root in enumerate(roots.tolist()):
+        layer = {root: 0}
+        queue = deque([root])
+        while queue:
+            u = queue.popleft()
+            for v in adj.get(u, []):
+                if v not in layer and plan[v] == j:
+                    layer[v] = layer[u] + 1
+                    out[v, j] = (u, layer[v])
+                    queue.append(v)
+    return out
+
+
+def contiguous_model(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray):
+    """CP-SAT over the whole instance with every zone one piece, hinted with the whole ``plan``.
+
+    ``x_ij`` per kept pair (:func:`_kept_pairs`): one school per block, seats, travel. Connectivity as
+    in :mod:`planning.zones.connect`: per school ``j`` a rooted tree over the blocks that may take it,
+    rooted at its own block (fixed to it; a block two schools stand in stays where ``plan`` has it,
+    and the other school's tree starts from it too); every block of ``j`` but the root picks one
+    neighbour of ``j`` (or the root) as its parent, at a lower layer. Returns the model, the
+    variables per pair and ``plan``'s cost.
+    """
+    from ortools.sat.python import cp_model
+
+    tm, d, cap = case.travel, case.demand, case.capacity
+    idx, upper = _kept_pairs(case, plan)
+    roots = graph.roots
+    a = graph.adjacency
+    adj = {i: a.indices[a.indptr[i] : a.indptr[i + 1]].tolist() for i in range(len(d))}
+    model = cp_model.CpModel()
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    for k in idx.tolist():
+        i, j = int(tm.origin[k]), int(tm.dest[k])
+        x[i, j] = model.new_bool_var("")
+        model.add_hint(x[i, j], bool(plan[i] == j))
+    for root in np.unique(roots).tolist():
+        model.add(x[root, int(plan[root])] == 1)  # each school's own block stays (as in the planner)
+    rows: dict[int, list] = {}
+    seats: dict[int, list] = {}
+    for (i, j), v in x.items():
+        rows.setdefault(i, []).append(v)
+        seats.setdefault(j, []).append(int(d[i]) * v)
+    for lits in rows.values():
+        model.add_exactly_one(lits)
+    for j, terms in seats.items():
+        model.add(sum(terms) <= int(cap[j]))
+    cost = {(int(i), int(j)): int(t) for i, j, t in zip(tm.origin[idx], tm.dest[idx], tm.time_s[idx], strict=True)}
+    model.minimize(sum(int(d[i]) * cost.get((i, j), 0) * v for (i, j), v in x.items()))
+    _add_trees(model, x, adj, roots, _bfs_trees(adj, plan, roots))
+    return model, x, upper
+
+
+def _add_trees(model, x: dict, adj: dict[int, list[int]], roots: np.ndarray, hint: dict) -> None:
+    """The rooted trees of :func:`contiguous_model`, hinted with ``hint`` (block, school) → (parent, layer)."""
+    size: dict[int, int] = {}
+    for _, j in x:
+        size[j] = size.get(j, 0) + 1
+    level = {(v, j): model.new_int_var(1, size[j], "") for v, j in sorted(x) if v != int(roots[j])}
+    for (v, j), var in level.items():
+        model.add_hint(var, hint.get((v, j), (0, 1))[1])
+    for (v, j), xv in sorted(x.items()):
+        root = int(roots[j])
+        if v == root:
+            continue
+        arcs = []
+        for u in adj[v]:
+            if u != root and (u, j) not in x:
+                continue
+            arc = model.new_bool_var("")
+            model.add_hint(arc, hint.get((v, j), (-1, 0))[0] == u)
+            arcs.append(arc)
+            if u != root:
+                model.add_implication(arc, x[u, j])
+                model.add(level[v, j] >= level[u, j] + 1).only_enforce_if(arc)
+        model.add(sum(arcs) == xv)
+
+
+def prove_contiguous(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, det_time: float, workers: int = 8) -> dict:
+    """The best contiguous plan and bound CP-SAT finds in ``det_time`` (deterministic) from ``plan`` (every zone whole).
+
+    ``workers`` subsolvers interleaved on one thread (LNS included), so the run is the same on any machine.
+    The bound is CP-SAT's over the reduced-cost-fixed model (a bound of every contiguous plan no dearer
+    than ``plan``, hence of the contiguous optimum); the caller takes the higher of it and the
+    reference without contiguity.
+    """
+    from ortools.sat.python import cp_model
+
+    t0 = time.perf_counter()
+    model, x, upper = contiguous_model(case, graph, plan)
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.num_workers, prm.interleave_search, prm.random_seed = workers, True, 0
+    prm.max_deterministic_time = det_time
+    status = solver.solve(model)
+    best = plan.copy()
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        for (i, j), v in x.items():
+            if solver.boolean_value(v):
+                best[i] = j
+    found = suite.objective_of(case, best)
+    bound = min(upper, solver.best_objective_bound) if status != cp_model.UNKNOWN else math.nan
+    return {"seconds": round(time.perf_counter() - t0, 1), "limit": det_time,
+            "status": f"CP-SAT interleaved ({workers} subsolvers, one thread, deterministic time {det_time:g}) with"
+                      f" rooted-tree connectivity, hinted with our whole plan ({upper:,.0f}), {len(x):,} pairs:"
+                      f" {solver.status_name(status)}",
+            "objective": min(upper, found), "bound": bound, "proven": status == cp_model.OPTIMAL,
+            "plan": best.tolist() if found <= upper else plan.tolist()}
+
+
+def merge_contiguous(old: dict | None, run: dict, ref_bound: float) -> dict:
+    """The cached contiguous reference with a new run: cheapest plan (kept, as text), highest bound, every run listed.
+
+    The bound is the highest of the runs' and ``ref_bound`` (the bound without contiguity, valid here too).
+    """
+    runs = [*(old or {}).get("runs", []), {k: v for k, v in run.items() if k != "plan"}]
+    best = old if old is not None and old["objective"] <= run["objective"] else {"objective": run["objective"],
+                                                                                 "plan": ",".join(map(str, run["plan"]))}
+    bounds = [r["bound"] for r in runs if not math.isnan(r["bound"])] + ([] if math.isnan(ref_bound) else [ref_bound])
+    bound = max(bounds, default=math.nan)
+    return {"objective": best["objective"], "bound": bound, "proven": bound >= best["objective"] - 0.5,
+            "plan": best["plan"], "runs": runs}
+
+
+def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous: dict | None = None) -> str:
+    """One instance ``family:NxM:slack``: a row of the table (``prove``: CP-SAT's deterministic time for the best
+    contiguous plan from ours, merged into ``contiguous``, the cache of :data:`CONTIGUOUS_CACHE`)."""
     family, size, slack = spec.split(":")
     n, m = (int(v) for v in size.split("x"))
     case = suite.generate(family, n, m, float(slack))
@@ -43,13 +200,20 @@ def run(spec: str, limit: float, cache: dict) -> str:
     graph = suite.adjacency_of(case)
     t0 = time.perf_counter()
     got = suite.ours(case, limit, graph=graph)
+    seconds = time.perf_counter() - t0
     d = got["plan"].details
     whole = "whole" if got["contiguous"] else f"{got['pieces']} pieces"
     polished = d.get("polished_pieces", 0)
     for why in got["plan"].enclave_reasons:
         print(f"<!-- {case.name}: {why} -->", file=sys.stderr)
-    return (f"| {case.name} | {suite._gap(got['objective'], ref)} | {suite._gap(got['objective'], mip)} | {whole} "
-            f"| {polished} | {time.perf_counter() - t0:.0f} s "
+    contiguous = {} if contiguous is None else contiguous
+    if prove and got["contiguous"]:
+        contiguous[case.name] = merge_contiguous(contiguous.get(case.name), prove_contiguous(case, graph, got["plan"].block_school, prove), ref)
+        CONTIGUOUS_CACHE.write_text(json.dumps(contiguous, indent=1, sort_keys=True) + "\n")
+    best = contiguous.get(case.name, {"objective": math.nan, "bound": math.nan})
+    return (f"| {case.name} | {suite._gap(got['objective'], ref)} | {suite._gap(got['objective'], mip)} "
+            f"| {suite._gap(got['objective'], best['objective'])} | {suite._gap(best['objective'], best['bound'])} | {whole} "
+            f"| {polished} | {seconds:.0f} s "
             f"| {d.get('first_plan_work_units')} | {d.get('work_units')} | {got['wall_stops']} "
             f"| {got['objective']:.0f} | {got['over']} |")
 
@@ -59,15 +223,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("instances", nargs="+", help="family:NxM:slack, e.g. town:1000x40:1.01")
     ap.add_argument("--limit", type=float, default=60.0, help="time_limit_s")
     ap.add_argument("--no-wall", action="store_true", help="the work budget alone stops the run (no wall deadline)")
+    ap.add_argument("--prove-contiguous", type=float, default=0.0, metavar="SECONDS",
+                    help="also CP-SAT with exact connectivity over the whole instance from our whole plan (SECONDS of"
+                         " deterministic time, 8 subsolvers on one thread), merged into " + CONTIGUOUS_CACHE.name)
     args = ap.parse_args(argv)
     if args.no_wall:
         zone_plan._deadline = lambda t0, limits: float("inf")  # type: ignore[assignment]
     cache = json.loads(suite.CACHE.read_text()) if suite.CACHE.exists() else {}
-    print("| instance | contiguity vs reference | vs MIP plan | pieces | joined by chain and polish | wall "
-          "| work units, first plan | work units | wall stops | objective | students over capacity |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    contiguous = json.loads(CONTIGUOUS_CACHE.read_text()) if CONTIGUOUS_CACHE.exists() else {}
+    print("| instance | contiguity vs reference | vs MIP plan | vs best contiguous plan | best contiguous plan vs its bound "
+          "| pieces | joined by chain and polish | wall | work units, first plan | work units | wall stops | objective "
+          "| students over capacity |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in args.instances:
-        print(run(spec, args.limit, cache), flush=True)
+        print(run(spec, args.limit, cache, prove=args.prove_contiguous, contiguous=contiguous), flush=True)
     return 0
 
 

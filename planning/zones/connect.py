@@ -33,6 +33,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -694,6 +695,11 @@ def _join(
 IMPROVE_SHARE = 0.9
 #: CP-SAT deterministic time of an improvement window per free block (at most :data:`CONNECT_MAX_TIME`).
 IMPROVE_TIME_PER_BLOCK = 0.012
+#: Most CP-SAT deterministic time of one improvement window (2.0, :data:`CONNECT_MAX_TIME`, before: on the
+#: zones suite's town 1,000 x 40 at slack 1.01 three windows of 8–9 zones ran to that limit and spent 5–8
+#: of its 24 work units each). With :data:`IMPROVE_PAIRS` "seed", 24 units, 0.5 against 2.0: two towns
+#: 1,000 x 40 at 1.06 +0.92 % against +1.12 % above the bound, town 1.03 +1.98 % against +2.24 %.
+IMPROVE_MAX_TIME = 0.5
 #: Hops around a free block within which the zones it may join lie (1: the zones it borders).
 IMPROVE_HOPS = 1
 #: Hops from a border between two zones of a group within which its blocks are free.
@@ -742,6 +748,139 @@ def _zone_order(r: Repair, school: NDArray[np.int64]) -> list[int]:
     return np.lexsort((np.arange(m), -regret)).tolist()
 
 
+#: After a seed's window over the zones it borders finds nothing, its *chain* window (:func:`_price_chain`) is
+#: solved when it reaches zones that window did not hold: at tight capacity a cheaper whole plan often needs
+#: boundary shifts passed along several zones towards free seats, which no group of neighbours holds.
+IMPROVE_CHAINS = True
+#: Most zones of a chain window (the seed included).
+IMPROVE_CHAIN_ZONES = 6
+
+
+def _price_chain(zadj: sp.csr_array, prices: NDArray[np.float64], room: NDArray[np.bool_], seed: int) -> NDArray[np.int64]:
+    """The seed and a chain of zones down the seat prices: from the last zone taken, the bordering one with the
+    lowest seat price (ties: lower index), until a zone with free seats or :data:`IMPROVE_CHAIN_ZONES` zones."""
+    chain = [seed]
+    last = seed
+    while len(chain) < IMPROVE_CHAIN_ZONES and (last == seed or not room[last]):
+        near = [k for k in zadj.indices[zadj.indptr[last] : zadj.indptr[last + 1]].tolist() if k not in chain]
+        if not near:
+            break
+        last = min(near, key=lambda k: (prices[k], k))
+        chain.append(last)
+    return np.asarray(chain, np.int64)
+
+
+@dataclass
+class _Whole:
+    """The search of :func:`improve_whole` so far."""
+
+    school: NDArray[np.int64]
+    best: int
+    windows: int = 0
+    improved: int = 0
+    version: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))  # changes of each zone
+    tried: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # pair -> versions when solved
+
+
+def _whole_window(
+    r: Repair, f: Frame, st: _Whole, zones: NDArray[np.int64], movable: NDArray[np.bool_],
+    cost: Callable[[NDArray[np.int64]], int], *, capped: bool = True,
+) -> bool:
+    """One window over ``zones`` (blocks near their seams) with exact connectivity, at most :data:`IMPROVE_MAX_TIME`
+    (``capped``, else :data:`CONNECT_MAX_TIME`); kept when cheaper, whole as before."""
+    detached = np.zeros(len(st.school), bool)
+    for _, pc in f.pieces(st.school):
+        detached[pc] = True  # pieces left stay as they are (no window moves them)
+    before = int(detached.sum())
+    free = _group_window(f, st.school, zones, movable & ~detached)
+    if len(free) < 2:
+        return False
+    per_block = min(IMPROVE_TIME_PER_BLOCK, IMPROVE_MAX_TIME / len(free)) if capped else IMPROVE_TIME_PER_BLOCK
+    got = solve_window(r, f, st.school, free, detached=detached, hops=IMPROVE_HOPS, joining=False, per_block=per_block)
+    st.windows += 1
+    if got is None or got[1] > 0:
+        return False
+    value = cost(got[0])
+    logger.debug("improve: zone %d, %d zones, %d free, status %d, %d -> %d, work %.2f",
+                 int(zones[0]), len(zones), len(free), got[2], st.best, value, r.budget.spent)
+    if value < st.best and _detached_blocks(f, got[0]) <= before:
+        st.school, st.best = got[0], value
+        st.improved += 1
+        return True
+    return False
+
+
+#: Windows over two bordering zones (small models CP-SAT mostly solves to optimality at once; a pair is solved
+#: again only when one of its zones changed since): ``"seed"``, each seed's pairs before its window over all the
+#: zones it borders; ``"first"``, pass after pass over every seed's pairs before any such window; ``"either"``,
+#: a seed's window only when its pairs found nothing; ``""``, none. On the zones suite's 1,000 x 40 given 24
+#: work units (gap to the bound; windows over all neighbours only, at most 2.0 deterministic seconds each,
+#: before): town 1.01 +3.97 % before, "first" +3.52 %, "seed" +4.01 %, "either" +4.03 %; town 1.03 +2.05 %,
+#: +2.26 %, +1.98 %; two towns 1.06 +1.11 %, +2.02 %, +0.92 % (where the window of the seed that carries the
+#: largest reduced cost takes most of the gain, "first" spends the budget on pairs before it is solved).
+IMPROVE_PAIRS: Literal["seed", "first", "either", ""] = "seed"
+
+
+def _pair_windows(
+    r: Repair, f: Frame, st: _Whole, j: int, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
+) -> bool:
+    """Windows over zone ``j`` and each zone it borders, each pair again only when one of its zones changed since
+    it was last solved (:attr:`_Whole.tried`); whether one found a cheaper plan."""
+    m = len(r.p.capacity)
+    zadj = zone_neighbours(f, st.school, m)
+    found = False
+    for k in zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]].tolist():
+        if r.budget.exhausted(IMPROVE_SHARE):
+            break
+        key = (min(j, k), max(j, k))
+        if st.tried.get(key) == (int(st.version[key[0]]), int(st.version[key[1]])):
+            continue
+        before = st.school
+        if _whole_window(r, f, st, np.array(key, np.int64), movable, cost):
+            found = True
+            moved = before != st.school
+            st.version[np.unique(np.r_[before[moved], st.school[moved]])] += 1
+        st.tried[key] = (int(st.version[key[0]]), int(st.version[key[1]]))
+    return found
+
+
+def _pair_passes(
+    r: Repair, f: Frame, st: _Whole, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
+) -> None:
+    """Windows over pairs of bordering zones (see :data:`IMPROVE_PAIRS`), pass after pass while one finds a
+    cheaper plan and :data:`IMPROVE_SHARE` lasts."""
+    found = True
+    while found and not r.budget.exhausted(IMPROVE_SHARE):
+        found = False
+        for j in _zone_order(r, st.school):
+            found = _pair_windows(r, f, st, j, movable, cost) or found
+
+
+#: Work budget from which :func:`improve_whole` solves the windows over pairs and the chain windows, each window
+#: at most :data:`IMPROVE_MAX_TIME`; below it, only each zone with all it borders, as before. The many small
+#: windows carry Python work no window charge counts (about 20 % more CPU per unit on the zones suite): on a
+#: short limit (the demo counties at 4 s, 1.6 units, two runs sharing two cores) the clock then stopped the
+#: search before its budget and the plan depended on the load.
+IMPROVE_MIN_WORK = 8.0
+
+
+def _improve_whole_before(
+    r: Repair, f: Frame, st: _Whole, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
+) -> tuple[NDArray[np.int64], int, int]:
+    """:func:`improve_whole` with windows over a zone and all it borders only (at most :data:`CONNECT_MAX_TIME`)."""
+    m = len(r.p.capacity)
+    while True:
+        found = 0
+        for j in _zone_order(r, st.school) if IMPROVE_BY_REGRET else range(m):
+            if r.budget.exhausted(IMPROVE_SHARE):
+                return st.school, st.windows, st.improved
+            zadj = zone_neighbours(f, st.school, m)
+            zones = np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]]
+            found += _whole_window(r, f, st, zones, movable, cost, capped=False)
+        if not found:
+            return st.school, st.windows, st.improved
+
+
 def improve_whole(
     r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
 ) -> tuple[NDArray[np.int64], int, int]:
@@ -751,42 +890,44 @@ def improve_whole(
 
     Each window is solved with connectivity enforced (:func:`solve_window`)
     from the plan (a whole, fitting plan is a complete hint) and taken when
-    cheaper with no more detached blocks and no seat missing. Passes over the
-    schools repeat until one finds nothing or :data:`IMPROVE_SHARE` of the
-    budget is spent.
+    cheaper with no more detached blocks and no seat missing. First windows
+    over two bordering zones (:data:`IMPROVE_PAIRS`), then each zone with
+    all it borders; when such a window finds nothing, the seed's chain window
+    (:data:`IMPROVE_CHAINS`) is tried. Passes over the schools repeat until one
+    finds nothing or :data:`IMPROVE_SHARE` of the budget is spent.
 
     Returns the plan, the windows solved and those that improved it.
     """
     m = len(r.p.capacity)
-    windows = improved = 0
-    best = cost(school)
+    st = _Whole(school, cost(school), version=np.zeros(m, np.int64))
+    prices = _prices(r)
+    if r.budget.limit < IMPROVE_MIN_WORK:
+        return _improve_whole_before(r, f, st, movable, cost)
+    if IMPROVE_PAIRS == "first":
+        _pair_passes(r, f, st, movable, cost)
     while True:
         found = 0
-        for j in _zone_order(r, school) if IMPROVE_BY_REGRET else range(m):
+        for j in _zone_order(r, st.school) if IMPROVE_BY_REGRET else range(m):
             if r.budget.exhausted(IMPROVE_SHARE):
-                return school, windows, improved
-            zadj = zone_neighbours(f, school, m)
-            zones = np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]]
-            detached = np.zeros(len(school), bool)
-            for _, pc in f.pieces(school):
-                detached[pc] = True  # pieces left stay as they are (no window moves them)
-            before = int(detached.sum())
-            free = _group_window(f, school, zones, movable & ~detached)
-            if len(free) < 2:
-                continue
-            got = solve_window(r, f, school, free, detached=detached, hops=IMPROVE_HOPS, joining=False, per_block=IMPROVE_TIME_PER_BLOCK)
-            windows += 1
-            if got is None or got[1] > 0:
-                continue
-            value = cost(got[0])
-            logger.debug("improve: zone %d, %d zones, %d free, status %d, %d -> %d, work %.2f",
-                         j, len(zones), len(free), got[2], best, value, r.budget.spent)
-            if value < best and _detached_blocks(f, got[0]) <= before:
-                school, best = got[0], value
+                return st.school, st.windows, st.improved
+            if IMPROVE_PAIRS in ("seed", "either") and _pair_windows(r, f, st, j, movable, cost):
                 found += 1
-                improved += 1
+                if IMPROVE_PAIRS == "either":
+                    continue
+            if r.budget.exhausted(IMPROVE_SHARE):
+                return st.school, st.windows, st.improved
+            zadj = zone_neighbours(f, st.school, m)
+            zones = np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]]
+            if _whole_window(r, f, st, zones, movable, cost):
+                found += 1
+                continue
+            if not IMPROVE_CHAINS or r.budget.exhausted(IMPROVE_SHARE):
+                continue
+            chain = _price_chain(zadj, prices, students_at(r.p, st.school) < r.p.capacity, j)
+            if np.setdiff1d(chain, zones).size and _whole_window(r, f, st, chain, movable, cost):
+                found += 1
         if not found:
-            return school, windows, improved
+            return st.school, st.windows, st.improved
 
 
 def improve_plan(
