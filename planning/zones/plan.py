@@ -47,8 +47,10 @@ pinned to it, and before the rounding every detached piece of the relaxation's
 partition joins the bordering zone cheapest in seat-price terms (pieces without
 students first, free). The rounding then moves a block only into a zone it
 borders and never cuts its own zone (:func:`planning.zones.rounding.may_move`), so
-whole zones stay whole while the chains make up the seats. Only if no such
-chain can fit the excess (or making zones whole broke the stability cap) does
+whole zones stay whole while the chains make up the seats. Where they stall,
+paths of such moves to zones with room fit the seats from the whole zones the
+chains started from (:func:`planning.zones.whole_seats.fit_whole`). Only if
+neither can fit the excess (or making zones whole broke the stability cap) does
 the rounding start again from the relaxation's partition and fit the seats
 with any moves; the contiguity pass
 (:func:`planning.zones.contiguity.make_contiguous`) then mends the zones: root blocks sent home;
