@@ -33,7 +33,6 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -697,7 +696,7 @@ IMPROVE_SHARE = 0.9
 IMPROVE_TIME_PER_BLOCK = 0.012
 #: Most CP-SAT deterministic time of one improvement window (2.0, :data:`CONNECT_MAX_TIME`, before: on the
 #: zones suite's town 1,000 x 40 at slack 1.01 three windows of 8–9 zones ran to that limit and spent 5–8
-#: of its 24 work units each). With :data:`IMPROVE_PAIRS` "seed", 24 units, 0.5 against 2.0: two towns
+#: of its 24 work units each). With :data:`IMPROVE_PAIRS`, 24 units, 0.5 against 2.0: two towns
 #: 1,000 x 40 at 1.06 +0.92 % against +1.12 % above the bound, town 1.03 +1.98 % against +2.24 %.
 IMPROVE_MAX_TIME = 0.5
 #: Hops around a free block within which the zones it may join lie (1: the zones it borders).
@@ -810,15 +809,15 @@ def _whole_window(
     return False
 
 
-#: Windows over two bordering zones (small models CP-SAT mostly solves to optimality at once; a pair is solved
-#: again only when one of its zones changed since): ``"seed"``, each seed's pairs before its window over all the
-#: zones it borders; ``"first"``, pass after pass over every seed's pairs before any such window; ``"either"``,
-#: a seed's window only when its pairs found nothing; ``""``, none. On the zones suite's 1,000 x 40 given 24
-#: work units (gap to the bound; windows over all neighbours only, at most 2.0 deterministic seconds each,
-#: before): town 1.01 +3.97 % before, "first" +3.52 %, "seed" +4.01 %, "either" +4.03 %; town 1.03 +2.05 %,
-#: +2.26 %, +1.98 %; two towns 1.06 +1.11 %, +2.02 %, +0.92 % (where the window of the seed that carries the
-#: largest reduced cost takes most of the gain, "first" spends the budget on pairs before it is solved).
-IMPROVE_PAIRS: Literal["seed", "first", "either", ""] = "seed"
+#: Windows over two bordering zones, each seed's before its window over all the zones it borders (small models
+#: CP-SAT mostly solves to optimality at once; a pair is solved again only when one of its zones changed since).
+#: On the zones suite's 1,000 x 40 given 24 work units (gap to the bound; before: windows over all neighbours
+#: only, at most 2.0 deterministic seconds each): town 1.01 +3.97 % before, +4.01 % with the pairs; town 1.03
+#: +2.05 %, +1.98 %; two towns 1.06 +1.11 %, +0.92 %. Measured and dropped: every seed's pairs pass after pass
+#: before any larger window (+3.52 %, +2.26 %, +2.02 %: the budget goes on pairs before the window of the seed
+#: with the largest reduced cost is solved), and a seed's larger window only when its pairs found nothing
+#: (town 1.01 +4.03 %).
+IMPROVE_PAIRS = True
 
 
 def _pair_windows(
@@ -842,18 +841,6 @@ def _pair_windows(
             st.version[np.unique(np.r_[before[moved], st.school[moved]])] += 1
         st.tried[key] = (int(st.version[key[0]]), int(st.version[key[1]]))
     return found
-
-
-def _pair_passes(
-    r: Repair, f: Frame, st: _Whole, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
-) -> None:
-    """Windows over pairs of bordering zones (see :data:`IMPROVE_PAIRS`), pass after pass while one finds a
-    cheaper plan and :data:`IMPROVE_SHARE` lasts."""
-    found = True
-    while found and not r.budget.exhausted(IMPROVE_SHARE):
-        found = False
-        for j in _zone_order(r, st.school):
-            found = _pair_windows(r, f, st, j, movable, cost) or found
 
 
 #: Work budget from which :func:`improve_whole` solves the windows over pairs and the chain windows, each window
@@ -903,17 +890,13 @@ def improve_whole(
     prices = _prices(r)
     if r.budget.limit < IMPROVE_MIN_WORK:
         return _improve_whole_before(r, f, st, movable, cost)
-    if IMPROVE_PAIRS == "first":
-        _pair_passes(r, f, st, movable, cost)
     while True:
         found = 0
         for j in _zone_order(r, st.school) if IMPROVE_BY_REGRET else range(m):
             if r.budget.exhausted(IMPROVE_SHARE):
                 return st.school, st.windows, st.improved
-            if IMPROVE_PAIRS in ("seed", "either") and _pair_windows(r, f, st, j, movable, cost):
+            if IMPROVE_PAIRS and _pair_windows(r, f, st, j, movable, cost):
                 found += 1
-                if IMPROVE_PAIRS == "either":
-                    continue
             if r.budget.exhausted(IMPROVE_SHARE):
                 return st.school, st.windows, st.improved
             zadj = zone_neighbours(f, st.school, m)

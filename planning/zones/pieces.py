@@ -213,6 +213,7 @@ class Walls:
     def __init__(self, p: Instance, graph: BlockGraph) -> None:
         self.p, self.graph = p, graph
         self._joined: dict[int, NDArray[np.bool_] | None] = {}
+        self._pieces: dict[bytes, int | None] = {}  # the answer depends on the blocks alone, not on the plan
 
     def searches(self) -> int:
         """Schools searched so far (the work done: about one search for pieces each)."""
@@ -233,6 +234,12 @@ class Walls:
 
     def walled_off(self, piece: NDArray[np.int64]) -> int | None:
         """The first block of ``piece`` no zone can hold whole, or ``None``."""
+        key = np.ascontiguousarray(piece, np.int64).tobytes()
+        if key not in self._pieces:
+            self._pieces[key] = self._first_walled(piece)
+        return self._pieces[key]
+
+    def _first_walled(self, piece: NDArray[np.int64]) -> int | None:
         p = self.p
         for b in piece[~p.connector[piece]].tolist():
             schools = p.dest[p.start[b] : p.start[b + 1]].tolist()

@@ -38,7 +38,7 @@ def _cost(r: Repair):
 def test_a_chain_window_passes_seats_along_full_zones_to_free_ones(monkeypatch: pytest.MonkeyPatch, chains: bool) -> None:
     monkeypatch.setattr(connect, "IMPROVE_CHAINS", chains)
     if not chains:  # the windows before: a zone and every zone it borders, no pairs, no chains
-        monkeypatch.setattr(connect, "IMPROVE_PAIRS", "")
+        monkeypatch.setattr(connect, "IMPROVE_PAIRS", False)
         monkeypatch.setattr(connect, "IMPROVE_MAX_TIME", connect.CONNECT_MAX_TIME)
     r, g, school = _chain_instance()
     f = Frame.of(g.adjacency, g.roots, r.p.connector)
