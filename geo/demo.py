@@ -10,15 +10,19 @@ deterministically (same seed → identical frames) and vectorized:
   compounds (小区/社区) in the grid cells; township seats spread through the
   county by randomized farthest-point sampling (for 清涧县 the 9 real town names
   are used, their *positions* are generated); hundreds of villages on a
-  jittered lattice whose density follows a smooth random field.
+  jittered lattice whose density follows a smooth random field, within 20 km
+  of a seat (``VILLAGE_REACH_M``; a vast outline such as 格尔木市's is mostly
+  left empty).
 - **Blocks.** Voronoi cells of every compound and village centre, clipped to the
-  outline, so that they tile the county and neighbouring blocks share borders.
+  outline (or, where villages keep within reach of the seats, to its settled
+  part), so that they tile the county and neighbouring blocks share borders.
   School-age children in proportion to the population (calibration below),
   with the county seat holding most of the people (population has drained to
   it), left-behind children concentrated in villages and migrant children in
   the seat.
 - **Schools.** Strong, over-full urban primary and junior schools (大班额) in the
-  seat, one or more nine-year schools at its edge, a boarding central primary
+  seat, one or more nine-year schools at its edge (boarding where the outline is
+  mostly empty and no township is near), a boarding central primary
   school and a junior (or nine-year) boarding school in each township seat,
   village primary schools and teaching points (教学点) of tens of pupils.
   Today's zones (``current_*``) are the nearest school of the level (straight
@@ -131,12 +135,19 @@ TOWNSHIP_KM2: Final = 1881 / 9  # one township per ≈ 209 km² (9 towns)
 #: Beyond this outline area, people and villages grow as the square root of the area, not in proportion:
 #: the largest counties are the emptiest (环县, 9,236 km²: ≈ 30万 people, not the 98万 of 清涧县's density).
 SETTLED_AREA_KM2: Final = 2_000.0
+#: Villages lie within this distance of the county seat or a township seat; beyond it an outline is left
+#: unsettled (desert, high plateau, forest) — **assumed** (25 km/h roads with a 1.3 detour: about an hour by
+#: bus to the township's boarding school). Spread over the whole outline, 格尔木市's (119,200 km²) villages
+#: lay a median 55 km from a boarding school, and 732 of its 1,575 units were beyond every school's reach;
+#: 清涧县's (1,881 km², nine townships) all lie within it, so its demo is unchanged.
+VILLAGE_REACH_M: Final = 20_000.0
 #: People per km² relative to 清涧县 in the pastoral and high-plateau provinces (GB/T 2260 code prefix), as a
 #: factor: 内蒙古 (15) ≈ 21/km², 西藏 (54) ≈ 3, 青海 (63) ≈ 8, 新疆 (65) ≈ 16 (2020 census, province means) against
 #: 陕西 ≈ 191 — here damped (a county keeps a seat and townships of some size) — **assumed**.
 SPARSE_PROVINCES: Final = MappingProxyType({"15": 0.35, "54": 0.2, "63": 0.25, "65": 0.4})
-#: A city district (市辖区: the code's last two digits 01–20) is mostly city: at least this many people per km²
-#: of its outline, between the two bounds (e.g. 五华区, 383 km²: ≈ 57万) — **assumed**.
+#: A city district (市辖区: the code's last two digits 01–20 under a city, :func:`is_city_district`) is mostly
+#: city: at least this many people per km² of its outline, between the two bounds (e.g. 五华区, 383 km²: ≈ 57万)
+#: — **assumed**.
 DISTRICT_PEOPLE_PER_KM2: Final = 1_500.0
 DISTRICT_PEOPLE: Final = (150_000.0, 1_200_000.0)
 SHARE_SEAT, SHARE_TOWN = 0.45, 0.15  # assumed: seat 45%, township seats 15%, villages 40%
@@ -425,13 +436,29 @@ def settled_km2(code: str, area_km2: float) -> float:
     return settled * SPARSE_PROVINCES.get(str(code)[:2], 1.0)
 
 
+def is_city_district(code: str) -> bool:
+    """Whether a GB/T 2260 code is a city district (市辖区).
+
+    Districts are numbered 01–20 under a city: a prefecture-level city or a municipality, whose third and
+    fourth digits are 01–20 or 51–70. Under a prefecture, an autonomous prefecture or a league (21–50) and
+    among the county-level units a province governs itself (90), 01–20 number county-level cities: 格尔木市
+    (632801, 119,000 km², ≈ 22万 people) was generated as a district of 120万 people, 14,000 of its pupils
+    beyond any school.
+    """
+    code = str(code)
+    if len(code) != 6 or not code.isdigit():
+        return False
+    parent, unit = int(code[2:4]), int(code[4:])
+    return (1 <= parent <= 20 or 51 <= parent <= 70) and 1 <= unit <= 20
+
+
 def county_people(code: str, area_km2: float) -> float:
-    """People of a generated county at scale 1: 清涧县's density over the settled area; a city district at least
-    :data:`DISTRICT_PEOPLE_PER_KM2` (times the province's sparse factor) of its whole area, within
-    :data:`DISTRICT_PEOPLE`."""
+    """People of a generated county at scale 1: 清涧县's density over the settled area; a city district
+    (:func:`is_city_district`) at least :data:`DISTRICT_PEOPLE_PER_KM2` (times the province's sparse factor)
+    of its whole area, within :data:`DISTRICT_PEOPLE`."""
     people = POPULATION_PER_KM2 * settled_km2(code, area_km2)
     code = str(code)
-    if len(code) == 6 and code.isdigit() and 1 <= int(code[4:]) <= 20:
+    if is_city_district(code):
         lo, hi = DISTRICT_PEOPLE
         density = DISTRICT_PEOPLE_PER_KM2 * SPARSE_PROVINCES.get(code[:2], 1.0)
         people = max(people, min(max(density * area_km2, lo), hi))
@@ -609,6 +636,8 @@ class _Generator:
         self.poly = shapely.make_valid(poly) if not poly.is_valid else poly
         shapely.prepare(self.poly)
         self.area_km2 = self.poly.area / 1e6
+        self.settled_m2 = self.area_km2 * 1e6  # where villages lie (:meth:`_village_lattice`)
+        self.land: BaseGeometry = self.poly  # what the blocks cover: the outline, or its settled part
         self.given_towns = township_names
         self.trunk_name = trunk_name
         self.births: dict[int, float] = {}  # the county's births, set with the blocks frame (county_births)
@@ -709,16 +738,38 @@ class _Generator:
         self.townc_xy = np.vstack(xs) if xs else np.empty((0, 2))
         self.townc_town = np.concatenate(owner) if owner else np.empty(0, dtype=np.int64)
 
-    def build_villages(self) -> None:
-        n = max(20, round(settled_km2(self.code, self.area_km2) * VILLAGES_PER_KM2 * self.scale))
-        s = math.sqrt(2.0 * self.area_km2 * 1e6 / (math.sqrt(3.0) * n)) * 0.9
-        minx, miny, maxx, maxy = self.poly.bounds
+    def _village_lattice(self, n: int) -> tuple[np.ndarray, float]:
+        """Sites for ``n`` villages: a triangular lattice over the outline within :data:`VILLAGE_REACH_M` of a
+        seat, and its spacing (over the settled part only where the reach leaves some of the outline out)."""
+        lat, s = self._lattice(self.poly, self.settled_m2, n)
+        near = cKDTree(self.town_xy).query(lat)[0] <= VILLAGE_REACH_M
+        if not near.all():
+            seats = shapely.points(self.town_xy)
+            settled = self.poly.intersection(shapely.union_all(shapely.buffer(seats, VILLAGE_REACH_M)))
+            self.settled_m2 = settled.area
+            lat, s = self._lattice(settled, self.settled_m2, n)
+            # the blocks cover the settled part (with a margin for the jitter): a village's Voronoi cell
+            # reaching into the empty land beyond put its travel origin there, tens of km from the village
+            self.land = self.poly.intersection(shapely.union_all(shapely.buffer(seats, VILLAGE_REACH_M + s)))
+            shapely.prepare(self.land)
+        return lat, s
+
+    @staticmethod
+    def _lattice(poly: BaseGeometry, area_m2: float, n: int) -> tuple[np.ndarray, float]:
+        """The points of a triangular lattice of about ``n`` points over ``area_m2`` that lie in ``poly``, and its spacing."""
+        s = math.sqrt(2.0 * area_m2 / (math.sqrt(3.0) * n)) * 0.9
+        minx, miny, maxx, maxy = poly.bounds
         rows = np.arange(miny, maxy + s, s * math.sqrt(3.0) / 2.0)
         cols = np.arange(minx, maxx + s, s)
         xx, yy = np.meshgrid(cols, rows)
         xx = xx + (np.arange(len(rows))[:, None] % 2) * s / 2.0
         lat = np.column_stack([xx.ravel(), yy.ravel()])
-        lat = lat[_inside(self.poly, lat)]
+        return lat[_inside(poly, lat)], s
+
+    def build_villages(self) -> None:
+        n = max(20, round(settled_km2(self.code, self.area_km2) * VILLAGES_PER_KM2 * self.scale))
+        lat, s = self._village_lattice(n)
+        minx, miny, maxx, maxy = self.poly.bounds
         jit = lat + self.rng.uniform(-0.35 * s, 0.35 * s, lat.shape)
         ok = _inside(self.poly, jit)
         pts = np.where(ok[:, None], jit, lat)
@@ -771,8 +822,8 @@ class _Generator:
         cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=self.poly, ordered=True))
         if len(cells) != len(xy):  # pragma: no cover - GEOS returns one cell per distinct point
             raise RuntimeError("Voronoi cells do not match the block centres")
-        clip = ~shapely.contains(self.poly, cells)  # prepared outline: only border cells are cut
-        cells[clip] = shapely.intersection(cells[clip], self.poly)
+        clip = ~shapely.contains(self.land, cells)  # prepared outline: only border cells are cut
+        cells[clip] = shapely.intersection(cells[clip], self.land)
         parts, idx = shapely.get_parts(cells, return_index=True)
         poly_part = shapely.get_type_id(parts) == 3
         has = poly_part & shapely.contains_xy(parts, xy[idx, 0], xy[idx, 1])
@@ -903,7 +954,7 @@ class _Generator:
         n_tp = max(1, round(TEACHING_POINT_SHARE * base_vil * self.school_factor))
         sch_xy = np.array([[r["x"], r["y"]] for r in recs])
         dist, _ = cKDTree(sch_xy).query(xy[vil])
-        vs = math.sqrt(self.area_km2 * 1e6 / max(n_vs + n_tp, 1)) / 3.0  # ≈ village spacing at scale 1
+        vs = math.sqrt(self.settled_m2 / max(n_vs + n_tp, 1)) / 3.0  # ≈ village spacing at scale 1 (settled part)
         weight = (blk["students_primary"].to_numpy()[vil] + 1.0) * dist * rng.uniform(0.5, 1.0, len(vil))
         order = vil[np.argsort(-weight, kind="stable")]
         far = dist[np.searchsorted(vil, order)] >= 1.8 * vs
@@ -994,7 +1045,11 @@ class _Generator:
                 cap = cls * seat_size
             sch[f"classes_{level}"] = cls.astype(np.int64)
             sch[f"capacity_{level}"] = cap.astype(np.int64)
-        sch["boarding"] = (kind == "town")
+        # where the outline is mostly unsettled (villages only within reach of a seat), the seat's villages have no
+        # other township's boarding school within reach (格尔木市: the nearest 100 km away): the seat's nine-year
+        # schools at its edge board too
+        seat_boards = (kind == "urban") & (sch["level"].to_numpy() == "nine_year") & (self.land is not self.poly)
+        sch["boarding"] = (kind == "town") | seat_boards
         sch["teaching_point"] = kind == "teaching_point"
         # Special-education schools (特殊教育学校) are not generated: they take no part in zoning.
         sch["special"] = np.zeros(len(sch), dtype=bool)

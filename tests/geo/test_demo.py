@@ -15,7 +15,7 @@ from scipy.sparse import csgraph
 from shapely.strtree import STRtree
 
 from geo.boundaries import county_outline
-from geo.demo import DEMO_SEED, DemoCounty, build_demo, county_people, generate_county, required_subjects
+from geo.demo import DEMO_SEED, DemoCounty, build_demo, county_people, generate_county, is_city_district, required_subjects
 from geo.errors import InputError
 from geo.model import BLOCKS, BOUNDARY, ROADS, SCHOOLS, TEACHERS, LayerSpec
 from geo.policy import QUALITY_CV_MAX
@@ -340,6 +340,17 @@ def test_unknown_county_is_an_input_error() -> None:
 
 
 @pytest.mark.parametrize(
+    ("code", "district"),
+    [("530102", True), ("110101", True), ("500101", True), ("610116", True), ("632801", False), ("532301", False),
+     ("469002", False), ("429004", False), ("610830", False), ("360781", False), ("500229", False)],
+)
+def test_only_districts_under_a_city_are_city_districts(code: str, district: bool) -> None:
+    # 01–20 number districts under a city (third and fourth digits 01–20, 51–70); under a prefecture or an
+    # autonomous prefecture (21–50) or a province itself (90) they number county-level cities
+    assert is_city_district(code) is district
+
+
+@pytest.mark.parametrize(
     ("code", "area_km2", "low", "high"),
     [
         ("610830", 1_889.7, 190_000, 210_000),  # 清涧县 itself: 200,000 as calibrated
@@ -347,9 +358,41 @@ def test_unknown_county_is_an_input_error() -> None:
         ("150223", 18_000.0, 60_000, 300_000),  # 达茂旗, a pastoral banner: ≈ 10万
         ("530102", 383.0, 300_000, 1_200_000),  # 五华区, a city district of 昆明: ≈ 110万
         ("540102", 525.0, 100_000, 400_000),  # 城关区 of 拉萨: ≈ 28万
+        ("632801", 119_200.0, 100_000, 600_000),  # 格尔木市, a county-level city of 海西州 (not a district): ≈ 22万
+        ("469002", 1_710.0, 100_000, 600_000),  # 琼海市, governed by 海南 itself: ≈ 53万
+        ("532301", 4_433.0, 150_000, 800_000),  # 楚雄市, of 楚雄州: ≈ 69万
     ],
 )
 def test_generated_people_stay_plausible_on_large_sparse_and_urban_outlines(code: str, area_km2: float, low: int, high: int) -> None:
     # the first generator scaled people with the outline's area at 清涧县's density: 达茂旗 had 1.86 million people and
     # 162,000 pupils, 环县 98万, 五华区 4万; public figures (2020 census, county profiles) are in the comments
     assert low <= county_people(code, area_km2) <= high
+
+
+@pytest.fixture(scope="module")
+def golmud() -> DemoCounty:
+    """格尔木市 (119,200 km², most of it desert and high plateau) at a tenth of its people."""
+    return build_demo("632801", scale=0.1)
+
+
+def test_villages_of_a_mostly_empty_outline_lie_within_reach_of_a_seat(golmud: DemoCounty) -> None:
+    # spread over the whole outline, 格尔木市's villages lay a median 55 km from a boarding school, and their Voronoi
+    # cells reached so far into the desert that their travel origins (a point inside each cell) lay up to 65 km
+    # from any township seat: 732 of its 1,575 units were beyond every school's reach
+    blocks = golmud.inputs.blocks
+    xy = shapely.get_coordinates(shapely.point_on_surface(blocks.geometry.values))
+    seats = xy[(blocks["area_type"] != "rural").to_numpy()]
+    far = np.hypot(*(xy[:, None, :] - seats[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert far.max() <= 30_000  # VILLAGE_REACH_M and the lattice's margin, from the seat's or a township's edge
+    covered = blocks.geometry.union_all().area / golmud.inputs.boundary.geometry.iloc[0].area
+    assert covered < 0.5  # the empty land is in no block
+
+
+def test_the_seat_of_a_mostly_empty_outline_has_boarding_schools(golmud: DemoCounty, demo: DemoCounty) -> None:
+    # its villages have no other township's boarding school within reach (the nearest 100 km away)
+    def seat_boarding(d: DemoCounty) -> int:
+        s = d.inputs.schools
+        return int((s["boarding"] & (s["area_type"] == "urban")).sum())
+
+    assert seat_boarding(golmud) >= 1
+    assert seat_boarding(demo) == 0  # 清涧县's townships lie close together: its seat's schools are day schools
