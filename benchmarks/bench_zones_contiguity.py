@@ -222,7 +222,7 @@ def whole_model(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, *, 
     for (i, j), v in x.items():
         rows.setdefault(i, []).append(v)
         seats.setdefault(j, []).append(int(d[i]) * v)
-    for i, terms in rows.items():
+    for terms in rows.values():
         model.add(sum(terms) == 1)
     load = np.bincount(hint[hint >= 0], weights=d[hint >= 0], minlength=len(cap))
     for j, terms in seats.items():
@@ -313,7 +313,7 @@ def merge_contiguous(old: dict | None, run: dict, ref_bound: float) -> dict:
 
 
 def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous: dict | None = None,
-        exists: float = 0.0) -> str:
+        exists: float = 0.0, rings: int = -1) -> str:
     """One instance ``family:NxM:slack``: a row of the table (``prove``: CP-SAT's deterministic time for the best
     contiguous plan from ours, merged into ``contiguous``, the cache of :data:`CONTIGUOUS_CACHE`)."""
     family, size, slack = spec.split(":")
@@ -332,7 +332,7 @@ def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous:
         print(f"<!-- {case.name}: {why} -->", file=sys.stderr)
     contiguous = {} if contiguous is None else contiguous
     if exists:
-        print(f"<!-- {case.name}: {_exists_words(case, graph, got['plan'].block_school, exists)} -->", file=sys.stderr)
+        print(f"<!-- {case.name}: {_exists_words(case, graph, got['plan'].block_school, exists, rings)} -->", file=sys.stderr)
     if prove and got["contiguous"]:
         contiguous[case.name] = merge_contiguous(contiguous.get(case.name), prove_contiguous(case, graph, got["plan"].block_school, prove), ref)
         CONTIGUOUS_CACHE.write_text(json.dumps(contiguous, indent=1, sort_keys=True) + "\n")
@@ -344,18 +344,40 @@ def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous:
             f"| {got['objective']:.0f} | {got['over']} |")
 
 
-def _exists_words(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, det_time: float) -> str:
-    """:func:`whole_plan_exists` from ``plan``, in a line (the plan found checked: pieces, students over)."""
+def _window_zones(graph: suite.BlockGraph, plan: np.ndarray, rings: int) -> np.ndarray | None:
+    """The zones holding a detached piece of ``plan`` and ``rings`` rings of zones bordering them (``None``: every
+    zone, when ``rings`` < 0)."""
     from planning.zones.pieces import detached_pieces
 
-    got = whole_plan_exists(case, graph, plan, det_time)
-    line = f"a plan of whole zones within the seats: {got['status']} ({got['pairs']:,} pairs, deterministic time {det_time:g}, {got['seconds']} s)"
+    if rings < 0:
+        return None
+    coo = graph.adjacency.tocoo()
+    zones = {j for j, _ in detached_pieces(plan, graph.adjacency, graph.roots, np.zeros(len(plan), bool))}
+    for _ in range(rings):
+        near = np.isin(plan[coo.row], sorted(zones)) & (plan[coo.col] >= 0)
+        zones |= set(plan[coo.col[near]].tolist())
+    return np.array(sorted(zones), np.int64)
+
+
+def _exists_words(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, det_time: float, rings: int) -> str:
+    """:func:`whole_plan_exists` from ``plan`` (over :func:`_window_zones`), in a line (the plan found checked:
+    pieces, students over)."""
+    from planning.zones.pieces import detached_pieces
+
+    zones = _window_zones(graph, plan, rings)
+    if zones is not None and not len(zones):
+        return "every zone whole: nothing to ask"
+    got = whole_plan_exists(case, graph, plan, det_time, zones=zones)
+    where = "every zone" if zones is None else f"the {len(zones)} zones of the pieces and {rings} rings around them"
+    line = (f"a plan of whole zones within the seats ({where}, students + blocks left in pieces): {got['status']},"
+            f" best {got.get('over', '—')}, bound {got['bound']:g} ({got['pairs']:,} pairs, deterministic time"
+            f" {det_time:g}, {got['seconds']} s)")
     if "plan" in got:
         found = got["plan"]
         load = np.bincount(found[found >= 0], weights=case.demand[found >= 0], minlength=len(case.capacity))
         pieces = detached_pieces(found, graph.adjacency, graph.roots, np.zeros(len(found), bool))
         over = int(np.maximum(load - case.capacity, 0).sum())
-        line += f"; found one at {got['objective']:,.0f} ({len(pieces)} pieces, {over} students over)"
+        line += f"; its plan: travel {got['objective']:,.0f}, {len(pieces)} pieces, {over} students over"
     return line
 
 
@@ -368,8 +390,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="also CP-SAT with exact connectivity over the whole instance from our whole plan (SECONDS of"
                          " deterministic time, 8 subsolvers on one thread), merged into " + CONTIGUOUS_CACHE.name)
     ap.add_argument("--whole-exists", type=float, default=0.0, metavar="SECONDS",
-                    help="also ask CP-SAT (SECONDS of deterministic time, every pair kept, no objective) whether a plan of"
-                         " whole zones within the seats exists, hinted with our plan")
+                    help="also ask CP-SAT (SECONDS of deterministic time, every pair kept) whether a plan of whole zones"
+                         " within the seats exists, hinted with our plan (whole_model, pieces soft)")
+    ap.add_argument("--whole-rings", type=int, default=-1, metavar="RINGS",
+                    help="with --whole-exists: free only the zones holding pieces and RINGS rings of zones around them"
+                         " (default: every zone)")
     args = ap.parse_args(argv)
     if args.no_wall:
         zone_plan._deadline = lambda t0, limits: float("inf")  # type: ignore[assignment]
@@ -381,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in args.instances:
         print(run(spec, args.limit, cache, prove=args.prove_contiguous, contiguous=contiguous,
-                  exists=args.whole_exists), flush=True)
+                  exists=args.whole_exists, rings=args.whole_rings), flush=True)
     return 0
 
 

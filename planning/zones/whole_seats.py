@@ -357,7 +357,8 @@ def fit_whole(
     if glued:
         # pieces handed whole to bordering zones first (two towns 1,000 x 40 at 1.01: its whole zones held 4 pieces,
         # 854 students; the relaxation's partition the rounding started again from left 2 pieces to the end)
-        details["whole_seats_glued"] = f"{glued} piece{'s' if glued != 1 else ''}, {int(np.maximum(students_at(p, whole) - p.capacity, 0).sum())} students over"
+        over = int(np.maximum(students_at(p, whole) - p.capacity, 0).sum())
+        details["whole_seats_glued"] = f"{glued} piece{'s' if glued != 1 else ''}, {over} students over"
     school = whole
     s = _State(p, neighbour_lists(graph.adjacency), school.copy(), ~pinned & (school >= 0) & (p.demand > 0), graph.roots)
     coo = graph.adjacency.tocoo()
