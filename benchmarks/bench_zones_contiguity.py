@@ -143,6 +143,129 @@ def _add_trees(model, x: dict, adj: dict[int, list[int]], roots: np.ndarray, hin
         model.add(sum(arcs) == xv)
 
 
+def _glued(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``plan`` with each detached piece (of a zone in ``inside``) handed to a bordering zone in ``inside`` whose
+    school can take all of it (the one with the most free seats), until none is left or none can move: whole
+    zones, seats ignored (the hint of :func:`whole_model`)."""
+    from planning.zones.pieces import detached_pieces, piece_border
+
+    tm, d, cap = case.travel, case.demand, case.capacity
+    can = np.zeros((len(d), len(cap)), bool)
+    can[tm.origin, tm.dest] = True
+    none = np.zeros(len(d), bool)
+    out = plan.copy()
+    for _ in range(len(d)):
+        pieces = [(j, pc) for j, pc in detached_pieces(out, graph.adjacency, graph.roots, none) if inside[j]]
+        free = cap - np.bincount(out[out >= 0], weights=d[out >= 0], minlength=len(cap))
+        moved = False
+        for j, pc in pieces:
+            ks = {int(k) for k in out[piece_border(pc, graph.adjacency, none)] if k >= 0 and k != j and inside[k]}
+            ks = [k for k in ks if can[pc, k].all()]
+            if ks:
+                out[pc] = max(ks, key=lambda k: (free[k], -k))
+                moved = True
+                break
+        if not moved:
+            break
+    return out
+
+
+def whole_model(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, *, soft: str = "pieces",
+                zones: np.ndarray | None = None):
+    """CP-SAT over every pair the instance allows: is there a plan with every zone one piece within the seats?
+
+    As :func:`contiguous_model` (one school per block, a rooted tree per school over the blocks that may take it,
+    each school's own block fixed to the school ``plan`` puts it at, as the planner pins it) but with no
+    reduced-cost fixing (every pair of the travel matrix is kept: a plan dearer than ours counts too), and one
+    side soft so that a hint is feasible and the objective says how far from a whole plan within the seats:
+
+    - ``soft="pieces"`` (as :mod:`planning.zones.connect` joins pieces): a block of ``j`` may stay out of ``j``'s
+      tree (``x_ij = r_ij + w_ij``, the tree over ``r``) at its students + 1; seats hard; hinted with ``plan``
+      as it is (pieces included);
+    - ``soft="seats"``: every block in its tree, the students over capacity counted; hinted with ``plan`` made
+      whole (:func:`_glued`).
+
+    Objective 0: such a plan exists; a bound above 0: none does. ``zones``: only the blocks of these schools'
+    zones in ``plan`` are free, and only among these schools (the rest of ``plan`` stays: a plan found is one, a
+    bound above 0 proves nothing beyond that window). Returns the model and the literals ``x`` per pair.
+    """
+    from ortools.sat.python import cp_model
+
+    tm, d, cap = case.travel, case.demand, case.capacity
+    roots = graph.roots
+    a = graph.adjacency
+    adj = {i: a.indices[a.indptr[i] : a.indptr[i + 1]].tolist() for i in range(len(d))}
+    inside = np.ones(len(cap), bool) if zones is None else np.isin(np.arange(len(cap)), zones)
+    hint = _glued(case, graph, plan, inside) if soft == "seats" else plan
+    trees = _bfs_trees(adj, hint, roots)
+    model = cp_model.CpModel()
+    r: dict[tuple[int, int], cp_model.IntVar] = {}
+    x: dict[tuple[int, int], object] = {}
+    cost = []
+    for i, j in zip(tm.origin.tolist(), tm.dest.tolist(), strict=True):
+        if not (inside[j] and (plan[i] < 0 or inside[plan[i]])):
+            continue
+        r[i, j] = model.new_bool_var("")
+        attached = (i, j) in trees or i == roots[j]
+        model.add_hint(r[i, j], bool(hint[i] == j and (attached or soft == "seats")))
+        x[i, j] = r[i, j]
+        if soft == "pieces":
+            w = model.new_bool_var("")
+            model.add_hint(w, bool(hint[i] == j and not attached))
+            x[i, j] = r[i, j] + w
+            cost.append((int(d[i]) + 1) * w)
+    for root in np.unique(roots[roots >= 0]).tolist():
+        if (root, int(plan[root])) in r:
+            model.add(r[root, int(plan[root])] == 1)
+    rows: dict[int, list] = {}
+    seats: dict[int, list] = {}
+    for (i, j), v in x.items():
+        rows.setdefault(i, []).append(v)
+        seats.setdefault(j, []).append(int(d[i]) * v)
+    for terms in rows.values():
+        model.add(sum(terms) == 1)
+    load = np.bincount(hint[hint >= 0], weights=d[hint >= 0], minlength=len(cap))
+    for j, terms in seats.items():
+        if soft == "seats":
+            over = model.new_int_var(0, int(d.sum()), "")
+            model.add_hint(over, max(int(load[j]) - int(cap[j]), 0))
+            cost.append(over)
+            model.add(sum(terms) - over <= int(cap[j]))
+        else:
+            model.add(sum(terms) <= int(cap[j]))
+    model.minimize(sum(cost))
+    _add_trees(model, r, adj, roots, trees)
+    return model, x
+
+
+def whole_plan_exists(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, det_time: float, *,
+                      workers: int = 8, soft: str = "pieces", zones: np.ndarray | None = None) -> dict:
+    """Whether a plan of whole zones within the seats exists (:func:`whole_model`), CP-SAT given ``det_time``.
+
+    Deterministic (``workers`` subsolvers interleaved on one thread). ``over``: the fewest students over capacity
+    found (``soft="seats"``) or the students + blocks left in pieces (``soft="pieces"``), 0: ``plan`` holds a whole
+    plan within the seats; ``bound``: CP-SAT's bound of it (above 0: none exists, within ``zones`` when given).
+    """
+    from ortools.sat.python import cp_model
+
+    t0 = time.perf_counter()
+    model, x = whole_model(case, graph, plan, soft=soft, zones=zones)
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.num_workers, prm.interleave_search, prm.random_seed = workers, True, 0
+    prm.max_deterministic_time = det_time
+    status = solver.solve(model)
+    out: dict = {"status": solver.status_name(status), "seconds": round(time.perf_counter() - t0, 1),
+                 "pairs": len(x), "det_time": det_time, "bound": solver.best_objective_bound}
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found = plan.copy()
+        for (i, j), v in x.items():
+            if solver.value(v):
+                found[i] = j
+        out.update({"plan": found, "objective": suite.objective_of(case, found), "over": round(solver.objective_value)})
+    return out
+
+
 def prove_contiguous(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, det_time: float, workers: int = 8) -> dict:
     """The best contiguous plan and bound CP-SAT finds in ``det_time`` (deterministic) from ``plan`` (every zone whole).
 
@@ -189,7 +312,8 @@ def merge_contiguous(old: dict | None, run: dict, ref_bound: float) -> dict:
             "plan": best["plan"], "runs": runs}
 
 
-def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous: dict | None = None) -> str:
+def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous: dict | None = None,
+        exists: float = 0.0, rings: int = -1) -> str:
     """One instance ``family:NxM:slack``: a row of the table (``prove``: CP-SAT's deterministic time for the best
     contiguous plan from ours, merged into ``contiguous``, the cache of :data:`CONTIGUOUS_CACHE`)."""
     family, size, slack = spec.split(":")
@@ -207,6 +331,8 @@ def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous:
     for why in got["plan"].enclave_reasons:
         print(f"<!-- {case.name}: {why} -->", file=sys.stderr)
     contiguous = {} if contiguous is None else contiguous
+    if exists:
+        print(f"<!-- {case.name}: {_exists_words(case, graph, got['plan'].block_school, exists, rings)} -->", file=sys.stderr)
     if prove and got["contiguous"]:
         contiguous[case.name] = merge_contiguous(contiguous.get(case.name), prove_contiguous(case, graph, got["plan"].block_school, prove), ref)
         CONTIGUOUS_CACHE.write_text(json.dumps(contiguous, indent=1, sort_keys=True) + "\n")
@@ -218,6 +344,43 @@ def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous:
             f"| {got['objective']:.0f} | {got['over']} |")
 
 
+def _window_zones(graph: suite.BlockGraph, plan: np.ndarray, rings: int) -> np.ndarray | None:
+    """The zones holding a detached piece of ``plan`` and ``rings`` rings of zones bordering them (``None``: every
+    zone, when ``rings`` < 0)."""
+    from planning.zones.pieces import detached_pieces
+
+    if rings < 0:
+        return None
+    coo = graph.adjacency.tocoo()
+    zones = {j for j, _ in detached_pieces(plan, graph.adjacency, graph.roots, np.zeros(len(plan), bool))}
+    for _ in range(rings):
+        near = np.isin(plan[coo.row], sorted(zones)) & (plan[coo.col] >= 0)
+        zones |= set(plan[coo.col[near]].tolist())
+    return np.array(sorted(zones), np.int64)
+
+
+def _exists_words(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, det_time: float, rings: int) -> str:
+    """:func:`whole_plan_exists` from ``plan`` (over :func:`_window_zones`), in a line (the plan found checked:
+    pieces, students over)."""
+    from planning.zones.pieces import detached_pieces
+
+    zones = _window_zones(graph, plan, rings)
+    if zones is not None and not len(zones):
+        return "every zone whole: nothing to ask"
+    got = whole_plan_exists(case, graph, plan, det_time, zones=zones)
+    where = "every zone" if zones is None else f"the {len(zones)} zones of the pieces and {rings} rings around them"
+    line = (f"a plan of whole zones within the seats ({where}, students + blocks left in pieces): {got['status']},"
+            f" best {got.get('over', '—')}, bound {got['bound']:g} ({got['pairs']:,} pairs, deterministic time"
+            f" {det_time:g}, {got['seconds']} s)")
+    if "plan" in got:
+        found = got["plan"]
+        load = np.bincount(found[found >= 0], weights=case.demand[found >= 0], minlength=len(case.capacity))
+        pieces = detached_pieces(found, graph.adjacency, graph.roots, np.zeros(len(found), bool))
+        over = int(np.maximum(load - case.capacity, 0).sum())
+        line += f"; its plan: travel {got['objective']:,.0f}, {len(pieces)} pieces, {over} students over"
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("instances", nargs="+", help="family:NxM:slack, e.g. town:1000x40:1.01")
@@ -226,6 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prove-contiguous", type=float, default=0.0, metavar="SECONDS",
                     help="also CP-SAT with exact connectivity over the whole instance from our whole plan (SECONDS of"
                          " deterministic time, 8 subsolvers on one thread), merged into " + CONTIGUOUS_CACHE.name)
+    ap.add_argument("--whole-exists", type=float, default=0.0, metavar="SECONDS",
+                    help="also ask CP-SAT (SECONDS of deterministic time, every pair kept) whether a plan of whole zones"
+                         " within the seats exists, hinted with our plan (whole_model, pieces soft)")
+    ap.add_argument("--whole-rings", type=int, default=-1, metavar="RINGS",
+                    help="with --whole-exists: free only the zones holding pieces and RINGS rings of zones around them"
+                         " (default: every zone)")
     args = ap.parse_args(argv)
     if args.no_wall:
         zone_plan._deadline = lambda t0, limits: float("inf")  # type: ignore[assignment]
@@ -236,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
           "| students over capacity |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in args.instances:
-        print(run(spec, args.limit, cache, prove=args.prove_contiguous, contiguous=contiguous), flush=True)
+        print(run(spec, args.limit, cache, prove=args.prove_contiguous, contiguous=contiguous,
+                  exists=args.whole_exists, rings=args.whole_rings), flush=True)
     return 0
 
 

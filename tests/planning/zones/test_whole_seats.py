@@ -15,7 +15,7 @@ from planning.zones import BlockGraph, Reach, SolveLimits, ZoneOptions, ZonePlan
 from planning.zones.instance import prepare, students_at
 from planning.zones.pieces import detached_pieces
 from planning.zones.repair import Repair, WorkBudget
-from planning.zones.whole_seats import fit_whole
+from planning.zones.whole_seats import fit_whole, glue_pieces
 from tests.planning.zones.test_connect import matrix
 
 
@@ -126,3 +126,37 @@ def test_the_restarted_rounding_is_kept_when_cheaper_once_mended(monkeypatch: py
     assert plan.details["kept_rounding"] == "restarted"
     assert plan.contiguous and restarted.contiguous and plan.overflow.empty and "wall_cap" not in plan.details
 
+
+def _ladder_case(demand: list[int], seats: list[int], roots: list[int], cols: int):
+    t = 60 + 60 * np.abs(np.arange(2 * cols)[:, None] // 2 - np.array(roots)[None, :] // 2)
+    p = prepare(matrix(t), demand, seats, reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
+    return p, BlockGraph(ladder(cols), np.asarray(roots, np.int64))
+
+
+def test_a_detached_piece_goes_whole_to_the_bordering_zone_with_room_not_the_cheaper_full_one() -> None:
+    # Columns: A's own (0), C (1), A's piece (2), B (3). The piece borders C (full, and made cheaper for it)
+    # and B (10 free seats): it goes to B, where it adds no student over capacity.
+    p, graph = _ladder_case([5] * 8, [20, 20, 10], [0, 6, 2], 4)
+    p.cost[(p.origin >= 4) & (p.origin <= 5) & (p.dest == 2)] = 1
+    school = np.array([0, 0, 2, 2, 0, 0, 1, 1])
+    assert len(detached_pieces(school, graph.adjacency, graph.roots, p.connector)) == 1
+    got, glued, searches, held = glue_pieces(p, school, graph)
+    assert got.tolist() == [0, 0, 2, 2, 1, 1, 1, 1]
+    assert (glued, searches, held) == (1, 2, 0)
+
+
+def test_whole_zones_holding_a_detached_piece_are_glued_then_fitted_not_left_to_the_restart() -> None:
+    # A holds columns 0-1 and a piece at column 5 beyond C (column 4); B holds columns 2-3. The old repair
+    # was not tried (students in detached pieces). Now the piece joins C (5 over), C passes block 9 to B
+    # and B block 5 to A: every zone whole and within its seats.
+    p, graph = _ladder_case([5] * 12, [30, 20, 15], [0, 4, 8], 6)
+    school = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 0, 0])
+    r = Repair(p, None, {0: 0, 1: 4, 2: 8}, None, None, 0, WorkBudget(1.0))
+    pinned = np.zeros(12, bool)
+    pinned[[0, 4, 8]] = True
+    details: dict[str, float | int | str] = {}
+    got = fit_whole(r, school, graph, pinned=pinned, details=details)
+    assert got.tolist() == [0, 0, 0, 0, 1, 0, 1, 1, 2, 1, 2, 2]
+    assert (students_at(p, got) <= p.capacity).all()
+    assert detached_pieces(got, graph.adjacency, graph.roots, p.connector) == []
+    assert details["whole_seats_glued"] == "1 piece, 5 students over" and details["whole_seats_paths"] == 1
