@@ -786,7 +786,11 @@ def _shifts(s: _Search, school: NDArray[np.int64], load: NDArray[np.int64], chan
     m = len(capacity)
     mine = own_cost(p, school)
     j = school[p.origin]
-    gain = (mine[p.origin] - p.cost) * p.demand[p.origin]
+    # blocks without students gain nothing (and one on a pair outside the table, own cost inf, would give inf x 0)
+    demand = p.demand[p.origin]
+    gain = np.zeros(len(demand))
+    some = demand > 0
+    gain[some] = (mine[p.origin[some]] - p.cost[some]) * demand[some]
     ok = s.can[p.origin] & (p.dest != j) & (gain > 0) & (p.demand[p.origin] <= capacity[p.dest] - load[p.dest])
     q = np.flatnonzero(ok)
     if s.adjacency is not None:
