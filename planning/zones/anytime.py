@@ -5,7 +5,11 @@ seconds. This phase then runs a schedule of steps, each CP-SAT search hinted
 with the best plan so far, until the proven gap is at most the tolerance, the
 next step does not fit in the deterministic budget left or the wall deadline
 passes. The schedule is fixed: the knapsack bound (a fixed charge,
-:data:`KNAPSACK_WORK`), then windows in a deterministic order, the proof once
+:data:`KNAPSACK_WORK`) when the first plan's gap is at most
+:data:`KNAPSACK_FIRST_GAP` (where it may close the gap; a larger gap waits
+for it until the proof's turn), then, when the gap is above
+:data:`REGRET_FIRST_GAP`, a sweep of regret windows over every seed, then
+windows in a deterministic order, the proof once
 the windows have spent :data:`PROOF_AFTER` units (or have run out), then
 windows again. Every step has its own budget, a function of the plan so far
 only (:func:`_step`), and a step that does not fit ends the phase (it is not
@@ -40,7 +44,7 @@ the wall clock, the backstop below). The steps:
   +0.18 % above the best bound, town 1.01 +1.01 → +0.83 %, two towns 1.06
   +0.50 → +0.22 % (6 units: two towns 1.01 +0.88 → +1.20 %, the others better).
 - **Knapsack bound** (:mod:`planning.zones.lagrange`, hard seats and no
-  stability cap only). First, the Lagrangian bound with one 0/1
+  stability cap only). First (at a small gap; else at the proof's turn), the Lagrangian bound with one 0/1
   knapsack per school (blocks priced out of "exactly one school") raises the
   relaxation's bound where whole blocks cannot fill a school's seats exactly;
   at most :data:`KNAPSACK_WORK`, charged per knapsack cell (on
@@ -128,6 +132,23 @@ PROOF_BUILD_S_PER_PAIR = 4e-5
 #: cell (about 1e8 cells per CPU second, a work unit about a CPU second).
 KNAPSACK_WORK = 0.6
 WORK_PER_CELL = 1e-8
+#: Gap (to the bound so far) above which the knapsack bound waits for the proof's turn (PROOF_AFTER) instead of
+#: running first: at 0.6 units it raised the bound by at most 0.11 % on the suite's 1,000 x 40 rows (nothing on two
+#: towns and town at 1.01), so above 0.2 % it cannot close the gap to the tolerance and its work goes to the windows.
+#: Given 6 units (15 s), slack 1.01-1.06, against the knapsack first: town 1.01 +1.076 -> +0.983 % above the best
+#: bound, valley 1.01 +0.343 -> +0.301 %, uniform 1.06 +0.144 -> +0.130 %, town 1.06 +0.155 -> +0.147 %, the other
+#: eight rows equal or within 0.004 %; the bound reported at such a limit is then the relaxation's.
+KNAPSACK_FIRST_GAP = 0.002
+#: Sweeps of regret windows alone (:func:`_regret_sweeps`) before the compact windows, while the gap is above
+#: REGRET_FIRST_GAP. A regret window is small (the seed and a chain of five schools down the seat prices) and at a
+#: large gap buys far more per unit than a compact one (6 units, knapsack first, 1,000 x 40: two towns 1.01 0.77
+#: units bought 65,618 s, the compact windows 20,000 s with 3.8; two towns 1.06 193,000 s against 18,000 s). One
+#: sweep over every seed first, 6 units: two towns 1.01 +1.202 -> +0.801 %, town 1.01 +1.076 -> +0.861 %, town 1.03
+#: +1.099 -> +0.900 %, two towns 1.06 +0.486 -> +0.219 %, uniform 1.06 +0.144 -> +0.120 %; but uniform and valley at
+#: 1.01 (first plans 0.7-0.9 % above the relaxation) +0.202 -> +0.217 % and +0.343 -> +0.371 %, so only above 1 %
+#: (the first plans of town and two towns at 1.01-1.06 were 1.7-2.8 % above it). Three sweeps did worse than one.
+REGRET_SWEEPS = 1
+REGRET_FIRST_GAP = 0.01
 
 @dataclass(frozen=True)
 class Anytime:
@@ -234,6 +255,7 @@ class _State:
     source: str = "relaxation"
     done: bool = False  # a step did not fit in the budget left: the phase has ended
     proof: tuple[str, int] | None = None  # the proof's status and pairs, once tried
+    knapsack: bool = False  # the knapsack bound has had its turn
 
 
 def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -410,6 +432,28 @@ def _try_regret(
     return _try_chain(r, st, np.union1d(chain, [seed]), graph, movable)
 
 
+def _regret_sweeps(
+    r: Repair, st: _State, comp: sp.csr_array, prices: NDArray[np.float64], graph: BlockGraph | None, *,
+    movable: NDArray[np.bool_], tolerance: float,
+) -> None:
+    """Regret windows alone (:func:`_try_regret`) over every seed, in decreasing regret of its zone, before the
+    compact windows: while the plan's gap is above :data:`REGRET_FIRST_GAP`, at most :data:`REGRET_SWEEPS` sweeps,
+    a sweep that improves nothing ending them."""
+    m = len(r.p.capacity)
+    for _ in range(REGRET_SWEEPS):
+        if st.done or gap_of(st.cost, st.bound) <= max(REGRET_FIRST_GAP, tolerance):
+            return
+        order = np.lexsort((np.arange(m), -_zone_regret(r.p, st.school, prices)))
+        improved = False
+        for seed in order.tolist():
+            zones = _window(comp, seed, WINDOW_SCHOOLS)
+            improved = _try_regret(r, st, comp, prices, seed, zones, graph=graph, movable=movable) or improved
+            if st.done or gap_of(st.cost, st.bound) <= tolerance:
+                return
+        if not improved:
+            return
+
+
 def _neighbourhoods(
     r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, price: int
 ) -> None:
@@ -423,6 +467,7 @@ def _neighbourhoods(
     pinned[list(r.roots.values())] = True
     size = float(WINDOW_SCHOOLS)
     start = r.budget.spent
+    _regret_sweeps(r, st, comp, prices, graph, movable=movable & ~pinned, tolerance=tolerance)
     while not st.done and gap_of(st.cost, st.bound) > tolerance:
         order = np.lexsort((np.arange(m), -_zone_regret(p, st.school, prices)))
         clean = np.zeros(m, bool)  # zones of windows solved without change since they last changed
@@ -431,6 +476,7 @@ def _neighbourhoods(
             if clean[seed]:
                 continue
             if st.proof is None and r.budget.spent - start >= PROOF_AFTER:
+                _knapsack_bound(r, st, prices, price, tolerance)
                 before = st.cost
                 st.proof = _prove(r, st, prices, price, graph)
                 if st.cost < before:
@@ -601,10 +647,12 @@ def improve(
         prices = seat_prices(priced, pair_flow, seats)
         if r.overflow_penalty_s is not None:
             prices = np.minimum(prices, float(r.overflow_penalty_s))
-        _knapsack_bound(r, st, prices, price, tolerance)
+        if gap_of(st.cost, st.bound) <= KNAPSACK_FIRST_GAP:
+            _knapsack_bound(r, st, prices, price, tolerance)
         if gap_of(st.cost, st.bound) > tolerance:
             _neighbourhoods(r, st, prices, graph, tolerance=tolerance, price=price)
         if st.proof is None and not st.done and gap_of(st.cost, st.bound) > tolerance:
+            _knapsack_bound(r, st, prices, price, tolerance)
             st.proof = _prove(r, st, prices, price, graph)  # the windows ran out before PROOF_AFTER
         proof, proof_pairs = st.proof or ("", 0)
     logger.debug("anytime: %d windows, %d kept, proof %s on %d pairs", st.windows, st.improvements, proof, proof_pairs)
@@ -613,6 +661,9 @@ def improve(
 
 def _knapsack_bound(r: Repair, st: _State, prices: NDArray[np.float64], price: int, tolerance: float) -> None:
     """Raise ``st.bound`` with the Lagrangian knapsack bound (hard seats, no stability cap), its work charged."""
+    if st.knapsack:
+        return
+    st.knapsack = True
     if r.overflow_penalty_s is not None or r.max_moved is not None or price or gap_of(st.cost, st.bound) <= tolerance:
         return
     step = _step(r, st, KNAPSACK_WORK)

@@ -32,3 +32,63 @@ def test_a_larger_budget_is_never_worse(monkeypatch: pytest.MonkeyPatch) -> None
     windows = [int(p.details["windows"]) for p in plans]
     assert windows == sorted(windows)
     assert all(float(p.details["work_units"]) <= units for p, units in zip(plans, (0.7, 1.2, 2.0), strict=True))
+
+
+def _events(monkeypatch: pytest.MonkeyPatch, units: float) -> list[str]:
+    """The anytime phase's steps in order, given ``units`` of work: ``knapsack``, ``regret <seed>``, ``window``, ``proof``
+    (a window inside a regret window is not listed apart)."""
+    from planning.zones import anytime
+
+    events: list[str] = []
+    depth = [0]
+
+    def logged(name: str, label: object) -> None:
+        real = getattr(anytime, name)
+
+        def step(*args: object, **kwargs: object) -> object:
+            if depth[0] == 0:
+                events.append(label(args) if callable(label) else str(label))
+            depth[0] += 1
+            try:
+                return real(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        monkeypatch.setattr(anytime, name, step)
+
+    logged("_knapsack_bound", "knapsack")
+    logged("_try_regret", lambda args: f"regret {args[4]}")
+    logged("_try_window", "window")
+    logged("_prove", "proof")
+    _run(units, monkeypatch)
+    return [e for i, e in enumerate(events) if e != "knapsack" or "knapsack" not in events[:i]]
+
+
+def test_the_windows_come_before_the_knapsack_bound_when_the_gap_is_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planning.zones import anytime
+
+    monkeypatch.setattr(anytime, "REGRET_SWEEPS", 0)
+    monkeypatch.setattr(anytime, "KNAPSACK_FIRST_GAP", 1.0)  # every gap small: the bound first
+    assert _events(monkeypatch, 1.2)[0] == "knapsack"
+    monkeypatch.setattr(anytime, "KNAPSACK_FIRST_GAP", 0.0)  # every gap large: windows, the bound at the proof's turn
+    events = _events(monkeypatch, 1.2)
+    assert events[0] != "knapsack" and "knapsack" not in events  # the proof's turn (PROOF_AFTER) is beyond 1.2 units
+    monkeypatch.setattr(anytime, "PROOF_AFTER", 0.5)
+    events = _events(monkeypatch, 2.0)
+    at = events.index("knapsack")
+    assert at > 0 and events[at + 1] == "proof" and set(events[:at]) <= {"window"} | {e for e in events if "regret" in e}
+
+
+def test_regret_windows_sweep_every_seed_first_when_the_gap_is_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planning.zones import anytime
+
+    monkeypatch.setattr(anytime, "KNAPSACK_FIRST_GAP", 1.0)
+    monkeypatch.setattr(anytime, "REGRET_FIRST_GAP", 0.0)  # every gap large: one sweep of regret windows first
+    events = [e for e in _events(monkeypatch, 2.0) if e != "knapsack"]
+    seeds = 8  # schools of the instance of _run
+    assert all(e.startswith("regret") for e in events[:seeds])
+    assert len(set(events[:seeds])) == seeds  # each seed once
+    assert "window" in events[seeds:]  # then the compact windows
+    monkeypatch.setattr(anytime, "REGRET_FIRST_GAP", 1.0)  # every gap small: each seed's regret window, then its compact one
+    events = [e for e in _events(monkeypatch, 2.0) if e != "knapsack"]
+    assert "window" in events[:seeds]
