@@ -59,7 +59,7 @@ the wall clock, the backstop below). The steps:
   therefore has the problem's own optimum: its bound is a valid bound of the
   problem (reported when better than the relaxation's) and its plan, when
   cheaper, is kept. It runs once, when the pairs left are at most
-  :data:`PROOF_MAX_PAIRS`, for a deterministic time in proportion to them
+  :data:`PROOF_MAX_PAIRS` and its charge at most :data:`PROOF_MAX_WORK`, for a deterministic time in proportion to them
   (:data:`PROOF_TIME_PER_PAIR`, at most :data:`PROOF_MAX_TIME`).
 
 Contiguity. With a block graph the windows keep the rule "a block may belong
@@ -120,6 +120,14 @@ PROOF_MAX_PAIRS = 40_000
 PROOF_AFTER = 16.0
 PROOF_TIME_PER_PAIR = 5e-4
 PROOF_MAX_TIME = 12.0
+#: Most work the proof may be charged (its model and its time); a larger one is not run and the windows keep the
+#: budget. A step that does not fit ends the phase, and at 60 s (24 units) the proof's turn comes at about 17 units
+#: spent (PROOF_AFTER, the first plan's charge and the knapsack bound): a larger proof (two towns and town 1,000 x 40,
+#: 12,000-18,500 pairs, 7.4-10.8 units; uniform 3,000 x 80 at 1.06, 39,200 pairs) ended every 60 s run there with
+#: 7 units unused. Without it, 60 s, 1,000 x 40: two towns 1.01 +0.277 -> +0.097 % above the best bound, town 1.01
+#: +0.563 -> +0.501 %, town 1.03 +0.621 -> +0.605 %, two towns 1.06 +0.128 -> +0.119 %, town 1.06 +0.115 -> +0.109 %;
+#: the proofs that fit (uniform and valley 1,000 x 40, 7,000-11,700 pairs, 5.4-7.0 units) still run.
+PROOF_MAX_WORK = 7.0
 #: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
 #: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
 #: 5-7 CPU microseconds per pair on the suite's uniform and valley instances, 25 on its town
@@ -571,9 +579,10 @@ def _prove(
     keep[pair[ok]] = True  # the plan's own pairs (kept anyway up to rounding)
     pairs = int(keep.sum())
     det = min(PROOF_TIME_PER_PAIR * pairs, PROOF_MAX_TIME)
-    if pairs > PROOF_MAX_PAIRS or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
+    charge = WORK_PER_VARIABLE * (pairs + len(p.capacity)) + det
+    if pairs > PROOF_MAX_PAIRS or charge > PROOF_MAX_WORK or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
         return "", pairs
-    step = _step(r, st, WORK_PER_VARIABLE * (pairs + len(p.capacity)) + det)
+    step = _step(r, st, charge)
     if step is None:
         return "", pairs
     idx = np.flatnonzero(keep)

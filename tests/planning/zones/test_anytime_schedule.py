@@ -92,3 +92,15 @@ def test_regret_windows_sweep_every_seed_first_when_the_gap_is_large(monkeypatch
     monkeypatch.setattr(anytime, "REGRET_FIRST_GAP", 1.0)  # every gap small: each seed's regret window, then its compact one
     events = [e for e in _events(monkeypatch, 2.0) if e != "knapsack"]
     assert "window" in events[:seeds]
+
+
+def test_a_proof_charged_more_than_its_cap_is_skipped_and_the_windows_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planning.zones import anytime
+
+    monkeypatch.setattr(anytime, "PROOF_AFTER", 0.5)
+    monkeypatch.setattr(anytime, "PROOF_MAX_WORK", 0.0)  # any proof is too large
+    plan = _run(2.0, monkeypatch)
+    assert plan.details["proof_status"] == "" and int(plan.details["proof_pairs"]) > 0  # its turn came; it did not run
+    assert float(plan.details["work_units"]) > 1.5  # the windows spent the rest
+    monkeypatch.setattr(anytime, "PROOF_MAX_WORK", 100.0)
+    assert _run(2.0, monkeypatch).details["proof_status"] in ("OPTIMAL", "FEASIBLE")  # the same proof, allowed, runs
