@@ -59,7 +59,7 @@ the wall clock, the backstop below). The steps:
   therefore has the problem's own optimum: its bound is a valid bound of the
   problem (reported when better than the relaxation's) and its plan, when
   cheaper, is kept. It runs once, when the pairs left are at most
-  :data:`PROOF_MAX_PAIRS` and its charge at most :data:`PROOF_MAX_WORK`, for a deterministic time in proportion to them
+  :data:`PROOF_MAX_PAIRS` and it ends within :data:`PROOF_END` units spent, for a deterministic time in proportion to them
   (:data:`PROOF_TIME_PER_PAIR`, at most :data:`PROOF_MAX_TIME`).
 
 Contiguity. With a block graph the windows keep the rule "a block may belong
@@ -79,7 +79,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -120,14 +120,15 @@ PROOF_MAX_PAIRS = 40_000
 PROOF_AFTER = 16.0
 PROOF_TIME_PER_PAIR = 5e-4
 PROOF_MAX_TIME = 12.0
-#: Most work the proof may be charged (its model and its time); a larger one is not run and the windows keep the
-#: budget. A step that does not fit ends the phase, and at 60 s (24 units) the proof's turn comes at about 17 units
-#: spent (PROOF_AFTER, the first plan's charge and the knapsack bound): a larger proof (two towns and town 1,000 x 40,
-#: 12,000-18,500 pairs, 7.4-10.8 units; uniform 3,000 x 80 at 1.06, 39,200 pairs) ended every 60 s run there with
-#: 7 units unused. Without it, 60 s, 1,000 x 40: two towns 1.01 +0.277 -> +0.097 % above the best bound, town 1.01
-#: +0.563 -> +0.501 %, town 1.03 +0.621 -> +0.605 %, two towns 1.06 +0.128 -> +0.119 %, town 1.06 +0.115 -> +0.109 %;
-#: the proofs that fit (uniform and valley 1,000 x 40, 7,000-11,700 pairs, 5.4-7.0 units) still run.
-PROOF_MAX_WORK = 7.0
+#: Work spent (the first plan's included) by which the proof must end to run: one that would end later is not run
+#: and the windows keep the budget. 24 units is a 60 s run's budget (WORK_PER_SECOND): a step that does not fit ends
+#: the phase, and at 60 s the proof's turn comes at about 17 units (PROOF_AFTER, the first plan's charge, the
+#: knapsack bound), so a larger proof (two towns and town 1,000 x 40, 12,000-18,500 pairs, 7.4-10.8 units; uniform
+#: 3,000 x 80 at 1.06, 39,200 pairs) ended every 60 s run there with 7 units unused. A fixed point, not the budget,
+#: so the schedule stays the same for every limit. Without those proofs, 60 s, 1,000 x 40: two towns 1.01 +0.277 ->
+#: +0.097 % above the best bound, town 1.01 +0.563 -> +0.501 %, town 1.03 +0.621 -> +0.605 %, two towns 1.06 +0.128
+#: -> +0.119 %, town 1.06 +0.115 -> +0.109 %; uniform 3,000 x 80 at 1.06 +0.041 -> +0.036 %.
+PROOF_END = 24.0
 #: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
 #: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
 #: 5-7 CPU microseconds per pair on the suite's uniform and valley instances, 25 on its town
@@ -264,6 +265,7 @@ class _State:
     done: bool = False  # a step did not fit in the budget left: the phase has ended
     proof: tuple[str, int] | None = None  # the proof's status and pairs, once tried
     knapsack: bool = False  # the knapsack bound has had its turn
+    unchanged: dict[tuple[tuple[int, ...], bytes, float], int] = field(default_factory=dict)  # window -> plan cost when solved
 
 
 def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -281,8 +283,15 @@ def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.floa
 def _try_window(
     r: Repair, st: _State, free: NDArray[np.int64], zones: NDArray[np.int64], graph: BlockGraph | None, det: float
 ) -> bool:
-    """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
+    """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole).
+
+    A window already solved from this very plan (:attr:`_State.unchanged`: the same zones, blocks and time, the
+    plan's cost the same, so no plan kept since) is not solved again: its model, and so its answer, would be the same.
+    """
     p = r.p
+    key = (tuple(zones.tolist()), free.tobytes(), det)
+    if st.unchanged.get(key) == st.cost:
+        return False
     cuts: list[Cut] = []
     if graph is not None:
         cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
@@ -298,6 +307,7 @@ def _try_window(
     got = solve_sub(step, st.school, free, cuts=cuts, deterministic_time=det, schools=schools)
     _settle(r, step)
     st.windows += 1
+    st.unchanged[key] = st.cost  # the plan's cost falls whenever another is kept, so this marks this very plan
     if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     new = got[0]
@@ -580,7 +590,7 @@ def _prove(
     pairs = int(keep.sum())
     det = min(PROOF_TIME_PER_PAIR * pairs, PROOF_MAX_TIME)
     charge = WORK_PER_VARIABLE * (pairs + len(p.capacity)) + det
-    if pairs > PROOF_MAX_PAIRS or charge > PROOF_MAX_WORK or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
+    if pairs > PROOF_MAX_PAIRS or r.budget.spent + charge > PROOF_END or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
         return "", pairs
     step = _step(r, st, charge)
     if step is None:

@@ -94,13 +94,42 @@ def test_regret_windows_sweep_every_seed_first_when_the_gap_is_large(monkeypatch
     assert "window" in events[:seeds]
 
 
-def test_a_proof_charged_more_than_its_cap_is_skipped_and_the_windows_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proof_that_would_end_past_its_point_is_skipped_and_the_windows_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
     from planning.zones import anytime
 
     monkeypatch.setattr(anytime, "PROOF_AFTER", 0.5)
-    monkeypatch.setattr(anytime, "PROOF_MAX_WORK", 0.0)  # any proof is too large
+    monkeypatch.setattr(anytime, "PROOF_END", 0.5)  # any proof would end later
     plan = _run(2.0, monkeypatch)
     assert plan.details["proof_status"] == "" and int(plan.details["proof_pairs"]) > 0  # its turn came; it did not run
     assert float(plan.details["work_units"]) > 1.5  # the windows spent the rest
-    monkeypatch.setattr(anytime, "PROOF_MAX_WORK", 100.0)
+    monkeypatch.setattr(anytime, "PROOF_END", 100.0)
     assert _run(2.0, monkeypatch).details["proof_status"] in ("OPTIMAL", "FEASIBLE")  # the same proof, allowed, runs
+
+
+def test_a_window_solved_from_the_same_plan_is_not_solved_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itertools
+
+    import numpy as np
+
+    from planning.zones import anytime
+    from planning.zones.instance import prepare
+    from planning.zones.repair import Repair, WorkBudget
+    from tests.planning.zones.test_anytime import TOY_DEMAND, TOY_SEATS, TOY_TIME, matrix
+
+    p = prepare(matrix(TOY_TIME), TOY_DEMAND, TOY_SEATS, reach=NO_CAP, current=None, stability_weight_s=0)
+    fits = [np.array(a) for a in itertools.product(range(3), repeat=7) if (anytime.students_at(p, np.array(a)) <= p.capacity).all()]
+    best = min(fits, key=lambda a: anytime.plan_cost(p, a, None))  # the optimum (5,400): no window improves it
+    solves: list[int] = []
+    real = anytime.solve_sub
+    monkeypatch.setattr(anytime, "solve_sub", lambda *a, **k: solves.append(1) or real(*a, **k))
+    r = Repair(p, None, {}, None, None, 0, WorkBudget(10.0))
+    st = anytime._State(best.copy(), anytime.plan_cost(p, best, None), 0.0)
+    every = np.arange(7)
+    assert not anytime._try_window(r, st, every, np.arange(3), None, 0.2)
+    assert not anytime._try_window(r, st, every, np.arange(3), None, 0.2)
+    assert len(solves) == 1 and st.windows == 1  # the second is the same model from the same plan: not solved
+    assert not anytime._try_window(r, st, every[:5], np.arange(3), None, 0.2)
+    assert len(solves) == 2  # other blocks: another model
+    st.cost += 1  # as if another plan had been kept since
+    anytime._try_window(r, st, every, np.arange(3), None, 0.2)
+    assert len(solves) == 3
