@@ -77,6 +77,7 @@ says so (in ``metrics.json``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -289,7 +290,7 @@ def _try_window(
     plan's cost the same, so no plan kept since) is not solved again: its model, and so its answer, would be the same.
     """
     p = r.p
-    key = (tuple(zones.tolist()), free.tobytes(), det)
+    key = (tuple(zones.tolist()), hashlib.blake2b(free.tobytes(), digest_size=16).digest(), det)  # 16 bytes per window
     if st.unchanged.get(key) == st.cost:
         return False
     cuts: list[Cut] = []
