@@ -5,7 +5,11 @@ seconds. This phase then runs a schedule of steps, each CP-SAT search hinted
 with the best plan so far, until the proven gap is at most the tolerance, the
 next step does not fit in the deterministic budget left or the wall deadline
 passes. The schedule is fixed: the knapsack bound (a fixed charge,
-:data:`KNAPSACK_WORK`), then windows in a deterministic order, the proof once
+:data:`KNAPSACK_WORK`) when the first plan's gap is at most
+:data:`KNAPSACK_FIRST_GAP` (where it may close the gap; a larger gap waits
+for it until the proof's turn), then, when the gap is above
+:data:`REGRET_FIRST_GAP`, a sweep of regret windows over every seed, then
+windows in a deterministic order, the proof once
 the windows have spent :data:`PROOF_AFTER` units (or have run out), then
 windows again. Every step has its own budget, a function of the plan so far
 only (:func:`_step`), and a step that does not fit ends the phase (it is not
@@ -40,7 +44,7 @@ the wall clock, the backstop below). The steps:
   +0.18 % above the best bound, town 1.01 +1.01 → +0.83 %, two towns 1.06
   +0.50 → +0.22 % (6 units: two towns 1.01 +0.88 → +1.20 %, the others better).
 - **Knapsack bound** (:mod:`planning.zones.lagrange`, hard seats and no
-  stability cap only). First, the Lagrangian bound with one 0/1
+  stability cap only). First (at a small gap; else at the proof's turn), the Lagrangian bound with one 0/1
   knapsack per school (blocks priced out of "exactly one school") raises the
   relaxation's bound where whole blocks cannot fill a school's seats exactly;
   at most :data:`KNAPSACK_WORK`, charged per knapsack cell (on
@@ -55,7 +59,7 @@ the wall clock, the backstop below). The steps:
   therefore has the problem's own optimum: its bound is a valid bound of the
   problem (reported when better than the relaxation's) and its plan, when
   cheaper, is kept. It runs once, when the pairs left are at most
-  :data:`PROOF_MAX_PAIRS`, for a deterministic time in proportion to them
+  :data:`PROOF_MAX_PAIRS` and it ends within :data:`PROOF_END` units spent, for a deterministic time in proportion to them
   (:data:`PROOF_TIME_PER_PAIR`, at most :data:`PROOF_MAX_TIME`).
 
 Contiguity. With a block graph the windows keep the rule "a block may belong
@@ -73,9 +77,10 @@ says so (in ``metrics.json``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -116,6 +121,15 @@ PROOF_MAX_PAIRS = 40_000
 PROOF_AFTER = 16.0
 PROOF_TIME_PER_PAIR = 5e-4
 PROOF_MAX_TIME = 12.0
+#: Work spent (the first plan's included) by which the proof must end to run: one that would end later is not run
+#: and the windows keep the budget. 24 units is a 60 s run's budget (WORK_PER_SECOND): a step that does not fit ends
+#: the phase, and at 60 s the proof's turn comes at about 17 units (PROOF_AFTER, the first plan's charge, the
+#: knapsack bound), so a larger proof (two towns and town 1,000 x 40, 12,000-18,500 pairs, 7.4-10.8 units; uniform
+#: 3,000 x 80 at 1.06, 39,200 pairs) ended every 60 s run there with 7 units unused. A fixed point, not the budget,
+#: so the schedule stays the same for every limit. Without those proofs, 60 s, 1,000 x 40: two towns 1.01 +0.277 ->
+#: +0.097 % above the best bound, town 1.01 +0.563 -> +0.501 %, town 1.03 +0.621 -> +0.605 %, two towns 1.06 +0.128
+#: -> +0.119 %, town 1.06 +0.115 -> +0.109 %; uniform 3,000 x 80 at 1.06 +0.041 -> +0.036 %.
+PROOF_END = 24.0
 #: Work charged, per pair, for the first plan's own computing (relaxation, rounding, chains:
 #: numpy and Python, outside CP-SAT's deterministic time) before this phase spends the rest:
 #: 5-7 CPU microseconds per pair on the suite's uniform and valley instances, 25 on its town
@@ -128,6 +142,23 @@ PROOF_BUILD_S_PER_PAIR = 4e-5
 #: cell (about 1e8 cells per CPU second, a work unit about a CPU second).
 KNAPSACK_WORK = 0.6
 WORK_PER_CELL = 1e-8
+#: Gap (to the bound so far) above which the knapsack bound waits for the proof's turn (PROOF_AFTER) instead of
+#: running first: at 0.6 units it raised the bound by at most 0.11 % on the suite's 1,000 x 40 rows (nothing on two
+#: towns and town at 1.01), so above 0.2 % it cannot close the gap to the tolerance and its work goes to the windows.
+#: Given 6 units (15 s), slack 1.01-1.06, against the knapsack first: town 1.01 +1.076 -> +0.983 % above the best
+#: bound, valley 1.01 +0.343 -> +0.301 %, uniform 1.06 +0.144 -> +0.130 %, town 1.06 +0.155 -> +0.147 %, the other
+#: eight rows equal or within 0.004 %; the bound reported at such a limit is then the relaxation's.
+KNAPSACK_FIRST_GAP = 0.002
+#: Sweeps of regret windows alone (:func:`_regret_sweeps`) before the compact windows, while the gap is above
+#: REGRET_FIRST_GAP. A regret window is small (the seed and a chain of five schools down the seat prices) and at a
+#: large gap buys far more per unit than a compact one (6 units, knapsack first, 1,000 x 40: two towns 1.01 0.77
+#: units bought 65,618 s, the compact windows 20,000 s with 3.8; two towns 1.06 193,000 s against 18,000 s). One
+#: sweep over every seed first, 6 units: two towns 1.01 +1.202 -> +0.801 %, town 1.01 +1.076 -> +0.861 %, town 1.03
+#: +1.099 -> +0.900 %, two towns 1.06 +0.486 -> +0.219 %, uniform 1.06 +0.144 -> +0.120 %; but uniform and valley at
+#: 1.01 (first plans 0.7-0.9 % above the relaxation) +0.202 -> +0.217 % and +0.343 -> +0.371 %, so only above 1 %
+#: (the first plans of town and two towns at 1.01-1.06 were 1.7-2.8 % above it). Three sweeps did worse than one.
+REGRET_SWEEPS = 1
+REGRET_FIRST_GAP = 0.01
 
 @dataclass(frozen=True)
 class Anytime:
@@ -234,6 +265,8 @@ class _State:
     source: str = "relaxation"
     done: bool = False  # a step did not fit in the budget left: the phase has ended
     proof: tuple[str, int] | None = None  # the proof's status and pairs, once tried
+    knapsack: bool = False  # the knapsack bound has had its turn
+    unchanged: dict[tuple[tuple[int, ...], bytes, float], int] = field(default_factory=dict)  # window -> plan cost when solved
 
 
 def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -251,8 +284,15 @@ def _zone_regret(p: Instance, school: NDArray[np.int64], prices: NDArray[np.floa
 def _try_window(
     r: Repair, st: _State, free: NDArray[np.int64], zones: NDArray[np.int64], graph: BlockGraph | None, det: float
 ) -> bool:
-    """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole)."""
+    """Re-solve the ``free`` blocks from the best plan; keep the result when it costs less (and keeps zones whole).
+
+    A window already solved from this very plan (:attr:`_State.unchanged`: the same zones, blocks and time, the
+    plan's cost the same, so no plan kept since) is not solved again: its model, and so its answer, would be the same.
+    """
     p = r.p
+    key = (tuple(zones.tolist()), hashlib.blake2b(free.tobytes(), digest_size=16).digest(), det)  # 16 bytes per window
+    if st.unchanged.get(key) == st.cost:
+        return False
     cuts: list[Cut] = []
     if graph is not None:
         cand = [p.dest[p.start[i] : p.start[i + 1]] for i in free.tolist()]
@@ -268,6 +308,7 @@ def _try_window(
     got = solve_sub(step, st.school, free, cuts=cuts, deterministic_time=det, schools=schools)
     _settle(r, step)
     st.windows += 1
+    st.unchanged[key] = st.cost  # the plan's cost falls whenever another is kept, so this marks this very plan
     if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     new = got[0]
@@ -410,6 +451,28 @@ def _try_regret(
     return _try_chain(r, st, np.union1d(chain, [seed]), graph, movable)
 
 
+def _regret_sweeps(
+    r: Repair, st: _State, comp: sp.csr_array, prices: NDArray[np.float64], graph: BlockGraph | None, *,
+    movable: NDArray[np.bool_], tolerance: float,
+) -> None:
+    """Regret windows alone (:func:`_try_regret`) over every seed, in decreasing regret of its zone, before the
+    compact windows: while the plan's gap is above :data:`REGRET_FIRST_GAP`, at most :data:`REGRET_SWEEPS` sweeps,
+    a sweep that improves nothing ending them."""
+    m = len(r.p.capacity)
+    for _ in range(REGRET_SWEEPS):
+        if st.done or gap_of(st.cost, st.bound) <= max(REGRET_FIRST_GAP, tolerance):
+            return
+        order = np.lexsort((np.arange(m), -_zone_regret(r.p, st.school, prices)))
+        improved = False
+        for seed in order.tolist():
+            zones = _window(comp, seed, WINDOW_SCHOOLS)
+            improved = _try_regret(r, st, comp, prices, seed, zones, graph=graph, movable=movable) or improved
+            if st.done or gap_of(st.cost, st.bound) <= tolerance:
+                return
+        if not improved:
+            return
+
+
 def _neighbourhoods(
     r: Repair, st: _State, prices: NDArray[np.float64], graph: BlockGraph | None, *, tolerance: float, price: int
 ) -> None:
@@ -423,6 +486,7 @@ def _neighbourhoods(
     pinned[list(r.roots.values())] = True
     size = float(WINDOW_SCHOOLS)
     start = r.budget.spent
+    _regret_sweeps(r, st, comp, prices, graph, movable=movable & ~pinned, tolerance=tolerance)
     while not st.done and gap_of(st.cost, st.bound) > tolerance:
         order = np.lexsort((np.arange(m), -_zone_regret(p, st.school, prices)))
         clean = np.zeros(m, bool)  # zones of windows solved without change since they last changed
@@ -431,6 +495,7 @@ def _neighbourhoods(
             if clean[seed]:
                 continue
             if st.proof is None and r.budget.spent - start >= PROOF_AFTER:
+                _knapsack_bound(r, st, prices, price, tolerance)
                 before = st.cost
                 st.proof = _prove(r, st, prices, price, graph)
                 if st.cost < before:
@@ -525,9 +590,10 @@ def _prove(
     keep[pair[ok]] = True  # the plan's own pairs (kept anyway up to rounding)
     pairs = int(keep.sum())
     det = min(PROOF_TIME_PER_PAIR * pairs, PROOF_MAX_TIME)
-    if pairs > PROOF_MAX_PAIRS or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
+    charge = WORK_PER_VARIABLE * (pairs + len(p.capacity)) + det
+    if pairs > PROOF_MAX_PAIRS or r.budget.spent + charge > PROOF_END or r.budget.wall_left() < PROOF_BUILD_S_PER_PAIR * pairs:
         return "", pairs
-    step = _step(r, st, WORK_PER_VARIABLE * (pairs + len(p.capacity)) + det)
+    step = _step(r, st, charge)
     if step is None:
         return "", pairs
     idx = np.flatnonzero(keep)
@@ -601,10 +667,12 @@ def improve(
         prices = seat_prices(priced, pair_flow, seats)
         if r.overflow_penalty_s is not None:
             prices = np.minimum(prices, float(r.overflow_penalty_s))
-        _knapsack_bound(r, st, prices, price, tolerance)
+        if gap_of(st.cost, st.bound) <= KNAPSACK_FIRST_GAP:
+            _knapsack_bound(r, st, prices, price, tolerance)
         if gap_of(st.cost, st.bound) > tolerance:
             _neighbourhoods(r, st, prices, graph, tolerance=tolerance, price=price)
         if st.proof is None and not st.done and gap_of(st.cost, st.bound) > tolerance:
+            _knapsack_bound(r, st, prices, price, tolerance)
             st.proof = _prove(r, st, prices, price, graph)  # the windows ran out before PROOF_AFTER
         proof, proof_pairs = st.proof or ("", 0)
     logger.debug("anytime: %d windows, %d kept, proof %s on %d pairs", st.windows, st.improvements, proof, proof_pairs)
@@ -613,6 +681,9 @@ def improve(
 
 def _knapsack_bound(r: Repair, st: _State, prices: NDArray[np.float64], price: int, tolerance: float) -> None:
     """Raise ``st.bound`` with the Lagrangian knapsack bound (hard seats, no stability cap), its work charged."""
+    if st.knapsack:
+        return
+    st.knapsack = True
     if r.overflow_penalty_s is not None or r.max_moved is not None or price or gap_of(st.cost, st.bound) <= tolerance:
         return
     step = _step(r, st, KNAPSACK_WORK)
