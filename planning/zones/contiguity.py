@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components
 
 from planning.zones.connect import Frame, chain_and_polish, chain_pieces, connect_pieces, movable_blocks
 from planning.zones.instance import BlockGraph, Instance, students_at
-from planning.zones.pieces import Walls, connector_components, detached_pieces, neighbours, pairs_to, piece_border
+from planning.zones.pieces import Walls, attach_pieces, connector_components, detached_pieces, neighbours, pairs_to, piece_border
 from planning.zones.repair import Cut, Repair, solve_sub
 from planning.zones.rounding import PairTable
 
@@ -360,6 +360,8 @@ POLISH_MAX_MOVED = 20
 POLISH_ANY_BEFORE_WINDOWS = True
 #: Windows of the contiguity pass (per pass) before plan.py stops repeating it.
 MAX_CONTIGUITY_ROUNDS = 30
+#: Rounds of :func:`attach_greedily` (a round moves the pieces that border an attached block).
+ATTACH_ROUNDS = 3
 
 
 def attach_greedily(
@@ -372,57 +374,35 @@ def attach_greedily(
     seat_prices: NDArray[np.float64] | None = None,
     pairs: PairTable | None = None,
 ) -> NDArray[np.int64]:
-    """Hand each detached piece whole to the cheapest bordering zone with room for it.
+    """Hand each detached piece whole to the cheapest bordering zone with room for it (:func:`attach_pieces`).
 
-    Moving a detached piece into a zone it borders (at a block of an attached
-    piece, or through connectors) can disconnect nothing, so every move removes
-    one detached piece. With ``only_empty``, only pieces without students move
+    With ``only_empty``, only pieces without students move
     (free of cost and of seats). With ``seat_prices``, room is not asked for
     and the cost counts the seats taken at their price (the rounding makes up
     the seats). ``pairs`` restricts the schools a block may take (default: every
     pair of ``p``).
     """
-    adjacency, roots, connector = graph.adjacency, graph.roots, p.connector
     table: PairTable = p if pairs is None else pairs
-    school = school.copy()
-    for _ in range(3):
-        pieces = detached_pieces(school, adjacency, roots, connector)
-        if only_empty:
-            pieces = [(j, piece) for j, piece in pieces if not p.demand[piece].any()]
-        if not pieces:
-            break
-        detached = np.zeros(len(school), bool)
-        for _, piece in pieces:
-            detached[piece] = True
-        load = students_at(p, school)
-        moved_any = False
-        for j, piece in pieces:
-            border = piece_border(piece, adjacency, connector)
-            targets = sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j})
-            best, best_cost = -1, math.inf
-            need = int(p.demand[piece].sum())
-            for k in targets:
-                if overflow_penalty_s is None and seat_prices is None and load[k] + need > p.capacity[k]:
-                    continue
-                pair = pairs_to(table, piece, k)
-                if (pair < 0).any():
-                    continue
-                cost = float((table.cost[pair] * p.demand[piece]).sum())
-                if overflow_penalty_s is not None and seat_prices is None:  # the overflow it adds, at its penalty
-                    cost += overflow_penalty_s * float(max(load[k] + need - p.capacity[k], 0) - max(load[k] - p.capacity[k], 0))
-                if seat_prices is not None:
-                    cost += float(seat_prices[k]) * need
-                if cost < best_cost:
-                    best, best_cost = k, cost
-            if best >= 0:
-                school[piece] = best
-                load[best] += need
-                load[j] -= need
-                detached[piece] = False
-                moved_any = True
-        if not moved_any:
-            break
-    return school
+
+    def cheapest(piece: NDArray[np.int64], j: int, targets: list[int], load: NDArray[np.int64]) -> int:
+        best, best_cost = -1, math.inf
+        need = int(p.demand[piece].sum())
+        for k in targets:
+            if overflow_penalty_s is None and seat_prices is None and load[k] + need > p.capacity[k]:
+                continue
+            pair = pairs_to(table, piece, k)
+            if (pair < 0).any():
+                continue
+            cost = float((table.cost[pair] * p.demand[piece]).sum())
+            if overflow_penalty_s is not None and seat_prices is None:  # the overflow it adds, at its penalty
+                cost += overflow_penalty_s * float(max(load[k] + need - p.capacity[k], 0) - max(load[k] - p.capacity[k], 0))
+            if seat_prices is not None:
+                cost += float(seat_prices[k]) * need
+            if cost < best_cost:
+                best, best_cost = k, cost
+        return best
+
+    return attach_pieces(p, school, graph, cheapest, rounds=ATTACH_ROUNDS, only_empty=only_empty)[0]
 
 
 @dataclass(frozen=True)

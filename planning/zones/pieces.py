@@ -9,12 +9,14 @@ adjacency and the ``connector`` mask.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
 
-from planning.zones.instance import BlockGraph, Instance
+from planning.zones.instance import BlockGraph, Instance, students_at
 from planning.zones.repair import WorkBudget
 from planning.zones.rounding import PairTable
 
@@ -189,6 +191,52 @@ def pairs_to(p: PairTable, blocks: NDArray[np.int64], school: int) -> NDArray[np
         if len(hit):
             out[k] = p.start[i] + hit[0]
     return out
+
+
+#: Chooses the zone a detached piece goes to: ``(piece, its zone, bordering zones in index order, loads)`` to a zone,
+#: or −1 to leave the piece where it is.
+PieceTarget = Callable[[NDArray[np.int64], int, list[int], NDArray[np.int64]], int]
+
+
+def attach_pieces(
+    p: Instance, school: NDArray[np.int64], graph: BlockGraph, choose: PieceTarget, *, rounds: int | None,
+    only_empty: bool = False,
+) -> tuple[NDArray[np.int64], int, int, int]:
+    """Hand detached pieces whole to bordering zones, round after round, until a round moves none (or ``rounds``).
+
+    Moving a detached piece into a zone it borders (at a block of an attached
+    piece, or through connectors) disconnects nothing, so every move removes a
+    piece; pieces bordering only other pieces wait for a later round. ``choose``
+    picks each piece's zone; with ``only_empty``, only pieces without students
+    move. Returns the plan, the pieces moved, the searches for pieces made (the
+    work) and the students in the pieces the last round left detached.
+    """
+    school = school.copy()
+    moved_total = searches = 0
+    pieces: list[tuple[int, NDArray[np.int64]]] = []
+    detached = np.zeros(len(school), bool)
+    moved = True
+    while moved and (rounds is None or searches < rounds):
+        pieces = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
+        searches += 1
+        if only_empty:
+            pieces = [(j, piece) for j, piece in pieces if not p.demand[piece].any()]
+        detached = np.zeros(len(school), bool)
+        for _, piece in pieces:
+            detached[piece] = True
+        load = students_at(p, school)
+        moved = False
+        for j, piece in pieces:
+            border = piece_border(piece, graph.adjacency, p.connector)
+            k = choose(piece, j, sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j}), load)
+            if k >= 0:
+                need = int(p.demand[piece].sum())
+                school[piece] = k
+                load[k] += need
+                load[j] -= need
+                detached[piece] = False
+                moved, moved_total = True, moved_total + 1
+    return school, moved_total, searches, sum(int(p.demand[pc].sum()) for _, pc in pieces if detached[pc].all())
 
 
 class Walls:

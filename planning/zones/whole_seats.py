@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planning.zones.instance import BlockGraph, Instance, students_at
-from planning.zones.pieces import detached_pieces, pairs_to, piece_border
+from planning.zones.pieces import attach_pieces, pairs_to
 from planning.zones.repair import Repair
 from planning.zones.rounding import may_move, neighbour_lists
 
@@ -287,43 +287,25 @@ def glue_pieces(p: Instance, school: NDArray[np.int64], graph: BlockGraph) -> tu
     """Hand each detached piece whole to a bordering zone whose school can take all of it, seats ignored.
 
     The zone chosen adds the fewest students over capacity, then the least
-    travel (then the lowest school index). Moving a detached piece into a zone
-    it borders at an attached block disconnects nothing, so each move removes
-    a piece; pieces bordering only other pieces wait for a later round. Stops
-    when no piece moves. Returns the plan (whole where every piece found a
-    zone), the pieces moved, the searches for pieces made (the work) and the
-    students left in detached pieces.
+    travel (then the lowest school index); rounds run until none moves a piece
+    (:func:`planning.zones.pieces.attach_pieces`, whose figures it returns: the
+    plan, whole where every piece found a zone, the pieces moved, the searches
+    made and the students left in detached pieces).
     """
-    school = school.copy()
-    glued = searches = 0
-    while True:
-        pieces = detached_pieces(school, graph.adjacency, graph.roots, p.connector)
-        searches += 1
-        detached = np.zeros(len(school), bool)
-        for _, piece in pieces:
-            detached[piece] = True
-        load = students_at(p, school)
-        moved = False
-        for j, piece in pieces:
-            border = piece_border(piece, graph.adjacency, p.connector)
-            best: tuple[int, int, int] | None = None
-            need = int(p.demand[piece].sum())
-            for k in sorted({int(k) for k in school[border[~detached[border]]].tolist() if k >= 0 and k != j}):
-                pair = pairs_to(p, piece, k)
-                if (pair < 0).any():
-                    continue
-                added = max(int(load[k]) + need - int(p.capacity[k]), 0) - max(int(load[k]) - int(p.capacity[k]), 0)
-                key = (added, int((p.cost[pair] * p.demand[piece]).sum()), k)
-                best = key if best is None or key < best else best
-            if best is not None:
-                school[piece] = best[2]
-                load[best[2]] += need
-                load[j] -= need
-                detached[piece] = False
-                moved = True
-                glued += 1
-        if not moved:
-            return school, glued, searches, sum(int(p.demand[pc].sum()) for _, pc in pieces)
+
+    def fewest_over(piece: NDArray[np.int64], j: int, targets: list[int], load: NDArray[np.int64]) -> int:
+        best: tuple[int, int, int] | None = None
+        need = int(p.demand[piece].sum())
+        for k in targets:
+            pair = pairs_to(p, piece, k)
+            if (pair < 0).any():
+                continue
+            added = max(int(load[k]) + need - int(p.capacity[k]), 0) - max(int(load[k]) - int(p.capacity[k]), 0)
+            key = (added, int((p.cost[pair] * p.demand[piece]).sum()), k)
+            best = key if best is None or key < best else best
+        return -1 if best is None else best[2]
+
+    return attach_pieces(p, school, graph, fewest_over, rounds=None)
 
 
 def fit_whole(
