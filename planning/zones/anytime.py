@@ -617,8 +617,10 @@ def _prove(
         cost = plan_cost(p, new, r.overflow_penalty_s)
         if cost < st.cost and excess(p, new, r.max_moved, r.overflow_penalty_s) == 0 and _no_new_pieces(p, graph, st.school, new):
             st.school, st.cost = new, cost
-        if math.floor(solver.best_objective_bound) > st.bound:
-            st.bound, st.source = math.floor(solver.best_objective_bound), "cp-sat"
+    got = solver.best_objective_bound
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN) and math.isfinite(got) and math.floor(got) > st.bound:
+        # a proof stopped before it found a plan has proven its bound all the same (the hinted plan is in its model)
+        st.bound, st.source = math.floor(got), "cp-sat"
     return solver.status_name(status), len(idx)
 
 

@@ -220,3 +220,28 @@ def test_a_regret_window_starts_where_the_worst_placed_block_belongs() -> None:
     assert _worst_block_target(p, school, prices, 0) == 2
     assert _worst_block_target(p, school, prices, 1) == -1  # block 3 is at its cheapest school: no regret
     assert _worst_block_target(p, school, prices, 2) == -1  # an empty zone
+
+
+def test_a_proof_stopped_before_it_found_a_plan_still_raises_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ortools.sat.python import cp_model
+
+    from planning.zones import anytime
+    from planning.zones.instance import prepare
+    from planning.zones.repair import Repair, WorkBudget
+
+    class Stopped(cp_model.CpSolver):  # type: ignore[misc]
+        """CP-SAT as if stopped before its first plan: the real search's bound, status UNKNOWN."""
+
+        def solve(self, *args: object, **kwargs: object) -> cp_model.CpSolverStatus:
+            super().solve(*args, **kwargs)
+            return cp_model.UNKNOWN
+
+    monkeypatch.setattr(anytime.cp_model, "CpSolver", Stopped)
+    p = prepare(matrix(TOY_TIME), TOY_DEMAND, TOY_SEATS, reach=NO_CAP, current=None, stability_weight_s=0)
+    first = np.array([1, 2, 0, 1, 0, 2, 2])  # fits the seats (loads 8, 13, 13), costs 5,930
+    r = Repair(p, None, {}, None, None, 0, WorkBudget(10.0))
+    st = anytime._State(first.copy(), anytime.plan_cost(p, first, None), 0.0)
+    status, _ = anytime._prove(r, st, np.zeros(3), 0, None)
+    assert status == "UNKNOWN"
+    assert st.bound == 5400 and st.source == "cp-sat"  # the optimum (enumerated above), proven by the search
+    assert (st.school == first).all()  # no plan is read from a search that reports none
