@@ -8,8 +8,10 @@ passes. The schedule is fixed: the knapsack bound (a fixed charge,
 :data:`KNAPSACK_WORK`) when the first plan's gap is at most
 :data:`KNAPSACK_FIRST_GAP` (where it may close the gap; a larger gap waits
 for it until the proof's turn), then, when the gap is above
-:data:`REGRET_FIRST_GAP`, a sweep of regret windows over every seed, then
-windows in a deterministic order, the proof once
+:data:`REGRET_FIRST_GAP`, a sweep of regret windows over every seed (it stops
+when it buys less than :data:`REGRET_MIN_YIELD`), then
+windows in a deterministic order (of :data:`WINDOW_FIRST_SCHOOLS` schools in
+the first :data:`WINDOW_FIRST_UNITS` units), the proof once
 the windows have spent :data:`PROOF_AFTER` units (or have run out), then
 windows again. Every step has its own budget, a function of the plan so far
 only (:func:`_step`), and a step that does not fit ends the phase (it is not
@@ -98,6 +100,14 @@ logger = logging.getLogger(__name__)
 #: Schools in a window at first; a pass with no improvement multiplies it by WINDOW_GROWTH.
 WINDOW_SCHOOLS = 6
 WINDOW_GROWTH = 1.6
+#: Schools in a window (regret and compact) while the work spent, the first plan's included, is below
+#: WINDOW_FIRST_UNITS (a 15 s run's budget): smaller windows buy more in the first units, larger ones after. Five
+#: from the start, on the suite's rows at slack 1.01-1.06 up to 6,000 x 150, 6 units: two towns 1,000 x 40 at 1.01
+#: +0.563 -> +0.157 %, town 6,000 x 150 +0.926 -> +0.883 %, 14 of 18 rows better; but at 24 units two towns
+#: 1,000 x 40 at 1.03 +0.124 -> +0.325 % and at 1.06 +0.119 -> +0.212 %. Six from the start, the README's
+#: "The first 6 units, round 31" has every row.
+WINDOW_FIRST_SCHOOLS = 5
+WINDOW_FIRST_UNITS = 6.0
 #: A block's cheapest schools that make two schools compete (window neighbours).
 COMPETING_CANDIDATES = 4
 #: Deterministic time of a window solve per freed block, and its bounds (about seconds).
@@ -159,6 +169,14 @@ KNAPSACK_FIRST_GAP = 0.002
 #: (the first plans of town and two towns at 1.01-1.06 were 1.7-2.8 % above it). Three sweeps did worse than one.
 REGRET_SWEEPS = 1
 REGRET_FIRST_GAP = 0.01
+#: The sweep stops on its yield: once it has spent REGRET_SPAN units, when the plan's cost fell by less than
+#: REGRET_MIN_YIELD x (cost - bound) / schools per unit over its last REGRET_SPAN units or more (below what a compact
+#: window buys: on the suite's 1,000 x 40 at slack 1.01-1.06, 6 units, 2.6-3.7 times the gap per school; on town
+#: 6,000 x 150 at 1.01 the sweep's last 6 of its 10.5 units bought 0.6-1.9 times it, the compact windows after 3.7).
+#: Town 6,000 x 150 at 24 units +0.612 -> +0.572 %, two towns 1,000 x 40 at 1.03 +0.124 -> +0.135 %, the other
+#: sweeping rows the same; 3 instead of 2 the same but for 0.001 points; 6 units unchanged (the sweep still pays).
+REGRET_SPAN = 1.0
+REGRET_MIN_YIELD = 2.0
 
 @dataclass(frozen=True)
 class Anytime:
@@ -457,20 +475,37 @@ def _regret_sweeps(
 ) -> None:
     """Regret windows alone (:func:`_try_regret`) over every seed, in decreasing regret of its zone, before the
     compact windows: while the plan's gap is above :data:`REGRET_FIRST_GAP`, at most :data:`REGRET_SWEEPS` sweeps,
-    a sweep that improves nothing ending them."""
+    a sweep that improves nothing ending them, and no longer once they stop paying (:func:`_sweep_pays`)."""
     m = len(r.p.capacity)
+    trail: list[tuple[float, int]] = [(r.budget.spent, st.cost)]  # work spent and the plan's cost after each window
     for _ in range(REGRET_SWEEPS):
         if st.done or gap_of(st.cost, st.bound) <= max(REGRET_FIRST_GAP, tolerance):
             return
         order = np.lexsort((np.arange(m), -_zone_regret(r.p, st.school, prices)))
         improved = False
         for seed in order.tolist():
-            zones = _window(comp, seed, WINDOW_SCHOOLS)
+            zones = _window(comp, seed, _schools(r.budget.spent))
             improved = _try_regret(r, st, comp, prices, seed, zones, graph=graph, movable=movable) or improved
-            if st.done or gap_of(st.cost, st.bound) <= tolerance:
+            trail.append((r.budget.spent, st.cost))
+            if st.done or gap_of(st.cost, st.bound) <= tolerance or not _sweep_pays(trail, st.bound, m):
                 return
         if not improved:
             return
+
+
+def _sweep_pays(trail: list[tuple[float, int]], bound: float, schools: int) -> bool:
+    """Whether the regret sweep still pays (:data:`REGRET_MIN_YIELD`): ``trail`` holds the work spent and the
+    plan's cost after each of its windows (its start first). True until it has spent :data:`REGRET_SPAN`."""
+    spent, cost = trail[-1]
+    if spent - trail[0][0] < REGRET_SPAN:
+        return True
+    since, then = next((u, c) for u, c in reversed(trail) if u <= spent - REGRET_SPAN)  # REGRET_SPAN units ago at least
+    return then - cost >= REGRET_MIN_YIELD * (spent - since) * max(cost - bound, 0.0) / schools
+
+
+def _schools(spent: float) -> int:
+    """Schools in a window at least, with ``spent`` units spent: :data:`WINDOW_FIRST_SCHOOLS`, then :data:`WINDOW_SCHOOLS`."""
+    return WINDOW_FIRST_SCHOOLS if spent < WINDOW_FIRST_UNITS else WINDOW_SCHOOLS
 
 
 def _neighbourhoods(
@@ -484,7 +519,7 @@ def _neighbourhoods(
     movable = (p.start[1:] > p.start[:-1]) & ((p.demand > 0) | (graph is not None))
     pinned = np.zeros(len(p.demand), bool)
     pinned[list(r.roots.values())] = True
-    size = float(WINDOW_SCHOOLS)
+    size = float(_schools(r.budget.spent))
     start = r.budget.spent
     _regret_sweeps(r, st, comp, prices, graph, movable=movable & ~pinned, tolerance=tolerance)
     while not st.done and gap_of(st.cost, st.bound) > tolerance:
@@ -503,6 +538,7 @@ def _neighbourhoods(
                     clean[:] = False
                 if st.done or gap_of(st.cost, st.bound) <= tolerance:
                     return
+            size = max(size, float(_schools(r.budget.spent)))
             zones = _window(comp, seed, int(size))
             free = np.flatnonzero(np.isin(st.school, zones) & movable & ~pinned)
             if not len(free):

@@ -133,3 +133,39 @@ def test_a_window_solved_from_the_same_plan_is_not_solved_again(monkeypatch: pyt
     st.cost += 1  # as if another plan had been kept since
     anytime._try_window(r, st, every, np.arange(3), None, 0.2)
     assert len(solves) == 3
+
+
+def test_the_regret_sweep_stops_once_it_no_longer_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planning.zones import anytime
+
+    monkeypatch.setattr(anytime, "REGRET_SPAN", 1.0)
+    monkeypatch.setattr(anytime, "REGRET_MIN_YIELD", 3.0)
+    # 10 schools, bound 500: over 1 unit from cost 1,000 to 880 it bought 120 >= 3 x 1.0 x 380 / 10 = 114
+    assert anytime._sweep_pays([(0.0, 1000), (0.5, 900), (1.0, 880)], 500.0, 10)
+    # 0.2 units more for 10: 130 over the 1.2 units since its start < 3 x 1.2 x 370 / 10 = 133.2
+    assert not anytime._sweep_pays([(0.0, 1000), (0.5, 900), (1.0, 880), (1.2, 870)], 500.0, 10)
+    assert anytime._sweep_pays([(0.0, 1000), (0.5, 1000)], 500.0, 10)  # not yet REGRET_SPAN spent: it goes on
+    # on the instance of _run: a sweep that must buy more than it can stops after REGRET_SPAN; the compact windows follow
+    monkeypatch.setattr(anytime, "KNAPSACK_FIRST_GAP", 1.0)
+    monkeypatch.setattr(anytime, "REGRET_FIRST_GAP", 0.0)
+    monkeypatch.setattr(anytime, "REGRET_SPAN", 0.01)
+    monkeypatch.setattr(anytime, "REGRET_MIN_YIELD", 1e9)
+    monkeypatch.setattr(anytime, "WINDOW_SCHOOLS", 3)  # small windows: most seeds' worst block belongs outside theirs
+    events = [e for e in _events(monkeypatch, 2.0) if e != "knapsack"]
+    seeds = 8  # schools of the instance of _run
+    assert events[0].startswith("regret") and "window" in events[:seeds]
+
+
+def test_windows_are_smaller_in_the_first_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planning.zones import anytime
+
+    sizes: list[int] = []
+    real = anytime._window
+    monkeypatch.setattr(anytime, "_window", lambda comp, seed, size: sizes.append(size) or real(comp, seed, size))
+    monkeypatch.setattr(anytime, "KNAPSACK_FIRST_GAP", 1.0)
+    _run(2.0, monkeypatch)
+    assert sizes and sizes[0] == anytime.WINDOW_FIRST_SCHOOLS < anytime.WINDOW_SCHOOLS  # 2 units: all below WINDOW_FIRST_UNITS
+    sizes.clear()
+    monkeypatch.setattr(anytime, "WINDOW_FIRST_UNITS", 0.0)  # as if past them: the usual size from the start
+    _run(2.0, monkeypatch)
+    assert sizes[0] == anytime.WINDOW_SCHOOLS and min(sizes) >= anytime.WINDOW_SCHOOLS
