@@ -623,6 +623,7 @@ def make_contiguous(
     cuts: list[Cut],
     details: dict[str, float | int | str],
     walls: Walls | None = None,
+    *,
     pace: Pace | None = None,
 ) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
     """Make every zone one piece: roots home, empty pieces handed over, then window solves.

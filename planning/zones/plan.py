@@ -618,12 +618,12 @@ def _mend(
     ``pace``, the pass stops once it is :meth:`Pace.behind`.
     """
     walls = Walls(r.p, graph)
-    school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details, walls, pace)
+    school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details, walls, pace=pace)
     while (
         anytime and any(walls.walled_off(piece) is None for _, piece in enclaves) and not r.budget.exhausted()
         and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS and "mend_behind_pace" not in details
     ):
-        school, more, left = make_contiguous(r, school, graph, cuts, details, walls, pace)
+        school, more, left = make_contiguous(r, school, graph, cuts, details, walls, pace=pace)
         rounds += more
         if len(left) >= len(enclaves):
             enclaves = left

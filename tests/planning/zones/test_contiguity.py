@@ -130,8 +130,7 @@ def _row_mend(limit: float, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, 
     The chains join two pieces for 3 units (A takes block 1, then A = {0, 1, 2, 4}, B = {3, 5}); the
     steps called are listed.
     """
-    from planning.zones import contiguity
-    from planning.zones import BlockGraph, Reach
+    from planning.zones import BlockGraph, Reach, contiguity
     from planning.zones.connect import Joined
     from planning.zones.contiguity import Pace, make_contiguous
     from planning.zones.instance import prepare
