@@ -116,6 +116,7 @@ from planning.zones.anytime import FIRST_PLAN_WORK_PER_PAIR, improve, plan_cost
 from planning.zones.connect import improve_plan
 from planning.zones.contiguity import (
     MAX_CONTIGUITY_ROUNDS,
+    Pace,
     Walls,
     attach_greedily,
     detached_pieces,
@@ -607,21 +608,22 @@ def _optimal(
 
 def _mend(
     r: Repair, school: NDArray[np.int64], graph: BlockGraph, cuts: list[Cut], details: dict[str, float | int | str], *,
-    anytime: bool,
+    anytime: bool, pace: Pace | None = None,
 ) -> tuple[NDArray[np.int64], int, list[tuple[int, NDArray[np.int64]]]]:
     """The contiguity pass; with ``anytime``, more rounds from the cuts found so far while pieces are left and time remains.
 
     Pieces that hold a block no zone can hold whole (:class:`Walls`) are left
     as they are: no window can join them (the demo on county 540235 spent its
-    whole budget on six such villages, the same six at 20 s and 80 s).
+    whole budget on six such villages, the same six at 20 s and 80 s). With
+    ``pace``, the pass stops once it is :meth:`Pace.behind`.
     """
     walls = Walls(r.p, graph)
-    school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details, walls)
+    school, rounds, enclaves = make_contiguous(r, school, graph, cuts, details, walls, pace=pace)
     while (
         anytime and any(walls.walled_off(piece) is None for _, piece in enclaves) and not r.budget.exhausted()
-        and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS
+        and rounds < MAX_MENDS * MAX_CONTIGUITY_ROUNDS and "mend_behind_pace" not in details
     ):
-        school, more, left = make_contiguous(r, school, graph, cuts, details, walls)
+        school, more, left = make_contiguous(r, school, graph, cuts, details, walls, pace=pace)
         rounds += more
         if len(left) >= len(enclaves):
             enclaves = left
@@ -646,7 +648,8 @@ def _keep_better(
     capacity, then an objective lower by more than :data:`RESTART_MARGIN` (the
     whole rounding wins ties and near ties). The restarted rounding is mended
     only when its torn zones already cost that much less, and its pass may
-    spend :data:`OTHER_MEND_SHARE` of the budget left. ``details`` and ``cuts``
+    spend :data:`OTHER_MEND_SHARE` of the budget left, stopping once it joins
+    its pieces too slowly to finish (:class:`planning.zones.contiguity.Pace`). ``details`` and ``cuts``
     become the kept plan's (in place), with ``kept_rounding`` saying which and
     ``rounding_candidates`` both plans' figures.
     """
@@ -657,7 +660,7 @@ def _keep_better(
         return mended
     got, spent = list(cuts), r.budget.spent
     with _capped(r.budget, OTHER_MEND_SHARE):
-        restarted = _mend(r, other.school, graph, got, other.details, anytime=anytime)
+        restarted = _mend(r, other.school, graph, got, other.details, anytime=anytime, pace=Pace(r.budget, spent))
     spent = r.budget.spent - spent
     restart = _rank(r, restarted[0], restarted[2])
     note = {

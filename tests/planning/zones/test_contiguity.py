@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from planning.zones.contiguity import band, connector_components, detached_pieces, neighbour_rule, piece_border, swap_in
@@ -104,3 +105,73 @@ def test_swap_in_makes_room_in_a_full_zone() -> None:
         np.array([3]), np.array([0, 0, 1, 0, 1, 1]), adjacency=g, roots=roots, detached=detached,
         room=np.array([-100, 0]), pairs=dataclasses.replace(pairs, demand=np.array([10, 10, 10, 10, 10, 10])),
     ) is None
+
+
+def test_pace_is_behind_when_the_pieces_left_cannot_be_joined_in_the_budget_left() -> None:
+    # 10 pieces at the start; 2 units later 6 are left: 0.5 unit a piece, 3 units for the 6 left.
+    from planning.zones.contiguity import Pace
+    from planning.zones.repair import WorkBudget
+
+    budget = WorkBudget(10.0)
+    budget.spent = 1.0
+    pace = Pace(budget, budget.spent)
+    assert not pace.behind(10)  # counts the start: no rate yet
+    budget.spent = 3.0
+    assert not pace.behind(10)  # nothing joined: still no rate
+    assert not pace.behind(6)  # 3 units wanted, 7 left
+    budget.limit = 5.5
+    assert pace.behind(6)  # 3 units wanted, 2.5 left
+    assert not pace.behind(0)  # every piece joined
+
+
+def _row_mend(limit: float, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, float | int | str], list[str], list]:
+    """make_contiguous on the row with zones A = {0, 2, 4}, B = {1, 3, 5} (four pieces), its steps stubbed.
+
+    The chains join two pieces for 3 units (A takes block 1, then A = {0, 1, 2, 4}, B = {3, 5}); the
+    steps called are listed.
+    """
+    from planning.zones import BlockGraph, Reach, contiguity
+    from planning.zones.connect import Joined
+    from planning.zones.contiguity import Pace, make_contiguous
+    from planning.zones.instance import prepare
+    from planning.zones.repair import Repair, WorkBudget
+    from tests.planning.zones.test_connect import matrix
+
+    called: list[str] = []
+
+    def chains(r, frame, school):
+        called.append("chains")
+        r.budget.add(3.0)
+        return np.array([0, 0, 0, 1, 0, 1]), 2
+
+    def polish(r, frame, school, movable, **kw):
+        called.append("polish")
+        return school, 0
+
+    def windows(r, frame, school, movable):
+        called.append("windows")
+        return np.array([0, 0, 0, 1, 1, 1]), Joined(windows=1)
+
+    monkeypatch.setattr(contiguity, "_swap_pieces", lambda mm, school: 0)
+    monkeypatch.setattr(contiguity, "chain_pieces", chains)
+    monkeypatch.setattr(contiguity, "chain_and_polish", polish)
+    monkeypatch.setattr(contiguity, "connect_pieces", windows)
+    t = np.array([[0, 500], [100, 400], [200, 300], [300, 200], [400, 100], [500, 0]])
+    p = prepare(matrix(t), [10] * 6, [40, 40], reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
+    budget = WorkBudget(limit)
+    r = Repair(p, None, {0: 0, 1: 5}, None, None, 0, budget)
+    details: dict[str, float | int | str] = {}
+    _, _, left = make_contiguous(r, np.array([0, 1, 0, 1, 0, 1]), BlockGraph(ROW, np.array([0, 5])), [], details,
+                                 pace=Pace(budget, 0.0))
+    return details, called, left
+
+
+def test_a_pass_behind_its_pace_stops_before_the_polish_and_the_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3 units for 2 of 4 pieces: the 2 left want 3 more. With 5 units in all (2 left) the pass stops
+    # with its 2 pieces; with 10 (7 left) it goes on to the polish and the windows, which join them.
+    details, called, left = _row_mend(5.0, monkeypatch)
+    assert called == ["chains"] and details["mend_behind_pace"] == 2
+    assert [(j, b.tolist()) for j, b in left] == [(0, [4]), (1, [3])]
+    details, called, left = _row_mend(10.0, monkeypatch)
+    assert called == ["chains", "polish", "polish", "windows"] and "mend_behind_pace" not in details
+    assert left == []
