@@ -123,3 +123,37 @@ def test_the_aimed_chain_runs_from_the_dearest_block_s_zone_to_the_nearest_free_
     assert chain.tolist() == [AIM_ZONES[z] for z in ("A", "B", "C1", "C2", "C3", "D")]
     # no block of W saves by moving: the chain is W alone
     assert _regret_chain(r, f, school, zadj, AIM_ZONES["W"], movable).tolist() == [AIM_ZONES["W"]]
+
+
+def _long_chain_instance() -> tuple[Repair, BlockGraph, np.ndarray]:
+    """Eight zones of three blocks on a row (the last, D, two blocks and a free seat), each school at its zone's
+    left end, each zone full but D. Block 2 of A is 900 s from its school, 120 s from B's; B can take it only if
+    each zone passes its last block to the next (+60 s each, six of them) down to D: 420 s saved by a chain of
+    seven zones, longer than any window's (:data:`connect.IMPROVE_CHAIN_ZONES`)."""
+    zones = 8
+    school = np.minimum(np.arange(23) // 3, zones - 1)
+    roots = [3 * j for j in range(zones)]
+    t = np.where(school[:, None] == np.arange(zones)[None, :], 60, 1000)
+    t[2, 0], t[2, 1] = 900, 120
+    for j in range(1, zones - 1):
+        t[3 * j + 2, j + 1] = 120
+    p = prepare(matrix(t), [1] * 23, [3] * zones, reach=Reach(max_travel_s=None), current=None, stability_weight_s=0)
+    r = Repair(p, None, dict(enumerate(roots)), None, None, 0, WorkBudget(20.0))
+    return r, BlockGraph(row(23), np.asarray(roots, np.int64)), school
+
+
+@pytest.mark.parametrize("every", [0.0, 1e-9])
+def test_moves_keeping_zones_whole_between_the_windows_pass_seats_along_a_long_chain(
+    monkeypatch: pytest.MonkeyPatch, every: float
+) -> None:
+    monkeypatch.setattr(connect, "IMPROVE_LOCAL_EVERY", every)
+    r, g, school = _long_chain_instance()
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    got, _, _ = improve_whole(r, f, school, movable_blocks(r.p, g), _cost(r))
+    assert f.pieces(got) == []
+    if every:
+        want = school.copy()
+        want[[2, 5, 8, 11, 14, 17, 20]] += 1
+        assert got.tolist() == want.tolist() and _cost(r)(school) - _cost(r)(got) == 420
+    else:  # no window holds the chain
+        assert got.tolist() == school.tolist()
