@@ -940,8 +940,9 @@ def _improve_whole_before(
 #: that moves a seam opens new ones. 24 units, gap to the reference, without and with: town 1,000 x 40 at 1.01
 #: +3.207 % / +3.289 %, 1.03 +1.786 % / +1.461 %; two towns 1.01 +2.847 % / +2.313 %, 1.03 +1.693 % / +1.642 %,
 #: 1.06 +0.916 % / +0.876 %; town 3,000 x 80 at 1.01 +2.813 % / +2.616 %; uniform 1.01 +0.487 % / +0.459 %; valley
-#: 1.01 +0.680 % / +0.681 %; uniform 1.06 and town 1.15 the same. Every 4 units instead: town 1.03 +2.812 % (the
-#: search is chaotic: which seeds 24 units reach decides much).
+#: 1.01 +0.680 % / +0.681 %; uniform 1.06 and town 1.15 the same. Every 1 / 3 units instead: town 1.01 +2.884 % /
+#: +3.055 %, two towns 1.01 +2.313 % / +2.475 %, town 3,000 x 80 +2.616 % / +2.125 %, uniform 1.01 +0.415 % /
+#: +0.548 %, but town 1.03 +2.813 % / +2.812 % (the search is chaotic: which seeds 24 units reach decides much).
 IMPROVE_LOCAL_EVERY = 2.0
 
 
