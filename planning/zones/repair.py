@@ -427,12 +427,15 @@ def integer_repair(
     level: str,
     cuts: Sequence[Cut],
     notes: dict[str, float | int | str] | None = None,
+    drain: Callable[[NDArray[np.int64]], NDArray[np.int64]] | None = None,
 ) -> tuple[NDArray[np.int64], int]:
     """Fit every block (and the stability cap) by CP-SAT on a growing set of free blocks.
 
     The split blocks of the relaxation and the blocks cheapest to move once
     chains of moves are counted (:func:`ejection_regret`) are freed, everything
-    else fixed; the set doubles until the plan fits.
+    else fixed; the set doubles until the plan fits. With ``drain`` (a cheap
+    search moving students out of over-full schools), it is tried on the plan
+    before each doubling, and a plan it makes fit is returned.
 
     With ``notes`` (best effort), a plan that still puts students above
     capacity (the stability cap met) is returned instead of raising, and why
@@ -470,6 +473,10 @@ def integer_repair(
         elif n_free >= len(order):
             err = _no_whole_plan(r, school, got, level)
         else:
+            if drain is not None:
+                drained = drain(school)
+                if excess(p, drained, r.max_moved, r.overflow_penalty_s) == 0:
+                    return drained, free_total
             n_free *= 2
             continue
         if notes is None or (r.max_moved is not None and students_moved(p, school) > r.max_moved):

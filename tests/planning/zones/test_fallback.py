@@ -180,3 +180,39 @@ def test_the_drain_note_counts_the_students_still_over() -> None:
     over = np.maximum(np.bincount(school, weights=p.demand, minlength=2) - p.capacity, 0).sum()
     assert over == 6 and details["drained_overflow"] == 5
     assert details["capacity_fallback"] == "primary: no whole-block plan found (the best has 6 students above capacity)"
+
+
+def test_a_drain_that_fits_the_repair_plan_saves_the_doublings(monkeypatch) -> None:
+    """The capacity repair tries the cheap drain before freeing twice as many blocks: when the drain makes the plan
+    fit, no larger CP-SAT model is solved (two towns 1,000 x 40 at 1.03 spent 2.8 units on a doubling that left the
+    same 10 students over, which the drain then placed)."""
+    from types import SimpleNamespace
+
+    from ortools.sat.python import cp_model
+
+    from planning.zones import repair
+
+    # A seats 20, B 12; blocks of 10, 10, 1 students; the repair's model keeps block 2 at A (1 over)
+    p = SimpleNamespace(
+        start=np.array([0, 2, 4, 6]), demand=np.array([10, 10, 1]), capacity=np.array([20, 12]), current=np.full(3, -1),
+    )
+    solved: list[int] = []
+
+    def solve_sub(r, school, free, **_kw):  # type: ignore[no-untyped-def]
+        solved.append(len(free))
+        return np.array([0, 0, 0]), cp_model.FEASIBLE, 1
+
+    monkeypatch.setattr(repair, "solve_sub", solve_sub)
+    monkeypatch.setattr(repair, "ejection_regret", lambda p, school: np.zeros(3))
+    monkeypatch.setattr(repair, "REPAIR_MIN_FREE", 1)
+    monkeypatch.setattr(repair, "REPAIR_FREE_PER_SPLIT", 1)
+    r = SimpleNamespace(p=p, max_moved=None, overflow_penalty_s=None, budget=WorkBudget(10.0))
+    start = np.array([0, 0, 0])
+    school, _ = repair.integer_repair(r, start, np.array([], np.int64), level="primary", cuts=[],  # type: ignore[arg-type]
+                                      drain=lambda s: np.array([0, 0, 1]))
+    assert school.tolist() == [0, 0, 1] and solved == [1]
+    # without the drain the repair frees 2, then all 3 blocks, and keeps the best plan it found (1 over)
+    solved.clear()
+    notes: dict[str, float | int | str] = {}
+    school, _ = repair.integer_repair(r, start, np.array([], np.int64), level="primary", cuts=[], notes=notes)  # type: ignore[arg-type]
+    assert solved == [1, 2, 3] and school.tolist() == [0, 0, 0]
