@@ -780,14 +780,14 @@ IMPROVE_REGRET_CHAINS = True
 
 
 def _border_moves(
-    r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_]
+    r: Repair, f: Frame, school: NDArray[np.int64], j: int, movable: NDArray[np.bool_]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Every move of a movable block with students into a zone it borders: the block, the zone, and the travel ×
-    students it saves (negative: dearer)."""
+    """Every move of a movable block of zone ``j`` with students into a zone it borders: the block, the zone, and
+    the travel × students it saves (negative: dearer)."""
     p = r.p
     coo = f.adjacency.tocoo()
     row, col = coo.row.astype(np.int64), coo.col.astype(np.int64)
-    hit = movable[row] & (school[row] >= 0) & (school[col] >= 0) & (school[col] != school[row]) & (p.demand[row] > 0)
+    hit = movable[row] & (school[row] == j) & (school[col] >= 0) & (school[col] != j) & (p.demand[row] > 0)
     row, to = row[hit], school[col[hit]]
     there, own = pair_index(p, row, to), pair_index(p, row, school[row])
     ok = (there >= 0) & (own >= 0)
@@ -797,9 +797,7 @@ def _border_moves(
 
 def _dearest_move(r: Repair, f: Frame, school: NDArray[np.int64], j: int, movable: NDArray[np.bool_]) -> tuple[int, int] | None:
     """The movable block of zone ``j`` and the bordering zone it saves most travel × students in (``None``: no saving)."""
-    row, to, save = _border_moves(r, f, school, movable)
-    mine = school[row] == j
-    row, to, save = row[mine], to[mine], save[mine]
+    row, to, save = _border_moves(r, f, school, j, movable)
     if not len(row):
         return None
     best = np.lexsort((to, row, -save))[0]  # largest saving; ties: lower block, then lower zone
@@ -988,7 +986,6 @@ def _seed_windows(
         if _whole_window(r, f, st, chain, movable, cost):
             return True
     return False
-
 
 
 def improve_whole(
