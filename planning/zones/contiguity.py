@@ -403,6 +403,11 @@ class Pace:
         return (self.budget.spent - self.spent) / joined * left > self.budget.remaining()
 
 
+def _behind(pace: Pace | None, frame: Frame, school: NDArray[np.int64]) -> bool:
+    """Whether a paced pass is behind (:meth:`Pace.behind`) with the pieces ``school`` leaves; never without a pace."""
+    return pace is not None and pace.behind(len(frame.pieces(school)))
+
+
 def attach_greedily(
     p: Instance,
     school: NDArray[np.int64],
@@ -677,20 +682,20 @@ def make_contiguous(
         # cheap chains of moves first (no solver), the exact windows take the rest
         details["swapped_pieces"] = int(details.get("swapped_pieces", 0)) + _swap_pieces(mm, school)  # in place
     frame = Frame.of(graph.adjacency, graph.roots, ~has, r.budget, walls=walls)
-    behind = pace is not None and pace.behind(len(frame.pieces(school)))
+    behind = _behind(pace, frame, school)
     if CHAIN_PIECES and not behind:
         school, chained = chain_pieces(r, frame, school)
         details["chained_pieces"] = int(details.get("chained_pieces", 0)) + chained
-        behind = pace is not None and pace.behind(len(frame.pieces(school)))
+        behind = _behind(pace, frame, school)
     if POLISH_PIECES and not behind and frame.pieces(school):
         school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph), max_added=POLISH_MAX_ADDED,
                                              max_moved=POLISH_MAX_MOVED)
         details["polished_pieces"] = int(details.get("polished_pieces", 0)) + polished
-        behind = pace is not None and pace.behind(len(frame.pieces(school)))
+        behind = _behind(pace, frame, school)
         if POLISH_ANY_BEFORE_WINDOWS and not behind and frame.pieces(school):
             school, polished = chain_and_polish(r, frame, school, movable_blocks(p, graph))
             details["polished_pieces"] = int(details.get("polished_pieces", 0)) + polished
-            behind = pace is not None and pace.behind(len(frame.pieces(school)))
+            behind = _behind(pace, frame, school)
     if behind:
         details["mend_behind_pace"] = len(frame.pieces(school))
         return school, 0, mm.pieces(school)
