@@ -157,3 +157,20 @@ def test_moves_keeping_zones_whole_between_the_windows_pass_seats_along_a_long_c
         assert got.tolist() == want.tolist() and _cost(r)(school) - _cost(r)(got) == 420
     else:  # no window holds the chain
         assert got.tolist() == school.tolist()
+
+
+def test_moves_keeping_zones_whole_are_not_run_again_on_the_plan_they_last_ran_on() -> None:
+    from planning.zones.connect import _local_again, _Whole
+
+    r, g, school = _long_chain_instance()
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    movable = movable_blocks(r.p, g)
+    st = _Whole(school, _cost(r)(school), version=np.zeros(8, np.int64))
+    assert _local_again(r, f, st, movable, _cost(r))  # the long chain: 420 s saved
+    spent, plan = r.budget.spent, st.school.copy()
+    assert spent > 0 and not _local_again(r, f, st, movable, _cost(r))
+    assert r.budget.spent == spent and st.school.tolist() == plan.tolist()  # the same plan: nothing run, nothing charged
+    # a window changes the plan (zone 0 takes a block back): the moves run again
+    st.school, st.best = school, _cost(r)(school)
+    assert _local_again(r, f, st, movable, _cost(r)) and r.budget.spent > spent
+
