@@ -703,6 +703,17 @@ IMPROVE_MAX_TIME = 0.5
 IMPROVE_HOPS = 1
 #: Hops from a border between two zones of a group within which its blocks are free.
 IMPROVE_BAND_HOPS = 1
+#: The same for a window over more than two zones (a seed and the zones it borders, a chain): 0, the blocks on a
+#: seam only. Such windows of 6–10 zones and 100–230 free blocks cost about 2 units each at 1 hop (most ran to
+#: :data:`IMPROVE_MAX_TIME`; on town 1,000 x 40 at 1.01, 19 of them took 19.1 of the 24 units and bought 58,000
+#: student-seconds, the 60 pair windows 41,500 for 1.7 units), so 24 units reached 13 of 40 seeds. On seams
+#: alone they solve faster and more seeds get one. 24 units, gap to the reference, 1 hop / 0 hops (with
+#: :data:`IMPROVE_LOCAL_CHANGED`): town 1,000 x 40 at 1.01 +3.289 % / +2.615 %, 1.03 +1.461 % / +1.493 %, 1.06
+#: +0.320 % / +0.238 %, 1.15 +0.200 % / +0.204 %; two towns 1.01 +1.914 % / +2.037 %, 1.03 +1.642 % / +1.595 %,
+#: 1.06 +0.854 % / +0.894 %; valley 1.01 +0.681 % / +0.680 %; town 3,000 x 80 at 1.01 +2.542 % / +2.349 %;
+#: uniform 1.01 +0.459 % / +0.501 %, 1.03 +0.308 % / +0.161 %, 1.06 +0.118 % / +0.110 %; uniform 3,000 x 80 at
+#: 1.06 +0.187 % / +0.139 %.
+IMPROVE_WIDE_BAND_HOPS = 0
 
 
 def zone_neighbours(f: Frame, school: NDArray[np.int64], m: int) -> sp.csr_array:
@@ -713,8 +724,10 @@ def zone_neighbours(f: Frame, school: NDArray[np.int64], m: int) -> sp.csr_array
     return sp.csr_array((np.ones(int(hit.sum()), bool), (sr[hit], sc[hit])), shape=(m, m))
 
 
-def _group_window(f: Frame, school: NDArray[np.int64], zones: NDArray[np.int64], movable: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Movable blocks of ``zones`` within a few hops of a border between two of them."""
+def _group_window(
+    f: Frame, school: NDArray[np.int64], zones: NDArray[np.int64], movable: NDArray[np.bool_], *, hops: int = IMPROVE_BAND_HOPS
+) -> NDArray[np.int64]:
+    """Movable blocks of ``zones`` within ``hops`` of a border between two of them."""
     inside = np.isin(school, zones) & movable
     coo = f.adjacency.tocoo()
     sr, sc = school[coo.row], school[coo.col]
@@ -722,7 +735,7 @@ def _group_window(f: Frame, school: NDArray[np.int64], zones: NDArray[np.int64],
     front = np.unique(coo.row[seam]).astype(np.int64)
     seen = np.zeros(len(school), bool)
     seen[front] = True
-    for _ in range(IMPROVE_BAND_HOPS):
+    for _ in range(hops):
         nb = np.unique(neighbours(f.adjacency, front))
         nb = nb[inside[nb] & ~seen[nb]]
         seen[nb] = True
@@ -856,7 +869,8 @@ def _whole_window(
     for _, pc in f.pieces(st.school):
         detached[pc] = True  # pieces left stay as they are (no window moves them)
     before = int(detached.sum())
-    free = _group_window(f, st.school, zones, movable & ~detached)
+    hops = IMPROVE_BAND_HOPS if len(zones) <= 2 else IMPROVE_WIDE_BAND_HOPS
+    free = _group_window(f, st.school, zones, movable & ~detached, hops=hops)
     if len(free) < 2:
         return False
     per_block = min(IMPROVE_TIME_PER_BLOCK, IMPROVE_MAX_TIME / len(free)) if capped else IMPROVE_TIME_PER_BLOCK
@@ -945,7 +959,7 @@ def _improve_whole_before(
 IMPROVE_LOCAL_EVERY = 2.0
 #: The moves keeping zones whole run again only when a window has changed the plan since they last ran (on the
 #: same plan they find the same moves; each run costs :data:`LOCAL_WORK_PER_PAIR` per pair, 0.24 units on the
-#: 1,000 x 40 rows, which went on such reruns up to three times in 24 units). 24 units, gap to the reference,
+#: 1,000 x 40 rows; on town 1,000 x 40 at 1.01, 1 of its 8 runs was on such a plan). 24 units, gap to the reference,
 #: without and with: two towns 1,000 x 40 at 1.06 +0.876 % / +0.854 %, town 1,000 x 40 at 1.06 +0.356 % /
 #: +0.320 %, the 11 other rows of round 32's measure the same.
 IMPROVE_LOCAL_CHANGED = True

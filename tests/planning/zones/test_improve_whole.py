@@ -174,3 +174,22 @@ def test_moves_keeping_zones_whole_are_not_run_again_on_the_plan_they_last_ran_o
     st.school, st.best = school, _cost(r)(school)
     assert _local_again(r, f, st, movable, _cost(r)) and r.budget.spent > spent
 
+
+def test_windows_over_more_than_two_zones_free_the_seam_blocks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planning.zones.connect import _Whole, _whole_window
+
+    # A 0-2 | B 3-5 | C 6-8 | D 9, schools at 0, 3, 6, 9 (never free): seams 2|3 and 5|6
+    r, g, school = _chain_instance()
+    f = Frame.of(g.adjacency, g.roots, r.p.connector)
+    freed: list[list[int]] = []
+
+    def spy(r, f, school, free, **kwargs):
+        freed.append(free.tolist())
+
+    monkeypatch.setattr(connect, "solve_window", spy)
+    st = _Whole(school, _cost(r)(school), version=np.zeros(4, np.int64))
+    movable = movable_blocks(r.p, g)
+    assert not _whole_window(r, f, st, np.array([0, 1, 2]), movable, _cost(r))
+    assert not _whole_window(r, f, st, np.array([0, 1]), movable, _cost(r))
+    # three zones: the blocks on a seam (before: and one hop into each zone, [1, 2, 4, 5]); a pair: one hop too
+    assert freed == [[2, 5], [1, 2]]
