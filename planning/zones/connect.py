@@ -704,15 +704,18 @@ IMPROVE_HOPS = 1
 #: Hops from a border between two zones of a group within which its blocks are free.
 IMPROVE_BAND_HOPS = 1
 #: The same for a window over more than two zones (a seed and the zones it borders, a chain): 0, the blocks on a
-#: seam only. Such windows of 6–10 zones and 100–230 free blocks cost about 2 units each at 1 hop (most ran to
-#: :data:`IMPROVE_MAX_TIME`; on town 1,000 x 40 at 1.01, 19 of them took 19.1 of the 24 units and bought 58,000
-#: student-seconds, the 60 pair windows 41,500 for 1.7 units), so 24 units reached 13 of 40 seeds. On seams
-#: alone they solve faster and more seeds get one. 24 units, gap to the reference, 1 hop / 0 hops (with
-#: :data:`IMPROVE_LOCAL_CHANGED`): town 1,000 x 40 at 1.01 +3.289 % / +2.615 %, 1.03 +1.461 % / +1.493 %, 1.06
-#: +0.320 % / +0.238 %, 1.15 +0.200 % / +0.204 %; two towns 1.01 +1.914 % / +2.037 %, 1.03 +1.642 % / +1.595 %,
-#: 1.06 +0.854 % / +0.894 %; valley 1.01 +0.681 % / +0.680 %; town 3,000 x 80 at 1.01 +2.542 % / +2.349 %;
-#: uniform 1.01 +0.459 % / +0.501 %, 1.03 +0.308 % / +0.161 %, 1.06 +0.118 % / +0.110 %; uniform 3,000 x 80 at
-#: 1.06 +0.187 % / +0.139 %.
+#: seam only. At 1 hop such windows of 6–10 zones and 100–230 free blocks cost about 2 units each, most running to
+#: :data:`IMPROVE_MAX_TIME` (town 1,000 x 40 at 1.01: 19 of them took 19.1 of the 24 units and bought 58,000
+#: student-seconds, the 60 pair windows 41,500 for 1.7 units; 13 of 40 seeds reached). On seams alone they hold
+#: about a third fewer blocks and still mostly run to the limit (15 took 17.1 units, 9 improved against 8; 12 seeds
+#: reached). 24 units, gap to the reference, 1 hop / 0 hops (with :data:`IMPROVE_LOCAL_CHANGED`): town 1,000 x 40
+#: at 1.01 +3.289 % / +2.615 %, 1.03 +1.461 % / +1.493 %, 1.06 +0.320 % / +0.238 %, 1.15 +0.200 % / +0.204 %;
+#: two towns 1.01 +1.914 % / +2.037 %, 1.03 +1.642 % / +1.595 %, 1.06 +0.854 % / +0.894 %; valley 1.01 +0.681 % /
+#: +0.680 %; town 3,000 x 80 at 1.01 +2.542 % / +2.349 %; uniform 1.01 +0.459 % / +0.501 %, 1.03 +0.308 % /
+#: +0.161 %, 1.06 +0.118 % / +0.110 %; uniform 3,000 x 80 at 1.06 +0.187 % / +0.139 %; uniform / town 6,000 x 150
+#: at 1.01 +0.890 % / +0.871 %, +0.659 % / +0.717 %. Town 1.01's gain is mostly not the windows' (they end at
+#: 8,528,162 against 8,530,399): at 1 hop its last window ran 1.7 units past :data:`IMPROVE_SHARE`, and the anytime
+#: phase's 2 units took 53,000 off the plan the seams left. The search is chaotic at 24 units.
 IMPROVE_WIDE_BAND_HOPS = 0
 
 
