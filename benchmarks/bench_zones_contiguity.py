@@ -440,6 +440,28 @@ def _lower_bounds(pm: _PriceModel) -> np.ndarray:
     return lb
 
 
+def _block_cuts(pm: _PriceModel) -> list[tuple[int, list[int]]]:
+    """The separator cut of every single block on its own, for each school it may take: a block of a zone that
+    neither is nor borders the school's own block has a neighbour in the zone on the way there.
+
+    The separator of ``{i}`` in zone ``j``: the blocks beside ``i`` that may join ``j`` (a kept pair), less the dead
+    ends (beside ``i``, and whose other neighbours that may join ``j`` all border ``i`` too: a path through one goes
+    on to another block beside ``i``), plus always those beside the own block. Added before the first round.
+    """
+    out = []
+    for j in range(len(pm.capacity)):
+        ok = pm.col[j] >= 0
+        root = int(pm.roots[j])
+        near_root = {root, *pm.adj[root]}
+        for i in np.flatnonzero(ok).tolist():
+            if i in near_root:
+                continue
+            ring = {k for k in pm.adj[i] if ok[k]}
+            sep = [k for k in sorted(ring) if k in near_root or any(ok[v] and v != i and v not in ring for v in pm.adj[k])]
+            out.append((int(pm.col[j, i]), [int(pm.col[j, k]) for k in sep]))
+    return out
+
+
 def _lp_rounds(pm: _PriceModel, seconds: float, log: dict) -> float:
     """Solve the relaxation and add the cuts its solution violates until none is left or ``seconds`` pass; its value
     (a bound of every contiguous plan on these pairs; −inf: not solved, inf: infeasible)."""
@@ -456,12 +478,13 @@ def _lp_rounds(pm: _PriceModel, seconds: float, log: dict) -> float:
         if res.status != 0:
             break
         value = max(value, float(res.fun))
+        log["lp_first"] = log.get("lp_first", value)
         log["lp_rounds"] += 1
         cuts = _separate(pm, res.x, SUPPORT_LEVELS)
         if not cuts:
             break
         pm.cuts.extend(cuts)
-    log["lp_cuts"] = len(pm.cuts)
+    log["lp_cuts"] = len(pm.cuts) - log["block_cuts"]
     return value
 
 
@@ -501,7 +524,7 @@ def _mip_rounds(pm: _PriceModel, seconds: float, log: dict) -> dict:
             out["optimal"] = res.status == 0
             break
         pm.cuts.extend(cuts)
-    log["mip_cuts"] = len(pm.cuts) - log["lp_cuts"]
+    log["mip_cuts"] = len(pm.cuts) - log["lp_cuts"] - log["block_cuts"]
     return out
 
 
@@ -523,7 +546,9 @@ def price_bound(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray | No
     """
     t0, c0 = time.perf_counter(), time.process_time()
     pm, upper = _price_model(case, graph, plan)
-    log = {"lp_rounds": 0, "mip_rounds": 0, "lp_cuts": 0, "mip_cuts": 0, "mip_status": ""}
+    log = {"block_cuts": 0, "lp_rounds": 0, "mip_rounds": 0, "lp_cuts": 0, "mip_cuts": 0, "mip_status": ""}
+    pm.cuts.extend(_block_cuts(pm))
+    log["block_cuts"] = len(pm.cuts)
     lp = _lp_rounds(pm, LP_SHARE * seconds, log)
     got = {"bound": -math.inf, "columns": None, "objective": math.inf, "infeasible": lp == math.inf, "optimal": False}
     if lp < math.inf:

@@ -76,3 +76,13 @@ def test_no_whole_plan_within_the_seats() -> None:
     assert mod.price_bound(case, graph, None, 30.0)["bound"] == 12
     case, graph = path_case(mod, (1, 3))
     assert mod.price_bound(case, graph, None, 30.0)["status"].startswith("infeasible")
+
+
+def test_each_block_alone_needs_a_neighbour_of_its_zone() -> None:
+    # B's blocks 0-2 (3 is beside B's own block 4): 0 needs 1, 1 needs 2 (0 is a dead end), 2 needs 1 or 3 (1 is
+    # no dead end: 0 lies beyond it); A's the mirror
+    mod = bench()
+    case, graph = path_case(mod)
+    pm, _ = mod._price_model(case, graph, None)
+    got = {(int(pm.origin[i]), int(pm.dest[i])): sorted(int(pm.origin[k]) for k in sep) for i, sep in mod._block_cuts(pm)}
+    assert got == {(2, 1): [1, 3], (1, 1): [2], (0, 1): [1], (2, 0): [1, 3], (3, 0): [2], (4, 0): [3]}
