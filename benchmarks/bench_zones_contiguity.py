@@ -489,12 +489,13 @@ def _lp_rounds(pm: _PriceModel, seconds: float, log: dict) -> float:
 
 
 def _mip_rounds(pm: _PriceModel, seconds: float, log: dict) -> dict:
-    """Solve the MIP with the cuts so far (HiGHS, the seconds left), add the cuts its plan violates, repeat.
+    """Solve the MIP with the cuts so far (HiGHS), add the cuts its plan violates, repeat until ``seconds`` pass.
 
-    The first solve gets :data:`MIP_FIRST_S` seconds, each next twice as many. Each solve's dual bound is a bound
-    of the contiguous optimum on these pairs; a plan with no cut to add is
-    contiguous (proven optimal when the solve proved it). Returns the highest bound, the cheapest contiguous plan's
-    columns (``None``: none found) and cost, and whether the bound is proven tight or the model infeasible.
+    The first solve gets :data:`MIP_FIRST_S` seconds, each next twice as many; after a solve without a plan, or with
+    a contiguous one not proven optimal, the next takes all that is left. Each solve's dual bound is a bound of the
+    contiguous optimum on these pairs; a plan with no cut to add is contiguous (the contiguous optimum when the solve
+    proved it). Returns the highest bound, the cheapest contiguous plan's columns (``None``: none found) and cost,
+    and whether the solve proved it optimal or the model infeasible.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -514,15 +515,19 @@ def _mip_rounds(pm: _PriceModel, seconds: float, log: dict) -> dict:
         got = getattr(res, "mip_dual_bound", None)
         if got is not None and not math.isnan(got):
             out["bound"] = max(out["bound"], float(got))
-        if res.x is None:
-            break
+        if res.x is None:  # no plan yet: the next round takes what is left
+            step = math.inf
+            continue
         x = np.rint(res.x)
         cuts = _separate(pm, x, (0.5,))
-        if not cuts:  # a contiguous plan
+        if not cuts:  # a contiguous plan: the optimum when proven, else the same model again with all that is left
             if float(res.fun) < out["objective"]:
                 out["columns"], out["objective"] = np.flatnonzero(x > 0.5), float(res.fun)
             out["optimal"] = res.status == 0
-            break
+            if out["optimal"]:
+                break
+            step = math.inf
+            continue
         pm.cuts.extend(cuts)
     log["mip_cuts"] = len(pm.cuts) - log["lp_cuts"] - log["block_cuts"]
     return out
