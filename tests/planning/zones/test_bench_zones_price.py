@@ -86,3 +86,13 @@ def test_each_block_alone_needs_a_neighbour_of_its_zone() -> None:
     pm, _ = mod._price_model(case, graph, None)
     got = {(int(pm.origin[i]), int(pm.dest[i])): sorted(int(pm.origin[k]) for k in sep) for i, sep in mod._block_cuts(pm)}
     assert got == {(2, 1): [1, 3], (1, 1): [2], (0, 1): [1], (2, 0): [1, 3], (3, 0): [2], (4, 0): [3]}
+
+
+def test_the_cache_keeps_the_price_runs_and_their_bound() -> None:
+    mod = bench()
+    price = {"bound": 21.0, "objective": 21.0, "plan": np.array([0, 0, 1, 1, 1]), "status": "proven"}
+    entry = mod.merge_price(None, price, 3.0)
+    assert (entry["objective"], entry["bound"], entry["proven"], entry["plan"]) == (21.0, 21.0, True, "0,0,1,1,1")
+    # a later CP-SAT run (--prove-contiguous) with a weaker bound keeps both
+    later = mod.merge_contiguous(entry, {"objective": 22.0, "bound": 5.0, "plan": [0, 1, 1, 1, 1]}, 3.0)
+    assert later["bound"] == 21.0 and later["objective"] == 21.0 and later["price"] == entry["price"]
