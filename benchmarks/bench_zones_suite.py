@@ -540,9 +540,10 @@ def lagrange_references(cases: list[Case], args: argparse.Namespace, cache: dict
     for case in cases:
         r = ours(case, args.lagrange_from / zone_options.WORK_PER_SECOND, budget_only=True)
         cached = cache.get(case.name, {}).get("objective", math.nan)
-        upper = int(min(r["objective"], cached)) if not math.isnan(cached) else int(r["objective"])
+        mine = round(r["objective"])  # plans cost whole student-seconds; HiGHS's objective may carry float noise
+        upper = min(mine, round(cached)) if not math.isnan(cached) else mine
         run = lagrange_proof(case, upper, args.lagrange_prove, log=args.log)
-        source = "our plan" if upper == int(r["objective"]) else "the cached best plan"
+        source = "our plan" if upper == mine else "the cached best plan"
         run["status"] += (f" (UB from {source}; our plan: {args.lagrange_from:g} units, clock lifted,"
                           f" {r['objective']:,.0f}, {r['cpu']:.0f} CPU s)")
         old = cache.get(case.name)
