@@ -1,0 +1,67 @@
+"""The zones suite's proof (knapsack Lagrangian bound, fixing, HiGHS) on a toy with a hand-computed optimum.
+
+Three blocks of 2 students; school A has 3 seats (one block fits), school B 4 (two fit).
+Travel per student: blocks 0 and 1 are 1 s from A and 10 s from B, block 2 the reverse.
+
+- The optimum: one of blocks 0, 1 at A (2), the other at B (20), block 2 at B (2): 24.
+- The transportation LP splits a block across A and B: 2 + 1 + 10 + 2 = 15.
+- The knapsack (Dantzig-Wolfe) bound: A's knapsacks take one block, so it is 24, the optimum.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from geo.travel import TravelMatrix
+
+BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_zones_suite", BENCH / "bench_zones_suite.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_zones_suite"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def toy(mod: ModuleType) -> object:
+    origin = np.array([0, 0, 1, 1, 2, 2], np.int32)
+    dest = np.array([0, 1, 0, 1, 0, 1], np.int32)
+    time_s = np.array([1, 10, 1, 10, 10, 1], np.int32)
+    tm = TravelMatrix(origin_ids=np.array(["b0", "b1", "b2"]), dest_ids=np.array(["A", "B"]), origin=origin, dest=dest,
+                      time_s=time_s, dist_m=time_s, mode="straight")
+    return mod.Case("toy", tm, np.array([2, 2, 2]), np.array([3, 4]))
+
+
+def test_knapsack_bound_is_the_optimum_above_the_lp() -> None:
+    mod = bench()
+    case = toy(mod)
+    tm = case.travel  # type: ignore[attr-defined]
+    gap = mod.zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)  # type: ignore[attr-defined]
+    lag = mod.zones_proof.lagrange_bound(gap, 1_000)
+    assert round(lag.lp) == 15
+    assert lag.bound == 24
+
+
+def test_proof_from_a_worse_plan_finds_and_proves_the_optimum() -> None:
+    mod = bench()
+    run = mod.lagrange_proof(toy(mod), 42, 10.0)  # 42: block 2 at A, blocks 0 and 1 at B
+    assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
+
+
+def test_fixing_keeps_the_optimal_pairs_and_drops_the_rest_at_the_optimum() -> None:
+    mod = bench()
+    case = toy(mod)
+    tm = case.travel  # type: ignore[attr-defined]
+    gap = mod.zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)  # type: ignore[attr-defined]
+    lag = mod.zones_proof.lagrange_bound(gap, 1_000)
+    # against a plan of 25 every plan of 24 survives: block 2 only at B, blocks 0 and 1 both pairs
+    keep = mod.zones_proof.fixing(gap, lag.lam, 25)
+    assert keep.tolist() == [True, True, True, True, False, True]
