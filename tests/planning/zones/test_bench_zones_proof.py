@@ -10,25 +10,18 @@ Travel per student: blocks 0 and 1 are 1 s from A and 10 s from B, block 2 the r
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
+import pytest
 
 from geo.travel import TravelMatrix
 
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
 
-
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_zones_suite", BENCH / "bench_zones_suite.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_zones_suite"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture
+def bench(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("bench_zones_suite")
 
 
 def toy(mod: ModuleType) -> object:
@@ -40,28 +33,25 @@ def toy(mod: ModuleType) -> object:
     return mod.Case("toy", tm, np.array([2, 2, 2]), np.array([3, 4]))
 
 
-def test_knapsack_bound_is_the_optimum_above_the_lp() -> None:
-    mod = bench()
-    case = toy(mod)
+def test_knapsack_bound_is_the_optimum_above_the_lp(bench: ModuleType) -> None:
+    case = toy(bench)
     tm = case.travel  # type: ignore[attr-defined]
-    gap = mod.zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)  # type: ignore[attr-defined]
-    lag = mod.zones_proof.lagrange_bound(gap, 1_000)
+    gap = bench.zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)  # type: ignore[attr-defined]
+    lag = bench.zones_proof.lagrange_bound(gap, 1_000)
     assert round(lag.lp) == 15
     assert lag.bound == 24
 
 
-def test_proof_from_a_worse_plan_finds_and_proves_the_optimum() -> None:
-    mod = bench()
-    run = mod.lagrange_proof(toy(mod), 42, 10.0)  # 42: block 2 at A, blocks 0 and 1 at B
+def test_proof_from_a_worse_plan_finds_and_proves_the_optimum(bench: ModuleType) -> None:
+    run = bench.lagrange_proof(toy(bench), 42, 10.0)  # 42: block 2 at A, blocks 0 and 1 at B
     assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
 
 
-def test_fixing_keeps_the_optimal_pairs_and_drops_the_rest_at_the_optimum() -> None:
-    mod = bench()
-    case = toy(mod)
+def test_fixing_keeps_the_optimal_pairs_and_drops_the_rest_at_the_optimum(bench: ModuleType) -> None:
+    case = toy(bench)
     tm = case.travel  # type: ignore[attr-defined]
-    gap = mod.zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)  # type: ignore[attr-defined]
-    lag = mod.zones_proof.lagrange_bound(gap, 1_000)
+    gap = bench.zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)  # type: ignore[attr-defined]
+    lag = bench.zones_proof.lagrange_bound(gap, 1_000)
     # against a plan of 25 every plan of 24 survives: block 2 only at B, blocks 0 and 1 both pairs
-    keep = mod.zones_proof.fixing(gap, lag.lam, 25)
+    keep = bench.zones_proof.fixing(gap, lag.lam, 25)
     assert keep.tolist() == [True, True, True, True, False, True]
