@@ -90,21 +90,31 @@ def transportation(p: Instance, *, price: int, overflow_penalty_s: int | None) -
     return Flow(flow, over, int(f.optimal_cost()), int((flow * p.moved).sum()))
 
 
-def shortfalls(p: Instance, school_township: NDArray[np.object_] | None) -> list[Shortfall]:
-    """Where capacity is short: the least total overflow, school by school."""
+def least_overflow(p: Instance) -> NDArray[np.int64]:
+    """Students above each school's seats when as few as possible are, blocks divisible (0 where the seats suffice).
+
+    The relaxation with overflow priced above any travel: its total is the
+    fewest students no plan can seat within reach, and where they sit.
+    """
     flow = transportation(p, price=0, overflow_penalty_s=10 * int(p.cost.max(initial=1)) + 10**6)
     assert flow is not None
+    return flow.overflow
+
+
+def shortfalls(p: Instance, school_township: NDArray[np.object_] | None) -> list[Shortfall]:
+    """Where capacity is short: the least total overflow, school by school."""
+    over = least_overflow(p)
     out = []
-    for j in np.flatnonzero(flow.overflow):
+    for j in np.flatnonzero(over):
         where, township = f"school {p.school_ids[j]}", ""
         if school_township is not None and pd.notna(school_township[j]) and school_township[j] != "":
             township = str(school_township[j])
             where += f" ({township})"
-        seats, students = int(p.capacity[j]), int(p.capacity[j] + flow.overflow[j])
+        seats, students = int(p.capacity[j]), int(p.capacity[j] + over[j])
         out.append(
             Shortfall(
                 where=where,
-                short_by=int(flow.overflow[j]),
+                short_by=int(over[j]),
                 detail=f"{seats} seats for {students} students in reach",
                 kind="zones.reach_capacity",
                 figures=figures(school_id=str(p.school_ids[j]), township=township, seats=seats, students=students),
@@ -132,12 +142,15 @@ def relax(
     base = transportation(p, price=0, overflow_penalty_s=overflow_penalty_s)
     if base is None:
         total = int(p.demand[np.isin(np.arange(n), p.origin)].sum())
+        short, seats = shortfalls(p, school_township), int(p.capacity.sum())
+        elsewhere = ": the others are beyond their reach" if seats > total else ""
         raise InfeasibleError(
             summary=(
-                f"{level}: {total} students in reach of a school but the schools they can reach "
-                f"have too few seats ({int(p.capacity.sum())} seats in all)"
+                f"{level}: the schools {total} students can reach have too few seats for them: at least "
+                f"{sum(s.short_by for s in short)} find no seat within reach, at {len(short)} school{'s' * (len(short) != 1)} "
+                f"({seats} seats in all{elsewhere})"
             ),
-            shortfalls=shortfalls(p, school_township),
+            shortfalls=short,
             hint="add seats or schools, raise the maximum travel time, or set allow_overflow = true",
         )
     flow, bound, price = base, float(base.cost), 0

@@ -75,7 +75,19 @@ def test_short_capacity_plans_with_overflow_and_says_why() -> None:
     plan = from_arrays(TOY, [10, 10, 10], [10, 10], reach=NO_CAP)
     assert plan.overflow["over_by"].sum() == 10
     assert "too few seats" in str(plan.details["capacity_fallback"])
+    assert "at least 10 find no seat within reach, at 1 school (20 seats in all)" in str(plan.details["capacity_fallback"])
     assert (plan.assignment["school_id"] != "").all()
+
+
+def test_seats_beyond_reach_are_not_called_short_in_all() -> None:
+    # 30 seats for 20 students, but the 20 seats at C (in empty b2) are beyond everyone's reach (nan): 10 students stay above A and B
+    tm = matrix([[100, 200, np.nan], [150, 100, np.nan]], schools=["A", "B", "C"])
+    tm = TravelMatrix(origin_ids=np.array(["b0", "b1", "b2"]), dest_ids=tm.dest_ids, origin=np.append(tm.origin, 2),
+                      dest=np.append(tm.dest, 2), time_s=np.append(tm.time_s, 50), dist_m=np.append(tm.dist_m, 50), mode="test")
+    plan = from_arrays(tm, [10, 10, 0], [5, 5, 20], reach=NO_CAP)
+    why = str(plan.details["capacity_fallback"])
+    assert "the schools 20 students can reach have too few seats for them: at least 10 find no seat within reach" in why
+    assert "(30 seats in all: the others are beyond their reach)" in why
 
 
 def test_overflow_allowed_reports_overfilled_school() -> None:
