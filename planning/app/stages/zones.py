@@ -492,6 +492,11 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value} s"
 
 
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless one ("1 school", "2 schools")."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str:
     """One line per level: schools, students, mean travel against the nearest plan, status, blocks by other modes."""
     gap, b, mv = m["plan"]["gap"], m["boarding"], m["moved_vs_nearest"]
@@ -506,10 +511,10 @@ def _summary_line(lz: LevelZones, m: Mapping[str, Any], lt: _LevelTravel) -> str
         f"mean travel {_seconds(m['plan']['travel']['mean_travel_s'])} "
         f"(nearest {_seconds(m['nearest']['travel']['mean_travel_s'])}), "
         f"{m['plan']['status']}" + (f", gap {gap:.3%}" if gap is not None else "")
-        + (f", {len(lz.plan.unserved)} blocks unserved" if len(lz.plan.unserved) else "")
+        + (f", {_count(len(lz.plan.unserved), 'block')} unserved" if len(lz.plan.unserved) else "")
         + "".join(f"; {x}" for x in others)
         + (
-            f"; {b['boarders']} boarders at {b['boarding_schools_used']} schools "
+            f"; {b['boarders']} boarders at {_count(b['boarding_schools_used'], 'school')} "
             f"(allowance {b['allowance_yuan']:,.0f} yuan/year)" if b["boarders"] else ""
         )
         + (f"; moved {mv['plan']} students (nearest {mv['nearest']})" if mv["plan"] is not None else "")

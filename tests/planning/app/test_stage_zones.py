@@ -377,3 +377,9 @@ def test_demo_optimal_zones_move_no_more_children_than_the_nearest_baseline(
         assert abs(m["plan"]["travel"]["mean_travel_s"] - f["plan"]["travel"]["mean_travel_s"]) <= 6
         assert m["plan"]["overflow_students"] == 0
         assert len(stable.shortfalls) == sum(1 for s in stable.shortfalls if s.unit == "grades 1-3 boarders")
+
+
+def test_console_counts_read_as_english() -> None:
+    from planning.app.stages.zones import _count
+
+    assert (_count(1, "school"), _count(2, "block"), _count(0, "school")) == ("1 school", "2 blocks", "0 schools")
