@@ -527,12 +527,11 @@ def fixed_references(cases: list[Case], args: argparse.Namespace, cache: dict) -
     return 0
 
 
-def lagrange_proof(case: Case, upper: int, time_limit: float, *, cuts: bool = False, rounds: int = 1, cutoff: bool = False,
-                   log: bool = False) -> dict:
+def lagrange_proof(case: Case, upper: int, time_limit: float, *, cuts: bool = False, rounds: int = 1, log: bool = False) -> dict:
     """:func:`zones_proof.prove` on ``case`` against a known plan costing ``upper``: a run for :func:`merge_reference`."""
     tm = case.travel
     gap = zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)
-    return zones_proof.prove(gap, upper, time_limit, cuts=cuts, rounds=rounds, cutoff=cutoff, log=log)
+    return zones_proof.prove(gap, upper, time_limit, cuts=cuts, rounds=rounds, log=log)
 
 
 def lagrange_references(cases: list[Case], args: argparse.Namespace, cache: dict) -> int:
@@ -545,8 +544,7 @@ def lagrange_references(cases: list[Case], args: argparse.Namespace, cache: dict
         cached = cache.get(case.name, {}).get("objective", math.nan)
         mine = round(r["objective"])  # plans cost whole student-seconds; HiGHS's objective may carry float noise
         upper = min(mine, round(cached)) if not math.isnan(cached) else mine
-        run = lagrange_proof(case, upper, args.lagrange_prove, cuts=args.lagrange_cuts, rounds=args.lagrange_rounds,
-                             cutoff=args.lagrange_cutoff, log=args.log)
+        run = lagrange_proof(case, upper, args.lagrange_prove, cuts=args.lagrange_cuts, rounds=args.lagrange_rounds, log=args.log)
         source = "our plan" if upper == mine else "the cached best plan"
         run["status"] += (f" (UB from {source}; our plan: {args.lagrange_from:g} units, clock lifted,"
                           f" {r['objective']:,.0f}, {r['cpu']:.0f} CPU s)")
@@ -602,8 +600,6 @@ def main(argv: list[str] | None = None) -> int:
                          " to HiGHS's model, so its LP starts at the knapsack bound")
     ap.add_argument("--lagrange-rounds", type=int, default=1, metavar="N",
                     help="--lagrange-prove runs HiGHS up to N times, fixing again against each cheaper plan it finds")
-    ap.add_argument("--lagrange-cutoff", action="store_true",
-                    help="--lagrange-prove gives HiGHS the row cost <= UB - 1 (only plans cheaper than the best known)")
     ap.add_argument("--log", action="store_true", help="--lagrange-prove prints the bound's progress")
     ap.add_argument("--orlib", nargs="+", help="instance files given as a cost matrix (instead of generated ones)")
     ap.add_argument("--orlib-format", default="beasley", choices=("beasley", "holmberg"))

@@ -277,12 +277,10 @@ def school_cuts(g: Gap, lam: NDArray[np.int64]) -> tuple[NDArray[np.float64], ND
 
 
 def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float, *,
-        cuts: list[NDArray[np.int64]] | None = None, below: int | None = None) -> tuple[float, float, int, str]:
+        cuts: list[NDArray[np.int64]] | None = None) -> tuple[float, float, int, str]:
     """HiGHS on the pairs ``keep``: best plan's cost (``inf``: none), dual bound (``inf``: infeasible), status, message.
 
     ``cuts``: multipliers whose :func:`school_cuts` (on the pairs ``keep``) are added to the model.
-    ``below``: a known plan's cost; the row ``Σ c x ≤ below − 1`` keeps only cheaper plans (scipy's
-    HiGHS takes no objective cutoff), so "infeasible" then proves that plan optimal.
     """
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -299,8 +297,6 @@ def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float, *,
     for lam in cuts or []:
         coef, side = school_cuts(sub, lam)
         rows.append(LinearConstraint(sp.csr_array((coef, (sub.school, np.arange(k))), shape=(len(g.capacity), k)), side, np.inf))
-    if below is not None:
-        rows.append(LinearConstraint(sub.cost.astype(float)[None, :], -np.inf, float(below - 1)))
     res = milp(c=sub.cost.astype(float), integrality=np.ones(k), bounds=Bounds(0, 1), constraints=rows,
                options={"time_limit": time_limit, "mip_rel_gap": 1e-7, "disp": False})
     found = float(res.fun) if res.x is not None else math.inf
@@ -308,21 +304,19 @@ def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float, *,
     return found, bound, int(res.status), str(res.message)
 
 
-def _round(g: Gap, lam: NDArray[np.int64], upper: int, time_limit: float, cuts: bool,
-           cutoff: bool = False) -> tuple[float, float, int, str, int]:
-    """Fixing against ``upper`` at ``λ`` and HiGHS on the pairs left (with the :func:`school_cuts` at ``λ`` if ``cuts``,
-    only plans cheaper than ``upper`` if ``cutoff``): its plan, its bound, status, message and the pairs kept."""
+def _round(g: Gap, lam: NDArray[np.int64], upper: int, time_limit: float, cuts: bool) -> tuple[float, float, int, str, int]:
+    """Fixing against ``upper`` at ``λ`` and HiGHS on the pairs left (with the :func:`school_cuts` at ``λ`` if ``cuts``):
+    its plan, its bound, status, message and the pairs kept."""
     keep = fixing(g, lam, upper)
     sub = g.subset(keep)
     if len(np.unique(sub.row)) < sub.rows:
         return math.inf, math.inf, 2, "no plan cheaper than UB is left", len(sub.row)
-    found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit, cuts=[lam] if cuts else None,
-                                     below=upper if cutoff else None)
+    found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit, cuts=[lam] if cuts else None)
     return found, mbound, status, msg, len(sub.row)
 
 
 def prove(g: Gap, upper: int, time_limit: float, *, max_steps: int = MAX_STEPS, cuts: bool = False, rounds: int = 1,
-          cutoff: bool = False, log: bool = False) -> dict:
+          log: bool = False) -> dict:
     """Steps 1–3 of the module docstring against a known plan costing ``upper``: a run for the cache (bound, plan, status).
 
     Fixing once at the bound's ``λ`` is enough: a second bound on the pairs left followed the same
@@ -341,9 +335,6 @@ def prove(g: Gap, upper: int, time_limit: float, *, max_steps: int = MAX_STEPS, 
         Subgradient steps at most.
     cuts
         Add the :func:`school_cuts` at the bound's ``λ`` to HiGHS's model.
-    cutoff
-        Give HiGHS the row ``Σ c x ≤ UB − 1`` (only plans cheaper than the known one), in place of the
-        objective cutoff scipy does not pass on.
     rounds
         HiGHS runs at most: while one finds a plan cheaper than the last ``UB`` without proving it,
         fixing again against that plan (fewer pairs) and solving again. Each round's model holds every
@@ -364,12 +355,11 @@ def prove(g: Gap, upper: int, time_limit: float, *, max_steps: int = MAX_STEPS, 
         if bound >= objective - 0.5:
             break
         ub = round(objective)
-        found, mbound, status, msg, kept = _round(g, lag.lam, ub, time_limit, cuts, cutoff)
+        found, mbound, status, msg, kept = _round(g, lag.lam, ub, time_limit, cuts)
         objective = min(objective, found)
         bound = max(bound, min(float(ub), mbound if not math.isnan(mbound) else -math.inf))
         notes.append(f"against UB {ub:,} kept {kept:,} of {len(g.row):,} pairs, then HiGHS {time_limit:g} s"
-                     f"{' with the school cuts' if cuts else ''}{' and the row cost <= UB - 1' if cutoff else ''}:"
-                     f" {msg}, its bound {mbound:,.0f}, its plan {found:,.0f}")
+                     f"{' with the school cuts' if cuts else ''}: {msg}, its bound {mbound:,.0f}, its plan {found:,.0f}")
         if status in {0, 2} or found >= ub:  # proven, or nothing cheaper to fix against
             break
     cpu = time.process_time() - c0

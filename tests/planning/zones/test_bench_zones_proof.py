@@ -96,12 +96,3 @@ def test_a_round_against_the_optimum_proves_it_and_one_against_a_dearer_plan_fin
 def test_proof_with_cuts_and_rounds_proves_the_optimum_from_a_worse_plan(bench: ModuleType) -> None:
     run = bench.lagrange_proof(toy(bench), 42, 10.0, cuts=True, rounds=3)
     assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
-
-
-def test_the_cutoff_row_leaves_no_plan_below_the_optimum_and_finds_it_below_a_dearer_one(bench: ModuleType) -> None:
-    gap = toy_gap(bench)
-    keep = np.ones(len(gap.row), bool)  # type: ignore[attr-defined]
-    found, _, status, _ = bench.zones_proof.mip(gap, keep, 10.0, below=24)  # plans costing at most 23: none
-    assert status == 2 and found == float("inf")
-    found, _, status, _ = bench.zones_proof.mip(gap, keep, 10.0, below=25)
-    assert status == 0 and found == 24
