@@ -300,7 +300,8 @@ def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float, *,
     res = milp(c=sub.cost.astype(float), integrality=np.ones(k), bounds=Bounds(0, 1), constraints=rows,
                options={"time_limit": time_limit, "mip_rel_gap": 1e-7, "disp": False})
     found = float(res.fun) if res.x is not None else math.inf
-    bound = math.inf if res.status == 2 else float(getattr(res, "mip_dual_bound", math.nan))
+    got = getattr(res, "mip_dual_bound", None)  # None: stopped on time without a plan (scipy then drops the bound)
+    bound = math.inf if res.status == 2 else (math.nan if got is None else float(got))
     return found, bound, int(res.status), str(res.message)
 
 
