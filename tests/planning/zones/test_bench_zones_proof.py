@@ -55,3 +55,44 @@ def test_fixing_keeps_the_optimal_pairs_and_drops_the_rest_at_the_optimum(bench:
     # against a plan of 25 every plan of 24 survives: block 2 only at B, blocks 0 and 1 both pairs
     keep = bench.zones_proof.fixing(gap, lag.lam, 25)
     assert keep.tolist() == [True, True, True, True, False, True]
+
+
+def toy_gap(bench: ModuleType) -> object:
+    case = toy(bench)
+    tm = case.travel  # type: ignore[attr-defined]
+    return bench.zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)  # type: ignore[attr-defined]
+
+
+def test_school_cuts_hold_on_every_plan_and_lift_the_lp_to_the_knapsack_bound(bench: ModuleType) -> None:
+    from scipy.optimize import linprog
+
+    gap = toy_gap(bench)
+    lam = bench.zones_proof.lagrange_bound(gap, 1_000).lam
+    coef, side = bench.zones_proof.school_cuts(gap, lam)
+    school = gap.school  # type: ignore[attr-defined]
+    # every plan within the seats (each block at A or B; A holds one block, B two) meets each school's cut
+    for plan in ([0, 1, 1], [1, 0, 1], [1, 1, 0]):
+        x = np.array([[1.0 - j, float(j)] for j in plan]).ravel()  # pairs are (block, A), (block, B) per block
+        for j in (0, 1):
+            assert coef[school == j] @ x[school == j] >= side[j]
+    # the transportation LP (15) with the cuts: at least the knapsack bound, the optimum 24
+    a_eq = np.kron(np.eye(3), np.ones(2))
+    a_cap = np.array([[2.0, 0.0] * 3, [0.0, 2.0] * 3])
+    a_cut = -np.array([np.where(school == j, coef, 0.0) for j in (0, 1)])
+    res = linprog(gap.cost.astype(float), A_ub=np.vstack([a_cap, a_cut]), b_ub=np.concatenate([[3.0, 4.0], -side]),  # type: ignore[attr-defined]
+                  A_eq=a_eq, b_eq=np.ones(3), bounds=(0, 1), method="highs")
+    assert res.fun > 23.0
+
+
+def test_a_round_against_the_optimum_proves_it_and_one_against_a_dearer_plan_finds_it(bench: ModuleType) -> None:
+    gap = toy_gap(bench)
+    lam = bench.zones_proof.lagrange_bound(gap, 1_000).lam
+    found, _, status, _, _ = bench.zones_proof._round(gap, lam, 24, 10.0, True)  # no plan cheaper than 24 is left
+    assert status == 2 and found == float("inf")
+    found, bound, status, _, _ = bench.zones_proof._round(gap, lam, 25, 10.0, True)
+    assert status == 0 and found == 24 and bound >= 23.5
+
+
+def test_proof_with_cuts_and_rounds_proves_the_optimum_from_a_worse_plan(bench: ModuleType) -> None:
+    run = bench.lagrange_proof(toy(bench), 42, 10.0, cuts=True, rounds=3)
+    assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
