@@ -526,10 +526,15 @@ def fixed_references(cases: list[Case], args: argparse.Namespace, cache: dict) -
     return 0
 
 
-def lagrange_proof(case: Case, upper: int, time_limit: float, *, log: bool = False) -> dict:
-    """:func:`zones_proof.prove` on ``case`` against a known plan costing ``upper``: a run for :func:`merge_reference`."""
+def lagrange_proof(case: Case, upper: int, time_limit: float, *, log: bool = False, rounds: int = 1) -> dict:
+    """:func:`zones_proof.prove` on ``case`` against a known plan costing ``upper``: a run for :func:`merge_reference`.
+
+    ``rounds`` > 1: :func:`zones_proof.prove_rounds` instead (fixing again against each cheaper plan HiGHS finds).
+    """
     tm = case.travel
     gap = zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)
+    if rounds > 1:
+        return zones_proof.prove_rounds(gap, upper, time_limit, rounds, log=log)
     return zones_proof.prove(gap, upper, time_limit, log=log)
 
 
@@ -543,7 +548,7 @@ def lagrange_references(cases: list[Case], args: argparse.Namespace, cache: dict
         cached = cache.get(case.name, {}).get("objective", math.nan)
         mine = round(r["objective"])  # plans cost whole student-seconds; HiGHS's objective may carry float noise
         upper = min(mine, round(cached)) if not math.isnan(cached) else mine
-        run = lagrange_proof(case, upper, args.lagrange_prove, log=args.log)
+        run = lagrange_proof(case, upper, args.lagrange_prove, log=args.log, rounds=args.proof_rounds)
         source = "our plan" if upper == mine else "the cached best plan"
         run["status"] += (f" (UB from {source}; our plan: {args.lagrange_from:g} units, clock lifted,"
                           f" {r['objective']:,.0f}, {r['cpu']:.0f} CPU s)")
@@ -594,6 +599,9 @@ def main(argv: list[str] | None = None) -> int:
                          " best known plan and HiGHS for SECONDS on the pairs left (zones_proof.py), merged into the cache")
     ap.add_argument("--lagrange-from", type=float, default=24.0, metavar="UNITS",
                     help="work units of our plan whose cost (or the cached best plan's, if cheaper) --lagrange-prove fixes against")
+    ap.add_argument("--proof-rounds", type=int, default=1, metavar="N",
+                    help="--lagrange-prove runs HiGHS up to N times, fixing again against each cheaper plan it finds"
+                         " (stopping gap under one student-second)")
     ap.add_argument("--log", action="store_true", help="--lagrange-prove prints the bound's progress")
     ap.add_argument("--orlib", nargs="+", help="instance files given as a cost matrix (instead of generated ones)")
     ap.add_argument("--orlib-format", default="beasley", choices=("beasley", "holmberg"))
