@@ -526,15 +526,17 @@ def fixed_references(cases: list[Case], args: argparse.Namespace, cache: dict) -
     return 0
 
 
-def lagrange_proof(case: Case, upper: int, time_limit: float, *, log: bool = False, rounds: int = 1) -> dict:
+def lagrange_proof(case: Case, upper: int, time_limit: float, *, log: bool = False, rounds: int = 1,
+                   solver: str = "highs") -> dict:
     """:func:`zones_proof.prove` on ``case`` against a known plan costing ``upper``: a run for :func:`merge_reference`.
 
-    ``rounds`` > 1: :func:`zones_proof.prove_rounds` instead (fixing again against each cheaper plan HiGHS finds).
+    ``rounds`` > 1 or ``solver`` ``"scip"``: :func:`zones_proof.prove_rounds` instead (fixing again against each
+    cheaper plan the MIP finds, that solver on each round's model).
     """
     tm = case.travel
     gap = zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)
-    if rounds > 1:
-        return zones_proof.prove_rounds(gap, upper, time_limit, rounds, log=log)
+    if rounds > 1 or solver != "highs":
+        return zones_proof.prove_rounds(gap, upper, time_limit, rounds, log=log, solver=solver)
     return zones_proof.prove(gap, upper, time_limit, log=log)
 
 
@@ -548,7 +550,8 @@ def lagrange_references(cases: list[Case], args: argparse.Namespace, cache: dict
         cached = cache.get(case.name, {}).get("objective", math.nan)
         mine = round(r["objective"])  # plans cost whole student-seconds; HiGHS's objective may carry float noise
         upper = min(mine, round(cached)) if not math.isnan(cached) else mine
-        run = lagrange_proof(case, upper, args.lagrange_prove, log=args.log, rounds=args.proof_rounds)
+        run = lagrange_proof(case, upper, args.lagrange_prove, log=args.log, rounds=args.proof_rounds,
+                             solver=args.proof_mip)
         source = "our plan" if upper == mine else "the cached best plan"
         run["status"] += (f" (UB from {source}; our plan: {args.lagrange_from:g} units, clock lifted,"
                           f" {r['objective']:,.0f}, {r['cpu']:.0f} CPU s)")
@@ -602,6 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--proof-rounds", type=int, default=1, metavar="N",
                     help="--lagrange-prove runs HiGHS up to N times, fixing again against each cheaper plan it finds"
                          " (stopping gap under one student-second)")
+    ap.add_argument("--proof-mip", default="highs", choices=("highs", "scip"),
+                    help="--lagrange-prove's MIP on the pairs fixing leaves: HiGHS or SCIP (OR-Tools, one thread)")
     ap.add_argument("--log", action="store_true", help="--lagrange-prove prints the bound's progress")
     ap.add_argument("--orlib", nargs="+", help="instance files given as a cost matrix (instead of generated ones)")
     ap.add_argument("--orlib-format", default="beasley", choices=("beasley", "holmberg"))

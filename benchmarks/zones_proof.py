@@ -316,6 +316,31 @@ def prove(g: Gap, upper: int, time_limit: float, *, max_steps: int = MAX_STEPS, 
             "proven": status in {0, 2} or bound >= objective - 0.5, "limit": time_limit}
 
 
+def mip_scip(g: Gap, time_limit: float, rel_gap: float = 1e-7) -> tuple[float, float, int, str]:
+    """SCIP (OR-Tools ``pywraplp``, one thread) on every pair of ``g``: as :func:`mip` (status 0 optimal, 2 infeasible, 1 else)."""
+    from ortools.linear_solver import pywraplp
+
+    s = pywraplp.Solver.CreateSolver("SCIP")
+    s.SetNumThreads(1)
+    x = [s.BoolVar("") for _ in range(len(g.row))]
+    for idx in np.split(np.argsort(g.row, kind="stable"), np.flatnonzero(np.diff(np.sort(g.row))) + 1):
+        s.Add(sum(x[k] for k in idx.tolist()) == 1)
+    for j, idx in enumerate(g.by_school()):
+        if len(idx):
+            s.Add(sum(int(g.weight[k]) * x[k] for k in idx.tolist()) <= int(g.capacity[j]))
+    obj = s.Objective()
+    for v, c in zip(x, g.cost.tolist(), strict=True):
+        obj.SetCoefficient(v, c)
+    obj.SetMinimization()
+    s.SetTimeLimit(int(time_limit * 1000))
+    s.SetSolverSpecificParametersAsString(f"limits/gap = {rel_gap:.3g}\n")
+    code = s.Solve()
+    if code == pywraplp.Solver.INFEASIBLE:
+        return math.inf, math.inf, 2, "SCIP: infeasible"
+    found = obj.Value() if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE) else math.inf
+    return found, obj.BestBound(), 0 if code == pywraplp.Solver.OPTIMAL else 1, f"SCIP status {code}"
+
+
 def _round_bound(upper: int, mbound: float, status: int) -> float:
     """The whole problem's bound from a MIP run on a model that holds every plan cheaper than ``upper``.
 
@@ -328,7 +353,7 @@ def _round_bound(upper: int, mbound: float, status: int) -> float:
 
 
 def prove_rounds(g: Gap, upper: int, time_limit: float, rounds: int, *, max_steps: int = MAX_STEPS,
-                 log: bool = False) -> dict:
+                 log: bool = False, solver: str = "highs") -> dict:
     """:func:`prove`, then fixing again against each cheaper plan HiGHS finds, up to ``rounds`` HiGHS runs in all.
 
     Parameters
@@ -343,6 +368,8 @@ def prove_rounds(g: Gap, upper: int, time_limit: float, rounds: int, *, max_step
         HiGHS runs at most; a round that finds no plan cheaper than the last one ends the loop.
     max_steps, log
         As in :func:`lagrange_bound`.
+    solver
+        ``"highs"`` (:func:`mip`) or ``"scip"`` (:func:`mip_scip`) on each round's model.
 
     Returns
     -------
@@ -363,7 +390,12 @@ def prove_rounds(g: Gap, upper: int, time_limit: float, rounds: int, *, max_step
     while len(done) < rounds and bound <= best - 1:
         keep = fixing(g, lag.lam, best)
         sub = g.subset(keep)
-        found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit, rel_gap=PROOF_GAP / best)
+        if len(np.unique(sub.row)) < sub.rows:
+            found, mbound, status, msg = math.inf, math.inf, 2, "a block has no pair left"
+        elif solver == "scip":
+            found, mbound, status, msg = mip_scip(sub, time_limit, rel_gap=PROOF_GAP / best)
+        else:
+            found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit, rel_gap=PROOF_GAP / best)
         bound = max(bound, _round_bound(best, mbound, status))
         done.append({"upper": best, "kept": len(sub.row), "found": found, "bound": mbound, "status": status})
         texts.append(f"UB {best:,}: {len(sub.row):,} pairs, {msg}, plan {found:,.0f}, bound {mbound:,.0f}")
@@ -374,7 +406,8 @@ def prove_rounds(g: Gap, upper: int, time_limit: float, rounds: int, *, max_step
         best = round(found)
     cpu = time.process_time() - c0
     text = (f"Lagrangian knapsack bound {lag.bound:,} (LP {lag.lp:,.0f}; {lag.steps} subgradient steps, {lag.cpu:.0f} CPU s),"
-            f" then fixing and HiGHS {time_limit:g} s per round, again against each cheaper plan found ({len(done)} rounds: "
+            f" then fixing and {'SCIP' if solver == 'scip' else 'HiGHS'} {time_limit:g} s per round,"
+            f" again against each cheaper plan found ({len(done)} rounds: "
             + "; ".join(texts) + f"); {cpu:.0f} CPU s in all")
     return {"seconds": round(time.perf_counter() - t0, 1), "cpu": round(cpu, 1), "status": text,
             "objective": float(best), "bound": bound, "lagrange": float(min(upper, lag.bound)), "lp": lag.lp,

@@ -75,3 +75,9 @@ def test_round_bound_is_the_ub_where_the_model_is_infeasible_else_the_lower_of_u
     assert rb(100, 90.5, 1) == 90.5
     assert rb(100, 120.0, 0) == 100.0
     assert rb(100, float("nan"), 1) == float("-inf")
+
+
+def test_scip_rounds_prove_the_optimum_from_a_worse_plan(bench: ModuleType) -> None:
+    run = bench.lagrange_proof(toy(bench), 42, 10.0, solver="scip")
+    assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
+    assert "SCIP" in run["status"]
