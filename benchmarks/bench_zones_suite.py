@@ -50,6 +50,7 @@ Usage::
     python benchmarks/bench_zones_suite.py --orlib cap41.txt --orlib-format beasley
     python benchmarks/bench_zones_suite.py --families town --sizes 1000x40 --slacks 1.01 --fixed-prove 1500 --fixed-from 48
     python benchmarks/bench_zones_suite.py --families town --sizes 1000x40 --slacks 1.01 --lagrange-prove 100  # zones_proof.py
+    python benchmarks/bench_zones_suite.py --families valley --sizes 1000x40 --slacks 1.01 --lagrange-prove 300 --proof-rounds 2 --proof-mip scip
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ usually well above the transportation LP where seats are tight). Here:
    and a block whose pair's forced-out bound exceeds it keeps that pair alone.
 3. :func:`prove` gives HiGHS (``scipy.optimize.milp``) the pairs left. Every plan cheaper than
    ``UB`` lies in that model, so ``min(UB, its bound)`` — and ``L`` — are bounds of the whole
-   problem, and its plans are plans of the whole problem.
+   problem, and its plans are plans of the whole problem. :func:`prove_rounds` repeats fixing and the
+   MIP (HiGHS, or SCIP with :func:`mip_scip`) against each cheaper plan found.
 """
 
 from __future__ import annotations
