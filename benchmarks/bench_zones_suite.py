@@ -51,6 +51,7 @@ Usage::
     python benchmarks/bench_zones_suite.py --families town --sizes 1000x40 --slacks 1.01 --fixed-prove 1500 --fixed-from 48
     python benchmarks/bench_zones_suite.py --families town --sizes 1000x40 --slacks 1.01 --lagrange-prove 100  # zones_proof.py
     python benchmarks/bench_zones_suite.py --families uniform --sizes 1000x40 --slacks 1.06 --lagrange-prove 600 --lagrange-cuts --lagrange-rounds 3
+    python benchmarks/bench_zones_suite.py --families valley --sizes 1000x40 --slacks 1.01 --lagrange-prove 300 --proof-rounds 2 --proof-mip scip
 """
 
 from __future__ import annotations
@@ -527,10 +528,16 @@ def fixed_references(cases: list[Case], args: argparse.Namespace, cache: dict) -
     return 0
 
 
-def lagrange_proof(case: Case, upper: int, time_limit: float, *, cuts: bool = False, rounds: int = 1, log: bool = False) -> dict:
-    """:func:`zones_proof.prove` on ``case`` against a known plan costing ``upper``: a run for :func:`merge_reference`."""
+def lagrange_proof(case: Case, upper: int, time_limit: float, *, cuts: bool = False, rounds: int = 1,
+                   solver: str = "highs", log: bool = False) -> dict:
+    """:func:`zones_proof.prove` on ``case`` against a known plan costing ``upper``: a run for :func:`merge_reference`.
+
+    ``solver`` ``"scip"``: :func:`zones_proof.prove_rounds` instead (SCIP on each round's model, no cuts).
+    """
     tm = case.travel
     gap = zones_proof.gap_of(tm.origin, tm.dest, tm.time_s, case.demand, case.capacity)
+    if solver != "highs":
+        return zones_proof.prove_rounds(gap, upper, time_limit, rounds, log=log, solver=solver)
     return zones_proof.prove(gap, upper, time_limit, cuts=cuts, rounds=rounds, log=log)
 
 
@@ -544,7 +551,8 @@ def lagrange_references(cases: list[Case], args: argparse.Namespace, cache: dict
         cached = cache.get(case.name, {}).get("objective", math.nan)
         mine = round(r["objective"])  # plans cost whole student-seconds; HiGHS's objective may carry float noise
         upper = min(mine, round(cached)) if not math.isnan(cached) else mine
-        run = lagrange_proof(case, upper, args.lagrange_prove, cuts=args.lagrange_cuts, rounds=args.lagrange_rounds, log=args.log)
+        run = lagrange_proof(case, upper, args.lagrange_prove, cuts=args.lagrange_cuts, rounds=args.lagrange_rounds,
+                             solver=args.proof_mip, log=args.log)
         source = "our plan" if upper == mine else "the cached best plan"
         run["status"] += (f" (UB from {source}; our plan: {args.lagrange_from:g} units, clock lifted,"
                           f" {r['objective']:,.0f}, {r['cpu']:.0f} CPU s)")
@@ -598,8 +606,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lagrange-cuts", action="store_true",
                     help="--lagrange-prove adds each school's Lagrangian cut (its knapsack's value at the bound's multipliers)"
                          " to HiGHS's model, so its LP starts at the knapsack bound")
-    ap.add_argument("--lagrange-rounds", type=int, default=1, metavar="N",
-                    help="--lagrange-prove runs HiGHS up to N times, fixing again against each cheaper plan it finds")
+    ap.add_argument("--lagrange-rounds", "--proof-rounds", dest="lagrange_rounds", type=int, default=1, metavar="N",
+                    help="--lagrange-prove runs the MIP up to N times, fixing again against each cheaper plan it finds"
+                         " (stopping gap under one student-second)")
+    ap.add_argument("--proof-mip", default="highs", choices=("highs", "scip"),
+                    help="--lagrange-prove's MIP on the pairs fixing leaves: HiGHS or SCIP (OR-Tools, one thread)")
     ap.add_argument("--log", action="store_true", help="--lagrange-prove prints the bound's progress")
     ap.add_argument("--orlib", nargs="+", help="instance files given as a cost matrix (instead of generated ones)")
     ap.add_argument("--orlib-format", default="beasley", choices=("beasley", "holmberg"))

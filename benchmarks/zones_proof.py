@@ -24,7 +24,8 @@ usually well above the transportation LP where seats are tight). Here:
    and a block whose pair's forced-out bound exceeds it keeps that pair alone.
 3. :func:`prove` gives HiGHS (``scipy.optimize.milp``) the pairs left. Every plan cheaper than
    ``UB`` lies in that model, so ``min(UB, its bound)`` — and ``L`` — are bounds of the whole
-   problem, and its plans are plans of the whole problem.
+   problem, and its plans are plans of the whole problem. :func:`prove_rounds` repeats fixing and the
+   MIP (HiGHS, or SCIP with :func:`mip_scip`) against each cheaper plan found.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ LOG_STEPS = 100
 #: Multipliers are whole multiples of 1 / SCALE student-second (costs scaled up by it in the knapsacks,
 #: exact in int64); 16: the rounding moved the town 1,000 × 40 bound by < 1 at 1.01.
 SCALE = 16
+#: HiGHS's stopping gap in :func:`prove` and :func:`prove_rounds`, in student-seconds (as a share of the plan): under 1, so that
+#: its "optimal" is a proof on whole costs (1e-7 of a 56,000,000 plan is 5.6).
+PROOF_GAP = 0.5
 #: "Infinite" cost in the int64 tables (far above any plan's cost, far below int64's overflow).
 BIG = np.int64(2**61)
 
@@ -276,10 +280,11 @@ def school_cuts(g: Gap, lam: NDArray[np.int64]) -> tuple[NDArray[np.float64], ND
     return (g.cost * SCALE - lam[g.row]) / SCALE, kv / SCALE
 
 
-def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float, *,
+def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float, rel_gap: float = 1e-7, *,
         cuts: list[NDArray[np.int64]] | None = None) -> tuple[float, float, int, str]:
     """HiGHS on the pairs ``keep``: best plan's cost (``inf``: none), dual bound (``inf``: infeasible), status, message.
 
+    HiGHS stops at the relative gap ``rel_gap`` (status 0): below ``1 / plan`` that is a proof on whole costs.
     ``cuts``: multipliers whose :func:`school_cuts` (on the pairs ``keep``) are added to the model.
     """
     import scipy.sparse as sp
@@ -298,7 +303,7 @@ def mip(g: Gap, keep: NDArray[np.bool_], time_limit: float, *,
         coef, side = school_cuts(sub, lam)
         rows.append(LinearConstraint(sp.csr_array((coef, (sub.school, np.arange(k))), shape=(len(g.capacity), k)), side, np.inf))
     res = milp(c=sub.cost.astype(float), integrality=np.ones(k), bounds=Bounds(0, 1), constraints=rows,
-               options={"time_limit": time_limit, "mip_rel_gap": 1e-7, "disp": False})
+               options={"time_limit": time_limit, "mip_rel_gap": rel_gap, "disp": False})
     found = float(res.fun) if res.x is not None else math.inf
     got = getattr(res, "mip_dual_bound", None)  # None: stopped on time without a plan (scipy then drops the bound)
     bound = math.inf if res.status == 2 else (math.nan if got is None else float(got))
@@ -312,7 +317,8 @@ def _round(g: Gap, lam: NDArray[np.int64], upper: int, time_limit: float, cuts: 
     sub = g.subset(keep)
     if len(np.unique(sub.row)) < sub.rows:
         return math.inf, math.inf, 2, "no plan cheaper than UB is left", len(sub.row)
-    found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit, cuts=[lam] if cuts else None)
+    found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit, rel_gap=PROOF_GAP / max(upper, 1),
+                                     cuts=[lam] if cuts else None)
     return found, mbound, status, msg, len(sub.row)
 
 
@@ -370,3 +376,102 @@ def prove(g: Gap, upper: int, time_limit: float, *, max_steps: int = MAX_STEPS, 
             "objective": objective, "bound": bound, "lagrange": lagrange, "lp": lag.lp,
             "kept": kept, "pairs": len(g.row),
             "proven": status in {0, 2} or bound >= objective - 0.5, "limit": time_limit}
+
+
+def mip_scip(g: Gap, time_limit: float, rel_gap: float = 1e-7) -> tuple[float, float, int, str]:
+    """SCIP (OR-Tools ``pywraplp``, one thread) on every pair of ``g``: as :func:`mip` (status 0 optimal, 2 infeasible, 1 else)."""
+    from ortools.linear_solver import pywraplp
+
+    s = pywraplp.Solver.CreateSolver("SCIP")
+    s.SetNumThreads(1)
+    x = [s.BoolVar("") for _ in range(len(g.row))]
+    for idx in np.split(np.argsort(g.row, kind="stable"), np.flatnonzero(np.diff(np.sort(g.row))) + 1):
+        s.Add(sum(x[k] for k in idx.tolist()) == 1)
+    for j, idx in enumerate(g.by_school()):
+        if len(idx):
+            s.Add(sum(int(g.weight[k]) * x[k] for k in idx.tolist()) <= int(g.capacity[j]))
+    obj = s.Objective()
+    for v, c in zip(x, g.cost.tolist(), strict=True):
+        obj.SetCoefficient(v, c)
+    obj.SetMinimization()
+    s.SetTimeLimit(int(time_limit * 1000))
+    s.SetSolverSpecificParametersAsString(f"limits/gap = {rel_gap:.3g}\n")
+    code = s.Solve()
+    if code == pywraplp.Solver.INFEASIBLE:
+        return math.inf, math.inf, 2, "SCIP: infeasible"
+    found = obj.Value() if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE) else math.inf
+    return found, obj.BestBound(), 0 if code == pywraplp.Solver.OPTIMAL else 1, f"SCIP status {code}"
+
+
+def _round_bound(upper: int, mbound: float, status: int) -> float:
+    """The whole problem's bound from a MIP run on a model that holds every plan cheaper than ``upper``.
+
+    Every plan cheaper than ``upper`` costs at least the run's dual bound (``inf`` when the model is
+    infeasible, ``status`` 2); any other plan costs at least ``upper``.
+    """
+    if status == 2:
+        return float(upper)
+    return min(float(upper), mbound) if not math.isnan(mbound) else -math.inf
+
+
+def prove_rounds(g: Gap, upper: int, time_limit: float, rounds: int, *, max_steps: int = MAX_STEPS,
+                 log: bool = False, solver: str = "highs") -> dict:
+    """:func:`prove`, then fixing again against each cheaper plan HiGHS finds, up to ``rounds`` HiGHS runs in all.
+
+    Parameters
+    ----------
+    g
+        The instance.
+    upper
+        The cost of a known plan (whole student-seconds).
+    time_limit
+        HiGHS's seconds (wall time) per round.
+    rounds
+        HiGHS runs at most; a round that finds no plan cheaper than the last one ends the loop.
+    max_steps, log
+        As in :func:`lagrange_bound`.
+    solver
+        ``"highs"`` (:func:`mip`) or ``"scip"`` (:func:`mip_scip`) on each round's model.
+
+    Returns
+    -------
+    dict
+        A run for the cache, as :func:`prove`'s, with ``rounds``: per round the UB fixed against, the
+        pairs kept, HiGHS's plan and bound and the bound of the whole problem it gives.
+
+    Notes
+    -----
+    The multipliers stay those of the converged bound; only the cut-off ``UB − 1`` falls, so each round's
+    model is a subset of the one before. Round ``r``'s model holds every plan cheaper than its ``UB_r``, so
+    ``min(UB_r, its dual bound)`` bounds the whole problem (:func:`_round_bound`); the best over the rounds
+    is kept. Costs are whole, so a bound above ``plan − 1`` proves the plan optimal.
+    """
+    c0, t0 = time.process_time(), time.perf_counter()
+    lag = lagrange_bound(g, upper, max_steps=max_steps, log=log)
+    best, bound, done, texts = upper, float(min(upper, lag.bound)), [], []
+    while len(done) < rounds and bound <= best - 1:
+        keep = fixing(g, lag.lam, best)
+        sub = g.subset(keep)
+        if len(np.unique(sub.row)) < sub.rows:
+            found, mbound, status, msg = math.inf, math.inf, 2, "a block has no pair left"
+        elif solver == "scip":
+            found, mbound, status, msg = mip_scip(sub, time_limit, rel_gap=PROOF_GAP / best)
+        else:
+            found, mbound, status, msg = mip(sub, np.ones(len(sub.row), bool), time_limit, rel_gap=PROOF_GAP / best)
+        bound = max(bound, _round_bound(best, mbound, status))
+        done.append({"upper": best, "kept": len(sub.row), "found": found, "bound": mbound, "status": status})
+        texts.append(f"UB {best:,}: {len(sub.row):,} pairs, {msg}, plan {found:,.0f}, bound {mbound:,.0f}")
+        if log:
+            print(f"  round {len(done)}: {texts[-1]}", flush=True)
+        if math.isinf(found) or round(found) >= best:
+            break
+        best = round(found)
+    cpu = time.process_time() - c0
+    text = (f"Lagrangian knapsack bound {lag.bound:,} (LP {lag.lp:,.0f}; {lag.steps} subgradient steps, {lag.cpu:.0f} CPU s),"
+            f" then fixing and {'SCIP' if solver == 'scip' else 'HiGHS'} {time_limit:g} s per round,"
+            f" again against each cheaper plan found ({len(done)} rounds: "
+            + "; ".join(texts) + f"); {cpu:.0f} CPU s in all")
+    return {"seconds": round(time.perf_counter() - t0, 1), "cpu": round(cpu, 1), "status": text,
+            "objective": float(best), "bound": bound, "lagrange": float(min(upper, lag.bound)), "lp": lag.lp,
+            "kept": done[-1]["kept"] if done else 0, "pairs": len(g.row), "rounds": done,
+            "proven": bound > best - 1, "limit": time_limit}

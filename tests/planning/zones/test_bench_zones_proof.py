@@ -96,3 +96,29 @@ def test_a_round_against_the_optimum_proves_it_and_one_against_a_dearer_plan_fin
 def test_proof_with_cuts_and_rounds_proves_the_optimum_from_a_worse_plan(bench: ModuleType) -> None:
     run = bench.lagrange_proof(toy(bench), 42, 10.0, cuts=True, rounds=3)
     assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
+
+
+def test_rounds_prove_the_optimum_from_a_worse_plan_in_one_round(bench: ModuleType) -> None:
+    run = bench.zones_proof.prove_rounds(toy_gap(bench), 42, 10.0, 3)
+    # round 1 (UB 42) finds and proves 24; the bound 24 is above 24 − 1, so no second round
+    assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
+    assert [r["upper"] for r in run["rounds"]] == [42]
+
+
+def test_rounds_run_no_mip_when_the_knapsack_bound_proves_the_plan(bench: ModuleType) -> None:
+    run = bench.zones_proof.prove_rounds(toy_gap(bench), 24, 10.0, 3)
+    assert run["proven"] and run["bound"] == 24 and run["rounds"] == []
+
+
+def test_round_bound_is_the_ub_where_the_model_is_infeasible_else_the_lower_of_ub_and_the_dual_bound(bench: ModuleType) -> None:
+    rb = bench.zones_proof._round_bound
+    assert rb(100, float("inf"), 2) == 100.0
+    assert rb(100, 90.5, 1) == 90.5
+    assert rb(100, 120.0, 0) == 100.0
+    assert rb(100, float("nan"), 1) == float("-inf")
+
+
+def test_scip_rounds_prove_the_optimum_from_a_worse_plan(bench: ModuleType) -> None:
+    run = bench.lagrange_proof(toy(bench), 42, 10.0, solver="scip")
+    assert run["proven"] and run["objective"] == 24 and run["bound"] == 24
+    assert "SCIP" in run["status"]
