@@ -41,7 +41,7 @@ from ortools.sat.python import cp_model
 
 from planning.zones.instance import BlockGraph, Instance, pair_index, students_at
 from planning.zones.pieces import Walls, connector_components, detached_pieces, neighbours, pairs_to, piece_border
-from planning.zones.repair import ModelCharge, Repair, SubModel, WorkBudget, solve_sub
+from planning.zones.repair import Cut, ModelCharge, Repair, SubModel, WorkBudget, solve_sub
 from planning.zones.rounding import PairTable, RoundingStats, chain_improve, ejection_repair, local_search, may_move, seat_prices
 
 logger = logging.getLogger(__name__)
@@ -1015,6 +1015,87 @@ def _seed_windows(
     return False
 
 
+#: Before any window with exact connectivity, passes of *cheap* windows (:func:`_cheap_pass`): each seed with
+#: every zone it borders, in the order of :func:`_zone_order`, re-solved without the rooted trees (the plain
+#: path's window model with the neighbour rule's cuts), each kept only when no zone comes out in pieces. At most
+#: this many passes (a pass that finds nothing ends them; 0: none).
+CHEAP_PASSES = 1
+#: Hops from a seam within which a cheap window's blocks are free.
+CHEAP_BAND_HOPS = 1
+#: CP-SAT deterministic time of a cheap window per free block, and at most (the plain path's
+#: :data:`planning.zones.anytime.WINDOW_TIME_PER_BLOCK`).
+CHEAP_TIME_PER_BLOCK = 0.002
+CHEAP_MAX_TIME = 0.3
+
+
+def _cheap_window(
+    r: Repair, f: Frame, st: _Whole, zones: NDArray[np.int64], movable: NDArray[np.bool_],
+    cost: Callable[[NDArray[np.int64]], int],
+) -> bool:
+    """One window over ``zones`` (blocks near their seams) with no connectivity model: each free block may take its
+    own school or a zone of ``zones`` it borders, and a school only when a neighbour holds it (the neighbour rule's
+    cuts); kept when cheaper, within the seats and with no more blocks detached. A result that leaves a zone in
+    pieces is repaired once: the blocks it detaches go back to their schools (:func:`_undetach`)."""
+    from planning.zones.contiguity import neighbour_rule  # contiguity imports this module
+
+    detached = np.zeros(len(st.school), bool)
+    for _, pc in f.pieces(st.school):
+        detached[pc] = True
+    before = int(detached.sum())
+    free = _group_window(f, st.school, zones, movable & ~detached, hops=CHEAP_BAND_HOPS)
+    if len(free) < 2:
+        return False
+    inside = set(zones.tolist())
+    extra = {i: {int(k) for k in st.school[f.near(i)].tolist() if int(k) in inside} for i in free.tolist()}
+    cand = [np.asarray(sorted(extra[i] | {int(st.school[i])}), np.int64) for i in free.tolist()]
+    cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, f.adjacency, f.roots)]
+    det = min(CHEAP_TIME_PER_BLOCK * len(free), CHEAP_MAX_TIME)
+    got = solve_sub(r, st.school, free, cuts=cuts, deterministic_time=det, schools=extra)
+    st.windows += 1
+    if got is None or got[2] > 0 or got[1] not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    new = got[0]
+    if _detached_blocks(f, new) > before:
+        new = _undetach(f, st.school, new)
+    seats = np.maximum(r.p.capacity, students_at(r.p, st.school))
+    value = cost(new)
+    logger.debug("cheap: zone %d, %d zones, %d free, %d -> %d, work %.2f", int(zones[0]), len(zones), len(free), st.best,
+                 value, r.budget.spent)
+    if value < st.best and (students_at(r.p, new) <= seats).all() and _detached_blocks(f, new) <= before:
+        st.school, st.best = new, value
+        st.improved += 1
+        return True
+    return False
+
+
+def _undetach(f: Frame, old: NDArray[np.int64], new: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``new`` with the blocks of its detached pieces that ``old`` had elsewhere given back their school in ``old``."""
+    out = new.copy()
+    for _, pc in f.pieces(new):
+        back = pc[old[pc] != new[pc]]
+        out[back] = old[back]
+    return out
+
+
+def _cheap_pass(
+    r: Repair, f: Frame, st: _Whole, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
+) -> int:
+    """One cheap window (:func:`_cheap_window`) per seed, each seed with every zone it borders, in the order of
+    :func:`_zone_order`; how many found a cheaper plan."""
+    m = len(r.p.capacity)
+    found = 0
+    for j in _zone_order(r, st.school):
+        if r.budget.exhausted(IMPROVE_SHARE):
+            break
+        zadj = zone_neighbours(f, st.school, m)
+        before = st.school
+        if _cheap_window(r, f, st, np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]], movable, cost):
+            found += 1
+            moved = before != st.school
+            st.version[np.unique(np.r_[before[moved], st.school[moved]])] += 1
+    return found
+
+
 def improve_whole(
     r: Repair, f: Frame, school: NDArray[np.int64], movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
 ) -> tuple[NDArray[np.int64], int, int]:
@@ -1040,6 +1121,9 @@ def improve_whole(
     prices = _prices(r)
     if r.budget.limit < IMPROVE_MIN_WORK:
         return _improve_whole_before(r, f, st, movable, cost)
+    for _ in range(CHEAP_PASSES):
+        if not _cheap_pass(r, f, st, movable, cost):
+            break
     st.local_at = r.budget.spent
     while True:
         found = 0
