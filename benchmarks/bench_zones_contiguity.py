@@ -663,10 +663,10 @@ def _price_words(case: suite.Case, ours: dict, entry: dict, ref: float, mip: flo
 def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous: dict | None = None,
         exists: float = 0.0, rings: int = -1, price: float = 0.0, priced: list[str] | None = None,
         seeds: dict | None = None) -> str:
-    """One instance ``family:NxM:slack[:seed]`` (``seeds``: the references of seeds other than 1, :func:`reference`): a row of the table (``prove``: CP-SAT's deterministic time for the best
-    contiguous plan from ours, merged into ``contiguous``, the cache of :data:`CONTIGUOUS_CACHE`; ``price``: seconds of
-    :func:`price_bound` from the cheapest whole plan of ours and the cache's, its row of the price table appended to
-    ``priced``)."""
+    """One instance ``family:NxM:slack[:seed]`` (``seeds``: other seeds' references, :func:`reference`): a row of the
+    table (``prove``: CP-SAT's deterministic time for the best contiguous plan from ours, merged into ``contiguous``,
+    the cache of :data:`CONTIGUOUS_CACHE`; ``price``: seconds of :func:`price_bound` from the cheapest whole plan of
+    ours and the cache's, its row of the price table appended to ``priced``)."""
     family, n, m, slack, seed = parse_spec(spec)
     case = suite.generate(family, n, m, slack, seed)
     best_known = reference(case, seed, cache, {} if seeds is None else seeds)

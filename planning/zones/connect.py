@@ -1036,8 +1036,6 @@ def _cheap_window(
     own school or a zone of ``zones`` it borders, and a school only when a neighbour holds it (the neighbour rule's
     cuts); kept when cheaper, within the seats and with no more blocks detached. A result that leaves a zone in
     pieces is repaired once: the blocks it detaches go back to their schools (:func:`_undetach`)."""
-    from planning.zones.contiguity import neighbour_rule  # contiguity imports this module
-
     detached = np.zeros(len(st.school), bool)
     for _, pc in f.pieces(st.school):
         detached[pc] = True
@@ -1047,8 +1045,9 @@ def _cheap_window(
         return False
     inside = set(zones.tolist())
     extra = {i: {int(k) for k in st.school[f.near(i)].tolist() if int(k) in inside} for i in free.tolist()}
-    cand = [np.asarray(sorted(extra[i] | {int(st.school[i])}), np.int64) for i in free.tolist()]
-    cuts = [Cut(j, pc, bd) for j, pc, bd in neighbour_rule(free, st.school, cand, f.adjacency, f.roots)]
+    # the neighbour rule (planning.zones.contiguity.neighbour_rule; no root is free): a block takes a school only
+    # when a neighbour does
+    cuts = [Cut(j, np.array([i], np.int64), f.near(i)) for i in free.tolist() for j in sorted(extra[i] | {int(st.school[i])})]
     det = min(CHEAP_TIME_PER_BLOCK * len(free), CHEAP_MAX_TIME)
     got = solve_sub(r, st.school, free, cuts=cuts, deterministic_time=det, schools=extra)
     st.windows += 1
@@ -1105,8 +1104,10 @@ def improve_whole(
 
     Each window is solved with connectivity enforced (:func:`solve_window`)
     from the plan (a whole, fitting plan is a complete hint) and taken when
-    cheaper with no more detached blocks and no seat missing. First windows
-    over two bordering zones (:data:`IMPROVE_PAIRS`), then each zone with
+    cheaper with no more detached blocks and no seat missing. First one pass of
+    cheap windows (:data:`CHEAP_PASSES`, :func:`_cheap_pass`: no connectivity
+    model, a result with a new piece repaired or dropped), so that every seed
+    is reached once; then windows over two bordering zones (:data:`IMPROVE_PAIRS`), then each zone with
     all it borders; when such a window finds nothing, the seed's chain window
     (:data:`IMPROVE_CHAINS`) and then its aimed chain window
     (:data:`IMPROVE_REGRET_CHAINS`) are tried (:func:`_seed_windows`). Between
