@@ -1026,6 +1026,12 @@ def _seed_windows(
 #: points against one on the 5 runs measured (every one worse): the cheap windows' greedy moves then take the
 #: budget the exact windows buy more with.
 CHEAP_PASSES = 1
+#: Most of the work budget one pass of cheap windows may spend (the seeds it does not reach wait for the windows
+#: with connectivity). A pass costs 3-5 units on the 1,000 x 40 rows (below the cap) but 10-12 of the 24 on town
+#: 3,000 x 80 at 1.01 (80 seeds), which left the exact windows 8-25 windows: seeds 1-3, gap to the reference,
+#: main / no cap / 0.25: +2.346 / +2.807 / +2.479 %, +0.832 / +0.926 / +0.875 %, +0.798 / +0.912 / +0.806 %;
+#: uniform 3,000 x 80 at 1.06 seeds 1-2 +0.139 / +0.116 / +0.121 %, +0.294 / +0.217 / +0.196 %.
+CHEAP_MAX_SHARE = 0.25
 #: Hops from a seam within which a cheap window's blocks are free.
 CHEAP_BAND_HOPS = 1
 #: CP-SAT deterministic time of a cheap window per free block (the plain path's
@@ -1087,11 +1093,12 @@ def _cheap_pass(
     r: Repair, f: Frame, st: _Whole, movable: NDArray[np.bool_], cost: Callable[[NDArray[np.int64]], int]
 ) -> int:
     """One cheap window (:func:`_cheap_window`) per seed, each seed with every zone it borders, in the order of
-    :func:`_zone_order`; how many found a cheaper plan."""
+    :func:`_zone_order`, until :data:`CHEAP_MAX_SHARE` of the budget is spent; how many found a cheaper plan."""
     m = len(r.p.capacity)
     found = 0
+    stop = min(IMPROVE_SHARE, r.budget.spent / r.budget.limit + CHEAP_MAX_SHARE)
     for j in _zone_order(r, st.school):
-        if r.budget.exhausted(IMPROVE_SHARE):
+        if r.budget.exhausted(stop):
             break
         zadj = zone_neighbours(f, st.school, m)
         before = st.school

@@ -93,3 +93,20 @@ def test_every_seed_gets_a_cheap_window_before_any_window_with_trees(monkeypatch
     got, _, _ = improve_whole(r, f, school, movable_blocks(r.p, g), _cost(r))
     assert calls[:4] == ["cheap"] * 4 and "trees" in calls[4:]
     assert f.pieces(got) == []
+
+
+def test_a_pass_of_cheap_windows_stops_at_its_share_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each (faked) cheap window costs a quarter of the budget: a pass given half of it solves two of the four seeds
+    r, g, f, school = _row_instance(12, [0, 3, 6, 9], [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3], [3, 3, 3, 3], budget=8.0)
+    seeds: list[int] = []
+
+    def fake(r, f, st, zones, movable, cost):
+        seeds.append(int(zones[0]))
+        r.budget.add(2.0)
+        return False
+
+    monkeypatch.setattr(connect, "_cheap_window", fake)
+    monkeypatch.setattr(connect, "CHEAP_MAX_SHARE", 0.5)
+    st = _Whole(school, _cost(r)(school), version=np.zeros(4, np.int64))
+    assert connect._cheap_pass(r, f, st, movable_blocks(r.p, g), _cost(r)) == 0
+    assert len(seeds) == 2 and r.budget.spent == 4.0
