@@ -1019,7 +1019,7 @@ def _seed_windows(
 #: every zone it borders, in the order of :func:`_zone_order`, re-solved without the rooted trees (the plain
 #: path's window model with the neighbour rule's cuts), each kept only when no zone comes out in pieces. At most
 #: this many passes (a pass that finds nothing ends them; 0: none). The rooted-tree windows cost about a unit each
-#: and reach ~13 of 40 seeds in 24 units; a pass of 40 cheap windows costs 3-7 units. Measured on the zones
+#: and reach ~13 of 40 seeds in 24 units; a pass of 40 cheap windows costs 2-5 units. Measured on the zones
 #: suite's town 1,000 x 40 at 1.01 / 1.03, two towns at 1.01 / 1.03 / 1.06 and valley at 1.01, generator seeds
 #: 1-3 (14 runs whose first plan leaves room for the windows), 24 units: the sum of the gaps to the reference
 #: falls by 3.80 points with one pass (at :data:`CHEAP_MAX_TIME` 0.1; 3 runs worse); two passes (at 0.3) +2.09
@@ -1027,7 +1027,7 @@ def _seed_windows(
 #: budget the exact windows buy more with.
 CHEAP_PASSES = 1
 #: Most of the work budget one pass of cheap windows may spend (the seeds it does not reach wait for the windows
-#: with connectivity). A pass costs 3-5 units on the 1,000 x 40 rows (below the cap) but 10-12 of the 24 on town
+#: with connectivity). A pass costs 2-5 units on the 1,000 x 40 rows (below the cap) but 10-12 of the 24 on town
 #: 3,000 x 80 at 1.01 (80 seeds), which left the exact windows 8-25 windows: seeds 1-3, gap to the reference,
 #: main / no cap / 0.25: +2.346 / +2.807 / +2.479 %, +0.832 / +0.926 / +0.875 %, +0.798 / +0.912 / +0.806 %;
 #: uniform 3,000 x 80 at 1.06 seeds 1-2 +0.139 / +0.116 / +0.121 %, +0.294 / +0.217 / +0.196 %.
