@@ -44,6 +44,33 @@ import bench_zones_suite as suite
 import planning.zones.plan as zone_plan
 
 CONTIGUOUS_CACHE = suite.CACHE.parent / "zones_contiguous.json"
+#: References (without contiguity) of the instances of generator seeds other than 1, which the suite does not run:
+#: HiGHS given :data:`SEED_PROVE_TIME` wall seconds each, as ``bench_zones_suite.py --prove-time`` (kept apart from
+#: ``zones_optima.json``, which the suite's own runs fill).
+SEEDS_CACHE = suite.CACHE.parent / "zones_seeds.json"
+#: HiGHS seconds for the reference of another seed's instance (60 s gives a bound within about 0.1-0.4 % of the
+#: plans on the 1,000 x 40 rows).
+SEED_PROVE_TIME = 60.0
+
+
+def parse_spec(spec: str) -> tuple[str, int, int, float, int]:
+    """``family:NxM:slack[:seed]`` as its family, blocks, schools, slack and generator seed (default 1)."""
+    family, size, slack, *rest = spec.split(":")
+    n, m = (int(v) for v in size.split("x"))
+    if len(rest) > 1:
+        raise ValueError(f"instance {spec!r}: expected family:NxM:slack[:seed]")
+    return family, n, m, float(slack), int(rest[0]) if rest else 1
+
+
+def reference(case: suite.Case, seed: int, cache: dict, seeds: dict, *, prove_time: float = SEED_PROVE_TIME) -> dict:
+    """The reference of ``case``: the suite's cache for seed 1, else ``seeds`` (:data:`SEEDS_CACHE`), computed by HiGHS
+    in ``prove_time`` seconds and cached there when missing (an empty dict: seed 1 and not in the suite's cache)."""
+    if seed == 1:
+        return cache.get(case.name, {})
+    if case.name not in seeds:
+        seeds[case.name] = suite.merge_reference(None, {**suite.highs_optimum(case, prove_time), "limit": prove_time})
+        SEEDS_CACHE.write_text(json.dumps(seeds, indent=1, sort_keys=True) + "\n")
+    return seeds[case.name]
 
 
 def _kept_pairs(case: suite.Case, plan: np.ndarray) -> tuple[np.ndarray, float]:
@@ -634,16 +661,17 @@ def _price_words(case: suite.Case, ours: dict, entry: dict, ref: float, mip: flo
 
 
 def run(spec: str, limit: float, cache: dict, *, prove: float = 0.0, contiguous: dict | None = None,
-        exists: float = 0.0, rings: int = -1, price: float = 0.0, priced: list[str] | None = None) -> str:
-    """One instance ``family:NxM:slack``: a row of the table (``prove``: CP-SAT's deterministic time for the best
-    contiguous plan from ours, merged into ``contiguous``, the cache of :data:`CONTIGUOUS_CACHE`; ``price``: seconds of
-    :func:`price_bound` from the cheapest whole plan of ours and the cache's, its row of the price table appended to
-    ``priced``)."""
-    family, size, slack = spec.split(":")
-    n, m = (int(v) for v in size.split("x"))
-    case = suite.generate(family, n, m, float(slack))
-    ref = cache.get(case.name, {}).get("bound", float("nan"))
-    mip = cache.get(case.name, {}).get("objective", float("nan"))
+        exists: float = 0.0, rings: int = -1, price: float = 0.0, priced: list[str] | None = None,
+        seeds: dict | None = None) -> str:
+    """One instance ``family:NxM:slack[:seed]`` (``seeds``: other seeds' references, :func:`reference`): a row of the
+    table (``prove``: CP-SAT's deterministic time for the best contiguous plan from ours, merged into ``contiguous``,
+    the cache of :data:`CONTIGUOUS_CACHE`; ``price``: seconds of :func:`price_bound` from the cheapest whole plan of
+    ours and the cache's, its row of the price table appended to ``priced``)."""
+    family, n, m, slack, seed = parse_spec(spec)
+    case = suite.generate(family, n, m, slack, seed)
+    best_known = reference(case, seed, cache, {} if seeds is None else seeds)
+    ref = best_known.get("bound", float("nan"))
+    mip = best_known.get("objective", float("nan"))
     graph = suite.adjacency_of(case)
     t0 = time.perf_counter()
     got = suite.ours(case, limit, graph=graph)
@@ -713,7 +741,8 @@ def _exists_words(case: suite.Case, graph: suite.BlockGraph, plan: np.ndarray, d
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("instances", nargs="+", help="family:NxM:slack, e.g. town:1000x40:1.01")
+    ap.add_argument("instances", nargs="+", help="family:NxM:slack[:seed], e.g. town:1000x40:1.01 or town:1000x40:1.01:2"
+                    " (generator seed, default 1; other seeds' references: HiGHS, cached in " + SEEDS_CACHE.name + ")")
     ap.add_argument("--limit", type=float, default=60.0, help="time_limit_s")
     ap.add_argument("--no-wall", action="store_true", help="the work budget alone stops the run (no wall deadline)")
     ap.add_argument("--prove-contiguous", type=float, default=0.0, metavar="SECONDS",
@@ -734,6 +763,7 @@ def main(argv: list[str] | None = None) -> int:
         zone_plan._deadline = lambda t0, limits: float("inf")  # type: ignore[assignment]
     cache = json.loads(suite.CACHE.read_text()) if suite.CACHE.exists() else {}
     contiguous = json.loads(CONTIGUOUS_CACHE.read_text()) if CONTIGUOUS_CACHE.exists() else {}
+    seeds = json.loads(SEEDS_CACHE.read_text()) if SEEDS_CACHE.exists() else {}
     print("| instance | contiguity vs reference | vs MIP plan | vs best contiguous plan | best contiguous plan vs its bound "
           "| pieces | joined by chain and polish | wall | work units, first plan | work units | wall stops | objective "
           "| students over capacity |")
@@ -741,7 +771,8 @@ def main(argv: list[str] | None = None) -> int:
     priced: list[str] = []
     for spec in args.instances:
         print(run(spec, args.limit, cache, prove=args.prove_contiguous, contiguous=contiguous,
-                  exists=args.whole_exists, rings=args.whole_rings, price=args.price_bound, priced=priced), flush=True)
+                  exists=args.whole_exists, rings=args.whole_rings, price=args.price_bound, priced=priced, seeds=seeds),
+              flush=True)
         if priced:
             print(f"<!-- price: {priced[-1]} -->", file=sys.stderr, flush=True)
     if priced:
