@@ -1097,15 +1097,16 @@ def _cheap_pass(
     m = len(r.p.capacity)
     found = 0
     stop = min(IMPROVE_SHARE, r.budget.spent / r.budget.limit + CHEAP_MAX_SHARE)
+    zadj = zone_neighbours(f, st.school, m)
     for j in _zone_order(r, st.school):
         if r.budget.exhausted(stop):
             break
-        zadj = zone_neighbours(f, st.school, m)
         before = st.school
         if _cheap_window(r, f, st, np.r_[j, zadj.indices[zadj.indptr[j] : zadj.indptr[j + 1]]], movable, cost):
             found += 1
             moved = before != st.school
             st.version[np.unique(np.r_[before[moved], st.school[moved]])] += 1
+            zadj = zone_neighbours(f, st.school, m)  # the zones' borders moved with the plan
     return found
 
 
